@@ -1,0 +1,92 @@
+/* cryptogen net layer: the two-party channel.
+ *
+ * A cg_channel is a framed, buffered, bidirectional byte pipe between the two
+ * parties with explicit flush. Writes are buffered until cg_chan_flush (or
+ * until a read, which flushes first, so a party never waits for an answer
+ * to a message it has not sent). Every read is exact-length and bounded by
+ * a timeout; a peer that disconnects, stalls or sends a malformed frame gives
+ * an error, never a crash or a hang.
+ *
+ * Accounting: bytes sent/received and rounds (a round = a change of direction:
+ * this party receives after having sent) are counted in total and per phase;
+ * callers name the phase (e.g. "gelu", "qkv") with cg_chan_set_phase.
+ *
+ * Back-ends: in-process pair (two threads of one process, for tests) and TCP
+ * (IPv4/IPv6 "host:port"). Optional link shaping adds one-way latency and a
+ * bandwidth cap on the sending side to simulate LAN/WAN on one machine. */
+#ifndef CRYPTOGEN_NET_H
+#define CRYPTOGEN_NET_H
+
+#include "cryptogen/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cg_channel cg_channel;
+
+#define CG_CHAN_MAX_PHASES 32
+#define CG_CHAN_PHASE_NAME 24
+
+typedef struct cg_chan_counters {
+    uint64_t bytes_sent;
+    uint64_t bytes_received;
+    uint64_t rounds;   /* direction changes seen by this party */
+    uint64_t messages; /* flushed frames */
+} cg_chan_counters;
+
+typedef struct cg_chan_stats {
+    cg_chan_counters total;
+    size_t nphases;
+    char phase_name[CG_CHAN_MAX_PHASES][CG_CHAN_PHASE_NAME];
+    cg_chan_counters phase[CG_CHAN_MAX_PHASES];
+} cg_chan_stats;
+
+typedef struct cg_link_shape {
+    uint32_t one_way_latency_us; /* 0 = none */
+    uint64_t bandwidth_bps;      /* bits per second; 0 = unlimited */
+} cg_link_shape;
+
+typedef struct cg_chan_options {
+    uint32_t timeout_ms;   /* max wait for any read; 0 = default (60 s) */
+    size_t max_frame;      /* largest frame accepted; 0 = default (1 GiB) */
+    cg_link_shape shape;   /* optional shaping of this party's sends */
+} cg_chan_options;
+
+/* Two connected in-process endpoints (party 0 and party 1). */
+cg_status cg_chan_pair_new(cg_channel **a, cg_channel **b, const cg_chan_options *opt,
+                           cg_error *err);
+/* TCP. listen: binds host:port ("[::1]:7000", "127.0.0.1:0"); accept waits for
+ * one peer. The listener is separate so a server can accept many clients. */
+typedef struct cg_listener cg_listener;
+cg_status cg_listen(cg_listener **l, const char *host_port, cg_error *err);
+uint16_t cg_listener_port(const cg_listener *l); /* the bound port (after ":0") */
+cg_status cg_accept(cg_listener *l, cg_channel **ch, const cg_chan_options *opt, cg_error *err);
+void cg_listener_close(cg_listener *l);
+cg_status cg_connect(cg_channel **ch, const char *host_port, const cg_chan_options *opt,
+                     cg_error *err);
+
+void cg_chan_free(cg_channel *ch); /* closes; NULL is fine */
+
+/* Buffered write of n bytes; sent at the next flush or read. */
+cg_status cg_chan_send(cg_channel *ch, const void *p, size_t n, cg_error *err);
+cg_status cg_chan_flush(cg_channel *ch, cg_error *err);
+/* Exact-length read of n bytes (flushes pending writes first). */
+cg_status cg_chan_recv(cg_channel *ch, void *p, size_t n, cg_error *err);
+
+/* Length-prefixed message helpers: the receiver gives the exact expected
+ * length (or a maximum); a mismatch is CG_ERR_FORMAT. */
+cg_status cg_chan_send_msg(cg_channel *ch, const void *p, size_t n, cg_error *err);
+cg_status cg_chan_recv_msg(cg_channel *ch, void *p, size_t expected, cg_error *err);
+/* Receives a message of at most max bytes into a new cg_buf. */
+cg_status cg_chan_recv_msg_buf(cg_channel *ch, cg_buf *out, size_t max, cg_error *err);
+
+/* Accounting. */
+void cg_chan_set_phase(cg_channel *ch, const char *name); /* NULL = no phase */
+void cg_chan_get_stats(const cg_channel *ch, cg_chan_stats *out);
+void cg_chan_reset_stats(cg_channel *ch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,23 @@
+/* `cryptogen bench NAME ...`: dispatch to the benchmark programs. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const cg_bench_entry benches[] = {
+    {NULL, NULL, NULL},
+};
+
+int cg_cmd_bench(int argc, char **argv)
+{
+    size_t nb = sizeof benches / sizeof benches[0] - 1;
+    if (argc < 2 || strcmp(argv[1], "--list") == 0) {
+        printf("benchmarks (each prints JSON):\n");
+        for (size_t i = 0; i < nb; i++) printf("  %-6s %s\n", benches[i].name, benches[i].help);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < nb; i++)
+        if (strcmp(argv[1], benches[i].name) == 0) return benches[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "cryptogen bench: unknown benchmark '%s'\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,183 @@
+/* Growable output buffer, bounds-checked reader and bit packing. */
+#include "cryptogen/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void cg_buf_init(cg_buf *b)
+{
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = false;
+}
+
+void cg_buf_free(cg_buf *b)
+{
+    cg_free(b->data);
+    cg_buf_init(b);
+}
+
+void cg_buf_reset(cg_buf *b)
+{
+    if (b->data) cg_secure_zero(b->data, b->len);
+    b->len = 0;
+    b->failed = false;
+}
+
+bool cg_buf_reserve(cg_buf *b, size_t extra)
+{
+    if (b->failed) return false;
+    if (extra > SIZE_MAX - b->len) {
+        b->failed = true;
+        return false;
+    }
+    size_t need = b->len + extra;
+    if (need <= b->cap) return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    uint8_t *d = cg_alloc(cap);
+    if (!d) {
+        b->failed = true;
+        return false;
+    }
+    if (b->len) memcpy(d, b->data, b->len);
+    cg_free(b->data);
+    b->data = d;
+    b->cap = cap;
+    return true;
+}
+
+void cg_buf_put(cg_buf *b, const void *p, size_t n)
+{
+    if (!n || !cg_buf_reserve(b, n)) return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void put_le(cg_buf *b, uint64_t v, int bytes)
+{
+    uint8_t t[8];
+    for (int i = 0; i < bytes; i++) t[i] = (uint8_t)(v >> (8 * i));
+    cg_buf_put(b, t, (size_t)bytes);
+}
+
+void cg_buf_put_u8(cg_buf *b, uint8_t v) { put_le(b, v, 1); }
+void cg_buf_put_u16(cg_buf *b, uint16_t v) { put_le(b, v, 2); }
+void cg_buf_put_u32(cg_buf *b, uint32_t v) { put_le(b, v, 4); }
+void cg_buf_put_u64(cg_buf *b, uint64_t v) { put_le(b, v, 8); }
+
+void cg_reader_init(cg_reader *r, const void *p, size_t len)
+{
+    r->p = p;
+    r->len = p ? len : 0;
+    r->pos = 0;
+}
+
+size_t cg_reader_left(const cg_reader *r) { return r->len - r->pos; }
+
+cg_status cg_read_bytes(cg_reader *r, void *out, size_t n, const char *what, cg_error *err)
+{
+    if (cg_reader_left(r) < n)
+        return cg_error_set(err, CG_ERR_FORMAT, "truncated input: %s needs %zu bytes, %zu left",
+                            what, n, cg_reader_left(r));
+    if (n) memcpy(out, r->p + r->pos, n);
+    r->pos += n;
+    return CG_OK;
+}
+
+static cg_status read_le(cg_reader *r, uint64_t *v, int bytes, const char *what, cg_error *err)
+{
+    uint8_t t[8];
+    CG_TRY(cg_read_bytes(r, t, (size_t)bytes, what, err));
+    uint64_t x = 0;
+    for (int i = bytes - 1; i >= 0; i--) x = (x << 8) | t[i];
+    *v = x;
+    return CG_OK;
+}
+
+cg_status cg_read_u8(cg_reader *r, uint8_t *v, const char *what, cg_error *err)
+{
+    uint64_t x;
+    CG_TRY(read_le(r, &x, 1, what, err));
+    *v = (uint8_t)x;
+    return CG_OK;
+}
+
+cg_status cg_read_u16(cg_reader *r, uint16_t *v, const char *what, cg_error *err)
+{
+    uint64_t x;
+    CG_TRY(read_le(r, &x, 2, what, err));
+    *v = (uint16_t)x;
+    return CG_OK;
+}
+
+cg_status cg_read_u32(cg_reader *r, uint32_t *v, const char *what, cg_error *err)
+{
+    uint64_t x;
+    CG_TRY(read_le(r, &x, 4, what, err));
+    *v = (uint32_t)x;
+    return CG_OK;
+}
+
+cg_status cg_read_u64(cg_reader *r, uint64_t *v, const char *what, cg_error *err)
+{
+    return read_le(r, v, 8, what, err);
+}
+
+size_t cg_packed_size(size_t count, unsigned width)
+{
+    /* count * width bits, rounded up to bytes; callers bound count. */
+    return (size_t)(((unsigned __int128)count * width + 7) / 8);
+}
+
+void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned width)
+{
+    size_t nbytes = cg_packed_size(count, width);
+    if (!cg_buf_reserve(b, nbytes)) return;
+    uint8_t *out = b->data + b->len;
+    memset(out, 0, nbytes);
+    const uint64_t mask = width == 64 ? UINT64_MAX : ((1ull << width) - 1);
+    size_t bitpos = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t v = vals[i] & mask;
+        unsigned left = width;
+        while (left > 0) {
+            size_t byte = bitpos >> 3;
+            unsigned off = (unsigned)(bitpos & 7);
+            unsigned take = 8 - off < left ? 8 - off : left;
+            out[byte] |= (uint8_t)((v & ((1u << take) - 1)) << off);
+            v >>= take;
+            left -= take;
+            bitpos += take;
+        }
+    }
+    b->len += nbytes;
+}
+
+cg_status cg_read_packed(cg_reader *r, uint64_t *vals, size_t count, unsigned width,
+                         const char *what, cg_error *err)
+{
+    if (width == 0 || width > 64)
+        return cg_error_set(err, CG_ERR_FORMAT, "%s: bit width %u out of range", what, width);
+    size_t nbytes = cg_packed_size(count, width);
+    if (cg_reader_left(r) < nbytes)
+        return cg_error_set(err, CG_ERR_FORMAT, "truncated input: %s needs %zu bytes, %zu left",
+                            what, nbytes, cg_reader_left(r));
+    const uint8_t *in = r->p + r->pos;
+    size_t bitpos = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t v = 0;
+        unsigned got = 0;
+        while (got < width) {
+            size_t byte = bitpos >> 3;
+            unsigned off = (unsigned)(bitpos & 7);
+            unsigned take = 8 - off < width - got ? 8 - off : width - got;
+            v |= (uint64_t)((in[byte] >> off) & ((1u << take) - 1)) << got;
+            got += take;
+            bitpos += take;
+        }
+        vals[i] = v;
+    }
+    r->pos += nbytes;
+    return CG_OK;
+}
