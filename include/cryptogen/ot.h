@@ -1,4 +1,16 @@
-/* cryptogen oblivious transfer: base OT (Chou-Orlandi), IKNP correlated-OT extension, derived chosen-message, random and 1-out-of-N OT. */
+/* cryptogen ot layer: oblivious transfer over a cg_channel.
+ *
+ * Base OT: Chou-Orlandi over ristretto255 (libsodium). Extension: IKNP
+ * correlated OT with AES-NI and a tweakable correlation-robust hash. Derived:
+ * correlated OT over Z_{2^bits}, chosen-message OT, random OT and 1-out-of-N OT
+ * (N <= 256) for messages of 1..64 bits, in batches.
+ *
+ * A cg_ot is ONE direction: either the sender or the receiver end of an OT
+ * extension. A party that needs OTs in both directions holds a cg_ot_pair
+ * (two instances over the same channel, one per direction), so that both
+ * parties can act as sender. Each COT is used once; the global correlation
+ * Delta is never revealed. The interface leaves room for a silent OT
+ * (Ferret) back-end: callers only see the batch calls below. */
 #ifndef CRYPTOGEN_OT_H
 #define CRYPTOGEN_OT_H
 
@@ -7,6 +19,55 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef enum cg_ot_role { CG_OT_SENDER = 0, CG_OT_RECEIVER = 1 } cg_ot_role;
+
+typedef struct cg_ot cg_ot;
+
+/* Runs the base OTs and key set-up with the peer (which must call
+ * cg_ot_new with the opposite role on the other end of ch). */
+cg_status cg_ot_new(cg_ot **ot, cg_channel *ch, cg_ot_role role, cg_error *err);
+void cg_ot_free(cg_ot *ot); /* wipes keys */
+cg_ot_role cg_ot_get_role(const cg_ot *ot);
+
+/* Correlated OT over Z_{2^bits} (1 <= bits <= 64), n instances.
+ * Sender gives per-instance correlations delta[i] and gets x0[i] (random);
+ * receiver with choice bit c[i] (0/1 per byte) gets x0[i] + c[i]*delta[i]
+ * mod 2^bits. */
+cg_status cg_cot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *delta, uint64_t *x0,
+                      cg_error *err);
+cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                      cg_error *err);
+
+/* Chosen-message OT: receiver gets m0[i] if c[i] == 0 else m1[i]. */
+cg_status cg_ot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *m0, const uint64_t *m1,
+                     cg_error *err);
+cg_status cg_ot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                     cg_error *err);
+
+/* Random OT: sender gets r0[i], r1[i]; receiver gets r_{c[i]}. Random choice
+ * variant: receiver's choices are random too (returned in choice). */
+cg_status cg_rot_send(cg_ot *ot, size_t n, unsigned bits, uint64_t *r0, uint64_t *r1,
+                      cg_error *err);
+cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                      cg_error *err);
+
+/* 1-out-of-N OT (2 <= N <= 256): msgs is n rows of N messages (row-major);
+ * receiver with choice[i] in [0, N) gets msgs[i*N + choice[i]]. */
+cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,
+                      cg_error *err);
+cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
+                      uint64_t *out, cg_error *err);
+
+/* Both directions for one party: `send` is this party's sender instance and
+ * `recv` its receiver instance. Party 0 (server) sets up its sender first. */
+typedef struct cg_ot_pair {
+    cg_ot *send;
+    cg_ot *recv;
+} cg_ot_pair;
+
+cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_error *err);
+void cg_ot_pair_free(cg_ot_pair *p);
 
 #ifdef __cplusplus
 }
