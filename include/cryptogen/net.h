@@ -56,6 +56,9 @@ typedef struct cg_chan_options {
 /* Two connected in-process endpoints (party 0 and party 1). */
 cg_status cg_chan_pair_new(cg_channel **a, cg_channel **b, const cg_chan_options *opt,
                            cg_error *err);
+/* Counting: bytes are payload bytes given to send/received by recv (framing
+ * adds 12 bytes per message); rounds count receives (n > 0) that follow a send;
+ * messages count frames sent. */
 /* TCP. listen: binds host:port ("[::1]:7000", "127.0.0.1:0"); accept waits for
  * one peer. The listener is separate so a server can accept many clients. */
 typedef struct cg_listener cg_listener;
@@ -67,6 +70,11 @@ cg_status cg_connect(cg_channel **ch, const char *host_port, const cg_chan_optio
                      cg_error *err);
 
 void cg_chan_free(cg_channel *ch); /* closes; NULL is fine */
+
+/* Wraps a connected stream socket: on success the channel owns fd, on failure
+ * the caller still does. Used by the TCP code and by tests and fuzzers that
+ * inject raw bytes. */
+cg_status cg_chan_wrap_fd(cg_channel **ch, int fd, const cg_chan_options *opt, cg_error *err);
 
 /* Buffered write of n bytes; sent at the next flush or read. */
 cg_status cg_chan_send(cg_channel *ch, const void *p, size_t n, cg_error *err);
