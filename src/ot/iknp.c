@@ -1,0 +1,632 @@
+/* IKNP OT extension and the OTs derived from it.
+ *
+ * Set-up: 128 base OTs in the opposite direction. The extension sender picks
+ * Delta = s (128 random bits) and learns k_j^{s_j}; the extension receiver
+ * knows both k_j^0 and k_j^1. Each key seeds an AES-CTR column stream G.
+ *
+ * Extension of m OTs with receiver choices r (m bits): the receiver sends
+ * u_j = G(k_j^0) ^ G(k_j^1) ^ r for j < 128; the sender forms
+ * q_j = G(k_j^{s_j}) ^ s_j u_j. After transposing, row i satisfies
+ * q_i = t_i ^ r_i Delta. Hashing with the tweakable correlation-robust hash
+ * (tweak = a per-instance OT counter, so every hash input is used once) gives
+ * random OTs: sender H(i, q_i), H(i, q_i ^ Delta); receiver H(i, t_i).
+ * Correlated OT, chosen-message OT and 1-out-of-N OT add one message from
+ * the sender. Every call starts with a 16-byte header from the receiver so
+ * that mismatched calls fail cleanly instead of desynchronising. */
+#include "ot/ot_internal.h"
+
+#include <string.h>
+
+/* OTs per extension chunk (a multiple of 128): bounds memory and lets the
+ * sender start on a chunk while the receiver prepares the next. */
+#define CHUNK ((size_t)1 << 15)
+#define CHUNK_BYTES (CHUNK / 8)
+/* 1-out-of-N instances per round trip. */
+#define OTN_BATCH ((size_t)4096)
+
+enum { KIND_COT = 1, KIND_OT = 2, KIND_ROT = 3, KIND_OTN = 4 };
+
+struct cg_ot {
+    cg_channel *ch;
+    cg_ot_role role;
+    cg_status failed;
+    cg_aes_key pi;      /* fixed public key of the hash */
+    cg_aes_key *col;    /* sender: col[j]; receiver: col[2j + b] */
+    uint8_t delta[16];  /* sender only: s, the global correlation */
+    uint64_t prg_block; /* next block of every column stream */
+    uint64_t ot_index;  /* next hash tweak */
+    uint8_t *mat;       /* 128 columns x CHUNK bits */
+    uint8_t *scratch;   /* receiver: one column of G(k_j^1); sender: u */
+    uint8_t *rows;      /* CHUNK rows of 128 bits */
+    uint8_t *h0, *h1;   /* hashed rows */
+    uint64_t *vals;     /* CHUNK values for packing */
+    cg_buf out;         /* sender's outgoing corrections */
+};
+
+static const uint8_t fixed_pi_key[16] = {0x63, 0x72, 0x79, 0x70, 0x74, 0x6f, 0x67, 0x65,
+                                         0x6e, 0x2d, 0x74, 0x63, 0x63, 0x72, 0x2d, 0x31};
+
+static uint64_t lo64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static uint64_t mask_of(unsigned bits) { return bits >= 64 ? ~0ull : ((1ull << bits) - 1); }
+
+cg_ot_role cg_ot_get_role(const cg_ot *ot) { return ot->role; }
+
+void cg_ot_free(cg_ot *ot)
+{
+    if (!ot) return;
+    cg_free(ot->col);
+    cg_free(ot->mat);
+    cg_free(ot->scratch);
+    cg_free(ot->rows);
+    cg_free(ot->h0);
+    cg_free(ot->h1);
+    cg_free(ot->vals);
+    cg_buf_free(&ot->out);
+    cg_free(ot); /* wipes delta and the fixed key */
+}
+
+cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_error *err)
+{
+    if (!out || !ch || (role != CG_OT_SENDER && role != CG_OT_RECEIVER))
+        return cg_error_set(err, CG_ERR_ARG, "cg_ot_new: bad argument");
+    *out = NULL;
+    if (!(cg_cpu_features_raw() & CG_CPU_AESNI))
+        return cg_error_set(err, CG_ERR_UNSUPPORTED, "OT extension needs AES-NI");
+    cg_ot *ot = cg_calloc(1, sizeof *ot);
+    if (!ot) return cg_error_set(err, CG_ERR_NOMEM, "cg_ot_new: out of memory");
+    ot->ch = ch;
+    ot->role = role;
+    cg_buf_init(&ot->out);
+    size_t ncol = role == CG_OT_SENDER ? CG_BASE_OTS : 2 * CG_BASE_OTS;
+    ot->col = cg_calloc(ncol, sizeof *ot->col);
+    ot->mat = cg_alloc(CG_BASE_OTS * CHUNK_BYTES);
+    ot->scratch = cg_alloc(role == CG_OT_SENDER ? CG_BASE_OTS * CHUNK_BYTES : CHUNK_BYTES);
+    ot->rows = cg_alloc(CHUNK * 16);
+    ot->h0 = cg_alloc(CHUNK * 16);
+    ot->h1 = role == CG_OT_SENDER ? cg_alloc(CHUNK * 16) : NULL;
+    ot->vals = cg_alloc(CHUNK * sizeof(uint64_t));
+    if (!ot->col || !ot->mat || !ot->scratch || !ot->rows || !ot->h0 || !ot->vals ||
+        (role == CG_OT_SENDER && !ot->h1)) {
+        cg_ot_free(ot);
+        return cg_error_set(err, CG_ERR_NOMEM, "cg_ot_new: out of memory");
+    }
+    cg_aes_expand_aesni(&ot->pi, fixed_pi_key);
+    cg_status st;
+    if (role == CG_OT_SENDER) {
+        uint8_t keys[CG_BASE_OTS][16];
+        cg_random_bytes(ot->delta, sizeof ot->delta);
+        st = cg_baseot_recv(ch, ot->delta, keys, err);
+        if (st == CG_OK)
+            for (size_t j = 0; j < CG_BASE_OTS; j++) cg_aes_expand_aesni(&ot->col[j], keys[j]);
+        cg_secure_zero(keys, sizeof keys);
+    } else {
+        uint8_t keys[CG_BASE_OTS][2][16];
+        st = cg_baseot_send(ch, keys, err);
+        if (st == CG_OK)
+            for (size_t j = 0; j < CG_BASE_OTS; j++) {
+                cg_aes_expand_aesni(&ot->col[2 * j], keys[j][0]);
+                cg_aes_expand_aesni(&ot->col[2 * j + 1], keys[j][1]);
+            }
+        cg_secure_zero(keys, sizeof keys);
+    }
+    if (st != CG_OK) {
+        cg_ot_free(ot);
+        return st;
+    }
+    *out = ot;
+    return CG_OK;
+}
+
+/* ---- the extension core ---- */
+
+typedef cg_status (*chunk_fn)(cg_ot *ot, void *ctx, size_t begin, size_t count,
+                              uint64_t first_index, cg_error *err);
+
+/* Receiver's choice bit for ROT number p: choice[p], or for 1-out-of-N with
+ * k bits per instance, bit p % k of choice[p / k]. */
+typedef struct choice_src {
+    const uint8_t *choice;
+    unsigned k;
+} choice_src;
+
+static unsigned choice_bit(const choice_src *c, size_t p)
+{
+    return c->k ? (c->choice[p / c->k] >> (p % c->k)) & 1u : c->choice[p] & 1u;
+}
+
+static size_t round128(size_t n) { return (n + 127) & ~(size_t)127; }
+
+/* Sender: m random OTs; per chunk, ot->h0/h1 hold the hashed pairs. */
+static cg_status ext_send(cg_ot *ot, size_t m, chunk_fn fn, void *ctx, cg_error *err)
+{
+    for (size_t begin = 0; begin < m; begin += CHUNK) {
+        size_t count = m - begin < CHUNK ? m - begin : CHUNK;
+        size_t cols = round128(count), rowbytes = cols / 8, nblocks = cols / 128;
+        CG_TRY(cg_chan_recv(ot->ch, ot->scratch, CG_BASE_OTS * rowbytes, err));
+        for (size_t j = 0; j < CG_BASE_OTS; j++) {
+            uint8_t *q = ot->mat + j * rowbytes;
+            cg_aes_ctr_aesni(&ot->col[j], ot->prg_block, q, nblocks);
+            if ((ot->delta[j / 8] >> (j % 8)) & 1) {
+                const uint8_t *u = ot->scratch + j * rowbytes;
+                for (size_t b = 0; b < rowbytes; b += 8) {
+                    uint64_t x, y;
+                    memcpy(&x, q + b, 8);
+                    memcpy(&y, u + b, 8);
+                    x ^= y;
+                    memcpy(q + b, &x, 8);
+                }
+            }
+        }
+        cg_transpose(ot->mat, ot->rows, CG_BASE_OTS, cols);
+        uint64_t first = ot->ot_index;
+        cg_tccr_aesni(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
+        cg_tccr_aesni(&ot->pi, ot->rows, ot->delta, ot->h1, count, first, 0);
+        ot->prg_block += nblocks;
+        ot->ot_index += cols;
+        CG_TRY(fn(ot, ctx, begin, count, first, err));
+    }
+    return CG_OK;
+}
+
+/* Receiver: m random OTs with the given choices; per chunk ot->h0 holds the
+ * hashed rows. */
+static cg_status ext_recv(cg_ot *ot, size_t m, const choice_src *cs, chunk_fn fn, void *ctx,
+                          cg_error *err)
+{
+    for (size_t begin = 0; begin < m; begin += CHUNK) {
+        size_t count = m - begin < CHUNK ? m - begin : CHUNK;
+        size_t cols = round128(count), rowbytes = cols / 8, nblocks = cols / 128;
+        uint8_t *r = ot->rows; /* borrowed as the packed choice vector */
+        memset(r, 0, rowbytes);
+        for (size_t i = 0; i < count; i++) r[i / 8] |= (uint8_t)(choice_bit(cs, begin + i) << (i % 8));
+        for (size_t j = 0; j < CG_BASE_OTS; j++) {
+            uint8_t *t = ot->mat + j * rowbytes;
+            cg_aes_ctr_aesni(&ot->col[2 * j], ot->prg_block, t, nblocks);
+            cg_aes_ctr_aesni(&ot->col[2 * j + 1], ot->prg_block, ot->scratch, nblocks);
+            for (size_t b = 0; b < rowbytes; b += 8) {
+                uint64_t x, y, z;
+                memcpy(&x, t + b, 8);
+                memcpy(&y, ot->scratch + b, 8);
+                memcpy(&z, r + b, 8);
+                x ^= y ^ z;
+                memcpy(ot->scratch + b, &x, 8);
+            }
+            CG_TRY(cg_chan_send(ot->ch, ot->scratch, rowbytes, err));
+        }
+        CG_TRY(cg_chan_flush(ot->ch, err));
+        cg_transpose(ot->mat, ot->rows, CG_BASE_OTS, cols);
+        uint64_t first = ot->ot_index;
+        cg_tccr_aesni(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
+        ot->prg_block += nblocks;
+        ot->ot_index += cols;
+        CG_TRY(fn(ot, ctx, begin, count, first, err));
+    }
+    return CG_OK;
+}
+
+/* ---- call framing and checks ---- */
+
+static cg_status check_call(cg_ot *ot, cg_ot_role role, size_t n, unsigned bits, const void *p1,
+                            const void *p2, cg_error *err)
+{
+    if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
+    if (ot->failed != CG_OK)
+        return cg_error_set(err, CG_ERR_STATE, "OT: instance unusable after an earlier error (%s)",
+                            cg_status_name(ot->failed));
+    if (ot->role != role)
+        return cg_error_set(err, CG_ERR_STATE, "OT: %s call on a %s instance",
+                            role == CG_OT_SENDER ? "sender" : "receiver",
+                            ot->role == CG_OT_SENDER ? "sender" : "receiver");
+    if (bits < 1 || bits > 64) return cg_error_set(err, CG_ERR_ARG, "OT: bits = %u, need 1..64", bits);
+    if (n > ((size_t)1 << 40)) return cg_error_set(err, CG_ERR_ARG, "OT: batch too large");
+    if (n && (!p1 || !p2)) return cg_error_set(err, CG_ERR_ARG, "OT: NULL array");
+    return CG_OK;
+}
+
+static cg_status check_choices(const uint8_t *c, size_t n, unsigned limit, cg_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (c[i] >= limit)
+            return cg_error_set(err, CG_ERR_RANGE, "OT: choice[%zu] = %u out of range", i, c[i]);
+    return CG_OK;
+}
+
+static void put_header(uint8_t h[16], unsigned kind, unsigned param, size_t n)
+{
+    uint64_t a = (uint64_t)kind | ((uint64_t)param << 32), b = n;
+    for (int i = 0; i < 8; i++) {
+        h[i] = (uint8_t)(a >> (8 * i));
+        h[8 + i] = (uint8_t)(b >> (8 * i));
+    }
+}
+
+static cg_status send_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
+{
+    uint8_t h[16];
+    put_header(h, kind, param, n);
+    return cg_chan_send(ot->ch, h, sizeof h, err);
+}
+
+static cg_status expect_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
+{
+    uint8_t h[16], want[16];
+    CG_TRY(cg_chan_recv(ot->ch, h, sizeof h, err));
+    put_header(want, kind, param, n);
+    if (memcmp(h, want, sizeof h) != 0)
+        return cg_error_set(err, CG_ERR_FORMAT, "OT: the peer's call (kind, size) does not match this one");
+    return CG_OK;
+}
+
+/* Any failure mid-protocol leaves the two ends out of step: poison the instance. */
+static cg_status finish(cg_ot *ot, cg_status st)
+{
+    if (st != CG_OK && st != CG_ERR_ARG && st != CG_ERR_RANGE && ot->failed == CG_OK) ot->failed = st;
+    return st;
+}
+
+/* ---- correlated OT ---- */
+
+typedef struct cot_ctx {
+    unsigned bits;
+    const uint64_t *delta;
+    uint64_t *x0;
+    uint64_t *out;
+    const uint8_t *choice;
+} cot_ctx;
+
+static cg_status cot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+                                cg_error *err)
+{
+    (void)first;
+    cot_ctx *c = vctx;
+    uint64_t mask = mask_of(c->bits);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t x0 = lo64(ot->h0 + 16 * i) & mask;
+        c->x0[begin + i] = x0;
+        ot->vals[i] = (x0 + c->delta[begin + i] - lo64(ot->h1 + 16 * i)) & mask;
+    }
+    cg_buf_reset(&ot->out);
+    cg_buf_put_packed(&ot->out, ot->vals, count, c->bits);
+    if (ot->out.failed) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    return cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
+}
+
+static cg_status store_hash_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+                                  cg_error *err)
+{
+    (void)first;
+    (void)err;
+    cot_ctx *c = vctx;
+    uint64_t mask = mask_of(c->bits);
+    for (size_t i = 0; i < count; i++) c->out[begin + i] = lo64(ot->h0 + 16 * i) & mask;
+    return CG_OK;
+}
+
+/* Receives `per` packed arrays of count values for each chunk of n. */
+static cg_status recv_packed_chunk(cg_ot *ot, size_t count, unsigned bits, uint64_t *vals,
+                                   cg_error *err)
+{
+    size_t len = cg_packed_size(count, bits);
+    cg_buf_reset(&ot->out);
+    if (!cg_buf_reserve(&ot->out, len)) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    CG_TRY(cg_chan_recv(ot->ch, ot->out.data, len, err));
+    cg_reader rd;
+    cg_reader_init(&rd, ot->out.data, len);
+    return cg_read_packed(&rd, vals, count, bits, "OT corrections", err);
+}
+
+cg_status cg_cot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *delta, uint64_t *x0,
+                      cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, delta, x0, err));
+    if (n == 0) return CG_OK;
+    cot_ctx c = {.bits = bits, .delta = delta, .x0 = x0};
+    cg_status st = expect_header(ot, KIND_COT, bits, n, err);
+    if (st == CG_OK) st = ext_send(ot, n, cot_send_chunk, &c, err);
+    if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    return finish(ot, st);
+}
+
+cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                      cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    if (n == 0) return CG_OK;
+    CG_TRY(check_choices(choice, n, 2, err));
+    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
+    choice_src cs = {choice, 0};
+    cg_status st = send_header(ot, KIND_COT, bits, n, err);
+    if (st == CG_OK) st = ext_recv(ot, n, &cs, store_hash_chunk, &c, err);
+    uint64_t mask = mask_of(bits);
+    for (size_t begin = 0; st == CG_OK && begin < n; begin += CHUNK) {
+        size_t count = n - begin < CHUNK ? n - begin : CHUNK;
+        st = recv_packed_chunk(ot, count, bits, ot->vals, err);
+        if (st != CG_OK) break;
+        for (size_t i = 0; i < count; i++) {
+            uint64_t sel = 0 - (uint64_t)choice[begin + i];
+            out[begin + i] = (out[begin + i] + (ot->vals[i] & sel)) & mask;
+        }
+    }
+    return finish(ot, st);
+}
+
+/* ---- chosen-message OT ---- */
+
+typedef struct ot_ctx {
+    unsigned bits;
+    const uint64_t *m0, *m1;
+} ot_ctx;
+
+static cg_status ot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+                               cg_error *err)
+{
+    (void)first;
+    ot_ctx *c = vctx;
+    uint64_t mask = mask_of(c->bits);
+    cg_buf_reset(&ot->out);
+    for (size_t i = 0; i < count; i++) ot->vals[i] = (c->m0[begin + i] ^ lo64(ot->h0 + 16 * i)) & mask;
+    cg_buf_put_packed(&ot->out, ot->vals, count, c->bits);
+    for (size_t i = 0; i < count; i++) ot->vals[i] = (c->m1[begin + i] ^ lo64(ot->h1 + 16 * i)) & mask;
+    cg_buf_put_packed(&ot->out, ot->vals, count, c->bits);
+    if (ot->out.failed) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    return cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
+}
+
+cg_status cg_ot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *m0, const uint64_t *m1,
+                     cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, m0, m1, err));
+    if (n == 0) return CG_OK;
+    ot_ctx c = {bits, m0, m1};
+    cg_status st = expect_header(ot, KIND_OT, bits, n, err);
+    if (st == CG_OK) st = ext_send(ot, n, ot_send_chunk, &c, err);
+    if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    return finish(ot, st);
+}
+
+cg_status cg_ot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                     cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    if (n == 0) return CG_OK;
+    CG_TRY(check_choices(choice, n, 2, err));
+    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
+    choice_src cs = {choice, 0};
+    cg_status st = send_header(ot, KIND_OT, bits, n, err);
+    if (st == CG_OK) st = ext_recv(ot, n, &cs, store_hash_chunk, &c, err);
+    uint64_t *e1 = NULL;
+    if (st == CG_OK && !(e1 = cg_alloc(CHUNK * sizeof *e1)))
+        st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    uint64_t mask = mask_of(bits);
+    for (size_t begin = 0; st == CG_OK && begin < n; begin += CHUNK) {
+        size_t count = n - begin < CHUNK ? n - begin : CHUNK;
+        st = recv_packed_chunk(ot, count, bits, ot->vals, err);
+        if (st == CG_OK) st = recv_packed_chunk(ot, count, bits, e1, err);
+        if (st != CG_OK) break;
+        for (size_t i = 0; i < count; i++) {
+            uint64_t sel = 0 - (uint64_t)choice[begin + i];
+            uint64_t e = (ot->vals[i] & ~sel) | (e1[i] & sel);
+            out[begin + i] = (out[begin + i] ^ e) & mask;
+        }
+    }
+    cg_free(e1);
+    return finish(ot, st);
+}
+
+/* ---- random OT ---- */
+
+typedef struct rot_ctx {
+    unsigned bits;
+    uint64_t *r0, *r1;
+} rot_ctx;
+
+static cg_status rot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+                                cg_error *err)
+{
+    (void)first;
+    (void)err;
+    rot_ctx *c = vctx;
+    uint64_t mask = mask_of(c->bits);
+    for (size_t i = 0; i < count; i++) {
+        c->r0[begin + i] = lo64(ot->h0 + 16 * i) & mask;
+        c->r1[begin + i] = lo64(ot->h1 + 16 * i) & mask;
+    }
+    return CG_OK;
+}
+
+cg_status cg_rot_send(cg_ot *ot, size_t n, unsigned bits, uint64_t *r0, uint64_t *r1,
+                      cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, r0, r1, err));
+    if (n == 0) return CG_OK;
+    rot_ctx c = {bits, r0, r1};
+    cg_status st = expect_header(ot, KIND_ROT, bits, n, err);
+    if (st == CG_OK) st = ext_send(ot, n, rot_send_chunk, &c, err);
+    return finish(ot, st);
+}
+
+cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                      cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    if (n == 0) return CG_OK;
+    CG_TRY(check_choices(choice, n, 2, err));
+    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
+    choice_src cs = {choice, 0};
+    cg_status st = send_header(ot, KIND_ROT, bits, n, err);
+    if (st == CG_OK) st = ext_recv(ot, n, &cs, store_hash_chunk, &c, err);
+    if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    return finish(ot, st);
+}
+
+/* ---- 1-out-of-N OT from k = ceil(log2 N) random OTs per instance ----
+ * Instance i uses ROTs i*k .. i*k+k-1 with 128-bit keys K_{j,b}. The pad of
+ * message x is the xor over j of H((idx_j, 1 + x), K_{j, bit j of x}), where
+ * idx_j is ROT j's own (unique) tweak; the receiver can compute only the pad
+ * of its choice, every other pad involves a key it lacks. */
+
+typedef struct otn_ctx {
+    uint8_t *k0, *k1;   /* batch keys (receiver: k0 only) */
+    uint64_t *idx;      /* tweak of every ROT in the batch */
+} otn_ctx;
+
+static cg_status otn_keys_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+                                cg_error *err)
+{
+    (void)err;
+    otn_ctx *c = vctx;
+    memcpy(c->k0 + 16 * begin, ot->h0, 16 * count);
+    if (c->k1) memcpy(c->k1 + 16 * begin, ot->h1, 16 * count);
+    for (size_t i = 0; i < count; i++) c->idx[begin + i] = first + i;
+    return CG_OK;
+}
+
+static unsigned log2_ceil(unsigned N)
+{
+    unsigned k = 0;
+    while ((1u << k) < N) k++;
+    return k;
+}
+
+static cg_status otn_alloc(otn_ctx *c, size_t rots, bool sender, cg_error *err)
+{
+    c->k0 = cg_alloc(rots * 16);
+    c->k1 = sender ? cg_alloc(rots * 16) : NULL;
+    c->idx = cg_alloc(rots * sizeof *c->idx);
+    if (!c->k0 || !c->idx || (sender && !c->k1))
+        return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    return CG_OK;
+}
+
+static void otn_release(otn_ctx *c)
+{
+    cg_free(c->k0);
+    cg_free(c->k1);
+    cg_free(c->idx);
+}
+
+cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,
+                      cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, msgs, msgs, err));
+    if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
+    if (n == 0) return CG_OK;
+    unsigned k = log2_ceil(N);
+    uint64_t mask = mask_of(bits);
+    size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
+    otn_ctx c = {0};
+    uint64_t *pads = cg_alloc(batch * N * sizeof *pads);
+    uint8_t *hx = cg_alloc((size_t)N * 16);
+    cg_status st = otn_alloc(&c, batch * k, true, err);
+    if (st == CG_OK && (!pads || !hx)) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    if (st == CG_OK) st = expect_header(ot, KIND_OTN, bits | (N << 8), n, err);
+    for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
+        size_t cnt = n - b0 < batch ? n - b0 : batch;
+        st = ext_send(ot, cnt * k, otn_keys_chunk, &c, err);
+        if (st != CG_OK) break;
+        for (size_t i = 0; i < cnt; i++) {
+            uint64_t *pad = pads + i * N;
+            for (unsigned x = 0; x < N; x++) pad[x] = msgs[(b0 + i) * N + x];
+            for (unsigned j = 0; j < k; j++) {
+                size_t p = i * k + j;
+                for (unsigned bit = 0; bit < 2; bit++) {
+                    cg_tccr_multi_aesni(&ot->pi, (bit ? c.k1 : c.k0) + 16 * p, hx, N, c.idx[p], 1);
+                    for (unsigned x = 0; x < N; x++)
+                        if (((x >> j) & 1u) == bit) pad[x] ^= lo64(hx + 16 * (size_t)x);
+                }
+            }
+            for (unsigned x = 0; x < N; x++) pad[x] &= mask;
+        }
+        cg_buf_reset(&ot->out);
+        cg_buf_put_packed(&ot->out, pads, cnt * N, bits);
+        if (ot->out.failed) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+        if (st == CG_OK) st = cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
+        if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    }
+    otn_release(&c);
+    cg_free(pads);
+    cg_free(hx);
+    return finish(ot, st);
+}
+
+cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
+                      uint64_t *out, cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
+    if (n == 0) return CG_OK;
+    CG_TRY(check_choices(choice, n, N, err));
+    unsigned k = log2_ceil(N);
+    uint64_t mask = mask_of(bits);
+    size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
+    otn_ctx c = {0};
+    uint64_t *e = cg_alloc(batch * N * sizeof *e);
+    cg_status st = otn_alloc(&c, batch * k, false, err);
+    if (st == CG_OK && !e) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    if (st == CG_OK) st = send_header(ot, KIND_OTN, bits | (N << 8), n, err);
+    for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
+        size_t cnt = n - b0 < batch ? n - b0 : batch;
+        choice_src cs = {choice + b0, k};
+        st = ext_recv(ot, cnt * k, &cs, otn_keys_chunk, &c, err);
+        if (st != CG_OK) break;
+        size_t len = cg_packed_size(cnt * N, bits);
+        cg_buf_reset(&ot->out);
+        if (!cg_buf_reserve(&ot->out, len)) {
+            st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+            break;
+        }
+        st = cg_chan_recv(ot->ch, ot->out.data, len, err);
+        cg_reader rd;
+        cg_reader_init(&rd, ot->out.data, len);
+        if (st == CG_OK) st = cg_read_packed(&rd, e, cnt * N, bits, "OT ciphertexts", err);
+        if (st != CG_OK) break;
+        for (size_t i = 0; i < cnt; i++) {
+            unsigned x = choice[b0 + i];
+            uint64_t v = e[i * N + x];
+            for (unsigned j = 0; j < k; j++) {
+                size_t p = i * k + j;
+                uint8_t h[16];
+                cg_tccr_multi_aesni(&ot->pi, c.k0 + 16 * p, h, 1, c.idx[p], 1 + (uint64_t)x);
+                v ^= lo64(h);
+            }
+            out[b0 + i] = v & mask;
+        }
+    }
+    otn_release(&c);
+    cg_free(e);
+    return finish(ot, st);
+}
+
+/* ---- both directions ---- */
+
+cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_error *err)
+{
+    if (!p || !ch || (party != 0 && party != 1))
+        return cg_error_set(err, CG_ERR_ARG, "cg_ot_pair_new: bad argument");
+    p->send = p->recv = NULL;
+    cg_status st;
+    /* Opposite orders on the two sides: party 0's sender meets party 1's receiver first. */
+    if (party == 0) {
+        st = cg_ot_new(&p->send, ch, CG_OT_SENDER, err);
+        if (st == CG_OK) st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, err);
+    } else {
+        st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, err);
+        if (st == CG_OK) st = cg_ot_new(&p->send, ch, CG_OT_SENDER, err);
+    }
+    if (st != CG_OK) cg_ot_pair_free(p);
+    return st;
+}
+
+void cg_ot_pair_free(cg_ot_pair *p)
+{
+    if (!p) return;
+    cg_ot_free(p->send);
+    cg_ot_free(p->recv);
+    p->send = p->recv = NULL;
+}

@@ -1,0 +1,47 @@
+/* Private building blocks of the ot layer: AES-128 (AES-NI), the tweakable
+ * correlation-robust hash, bit-matrix transposition, Chou-Orlandi base OT. */
+#ifndef CG_OT_INTERNAL_H
+#define CG_OT_INTERNAL_H
+
+#include "cryptogen/ot.h"
+
+/* An expanded AES-128 encryption key (11 round keys). */
+typedef struct cg_aes_key {
+    _Alignas(16) uint8_t rk[11 * 16];
+} cg_aes_key;
+
+/* ---- AES-NI (aes_aesni.c); callers check CG_CPU_AESNI first. ---- */
+void cg_aes_expand_aesni(cg_aes_key *k, const uint8_t key[16]);
+/* out[b] = AES_k(in[b]) for nblocks 16-byte blocks (in == out allowed). */
+void cg_aes_ecb_aesni(const cg_aes_key *k, const uint8_t *in, uint8_t *out, size_t nblocks);
+/* Counter-mode keystream: out[b] = AES_k(block(ctr + b)), the counter in the
+ * low 64 bits (little-endian) of the block and zero above. */
+void cg_aes_ctr_aesni(const cg_aes_key *k, uint64_t ctr, uint8_t *out, size_t nblocks);
+/* out[i] = tccr(tweak_i, x_i ^ mask), where tweak_i = (tweak_lo + i, tweak_hi)
+ * and tccr(t, x) = pi(sigma(x) ^ t) ^ sigma(x) with pi = AES under the fixed
+ * key and sigma(xL || xR) = (xL ^ xR || xL) an orthomorphism. mask may be NULL. */
+void cg_tccr_aesni(const cg_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
+                   size_t n, uint64_t tweak_lo, uint64_t tweak_hi);
+/* Same hash with a fixed x and n consecutive tweak_hi values (tweak_lo fixed):
+ * out[i] = tccr((tweak_lo, tweak_hi + i), x). */
+void cg_tccr_multi_aesni(const cg_aes_key *pi, const uint8_t x[16], uint8_t *out, size_t n,
+                         uint64_t tweak_lo, uint64_t tweak_hi);
+
+/* ---- Transposition (transpose.c) ----
+ * in: `rows` rows of `cols` bits, row r at in + r * cols/8, bit c of a row at
+ * byte c/8, bit c%8. out: `cols` rows of `rows` bits, same layout.
+ * rows and cols must be multiples of 16 (the SSE2 path) or 8 (portable). */
+void cg_transpose_portable(const uint8_t *in, uint8_t *out, size_t rows, size_t cols);
+void cg_transpose_sse2(const uint8_t *in, uint8_t *out, size_t rows, size_t cols);
+/* Picks the fastest path available (rows, cols multiples of 16). */
+void cg_transpose(const uint8_t *in, uint8_t *out, size_t rows, size_t cols);
+
+/* ---- Chou-Orlandi base OT (baseot.c), 128 at once ----
+ * Sender of the base OTs ends with keys[j][0..1]; receiver with choice bits
+ * (bit j of choice, byte j/8 bit j%8) gets keys[j] = sender's keys[j][bit]. */
+#define CG_BASE_OTS 128
+cg_status cg_baseot_send(cg_channel *ch, uint8_t keys[CG_BASE_OTS][2][16], cg_error *err);
+cg_status cg_baseot_recv(cg_channel *ch, const uint8_t choice[CG_BASE_OTS / 8],
+                         uint8_t keys[CG_BASE_OTS][16], cg_error *err);
+
+#endif
