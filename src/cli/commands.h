@@ -14,4 +14,6 @@ typedef struct cg_bench_entry {
     const char *help;
 } cg_bench_entry;
 
+int cg_bench_ot(int argc, char **argv);
+
 #endif

@@ -270,6 +270,16 @@ static cg_status finish(cg_ot *ot, cg_status st)
     return st;
 }
 
+/* Appends count packed values to ot->out. */
+static bool out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned bits)
+{
+    size_t len = cg_packed_size(count, bits);
+    if (!cg_buf_reserve(&ot->out, len)) return false;
+    cg_ot_pack(ot->out.data + ot->out.len, vals, count, bits);
+    ot->out.len += len;
+    return true;
+}
+
 /* ---- correlated OT ---- */
 
 typedef struct cot_ctx {
@@ -291,9 +301,9 @@ static cg_status cot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t coun
         c->x0[begin + i] = x0;
         ot->vals[i] = (x0 + c->delta[begin + i] - lo64(ot->h1 + 16 * i)) & mask;
     }
-    cg_buf_reset(&ot->out);
-    cg_buf_put_packed(&ot->out, ot->vals, count, c->bits);
-    if (ot->out.failed) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    ot->out.len = 0;
+    if (!out_put_packed(ot, ot->vals, count, c->bits))
+        return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     return cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
 }
 
@@ -313,12 +323,11 @@ static cg_status recv_packed_chunk(cg_ot *ot, size_t count, unsigned bits, uint6
                                    cg_error *err)
 {
     size_t len = cg_packed_size(count, bits);
-    cg_buf_reset(&ot->out);
+    ot->out.len = 0;
     if (!cg_buf_reserve(&ot->out, len)) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     CG_TRY(cg_chan_recv(ot->ch, ot->out.data, len, err));
-    cg_reader rd;
-    cg_reader_init(&rd, ot->out.data, len);
-    return cg_read_packed(&rd, vals, count, bits, "OT corrections", err);
+    cg_ot_unpack(vals, ot->out.data, count, bits);
+    return CG_OK;
 }
 
 cg_status cg_cot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *delta, uint64_t *x0,
@@ -369,12 +378,12 @@ static cg_status ot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count
     (void)first;
     ot_ctx *c = vctx;
     uint64_t mask = mask_of(c->bits);
-    cg_buf_reset(&ot->out);
+    ot->out.len = 0;
     for (size_t i = 0; i < count; i++) ot->vals[i] = (c->m0[begin + i] ^ lo64(ot->h0 + 16 * i)) & mask;
-    cg_buf_put_packed(&ot->out, ot->vals, count, c->bits);
+    bool ok = out_put_packed(ot, ot->vals, count, c->bits);
     for (size_t i = 0; i < count; i++) ot->vals[i] = (c->m1[begin + i] ^ lo64(ot->h1 + 16 * i)) & mask;
-    cg_buf_put_packed(&ot->out, ot->vals, count, c->bits);
-    if (ot->out.failed) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    if (!ok || !out_put_packed(ot, ot->vals, count, c->bits))
+        return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     return cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
 }
 
@@ -543,9 +552,9 @@ cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
             }
             for (unsigned x = 0; x < N; x++) pad[x] &= mask;
         }
-        cg_buf_reset(&ot->out);
-        cg_buf_put_packed(&ot->out, pads, cnt * N, bits);
-        if (ot->out.failed) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+        ot->out.len = 0;
+        if (!out_put_packed(ot, pads, cnt * N, bits))
+            st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
         if (st == CG_OK) st = cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
         if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
     }
@@ -576,16 +585,14 @@ cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
         st = ext_recv(ot, cnt * k, &cs, otn_keys_chunk, &c, err);
         if (st != CG_OK) break;
         size_t len = cg_packed_size(cnt * N, bits);
-        cg_buf_reset(&ot->out);
+        ot->out.len = 0;
         if (!cg_buf_reserve(&ot->out, len)) {
             st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
             break;
         }
         st = cg_chan_recv(ot->ch, ot->out.data, len, err);
-        cg_reader rd;
-        cg_reader_init(&rd, ot->out.data, len);
-        if (st == CG_OK) st = cg_read_packed(&rd, e, cnt * N, bits, "OT ciphertexts", err);
         if (st != CG_OK) break;
+        cg_ot_unpack(e, ot->out.data, cnt * N, bits);
         for (size_t i = 0; i < cnt; i++) {
             unsigned x = choice[b0 + i];
             uint64_t v = e[i * N + x];

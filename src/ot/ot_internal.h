@@ -44,4 +44,9 @@ cg_status cg_baseot_send(cg_channel *ch, uint8_t keys[CG_BASE_OTS][2][16], cg_er
 cg_status cg_baseot_recv(cg_channel *ch, const uint8_t choice[CG_BASE_OTS / 8],
                          uint8_t keys[CG_BASE_OTS][16], cg_error *err);
 
+/* ---- Bit packing (pack.c): cg_packed_size(count, width) bytes, the same
+ * LSB-first layout as cg_buf_put_packed; width 1..64. Values are masked. */
+void cg_ot_pack(uint8_t *out, const uint64_t *vals, size_t count, unsigned width);
+void cg_ot_unpack(uint64_t *vals, const uint8_t *in, size_t count, unsigned width);
+
 #endif

@@ -137,6 +137,38 @@ static void test_transpose(void **state)
     }
 }
 
+static void test_pack_matches_common(void **state)
+{
+    (void)state;
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    enum { MAXN = 301 };
+    uint64_t vals[MAXN], back[MAXN], ref[MAXN];
+    uint8_t mine[MAXN * 8 + 8];
+    for (unsigned w = 1; w <= 64; w++)
+        for (size_t n = 0; n <= MAXN; n += (n < 20 ? 1 : 47)) {
+            cg_prg_bytes(&prg, vals, sizeof vals);
+            size_t len = cg_packed_size(n, w);
+            memset(mine, 0xaa, sizeof mine);
+            cg_ot_pack(mine, vals, n, w);
+            assert_int_equal(mine[len], 0xaa); /* nothing written past the end */
+            cg_buf b;
+            cg_buf_init(&b);
+            cg_buf_put_packed(&b, vals, n, w);
+            assert_int_equal(b.len, len);
+            if (len) assert_memory_equal(mine, b.data, len);
+            cg_reader rd;
+            cg_reader_init(&rd, b.data, b.len);
+            assert_int_equal(cg_read_packed(&rd, ref, n, w, "ref", NULL), CG_OK);
+            cg_ot_unpack(back, mine, n, w);
+            for (size_t i = 0; i < n; i++) {
+                assert_int_equal(back[i], vals[i] & mask_of(w));
+                assert_int_equal(back[i], ref[i]);
+            }
+            cg_buf_free(&b);
+        }
+}
+
 /* ---------------- two-party harness ---------------- */
 
 typedef cg_status (*party_fn)(cg_channel *ch, void *ctx);
@@ -717,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_aes_known_answer),
         cmocka_unit_test(test_tccr_matches_reference),
         cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_pack_matches_common),
         cmocka_unit_test(test_base_ot),
         cmocka_unit_test(test_cot_rot_ot_sizes_and_widths),
         cmocka_unit_test(test_otn),

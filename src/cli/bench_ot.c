@@ -1,0 +1,203 @@
+/* `cryptogen bench ot`: base OT and OT extension throughput between two
+ * threads (one per party, each single-threaded) over the in-process channel
+ * and over loopback TCP. Prints JSON. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cryptogen/ot.h"
+
+typedef enum { OP_SETUP, OP_COT, OP_ROT, OP_OT, OP_OTN } bench_op;
+
+typedef struct {
+    cg_channel *ch;
+    cg_ot *ot;
+    cg_ot_role role;
+    bench_op op;
+    size_t n;
+    unsigned bits, N;
+    uint64_t *a, *b;
+    uint8_t *choice;
+    cg_status st;
+    cg_error err;
+} bench_party;
+
+static void *party_main(void *arg)
+{
+    bench_party *p = arg;
+    bool snd = p->role == CG_OT_SENDER;
+    switch (p->op) {
+    case OP_SETUP: p->st = cg_ot_new(&p->ot, p->ch, p->role, &p->err); break;
+    case OP_COT:
+        p->st = snd ? cg_cot_send(p->ot, p->n, p->bits, p->a, p->b, &p->err)
+                    : cg_cot_recv(p->ot, p->n, p->bits, p->choice, p->a, &p->err);
+        break;
+    case OP_ROT:
+        p->st = snd ? cg_rot_send(p->ot, p->n, p->bits, p->a, p->b, &p->err)
+                    : cg_rot_recv(p->ot, p->n, p->bits, p->choice, p->a, &p->err);
+        break;
+    case OP_OT:
+        p->st = snd ? cg_ot_send(p->ot, p->n, p->bits, p->a, p->b, &p->err)
+                    : cg_ot_recv(p->ot, p->n, p->bits, p->choice, p->a, &p->err);
+        break;
+    case OP_OTN:
+        p->st = snd ? cg_otn_send(p->ot, p->n, p->N, p->bits, p->a, &p->err)
+                    : cg_otn_recv(p->ot, p->n, p->N, p->bits, p->choice, p->a, &p->err);
+        break;
+    }
+    return NULL;
+}
+
+/* Runs one operation on both parties; returns seconds, or -1 on failure. */
+static double run_both(bench_party *s, bench_party *r, bench_op op)
+{
+    s->op = r->op = op;
+    pthread_t t;
+    uint64_t t0 = cg_now_ns();
+    if (pthread_create(&t, NULL, party_main, r) != 0) return -1;
+    party_main(s);
+    pthread_join(t, NULL);
+    double dt = (double)(cg_now_ns() - t0) * 1e-9;
+    if (s->st != CG_OK || r->st != CG_OK) {
+        fprintf(stderr, "bench ot: %s / %s\n", s->st != CG_OK ? s->err.msg : "ok",
+                r->st != CG_OK ? r->err.msg : "ok");
+        return -1;
+    }
+    return dt;
+}
+
+typedef struct {
+    cg_listener *l;
+    cg_channel *ch;
+    cg_status st;
+} accept_job;
+
+static void *accept_main(void *arg)
+{
+    accept_job *j = arg;
+    j->st = cg_accept(j->l, &j->ch, NULL, NULL);
+    return NULL;
+}
+
+static cg_status tcp_pair(cg_channel **a, cg_channel **b)
+{
+    cg_listener *l;
+    CG_TRY(cg_listen(&l, "127.0.0.1:0", NULL));
+    accept_job j = {l, NULL, CG_OK};
+    pthread_t t;
+    if (pthread_create(&t, NULL, accept_main, &j) != 0) {
+        cg_listener_close(l);
+        return CG_ERR_INTERNAL;
+    }
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
+    cg_status st = cg_connect(a, addr, NULL, NULL);
+    pthread_join(t, NULL);
+    cg_listener_close(l);
+    if (st != CG_OK || j.st != CG_OK) {
+        cg_chan_free(*a);
+        cg_chan_free(j.ch);
+        return st != CG_OK ? st : j.st;
+    }
+    *b = j.ch;
+    return CG_OK;
+}
+
+typedef struct {
+    double setup_ms, cot_per_s, rot_per_s, ot_per_s, otn16_per_s;
+    double cot_bytes_per_ot;
+} results;
+
+static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, results *res)
+{
+    bench_party s = {.ch = cs, .role = CG_OT_SENDER, .bits = 64, .N = 16};
+    bench_party r = {.ch = cr, .role = CG_OT_RECEIVER, .bits = 64, .N = 16};
+    size_t rows = n_otn * 16 > n ? n_otn * 16 : n;
+    s.a = cg_calloc(rows, 8);
+    s.b = cg_calloc(n, 8);
+    r.a = cg_calloc(n, 8);
+    r.choice = cg_calloc(n, 1);
+    int rc = 1;
+    if (!s.a || !s.b || !r.a || !r.choice) goto out;
+    cg_random_bytes(s.a, rows * 8);
+    cg_random_bytes(r.choice, n);
+    for (size_t i = 0; i < n; i++) r.choice[i] &= 1;
+    double dt = run_both(&s, &r, OP_SETUP);
+    if (dt < 0) goto out;
+    res->setup_ms = dt * 1e3;
+    s.n = r.n = n;
+    /* Warm-up so that page faults and socket buffers do not count. */
+    s.n = r.n = n / 8 + 1;
+    if (run_both(&s, &r, OP_COT) < 0) goto out;
+    s.n = r.n = n;
+    cg_chan_reset_stats(cr);
+    if ((dt = run_both(&s, &r, OP_COT)) < 0) goto out;
+    res->cot_per_s = (double)n / dt;
+    cg_chan_stats st;
+    cg_chan_get_stats(cr, &st);
+    res->cot_bytes_per_ot = (double)(st.total.bytes_sent + st.total.bytes_received) / (double)n;
+    if ((dt = run_both(&s, &r, OP_ROT)) < 0) goto out;
+    res->rot_per_s = (double)n / dt;
+    if ((dt = run_both(&s, &r, OP_OT)) < 0) goto out;
+    res->ot_per_s = (double)n / dt;
+    s.n = r.n = n_otn;
+    for (size_t i = 0; i < n_otn; i++) r.choice[i] = (uint8_t)(r.choice[i] * 7 + i) & 15;
+    if ((dt = run_both(&s, &r, OP_OTN)) < 0) goto out;
+    res->otn16_per_s = (double)n_otn / dt;
+    rc = 0;
+out:
+    cg_ot_free(s.ot);
+    cg_ot_free(r.ot);
+    cg_free(s.a);
+    cg_free(s.b);
+    cg_free(r.a);
+    cg_free(r.choice);
+    return rc;
+}
+
+static void print_results(const char *name, const results *r, int last)
+{
+    printf("    \"%s\": {\"base_ot_setup_ms\": %.2f, \"iknp_cot64_per_s\": %.0f, "
+           "\"iknp_rot64_per_s\": %.0f, \"chosen_ot64_per_s\": %.0f, \"otn16_2bit_per_s\": %.0f, "
+           "\"cot64_bytes_per_ot\": %.2f}%s\n",
+           name, r->setup_ms, r->cot_per_s, r->rot_per_s, r->ot_per_s, r->otn16_per_s,
+           r->cot_bytes_per_ot, last ? "" : ",");
+}
+
+int cg_bench_ot(int argc, char **argv)
+{
+    size_t n = 1u << 23, n_otn = 1u << 18;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) n = (size_t)strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--n-otn") == 0 && i + 1 < argc)
+            n_otn = (size_t)strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--json") != 0) {
+            fprintf(stderr, "usage: cryptogen bench ot [--json] [--n N] [--n-otn N]\n");
+            return 2;
+        }
+    }
+    if (n < 1 || n_otn < 1 || n_otn > n) {
+        fprintf(stderr, "bench ot: need 1 <= n-otn <= n\n");
+        return 2;
+    }
+    results inproc = {0}, tcp = {0};
+    cg_channel *a, *b;
+    if (cg_chan_pair_new(&a, &b, NULL, NULL) != CG_OK) return 1;
+    int rc = bench_link(a, b, n, n_otn, &inproc);
+    cg_chan_free(a);
+    cg_chan_free(b);
+    if (rc) return rc;
+    if (tcp_pair(&a, &b) != CG_OK) return 1;
+    rc = bench_link(a, b, n, n_otn, &tcp);
+    cg_chan_free(a);
+    cg_chan_free(b);
+    if (rc) return rc;
+    printf("{\n  \"bench\": \"ot\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n  \"threads_per_party\": 1,\n"
+           "  \"links\": {\n", n, n_otn);
+    print_results("inproc", &inproc, 0);
+    print_results("tcp_loopback", &tcp, 1);
+    printf("  }\n}\n");
+    return 0;
+}
