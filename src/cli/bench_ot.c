@@ -151,6 +151,7 @@ static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, re
     if ((dt = run_both(&s, &r, OP_OT)) < 0) goto out;
     res->ot_per_s = (double)n / dt;
     s.n = r.n = n_otn;
+    s.bits = r.bits = 2; /* the millionaire protocol's (lt, eq) messages */
     for (size_t i = 0; i < n_otn; i++) r.choice[i] = (uint8_t)(r.choice[i] * 7 + i) & 15;
     if ((dt = run_both(&s, &r, OP_OTN)) < 0) goto out;
     res->otn16_per_s = (double)n_otn / dt;

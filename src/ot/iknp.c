@@ -40,6 +40,10 @@ struct cg_ot {
     uint8_t *rows;      /* CHUNK rows of 128 bits */
     uint8_t *h0, *h1;   /* hashed rows */
     uint64_t *vals;     /* CHUNK values for packing */
+    /* AES back-end chosen at set-up (VAES or AES-NI). */
+    void (*ctr)(const cg_aes_key *, uint64_t, uint8_t *, size_t);
+    void (*tccr)(const cg_aes_key *, const uint8_t *, const uint8_t *, uint8_t *, size_t, uint64_t,
+                 uint64_t);
     cg_buf out;         /* sender's outgoing corrections */
 };
 
@@ -82,6 +86,9 @@ cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_error *err)
     if (!ot) return cg_error_set(err, CG_ERR_NOMEM, "cg_ot_new: out of memory");
     ot->ch = ch;
     ot->role = role;
+    bool vaes = cg_vaes_available();
+    ot->ctr = vaes ? cg_aes_ctr_vaes : cg_aes_ctr_aesni;
+    ot->tccr = vaes ? cg_tccr_vaes : cg_tccr_aesni;
     cg_buf_init(&ot->out);
     size_t ncol = role == CG_OT_SENDER ? CG_BASE_OTS : 2 * CG_BASE_OTS;
     ot->col = cg_calloc(ncol, sizeof *ot->col);
@@ -151,7 +158,7 @@ static cg_status ext_send(cg_ot *ot, size_t m, chunk_fn fn, void *ctx, cg_error 
         CG_TRY(cg_chan_recv(ot->ch, ot->scratch, CG_BASE_OTS * rowbytes, err));
         for (size_t j = 0; j < CG_BASE_OTS; j++) {
             uint8_t *q = ot->mat + j * rowbytes;
-            cg_aes_ctr_aesni(&ot->col[j], ot->prg_block, q, nblocks);
+            ot->ctr(&ot->col[j], ot->prg_block, q, nblocks);
             if ((ot->delta[j / 8] >> (j % 8)) & 1) {
                 const uint8_t *u = ot->scratch + j * rowbytes;
                 for (size_t b = 0; b < rowbytes; b += 8) {
@@ -165,8 +172,8 @@ static cg_status ext_send(cg_ot *ot, size_t m, chunk_fn fn, void *ctx, cg_error 
         }
         cg_transpose(ot->mat, ot->rows, CG_BASE_OTS, cols);
         uint64_t first = ot->ot_index;
-        cg_tccr_aesni(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
-        cg_tccr_aesni(&ot->pi, ot->rows, ot->delta, ot->h1, count, first, 0);
+        ot->tccr(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
+        ot->tccr(&ot->pi, ot->rows, ot->delta, ot->h1, count, first, 0);
         ot->prg_block += nblocks;
         ot->ot_index += cols;
         CG_TRY(fn(ot, ctx, begin, count, first, err));
@@ -187,8 +194,8 @@ static cg_status ext_recv(cg_ot *ot, size_t m, const choice_src *cs, chunk_fn fn
         for (size_t i = 0; i < count; i++) r[i / 8] |= (uint8_t)(choice_bit(cs, begin + i) << (i % 8));
         for (size_t j = 0; j < CG_BASE_OTS; j++) {
             uint8_t *t = ot->mat + j * rowbytes;
-            cg_aes_ctr_aesni(&ot->col[2 * j], ot->prg_block, t, nblocks);
-            cg_aes_ctr_aesni(&ot->col[2 * j + 1], ot->prg_block, ot->scratch, nblocks);
+            ot->ctr(&ot->col[2 * j], ot->prg_block, t, nblocks);
+            ot->ctr(&ot->col[2 * j + 1], ot->prg_block, ot->scratch, nblocks);
             for (size_t b = 0; b < rowbytes; b += 8) {
                 uint64_t x, y, z;
                 memcpy(&x, t + b, 8);
@@ -202,7 +209,7 @@ static cg_status ext_recv(cg_ot *ot, size_t m, const choice_src *cs, chunk_fn fn
         CG_TRY(cg_chan_flush(ot->ch, err));
         cg_transpose(ot->mat, ot->rows, CG_BASE_OTS, cols);
         uint64_t first = ot->ot_index;
-        cg_tccr_aesni(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
+        ot->tccr(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
         ot->prg_block += nblocks;
         ot->ot_index += cols;
         CG_TRY(fn(ot, ctx, begin, count, first, err));

@@ -27,6 +27,14 @@ void cg_tccr_aesni(const cg_aes_key *pi, const uint8_t *x, const uint8_t *mask, 
 void cg_tccr_multi_aesni(const cg_aes_key *pi, const uint8_t x[16], uint8_t *out, size_t n,
                          uint64_t tweak_lo, uint64_t tweak_hi);
 
+/* ---- VAES on 512-bit vectors (aes_avx512.c): same results as the AES-NI
+ * functions above. Available when the CPU has AVX-512F and VAES and CG_SIMD
+ * does not force a narrower path. */
+bool cg_vaes_available(void);
+void cg_aes_ctr_vaes(const cg_aes_key *k, uint64_t ctr, uint8_t *out, size_t nblocks);
+void cg_tccr_vaes(const cg_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
+                  size_t n, uint64_t tweak_lo, uint64_t tweak_hi);
+
 /* ---- Transposition (transpose.c) ----
  * in: `rows` rows of `cols` bits, row r at in + r * cols/8, bit c of a row at
  * byte c/8, bit c%8. out: `cols` rows of `rows` bits, same layout.

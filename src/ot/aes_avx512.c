@@ -1,0 +1,80 @@
+/* AES-128 counter mode and the tweakable hash with VAES on 512-bit vectors:
+ * four blocks per instruction, sixteen in flight. Same results as the AES-NI
+ * versions (tested against them); the tails go through those. */
+#pragma GCC target("vaes,aes")
+#include "ot/ot_internal.h"
+
+#include <immintrin.h>
+
+bool cg_vaes_available(void)
+{
+    __builtin_cpu_init();
+    return (cg_cpu_features() & CG_CPU_AVX512F) && __builtin_cpu_supports("vaes") &&
+           (cg_cpu_features_raw() & CG_CPU_AESNI);
+}
+
+static inline void load_keys(const cg_aes_key *k, __m512i rk[11])
+{
+    for (int r = 0; r < 11; r++)
+        rk[r] = _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)(k->rk + 16 * r)));
+}
+
+static inline void enc4x4(const __m512i rk[11], __m512i b[4])
+{
+    for (int j = 0; j < 4; j++) b[j] = _mm512_xor_si512(b[j], rk[0]);
+    for (int r = 1; r < 10; r++)
+        for (int j = 0; j < 4; j++) b[j] = _mm512_aesenc_epi128(b[j], rk[r]);
+    for (int j = 0; j < 4; j++) b[j] = _mm512_aesenclast_epi128(b[j], rk[10]);
+}
+
+void cg_aes_ctr_vaes(const cg_aes_key *k, uint64_t ctr, uint8_t *out, size_t nblocks)
+{
+    __m512i rk[11];
+    load_keys(k, rk);
+    const __m512i lane = _mm512_set_epi64(0, 3, 0, 2, 0, 1, 0, 0);
+    const __m512i four = _mm512_set_epi64(0, 4, 0, 4, 0, 4, 0, 4);
+    size_t i = 0;
+    for (; i + 16 <= nblocks; i += 16) {
+        __m512i b[4];
+        b[0] = _mm512_add_epi64(_mm512_set_epi64(0, (long long)(ctr + i), 0, (long long)(ctr + i), 0,
+                                                 (long long)(ctr + i), 0, (long long)(ctr + i)),
+                                lane);
+        for (int j = 1; j < 4; j++) b[j] = _mm512_add_epi64(b[j - 1], four);
+        enc4x4(rk, b);
+        for (int j = 0; j < 4; j++) _mm512_storeu_si512((void *)(out + 16 * (i + 4 * (size_t)j)), b[j]);
+    }
+    if (i < nblocks) cg_aes_ctr_aesni(k, ctr + i, out + 16 * i, nblocks - i);
+}
+
+static inline __m512i sigma4(__m512i x)
+{
+    __m512i swapped = _mm512_shuffle_epi32(x, (_MM_PERM_ENUM)0x4e);
+    __m512i high_only = _mm512_and_si512(x, _mm512_set_epi64(-1, 0, -1, 0, -1, 0, -1, 0));
+    return _mm512_xor_si512(swapped, high_only);
+}
+
+void cg_tccr_vaes(const cg_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
+                  size_t n, uint64_t tweak_lo, uint64_t tweak_hi)
+{
+    __m512i rk[11];
+    load_keys(pi, rk);
+    __m512i m = mask ? _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)mask)) : _mm512_setzero_si512();
+    const __m512i lane = _mm512_set_epi64(0, 3, 0, 2, 0, 1, 0, 0);
+    const __m512i four = _mm512_set_epi64(0, 4, 0, 4, 0, 4, 0, 4);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i s[4], b[4];
+        long long lo = (long long)(tweak_lo + i), hi = (long long)tweak_hi;
+        __m512i tw = _mm512_add_epi64(_mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo), lane);
+        for (int j = 0; j < 4; j++) {
+            s[j] = sigma4(_mm512_xor_si512(
+                _mm512_loadu_si512((const void *)(x + 16 * (i + 4 * (size_t)j))), m));
+            b[j] = _mm512_xor_si512(s[j], tw);
+            tw = _mm512_add_epi64(tw, four);
+        }
+        enc4x4(rk, b);
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_si512((void *)(out + 16 * (i + 4 * (size_t)j)), _mm512_xor_si512(b[j], s[j]));
+    }
+    if (i < n) cg_tccr_aesni(pi, x + 16 * i, mask, out + 16 * i, n - i, tweak_lo + i, tweak_hi);
+}
