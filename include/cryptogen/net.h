@@ -13,7 +13,13 @@
  *
  * Back-ends: in-process pair (two threads of one process, for tests) and TCP
  * (IPv4/IPv6 "host:port"). Optional link shaping adds one-way latency and a
- * bandwidth cap on the sending side to simulate LAN/WAN on one machine. */
+ * bandwidth cap on the sending side to simulate LAN/WAN on one machine.
+ *
+ * A channel is used by one thread at a time. While a send is blocked because
+ * the peer is not reading, incoming data is buffered, so two parties that
+ * both send before receiving do not deadlock. Shaping stamps each frame with
+ * its arrival time on the sender's monotonic clock and the receiver waits
+ * for it, so it is meaningful only between processes of one machine. */
 #ifndef CRYPTOGEN_NET_H
 #define CRYPTOGEN_NET_H
 

@@ -30,6 +30,9 @@
 #define RECV_CHUNK ((size_t)1 << 16)
 #define DIRECT_READ_MIN ((size_t)1 << 14)
 #define FRAME_HEADER 12u
+/* While a write is blocked we buffer the peer's data up to this much; beyond
+ * it we stop reading (a peer cannot make us buffer without bound). */
+#define RECV_BUFFER_MAX ((size_t)1 << 31)
 /* The largest frame the header can describe. */
 #define WIRE_FRAME_MAX ((size_t)UINT32_MAX)
 
@@ -238,8 +241,9 @@ static cg_status write_all(cg_channel *ch, struct iovec *iov, int iovcnt, cg_err
             return fail(ch, err, CG_ERR_IO, "channel: write: %s", strerror(errno));
         }
         short rev = 0;
-        CG_TRY(wait_fd(ch, POLLIN | POLLOUT, &rev, err));
-        if (rev & POLLIN) {
+        bool may_drain = ch->rbuf.len - ch->rpos < RECV_BUFFER_MAX;
+        CG_TRY(wait_fd(ch, may_drain ? (POLLIN | POLLOUT) : POLLOUT, &rev, err));
+        if ((rev & POLLIN) && may_drain) {
             size_t got;
             CG_TRY(drain_socket(ch, &got, err));
         } else if ((rev & (POLLERR | POLLHUP)) && !(rev & POLLOUT)) {

@@ -135,3 +135,25 @@ void cg_tccr_multi_aesni(const cg_aes_key *pi, const uint8_t x[16], uint8_t *out
         _mm_storeu_si128((__m128i *)(out + 16 * i), _mm_xor_si128(enc1(rk, b), s));
     }
 }
+
+void cg_tccr_tweaks_aesni(const cg_aes_key *pi, const uint8_t *x, const uint64_t *tweak_lo,
+                          const uint64_t *tweak_hi, uint8_t *out, size_t n)
+{
+    const __m128i *rk = (const __m128i *)pi->rk;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i s[8], b[8];
+        for (int j = 0; j < 8; j++) {
+            s[j] = sigma(_mm_loadu_si128((const __m128i *)(x + 16 * (i + j))));
+            b[j] = _mm_xor_si128(s[j], _mm_set_epi64x((long long)tweak_hi[i + j], (long long)tweak_lo[i + j]));
+        }
+        enc8(rk, b);
+        for (int j = 0; j < 8; j++)
+            _mm_storeu_si128((__m128i *)(out + 16 * (i + j)), _mm_xor_si128(b[j], s[j]));
+    }
+    for (; i < n; i++) {
+        __m128i s = sigma(_mm_loadu_si128((const __m128i *)(x + 16 * i)));
+        __m128i b = _mm_xor_si128(s, _mm_set_epi64x((long long)tweak_hi[i], (long long)tweak_lo[i]));
+        _mm_storeu_si128((__m128i *)(out + 16 * i), _mm_xor_si128(enc1(rk, b), s));
+    }
+}

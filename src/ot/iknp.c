@@ -538,26 +538,33 @@ cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
     otn_ctx c = {0};
     uint64_t *pads = cg_alloc(batch * N * sizeof *pads);
-    uint8_t *hx = cg_alloc((size_t)N * 16);
+    /* Per instance: N*k hash inputs, one per (message x, ROT j). */
+    size_t nh = (size_t)N * k;
+    uint8_t *hin = cg_alloc(nh * 16), *hout = cg_alloc(nh * 16);
+    uint64_t *tlo = cg_alloc(nh * sizeof *tlo), *thi = cg_alloc(nh * sizeof *thi);
     cg_status st = otn_alloc(&c, batch * k, true, err);
-    if (st == CG_OK && (!pads || !hx)) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    if (st == CG_OK && (!pads || !hin || !hout || !tlo || !thi))
+        st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     if (st == CG_OK) st = expect_header(ot, KIND_OTN, bits | (N << 8), n, err);
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         st = ext_send(ot, cnt * k, otn_keys_chunk, &c, err);
         if (st != CG_OK) break;
         for (size_t i = 0; i < cnt; i++) {
-            uint64_t *pad = pads + i * N;
-            for (unsigned x = 0; x < N; x++) pad[x] = msgs[(b0 + i) * N + x];
-            for (unsigned j = 0; j < k; j++) {
-                size_t p = i * k + j;
-                for (unsigned bit = 0; bit < 2; bit++) {
-                    cg_tccr_multi_aesni(&ot->pi, (bit ? c.k1 : c.k0) + 16 * p, hx, N, c.idx[p], 1);
-                    for (unsigned x = 0; x < N; x++)
-                        if (((x >> j) & 1u) == bit) pad[x] ^= lo64(hx + 16 * (size_t)x);
+            for (unsigned x = 0; x < N; x++)
+                for (unsigned j = 0; j < k; j++) {
+                    size_t p = i * k + j, h = (size_t)x * k + j;
+                    memcpy(hin + 16 * h, (((x >> j) & 1u) ? c.k1 : c.k0) + 16 * p, 16);
+                    tlo[h] = c.idx[p];
+                    thi[h] = 1 + (uint64_t)x;
                 }
+            cg_tccr_tweaks_aesni(&ot->pi, hin, tlo, thi, hout, nh);
+            uint64_t *pad = pads + i * N;
+            for (unsigned x = 0; x < N; x++) {
+                uint64_t v = msgs[(b0 + i) * N + x];
+                for (unsigned j = 0; j < k; j++) v ^= lo64(hout + 16 * ((size_t)x * k + j));
+                pad[x] = v & mask;
             }
-            for (unsigned x = 0; x < N; x++) pad[x] &= mask;
         }
         ot->out.len = 0;
         if (!out_put_packed(ot, pads, cnt * N, bits))
@@ -565,9 +572,12 @@ cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
         if (st == CG_OK) st = cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
         if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
     }
+    cg_free(hin);
+    cg_free(hout);
+    cg_free(tlo);
+    cg_free(thi);
     otn_release(&c);
     cg_free(pads);
-    cg_free(hx);
     return finish(ot, st);
 }
 

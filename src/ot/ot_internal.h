@@ -27,6 +27,10 @@ void cg_tccr_aesni(const cg_aes_key *pi, const uint8_t *x, const uint8_t *mask, 
 void cg_tccr_multi_aesni(const cg_aes_key *pi, const uint8_t x[16], uint8_t *out, size_t n,
                          uint64_t tweak_lo, uint64_t tweak_hi);
 
+/* Same hash with one tweak per block: out[i] = tccr((tweak_lo[i], tweak_hi[i]), x_i). */
+void cg_tccr_tweaks_aesni(const cg_aes_key *pi, const uint8_t *x, const uint64_t *tweak_lo,
+                          const uint64_t *tweak_hi, uint8_t *out, size_t n);
+
 /* ---- VAES on 512-bit vectors (aes_avx512.c): same results as the AES-NI
  * functions above. Available when the CPU has AVX-512F and VAES and CG_SIMD
  * does not force a narrower path. */

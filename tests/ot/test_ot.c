@@ -106,6 +106,16 @@ static void test_tccr_matches_reference(void **state)
     cg_tccr_aesni(&pi, x, NULL, out, N, 5, 0);
     ref_tccr(&pi, x + 16 * 3, 8, 0, ref);
     assert_memory_equal(ref, out + 16 * 3, 16);
+    uint64_t tlo[N], thi[N];
+    for (int i = 0; i < N; i++) {
+        tlo[i] = (uint64_t)i * 0x9e3779b97f4a7c15ull;
+        thi[i] = (uint64_t)(N - i);
+    }
+    cg_tccr_tweaks_aesni(&pi, x, tlo, thi, out, N);
+    for (int i = 0; i < N; i++) {
+        ref_tccr(&pi, x + 16 * i, tlo[i], thi[i], ref);
+        assert_memory_equal(ref, out + 16 * i, 16);
+    }
     cg_tccr_multi_aesni(&pi, x, out, N, 42, 1);
     for (int i = 0; i < N; i++) {
         ref_tccr(&pi, x, 42, 1 + (uint64_t)i, ref);
