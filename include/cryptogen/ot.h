@@ -51,6 +51,10 @@ cg_status cg_rot_send(cg_ot *ot, size_t n, unsigned bits, uint64_t *r0, uint64_t
                       cg_error *err);
 cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
                       cg_error *err);
+/* The random-choice variant: fills choice[i] with uniform bits (0/1) and
+ * out[i] with r_{choice[i]}; pairs with cg_rot_send on the other end. */
+cg_status cg_rot_recv_random(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice, uint64_t *out,
+                             cg_error *err);
 
 /* 1-out-of-N OT (2 <= N <= 256): msgs is n rows of N messages (row-major);
  * receiver with choice[i] in [0, N) gets msgs[i*N + choice[i]]. */

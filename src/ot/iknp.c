@@ -481,6 +481,15 @@ cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
     return finish(ot, st);
 }
 
+cg_status cg_rot_recv_random(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice, uint64_t *out,
+                             cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    cg_random_bytes(choice, n);
+    for (size_t i = 0; i < n; i++) choice[i] &= 1;
+    return cg_rot_recv(ot, n, bits, choice, out, err);
+}
+
 /* ---- 1-out-of-N OT from k = ceil(log2 N) random OTs per instance ----
  * Instance i uses ROTs i*k .. i*k+k-1 with 128-bit keys K_{j,b}. The pad of
  * message x is the xor over j of H((idx_j, 1 + x), K_{j, bit j of x}), where

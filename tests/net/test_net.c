@@ -131,6 +131,43 @@ static void test_tcp_round_trips_ipv6(void **state)
     tcp_round_trips("[::1]:0", "[::1]:%u");
 }
 
+static void test_tcp_errors(void **state)
+{
+    (void)state;
+    cg_listener *l;
+    assert_int_equal(cg_listen(&l, "127.0.0.1:0", NULL), CG_OK);
+    cg_chan_options opt = {.timeout_ms = 100};
+    cg_channel *c;
+    /* Nobody connects: accept times out. */
+    assert_int_equal(cg_accept(l, &c, &opt, NULL), CG_ERR_TIMEOUT);
+    assert_null(c);
+    /* A peer that goes away: PEER on read. */
+    accept_job j = {l, NULL, CG_OK};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, accept_thread, &j), 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
+    assert_int_equal(cg_connect(&c, addr, &opt, NULL), CG_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(j.st, CG_OK);
+    uint8_t x[8] = {0};
+    assert_int_equal(cg_chan_recv(c, x, 8, NULL), CG_ERR_TIMEOUT);
+    cg_chan_free(j.ch);
+    cg_chan_free(c);
+    assert_int_equal(pthread_create(&th, NULL, accept_thread, &j), 0);
+    assert_int_equal(cg_connect(&c, addr, &opt, NULL), CG_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(cg_chan_send(j.ch, x, 3, NULL), CG_OK);
+    cg_chan_free(j.ch);
+    assert_int_equal(cg_chan_recv(c, x, 8, NULL), CG_ERR_PEER);
+    cg_chan_free(c);
+    uint16_t port = cg_listener_port(l);
+    cg_listener_close(l);
+    /* Nobody listens any more: connection refused. */
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)port);
+    assert_int_equal(cg_connect(&c, addr, &opt, NULL), CG_ERR_IO);
+}
+
 static void test_bad_addresses(void **state)
 {
     (void)state;
@@ -428,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_pair_round_trips),
         cmocka_unit_test(test_tcp_round_trips_ipv4),
         cmocka_unit_test(test_tcp_round_trips_ipv6),
+        cmocka_unit_test(test_tcp_errors),
         cmocka_unit_test(test_bad_addresses),
         cmocka_unit_test(test_simultaneous_large_sends),
         cmocka_unit_test(test_counters_exact),

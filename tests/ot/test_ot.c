@@ -444,6 +444,61 @@ static void test_cot_rot_ot_sizes_and_widths(void **state)
     teardown_ot(&o);
 }
 
+typedef struct {
+    cg_ot *s, *r;
+    uint64_t r0[300], r1[300], out[300];
+    uint8_t choice[300];
+} rrand_ctx;
+
+static cg_status rrand_sender(cg_channel *ch, void *v)
+{
+    (void)ch;
+    rrand_ctx *c = v;
+    return cg_rot_send(c->s, 300, 20, c->r0, c->r1, NULL);
+}
+
+static cg_status rrand_receiver(cg_channel *ch, void *v)
+{
+    (void)ch;
+    rrand_ctx *c = v;
+    return cg_rot_recv_random(c->r, 300, 20, c->choice, c->out, NULL);
+}
+
+/* Exact traffic of a COT batch, and the random-choice ROT. */
+static void test_cot_traffic_and_random_choice_rot(void **state)
+{
+    (void)state;
+    ot_setup o;
+    setup_ot(&o, NULL);
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    cg_chan_reset_stats(o.cr);
+    size_t n = 40000; /* two chunks: 32768 + 7232 (padded to 7296) */
+    run_case(&o, 0, n, 13, 0, &prg);
+    cg_chan_stats st;
+    cg_chan_get_stats(o.cr, &st);
+    assert_int_equal(st.total.bytes_sent, 16 + 16 * (32768 + 7296));
+    assert_int_equal(st.total.bytes_received, cg_packed_size(32768, 13) + cg_packed_size(7232, 13));
+    assert_int_equal(st.total.rounds, 1);
+
+    rrand_ctx *c = cg_calloc(1, sizeof *c);
+    c->s = o.s;
+    c->r = o.r;
+    cg_status sa, sb;
+    run_two(o.cs, o.cr, rrand_sender, c, rrand_receiver, c, &sa, &sb);
+    assert_int_equal(sa, CG_OK);
+    assert_int_equal(sb, CG_OK);
+    size_t ones = 0;
+    for (int i = 0; i < 300; i++) {
+        assert_true(c->choice[i] <= 1);
+        ones += c->choice[i];
+        assert_int_equal(c->out[i], c->choice[i] ? c->r1[i] : c->r0[i]);
+    }
+    assert_true(ones > 0 && ones < 300);
+    cg_free(c);
+    teardown_ot(&o);
+}
+
 static void test_otn(void **state)
 {
     (void)state;
@@ -798,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_pack_matches_common),
         cmocka_unit_test(test_base_ot),
         cmocka_unit_test(test_cot_rot_ot_sizes_and_widths),
+        cmocka_unit_test(test_cot_traffic_and_random_choice_rot),
         cmocka_unit_test(test_otn),
         cmocka_unit_test(test_pair_both_directions),
         cmocka_unit_test(test_transcript_hides_unchosen),
