@@ -253,20 +253,32 @@ static cg_status write_all(cg_channel *ch, struct iovec *iov, int iovcnt, cg_err
     return CG_OK;
 }
 
-/* Deliver-at stamp for a frame of `len` payload bytes under this party's shaping. */
+static bool shaped(const cg_channel *ch)
+{
+    return ch->shape.one_way_latency_us != 0 || ch->shape.bandwidth_bps != 0;
+}
+
+/* Deliver-at stamp for a frame of `len` payload bytes under this party's
+ * shaping. With a bandwidth cap the sender first sleeps until the simulated
+ * link has finished the previous frame (pacing), so stamps never run far
+ * ahead of real time and the receiver waits at most one frame's
+ * transmission time plus the latency. */
 static uint64_t shape_frame(cg_channel *ch, size_t len)
 {
     const cg_link_shape *s = &ch->shape;
-    if (s->one_way_latency_us == 0 && s->bandwidth_bps == 0) return 0;
+    if (!shaped(ch)) return 0;
     uint64_t now = cg_now_ns();
-    uint64_t start = ch->link_free_ns > now ? ch->link_free_ns : now;
+    if (ch->link_free_ns > now) {
+        sleep_until_ns(ch->link_free_ns);
+        now = cg_now_ns();
+    }
     uint64_t tx = 0;
     if (s->bandwidth_bps) {
-        /* Seconds = bits / bps; computed in long double to avoid overflow. */
+        /* Seconds = bits / bps; long double avoids overflow. */
         long double ns = (long double)(len + FRAME_HEADER) * 8.0L * 1e9L / (long double)s->bandwidth_bps;
         tx = (uint64_t)ns;
     }
-    ch->link_free_ns = start + tx;
+    ch->link_free_ns = now + tx;
     return ch->link_free_ns + (uint64_t)s->one_way_latency_us * 1000u;
 }
 
@@ -312,8 +324,10 @@ cg_status cg_chan_send(cg_channel *ch, const void *p, size_t n, cg_error *err)
     if (n >= ch->sbuf_cap) {
         /* Large writes go straight from the caller's memory. */
         CG_TRY(cg_chan_flush(ch, err));
+        /* Shaped links pace frame by frame: keep frames small there. */
+        size_t limit = shaped(ch) ? ch->sbuf_cap : ch->max_frame;
         while (n > 0) {
-            size_t len = n < ch->max_frame ? n : ch->max_frame;
+            size_t len = n < limit ? n : limit;
             uint8_t header[FRAME_HEADER];
             CG_TRY(send_frame(ch, header, src, len, err));
             src += len;

@@ -419,6 +419,17 @@ static void *pong_peer(void *arg)
     return (void *)(intptr_t)st;
 }
 
+static void *send_big_thread(void *arg)
+{
+    cg_channel *ch = arg;
+    size_t n = 3000000;
+    uint8_t *buf = cg_calloc(1, n);
+    cg_status st = cg_chan_send(ch, buf, n, NULL);
+    if (st == CG_OK) st = cg_chan_flush(ch, NULL);
+    cg_free(buf);
+    return (void *)(intptr_t)st;
+}
+
 static void test_shaping_latency_and_bandwidth(void **state)
 {
     (void)state;
@@ -453,6 +464,24 @@ static void test_shaping_latency_and_bandwidth(void **state)
     assert_int_equal(cg_chan_recv(b, buf, n, NULL), CG_OK);
     dt = cg_now_ns() - t0;
     assert_true(dt >= 100000000ull);
+    cg_free(buf);
+    cg_chan_free(a);
+    cg_chan_free(b);
+
+    /* A transfer longer than the timeout still goes through: 3 MB at
+     * 80 Mbit/s is 300 ms against a 250 ms timeout, paced frame by frame. */
+    cg_chan_options slow = {.timeout_ms = 250, .shape = {.bandwidth_bps = 80000000ull}};
+    assert_int_equal(cg_chan_pair_new(&a, &b, &slow, NULL), CG_OK);
+    n = 3000000;
+    buf = cg_calloc(1, n);
+    t0 = cg_now_ns();
+    pthread_t sender;
+    assert_int_equal(pthread_create(&sender, NULL, send_big_thread, a), 0);
+    assert_int_equal(cg_chan_recv(b, buf, n, NULL), CG_OK);
+    void *sret;
+    pthread_join(sender, &sret);
+    assert_int_equal((int)(intptr_t)sret, CG_OK);
+    assert_true(cg_now_ns() - t0 >= 300000000ull);
     cg_free(buf);
     cg_chan_free(a);
     cg_chan_free(b);
