@@ -128,6 +128,17 @@ static void test_tcp_round_trips_ipv4(void **state)
 static void test_tcp_round_trips_ipv6(void **state)
 {
     (void)state;
+    cg_listener *l;
+    cg_error err;
+    cg_status st = cg_listen(&l, "[::1]:0", &err);
+    if (st != CG_OK) {
+        /* A host without IPv6 loopback: the address must still parse (the
+         * failure is the OS's, not a format error). */
+        assert_int_equal(st, CG_ERR_IO);
+        fprintf(stderr, "  (no IPv6 loopback here: %s)\n", err.msg);
+        return;
+    }
+    cg_listener_close(l);
     tcp_round_trips("[::1]:0", "[::1]:%u");
 }
 
