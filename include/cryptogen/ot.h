@@ -10,7 +10,22 @@
  * (two instances over the same channel, one per direction), so that both
  * parties can act as sender. Each COT is used once; the global correlation
  * Delta is never revealed. The interface leaves room for a silent OT
- * (Ferret) back-end: callers only see the batch calls below. */
+ * (Ferret) back-end: callers only see the batch calls below.
+ *
+ * Calling conventions: the two ends make the same call (kind, n, bits, N) in
+ * the same order; the receiver's first message names its call and a
+ * mismatch gives CG_ERR_FORMAT on the sender. Choice bytes must be 0/1
+ * (0..N-1 for OTN), else CG_ERR_RANGE before anything is sent. Message
+ * values are taken mod 2^bits. After any channel or format error the
+ * instance refuses further calls (CG_ERR_STATE): the two ends are out of
+ * step. n == 0 sends nothing. Needs AES-NI (CG_ERR_UNSUPPORTED otherwise);
+ * uses VAES on AVX-512 machines unless CG_SIMD=avx2|portable.
+ *
+ * Traffic per OT (receiver -> sender, then sender -> receiver), IKNP:
+ *   COT: 128 bits, then `bits`;  chosen OT: 128, then 2*bits;  ROT: 128 only;
+ *   1-of-N: 128*ceil(log2 N), then N*bits. Rows are padded to multiples of
+ *   128 OTs per 32768-OT chunk; each call adds a 16-byte header. One round
+ *   trip per call (1-of-N: one per 4096 instances). */
 #ifndef CRYPTOGEN_OT_H
 #define CRYPTOGEN_OT_H
 
