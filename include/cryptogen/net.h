@@ -75,7 +75,7 @@ void cg_listener_close(cg_listener *l);
 cg_status cg_connect(cg_channel **ch, const char *host_port, const cg_chan_options *opt,
                      cg_error *err);
 
-void cg_chan_free(cg_channel *ch); /* closes; NULL is fine */
+void cg_chan_free(cg_channel *ch); /* closes (unflushed sends are dropped); NULL is fine */
 
 /* Wraps a connected stream socket: on success the channel owns fd, on failure
  * the caller still does. Used by the TCP code and by tests and fuzzers that

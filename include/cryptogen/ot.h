@@ -44,6 +44,9 @@ typedef struct cg_ot cg_ot;
 cg_status cg_ot_new(cg_ot **ot, cg_channel *ch, cg_ot_role role, cg_error *err);
 void cg_ot_free(cg_ot *ot); /* wipes keys */
 cg_ot_role cg_ot_get_role(const cg_ot *ot);
+/* The AES back-end new instances use: "vaes", "aesni" or "none" (no AES-NI:
+ * cg_ot_new fails with CG_ERR_UNSUPPORTED). */
+const char *cg_ot_backend(void);
 
 /* Correlated OT over Z_{2^bits} (1 <= bits <= 64), n instances.
  * Sender gives per-instance correlations delta[i] and gets x0[i] (random);

@@ -215,8 +215,8 @@ int cg_bench_ot(int argc, char **argv)
         cg_chan_free(b);
         if (rc) return rc;
     }
-    printf("{\n  \"bench\": \"ot\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n  \"threads_per_party\": 1,\n"
-           "  \"links\": {\n", n, n_otn);
+    printf("{\n  \"bench\": \"ot\",\n  \"aes\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
+           "  \"threads_per_party\": 1,\n  \"links\": {\n", cg_ot_backend(), n, n_otn);
     if (do_inproc) print_results("inproc", &inproc, !do_tcp);
     if (do_tcp) print_results("tcp_loopback", &tcp, 1);
     printf("  }\n}\n");

@@ -61,6 +61,12 @@ static uint64_t mask_of(unsigned bits) { return bits >= 64 ? ~0ull : ((1ull << b
 
 cg_ot_role cg_ot_get_role(const cg_ot *ot) { return ot->role; }
 
+const char *cg_ot_backend(void)
+{
+    if (!(cg_cpu_features_raw() & CG_CPU_AESNI)) return "none";
+    return cg_vaes_available() ? "vaes" : "aesni";
+}
+
 void cg_ot_free(cg_ot *ot)
 {
     if (!ot) return;

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -519,6 +520,28 @@ static void test_otn(void **state)
     teardown_ot(&o);
 }
 
+/* The AES-NI back-end end to end (this machine may default to VAES). */
+static void test_aesni_backend_end_to_end(void **state)
+{
+    (void)state;
+    const char *old = getenv("CG_SIMD");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("CG_SIMD", "avx2", 1);
+    assert_string_not_equal(cg_ot_backend(), "vaes");
+    ot_setup o;
+    setup_ot(&o, NULL);
+    if (saved) {
+        setenv("CG_SIMD", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("CG_SIMD");
+    }
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    for (int kind = 0; kind < 4; kind++) run_case(&o, kind, 5000, 29, 16, &prg);
+    teardown_ot(&o);
+}
+
 /* Party 0 and party 1 each hold a pair; COTs both ways on one channel. */
 typedef struct {
     int party;
@@ -855,6 +878,7 @@ int main(void)
         cmocka_unit_test(test_cot_rot_ot_sizes_and_widths),
         cmocka_unit_test(test_cot_traffic_and_random_choice_rot),
         cmocka_unit_test(test_otn),
+        cmocka_unit_test(test_aesni_backend_end_to_end),
         cmocka_unit_test(test_pair_both_directions),
         cmocka_unit_test(test_transcript_hides_unchosen),
         cmocka_unit_test(test_setup_and_argument_errors),
