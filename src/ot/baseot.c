@@ -14,6 +14,16 @@
 #define PT crypto_core_ristretto255_BYTES
 #define SC crypto_core_ristretto255_SCALARBYTES
 
+/* A uniform scalar from the project's CSPRNG: 64 random bytes reduced mod L
+ * (bias below 2^-250). */
+static void random_scalar(uint8_t out[SC])
+{
+    uint8_t wide[crypto_core_ristretto255_NONREDUCEDSCALARBYTES];
+    cg_random_bytes(wide, sizeof wide);
+    crypto_core_ristretto255_scalar_reduce(out, wide);
+    sodium_memzero(wide, sizeof wide);
+}
+
 static void derive_key(uint8_t out[16], uint32_t j, const uint8_t A[PT], const uint8_t B[PT],
                        const uint8_t P[PT])
 {
@@ -36,7 +46,7 @@ cg_status cg_baseot_send(cg_channel *ch, uint8_t keys[CG_BASE_OTS][2][16], cg_er
     uint8_t *B = cg_alloc((size_t)CG_BASE_OTS * PT);
     if (!B) return cg_error_set(err, CG_ERR_NOMEM, "base OT: out of memory");
     cg_status st = CG_OK;
-    crypto_core_ristretto255_scalar_random(a);
+    random_scalar(a);
     if (crypto_scalarmult_ristretto255_base(A, a) != 0 || crypto_scalarmult_ristretto255(aA, a, A) != 0) {
         st = cg_error_set(err, CG_ERR_CRYPTO, "base OT: scalar multiplication failed");
         goto out;
@@ -81,7 +91,7 @@ cg_status cg_baseot_recv(cg_channel *ch, const uint8_t choice[CG_BASE_OTS / 8],
     for (uint32_t j = 0; j < CG_BASE_OTS; j++) {
         uint8_t *bj = b + (size_t)j * SC, *Bj = B + (size_t)j * PT;
         uint8_t bG[PT], bGA[PT];
-        crypto_core_ristretto255_scalar_random(bj);
+        random_scalar(bj);
         if (crypto_scalarmult_ristretto255_base(bG, bj) != 0) {
             st = cg_error_set(err, CG_ERR_CRYPTO, "base OT: scalar multiplication failed");
             goto out;
