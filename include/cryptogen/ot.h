@@ -25,7 +25,7 @@
  *   COT: 128 bits, then `bits`;  chosen OT: 128, then 2*bits;  ROT: 128 only;
  *   1-of-N: 128*ceil(log2 N), then N*bits. Rows are padded to multiples of
  *   128 OTs per 32768-OT chunk; each call adds a 16-byte header. One round
- *   trip per call (1-of-N: one per 4096 instances). */
+ *   trip per call, whatever n (ROT: one message). */
 #ifndef CRYPTOGEN_OT_H
 #define CRYPTOGEN_OT_H
 

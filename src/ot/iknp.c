@@ -21,7 +21,7 @@
  * sender start on a chunk while the receiver prepares the next. */
 #define CHUNK ((size_t)1 << 15)
 #define CHUNK_BYTES (CHUNK / 8)
-/* 1-out-of-N instances per round trip. */
+/* 1-out-of-N instances per extension batch (bounds the sender's memory). */
 #define OTN_BATCH ((size_t)4096)
 
 enum { KIND_COT = 1, KIND_OT = 2, KIND_ROT = 3, KIND_OTN = 4 };
@@ -605,17 +605,35 @@ cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
     CG_TRY(check_choices(choice, n, N, err));
     unsigned k = log2_ceil(N);
     uint64_t mask = mask_of(bits);
-    size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
+    size_t batch = n < OTN_BATCH ? n : OTN_BATCH, nh = batch * k;
     otn_ctx c = {0};
     uint64_t *e = cg_alloc(batch * N * sizeof *e);
-    cg_status st = otn_alloc(&c, batch * k, false, err);
-    if (st == CG_OK && !e) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    uint64_t *tlo = cg_alloc(nh * sizeof *tlo), *thi = cg_alloc(nh * sizeof *thi);
+    uint8_t *hout = cg_alloc(nh * 16);
+    cg_status st = otn_alloc(&c, nh, false, err);
+    if (st == CG_OK && (!e || !tlo || !thi || !hout))
+        st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     if (st == CG_OK) st = send_header(ot, KIND_OTN, bits | (N << 8), n, err);
+    /* First every batch's extension, keeping only the pad of the chosen
+     * message (in out); then all ciphertexts: one round trip for any n. */
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         choice_src cs = {choice + b0, k};
         st = ext_recv(ot, cnt * k, &cs, otn_keys_chunk, &c, err);
         if (st != CG_OK) break;
+        for (size_t p = 0; p < cnt * k; p++) {
+            tlo[p] = c.idx[p];
+            thi[p] = 1 + (uint64_t)choice[b0 + p / k];
+        }
+        cg_tccr_tweaks_aesni(&ot->pi, c.k0, tlo, thi, hout, cnt * k);
+        for (size_t i = 0; i < cnt; i++) {
+            uint64_t v = 0;
+            for (unsigned j = 0; j < k; j++) v ^= lo64(hout + 16 * (i * k + j));
+            out[b0 + i] = v;
+        }
+    }
+    for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
+        size_t cnt = n - b0 < batch ? n - b0 : batch;
         size_t len = cg_packed_size(cnt * N, bits);
         ot->out.len = 0;
         if (!cg_buf_reserve(&ot->out, len)) {
@@ -625,20 +643,13 @@ cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
         st = cg_chan_recv(ot->ch, ot->out.data, len, err);
         if (st != CG_OK) break;
         cg_ot_unpack(e, ot->out.data, cnt * N, bits);
-        for (size_t i = 0; i < cnt; i++) {
-            unsigned x = choice[b0 + i];
-            uint64_t v = e[i * N + x];
-            for (unsigned j = 0; j < k; j++) {
-                size_t p = i * k + j;
-                uint8_t h[16];
-                cg_tccr_multi_aesni(&ot->pi, c.k0 + 16 * p, h, 1, c.idx[p], 1 + (uint64_t)x);
-                v ^= lo64(h);
-            }
-            out[b0 + i] = v & mask;
-        }
+        for (size_t i = 0; i < cnt; i++) out[b0 + i] = (out[b0 + i] ^ e[i * N + choice[b0 + i]]) & mask;
     }
     otn_release(&c);
     cg_free(e);
+    cg_free(tlo);
+    cg_free(thi);
+    cg_free(hout);
     return finish(ot, st);
 }
 

@@ -482,6 +482,13 @@ static void test_cot_traffic_and_random_choice_rot(void **state)
     assert_int_equal(st.total.bytes_received, cg_packed_size(32768, 13) + cg_packed_size(7232, 13));
     assert_int_equal(st.total.rounds, 1);
 
+    /* 1-of-N over three batches is still one round trip. */
+    cg_chan_reset_stats(o.cr);
+    run_case(&o, 3, 9000, 3, 16, &prg);
+    cg_chan_get_stats(o.cr, &st);
+    assert_int_equal(st.total.rounds, 1);
+    assert_int_equal(st.total.bytes_received, 2 * cg_packed_size(4096 * 16, 3) + cg_packed_size(808 * 16, 3));
+
     rrand_ctx *c = cg_calloc(1, sizeof *c);
     c->s = o.s;
     c->r = o.r;
