@@ -78,6 +78,7 @@ static double run_both(bench_party *s, bench_party *r, bench_op op)
 
 typedef struct {
     cg_listener *l;
+    const cg_chan_options *opt;
     cg_channel *ch;
     cg_status st;
 } accept_job;
@@ -85,15 +86,15 @@ typedef struct {
 static void *accept_main(void *arg)
 {
     accept_job *j = arg;
-    j->st = cg_accept(j->l, &j->ch, NULL, NULL);
+    j->st = cg_accept(j->l, &j->ch, j->opt, NULL);
     return NULL;
 }
 
-static cg_status tcp_pair(cg_channel **a, cg_channel **b)
+static cg_status tcp_pair(cg_channel **a, cg_channel **b, const cg_chan_options *opt)
 {
     cg_listener *l;
     CG_TRY(cg_listen(&l, "127.0.0.1:0", NULL));
-    accept_job j = {l, NULL, CG_OK};
+    accept_job j = {l, opt, NULL, CG_OK};
     pthread_t t;
     if (pthread_create(&t, NULL, accept_main, &j) != 0) {
         cg_listener_close(l);
@@ -101,7 +102,7 @@ static cg_status tcp_pair(cg_channel **a, cg_channel **b)
     }
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
-    cg_status st = cg_connect(a, addr, NULL, NULL);
+    cg_status st = cg_connect(a, addr, opt, NULL);
     pthread_join(t, NULL);
     cg_listener_close(l);
     if (st != CG_OK || j.st != CG_OK) {
@@ -179,7 +180,16 @@ int cg_bench_ot(int argc, char **argv)
 {
     size_t n = 1u << 23, n_otn = 1u << 18;
     bool do_inproc = true, do_tcp = true;
+    cg_chan_options link_opt = {0};
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--latency-us") == 0 && i + 1 < argc) {
+            link_opt.shape.one_way_latency_us = (uint32_t)strtoul(argv[++i], NULL, 10);
+            continue;
+        }
+        if (strcmp(argv[i], "--mbps") == 0 && i + 1 < argc) {
+            link_opt.shape.bandwidth_bps = (uint64_t)(strtod(argv[++i], NULL) * 1e6);
+            continue;
+        }
         if (strcmp(argv[i], "--link") == 0 && i + 1 < argc) {
             i++;
             do_inproc = strcmp(argv[i], "tcp") != 0;
@@ -190,7 +200,8 @@ int cg_bench_ot(int argc, char **argv)
         else if (strcmp(argv[i], "--n-otn") == 0 && i + 1 < argc)
             n_otn = (size_t)strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--json") != 0) {
-            fprintf(stderr, "usage: cryptogen bench ot [--json] [--n N] [--n-otn N] [--link inproc|tcp|both]\n");
+            fprintf(stderr, "usage: cryptogen bench ot [--json] [--n N] [--n-otn N] [--link inproc|tcp|both]\n"
+                            "       [--latency-us US] [--mbps MBIT]   (shaping of both parties' sends)\n");
             return 2;
         }
     }
@@ -202,21 +213,23 @@ int cg_bench_ot(int argc, char **argv)
     cg_channel *a, *b;
     int rc = 0;
     if (do_inproc) {
-        if (cg_chan_pair_new(&a, &b, NULL, NULL) != CG_OK) return 1;
+        if (cg_chan_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
         rc = bench_link(a, b, n, n_otn, &inproc);
         cg_chan_free(a);
         cg_chan_free(b);
         if (rc) return rc;
     }
     if (do_tcp) {
-        if (tcp_pair(&a, &b) != CG_OK) return 1;
+        if (tcp_pair(&a, &b, &link_opt) != CG_OK) return 1;
         rc = bench_link(a, b, n, n_otn, &tcp);
         cg_chan_free(a);
         cg_chan_free(b);
         if (rc) return rc;
     }
     printf("{\n  \"bench\": \"ot\",\n  \"aes\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
-           "  \"threads_per_party\": 1,\n  \"links\": {\n", cg_ot_backend(), n, n_otn);
+           "  \"threads_per_party\": 1,\n  \"shape\": {\"one_way_latency_us\": %u, \"bandwidth_bps\": %llu},\n"
+           "  \"links\": {\n", cg_ot_backend(), n, n_otn, (unsigned)link_opt.shape.one_way_latency_us,
+           (unsigned long long)link_opt.shape.bandwidth_bps);
     if (do_inproc) print_results("inproc", &inproc, !do_tcp);
     if (do_tcp) print_results("tcp_loopback", &tcp, 1);
     printf("  }\n}\n");
