@@ -611,6 +611,80 @@ static void test_pair_both_directions(void **state)
     cg_chan_free(b);
 }
 
+/* A random sequence of calls in both directions over loopback TCP, each
+ * party holding a cg_ot_pair: state (counters, tweaks) carries across calls. */
+typedef struct {
+    int party;
+    cg_ot_pair p;
+} tcp_pair_ctx;
+
+static cg_status tcp_pair_setup(cg_channel *ch, void *v)
+{
+    tcp_pair_ctx *c = v;
+    return cg_ot_pair_new(&c->p, ch, c->party, NULL);
+}
+
+typedef struct {
+    cg_listener *l;
+    cg_channel *ch;
+    cg_status st;
+} acc_job;
+
+static void *acc_thread(void *v)
+{
+    acc_job *j = v;
+    j->st = cg_accept(j->l, &j->ch, NULL, NULL);
+    return NULL;
+}
+
+static void test_random_mixed_calls_over_tcp(void **state)
+{
+    (void)state;
+    cg_listener *l;
+    assert_int_equal(cg_listen(&l, "127.0.0.1:0", NULL), CG_OK);
+    acc_job j = {l, NULL, CG_OK};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, acc_thread, &j), 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
+    cg_channel *ch[2];
+    assert_int_equal(cg_connect(&ch[1], addr, NULL, NULL), CG_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(j.st, CG_OK);
+    ch[0] = j.ch;
+    cg_listener_close(l);
+
+    tcp_pair_ctx pc[2] = {{0, {0}}, {1, {0}}};
+    cg_status s0, s1;
+    run_two(ch[0], ch[1], tcp_pair_setup, &pc[0], tcp_pair_setup, &pc[1], &s0, &s1);
+    assert_int_equal(s0, CG_OK);
+    assert_int_equal(s1, CG_OK);
+
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    static const unsigned Ns[] = {2, 4, 16, 100, 256};
+    for (int op = 0; op < 24; op++) {
+        int dir = (int)(cg_prg_u64(&prg) & 1); /* which party sends */
+        batch b = {.kind = (int)cg_prg_uniform(&prg, 4),
+                   .n = (size_t)cg_prg_uniform(&prg, 3000),
+                   .bits = 1 + (unsigned)cg_prg_uniform(&prg, 64),
+                   .N = Ns[cg_prg_uniform(&prg, 5)]};
+        if (b.kind == 3 && b.N == 256) b.n /= 8;
+        batch_alloc(&b, &prg);
+        b.s = pc[dir].p.send;
+        b.r = pc[1 - dir].p.recv;
+        run_two(ch[dir], ch[1 - dir], batch_sender, &b, batch_receiver, &b, &s0, &s1);
+        assert_int_equal(s0, CG_OK);
+        assert_int_equal(s1, CG_OK);
+        batch_check(&b);
+        batch_free(&b);
+    }
+    for (int k = 0; k < 2; k++) {
+        cg_ot_pair_free(&pc[k].p);
+        cg_chan_free(ch[k]);
+    }
+}
+
 /* ---------------- a recording / faulty link ---------------- */
 
 /* Forwards bytes between two socket ends; records what goes to the receiver
@@ -887,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_otn),
         cmocka_unit_test(test_aesni_backend_end_to_end),
         cmocka_unit_test(test_pair_both_directions),
+        cmocka_unit_test(test_random_mixed_calls_over_tcp),
         cmocka_unit_test(test_transcript_hides_unchosen),
         cmocka_unit_test(test_setup_and_argument_errors),
         cmocka_unit_test(test_mismatched_calls),
