@@ -433,7 +433,7 @@ static void *pong_peer(void *arg)
 static void *send_big_thread(void *arg)
 {
     cg_channel *ch = arg;
-    size_t n = 3000000;
+    size_t n = 5000000;
     uint8_t *buf = cg_calloc(1, n);
     cg_status st = cg_chan_send(ch, buf, n, NULL);
     if (st == CG_OK) st = cg_chan_flush(ch, NULL);
@@ -479,11 +479,12 @@ static void test_shaping_latency_and_bandwidth(void **state)
     cg_chan_free(a);
     cg_chan_free(b);
 
-    /* A transfer longer than the timeout still goes through: 3 MB at
-     * 80 Mbit/s is 300 ms against a 250 ms timeout, paced frame by frame. */
-    cg_chan_options slow = {.timeout_ms = 250, .shape = {.bandwidth_bps = 80000000ull}};
+    /* A transfer longer than the timeout still goes through: 5 MB at
+     * 80 Mbit/s is 500 ms against a 400 ms timeout, paced frame by frame
+     * (about 105 ms per 1 MiB frame). */
+    cg_chan_options slow = {.timeout_ms = 400, .shape = {.bandwidth_bps = 80000000ull}};
     assert_int_equal(cg_chan_pair_new(&a, &b, &slow, NULL), CG_OK);
-    n = 3000000;
+    n = 5000000;
     buf = cg_calloc(1, n);
     t0 = cg_now_ns();
     pthread_t sender;
@@ -492,7 +493,7 @@ static void test_shaping_latency_and_bandwidth(void **state)
     void *sret;
     pthread_join(sender, &sret);
     assert_int_equal((int)(intptr_t)sret, CG_OK);
-    assert_true(cg_now_ns() - t0 >= 300000000ull);
+    assert_true(cg_now_ns() - t0 >= 500000000ull);
     cg_free(buf);
     cg_chan_free(a);
     cg_chan_free(b);
