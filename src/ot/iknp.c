@@ -197,7 +197,16 @@ static cg_status ext_recv(cg_ot *ot, size_t m, const choice_src *cs, chunk_fn fn
         size_t cols = round128(count), rowbytes = cols / 8, nblocks = cols / 128;
         uint8_t *r = ot->rows; /* borrowed as the packed choice vector */
         memset(r, 0, rowbytes);
-        for (size_t i = 0; i < count; i++) r[i / 8] |= (uint8_t)(choice_bit(cs, begin + i) << (i % 8));
+        size_t i = 0;
+        if (cs->k == 0)
+            for (; i + 8 <= count; i += 8) {
+                /* Eight 0/1 bytes to eight bits: the multiply gathers bit 0 of
+                 * byte t into bit 56 + t, without carries. */
+                uint64_t x;
+                memcpy(&x, cs->choice + begin + i, 8);
+                r[i / 8] = (uint8_t)(((x & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56);
+            }
+        for (; i < count; i++) r[i / 8] |= (uint8_t)(choice_bit(cs, begin + i) << (i % 8));
         for (size_t j = 0; j < CG_BASE_OTS; j++) {
             uint8_t *t = ot->mat + j * rowbytes;
             ot->ctr(&ot->col[2 * j], ot->prg_block, t, nblocks);
