@@ -2,7 +2,9 @@
  * polynomial arithmetic over RNS, and samplers.
  *
  * Layout convention: an RNS polynomial of degree < n over k primes is k
- * contiguous rows of n uint64_t (row i holds the residues mod prime i). */
+ * contiguous rows of n uint64_t (row i holds the residues mod prime i).
+ * Ranges: unless a function says otherwise, inputs and outputs are fully
+ * reduced, i.e. in [0, q). */
 #ifndef CRYPTOGEN_RING_H
 #define CRYPTOGEN_RING_H
 
@@ -12,23 +14,221 @@
 extern "C" {
 #endif
 
-/* A prime modulus q < 2^61 with its Barrett constant floor(2^128 / q). */
+typedef unsigned __int128 cg_u128;
+
+/* ---- Arithmetic modulo one prime ------------------------------------------ */
+
+/* A modulus 2 <= q < 2^61 with its Barrett constant floor(2^128 / q). */
 typedef struct cg_modulus {
     uint64_t value;
     uint64_t barrett_hi, barrett_lo; /* floor(2^128 / value) */
     unsigned bits;
 } cg_modulus;
 
-/* NTT back-ends, chosen at run time by cg_ntt_table_init(CG_NTT_AUTO). */
+cg_status cg_modulus_init(cg_modulus *m, uint64_t q, cg_error *err);
+
+/* a, b in [0, q). Branch-free (the comparisons compile to masks/cmov). */
+static inline uint64_t cg_mod_add(uint64_t a, uint64_t b, uint64_t q)
+{
+    uint64_t s = a + b;
+    return s - (q & (0 - (uint64_t)(s >= q)));
+}
+static inline uint64_t cg_mod_sub(uint64_t a, uint64_t b, uint64_t q)
+{
+    uint64_t d = a - b;
+    return d + (q & (0 - (uint64_t)(a < b)));
+}
+static inline uint64_t cg_mod_neg(uint64_t a, uint64_t q)
+{
+    return (q - a) & (0 - (uint64_t)(a != 0));
+}
+
+/* x mod q for any 128-bit x (Barrett with floor(2^128/q)). */
+static inline uint64_t cg_mod_reduce128(cg_u128 x, const cg_modulus *m)
+{
+    const uint64_t xl = (uint64_t)x, xh = (uint64_t)(x >> 64);
+    /* floor(x * r / 2^128), r = (rh, rl); the low-order carries are dropped,
+     * so the quotient is short by at most 2 and one or two subtractions fix it. */
+    cg_u128 t = (cg_u128)xl * m->barrett_hi + (((cg_u128)xl * m->barrett_lo) >> 64);
+    cg_u128 u = (cg_u128)xh * m->barrett_lo + (uint64_t)t;
+    uint64_t quot = xh * m->barrett_hi + (uint64_t)(t >> 64) + (uint64_t)(u >> 64);
+    uint64_t r = xl - quot * m->value;
+    r -= m->value & (0 - (uint64_t)(r >= m->value));
+    r -= m->value & (0 - (uint64_t)(r >= m->value));
+    return r;
+}
+/* x mod q for x < 2^64. */
+static inline uint64_t cg_mod_reduce(uint64_t x, const cg_modulus *m)
+{
+    return cg_mod_reduce128(x, m);
+}
+/* a * b mod q, a, b < 2^64 (not necessarily reduced). */
+static inline uint64_t cg_mod_mul(uint64_t a, uint64_t b, const cg_modulus *m)
+{
+    return cg_mod_reduce128((cg_u128)a * b, m);
+}
+/* Shoup: w' = floor(w * 2^64 / q) for a fixed operand w in [0, q). */
+static inline uint64_t cg_shoup(uint64_t w, uint64_t q)
+{
+    return (uint64_t)(((cg_u128)w << 64) / q);
+}
+/* x * w mod q, lazily in [0, 2q), for any x < 2^64. */
+static inline uint64_t cg_mul_shoup_lazy(uint64_t x, uint64_t w, uint64_t wp, uint64_t q)
+{
+    uint64_t hi = (uint64_t)(((cg_u128)x * wp) >> 64);
+    return x * w - hi * q;
+}
+/* x * w mod q in [0, q). */
+static inline uint64_t cg_mul_shoup(uint64_t x, uint64_t w, uint64_t wp, uint64_t q)
+{
+    uint64_t r = cg_mul_shoup_lazy(x, w, wp, q);
+    return r - (q & (0 - (uint64_t)(r >= q)));
+}
+
+uint64_t cg_mod_pow(uint64_t base, uint64_t exp, const cg_modulus *m);
+/* Inverse modulo a prime (Fermat); 0 has none: returns 0. */
+uint64_t cg_mod_inv(uint64_t a, const cg_modulus *m);
+
+/* ---- NTT-friendly primes ---------------------------------------------------- */
+
+bool cg_is_prime(uint64_t q); /* deterministic Miller-Rabin for 64-bit */
+/* `count` distinct primes of exactly `bits` bits (2..61), q = 1 mod 2n, in
+ * decreasing order from 2^bits, skipping any listed in `exclude`. */
+cg_status cg_primes_ntt(unsigned bits, size_t n, size_t count, const uint64_t *exclude,
+                        size_t nexclude, uint64_t *out, cg_error *err);
+/* The smallest primitive 2n-th root of unity modulo the prime q (q = 1 mod 2n). */
+cg_status cg_primitive_root_2n(uint64_t q, size_t n, uint64_t *root, cg_error *err);
+
+/* ---- Negacyclic NTT ----------------------------------------------------------
+ * Forward: Cooley-Tukey, natural order in, bit-reversed order out. Inverse:
+ * Gentleman-Sande, bit-reversed in, natural out, n^-1 folded into the last
+ * layer. The negacyclic twist is folded into the twiddles, so pointwise
+ * products of two forward transforms give the product modulo X^n + 1. */
 typedef enum cg_ntt_backend {
     CG_NTT_AUTO = 0,
     CG_NTT_PORTABLE = 1,
     CG_NTT_AVX2 = 2,
-    CG_NTT_AVX512 = 3,     /* AVX-512F, 64-bit Shoup butterflies */
-    CG_NTT_AVX512IFMA = 4  /* 52-bit IFMA, primes < 2^50 */
+    CG_NTT_AVX512 = 3,    /* reserved: AVX-512F 64-bit Shoup butterflies */
+    CG_NTT_AVX512IFMA = 4 /* 52-bit IFMA, primes < 2^50 */
 } cg_ntt_backend;
 
 const char *cg_ntt_backend_name(cg_ntt_backend b);
+
+typedef struct cg_ntt_table {
+    size_t n;
+    unsigned logn;
+    cg_modulus mod;
+    uint64_t root;      /* psi, primitive 2n-th root */
+    uint64_t *fwd;      /* psi^bitrev(i), i < n */
+    uint64_t *fwd_sh;   /* Shoup companions */
+    uint64_t *inv;      /* psi^-bitrev(i) */
+    uint64_t *inv_sh;
+    uint64_t n_inv, n_inv_sh;         /* n^-1 */
+    uint64_t last_inv, last_inv_sh;   /* n^-1 * psi^-bitrev(1): the last GS layer */
+    /* 52-bit Shoup companions floor(w * 2^52 / q), for the IFMA back-end */
+    uint64_t *fwd_sh52, *inv_sh52;
+    uint64_t n_inv_sh52, last_inv_sh52;
+    cg_ntt_backend backend;
+} cg_ntt_table;
+
+/* n a power of two in [2, 2^17]; q prime, q = 1 mod 2n, q < 2^61.
+ * backend AUTO picks the fastest available for q (IFMA needs q < 2^50);
+ * asking for one the CPU or q does not allow gives CG_ERR_UNSUPPORTED. */
+cg_status cg_ntt_table_init(cg_ntt_table *t, size_t n, uint64_t q, cg_ntt_backend backend,
+                            cg_error *err);
+void cg_ntt_table_free(cg_ntt_table *t);
+/* In place; input and output in [0, q). */
+void cg_ntt_forward(const cg_ntt_table *t, uint64_t *a);
+void cg_ntt_inverse(const cg_ntt_table *t, uint64_t *a);
+/* Back-end specific entry points (same contract), for tests and benchmarks. */
+void cg_ntt_forward_portable(const cg_ntt_table *t, uint64_t *a);
+void cg_ntt_inverse_portable(const cg_ntt_table *t, uint64_t *a);
+bool cg_ntt_backend_available(cg_ntt_backend b, uint64_t q);
+
+/* ---- RNS bases -------------------------------------------------------------- */
+
+typedef struct cg_rns_base {
+    size_t k;
+    cg_modulus *mods;
+    /* product Q = prod q_i as k little-endian 64-bit limbs */
+    uint64_t *prod;
+    /* q_i* = Q / q_i (k limbs each, row i) and [q_i*^-1]_{q_i} with Shoup */
+    uint64_t *punct;
+    uint64_t *punct_inv, *punct_inv_sh;
+} cg_rns_base;
+
+cg_status cg_rns_base_init(cg_rns_base *b, const uint64_t *primes, size_t k, cg_error *err);
+void cg_rns_base_free(cg_rns_base *b);
+/* residues[i] (one per prime) -> x in [0, Q) as b->k limbs. */
+void cg_rns_compose(const cg_rns_base *b, const uint64_t *residues, uint64_t *limbs);
+/* x (nlimbs limbs) -> residues mod each prime. */
+void cg_rns_decompose(const cg_rns_base *b, const uint64_t *limbs, size_t nlimbs,
+                      uint64_t *residues);
+
+/* Fast (approximate) base conversion A -> B of whole polynomials:
+ * out = sum_i [x_i * q_i*^-1]_{q_i} * q_i* mod p_j, which equals x + u*Q with
+ * 0 <= u < k_A. Input rows: k_A x n, output rows: k_B x n. */
+typedef struct cg_base_conv {
+    const cg_rns_base *from, *to;
+    uint64_t *qstar_mod_p; /* k_to x k_from: q_i* mod p_j */
+} cg_base_conv;
+
+cg_status cg_base_conv_init(cg_base_conv *c, const cg_rns_base *from, const cg_rns_base *to,
+                            cg_error *err);
+void cg_base_conv_free(cg_base_conv *c);
+void cg_base_conv_apply(const cg_base_conv *c, const uint64_t *in, uint64_t *out, size_t n);
+
+/* ---- Polynomials over RNS (rows of n per modulus) ---------------------------- */
+
+void cg_poly_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                 const uint64_t *b, uint64_t *out);
+void cg_poly_sub(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                 const uint64_t *b, uint64_t *out);
+void cg_poly_neg(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a, uint64_t *out);
+/* Pointwise product (NTT form). */
+void cg_poly_mul(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                 const uint64_t *b, uint64_t *out);
+/* out += a * b pointwise. */
+void cg_poly_mul_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                     const uint64_t *b, uint64_t *out);
+/* out = a * s_i in row i (s: one scalar per row, reduced). */
+void cg_poly_mul_scalar(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                        const uint64_t *s, uint64_t *out);
+/* Lazy 128-bit multiply-accumulate: acc[i] += a[i] * b[i] over k*n entries;
+ * with primes < 2^60 at least 256 products fit before acc must be reduced. */
+void cg_poly_mac128(size_t len, const uint64_t *a, const uint64_t *b, cg_u128 *acc);
+void cg_poly_reduce128(const cg_modulus *mods, size_t k, size_t n, const cg_u128 *acc,
+                       uint64_t *out);
+/* Forward/inverse NTT of k rows with k tables, on up to nthreads threads. */
+void cg_poly_ntt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads);
+void cg_poly_intt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads);
+
+/* Automorphism X -> X^g (g odd, taken mod 2n) in coefficient form. */
+void cg_poly_automorphism(const cg_modulus *mods, size_t k, size_t n, unsigned g,
+                          const uint64_t *a, uint64_t *out);
+/* The same in NTT (bit-reversed) form: out[j] = a[perm[j]]; perm from
+ * cg_automorphism_ntt_perm (n entries). */
+void cg_automorphism_ntt_perm(size_t n, unsigned g, uint32_t *perm);
+void cg_poly_permute(size_t k, size_t n, const uint32_t *perm, const uint64_t *a,
+                     uint64_t *out);
+
+/* ---- Samplers ---------------------------------------------------------------- */
+
+/* Uniform mod each prime (rejection sampling), k rows of n. */
+void cg_sample_uniform(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, uint64_t *out);
+/* Ternary {-1, 0, 1} with probabilities 1/4, 1/2, 1/4... see ring/sampler.c:
+ * uniform over {-1,0,1}; written as small signed integers. */
+void cg_sample_ternary(cg_prg *prg, size_t n, int8_t *out);
+/* Centered binomial with eta = 21 (sigma ~ 3.24). */
+void cg_sample_cbd(cg_prg *prg, size_t n, int8_t *out);
+/* Small signed integers (|v| < 2^63) into RNS rows. */
+void cg_small_to_rns(const cg_modulus *mods, size_t k, size_t n, const int8_t *v, uint64_t *out);
+void cg_signed_to_rns(const cg_modulus *mods, size_t k, size_t n, const int64_t *v,
+                      uint64_t *out);
+/* Uniform integers in [-2^bits, 2^bits] (bits <= 190), reduced into each
+ * prime's row: the wide noise used for flooding. */
+void cg_sample_wide_noise(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, unsigned bits,
+                          uint64_t *out);
 
 #ifdef __cplusplus
 }

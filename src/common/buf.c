@@ -133,7 +133,7 @@ size_t cg_packed_size(size_t count, unsigned width)
 void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned width)
 {
     size_t nbytes = cg_packed_size(count, width);
-    if (!cg_buf_reserve(b, nbytes)) return;
+    if (nbytes == 0 || !cg_buf_reserve(b, nbytes)) return;
     uint8_t *out = b->data + b->len;
     memset(out, 0, nbytes);
     const uint64_t mask = width == 64 ? UINT64_MAX : ((1ull << width) - 1);

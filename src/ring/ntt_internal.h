@@ -1,0 +1,9 @@
+/* Back-end kernels of the NTT (internal to the ring layer). */
+#ifndef CG_RING_NTT_INTERNAL_H
+#define CG_RING_NTT_INTERNAL_H
+#include "cryptogen/ring.h"
+
+/* AVX-512 IFMA (q < 2^50); same contract as the portable kernels. */
+void cg_ntt_forward_ifma(const cg_ntt_table *t, uint64_t *a);
+void cg_ntt_inverse_ifma(const cg_ntt_table *t, uint64_t *a);
+#endif

@@ -1,0 +1,138 @@
+/* Polynomial arithmetic over RNS: rows of n coefficients per modulus. */
+#include "cryptogen/ring.h"
+
+void cg_poly_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                 const uint64_t *b, uint64_t *out)
+{
+    for (size_t i = 0; i < k; i++) {
+        const uint64_t q = mods[i].value;
+        for (size_t j = 0; j < n; j++) out[i * n + j] = cg_mod_add(a[i * n + j], b[i * n + j], q);
+    }
+}
+
+void cg_poly_sub(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                 const uint64_t *b, uint64_t *out)
+{
+    for (size_t i = 0; i < k; i++) {
+        const uint64_t q = mods[i].value;
+        for (size_t j = 0; j < n; j++) out[i * n + j] = cg_mod_sub(a[i * n + j], b[i * n + j], q);
+    }
+}
+
+void cg_poly_neg(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a, uint64_t *out)
+{
+    for (size_t i = 0; i < k; i++) {
+        const uint64_t q = mods[i].value;
+        for (size_t j = 0; j < n; j++) out[i * n + j] = cg_mod_neg(a[i * n + j], q);
+    }
+}
+
+void cg_poly_mul(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                 const uint64_t *b, uint64_t *out)
+{
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < n; j++)
+            out[i * n + j] = cg_mod_mul(a[i * n + j], b[i * n + j], &mods[i]);
+}
+
+void cg_poly_mul_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                     const uint64_t *b, uint64_t *out)
+{
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < n; j++) {
+            const size_t x = i * n + j;
+            out[x] = cg_mod_reduce128((cg_u128)a[x] * b[x] + out[x], &mods[i]);
+        }
+}
+
+void cg_poly_mul_scalar(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                        const uint64_t *s, uint64_t *out)
+{
+    for (size_t i = 0; i < k; i++) {
+        const uint64_t q = mods[i].value, w = s[i], wp = cg_shoup(w, q);
+        for (size_t j = 0; j < n; j++) out[i * n + j] = cg_mul_shoup(a[i * n + j], w, wp, q);
+    }
+}
+
+void cg_poly_mac128(size_t len, const uint64_t *a, const uint64_t *b, cg_u128 *acc)
+{
+    for (size_t x = 0; x < len; x++) acc[x] += (cg_u128)a[x] * b[x];
+}
+
+void cg_poly_reduce128(const cg_modulus *mods, size_t k, size_t n, const cg_u128 *acc,
+                       uint64_t *out)
+{
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < n; j++) out[i * n + j] = cg_mod_reduce128(acc[i * n + j], &mods[i]);
+}
+
+typedef struct ntt_job {
+    const cg_ntt_table *tabs;
+    uint64_t *a;
+    bool inverse;
+} ntt_job;
+
+static void ntt_rows(void *ctx, size_t begin, size_t end)
+{
+    ntt_job *job = ctx;
+    for (size_t i = begin; i < end; i++) {
+        uint64_t *row = job->a + i * job->tabs[i].n;
+        if (job->inverse)
+            cg_ntt_inverse(&job->tabs[i], row);
+        else
+            cg_ntt_forward(&job->tabs[i], row);
+    }
+}
+
+void cg_poly_ntt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads)
+{
+    ntt_job job = {tabs, a, false};
+    cg_parallel_for(nthreads, k, ntt_rows, &job);
+}
+
+void cg_poly_intt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads)
+{
+    ntt_job job = {tabs, a, true};
+    cg_parallel_for(nthreads, k, ntt_rows, &job);
+}
+
+void cg_poly_automorphism(const cg_modulus *mods, size_t k, size_t n, unsigned g,
+                          const uint64_t *a, uint64_t *out)
+{
+    /* X^j -> X^(j*g mod 2n), with X^n = -1. */
+    const size_t two_n = 2 * n;
+    for (size_t j = 0; j < n; j++) {
+        size_t dst = (size_t)(((uint64_t)j * g) % two_n);
+        bool negate = dst >= n;
+        if (negate) dst -= n;
+        for (size_t i = 0; i < k; i++) {
+            uint64_t v = a[i * n + j];
+            out[i * n + dst] = negate ? cg_mod_neg(v, mods[i].value) : v;
+        }
+    }
+}
+
+static size_t bitrev_idx(size_t x, unsigned bits)
+{
+    size_t r = 0;
+    for (unsigned i = 0; i < bits; i++) r |= ((x >> i) & 1u) << (bits - 1 - i);
+    return r;
+}
+
+void cg_automorphism_ntt_perm(size_t n, unsigned g, uint32_t *perm)
+{
+    /* Slot at bit-reversed position j holds the evaluation at psi^(2*br(j)+1).
+     * After X -> X^g it must hold the old evaluation at psi^(g*(2*br(j)+1)). */
+    const unsigned logn = (unsigned)__builtin_ctzll(n);
+    const uint64_t two_n = 2 * (uint64_t)n;
+    for (size_t j = 0; j < n; j++) {
+        uint64_t e = (2 * bitrev_idx(j, logn) + 1) * (uint64_t)g % two_n;
+        perm[j] = (uint32_t)bitrev_idx((size_t)((e - 1) / 2), logn);
+    }
+}
+
+void cg_poly_permute(size_t k, size_t n, const uint32_t *perm, const uint64_t *a, uint64_t *out)
+{
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < n; j++) out[i * n + j] = a[i * n + perm[j]];
+}
