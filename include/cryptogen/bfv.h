@@ -1,5 +1,20 @@
 /* cryptogen bfv layer: RNS-BFV parameters, keys, encryption, encoders,
- * evaluator, noise tracking, serialization. Built on ring.h. */
+ * evaluator, noise tracking, HE->share helpers, serialization.
+ * Built on ring.h.
+ *
+ * Conventions
+ * - Q = q_0 ... q_{L-1} is the ciphertext modulus, P = p_0 ... (possibly
+ *   empty) the special modulus used only inside key switching. Security is
+ *   judged on log2(QP) against the HE Standard 128-bit table.
+ * - Ciphertexts live at a "level" = number of q primes still present
+ *   (L at the top, 1 after switching all the way down). Key switching
+ *   (relinearisation, rotations) works at the top level only; modulus
+ *   switching is for shrinking a ciphertext before it is sent.
+ * - A ciphertext is either in coefficient or in NTT form (flag `ntt`);
+ *   operations convert their output as documented.
+ * - Every ciphertext carries `noise_log2`, an analytic upper bound on
+ *   log2 ||[t * (c0 + c1 s + ...)]_Q||_inf, computed without the key; the
+ *   budget is log2(Q) - 1 - noise_log2 (decryption is correct while > 0). */
 #ifndef CRYPTOGEN_BFV_H
 #define CRYPTOGEN_BFV_H
 
@@ -8,6 +23,244 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define CG_BFV_MAX_Q 16
+#define CG_BFV_MAX_P 4
+
+/* What the caller asks for. t == 0: pick the largest batching prime of
+ * t_bits bits (t = 1 mod 2n). t a power of two: no batching (coefficient
+ * encoder only). */
+typedef struct cg_bfv_spec {
+    size_t n;
+    size_t nq;
+    unsigned q_bits[CG_BFV_MAX_Q];
+    size_t np;
+    unsigned p_bits[CG_BFV_MAX_P];
+    uint64_t t;
+    unsigned t_bits;
+    size_t dnum;             /* key-switching digits (0 = one per q prime) */
+    bool insecure_for_tests; /* allow sets above the 128-bit bound */
+} cg_bfv_spec;
+
+/* Named sets: "n4096" (log QP = 109), "paper" (n = 8192, log QP = 218,
+ * t = 29-bit prime; the CryptoGen/BOLT set), "n16384" (log QP = 438),
+ * "test2048" (insecure, for fast tests). */
+cg_status cg_bfv_preset(const char *name, cg_bfv_spec *spec, cg_error *err);
+/* Largest log2(QP) for 128-bit security at ring degree n (0 if n unknown). */
+unsigned cg_bfv_max_logqp(size_t n);
+
+typedef struct cg_bfv_ctx cg_bfv_ctx;
+
+cg_status cg_bfv_ctx_new(cg_bfv_ctx **ctx, const cg_bfv_spec *spec, cg_error *err);
+void cg_bfv_ctx_free(cg_bfv_ctx *ctx);
+size_t cg_bfv_n(const cg_bfv_ctx *ctx);
+uint64_t cg_bfv_t(const cg_bfv_ctx *ctx);
+size_t cg_bfv_nq(const cg_bfv_ctx *ctx);
+bool cg_bfv_batching(const cg_bfv_ctx *ctx);
+double cg_bfv_log2_q(const cg_bfv_ctx *ctx, size_t level);
+double cg_bfv_log2_qp(const cg_bfv_ctx *ctx);
+/* 32-byte hash of every parameter; serialized objects carry it. */
+const uint8_t *cg_bfv_fingerprint(const cg_bfv_ctx *ctx);
+/* The thread count used by batch operations (default 1). */
+void cg_bfv_set_threads(cg_bfv_ctx *ctx, int nthreads);
+const cg_ntt_table *cg_bfv_q_ntt(const cg_bfv_ctx *ctx, size_t i);
+
+/* ---- Objects ------------------------------------------------------------- */
+
+typedef struct cg_bfv_plain {
+    size_t n;
+    uint64_t *coeffs; /* n values mod t */
+} cg_bfv_plain;
+
+/* A plaintext lifted to Q and transformed, ready for fast mul_plain. */
+typedef struct cg_bfv_plain_ntt {
+    size_t level;
+    uint64_t *data; /* level rows of n, NTT form */
+    double norm_log2; /* log2 of max |centred coefficient| */
+} cg_bfv_plain_ntt;
+
+typedef struct cg_bfv_ct {
+    size_t size;  /* 2 or 3 polynomials */
+    size_t level; /* q primes present */
+    bool ntt;
+    uint64_t *data; /* size * level rows of n */
+    double noise_log2;
+    bool seeded;                  /* c1 = uniform from seed (fresh sk encryption) */
+    uint8_t seed[CG_SEED_BYTES];
+} cg_bfv_ct;
+
+typedef struct cg_bfv_sk {
+    uint64_t *s_ntt; /* s over Q then P rows, NTT form */
+    int8_t *s_coeff; /* ternary coefficients */
+} cg_bfv_sk;
+
+typedef struct cg_bfv_pk {
+    uint64_t *data; /* (b, a) over Q, NTT form */
+    uint8_t seed[CG_SEED_BYTES]; /* a = uniform(seed) */
+} cg_bfv_pk;
+
+/* Key-switching key from some s' to s: dnum pairs over QP, NTT form. */
+typedef struct cg_bfv_ksk {
+    size_t dnum;
+    uint64_t *data;
+    uint8_t seed[CG_SEED_BYTES]; /* the a-parts come from this seed */
+} cg_bfv_ksk;
+
+typedef struct cg_bfv_galois_keys {
+    size_t count;
+    uint32_t *elts; /* Galois elements g (odd, < 2n) */
+    cg_bfv_ksk *keys;
+} cg_bfv_galois_keys;
+
+cg_status cg_bfv_plain_alloc(const cg_bfv_ctx *ctx, cg_bfv_plain *pt, cg_error *err);
+void cg_bfv_plain_free(cg_bfv_plain *pt);
+void cg_bfv_plain_ntt_free(cg_bfv_plain_ntt *p);
+cg_status cg_bfv_ct_alloc(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, size_t size, size_t level,
+                          cg_error *err);
+void cg_bfv_ct_free(cg_bfv_ct *ct);
+cg_status cg_bfv_ct_copy(const cg_bfv_ctx *ctx, cg_bfv_ct *dst, const cg_bfv_ct *src,
+                         cg_error *err);
+void cg_bfv_sk_free(cg_bfv_sk *sk);
+void cg_bfv_pk_free(cg_bfv_pk *pk);
+void cg_bfv_ksk_free(cg_bfv_ksk *k);
+void cg_bfv_galois_free(cg_bfv_galois_keys *gk);
+
+/* ---- Keys ---------------------------------------------------------------- */
+
+cg_status cg_bfv_keygen(const cg_bfv_ctx *ctx, cg_bfv_sk *sk, cg_bfv_pk *pk, cg_error *err);
+cg_status cg_bfv_keygen_relin(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, cg_bfv_ksk *rk,
+                              cg_error *err);
+/* Galois keys for row rotations by each step in steps[] (negative = right)
+ * and, if column_swap, for swapping the two rows. */
+cg_status cg_bfv_keygen_galois(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const int *steps,
+                               size_t nsteps, bool column_swap, cg_bfv_galois_keys *gk,
+                               cg_error *err);
+/* Galois element of a row rotation to the left by step. */
+uint32_t cg_bfv_galois_elt(const cg_bfv_ctx *ctx, int step);
+
+/* ---- Encryption ---------------------------------------------------------- */
+
+cg_status cg_bfv_encrypt_pk(const cg_bfv_ctx *ctx, const cg_bfv_pk *pk, const cg_bfv_plain *pt,
+                            cg_bfv_ct *ct, cg_error *err);
+/* Secret-key encryption: c1 is expanded from a fresh seed (ct->seeded). */
+cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const cg_bfv_plain *pt,
+                            cg_bfv_ct *ct, cg_error *err);
+cg_status cg_bfv_decrypt(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const cg_bfv_ct *ct,
+                         cg_bfv_plain *pt, cg_error *err);
+/* Measured noise: log2 ||[t (c0 + c1 s + c2 s^2)]_Q||_inf, and the budget in
+ * bits (log2 Q - 1 - that). Needs the secret key. */
+cg_status cg_bfv_noise_measure(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const cg_bfv_ct *ct,
+                               double *noise_log2, double *budget_bits, cg_error *err);
+/* Analytic budget from ct->noise_log2 (no key). */
+double cg_bfv_noise_budget_estimate(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct);
+
+/* ---- Encoders -------------------------------------------------------------- */
+
+/* Batch: n values mod t (signed values are reduced) into the 2 x n/2 slot
+ * matrix, row-major: slots [0, n/2) are row 0. */
+cg_status cg_bfv_encode_batch(const cg_bfv_ctx *ctx, const int64_t *vals, size_t count,
+                              cg_bfv_plain *pt, cg_error *err);
+cg_status cg_bfv_decode_batch(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, int64_t *vals,
+                              cg_error *err); /* centred values in (-t/2, t/2] */
+/* Coefficient: value i at x^i. */
+cg_status cg_bfv_encode_coeff(const cg_bfv_ctx *ctx, const int64_t *vals, size_t count,
+                              cg_bfv_plain *pt, cg_error *err);
+cg_status cg_bfv_decode_coeff(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, int64_t *vals,
+                              cg_error *err);
+
+/* ---- Evaluator ------------------------------------------------------------- */
+
+cg_status cg_bfv_to_ntt(const cg_bfv_ctx *ctx, cg_bfv_ct *ct);
+cg_status cg_bfv_from_ntt(const cg_bfv_ctx *ctx, cg_bfv_ct *ct);
+/* out may alias an input; both inputs must have the same form and level. */
+cg_status cg_bfv_add(const cg_bfv_ctx *ctx, const cg_bfv_ct *a, const cg_bfv_ct *b,
+                     cg_bfv_ct *out, cg_error *err);
+cg_status cg_bfv_sub(const cg_bfv_ctx *ctx, const cg_bfv_ct *a, const cg_bfv_ct *b,
+                     cg_bfv_ct *out, cg_error *err);
+cg_status cg_bfv_negate(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, cg_error *err);
+/* ct += / -= Delta * pt (coefficient or NTT form ciphertexts). */
+cg_status cg_bfv_add_plain(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, const cg_bfv_plain *pt,
+                           cg_error *err);
+cg_status cg_bfv_sub_plain(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, const cg_bfv_plain *pt,
+                           cg_error *err);
+/* Lift a plaintext (centred) to the level's primes and transform it. */
+cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, size_t level,
+                              cg_bfv_plain_ntt *out, cg_error *err);
+/* out = ct * pt; out is in NTT form. */
+cg_status cg_bfv_mul_plain(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct,
+                           const cg_bfv_plain_ntt *pt, cg_bfv_ct *out, cg_error *err);
+/* out = sum_i cts[i] * pts[i], all in NTT form, 128-bit lazy accumulation and
+ * one reduction; the k products are split over the context's threads. */
+cg_status cg_bfv_mac_plain(const cg_bfv_ctx *ctx, const cg_bfv_ct *const *cts,
+                           const cg_bfv_plain_ntt *const *pts, size_t k, cg_bfv_ct *out,
+                           cg_error *err);
+/* ct *= s (a scalar mod t, centred). */
+cg_status cg_bfv_mul_scalar(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, int64_t s, cg_error *err);
+/* Drop the last q prime with rounding (coefficient form out). */
+cg_status cg_bfv_mod_switch_down(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, cg_error *err);
+cg_status cg_bfv_mod_switch_to(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, size_t level,
+                               cg_error *err);
+
+/* ct x ct (HPS-style RNS tensoring and scaling), size-3 result; relinearize
+ * brings it back to size 2. Top level only. */
+cg_status cg_bfv_multiply(const cg_bfv_ctx *ctx, const cg_bfv_ct *a, const cg_bfv_ct *b,
+                          cg_bfv_ct *out, cg_error *err);
+cg_status cg_bfv_relinearize(const cg_bfv_ctx *ctx, const cg_bfv_ksk *rk, cg_bfv_ct *ct,
+                             cg_error *err);
+/* Rotations (top level): rows left by step (composing available keys when
+ * there is no key for step), and the column swap. */
+cg_status cg_bfv_rotate_rows(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk,
+                             const cg_bfv_ct *ct, int step, cg_bfv_ct *out, cg_error *err);
+cg_status cg_bfv_rotate_columns(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk,
+                                const cg_bfv_ct *ct, cg_bfv_ct *out, cg_error *err);
+/* Hoisted: one decomposition of ct, then one rotation per step (each step
+ * must have its own key). outs[i] = rotate_rows(ct, steps[i]). */
+cg_status cg_bfv_rotate_hoisted(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk,
+                                const cg_bfv_ct *ct, const int *steps, size_t nsteps,
+                                cg_bfv_ct *outs, cg_error *err);
+/* out = rotate_rows(ct * mask, step): keep the slots where mask is 1. */
+cg_status cg_bfv_mask_rotate(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk,
+                             const cg_bfv_ct *ct, const cg_bfv_plain_ntt *mask, int step,
+                             cg_bfv_ct *out, cg_error *err);
+
+/* ---- HE -> shares ------------------------------------------------------------
+ * The evaluator (server) turns an encryption of x into an encryption of
+ * x - r for a uniform mask r over all slots it keeps as its share, after
+ * flooding the noise with a fresh encryption of zero plus uniform noise
+ * `stat_bits` (>= 40) bits larger than the tracked noise bound, then switches
+ * down to one prime before the ciphertext is sent to the key owner. */
+cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *ctx, const cg_bfv_pk *pk, cg_bfv_ct *ct,
+                                unsigned stat_bits, cg_bfv_plain *mask_out, cg_error *err);
+
+/* ---- Serialization -----------------------------------------------------------
+ * Header: magic "CGBF", version u16, object type u16, parameter fingerprint
+ * (32 bytes), then the body; coefficients bit-packed at modulus width. A
+ * seeded ciphertext stores its seed instead of c1. Deserializers validate
+ * every field and reject truncated, oversized or mismatched input. */
+typedef enum cg_bfv_obj {
+    CG_BFV_OBJ_CT = 1,
+    CG_BFV_OBJ_PK = 2,
+    CG_BFV_OBJ_KSK = 3,
+    CG_BFV_OBJ_GALOIS = 4,
+    CG_BFV_OBJ_PLAIN = 5
+} cg_bfv_obj;
+
+cg_status cg_bfv_ct_serialize(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct, cg_buf *out,
+                              cg_error *err);
+cg_status cg_bfv_ct_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
+                                cg_bfv_ct *ct, cg_error *err);
+cg_status cg_bfv_pk_serialize(const cg_bfv_ctx *ctx, const cg_bfv_pk *pk, cg_buf *out,
+                              cg_error *err);
+cg_status cg_bfv_pk_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
+                                cg_bfv_pk *pk, cg_error *err);
+cg_status cg_bfv_ksk_serialize(const cg_bfv_ctx *ctx, const cg_bfv_ksk *k, cg_buf *out,
+                               cg_error *err);
+cg_status cg_bfv_ksk_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
+                                 cg_bfv_ksk *k, cg_error *err);
+cg_status cg_bfv_galois_serialize(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk,
+                                  cg_buf *out, cg_error *err);
+cg_status cg_bfv_galois_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
+                                    cg_bfv_galois_keys *gk, cg_error *err);
 
 #ifdef __cplusplus
 }

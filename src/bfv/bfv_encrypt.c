@@ -1,0 +1,316 @@
+/* Encryption (public and secret key), decryption, measured noise, objects. */
+#include <math.h>
+#include <string.h>
+
+#include "bfv/bfv_internal.h"
+
+cg_status cg_bfv_plain_alloc(const cg_bfv_ctx *c, cg_bfv_plain *pt, cg_error *err)
+{
+    pt->n = c->n;
+    pt->coeffs = cg_calloc(c->n, sizeof(uint64_t));
+    return pt->coeffs ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "plaintext");
+}
+
+void cg_bfv_plain_free(cg_bfv_plain *pt)
+{
+    cg_free(pt->coeffs);
+    pt->coeffs = NULL;
+}
+
+void cg_bfv_plain_ntt_free(cg_bfv_plain_ntt *p)
+{
+    cg_free(p->data);
+    p->data = NULL;
+}
+
+cg_status cg_bfv_ct_alloc(const cg_bfv_ctx *c, cg_bfv_ct *ct, size_t size, size_t level,
+                          cg_error *err)
+{
+    *ct = (cg_bfv_ct){0};
+    if (size < 2 || size > 3 || level < 1 || level > c->nq)
+        return cg_error_set(err, CG_ERR_ARG, "ciphertext of size %zu at level %zu", size, level);
+    ct->size = size;
+    ct->level = level;
+    ct->data = cg_calloc(size * level * c->n, sizeof(uint64_t));
+    return ct->data ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "ciphertext");
+}
+
+void cg_bfv_ct_free(cg_bfv_ct *ct)
+{
+    cg_free(ct->data);
+    *ct = (cg_bfv_ct){0};
+}
+
+cg_status cg_bfv_ct_copy(const cg_bfv_ctx *c, cg_bfv_ct *dst, const cg_bfv_ct *src, cg_error *err)
+{
+    if (dst == src) return CG_OK;
+    cg_bfv_ct t;
+    CG_TRY(cg_bfv_ct_alloc(c, &t, src->size, src->level, err));
+    memcpy(t.data, src->data, src->size * src->level * c->n * sizeof(uint64_t));
+    t.ntt = src->ntt;
+    t.noise_log2 = src->noise_log2;
+    t.seeded = src->seeded;
+    memcpy(t.seed, src->seed, CG_SEED_BYTES);
+    cg_bfv_ct_free(dst);
+    *dst = t;
+    return CG_OK;
+}
+
+void bfv_lift_plain(const cg_bfv_ctx *c, const uint64_t *m, size_t level, uint64_t *out)
+{
+    const size_t n = c->n;
+    const uint64_t t = c->t, half = t / 2;
+    for (size_t i = 0; i < level; i++) {
+        const uint64_t q = c->mods[i].value;
+        for (size_t j = 0; j < n; j++) {
+            uint64_t v = m[j];
+            /* centred: v > t/2 stands for v - t */
+            out[i * n + j] = v > half ? q - (t - v) : v;
+        }
+    }
+}
+
+void bfv_add_scaled_plain(const cg_bfv_ctx *c, const uint64_t *m, size_t level, uint64_t *rows,
+                          bool subtract)
+{
+    const size_t n = c->n;
+    const bfv_level *L = &c->level[level];
+    const uint64_t t = c->t;
+    for (size_t j = 0; j < n; j++) {
+        /* round(Q m / t) = floor(Q/t) m + round((Q mod t) m / t) */
+        uint64_t extra = (uint64_t)(((cg_u128)L->q_mod_t * m[j] + t / 2) / t);
+        for (size_t i = 0; i < level; i++) {
+            const cg_modulus *mod = &c->mods[i];
+            uint64_t v = cg_mod_reduce128((cg_u128)L->delta[i] * m[j] + extra, mod);
+            uint64_t *r = &rows[i * n + j];
+            *r = subtract ? cg_mod_sub(*r, v, mod->value) : cg_mod_add(*r, v, mod->value);
+        }
+    }
+}
+
+double bfv_fresh_noise_log2(const cg_bfv_ctx *c, bool public_key)
+{
+    /* ||e|| for e*u + e0 + e1*s (pk) or e (sk), 8-sigma high-probability bound
+     * (CBD is also hard-bounded by 21); tracked as t * (||e|| + 1/2). */
+    const double s2 = c->sigma * c->sigma, n = (double)c->n;
+    double e = public_key ? 8.0 * sqrt(s2 * (1.0 + 2.0 * n * 2.0 / 3.0)) : 21.0;
+    return log2((double)c->t * (e + 0.5));
+}
+
+static cg_status check_plain(const cg_bfv_ctx *c, const cg_bfv_plain *pt, cg_error *err)
+{
+    if (!pt || !pt->coeffs || pt->n != c->n)
+        return cg_error_set(err, CG_ERR_ARG, "plaintext does not match the parameters");
+    for (size_t j = 0; j < c->n; j++)
+        if (pt->coeffs[j] >= c->t)
+            return cg_error_set(err, CG_ERR_RANGE, "plaintext coefficient %zu not below t", j);
+    return CG_OK;
+}
+
+cg_status cg_bfv_encrypt_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, const cg_bfv_plain *pt,
+                            cg_bfv_ct *ct, cg_error *err)
+{
+    CG_TRY(check_plain(c, pt, err));
+    const size_t n = c->n, L = c->nq;
+    cg_bfv_ct out;
+    CG_TRY(cg_bfv_ct_alloc(c, &out, 2, L, err));
+    uint64_t *u = cg_alloc(L * n * sizeof(uint64_t)), *e = cg_alloc(L * n * sizeof(uint64_t));
+    int8_t *small = cg_alloc(n);
+    if (!u || !e || !small) {
+        cg_free(u);
+        cg_free(e);
+        cg_free(small);
+        cg_bfv_ct_free(&out);
+        return cg_error_set(err, CG_ERR_NOMEM, "encryption");
+    }
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    cg_sample_ternary(&prg, n, small);
+    cg_small_to_rns(c->mods, L, n, small, u);
+    cg_poly_ntt(c->ntt, L, u, c->nthreads);
+    uint64_t *c0 = out.data, *c1 = out.data + L * n;
+    const uint64_t *b = pk->data, *a = pk->data + L * n;
+    cg_poly_mul(c->mods, L, n, b, u, c0);
+    cg_poly_mul(c->mods, L, n, a, u, c1);
+    cg_poly_intt(c->ntt, L, c0, c->nthreads);
+    cg_poly_intt(c->ntt, L, c1, c->nthreads);
+    for (int k = 0; k < 2; k++) {
+        cg_sample_cbd(&prg, n, small);
+        cg_small_to_rns(c->mods, L, n, small, e);
+        cg_poly_add(c->mods, L, n, k ? c1 : c0, e, k ? c1 : c0);
+    }
+    bfv_add_scaled_plain(c, pt->coeffs, L, c0, false);
+    out.noise_log2 = bfv_fresh_noise_log2(c, true);
+    cg_prg_clear(&prg);
+    cg_free(u);
+    cg_free(e);
+    cg_free(small);
+    cg_bfv_ct_free(ct);
+    *ct = out;
+    return CG_OK;
+}
+
+cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_plain *pt,
+                            cg_bfv_ct *ct, cg_error *err)
+{
+    CG_TRY(check_plain(c, pt, err));
+    const size_t n = c->n, L = c->nq;
+    cg_bfv_ct out;
+    CG_TRY(cg_bfv_ct_alloc(c, &out, 2, L, err));
+    uint64_t *e = cg_alloc(L * n * sizeof(uint64_t));
+    int8_t *small = cg_alloc(n);
+    if (!e || !small) {
+        cg_free(e);
+        cg_free(small);
+        cg_bfv_ct_free(&out);
+        return cg_error_set(err, CG_ERR_NOMEM, "encryption");
+    }
+    uint64_t *c0 = out.data, *c1 = out.data + L * n;
+    /* a = uniform(seed) in NTT form; c0 = -a s + e + Delta m */
+    cg_random_bytes(out.seed, CG_SEED_BYTES);
+    out.seeded = true;
+    cg_prg ap;
+    cg_prg_init(&ap, out.seed, 0);
+    cg_sample_uniform(&ap, c->mods, L, n, c1);
+    cg_poly_mul(c->mods, L, n, c1, sk->s_ntt, c0);
+    cg_poly_neg(c->mods, L, n, c0, c0);
+    cg_poly_intt(c->ntt, L, c0, c->nthreads);
+    cg_poly_intt(c->ntt, L, c1, c->nthreads);
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    cg_sample_cbd(&prg, n, small);
+    cg_prg_clear(&prg);
+    cg_small_to_rns(c->mods, L, n, small, e);
+    cg_poly_add(c->mods, L, n, c0, e, c0);
+    bfv_add_scaled_plain(c, pt->coeffs, L, c0, false);
+    out.noise_log2 = bfv_fresh_noise_log2(c, false);
+    cg_free(e);
+    cg_free(small);
+    cg_bfv_ct_free(ct);
+    *ct = out;
+    return CG_OK;
+}
+
+/* x = c0 + c1 s (+ c2 s^2) in coefficient form over the ct's level. */
+static cg_status dot_with_key(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_ct *ct,
+                              uint64_t *x, cg_error *err)
+{
+    const size_t n = c->n, L = ct->level;
+    uint64_t *tmp = cg_alloc(L * n * sizeof(uint64_t)), *sp = cg_alloc(L * n * sizeof(uint64_t));
+    if (!tmp || !sp) {
+        cg_free(tmp);
+        cg_free(sp);
+        return cg_error_set(err, CG_ERR_NOMEM, "decryption");
+    }
+    memcpy(x, ct->data, L * n * sizeof(uint64_t));
+    if (!ct->ntt) cg_poly_ntt(c->ntt, L, x, c->nthreads);
+    memcpy(sp, sk->s_ntt, L * n * sizeof(uint64_t));
+    for (size_t k = 1; k < ct->size; k++) {
+        memcpy(tmp, ct->data + k * L * n, L * n * sizeof(uint64_t));
+        if (!ct->ntt) cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
+        cg_poly_mul_add(c->mods, L, n, tmp, sp, x);
+        if (k + 1 < ct->size) cg_poly_mul(c->mods, L, n, sp, sk->s_ntt, sp);
+    }
+    cg_poly_intt(c->ntt, L, x, c->nthreads);
+    cg_free(tmp);
+    cg_free(sp);
+    return CG_OK;
+}
+
+static cg_status check_ct(const cg_bfv_ctx *c, const cg_bfv_ct *ct, cg_error *err)
+{
+    if (!ct || !ct->data || ct->size < 2 || ct->size > 3 || ct->level < 1 || ct->level > c->nq)
+        return cg_error_set(err, CG_ERR_ARG, "malformed ciphertext");
+    return CG_OK;
+}
+
+cg_status cg_bfv_decrypt(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_ct *ct,
+                         cg_bfv_plain *pt, cg_error *err)
+{
+    CG_TRY(check_ct(c, ct, err));
+    const size_t n = c->n, L = ct->level;
+    const bfv_level *lv = &c->level[L];
+    uint64_t *x = cg_alloc(L * n * sizeof(uint64_t));
+    if (!x) return cg_error_set(err, CG_ERR_NOMEM, "decryption");
+    cg_status st = dot_with_key(c, sk, ct, x, err);
+    if (st == CG_OK && !pt->coeffs) st = cg_bfv_plain_alloc(c, pt, err);
+    if (st != CG_OK) {
+        cg_free(x);
+        return st;
+    }
+    const uint64_t t = c->t;
+    /* m = round(t x / Q) mod t with x = sum y_i Q/q_i - v Q, y_i = [x_i (Q/q_i)^-1]_{q_i}:
+     * t x / Q = sum y_i t / q_i - v t, so only the y_i t / q_i matter mod t. */
+    for (size_t j = 0; j < n; j++) {
+        uint64_t whole = 0;
+        long double frac = 0;
+        for (size_t i = 0; i < L; i++) {
+            const uint64_t q = c->mods[i].value;
+            uint64_t y = cg_mul_shoup(x[i * n + j], lv->base.punct_inv[i], lv->base.punct_inv_sh[i], q);
+            cg_u128 yt = (cg_u128)y * t;
+            whole = (whole + (uint64_t)((yt / q) % t)) % t;
+            frac += (long double)(uint64_t)(yt % q) / (long double)q;
+        }
+        uint64_t r = (uint64_t)llroundl(frac) % t;
+        pt->coeffs[j] = (whole + r) % t;
+    }
+    pt->n = n;
+    cg_free(x);
+    return CG_OK;
+}
+
+cg_status cg_bfv_noise_measure(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_ct *ct,
+                               double *noise_log2, double *budget_bits, cg_error *err)
+{
+    CG_TRY(check_ct(c, ct, err));
+    const size_t n = c->n, L = ct->level;
+    const bfv_level *lv = &c->level[L];
+    uint64_t *x = cg_alloc(L * n * sizeof(uint64_t));
+    if (!x) return cg_error_set(err, CG_ERR_NOMEM, "noise measurement");
+    cg_status st = dot_with_key(c, sk, ct, x, err);
+    if (st != CG_OK) {
+        cg_free(x);
+        return st;
+    }
+    double worst = 0;
+    uint64_t res[CG_BFV_MAX_Q], limbs[CG_BFV_MAX_Q], neg[CG_BFV_MAX_Q];
+    for (size_t j = 0; j < n; j++) {
+        for (size_t i = 0; i < L; i++)
+            res[i] = cg_mod_mul(x[i * n + j], c->t % c->mods[i].value, &c->mods[i]);
+        cg_rns_compose(&lv->base, res, limbs);
+        /* centred magnitude: min(v, Q - v) */
+        uint64_t borrow = 0;
+        for (size_t i = 0; i < L; i++) {
+            uint64_t b = limbs[i] + borrow;
+            uint64_t nb = (b < borrow) || (lv->base.prod[i] < b);
+            neg[i] = lv->base.prod[i] - b;
+            borrow = nb;
+        }
+        const uint64_t *mag = limbs;
+        for (size_t i = L; i-- > 0;)
+            if (neg[i] != limbs[i]) {
+                mag = neg[i] < limbs[i] ? neg : limbs;
+                break;
+            }
+        double l2 = 0;
+        for (size_t i = L; i-- > 0;)
+            if (mag[i]) {
+                l2 = 64.0 * (double)i + log2((double)mag[i] + (i ? (double)mag[i - 1] / 18446744073709551616.0 : 0));
+                break;
+            }
+        if (l2 > worst) worst = l2;
+    }
+    cg_free(x);
+    if (noise_log2) *noise_log2 = worst;
+    if (budget_bits) {
+        double b = lv->log2q - 1 - worst;
+        *budget_bits = b > 0 ? b : 0;
+    }
+    return CG_OK;
+}
+
+double cg_bfv_noise_budget_estimate(const cg_bfv_ctx *c, const cg_bfv_ct *ct)
+{
+    double b = c->level[ct->level].log2q - 1 - ct->noise_log2;
+    return b > 0 ? b : 0;
+}

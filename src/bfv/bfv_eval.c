@@ -1,0 +1,274 @@
+/* Evaluator: additions, plaintext products, fused multiply-accumulate,
+ * scalar products, modulus switching. */
+#include <math.h>
+#include <string.h>
+
+#include "bfv/bfv_internal.h"
+
+static size_t poly_words(const cg_bfv_ctx *c, const cg_bfv_ct *ct) { return ct->level * c->n; }
+
+cg_status cg_bfv_to_ntt(const cg_bfv_ctx *c, cg_bfv_ct *ct)
+{
+    if (ct->ntt) return CG_OK;
+    for (size_t k = 0; k < ct->size; k++)
+        cg_poly_ntt(c->ntt, ct->level, ct->data + k * poly_words(c, ct), c->nthreads);
+    ct->ntt = true;
+    ct->seeded = false;
+    return CG_OK;
+}
+
+cg_status cg_bfv_from_ntt(const cg_bfv_ctx *c, cg_bfv_ct *ct)
+{
+    if (!ct->ntt) return CG_OK;
+    for (size_t k = 0; k < ct->size; k++)
+        cg_poly_intt(c->ntt, ct->level, ct->data + k * poly_words(c, ct), c->nthreads);
+    ct->ntt = false;
+    return CG_OK;
+}
+
+static cg_status same_shape(const cg_bfv_ct *a, const cg_bfv_ct *b, cg_error *err)
+{
+    if (!a->data || !b->data || a->level != b->level || a->ntt != b->ntt)
+        return cg_error_set(err, CG_ERR_STATE,
+                            "ciphertexts differ in level or form (levels %zu/%zu, ntt %d/%d)",
+                            a->level, b->level, a->ntt, b->ntt);
+    return CG_OK;
+}
+
+static cg_status addsub(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_ct *b,
+                        cg_bfv_ct *out, bool sub, cg_error *err)
+{
+    CG_TRY(same_shape(a, b, err));
+    const cg_bfv_ct *big = a->size >= b->size ? a : b;
+    const size_t w = poly_words(c, a), L = a->level, n = c->n;
+    cg_bfv_ct r;
+    CG_TRY(cg_bfv_ct_alloc(c, &r, big->size, L, err));
+    for (size_t k = 0; k < big->size; k++) {
+        uint64_t *o = r.data + k * w;
+        const uint64_t *x = k < a->size ? a->data + k * w : NULL;
+        const uint64_t *y = k < b->size ? b->data + k * w : NULL;
+        if (x && y) {
+            if (sub)
+                cg_poly_sub(c->mods, L, n, x, y, o);
+            else
+                cg_poly_add(c->mods, L, n, x, y, o);
+        } else if (x) {
+            memcpy(o, x, w * sizeof(uint64_t));
+        } else if (sub) {
+            cg_poly_neg(c->mods, L, n, y, o);
+        } else {
+            memcpy(o, y, w * sizeof(uint64_t));
+        }
+    }
+    r.ntt = a->ntt;
+    r.noise_log2 = bfv_log2_add(a->noise_log2, b->noise_log2);
+    cg_bfv_ct_free(out);
+    *out = r;
+    return CG_OK;
+}
+
+cg_status cg_bfv_add(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_ct *b, cg_bfv_ct *out,
+                     cg_error *err)
+{
+    return addsub(c, a, b, out, false, err);
+}
+
+cg_status cg_bfv_sub(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_ct *b, cg_bfv_ct *out,
+                     cg_error *err)
+{
+    return addsub(c, a, b, out, true, err);
+}
+
+cg_status cg_bfv_negate(const cg_bfv_ctx *c, cg_bfv_ct *ct, cg_error *err)
+{
+    (void)err;
+    for (size_t p = 0; p < ct->size; p++) {
+        uint64_t *d = ct->data + p * ct->level * c->n;
+        cg_poly_neg(c->mods, ct->level, c->n, d, d);
+    }
+    ct->seeded = false;
+    return CG_OK;
+}
+
+static cg_status plain_addsub(const cg_bfv_ctx *c, cg_bfv_ct *ct, const cg_bfv_plain *pt,
+                              bool sub, cg_error *err)
+{
+    if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
+    const size_t n = c->n, L = ct->level;
+    uint64_t *tmp = cg_calloc(L * n, sizeof(uint64_t));
+    if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "add_plain");
+    bfv_add_scaled_plain(c, pt->coeffs, L, tmp, false);
+    if (ct->ntt) cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
+    if (sub)
+        cg_poly_sub(c->mods, L, n, ct->data, tmp, ct->data);
+    else
+        cg_poly_add(c->mods, L, n, ct->data, tmp, ct->data);
+    cg_free(tmp);
+    ct->seeded = false;
+    /* round(Q m / t) differs from Q m / t by <= 1/2: t/2 more noise at most */
+    ct->noise_log2 = bfv_log2_add(ct->noise_log2, log2((double)c->t));
+    return CG_OK;
+}
+
+cg_status cg_bfv_add_plain(const cg_bfv_ctx *c, cg_bfv_ct *ct, const cg_bfv_plain *pt, cg_error *err)
+{
+    return plain_addsub(c, ct, pt, false, err);
+}
+
+cg_status cg_bfv_sub_plain(const cg_bfv_ctx *c, cg_bfv_ct *ct, const cg_bfv_plain *pt, cg_error *err)
+{
+    return plain_addsub(c, ct, pt, true, err);
+}
+
+cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_t level,
+                              cg_bfv_plain_ntt *out, cg_error *err)
+{
+    if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
+    if (level < 1 || level > c->nq) return cg_error_set(err, CG_ERR_ARG, "level %zu", level);
+    uint64_t *d = cg_alloc(level * c->n * sizeof(uint64_t));
+    if (!d) return cg_error_set(err, CG_ERR_NOMEM, "plaintext");
+    bfv_lift_plain(c, pt->coeffs, level, d);
+    uint64_t maxabs = 0;
+    for (size_t j = 0; j < c->n; j++) {
+        uint64_t v = pt->coeffs[j] % c->t;
+        uint64_t a = v > c->t / 2 ? c->t - v : v;
+        if (a > maxabs) maxabs = a;
+    }
+    cg_poly_ntt(c->ntt, level, d, c->nthreads);
+    cg_bfv_plain_ntt_free(out);
+    out->data = d;
+    out->level = level;
+    out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
+    return CG_OK;
+}
+
+/* Noise after multiplying by a plaintext with max |coefficient| 2^norm:
+ * v' = v * p; heuristic bound 2 sqrt(n) ||v|| ||p|| (random-sign sums). */
+static double mul_plain_noise(const cg_bfv_ctx *c, double noise, double norm)
+{
+    if (norm == -INFINITY) return 0;
+    return noise + norm + 0.5 * log2((double)c->n) + 1.0;
+}
+
+cg_status cg_bfv_mul_plain(const cg_bfv_ctx *c, const cg_bfv_ct *ct, const cg_bfv_plain_ntt *pt,
+                           cg_bfv_ct *out, cg_error *err)
+{
+    const cg_bfv_ct *cts[1] = {ct};
+    const cg_bfv_plain_ntt *pts[1] = {pt};
+    return cg_bfv_mac_plain(c, cts, pts, 1, out, err);
+}
+
+cg_status cg_bfv_mac_plain(const cg_bfv_ctx *c, const cg_bfv_ct *const *cts,
+                           const cg_bfv_plain_ntt *const *pts, size_t k, cg_bfv_ct *out,
+                           cg_error *err)
+{
+    if (k == 0) return cg_error_set(err, CG_ERR_ARG, "empty multiply-accumulate");
+    const size_t L = cts[0]->level, n = c->n, w = L * n;
+    size_t size = 2;
+    for (size_t i = 0; i < k; i++) {
+        if (!cts[i]->data || cts[i]->level != L || !cts[i]->ntt)
+            return cg_error_set(err, CG_ERR_STATE,
+                                "multiply-accumulate needs NTT-form ciphertexts of one level");
+        if (!pts[i]->data || pts[i]->level < L)
+            return cg_error_set(err, CG_ERR_STATE, "plaintext %zu not prepared at level %zu", i, L);
+        if (cts[i]->size > size) size = cts[i]->size;
+    }
+    cg_bfv_ct r;
+    CG_TRY(cg_bfv_ct_alloc(c, &r, size, L, err));
+    cg_u128 *acc = cg_calloc(size * w, sizeof(cg_u128));
+    if (!acc) {
+        cg_bfv_ct_free(&r);
+        return cg_error_set(err, CG_ERR_NOMEM, "multiply-accumulate");
+    }
+    /* primes < 2^61: a product < 2^122, so 64 products fit before reducing */
+    double noise2 = 0;
+    size_t pending = 0;
+    for (size_t i = 0; i < k; i++) {
+        for (size_t p = 0; p < cts[i]->size; p++)
+            cg_poly_mac128(w, cts[i]->data + p * w, pts[i]->data, acc + p * w);
+        if (++pending == 64 || i + 1 == k) {
+            for (size_t p = 0; p < size; p++) {
+                cg_poly_reduce128(c->mods, L, n, acc + p * w, r.data + p * w);
+                for (size_t x = 0; x < w; x++) acc[p * w + x] = r.data[p * w + x];
+            }
+            pending = 0;
+        }
+        double v = mul_plain_noise(c, cts[i]->noise_log2, pts[i]->norm_log2);
+        noise2 += exp2(2 * (v - 64));
+    }
+    cg_free(acc);
+    r.ntt = true;
+    /* independent terms: the bound grows like the root of the sum of squares */
+    r.noise_log2 = noise2 > 0 ? 0.5 * log2(noise2) + 64 + 0.5 : 0;
+    cg_bfv_ct_free(out);
+    *out = r;
+    return CG_OK;
+}
+
+cg_status cg_bfv_mul_scalar(const cg_bfv_ctx *c, cg_bfv_ct *ct, int64_t s, cg_error *err)
+{
+    (void)err;
+    uint64_t mag = s < 0 ? (uint64_t)(-(s + 1)) + 1 : (uint64_t)s;
+    uint64_t r = cg_mod_reduce(mag, &c->tmod);
+    /* use the centred representative: smaller noise growth */
+    int64_t sc = r > c->t / 2 ? (int64_t)r - (int64_t)c->t : (int64_t)r;
+    if (s < 0) sc = -sc;
+    uint64_t scal[CG_BFV_MAX_Q];
+    for (size_t i = 0; i < ct->level; i++) {
+        uint64_t a = (uint64_t)(sc < 0 ? -sc : sc) % c->mods[i].value;
+        scal[i] = sc < 0 ? cg_mod_neg(a, c->mods[i].value) : a;
+    }
+    for (size_t p = 0; p < ct->size; p++) {
+        uint64_t *d = ct->data + p * ct->level * c->n;
+        cg_poly_mul_scalar(c->mods, ct->level, c->n, d, scal, d);
+    }
+    ct->seeded = false;
+    if (sc == 0)
+        ct->noise_log2 = 0;
+    else
+        ct->noise_log2 += log2(fabs((double)sc));
+    return CG_OK;
+}
+
+cg_status cg_bfv_mod_switch_down(const cg_bfv_ctx *c, cg_bfv_ct *ct, cg_error *err)
+{
+    if (ct->level <= 1) return cg_error_set(err, CG_ERR_STATE, "ciphertext already at the last prime");
+    cg_bfv_from_ntt(c, ct);
+    const size_t n = c->n, L = ct->level, Ln = L - 1;
+    const cg_modulus *ql = &c->mods[L - 1];
+    const uint64_t qlv = ql->value, half = qlv / 2;
+    cg_bfv_ct r;
+    CG_TRY(cg_bfv_ct_alloc(c, &r, ct->size, Ln, err));
+    for (size_t p = 0; p < ct->size; p++) {
+        const uint64_t *src = ct->data + p * L * n, *last = src + (L - 1) * n;
+        uint64_t *dst = r.data + p * Ln * n;
+        for (size_t i = 0; i < Ln; i++) {
+            const cg_modulus *qi = &c->mods[i];
+            const uint64_t inv = cg_mod_inv(cg_mod_reduce(qlv, qi), qi);
+            const uint64_t invp = cg_shoup(inv, qi->value);
+            const uint64_t half_i = cg_mod_reduce(half, qi);
+            for (size_t j = 0; j < n; j++) {
+                /* (x - [x]_{q_l}) / q_l with the centred remainder: rounding */
+                uint64_t rem = cg_mod_add(last[j], half, qlv);        /* x + q_l/2 mod q_l */
+                uint64_t remi = cg_mod_sub(cg_mod_reduce(rem, qi), half_i, qi->value);
+                uint64_t d = cg_mod_sub(src[i * n + j], remi, qi->value);
+                dst[i * n + j] = cg_mul_shoup(d, inv, invp, qi->value);
+            }
+        }
+    }
+    /* v' = v q'/q + t (1 + ||eps_0 + eps_1 s||), rounding errors |eps| <= 1/2 */
+    const double lq = log2((double)qlv);
+    const double rnd = log2((double)c->t * (1.0 + 8.0 * sqrt((double)n * (ct->size - 1) / 18.0)));
+    r.noise_log2 = bfv_log2_add(ct->noise_log2 - lq, rnd);
+    cg_bfv_ct_free(ct);
+    *ct = r;
+    return CG_OK;
+}
+
+cg_status cg_bfv_mod_switch_to(const cg_bfv_ctx *c, cg_bfv_ct *ct, size_t level, cg_error *err)
+{
+    if (level < 1 || level > ct->level)
+        return cg_error_set(err, CG_ERR_ARG, "cannot switch from level %zu to %zu", ct->level, level);
+    while (ct->level > level) CG_TRY(cg_bfv_mod_switch_down(c, ct, err));
+    return CG_OK;
+}

@@ -1,0 +1,80 @@
+/* Internal layout of the BFV context (shared by the bfv modules only). */
+#ifndef CG_BFV_INTERNAL_H
+#define CG_BFV_INTERNAL_H
+#include "cryptogen/bfv.h"
+
+#define CG_BFV_MAX_R 12 /* auxiliary primes for ct x ct */
+#define CG_BFV_MAX_ALL (CG_BFV_MAX_Q + CG_BFV_MAX_P)
+
+typedef struct bfv_level {
+    cg_rns_base base;        /* q_0 .. q_{l-1} */
+    uint64_t delta[CG_BFV_MAX_Q]; /* floor(Q_l / t) mod q_i */
+    uint64_t q_mod_t;        /* Q_l mod t */
+    double log2q;
+    /* decryption (HPS): t * y_i / q_i split into integer and fraction */
+    uint64_t dec_int[CG_BFV_MAX_Q]; /* floor(t * q_i*^-1 ... ) see encrypt.c */
+    long double dec_frac[CG_BFV_MAX_Q];
+} bfv_level;
+
+struct cg_bfv_ctx {
+    size_t n;
+    unsigned logn;
+    uint64_t t;
+    cg_modulus tmod;
+    bool batching;
+    cg_ntt_table t_ntt;  /* when batching */
+    uint32_t *slot_map;  /* slot index -> NTT position (batching) */
+    size_t nq, np;
+    cg_modulus mods[CG_BFV_MAX_ALL]; /* q primes, then p primes */
+    cg_ntt_table ntt[CG_BFV_MAX_ALL];
+    bfv_level level[CG_BFV_MAX_Q + 1]; /* index = number of primes */
+    /* key switching */
+    size_t dnum, alpha;
+    cg_rns_base digit_base[CG_BFV_MAX_Q];
+    cg_rns_base digit_comp[CG_BFV_MAX_Q];   /* QP primes outside the digit */
+    cg_base_conv modup[CG_BFV_MAX_Q];
+    size_t comp_idx[CG_BFV_MAX_Q][CG_BFV_MAX_ALL]; /* prime index of comp row */
+    cg_rns_base pbase, qbase_top;
+    cg_base_conv moddown;           /* P -> Q */
+    uint64_t p_inv_mod_q[CG_BFV_MAX_Q];
+    uint64_t p_mod_q[CG_BFV_MAX_Q];
+    /* ct x ct: auxiliary base R */
+    size_t nr;
+    cg_modulus rmods[CG_BFV_MAX_R];
+    cg_ntt_table rntt[CG_BFV_MAX_R];
+    cg_rns_base rbase;
+    cg_base_conv q_to_r, r_to_q;
+    uint64_t q_mod_r[CG_BFV_MAX_R];     /* Q mod r_j */
+    uint64_t r_mod_q[CG_BFV_MAX_Q];     /* R mod q_i */
+    uint64_t mul_coef_q[CG_BFV_MAX_R][CG_BFV_MAX_Q]; /* -rem_i * q_i^-1 mod r_j */
+    long double mul_frac[CG_BFV_MAX_Q];               /* rem_i / q_i */
+    uint64_t mul_coef_r[CG_BFV_MAX_R];                /* t * Q^-1 mod r_j */
+    uint8_t fingerprint[32];
+    int nthreads;
+    double sigma;
+};
+
+/* Centred lift of plaintext coefficients mod t into `level` rows. */
+void bfv_lift_plain(const cg_bfv_ctx *ctx, const uint64_t *m, size_t level, uint64_t *out);
+/* out_rows += Delta * m (rows of the level, coefficient form), precise
+ * rounding of Q*m/t. */
+void bfv_add_scaled_plain(const cg_bfv_ctx *ctx, const uint64_t *m, size_t level, uint64_t *rows,
+                          bool subtract);
+/* Key switching of one coefficient-form polynomial c (top level) with key
+ * ksk: out0, out1 (top-level rows, NTT form) such that
+ * out0 + out1 * s ~ c * s'. */
+cg_status bfv_keyswitch(const cg_bfv_ctx *ctx, const uint64_t *c, const cg_bfv_ksk *ksk,
+                        uint64_t *out0, uint64_t *out1, cg_error *err);
+/* Decompose-and-raise once (for hoisting): digits (dnum * nqp rows, NTT). */
+cg_status bfv_ks_decompose(const cg_bfv_ctx *ctx, const uint64_t *c, uint64_t *digits,
+                           cg_error *err);
+cg_status bfv_ks_apply(const cg_bfv_ctx *ctx, const uint64_t *digits, const uint32_t *perm,
+                       const cg_bfv_ksk *ksk, uint64_t *out0, uint64_t *out1, cg_error *err);
+/* Key-switching key from s' (ntt rows over QP) to s. */
+cg_status bfv_make_ksk(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const uint64_t *s_prime_ntt,
+                       cg_bfv_ksk *ksk, cg_error *err);
+double bfv_log2_add(double a, double b);
+/* Noise added by one key switch (log2 bound of ||t * error||). */
+double bfv_keyswitch_noise_log2(const cg_bfv_ctx *ctx);
+double bfv_fresh_noise_log2(const cg_bfv_ctx *ctx, bool public_key);
+#endif

@@ -1,0 +1,307 @@
+/* Hybrid key switching (digits of alpha primes, special modulus P),
+ * relinearisation, rotations, hoisted rotations, mask-and-rotate. */
+#include <math.h>
+#include <string.h>
+
+#include "bfv/bfv_internal.h"
+
+static size_t nqp(const cg_bfv_ctx *c) { return c->nq + c->np; }
+
+double bfv_keyswitch_noise_log2(const cg_bfv_ctx *c)
+{
+    /* sum_j d_j e_j / P with d_j uniform below Q_j, plus ModDown rounding. */
+    const double n = (double)c->n;
+    double logqj = 0;
+    for (size_t i = 0; i < c->alpha && i < c->nq; i++) logqj += log2((double)c->mods[i].value);
+    double logp = 0;
+    for (size_t i = 0; i < c->np; i++) logp += log2((double)c->mods[c->nq + i].value);
+    double ks = log2(8.0 * sqrt((double)c->dnum * n / 12.0) * c->sigma) + logqj - logp;
+    double rnd = log2(1.0 + 8.0 * sqrt(n / 18.0) * (double)(c->np ? c->np : 0));
+    return log2((double)c->t) + bfv_log2_add(ks, rnd);
+}
+
+cg_status bfv_ks_decompose(const cg_bfv_ctx *c, const uint64_t *cpoly, uint64_t *digits,
+                           cg_error *err)
+{
+    (void)err;
+    const size_t n = c->n, K = nqp(c);
+    for (size_t j = 0; j < c->dnum; j++) {
+        uint64_t *d = digits + j * K * n;
+        const size_t lo = j * c->alpha, hi = lo + c->digit_base[j].k;
+        for (size_t i = lo; i < hi; i++) memcpy(d + i * n, cpoly + i * n, n * sizeof(uint64_t));
+        const size_t nc = K - c->digit_base[j].k;
+        if (nc) {
+            /* ModUp: the digit's residues extended to every other prime. */
+            uint64_t *tmp = cg_alloc(nc * n * sizeof(uint64_t));
+            if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "key switching");
+            cg_base_conv_apply(&c->modup[j], cpoly + lo * n, tmp, n);
+            for (size_t r = 0; r < nc; r++)
+                memcpy(d + c->comp_idx[j][r] * n, tmp + r * n, n * sizeof(uint64_t));
+            cg_free(tmp);
+        }
+        cg_poly_ntt(c->ntt, K, d, c->nthreads);
+    }
+    return CG_OK;
+}
+
+cg_status bfv_ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32_t *perm,
+                       const cg_bfv_ksk *ksk, uint64_t *out0, uint64_t *out1, cg_error *err)
+{
+    const size_t n = c->n, K = nqp(c), L = c->nq;
+    if (ksk->dnum != c->dnum || !ksk->data)
+        return cg_error_set(err, CG_ERR_PARAM, "key-switching key does not match the parameters");
+    cg_u128 *acc = cg_calloc(2 * K * n, sizeof(cg_u128));
+    uint64_t *beta = cg_alloc(2 * K * n * sizeof(uint64_t));
+    uint64_t *pd = perm ? cg_alloc(K * n * sizeof(uint64_t)) : NULL;
+    if (!acc || !beta || (perm && !pd)) {
+        cg_free(acc);
+        cg_free(beta);
+        cg_free(pd);
+        return cg_error_set(err, CG_ERR_NOMEM, "key switching");
+    }
+    for (size_t j = 0; j < c->dnum; j++) {
+        const uint64_t *d = digits + j * K * n;
+        if (perm) {
+            /* the automorphism commutes with the decomposition: permute digits */
+            cg_poly_permute(K, n, perm, d, pd);
+            d = pd;
+        }
+        const uint64_t *b = ksk->data + 2 * j * K * n, *a = b + K * n;
+        cg_poly_mac128(K * n, d, b, acc);
+        cg_poly_mac128(K * n, d, a, acc + K * n);
+    }
+    cg_poly_reduce128(c->mods, K, n, acc, beta);
+    cg_poly_reduce128(c->mods, K, n, acc + K * n, beta + K * n);
+    /* ModDown: (beta - ext([beta]_P)) * P^-1 over Q */
+    for (int s = 0; s < 2; s++) {
+        uint64_t *bq = beta + s * K * n, *out = s ? out1 : out0;
+        if (c->np) {
+            uint64_t *bp = bq + L * n;
+            uint64_t *ext = cg_alloc(L * n * sizeof(uint64_t));
+            if (!ext) {
+                cg_free(acc);
+                cg_free(beta);
+                cg_free(pd);
+                return cg_error_set(err, CG_ERR_NOMEM, "key switching");
+            }
+            cg_poly_intt(c->ntt + L, c->np, bp, c->nthreads);
+            cg_base_conv_apply(&c->moddown, bp, ext, n);
+            cg_poly_ntt(c->ntt, L, ext, c->nthreads);
+            cg_poly_sub(c->mods, L, n, bq, ext, out);
+            cg_poly_mul_scalar(c->mods, L, n, out, c->p_inv_mod_q, out);
+            cg_free(ext);
+        } else {
+            memcpy(out, bq, L * n * sizeof(uint64_t));
+        }
+    }
+    cg_free(acc);
+    cg_free(beta);
+    cg_free(pd);
+    return CG_OK;
+}
+
+cg_status bfv_keyswitch(const cg_bfv_ctx *c, const uint64_t *cpoly, const cg_bfv_ksk *ksk,
+                        uint64_t *out0, uint64_t *out1, cg_error *err)
+{
+    uint64_t *digits = cg_alloc(c->dnum * nqp(c) * c->n * sizeof(uint64_t));
+    if (!digits) return cg_error_set(err, CG_ERR_NOMEM, "key switching");
+    cg_status st = bfv_ks_decompose(c, cpoly, digits, err);
+    if (st == CG_OK) st = bfv_ks_apply(c, digits, NULL, ksk, out0, out1, err);
+    cg_free(digits);
+    return st;
+}
+
+static cg_status need_top(const cg_bfv_ctx *c, const cg_bfv_ct *ct, cg_error *err)
+{
+    if (!ct->data || ct->level != c->nq)
+        return cg_error_set(err, CG_ERR_STATE, "key switching needs a top-level ciphertext");
+    return CG_OK;
+}
+
+cg_status cg_bfv_relinearize(const cg_bfv_ctx *c, const cg_bfv_ksk *rk, cg_bfv_ct *ct, cg_error *err)
+{
+    CG_TRY(need_top(c, ct, err));
+    if (ct->size == 2) return CG_OK;
+    const size_t n = c->n, L = c->nq, w = L * n;
+    CG_TRY(cg_bfv_from_ntt(c, ct));
+    uint64_t *o = cg_alloc(2 * w * sizeof(uint64_t));
+    if (!o) return cg_error_set(err, CG_ERR_NOMEM, "relinearisation");
+    cg_status st = bfv_keyswitch(c, ct->data + 2 * w, rk, o, o + w, err);
+    if (st == CG_OK) {
+        cg_poly_intt(c->ntt, L, o, c->nthreads);
+        cg_poly_intt(c->ntt, L, o + w, c->nthreads);
+        cg_poly_add(c->mods, L, n, ct->data, o, ct->data);
+        cg_poly_add(c->mods, L, n, ct->data + w, o + w, ct->data + w);
+        ct->size = 2;
+        ct->noise_log2 = bfv_log2_add(ct->noise_log2, bfv_keyswitch_noise_log2(c));
+    }
+    cg_free(o);
+    return st;
+}
+
+static const cg_bfv_ksk *find_key(const cg_bfv_galois_keys *gk, uint32_t g)
+{
+    for (size_t i = 0; i < gk->count; i++)
+        if (gk->elts[i] == g) return &gk->keys[i];
+    return NULL;
+}
+
+/* One automorphism with its key: out = ks(sigma_g(ct)), NTT form. */
+static cg_status apply_galois(const cg_bfv_ctx *c, const cg_bfv_ksk *key, uint32_t g,
+                              const cg_bfv_ct *ct, cg_bfv_ct *out, cg_error *err)
+{
+    const size_t n = c->n, L = c->nq, w = L * n;
+    cg_bfv_ct src = {0};
+    CG_TRY(cg_bfv_ct_copy(c, &src, ct, err));
+    cg_bfv_from_ntt(c, &src);
+    cg_bfv_ct r;
+    cg_status st = cg_bfv_ct_alloc(c, &r, 2, L, err);
+    uint64_t *c1g = cg_alloc(w * sizeof(uint64_t));
+    if (st == CG_OK && !c1g) st = cg_error_set(err, CG_ERR_NOMEM, "rotation");
+    if (st == CG_OK) {
+        cg_poly_automorphism(c->mods, L, n, g, src.data, r.data);
+        cg_poly_automorphism(c->mods, L, n, g, src.data + w, c1g);
+        uint64_t *o0 = r.data + w; /* temporarily: ks output 0 */
+        st = bfv_keyswitch(c, c1g, key, c1g, o0, err);
+        if (st == CG_OK) {
+            /* r.data (c0 of sigma_g) to NTT, add ks output 0 (now in c1g) */
+            cg_poly_ntt(c->ntt, L, r.data, c->nthreads);
+            cg_poly_add(c->mods, L, n, r.data, c1g, r.data);
+            r.ntt = true;
+            r.noise_log2 = bfv_log2_add(ct->noise_log2, bfv_keyswitch_noise_log2(c));
+        }
+    }
+    cg_free(c1g);
+    cg_bfv_ct_free(&src);
+    if (st != CG_OK) {
+        cg_bfv_ct_free(&r);
+        return st;
+    }
+    cg_bfv_ct_free(out);
+    *out = r;
+    return CG_OK;
+}
+
+cg_status cg_bfv_rotate_rows(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, const cg_bfv_ct *ct,
+                             int step, cg_bfv_ct *out, cg_error *err)
+{
+    CG_TRY(need_top(c, ct, err));
+    if (ct->size != 2) return cg_error_set(err, CG_ERR_STATE, "relinearise before rotating");
+    const int half = (int)(c->n / 2);
+    int s = step % half;
+    if (s < 0) s += half;
+    if (s == 0) return cg_bfv_ct_copy(c, out, ct, err);
+    const cg_bfv_ksk *key = find_key(gk, cg_bfv_galois_elt(c, s));
+    if (key) return apply_galois(c, key, cg_bfv_galois_elt(c, s), ct, out, err);
+    /* No key for this step: compose steps that have keys (NAF-free greedy on
+     * powers of two, left or right, whichever keys exist). */
+    cg_bfv_ct cur = {0};
+    CG_TRY(cg_bfv_ct_copy(c, &cur, ct, err));
+    int left = s;
+    for (int bit = 1; left && bit < half; bit <<= 1) {
+        if (!(left & bit)) continue;
+        const cg_bfv_ksk *k = find_key(gk, cg_bfv_galois_elt(c, bit));
+        if (!k) {
+            cg_bfv_ct_free(&cur);
+            return cg_error_set(err, CG_ERR_STATE,
+                                "no Galois key for rotation by %d (needs the key for step %d)", step,
+                                bit);
+        }
+        cg_status st = apply_galois(c, k, cg_bfv_galois_elt(c, bit), &cur, &cur, err);
+        if (st != CG_OK) {
+            cg_bfv_ct_free(&cur);
+            return st;
+        }
+        left &= ~bit;
+    }
+    cg_bfv_ct_free(out);
+    *out = cur;
+    return CG_OK;
+}
+
+cg_status cg_bfv_rotate_columns(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk,
+                                const cg_bfv_ct *ct, cg_bfv_ct *out, cg_error *err)
+{
+    CG_TRY(need_top(c, ct, err));
+    const uint32_t g = (uint32_t)(2 * c->n - 1);
+    const cg_bfv_ksk *key = find_key(gk, g);
+    if (!key) return cg_error_set(err, CG_ERR_STATE, "no Galois key for the column swap");
+    return apply_galois(c, key, g, ct, out, err);
+}
+
+cg_status cg_bfv_rotate_hoisted(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk,
+                                const cg_bfv_ct *ct, const int *steps, size_t nsteps,
+                                cg_bfv_ct *outs, cg_error *err)
+{
+    CG_TRY(need_top(c, ct, err));
+    if (ct->size != 2) return cg_error_set(err, CG_ERR_STATE, "relinearise before rotating");
+    const size_t n = c->n, L = c->nq, w = L * n, K = nqp(c);
+    for (size_t i = 0; i < nsteps; i++) {
+        int s = steps[i] % (int)(n / 2);
+        if (s && !find_key(gk, cg_bfv_galois_elt(c, s)))
+            return cg_error_set(err, CG_ERR_STATE, "hoisted rotation by %d has no key", steps[i]);
+    }
+    cg_bfv_ct src = {0};
+    CG_TRY(cg_bfv_ct_copy(c, &src, ct, err));
+    cg_bfv_from_ntt(c, &src);
+    uint64_t *digits = cg_alloc(c->dnum * K * n * sizeof(uint64_t));
+    uint64_t *c0n = cg_alloc(w * sizeof(uint64_t));
+    uint32_t *perm = cg_alloc(n * sizeof(uint32_t));
+    cg_status st = (digits && c0n && perm) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "rotation");
+    if (st == CG_OK) st = bfv_ks_decompose(c, src.data + w, digits, err);
+    if (st == CG_OK) {
+        memcpy(c0n, src.data, w * sizeof(uint64_t));
+        cg_poly_ntt(c->ntt, L, c0n, c->nthreads);
+    }
+    for (size_t i = 0; i < nsteps && st == CG_OK; i++) {
+        int s = steps[i] % (int)(n / 2);
+        if (s < 0) s += (int)(n / 2);
+        if (s == 0) {
+            st = cg_bfv_ct_copy(c, &outs[i], ct, err);
+            continue;
+        }
+        uint32_t g = cg_bfv_galois_elt(c, s);
+        cg_bfv_ct r;
+        st = cg_bfv_ct_alloc(c, &r, 2, L, err);
+        if (st != CG_OK) break;
+        cg_automorphism_ntt_perm(n, g, perm);
+        st = bfv_ks_apply(c, digits, perm, find_key(gk, g), r.data, r.data + w, err);
+        if (st == CG_OK) {
+            uint64_t *tmp = cg_alloc(w * sizeof(uint64_t));
+            if (!tmp) {
+                st = cg_error_set(err, CG_ERR_NOMEM, "rotation");
+            } else {
+                cg_poly_permute(L, n, perm, c0n, tmp);
+                cg_poly_add(c->mods, L, n, r.data, tmp, r.data);
+                cg_free(tmp);
+            }
+            r.ntt = true;
+            r.noise_log2 = bfv_log2_add(ct->noise_log2, bfv_keyswitch_noise_log2(c));
+        }
+        if (st == CG_OK) {
+            cg_bfv_ct_free(&outs[i]);
+            outs[i] = r;
+        } else {
+            cg_bfv_ct_free(&r);
+        }
+    }
+    cg_free(digits);
+    cg_free(c0n);
+    cg_free(perm);
+    cg_bfv_ct_free(&src);
+    return st;
+}
+
+cg_status cg_bfv_mask_rotate(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, const cg_bfv_ct *ct,
+                             const cg_bfv_plain_ntt *mask, int step, cg_bfv_ct *out, cg_error *err)
+{
+    cg_bfv_ct tmp = {0};
+    cg_bfv_ct src = {0};
+    CG_TRY(cg_bfv_ct_copy(c, &src, ct, err));
+    cg_bfv_to_ntt(c, &src);
+    cg_status st = cg_bfv_mul_plain(c, &src, mask, &tmp, err);
+    cg_bfv_ct_free(&src);
+    if (st == CG_OK) st = cg_bfv_rotate_rows(c, gk, &tmp, step, out, err);
+    cg_bfv_ct_free(&tmp);
+    return st;
+}

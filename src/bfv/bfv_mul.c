@@ -1,0 +1,116 @@
+/* Ciphertext x ciphertext multiplication, HPS style: exact base extension of
+ * each input from Q to Q u R (floating-point correction of the fast
+ * conversion), tensoring in NTT form, scaling by t/Q directly into R
+ * (integer parts precomputed mod R, fractional parts summed in long double),
+ * and an exact conversion R -> Q. Chosen over BEHZ for simplicity and speed
+ * (no Montgomery reduction or extra base); rounding slips of +-1 only add
+ * noise. */
+#include <math.h>
+#include <string.h>
+
+#include "bfv/bfv_internal.h"
+
+/* Exact (centred) conversion of n coefficients from base `from` to the
+ * moduli `to` (k_to rows): sum y_i q_i* - v Q with v = round(sum y_i / q_i). */
+static void exact_conv(const cg_rns_base *from, const cg_base_conv *conv,
+                       const uint64_t *prod_mod_to, const cg_modulus *to, size_t kto,
+                       const uint64_t *in, uint64_t *out, size_t n)
+{
+    const size_t ka = from->k;
+    uint64_t y[CG_BFV_MAX_ALL];
+    for (size_t x = 0; x < n; x++) {
+        long double frac = 0;
+        for (size_t i = 0; i < ka; i++) {
+            y[i] = cg_mul_shoup(in[i * n + x], from->punct_inv[i], from->punct_inv_sh[i],
+                                from->mods[i].value);
+            frac += (long double)y[i] / (long double)from->mods[i].value;
+        }
+        uint64_t v = (uint64_t)llroundl(frac);
+        for (size_t j = 0; j < kto; j++) {
+            cg_u128 s = 0;
+            const uint64_t *row = conv->qstar_mod_p + j * ka;
+            for (size_t i = 0; i < ka; i++) s += (cg_u128)y[i] * row[i];
+            uint64_t r = cg_mod_reduce128(s, &to[j]);
+            uint64_t vq = cg_mod_mul(v, prod_mod_to[j], &to[j]);
+            out[j * n + x] = cg_mod_sub(r, vq, to[j].value);
+        }
+    }
+}
+
+cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_ct *b,
+                          cg_bfv_ct *out, cg_error *err)
+{
+    if (!a->data || !b->data || a->level != c->nq || b->level != c->nq || a->size != 2 ||
+        b->size != 2)
+        return cg_error_set(err, CG_ERR_STATE, "multiply needs two top-level size-2 ciphertexts");
+    const size_t n = c->n, L = c->nq, R = c->nr, K = L + R, w = L * n;
+    /* inputs over Q u R: 4 polys (a0, a1, b0, b1) of K rows, NTT form */
+    uint64_t *ext = cg_alloc(4 * K * n * sizeof(uint64_t));
+    uint64_t *ten = cg_alloc(3 * K * n * sizeof(uint64_t));
+    cg_bfv_ct ca = {0}, cb = {0};
+    cg_status st = (ext && ten) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "multiply");
+    if (st == CG_OK) st = cg_bfv_ct_copy(c, &ca, a, err);
+    if (st == CG_OK) st = cg_bfv_ct_copy(c, &cb, b, err);
+    if (st != CG_OK) goto done;
+    cg_bfv_from_ntt(c, &ca);
+    cg_bfv_from_ntt(c, &cb);
+    for (int p = 0; p < 4; p++) {
+        const uint64_t *src = (p < 2 ? ca.data : cb.data) + (p & 1) * w;
+        uint64_t *dst = ext + p * K * n;
+        memcpy(dst, src, w * sizeof(uint64_t));
+        exact_conv(&c->level[L].base, &c->q_to_r, c->q_mod_r, c->rmods, R, src, dst + w, n);
+        cg_poly_ntt(c->ntt, L, dst, c->nthreads);
+        cg_poly_ntt(c->rntt, R, dst + w, c->nthreads);
+    }
+    {
+        cg_modulus all[CG_BFV_MAX_Q + CG_BFV_MAX_R];
+        for (size_t i = 0; i < L; i++) all[i] = c->mods[i];
+        for (size_t j = 0; j < R; j++) all[L + j] = c->rmods[j];
+        const uint64_t *a0 = ext, *a1 = ext + K * n, *b0 = ext + 2 * K * n, *b1 = ext + 3 * K * n;
+        uint64_t *e0 = ten, *e1 = ten + K * n, *e2 = ten + 2 * K * n;
+        cg_poly_mul(all, K, n, a0, b0, e0);
+        cg_poly_mul(all, K, n, a0, b1, e1);
+        cg_poly_mul_add(all, K, n, a1, b0, e1);
+        cg_poly_mul(all, K, n, a1, b1, e2);
+    }
+    cg_bfv_ct r;
+    st = cg_bfv_ct_alloc(c, &r, 3, L, err);
+    if (st != CG_OK) goto done;
+    uint64_t *scaled = cg_alloc(R * n * sizeof(uint64_t));
+    if (!scaled) {
+        cg_bfv_ct_free(&r);
+        st = cg_error_set(err, CG_ERR_NOMEM, "multiply");
+        goto done;
+    }
+    for (int p = 0; p < 3; p++) {
+        uint64_t *e = ten + p * K * n;
+        cg_poly_intt(c->ntt, L, e, c->nthreads);
+        cg_poly_intt(c->rntt, R, e + w, c->nthreads);
+        /* round(t x / Q) mod r_j from x's residues over Q u R */
+        for (size_t x = 0; x < n; x++) {
+            long double frac = 0;
+            for (size_t i = 0; i < L; i++) frac += (long double)e[i * n + x] * c->mul_frac[i];
+            uint64_t rf = (uint64_t)llroundl(frac);
+            for (size_t j = 0; j < R; j++) {
+                cg_u128 s = (cg_u128)e[w + j * n + x] * c->mul_coef_r[j];
+                for (size_t i = 0; i < L; i++) s += (cg_u128)e[i * n + x] * c->mul_coef_q[j][i];
+                uint64_t v = cg_mod_reduce128(s, &c->rmods[j]);
+                scaled[j * n + x] = cg_mod_add(v, cg_mod_reduce(rf, &c->rmods[j]), c->rmods[j].value);
+            }
+        }
+        exact_conv(&c->rbase, &c->r_to_q, c->r_mod_q, c->mods, L, scaled, r.data + p * w, n);
+    }
+    cg_free(scaled);
+    /* v_mult ~ t n (v_a + v_b) / sqrt(18) * small constant (see NOISE notes in
+     * docs/PERFORMANCE.md); plus the t/2 rounding and t ||m|| terms. */
+    r.noise_log2 = log2((double)c->t) + log2((double)n) +
+                   bfv_log2_add(a->noise_log2, b->noise_log2) + 1.0;
+    cg_bfv_ct_free(out);
+    *out = r;
+done:
+    cg_free(ext);
+    cg_free(ten);
+    cg_bfv_ct_free(&ca);
+    cg_bfv_ct_free(&cb);
+    return st;
+}
