@@ -1,0 +1,213 @@
+/* `cryptogen bench he [--json] [--sets a,b] [--threads N]`: median timings of
+ * the BFV operations for the three reference parameter sets. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cryptogen/bfv.h"
+
+#define MAX_REPS 201
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct bench_state {
+    cg_bfv_ctx *ctx;
+    cg_bfv_sk sk;
+    cg_bfv_pk pk;
+    cg_bfv_ksk rk;
+    cg_bfv_galois_keys gk;
+    cg_bfv_plain pt, pt2;
+    cg_bfv_plain_ntt ptn;
+    cg_bfv_ct ct, ct2, ctn, out;
+    int64_t *vals;
+    uint64_t *poly;
+    cg_error err;
+} bench_state;
+
+typedef void (*op_fn)(bench_state *s);
+
+/* Median of repetitions, at most ~0.4 s or MAX_REPS per operation. */
+static double median_us(bench_state *s, op_fn fn)
+{
+    uint64_t t[MAX_REPS];
+    size_t reps = 0;
+    uint64_t start = cg_now_ns();
+    fn(s); /* warm-up */
+    while (reps < MAX_REPS && (reps < 5 || cg_now_ns() - start < 400000000ull)) {
+        uint64_t a = cg_now_ns();
+        fn(s);
+        t[reps++] = cg_now_ns() - a;
+    }
+    qsort(t, reps, sizeof t[0], cmp_u64);
+    return (double)t[reps / 2] / 1000.0;
+}
+
+static void op_ntt_fwd(bench_state *s) { cg_ntt_forward(cg_bfv_q_ntt(s->ctx, 0), s->poly); }
+static void op_ntt_inv(bench_state *s) { cg_ntt_inverse(cg_bfv_q_ntt(s->ctx, 0), s->poly); }
+static void op_enc_pk(bench_state *s) { cg_bfv_encrypt_pk(s->ctx, &s->pk, &s->pt, &s->out, &s->err); }
+static void op_enc_sk(bench_state *s) { cg_bfv_encrypt_sk(s->ctx, &s->sk, &s->pt, &s->out, &s->err); }
+static void op_dec(bench_state *s) { cg_bfv_decrypt(s->ctx, &s->sk, &s->ct, &s->pt2, &s->err); }
+static void op_encode(bench_state *s)
+{
+    cg_bfv_encode_batch(s->ctx, s->vals, cg_bfv_n(s->ctx), &s->pt2, &s->err);
+}
+static void op_decode(bench_state *s) { cg_bfv_decode_batch(s->ctx, &s->pt, s->vals, &s->err); }
+static void op_add(bench_state *s) { cg_bfv_add(s->ctx, &s->ct, &s->ct2, &s->out, &s->err); }
+static void op_mul_plain(bench_state *s) { cg_bfv_mul_plain(s->ctx, &s->ctn, &s->ptn, &s->out, &s->err); }
+static void op_plain_to_ntt(bench_state *s)
+{
+    cg_bfv_plain_to_ntt(s->ctx, &s->pt, cg_bfv_nq(s->ctx), &s->ptn, &s->err);
+}
+static void op_mul(bench_state *s) { cg_bfv_multiply(s->ctx, &s->ct, &s->ct2, &s->out, &s->err); }
+static void op_mul_relin(bench_state *s)
+{
+    cg_bfv_multiply(s->ctx, &s->ct, &s->ct2, &s->out, &s->err);
+    cg_bfv_relinearize(s->ctx, &s->rk, &s->out, &s->err);
+}
+static void op_rotate(bench_state *s) { cg_bfv_rotate_rows(s->ctx, &s->gk, &s->ct, 1, &s->out, &s->err); }
+static void op_mod_switch(bench_state *s)
+{
+    cg_bfv_ct_copy(s->ctx, &s->out, &s->ct, &s->err);
+    cg_bfv_mod_switch_down(s->ctx, &s->out, &s->err);
+}
+static void op_copy(bench_state *s) { cg_bfv_ct_copy(s->ctx, &s->out, &s->ct, &s->err); }
+
+static int run_set(const char *name, int threads, bool json, bool first)
+{
+    bench_state s = {0};
+    cg_bfv_spec spec;
+    if (cg_bfv_preset(name, &spec, &s.err) != CG_OK || cg_bfv_ctx_new(&s.ctx, &spec, &s.err) != CG_OK) {
+        fprintf(stderr, "bench he: %s: %s\n", name, s.err.msg);
+        return 1;
+    }
+    cg_bfv_set_threads(s.ctx, threads);
+    const size_t n = cg_bfv_n(s.ctx);
+    int step = 1;
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    s.vals = malloc(n * sizeof *s.vals);
+    s.poly = cg_alloc(n * sizeof(uint64_t));
+    for (size_t i = 0; i < n; i++) {
+        s.vals[i] = (int64_t)cg_prg_uniform(&prg, cg_bfv_t(s.ctx));
+        s.poly[i] = cg_prg_uniform(&prg, cg_bfv_q_ntt(s.ctx, 0)->mod.value);
+    }
+    if (cg_bfv_keygen(s.ctx, &s.sk, &s.pk, &s.err) || cg_bfv_keygen_relin(s.ctx, &s.sk, &s.rk, &s.err) ||
+        cg_bfv_keygen_galois(s.ctx, &s.sk, &step, 1, false, &s.gk, &s.err) ||
+        cg_bfv_encode_batch(s.ctx, s.vals, n, &s.pt, &s.err) ||
+        cg_bfv_encrypt_pk(s.ctx, &s.pk, &s.pt, &s.ct, &s.err) ||
+        cg_bfv_encrypt_pk(s.ctx, &s.pk, &s.pt, &s.ct2, &s.err) ||
+        cg_bfv_ct_copy(s.ctx, &s.ctn, &s.ct, &s.err) ||
+        cg_bfv_plain_to_ntt(s.ctx, &s.pt, cg_bfv_nq(s.ctx), &s.ptn, &s.err)) {
+        fprintf(stderr, "bench he: set-up failed: %s\n", s.err.msg);
+        return 1;
+    }
+    cg_bfv_to_ntt(s.ctx, &s.ctn);
+    struct {
+        const char *name;
+        op_fn fn;
+    } ops[] = {
+        {"ntt_forward_one_prime", op_ntt_fwd}, {"ntt_inverse_one_prime", op_ntt_inv},
+        {"encrypt_pk", op_enc_pk},             {"encrypt_sk", op_enc_sk},
+        {"decrypt", op_dec},                   {"batch_encode", op_encode},
+        {"batch_decode", op_decode},           {"add", op_add},
+        {"plain_to_ntt", op_plain_to_ntt},     {"mul_plain_ntt", op_mul_plain},
+        {"multiply", op_mul},                  {"multiply_relinearize", op_mul_relin},
+        {"rotate_rows_1", op_rotate},          {"mod_switch_down_incl_copy", op_mod_switch},
+        {"copy", op_copy},
+    };
+    const size_t nops = sizeof ops / sizeof ops[0];
+    double us[16];
+    for (size_t i = 0; i < nops; i++) us[i] = median_us(&s, ops[i].fn);
+    /* serialized sizes */
+    cg_buf b;
+    cg_buf_init(&b);
+    size_t sz_pk_ct, sz_sk_ct, sz_pk, sz_rk, sz_gk, sz_ct1;
+    cg_bfv_ct_serialize(s.ctx, &s.ct, &b, &s.err);
+    sz_pk_ct = b.len;
+    cg_buf_reset(&b);
+    cg_bfv_encrypt_sk(s.ctx, &s.sk, &s.pt, &s.out, &s.err);
+    cg_bfv_ct_serialize(s.ctx, &s.out, &b, &s.err);
+    sz_sk_ct = b.len;
+    cg_buf_reset(&b);
+    cg_bfv_pk_serialize(s.ctx, &s.pk, &b, &s.err);
+    sz_pk = b.len;
+    cg_buf_reset(&b);
+    cg_bfv_ksk_serialize(s.ctx, &s.rk, &b, &s.err);
+    sz_rk = b.len;
+    cg_buf_reset(&b);
+    cg_bfv_galois_serialize(s.ctx, &s.gk, &b, &s.err);
+    sz_gk = b.len;
+    cg_buf_reset(&b);
+    cg_bfv_ct_copy(s.ctx, &s.out, &s.ct, &s.err);
+    cg_bfv_mod_switch_to(s.ctx, &s.out, 1, &s.err);
+    cg_bfv_ct_serialize(s.ctx, &s.out, &b, &s.err);
+    sz_ct1 = b.len;
+    cg_buf_free(&b);
+    const cg_ntt_table *nt = cg_bfv_q_ntt(s.ctx, 0);
+    if (json) {
+        printf("%s    {\"set\": \"%s\", \"n\": %zu, \"log2_qp\": %.1f, \"t\": %llu, \"q_primes\": %zu, "
+               "\"ntt_backend\": \"%s\", \"ntt_prime_bits\": %u, \"threads\": %d,\n      \"us\": {",
+               first ? "" : ",\n", name, n, cg_bfv_log2_qp(s.ctx), (unsigned long long)cg_bfv_t(s.ctx),
+               cg_bfv_nq(s.ctx), cg_ntt_backend_name(nt->backend), nt->mod.bits, threads);
+        for (size_t i = 0; i < nops; i++) printf("%s\"%s\": %.1f", i ? ", " : "", ops[i].name, us[i]);
+        printf("},\n      \"bytes\": {\"ct_pk\": %zu, \"ct_sk_seeded\": %zu, \"ct_one_prime\": %zu, "
+               "\"public_key\": %zu, \"relin_key\": %zu, \"galois_key_one\": %zu}}",
+               sz_pk_ct, sz_sk_ct, sz_ct1, sz_pk, sz_rk, sz_gk);
+    } else {
+        printf("%s: n=%zu log2(QP)=%.1f t=%llu ntt=%s\n", name, n, cg_bfv_log2_qp(s.ctx),
+               (unsigned long long)cg_bfv_t(s.ctx), cg_ntt_backend_name(nt->backend));
+        for (size_t i = 0; i < nops; i++) printf("  %-28s %10.1f us\n", ops[i].name, us[i]);
+        printf("  bytes: ct %zu, seeded ct %zu, one-prime ct %zu, pk %zu, relin %zu, galois(1) %zu\n",
+               sz_pk_ct, sz_sk_ct, sz_ct1, sz_pk, sz_rk, sz_gk);
+    }
+    free(s.vals);
+    cg_free(s.poly);
+    cg_bfv_ct_free(&s.ct);
+    cg_bfv_ct_free(&s.ct2);
+    cg_bfv_ct_free(&s.ctn);
+    cg_bfv_ct_free(&s.out);
+    cg_bfv_plain_free(&s.pt);
+    cg_bfv_plain_free(&s.pt2);
+    cg_bfv_plain_ntt_free(&s.ptn);
+    cg_bfv_ksk_free(&s.rk);
+    cg_bfv_galois_free(&s.gk);
+    cg_bfv_sk_free(&s.sk);
+    cg_bfv_pk_free(&s.pk);
+    cg_bfv_ctx_free(s.ctx);
+    return 0;
+}
+
+int cg_bench_he(int argc, char **argv)
+{
+    bool json = false;
+    int threads = 1;
+    char sets[128] = "n4096,paper,n16384";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--sets") == 0 && i + 1 < argc)
+            snprintf(sets, sizeof sets, "%s", argv[++i]);
+        else {
+            fprintf(stderr, "usage: cryptogen bench he [--json] [--threads N] [--sets n4096,paper,n16384]\n");
+            return 2;
+        }
+    }
+    if (json)
+        printf("{\"bench\": \"he\", \"version\": \"%s\", \"simd\": \"%s\", \"sets\": [\n", CG_VERSION_STRING,
+               (cg_cpu_features() & CG_CPU_AVX512IFMA) ? "avx512ifma" : "portable");
+    bool first = true;
+    for (char *tok = strtok(sets, ","); tok; tok = strtok(NULL, ",")) {
+        if (run_set(tok, threads, json, first)) return 1;
+        first = false;
+        fflush(stdout);
+    }
+    if (json) printf("\n]}\n");
+    return 0;
+}
