@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 
 static const cg_bench_entry benches[] = {
+    {"ntt", cg_bench_ntt, "negacyclic NTT per back-end, side by side"},
     {"he", cg_bench_he, "BFV operations for three parameter sets"},
     {"ot", cg_bench_ot, "base OT, IKNP COT/ROT/OT and 1-of-16 OT per second (--n N)"},
     {NULL, NULL, NULL},

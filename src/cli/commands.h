@@ -17,5 +17,6 @@ typedef struct cg_bench_entry {
 int cg_bench_ot(int argc, char **argv);
 
 int cg_bench_he(int argc, char **argv);
+int cg_bench_ntt(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ bool cg_ntt_backend_available(cg_ntt_backend b, uint64_t q)
     unsigned f = cg_cpu_features();
     switch (b) {
     case CG_NTT_PORTABLE: return true;
+    case CG_NTT_AVX2: return (f & CG_CPU_AVX2) != 0;
     case CG_NTT_AVX512IFMA: return (f & CG_CPU_AVX512IFMA) && q < (1ull << 50);
     default: return false;
     }
@@ -29,7 +30,8 @@ cg_status cg_ntt_table_init(cg_ntt_table *t, size_t n, uint64_t q, cg_ntt_backen
     CG_TRY(cg_primitive_root_2n(q, n, &t->root, err));
     if (backend == CG_NTT_AUTO)
         backend = cg_ntt_backend_available(CG_NTT_AVX512IFMA, q) ? CG_NTT_AVX512IFMA
-                                                                  : CG_NTT_PORTABLE;
+                  : cg_ntt_backend_available(CG_NTT_AVX2, q)     ? CG_NTT_AVX2
+                                                                 : CG_NTT_PORTABLE;
     else if (!cg_ntt_backend_available(backend, q))
         return cg_error_set(err, CG_ERR_UNSUPPORTED, "NTT back-end %s unavailable for q = %llu",
                             cg_ntt_backend_name(backend), (unsigned long long)q);
@@ -152,6 +154,8 @@ void cg_ntt_forward(const cg_ntt_table *t, uint64_t *a)
 {
     if (t->backend == CG_NTT_AVX512IFMA)
         cg_ntt_forward_ifma(t, a);
+    else if (t->backend == CG_NTT_AVX2 && t->n >= 8)
+        cg_ntt_forward_avx2(t, a);
     else
         cg_ntt_forward_portable(t, a);
 }
@@ -160,6 +164,8 @@ void cg_ntt_inverse(const cg_ntt_table *t, uint64_t *a)
 {
     if (t->backend == CG_NTT_AVX512IFMA)
         cg_ntt_inverse_ifma(t, a);
+    else if (t->backend == CG_NTT_AVX2 && t->n >= 8)
+        cg_ntt_inverse_avx2(t, a);
     else
         cg_ntt_inverse_portable(t, a);
 }

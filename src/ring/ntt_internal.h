@@ -6,4 +6,7 @@
 /* AVX-512 IFMA (q < 2^50); same contract as the portable kernels. */
 void cg_ntt_forward_ifma(const cg_ntt_table *t, uint64_t *a);
 void cg_ntt_inverse_ifma(const cg_ntt_table *t, uint64_t *a);
+/* AVX2 (any q < 2^61, n >= 8). */
+void cg_ntt_forward_avx2(const cg_ntt_table *t, uint64_t *a);
+void cg_ntt_inverse_avx2(const cg_ntt_table *t, uint64_t *a);
 #endif

@@ -148,24 +148,19 @@ static void test_ntt_portable_matches_naive_convolution(void **state)
     }
 }
 
-static void test_ntt_ifma_matches_naive_and_portable(void **state)
+static void check_simd_backend(cg_ntt_backend be, unsigned maxbits)
 {
-    (void)state;
-    if (!cg_ntt_backend_available(CG_NTT_AVX512IFMA, 1ull << 40)) {
-        printf("# AVX-512 IFMA not available on this CPU: IFMA NTT not tested\n");
-        skip();
-    }
     for (size_t n = 2; n <= 512; n *= 2) {
-        check_ntt_product(n, 30, CG_NTT_AVX512IFMA);
-        check_ntt_product(n, 50, CG_NTT_AVX512IFMA);
+        check_ntt_product(n, 30, be);
+        check_ntt_product(n, maxbits, be);
     }
     /* Bit-for-bit against portable, large n, lazy-range edges (q-1). */
     for (size_t n = 16; n <= 32768; n *= 2) {
         uint64_t q;
-        assert_int_equal(cg_primes_ntt(49, n, 1, NULL, 0, &q, NULL), CG_OK);
+        assert_int_equal(cg_primes_ntt(maxbits - 1, n, 1, NULL, 0, &q, NULL), CG_OK);
         cg_ntt_table tp, ti;
         assert_int_equal(cg_ntt_table_init(&tp, n, q, CG_NTT_PORTABLE, NULL), CG_OK);
-        assert_int_equal(cg_ntt_table_init(&ti, n, q, CG_NTT_AVX512IFMA, NULL), CG_OK);
+        assert_int_equal(cg_ntt_table_init(&ti, n, q, be, NULL), CG_OK);
         uint64_t *a = cg_alloc(n * 8), *b = cg_alloc(n * 8);
         for (size_t i = 0; i < n; i++) a[i] = (i % 3 == 0) ? q - 1 : rnd() % q;
         memcpy(b, a, n * 8);
@@ -180,6 +175,26 @@ static void test_ntt_ifma_matches_naive_and_portable(void **state)
         cg_ntt_table_free(&tp);
         cg_ntt_table_free(&ti);
     }
+}
+
+static void test_ntt_avx2_matches_naive_and_portable(void **state)
+{
+    (void)state;
+    if (!cg_ntt_backend_available(CG_NTT_AVX2, 1ull << 40)) {
+        printf("# AVX2 not available on this CPU: AVX2 NTT not tested\n");
+        skip();
+    }
+    check_simd_backend(CG_NTT_AVX2, 60);
+}
+
+static void test_ntt_ifma_matches_naive_and_portable(void **state)
+{
+    (void)state;
+    if (!cg_ntt_backend_available(CG_NTT_AVX512IFMA, 1ull << 40)) {
+        printf("# AVX-512 IFMA not available on this CPU: IFMA NTT not tested\n");
+        skip();
+    }
+    check_simd_backend(CG_NTT_AVX512IFMA, 50);
     uint64_t q60;
     cg_primes_ntt(60, 1024, 1, NULL, 0, &q60, NULL);
     cg_ntt_table t;
@@ -363,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_modular_arithmetic_matches_int128),
         cmocka_unit_test(test_primes),
         cmocka_unit_test(test_ntt_portable_matches_naive_convolution),
+        cmocka_unit_test(test_ntt_avx2_matches_naive_and_portable),
         cmocka_unit_test(test_ntt_ifma_matches_naive_and_portable),
         cmocka_unit_test(test_rns_compose_and_base_conversion),
         cmocka_unit_test(test_poly_ops_and_automorphisms),

@@ -1,0 +1,129 @@
+/* AVX2 NTT (any q < 2^61). AVX2 has no 64x64-bit multiply, so the Shoup
+ * product hi64(x * w') and the low words x*w, Q*q are assembled from 32-bit
+ * vpmuludq partial products, four lanes at a time. Butterfly spans 1 and 2
+ * (the last two forward / first two inverse layers) run scalar. Values stay
+ * below 2^63, so signed 64-bit compares stand in for unsigned ones. */
+#include <immintrin.h>
+
+#include "ring/ntt_internal.h"
+
+static inline __m256i mul_lo64(__m256i a, __m256i b)
+{
+    __m256i ll = _mm256_mul_epu32(a, b);
+    __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), b),
+                                     _mm256_mul_epu32(a, _mm256_srli_epi64(b, 32)));
+    return _mm256_add_epi64(ll, _mm256_slli_epi64(cross, 32));
+}
+
+static inline __m256i mul_hi64(__m256i a, __m256i b)
+{
+    const __m256i lo32 = _mm256_set1_epi64x(0xffffffffll);
+    __m256i ah = _mm256_srli_epi64(a, 32), bh = _mm256_srli_epi64(b, 32);
+    __m256i ll = _mm256_mul_epu32(a, b), lh = _mm256_mul_epu32(a, bh);
+    __m256i hl = _mm256_mul_epu32(ah, b), hh = _mm256_mul_epu32(ah, bh);
+    __m256i mid = _mm256_add_epi64(_mm256_add_epi64(_mm256_srli_epi64(ll, 32), _mm256_and_si256(lh, lo32)),
+                                   _mm256_and_si256(hl, lo32));
+    __m256i hi = _mm256_add_epi64(hh, _mm256_add_epi64(_mm256_srli_epi64(lh, 32), _mm256_srli_epi64(hl, 32)));
+    return _mm256_add_epi64(hi, _mm256_srli_epi64(mid, 32));
+}
+
+/* x * w mod q in [0, 2q) */
+static inline __m256i mul_shoup(__m256i x, __m256i w, __m256i wp, __m256i q)
+{
+    return _mm256_sub_epi64(mul_lo64(x, w), mul_lo64(mul_hi64(x, wp), q));
+}
+
+/* v - m if v >= m (v, m < 2^63) */
+static inline __m256i csub(__m256i v, __m256i m)
+{
+    __m256i lt = _mm256_cmpgt_epi64(m, v);
+    return _mm256_sub_epi64(v, _mm256_andnot_si256(lt, m));
+}
+
+void cg_ntt_forward_avx2(const cg_ntt_table *t, uint64_t *a)
+{
+    const size_t n = t->n;
+    const uint64_t qs = t->mod.value, two_qs = 2 * qs;
+    const __m256i q = _mm256_set1_epi64x((long long)qs), two_q = _mm256_set1_epi64x((long long)two_qs);
+    size_t span = n, m = 1;
+    for (; m < n; m <<= 1) {
+        span >>= 1;
+        if (span < 4) break;
+        for (size_t i = 0; i < m; i++) {
+            const __m256i w = _mm256_set1_epi64x((long long)t->fwd[m + i]);
+            const __m256i wp = _mm256_set1_epi64x((long long)t->fwd_sh[m + i]);
+            uint64_t *x = a + 2 * i * span, *y = x + span;
+            for (size_t j = 0; j < span; j += 4) {
+                __m256i u = csub(_mm256_loadu_si256((const __m256i *)(x + j)), two_q);
+                __m256i v = mul_shoup(_mm256_loadu_si256((const __m256i *)(y + j)), w, wp, q);
+                _mm256_storeu_si256((__m256i *)(x + j), _mm256_add_epi64(u, v));
+                _mm256_storeu_si256((__m256i *)(y + j), _mm256_add_epi64(_mm256_sub_epi64(u, v), two_q));
+            }
+        }
+    }
+    for (; m < n; m <<= 1, span >>= 1) {
+        for (size_t i = 0; i < m; i++) {
+            const uint64_t w = t->fwd[m + i], wp = t->fwd_sh[m + i];
+            uint64_t *x = a + 2 * i * span, *y = x + span;
+            for (size_t j = 0; j < span; j++) {
+                uint64_t u = x[j];
+                u -= two_qs & (0 - (uint64_t)(u >= two_qs));
+                uint64_t v = cg_mul_shoup_lazy(y[j], w, wp, qs);
+                x[j] = u + v;
+                y[j] = u - v + two_qs;
+            }
+        }
+    }
+    for (size_t j = 0; j < n; j += 4) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(a + j));
+        _mm256_storeu_si256((__m256i *)(a + j), csub(csub(v, two_q), q));
+    }
+}
+
+void cg_ntt_inverse_avx2(const cg_ntt_table *t, uint64_t *a)
+{
+    const size_t n = t->n;
+    const uint64_t qs = t->mod.value, two_qs = 2 * qs;
+    const __m256i q = _mm256_set1_epi64x((long long)qs), two_q = _mm256_set1_epi64x((long long)two_qs);
+    size_t span = 1, m = n;
+    for (; m > 2 && span < 4; m >>= 1, span <<= 1) {
+        const size_t h = m >> 1;
+        for (size_t i = 0; i < h; i++) {
+            const uint64_t w = t->inv[h + i], wp = t->inv_sh[h + i];
+            uint64_t *x = a + 2 * i * span, *y = x + span;
+            for (size_t j = 0; j < span; j++) {
+                uint64_t u = x[j], v = y[j];
+                uint64_t s = u + v;
+                s -= two_qs & (0 - (uint64_t)(s >= two_qs));
+                x[j] = s;
+                y[j] = cg_mul_shoup_lazy(u - v + two_qs, w, wp, qs);
+            }
+        }
+    }
+    for (; m > 2; m >>= 1, span <<= 1) {
+        const size_t h = m >> 1;
+        for (size_t i = 0; i < h; i++) {
+            const __m256i w = _mm256_set1_epi64x((long long)t->inv[h + i]);
+            const __m256i wp = _mm256_set1_epi64x((long long)t->inv_sh[h + i]);
+            uint64_t *x = a + 2 * i * span, *y = x + span;
+            for (size_t j = 0; j < span; j += 4) {
+                __m256i u = _mm256_loadu_si256((const __m256i *)(x + j));
+                __m256i v = _mm256_loadu_si256((const __m256i *)(y + j));
+                _mm256_storeu_si256((__m256i *)(x + j), csub(_mm256_add_epi64(u, v), two_q));
+                _mm256_storeu_si256((__m256i *)(y + j),
+                                    mul_shoup(_mm256_add_epi64(_mm256_sub_epi64(u, v), two_q), w, wp, q));
+            }
+        }
+    }
+    const __m256i ni = _mm256_set1_epi64x((long long)t->n_inv), nip = _mm256_set1_epi64x((long long)t->n_inv_sh);
+    const __m256i li = _mm256_set1_epi64x((long long)t->last_inv), lip = _mm256_set1_epi64x((long long)t->last_inv_sh);
+    uint64_t *x = a, *y = a + n / 2;
+    for (size_t j = 0; j < n / 2; j += 4) {
+        __m256i u = _mm256_loadu_si256((const __m256i *)(x + j));
+        __m256i v = _mm256_loadu_si256((const __m256i *)(y + j));
+        __m256i s = mul_shoup(_mm256_add_epi64(u, v), ni, nip, q);
+        __m256i d = mul_shoup(_mm256_add_epi64(_mm256_sub_epi64(u, v), two_q), li, lip, q);
+        _mm256_storeu_si256((__m256i *)(x + j), csub(s, q));
+        _mm256_storeu_si256((__m256i *)(y + j), csub(d, q));
+    }
+}
