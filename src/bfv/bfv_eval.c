@@ -158,12 +158,47 @@ cg_status cg_bfv_mul_plain(const cg_bfv_ctx *c, const cg_bfv_ct *ct, const cg_bf
     return cg_bfv_mac_plain(c, cts, pts, 1, out, err);
 }
 
+typedef struct mac_job {
+    const cg_bfv_ctx *c;
+    const cg_bfv_ct *const *cts;
+    const cg_bfv_plain_ntt *const *pts;
+    size_t k, size, level;
+    cg_u128 *acc; /* size * level * n */
+    uint64_t *out;
+} mac_job;
+
+/* Rows [begin, end) of every polynomial: each thread owns whole primes. */
+static void mac_rows(void *ctx, size_t begin, size_t end)
+{
+    mac_job *j = ctx;
+    const size_t n = j->c->n, w = j->level * n;
+    for (size_t row = begin; row < end; row++) {
+        const cg_modulus *m = &j->c->mods[row];
+        size_t pending = 0;
+        for (size_t i = 0; i < j->k; i++) {
+            const uint64_t *pt = j->pts[i]->data + row * n;
+            for (size_t p = 0; p < j->cts[i]->size; p++)
+                cg_poly_mac128(n, j->cts[i]->data + p * w + row * n, pt, j->acc + p * w + row * n);
+            /* primes < 2^60: 64 products of < 2^120 fit the 128-bit accumulator */
+            if (++pending == 64 || i + 1 == j->k) {
+                for (size_t p = 0; p < j->size; p++) {
+                    cg_u128 *acc = j->acc + p * w + row * n;
+                    uint64_t *o = j->out + p * w + row * n;
+                    cg_poly_reduce128(m, 1, n, acc, o);
+                    for (size_t x = 0; x < n; x++) acc[x] = o[x];
+                }
+                pending = 0;
+            }
+        }
+    }
+}
+
 cg_status cg_bfv_mac_plain(const cg_bfv_ctx *c, const cg_bfv_ct *const *cts,
                            const cg_bfv_plain_ntt *const *pts, size_t k, cg_bfv_ct *out,
                            cg_error *err)
 {
     if (k == 0) return cg_error_set(err, CG_ERR_ARG, "empty multiply-accumulate");
-    const size_t L = cts[0]->level, n = c->n, w = L * n;
+    const size_t L = cts[0]->level, w = L * c->n;
     size_t size = 2;
     for (size_t i = 0; i < k; i++) {
         if (!cts[i]->data || cts[i]->level != L || !cts[i]->ntt)
@@ -180,23 +215,14 @@ cg_status cg_bfv_mac_plain(const cg_bfv_ctx *c, const cg_bfv_ct *const *cts,
         cg_bfv_ct_free(&r);
         return cg_error_set(err, CG_ERR_NOMEM, "multiply-accumulate");
     }
-    /* primes < 2^61: a product < 2^122, so 64 products fit before reducing */
+    mac_job job = {c, cts, pts, k, size, L, acc, r.data};
+    cg_parallel_for(c->nthreads, L, mac_rows, &job);
+    cg_free(acc);
     double noise2 = 0;
-    size_t pending = 0;
     for (size_t i = 0; i < k; i++) {
-        for (size_t p = 0; p < cts[i]->size; p++)
-            cg_poly_mac128(w, cts[i]->data + p * w, pts[i]->data, acc + p * w);
-        if (++pending == 64 || i + 1 == k) {
-            for (size_t p = 0; p < size; p++) {
-                cg_poly_reduce128(c->mods, L, n, acc + p * w, r.data + p * w);
-                for (size_t x = 0; x < w; x++) acc[p * w + x] = r.data[p * w + x];
-            }
-            pending = 0;
-        }
         double v = mul_plain_noise(c, cts[i]->noise_log2, pts[i]->norm_log2);
         noise2 += exp2(2 * (v - 64));
     }
-    cg_free(acc);
     r.ntt = true;
     /* independent terms: the bound grows like the root of the sum of squares */
     r.noise_log2 = noise2 > 0 ? 0.5 * log2(noise2) + 64 + 0.5 : 0;

@@ -1,6 +1,7 @@
 /* Hybrid key switching (digits of alpha primes, special modulus P),
  * relinearisation, rotations, hoisted rotations, mask-and-rotate. */
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "bfv/bfv_internal.h"
@@ -229,6 +230,65 @@ cg_status cg_bfv_rotate_columns(const cg_bfv_ctx *c, const cg_bfv_galois_keys *g
     return apply_galois(c, key, g, ct, out, err);
 }
 
+typedef struct hoist_job {
+    const cg_bfv_ctx *c;
+    const cg_bfv_galois_keys *gk;
+    const cg_bfv_ct *ct;
+    const int *steps;
+    cg_bfv_ct *outs;
+    const uint64_t *digits, *c0n;
+    cg_status st;
+    cg_error err;
+    pthread_mutex_t lock;
+} hoist_job;
+
+/* Rotations [begin, end) from the shared decomposition; each writes its own
+ * output, so threads only share read-only data (and the first error). */
+static void hoist_range(void *ctx, size_t begin, size_t end)
+{
+    hoist_job *j = ctx;
+    const cg_bfv_ctx *c = j->c;
+    const size_t n = c->n, L = c->nq, w = L * n;
+    uint32_t *perm = cg_alloc(n * sizeof(uint32_t));
+    uint64_t *tmp = cg_alloc(w * sizeof(uint64_t));
+    cg_error err = {0};
+    cg_status st = (perm && tmp) ? CG_OK : cg_error_set(&err, CG_ERR_NOMEM, "rotation");
+    for (size_t i = begin; i < end && st == CG_OK; i++) {
+        int s = j->steps[i] % (int)(n / 2);
+        if (s < 0) s += (int)(n / 2);
+        if (s == 0) {
+            st = cg_bfv_ct_copy(c, &j->outs[i], j->ct, &err);
+            continue;
+        }
+        uint32_t g = cg_bfv_galois_elt(c, s);
+        cg_bfv_ct r;
+        st = cg_bfv_ct_alloc(c, &r, 2, L, &err);
+        if (st != CG_OK) break;
+        cg_automorphism_ntt_perm(n, g, perm);
+        st = bfv_ks_apply(c, j->digits, perm, find_key(j->gk, g), r.data, r.data + w, &err);
+        if (st == CG_OK) {
+            cg_poly_permute(L, n, perm, j->c0n, tmp);
+            cg_poly_add(c->mods, L, n, r.data, tmp, r.data);
+            r.ntt = true;
+            r.noise_log2 = bfv_log2_add(j->ct->noise_log2, bfv_keyswitch_noise_log2(c));
+            cg_bfv_ct_free(&j->outs[i]);
+            j->outs[i] = r;
+        } else {
+            cg_bfv_ct_free(&r);
+        }
+    }
+    cg_free(perm);
+    cg_free(tmp);
+    if (st != CG_OK) {
+        pthread_mutex_lock(&j->lock);
+        if (j->st == CG_OK) {
+            j->st = st;
+            j->err = err;
+        }
+        pthread_mutex_unlock(&j->lock);
+    }
+}
+
 cg_status cg_bfv_rotate_hoisted(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk,
                                 const cg_bfv_ct *ct, const int *steps, size_t nsteps,
                                 cg_bfv_ct *outs, cg_error *err)
@@ -246,44 +306,19 @@ cg_status cg_bfv_rotate_hoisted(const cg_bfv_ctx *c, const cg_bfv_galois_keys *g
     cg_bfv_from_ntt(c, &src);
     uint64_t *digits = cg_alloc(c->dnum * K * n * sizeof(uint64_t));
     uint64_t *c0n = cg_alloc(w * sizeof(uint64_t));
-    uint32_t *perm = cg_alloc(n * sizeof(uint32_t));
+    uint32_t *perm = cg_alloc(sizeof(uint32_t));
     cg_status st = (digits && c0n && perm) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "rotation");
     if (st == CG_OK) st = bfv_ks_decompose(c, src.data + w, digits, err);
     if (st == CG_OK) {
         memcpy(c0n, src.data, w * sizeof(uint64_t));
         cg_poly_ntt(c->ntt, L, c0n, c->nthreads);
     }
-    for (size_t i = 0; i < nsteps && st == CG_OK; i++) {
-        int s = steps[i] % (int)(n / 2);
-        if (s < 0) s += (int)(n / 2);
-        if (s == 0) {
-            st = cg_bfv_ct_copy(c, &outs[i], ct, err);
-            continue;
-        }
-        uint32_t g = cg_bfv_galois_elt(c, s);
-        cg_bfv_ct r;
-        st = cg_bfv_ct_alloc(c, &r, 2, L, err);
-        if (st != CG_OK) break;
-        cg_automorphism_ntt_perm(n, g, perm);
-        st = bfv_ks_apply(c, digits, perm, find_key(gk, g), r.data, r.data + w, err);
-        if (st == CG_OK) {
-            uint64_t *tmp = cg_alloc(w * sizeof(uint64_t));
-            if (!tmp) {
-                st = cg_error_set(err, CG_ERR_NOMEM, "rotation");
-            } else {
-                cg_poly_permute(L, n, perm, c0n, tmp);
-                cg_poly_add(c->mods, L, n, r.data, tmp, r.data);
-                cg_free(tmp);
-            }
-            r.ntt = true;
-            r.noise_log2 = bfv_log2_add(ct->noise_log2, bfv_keyswitch_noise_log2(c));
-        }
-        if (st == CG_OK) {
-            cg_bfv_ct_free(&outs[i]);
-            outs[i] = r;
-        } else {
-            cg_bfv_ct_free(&r);
-        }
+    if (st == CG_OK) {
+        hoist_job job = {.c = c, .gk = gk, .ct = ct, .steps = steps, .outs = outs, .digits = digits, .c0n = c0n, .st = CG_OK};
+        pthread_mutex_init(&job.lock, NULL);
+        cg_parallel_for(c->nthreads, nsteps, hoist_range, &job);
+        pthread_mutex_destroy(&job.lock);
+        if (job.st != CG_OK) st = cg_error_set(err, job.st, "%s", job.err.msg);
     }
     cg_free(digits);
     cg_free(c0n);

@@ -48,7 +48,13 @@ static int setup_spec(void **state, const char *preset)
 }
 
 static int setup_small(void **state) { return setup_spec(state, "test2048"); }
-static int setup_paper(void **state) { return setup_spec(state, "paper"); }
+/* The paper set also runs the batch operations on two threads. */
+static int setup_paper(void **state)
+{
+    int r = setup_spec(state, "paper");
+    if (r == 0) cg_bfv_set_threads(((fixture *)*state)->ctx, 2);
+    return r;
+}
 
 static int teardown(void **state)
 {
@@ -520,6 +526,7 @@ int main(void)
     const struct CMUnitTest paper[] = {
         cmocka_unit_test(test_encrypt_decrypt_and_encoders),
         cmocka_unit_test(test_mul_plain_and_mac),
+        cmocka_unit_test(test_rotations),
         cmocka_unit_test(test_multiply_relinearize),
         cmocka_unit_test(test_mod_switch_and_flooding),
     };
