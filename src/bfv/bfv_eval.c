@@ -163,32 +163,38 @@ typedef struct mac_job {
     const cg_bfv_ct *const *cts;
     const cg_bfv_plain_ntt *const *pts;
     size_t k, size, level;
-    cg_u128 *acc; /* size * level * n */
     uint64_t *out;
 } mac_job;
 
-/* Rows [begin, end) of every polynomial: each thread owns whole primes. */
+/* Rows [begin, end) of every polynomial: each thread owns whole primes.
+ * Each row is walked in chunks whose 128-bit accumulators stay in L1. */
+#define MAC_CHUNK 256
 static void mac_rows(void *ctx, size_t begin, size_t end)
 {
     mac_job *j = ctx;
     const size_t n = j->c->n, w = j->level * n;
+    cg_u128 acc[3][MAC_CHUNK];
     for (size_t row = begin; row < end; row++) {
         const cg_modulus *m = &j->c->mods[row];
-        size_t pending = 0;
-        for (size_t i = 0; i < j->k; i++) {
-            const uint64_t *pt = j->pts[i]->data + row * n;
-            for (size_t p = 0; p < j->cts[i]->size; p++)
-                cg_poly_mac128(n, j->cts[i]->data + p * w + row * n, pt, j->acc + p * w + row * n);
-            /* primes < 2^60: 64 products of < 2^120 fit the 128-bit accumulator */
-            if (++pending == 64 || i + 1 == j->k) {
-                for (size_t p = 0; p < j->size; p++) {
-                    cg_u128 *acc = j->acc + p * w + row * n;
-                    uint64_t *o = j->out + p * w + row * n;
-                    cg_poly_reduce128(m, 1, n, acc, o);
-                    for (size_t x = 0; x < n; x++) acc[x] = o[x];
+        for (size_t x0 = 0; x0 < n; x0 += MAC_CHUNK) {
+            const size_t len = n - x0 < MAC_CHUNK ? n - x0 : MAC_CHUNK;
+            const size_t off = row * n + x0;
+            for (size_t p = 0; p < j->size; p++)
+                for (size_t x = 0; x < len; x++) acc[p][x] = 0;
+            size_t pending = 0;
+            for (size_t i = 0; i < j->k; i++) {
+                const uint64_t *pt = j->pts[i]->data + off;
+                for (size_t p = 0; p < j->cts[i]->size; p++)
+                    cg_poly_mac128(len, j->cts[i]->data + p * w + off, pt, acc[p]);
+                /* primes < 2^60: 64 products of < 2^120 fit 128 bits */
+                if (++pending == 64 && i + 1 < j->k) {
+                    for (size_t p = 0; p < j->size; p++)
+                        for (size_t x = 0; x < len; x++) acc[p][x] = cg_mod_reduce128(acc[p][x], m);
+                    pending = 0;
                 }
-                pending = 0;
             }
+            for (size_t p = 0; p < j->size; p++)
+                cg_poly_reduce128(m, 1, len, acc[p], j->out + p * w + off);
         }
     }
 }
@@ -198,7 +204,7 @@ cg_status cg_bfv_mac_plain(const cg_bfv_ctx *c, const cg_bfv_ct *const *cts,
                            cg_error *err)
 {
     if (k == 0) return cg_error_set(err, CG_ERR_ARG, "empty multiply-accumulate");
-    const size_t L = cts[0]->level, w = L * c->n;
+    const size_t L = cts[0]->level;
     size_t size = 2;
     for (size_t i = 0; i < k; i++) {
         if (!cts[i]->data || cts[i]->level != L || !cts[i]->ntt)
@@ -210,14 +216,8 @@ cg_status cg_bfv_mac_plain(const cg_bfv_ctx *c, const cg_bfv_ct *const *cts,
     }
     cg_bfv_ct r;
     CG_TRY(cg_bfv_ct_alloc(c, &r, size, L, err));
-    cg_u128 *acc = cg_calloc(size * w, sizeof(cg_u128));
-    if (!acc) {
-        cg_bfv_ct_free(&r);
-        return cg_error_set(err, CG_ERR_NOMEM, "multiply-accumulate");
-    }
-    mac_job job = {c, cts, pts, k, size, L, acc, r.data};
+    mac_job job = {c, cts, pts, k, size, L, r.data};
     cg_parallel_for(c->nthreads, L, mac_rows, &job);
-    cg_free(acc);
     double noise2 = 0;
     for (size_t i = 0; i < k; i++) {
         double v = mul_plain_noise(c, cts[i]->noise_log2, pts[i]->norm_log2);
