@@ -17,13 +17,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cg_bfv_ctx_new(&ctx, &s, NULL) != CG_OK) return 0;
     }
     if (size < 1) return 0;
-    const uint8_t which = data[0] % 4, with_header = data[0] & 4;
+    const uint8_t which = data[0] % 6, with_header = data[0] & 4;
     data++;
     size--;
     uint8_t *buf = NULL;
     size_t len = size;
     if (with_header) {
-        static const uint16_t types[4] = {CG_BFV_OBJ_CT, CG_BFV_OBJ_PK, CG_BFV_OBJ_KSK, CG_BFV_OBJ_GALOIS};
+        static const uint16_t types[6] = {CG_BFV_OBJ_CT, CG_BFV_OBJ_PK, CG_BFV_OBJ_KSK, CG_BFV_OBJ_GALOIS,
+                                         CG_BFV_OBJ_PLAIN, CG_BFV_OBJ_SK};
         len = 40 + size;
         buf = cg_alloc(len);
         memcpy(buf, "CGBF", 4);
@@ -50,6 +51,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2: {
         cg_bfv_ksk k = {0};
         if (cg_bfv_ksk_deserialize(ctx, data, len, &k, &err) == CG_OK) cg_bfv_ksk_free(&k);
+        break;
+    }
+    case 4: {
+        cg_bfv_plain pt = {0};
+        if (cg_bfv_plain_deserialize(ctx, data, len, &pt, &err) == CG_OK) cg_bfv_plain_free(&pt);
+        break;
+    }
+    case 5: {
+        cg_bfv_sk sk = {0};
+        if (cg_bfv_sk_deserialize(ctx, data, len, &sk, &err) == CG_OK) cg_bfv_sk_free(&sk);
         break;
     }
     default: {

@@ -242,7 +242,8 @@ typedef enum cg_bfv_obj {
     CG_BFV_OBJ_PK = 2,
     CG_BFV_OBJ_KSK = 3,
     CG_BFV_OBJ_GALOIS = 4,
-    CG_BFV_OBJ_PLAIN = 5
+    CG_BFV_OBJ_PLAIN = 5,
+    CG_BFV_OBJ_SK = 6
 } cg_bfv_obj;
 
 cg_status cg_bfv_ct_serialize(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct, cg_buf *out,
@@ -259,6 +260,17 @@ cg_status cg_bfv_ksk_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t
                                  cg_bfv_ksk *k, cg_error *err);
 cg_status cg_bfv_galois_serialize(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk,
                                   cg_buf *out, cg_error *err);
+cg_status cg_bfv_plain_serialize(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, cg_buf *out,
+                                 cg_error *err);
+cg_status cg_bfv_plain_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
+                                   cg_bfv_plain *pt, cg_error *err);
+/* The secret key (2 bits per coefficient) for a client that keeps its key
+ * across runs; the caller is responsible for storing it safely. The buffer
+ * holds a secret: free it with cg_buf_free, which wipes. */
+cg_status cg_bfv_sk_serialize(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, cg_buf *out,
+                              cg_error *err);
+cg_status cg_bfv_sk_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
+                                cg_bfv_sk *sk, cg_error *err);
 cg_status cg_bfv_galois_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
                                     cg_bfv_galois_keys *gk, cg_error *err);
 

@@ -283,3 +283,72 @@ cg_status cg_bfv_galois_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_
     *gk = t;
     return CG_OK;
 }
+
+cg_status cg_bfv_plain_serialize(const cg_bfv_ctx *c, const cg_bfv_plain *pt, cg_buf *out, cg_error *err)
+{
+    if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
+    put_header(c, out, CG_BFV_OBJ_PLAIN);
+    cg_buf_put_packed(out, pt->coeffs, c->n, c->tmod.bits);
+    return finish(out, err);
+}
+
+cg_status cg_bfv_plain_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t len, cg_bfv_plain *pt,
+                                   cg_error *err)
+{
+    cg_reader r;
+    cg_reader_init(&r, p, len);
+    CG_TRY(get_header(c, &r, CG_BFV_OBJ_PLAIN, err));
+    cg_bfv_plain t = {0};
+    CG_TRY(cg_bfv_plain_alloc(c, &t, err));
+    cg_status st = cg_read_packed(&r, t.coeffs, c->n, c->tmod.bits, "plaintext", err);
+    for (size_t j = 0; j < c->n && st == CG_OK; j++)
+        if (t.coeffs[j] >= c->t) st = cg_error_set(err, CG_ERR_FORMAT, "plaintext coefficient not below t");
+    if (st == CG_OK) st = at_end(&r, err);
+    if (st != CG_OK) {
+        cg_bfv_plain_free(&t);
+        return st;
+    }
+    cg_bfv_plain_free(pt);
+    *pt = t;
+    return CG_OK;
+}
+
+cg_status cg_bfv_sk_serialize(const cg_bfv_ctx *c, const cg_bfv_sk *sk, cg_buf *out, cg_error *err)
+{
+    if (!sk->s_coeff) return cg_error_set(err, CG_ERR_ARG, "empty secret key");
+    uint64_t *v = cg_alloc(c->n * sizeof(uint64_t));
+    if (!v) return cg_error_set(err, CG_ERR_NOMEM, "secret key");
+    for (size_t j = 0; j < c->n; j++) v[j] = (uint64_t)(sk->s_coeff[j] + 1); /* {0,1,2} */
+    put_header(c, out, CG_BFV_OBJ_SK);
+    cg_buf_put_packed(out, v, c->n, 2);
+    cg_free(v);
+    return finish(out, err);
+}
+
+cg_status cg_bfv_sk_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t len, cg_bfv_sk *sk,
+                                cg_error *err)
+{
+    cg_reader r;
+    cg_reader_init(&r, p, len);
+    CG_TRY(get_header(c, &r, CG_BFV_OBJ_SK, err));
+    const size_t K = c->nq + c->np;
+    uint64_t *v = cg_alloc(c->n * sizeof(uint64_t));
+    cg_bfv_sk t = {.s_coeff = cg_alloc(c->n), .s_ntt = cg_alloc(K * c->n * sizeof(uint64_t))};
+    cg_status st = (v && t.s_coeff && t.s_ntt) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "secret key");
+    if (st == CG_OK) st = cg_read_packed(&r, v, c->n, 2, "secret key", err);
+    for (size_t j = 0; j < c->n && st == CG_OK; j++) {
+        if (v[j] > 2) st = cg_error_set(err, CG_ERR_FORMAT, "secret key coefficient out of range");
+        else t.s_coeff[j] = (int8_t)((int)v[j] - 1);
+    }
+    if (st == CG_OK) st = at_end(&r, err);
+    cg_free(v);
+    if (st != CG_OK) {
+        cg_bfv_sk_free(&t);
+        return st;
+    }
+    cg_small_to_rns(c->mods, K, c->n, t.s_coeff, t.s_ntt);
+    cg_poly_ntt(c->ntt, K, t.s_ntt, c->nthreads);
+    cg_bfv_sk_free(sk);
+    *sk = t;
+    return CG_OK;
+}

@@ -488,6 +488,25 @@ static void test_serialization_roundtrip_and_rejection(void **state)
     printf("# relinearisation key bytes %zu (seeded)\n", b.len);
     assert_int_equal(cg_bfv_ksk_deserialize(f->ctx, b.data, b.len, &rk2, &err), CG_OK);
     assert_memory_equal(rk.data, rk2.data, 2 * rk.dnum * (cg_bfv_nq(f->ctx) + 1) * f->n * 8);
+    /* plaintext and secret key round trip */
+    cg_bfv_plain pa = {0}, pa2 = {0};
+    cg_bfv_encode_batch(f->ctx, a, f->n, &pa, &err);
+    cg_buf_reset(&b);
+    assert_int_equal(cg_bfv_plain_serialize(f->ctx, &pa, &b, &err), CG_OK);
+    assert_int_equal(cg_bfv_plain_deserialize(f->ctx, b.data, b.len, &pa2, &err), CG_OK);
+    assert_memory_equal(pa.coeffs, pa2.coeffs, f->n * 8);
+    assert_int_not_equal(cg_bfv_plain_deserialize(f->ctx, b.data, b.len - 1, &pa2, &err), CG_OK);
+    cg_buf_reset(&b);
+    cg_bfv_sk sk2 = {0};
+    assert_int_equal(cg_bfv_sk_serialize(f->ctx, &f->sk, &b, &err), CG_OK);
+    assert_int_equal(b.len, 40 + f->n / 4);
+    assert_int_equal(cg_bfv_sk_deserialize(f->ctx, b.data, b.len, &sk2, &err), CG_OK);
+    assert_memory_equal(sk2.s_ntt, f->sk.s_ntt, (cg_bfv_nq(f->ctx) + 1) * f->n * 8);
+    b.data[40] = 0xff; /* coefficient code 3 is invalid */
+    assert_int_equal(cg_bfv_sk_deserialize(f->ctx, b.data, b.len, &sk2, &err), CG_ERR_FORMAT);
+    cg_bfv_sk_free(&sk2);
+    cg_bfv_plain_free(&pa);
+    cg_bfv_plain_free(&pa2);
     /* objects from other parameters are refused */
     cg_bfv_spec s;
     cg_bfv_ctx *other = NULL;
@@ -510,6 +529,49 @@ static void test_serialization_roundtrip_and_rejection(void **state)
     free(w);
 }
 
+/* Hybrid key switching with 2 digits of 2 primes each (not one per prime). */
+static void test_hybrid_key_switching_digits(void **state)
+{
+    (void)state;
+    cg_bfv_spec s = {.n = 2048, .nq = 4, .q_bits = {40, 40, 40, 40}, .np = 2, .p_bits = {41, 41},
+                     .t_bits = 20, .dnum = 2, .insecure_for_tests = true};
+    fixture f = {0};
+    cg_error err = {0};
+    assert_int_equal(cg_bfv_ctx_new(&f.ctx, &s, &err), CG_OK);
+    assert_int_equal(cg_bfv_keygen(f.ctx, &f.sk, &f.pk, &err), CG_OK);
+    f.n = cg_bfv_n(f.ctx);
+    f.t = cg_bfv_t(f.ctx);
+    cg_prg_init_random(&f.prg);
+    cg_bfv_ksk rk = {0};
+    int step = 3;
+    cg_bfv_galois_keys gk = {0};
+    assert_int_equal(cg_bfv_keygen_relin(f.ctx, &f.sk, &rk, &err), CG_OK);
+    assert_int_equal(rk.dnum, 2);
+    assert_int_equal(cg_bfv_keygen_galois(f.ctx, &f.sk, &step, 1, false, &gk, &err), CG_OK);
+    int64_t *a = random_slots(&f), *w = malloc(f.n * 8);
+    cg_bfv_ct ca = {0}, r = {0};
+    encrypt_vals(&f, a, &ca, false);
+    assert_int_equal(cg_bfv_multiply(f.ctx, &ca, &ca, &r, &err), CG_OK);
+    assert_int_equal(cg_bfv_relinearize(f.ctx, &rk, &r, &err), CG_OK);
+    for (size_t i = 0; i < f.n; i++) w[i] = (int64_t)((__int128)a[i] * a[i] % (int64_t)f.t);
+    check_decrypts_to(&f, &r, w);
+    check_noise(&f, &r, 10, "relin dnum=2");
+    assert_int_equal(cg_bfv_rotate_rows(f.ctx, &gk, &ca, 3, &r, &err), CG_OK);
+    for (size_t row = 0; row < 2; row++)
+        for (size_t i = 0; i < f.n / 2; i++) w[row * f.n / 2 + i] = a[row * f.n / 2 + (i + 3) % (f.n / 2)];
+    check_decrypts_to(&f, &r, w);
+    check_noise(&f, &r, 10, "rotate dnum=2");
+    cg_bfv_ksk_free(&rk);
+    cg_bfv_galois_free(&gk);
+    cg_bfv_ct_free(&ca);
+    cg_bfv_ct_free(&r);
+    cg_bfv_sk_free(&f.sk);
+    cg_bfv_pk_free(&f.pk);
+    cg_bfv_ctx_free(f.ctx);
+    free(a);
+    free(w);
+}
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
@@ -522,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_multiply_relinearize),
         cmocka_unit_test(test_mod_switch_and_flooding),
         cmocka_unit_test(test_serialization_roundtrip_and_rejection),
+        cmocka_unit_test(test_hybrid_key_switching_digits),
     };
     const struct CMUnitTest paper[] = {
         cmocka_unit_test(test_encrypt_decrypt_and_encoders),
