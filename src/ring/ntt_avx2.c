@@ -61,19 +61,7 @@ void cg_ntt_forward_avx2(const cg_ntt_table *t, uint64_t *a)
             }
         }
     }
-    for (; m < n; m <<= 1, span >>= 1) {
-        for (size_t i = 0; i < m; i++) {
-            const uint64_t w = t->fwd[m + i], wp = t->fwd_sh[m + i];
-            uint64_t *x = a + 2 * i * span, *y = x + span;
-            for (size_t j = 0; j < span; j++) {
-                uint64_t u = x[j];
-                u -= two_qs & (0 - (uint64_t)(u >= two_qs));
-                uint64_t v = cg_mul_shoup_lazy(y[j], w, wp, qs);
-                x[j] = u + v;
-                y[j] = u - v + two_qs;
-            }
-        }
-    }
+    for (; m < n; m <<= 1, span >>= 1) cg_ntt_fwd_layer_scalar(t, a, m, span);
     for (size_t j = 0; j < n; j += 4) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(a + j));
         _mm256_storeu_si256((__m256i *)(a + j), csub(csub(v, two_q), q));
@@ -86,20 +74,7 @@ void cg_ntt_inverse_avx2(const cg_ntt_table *t, uint64_t *a)
     const uint64_t qs = t->mod.value, two_qs = 2 * qs;
     const __m256i q = _mm256_set1_epi64x((long long)qs), two_q = _mm256_set1_epi64x((long long)two_qs);
     size_t span = 1, m = n;
-    for (; m > 2 && span < 4; m >>= 1, span <<= 1) {
-        const size_t h = m >> 1;
-        for (size_t i = 0; i < h; i++) {
-            const uint64_t w = t->inv[h + i], wp = t->inv_sh[h + i];
-            uint64_t *x = a + 2 * i * span, *y = x + span;
-            for (size_t j = 0; j < span; j++) {
-                uint64_t u = x[j], v = y[j];
-                uint64_t s = u + v;
-                s -= two_qs & (0 - (uint64_t)(s >= two_qs));
-                x[j] = s;
-                y[j] = cg_mul_shoup_lazy(u - v + two_qs, w, wp, qs);
-            }
-        }
-    }
+    for (; m > 2 && span < 4; m >>= 1, span <<= 1) cg_ntt_inv_layer_scalar(t, a, m >> 1, span);
     for (; m > 2; m >>= 1, span <<= 1) {
         const size_t h = m >> 1;
         for (size_t i = 0; i < h; i++) {

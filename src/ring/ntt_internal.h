@@ -3,6 +3,10 @@
 #define CG_RING_NTT_INTERNAL_H
 #include "cryptogen/ring.h"
 
+/* Scalar butterfly layers (shared by the portable and AVX2 kernels). */
+void cg_ntt_fwd_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t m, size_t span);
+void cg_ntt_inv_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t h, size_t span);
+
 /* AVX-512 IFMA (q < 2^50); same contract as the portable kernels. */
 void cg_ntt_forward_ifma(const cg_ntt_table *t, uint64_t *a);
 void cg_ntt_inverse_ifma(const cg_ntt_table *t, uint64_t *a);
