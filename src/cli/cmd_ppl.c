@@ -1,0 +1,186 @@
+/* `cryptogen ppl --model DIR --data FILE [--format text|lambada] [--mode float]
+ *  [--ctx N --stride S] [--limit K] [--threads T] [--json]`:
+ * sliding-window perplexity (each token scored once with up to ctx-1 tokens
+ * of context), or LAMBADA last-word accuracy and perplexity. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cryptogen/model.h"
+#include "model/json.h"
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        b[n] = '\0';
+        *len = (size_t)n;
+    }
+    return b;
+}
+
+/* Sum of -log p(target) for positions [from, n-1) of the window's logits. */
+static double window_nll(const float *lg, const uint32_t *ids, size_t n, size_t from, size_t V, size_t *count,
+                         bool *all_argmax)
+{
+    double nll = 0;
+    for (size_t i = from; i + 1 < n; i++) {
+        const float *row = lg + i * V;
+        float mx = row[0];
+        size_t am = 0;
+        for (size_t v = 1; v < V; v++)
+            if (row[v] > mx) mx = row[v], am = v;
+        double s = 0;
+        for (size_t v = 0; v < V; v++) s += exp((double)row[v] - mx);
+        nll += log(s) + mx - row[ids[i + 1]];
+        (*count)++;
+        if (all_argmax && am != ids[i + 1]) *all_argmax = false;
+    }
+    return nll;
+}
+
+int cg_cmd_ppl(int argc, char **argv)
+{
+    const char *dir = "models/default", *data = NULL, *format = "text", *mode = "float";
+    size_t ctx = 256, stride = 128, limit = 0;
+    int threads = 1;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
+        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
+        else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) format = argv[++i];
+        else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) mode = argv[++i];
+        else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) ctx = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--stride") == 0 && i + 1 < argc) stride = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) limit = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--json") == 0) json = true;
+        else {
+            fprintf(stderr, "usage: cryptogen ppl [--model DIR] --data FILE [--format text|lambada] "
+                            "[--mode float] [--ctx N --stride S] [--limit K] [--threads T] [--json]\n");
+            return 2;
+        }
+    }
+    if (strcmp(mode, "float") != 0) {
+        fprintf(stderr, "cryptogen ppl: only --mode float exists so far (the fixed-point emulator is not built yet)\n");
+        return 2;
+    }
+    if (!data || ctx < 2 || stride < 1 || stride >= ctx) {
+        fprintf(stderr, "cryptogen ppl: need --data, ctx >= 2 and 1 <= stride < ctx\n");
+        return 2;
+    }
+    cg_error err = {0};
+    cg_gpt2 *m = NULL;
+    cg_tokenizer *tok = NULL;
+    size_t len = 0;
+    char *text = read_all(data, &len);
+    if (!text) {
+        fprintf(stderr, "cryptogen ppl: cannot read %s\n", data);
+        return 1;
+    }
+    if (cg_gpt2_load(&m, dir, &err) != CG_OK || cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK) {
+        fprintf(stderr, "cryptogen ppl: %s\n", err.msg);
+        free(text);
+        return 1;
+    }
+    if (ctx > m->cfg.n_positions) ctx = m->cfg.n_positions;
+    const size_t V = m->cfg.vocab_size;
+    float *lg = malloc(ctx * V * sizeof(float));
+    int rc = 1;
+    double nll = 0;
+    size_t count = 0, passages = 0, correct = 0;
+    if (!lg) goto out;
+    if (strcmp(format, "lambada") == 0) {
+        for (char *line = text; line && *line; ) {
+            char *nl = strchr(line, '\n');
+            if (nl) *nl = '\0';
+            cg_json_doc doc;
+            if (*line && cg_json_parse(line, strlen(line), &doc, "lambada line", &err) == CG_OK) {
+                const cg_json *t = cg_json_get(&doc.root, "text");
+                char *sp = t && t->type == CG_JSON_STR ? strrchr(t->str, ' ') : NULL;
+                if (sp) {
+                    uint32_t *cids, *tids;
+                    size_t nc, nt;
+                    *sp = '\0';
+                    cg_tokenizer_encode(tok, t->str, strlen(t->str), &cids, &nc, &err);
+                    *sp = ' ';
+                    cg_tokenizer_encode(tok, sp, strlen(sp), &tids, &nt, &err);
+                    size_t total = nc + nt, skip = total > ctx ? total - ctx : 0;
+                    uint32_t *all = malloc(total * sizeof *all);
+                    memcpy(all, cids, nc * 4);
+                    memcpy(all + nc, tids, nt * 4);
+                    cg_gpt2_state st;
+                    if (all && nt && cg_gpt2_state_new(m, total - skip, &st, &err) == CG_OK) {
+                        if (cg_gpt2_forward(m, &st, all + skip, total - skip, lg, true, threads, &err) == CG_OK) {
+                            bool hit = true;
+                            nll += window_nll(lg, all + skip, total - skip, total - skip - nt - 1, V, &count, &hit);
+                            correct += hit;
+                            passages++;
+                        }
+                        cg_gpt2_state_free(&st);
+                    }
+                    free(all), free(cids), free(tids);
+                }
+                cg_json_free(&doc);
+            }
+            if (passages % 100 == 0) fprintf(stderr, "\r%zu passages", passages);
+            line = nl ? nl + 1 : NULL;
+            if (limit && passages >= limit) break;
+        }
+        fprintf(stderr, "\n");
+        if (json)
+            printf("{\"set\": \"lambada\", \"mode\": \"%s\", \"passages\": %zu, \"last_word_accuracy\": %.4f, "
+                   "\"last_word_perplexity\": %.3f}\n", mode, passages, (double)correct / (double)passages,
+                   exp(nll / (double)count));
+        else
+            printf("LAMBADA: %zu passages, last-word accuracy %.2f%%, last-word perplexity %.3f\n", passages,
+                   100.0 * (double)correct / (double)passages, exp(nll / (double)count));
+        rc = 0;
+        goto out;
+    }
+    uint32_t *ids;
+    size_t n;
+    if (cg_tokenizer_encode(tok, text, len, &ids, &n, &err) != CG_OK) goto out;
+    size_t prev = 0;
+    for (size_t start = 0; start + 1 < n; start += stride) {
+        size_t end = start + ctx < n ? start + ctx : n;
+        cg_gpt2_state st;
+        if (cg_gpt2_state_new(m, end - start, &st, &err) != CG_OK ||
+            cg_gpt2_forward(m, &st, ids + start, end - start, lg, true, threads, &err) != CG_OK)
+            break;
+        cg_gpt2_state_free(&st);
+        size_t first = prev > start ? prev - start : 0; /* targets already scored */
+        nll += window_nll(lg, ids + start, end - start, first ? first - 1 : 0, V, &count, NULL);
+        prev = end;
+        fprintf(stderr, "\r%zu/%zu tokens", end, n);
+        if (end == n) break;
+    }
+    fprintf(stderr, "\n");
+    free(ids);
+    if (json)
+        printf("{\"data\": \"%s\", \"mode\": \"%s\", \"tokens\": %zu, \"ctx\": %zu, \"stride\": %zu, "
+               "\"perplexity\": %.3f}\n", data, mode, count, ctx, stride, exp(nll / (double)count));
+    else
+        printf("%s: %zu tokens scored, perplexity %.3f (ctx %zu, stride %zu, %s)\n", data, count,
+               exp(nll / (double)count), ctx, stride, mode);
+    rc = 0;
+out:
+    if (rc) fprintf(stderr, "cryptogen ppl: %s\n", err.msg);
+    free(lg);
+    free(text);
+    cg_tokenizer_free(tok);
+    cg_gpt2_free(m);
+    return rc;
+}
