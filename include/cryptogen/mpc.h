@@ -86,6 +86,24 @@ void cg_mpc_mul_public(size_t n, unsigned l, const uint64_t *x, uint64_t c, uint
  * passes c = NULL): l COTs per element. */
 cg_status cg_mpc_mul_server_const(cg_mpc *m, size_t n, unsigned l, const uint64_t *c, const uint64_t *x,
                                   uint64_t *z, cg_error *err);
+/* Boolean shares (one bit per byte, b = b_S xor b_C) of [a > b], where the
+ * server holds the unsigned m-bit values a and the client holds b (the other
+ * party passes NULL): CrypTFlow2's millionaires' protocol with 4-bit digits,
+ * one 1-of-16 OT per digit and a log-depth AND tree on bit triples. */
+cg_status cg_mpc_millionaire(cg_mpc *m, size_t n, unsigned bits, const uint64_t *mine, uint8_t *gt,
+                             cg_error *err);
+/* Boolean shares of msb(x) (the sign of x in two's complement) and of
+ * DReLU(x) = [x >= 0], for arithmetic shares x in Z_{2^l}. */
+cg_status cg_mpc_msb(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint8_t *msb, cg_error *err);
+cg_status cg_mpc_drelu(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint8_t *b, cg_error *err);
+/* z = b * x for boolean-shared b and arithmetic-shared x (multiplexer). */
+cg_status cg_mpc_mux(cg_mpc *m, size_t n, unsigned l, const uint8_t *b, const uint64_t *x, uint64_t *z,
+                     cg_error *err);
+/* z = max(x, 0). */
+cg_status cg_mpc_relu(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint64_t *z, cg_error *err);
+/* Bitwise AND of boolean shares (bit triples generated with OT). */
+cg_status cg_mpc_and(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y, uint8_t *z, cg_error *err);
+
 /* Opens x to both parties (for tests and for revealed outputs only). */
 cg_status cg_mpc_open(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint64_t *out, cg_error *err);
 

@@ -24,7 +24,8 @@ typedef struct party_job {
     uint64_t x[N], y[N], c[N];
     uint8_t bits[N];
     /* outputs */
-    uint64_t mul[N], sq[N], sc[N], b2a[N], opened[N];
+    uint64_t mul[N], sq[N], sc[N], b2a[N], opened[N], relu[N];
+    uint8_t gt[N], drelu[N], and_[N];
     cg_status st;
     cg_error err;
 } party_job;
@@ -40,6 +41,11 @@ static void *run_party(void *arg)
         j->st = cg_mpc_mul_server_const(&m, N, j->l, j->party == CG_SERVER ? j->c : NULL, j->x, j->sc, &j->err);
     if (j->st == CG_OK) j->st = cg_mpc_b2a(&m, N, j->l, j->bits, j->b2a, &j->err);
     if (j->st == CG_OK) j->st = cg_mpc_open(&m, N, j->l, j->x, j->opened, &j->err);
+    if (j->st == CG_OK) j->st = cg_mpc_and(&m, N, j->bits, j->bits, j->and_, &j->err);
+    if (j->st == CG_OK) /* server compares its y share with the client's y share */
+        j->st = cg_mpc_millionaire(&m, N, j->l, j->y, j->gt, &j->err);
+    if (j->st == CG_OK && j->l >= 2) j->st = cg_mpc_drelu(&m, N, j->l, j->x, j->drelu, &j->err);
+    if (j->st == CG_OK && j->l >= 2) j->st = cg_mpc_relu(&m, N, j->l, j->x, j->relu, &j->err);
     cg_mpc_free(&m);
     return NULL;
 }
@@ -63,13 +69,17 @@ static void run_width(unsigned l)
         bit[i] = (uint8_t)(cg_prg_u64(&prg) & 1);
     }
     /* edges: 0, 1, -1 (max), the most negative value, both operands extreme */
-    x[0] = 0, x[1] = 1, x[2] = mk, x[3] = (mk >> 1) + 1, y[2] = mk, y[3] = mk;
+    x[0] = 0, x[1] = 1, x[2] = mk, x[3] = (mk >> 1) + 1, x[4] = mk >> 1, y[2] = mk, y[3] = mk;
     for (size_t i = 0; i < N; i++) {
         s->x[i] = cg_prg_u64(&prg) & mk;
         c->x[i] = (x[i] - s->x[i]) & mk;
         s->y[i] = cg_prg_u64(&prg) & mk;
         c->y[i] = (y[i] - s->y[i]) & mk;
         s->c[i] = k[i];
+        if (i == 5) { /* equal shares: the comparison must say "not greater" */
+            s->y[i] = c->y[i];
+            y[i] = (s->y[i] + c->y[i]) & mk;
+        }
         s->bits[i] = (uint8_t)(cg_prg_u64(&prg) & 1);
         c->bits[i] = s->bits[i] ^ bit[i];
     }
@@ -87,6 +97,13 @@ static void run_width(unsigned l)
         assert_true(((s->sc[i] + c->sc[i]) & mk) == ((k[i] * x[i]) & mk));
         assert_true(((s->b2a[i] + c->b2a[i]) & mk) == bit[i]);
         assert_true(s->opened[i] == x[i] && c->opened[i] == x[i]);
+        assert_int_equal(s->and_[i] ^ c->and_[i], bit[i]); /* b & b = b */
+        assert_int_equal(s->gt[i] ^ c->gt[i], s->y[i] > c->y[i]);
+        if (l >= 2) {
+            const bool neg = (x[i] >> (l - 1)) & 1;
+            assert_int_equal(s->drelu[i] ^ c->drelu[i], !neg);
+            assert_true(((s->relu[i] + c->relu[i]) & mk) == (neg ? 0 : x[i]));
+        }
     }
     cg_chan_free(a);
     cg_chan_free(b);
