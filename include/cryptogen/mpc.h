@@ -101,6 +101,13 @@ cg_status cg_mpc_mux(cg_mpc *m, size_t n, unsigned l, const uint8_t *b, const ui
                      cg_error *err);
 /* z = max(x, 0). */
 cg_status cg_mpc_relu(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint64_t *z, cg_error *err);
+/* Truncation by a public shift s (arithmetic shift of a signed value):
+ * z = floor(x / 2^s) or one less (<= 1 ulp, from the two local floors).
+ * Precondition |x| < 2^(l-2), which makes the wrap bit one OR of the two
+ * shares' top bits after adding 2^(l-2): one COT per element. */
+cg_status cg_mpc_trunc(cg_mpc *m, size_t n, unsigned l, unsigned s, const uint64_t *x, uint64_t *z,
+                       cg_error *err);
+
 /* Bitwise AND of boolean shares (bit triples generated with OT). */
 cg_status cg_mpc_and(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y, uint8_t *z, cg_error *err);
 

@@ -167,3 +167,47 @@ cg_status cg_mpc_open(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint64
     free(peer);
     return st;
 }
+
+cg_status cg_mpc_trunc(cg_mpc *m, size_t n, unsigned l, unsigned s, const uint64_t *x, uint64_t *z,
+                       cg_error *err)
+{
+    CG_TRY(check_l(l, err));
+    if (l < 3 || s >= l - 2) return cg_error_set(err, CG_ERR_ARG, "truncation by %u in a %u-bit ring", s, l);
+    const uint64_t mk = mask_l(l), bias = 1ull << (l - 2);
+    uint64_t *xp = malloc((n ? n : 1) * sizeof *xp), *w = malloc((n ? n : 1) * sizeof *w);
+    uint8_t *top = malloc(n ? n : 1);
+    cg_status st = xp && w && top ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "truncation");
+    /* x' = x + 2^(l-2) is in [0, 2^(l-1)): the shares wrap iff either share's
+     * top bit is set, so w = a + b - ab with a, b the two top bits */
+    for (size_t i = 0; i < n && st == CG_OK; i++) {
+        xp[i] = (x[i] + (m->party == CG_SERVER ? bias : 0)) & mk;
+        top[i] = (uint8_t)((xp[i] >> (l - 1)) & 1);
+    }
+    if (st == CG_OK) {
+        /* w = a OR b = 1 - (1-a)(1-b); the product from one COT with the
+         * server's 1-a as correlation and the client's 1-b as choice */
+        uint64_t *na = malloc((n ? n : 1) * sizeof *na), *t = malloc((n ? n : 1) * sizeof *t);
+        st = na && t ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "truncation");
+        if (st == CG_OK && m->party == CG_SERVER) {
+            for (size_t i = 0; i < n; i++) na[i] = 1 - top[i];
+            st = cg_cot_send(m->ot.send, n, l, na, t, err);
+            for (size_t i = 0; i < n && st == CG_OK; i++) w[i] = (1 + t[i]) & mk; /* 1 - (-t) */
+        } else if (st == CG_OK) {
+            uint8_t *c = malloc(n ? n : 1);
+            st = c ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "truncation");
+            for (size_t i = 0; i < n && st == CG_OK; i++) c[i] = (uint8_t)(1 - top[i]);
+            if (st == CG_OK) st = cg_cot_recv(m->ot.recv, n, l, c, t, err);
+            for (size_t i = 0; i < n && st == CG_OK; i++) w[i] = (0 - t[i]) & mk;
+            free(c);
+        }
+        free(na);
+        free(t);
+    }
+    for (size_t i = 0; i < n && st == CG_OK; i++) {
+        uint64_t v = (xp[i] >> s) - ((w[i] << (l - s)) & mk);
+        if (m->party == CG_SERVER) v -= bias >> s;
+        z[i] = v & mk;
+    }
+    free(xp), free(w), free(top);
+    return st;
+}

@@ -26,6 +26,7 @@ typedef struct party_job {
     /* outputs */
     uint64_t mul[N], sq[N], sc[N], b2a[N], opened[N], relu[N];
     uint8_t gt[N], drelu[N], and_[N];
+    uint64_t tx[N], tz[N]; /* truncation input (|x| < 2^(l-2)) and output */
     cg_status st;
     cg_error err;
 } party_job;
@@ -46,6 +47,7 @@ static void *run_party(void *arg)
         j->st = cg_mpc_millionaire(&m, N, j->l, j->y, j->gt, &j->err);
     if (j->st == CG_OK && j->l >= 2) j->st = cg_mpc_drelu(&m, N, j->l, j->x, j->drelu, &j->err);
     if (j->st == CG_OK && j->l >= 2) j->st = cg_mpc_relu(&m, N, j->l, j->x, j->relu, &j->err);
+    if (j->st == CG_OK && j->l >= 13) j->st = cg_mpc_trunc(&m, N, j->l, 7, j->tx, j->tz, &j->err);
     cg_mpc_free(&m);
     return NULL;
 }
@@ -62,6 +64,7 @@ static void run_width(unsigned l)
     cg_prg_init_random(&prg);
     uint64_t x[N], y[N], k[N];
     uint8_t bit[N];
+    int64_t tx_clear[N];
     for (size_t i = 0; i < N; i++) {
         x[i] = cg_prg_u64(&prg) & mk;
         y[i] = cg_prg_u64(&prg) & mk;
@@ -76,6 +79,17 @@ static void run_width(unsigned l)
         s->y[i] = cg_prg_u64(&prg) & mk;
         c->y[i] = (y[i] - s->y[i]) & mk;
         s->c[i] = k[i];
+        if (l >= 13) { /* truncation input: |t| < 2^(l-2), edges included */
+            uint64_t lim = 1ull << (l - 2);
+            int64_t t = (int64_t)(cg_prg_u64(&prg) % (2 * lim - 1)) - (int64_t)(lim - 1);
+            if (i == 6) t = (int64_t)lim - 1;
+            if (i == 7) t = -(int64_t)lim + 1;
+            if (i == 8) t = -1;
+            if (i == 9) t = 0;
+            tx_clear[i] = t;
+            s->tx[i] = cg_prg_u64(&prg) & mk;
+            c->tx[i] = ((uint64_t)t - s->tx[i]) & mk;
+        }
         if (i == 5) { /* equal shares: the comparison must say "not greater" */
             s->y[i] = c->y[i];
             y[i] = (s->y[i] + c->y[i]) & mk;
@@ -103,6 +117,12 @@ static void run_width(unsigned l)
             const bool neg = (x[i] >> (l - 1)) & 1;
             assert_int_equal(s->drelu[i] ^ c->drelu[i], !neg);
             assert_true(((s->relu[i] + c->relu[i]) & mk) == (neg ? 0 : x[i]));
+        }
+        if (l >= 13) { /* floor(t / 2^7), or one less */
+            int64_t want = tx_clear[i] >> 7;
+            uint64_t got = (s->tz[i] + c->tz[i]) & mk;
+            int64_t g = (int64_t)(got << (64 - l)) >> (64 - l);
+            assert_true(g == want || g == want - 1);
         }
     }
     cg_chan_free(a);
