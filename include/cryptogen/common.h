@@ -167,6 +167,10 @@ cg_status cg_read_u16(cg_reader *r, uint16_t *v, const char *what, cg_error *err
 cg_status cg_read_u32(cg_reader *r, uint32_t *v, const char *what, cg_error *err);
 cg_status cg_read_u64(cg_reader *r, uint64_t *v, const char *what, cg_error *err);
 
+/* Reads a whole file (at most max bytes; larger is CG_ERR_FORMAT) into a
+ * malloc'ed, NUL-terminated buffer (*len excludes the NUL). */
+cg_status cg_read_file(const char *path, size_t max, char **data, size_t *len, cg_error *err);
+
 /* Bit packing of w-bit unsigned values (1 <= w <= 64), LSB first. */
 size_t cg_packed_size(size_t count, unsigned width);
 void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned width);

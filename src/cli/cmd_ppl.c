@@ -11,26 +11,6 @@
 #include "cryptogen/model.h"
 #include "model/json.h"
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) {
-        b[n] = '\0';
-        *len = (size_t)n;
-    }
-    return b;
-}
-
 /* Sum of -log p(target) for positions [from, n-1) of the window's logits. */
 static double window_nll(const float *lg, const uint32_t *ids, size_t n, size_t from, size_t V, size_t *count,
                          bool *all_argmax)
@@ -85,9 +65,9 @@ int cg_cmd_ppl(int argc, char **argv)
     cg_gpt2 *m = NULL;
     cg_tokenizer *tok = NULL;
     size_t len = 0;
-    char *text = read_all(data, &len);
-    if (!text) {
-        fprintf(stderr, "cryptogen ppl: cannot read %s\n", data);
+    char *text = NULL;
+    if (cg_read_file(data, (size_t)1 << 31, &text, &len, &err) != CG_OK) {
+        fprintf(stderr, "cryptogen ppl: %s\n", err.msg);
         return 1;
     }
     if (cg_gpt2_load(&m, dir, &err) != CG_OK || cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK) {

@@ -1,6 +1,7 @@
 /* Growable output buffer, bounds-checked reader and bit packing. */
 #include "cryptogen/common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,5 +180,45 @@ cg_status cg_read_packed(cg_reader *r, uint64_t *vals, size_t count, unsigned wi
         vals[i] = v;
     }
     r->pos += nbytes;
+    return CG_OK;
+}
+
+cg_status cg_read_file(const char *path, size_t max, char **data, size_t *len, cg_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return cg_error_set(err, CG_ERR_IO, "cannot open %s", path);
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    cg_status st = CG_OK;
+    for (;;) {
+        if (n == cap) {
+            if (cap > max) {
+                st = cg_error_set(err, CG_ERR_FORMAT, "%s is larger than %zu bytes", path, max);
+                break;
+            }
+            cap = cap ? cap * 2 : 65536;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                st = cg_error_set(err, CG_ERR_NOMEM, "reading %s", path);
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) st = cg_error_set(err, CG_ERR_IO, "cannot read %s", path);
+            break;
+        }
+    }
+    fclose(f);
+    if (st == CG_OK && n > max) st = cg_error_set(err, CG_ERR_FORMAT, "%s is larger than %zu bytes", path, max);
+    if (st != CG_OK) {
+        free(buf);
+        return st;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
     return CG_OK;
 }

@@ -31,40 +31,6 @@ cg_status cg_gpt2_config_check(const cg_gpt2_config *c, cg_error *err)
     return CG_OK;
 }
 
-static cg_status read_file(const char *path, char **data, size_t *len, size_t max, cg_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return cg_error_set(err, CG_ERR_IO, "cannot open %s", path);
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            if (cap > max + 1) cap = max + 1;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return cg_error_set(err, CG_ERR_NOMEM, "reading %s", path);
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n > max) {
-            free(buf);
-            fclose(f);
-            return cg_error_set(err, CG_ERR_FORMAT, "%s is larger than %zu bytes", path, max);
-        }
-        if (got == 0) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return CG_OK;
-}
-
 static cg_status get_u32(const cg_json *root, const char *key, const char *alt, uint32_t *out, cg_error *err)
 {
     const cg_json *v = cg_json_get(root, key);
@@ -79,7 +45,7 @@ static cg_status parse_config(const char *path, cg_gpt2_config *c, cg_error *err
 {
     char *text = NULL;
     size_t len = 0;
-    CG_TRY(read_file(path, &text, &len, 1 << 20, err));
+    CG_TRY(cg_read_file(path, 1 << 20, &text, &len, err));
     cg_json_doc doc;
     cg_status st = cg_json_parse(text, len, &doc, "config.json", err);
     free(text);

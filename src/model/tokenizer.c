@@ -103,33 +103,6 @@ static void make_byte_maps(cg_tokenizer *t)
     }
 }
 
-static cg_status slurp(const char *path, char **out, size_t *len, size_t max, cg_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return cg_error_set(err, CG_ERR_IO, "cannot open %s", path);
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return cg_error_set(err, CG_ERR_IO, "cannot read %s", path);
-    }
-    long sz = ftell(f);
-    rewind(f);
-    if (sz < 0 || (size_t)sz > max) {
-        fclose(f);
-        return cg_error_set(err, CG_ERR_FORMAT, "%s: size out of range", path);
-    }
-    char *b = malloc((size_t)sz + 1);
-    if (!b || fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-        free(b);
-        fclose(f);
-        return cg_error_set(err, CG_ERR_IO, "cannot read %s", path);
-    }
-    fclose(f);
-    b[sz] = '\0';
-    *out = b;
-    *len = (size_t)sz;
-    return CG_OK;
-}
-
 void cg_tokenizer_free(cg_tokenizer *t)
 {
     if (!t) return;
@@ -204,10 +177,10 @@ cg_status cg_tokenizer_load(cg_tokenizer **out, const char *vocab_json, const ch
     make_byte_maps(t);
     char *vtext = NULL;
     size_t vlen = 0, mlen = 0;
-    cg_status st = slurp(vocab_json, &vtext, &vlen, 64u << 20, err);
+    cg_status st = cg_read_file(vocab_json, 64u << 20, &vtext, &vlen, err);
     if (st == CG_OK) st = load_vocab(t, vtext, vlen, err);
     free(vtext);
-    if (st == CG_OK) st = slurp(merges_txt, &t->merges_text, &mlen, 64u << 20, err);
+    if (st == CG_OK) st = cg_read_file(merges_txt, 64u << 20, &t->merges_text, &mlen, err);
     if (st == CG_OK) st = load_merges(t, t->merges_text, mlen, err);
     /* every byte must have a token of its own, or some input cannot be encoded */
     for (int b = 0; b < 256 && st == CG_OK; b++) {

@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -159,6 +161,29 @@ static void test_error_message(void **state)
     assert_int_equal(cg_error_set(NULL, CG_ERR_ARG, "ignored"), CG_ERR_ARG);
 }
 
+static void test_read_file_limits(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/cg_read_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char data[100000];
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (char)('a' + i % 26);
+    assert_int_equal(write(fd, data, sizeof data), (ssize_t)sizeof data);
+    close(fd);
+    char *got;
+    size_t len;
+    cg_error err = {0};
+    assert_int_equal(cg_read_file(path, sizeof data, &got, &len, &err), CG_OK);
+    assert_int_equal(len, sizeof data);
+    assert_memory_equal(got, data, len);
+    assert_int_equal(got[len], 0);
+    free(got);
+    assert_int_equal(cg_read_file(path, sizeof data - 1, &got, &len, &err), CG_ERR_FORMAT);
+    unlink(path);
+    assert_int_equal(cg_read_file(path, 10, &got, &len, &err), CG_ERR_IO);
+}
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
@@ -170,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_parallel_for_covers_range_once),
         cmocka_unit_test(test_alloc_alignment_and_overflow),
         cmocka_unit_test(test_error_message),
+        cmocka_unit_test(test_read_file_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
