@@ -298,7 +298,7 @@ cg_status cg_json_parse(const char *text, size_t len, cg_json_doc *doc, const ch
     doc->arena = malloc(sizeof(size_t) + ps.nblocks * sizeof(void *));
     if (doc->arena) {
         memcpy(doc->arena, &ps.nblocks, sizeof(size_t));
-        memcpy((char *)doc->arena + sizeof(size_t), ps.blocks, ps.nblocks * sizeof(void *));
+        if (ps.nblocks) memcpy((char *)doc->arena + sizeof(size_t), ps.blocks, ps.nblocks * sizeof(void *));
     } else {
         for (size_t i = 0; i < ps.nblocks; i++) free(ps.blocks[i]);
         ok = ok && fail(&ps, "out of memory");
