@@ -29,30 +29,38 @@ static cg_status check_l(unsigned l, cg_error *err)
     return CG_OK;
 }
 
+/* Additive shares in Z_{2^l} of a * b for bits a (the server's) and b (the
+ * client's): one COT with a as the correlation and b as the choice. Each
+ * party passes its own bits. */
+static cg_status bit_product(cg_mpc *m, size_t n, unsigned l, const uint8_t *mine, uint64_t *share, cg_error *err)
+{
+    const uint64_t mk = mask_l(l);
+    uint64_t *t = malloc((n ? n : 1) * sizeof *t);
+    uint8_t *c = malloc(n ? n : 1);
+    cg_status st = t && c ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "bit product");
+    for (size_t i = 0; i < n && st == CG_OK; i++) c[i] = mine[i] & 1;
+    if (st == CG_OK && m->party == CG_SERVER) {
+        for (size_t i = 0; i < n; i++) share[i] = c[i]; /* the correlation, then the share */
+        st = cg_cot_send(m->ot.send, n, l, share, t, err);
+        for (size_t i = 0; i < n && st == CG_OK; i++) share[i] = (0 - t[i]) & mk;
+    } else if (st == CG_OK) {
+        st = cg_cot_recv(m->ot.recv, n, l, c, share, err);
+    }
+    if (t) cg_secure_zero(t, n * sizeof *t);
+    if (c) cg_secure_zero(c, n);
+    free(t);
+    free(c);
+    return st;
+}
+
 cg_status cg_mpc_b2a(cg_mpc *m, size_t n, unsigned l, const uint8_t *bits, uint64_t *out, cg_error *err)
 {
     CG_TRY(check_l(l, err));
     const uint64_t mk = mask_l(l);
-    uint64_t *t = malloc((n ? n : 1) * sizeof *t);
-    if (!t) return cg_error_set(err, CG_ERR_NOMEM, "b2a");
-    cg_status st;
-    /* b = b_S + b_C - 2 b_S b_C; the product comes from one COT with the
-     * server's bit as the correlation and the client's bit as the choice. */
-    if (m->party == CG_SERVER) {
-        for (size_t i = 0; i < n; i++) out[i] = bits[i] & 1;
-        st = cg_cot_send(m->ot.send, n, l, out, t, err);
-        for (size_t i = 0; i < n && st == CG_OK; i++) out[i] = (out[i] + 2 * t[i]) & mk;
-    } else {
-        uint8_t *c = malloc(n ? n : 1);
-        st = c ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "b2a");
-        for (size_t i = 0; i < n && st == CG_OK; i++) c[i] = bits[i] & 1;
-        if (st == CG_OK) st = cg_cot_recv(m->ot.recv, n, l, c, t, err);
-        for (size_t i = 0; i < n && st == CG_OK; i++) out[i] = ((uint64_t)c[i] - 2 * t[i]) & mk;
-        free(c);
-    }
-    cg_secure_zero(t, n * sizeof *t);
-    free(t);
-    return st;
+    /* b = b_S + b_C - 2 b_S b_C */
+    CG_TRY(bit_product(m, n, l, bits, out, err));
+    for (size_t i = 0; i < n; i++) out[i] = ((uint64_t)(bits[i] & 1) - 2 * out[i]) & mk;
+    return CG_OK;
 }
 
 /* Shares of a * b where `sender` holds a and the other party holds b: one COT
@@ -175,7 +183,7 @@ cg_status cg_mpc_trunc(cg_mpc *m, size_t n, unsigned l, unsigned s, const uint64
     if (l < 3 || s >= l - 2) return cg_error_set(err, CG_ERR_ARG, "truncation by %u in a %u-bit ring", s, l);
     const uint64_t mk = mask_l(l), bias = 1ull << (l - 2);
     uint64_t *xp = malloc((n ? n : 1) * sizeof *xp), *w = malloc((n ? n : 1) * sizeof *w);
-    uint8_t *top = malloc(n ? n : 1);
+    uint8_t *top = calloc(n ? n : 1, 1);
     cg_status st = xp && w && top ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "truncation");
     /* x' = x + 2^(l-2) is in [0, 2^(l-1)): the shares wrap iff either share's
      * top bit is set, so w = a + b - ab with a, b the two top bits */
@@ -183,26 +191,10 @@ cg_status cg_mpc_trunc(cg_mpc *m, size_t n, unsigned l, unsigned s, const uint64
         xp[i] = (x[i] + (m->party == CG_SERVER ? bias : 0)) & mk;
         top[i] = (uint8_t)((xp[i] >> (l - 1)) & 1);
     }
-    if (st == CG_OK) {
-        /* w = a OR b = 1 - (1-a)(1-b); the product from one COT with the
-         * server's 1-a as correlation and the client's 1-b as choice */
-        uint64_t *na = malloc((n ? n : 1) * sizeof *na), *t = malloc((n ? n : 1) * sizeof *t);
-        st = na && t ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "truncation");
-        if (st == CG_OK && m->party == CG_SERVER) {
-            for (size_t i = 0; i < n; i++) na[i] = 1 - top[i];
-            st = cg_cot_send(m->ot.send, n, l, na, t, err);
-            for (size_t i = 0; i < n && st == CG_OK; i++) w[i] = (1 + t[i]) & mk; /* 1 - (-t) */
-        } else if (st == CG_OK) {
-            uint8_t *c = malloc(n ? n : 1);
-            st = c ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "truncation");
-            for (size_t i = 0; i < n && st == CG_OK; i++) c[i] = (uint8_t)(1 - top[i]);
-            if (st == CG_OK) st = cg_cot_recv(m->ot.recv, n, l, c, t, err);
-            for (size_t i = 0; i < n && st == CG_OK; i++) w[i] = (0 - t[i]) & mk;
-            free(c);
-        }
-        free(na);
-        free(t);
-    }
+    /* w = a OR b = 1 - (1-a)(1-b): the product of the complemented top bits */
+    for (size_t i = 0; i < n && st == CG_OK; i++) top[i] ^= 1;
+    if (st == CG_OK) st = bit_product(m, n, l, top, w, err);
+    for (size_t i = 0; i < n && st == CG_OK; i++) w[i] = ((m->party == CG_SERVER ? 1 : 0) - w[i]) & mk;
     for (size_t i = 0; i < n && st == CG_OK; i++) {
         uint64_t v = (xp[i] >> s) - ((w[i] << (l - s)) & mk);
         if (m->party == CG_SERVER) v -= bias >> s;
