@@ -8,7 +8,6 @@
 
 #include "cryptogen/common.h"
 #include "cryptogen/net.h"
-#include "cryptogen/ot.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,65 +53,6 @@ typedef struct cg_fxp {
     uint8_t ring_bits;
     uint8_t frac_bits;
 } cg_fxp;
-
-/* ---- Two-party context and arithmetic protocols ---------------------------
- * Both parties call the same function, in the same order, with their own
- * shares; shares of x in Z_{2^l} are x = x_server + x_client mod 2^l. All
- * protocols are batched (n elements per call, one round trip per OT call). */
-typedef struct cg_mpc {
-    cg_channel *ch;
-    cg_party party;
-    cg_ot_pair ot; /* this party's sender and receiver OT instances */
-    cg_prg prg;
-    int nthreads;
-} cg_mpc;
-
-/* Sets up OT in both directions with the peer over ch. */
-cg_status cg_mpc_init(cg_mpc *m, cg_channel *ch, cg_party party, cg_error *err);
-void cg_mpc_free(cg_mpc *m);
-
-/* Bit shares (b = b_S xor b_C, one bit per byte) to arithmetic shares of b
- * in Z_{2^l}: one COT per element. */
-cg_status cg_mpc_b2a(cg_mpc *m, size_t n, unsigned l, const uint8_t *bits, uint64_t *out, cg_error *err);
-/* z = x * y elementwise (Gilboa: 2l COTs per element, one per bit of each
- * cross term). out may alias x or y. */
-cg_status cg_mpc_mul(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, const uint64_t *y, uint64_t *z,
-                     cg_error *err);
-/* z = x^2 (one cross term: l COTs per element). */
-cg_status cg_mpc_square(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint64_t *z, cg_error *err);
-/* z = c * x for a public constant c (local). */
-void cg_mpc_mul_public(size_t n, unsigned l, const uint64_t *x, uint64_t c, uint64_t *z);
-/* z = c_i * x_i where the constants are known to the server only (the client
- * passes c = NULL): l COTs per element. */
-cg_status cg_mpc_mul_server_const(cg_mpc *m, size_t n, unsigned l, const uint64_t *c, const uint64_t *x,
-                                  uint64_t *z, cg_error *err);
-/* Boolean shares (one bit per byte, b = b_S xor b_C) of [a > b], where the
- * server holds the unsigned m-bit values a and the client holds b (the other
- * party passes NULL): CrypTFlow2's millionaires' protocol with 4-bit digits,
- * one 1-of-16 OT per digit and a log-depth AND tree on bit triples. */
-cg_status cg_mpc_millionaire(cg_mpc *m, size_t n, unsigned bits, const uint64_t *mine, uint8_t *gt,
-                             cg_error *err);
-/* Boolean shares of msb(x) (the sign of x in two's complement) and of
- * DReLU(x) = [x >= 0], for arithmetic shares x in Z_{2^l}. */
-cg_status cg_mpc_msb(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint8_t *msb, cg_error *err);
-cg_status cg_mpc_drelu(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint8_t *b, cg_error *err);
-/* z = b * x for boolean-shared b and arithmetic-shared x (multiplexer). */
-cg_status cg_mpc_mux(cg_mpc *m, size_t n, unsigned l, const uint8_t *b, const uint64_t *x, uint64_t *z,
-                     cg_error *err);
-/* z = max(x, 0). */
-cg_status cg_mpc_relu(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint64_t *z, cg_error *err);
-/* Truncation by a public shift s (arithmetic shift of a signed value):
- * z = floor(x / 2^s) or one less (<= 1 ulp, from the two local floors).
- * Precondition |x| < 2^(l-2), which makes the wrap bit one OR of the two
- * shares' top bits after adding 2^(l-2): one COT per element. */
-cg_status cg_mpc_trunc(cg_mpc *m, size_t n, unsigned l, unsigned s, const uint64_t *x, uint64_t *z,
-                       cg_error *err);
-
-/* Bitwise AND of boolean shares (bit triples generated with OT). */
-cg_status cg_mpc_and(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y, uint8_t *z, cg_error *err);
-
-/* Opens x to both parties (for tests and for revealed outputs only). */
-cg_status cg_mpc_open(cg_mpc *m, size_t n, unsigned l, const uint64_t *x, uint64_t *out, cg_error *err);
 
 #ifdef __cplusplus
 }

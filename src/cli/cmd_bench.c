@@ -6,7 +6,6 @@
 
 static const cg_bench_entry benches[] = {
     {"ntt", cg_bench_ntt, "negacyclic NTT per back-end, side by side"},
-    {"mpc", cg_bench_mpc, "two-party protocols at batch 1, 3072, 50257 (in-process)"},
     {"he", cg_bench_he, "BFV operations for three parameter sets"},
     {"ot", cg_bench_ot, "base OT, IKNP COT/ROT/OT and 1-of-16 OT per second (--n N)"},
     {NULL, NULL, NULL},
