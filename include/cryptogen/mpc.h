@@ -87,6 +87,67 @@ cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
 cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
                                cg_error *err);
 
+/* ---- Two-party protocols (mpc_ctx.c, mpc_arith.c, mpc_cmp.c) -----------------
+ * Semi-honest, over Z_{2^bits} (1 <= bits <= 64; comparisons need bits >= 2).
+ * Both parties make the same call with their own shares: x, y, out are this
+ * party's n-element share vectors (values taken mod 2^bits); boolean shares
+ * are bytes 0/1 whose XOR over the two parties is the secret bit. out may
+ * alias an input. A failed call leaves the context unusable (the two ends
+ * are out of step). Costs (IKNP, per element, l = bits): */
+typedef struct cg_mpc cg_mpc;
+
+/* Sets up the OT pair with the peer (party 0 = server, 1 = client). */
+cg_status cg_mpc_new(cg_mpc **m, cg_channel *ch, cg_party party, int threads, cg_error *err);
+void cg_mpc_free(cg_mpc *m);
+cg_party cg_mpc_party(const cg_mpc *m);
+cg_channel *cg_mpc_channel(cg_mpc *m);
+
+/* Bit -> arithmetic: one COT of l bits. */
+cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
+                     cg_error *err);
+/* out = x * y mod 2^l (Gilboa: l COTs each direction, l-bit correlations). */
+cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, const uint64_t *y,
+                     uint64_t *out, cg_error *err);
+/* out = x^2 (one cross term: l COTs, one direction). */
+cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
+                        cg_error *err);
+/* out = c * x for a public c (local). */
+void cg_mpc_mul_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t c,
+                       uint64_t *out);
+/* out = x + c for a public c (the server adds it). */
+void cg_mpc_add_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t c,
+                       uint64_t *out);
+/* out = b * x with b a boolean share (two COTs, one each direction). */
+cg_status cg_mpc_select(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
+                        uint64_t *out, cg_error *err);
+/* out = b ? x : y. */
+cg_status cg_mpc_mux(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
+                     const uint64_t *y, uint64_t *out, cg_error *err);
+/* z = x AND y on boolean shares (two 1-bit COTs). */
+cg_status cg_mpc_and(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y, uint8_t *z,
+                     cg_error *err);
+/* Millionaires: the server holds a, the client b (w-bit private inputs, both
+ * call with their own value in `mine`, 1 <= w <= 64); out = [a < b] as
+ * boolean shares. 4-bit digits, one 1-of-16 OT each, then an AND tree. */
+cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
+                           cg_error *err);
+/* Boolean shares of msb(x) (x < 0 as a signed value), and of DReLU = x >= 0. */
+cg_status cg_mpc_msb(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
+                     cg_error *err);
+cg_status cg_mpc_drelu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
+                       cg_error *err);
+cg_status cg_mpc_relu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
+                      cg_error *err);
+/* Approximate truncation by a public shift (Cheetah): for |x| < 2^(l-2),
+ * out is floor(x / 2^shift) or one less (<= 1 ulp, never above). One COT
+ * for the wrap bit; 1 <= shift < l - 2. */
+cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const uint64_t *x,
+                       uint64_t *out, cg_error *err);
+/* Row maxima: x is rows * cols (row-major), out has rows entries; a
+ * log-depth tree of compare-and-select. Needs |differences| < 2^(l-1). */
+cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
+                         uint64_t *out, cg_error *err);
+
 #ifdef __cplusplus
 }
 #endif
