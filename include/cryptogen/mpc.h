@@ -148,6 +148,16 @@ cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const
 cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
                          uint64_t *out, cg_error *err);
 
+/* GELU on shares of fixed-point values in format f (mpc_nonlin.c): the steps
+ * of cg_fxp_ref_gelu with each floor truncation replaced by the approximate
+ * one, so the result is within CG_MPC_GELU_ULP of the reference (see
+ * docs/NUMERICS.md). Needs |x| < 2^(ring_bits - 2) and
+ * 2 * (frac_bits + 4) < ring_bits - 2 (the quartic's products stay in range
+ * for |x| <= 2.7; outside, their values are discarded by the final mux). */
+#define CG_MPC_GELU_ULP 48
+cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                      cg_error *err);
+
 #ifdef __cplusplus
 }
 #endif

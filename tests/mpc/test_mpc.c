@@ -14,12 +14,13 @@
 #include "cryptogen/mpc.h"
 
 enum op { OP_B2A, OP_MUL, OP_SQUARE, OP_SELECT, OP_MUX, OP_AND, OP_LT, OP_MSB, OP_DRELU, OP_RELU,
-          OP_TRUNC, OP_ROWMAX };
+          OP_TRUNC, OP_ROWMAX, OP_GELU };
 
 typedef struct {
     cg_mpc *m;
     enum op op;
     unsigned bits, shift;
+    cg_fxp fx;
     size_t n, rows, cols;
     const uint64_t *x, *y;
     const uint8_t *b, *c;
@@ -42,6 +43,7 @@ static cg_status run_op(io *p)
     case OP_DRELU: return cg_mpc_drelu(p->m, p->bits, p->n, p->x, p->bout, NULL);
     case OP_RELU: return cg_mpc_relu(p->m, p->bits, p->n, p->x, p->out, NULL);
     case OP_TRUNC: return cg_mpc_trunc(p->m, p->bits, p->shift, p->n, p->x, p->out, NULL);
+    case OP_GELU: return cg_mpc_gelu(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_ROWMAX: return cg_mpc_row_max(p->m, p->bits, p->rows, p->cols, p->x, p->out, NULL);
     }
     return CG_ERR_ARG;
@@ -324,6 +326,42 @@ static void test_row_max(void **state)
     }
 }
 
+static void test_gelu(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    uint64_t mask = maskb(fx.ring_bits);
+    /* Dense over [-4, 4], both thresholds ulp by ulp, 0 and far values. */
+    for (size_t i = 0; i < N; i++) {
+        int64_t v = (int64_t)(cg_prg_u64(&f->prg) % (8 * 4096 + 1)) - 4 * 4096;
+        if (i < 40) v = cg_fxp_encode(fx, 2.7) - 20 + (int64_t)i;
+        else if (i < 80) v = -cg_fxp_encode(fx, 2.7) - 60 + (int64_t)i;
+        B.v[i] = (uint64_t)v & mask;
+    }
+    B.v[80] = 0;
+    B.v[81] = (1ull << 34) - 1; /* large but inside |x| < 2^(l-2) */
+    B.v[82] = (0 - ((1ull << 34) - 1)) & mask;
+    split(&f->prg, fx.ring_bits, N, B.v, B.x0, B.x1);
+    setup_io(f, &s, &c, OP_GELU, fx.ring_bits, N);
+    s.fx = c.fx = fx;
+    run_both(&s, &c);
+    int64_t maxdiff = 0;
+    for (size_t i = 0; i < N; i++) {
+        int64_t xv = as_signed(fx.ring_bits, B.v[i]);
+        int64_t want = cg_fxp_ref_gelu(fx, xv);
+        int64_t got = as_signed(fx.ring_bits, (B.o0[i] + B.o1[i]) & mask);
+        int64_t d = got > want ? got - want : want - got;
+        if (d > maxdiff) maxdiff = d;
+        assert_true(d <= CG_MPC_GELU_ULP);
+        /* Outside the threshold the result is exactly ReLU. */
+        if (xv > cg_fxp_encode(fx, 2.7) || xv < -cg_fxp_encode(fx, 2.7))
+            assert_int_equal(got, xv > 0 ? xv : 0);
+    }
+    fprintf(stderr, "  gelu on shares (l=37, s=12): max %lld ulp from cg_fxp_ref_gelu\n",
+            (long long)maxdiff);
+}
+
 static void test_bad_params(void **state)
 {
     fixture *f = *state;
@@ -343,7 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arith),    cmocka_unit_test(test_and),
         cmocka_unit_test(test_less_than), cmocka_unit_test(test_sign_relu_trunc),
-        cmocka_unit_test(test_row_max),  cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_row_max),  cmocka_unit_test(test_gelu),  cmocka_unit_test(test_bad_params),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
