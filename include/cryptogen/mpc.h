@@ -147,6 +147,12 @@ cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const
  * log-depth tree of compare-and-select. Needs |differences| < 2^(l-1). */
 cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
                          uint64_t *out, cg_error *err);
+/* Index of the maximum of a shared vector (the lowest index on ties),
+ * revealed to the client only: the client gets *index in [0, n), the server
+ * learns nothing and leaves *index untouched. Same range condition as
+ * row_max; n <= 2^(bits-1). */
+cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                               uint64_t *index, cg_error *err);
 
 /* GELU on shares of fixed-point values in format f (mpc_nonlin.c): the steps
  * of cg_fxp_ref_gelu with each floor truncation replaced by the approximate

@@ -12,9 +12,10 @@
 #include "cryptogen/mpc.h"
 
 typedef enum { B_B2A, B_MUL, B_SQUARE, B_SELECT, B_AND, B_DRELU, B_RELU, B_TRUNC, B_ROWMAX,
-               B_GELU, B_COUNT } bench_op;
+               B_GELU, B_ARGMAX, B_COUNT } bench_op;
 static const char *const op_names[B_COUNT] = {"b2a",  "mul",  "square", "select", "and",
-                                              "drelu", "relu", "trunc", "row_max", "gelu"};
+                                              "drelu", "relu", "trunc", "row_max", "gelu",
+                                              "argmax_reveal"};
 
 static const cg_fxp FMT = {.ring_bits = 37, .frac_bits = 12};
 
@@ -45,6 +46,11 @@ static void *run_job(void *arg)
     case B_TRUNC: p->st = cg_mpc_trunc(p->m, l, FMT.frac_bits, p->n, p->x, p->out, &p->err); break;
     case B_ROWMAX: p->st = cg_mpc_row_max(p->m, l, 1, p->n, p->x, p->out, &p->err); break;
     case B_GELU: p->st = cg_mpc_gelu(p->m, FMT, p->n, p->x, p->out, &p->err); break;
+    case B_ARGMAX: {
+        uint64_t idx = 0;
+        p->st = cg_mpc_argmax_reveal(p->m, l, p->n, p->x, &idx, &p->err);
+        break;
+    }
     default: p->st = CG_ERR_ARG; break;
     }
     return NULL;

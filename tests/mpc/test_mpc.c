@@ -14,7 +14,7 @@
 #include "cryptogen/mpc.h"
 
 enum op { OP_B2A, OP_MUL, OP_SQUARE, OP_SELECT, OP_MUX, OP_AND, OP_LT, OP_MSB, OP_DRELU, OP_RELU,
-          OP_TRUNC, OP_ROWMAX, OP_GELU };
+          OP_TRUNC, OP_ROWMAX, OP_GELU, OP_ARGMAX };
 
 typedef struct {
     cg_mpc *m;
@@ -43,6 +43,7 @@ static cg_status run_op(io *p)
     case OP_DRELU: return cg_mpc_drelu(p->m, p->bits, p->n, p->x, p->bout, NULL);
     case OP_RELU: return cg_mpc_relu(p->m, p->bits, p->n, p->x, p->out, NULL);
     case OP_TRUNC: return cg_mpc_trunc(p->m, p->bits, p->shift, p->n, p->x, p->out, NULL);
+    case OP_ARGMAX: return cg_mpc_argmax_reveal(p->m, p->bits, p->n, p->x, p->out, NULL);
     case OP_GELU: return cg_mpc_gelu(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_ROWMAX: return cg_mpc_row_max(p->m, p->bits, p->rows, p->cols, p->x, p->out, NULL);
     }
@@ -326,6 +327,30 @@ static void test_row_max(void **state)
     }
 }
 
+static void test_argmax(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const unsigned bits = 37;
+    const size_t sizes[] = {1, 2, 7, 64, N};
+    for (size_t k = 0; k < 5; k++) {
+        size_t n = sizes[k];
+        /* Few distinct values so ties are common; the lowest index must win. */
+        for (size_t i = 0; i < n; i++)
+            B.v[i] = (uint64_t)((int64_t)(cg_prg_u64(&f->prg) % 9) - 4) & maskb(bits);
+        if (k == 4) B.v[n - 1] = 100; /* unique max in the last slot */
+        split(&f->prg, bits, n, B.v, B.x0, B.x1);
+        setup_io(f, &s, &c, OP_ARGMAX, bits, n);
+        B.o0[0] = B.o1[0] = 0xdeadbeef;
+        run_both(&s, &c);
+        size_t want = 0;
+        for (size_t i = 1; i < n; i++)
+            if (as_signed(bits, B.v[i]) > as_signed(bits, B.v[want])) want = i;
+        assert_int_equal(B.o1[0], want);
+        assert_int_equal(B.o0[0], 0xdeadbeef); /* the server gets nothing */
+    }
+}
+
 static void test_gelu(void **state)
 {
     fixture *f = *state;
@@ -373,6 +398,7 @@ static void test_bad_params(void **state)
     assert_int_equal(cg_mpc_msb(f->m[0], 1, 1, x, b, &e), CG_ERR_PARAM);
     assert_int_equal(cg_mpc_trunc(f->m[0], 37, 35, 1, x, x, &e), CG_ERR_PARAM);
     assert_int_equal(cg_mpc_row_max(f->m[0], 37, 1, 0, x, x, &e), CG_ERR_ARG);
+    assert_int_equal(cg_mpc_argmax_reveal(f->m[0], 4, 9, x, x, &e), CG_ERR_ARG);
     assert_int_equal(cg_mpc_new(NULL, NULL, CG_SERVER, 1, &e), CG_ERR_ARG);
 }
 
@@ -381,7 +407,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arith),    cmocka_unit_test(test_and),
         cmocka_unit_test(test_less_than), cmocka_unit_test(test_sign_relu_trunc),
-        cmocka_unit_test(test_row_max),  cmocka_unit_test(test_gelu),  cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_row_max),  cmocka_unit_test(test_gelu),
+        cmocka_unit_test(test_argmax),  cmocka_unit_test(test_bad_params),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
