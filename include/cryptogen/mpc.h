@@ -161,6 +161,15 @@ cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_
  * 2 * (frac_bits + 4) < ring_bits - 2 (the quartic's products stay in range
  * for |x| <= 2.7; outside, their values are discarded by the final mux). */
 #define CG_MPC_GELU_ULP 48
+/* exp(x) for shared x <= 0 (the caller guarantees the sign, e.g. softmax
+ * after subtracting the row max): the steps of cg_fxp_ref_exp_neg, with
+ * l = floor(-x / ln2) from s+1 threshold comparisons (so the shift by l is a
+ * one-hot select over s+1 truncated copies). Within CG_MPC_EXP_ULP of the
+ * reference (so a result of 0 may come out as -1); costs s+1 DReLUs per element. frac_bits in [4, 24] and
+ * 2 * (frac_bits + 2) < ring_bits - 2; |x| < 2^(ring_bits - 3). */
+#define CG_MPC_EXP_ULP 8
+cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                         cg_error *err);
 cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                       cg_error *err);
 

@@ -12,10 +12,10 @@
 #include "cryptogen/mpc.h"
 
 typedef enum { B_B2A, B_MUL, B_SQUARE, B_SELECT, B_AND, B_DRELU, B_RELU, B_TRUNC, B_ROWMAX,
-               B_GELU, B_ARGMAX, B_COUNT } bench_op;
+               B_GELU, B_ARGMAX, B_EXP, B_COUNT } bench_op;
 static const char *const op_names[B_COUNT] = {"b2a",  "mul",  "square", "select", "and",
                                               "drelu", "relu", "trunc", "row_max", "gelu",
-                                              "argmax_reveal"};
+                                              "argmax_reveal", "exp_neg"};
 
 static const cg_fxp FMT = {.ring_bits = 37, .frac_bits = 12};
 
@@ -51,6 +51,7 @@ static void *run_job(void *arg)
         p->st = cg_mpc_argmax_reveal(p->m, l, p->n, p->x, &idx, &p->err);
         break;
     }
+    case B_EXP: p->st = cg_mpc_exp_neg(p->m, FMT, p->n, p->x, p->out, &p->err); break;
     default: p->st = CG_ERR_ARG; break;
     }
     return NULL;

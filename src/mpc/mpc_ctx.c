@@ -310,6 +310,12 @@ cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const
     CG_TRY(mpc_check(m, bits, 4, "trunc", err));
     if (shift < 1 || shift >= bits - 2)
         return cg_error_set(err, CG_ERR_PARAM, "trunc: shift %u outside [1, %u)", shift, bits - 2);
+    return mpc_trunc_var(m, bits, shift, NULL, n, x, out, err);
+}
+
+cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
+                        const uint64_t *x, uint64_t *out, cg_error *err)
+{
     uint64_t mask = mpc_mask(bits), half = 1ull << (bits - 1), offset = 1ull << (bits - 2);
     uint8_t *top = cg_alloc(n ? n : 1);
     uint64_t *prod = cg_alloc((n ? n : 1) * sizeof *prod);
@@ -340,11 +346,11 @@ cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const
         }
     }
     if (st == CG_OK) {
-        uint64_t off_shifted = offset >> shift;
         for (size_t i = 0; i < n; i++) {
+            unsigned sh = shifts ? shifts[i] : shift;
             uint64_t wrap = (top[i] - prod[i]) & mask; /* this party's share of w */
-            uint64_t r = (y[i] >> shift) - (wrap << (bits - shift));
-            if (m->party == CG_SERVER) r -= off_shifted;
+            uint64_t r = (y[i] >> sh) - (wrap << (bits - sh));
+            if (m->party == CG_SERVER) r -= offset >> sh;
             out[i] = r & mask;
         }
     }

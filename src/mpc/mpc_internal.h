@@ -21,4 +21,9 @@ cg_status mpc_check(cg_mpc *m, unsigned bits, unsigned min_bits, const char *wha
 /* Records a failure so later calls refuse. */
 cg_status mpc_fail(cg_mpc *m, cg_status st);
 
+/* cg_mpc_trunc without argument checks; shifts (if non-NULL) gives each
+ * element its own shift in [1, bits - 3]. */
+cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
+                        const uint64_t *x, uint64_t *out, cg_error *err);
+
 #endif

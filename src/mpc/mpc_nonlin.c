@@ -1,5 +1,7 @@
 /* Non-linear functions on shares composed from the basic protocols; each
  * mirrors its plaintext reference in fxp_ref.c step for step. */
+#include <math.h>
+
 #include "mpc/mpc_internal.h"
 
 /* BOLT's GELU coefficients, as in fxp_ref.c. */
@@ -74,5 +76,84 @@ done:
     for (int i = 0; i < NBUF; i++) cg_free(b[i]);
     cg_free(pos);
     cg_free(inside);
+    return st;
+}
+
+cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                         cg_error *err)
+{
+    unsigned l = f.ring_bits, s = f.frac_bits;
+    CG_TRY(mpc_check(m, l, 8, "exp", err));
+    if (s < 4 || s > 24 || 2 * (s + 2) >= l - 2)
+        return cg_error_set(err, CG_ERR_PARAM, "exp: format (%u, %u) unsupported", l, s);
+    size_t K = s + 1, nk; /* thresholds k = 1..s+1 on l = floor(-x / ln2) */
+    if (!cg_mul_size(n, K, &nk)) return cg_error_set(err, CG_ERR_ARG, "exp: batch too large");
+    uint64_t mask = mpc_mask(l);
+    size_t cap = nk ? nk : 1;
+    uint64_t *t = cg_alloc((n ? n : 1) * sizeof *t), *e = cg_alloc((n ? n : 1) * sizeof *e);
+    uint64_t *d = cg_alloc(cap * sizeof *d), *ca = cg_alloc(cap * sizeof *ca);
+    uint8_t *c = cg_alloc(cap), *onehot = cg_alloc(cap);
+    cg_status st = CG_OK;
+    if (!t || !e || !d || !ca || !c || !onehot) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "exp: out of memory");
+        goto done;
+    }
+#define STEP(call)                                                                             \
+    do {                                                                                       \
+        st = (call);                                                                           \
+        if (st != CG_OK) goto done;                                                            \
+    } while (0)
+    /* t = -x / ln2 in fixed point; c_k = [t >= k] for k = 1..s+1, so that
+     * l = sum c_k (clipped at s+1, where the result is 0). */
+    for (size_t i = 0; i < n; i++) t[i] = (0 - x[i]) & mask;
+    STEP(mul_const_trunc(m, f, n, t, 1.0 / M_LN2, t, err));
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 1; k <= K; k++)
+            d[i * K + k - 1] = m->party == CG_SERVER ? (t[i] - ((uint64_t)k << s)) & mask : t[i];
+    STEP(cg_mpc_drelu(m, l, nk, d, c, err));
+    STEP(cg_mpc_b2a(m, l, nk, c, ca, err));
+    /* p = x + l ln2; q = p + 1.353; e = 0.3585 q^2 + 0.344 */
+    uint64_t ln2 = (uint64_t)cg_fxp_encode(f, M_LN2);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t lv = 0;
+        for (size_t k = 0; k < K; k++) lv += ca[i * K + k];
+        e[i] = (x[i] + lv * ln2) & mask;
+    }
+    cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 1.353), e);
+    STEP(cg_mpc_square(m, l, n, e, e, err));
+    STEP(cg_mpc_trunc(m, l, s, n, e, e, err));
+    STEP(mul_const_trunc(m, f, n, e, 0.3585, e, err));
+    cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 0.344), e);
+    /* e >> l = sum over k in [0, s] of [l == k] (e >> k); [l == k] = c_k xor
+     * c_{k+1} (c_0 = 1) is local on XOR shares since c is monotone. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < K; k++) {
+            uint8_t ck = k == 0 ? (uint8_t)(m->party == CG_SERVER) : c[i * K + k - 1];
+            onehot[i * K + k] = ck ^ c[i * K + k];
+            d[i * K + k] = e[i];
+        }
+    /* Copy k shifted right by k (approximate truncation; k = 0 stays). */
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 1; k < K; k++) {
+            ca[i * s + k - 1] = d[i * K + k];
+            c[i * s + k - 1] = (uint8_t)k; /* c is no longer needed: reuse for shifts */
+        }
+    STEP(mpc_trunc_var(m, l, 0, c, n * s, ca, ca, err));
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 1; k < K; k++) d[i * K + k] = ca[i * s + k - 1];
+    STEP(cg_mpc_select(m, l, nk, onehot, d, d, err));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = 0;
+        for (size_t k = 0; k < K; k++) r += d[i * K + k];
+        out[i] = r & mask;
+    }
+#undef STEP
+done:
+    cg_free(t);
+    cg_free(e);
+    cg_free(d);
+    cg_free(ca);
+    cg_free(c);
+    cg_free(onehot);
     return st;
 }

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include "cryptogen/mpc.h"
 
 enum op { OP_B2A, OP_MUL, OP_SQUARE, OP_SELECT, OP_MUX, OP_AND, OP_LT, OP_MSB, OP_DRELU, OP_RELU,
-          OP_TRUNC, OP_ROWMAX, OP_GELU, OP_ARGMAX };
+          OP_TRUNC, OP_ROWMAX, OP_GELU, OP_ARGMAX, OP_EXP };
 
 typedef struct {
     cg_mpc *m;
@@ -44,6 +45,7 @@ static cg_status run_op(io *p)
     case OP_RELU: return cg_mpc_relu(p->m, p->bits, p->n, p->x, p->out, NULL);
     case OP_TRUNC: return cg_mpc_trunc(p->m, p->bits, p->shift, p->n, p->x, p->out, NULL);
     case OP_ARGMAX: return cg_mpc_argmax_reveal(p->m, p->bits, p->n, p->x, p->out, NULL);
+    case OP_EXP: return cg_mpc_exp_neg(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_GELU: return cg_mpc_gelu(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_ROWMAX: return cg_mpc_row_max(p->m, p->bits, p->rows, p->cols, p->x, p->out, NULL);
     }
@@ -351,6 +353,38 @@ static void test_argmax(void **state)
     }
 }
 
+static void test_exp(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    uint64_t mask = maskb(fx.ring_bits);
+    int64_t ln2 = cg_fxp_encode(fx, M_LN2);
+    for (size_t i = 0; i < N; i++) {
+        int64_t v = -(int64_t)(cg_prg_u64(&f->prg) % (16 * 4096 + 1));
+        if (i < 200) v = -(int64_t)(i / 10) * ln2 - 5 + (int64_t)(i % 10); /* segment edges */
+        B.v[i] = (uint64_t)v & mask;
+    }
+    B.v[0] = 0;
+    B.v[1] = (uint64_t)cg_fxp_encode(fx, -1000.0) & mask;
+    split(&f->prg, fx.ring_bits, N, B.v, B.x0, B.x1);
+    setup_io(f, &s, &c, OP_EXP, fx.ring_bits, N);
+    s.fx = c.fx = fx;
+    run_both(&s, &c);
+    int64_t maxdiff = 0;
+    for (size_t i = 0; i < N; i++) {
+        int64_t xv = as_signed(fx.ring_bits, B.v[i]);
+        int64_t want = cg_fxp_ref_exp_neg(fx, xv);
+        int64_t got = as_signed(fx.ring_bits, (B.o0[i] + B.o1[i]) & mask);
+        int64_t d = got > want ? got - want : want - got;
+        if (d > maxdiff) maxdiff = d;
+        assert_true(d <= CG_MPC_EXP_ULP);
+        assert_true(got >= -1); /* the last truncation may go 1 ulp below 0 */
+    }
+    fprintf(stderr, "  exp on shares (l=37, s=12): max %lld ulp from cg_fxp_ref_exp_neg\n",
+            (long long)maxdiff);
+}
+
 static void test_gelu(void **state)
 {
     fixture *f = *state;
@@ -408,7 +442,8 @@ int main(void)
         cmocka_unit_test(test_arith),    cmocka_unit_test(test_and),
         cmocka_unit_test(test_less_than), cmocka_unit_test(test_sign_relu_trunc),
         cmocka_unit_test(test_row_max),  cmocka_unit_test(test_gelu),
-        cmocka_unit_test(test_argmax),  cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_argmax),
+        cmocka_unit_test(test_exp),  cmocka_unit_test(test_bad_params),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
