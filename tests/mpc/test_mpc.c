@@ -436,6 +436,31 @@ static void test_bad_params(void **state)
     assert_int_equal(cg_mpc_new(NULL, NULL, CG_SERVER, 1, &e), CG_ERR_ARG);
 }
 
+/* A peer that vanishes gives an error, and the context then refuses calls. */
+static void test_peer_gone(void **state)
+{
+    (void)state;
+    cg_channel *a, *b;
+    cg_chan_options opt = {.timeout_ms = 2000};
+    assert_int_equal(cg_chan_pair_new(&a, &b, &opt, NULL), CG_OK);
+    setup_job j = {b, NULL, CG_OK};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, setup_client, &j), 0);
+    cg_mpc *srv = NULL;
+    assert_int_equal(cg_mpc_new(&srv, a, CG_SERVER, 1, NULL), CG_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(j.st, CG_OK);
+    cg_mpc_free(j.m);
+    cg_chan_free(b);
+    uint64_t x[4] = {1, 2, 3, 4}, o[4];
+    cg_error e;
+    cg_status st = cg_mpc_mul(srv, 37, 4, x, x, o, &e);
+    assert_true(st == CG_ERR_PEER || st == CG_ERR_TIMEOUT || st == CG_ERR_IO);
+    assert_int_equal(cg_mpc_mul(srv, 37, 4, x, x, o, &e), CG_ERR_STATE);
+    cg_mpc_free(srv);
+    cg_chan_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,7 +468,7 @@ int main(void)
         cmocka_unit_test(test_less_than), cmocka_unit_test(test_sign_relu_trunc),
         cmocka_unit_test(test_row_max),  cmocka_unit_test(test_gelu),
         cmocka_unit_test(test_argmax),
-        cmocka_unit_test(test_exp),  cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_exp),      cmocka_unit_test(test_peer_gone),  cmocka_unit_test(test_bad_params),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
