@@ -143,6 +143,12 @@ cg_status cg_mpc_relu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uin
  * for the wrap bit; 1 <= shift < l - 2. */
 cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const uint64_t *x,
                        uint64_t *out, cg_error *err);
+/* Z_p -> Z_{2^bits}: x holds this party's share mod the odd prime p (values
+ * in [0, p), else CG_ERR_RANGE before anything is sent); out gets ring shares
+ * of the centred secret in [-(p-1)/2, (p-1)/2]. One millionaires' comparison
+ * for the wrap bit [x0 + x1 >= p] plus one B2A. Needs p < 2^(bits-1). */
+cg_status cg_mpc_prime_to_ring(cg_mpc *m, uint64_t p, unsigned bits, size_t n, const uint64_t *x,
+                               uint64_t *out, cg_error *err);
 /* Row maxima: x is rows * cols (row-major), out has rows entries; a
  * log-depth tree of compare-and-select. Needs |differences| < 2^(l-1). */
 cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,

@@ -242,3 +242,44 @@ cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_
     *index = v;
     return CG_OK;
 }
+
+cg_status cg_mpc_prime_to_ring(cg_mpc *m, uint64_t p, unsigned bits, size_t n, const uint64_t *x,
+                               uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 3, "prime_to_ring", err));
+    if (p < 3 || !(p & 1) || (bits < 64 && p >= (1ull << (bits - 1))))
+        return cg_error_set(err, CG_ERR_PARAM, "prime_to_ring: modulus %llu unsuited to %u bits",
+                            (unsigned long long)p, bits);
+    for (size_t i = 0; i < n; i++)
+        if (x[i] >= p) return cg_error_set(err, CG_ERR_RANGE, "prime_to_ring: share not below p");
+    uint64_t mask = mpc_mask(bits), half = (p - 1) / 2;
+    unsigned w = (unsigned)(64 - __builtin_clzll(p - 1));
+    uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v), *wa = cg_alloc((n ? n : 1) * sizeof *wa);
+    uint8_t *wrap = cg_alloc(n ? n : 1);
+    cg_status st = CG_OK;
+    if (!v || !wa || !wrap) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "prime_to_ring: out of memory");
+        goto done;
+    }
+    /* Shift the centred secret into [0, p): the server adds (p-1)/2 mod p.
+     * Then x0 + x1 = x' + w p with w = [x0 + x1 >= p] = [p - 1 - x0 < x1]. */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s = x[i];
+        if (m->party == CG_SERVER) s = s + half >= p ? s + half - p : s + half;
+        out[i] = s; /* kept until the end; out may alias x */
+        v[i] = m->party == CG_SERVER ? p - 1 - s : s;
+    }
+    st = cg_mpc_less_than(m, w, n, v, wrap, err);
+    if (st == CG_OK) st = cg_mpc_b2a(m, bits, n, wrap, wa, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = out[i] - wa[i] * p;
+            if (m->party == CG_SERVER) r -= half;
+            out[i] = r & mask;
+        }
+done:
+    cg_free(v);
+    cg_free(wa);
+    cg_free(wrap);
+    return st;
+}

@@ -15,12 +15,13 @@
 #include "cryptogen/mpc.h"
 
 enum op { OP_B2A, OP_MUL, OP_SQUARE, OP_SELECT, OP_MUX, OP_AND, OP_LT, OP_MSB, OP_DRELU, OP_RELU,
-          OP_TRUNC, OP_ROWMAX, OP_GELU, OP_ARGMAX, OP_EXP };
+          OP_TRUNC, OP_ROWMAX, OP_GELU, OP_ARGMAX, OP_EXP, OP_P2R };
 
 typedef struct {
     cg_mpc *m;
     enum op op;
     unsigned bits, shift;
+    uint64_t prime;
     cg_fxp fx;
     size_t n, rows, cols;
     const uint64_t *x, *y;
@@ -45,6 +46,7 @@ static cg_status run_op(io *p)
     case OP_RELU: return cg_mpc_relu(p->m, p->bits, p->n, p->x, p->out, NULL);
     case OP_TRUNC: return cg_mpc_trunc(p->m, p->bits, p->shift, p->n, p->x, p->out, NULL);
     case OP_ARGMAX: return cg_mpc_argmax_reveal(p->m, p->bits, p->n, p->x, p->out, NULL);
+    case OP_P2R: return cg_mpc_prime_to_ring(p->m, p->prime, p->bits, p->n, p->x, p->out, NULL);
     case OP_EXP: return cg_mpc_exp_neg(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_GELU: return cg_mpc_gelu(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_ROWMAX: return cg_mpc_row_max(p->m, p->bits, p->rows, p->cols, p->x, p->out, NULL);
@@ -436,6 +438,42 @@ static void test_bad_params(void **state)
     assert_int_equal(cg_mpc_new(NULL, NULL, CG_SERVER, 1, &e), CG_ERR_ARG);
 }
 
+static void test_prime_to_ring(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    /* A 29-bit NTT-friendly prime like the paper's plaintext modulus, a small
+     * one, and one just below 2^62. */
+    const uint64_t primes[] = {536903681ull, 97ull, 4611686018427387847ull};
+    const unsigned rings[] = {37, 8, 64};
+    for (int k = 0; k < 3; k++) {
+        uint64_t p = primes[k], h = (p - 1) / 2;
+        unsigned bits = rings[k];
+        for (size_t i = 0; i < N; i++) {
+            int64_t v = (int64_t)(cg_prg_u64(&f->prg) % p) - (int64_t)h; /* centred secret */
+            if (i == 0) v = 0;
+            if (i == 1) v = (int64_t)h;
+            if (i == 2) v = -(int64_t)h;
+            if (i == 3) v = -1;
+            B.w[i] = (uint64_t)v; /* the expected ring value, sign-extended */
+            uint64_t xm = v < 0 ? p - (uint64_t)(-v) : (uint64_t)v;
+            B.x0[i] = cg_prg_u64(&f->prg) % p;
+            if (i == 4) B.x0[i] = p - 1;
+            if (i == 5) B.x0[i] = 0;
+            B.x1[i] = xm >= B.x0[i] ? xm - B.x0[i] : xm + p - B.x0[i];
+        }
+        setup_io(f, &s, &c, OP_P2R, bits, N);
+        s.prime = c.prime = p;
+        run_both(&s, &c);
+        for (size_t i = 0; i < N; i++)
+            assert_int_equal((B.o0[i] + B.o1[i]) & maskb(bits), B.w[i] & maskb(bits));
+    }
+    cg_error e;
+    uint64_t bad[1] = {97};
+    assert_int_equal(cg_mpc_prime_to_ring(f->m[0], 97, 8, 1, bad, bad, &e), CG_ERR_RANGE);
+    assert_int_equal(cg_mpc_prime_to_ring(f->m[0], 536903681ull, 30, 1, bad, bad, &e), CG_ERR_PARAM);
+}
+
 /* A peer that vanishes gives an error, and the context then refuses calls. */
 static void test_peer_gone(void **state)
 {
@@ -468,7 +506,8 @@ int main(void)
         cmocka_unit_test(test_less_than), cmocka_unit_test(test_sign_relu_trunc),
         cmocka_unit_test(test_row_max),  cmocka_unit_test(test_gelu),
         cmocka_unit_test(test_argmax),
-        cmocka_unit_test(test_exp),      cmocka_unit_test(test_peer_gone),  cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_exp),      cmocka_unit_test(test_peer_gone),
+        cmocka_unit_test(test_prime_to_ring),  cmocka_unit_test(test_bad_params),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
