@@ -96,7 +96,9 @@ cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *ou
  * are out of step). Costs (IKNP, per element, l = bits): */
 typedef struct cg_mpc cg_mpc;
 
-/* Sets up the OT pair with the peer (party 0 = server, 1 = client). */
+/* Sets up the OT pair with the peer (party 0 = server, 1 = client).
+ * threads is recorded for later use; the protocols run on the calling
+ * thread for now. */
 cg_status cg_mpc_new(cg_mpc **m, cg_channel *ch, cg_party party, int threads, cg_error *err);
 void cg_mpc_free(cg_mpc *m);
 cg_party cg_mpc_party(const cg_mpc *m);
