@@ -54,6 +54,133 @@ typedef struct cg_fxp {
     uint8_t frac_bits;
 } cg_fxp;
 
+
+/* ---- Plaintext fixed-point references (fxp_ref.c) --------------------------
+ * Integer-only models of what the two-party protocols compute, on the signed
+ * integer a ring element encodes (value = v / 2^frac_bits). Each follows the
+ * same steps as its protocol, so a protocol's output can be checked against
+ * them exactly or within a documented ulp bound; docs/NUMERICS.md lists their
+ * errors against real arithmetic. Results are wrapped to ring_bits like the
+ * ring would. */
+int64_t cg_fxp_encode(cg_fxp f, double r);   /* round(r * 2^frac), wrapped */
+double cg_fxp_decode(cg_fxp f, int64_t v);   /* v / 2^frac */
+int64_t cg_fxp_wrap(cg_fxp f, int64_t v);    /* v mod 2^ring_bits, centred */
+/* floor(x / 2^shift) (arithmetic shift), shift <= 63. */
+int64_t cg_fxp_ref_trunc(int64_t x, unsigned shift);
+/* floor(a * b / 2^frac), wrapped. */
+int64_t cg_fxp_ref_mul(cg_fxp f, int64_t a, int64_t b);
+/* exp(x) for x <= 0 (BOLT): l = floor(x / -ln2), p = x + l*ln2,
+ * exp(p) ~ 0.3585 (p + 1.353)^2 + 0.344, then >> l; 0 once l > frac_bits.
+ * x > 0 is clipped to 0. */
+int64_t cg_fxp_ref_exp_neg(cg_fxp f, int64_t x);
+/* GELU (BOLT): 0.5x + P(|x|) for |x| <= 2.7, ReLU outside. */
+int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x);
+/* 1/x and 1/sqrt(x) for x > 0 (CG_ERR_RANGE otherwise): normalise by the most
+ * significant bit, 8-entry table guess, three Newton steps. */
+cg_status cg_fxp_ref_recip(cg_fxp f, int64_t x, int64_t *out, cg_error *err);
+cg_status cg_fxp_ref_rsqrt(cg_fxp f, int64_t x, int64_t *out, cg_error *err);
+/* softmax over a row of n >= 1: exp_neg(x - max), sum, recip, products. */
+cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out, cg_error *err);
+/* LayerNorm without gamma/beta over a row of n >= 1:
+ * (x - mean) * rsqrt(var + eps), eps = 2^-frac (one ulp) at least 1e-5. The
+ * divisions by n are products with round(2^(frac+16) / n) then a truncation. */
+cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
+                               cg_error *err);
+
+/* ---- Two-party protocols (mpc_ctx.c, mpc_arith.c, mpc_cmp.c) -----------------
+ * Semi-honest, over Z_{2^bits} (1 <= bits <= 64; comparisons need bits >= 2).
+ * Both parties make the same call with their own shares: x, y, out are this
+ * party's n-element share vectors (values taken mod 2^bits); boolean shares
+ * are bytes 0/1 whose XOR over the two parties is the secret bit. out may
+ * alias an input. A failed call leaves the context unusable (the two ends
+ * are out of step). Costs (IKNP, per element, l = bits): */
+typedef struct cg_mpc cg_mpc;
+
+/* Sets up the OT pair with the peer (party 0 = server, 1 = client).
+ * threads is recorded for later use; the protocols run on the calling
+ * thread for now. */
+cg_status cg_mpc_new(cg_mpc **m, cg_channel *ch, cg_party party, int threads, cg_error *err);
+void cg_mpc_free(cg_mpc *m);
+cg_party cg_mpc_party(const cg_mpc *m);
+cg_channel *cg_mpc_channel(cg_mpc *m);
+
+/* Bit -> arithmetic: one COT of l bits. */
+cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
+                     cg_error *err);
+/* out = x * y mod 2^l (Gilboa: l COTs each direction, l-bit correlations). */
+cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, const uint64_t *y,
+                     uint64_t *out, cg_error *err);
+/* out = x^2 (one cross term: l COTs, one direction). */
+cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
+                        cg_error *err);
+/* out = c * x for a public c (local). */
+void cg_mpc_mul_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t c,
+                       uint64_t *out);
+/* out = x + c for a public c (the server adds it). */
+void cg_mpc_add_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t c,
+                       uint64_t *out);
+/* out = b * x with b a boolean share (two COTs, one each direction). */
+cg_status cg_mpc_select(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
+                        uint64_t *out, cg_error *err);
+/* out = b ? x : y. */
+cg_status cg_mpc_mux(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
+                     const uint64_t *y, uint64_t *out, cg_error *err);
+/* z = x AND y on boolean shares (two 1-bit COTs). */
+cg_status cg_mpc_and(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y, uint8_t *z,
+                     cg_error *err);
+/* Millionaires: the server holds a, the client b (w-bit private inputs, both
+ * call with their own value in `mine`, 1 <= w <= 64); out = [a < b] as
+ * boolean shares. 4-bit digits, one 1-of-16 OT each, then an AND tree. */
+cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
+                           cg_error *err);
+/* Boolean shares of msb(x) (x < 0 as a signed value), and of DReLU = x >= 0. */
+cg_status cg_mpc_msb(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
+                     cg_error *err);
+cg_status cg_mpc_drelu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
+                       cg_error *err);
+cg_status cg_mpc_relu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
+                      cg_error *err);
+/* Approximate truncation by a public shift (Cheetah): for |x| < 2^(l-2),
+ * out is floor(x / 2^shift) or one less (<= 1 ulp, never above). One COT
+ * for the wrap bit; 1 <= shift < l - 2. */
+cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const uint64_t *x,
+                       uint64_t *out, cg_error *err);
+/* Z_p -> Z_{2^bits}: x holds this party's share mod the odd prime p (values
+ * in [0, p), else CG_ERR_RANGE before anything is sent); out gets ring shares
+ * of the centred secret in [-(p-1)/2, (p-1)/2]. One millionaires' comparison
+ * for the wrap bit [x0 + x1 >= p] plus one B2A. Needs p < 2^(bits-1). */
+cg_status cg_mpc_prime_to_ring(cg_mpc *m, uint64_t p, unsigned bits, size_t n, const uint64_t *x,
+                               uint64_t *out, cg_error *err);
+/* Row maxima: x is rows * cols (row-major), out has rows entries; a
+ * log-depth tree of compare-and-select. Needs |differences| < 2^(l-1). */
+cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
+                         uint64_t *out, cg_error *err);
+/* Index of the maximum of a shared vector (the lowest index on ties),
+ * revealed to the client only: the client gets *index in [0, n), the server
+ * learns nothing and leaves *index untouched. Same range condition as
+ * row_max; n <= 2^(bits-1). */
+cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                               uint64_t *index, cg_error *err);
+
+/* GELU on shares of fixed-point values in format f (mpc_nonlin.c): the steps
+ * of cg_fxp_ref_gelu with each floor truncation replaced by the approximate
+ * one, so the result is within CG_MPC_GELU_ULP of the reference (see
+ * docs/NUMERICS.md). Needs |x| < 2^(ring_bits - 2) and
+ * 2 * (frac_bits + 4) < ring_bits - 2 (the quartic's products stay in range
+ * for |x| <= 2.7; outside, their values are discarded by the final mux). */
+#define CG_MPC_GELU_ULP 48
+/* exp(x) for shared x <= 0 (the caller guarantees the sign, e.g. softmax
+ * after subtracting the row max): the steps of cg_fxp_ref_exp_neg, with
+ * l = floor(-x / ln2) from s+1 threshold comparisons (so the shift by l is a
+ * one-hot select over s+1 truncated copies). Within CG_MPC_EXP_ULP of the
+ * reference (so a result of 0 may come out as -1); costs s+1 DReLUs per element. frac_bits in [4, 24] and
+ * 2 * (frac_bits + 2) < ring_bits - 2; |x| < 2^(ring_bits - 3). */
+#define CG_MPC_EXP_ULP 8
+cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                         cg_error *err);
+cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                      cg_error *err);
+
 #ifdef __cplusplus
 }
 #endif

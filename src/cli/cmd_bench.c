@@ -8,6 +8,7 @@ static const cg_bench_entry benches[] = {
     {"ntt", cg_bench_ntt, "negacyclic NTT per back-end, side by side"},
     {"he", cg_bench_he, "BFV operations for three parameter sets"},
     {"ot", cg_bench_ot, "base OT, IKNP COT/ROT/OT and 1-of-16 OT per second (--n N)"},
+    {"mpc", cg_bench_mpc, "two-party protocols per element at n = 1, 3072, 50257 (--max N)"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,164 @@
+/* Plaintext fixed-point references: integer-only mirrors of the two-party
+ * protocols' steps (so protocol outputs can be compared bit for bit or within
+ * a stated ulp bound). Products use 128-bit intermediates before wrapping. */
+#include <math.h>
+
+#include "cryptogen/mpc.h"
+
+int64_t cg_fxp_wrap(cg_fxp f, int64_t v)
+{
+    if (f.ring_bits >= 64 || f.ring_bits == 0) return v;
+    unsigned sh = 64u - f.ring_bits;
+    /* Sign-extend the low ring_bits bits (unsigned shift avoids UB). */
+    uint64_t u = (uint64_t)v << sh;
+    return (int64_t)u >> sh;
+}
+
+int64_t cg_fxp_encode(cg_fxp f, double r)
+{
+    return cg_fxp_wrap(f, (int64_t)llround(ldexp(r, f.frac_bits)));
+}
+
+double cg_fxp_decode(cg_fxp f, int64_t v) { return ldexp((double)v, -(int)f.frac_bits); }
+
+int64_t cg_fxp_ref_trunc(int64_t x, unsigned shift) { return x >> shift; }
+
+static int64_t mul_shift(int64_t a, int64_t b, unsigned shift)
+{
+    __int128 p = (__int128)a * b;
+    return (int64_t)(p >> shift);
+}
+
+int64_t cg_fxp_ref_mul(cg_fxp f, int64_t a, int64_t b)
+{
+    return cg_fxp_wrap(f, mul_shift(a, b, f.frac_bits));
+}
+
+/* x * 2^k for k >= 0 without signed-shift UB. */
+static int64_t shl(int64_t x, unsigned k) { return (int64_t)((uint64_t)x << k); }
+
+int64_t cg_fxp_ref_exp_neg(cg_fxp f, int64_t x)
+{
+    unsigned s = f.frac_bits;
+    if (x > 0) x = 0;
+    int64_t inv_ln2 = cg_fxp_encode(f, 1.0 / M_LN2), ln2 = cg_fxp_encode(f, M_LN2);
+    /* l = floor(-x / ln2) via a product with the public 1/ln2. */
+    int64_t l = mul_shift(-x, inv_ln2, s) >> s;
+    if (l > (int64_t)s) return 0; /* exp(p) < 2 so the shift leaves nothing */
+    int64_t p = x + l * ln2;
+    int64_t q = p + cg_fxp_encode(f, 1.353);
+    int64_t e = cg_fxp_ref_mul(f, cg_fxp_encode(f, 0.3585), cg_fxp_ref_mul(f, q, q)) +
+                cg_fxp_encode(f, 0.344);
+    return e >> l;
+}
+
+/* BOLT's quartic in factored form (coefficients from mpc-anchors.md). */
+#define GELU_A 0.14439048359960427
+#define GELU_B 0.7077117131613893
+#define GELU_C 4.5702822654246535
+#define GELU_D 8.15444702051307
+#define GELU_E 16.382265425072532
+#define GELU_T 2.7
+
+int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x)
+{
+    int64_t y = x < 0 ? -x : x;
+    if (y > cg_fxp_encode(f, GELU_T)) return x > 0 ? x : 0;
+    int64_t a = cg_fxp_encode(f, GELU_A);
+    int64_t z = cg_fxp_ref_mul(f, a, cg_fxp_ref_mul(f, y, y)) -
+                cg_fxp_ref_mul(f, cg_fxp_encode(f, GELU_B), y) + cg_fxp_encode(f, GELU_C);
+    int64_t w = z + cg_fxp_ref_mul(f, a, y) - cg_fxp_encode(f, GELU_D);
+    int64_t poly = cg_fxp_ref_mul(f, w, z) + cg_fxp_encode(f, GELU_E);
+    return cg_fxp_wrap(f, cg_fxp_ref_trunc(x, 1) + poly);
+}
+
+static cg_status check_positive(cg_fxp f, int64_t x, const char *what, cg_error *err)
+{
+    if (f.frac_bits < 4 || f.frac_bits > 28)
+        return cg_error_set(err, CG_ERR_PARAM, "%s: frac_bits %u outside [4, 28]", what,
+                            f.frac_bits);
+    if (x <= 0) return cg_error_set(err, CG_ERR_RANGE, "%s of a non-positive value", what);
+    return CG_OK;
+}
+
+/* x shifted so that the value is multiplied by 2^-k (k may be negative). */
+static int64_t scale_pow2(int64_t x, int k)
+{
+    return k >= 0 ? x >> k : shl(x, (unsigned)-k);
+}
+
+#define NEWTON_STEPS 3
+
+cg_status cg_fxp_ref_recip(cg_fxp f, int64_t x, int64_t *out, cg_error *err)
+{
+    CG_TRY(check_positive(f, x, "reciprocal", err));
+    int s = f.frac_bits;
+    int k = (63 - __builtin_clzll((uint64_t)x)) - s; /* X = U * 2^k, U in [1, 2) */
+    int64_t u = scale_pow2(x, k);
+    /* Guess 1/U at the middle of one of 8 bins of [1, 2). */
+    int idx = (int)((u >> (s - 3)) & 7);
+    int64_t w = cg_fxp_encode(f, 1.0 / (1.0 + (idx + 0.5) / 8.0));
+    int64_t two = cg_fxp_encode(f, 2.0);
+    for (int i = 0; i < NEWTON_STEPS; i++)
+        w = cg_fxp_ref_mul(f, w, two - cg_fxp_ref_mul(f, u, w));
+    *out = cg_fxp_wrap(f, scale_pow2(w, k));
+    return CG_OK;
+}
+
+cg_status cg_fxp_ref_rsqrt(cg_fxp f, int64_t x, int64_t *out, cg_error *err)
+{
+    CG_TRY(check_positive(f, x, "inverse square root", err));
+    int s = f.frac_bits;
+    int k = (63 - __builtin_clzll((uint64_t)x)) - s;
+    if (k & 1) k -= 1; /* even exponent: X = V * 2^k with V in [1, 4) */
+    int64_t v = scale_pow2(x, k);
+    int idx = (int)(v >> (s - 2)) - 4; /* 12 bins of width 1/4 */
+    int64_t w = cg_fxp_encode(f, 1.0 / sqrt((idx + 4 + 0.5) / 4.0));
+    int64_t three = cg_fxp_encode(f, 3.0);
+    for (int i = 0; i < NEWTON_STEPS; i++) {
+        int64_t t = three - cg_fxp_ref_mul(f, v, cg_fxp_ref_mul(f, w, w));
+        w = cg_fxp_ref_trunc(cg_fxp_ref_mul(f, w, t), 1);
+    }
+    *out = cg_fxp_wrap(f, scale_pow2(w, k / 2));
+    return CG_OK;
+}
+
+cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out, cg_error *err)
+{
+    if (n == 0) return cg_error_set(err, CG_ERR_ARG, "softmax of an empty row");
+    int64_t max = x[0];
+    for (size_t i = 1; i < n; i++)
+        if (x[i] > max) max = x[i];
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = cg_fxp_ref_exp_neg(f, x[i] - max);
+        sum += out[i];
+    }
+    int64_t r;
+    CG_TRY(cg_fxp_ref_recip(f, sum, &r, err)); /* sum >= exp(0) ~ 1 */
+    for (size_t i = 0; i < n; i++) out[i] = cg_fxp_ref_mul(f, out[i], r);
+    return CG_OK;
+}
+
+cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
+                               cg_error *err)
+{
+    if (n == 0) return cg_error_set(err, CG_ERR_ARG, "layernorm of an empty row");
+    unsigned K = f.frac_bits + 16u;
+    int64_t inv_n = (int64_t)llround(ldexp(1.0 / (double)n, (int)K));
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += x[i];
+    int64_t mean = mul_shift(sum, inv_n, K);
+    int64_t sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t d = x[i] - mean;
+        sq += cg_fxp_ref_mul(f, d, d);
+    }
+    int64_t var = mul_shift(sq, inv_n, K);
+    int64_t eps = cg_fxp_encode(f, 1e-5);
+    if (eps < 1) eps = 1;
+    int64_t rs;
+    CG_TRY(cg_fxp_ref_rsqrt(f, var + eps, &rs, err));
+    for (size_t i = 0; i < n; i++) out[i] = cg_fxp_ref_mul(f, x[i] - mean, rs);
+    return CG_OK;
+}

@@ -1,0 +1,285 @@
+/* Comparison protocols: the millionaires' protocol (4-bit digits, 1-of-16
+ * OTs, AND tree), most significant bit / DReLU of a shared value, ReLU and
+ * row maxima. */
+#include <string.h>
+
+#include "mpc/mpc_internal.h"
+
+#define DIGIT_BITS 4
+#define DIGIT_VALUES 16
+
+cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
+                           cg_error *err)
+{
+    CG_TRY(mpc_check(m, w, 1, "less_than", err));
+    size_t q = (w + DIGIT_BITS - 1) / DIGIT_BITS, nq, nmsg;
+    if (!cg_mul_size(n, q, &nq) || !cg_mul_size(nq, DIGIT_VALUES, &nmsg))
+        return cg_error_set(err, CG_ERR_ARG, "less_than: batch too large");
+    uint64_t vmask = mpc_mask(w);
+    /* lt[i*q + d], eq[i*q + d]: shares of [a_d < b_d], [a_d == b_d], digit d
+     * counted from the least significant. */
+    uint8_t *lt = cg_alloc(nq ? nq : 1), *eq = cg_alloc(nq ? nq : 1);
+    uint8_t *x = cg_alloc(nq ? nq : 1), *y = cg_alloc(nq ? nq : 1), *z = cg_alloc(nq ? nq : 1);
+    uint64_t *buf = cg_alloc((nmsg ? nmsg : 1) * sizeof *buf);
+    cg_status st = CG_OK;
+    if (!lt || !eq || !x || !y || !z || !buf) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
+        goto done;
+    }
+    if (m->party == CG_SERVER) {
+        cg_prg_bytes(&m->prg, lt, nq);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t a = mine[i] & vmask;
+            for (size_t d = 0; d < q; d++) {
+                size_t k = i * q + d;
+                unsigned ad = (unsigned)(a >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1);
+                uint8_t r_lt = lt[k] & 1, r_eq = (lt[k] >> 1) & 1;
+                lt[k] = r_lt;
+                eq[k] = r_eq;
+                for (unsigned v = 0; v < DIGIT_VALUES; v++)
+                    buf[k * DIGIT_VALUES + v] =
+                        (uint64_t)(r_lt ^ (ad < v)) | ((uint64_t)(r_eq ^ (ad == v)) << 1);
+            }
+        }
+        st = cg_otn_send(m->ot.send, nq, DIGIT_VALUES, 2, buf, err);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t b = mine[i] & vmask;
+            for (size_t d = 0; d < q; d++)
+                x[i * q + d] = (uint8_t)((b >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
+        }
+        st = cg_otn_recv(m->ot.recv, nq, DIGIT_VALUES, 2, x, buf, err);
+        for (size_t k = 0; st == CG_OK && k < nq; k++) {
+            lt[k] = buf[k] & 1;
+            eq[k] = (buf[k] >> 1) & 1;
+        }
+    }
+    if (st != CG_OK) goto done;
+    /* Combine adjacent digits (hi = 2k+1, lo = 2k): lt = lt_hi ^ (eq_hi & lt_lo),
+     * eq = eq_hi & eq_lo; an unpaired top digit passes through. */
+    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) {
+        size_t half = cnt / 2, j = 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < half; k++) {
+                size_t hi = i * q + 2 * k + 1, lo = i * q + 2 * k;
+                x[j] = eq[hi];
+                y[j++] = lt[lo];
+                x[j] = eq[hi];
+                y[j++] = eq[lo];
+            }
+        st = cg_mpc_and(m, j, x, y, z, err);
+        if (st != CG_OK) goto done;
+        j = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < half; k++) {
+                uint8_t nlt = lt[i * q + 2 * k + 1] ^ z[j++];
+                uint8_t neq = z[j++];
+                lt[i * q + k] = nlt;
+                eq[i * q + k] = neq;
+            }
+            if (cnt & 1) {
+                lt[i * q + half] = lt[i * q + cnt - 1];
+                eq[i * q + half] = eq[i * q + cnt - 1];
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) out[i] = lt[i * q];
+done:
+    cg_free(lt);
+    cg_free(eq);
+    cg_free(x);
+    cg_free(y);
+    cg_free(z);
+    cg_free(buf);
+    return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_msb(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
+                     cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 2, "msb", err));
+    uint64_t low = mpc_mask(bits - 1);
+    uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v);
+    if (!v) return cg_error_set(err, CG_ERR_NOMEM, "msb: out of memory");
+    /* The carry into the top bit is [x0' + x1' >= 2^(l-1)] for the low l-1
+     * bits, i.e. [2^(l-1) - 1 - x0' < x1']. */
+    for (size_t i = 0; i < n; i++)
+        v[i] = m->party == CG_SERVER ? low - (x[i] & low) : x[i] & low;
+    cg_status st = cg_mpc_less_than(m, bits - 1, n, v, out, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) out[i] ^= (uint8_t)((x[i] >> (bits - 1)) & 1);
+    cg_free(v);
+    return st;
+}
+
+cg_status cg_mpc_drelu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
+                       cg_error *err)
+{
+    CG_TRY(cg_mpc_msb(m, bits, n, x, out, err));
+    if (m->party == CG_SERVER)
+        for (size_t i = 0; i < n; i++) out[i] ^= 1;
+    return CG_OK;
+}
+
+cg_status cg_mpc_relu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
+                      cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 2, "relu", err));
+    uint8_t *d = cg_alloc(n ? n : 1);
+    if (!d) return cg_error_set(err, CG_ERR_NOMEM, "relu: out of memory");
+    cg_status st = cg_mpc_drelu(m, bits, n, x, d, err);
+    if (st == CG_OK) st = cg_mpc_select(m, bits, n, d, x, out, err);
+    cg_free(d);
+    return st;
+}
+
+/* Tournament over each row: compare-and-select on values and, when idx is
+ * given, on index shares with the same bit (one mux call for both). Ties go
+ * to the lower index. */
+static cg_status max_tree(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
+                          uint64_t *out, uint64_t *idx, cg_error *err)
+{
+    size_t total;
+    if (cols == 0) return cg_error_set(err, CG_ERR_ARG, "row_max: empty rows");
+    if (!cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 4)
+        return cg_error_set(err, CG_ERR_ARG, "row_max: too large");
+    uint64_t mask = mpc_mask(bits);
+    int width = idx ? 2 : 1; /* values, then indices */
+    size_t cap = total ? total : 1;
+    uint64_t *cur = cg_alloc(cap * 2 * sizeof *cur);
+    uint64_t *a = cg_alloc(cap * 2 * sizeof *a);
+    uint64_t *b = cg_alloc(cap * 2 * sizeof *b);
+    uint64_t *dif = cg_alloc(cap * sizeof *dif);
+    uint8_t *ge = cg_alloc(cap * 2);
+    cg_status st = CG_OK;
+    if (!cur || !a || !b || !dif || !ge) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
+        goto done;
+    }
+    /* cur: values in [0, total), their index shares in [total, 2 total);
+     * indices are public, so the server holds them and the client 0. */
+    for (size_t i = 0; i < total; i++) {
+        cur[i] = x[i] & mask;
+        cur[total + i] = m->party == CG_SERVER ? (uint64_t)(i % cols) : 0;
+    }
+    for (size_t cnt = cols; cnt > 1; cnt = (cnt + 1) / 2) {
+        size_t half = cnt / 2, j = 0;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t k = 0; k < half; k++, j++) {
+                size_t ia = r * cols + 2 * k, ib = ia + 1;
+                a[j] = cur[ia];
+                b[j] = cur[ib];
+                dif[j] = (a[j] - b[j]) & mask;
+            }
+        size_t pairs = j;
+        if (idx)
+            for (size_t r = 0, t = 0; r < rows; r++)
+                for (size_t k = 0; k < half; k++, t++) {
+                    a[pairs + t] = cur[total + r * cols + 2 * k];
+                    b[pairs + t] = cur[total + r * cols + 2 * k + 1];
+                }
+        st = cg_mpc_drelu(m, bits, pairs, dif, ge, err);
+        if (st != CG_OK) goto done;
+        if (idx) memcpy(ge + pairs, ge, pairs);
+        st = cg_mpc_mux(m, bits, pairs * (size_t)width, ge, a, b, a, err);
+        if (st != CG_OK) goto done;
+        for (int w = 0; w < width; w++) {
+            uint64_t *base = cur + (size_t)w * total;
+            const uint64_t *win = a + (size_t)w * pairs;
+            j = 0;
+            for (size_t r = 0; r < rows; r++) {
+                for (size_t k = 0; k < half; k++) base[r * cols + k] = win[j++];
+                if (cnt & 1) base[r * cols + half] = base[r * cols + cnt - 1];
+            }
+        }
+    }
+    for (size_t r = 0; r < rows; r++) {
+        out[r] = cur[r * cols];
+        if (idx) idx[r] = cur[total + r * cols];
+    }
+done:
+    cg_free(cur);
+    cg_free(a);
+    cg_free(b);
+    cg_free(dif);
+    cg_free(ge);
+    return st;
+}
+
+cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
+                         uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 2, "row_max", err));
+    return max_tree(m, bits, rows, cols, x, out, NULL, err);
+}
+
+cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                               uint64_t *index, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 2, "argmax", err));
+    if (n == 0 || (bits < 64 && n > (1ull << (bits - 1))))
+        return cg_error_set(err, CG_ERR_ARG, "argmax: %zu entries do not fit the ring", n);
+    uint64_t max, idx;
+    CG_TRY(max_tree(m, bits, 1, n, x, &max, &idx, err));
+    cg_secure_zero(&max, sizeof max);
+    uint64_t mask = mpc_mask(bits);
+    uint8_t wire[8];
+    if (m->party == CG_SERVER) {
+        /* Only the server's index share travels; the client learns the index,
+         * the server learns nothing. */
+        for (int i = 0; i < 8; i++) wire[i] = (uint8_t)(idx >> (8 * i));
+        cg_status st = cg_chan_send_msg(m->ch, wire, sizeof wire, err);
+        if (st == CG_OK) st = cg_chan_flush(m->ch, err);
+        return mpc_fail(m, st);
+    }
+    cg_status st = cg_chan_recv_msg(m->ch, wire, sizeof wire, err);
+    if (st != CG_OK) return mpc_fail(m, st);
+    uint64_t peer = 0;
+    for (int i = 0; i < 8; i++) peer |= (uint64_t)wire[i] << (8 * i);
+    uint64_t v = (peer + idx) & mask;
+    if (v >= n) return mpc_fail(m, cg_error_set(err, CG_ERR_PEER, "argmax: index %llu out of range",
+                                                (unsigned long long)v));
+    *index = v;
+    return CG_OK;
+}
+
+cg_status cg_mpc_prime_to_ring(cg_mpc *m, uint64_t p, unsigned bits, size_t n, const uint64_t *x,
+                               uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 3, "prime_to_ring", err));
+    if (p < 3 || !(p & 1) || (bits < 64 && p >= (1ull << (bits - 1))))
+        return cg_error_set(err, CG_ERR_PARAM, "prime_to_ring: modulus %llu unsuited to %u bits",
+                            (unsigned long long)p, bits);
+    for (size_t i = 0; i < n; i++)
+        if (x[i] >= p) return cg_error_set(err, CG_ERR_RANGE, "prime_to_ring: share not below p");
+    uint64_t mask = mpc_mask(bits), half = (p - 1) / 2;
+    unsigned w = (unsigned)(64 - __builtin_clzll(p - 1));
+    uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v), *wa = cg_alloc((n ? n : 1) * sizeof *wa);
+    uint8_t *wrap = cg_alloc(n ? n : 1);
+    cg_status st = CG_OK;
+    if (!v || !wa || !wrap) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "prime_to_ring: out of memory");
+        goto done;
+    }
+    /* Shift the centred secret into [0, p): the server adds (p-1)/2 mod p.
+     * Then x0 + x1 = x' + w p with w = [x0 + x1 >= p] = [p - 1 - x0 < x1]. */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s = x[i];
+        if (m->party == CG_SERVER) s = s + half >= p ? s + half - p : s + half;
+        out[i] = s; /* kept until the end; out may alias x */
+        v[i] = m->party == CG_SERVER ? p - 1 - s : s;
+    }
+    st = cg_mpc_less_than(m, w, n, v, wrap, err);
+    if (st == CG_OK) st = cg_mpc_b2a(m, bits, n, wrap, wa, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = out[i] - wa[i] * p;
+            if (m->party == CG_SERVER) r -= half;
+            out[i] = r & mask;
+        }
+done:
+    cg_free(v);
+    cg_free(wa);
+    cg_free(wrap);
+    return st;
+}

@@ -1,0 +1,29 @@
+/* Internals shared by the mpc protocol files. */
+#ifndef CG_MPC_INTERNAL_H
+#define CG_MPC_INTERNAL_H
+
+#include "cryptogen/mpc.h"
+#include "cryptogen/ot.h"
+
+struct cg_mpc {
+    cg_channel *ch;
+    cg_party party;
+    cg_ot_pair ot;
+    cg_prg prg;
+    int threads;
+    bool broken; /* a call failed: the parties are out of step */
+};
+
+static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
+
+cg_status mpc_check(cg_mpc *m, unsigned bits, unsigned min_bits, const char *what,
+                    cg_error *err);
+/* Records a failure so later calls refuse. */
+cg_status mpc_fail(cg_mpc *m, cg_status st);
+
+/* cg_mpc_trunc without argument checks; shifts (if non-NULL) gives each
+ * element its own shift in [1, bits - 3]. */
+cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
+                        const uint64_t *x, uint64_t *out, cg_error *err);
+
+#endif

@@ -1,0 +1,159 @@
+/* Non-linear functions on shares composed from the basic protocols; each
+ * mirrors its plaintext reference in fxp_ref.c step for step. */
+#include <math.h>
+
+#include "mpc/mpc_internal.h"
+
+/* BOLT's GELU coefficients, as in fxp_ref.c. */
+#define GELU_A 0.14439048359960427
+#define GELU_B 0.7077117131613893
+#define GELU_C 4.5702822654246535
+#define GELU_D 8.15444702051307
+#define GELU_E 16.382265425072532
+#define GELU_T 2.7
+
+/* out = floor-ish(c * x / 2^s) for a public fixed-point constant c. */
+static cg_status mul_const_trunc(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, double c,
+                                 uint64_t *out, cg_error *err)
+{
+    uint64_t k = (uint64_t)cg_fxp_encode(f, c);
+    cg_mpc_mul_public(m, f.ring_bits, n, x, k, out);
+    return cg_mpc_trunc(m, f.ring_bits, f.frac_bits, n, out, out, err);
+}
+
+cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                      cg_error *err)
+{
+    unsigned l = f.ring_bits, s = f.frac_bits;
+    CG_TRY(mpc_check(m, l, 8, "gelu", err));
+    if (s < 4 || 2 * (s + 4) >= l - 2)
+        return cg_error_set(err, CG_ERR_PARAM, "gelu: format (%u, %u) leaves no headroom", l, s);
+    uint64_t mask = mpc_mask(l);
+    enum { D, R, Y, Y2, Z, W, T1, NBUF };
+    uint64_t *b[NBUF] = {0};
+    uint8_t *pos = cg_alloc(n ? n : 1), *inside = cg_alloc(n ? n : 1);
+    cg_status st = CG_OK;
+    for (int i = 0; i < NBUF; i++)
+        if (!(b[i] = cg_alloc((n ? n : 1) * sizeof(uint64_t)))) st = CG_ERR_NOMEM;
+    if (st != CG_OK || !pos || !inside) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
+        goto done;
+    }
+#define STEP(call)                                                                             \
+    do {                                                                                       \
+        st = (call);                                                                           \
+        if (st != CG_OK) goto done;                                                            \
+    } while (0)
+    /* relu(x) and |x| = 2 relu(x) - x. */
+    STEP(cg_mpc_drelu(m, l, n, x, pos, err));
+    STEP(cg_mpc_select(m, l, n, pos, x, b[R], err));
+    for (size_t i = 0; i < n; i++) b[Y][i] = (2 * b[R][i] - x[i]) & mask;
+    /* inside = |x| <= T, i.e. T - |x| >= 0. */
+    uint64_t t = (uint64_t)cg_fxp_encode(f, GELU_T);
+    for (size_t i = 0; i < n; i++) b[D][i] = (0 - b[Y][i]) & mask;
+    cg_mpc_add_public(m, l, n, b[D], t, b[D]);
+    STEP(cg_mpc_drelu(m, l, n, b[D], inside, err));
+    /* z = A y^2 - B y + C */
+    STEP(cg_mpc_square(m, l, n, b[Y], b[Y2], err));
+    STEP(cg_mpc_trunc(m, l, s, n, b[Y2], b[Y2], err));
+    STEP(mul_const_trunc(m, f, n, b[Y2], GELU_A, b[Z], err));
+    STEP(mul_const_trunc(m, f, n, b[Y], GELU_B, b[T1], err));
+    for (size_t i = 0; i < n; i++) b[Z][i] = (b[Z][i] - b[T1][i]) & mask;
+    cg_mpc_add_public(m, l, n, b[Z], (uint64_t)cg_fxp_encode(f, GELU_C), b[Z]);
+    /* w = z + A y - D; P = w z + E */
+    STEP(mul_const_trunc(m, f, n, b[Y], GELU_A, b[W], err));
+    for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[Z][i]) & mask;
+    cg_mpc_add_public(m, l, n, b[W], (uint64_t)cg_fxp_encode(f, -GELU_D), b[W]);
+    STEP(cg_mpc_mul(m, l, n, b[W], b[Z], b[W], err));
+    STEP(cg_mpc_trunc(m, l, s, n, b[W], b[W], err));
+    cg_mpc_add_public(m, l, n, b[W], (uint64_t)cg_fxp_encode(f, GELU_E), b[W]);
+    /* inner = x/2 + P */
+    STEP(cg_mpc_trunc(m, l, 1, n, x, b[T1], err));
+    for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[T1][i]) & mask;
+    STEP(cg_mpc_mux(m, l, n, inside, b[W], b[R], out, err));
+#undef STEP
+done:
+    for (int i = 0; i < NBUF; i++) cg_free(b[i]);
+    cg_free(pos);
+    cg_free(inside);
+    return st;
+}
+
+cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                         cg_error *err)
+{
+    unsigned l = f.ring_bits, s = f.frac_bits;
+    CG_TRY(mpc_check(m, l, 8, "exp", err));
+    if (s < 4 || s > 24 || 2 * (s + 2) >= l - 2)
+        return cg_error_set(err, CG_ERR_PARAM, "exp: format (%u, %u) unsupported", l, s);
+    size_t K = s + 1, nk; /* thresholds k = 1..s+1 on l = floor(-x / ln2) */
+    if (!cg_mul_size(n, K, &nk)) return cg_error_set(err, CG_ERR_ARG, "exp: batch too large");
+    uint64_t mask = mpc_mask(l);
+    size_t cap = nk ? nk : 1;
+    uint64_t *t = cg_alloc((n ? n : 1) * sizeof *t), *e = cg_alloc((n ? n : 1) * sizeof *e);
+    uint64_t *d = cg_alloc(cap * sizeof *d), *ca = cg_alloc(cap * sizeof *ca);
+    uint8_t *c = cg_alloc(cap), *onehot = cg_alloc(cap);
+    cg_status st = CG_OK;
+    if (!t || !e || !d || !ca || !c || !onehot) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "exp: out of memory");
+        goto done;
+    }
+#define STEP(call)                                                                             \
+    do {                                                                                       \
+        st = (call);                                                                           \
+        if (st != CG_OK) goto done;                                                            \
+    } while (0)
+    /* t = -x / ln2 in fixed point; c_k = [t >= k] for k = 1..s+1, so that
+     * l = sum c_k (clipped at s+1, where the result is 0). */
+    for (size_t i = 0; i < n; i++) t[i] = (0 - x[i]) & mask;
+    STEP(mul_const_trunc(m, f, n, t, 1.0 / M_LN2, t, err));
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 1; k <= K; k++)
+            d[i * K + k - 1] = m->party == CG_SERVER ? (t[i] - ((uint64_t)k << s)) & mask : t[i];
+    STEP(cg_mpc_drelu(m, l, nk, d, c, err));
+    STEP(cg_mpc_b2a(m, l, nk, c, ca, err));
+    /* p = x + l ln2; q = p + 1.353; e = 0.3585 q^2 + 0.344 */
+    uint64_t ln2 = (uint64_t)cg_fxp_encode(f, M_LN2);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t lv = 0;
+        for (size_t k = 0; k < K; k++) lv += ca[i * K + k];
+        e[i] = (x[i] + lv * ln2) & mask;
+    }
+    cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 1.353), e);
+    STEP(cg_mpc_square(m, l, n, e, e, err));
+    STEP(cg_mpc_trunc(m, l, s, n, e, e, err));
+    STEP(mul_const_trunc(m, f, n, e, 0.3585, e, err));
+    cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 0.344), e);
+    /* e >> l = sum over k in [0, s] of [l == k] (e >> k); [l == k] = c_k xor
+     * c_{k+1} (c_0 = 1) is local on XOR shares since c is monotone. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < K; k++) {
+            uint8_t ck = k == 0 ? (uint8_t)(m->party == CG_SERVER) : c[i * K + k - 1];
+            onehot[i * K + k] = ck ^ c[i * K + k];
+            d[i * K + k] = e[i];
+        }
+    /* Copy k shifted right by k (approximate truncation; k = 0 stays). */
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 1; k < K; k++) {
+            ca[i * s + k - 1] = d[i * K + k];
+            c[i * s + k - 1] = (uint8_t)k; /* c is no longer needed: reuse for shifts */
+        }
+    STEP(mpc_trunc_var(m, l, 0, c, n * s, ca, ca, err));
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 1; k < K; k++) d[i * K + k] = ca[i * s + k - 1];
+    STEP(cg_mpc_select(m, l, nk, onehot, d, d, err));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = 0;
+        for (size_t k = 0; k < K; k++) r += d[i * K + k];
+        out[i] = r & mask;
+    }
+#undef STEP
+done:
+    cg_free(t);
+    cg_free(e);
+    cg_free(d);
+    cg_free(ca);
+    cg_free(c);
+    cg_free(onehot);
+    return st;
+}
