@@ -285,6 +285,13 @@ cg_status cg_gpt2_load_files(cg_gpt2 **out, const char *config_path, const char 
                 }
             }
         }
+        for (uint64_t e = 0; e < count; e++)
+            if (!isfinite(dst[e])) {
+                st = cg_error_set(err, CG_ERR_FORMAT, "tensor '%s': element %llu is not finite", name,
+                                  (unsigned long long)e);
+                break;
+            }
+        if (st != CG_OK) break;
         found[wi] = true;
     }
     for (size_t j = 0; j < nw && st == CG_OK; j++)

@@ -176,6 +176,7 @@ static void write_model(const cg_gpt2 *m, const char *dir, int mutate)
         if (mutate == 4 && i == k - 1) b1 += 4096;                      /* out of range */
         uint32_t s0 = t[i].shape[0] + (mutate == 5 && i == 6 ? 1 : 0); /* shape mismatch */
         if (mutate == 6 && i == 7) continue;                            /* missing tensor */
+        if (mutate == 9 && i == 2) ((float *)t[i].data)[1] = 1.0f / 0.0f; /* infinity */
         if (t[i].dims == 2)
             hl += (size_t)snprintf(header + hl, sizeof header - hl,
                                    ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%u,%u],\"data_offsets\":[%zu,%zu]}",
@@ -225,8 +226,8 @@ static void test_safetensors_roundtrip_and_rejection(void **state)
         assert_memory_equal(a[i].data, b[i].data, 4 * a[i].shape[0] * (a[i].dims == 2 ? a[i].shape[1] : 1));
     cg_gpt2_free(back);
     const char *expect[] = {NULL, "invalid JSON", "unsupported dtype", "overlaps", "data_offsets", "shape",
-                            "missing", "header length", "data_offsets"};
-    for (int mut = 1; mut <= 8; mut++) {
+                            "missing", "header length", "data_offsets", "not finite"};
+    for (int mut = 1; mut <= 9; mut++) {
         write_model(m, dir, mut);
         back = NULL;
         cg_error e = {0};
