@@ -60,6 +60,14 @@ void cg_gpt2_state_free(cg_gpt2_state *st);
 cg_status cg_gpt2_forward(const cg_gpt2 *m, cg_gpt2_state *st, const uint32_t *tokens, size_t n,
                           float *logits, bool all_positions, int nthreads, cg_error *err);
 
+/* The same with an observer that sees every intermediate tensor the secure
+ * protocol will handle (for activation statistics): called with the layer
+ * (n_layer for the final LayerNorm and logits), a tensor name and its values. */
+typedef void (*cg_gpt2_observer)(void *ctx, unsigned layer, const char *tensor, const float *x, size_t n);
+cg_status cg_gpt2_forward_observed(const cg_gpt2 *m, cg_gpt2_state *st, const uint32_t *tokens, size_t n,
+                                   float *logits, bool all_positions, int nthreads, cg_gpt2_observer obs,
+                                   void *obs_ctx, cg_error *err);
+
 /* ---- Tokenizer (GPT-2 byte-level BPE) ----------------------------------- */
 typedef struct cg_tokenizer cg_tokenizer;
 

@@ -15,6 +15,7 @@ static const command commands[] = {
     {"demo", cg_cmd_demo, "run the main job (see README)"},
     {"generate", cg_cmd_generate, "text generation (so far: --local-plaintext, the float model)"},
     {"ppl", cg_cmd_ppl, "perplexity / LAMBADA accuracy of the float model"},
+    {"stats", cg_cmd_stats, "activation statistics per layer and tensor (JSON)"},
     {"logits", cg_cmd_logits, "float-model logits as JSON (reference checks)"},
     {"bench", cg_cmd_bench, "benchmarks printing JSON: cryptogen bench --list"},
     {"version", cg_cmd_version, "print version and the SIMD features in use"},

@@ -98,6 +98,18 @@ static float gelu(float x)
 cg_status cg_gpt2_forward(const cg_gpt2 *m, cg_gpt2_state *st, const uint32_t *tokens, size_t n,
                           float *logits, bool all_positions, int nthreads, cg_error *err)
 {
+    return cg_gpt2_forward_observed(m, st, tokens, n, logits, all_positions, nthreads, NULL, NULL, err);
+}
+
+#define OBSERVE(layer, name, ptr, count) \
+    do {                                   \
+        if (obs) obs(obs_ctx, (unsigned)(layer), name, ptr, count); \
+    } while (0)
+
+cg_status cg_gpt2_forward_observed(const cg_gpt2 *m, cg_gpt2_state *st, const uint32_t *tokens, size_t n,
+                                   float *logits, bool all_positions, int nthreads, cg_gpt2_observer obs,
+                                   void *obs_ctx, cg_error *err)
+{
     const cg_gpt2_config *c = &m->cfg;
     const size_t d = c->n_embd, H = c->n_head, hd = d / H, V = c->vocab_size;
     if (n == 0) return cg_error_set(err, CG_ERR_ARG, "no tokens");
@@ -120,8 +132,11 @@ cg_status cg_gpt2_forward(const cg_gpt2 *m, cg_gpt2_state *st, const uint32_t *t
     for (size_t l = 0; l < c->n_layer; l++) {
         const cg_gpt2_layer *L = &m->layers[l];
         float *K = st->k + l * st->cap * d, *Vc = st->v + l * st->cap * d;
+        OBSERVE(l, "residual", x, n * d);
         for (size_t i = 0; i < n; i++) layernorm(x + i * d, L->ln1_w, L->ln1_b, d, c->ln_eps, h + i * d);
+        OBSERVE(l, "ln1_out", h, n * d);
         matmul(h, n, L->attn_w, L->attn_b, d, 3 * d, qkv, false, nthreads);
+        OBSERVE(l, "qkv", qkv, n * 3 * d);
         for (size_t i = 0; i < n; i++) {
             memcpy(K + (p0 + i) * d, qkv + i * 3 * d + d, d * sizeof(float));
             memcpy(Vc + (p0 + i) * d, qkv + i * 3 * d + 2 * d, d * sizeof(float));
@@ -138,8 +153,14 @@ cg_status cg_gpt2_forward(const cg_gpt2 *m, cg_gpt2_state *st, const uint32_t *t
                     scores[t] = s * scale;
                     if (scores[t] > mx) mx = scores[t];
                 }
+                OBSERVE(l, "attn_scores", scores, T);
                 float sum = 0;
                 for (size_t t = 0; t < T; t++) sum += scores[t] = expf(scores[t] - mx);
+                if (obs) {
+                    for (size_t t = 0; t < T; t++) scores[t] /= sum;
+                    OBSERVE(l, "softmax", scores, T);
+                    sum = 1;
+                }
                 float *o = att + i * d + hh * hd;
                 for (size_t e = 0; e < hd; e++) o[e] = 0;
                 for (size_t t = 0; t < T; t++) {
@@ -148,18 +169,29 @@ cg_status cg_gpt2_forward(const cg_gpt2 *m, cg_gpt2_state *st, const uint32_t *t
                 }
             }
         }
+        OBSERVE(l, "attn_values", att, n * d);
         matmul(att, n, L->proj_w, L->proj_b, d, d, tmp, false, nthreads);
+        OBSERVE(l, "attn_proj", tmp, n * d);
         for (size_t i = 0; i < n * d; i++) x[i] += tmp[i];
         for (size_t i = 0; i < n; i++) layernorm(x + i * d, L->ln2_w, L->ln2_b, d, c->ln_eps, h + i * d);
+        OBSERVE(l, "ln2_out", h, n * d);
         matmul(h, n, L->fc_w, L->fc_b, d, 4 * d, ff, false, nthreads);
+        OBSERVE(l, "gelu_in", ff, n * 4 * d);
         for (size_t i = 0; i < n * 4 * d; i++) ff[i] = gelu(ff[i]);
+        OBSERVE(l, "gelu_out", ff, n * 4 * d);
         matmul(ff, n, L->fc2_w, L->fc2_b, 4 * d, d, tmp, false, nthreads);
+        OBSERVE(l, "mlp_out", tmp, n * d);
         for (size_t i = 0; i < n * d; i++) x[i] += tmp[i];
     }
     st->len += n;
     const size_t first = all_positions ? 0 : n - 1, rows = n - first;
+    OBSERVE(c->n_layer, "residual", x + first * d, rows * d);
     for (size_t i = first; i < n; i++) layernorm(x + i * d, m->lnf_w, m->lnf_b, d, c->ln_eps, h + i * d);
-    if (logits) matmul(h + first * d, rows, m->wte, NULL, d, V, logits, true, nthreads);
+    OBSERVE(c->n_layer, "lnf_out", h + first * d, rows * d);
+    if (logits) {
+        matmul(h + first * d, rows, m->wte, NULL, d, V, logits, true, nthreads);
+        OBSERVE(c->n_layer, "logits", logits, rows * V);
+    }
     free(x), free(h), free(qkv), free(att), free(ff), free(tmp), free(scores);
     return CG_OK;
 }

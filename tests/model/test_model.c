@@ -356,6 +356,51 @@ static void test_forward_matches_naive_and_decode(void **state)
     cg_gpt2_free(m);
 }
 
+typedef struct seen {
+    size_t calls[8][16];
+    size_t values;
+} seen;
+
+static void count_tensors(void *ctx, unsigned layer, const char *tensor, const float *x, size_t n)
+{
+    seen *s = ctx;
+    static const char *names[] = {"residual", "ln1_out", "qkv", "attn_scores", "softmax", "attn_values",
+                                  "attn_proj", "ln2_out", "gelu_in", "gelu_out", "mlp_out", "lnf_out", "logits"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(tensor, names[i]) == 0 && layer < 8) s->calls[layer][i]++;
+    for (size_t i = 0; i < n; i++) s->values += isfinite(x[i]) ? 1 : 0;
+}
+
+static void test_observer_sees_every_tensor_and_changes_nothing(void **state)
+{
+    (void)state;
+    cg_gpt2 *m;
+    cg_error err = {0};
+    assert_int_equal(cg_gpt2_random(&m, &tiny, 3, &err), CG_OK);
+    uint32_t tok[5] = {1, 2, 3, 4, 5};
+    float a[11], b[11];
+    cg_gpt2_state s1, s2;
+    seen sn;
+    memset(&sn, 0, sizeof sn);
+    assert_int_equal(cg_gpt2_state_new(m, 5, &s1, &err), CG_OK);
+    assert_int_equal(cg_gpt2_state_new(m, 5, &s2, &err), CG_OK);
+    assert_int_equal(cg_gpt2_forward(m, &s1, tok, 5, a, false, 1, &err), CG_OK);
+    assert_int_equal(cg_gpt2_forward_observed(m, &s2, tok, 5, b, false, 1, count_tensors, &sn, &err), CG_OK);
+    for (int v = 0; v < 11; v++) assert_true(fabsf(a[v] - b[v]) <= 1e-6f * (1 + fabsf(a[v])));
+    for (unsigned l = 0; l < tiny.n_layer; l++) {
+        for (int i = 0; i < 11; i++)
+            if (i != 3 && i != 4) assert_int_equal(sn.calls[l][i], 1);
+        /* scores and softmax: one row per position and head */
+        assert_int_equal(sn.calls[l][3], 5 * tiny.n_head);
+        assert_int_equal(sn.calls[l][4], 5 * tiny.n_head);
+    }
+    assert_int_equal(sn.calls[tiny.n_layer][11], 1);
+    assert_int_equal(sn.calls[tiny.n_layer][12], 1);
+    cg_gpt2_state_free(&s1);
+    cg_gpt2_state_free(&s2);
+    cg_gpt2_free(m);
+}
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
@@ -364,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_tokenizer_matches_reference),
         cmocka_unit_test(test_safetensors_roundtrip_and_rejection),
         cmocka_unit_test(test_forward_matches_naive_and_decode),
+        cmocka_unit_test(test_observer_sees_every_tensor_and_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
