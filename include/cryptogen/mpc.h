@@ -82,8 +82,13 @@ cg_status cg_fxp_ref_rsqrt(cg_fxp f, int64_t x, int64_t *out, cg_error *err);
 /* softmax over a row of n >= 1: exp_neg(x - max), sum, recip, products. */
 cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out, cg_error *err);
 /* LayerNorm without gamma/beta over a row of n >= 1:
- * (x - mean) * rsqrt(var + eps), eps = 2^-frac (one ulp) at least 1e-5. The
- * divisions by n are products with round(2^(frac+16) / n) then a truncation. */
+ * (x - mean) * rsqrt(var + eps), eps = 2^-frac (one ulp) at least 1e-5. A
+ * division of v by n is floor(floor(v / 2^a) * c / 2^b) with 2^a <= n < 2^(a+1)
+ * and c = round(2^(a+b) / n), so the product stays near result * 2^b (inside
+ * a 37-bit ring); b = CG_LN_MEAN_BITS for the mean, CG_LN_VAR_BITS for the
+ * variance. */
+#define CG_LN_MEAN_BITS 16
+#define CG_LN_VAR_BITS 10
 cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
                                cg_error *err);
 
@@ -142,9 +147,21 @@ cg_status cg_mpc_relu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uin
                       cg_error *err);
 /* Approximate truncation by a public shift (Cheetah): for |x| < 2^(l-2),
  * out is floor(x / 2^shift) or one less (<= 1 ulp, never above). One COT
- * for the wrap bit; 1 <= shift < l - 2. */
+ * for the wrap bit; 1 <= shift < l - 2. In exact mode (cg_mpc_set_exact)
+ * it is cg_mpc_trunc_exact. */
 cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const uint64_t *x,
                        uint64_t *out, cg_error *err);
+/* Exact truncation: out = floor(x / 2^shift) for |x| < 2^(l-2),
+ * 1 <= shift < l - 2 (garbage outside, silently). The approximate protocol
+ * plus the carry of the shares' low shift bits: one millionaires' comparison
+ * of shift bits and one B2A more. */
+cg_status cg_mpc_trunc_exact(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
+                             const uint64_t *x, uint64_t *out, cg_error *err);
+/* Exact mode (default off): when on, every truncation inside every protocol
+ * of this context (cg_mpc_trunc, GELU, exp, reciprocal, rsqrt, softmax,
+ * LayerNorm) is exact, so the fixed-point protocols equal their cg_fxp_ref_*
+ * references bit for bit. Both parties must set the same mode. */
+void cg_mpc_set_exact(cg_mpc *m, bool exact);
 /* Z_p -> Z_{2^bits}: x holds this party's share mod the odd prime p (values
  * in [0, p), else CG_ERR_RANGE before anything is sent); out gets ring shares
  * of the centred secret in [-(p-1)/2, (p-1)/2]. One millionaires' comparison
@@ -174,12 +191,44 @@ cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_
  * l = floor(-x / ln2) from s+1 threshold comparisons (so the shift by l is a
  * one-hot select over s+1 truncated copies). Within CG_MPC_EXP_ULP of the
  * reference (so a result of 0 may come out as -1); costs s+1 DReLUs per element. frac_bits in [4, 24] and
- * 2 * (frac_bits + 2) < ring_bits - 2; |x| < 2^(ring_bits - 3). */
+ * 2 * (frac_bits + 2) < ring_bits - 2; -x * round(2^s / ln2) < 2^(ring_bits - 2)
+ * (the product -x / ln2 must be in truncation range: -x < ~1419 at l = 37,
+ * s = 12). In exact mode GELU and exp equal their references exactly. */
 #define CG_MPC_EXP_ULP 8
 cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                          cg_error *err);
 cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                       cg_error *err);
+
+/* 1/x and 1/sqrt(x) on shares (mpc_norm.c), the steps of cg_fxp_ref_recip /
+ * cg_fxp_ref_rsqrt: the leading-bit position from l-3 comparisons, the
+ * normalised value and the final rescaling as one-hot selections of shifted
+ * copies, the table entry from 7 (recip) or 11 (rsqrt) threshold comparisons,
+ * three Newton steps. Precondition: 0 < x < 2^(ring_bits - 2) (at l = 37,
+ * s = 12: up to 2^23 in value), frac_bits in [4, 28] and
+ * ring_bits >= 2 frac_bits + 8. Equal to the references in exact mode; in
+ * approximate mode a few ulp off. Costs l + 4 (recip) or l + 8 (rsqrt)
+ * DReLUs per element. */
+cg_status cg_mpc_recip(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                       cg_error *err);
+cg_status cg_mpc_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                       cg_error *err);
+/* Softmax over each row of x (rows * cols, row-major), the steps of
+ * cg_fxp_ref_softmax. row_len (NULL = all cols) is a public causal mask:
+ * row r uses its first row_len[r] entries (1 <= row_len[r] <= cols), the
+ * others are ignored and come out as shares of 0. Preconditions: within a
+ * row, max - x < 2^(l-2) / round(2^s / ln2) (about 1419 at l = 37, s = 12;
+ * see cg_mpc_exp_neg), and row_len * 2^s * 1.01 < 2^(l-2). */
+cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const size_t *row_len,
+                         const uint64_t *x, uint64_t *out, cg_error *err);
+/* LayerNorm (no gamma/beta) over each row, the steps of
+ * cg_fxp_ref_layernorm (divisions by n as in docs/NUMERICS.md).
+ * Preconditions (values in real units, l = 37, s = 12 in brackets):
+ * |row sum| < 2^(l-2-s) [2^23], |mean| < 2^(l-2-s-CG_LN_MEAN_BITS) [128],
+ * sum of (x - mean)^2 < 2^(l-2-s) [2^23], variance <
+ * 2^(l-2-s-CG_LN_VAR_BITS) [8192]; ring_bits >= s + CG_LN_MEAN_BITS + 8. */
+cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
+                           uint64_t *out, cg_error *err);
 
 #ifdef __cplusplus
 }

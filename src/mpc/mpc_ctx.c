@@ -313,17 +313,65 @@ cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const
     return mpc_trunc_var(m, bits, shift, NULL, n, x, out, err);
 }
 
+void cg_mpc_set_exact(cg_mpc *m, bool exact)
+{
+    if (m) m->exact = exact;
+}
+
+cg_status cg_mpc_trunc_exact(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
+                             const uint64_t *x, uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 4, "trunc_exact", err));
+    if (shift < 1 || shift >= bits - 2)
+        return cg_error_set(err, CG_ERR_PARAM, "trunc_exact: shift %u outside [1, %u)", shift,
+                            bits - 2);
+    return mpc_trunc_impl(m, bits, shift, NULL, n, x, out, true, err);
+}
+
 cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
                         const uint64_t *x, uint64_t *out, cg_error *err)
+{
+    return mpc_trunc_impl(m, bits, shift, shifts, n, x, out, m->exact, err);
+}
+
+/* Shares of the carry [y0_low + y1_low >= 2^sh] of each element's low sh
+ * bits, i.e. [2^sh - 1 - y0_low < y1_low]: one millionaires' comparison at
+ * the largest shift's width, then B2A. */
+static cg_status low_carry(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts,
+                           size_t n, const uint64_t *y, uint64_t *carry, cg_error *err)
+{
+    unsigned w = shift;
+    if (shifts)
+        for (size_t i = 0; i < n; i++)
+            if (shifts[i] > w) w = shifts[i];
+    uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v);
+    uint8_t *c = cg_alloc(n ? n : 1);
+    cg_status st = CG_OK;
+    if (!v || !c) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
+    for (size_t i = 0; st == CG_OK && i < n; i++) {
+        uint64_t low = mpc_mask(shifts ? shifts[i] : shift);
+        v[i] = m->party == CG_SERVER ? low - (y[i] & low) : y[i] & low;
+    }
+    if (st == CG_OK && w >= 1) st = cg_mpc_less_than(m, w, n, v, c, err);
+    if (st == CG_OK) st = cg_mpc_b2a(m, bits, n, c, carry, err);
+    cg_free(v);
+    cg_free(c);
+    return st;
+}
+
+cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts,
+                         size_t n, const uint64_t *x, uint64_t *out, bool exact, cg_error *err)
 {
     uint64_t mask = mpc_mask(bits), half = 1ull << (bits - 1), offset = 1ull << (bits - 2);
     uint8_t *top = cg_alloc(n ? n : 1);
     uint64_t *prod = cg_alloc((n ? n : 1) * sizeof *prod);
     uint64_t *y = cg_alloc((n ? n : 1) * sizeof *y);
-    if (!top || !prod || !y) {
+    uint64_t *carry = exact ? cg_calloc(n ? n : 1, sizeof *carry) : NULL;
+    if (!top || !prod || !y || (exact && !carry)) {
         cg_free(top);
         cg_free(prod);
         cg_free(y);
+        cg_free(carry);
         return cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
     }
     /* y = x + 2^(l-2) lies in [0, 2^(l-1)), so its top bit is 0 and the
@@ -345,17 +393,22 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
             st = cg_cot_recv(m->ot.recv, n, bits, top, prod, err);
         }
     }
+    /* The shares' floors lose exactly the carry of the low bits; adding it
+     * back makes the result floor(x / 2^sh). */
+    if (st == CG_OK && exact) st = low_carry(m, bits, shift, shifts, n, y, carry, err);
     if (st == CG_OK) {
         for (size_t i = 0; i < n; i++) {
             unsigned sh = shifts ? shifts[i] : shift;
             uint64_t wrap = (top[i] - prod[i]) & mask; /* this party's share of w */
             uint64_t r = (y[i] >> sh) - (wrap << (bits - sh));
             if (m->party == CG_SERVER) r -= offset >> sh;
+            if (exact) r += carry[i];
             out[i] = r & mask;
         }
     }
     cg_free(top);
     cg_free(prod);
     cg_free(y);
+    cg_free(carry);
     return mpc_fail(m, st);
 }

@@ -12,6 +12,7 @@ struct cg_mpc {
     cg_prg prg;
     int threads;
     bool broken; /* a call failed: the parties are out of step */
+    bool exact;  /* every truncation adds the low-bit carry (cg_mpc_set_exact) */
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
@@ -22,8 +23,13 @@ cg_status mpc_check(cg_mpc *m, unsigned bits, unsigned min_bits, const char *wha
 cg_status mpc_fail(cg_mpc *m, cg_status st);
 
 /* cg_mpc_trunc without argument checks; shifts (if non-NULL) gives each
- * element its own shift in [1, bits - 3]. */
+ * element its own shift in [1, bits - 3]. Exact when the context's exact
+ * switch is on, else approximate. */
 cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
                         const uint64_t *x, uint64_t *out, cg_error *err);
+
+/* mpc_trunc_var with the exactness chosen by the caller. */
+cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts,
+                         size_t n, const uint64_t *x, uint64_t *out, bool exact, cg_error *err);
 
 #endif

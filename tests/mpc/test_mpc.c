@@ -15,7 +15,8 @@
 #include "cryptogen/mpc.h"
 
 enum op { OP_B2A, OP_MUL, OP_SQUARE, OP_SELECT, OP_MUX, OP_AND, OP_LT, OP_MSB, OP_DRELU, OP_RELU,
-          OP_TRUNC, OP_ROWMAX, OP_GELU, OP_ARGMAX, OP_EXP, OP_P2R };
+          OP_TRUNC, OP_ROWMAX, OP_GELU, OP_ARGMAX, OP_EXP, OP_P2R, OP_TRUNCX, OP_RECIP,
+          OP_RSQRT, OP_SOFTMAX, OP_LAYERNORM };
 
 typedef struct {
     cg_mpc *m;
@@ -24,6 +25,7 @@ typedef struct {
     uint64_t prime;
     cg_fxp fx;
     size_t n, rows, cols;
+    const size_t *row_len;
     const uint64_t *x, *y;
     const uint8_t *b, *c;
     uint64_t *out;
@@ -49,6 +51,8 @@ static cg_status run_op(io *p)
     case OP_P2R: return cg_mpc_prime_to_ring(p->m, p->prime, p->bits, p->n, p->x, p->out, NULL);
     case OP_EXP: return cg_mpc_exp_neg(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_GELU: return cg_mpc_gelu(p->m, p->fx, p->n, p->x, p->out, NULL);
+    case OP_TRUNCX: return cg_mpc_trunc_exact(p->m, p->bits, p->shift, p->n, p->x, p->out, NULL);
+    default: break;
     case OP_ROWMAX: return cg_mpc_row_max(p->m, p->bits, p->rows, p->cols, p->x, p->out, NULL);
     }
     return CG_ERR_ARG;
@@ -305,6 +309,51 @@ static void test_sign_relu_trunc(void **state)
     }
 }
 
+/* Exact truncation equals the floor shift for every shift 1..l-3, on random
+ * values in |x| < 2^(l-2) and both edges; the exact switch routes the
+ * approximate entry point through it too. */
+static void test_trunc_exact(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const unsigned rings[] = {8, 17, 37, 63, 64};
+    for (size_t r = 0; r < 5; r++) {
+        unsigned bits = rings[r];
+        uint64_t mask = maskb(bits), lim = 1ull << (bits - 2);
+        for (unsigned sh = 1; sh <= bits - 3; sh++) {
+            size_t n = 64;
+            for (size_t i = 0; i < n; i++)
+                B.v[i] = (cg_prg_u64(&f->prg) % (2 * lim - 1) - (lim - 1)) & mask;
+            /* both edges, 0, +-1, and values straddling multiples of 2^sh */
+            uint64_t edges[] = {0, 1, mask, (lim - 1) & mask, (0 - (lim - 1)) & mask,
+                                (1ull << sh) & mask, ((1ull << sh) - 1) & mask,
+                                (0 - (1ull << sh)) & mask, (0 - ((1ull << sh) - 1)) & mask,
+                                (0 - ((1ull << sh) + 1)) & mask};
+            for (size_t i = 0; i < 10; i++) B.v[i] = edges[i];
+            split(&f->prg, bits, n, B.v, B.x0, B.x1);
+            B.x0[10] = mask, B.x1[10] = (B.v[10] - mask) & mask; /* shares with all low bits set */
+            B.x0[11] = 0, B.x1[11] = B.v[11];
+            setup_io(f, &s, &c, (sh & 1) ? OP_TRUNCX : OP_TRUNC, bits, n);
+            s.shift = c.shift = sh;
+            if (!(sh & 1)) {
+                cg_mpc_set_exact(f->m[0], true);
+                cg_mpc_set_exact(f->m[1], true);
+            }
+            run_both(&s, &c);
+            cg_mpc_set_exact(f->m[0], false);
+            cg_mpc_set_exact(f->m[1], false);
+            for (size_t i = 0; i < n; i++) {
+                int64_t want = cg_fxp_ref_trunc(as_signed(bits, B.v[i]), sh);
+                assert_int_equal(as_signed(bits, (B.o0[i] + B.o1[i]) & mask), want);
+            }
+        }
+    }
+    cg_error e;
+    uint64_t x[1] = {0};
+    assert_int_equal(cg_mpc_trunc_exact(f->m[0], 37, 35, 1, x, x, &e), CG_ERR_PARAM);
+    assert_int_equal(cg_mpc_trunc_exact(f->m[0], 37, 0, 1, x, x, &e), CG_ERR_PARAM);
+}
+
 static void test_row_max(void **state)
 {
     fixture *f = *state;
@@ -365,26 +414,38 @@ static void test_exp(void **state)
     for (size_t i = 0; i < N; i++) {
         int64_t v = -(int64_t)(cg_prg_u64(&f->prg) % (16 * 4096 + 1));
         if (i < 200) v = -(int64_t)(i / 10) * ln2 - 5 + (int64_t)(i % 10); /* segment edges */
+        if (v > 0) v = -v; /* the protocol's precondition x <= 0 */
         B.v[i] = (uint64_t)v & mask;
     }
     B.v[0] = 0;
     B.v[1] = (uint64_t)cg_fxp_encode(fx, -1000.0) & mask;
+    /* the precondition's edge: -x * round(2^s / ln2) just below 2^(l-2) */
+    int64_t xmin = -(int64_t)(((1ull << (fx.ring_bits - 2)) - 1) / (uint64_t)cg_fxp_encode(fx, 1.0 / M_LN2));
+    B.v[2] = (uint64_t)xmin & mask;
+    B.v[3] = (uint64_t)(xmin + 1) & mask;
     split(&f->prg, fx.ring_bits, N, B.v, B.x0, B.x1);
-    setup_io(f, &s, &c, OP_EXP, fx.ring_bits, N);
-    s.fx = c.fx = fx;
-    run_both(&s, &c);
-    int64_t maxdiff = 0;
-    for (size_t i = 0; i < N; i++) {
-        int64_t xv = as_signed(fx.ring_bits, B.v[i]);
-        int64_t want = cg_fxp_ref_exp_neg(fx, xv);
-        int64_t got = as_signed(fx.ring_bits, (B.o0[i] + B.o1[i]) & mask);
-        int64_t d = got > want ? got - want : want - got;
-        if (d > maxdiff) maxdiff = d;
-        assert_true(d <= CG_MPC_EXP_ULP);
-        assert_true(got >= -1); /* the last truncation may go 1 ulp below 0 */
+    for (int exact = 0; exact < 2; exact++) {
+        cg_mpc_set_exact(f->m[0], exact);
+        cg_mpc_set_exact(f->m[1], exact);
+        setup_io(f, &s, &c, OP_EXP, fx.ring_bits, N);
+        s.fx = c.fx = fx;
+        run_both(&s, &c);
+        int64_t maxdiff = 0;
+        for (size_t i = 0; i < N; i++) {
+            int64_t xv = as_signed(fx.ring_bits, B.v[i]);
+            int64_t want = cg_fxp_ref_exp_neg(fx, xv);
+            int64_t got = as_signed(fx.ring_bits, (B.o0[i] + B.o1[i]) & mask);
+            int64_t d = got > want ? got - want : want - got;
+            if (d > maxdiff) maxdiff = d;
+            if (exact) assert_int_equal(got, want);
+            assert_true(d <= CG_MPC_EXP_ULP);
+            assert_true(got >= -1); /* the last truncation may go 1 ulp below 0 */
+        }
+        fprintf(stderr, "  exp on shares (l=37, s=12, %s): max %lld ulp from cg_fxp_ref_exp_neg\n",
+                exact ? "exact" : "approximate", (long long)maxdiff);
     }
-    fprintf(stderr, "  exp on shares (l=37, s=12): max %lld ulp from cg_fxp_ref_exp_neg\n",
-            (long long)maxdiff);
+    cg_mpc_set_exact(f->m[0], false);
+    cg_mpc_set_exact(f->m[1], false);
 }
 
 static void test_gelu(void **state)
@@ -404,23 +465,30 @@ static void test_gelu(void **state)
     B.v[81] = (1ull << 34) - 1; /* large but inside |x| < 2^(l-2) */
     B.v[82] = (0 - ((1ull << 34) - 1)) & mask;
     split(&f->prg, fx.ring_bits, N, B.v, B.x0, B.x1);
-    setup_io(f, &s, &c, OP_GELU, fx.ring_bits, N);
-    s.fx = c.fx = fx;
-    run_both(&s, &c);
-    int64_t maxdiff = 0;
-    for (size_t i = 0; i < N; i++) {
-        int64_t xv = as_signed(fx.ring_bits, B.v[i]);
-        int64_t want = cg_fxp_ref_gelu(fx, xv);
-        int64_t got = as_signed(fx.ring_bits, (B.o0[i] + B.o1[i]) & mask);
-        int64_t d = got > want ? got - want : want - got;
-        if (d > maxdiff) maxdiff = d;
-        assert_true(d <= CG_MPC_GELU_ULP);
-        /* Outside the threshold the result is exactly ReLU. */
-        if (xv > cg_fxp_encode(fx, 2.7) || xv < -cg_fxp_encode(fx, 2.7))
-            assert_int_equal(got, xv > 0 ? xv : 0);
+    for (int exact = 0; exact < 2; exact++) {
+        cg_mpc_set_exact(f->m[0], exact);
+        cg_mpc_set_exact(f->m[1], exact);
+        setup_io(f, &s, &c, OP_GELU, fx.ring_bits, N);
+        s.fx = c.fx = fx;
+        run_both(&s, &c);
+        int64_t maxdiff = 0;
+        for (size_t i = 0; i < N; i++) {
+            int64_t xv = as_signed(fx.ring_bits, B.v[i]);
+            int64_t want = cg_fxp_ref_gelu(fx, xv);
+            int64_t got = as_signed(fx.ring_bits, (B.o0[i] + B.o1[i]) & mask);
+            int64_t d = got > want ? got - want : want - got;
+            if (d > maxdiff) maxdiff = d;
+            if (exact) assert_int_equal(got, want);
+            assert_true(d <= CG_MPC_GELU_ULP);
+            /* Outside the threshold the result is exactly ReLU. */
+            if (xv > cg_fxp_encode(fx, 2.7) || xv < -cg_fxp_encode(fx, 2.7))
+                assert_int_equal(got, xv > 0 ? xv : 0);
+        }
+        fprintf(stderr, "  gelu on shares (l=37, s=12, %s): max %lld ulp from cg_fxp_ref_gelu\n",
+                exact ? "exact" : "approximate", (long long)maxdiff);
     }
-    fprintf(stderr, "  gelu on shares (l=37, s=12): max %lld ulp from cg_fxp_ref_gelu\n",
-            (long long)maxdiff);
+    cg_mpc_set_exact(f->m[0], false);
+    cg_mpc_set_exact(f->m[1], false);
 }
 
 static void test_bad_params(void **state)
@@ -508,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_exp),      cmocka_unit_test(test_peer_gone),
         cmocka_unit_test(test_prime_to_ring),  cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_trunc_exact),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
