@@ -140,21 +140,28 @@ cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
     return CG_OK;
 }
 
+/* v / n as the protocol computes it: pre-shift by a = floor(log2 n) so the
+ * product with c = round(2^(a+b) / n) stays near result * 2^b. */
+static int64_t div_n(int64_t v, size_t n, unsigned b)
+{
+    unsigned a = (unsigned)(63 - __builtin_clzll((uint64_t)n));
+    int64_t c = (int64_t)((((uint64_t)1 << (a + b)) + n / 2) / n);
+    return mul_shift(v >> a, c, b);
+}
+
 cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
                                cg_error *err)
 {
     if (n == 0) return cg_error_set(err, CG_ERR_ARG, "layernorm of an empty row");
-    unsigned K = f.frac_bits + 16u;
-    int64_t inv_n = (int64_t)llround(ldexp(1.0 / (double)n, (int)K));
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) sum += x[i];
-    int64_t mean = mul_shift(sum, inv_n, K);
+    int64_t mean = div_n(sum, n, CG_LN_MEAN_BITS);
     int64_t sq = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t d = x[i] - mean;
         sq += cg_fxp_ref_mul(f, d, d);
     }
-    int64_t var = mul_shift(sq, inv_n, K);
+    int64_t var = div_n(sq, n, CG_LN_VAR_BITS);
     int64_t eps = cg_fxp_encode(f, 1e-5);
     if (eps < 1) eps = 1;
     int64_t rs;
