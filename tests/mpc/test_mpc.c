@@ -52,7 +52,12 @@ static cg_status run_op(io *p)
     case OP_EXP: return cg_mpc_exp_neg(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_GELU: return cg_mpc_gelu(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_TRUNCX: return cg_mpc_trunc_exact(p->m, p->bits, p->shift, p->n, p->x, p->out, NULL);
-    default: break;
+    case OP_RECIP: return cg_mpc_recip(p->m, p->fx, p->n, p->x, p->out, NULL);
+    case OP_RSQRT: return cg_mpc_rsqrt(p->m, p->fx, p->n, p->x, p->out, NULL);
+    case OP_SOFTMAX:
+        return cg_mpc_softmax(p->m, p->fx, p->rows, p->cols, p->row_len, p->x, p->out, NULL);
+    case OP_LAYERNORM:
+        return cg_mpc_layernorm(p->m, p->fx, p->rows, p->cols, p->x, p->out, NULL);
     case OP_ROWMAX: return cg_mpc_row_max(p->m, p->bits, p->rows, p->cols, p->x, p->out, NULL);
     }
     return CG_ERR_ARG;
@@ -491,6 +496,55 @@ static void test_gelu(void **state)
     cg_mpc_set_exact(f->m[1], false);
 }
 
+static void set_exact(fixture *f, bool on)
+{
+    cg_mpc_set_exact(f->m[0], on);
+    cg_mpc_set_exact(f->m[1], on);
+}
+
+/* 1/x and 1/sqrt(x) in exact mode equal the references on the whole range
+ * 0 < x < 2^(l-2): log-uniform random values, every power of two and its
+ * neighbours, 1 ulp and the maximum. */
+static void test_recip_rsqrt(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    const unsigned l = fx.ring_bits;
+    uint64_t mask = maskb(l), top = 1ull << (l - 2);
+    size_t n = 0;
+    for (unsigned j = 0; j < l - 2; j++) {
+        B.v[n++] = 1ull << j;
+        B.v[n++] = (1ull << j) + 1;
+        if (j > 1) B.v[n++] = (1ull << j) - 1;
+    }
+    B.v[n++] = top - 1;
+    B.v[n++] = top - 2;
+    while (n < 400) {
+        unsigned j = (unsigned)(cg_prg_u64(&f->prg) % (l - 2));
+        B.v[n++] = (1ull << j) + cg_prg_u64(&f->prg) % (1ull << j);
+    }
+    split(&f->prg, l, n, B.v, B.x0, B.x1);
+    set_exact(f, true);
+    for (int sq = 0; sq < 2; sq++) {
+        setup_io(f, &s, &c, sq ? OP_RSQRT : OP_RECIP, l, n);
+        s.fx = c.fx = fx;
+        run_both(&s, &c);
+        for (size_t i = 0; i < n; i++) {
+            int64_t want;
+            if (sq) assert_int_equal(cg_fxp_ref_rsqrt(fx, (int64_t)B.v[i], &want, NULL), CG_OK);
+            else assert_int_equal(cg_fxp_ref_recip(fx, (int64_t)B.v[i], &want, NULL), CG_OK);
+            assert_int_equal(as_signed(l, (B.o0[i] + B.o1[i]) & mask), want);
+        }
+    }
+    set_exact(f, false);
+    cg_error e;
+    uint64_t x[1] = {1};
+    cg_fxp bad = {.ring_bits = 30, .frac_bits = 12};
+    assert_int_equal(cg_mpc_recip(f->m[0], bad, 1, x, x, &e), CG_ERR_PARAM);
+    assert_int_equal(cg_mpc_rsqrt(f->m[0], bad, 1, x, x, &e), CG_ERR_PARAM);
+}
+
 static void test_bad_params(void **state)
 {
     fixture *f = *state;
@@ -576,7 +630,7 @@ int main(void)
         cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_exp),      cmocka_unit_test(test_peer_gone),
         cmocka_unit_test(test_prime_to_ring),  cmocka_unit_test(test_bad_params),
-        cmocka_unit_test(test_trunc_exact),
+        cmocka_unit_test(test_trunc_exact), cmocka_unit_test(test_recip_rsqrt),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,381 @@
+/* Reciprocal, inverse square root, softmax and LayerNorm on shares; each
+ * mirrors its plaintext reference in fxp_ref.c step for step, so in exact
+ * mode the results are equal bit for bit. */
+#include <math.h>
+
+#include "mpc/mpc_internal.h"
+
+#define NEWTON_STEPS 3 /* as in fxp_ref.c */
+
+#define STEP(call)                                                                             \
+    do {                                                                                       \
+        st = (call);                                                                           \
+        if (st != CG_OK) goto done;                                                            \
+    } while (0)
+
+static uint64_t *alloc_u64(size_t n) { return cg_alloc((n ? n : 1) * sizeof(uint64_t)); }
+
+static cg_status check_fmt(cg_mpc *m, cg_fxp f, const char *what, cg_error *err)
+{
+    CG_TRY(mpc_check(m, f.ring_bits, 8, what, err));
+    if (f.frac_bits < 4 || f.frac_bits > 28 || f.ring_bits < 2u * f.frac_bits + 8)
+        return cg_error_set(err, CG_ERR_PARAM, "%s: format (%u, %u) unsupported", what,
+                            f.ring_bits, f.frac_bits);
+    return CG_OK;
+}
+
+/* One-hot shares of the leading-bit position j in [0, J) of 0 < x < 2^J:
+ * b_j = [x >= 2^j] from DReLU(x - 2^j) for j = 1..J-1 (b_0 = 1, b_J = 0),
+ * and [msb == j] = b_j xor b_{j+1}, local because b is monotone. */
+static cg_status onehot_msb(cg_mpc *m, unsigned l, size_t n, size_t J, const uint64_t *x,
+                            uint8_t *e, cg_error *err)
+{
+    uint64_t mask = mpc_mask(l);
+    size_t nb = n * (J - 1);
+    uint64_t *d = alloc_u64(nb);
+    uint8_t *b = cg_alloc(nb ? nb : 1);
+    cg_status st = CG_OK;
+    if (!d || !b) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "msb position: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 1; j < J; j++)
+            d[i * (J - 1) + j - 1] = m->party == CG_SERVER ? (x[i] - (1ull << j)) & mask : x[i];
+    STEP(cg_mpc_drelu(m, l, nb, d, b, err));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < J; j++) {
+            uint8_t lo = j == 0 ? (uint8_t)(m->party == CG_SERVER) : b[i * (J - 1) + j - 1];
+            uint8_t hi = j + 1 == J ? 0 : b[i * (J - 1) + j];
+            e[i * J + j] = lo ^ hi;
+        }
+done:
+    cg_free(d);
+    cg_free(b);
+    return st;
+}
+
+/* out_i = sum_j e[i J + j] * scale_pow2(v_i, k[j]) (value times 2^-k): right
+ * shifts are truncations by public per-copy shifts, left shifts local
+ * products; copies that are not selected may be garbage and are dropped. */
+static cg_status scale_select(cg_mpc *m, unsigned l, size_t n, size_t J, const int *k,
+                              const uint8_t *e, const uint64_t *v, uint64_t *out, cg_error *err)
+{
+    uint64_t mask = mpc_mask(l);
+    size_t nJ = n * J;
+    uint64_t *cp = alloc_u64(nJ), *tr = alloc_u64(nJ);
+    uint8_t *sh = cg_alloc(nJ ? nJ : 1);
+    cg_status st = CG_OK;
+    if (!cp || !tr || !sh) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "rescale: out of memory");
+        goto done;
+    }
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < J; j++)
+            if (k[j] > 0) {
+                tr[nt] = v[i];
+                sh[nt++] = (uint8_t)k[j];
+            }
+    if (nt) STEP(mpc_trunc_var(m, l, 0, sh, nt, tr, tr, err));
+    nt = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < J; j++)
+            cp[i * J + j] = k[j] > 0 ? tr[nt++] : (v[i] << (unsigned)-k[j]) & mask;
+    STEP(cg_mpc_select(m, l, nJ, e, cp, cp, err));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = 0;
+        for (size_t j = 0; j < J; j++) r += cp[i * J + j];
+        out[i] = r & mask;
+    }
+done:
+    cg_free(cp);
+    cg_free(tr);
+    cg_free(sh);
+    return st;
+}
+
+/* out_i = tab[idx_i] with idx_i = #{t = 1..T-1 : u_i >= base + t step}:
+ * tab[0] + sum_t [u >= base + t step] (tab[t] - tab[t-1]), from T-1 DReLUs
+ * and one B2A. */
+static cg_status table_lookup(cg_mpc *m, unsigned l, size_t n, const uint64_t *u, size_t T,
+                              uint64_t base, uint64_t step, const int64_t *tab, uint64_t *out,
+                              cg_error *err)
+{
+    uint64_t mask = mpc_mask(l);
+    size_t nt = n * (T - 1);
+    uint64_t *d = alloc_u64(nt);
+    uint8_t *b = cg_alloc(nt ? nt : 1);
+    cg_status st = CG_OK;
+    if (!d || !b) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "table: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 1; t < T; t++)
+            d[i * (T - 1) + t - 1] =
+                m->party == CG_SERVER ? (u[i] - base - t * step) & mask : u[i];
+    STEP(cg_mpc_drelu(m, l, nt, d, b, err));
+    STEP(cg_mpc_b2a(m, l, nt, b, d, err));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = m->party == CG_SERVER ? (uint64_t)tab[0] : 0;
+        for (size_t t = 1; t < T; t++) r += d[i * (T - 1) + t - 1] * (uint64_t)(tab[t] - tab[t - 1]);
+        out[i] = r & mask;
+    }
+done:
+    cg_free(d);
+    cg_free(b);
+    return st;
+}
+
+/* out = trunc(a * b) by shift (a product of two shared vectors). */
+static cg_status mul_trunc(cg_mpc *m, unsigned l, unsigned shift, size_t n, const uint64_t *a,
+                           const uint64_t *b, uint64_t *out, cg_error *err)
+{
+    CG_TRY(cg_mpc_mul(m, l, n, a, b, out, err));
+    return mpc_trunc_var(m, l, shift, NULL, n, out, out, err);
+}
+
+static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                             bool sqrt_mode, cg_error *err)
+{
+    unsigned l = f.ring_bits, s = f.frac_bits;
+    const char *what = sqrt_mode ? "rsqrt" : "recip";
+    CG_TRY(check_fmt(m, f, what, err));
+    size_t J = l - 2, nJ; /* leading-bit positions of 0 < x < 2^(l-2) */
+    if (!cg_mul_size(n, J, &nJ) || nJ > SIZE_MAX / 16)
+        return cg_error_set(err, CG_ERR_ARG, "%s: batch too large", what);
+    if (n == 0) return CG_OK;
+    uint64_t mask = mpc_mask(l);
+    int k[64], kout[64];
+    for (size_t j = 0; j < J; j++) {
+        int kj = (int)j - (int)s; /* X = U 2^k */
+        if (sqrt_mode && (kj & 1)) kj -= 1; /* even exponent, as the reference */
+        k[j] = kj;
+        kout[j] = sqrt_mode ? kj / 2 : kj;
+    }
+    /* The table: guesses at the bin centres, exactly as the reference. */
+    int64_t tab[12];
+    size_t T = sqrt_mode ? 12 : 8;
+    for (size_t t = 0; t < T; t++)
+        tab[t] = sqrt_mode ? cg_fxp_encode(f, 1.0 / sqrt(((int)t + 4 + 0.5) / 4.0))
+                           : cg_fxp_encode(f, 1.0 / (1.0 + ((int)t + 0.5) / 8.0));
+    uint64_t *u = alloc_u64(n), *w = alloc_u64(n), *p = alloc_u64(n);
+    uint8_t *e = cg_alloc(nJ ? nJ : 1);
+    cg_status st = CG_OK;
+    if (!u || !w || !p || !e) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "%s: out of memory", what);
+        goto done;
+    }
+    STEP(onehot_msb(m, l, n, J, x, e, err));
+    STEP(scale_select(m, l, n, J, k, e, x, u, err));
+    if (sqrt_mode)
+        STEP(table_lookup(m, l, n, u, T, 1ull << s, 1ull << (s - 2), tab, w, err));
+    else
+        STEP(table_lookup(m, l, n, u, T, 1ull << s, 1ull << (s - 3), tab, w, err));
+    uint64_t two = (uint64_t)cg_fxp_encode(f, 2.0), three = (uint64_t)cg_fxp_encode(f, 3.0);
+    for (int it = 0; it < NEWTON_STEPS; it++) {
+        if (sqrt_mode) {
+            /* w = (w (3 - v w^2)) / 2, the two floors merged into one shift */
+            STEP(cg_mpc_square(m, l, n, w, p, err));
+            STEP(mpc_trunc_var(m, l, s, NULL, n, p, p, err));
+            STEP(mul_trunc(m, l, s, n, u, p, p, err));
+            for (size_t i = 0; i < n; i++) p[i] = (0 - p[i]) & mask;
+            cg_mpc_add_public(m, l, n, p, three, p);
+            STEP(mul_trunc(m, l, s + 1, n, w, p, w, err));
+        } else {
+            /* w = w (2 - u w) */
+            STEP(mul_trunc(m, l, s, n, u, w, p, err));
+            for (size_t i = 0; i < n; i++) p[i] = (0 - p[i]) & mask;
+            cg_mpc_add_public(m, l, n, p, two, p);
+            STEP(mul_trunc(m, l, s, n, w, p, w, err));
+        }
+    }
+    STEP(scale_select(m, l, n, J, kout, e, w, out, err));
+done:
+    cg_free(u);
+    cg_free(w);
+    cg_free(p);
+    cg_free(e);
+    return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_recip(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                       cg_error *err)
+{
+    return recip_rsqrt(m, f, n, x, out, false, err);
+}
+
+cg_status cg_mpc_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                       cg_error *err)
+{
+    return recip_rsqrt(m, f, n, x, out, true, err);
+}
+
+/* Maxima of variable-length segments (segment r: len[r] >= 1 entries from
+ * off[r] in v, which is overwritten): a tournament per segment, all
+ * segments' pairs of one level in one DReLU and one mux call. */
+static cg_status seg_max(cg_mpc *m, unsigned l, size_t rows, const size_t *len, const size_t *off,
+                         size_t total, uint64_t *v, uint64_t *out, cg_error *err)
+{
+    uint64_t mask = mpc_mask(l);
+    size_t *cnt = cg_alloc((rows ? rows : 1) * sizeof *cnt);
+    uint64_t *a = alloc_u64(total), *b = alloc_u64(total), *d = alloc_u64(total);
+    uint8_t *ge = cg_alloc(total ? total : 1);
+    cg_status st = CG_OK;
+    if (!cnt || !a || !b || !d || !ge) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "softmax: out of memory");
+        goto done;
+    }
+    for (size_t r = 0; r < rows; r++) cnt[r] = len[r];
+    for (;;) {
+        size_t j = 0;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t k = 0; k < cnt[r] / 2; k++, j++) {
+                a[j] = v[off[r] + 2 * k];
+                b[j] = v[off[r] + 2 * k + 1];
+                d[j] = (a[j] - b[j]) & mask;
+            }
+        if (j == 0) break;
+        STEP(cg_mpc_drelu(m, l, j, d, ge, err));
+        STEP(cg_mpc_mux(m, l, j, ge, a, b, a, err));
+        j = 0;
+        for (size_t r = 0; r < rows; r++) {
+            size_t half = cnt[r] / 2;
+            for (size_t k = 0; k < half; k++) v[off[r] + k] = a[j++];
+            if (cnt[r] & 1) v[off[r] + half] = v[off[r] + cnt[r] - 1];
+            cnt[r] = (cnt[r] + 1) / 2;
+        }
+    }
+    for (size_t r = 0; r < rows; r++) out[r] = v[off[r]];
+done:
+    cg_free(cnt);
+    cg_free(a);
+    cg_free(b);
+    cg_free(d);
+    cg_free(ge);
+    return st;
+}
+
+cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const size_t *row_len,
+                         const uint64_t *x, uint64_t *out, cg_error *err)
+{
+    unsigned l = f.ring_bits, s = f.frac_bits;
+    CG_TRY(check_fmt(m, f, "softmax", err));
+    if (s > 24 || 2 * (s + 2) >= l - 2)
+        return cg_error_set(err, CG_ERR_PARAM, "softmax: format (%u, %u) unsupported", l, s);
+    size_t all;
+    if (cols == 0 || !cg_mul_size(rows, cols, &all) || all > SIZE_MAX / 64)
+        return cg_error_set(err, CG_ERR_ARG, "softmax: bad shape");
+    if (rows == 0) return CG_OK;
+    size_t total = 0;
+    for (size_t r = 0; r < rows; r++) {
+        size_t n = row_len ? row_len[r] : cols;
+        if (n < 1 || n > cols)
+            return cg_error_set(err, CG_ERR_ARG, "softmax: row %zu length %zu outside [1, %zu]",
+                                r, n, cols);
+        total += n;
+    }
+    uint64_t mask = mpc_mask(l);
+    size_t *len = cg_alloc((rows ? rows : 1) * sizeof *len);
+    size_t *off = cg_alloc((rows ? rows : 1) * sizeof *off);
+    uint64_t *px = alloc_u64(total), *e = alloc_u64(total), *rb = alloc_u64(total);
+    uint64_t *mx = alloc_u64(rows), *sum = alloc_u64(rows);
+    cg_status st = CG_OK;
+    if (!len || !off || !px || !e || !rb || !mx || !sum) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "softmax: out of memory");
+        goto done;
+    }
+    /* Pack the unmasked entries; the mask is public. */
+    for (size_t r = 0, t = 0; r < rows; r++) {
+        len[r] = row_len ? row_len[r] : cols;
+        off[r] = t;
+        for (size_t j = 0; j < len[r]; j++) px[t++] = x[r * cols + j] & mask;
+    }
+    for (size_t t = 0; t < total; t++) e[t] = px[t];
+    STEP(seg_max(m, l, rows, len, off, total, e, mx, err));
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < len[r]; j++) e[off[r] + j] = (px[off[r] + j] - mx[r]) & mask;
+    STEP(cg_mpc_exp_neg(m, f, total, e, e, err));
+    for (size_t r = 0; r < rows; r++) {
+        uint64_t z = 0;
+        for (size_t j = 0; j < len[r]; j++) z += e[off[r] + j];
+        sum[r] = z & mask;
+    }
+    STEP(cg_mpc_recip(m, f, rows, sum, sum, err));
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < len[r]; j++) rb[off[r] + j] = sum[r];
+    STEP(mul_trunc(m, l, s, total, e, rb, e, err));
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) out[r * cols + j] = j < len[r] ? e[off[r] + j] : 0;
+done:
+    cg_free(len);
+    cg_free(off);
+    cg_free(px);
+    cg_free(e);
+    cg_free(rb);
+    cg_free(mx);
+    cg_free(sum);
+    return mpc_fail(m, st);
+}
+
+/* v / n per row as cg_fxp_ref_layernorm: floor(floor(v / 2^a) c / 2^b). */
+static cg_status div_n(cg_mpc *m, unsigned l, size_t rows, size_t n, unsigned b, uint64_t *v,
+                       cg_error *err)
+{
+    unsigned a = (unsigned)(63 - __builtin_clzll((uint64_t)n));
+    uint64_t c = (((uint64_t)1 << (a + b)) + n / 2) / n;
+    if (a > 0) CG_TRY(mpc_trunc_var(m, l, a, NULL, rows, v, v, err));
+    cg_mpc_mul_public(m, l, rows, v, c, v);
+    return mpc_trunc_var(m, l, b, NULL, rows, v, v, err);
+}
+
+cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
+                           uint64_t *out, cg_error *err)
+{
+    unsigned l = f.ring_bits, s = f.frac_bits;
+    CG_TRY(check_fmt(m, f, "layernorm", err));
+    if (l < s + CG_LN_MEAN_BITS + 8)
+        return cg_error_set(err, CG_ERR_PARAM, "layernorm: format (%u, %u) unsupported", l, s);
+    size_t all;
+    if (cols == 0 || cols > (1u << 20) || !cg_mul_size(rows, cols, &all))
+        return cg_error_set(err, CG_ERR_ARG, "layernorm: bad shape");
+    if (rows == 0) return CG_OK;
+    uint64_t mask = mpc_mask(l);
+    uint64_t *d = alloc_u64(all), *q = alloc_u64(all);
+    uint64_t *mean = alloc_u64(rows), *var = alloc_u64(rows);
+    cg_status st = CG_OK;
+    if (!d || !q || !mean || !var) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "layernorm: out of memory");
+        goto done;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        uint64_t z = 0;
+        for (size_t j = 0; j < cols; j++) z += x[r * cols + j];
+        mean[r] = z & mask;
+    }
+    STEP(div_n(m, l, rows, cols, CG_LN_MEAN_BITS, mean, err));
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) d[r * cols + j] = (x[r * cols + j] - mean[r]) & mask;
+    STEP(cg_mpc_square(m, l, all, d, q, err));
+    STEP(mpc_trunc_var(m, l, s, NULL, all, q, q, err));
+    for (size_t r = 0; r < rows; r++) {
+        uint64_t z = 0;
+        for (size_t j = 0; j < cols; j++) z += q[r * cols + j];
+        var[r] = z & mask;
+    }
+    STEP(div_n(m, l, rows, cols, CG_LN_VAR_BITS, var, err));
+    int64_t eps = cg_fxp_encode(f, 1e-5);
+    if (eps < 1) eps = 1;
+    cg_mpc_add_public(m, l, rows, var, (uint64_t)eps, var);
+    STEP(cg_mpc_rsqrt(m, f, rows, var, var, err));
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) q[r * cols + j] = var[r];
+    STEP(mul_trunc(m, l, s, all, d, q, out, err));
+done:
+    cg_free(d);
+    cg_free(q);
+    cg_free(mean);
+    cg_free(var);
+    return mpc_fail(m, st);
+}
