@@ -86,9 +86,12 @@ cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
  * division of v by n is floor(floor(v / 2^a) * c / 2^b) with 2^a <= n < 2^(a+1)
  * and c = round(2^(a+b) / n), so the product stays near result * 2^b (inside
  * a 37-bit ring); b = CG_LN_MEAN_BITS for the mean, CG_LN_VAR_BITS for the
- * variance. */
+ * variance. The squares are of d = (x - mean) >> CG_LN_SQ_SHIFT, shifted
+ * back by frac - 2 CG_LN_SQ_SHIFT, so that (x - mean)^2 up to ~181^2 fits
+ * 37 bits before its truncation. */
 #define CG_LN_MEAN_BITS 16
 #define CG_LN_VAR_BITS 10
+#define CG_LN_SQ_SHIFT 2
 cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
                                cg_error *err);
 
@@ -225,8 +228,10 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
  * cg_fxp_ref_layernorm (divisions by n as in docs/NUMERICS.md).
  * Preconditions (values in real units, l = 37, s = 12 in brackets):
  * |row sum| < 2^(l-2-s) [2^23], |mean| < 2^(l-2-s-CG_LN_MEAN_BITS) [128],
- * sum of (x - mean)^2 < 2^(l-2-s) [2^23], variance <
- * 2^(l-2-s-CG_LN_VAR_BITS) [8192]; ring_bits >= s + CG_LN_MEAN_BITS + 8. */
+ * |x - mean| < 2^((l-2)/2 - s + CG_LN_SQ_SHIFT) [181], sum of (x - mean)^2
+ * < 2^(l-2-s) [2^23], variance < 2^(l-2-s-CG_LN_VAR_BITS) [8192];
+ * |x - mean| / sqrt(var + eps) < 2^(l-2-2s) [2048]. Format: as
+ * cg_mpc_rsqrt and ring_bits >= s + CG_LN_MEAN_BITS + 8. */
 cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
                            uint64_t *out, cg_error *err);
 

@@ -158,8 +158,9 @@ cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *ou
     int64_t mean = div_n(sum, n, CG_LN_MEAN_BITS);
     int64_t sq = 0;
     for (size_t i = 0; i < n; i++) {
-        int64_t d = x[i] - mean;
-        sq += cg_fxp_ref_mul(f, d, d);
+        /* pre-shifted so the square of an outlier of ~100 fits l = 37 */
+        int64_t d = (x[i] - mean) >> CG_LN_SQ_SHIFT;
+        sq += cg_fxp_wrap(f, mul_shift(d, d, f.frac_bits - 2u * CG_LN_SQ_SHIFT));
     }
     int64_t var = div_n(sq, n, CG_LN_VAR_BITS);
     int64_t eps = cg_fxp_encode(f, 1e-5);

@@ -335,7 +335,7 @@ cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
 {
     unsigned l = f.ring_bits, s = f.frac_bits;
     CG_TRY(check_fmt(m, f, "layernorm", err));
-    if (l < s + CG_LN_MEAN_BITS + 8)
+    if (l < s + CG_LN_MEAN_BITS + 8 || s <= 2 * CG_LN_SQ_SHIFT)
         return cg_error_set(err, CG_ERR_PARAM, "layernorm: format (%u, %u) unsupported", l, s);
     size_t all;
     if (cols == 0 || cols > (1u << 20) || !cg_mul_size(rows, cols, &all))
@@ -357,8 +357,10 @@ cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
     STEP(div_n(m, l, rows, cols, CG_LN_MEAN_BITS, mean, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) d[r * cols + j] = (x[r * cols + j] - mean[r]) & mask;
-    STEP(cg_mpc_square(m, l, all, d, q, err));
-    STEP(mpc_trunc_var(m, l, s, NULL, all, q, q, err));
+    /* squares of (x - mean) >> h, shifted back by s - 2h (as the reference) */
+    STEP(mpc_trunc_var(m, l, CG_LN_SQ_SHIFT, NULL, all, d, q, err));
+    STEP(cg_mpc_square(m, l, all, q, q, err));
+    STEP(mpc_trunc_var(m, l, s - 2 * CG_LN_SQ_SHIFT, NULL, all, q, q, err));
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
         for (size_t j = 0; j < cols; j++) z += q[r * cols + j];
