@@ -1,8 +1,10 @@
 /* `cryptogen bench mpc [--json] [--max N]`: the two-party protocols between
  * two threads (one per party, each single-threaded) over the in-process
- * channel, at batch sizes 1, 3072 and 50257 (those <= --max). Prints JSON:
- * microseconds per element, payload bytes per element in each direction and
- * rounds (direction changes seen by the server) per call. */
+ * channel, at batch sizes 1, 3072 and 50257 (those <= --max), then the
+ * row-shaped protocols (reciprocal, rsqrt, softmax, LayerNorm) at fixed
+ * shapes in approximate and exact mode. Prints JSON: microseconds per
+ * element, payload bytes per element in each direction and rounds
+ * (direction changes seen by the server) per call. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +14,12 @@
 #include "cryptogen/mpc.h"
 
 typedef enum { B_B2A, B_MUL, B_SQUARE, B_SELECT, B_AND, B_DRELU, B_RELU, B_TRUNC, B_ROWMAX,
-               B_GELU, B_ARGMAX, B_EXP, B_COUNT } bench_op;
-static const char *const op_names[B_COUNT] = {"b2a",  "mul",  "square", "select", "and",
-                                              "drelu", "relu", "trunc", "row_max", "gelu",
-                                              "argmax_reveal", "exp_neg"};
+               B_GELU, B_ARGMAX, B_EXP, B_TRUNCX, B_COUNT, B_RECIP = B_COUNT, B_RSQRT,
+               B_SOFTMAX, B_LAYERNORM, B_ALL } bench_op;
+static const char *const op_names[B_ALL] = {"b2a",  "mul",  "square", "select", "and",
+                                            "drelu", "relu", "trunc", "row_max", "gelu",
+                                            "argmax_reveal", "exp_neg", "trunc_exact",
+                                            "recip", "rsqrt", "softmax", "layernorm"};
 
 static const cg_fxp FMT = {.ring_bits = 37, .frac_bits = 12};
 
@@ -24,7 +28,7 @@ typedef struct {
     cg_channel *ch;
     cg_party party;
     bench_op op;
-    size_t n;
+    size_t n, rows, cols;
     uint64_t *x, *y, *out;
     uint8_t *b, *bo;
     cg_status st;
@@ -52,6 +56,17 @@ static void *run_job(void *arg)
         break;
     }
     case B_EXP: p->st = cg_mpc_exp_neg(p->m, FMT, p->n, p->x, p->out, &p->err); break;
+    case B_TRUNCX:
+        p->st = cg_mpc_trunc_exact(p->m, l, FMT.frac_bits, p->n, p->x, p->out, &p->err);
+        break;
+    case B_RECIP: p->st = cg_mpc_recip(p->m, FMT, p->n, p->x, p->out, &p->err); break;
+    case B_RSQRT: p->st = cg_mpc_rsqrt(p->m, FMT, p->n, p->x, p->out, &p->err); break;
+    case B_SOFTMAX:
+        p->st = cg_mpc_softmax(p->m, FMT, p->rows, p->cols, NULL, p->x, p->out, &p->err);
+        break;
+    case B_LAYERNORM:
+        p->st = cg_mpc_layernorm(p->m, FMT, p->rows, p->cols, p->x, p->out, &p->err);
+        break;
     default: p->st = CG_ERR_ARG; break;
     }
     return NULL;
@@ -96,6 +111,83 @@ static bool alloc_party(party_job *p, size_t n, cg_prg *prg)
     return true;
 }
 
+static void free_party(party_job *p);
+
+/* Shares of the secrets v (the server's share random). */
+static void share_values(party_job *s, party_job *c, size_t n, const int64_t *v, cg_prg *prg)
+{
+    uint64_t mask = (1ull << FMT.ring_bits) - 1;
+    for (size_t i = 0; i < n; i++) {
+        s->x[i] = cg_prg_u64(prg) & mask;
+        c->x[i] = ((uint64_t)v[i] - s->x[i]) & mask;
+    }
+}
+
+/* One timed call of op on both parties; prints one JSON record. */
+static bool timed(party_job *s, party_job *c, bench_op op, int exact, bool *first)
+{
+    s->op = c->op = op;
+    cg_chan_reset_stats(s->ch);
+    cg_chan_reset_stats(c->ch);
+    uint64_t t0 = cg_now_ns();
+    if (!both(s, c, run_job)) return false;
+    double us = (double)(cg_now_ns() - t0) * 1e-3;
+    cg_chan_stats ss, sc;
+    cg_chan_get_stats(s->ch, &ss);
+    cg_chan_get_stats(c->ch, &sc);
+    size_t n = s->n;
+    printf("%s\n {\"op\":\"%s\",\"n\":%zu,", *first ? "" : ",", op_names[op], n);
+    if (op >= B_COUNT)
+        printf("\"rows\":%zu,\"cols\":%zu,\"exact\":%s,\"ms_per_call\":%.2f,", s->rows, s->cols,
+               exact ? "true" : "false", us * 1e-3);
+    printf("\"us_per_elem\":%.3f,"
+           "\"bytes_per_elem_server_to_client\":%.1f,\"bytes_per_elem_client_to_server\":%.1f,"
+           "\"rounds\":%llu}",
+           us / (double)n, (double)ss.total.bytes_sent / (double)n,
+           (double)sc.total.bytes_sent / (double)n,
+           (unsigned long long)(ss.total.rounds > sc.total.rounds ? ss.total.rounds
+                                                                   : sc.total.rounds));
+    fflush(stdout);
+    *first = false;
+    return true;
+}
+
+/* The row-shaped protocols at the shapes of one GPT-2 layer, on realistic
+ * values: softmax logits in +-8, LayerNorm inputs in +-8, reciprocal and
+ * rsqrt inputs in [1, 1024). */
+static bool bench_shaped(party_job *s, party_job *c, cg_prg *prg, bool *first)
+{
+    static const struct { bench_op op; size_t rows, cols; } shapes[] = {
+        {B_RECIP, 1, 768}, {B_RSQRT, 1, 768}, {B_SOFTMAX, 12, 64},
+        {B_SOFTMAX, 1, 512}, {B_LAYERNORM, 1, 768}};
+    int64_t *v = cg_alloc(768 * sizeof *v);
+    bool ok = v && alloc_party(s, 768, prg) && alloc_party(c, 768, prg);
+    for (size_t k = 0; ok && k < sizeof shapes / sizeof shapes[0]; k++) {
+        size_t n = shapes[k].rows * shapes[k].cols;
+        for (size_t i = 0; i < n; i++) {
+            double r = (double)cg_prg_uniform(prg, 1u << 20) / (double)(1u << 20);
+            v[i] = cg_fxp_encode(FMT, shapes[k].op == B_RECIP || shapes[k].op == B_RSQRT
+                                          ? 1.0 + 1023.0 * r
+                                          : 16.0 * r - 8.0);
+        }
+        share_values(s, c, n, v, prg);
+        s->n = c->n = n;
+        s->rows = c->rows = shapes[k].rows;
+        s->cols = c->cols = shapes[k].cols;
+        for (int exact = 0; ok && exact < 2; exact++) {
+            cg_mpc_set_exact(s->m, exact);
+            cg_mpc_set_exact(c->m, exact);
+            ok = timed(s, c, shapes[k].op, exact, first);
+        }
+    }
+    cg_mpc_set_exact(s->m, false);
+    cg_mpc_set_exact(c->m, false);
+    cg_free(v);
+    free_party(s);
+    free_party(c);
+    return ok;
+}
+
 static void free_party(party_job *p)
 {
     cg_free(p->x);
@@ -132,30 +224,13 @@ int cg_bench_mpc(int argc, char **argv)
         size_t n = sizes[si];
         if (n > max) continue;
         if (!alloc_party(&s, n, &prg) || !alloc_party(&c, n, &prg)) goto out_free;
-        for (int op = 0; op < B_COUNT; op++) {
-            s.op = c.op = (bench_op)op;
-            s.n = c.n = n;
-            cg_chan_reset_stats(cs);
-            cg_chan_reset_stats(cc);
-            uint64_t t0 = cg_now_ns();
-            if (!both(&s, &c, run_job)) goto out_free;
-            double us = (double)(cg_now_ns() - t0) * 1e-3;
-            cg_chan_stats ss, sc;
-            cg_chan_get_stats(cs, &ss);
-            cg_chan_get_stats(cc, &sc);
-            printf("%s\n {\"op\":\"%s\",\"n\":%zu,\"us_per_elem\":%.3f,"
-                   "\"bytes_per_elem_server_to_client\":%.1f,\"bytes_per_elem_client_to_server\":%.1f,"
-                   "\"rounds\":%llu}",
-                   first ? "" : ",", op_names[op], n, us / (double)n,
-                   (double)ss.total.bytes_sent / (double)n, (double)sc.total.bytes_sent / (double)n,
-                   (unsigned long long)(ss.total.rounds > sc.total.rounds ? ss.total.rounds
-                                                                           : sc.total.rounds));
-            fflush(stdout);
-            first = false;
-        }
+        s.n = c.n = n;
+        for (int op = 0; op < B_COUNT; op++)
+            if (!timed(&s, &c, (bench_op)op, 0, &first)) goto out_free;
         free_party(&s);
         free_party(&c);
     }
+    if (!bench_shaped(&s, &c, &prg, &first)) goto out;
     printf("\n]}\n");
     rc = 0;
     goto out;
