@@ -3,22 +3,11 @@
  * versions (tested against them); the tails go through those. */
 #include "ot/ot_internal.h"
 
-#include <cpuid.h>
 #include <immintrin.h>
 
 /* The build gives this file the AVX-512 flags; VAES and AES come per function
  * (the same spelling works in gcc and clang). */
 #define VAES_FN __attribute__((target("vaes,aes")))
-
-bool cg_vaes_available(void)
-{
-    unsigned a, b, c, d;
-    /* CPUID leaf 7: ECX bit 9 is VAES. AVX-512 state support by the OS is
-     * part of the AVX512F check in cg_cpu_features. */
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-    return (cg_cpu_features() & CG_CPU_AVX512F) && (c & (1u << 9)) &&
-           (cg_cpu_features_raw() & CG_CPU_AESNI);
-}
 
 VAES_FN static inline void load_keys(const cg_aes_key *k, __m512i rk[11])
 {

@@ -15,7 +15,21 @@
  * that mismatched calls fail cleanly instead of desynchronising. */
 #include "ot/ot_internal.h"
 
+#include <cpuid.h>
 #include <string.h>
+
+/* Here rather than in aes_avx512.c: that file is built with AVX-512 flags, so
+ * the compiler (and sanitizer instrumentation) may use AVX-512 in any of its
+ * functions, including this check that runs on CPUs without it. */
+bool cg_vaes_available(void)
+{
+    unsigned a, b, c, d;
+    /* CPUID leaf 7: ECX bit 9 is VAES. AVX-512 state support by the OS is
+     * part of the AVX512F check in cg_cpu_features. */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (cg_cpu_features() & CG_CPU_AVX512F) && (c & (1u << 9)) &&
+           (cg_cpu_features_raw() & CG_CPU_AESNI);
+}
 
 /* OTs per extension chunk (a multiple of 128): bounds memory and lets the
  * sender start on a chunk while the receiver prepares the next. */
