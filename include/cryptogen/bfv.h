@@ -228,7 +228,10 @@ cg_status cg_bfv_mask_rotate(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk
  * x - r for a uniform mask r over all slots it keeps as its share, after
  * flooding the noise with a fresh encryption of zero plus uniform noise
  * `stat_bits` (>= 40) bits larger than the tracked noise bound, then switches
- * down to one prime before the ciphertext is sent to the key owner. */
+ * down to the fewest primes that keep CG_BFV_SHARE_MARGIN_BITS of estimated
+ * budget (one prime for t ~ 2^29, two for t = 2^37) before the ciphertext is
+ * sent to the key owner. */
+#define CG_BFV_SHARE_MARGIN_BITS 6
 cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *ctx, const cg_bfv_pk *pk, cg_bfv_ct *ct,
                                 unsigned stat_bits, cg_bfv_plain *mask_out, cg_error *err);
 

@@ -46,7 +46,16 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
         ct->noise_log2 = bfv_log2_add(bfv_log2_add(ct->noise_log2, z.noise_log2),
                                       flood_log2 + log2((double)c->t));
         ct->noise_log2 = bfv_log2_add(ct->noise_log2, log2((double)c->t));
-        st = cg_bfv_mod_switch_to(c, ct, 1, err);
+        /* Drop primes while the estimated budget after the next switch keeps
+         * a margin: one prime suffices for t ~ 2^29, a 2^37 plaintext
+         * modulus needs two (the rounding term alone is ~ t sqrt(n)). */
+        while (st == CG_OK && ct->level > 1) {
+            const double lq = log2((double)c->mods[ct->level - 1].value);
+            const double rnd = log2((double)c->t * (1.0 + 8.0 * sqrt((double)n / 18.0)));
+            const double next = bfv_log2_add(ct->noise_log2 - lq, rnd);
+            if (c->level[ct->level - 1].log2q - 1 - next < CG_BFV_SHARE_MARGIN_BITS) break;
+            st = cg_bfv_mod_switch_down(c, ct, err);
+        }
     }
     cg_free(noise);
     cg_bfv_ct_free(&z);
