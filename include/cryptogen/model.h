@@ -68,6 +68,79 @@ cg_status cg_gpt2_forward_observed(const cg_gpt2 *m, cg_gpt2_state *st, const ui
                                    float *logits, bool all_positions, int nthreads, cg_gpt2_observer obs,
                                    void *obs_ctx, cg_error *err);
 
+/* ---- Fixed-point emulator (fixed.c) -----------------------------------------
+ * GPT-2 in the integer arithmetic of the secure protocol, step for step, so a
+ * secure run can be checked for exact equality with it (docs/NUMERICS.md).
+ * Activations are fixed point in Z_{2^l} with `act.frac_bits` = s fraction
+ * bits; weights are rounded to `weight_frac` = w fraction bits. LayerNorm's
+ * gamma and beta are folded into the next linear layer (weights and bias),
+ * so the non-linear layers see plain LayerNorm. One position, one layer:
+ *   h = LN(x); qkv = trunc(W_qkv h + b, w); per head: scores = trunc(q.k_j,
+ *   s + log2 sqrt(dh)) (dh a power of 4; else trunc by s, times
+ *   round(2^s / sqrt(dh)), trunc by s); p = softmax(scores over j <= pos);
+ *   o = trunc(sum_j p_j v_j, s); x += trunc(W_o o + b, w);
+ *   h = LN(x); x += trunc(W_2 GELU(trunc(W_1 h + b, w)) + b, w)
+ * then logits = W_head LN(x) + b_head at scale s + w (no truncation), and
+ * x0 = emb[token] + pos[position] at scale s. Every sum wraps mod 2^l as the
+ * ring does; truncations are exact floors; non-linear steps are the
+ * cg_fxp_ref_* references. Matrices are stored out x in, row-major. */
+typedef struct cg_fixed_config {
+    cg_fxp act;          /* ring bits l and activation fraction bits s */
+    uint8_t weight_frac; /* w */
+} cg_fixed_config;
+
+/* l = 37, s = 12, w = 12 (chosen in docs/ACCURACY.md). */
+cg_fixed_config cg_fixed_default(void);
+
+typedef struct cg_fixed_layer {
+    int32_t *qkv_w; int64_t *qkv_b;   /* [3d][d], gamma_1/beta_1 folded */
+    int32_t *proj_w; int64_t *proj_b; /* [d][d] */
+    int32_t *fc_w; int64_t *fc_b;     /* [4d][d], gamma_2/beta_2 folded */
+    int32_t *fc2_w; int64_t *fc2_b;   /* [d][4d] */
+} cg_fixed_layer;
+
+typedef struct cg_fixed_model {
+    cg_gpt2_config cfg;
+    cg_fixed_config fx;
+    int32_t *emb;    /* [vocab][d] token embedding at scale s */
+    int64_t *pos;    /* [positions][d] position embedding at scale s */
+    int32_t *head_w; /* [vocab][d]: wte with gamma_f folded, scale w */
+    int64_t *head_b; /* [vocab]: wte . beta_f at scale s + w */
+    cg_fixed_layer *layers;
+    unsigned score_shift;   /* extra shift for 1/sqrt(dh), or 0 with score_mul */
+    int64_t score_mul;      /* round(2^s / sqrt(dh)) when dh is not a power of 4 */
+} cg_fixed_model;
+
+/* Quantise a float model (rejects weights that do not fit 31 bits). */
+cg_status cg_fixed_model_new(cg_fixed_model **out, const cg_gpt2 *m, cg_fixed_config fx,
+                             cg_error *err);
+void cg_fixed_model_free(cg_fixed_model *fm);
+
+/* Fixed-point KV cache: k, v per layer, position, model dimension. */
+typedef struct cg_fixed_state {
+    size_t len, cap;
+    int64_t *k, *v; /* [n_layer][cap][d] */
+} cg_fixed_state;
+cg_status cg_fixed_state_new(const cg_fixed_model *m, size_t cap, cg_fixed_state *st,
+                             cg_error *err);
+void cg_fixed_state_free(cg_fixed_state *st);
+
+/* n new tokens after st->len cached ones; logits (vocab values at scale
+ * s + w, centred) for the last position, or for every new position when
+ * all_positions (n x vocab). */
+cg_status cg_fixed_forward(const cg_fixed_model *m, cg_fixed_state *st, const uint32_t *tokens,
+                           size_t n, int64_t *logits, bool all_positions, int nthreads,
+                           cg_error *err);
+/* Index of the largest logit, the lowest on ties (what secure argmax gives). */
+uint32_t cg_fixed_argmax(const int64_t *logits, size_t n);
+
+/* Building blocks the secure protocol shares with the emulator. */
+/* y[o] = wrap(sum_i w[o][i] x[i] + b[o]) (b may be NULL). */
+void cg_fixed_matvec(cg_fxp f, const int32_t *w, const int64_t *b, size_t out, size_t in,
+                     const int64_t *x, int64_t *y);
+/* Attention scores (n values at scale 2s) to scale s times 1/sqrt(dh). */
+void cg_fixed_scale_scores(const cg_fixed_model *m, int64_t *sc, size_t n);
+
 /* ---- Tokenizer (GPT-2 byte-level BPE) ----------------------------------- */
 typedef struct cg_tokenizer cg_tokenizer;
 

@@ -1,4 +1,4 @@
-/* `cryptogen ppl --model DIR --data FILE [--format text|lambada] [--mode float]
+/* `cryptogen ppl --model DIR --data FILE [--format text|lambada] [--mode float|fixed]
  *  [--ctx N --stride S] [--limit K] [--threads T] [--json]`:
  * sliding-window perplexity (each token scored once with up to ctx-1 tokens
  * of context), or LAMBADA last-word accuracy and perplexity. */
@@ -31,6 +31,31 @@ static double window_nll(const float *lg, const uint32_t *ids, size_t n, size_t 
     return nll;
 }
 
+/* Logits of every position of ids[0..n) from a fresh cache, as floats: the
+ * float model, or the fixed-point emulator (values / 2^(s+w)) when fm. */
+static cg_status window_logits(const cg_gpt2 *m, const cg_fixed_model *fm, const uint32_t *ids,
+                               size_t n, float *lg, int threads, cg_error *err)
+{
+    const size_t V = m->cfg.vocab_size;
+    if (!fm) {
+        cg_gpt2_state st;
+        CG_TRY(cg_gpt2_state_new(m, n, &st, err));
+        cg_status rc = cg_gpt2_forward(m, &st, ids, n, lg, true, threads, err);
+        cg_gpt2_state_free(&st);
+        return rc;
+    }
+    cg_fixed_state st;
+    CG_TRY(cg_fixed_state_new(fm, n, &st, err));
+    int64_t *q = malloc(n * V * sizeof *q);
+    cg_status rc = q ? cg_fixed_forward(fm, &st, ids, n, q, true, threads, err)
+                     : cg_error_set(err, CG_ERR_NOMEM, "logits");
+    const int scale = fm->fx.act.frac_bits + fm->fx.weight_frac;
+    for (size_t i = 0; rc == CG_OK && i < n * V; i++) lg[i] = (float)ldexp((double)q[i], -scale);
+    free(q);
+    cg_fixed_state_free(&st);
+    return rc;
+}
+
 int cg_cmd_ppl(int argc, char **argv)
 {
     const char *dir = "models/default", *data = NULL, *format = "text", *mode = "float";
@@ -49,12 +74,12 @@ int cg_cmd_ppl(int argc, char **argv)
         else if (strcmp(argv[i], "--json") == 0) json = true;
         else {
             fprintf(stderr, "usage: cryptogen ppl [--model DIR] --data FILE [--format text|lambada] "
-                            "[--mode float] [--ctx N --stride S] [--limit K] [--threads T] [--json]\n");
+                            "[--mode float|fixed] [--ctx N --stride S] [--limit K] [--threads T] [--json]\n");
             return 2;
         }
     }
-    if (strcmp(mode, "float") != 0) {
-        fprintf(stderr, "cryptogen ppl: only --mode float exists so far (the fixed-point emulator is not built yet)\n");
+    if (strcmp(mode, "float") != 0 && strcmp(mode, "fixed") != 0) {
+        fprintf(stderr, "cryptogen ppl: --mode is float or fixed\n");
         return 2;
     }
     if (!data || ctx < 2 || stride < 1 || stride >= ctx) {
@@ -72,6 +97,14 @@ int cg_cmd_ppl(int argc, char **argv)
     }
     if (cg_gpt2_load(&m, dir, &err) != CG_OK || cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK) {
         fprintf(stderr, "cryptogen ppl: %s\n", err.msg);
+        free(text);
+        return 1;
+    }
+    cg_fixed_model *fm = NULL;
+    if (strcmp(mode, "fixed") == 0 && cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK) {
+        fprintf(stderr, "cryptogen ppl: %s\n", err.msg);
+        cg_tokenizer_free(tok);
+        cg_gpt2_free(m);
         free(text);
         return 1;
     }
@@ -101,15 +134,12 @@ int cg_cmd_ppl(int argc, char **argv)
                     uint32_t *all = malloc(total * sizeof *all);
                     memcpy(all, cids, nc * 4);
                     memcpy(all + nc, tids, nt * 4);
-                    cg_gpt2_state st;
-                    if (all && nt && cg_gpt2_state_new(m, total - skip, &st, &err) == CG_OK) {
-                        if (cg_gpt2_forward(m, &st, all + skip, total - skip, lg, true, threads, &err) == CG_OK) {
-                            bool hit = true;
-                            nll += window_nll(lg, all + skip, total - skip, total - skip - nt - 1, V, &count, &hit);
-                            correct += hit;
-                            passages++;
-                        }
-                        cg_gpt2_state_free(&st);
+                    if (all && nt &&
+                        window_logits(m, fm, all + skip, total - skip, lg, threads, &err) == CG_OK) {
+                        bool hit = true;
+                        nll += window_nll(lg, all + skip, total - skip, total - skip - nt - 1, V, &count, &hit);
+                        correct += hit;
+                        passages++;
                     }
                     free(all), free(cids), free(tids);
                 }
@@ -136,11 +166,7 @@ int cg_cmd_ppl(int argc, char **argv)
     size_t prev = 0;
     for (size_t start = 0; start + 1 < n; start += stride) {
         size_t end = start + ctx < n ? start + ctx : n;
-        cg_gpt2_state st;
-        if (cg_gpt2_state_new(m, end - start, &st, &err) != CG_OK ||
-            cg_gpt2_forward(m, &st, ids + start, end - start, lg, true, threads, &err) != CG_OK)
-            break;
-        cg_gpt2_state_free(&st);
+        if (window_logits(m, fm, ids + start, end - start, lg, threads, &err) != CG_OK) break;
         size_t first = prev > start ? prev - start : 0; /* targets already scored */
         nll += window_nll(lg, ids + start, end - start, first ? first - 1 : 0, V, &count, NULL);
         prev = end;
@@ -161,6 +187,7 @@ out:
     free(lg);
     free(text);
     cg_tokenizer_free(tok);
+    cg_fixed_model_free(fm);
     cg_gpt2_free(m);
     return rc;
 }
