@@ -1,0 +1,244 @@
+/* HE side of the protocol: ciphertext messages, HE -> share conversion and
+ * linear layers as coefficient-encoded matrix-vector products.
+ *
+ * Layout (rotation-free, as in Cheetah): an input chunk of n_i values sits at
+ * x^0..x^(n_i-1); the weight plaintext for n_o output rows holds W[o][j] at
+ * x^(o n_i + n_i - 1 - j), so coefficient o n_i + n_i - 1 of the product is
+ * sum_j W[o][j] x[j] (n_i n_o <= N keeps the other terms away from it, also
+ * across the negacyclic wrap). Output rows sum over input chunks with one
+ * fused multiply-accumulate. */
+#include <string.h>
+
+#include "proto/proto_internal.h"
+
+static const char *part_names[CG_PART_COUNT] = {
+    "embedding", "layernorm", "qkv", "kv_append", "qk", "softmax", "sv",
+    "attn_out", "mlp_up", "gelu", "mlp_down", "lm_head", "token", "refresh"};
+
+const char *cg_gen_part_name(cg_gen_part p)
+{
+    return (unsigned)p < CG_PART_COUNT ? part_names[p] : "?";
+}
+
+void gen_part_begin(gen_sess *s, cg_gen_part p)
+{
+    s->part = p;
+    s->part_t0 = cg_now_ns();
+    cg_chan_set_phase(s->ch, part_names[p]);
+}
+
+void gen_part_end(gen_sess *s)
+{
+    s->rep.seconds[s->part] += (double)(cg_now_ns() - s->part_t0) * 1e-9;
+    cg_chan_set_phase(s->ch, NULL);
+}
+
+void gen_free_cts(cg_bfv_ct *cts, size_t n)
+{
+    for (size_t i = 0; cts && i < n; i++) cg_bfv_ct_free(&cts[i]);
+}
+
+cg_status gen_put_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err)
+{
+    cg_buf one;
+    cg_buf_init(&one);
+    cg_buf_put_u32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        cg_buf_reset(&one);
+        cg_status st = cg_bfv_ct_serialize(s->he, &cts[i], &one, err);
+        if (st != CG_OK) {
+            cg_buf_free(&one);
+            return st;
+        }
+        cg_buf_put_u32(b, (uint32_t)one.len);
+        cg_buf_put(b, one.data, one.len);
+    }
+    cg_buf_free(&one);
+    return b->failed ? cg_error_set(err, CG_ERR_NOMEM, "message buffer") : CG_OK;
+}
+
+cg_status gen_send_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err)
+{
+    cg_buf_reset(b);
+    CG_TRY(gen_put_cts(s, b, cts, n, err));
+    return cg_chan_send_msg(s->ch, b->data, b->len, err);
+}
+
+/* Reads exactly n ciphertexts; any other count, or a malformed one, is an
+ * error and leaves cts empty. */
+cg_status gen_get_cts(gen_sess *s, cg_reader *r, cg_bfv_ct *cts, size_t n, cg_error *err)
+{
+    uint32_t count;
+    CG_TRY(cg_read_u32(r, &count, "ciphertext count", err));
+    if (count != n)
+        return cg_error_set(err, CG_ERR_FORMAT, "expected %zu ciphertexts, peer sent %u", n, count);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t len;
+        cg_status st = cg_read_u32(r, &len, "ciphertext length", err);
+        if (st == CG_OK && len > cg_reader_left(r))
+            st = cg_error_set(err, CG_ERR_FORMAT, "ciphertext %zu: %u bytes, %zu left", i, len,
+                              cg_reader_left(r));
+        if (st == CG_OK) st = cg_bfv_ct_deserialize(s->he, r->p + r->pos, len, &cts[i], err);
+        if (st != CG_OK) {
+            gen_free_cts(cts, i);
+            return st;
+        }
+        r->pos += len;
+    }
+    return CG_OK;
+}
+
+cg_status gen_recv_msg(gen_sess *s, cg_buf *b, size_t max_cts, cg_error *err)
+{
+    /* A size-2 ciphertext at the top level, bit-packed, plus framing. */
+    size_t per = 2 * cg_bfv_nq(s->he) * s->N * 8 + 256;
+    cg_buf_reset(b);
+    return cg_chan_recv_msg_buf(s->ch, b, 64 + max_cts * per, err);
+}
+
+cg_status gen_encode(gen_sess *s, const int64_t *coeffs, cg_bfv_plain *pt, cg_error *err)
+{
+    if (!pt->coeffs) CG_TRY(cg_bfv_plain_alloc(s->he, pt, err));
+    return cg_bfv_encode_coeff(s->he, coeffs, s->N, pt, err);
+}
+
+cg_status gen_decrypt(gen_sess *s, const cg_bfv_ct *ct, uint64_t *coeffs, cg_error *err)
+{
+    cg_bfv_plain pt = {0};
+    cg_status st = cg_bfv_plain_alloc(s->he, &pt, err);
+    if (st == CG_OK) st = cg_bfv_decrypt(s->he, &s->sk, ct, &pt, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < s->N; i++) coeffs[i] = pt.coeffs[i] & s->mask;
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
+cg_status gen_mask(gen_sess *s, cg_bfv_ct *ct, uint64_t *mask, cg_error *err)
+{
+    cg_bfv_plain r = {0};
+    cg_status st = cg_bfv_mask_and_flood(s->he, &s->pk, ct, CG_GEN_FLOOD_BITS, &r, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < s->N; i++) mask[i] = r.coeffs[i] & s->mask;
+    cg_bfv_plain_free(&r);
+    return st;
+}
+
+/* n_i (input chunk) minimising a cost model of one product: each ciphertext
+ * sent costs about 15 fused products (encrypt/decrypt + transfer). */
+static void plan(size_t N, size_t in, size_t out, size_t *ni, size_t *no)
+{
+    double best = 1e300;
+    for (size_t a = 1; a <= in && a <= N; a++) {
+        size_t b = N / a < out ? N / a : out;
+        double cin = (double)((in + a - 1) / a), cout = (double)((out + b - 1) / b);
+        double cost = 15.0 * (cin + cout) + cin * cout;
+        if (cost < best) best = cost, *ni = a, *no = b;
+    }
+}
+
+cg_status gen_linear(gen_sess *s, const int32_t *w, size_t so, size_t si, const int64_t *b,
+                     size_t in, size_t out, size_t rows, const uint64_t *x, uint64_t *y,
+                     cg_error *err)
+{
+    const size_t N = s->N;
+    size_t ni = 1, no = 1;
+    plan(N, in, out, &ni, &no);
+    const size_t cin = (in + ni - 1) / ni, cout = (out + no - 1) / no;
+    cg_bfv_ct *ins = cg_calloc(rows * cin, sizeof *ins);
+    cg_bfv_ct *outs = cg_calloc(rows * cout, sizeof *outs);
+    int64_t *co = cg_alloc(N * sizeof *co);
+    uint64_t *vals = cg_alloc(N * sizeof *vals);
+    cg_bfv_plain pt = {0};
+    cg_bfv_plain_ntt *wp = cg_calloc(cin, sizeof *wp);
+    const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
+    const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
+    cg_buf msg;
+    cg_buf_init(&msg);
+    cg_status st = (ins && outs && co && vals && wp && wpp && inp)
+                       ? CG_OK
+                       : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    if (st == CG_OK && s->party == CG_CLIENT) {
+        for (size_t r = 0; st == CG_OK && r < rows; r++)
+            for (size_t a = 0; st == CG_OK && a < cin; a++) {
+                memset(co, 0, N * sizeof *co);
+                for (size_t j = 0; j < ni && a * ni + j < in; j++)
+                    co[j] = gen_centre(s, x[r * in + a * ni + j]);
+                st = gen_encode(s, co, &pt, err);
+                if (st == CG_OK) st = cg_bfv_encrypt_sk(s->he, &s->sk, &pt, &ins[r * cin + a], err);
+            }
+        if (st == CG_OK) st = gen_send_cts(s, &msg, ins, rows * cin, err);
+        if (st == CG_OK) st = gen_recv_msg(s, &msg, rows * cout, err);
+        if (st == CG_OK) {
+            cg_reader rd;
+            cg_reader_init(&rd, msg.data, msg.len);
+            st = gen_get_cts(s, &rd, outs, rows * cout, err);
+        }
+        for (size_t r = 0; st == CG_OK && r < rows; r++)
+            for (size_t c = 0; st == CG_OK && c < cout; c++) {
+                st = gen_decrypt(s, &outs[r * cout + c], vals, err);
+                for (size_t o = 0; st == CG_OK && o < no && c * no + o < out; o++)
+                    y[r * out + c * no + o] = vals[o * ni + ni - 1];
+            }
+    } else if (st == CG_OK) {
+        st = gen_recv_msg(s, &msg, rows * cin, err);
+        if (st == CG_OK) {
+            cg_reader rd;
+            cg_reader_init(&rd, msg.data, msg.len);
+            st = gen_get_cts(s, &rd, ins, rows * cin, err);
+        }
+        /* Add the server's share of x, then go to NTT form once. */
+        for (size_t r = 0; st == CG_OK && r < rows; r++)
+            for (size_t a = 0; st == CG_OK && a < cin; a++) {
+                if (x) {
+                    memset(co, 0, N * sizeof *co);
+                    for (size_t j = 0; j < ni && a * ni + j < in; j++)
+                        co[j] = gen_centre(s, x[r * in + a * ni + j]);
+                    st = gen_encode(s, co, &pt, err);
+                    if (st == CG_OK) st = cg_bfv_add_plain(s->he, &ins[r * cin + a], &pt, err);
+                }
+                if (st == CG_OK) st = cg_bfv_to_ntt(s->he, &ins[r * cin + a]);
+            }
+        for (size_t c = 0; st == CG_OK && c < cout; c++) {
+            const size_t o_n = (c + 1) * no <= out ? no : out - c * no;
+            for (size_t a = 0; st == CG_OK && a < cin; a++) {
+                const size_t j_n = (a + 1) * ni <= in ? ni : in - a * ni;
+                memset(co, 0, N * sizeof *co);
+                for (size_t o = 0; o < o_n; o++)
+                    for (size_t j = 0; j < j_n; j++)
+                        co[o * ni + ni - 1 - j] = w[(c * no + o) * so + (a * ni + j) * si];
+                st = gen_encode(s, co, &pt, err);
+                cg_bfv_plain_ntt_free(&wp[a]);
+                if (st == CG_OK) st = cg_bfv_plain_to_ntt(s->he, &pt, cg_bfv_nq(s->he), &wp[a], err);
+                wpp[a] = &wp[a];
+            }
+            if (st == CG_OK && b) {
+                memset(co, 0, N * sizeof *co);
+                for (size_t o = 0; o < o_n; o++) co[o * ni + ni - 1] = b[c * no + o];
+                st = gen_encode(s, co, &pt, err);
+            }
+            for (size_t r = 0; st == CG_OK && r < rows; r++) {
+                for (size_t a = 0; a < cin; a++) inp[a] = &ins[r * cin + a];
+                cg_bfv_ct *oc = &outs[r * cout + c];
+                st = cg_bfv_mac_plain(s->he, inp, wpp, cin, oc, err);
+                if (st == CG_OK && b) st = cg_bfv_add_plain(s->he, oc, &pt, err);
+                if (st == CG_OK) st = gen_mask(s, oc, vals, err);
+                for (size_t o = 0; st == CG_OK && o < o_n; o++)
+                    y[r * out + c * no + o] = vals[o * ni + ni - 1];
+            }
+        }
+        if (st == CG_OK) st = gen_send_cts(s, &msg, outs, rows * cout, err);
+    }
+    for (size_t a = 0; wp && a < cin; a++) cg_bfv_plain_ntt_free(&wp[a]);
+    gen_free_cts(ins, rows * cin);
+    gen_free_cts(outs, rows * cout);
+    cg_free(ins);
+    cg_free(outs);
+    cg_free(wp);
+    cg_free(wpp);
+    cg_free(inp);
+    cg_free(co);
+    cg_free(vals);
+    cg_bfv_plain_free(&pt);
+    cg_buf_free(&msg);
+    return st;
+}

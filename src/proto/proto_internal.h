@@ -1,0 +1,73 @@
+/* Internal to the proto layer: the session both parties run in lockstep. */
+#ifndef CG_PROTO_INTERNAL_H
+#define CG_PROTO_INTERNAL_H
+
+#include "cryptogen/proto.h"
+
+/* Statistical security of the noise flooding on every returned ciphertext. */
+#define CG_GEN_FLOOD_BITS 40
+/* A cache ciphertext whose estimated budget falls below this is refreshed:
+ * one ct x ct product (~50 bits) plus flooding (40 + margin) must still fit. */
+#define CG_GEN_REFRESH_BUDGET 100.0
+
+typedef struct gen_sess {
+    cg_party party;
+    cg_channel *ch;
+    cg_mpc *mpc;
+    cg_bfv_ctx *he;
+    cg_bfv_sk sk; /* client only */
+    cg_bfv_pk pk;
+    cg_bfv_ksk rk;
+    const cg_fixed_model *fm; /* server only */
+    cg_gen_request req;
+    cg_gpt2_config cfg;
+    cg_fixed_config fx;
+    unsigned score_shift;
+    int64_t score_mul;
+    size_t N, d, H, dh, V, B; /* B: positions per cache ciphertext */
+    unsigned l;
+    uint64_t mask;
+    int threads;
+    /* Server: encrypted cache, [layer][head][block]. */
+    size_t max_blocks;
+    cg_bfv_ct *kc, *vc;
+    uint32_t *k_appends, *v_appends; /* appends since the last refresh */
+    /* Reporting. */
+    cg_gen_step_report rep;
+    cg_gen_part part;
+    uint64_t part_t0;
+    const cg_gen_options *opt;
+} gen_sess;
+
+/* Timing/traffic attribution: everything between begin and end is charged
+ * to part (the channel's phase carries the same name). */
+void gen_part_begin(gen_sess *s, cg_gen_part p);
+void gen_part_end(gen_sess *s);
+
+/* Ciphertext lists as one framed message: u32 count, then (u32 len, bytes). */
+cg_status gen_send_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err);
+cg_status gen_put_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err);
+cg_status gen_get_cts(gen_sess *s, cg_reader *r, cg_bfv_ct *cts, size_t n, cg_error *err);
+cg_status gen_recv_msg(gen_sess *s, cg_buf *b, size_t max_cts, cg_error *err);
+void gen_free_cts(cg_bfv_ct *cts, size_t n);
+
+/* Coefficient vector (centred) -> plaintext, and share values mod 2^l. */
+cg_status gen_encode(gen_sess *s, const int64_t *coeffs, cg_bfv_plain *pt, cg_error *err);
+static inline int64_t gen_centre(const gen_sess *s, uint64_t v)
+{
+    v &= s->mask;
+    return v >= (1ull << (s->l - 1)) ? (int64_t)v - (int64_t)(1ull << s->l) : (int64_t)v;
+}
+/* Client: decrypt a returned ciphertext into coefficients mod 2^l. */
+cg_status gen_decrypt(gen_sess *s, const cg_bfv_ct *ct, uint64_t *coeffs, cg_error *err);
+/* Server: mask-and-flood ct in place; mask (n coefficients mod 2^l) is its share. */
+cg_status gen_mask(gen_sess *s, cg_bfv_ct *ct, uint64_t *mask, cg_error *err);
+
+/* y = W x + b on shares (W[o][i] = w[o * so + i * si], server only; the
+ * client passes w = b = NULL). x: rows x in shares (server may pass NULL
+ * for an all-zero share), y: rows x out shares, at the product's scale. */
+cg_status gen_linear(gen_sess *s, const int32_t *w, size_t so, size_t si, const int64_t *b,
+                     size_t in, size_t out, size_t rows, const uint64_t *x, uint64_t *y,
+                     cg_error *err);
+
+#endif
