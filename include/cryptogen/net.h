@@ -71,6 +71,11 @@ typedef struct cg_listener cg_listener;
 cg_status cg_listen(cg_listener **l, const char *host_port, cg_error *err);
 uint16_t cg_listener_port(const cg_listener *l); /* the bound port (after ":0") */
 cg_status cg_accept(cg_listener *l, cg_channel **ch, const cg_chan_options *opt, cg_error *err);
+/* Like cg_accept, but waits at most wait_ms for a peer (CG_ERR_TIMEOUT, also
+ * when a signal interrupts the wait) while the channel gets opt's timeout:
+ * lets a server loop check for shutdown between peers. */
+cg_status cg_accept_wait(cg_listener *l, uint32_t wait_ms, cg_channel **ch,
+                         const cg_chan_options *opt, cg_error *err);
 void cg_listener_close(cg_listener *l);
 cg_status cg_connect(cg_channel **ch, const char *host_port, const cg_chan_options *opt,
                      cg_error *err);

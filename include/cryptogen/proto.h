@@ -56,6 +56,9 @@ typedef struct cg_gen_step_report {
     uint64_t cache_bytes;   /* server's encrypted KV cache after the step */
     uint64_t cache_cts;     /* ciphertexts in it */
     unsigned refreshes;     /* cache ciphertexts refreshed in this step */
+    /* Step 0 only: handshake, evaluation keys and base OTs before it. */
+    double setup_seconds;
+    uint64_t setup_sent, setup_received;
 } cg_gen_step_report;
 
 typedef void (*cg_gen_step_fn)(void *ctx, const cg_gen_step_report *r);
@@ -74,6 +77,7 @@ typedef struct cg_gen_request {
 
 typedef struct cg_gen_options {
     int threads;          /* HE and MPC threads (>= 1) */
+    uint64_t max_cache_bytes; /* server: refuse sessions whose cache could exceed this (0: no limit) */
     cg_gen_step_fn on_step;
     void *on_step_ctx;
 } cg_gen_options;

@@ -1,96 +1,132 @@
-/* `cryptogen generate --local-plaintext --model DIR --prompt TEXT -n N`:
- * the float model's greedy continuation, i.e. what the secure run should
- * produce. (The secure client mode comes with the protocol.) */
+/* `cryptogen generate`: the client of secure generation
+ *   --connect HOST:PORT --prompt TEXT|--prompt-file F -n N [--baseline] [--json]
+ * or, without a server, --local-plaintext (the float model) and --local-fixed
+ * (the fixed-point emulator the secure run equals exactly). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
-#include "cryptogen/model.h"
+#include "cli/gen_client.h"
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: cryptogen generate --local-plaintext [--model DIR] --prompt TEXT [-n N] [--threads T]\n");
+    fprintf(stderr,
+            "usage: cryptogen generate (--connect HOST:PORT | --local-plaintext | --local-fixed)\n"
+            "         (--prompt TEXT | --prompt-file F) [-n N] [--greedy] [--baseline]\n"
+            "         [--preset NAME] [--model DIR (tokenizer; the model too when local)]\n"
+            "         [--threads T] [--json] [--block-positions B] [--refresh-every K]\n");
 }
 
 int cg_cmd_generate(int argc, char **argv)
 {
-    const char *dir = "models/default", *prompt = NULL;
+    const char *dir = "models/default", *prompt = NULL, *prompt_file = NULL, *connect = NULL;
+    const char *preset = "paper";
     long n = 32;
     int threads = 1;
-    bool local = false;
+    bool plain = false, fixed = false, json = false, baseline = false;
+    unsigned long block = 0, refresh = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--local-plaintext") == 0)
-            local = true;
-        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-            dir = argv[++i];
-        else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc)
-            prompt = argv[++i];
-        else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-            n = strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
-            threads = atoi(argv[++i]);
-        else {
+        if (strcmp(argv[i], "--local-plaintext") == 0) plain = true;
+        else if (strcmp(argv[i], "--local-fixed") == 0) fixed = true;
+        else if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc) connect = argv[++i];
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
+        else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) prompt = argv[++i];
+        else if (strcmp(argv[i], "--prompt-file") == 0 && i + 1 < argc) prompt_file = argv[++i];
+        else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) preset = argv[++i];
+        else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) n = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--block-positions") == 0 && i + 1 < argc) block = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--refresh-every") == 0 && i + 1 < argc) refresh = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--greedy") == 0) ;
+        else if (strcmp(argv[i], "--baseline") == 0) baseline = true;
+        else if (strcmp(argv[i], "--json") == 0) json = true;
+        else if (strcmp(argv[i], "--temperature") == 0) {
+            fprintf(stderr, "cryptogen generate: sampling with a temperature is not built yet; greedy only\n");
+            return 2;
+        } else {
             usage();
             return 2;
         }
     }
-    if (!local) {
-        fprintf(stderr, "cryptogen generate: only --local-plaintext exists so far (secure generation is not built yet)\n");
-        return 2;
-    }
-    if (!prompt || n < 1 || n > 100000) {
+    if ((plain + fixed + (connect != NULL)) != 1 || (!prompt == !prompt_file) || n < 1 ||
+        n > 65536 || threads < 1 || strlen(preset) >= 16) {
         usage();
         return 2;
     }
     cg_error err = {0};
     cg_gpt2 *m = NULL;
+    cg_fixed_model *fm = NULL;
     cg_tokenizer *tok = NULL;
-    uint32_t *ids = NULL;
-    size_t nids = 0;
-    float *logits = NULL;
-    cg_gpt2_state st = {0};
+    cg_channel *ch = NULL;
+    uint32_t *ids = NULL, *out = NULL;
+    char *text = NULL, *ptext = NULL;
+    size_t nids = 0, tl = 0, plen = 0;
     int rc = 1;
-    if (cg_gpt2_load(&m, dir, &err) != CG_OK || cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK ||
-        cg_tokenizer_encode(tok, prompt, strlen(prompt), &ids, &nids, &err) != CG_OK)
-        goto out;
+    if (prompt_file) {
+        if (cg_read_file(prompt_file, 1u << 20, &ptext, &plen, &err) != CG_OK) goto done;
+        prompt = ptext;
+    } else {
+        plen = strlen(prompt);
+    }
+    if (cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK ||
+        cg_tokenizer_encode(tok, prompt, plen, &ids, &nids, &err) != CG_OK)
+        goto done;
     if (nids == 0) {
-        fprintf(stderr, "cryptogen generate: empty prompt\n");
-        goto out;
+        cg_error_set(&err, CG_ERR_ARG, "empty prompt");
+        goto done;
     }
-    size_t total = nids + (size_t)n;
-    if (total > m->cfg.n_positions) total = m->cfg.n_positions;
-    if (nids >= total) {
-        fprintf(stderr, "cryptogen generate: prompt of %zu tokens fills the model's %u positions\n", nids,
-                m->cfg.n_positions);
-        goto out;
+    out = calloc((size_t)n, sizeof *out);
+    if (!out) goto done;
+    if (plain || fixed) {
+        if (cg_gpt2_load(&m, dir, &err) != CG_OK) goto done;
+        if (nids + (size_t)n > m->cfg.n_positions) {
+            cg_error_set(&err, CG_ERR_ARG, "%zu prompt + %ld new tokens exceed %u positions", nids, n,
+                         m->cfg.n_positions);
+            goto done;
+        }
+        if (fixed && cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK) goto done;
+        if (cli_local_generate(m, fm, ids, nids, (size_t)n, threads, out, &err) != CG_OK) goto done;
+        if (cg_tokenizer_decode(tok, out, (size_t)n, &text, &tl, &err) != CG_OK) goto done;
+        fwrite(prompt, 1, plen, stdout);
+        fwrite(text, 1, tl, stdout);
+        printf("\n");
+        rc = 0;
+        goto done;
     }
-    logits = malloc(m->cfg.vocab_size * sizeof(float));
-    if (!logits || cg_gpt2_state_new(m, total, &st, &err) != CG_OK) goto out;
-    fwrite(prompt, 1, strlen(prompt), stdout);
-    fflush(stdout);
-    if (cg_gpt2_forward(m, &st, ids, nids, logits, false, threads, &err) != CG_OK) goto out;
-    /* greedy: print each token as it comes; the last one need not be fed */
-    for (size_t g = 0, n_gen = total - nids; g < n_gen; g++) {
-        uint32_t next = 0;
-        for (uint32_t v = 1; v < m->cfg.vocab_size; v++)
-            if (logits[v] > logits[next]) next = v;
-        char *txt;
-        size_t tl;
-        if (cg_tokenizer_decode(tok, &next, 1, &txt, &tl, &err) != CG_OK) goto out;
-        fwrite(txt, 1, tl, stdout);
+    cg_gen_request req = {.use_cache = !baseline, .prompt_len = (uint32_t)nids,
+                          .new_tokens = (uint32_t)n, .block_positions = (uint32_t)block,
+                          .refresh_every = (uint32_t)refresh};
+    memcpy(req.he_preset, preset, strlen(preset));
+    cg_chan_options copt = {.timeout_ms = 600000};
+    if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;
+    if (!json) {
+        fwrite(prompt, 1, plen, stdout);
         fflush(stdout);
-        free(txt);
-        if (g + 1 < n_gen && cg_gpt2_forward(m, &st, &next, 1, logits, false, threads, &err) != CG_OK) goto out;
     }
-    printf("\n");
+    cli_gen_summary sum;
+    /* The status line goes to stderr when the text is not on the same terminal. */
+    bool status = !json && !isatty(STDOUT_FILENO);
+    if (cli_secure_generate(ch, tok, ids, &req, threads, !json, status, out, &sum, &err) != CG_OK)
+        goto done;
+    if (cg_tokenizer_decode(tok, out, (size_t)n, &text, &tl, &err) != CG_OK) goto done;
+    if (json) {
+        cli_print_summary_json(stdout, &sum, &req, out, text);
+    } else {
+        printf("\n");
+        cli_print_summary_text(stderr, &sum);
+    }
     rc = 0;
-out:
-    if (rc) fprintf(stderr, "cryptogen generate: %s\n", err.msg[0] ? err.msg : "failed");
-    free(logits);
+done:
+    if (rc) fprintf(stderr, "cryptogen generate: %s\n", err.msg[0] ? err.msg : "out of memory");
+    cg_chan_free(ch);
+    free(text);
+    free(ptext);
     free(ids);
-    cg_gpt2_state_free(&st);
+    free(out);
     cg_tokenizer_free(tok);
+    cg_fixed_model_free(fm);
     cg_gpt2_free(m);
     return rc;
 }

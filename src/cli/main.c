@@ -12,9 +12,10 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"demo", cg_cmd_demo, "run the main job (see README)"},
-    {"generate", cg_cmd_generate, "text generation (so far: --local-plaintext, the float model)"},
-    {"ppl", cg_cmd_ppl, "perplexity / LAMBADA accuracy of the float model"},
+    {"demo", cg_cmd_demo, "private generation on loopback with the default model (README main job)"},
+    {"serve", cg_cmd_serve, "serve secure generation: --model DIR --listen HOST:PORT"},
+    {"generate", cg_cmd_generate, "secure generation client (--connect) or local references"},
+    {"ppl", cg_cmd_ppl, "perplexity / LAMBADA accuracy, float or fixed point"},
     {"stats", cg_cmd_stats, "activation statistics per layer and tensor (JSON)"},
     {"logits", cg_cmd_logits, "float-model logits as JSON (reference checks)"},
     {"bench", cg_cmd_bench, "benchmarks printing JSON: cryptogen bench --list"},

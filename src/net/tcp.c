@@ -128,15 +128,19 @@ static uint32_t timeout_of(const cg_chan_options *opt)
 
 cg_status cg_accept(cg_listener *l, cg_channel **ch, const cg_chan_options *opt, cg_error *err)
 {
+    return cg_accept_wait(l, timeout_of(opt), ch, opt, err);
+}
+
+cg_status cg_accept_wait(cg_listener *l, uint32_t wait_ms, cg_channel **ch,
+                         const cg_chan_options *opt, cg_error *err)
+{
     if (!l || !ch) return cg_error_set(err, CG_ERR_ARG, "cg_accept: NULL argument");
     *ch = NULL;
     struct pollfd p = {.fd = l->fd, .events = POLLIN};
-    for (;;) {
-        int r = poll(&p, 1, (int)timeout_of(opt));
-        if (r > 0) break;
-        if (r == 0) return cg_error_set(err, CG_ERR_TIMEOUT, "accept: no peer within the timeout");
-        if (errno != EINTR) return cg_error_set(err, CG_ERR_IO, "accept: poll: %s", strerror(errno));
-    }
+    int r = poll(&p, 1, (int)wait_ms);
+    if (r == 0) return cg_error_set(err, CG_ERR_TIMEOUT, "accept: no peer within %u ms", wait_ms);
+    if (r < 0 && errno == EINTR) return cg_error_set(err, CG_ERR_TIMEOUT, "accept: interrupted");
+    if (r < 0) return cg_error_set(err, CG_ERR_IO, "accept: poll: %s", strerror(errno));
     int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) return cg_error_set(err, CG_ERR_IO, "accept: %s", strerror(errno));
     tune_socket(fd);

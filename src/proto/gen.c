@@ -44,6 +44,11 @@ static void step_end(gen_sess *s, size_t length, uint64_t t0)
     s->rep.total_rounds = cs.total.rounds;
     s->rep.total_seconds = (double)(cg_now_ns() - t0) * 1e-9;
     s->rep.length = length;
+    if (s->rep.step == 0) {
+        s->rep.setup_seconds = (double)(t0 - s->setup_t0) * 1e-9;
+        s->rep.setup_sent = s->setup.bytes_sent;
+        s->rep.setup_received = s->setup.bytes_received;
+    }
     if (s->party == CG_SERVER) {
         size_t nct = (size_t)s->cfg.n_layer * s->H * s->max_blocks;
         for (size_t i = 0; i < nct; i++) {
@@ -113,6 +118,15 @@ static cg_status sess_shapes(gen_sess *s, cg_error *err)
         return cg_error_set(err, CG_ERR_ARG, "prompt %u + %u new tokens exceed %u positions",
                             s->req.prompt_len, s->req.new_tokens, s->cfg.n_positions);
     s->max_blocks = (s->req.prompt_len + s->req.new_tokens + s->B - 1) / s->B;
+    if (s->party == CG_SERVER && s->opt && s->opt->max_cache_bytes) {
+        /* every block of K and V, at the top level, size 2 */
+        double need = 2.0 * s->cfg.n_layer * (double)s->H * (double)s->max_blocks * 2.0 *
+                      (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
+        if (need > (double)s->opt->max_cache_bytes)
+            return cg_error_set(err, CG_ERR_PARAM,
+                                "this request needs a %.0f MB cache, the server allows %.0f MB",
+                                need / 1e6, (double)s->opt->max_cache_bytes / 1e6);
+    }
     return CG_OK;
 }
 
@@ -721,6 +735,9 @@ static cg_status start_mpc(gen_sess *s, cg_error *err)
 {
     CG_TRY(cg_mpc_new(&s->mpc, s->ch, s->party, s->threads, err));
     cg_mpc_set_exact(s->mpc, true);
+    cg_chan_stats cs;
+    cg_chan_get_stats(s->ch, &cs);
+    s->setup = cs.total;
     return CG_OK;
 }
 
@@ -731,7 +748,8 @@ cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_
         memchr(req->he_preset, '\0', sizeof req->he_preset) == NULL)
         return cg_error_set(err, CG_ERR_ARG, "generation request: empty prompt, no tokens or bad preset");
     gen_sess s = {.party = CG_CLIENT, .ch = ch, .req = *req, .opt = opt,
-                  .threads = opt && opt->threads > 0 ? opt->threads : 1};
+                  .threads = opt && opt->threads > 0 ? opt->threads : 1, .setup_t0 = cg_now_ns()};
+    cg_chan_reset_stats(ch);
     cg_status st = client_handshake(&s, err);
     for (size_t i = 0; st == CG_OK && i < req->prompt_len; i++)
         if (prompt[i] >= s.V)
@@ -748,7 +766,8 @@ cg_status cg_gen_server(cg_channel *ch, const cg_fixed_model *fm, const cg_gen_o
                         cg_error *err)
 {
     gen_sess s = {.party = CG_SERVER, .ch = ch, .fm = fm, .opt = opt,
-                  .threads = opt && opt->threads > 0 ? opt->threads : 1};
+                  .threads = opt && opt->threads > 0 ? opt->threads : 1, .setup_t0 = cg_now_ns()};
+    cg_chan_reset_stats(ch);
     cg_status st = server_handshake(&s, err);
     if (st == CG_OK) st = exchange_keys(&s, err);
     if (st == CG_OK) st = start_mpc(&s, err);

@@ -37,6 +37,8 @@ typedef struct gen_sess {
     cg_gen_part part;
     uint64_t part_t0;
     const cg_gen_options *opt;
+    uint64_t setup_t0;
+    cg_chan_counters setup;
 } gen_sess;
 
 /* Timing/traffic attribution: everything between begin and end is charged

@@ -1,0 +1,28 @@
+#ifndef CG_CLI_GEN_CLIENT_H
+#define CG_CLI_GEN_CLIENT_H
+
+#include <stdio.h>
+
+#include "cryptogen/proto.h"
+
+typedef struct cli_gen_summary {
+    double setup_seconds, prefill_seconds, decode_seconds;
+    size_t decode_steps;
+    uint64_t setup_sent, setup_received, sent, received, rounds;
+    double decode_parts[CG_PART_COUNT];
+    cg_gen_step_report last;
+} cli_gen_summary;
+
+/* Secure client over ch; prints each token's text as it comes (print_text)
+ * and a status line on stderr (status). */
+cg_status cli_secure_generate(cg_channel *ch, const cg_tokenizer *tok, const uint32_t *ids,
+                              const cg_gen_request *req, int threads, bool print_text,
+                              bool status, uint32_t *out, cli_gen_summary *sum, cg_error *err);
+/* Greedy tokens of the float model (fm NULL) or of the emulator. */
+cg_status cli_local_generate(const cg_gpt2 *m, const cg_fixed_model *fm, const uint32_t *ids,
+                             size_t nids, size_t n, int threads, uint32_t *out, cg_error *err);
+void cli_print_summary_json(FILE *f, const cli_gen_summary *s, const cg_gen_request *req,
+                            const uint32_t *tokens, const char *text);
+void cli_print_summary_text(FILE *f, const cli_gen_summary *s);
+
+#endif
