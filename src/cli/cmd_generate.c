@@ -14,7 +14,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: cryptogen generate (--connect HOST:PORT | --local-plaintext | --local-fixed)\n"
-            "         (--prompt TEXT | --prompt-file F) [-n N] [--greedy] [--baseline]\n"
+            "         (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [-n N] [--greedy]\n"
+            "         [--baseline] [--random SHAPE --seed S (local modes: random weights)]\n"
             "         [--preset NAME] [--model DIR (tokenizer; the model too when local)]\n"
             "         [--threads T] [--json] [--block-positions B] [--refresh-every K]\n");
 }
@@ -22,7 +23,8 @@ static void usage(void)
 int cg_cmd_generate(int argc, char **argv)
 {
     const char *dir = "models/default", *prompt = NULL, *prompt_file = NULL, *connect = NULL;
-    const char *preset = "paper";
+    const char *preset = "paper", *shape = NULL, *prompt_ids = NULL;
+    unsigned long seed = 1;
     long n = 32;
     int threads = 1;
     bool plain = false, fixed = false, json = false, baseline = false;
@@ -34,6 +36,9 @@ int cg_cmd_generate(int argc, char **argv)
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
         else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) prompt = argv[++i];
         else if (strcmp(argv[i], "--prompt-file") == 0 && i + 1 < argc) prompt_file = argv[++i];
+        else if (strcmp(argv[i], "--prompt-ids") == 0 && i + 1 < argc) prompt_ids = argv[++i];
+        else if (strcmp(argv[i], "--random") == 0 && i + 1 < argc) shape = argv[++i];
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) preset = argv[++i];
         else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) n = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
@@ -50,7 +55,8 @@ int cg_cmd_generate(int argc, char **argv)
             return 2;
         }
     }
-    if ((plain + fixed + (connect != NULL)) != 1 || (!prompt == !prompt_file) || n < 1 ||
+    if ((plain + fixed + (connect != NULL)) != 1 ||
+        (prompt != NULL) + (prompt_file != NULL) + (prompt_ids != NULL) != 1 || n < 1 ||
         n > 65536 || threads < 1 || strlen(preset) >= 16) {
         usage();
         return 2;
@@ -64,15 +70,23 @@ int cg_cmd_generate(int argc, char **argv)
     char *text = NULL, *ptext = NULL;
     size_t nids = 0, tl = 0, plen = 0;
     int rc = 1;
-    if (prompt_file) {
-        if (cg_read_file(prompt_file, 1u << 20, &ptext, &plen, &err) != CG_OK) goto done;
+    if (cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK) goto done;
+    if (prompt_ids) {
+        if (!cli_parse_ids(prompt_ids, &ids, &nids)) {
+            cg_error_set(&err, CG_ERR_ARG, "--prompt-ids wants comma-separated token ids");
+            goto done;
+        }
+        if (cg_tokenizer_decode(tok, ids, nids, &ptext, &plen, &err) != CG_OK) goto done;
         prompt = ptext;
     } else {
-        plen = strlen(prompt);
+        if (prompt_file) {
+            if (cg_read_file(prompt_file, 1u << 20, &ptext, &plen, &err) != CG_OK) goto done;
+            prompt = ptext;
+        } else {
+            plen = strlen(prompt);
+        }
+        if (cg_tokenizer_encode(tok, prompt, plen, &ids, &nids, &err) != CG_OK) goto done;
     }
-    if (cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK ||
-        cg_tokenizer_encode(tok, prompt, plen, &ids, &nids, &err) != CG_OK)
-        goto done;
     if (nids == 0) {
         cg_error_set(&err, CG_ERR_ARG, "empty prompt");
         goto done;
@@ -80,7 +94,14 @@ int cg_cmd_generate(int argc, char **argv)
     out = calloc((size_t)n, sizeof *out);
     if (!out) goto done;
     if (plain || fixed) {
-        if (cg_gpt2_load(&m, dir, &err) != CG_OK) goto done;
+        cg_gpt2_config rc_cfg;
+        if (shape && !cli_parse_shape(shape, &rc_cfg)) {
+            cg_error_set(&err, CG_ERR_ARG, "--random wants gpt2-base or layers,heads,width,vocab,positions");
+            goto done;
+        }
+        if (shape ? cg_gpt2_random(&m, &rc_cfg, seed, &err) != CG_OK
+                  : cg_gpt2_load(&m, dir, &err) != CG_OK)
+            goto done;
         if (nids + (size_t)n > m->cfg.n_positions) {
             cg_error_set(&err, CG_ERR_ARG, "%zu prompt + %ld new tokens exceed %u positions", nids, n,
                          m->cfg.n_positions);
@@ -89,9 +110,15 @@ int cg_cmd_generate(int argc, char **argv)
         if (fixed && cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK) goto done;
         if (cli_local_generate(m, fm, ids, nids, (size_t)n, threads, out, &err) != CG_OK) goto done;
         if (cg_tokenizer_decode(tok, out, (size_t)n, &text, &tl, &err) != CG_OK) goto done;
-        fwrite(prompt, 1, plen, stdout);
-        fwrite(text, 1, tl, stdout);
-        printf("\n");
+        if (json) {
+            printf("{\"mode\": \"%s\", \"tokens\": [", fixed ? "fixed" : "float");
+            for (long i = 0; i < n; i++) printf("%s%u", i ? ", " : "", out[i]);
+            printf("]}\n");
+        } else {
+            fwrite(prompt, 1, plen, stdout);
+            fwrite(text, 1, tl, stdout);
+            printf("\n");
+        }
         rc = 0;
         goto done;
     }

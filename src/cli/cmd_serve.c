@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/gen_client.h"
 #include "cryptogen/proto.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -72,18 +73,21 @@ static void *session_main(void *arg)
 
 int cg_cmd_serve(int argc, char **argv)
 {
-    const char *dir = "models/default", *listen_at = NULL;
+    const char *dir = "models/default", *listen_at = NULL, *shape = NULL;
+    unsigned long seed = 1;
     int threads = 1, max_sessions = 4;
     unsigned long mem_mb = 8192;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
         else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen_at = argv[++i];
+        else if (strcmp(argv[i], "--random") == 0 && i + 1 < argc) shape = argv[++i];
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--max-sessions") == 0 && i + 1 < argc) max_sessions = atoi(argv[++i]);
         else if (strcmp(argv[i], "--session-memory") == 0 && i + 1 < argc) mem_mb = strtoul(argv[++i], NULL, 10);
         else {
             fprintf(stderr, "usage: cryptogen serve [--model DIR] --listen HOST:PORT [--threads N] "
-                            "[--max-sessions K] [--session-memory MB]\n");
+                            "[--max-sessions K] [--session-memory MB] [--random SHAPE --seed S]\n");
             return 2;
         }
     }
@@ -95,7 +99,12 @@ int cg_cmd_serve(int argc, char **argv)
     cg_gpt2 *m = NULL;
     cg_fixed_model *fm = NULL;
     cg_listener *l = NULL;
-    if (cg_gpt2_load(&m, dir, &err) != CG_OK ||
+    cg_gpt2_config rcfg;
+    if (shape && !cli_parse_shape(shape, &rcfg)) {
+        fprintf(stderr, "cryptogen serve: --random wants gpt2-base or layers,heads,width,vocab,positions\n");
+        return 2;
+    }
+    if ((shape ? cg_gpt2_random(&m, &rcfg, seed, &err) : cg_gpt2_load(&m, dir, &err)) != CG_OK ||
         cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK ||
         cg_listen(&l, listen_at, &err) != CG_OK) {
         fprintf(stderr, "cryptogen serve: %s\n", err.msg);
@@ -111,7 +120,7 @@ int cg_cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     serve_state srv = {.fm = fm, .threads = threads, .max_cache = (uint64_t)mem_mb << 20,
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
-    fprintf(stderr, "cryptogen serve: %s on port %u (%d sessions at most)\n", dir,
+    fprintf(stderr, "cryptogen serve: %s on port %u (%d sessions at most)\n", shape ? "random weights" : dir,
             (unsigned)cg_listener_port(l), max_sessions);
     unsigned long next_id = 1;
     while (!stop_requested) {

@@ -146,3 +146,46 @@ void cli_print_summary_text(FILE *f, const cli_gen_summary *s)
         fprintf(f, "\n");
     }
 }
+
+bool cli_parse_shape(const char *s, cg_gpt2_config *cfg)
+{
+    if (strcmp(s, "gpt2-base") == 0) {
+        *cfg = cg_gpt2_base_config();
+        return true;
+    }
+    unsigned long v[5];
+    char *end = NULL;
+    const char *p = s;
+    for (int i = 0; i < 5; i++) {
+        v[i] = strtoul(p, &end, 10);
+        if (end == p || (i < 4 && *end != ',') || (i == 4 && *end != '\0')) return false;
+        p = end + 1;
+    }
+    *cfg = (cg_gpt2_config){.n_layer = (uint32_t)v[0], .n_head = (uint32_t)v[1],
+                            .n_embd = (uint32_t)v[2], .vocab_size = (uint32_t)v[3],
+                            .n_positions = (uint32_t)v[4], .ln_eps = 1e-5f};
+    cg_error err = {0};
+    return cg_gpt2_config_check(cfg, &err) == CG_OK;
+}
+
+bool cli_parse_ids(const char *s, uint32_t **ids, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *p = s; *p; p++) cap += *p == ',';
+    *ids = malloc(cap * sizeof **ids);
+    *n = 0;
+    if (!*ids) return false;
+    const char *p = s;
+    for (;;) {
+        char *end = NULL;
+        unsigned long v = strtoul(p, &end, 10);
+        if (end == p || v > UINT32_MAX) break;
+        (*ids)[(*n)++] = (uint32_t)v;
+        if (*end == '\0') return true;
+        if (*end != ',') break;
+        p = end + 1;
+    }
+    free(*ids);
+    *ids = NULL;
+    return false;
+}
