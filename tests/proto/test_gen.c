@@ -2,7 +2,11 @@
  * over the in-process channel): the tokens must equal the fixed-point
  * emulator's, with the encrypted cache (across block boundaries and forced
  * refreshes) and in the baseline mode. */
+#include <math.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,10 +201,223 @@ static void test_request_checked(void **state)
     cg_gpt2_free(m);
 }
 
+/* ---- Security checks ------------------------------------------------------------ */
+
+/* Forwards bytes between the client's and the server's sockets, keeping a
+ * copy of everything the server receives (its whole view of the client). */
+typedef struct relay {
+    int c, s;
+    uint8_t *seen;
+    size_t len, cap;
+} relay;
+
+static void *relay_main(void *arg)
+{
+    relay *r = arg;
+    uint8_t buf[65536];
+    struct pollfd p[2] = {{.fd = r->c, .events = POLLIN}, {.fd = r->s, .events = POLLIN}};
+    for (;;) {
+        if (poll(p, 2, 30000) <= 0) break;
+        int from = (p[0].revents & (POLLIN | POLLHUP)) ? 0 : 1;
+        ssize_t n = read(p[from].fd, buf, sizeof buf);
+        if (n <= 0) break;
+        if (from == 0) {
+            if (r->len + (size_t)n > r->cap) {
+                r->cap = (r->len + (size_t)n) * 2;
+                r->seen = realloc(r->seen, r->cap);
+                if (!r->seen) break;
+            }
+            memcpy(r->seen + r->len, buf, (size_t)n);
+            r->len += (size_t)n;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(p[1 - from].fd, buf + off, (size_t)(n - off));
+            if (w <= 0) return NULL;
+            off += w;
+        }
+    }
+    shutdown(r->c, SHUT_RDWR);
+    shutdown(r->s, SHUT_RDWR);
+    return NULL;
+}
+
+typedef struct view {
+    uint8_t *bytes;
+    size_t len;
+    uint64_t part_received[CG_PART_COUNT];
+    uint64_t part_rounds[CG_PART_COUNT];
+} view;
+
+static void view_step(void *ctx, const cg_gen_step_report *r)
+{
+    view *v = ctx;
+    for (int p = 0; p < CG_PART_COUNT; p++) {
+        v->part_received[p] += r->bytes_received[p];
+        v->part_rounds[p] += r->rounds[p];
+    }
+}
+
+typedef struct view_server {
+    cg_channel *ch;
+    const cg_fixed_model *fm;
+    view *v;
+    cg_status st;
+} view_server;
+
+static void *view_server_main(void *arg)
+{
+    view_server *j = arg;
+    cg_error err = {0};
+    cg_gen_options o = {.threads = 1, .on_step = view_step, .on_step_ctx = j->v};
+    j->st = cg_gen_server(j->ch, j->fm, &o, &err);
+    return NULL;
+}
+
+static void server_view_of(const cg_fixed_model *fm, const uint32_t *prompt, size_t m, view *v)
+{
+    int cs[2], ss[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, cs), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ss), 0);
+    relay r = {.c = cs[1], .s = ss[1]};
+    cg_channel *c = NULL, *sv = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_chan_wrap_fd(&c, cs[0], NULL, &err), CG_OK);
+    assert_int_equal(cg_chan_wrap_fd(&sv, ss[0], NULL, &err), CG_OK);
+    pthread_t tr, ts;
+    assert_int_equal(pthread_create(&tr, NULL, relay_main, &r), 0);
+    view_server j = {.ch = sv, .fm = fm, .v = v};
+    assert_int_equal(pthread_create(&ts, NULL, view_server_main, &j), 0);
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
+                          .new_tokens = 2, .block_positions = 4};
+    uint32_t out[2];
+    cg_gen_options o = {.threads = 1};
+    assert_int_equal(cg_gen_client(c, &req, prompt, out, &o, &err), CG_OK);
+    pthread_join(ts, NULL);
+    assert_int_equal(j.st, CG_OK);
+    cg_chan_free(c);
+    cg_chan_free(sv);
+    pthread_join(tr, NULL);
+    close(cs[1]);
+    close(ss[1]);
+    v->bytes = r.seen;
+    v->len = r.len;
+}
+
+/* Two prompts of the same length: the server sees the same number of bytes
+ * and rounds in every component, and its byte stream cannot be told apart by
+ * a two-sample chi-square test on byte frequencies. */
+static void test_server_view_independent_of_prompt(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = tiny_model();
+    cg_fixed_model *fm = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    const uint32_t pa[3] = {1, 2, 3}, pb[3] = {299, 150, 0};
+    view a = {0}, b = {0};
+    server_view_of(fm, pa, 3, &a);
+    server_view_of(fm, pb, 3, &b);
+    assert_int_equal(a.len, b.len);
+    assert_true(a.len > 100000);
+    assert_memory_equal(a.part_received, b.part_received, sizeof a.part_received);
+    assert_memory_equal(a.part_rounds, b.part_rounds, sizeof a.part_rounds);
+    double ha[256] = {0}, hb[256] = {0}, chi = 0;
+    for (size_t i = 0; i < a.len; i++) ha[a.bytes[i]]++, hb[b.bytes[i]]++;
+    int df = -1;
+    for (int k = 0; k < 256; k++)
+        if (ha[k] + hb[k] > 0) {
+            chi += (ha[k] - hb[k]) * (ha[k] - hb[k]) / (ha[k] + hb[k]);
+            df++;
+        }
+    /* p ~ 1e-6 for df = 255 is about 375; the same bytes would give 0 */
+    fprintf(stderr, "server view: %zu bytes, chi-square %.1f on %d degrees of freedom\n", a.len, chi, df);
+    assert_true(chi < (double)df + 7.5 * sqrt(2.0 * df));
+    assert_true(memcmp(a.bytes, b.bytes, a.len) != 0);
+    free(a.bytes);
+    free(b.bytes);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
+/* HE -> share as the protocol does it (t = 2^37): the mask covers every
+ * coefficient, shares add up, and the returned ciphertext carries noise at
+ * least 2^40 times the noise it had. */
+static void test_mask_covers_all_and_floods(void **state)
+{
+    (void)state;
+    cg_error err = {0};
+    cg_bfv_spec spec;
+    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
+    spec.t = 1ull << 37;
+    cg_bfv_ctx *c = NULL;
+    assert_int_equal(cg_bfv_ctx_new(&c, &spec, &err), CG_OK);
+    const size_t n = cg_bfv_n(c);
+    const uint64_t mask37 = (1ull << 37) - 1;
+    cg_bfv_sk sk = {0};
+    cg_bfv_pk pk = {0};
+    cg_bfv_ksk rk = {0};
+    assert_int_equal(cg_bfv_keygen(c, &sk, &pk, &err), CG_OK);
+    assert_int_equal(cg_bfv_keygen_relin(c, &sk, &rk, &err), CG_OK);
+    int64_t *v = calloc(n, sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < 64; i++) v[i] = (int64_t)i * 1000 - 20000; /* the rest stays 0 */
+    cg_bfv_plain pt = {0}, out = {0}, r = {0};
+    assert_int_equal(cg_bfv_plain_alloc(c, &pt, &err), CG_OK);
+    assert_int_equal(cg_bfv_plain_alloc(c, &out, &err), CG_OK);
+    assert_int_equal(cg_bfv_encode_coeff(c, v, n, &pt, &err), CG_OK);
+    cg_bfv_ct a = {0}, b = {0}, prod = {0};
+    assert_int_equal(cg_bfv_encrypt_sk(c, &sk, &pt, &a, &err), CG_OK);
+    assert_int_equal(cg_bfv_encrypt_sk(c, &sk, &pt, &b, &err), CG_OK);
+    /* a product, as the attention returns */
+    assert_int_equal(cg_bfv_multiply(c, &a, &b, &prod, &err), CG_OK);
+    assert_int_equal(cg_bfv_relinearize(c, &rk, &prod, &err), CG_OK);
+    assert_int_equal(cg_bfv_decrypt(c, &sk, &prod, &pt, &err), CG_OK);
+    uint64_t *want = malloc(n * sizeof *want);
+    assert_non_null(want);
+    for (size_t i = 0; i < n; i++) want[i] = pt.coeffs[i] & mask37;
+    double before, budget;
+    assert_int_equal(cg_bfv_noise_measure(c, &sk, &prod, &before, &budget, &err), CG_OK);
+    const double rel_before = before - cg_bfv_log2_q(c, prod.level);
+    assert_int_equal(cg_bfv_mask_and_flood(c, &pk, &prod, 40, &r, &err), CG_OK);
+    double after;
+    assert_int_equal(cg_bfv_noise_measure(c, &sk, &prod, &after, &budget, &err), CG_OK);
+    const double rel_after = after - cg_bfv_log2_q(c, prod.level);
+    fprintf(stderr, "flooding: relative noise 2^%.1f -> 2^%.1f, %zu primes sent, budget left %.1f bits\n",
+            rel_before, rel_after, prod.level, budget);
+    assert_true(rel_after - rel_before >= 40.0);
+    assert_true(budget > 0);
+    assert_true(prod.level < cg_bfv_nq(c));
+    assert_int_equal(cg_bfv_decrypt(c, &sk, &prod, &out, &err), CG_OK);
+    size_t unmasked = 0, top = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t got = out.coeffs[i] & mask37;
+        assert_int_equal((got + r.coeffs[i]) & mask37, want[i]); /* shares add up */
+        unmasked += got == want[i];
+        top += (got >> 36) & 1;
+    }
+    /* a uniform mask leaves a coefficient unchanged with probability 2^-37 */
+    assert_true(unmasked <= 1);
+    assert_true(top > n * 45 / 100 && top < n * 55 / 100);
+    free(v);
+    free(want);
+    cg_bfv_plain_free(&pt);
+    cg_bfv_plain_free(&out);
+    cg_bfv_plain_free(&r);
+    cg_bfv_ct_free(&a);
+    cg_bfv_ct_free(&b);
+    cg_bfv_ct_free(&prod);
+    cg_bfv_sk_free(&sk);
+    cg_bfv_pk_free(&pk);
+    cg_bfv_ksk_free(&rk);
+    cg_bfv_ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_checked),
+        cmocka_unit_test(test_mask_covers_all_and_floods),
+        cmocka_unit_test(test_server_view_independent_of_prompt),
         cmocka_unit_test(test_baseline_equals_cache),
         cmocka_unit_test(test_cache_mode_equals_emulator),
     };
