@@ -75,7 +75,19 @@ typedef struct cg_gen_request {
                                 appends to it (0: only when its noise estimate asks) */
 } cg_gen_request;
 
+/* Server: the model's weight matrices pre-encoded as NTT-form plaintexts for
+ * one parameter set, built once and shared read-only by every session with
+ * that set (the on-the-fly encoding is most of a linear layer's cost).
+ * Matrices are taken largest first until max_bytes is used up; the others
+ * are encoded per use. */
+typedef struct cg_gen_weights cg_gen_weights;
+cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
+                             uint64_t max_bytes, int threads, cg_error *err);
+void cg_gen_weights_free(cg_gen_weights *w);
+uint64_t cg_gen_weights_bytes(const cg_gen_weights *w);
+
 typedef struct cg_gen_options {
+    const cg_gen_weights *weights; /* server: optional pre-encoded weights */
     int threads;          /* HE and MPC threads (>= 1) */
     uint64_t max_cache_bytes; /* server: refuse sessions whose cache could exceed this (0: no limit) */
     cg_gen_step_fn on_step;

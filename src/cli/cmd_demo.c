@@ -14,6 +14,7 @@
 typedef struct demo_server {
     cg_listener *l;
     const cg_fixed_model *fm;
+    const cg_gen_weights *ws;
     int threads;
     cg_status st;
     cg_error err;
@@ -26,7 +27,7 @@ static void *demo_server_main(void *arg)
     cg_chan_options copt = {.timeout_ms = 600000};
     d->st = cg_accept(d->l, &ch, &copt, &d->err);
     if (d->st == CG_OK) {
-        cg_gen_options o = {.threads = d->threads};
+        cg_gen_options o = {.threads = d->threads, .weights = d->ws};
         d->st = cg_gen_server(ch, d->fm, &o, &d->err);
     }
     cg_chan_free(ch);
@@ -66,6 +67,7 @@ int cg_cmd_demo(int argc, char **argv)
     cg_tokenizer *tok = NULL;
     cg_listener *l = NULL;
     cg_channel *ch = NULL;
+    cg_gen_weights *ws = NULL;
     uint32_t *ids = NULL, *sec = NULL, *flt = NULL, *fix = NULL;
     size_t nids = 0;
     int rc = 1;
@@ -89,10 +91,12 @@ int cg_cmd_demo(int argc, char **argv)
            fm->fx.act.ring_bits);
     printf("prompt (%zu tokens): \"%s\"; generating %ld tokens privately over loopback TCP...\n\n",
            nids, prompt, n);
+    /* The server encodes its weights for the HE parameters once, before any client. */
+    if (cg_gen_weights_new(&ws, fm, "paper", (uint64_t)2 << 30, threads, &err) != CG_OK) goto done;
     if (cg_listen(&l, "127.0.0.1:0", &err) != CG_OK) goto done;
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
-    ds = (demo_server){.l = l, .fm = fm, .threads = threads};
+    ds = (demo_server){.l = l, .fm = fm, .ws = ws, .threads = threads};
     if (pthread_create(&t, NULL, demo_server_main, &ds) != 0) goto done;
     started = true;
     cg_chan_options copt = {.timeout_ms = 600000};
@@ -129,6 +133,7 @@ done:
     if (started) pthread_join(t, NULL);
     if (rc && err.msg[0]) fprintf(stderr, "cryptogen demo: %s\n", err.msg);
     cg_listener_close(l);
+    cg_gen_weights_free(ws);
     free(ids);
     free(sec);
     free(flt);

@@ -26,6 +26,7 @@ static void on_signal(int sig)
 
 typedef struct serve_state {
     const cg_fixed_model *fm;
+    const cg_gen_weights *ws;
     int threads;
     uint64_t max_cache;
     pthread_mutex_t lock;
@@ -53,6 +54,7 @@ static void *session_main(void *arg)
     cg_error err = {0};
     uint64_t t0 = cg_now_ns();
     cg_gen_options o = {.threads = s->srv->threads, .max_cache_bytes = s->srv->max_cache,
+                        .weights = s->srv->ws,
                         .on_step = count_step, .on_step_ctx = s};
     cg_status st = cg_gen_server(s->ch, s->srv->fm, &o, &err);
     double secs = (double)(cg_now_ns() - t0) * 1e-9;
@@ -76,7 +78,7 @@ int cg_cmd_serve(int argc, char **argv)
     const char *dir = "models/default", *listen_at = NULL, *shape = NULL;
     unsigned long seed = 1;
     int threads = 1, max_sessions = 4;
-    unsigned long mem_mb = 8192;
+    unsigned long mem_mb = 8192, weights_mb = 2048;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
         else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen_at = argv[++i];
@@ -85,9 +87,11 @@ int cg_cmd_serve(int argc, char **argv)
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--max-sessions") == 0 && i + 1 < argc) max_sessions = atoi(argv[++i]);
         else if (strcmp(argv[i], "--session-memory") == 0 && i + 1 < argc) mem_mb = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--weights-memory") == 0 && i + 1 < argc) weights_mb = strtoul(argv[++i], NULL, 10);
         else {
             fprintf(stderr, "usage: cryptogen serve [--model DIR] --listen HOST:PORT [--threads N] "
-                            "[--max-sessions K] [--session-memory MB] [--random SHAPE --seed S]\n");
+                            "[--max-sessions K] [--session-memory MB] [--weights-memory MB]\n"
+                            "                      [--random SHAPE --seed S]\n");
             return 2;
         }
     }
@@ -113,15 +117,23 @@ int cg_cmd_serve(int argc, char **argv)
         return 1;
     }
     cg_gpt2_free(m); /* the quantised copy is all a session needs */
+    cg_gen_weights *ws = NULL;
+    if (cg_gen_weights_new(&ws, fm, "paper", (uint64_t)weights_mb << 20, threads, &err) != CG_OK) {
+        fprintf(stderr, "cryptogen serve: %s\n", err.msg);
+        cg_listener_close(l);
+        cg_fixed_model_free(fm);
+        return 1;
+    }
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    serve_state srv = {.fm = fm, .threads = threads, .max_cache = (uint64_t)mem_mb << 20,
+    serve_state srv = {.fm = fm, .ws = ws, .threads = threads, .max_cache = (uint64_t)mem_mb << 20,
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
-    fprintf(stderr, "cryptogen serve: %s on port %u (%d sessions at most)\n", shape ? "random weights" : dir,
-            (unsigned)cg_listener_port(l), max_sessions);
+    fprintf(stderr, "cryptogen serve: %s on port %u (%d sessions at most, %.0f MB of pre-encoded weights)\n",
+            shape ? "random weights" : dir, (unsigned)cg_listener_port(l), max_sessions,
+            (double)cg_gen_weights_bytes(ws) / 1e6);
     unsigned long next_id = 1;
     while (!stop_requested) {
         pthread_mutex_lock(&srv.lock);
@@ -169,6 +181,7 @@ int cg_cmd_serve(int argc, char **argv)
     while (srv.active) pthread_cond_wait(&srv.changed, &srv.lock);
     pthread_mutex_unlock(&srv.lock);
     fprintf(stderr, "cryptogen serve: stopped\n");
+    cg_gen_weights_free(ws);
     cg_fixed_model_free(fm);
     return 0;
 }

@@ -7,6 +7,7 @@
  * sum_j W[o][j] x[j] (n_i n_o <= N keeps the other terms away from it, also
  * across the negacyclic wrap). Output rows sum over input chunks with one
  * fused multiply-accumulate. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/proto_internal.h"
@@ -125,7 +126,7 @@ cg_status gen_mask(gen_sess *s, cg_bfv_ct *ct, uint64_t *mask, cg_error *err)
 
 /* n_i (input chunk) minimising a cost model of one product: each ciphertext
  * sent costs about 15 fused products (encrypt/decrypt + transfer). */
-static void plan(size_t N, size_t in, size_t out, size_t *ni, size_t *no)
+void gen_plan(size_t N, size_t in, size_t out, size_t *ni, size_t *no)
 {
     double best = 1e300;
     for (size_t a = 1; a <= in && a <= N; a++) {
@@ -136,13 +137,32 @@ static void plan(size_t N, size_t in, size_t out, size_t *ni, size_t *no)
     }
 }
 
+cg_status gen_encode_block(const cg_bfv_ctx *he, const int32_t *w, size_t so, size_t si,
+                           size_t in, size_t out, size_t ni, size_t no, size_t a, size_t c,
+                           int64_t *co, cg_bfv_plain *pt, cg_bfv_plain_ntt *dst, cg_error *err)
+{
+    const size_t N = cg_bfv_n(he);
+    const size_t o_n = (c + 1) * no <= out ? no : out - c * no;
+    const size_t j_n = (a + 1) * ni <= in ? ni : in - a * ni;
+    memset(co, 0, N * sizeof *co);
+    for (size_t o = 0; o < o_n; o++)
+        for (size_t j = 0; j < j_n; j++)
+            co[o * ni + ni - 1 - j] = w[(c * no + o) * so + (a * ni + j) * si];
+    if (!pt->coeffs) CG_TRY(cg_bfv_plain_alloc(he, pt, err));
+    CG_TRY(cg_bfv_encode_coeff(he, co, N, pt, err));
+    cg_bfv_plain_ntt_free(dst);
+    return cg_bfv_plain_to_ntt(he, pt, cg_bfv_nq(he), dst, err);
+}
+
 cg_status gen_linear(gen_sess *s, const int32_t *w, size_t so, size_t si, const int64_t *b,
                      size_t in, size_t out, size_t rows, const uint64_t *x, uint64_t *y,
                      cg_error *err)
 {
     const size_t N = s->N;
     size_t ni = 1, no = 1;
-    plan(N, in, out, &ni, &no);
+    gen_plan(N, in, out, &ni, &no);
+    const cg_bfv_plain_ntt *pre =
+        s->party == CG_SERVER && s->opt ? gen_weights_find(s->opt->weights, s->he, w) : NULL;
     const size_t cin = (in + ni - 1) / ni, cout = (out + no - 1) / no;
     cg_bfv_ct *ins = cg_calloc(rows * cin, sizeof *ins);
     cg_bfv_ct *outs = cg_calloc(rows * cout, sizeof *outs);
@@ -201,14 +221,11 @@ cg_status gen_linear(gen_sess *s, const int32_t *w, size_t so, size_t si, const 
         for (size_t c = 0; st == CG_OK && c < cout; c++) {
             const size_t o_n = (c + 1) * no <= out ? no : out - c * no;
             for (size_t a = 0; st == CG_OK && a < cin; a++) {
-                const size_t j_n = (a + 1) * ni <= in ? ni : in - a * ni;
-                memset(co, 0, N * sizeof *co);
-                for (size_t o = 0; o < o_n; o++)
-                    for (size_t j = 0; j < j_n; j++)
-                        co[o * ni + ni - 1 - j] = w[(c * no + o) * so + (a * ni + j) * si];
-                st = gen_encode(s, co, &pt, err);
-                cg_bfv_plain_ntt_free(&wp[a]);
-                if (st == CG_OK) st = cg_bfv_plain_to_ntt(s->he, &pt, cg_bfv_nq(s->he), &wp[a], err);
+                if (pre) {
+                    wpp[a] = &pre[c * cin + a];
+                    continue;
+                }
+                st = gen_encode_block(s->he, w, so, si, in, out, ni, no, a, c, co, &pt, &wp[a], err);
                 wpp[a] = &wp[a];
             }
             if (st == CG_OK && b) {
@@ -241,4 +258,134 @@ cg_status gen_linear(gen_sess *s, const int32_t *w, size_t so, size_t si, const 
     cg_bfv_plain_free(&pt);
     cg_buf_free(&msg);
     return st;
+}
+
+/* ---- Pre-encoded weights ----------------------------------------------------------- */
+
+typedef struct enc_matrix {
+    const int32_t *w;
+    size_t count;
+    cg_bfv_plain_ntt *blocks;
+} enc_matrix;
+
+struct cg_gen_weights {
+    uint8_t fingerprint[32];
+    size_t nmat;
+    enc_matrix *mats;
+    uint64_t bytes;
+};
+
+typedef struct mat_desc {
+    const int32_t *w;
+    size_t so, si, in, out;
+} mat_desc;
+
+typedef struct enc_job {
+    const cg_bfv_ctx *he;
+    mat_desc m;
+    size_t ni, no, cin;
+    cg_bfv_plain_ntt *blocks;
+    cg_status st;
+} enc_job;
+
+static void enc_range(void *ctx, size_t begin, size_t end)
+{
+    enc_job *j = ctx;
+    const size_t N = cg_bfv_n(j->he);
+    int64_t *co = cg_alloc(N * sizeof *co);
+    cg_bfv_plain pt = {0};
+    cg_error err = {0};
+    cg_status st = co ? CG_OK : CG_ERR_NOMEM;
+    for (size_t k = begin; st == CG_OK && k < end; k++)
+        st = gen_encode_block(j->he, j->m.w, j->m.so, j->m.si, j->m.in, j->m.out, j->ni, j->no,
+                              k % j->cin, k / j->cin, co, &pt, &j->blocks[k], &err);
+    if (st != CG_OK) j->st = st; /* any failure is reported as a whole */
+    cg_free(co);
+    cg_bfv_plain_free(&pt);
+}
+
+static int by_size_desc(const void *a, const void *b)
+{
+    const mat_desc *x = a, *y = b;
+    size_t sx = x->in * x->out, sy = y->in * y->out;
+    return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
+void cg_gen_weights_free(cg_gen_weights *ws)
+{
+    if (!ws) return;
+    for (size_t i = 0; i < ws->nmat; i++) {
+        for (size_t k = 0; k < ws->mats[i].count && ws->mats[i].blocks; k++)
+            cg_bfv_plain_ntt_free(&ws->mats[i].blocks[k]);
+        cg_free(ws->mats[i].blocks);
+    }
+    cg_free(ws->mats);
+    cg_free(ws);
+}
+
+uint64_t cg_gen_weights_bytes(const cg_gen_weights *ws) { return ws ? ws->bytes : 0; }
+
+cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
+                             uint64_t max_bytes, int threads, cg_error *err)
+{
+    *out = NULL;
+    cg_bfv_spec spec;
+    CG_TRY(cg_bfv_preset(preset, &spec, err));
+    spec.t = 1ull << fm->fx.act.ring_bits;
+    cg_bfv_ctx *he = NULL;
+    CG_TRY(cg_bfv_ctx_new(&he, &spec, err));
+    const size_t d = fm->cfg.n_embd, V = fm->cfg.vocab_size, L = fm->cfg.n_layer;
+    const size_t nm = 2 + 4 * L;
+    mat_desc *md = cg_calloc(nm, sizeof *md);
+    cg_gen_weights *ws = cg_calloc(1, sizeof *ws);
+    cg_status st = md && ws ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "weights");
+    if (st == CG_OK) {
+        /* the same (w, strides, shape) the protocol passes to gen_linear */
+        md[0] = (mat_desc){fm->emb, 1, d, V, d};
+        md[1] = (mat_desc){fm->head_w, d, 1, d, V};
+        for (size_t l = 0; l < L; l++) {
+            const cg_fixed_layer *y = &fm->layers[l];
+            md[2 + 4 * l] = (mat_desc){y->qkv_w, d, 1, d, 3 * d};
+            md[3 + 4 * l] = (mat_desc){y->proj_w, d, 1, d, d};
+            md[4 + 4 * l] = (mat_desc){y->fc_w, d, 1, d, 4 * d};
+            md[5 + 4 * l] = (mat_desc){y->fc2_w, 4 * d, 1, 4 * d, d};
+        }
+        qsort(md, nm, sizeof *md, by_size_desc);
+        ws->mats = cg_calloc(nm, sizeof *ws->mats);
+        if (!ws->mats) st = cg_error_set(err, CG_ERR_NOMEM, "weights");
+        memcpy(ws->fingerprint, cg_bfv_fingerprint(he), 32);
+    }
+    const size_t N = cg_bfv_n(he), per = cg_bfv_nq(he) * N * sizeof(uint64_t);
+    for (size_t i = 0; st == CG_OK && i < nm; i++) {
+        size_t ni, no;
+        gen_plan(N, md[i].in, md[i].out, &ni, &no);
+        size_t cin = (md[i].in + ni - 1) / ni, cout = (md[i].out + no - 1) / no;
+        if (ws->bytes + (uint64_t)(cin * cout * per) > max_bytes) continue;
+        enc_job j = {he, md[i], ni, no, cin, cg_calloc(cin * cout, sizeof(cg_bfv_plain_ntt)), CG_OK};
+        if (!j.blocks) {
+            st = cg_error_set(err, CG_ERR_NOMEM, "weights");
+            break;
+        }
+        ws->mats[ws->nmat++] = (enc_matrix){md[i].w, cin * cout, j.blocks};
+        if (cg_parallel_for(threads, cin * cout, enc_range, &j) != CG_OK) enc_range(&j, 0, cin * cout);
+        if (j.st != CG_OK) st = cg_error_set(err, j.st, "encoding weights");
+        ws->bytes += (uint64_t)(cin * cout * per);
+    }
+    cg_free(md);
+    cg_bfv_ctx_free(he);
+    if (st != CG_OK) {
+        cg_gen_weights_free(ws);
+        return st;
+    }
+    *out = ws;
+    return CG_OK;
+}
+
+const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_ctx *he,
+                                         const int32_t *w)
+{
+    if (!ws || !w || memcmp(ws->fingerprint, cg_bfv_fingerprint(he), 32) != 0) return NULL;
+    for (size_t i = 0; i < ws->nmat; i++)
+        if (ws->mats[i].w == w) return ws->mats[i].blocks;
+    return NULL;
 }

@@ -65,6 +65,18 @@ cg_status gen_decrypt(gen_sess *s, const cg_bfv_ct *ct, uint64_t *coeffs, cg_err
 /* Server: mask-and-flood ct in place; mask (n coefficients mod 2^l) is its share. */
 cg_status gen_mask(gen_sess *s, cg_bfv_ct *ct, uint64_t *mask, cg_error *err);
 
+/* Input chunk n_i and output rows n_o per plaintext for an out x in matrix. */
+void gen_plan(size_t N, size_t in, size_t out, size_t *ni, size_t *no);
+/* The NTT-form plaintext of block (chunk a, row block c) of a matrix. */
+cg_status gen_encode_block(const cg_bfv_ctx *he, const int32_t *w, size_t so, size_t si,
+                           size_t in, size_t out, size_t ni, size_t no, size_t a, size_t c,
+                           int64_t *scratch, cg_bfv_plain *pt, cg_bfv_plain_ntt *dst,
+                           cg_error *err);
+/* Pre-encoded blocks of matrix w (cin * cout, chunk-major per row block),
+ * or NULL when w was not pre-encoded for this context. */
+const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_ctx *he,
+                                         const int32_t *w);
+
 /* y = W x + b on shares (W[o][i] = w[o * so + i * si], server only; the
  * client passes w = b = NULL). x: rows x in shares (server may pass NULL
  * for an all-zero share), y: rows x out shares, at the product's scale. */
