@@ -71,6 +71,10 @@ typedef struct cg_gen_request {
     uint32_t prompt_len;     /* >= 1 */
     uint32_t new_tokens;     /* >= 1; prompt_len + new_tokens <= n_positions */
     uint32_t block_positions; /* positions per cache ciphertext (0: the most, n / head size) */
+    uint32_t bench_fill;     /* benchmarks only: positions [0, bench_fill) of the cache hold
+                                encryptions of random values instead of a prefill, and the
+                                prompt starts after them (timing depends on shapes only;
+                                the tokens are meaningless). Cache mode only. */
     uint32_t refresh_every;  /* test knob: refresh a cache ciphertext after this many
                                 appends to it (0: only when its noise estimate asks) */
 } cg_gen_request;

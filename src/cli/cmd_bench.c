@@ -9,6 +9,7 @@ static const cg_bench_entry benches[] = {
     {"he", cg_bench_he, "BFV operations for three parameter sets"},
     {"ot", cg_bench_ot, "base OT, IKNP COT/ROT/OT and 1-of-16 OT per second (--n N)"},
     {"mpc", cg_bench_mpc, "two-party protocols per element at n = 1, 3072, 50257 (--max N)"},
+    {"gen", cg_bench_gen, "secure generation per token vs length, cache and baseline (--shape gpt2-base)"},
     {NULL, NULL, NULL},
 };
 

@@ -24,5 +24,6 @@ int cg_bench_ot(int argc, char **argv);
 int cg_bench_he(int argc, char **argv);
 int cg_bench_ntt(int argc, char **argv);
 int cg_bench_mpc(int argc, char **argv);
+int cg_bench_gen(int argc, char **argv);
 
 #endif

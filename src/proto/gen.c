@@ -114,10 +114,12 @@ static cg_status sess_shapes(gen_sess *s, cg_error *err)
                             s->req.block_positions, s->B);
     if (s->req.block_positions) s->B = s->req.block_positions;
     if (s->req.prompt_len < 1 || s->req.new_tokens < 1 ||
-        (uint64_t)s->req.prompt_len + s->req.new_tokens > s->cfg.n_positions)
-        return cg_error_set(err, CG_ERR_ARG, "prompt %u + %u new tokens exceed %u positions",
-                            s->req.prompt_len, s->req.new_tokens, s->cfg.n_positions);
-    s->max_blocks = (s->req.prompt_len + s->req.new_tokens + s->B - 1) / s->B;
+        (uint64_t)s->req.bench_fill + s->req.prompt_len + s->req.new_tokens > s->cfg.n_positions)
+        return cg_error_set(err, CG_ERR_ARG, "%u filled + prompt %u + %u new tokens exceed %u positions",
+                            s->req.bench_fill, s->req.prompt_len, s->req.new_tokens, s->cfg.n_positions);
+    if (s->req.bench_fill && !s->req.use_cache)
+        return cg_error_set(err, CG_ERR_ARG, "a benchmark fill needs the cache mode");
+    s->max_blocks = (s->req.bench_fill + s->req.prompt_len + s->req.new_tokens + s->B - 1) / s->B;
     if (s->party == CG_SERVER && s->opt && s->opt->max_cache_bytes) {
         /* every block of K and V, at the top level, size 2 */
         double need = 2.0 * s->cfg.n_layer * (double)s->H * (double)s->max_blocks * 2.0 *
@@ -141,6 +143,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u32(&b, s->req.prompt_len);
     cg_buf_put_u32(&b, s->req.new_tokens);
     cg_buf_put_u32(&b, s->req.block_positions);
+    cg_buf_put_u32(&b, s->req.bench_fill);
     cg_buf_put_u32(&b, s->req.refresh_every);
     cg_status st = cg_chan_send_msg(s->ch, b.data, b.len, err);
     if (st == CG_OK) st = cg_chan_recv_msg_buf(s->ch, &b, 4096, err);
@@ -202,6 +205,7 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     if (st == CG_OK) st = cg_read_u32(&r, &s->req.prompt_len, "prompt length", err);
     if (st == CG_OK) st = cg_read_u32(&r, &s->req.new_tokens, "token count", err);
     if (st == CG_OK) st = cg_read_u32(&r, &s->req.block_positions, "block size", err);
+    if (st == CG_OK) st = cg_read_u32(&r, &s->req.bench_fill, "benchmark fill", err);
     if (st == CG_OK) st = cg_read_u32(&r, &s->req.refresh_every, "refresh knob", err);
     cg_buf_free(&b);
     if (st != CG_OK) return st == CG_ERR_FORMAT ? refuse(s, st, err) : st;
@@ -695,6 +699,56 @@ static cg_status run_positions(gen_sess *s, const uint32_t *tokens, size_t pos0,
     return st;
 }
 
+/* Benchmarks: the cache of positions [0, fill) as fresh encryptions of
+ * random values in (-1, 1), one ciphertext per block, K and V. */
+static cg_status bench_fill(gen_sess *s, cg_error *err)
+{
+    const size_t fill = s->req.bench_fill, B = s->B, N = s->N;
+    if (fill == 0) return CG_OK;
+    const size_t nb = (fill + B - 1) / B, n = 2 * (size_t)s->cfg.n_layer * s->H * nb;
+    cg_bfv_ct *cts = cg_calloc(n, sizeof *cts);
+    int64_t *co = cg_alloc(N * sizeof *co);
+    uint64_t *row = cg_alloc(s->dh * sizeof *row);
+    cg_bfv_plain pt = {0};
+    cg_buf msg;
+    cg_buf_init(&msg);
+    cg_status st = cts && co && row ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "benchmark fill");
+    if (st == CG_OK && s->party == CG_CLIENT) {
+        cg_prg prg;
+        cg_prg_init_random(&prg);
+        for (size_t k = 0; st == CG_OK && k < n; k++) {
+            const int kv = (int)(k % 2);
+            const size_t bl = (k / 2) % nb;
+            memset(co, 0, N * sizeof *co);
+            for (size_t j = 0; j < B && bl * B + j < fill; j++)
+                for (size_t i = 0; i < s->dh; i++) {
+                    int64_t v = (int64_t)cg_prg_uniform(&prg, 1u << 13) - (1 << 12);
+                    co[kv == 0 ? j * s->dh + i : i * B + B - 1 - j] = v;
+                }
+            st = gen_encode(s, co, &pt, err);
+            if (st == CG_OK) st = cg_bfv_encrypt_sk(s->he, &s->sk, &pt, &cts[k], err);
+        }
+        cg_prg_clear(&prg);
+    }
+    if (st == CG_OK) st = move_cts(s, CG_CLIENT, cts, n, &msg, err);
+    for (size_t k = 0; st == CG_OK && s->party == CG_SERVER && k < n; k++) {
+        const int kv = (int)(k % 2);
+        const size_t bl = (k / 2) % nb, lh = k / 2 / nb;
+        uint32_t *cnt;
+        cg_bfv_ct *slot = cache_slot(s, kv, lh / s->H, lh % s->H, bl, &cnt);
+        *slot = cts[k];
+        memset(&cts[k], 0, sizeof cts[k]);
+        *cnt = 0;
+    }
+    gen_free_cts(cts, n);
+    cg_free(cts);
+    cg_free(co);
+    cg_free(row);
+    cg_bfv_plain_free(&pt);
+    cg_buf_free(&msg);
+    return st;
+}
+
 /* The schedule: prefill then one token per step (cache mode), or the whole
  * sequence again every step (baseline). Same numerics either way. */
 static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, cg_error *err)
@@ -706,15 +760,16 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
         if (!seq) return cg_error_set(err, CG_ERR_NOMEM, "token sequence");
         memcpy(seq, prompt, m * sizeof *seq);
     }
-    cg_status st = CG_OK;
+    cg_status st = bench_fill(s, err);
+    const size_t base = s->req.bench_fill;
     for (size_t step = 0; st == CG_OK && step < n; step++) {
         uint64_t t0 = cg_now_ns();
         step_begin(s, step);
         uint32_t tok = 0;
         const size_t len = m + step; /* tokens known before this step */
         if (s->req.use_cache) {
-            size_t pos0 = step == 0 ? 0 : len - 1, rows = step == 0 ? m : 1;
-            st = run_positions(s, seq ? seq + pos0 : NULL, pos0, rows, &tok, err);
+            size_t first = step == 0 ? 0 : len - 1, rows = step == 0 ? m : 1;
+            st = run_positions(s, seq ? seq + first : NULL, base + first, rows, &tok, err);
         } else {
             if (s->party == CG_SERVER) cache_clear(s);
             st = run_positions(s, seq, 0, len, &tok, err);
@@ -725,7 +780,7 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
             out[step] = tok;
         }
         s->rep.token = tok;
-        step_end(s, len + 1, t0);
+        step_end(s, base + len + 1, t0);
     }
     cg_free(seq);
     return st;

@@ -1,0 +1,248 @@
+/* `cryptogen bench gen [--shape gpt2-base|L,H,D,V,P] [--prefix P]
+ *   [--lengths 64,128,256,512] [--mode cache,baseline] [--baseline-max L]
+ *   [--threads T] [--rtt-ms X] [--mbps Y] [--json]`
+ *
+ * Per-token decode latency at total length L, for one transformer block and
+ * for the whole model, with the paper's per-component rows. A server thread
+ * and the client run in this process over loopback TCP (optionally shaped).
+ * Timing uses a one-layer model of the requested width with random weights:
+ * the block figures are that layer's rows, the whole-model figure is
+ * n_layer x block + embedding + LM head + token choice (stated in the
+ * output). Cache mode reaches length L by filling positions 0..L-2 with
+ * encryptions of random values (bench_fill, see proto.h) and then decoding
+ * the token at position L-1; baseline mode runs all L positions again, as
+ * the comparison system does for every token. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli/commands.h"
+#include "cli/gen_client.h"
+
+typedef struct bench_server {
+    cg_listener *l;
+    const cg_fixed_model *fm;
+    const cg_gen_weights *ws;
+    cg_chan_options copt;
+    int threads;
+    cg_status st;
+    cg_error err;
+    cg_gen_step_report last;
+} bench_server;
+
+static void server_step(void *ctx, const cg_gen_step_report *r)
+{
+    bench_server *b = ctx;
+    b->last = *r;
+}
+
+static void *bench_server_main(void *arg)
+{
+    bench_server *b = arg;
+    cg_channel *ch = NULL;
+    b->st = cg_accept(b->l, &ch, &b->copt, &b->err);
+    if (b->st == CG_OK) {
+        cg_gen_options o = {.threads = b->threads, .weights = b->ws, .on_step = server_step,
+                            .on_step_ctx = b};
+        b->st = cg_gen_server(ch, b->fm, &o, &b->err);
+    }
+    cg_chan_free(ch);
+    return NULL;
+}
+
+typedef struct client_rec {
+    cg_gen_step_report last;
+} client_rec;
+
+static void client_step(void *ctx, const cg_gen_step_report *r)
+{
+    ((client_rec *)ctx)->last = *r;
+}
+
+/* One session: returns the client's and the server's report of its step 0. */
+static cg_status run_one(const cg_fixed_model *fm, const cg_gen_weights *ws, const cg_gen_request *req,
+                         const uint32_t *prompt, int threads, const cg_chan_options *copt,
+                         cg_gen_step_report *client, cg_gen_step_report *server, cg_error *err)
+{
+    cg_listener *l = NULL;
+    CG_TRY(cg_listen(&l, "127.0.0.1:0", err));
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
+    bench_server bs = {.l = l, .fm = fm, .ws = ws, .copt = *copt, .threads = threads};
+    pthread_t t;
+    if (pthread_create(&t, NULL, bench_server_main, &bs) != 0) {
+        cg_listener_close(l);
+        return cg_error_set(err, CG_ERR_NOMEM, "thread");
+    }
+    cg_channel *ch = NULL;
+    client_rec rec = {0};
+    cg_status st = cg_connect(&ch, addr, copt, err);
+    uint32_t *out = calloc(req->new_tokens, sizeof *out);
+    if (st == CG_OK && !out) st = cg_error_set(err, CG_ERR_NOMEM, "tokens");
+    if (st == CG_OK) {
+        cg_gen_options o = {.threads = threads, .on_step = client_step, .on_step_ctx = &rec};
+        st = cg_gen_client(ch, req, prompt, out, &o, err);
+    }
+    cg_chan_free(ch);
+    pthread_join(t, NULL);
+    cg_listener_close(l);
+    free(out);
+    if (st == CG_OK && bs.st != CG_OK) {
+        *err = bs.err;
+        st = bs.st;
+    }
+    *client = rec.last;
+    *server = bs.last;
+    return st;
+}
+
+static const cg_gen_part block_parts[] = {CG_PART_LAYERNORM, CG_PART_QKV,     CG_PART_KV_APPEND,
+                                          CG_PART_QK,        CG_PART_SOFTMAX, CG_PART_SV,
+                                          CG_PART_ATTN_OUT,  CG_PART_MLP_UP,  CG_PART_GELU,
+                                          CG_PART_MLP_DOWN,  CG_PART_REFRESH};
+#define NBLOCK (sizeof block_parts / sizeof block_parts[0])
+
+static void print_result(const char *mode, size_t L, const cg_gen_step_report *c,
+                         const cg_gen_step_report *s, unsigned n_layer, bool first)
+{
+    double blk = 0, other = 0;
+    uint64_t bs = 0, br = 0, rounds = 0;
+    for (size_t i = 0; i < NBLOCK; i++) {
+        blk += c->seconds[block_parts[i]];
+        bs += c->bytes_sent[block_parts[i]];
+        br += c->bytes_received[block_parts[i]];
+        rounds += c->rounds[block_parts[i]];
+    }
+    other = c->seconds[CG_PART_EMBEDDING] + c->seconds[CG_PART_LM_HEAD] + c->seconds[CG_PART_TOKEN];
+    printf("%s    {\"mode\": \"%s\", \"L\": %zu, \"block\": {\"seconds\": %.3f, \"bytes_client_to_server\": %llu, "
+           "\"bytes_server_to_client\": %llu, \"rounds\": %llu, \"parts_seconds\": {",
+           first ? "" : ",\n", mode, L, blk, (unsigned long long)bs, (unsigned long long)br,
+           (unsigned long long)rounds);
+    for (size_t i = 0; i < NBLOCK; i++)
+        printf("%s\"%s\": %.4f", i ? ", " : "", cg_gen_part_name(block_parts[i]), c->seconds[block_parts[i]]);
+    printf("}}, \"embedding_seconds\": %.3f, \"lm_head_seconds\": %.3f, \"token_seconds\": %.3f, "
+           "\"whole_model_seconds\": %.3f, \"whole_model_bytes_client_to_server\": %llu, "
+           "\"whole_model_bytes_server_to_client\": %llu, \"server_cache_bytes_per_layer\": %llu, "
+           "\"server_cache_bytes_whole_model\": %llu}",
+           c->seconds[CG_PART_EMBEDDING], c->seconds[CG_PART_LM_HEAD], c->seconds[CG_PART_TOKEN],
+           n_layer * blk + other,
+           (unsigned long long)((c->total_sent - bs) + (uint64_t)n_layer * bs),
+           (unsigned long long)((c->total_received - br) + (uint64_t)n_layer * br),
+           (unsigned long long)s->cache_bytes, (unsigned long long)(s->cache_bytes * n_layer));
+    fflush(stdout);
+}
+
+int cg_bench_gen(int argc, char **argv)
+{
+    const char *shape = "gpt2-base", *lengths = "64,128,256,512", *modes = "cache,baseline";
+    unsigned long prefix = 64, baseline_max = 128;
+    int threads = 2;
+    double rtt_ms = 0, mbps = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) shape = argv[++i];
+        else if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc) prefix = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--lengths") == 0 && i + 1 < argc) lengths = argv[++i];
+        else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) modes = argv[++i];
+        else if (strcmp(argv[i], "--baseline-max") == 0 && i + 1 < argc) baseline_max = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--rtt-ms") == 0 && i + 1 < argc) rtt_ms = atof(argv[++i]);
+        else if (strcmp(argv[i], "--mbps") == 0 && i + 1 < argc) mbps = atof(argv[++i]);
+        else if (strcmp(argv[i], "--json") == 0) ;
+        else {
+            fprintf(stderr, "usage: cryptogen bench gen [--shape gpt2-base|L,H,D,V,P] [--prefix P] "
+                            "[--lengths 64,128,...] [--mode cache,baseline] [--baseline-max L] "
+                            "[--threads T] [--rtt-ms X] [--mbps Y] [--json]\n");
+            return 2;
+        }
+    }
+    cg_gpt2_config cfg;
+    uint32_t *ls = NULL;
+    size_t nl = 0;
+    if (!cli_parse_shape(shape, &cfg) || !cli_parse_ids(lengths, &ls, &nl) || threads < 1) {
+        fprintf(stderr, "cryptogen bench gen: bad --shape, --lengths or --threads\n");
+        free(ls);
+        return 2;
+    }
+    const unsigned full_layers = cfg.n_layer;
+    cfg.n_layer = 1;
+    bool want_cache = strstr(modes, "cache") != NULL, want_base = strstr(modes, "baseline") != NULL;
+    cg_error err = {0};
+    cg_gpt2 *m = NULL;
+    cg_fixed_model *fm = NULL;
+    cg_gen_weights *ws = NULL;
+    int rc = 1;
+    for (size_t i = 0; i < nl; i++)
+        if (ls[i] < 2 || ls[i] > cfg.n_positions) {
+            fprintf(stderr, "cryptogen bench gen: length %u outside [2, %u]\n", ls[i], cfg.n_positions);
+            goto done;
+        }
+    if (cg_gpt2_random(&m, &cfg, 1, &err) != CG_OK ||
+        cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK)
+        goto done;
+    uint64_t t0 = cg_now_ns();
+    if (cg_gen_weights_new(&ws, fm, "paper", (uint64_t)6 << 30, threads, &err) != CG_OK) goto done;
+    double encode_s = (double)(cg_now_ns() - t0) * 1e-9;
+    cg_chan_options copt = {.timeout_ms = 3600000,
+                            .shape = {.one_way_latency_us = (uint32_t)(rtt_ms * 500.0),
+                                      .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
+    printf("{\"bench\": \"gen\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
+           "\"vocab\": %u, \"positions\": %u}, \"prefix\": %lu, \"threads\": %d, "
+           "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
+           "\"server_weight_encoding_seconds\": %.2f, \"server_weight_bytes_one_layer_plus_embeddings\": %llu,\n"
+           " \"method\": \"one-layer model of this width, random weights; whole model = n_layer x block + "
+           "embedding + LM head + token; cache mode builds the length-L state by filling positions 0..L-2 "
+           "with encryptions of random values, then decodes position L-1; baseline runs all L positions "
+           "through the prefill path, as the cache-less system does every token\",\n \"results\": [\n",
+           full_layers, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, prefix, threads,
+           rtt_ms, mbps, encode_s, (unsigned long long)cg_gen_weights_bytes(ws));
+    fflush(stdout);
+    bool first = true;
+    uint32_t *prompt = calloc(cfg.n_positions, sizeof *prompt);
+    if (!prompt) goto done;
+    for (size_t i = 0; i < cfg.n_positions; i++) prompt[i] = (uint32_t)((i * 7919u + 13u) % cfg.vocab_size);
+    for (size_t i = 0; i < nl; i++) {
+        const size_t L = ls[i];
+        for (int mode = 0; mode < 2; mode++) {
+            if ((mode == 0 && !want_cache) || (mode == 1 && !want_base)) continue;
+            if (mode == 1 && L > baseline_max) {
+                printf("%s    {\"mode\": \"baseline\", \"L\": %zu, \"measured\": false, "
+                       "\"why\": \"above --baseline-max %lu\"}",
+                       first ? "" : ",\n", L, baseline_max);
+                first = false;
+                continue;
+            }
+            cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1};
+            if (mode == 0) {
+                req.bench_fill = (uint32_t)(L - 1);
+                req.prompt_len = 1;
+            } else {
+                req.prompt_len = (uint32_t)L;
+            }
+            cg_gen_step_report c = {0}, s = {0};
+            struct rusage ru;
+            if (run_one(fm, ws, &req, prompt, threads, &copt, &c, &s, &err) != CG_OK) {
+                printf("\n]}\n");
+                goto done;
+            }
+            getrusage(RUSAGE_SELF, &ru);
+            print_result(mode == 0 ? "cache" : "baseline", L, &c, &s, full_layers, first);
+            fprintf(stderr, "bench gen: %s L=%zu done (peak RSS %ld MB)\n", mode == 0 ? "cache" : "baseline",
+                    L, ru.ru_maxrss / 1024);
+            first = false;
+        }
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("\n], \"peak_rss_bytes_both_parties_and_weights\": %lld}\n", (long long)ru.ru_maxrss * 1024);
+    free(prompt);
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "cryptogen bench gen: %s\n", err.msg);
+    free(ls);
+    cg_gen_weights_free(ws);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+    return rc;
+}
