@@ -134,6 +134,14 @@ cg_status cg_fixed_forward(const cg_fixed_model *m, cg_fixed_state *st, const ui
 /* Index of the largest logit, the lowest on ties (what secure argmax gives). */
 uint32_t cg_fixed_argmax(const int64_t *logits, size_t n);
 
+/* Gumbel-max sampling as the protocol does it: logits (scale s + w) truncated
+ * to s, times round(2^s * 1000 / temperature_milli) truncated by s, plus the
+ * noise (scale s), argmax. scratch holds n values. */
+uint32_t cg_fixed_sample(const cg_fixed_model *m, const int64_t *logits, size_t n,
+                         uint32_t temperature_milli, const int64_t *noise, int64_t *scratch);
+/* The public constant of that product. */
+int64_t cg_fixed_inv_temperature(const cg_fixed_model *m, uint32_t temperature_milli);
+
 /* Building blocks the secure protocol shares with the emulator. */
 /* y[o] = wrap(sum_i w[o][i] x[i] + b[o]) (b may be NULL). */
 void cg_fixed_matvec(cg_fxp f, const int32_t *w, const int64_t *b, size_t out, size_t in,

@@ -75,6 +75,8 @@ typedef struct cg_gen_request {
                                 encryptions of random values instead of a prefill, and the
                                 prompt starts after them (timing depends on shapes only;
                                 the tokens are meaningless). Cache mode only. */
+    uint32_t temperature_milli; /* 0: greedy (argmax); else Gumbel-max sampling at
+                                   temperature T = value / 1000, T in [0.1, 100] */
     uint32_t refresh_every;  /* test knob: refresh a cache ciphertext after this many
                                 appends to it (0: only when its noise estimate asks) */
 } cg_gen_request;
@@ -90,7 +92,13 @@ cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
 void cg_gen_weights_free(cg_gen_weights *w);
 uint64_t cg_gen_weights_bytes(const cg_gen_weights *w);
 
+/* Client: the Gumbel noise of a sampling step (n values at scale 2^s), for
+ * tests that replay the choice with cg_fixed_sample. */
+typedef void (*cg_gen_noise_fn)(void *ctx, size_t step, const int64_t *noise, size_t n);
+
 typedef struct cg_gen_options {
+    cg_gen_noise_fn on_noise;
+    void *on_noise_ctx;
     const cg_gen_weights *weights; /* server: optional pre-encoded weights */
     int threads;          /* HE and MPC threads (>= 1) */
     uint64_t max_cache_bytes; /* server: refuse sessions whose cache could exceed this (0: no limit) */

@@ -14,7 +14,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: cryptogen generate (--connect HOST:PORT | --local-plaintext | --local-fixed)\n"
-            "         (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [-n N] [--greedy]\n"
+            "         (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [-n N]\n"
+            "         [--greedy | --temperature T (0.1..100, Gumbel-max, secure mode)]\n"
             "         [--baseline] [--random SHAPE --seed S (local modes: random weights)]\n"
             "         [--preset NAME] [--model DIR (tokenizer; the model too when local)]\n"
             "         [--threads T] [--json] [--block-positions B] [--refresh-every K]\n");
@@ -29,6 +30,7 @@ int cg_cmd_generate(int argc, char **argv)
     int threads = 1;
     bool plain = false, fixed = false, json = false, baseline = false;
     unsigned long block = 0, refresh = 0;
+    double temperature = 0; /* 0: greedy */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--local-plaintext") == 0) plain = true;
         else if (strcmp(argv[i], "--local-fixed") == 0) fixed = true;
@@ -47,17 +49,16 @@ int cg_cmd_generate(int argc, char **argv)
         else if (strcmp(argv[i], "--greedy") == 0) ;
         else if (strcmp(argv[i], "--baseline") == 0) baseline = true;
         else if (strcmp(argv[i], "--json") == 0) json = true;
-        else if (strcmp(argv[i], "--temperature") == 0) {
-            fprintf(stderr, "cryptogen generate: sampling with a temperature is not built yet; greedy only\n");
-            return 2;
-        } else {
+        else if (strcmp(argv[i], "--temperature") == 0 && i + 1 < argc) temperature = atof(argv[++i]);
+        else {
             usage();
             return 2;
         }
     }
     if ((plain + fixed + (connect != NULL)) != 1 ||
         (prompt != NULL) + (prompt_file != NULL) + (prompt_ids != NULL) != 1 || n < 1 ||
-        n > 65536 || threads < 1 || strlen(preset) >= 16) {
+        n > 65536 || threads < 1 || strlen(preset) >= 16 ||
+        (temperature != 0 && (temperature < 0.1 || temperature > 100 || !connect))) {
         usage();
         return 2;
     }
@@ -124,7 +125,8 @@ int cg_cmd_generate(int argc, char **argv)
     }
     cg_gen_request req = {.use_cache = !baseline, .prompt_len = (uint32_t)nids,
                           .new_tokens = (uint32_t)n, .block_positions = (uint32_t)block,
-                          .refresh_every = (uint32_t)refresh};
+                          .refresh_every = (uint32_t)refresh,
+                          .temperature_milli = (uint32_t)(temperature * 1000.0 + 0.5)};
     memcpy(req.he_preset, preset, strlen(preset));
     cg_chan_options copt = {.timeout_ms = 600000};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;

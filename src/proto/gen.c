@@ -13,7 +13,10 @@
  *     sum_j p_j v_j[i] at x^(i B + B - 1) of V * p; blocks are summed.
  * A new position is appended by adding an encryption that is zero
  * everywhere else (client's share encrypted, server's share added). */
+#include <math.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "proto/proto_internal.h"
 
@@ -117,6 +120,9 @@ static cg_status sess_shapes(gen_sess *s, cg_error *err)
         (uint64_t)s->req.bench_fill + s->req.prompt_len + s->req.new_tokens > s->cfg.n_positions)
         return cg_error_set(err, CG_ERR_ARG, "%u filled + prompt %u + %u new tokens exceed %u positions",
                             s->req.bench_fill, s->req.prompt_len, s->req.new_tokens, s->cfg.n_positions);
+    if (s->req.temperature_milli && (s->req.temperature_milli < 100 || s->req.temperature_milli > 100000))
+        return cg_error_set(err, CG_ERR_ARG, "temperature %.3f outside [0.1, 100]",
+                            s->req.temperature_milli / 1000.0);
     if (s->req.bench_fill && !s->req.use_cache)
         return cg_error_set(err, CG_ERR_ARG, "a benchmark fill needs the cache mode");
     s->max_blocks = (s->req.bench_fill + s->req.prompt_len + s->req.new_tokens + s->B - 1) / s->B;
@@ -144,6 +150,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u32(&b, s->req.new_tokens);
     cg_buf_put_u32(&b, s->req.block_positions);
     cg_buf_put_u32(&b, s->req.bench_fill);
+    cg_buf_put_u32(&b, s->req.temperature_milli);
     cg_buf_put_u32(&b, s->req.refresh_every);
     cg_status st = cg_chan_send_msg(s->ch, b.data, b.len, err);
     if (st == CG_OK) st = cg_chan_recv_msg_buf(s->ch, &b, 4096, err);
@@ -163,8 +170,20 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     for (int i = 0; st == CG_OK && i < 5; i++) st = cg_read_u32(&r, &v[i], "model shape", err);
     for (int i = 0; st == CG_OK && i < 4; i++) st = cg_read_u8(&r, &fx[i], "fixed-point format", err);
     if (st == CG_OK) st = cg_read_u64(&r, &mul, "attention scale", err);
+    if (st == CG_OK) st = cg_read_bytes(&r, s->server_seed, sizeof s->server_seed, "server seed", err);
     cg_buf_free(&b);
     if (st != CG_OK) return st;
+    /* Sampling noise from both halves: unbiased if either side's generator
+     * is; the server never learns it (it lacks the client's half). */
+    uint8_t mine[32];
+    randombytes_buf(mine, sizeof mine);
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, sizeof s->sample_seed);
+    crypto_generichash_update(&h, mine, sizeof mine);
+    crypto_generichash_update(&h, s->server_seed, sizeof s->server_seed);
+    crypto_generichash_final(&h, s->sample_seed, sizeof s->sample_seed);
+    sodium_memzero(mine, sizeof mine);
+    sodium_memzero(&h, sizeof h);
     s->cfg = (cg_gpt2_config){.n_layer = v[0], .n_head = v[1], .n_embd = v[2],
                               .n_positions = v[3], .vocab_size = v[4], .ln_eps = 1e-5f};
     s->fx = (cg_fixed_config){.act = {.ring_bits = fx[0], .frac_bits = fx[1]}, .weight_frac = fx[2]};
@@ -206,6 +225,7 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     if (st == CG_OK) st = cg_read_u32(&r, &s->req.new_tokens, "token count", err);
     if (st == CG_OK) st = cg_read_u32(&r, &s->req.block_positions, "block size", err);
     if (st == CG_OK) st = cg_read_u32(&r, &s->req.bench_fill, "benchmark fill", err);
+    if (st == CG_OK) st = cg_read_u32(&r, &s->req.temperature_milli, "temperature", err);
     if (st == CG_OK) st = cg_read_u32(&r, &s->req.refresh_every, "refresh knob", err);
     cg_buf_free(&b);
     if (st != CG_OK) return st == CG_ERR_FORMAT ? refuse(s, st, err) : st;
@@ -229,6 +249,9 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(&b, s->fx.weight_frac);
     cg_buf_put_u8(&b, (uint8_t)s->score_shift);
     cg_buf_put_u64(&b, (uint64_t)s->score_mul);
+    /* the server's half of the sampling randomness */
+    randombytes_buf(s->server_seed, sizeof s->server_seed);
+    cg_buf_put(&b, s->server_seed, sizeof s->server_seed);
     st = cg_chan_send_msg(s->ch, b.data, b.len, err);
     cg_buf_free(&b);
     return st;
@@ -612,6 +635,36 @@ static cg_status attention(gen_sess *s, size_t layer, size_t pos0, size_t rows,
     return st;
 }
 
+/* ---- Sampling ------------------------------------------------------------------------ */
+
+/* Gumbel-max: logits / T + G on shares, G = -log(-log u) from the client's
+ * combined seed, added to the client's share only (cg_fixed_sample is the
+ * same in the clear). */
+static cg_status gumbel_scores(gen_sess *s, uint64_t *z, cg_error *err)
+{
+    const size_t V = s->V;
+    const unsigned sf = s->fx.act.frac_bits;
+    const int64_t c = (int64_t)llround(ldexp(1000.0 / (double)s->req.temperature_milli, (int)sf));
+    CG_TRY(trunc_exact(s, V, z, s->fx.weight_frac, err));
+    cg_mpc_mul_public(s->mpc, s->l, V, z, (uint64_t)c, z);
+    CG_TRY(trunc_exact(s, V, z, sf, err));
+    if (s->party != CG_CLIENT) return CG_OK;
+    int64_t *g = cg_alloc(V * sizeof *g);
+    if (!g) return cg_error_set(err, CG_ERR_NOMEM, "sampling noise");
+    cg_prg prg;
+    cg_prg_init(&prg, s->sample_seed, s->rep.step);
+    for (size_t i = 0; i < V; i++) {
+        /* u in (0, 1) with 53 random bits, never 0 */
+        double u = ((double)(cg_prg_u64(&prg) >> 11) + 0.5) * 0x1p-53;
+        g[i] = (int64_t)llround(ldexp(-log(-log(u)), (int)sf));
+        z[i] = (z[i] + (uint64_t)g[i]) & s->mask;
+    }
+    cg_prg_clear(&prg);
+    if (s->opt && s->opt->on_noise) s->opt->on_noise(s->opt->on_noise_ctx, s->rep.step, g, V);
+    cg_free(g);
+    return CG_OK;
+}
+
 /* ---- One pass over new positions --------------------------------------------------- */
 
 /* Runs positions pos0 .. pos0+rows-1 through the model (tokens: the client's,
@@ -688,6 +741,7 @@ static cg_status run_positions(gen_sess *s, const uint32_t *tokens, size_t pos0,
     gen_part_end(s);
     gen_part_begin(s, CG_PART_TOKEN);
     uint64_t idx = 0;
+    if (st == CG_OK && s->req.temperature_milli) st = gumbel_scores(s, logits, err);
     if (st == CG_OK) st = cg_mpc_argmax_reveal(s->mpc, s->l, V, logits, &idx, err);
     if (st == CG_OK && s->party == CG_CLIENT) {
         if (idx >= V) st = cg_error_set(err, CG_ERR_FORMAT, "argmax gave %llu", (unsigned long long)idx);

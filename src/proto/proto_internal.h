@@ -38,6 +38,8 @@ typedef struct gen_sess {
     uint64_t part_t0;
     const cg_gen_options *opt;
     uint64_t setup_t0;
+    uint8_t sample_seed[32]; /* client: H(client's seed, server's seed) */
+    uint8_t server_seed[32];
     cg_chan_counters setup;
 } gen_sess;
 

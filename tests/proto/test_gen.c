@@ -419,11 +419,90 @@ static void test_mask_covers_all_and_floods(void **state)
     cg_bfv_ctx_free(c);
 }
 
+/* ---- Sampling ------------------------------------------------------------------- */
+
+typedef struct noise_log {
+    size_t V, steps;
+    int64_t *noise; /* steps x V */
+} noise_log;
+
+static void keep_noise(void *ctx, size_t step, const int64_t *g, size_t n)
+{
+    noise_log *l = ctx;
+    assert_int_equal(n, l->V);
+    assert_int_equal(step, l->steps);
+    memcpy(l->noise + step * n, g, n * sizeof *g);
+    l->steps++;
+}
+
+/* Gumbel-max at T = 0.8: the secure choice equals the emulator's replay with
+ * the same noise, and the noise is not all zero. */
+static void test_sampling_equals_emulator(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = tiny_model();
+    cg_fixed_model *fm = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    const size_t V = fm->cfg.vocab_size;
+    enum { NEW = 6 };
+    const uint32_t prompt[2] = {11, 12};
+    noise_log nl = {.V = V, .noise = calloc(NEW * V, sizeof(int64_t))};
+    assert_non_null(nl.noise);
+    cg_channel *a = NULL, *b = NULL;
+    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
+    server_job sj = {.ch = b, .fm = fm};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, server_main, &sj), 0);
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
+                          .new_tokens = NEW, .temperature_milli = 800};
+    cg_gen_options o = {.threads = 1, .on_noise = keep_noise, .on_noise_ctx = &nl};
+    uint32_t got[NEW];
+    assert_int_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(sj.st, CG_OK);
+    cg_chan_free(a);
+    cg_chan_free(b);
+    assert_int_equal(nl.steps, NEW);
+    /* replay */
+    cg_fixed_state st;
+    assert_int_equal(cg_fixed_state_new(fm, 2 + NEW, &st, &err), CG_OK);
+    int64_t *lg = malloc(V * sizeof *lg), *z = malloc(V * sizeof *z);
+    assert_int_equal(cg_fixed_forward(fm, &st, prompt, 2, lg, false, 1, &err), CG_OK);
+    size_t nonzero = 0, differs_from_greedy = 0;
+    for (size_t i = 0; i < NEW; i++) {
+        uint32_t want = cg_fixed_sample(fm, lg, V, 800, nl.noise + i * V, z);
+        assert_int_equal(got[i], want);
+        differs_from_greedy += want != cg_fixed_argmax(lg, V);
+        for (size_t v = 0; v < V; v++) nonzero += nl.noise[i * V + v] != 0;
+        if (i + 1 < NEW) assert_int_equal(cg_fixed_forward(fm, &st, &got[i], 1, lg, false, 1, &err), CG_OK);
+    }
+    assert_true(nonzero > NEW * V / 2);
+    fprintf(stderr, "sampling: %zu of %d tokens differ from the greedy choice\n", differs_from_greedy, NEW);
+    /* a temperature outside [0.1, 100] is refused */
+    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
+    sj = (server_job){.ch = b, .fm = fm};
+    assert_int_equal(pthread_create(&t, NULL, server_main, &sj), 0);
+    req.temperature_milli = 50;
+    assert_int_not_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_OK);
+    assert_non_null(strstr(err.msg, "temperature"));
+    pthread_join(t, NULL);
+    cg_chan_free(a);
+    cg_chan_free(b);
+    cg_fixed_state_free(&st);
+    free(lg);
+    free(z);
+    free(nl.noise);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_checked),
         cmocka_unit_test(test_mask_covers_all_and_floods),
+        cmocka_unit_test(test_sampling_equals_emulator),
         cmocka_unit_test(test_server_view_independent_of_prompt),
         cmocka_unit_test(test_baseline_equals_cache),
         cmocka_unit_test(test_cache_mode_equals_emulator),
