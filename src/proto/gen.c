@@ -853,6 +853,8 @@ static cg_status start_mpc(gen_sess *s, cg_error *err)
 cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_t *prompt,
                         uint32_t *out, const cg_gen_options *opt, cg_error *err)
 {
+    cg_error local = {0};
+    if (!err) err = &local;
     if (!req || !prompt || !out || req->prompt_len == 0 || req->new_tokens == 0 ||
         memchr(req->he_preset, '\0', sizeof req->he_preset) == NULL)
         return cg_error_set(err, CG_ERR_ARG, "generation request: empty prompt, no tokens or bad preset");
@@ -874,6 +876,8 @@ cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_
 cg_status cg_gen_server(cg_channel *ch, const cg_fixed_model *fm, const cg_gen_options *opt,
                         cg_error *err)
 {
+    cg_error local = {0};
+    if (!err) err = &local; /* the refusal sent to the client needs a message */
     gen_sess s = {.party = CG_SERVER, .ch = ch, .fm = fm, .opt = opt,
                   .threads = opt && opt->threads > 0 ? opt->threads : 1, .setup_t0 = cg_now_ns()};
     cg_chan_reset_stats(ch);
