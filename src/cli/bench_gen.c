@@ -12,7 +12,6 @@
  * encryptions of random values (bench_fill, see proto.h) and then decoding
  * the token at position L-1; baseline mode runs all L positions again, as
  * the comparison system does for every token. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,37 +19,6 @@
 
 #include "cli/commands.h"
 #include "cli/gen_client.h"
-
-typedef struct bench_server {
-    cg_listener *l;
-    const cg_fixed_model *fm;
-    const cg_gen_weights *ws;
-    cg_chan_options copt;
-    int threads;
-    cg_status st;
-    cg_error err;
-    cg_gen_step_report last;
-} bench_server;
-
-static void server_step(void *ctx, const cg_gen_step_report *r)
-{
-    bench_server *b = ctx;
-    b->last = *r;
-}
-
-static void *bench_server_main(void *arg)
-{
-    bench_server *b = arg;
-    cg_channel *ch = NULL;
-    b->st = cg_accept(b->l, &ch, &b->copt, &b->err);
-    if (b->st == CG_OK) {
-        cg_gen_options o = {.threads = b->threads, .weights = b->ws, .on_step = server_step,
-                            .on_step_ctx = b};
-        b->st = cg_gen_server(ch, b->fm, &o, &b->err);
-    }
-    cg_chan_free(ch);
-    return NULL;
-}
 
 typedef struct client_rec {
     cg_gen_step_report last;
@@ -66,19 +34,11 @@ static cg_status run_one(const cg_fixed_model *fm, const cg_gen_weights *ws, con
                          const uint32_t *prompt, int threads, const cg_chan_options *copt,
                          cg_gen_step_report *client, cg_gen_step_report *server, cg_error *err)
 {
-    cg_listener *l = NULL;
-    CG_TRY(cg_listen(&l, "127.0.0.1:0", err));
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
-    bench_server bs = {.l = l, .fm = fm, .ws = ws, .copt = *copt, .threads = threads};
-    pthread_t t;
-    if (pthread_create(&t, NULL, bench_server_main, &bs) != 0) {
-        cg_listener_close(l);
-        return cg_error_set(err, CG_ERR_NOMEM, "thread");
-    }
+    cli_loopback lb;
+    CG_TRY(cli_loopback_start(&lb, fm, ws, threads, copt, err));
     cg_channel *ch = NULL;
     client_rec rec = {0};
-    cg_status st = cg_connect(&ch, addr, copt, err);
+    cg_status st = cg_connect(&ch, lb.addr, copt, err);
     uint32_t *out = calloc(req->new_tokens, sizeof *out);
     if (st == CG_OK && !out) st = cg_error_set(err, CG_ERR_NOMEM, "tokens");
     if (st == CG_OK) {
@@ -86,15 +46,14 @@ static cg_status run_one(const cg_fixed_model *fm, const cg_gen_weights *ws, con
         st = cg_gen_client(ch, req, prompt, out, &o, err);
     }
     cg_chan_free(ch);
-    pthread_join(t, NULL);
-    cg_listener_close(l);
-    free(out);
-    if (st == CG_OK && bs.st != CG_OK) {
-        *err = bs.err;
-        st = bs.st;
+    cg_error serr = {0};
+    if (cli_loopback_join(&lb, &serr) != CG_OK && st == CG_OK) {
+        *err = serr;
+        st = lb.st;
     }
+    free(out);
     *client = rec.last;
-    *server = bs.last;
+    *server = lb.last;
     return st;
 }
 

@@ -3,36 +3,12 @@
  * with the embedded default model; the demo prints the privately generated
  * text, the same continuation from the plaintext float model and from the
  * fixed-point emulator, and the cost per token. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "cli/gen_client.h"
-
-typedef struct demo_server {
-    cg_listener *l;
-    const cg_fixed_model *fm;
-    const cg_gen_weights *ws;
-    int threads;
-    cg_status st;
-    cg_error err;
-} demo_server;
-
-static void *demo_server_main(void *arg)
-{
-    demo_server *d = arg;
-    cg_channel *ch = NULL;
-    cg_chan_options copt = {.timeout_ms = 600000};
-    d->st = cg_accept(d->l, &ch, &copt, &d->err);
-    if (d->st == CG_OK) {
-        cg_gen_options o = {.threads = d->threads, .weights = d->ws};
-        d->st = cg_gen_server(ch, d->fm, &o, &d->err);
-    }
-    cg_chan_free(ch);
-    return NULL;
-}
 
 static void print_text(const cg_tokenizer *tok, const char *label, const char *prompt,
                        const uint32_t *t, size_t n)
@@ -65,15 +41,12 @@ int cg_cmd_demo(int argc, char **argv)
     cg_gpt2 *m = NULL;
     cg_fixed_model *fm = NULL;
     cg_tokenizer *tok = NULL;
-    cg_listener *l = NULL;
     cg_channel *ch = NULL;
     cg_gen_weights *ws = NULL;
     uint32_t *ids = NULL, *sec = NULL, *flt = NULL, *fix = NULL;
     size_t nids = 0;
     int rc = 1;
-    pthread_t t;
-    bool started = false;
-    demo_server ds = {0};
+    cli_loopback lb = {0};
     if (cg_gpt2_load(&m, dir, &err) != CG_OK || cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK ||
         cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK ||
         cg_tokenizer_encode(tok, prompt, strlen(prompt), &ids, &nids, &err) != CG_OK)
@@ -93,27 +66,21 @@ int cg_cmd_demo(int argc, char **argv)
            nids, prompt, n);
     /* The server encodes its weights for the HE parameters once, before any client. */
     if (cg_gen_weights_new(&ws, fm, "paper", (uint64_t)2 << 30, threads, &err) != CG_OK) goto done;
-    if (cg_listen(&l, "127.0.0.1:0", &err) != CG_OK) goto done;
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
-    ds = (demo_server){.l = l, .fm = fm, .ws = ws, .threads = threads};
-    if (pthread_create(&t, NULL, demo_server_main, &ds) != 0) goto done;
-    started = true;
     cg_chan_options copt = {.timeout_ms = 600000};
-    if (cg_connect(&ch, addr, &copt, &err) != CG_OK) goto done;
+    if (cli_loopback_start(&lb, fm, ws, threads, &copt, &err) != CG_OK) goto done;
+    if (cg_connect(&ch, lb.addr, &copt, &err) != CG_OK) goto done;
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)nids,
                           .new_tokens = (uint32_t)n};
     cli_gen_summary sum;
     cg_status st = cli_secure_generate(ch, tok, ids, &req, threads, false, true, sec, &sum, &err);
     cg_chan_free(ch);
     ch = NULL;
-    pthread_join(t, NULL);
-    started = false;
-    if (st != CG_OK) goto done;
-    if (ds.st != CG_OK) {
-        err = ds.err;
+    cg_error serr = {0};
+    if (cli_loopback_join(&lb, &serr) != CG_OK && st == CG_OK) {
+        err = serr;
         goto done;
     }
+    if (st != CG_OK) goto done;
     printf("\n");
     if (cli_local_generate(m, fm, ids, nids, (size_t)n, threads, fix, &err) != CG_OK ||
         cli_local_generate(m, NULL, ids, nids, (size_t)n, threads, flt, &err) != CG_OK)
@@ -130,9 +97,8 @@ int cg_cmd_demo(int argc, char **argv)
     rc = same_fixed ? 0 : 1;
 done:
     if (ch) cg_chan_free(ch);
-    if (started) pthread_join(t, NULL);
+    cli_loopback_join(&lb, NULL);
     if (rc && err.msg[0]) fprintf(stderr, "cryptogen demo: %s\n", err.msg);
-    cg_listener_close(l);
     cg_gen_weights_free(ws);
     free(ids);
     free(sec);

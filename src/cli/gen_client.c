@@ -7,6 +7,51 @@
 
 #include "cli/gen_client.h"
 
+static void loopback_step(void *ctx, const cg_gen_step_report *r)
+{
+    ((cli_loopback *)ctx)->last = *r;
+}
+
+static void *loopback_main(void *arg)
+{
+    cli_loopback *lb = arg;
+    cg_channel *ch = NULL;
+    lb->st = cg_accept(lb->l, &ch, &lb->copt, &lb->err);
+    if (lb->st == CG_OK) {
+        cg_gen_options o = {.threads = lb->threads, .weights = lb->ws, .on_step = loopback_step,
+                            .on_step_ctx = lb};
+        lb->st = cg_gen_server(ch, lb->fm, &o, &lb->err);
+    }
+    cg_chan_free(ch);
+    return NULL;
+}
+
+cg_status cli_loopback_start(cli_loopback *lb, const cg_fixed_model *fm, const cg_gen_weights *ws,
+                             int threads, const cg_chan_options *copt, cg_error *err)
+{
+    memset(lb, 0, sizeof *lb);
+    *lb = (cli_loopback){.fm = fm, .ws = ws, .copt = *copt, .threads = threads};
+    CG_TRY(cg_listen(&lb->l, "127.0.0.1:0", err));
+    snprintf(lb->addr, sizeof lb->addr, "127.0.0.1:%u", (unsigned)cg_listener_port(lb->l));
+    if (pthread_create(&lb->thread, NULL, loopback_main, lb) != 0) {
+        cg_listener_close(lb->l);
+        lb->l = NULL;
+        return cg_error_set(err, CG_ERR_NOMEM, "server thread");
+    }
+    lb->running = true;
+    return CG_OK;
+}
+
+cg_status cli_loopback_join(cli_loopback *lb, cg_error *err)
+{
+    if (lb->running) pthread_join(lb->thread, NULL);
+    lb->running = false;
+    cg_listener_close(lb->l);
+    lb->l = NULL;
+    if (lb->st != CG_OK && err) *err = lb->err;
+    return lb->st;
+}
+
 typedef struct stream_ctx {
     const cg_tokenizer *tok;
     cli_gen_summary *sum;

@@ -1,6 +1,7 @@
 #ifndef CG_CLI_GEN_CLIENT_H
 #define CG_CLI_GEN_CLIENT_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "cryptogen/proto.h"
@@ -12,6 +13,26 @@ typedef struct cli_gen_summary {
     double decode_parts[CG_PART_COUNT];
     cg_gen_step_report last;
 } cli_gen_summary;
+
+/* A server thread on 127.0.0.1 (any free port) that serves exactly one
+ * session: for the demo and the benchmark, which run both parties. */
+typedef struct cli_loopback {
+    cg_listener *l;
+    const cg_fixed_model *fm;
+    const cg_gen_weights *ws;
+    cg_chan_options copt;
+    int threads;
+    pthread_t thread;
+    bool running;
+    cg_status st;
+    cg_error err;
+    cg_gen_step_report last; /* the server's report of its last step */
+    char addr[64];
+} cli_loopback;
+cg_status cli_loopback_start(cli_loopback *lb, const cg_fixed_model *fm, const cg_gen_weights *ws,
+                             int threads, const cg_chan_options *copt, cg_error *err);
+/* Waits for the session to end; its status (and message) if it failed. */
+cg_status cli_loopback_join(cli_loopback *lb, cg_error *err);
 
 /* Secure client over ch; prints each token's text as it comes (print_text)
  * and a status line on stderr (status). */
