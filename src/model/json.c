@@ -31,6 +31,34 @@ static void *palloc(parser *ps, size_t n)
     return m;
 }
 
+typedef struct key_ref {
+    const char *p;
+    size_t len;
+} key_ref;
+
+static int key_cmp(const void *a, const void *b)
+{
+    const key_ref *x = a, *y = b;
+    size_t m = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->p, y->p, m);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* A repeated key makes the meaning depend on which copy a reader picks (a
+ * classic parser-differential trick), so it is an error. Sorting keeps this
+ * O(n log n) for vocab.json's 50,257 keys. */
+static bool has_duplicate_key(char *const *keys, const size_t *lens, size_t n)
+{
+    key_ref *r = malloc(n * sizeof *r);
+    if (!r) return true; /* refuse rather than accept unchecked */
+    for (size_t i = 0; i < n; i++) r[i] = (key_ref){keys[i], lens[i]};
+    qsort(r, n, sizeof *r, key_cmp);
+    bool dup = false;
+    for (size_t i = 1; i < n && !dup; i++) dup = key_cmp(&r[i - 1], &r[i]) == 0;
+    free(r);
+    return dup;
+}
+
 static bool fail(parser *ps, const char *msg)
 {
     if (ps->st == CG_OK)
@@ -221,6 +249,7 @@ static bool parse_container(parser *ps, cg_json *v, int depth, bool obj)
             break;
         }
     }
+    if (ok && obj && n > 1 && has_duplicate_key(keys, klens, n)) ok = fail(ps, "duplicate key in an object");
     /* move the children into the arena */
     cg_json *ak = palloc(ps, n * sizeof *ak);
     char **akeys = obj ? palloc(ps, n * sizeof *akeys) : NULL;

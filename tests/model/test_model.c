@@ -34,11 +34,17 @@ static void test_json_reader(void **state)
     assert_string_equal(s->str, "x\xc3\xa9\xf0\x9f\x98\x80\n");
     cg_json_free(&doc);
     const char *bad[] = {"", "{", "{\"a\":}", "[1,]", "\"\\ud800\"", "\"a\nb\"", "[1] x", "{\"a\" 1}",
-                         "nul", "[1e999]", "\"\\x\""};
+                         "nul", "[1e999]", "\"\\x\"",
+                         /* duplicate keys, also when only an escape tells them apart */
+                         "{\"a\": 1, \"a\": 2}", "{\"b\": 1, \"a\": {}, \"\\u0062\": 3}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cg_error err = {0};
         assert_int_equal(cg_json_parse(bad[i], strlen(bad[i]), &doc, "t", &err), CG_ERR_FORMAT);
     }
+    /* same key in different objects is fine */
+    const char *nested = "{\"a\": {\"a\": 1}, \"b\": {\"a\": 2}}";
+    assert_int_equal(cg_json_parse(nested, strlen(nested), &doc, "t", NULL), CG_OK);
+    cg_json_free(&doc);
     char deep[200];
     memset(deep, '[', sizeof deep);
     assert_int_equal(cg_json_parse(deep, sizeof deep, &doc, "t", NULL), CG_ERR_FORMAT);
