@@ -671,7 +671,7 @@ static cg_status gumbel_scores(gen_sess *s, uint64_t *z, cg_error *err)
  * NULL at the server), appending to the cache, and picks the next token
  * (written to *token on the client). */
 static cg_status run_positions(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t rows,
-                               uint32_t *token, cg_error *err)
+                               bool pick, uint32_t *token, cg_error *err)
 {
     const size_t d = s->d, V = s->V;
     const cg_fixed_model *fm = s->fm; /* NULL at the client */
@@ -732,6 +732,7 @@ static cg_status run_positions(gen_sess *s, const uint32_t *tokens, size_t pos0,
         gen_part_end(s);
 #undef LW
     }
+    if (!pick) goto out;
     /* Only the last position's logits are needed. */
     gen_part_begin(s, CG_PART_LAYERNORM);
     if (st == CG_OK) st = cg_mpc_layernorm(s->mpc, s->fx.act, 1, d, x + (rows - 1) * d, h, err);
@@ -748,6 +749,7 @@ static cg_status run_positions(gen_sess *s, const uint32_t *tokens, size_t pos0,
         else *token = (uint32_t)idx;
     }
     gen_part_end(s);
+out:
 #undef W
     cg_free(x), cg_free(h), cg_free(qkv), cg_free(u), cg_free(onehot), cg_free(logits);
     return st;
@@ -821,12 +823,17 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
         step_begin(s, step);
         uint32_t tok = 0;
         const size_t len = m + step; /* tokens known before this step */
-        if (s->req.use_cache) {
-            size_t first = step == 0 ? 0 : len - 1, rows = step == 0 ? m : 1;
-            st = run_positions(s, seq ? seq + first : NULL, base + first, rows, &tok, err);
-        } else {
-            if (s->party == CG_SERVER) cache_clear(s);
-            st = run_positions(s, seq, 0, len, &tok, err);
+        /* The rows of a prefill (or of a baseline step) go in chunks, so
+         * memory stays bounded whatever the prompt length; the result is
+         * the same, each row only reads the cache of earlier positions. */
+        size_t first = 0;
+        if (s->req.use_cache && step > 0) first = len - 1;
+        else if (!s->req.use_cache && s->party == CG_SERVER) cache_clear(s);
+        while (st == CG_OK && first < len) {
+            size_t rows = len - first < CG_GEN_PREFILL_CHUNK ? len - first : CG_GEN_PREFILL_CHUNK;
+            st = run_positions(s, seq ? seq + first : NULL, base + first, rows, first + rows == len,
+                               &tok, err);
+            first += rows;
         }
         if (st != CG_OK) break;
         if (seq) {

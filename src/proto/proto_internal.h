@@ -9,6 +9,8 @@
 /* A cache ciphertext whose estimated budget falls below this is refreshed:
  * one ct x ct product (~50 bits) plus flooding (40 + margin) must still fit. */
 #define CG_GEN_REFRESH_BUDGET 100.0
+/* Prompt rows processed per pass (bounds a session's working memory). */
+#define CG_GEN_PREFILL_CHUNK 16
 
 typedef struct gen_sess {
     cg_party party;

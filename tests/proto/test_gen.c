@@ -120,13 +120,14 @@ static void test_cache_mode_equals_emulator(void **state)
     cg_fixed_model *fm = NULL;
     cg_error err = {0};
     assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
-    const uint32_t prompt[4] = {17, 250, 3, 99};
+    /* 18 prompt tokens: the prefill goes in two chunks (16 + 2 rows) */
+    const uint32_t prompt[18] = {17, 250, 3, 99, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1};
     enum { NEW = 33 };
     uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 4, NEW, want);
-    /* 8 positions per cache ciphertext: 37 positions cross four block
+    emulate(fm, prompt, 18, NEW, want);
+    /* 8 positions per cache ciphertext: 51 positions cross six block
      * boundaries; a refresh after every 5 appends forces several. */
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 4,
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 18,
                           .new_tokens = NEW, .block_positions = 8, .refresh_every = 5};
     server_job sj;
     client_log cl = {0};
