@@ -182,6 +182,27 @@ cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, con
 cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
                                uint64_t *index, cg_error *err);
 
+/* Lookup table on shares (mpc_lut.c): x holds shares of an index over
+ * Z_{2^in_bits} (1 <= in_bits <= 8), out gets shares over Z_{2^out_bits}
+ * (1 <= out_bits <= 64) of table[x]. The table has 2^in_bits entries (taken
+ * mod 2^out_bits) and is the server's input: private to the server, or
+ * public; the client passes NULL. One 1-of-2^in_bits OT per element, server
+ * to client: 128 in_bits bits up, 2^in_bits out_bits bits down, one round. */
+cg_status cg_mpc_lut(cg_mpc *m, unsigned in_bits, unsigned out_bits, const uint64_t *table,
+                     size_t n, const uint64_t *x, uint64_t *out, cg_error *err);
+/* Signed extension: x holds shares over Z_{2^from_bits} of a signed value
+ * with |x| < 2^(from_bits - 2); out gets shares over Z_{2^to_bits} of the
+ * same signed value, exactly (garbage outside the range, silently).
+ * 2 <= from_bits <= to_bits <= 64 (equal: a copy). One COT of to_bits bits
+ * for the wrap bit, one round (the known-top-bit trick of cg_mpc_trunc). */
+cg_status cg_mpc_extend(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t n,
+                        const uint64_t *x, uint64_t *out, cg_error *err);
+/* Reduction to a smaller ring, local (no communication, m may be NULL):
+ * each share mod 2^to_bits, 1 <= to_bits <= from_bits <= 64. The secret
+ * becomes x mod 2^to_bits (a signed value survives when it fits to_bits). */
+cg_status cg_mpc_reduce(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t n,
+                        const uint64_t *x, uint64_t *out, cg_error *err);
+
 /* GELU on shares of fixed-point values in format f (mpc_nonlin.c): the steps
  * of cg_fxp_ref_gelu with each floor truncation replaced by the approximate
  * one, so the result is within CG_MPC_GELU_ULP of the reference (see

@@ -1,6 +1,8 @@
-/* `cryptogen bench mpc [--json] [--max N]`: the two-party protocols between
- * two threads (one per party, each single-threaded) over the in-process
- * channel, at batch sizes 1, 3072 and 50257 (those <= --max), then the
+/* `cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME]`: the
+ * two-party protocols between two threads (one per party, each
+ * single-threaded) over the in-process channel, or over a loopback TCP
+ * connection with --tcp, at batch sizes 1, 3072 and 50257 (those <= --max;
+ * --op keeps one protocol, e.g. for profiling), then the
  * row-shaped protocols (reciprocal, rsqrt, softmax, LayerNorm) at fixed
  * shapes in approximate and exact mode. Prints JSON: microseconds per
  * element, payload bytes per element in each direction and rounds
@@ -14,14 +16,17 @@
 #include "cryptogen/mpc.h"
 
 typedef enum { B_B2A, B_MUL, B_SQUARE, B_SELECT, B_AND, B_DRELU, B_RELU, B_TRUNC, B_ROWMAX,
-               B_GELU, B_ARGMAX, B_EXP, B_TRUNCX, B_COUNT, B_RECIP = B_COUNT, B_RSQRT,
+               B_GELU, B_ARGMAX, B_EXP, B_TRUNCX, B_LUT, B_EXTEND, B_COUNT, B_RECIP = B_COUNT, B_RSQRT,
                B_SOFTMAX, B_LAYERNORM, B_ALL } bench_op;
 static const char *const op_names[B_ALL] = {"b2a",  "mul",  "square", "select", "and",
                                             "drelu", "relu", "trunc", "row_max", "gelu",
                                             "argmax_reveal", "exp_neg", "trunc_exact",
+                                            "lut8_37", "extend37_64",
                                             "recip", "rsqrt", "softmax", "layernorm"};
 
 static const cg_fxp FMT = {.ring_bits = 37, .frac_bits = 12};
+/* The lookup table of the lut row: 256 entries of 37 bits (server's). */
+static uint64_t LUT[256];
 
 typedef struct {
     cg_mpc *m;
@@ -59,6 +64,12 @@ static void *run_job(void *arg)
     case B_TRUNCX:
         p->st = cg_mpc_trunc_exact(p->m, l, FMT.frac_bits, p->n, p->x, p->out, &p->err);
         break;
+    case B_LUT:
+        /* The index shares are the low 8 bits of x (any value is in range). */
+        p->st = cg_mpc_lut(p->m, 8, l, p->party == CG_SERVER ? LUT : NULL, p->n, p->x, p->out,
+                           &p->err);
+        break;
+    case B_EXTEND: p->st = cg_mpc_extend(p->m, l, 64, p->n, p->x, p->out, &p->err); break;
     case B_RECIP: p->st = cg_mpc_recip(p->m, FMT, p->n, p->x, p->out, &p->err); break;
     case B_RSQRT: p->st = cg_mpc_rsqrt(p->m, FMT, p->n, p->x, p->out, &p->err); break;
     case B_SOFTMAX:
@@ -124,8 +135,11 @@ static void share_values(party_job *s, party_job *c, size_t n, const int64_t *v,
 }
 
 /* One timed call of op on both parties; prints one JSON record. */
+static const char *only_op; /* --op */
+
 static bool timed(party_job *s, party_job *c, bench_op op, int exact, bool *first)
 {
+    if (only_op && strcmp(only_op, op_names[op]) != 0) return true;
     s->op = c->op = op;
     cg_chan_reset_stats(s->ch);
     cg_chan_reset_stats(c->ch);
@@ -197,28 +211,74 @@ static void free_party(party_job *p)
     cg_free(p->bo);
 }
 
+typedef struct {
+    cg_listener *l;
+    cg_channel *ch;
+    cg_status st;
+} accept_job;
+
+static void *accept_main(void *arg)
+{
+    accept_job *j = arg;
+    j->st = cg_accept(j->l, &j->ch, NULL, NULL);
+    return NULL;
+}
+
+/* A connected loopback TCP pair: a is the connecting end (server party),
+ * b the accepted one (client party). */
+static cg_status tcp_pair(cg_channel **a, cg_channel **b)
+{
+    cg_listener *l;
+    CG_TRY(cg_listen(&l, "127.0.0.1:0", NULL));
+    accept_job j = {l, NULL, CG_OK};
+    pthread_t t;
+    if (pthread_create(&t, NULL, accept_main, &j) != 0) {
+        cg_listener_close(l);
+        return CG_ERR_INTERNAL;
+    }
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
+    cg_status st = cg_connect(a, addr, NULL, NULL);
+    pthread_join(t, NULL);
+    cg_listener_close(l);
+    if (st != CG_OK || j.st != CG_OK) {
+        if (st == CG_OK) cg_chan_free(*a);
+        cg_chan_free(j.ch);
+        return st != CG_OK ? st : j.st;
+    }
+    *b = j.ch;
+    return CG_OK;
+}
+
 int cg_bench_mpc(int argc, char **argv)
 {
     size_t max = 50257;
+    bool tcp = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) max = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--op") == 0 && i + 1 < argc) only_op = argv[++i];
+        else if (strcmp(argv[i], "--tcp") == 0) tcp = true;
         else if (strcmp(argv[i], "--json") != 0) {
-            fprintf(stderr, "usage: cryptogen bench mpc [--json] [--max N]\n");
+            fprintf(stderr, "usage: cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME]\n");
             return 2;
         }
     }
     if (cg_init(NULL) != CG_OK) return 1;
     cg_channel *cs = NULL, *cc = NULL;
-    if (cg_chan_pair_new(&cs, &cc, NULL, NULL) != CG_OK) return 1;
+    if ((tcp ? tcp_pair(&cs, &cc) : cg_chan_pair_new(&cs, &cc, NULL, NULL)) != CG_OK) {
+        fprintf(stderr, "bench mpc: cannot set up the %s channel\n", tcp ? "TCP" : "in-process");
+        return 1;
+    }
     party_job s = {.ch = cs, .party = CG_SERVER}, c = {.ch = cc, .party = CG_CLIENT};
     int rc = 1;
     if (!both(&s, &c, setup_job)) goto out;
     const size_t sizes[] = {1, 3072, 50257};
     cg_prg prg;
     cg_prg_init_random(&prg);
-    printf("{\"bench\":\"mpc\",\"ring_bits\":%u,\"frac_bits\":%u,\"ot\":\"IKNP\",\"threads_per_party\":1,"
-           "\"results\":[",
-           FMT.ring_bits, FMT.frac_bits);
+    for (int i = 0; i < 256; i++) LUT[i] = cg_prg_u64(&prg) & ((1ull << FMT.ring_bits) - 1);
+    printf("{\"bench\":\"mpc\",\"link\":\"%s\",\"ring_bits\":%u,\"frac_bits\":%u,\"ot\":\"IKNP\","
+           "\"threads_per_party\":1,\"results\":[",
+           tcp ? "tcp_loopback" : "inproc", FMT.ring_bits, FMT.frac_bits);
     bool first = true;
     for (size_t si = 0; si < 3; si++) {
         size_t n = sizes[si];

@@ -5,75 +5,49 @@
 
 #include "mpc/mpc_internal.h"
 
-#define DIGIT_BITS 4
-#define DIGIT_VALUES 16
+/* Digit width of the millionaires' protocol: one 1-of-2^DIGIT_BITS OT per
+ * digit. The OT sender hashes 2^d * d keys per digit (d = DIGIT_BITS), so
+ * narrower digits cost less hashing but more AND gates in the tree. */
+#ifndef CG_MPC_DIGIT_BITS
+#define CG_MPC_DIGIT_BITS 4
+#endif
+#define DIGIT_BITS CG_MPC_DIGIT_BITS
+#define DIGIT_VALUES (1u << DIGIT_BITS)
+#define MAX_CMP 16 /* comparisons sharing one OT message (2 bits each) */
 
-cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
-                           cg_error *err)
+/* Combines per-digit shares into the whole comparison for `rows` values of
+ * q digits each (lt/eq[r*q + d], digit d from the least significant):
+ * lt = lt_hi ^ (eq_hi & lt_lo), eq = eq_hi & eq_lo, an unpaired top block
+ * passes through. The lowest block is only ever the low half of a pair, so
+ * its eq is never needed and not computed. out[r] gets lt of row r. */
+static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t *eq,
+                         uint8_t *out, cg_error *err)
 {
-    CG_TRY(mpc_check(m, w, 1, "less_than", err));
-    size_t q = (w + DIGIT_BITS - 1) / DIGIT_BITS, nq, nmsg;
-    if (!cg_mul_size(n, q, &nq) || !cg_mul_size(nq, DIGIT_VALUES, &nmsg))
-        return cg_error_set(err, CG_ERR_ARG, "less_than: batch too large");
-    uint64_t vmask = mpc_mask(w);
-    /* lt[i*q + d], eq[i*q + d]: shares of [a_d < b_d], [a_d == b_d], digit d
-     * counted from the least significant. */
-    uint8_t *lt = cg_alloc(nq ? nq : 1), *eq = cg_alloc(nq ? nq : 1);
-    uint8_t *x = cg_alloc(nq ? nq : 1), *y = cg_alloc(nq ? nq : 1), *z = cg_alloc(nq ? nq : 1);
-    uint64_t *buf = cg_alloc((nmsg ? nmsg : 1) * sizeof *buf);
+    size_t cap = rows * q;
+    uint8_t *x = cg_alloc(cap ? cap : 1), *y = cg_alloc(cap ? cap : 1), *z = cg_alloc(cap ? cap : 1);
     cg_status st = CG_OK;
-    if (!lt || !eq || !x || !y || !z || !buf) {
+    if (!x || !y || !z) {
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
         goto done;
     }
-    if (m->party == CG_SERVER) {
-        cg_prg_bytes(&m->prg, lt, nq);
-        for (size_t i = 0; i < n; i++) {
-            uint64_t a = mine[i] & vmask;
-            for (size_t d = 0; d < q; d++) {
-                size_t k = i * q + d;
-                unsigned ad = (unsigned)(a >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1);
-                uint8_t r_lt = lt[k] & 1, r_eq = (lt[k] >> 1) & 1;
-                lt[k] = r_lt;
-                eq[k] = r_eq;
-                for (unsigned v = 0; v < DIGIT_VALUES; v++)
-                    buf[k * DIGIT_VALUES + v] =
-                        (uint64_t)(r_lt ^ (ad < v)) | ((uint64_t)(r_eq ^ (ad == v)) << 1);
-            }
-        }
-        st = cg_otn_send(m->ot.send, nq, DIGIT_VALUES, 2, buf, err);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            uint64_t b = mine[i] & vmask;
-            for (size_t d = 0; d < q; d++)
-                x[i * q + d] = (uint8_t)((b >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
-        }
-        st = cg_otn_recv(m->ot.recv, nq, DIGIT_VALUES, 2, x, buf, err);
-        for (size_t k = 0; st == CG_OK && k < nq; k++) {
-            lt[k] = buf[k] & 1;
-            eq[k] = (buf[k] >> 1) & 1;
-        }
-    }
-    if (st != CG_OK) goto done;
-    /* Combine adjacent digits (hi = 2k+1, lo = 2k): lt = lt_hi ^ (eq_hi & lt_lo),
-     * eq = eq_hi & eq_lo; an unpaired top digit passes through. */
     for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) {
         size_t half = cnt / 2, j = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < rows; i++)
             for (size_t k = 0; k < half; k++) {
                 size_t hi = i * q + 2 * k + 1, lo = i * q + 2 * k;
                 x[j] = eq[hi];
                 y[j++] = lt[lo];
+                if (k == 0) continue;
                 x[j] = eq[hi];
                 y[j++] = eq[lo];
             }
         st = cg_mpc_and(m, j, x, y, z, err);
         if (st != CG_OK) goto done;
         j = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < rows; i++) {
             for (size_t k = 0; k < half; k++) {
                 uint8_t nlt = lt[i * q + 2 * k + 1] ^ z[j++];
-                uint8_t neq = z[j++];
+                uint8_t neq = k == 0 ? 0 : z[j++];
                 lt[i * q + k] = nlt;
                 eq[i * q + k] = neq;
             }
@@ -83,15 +57,115 @@ cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine
             }
         }
     }
-    for (size_t i = 0; i < n; i++) out[i] = lt[i * q];
+    for (size_t i = 0; i < rows; i++) out[i] = lt[i * q];
 done:
-    cg_free(lt);
-    cg_free(eq);
     cg_free(x);
     cg_free(y);
     cg_free(z);
+    return st;
+}
+
+cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const uint64_t *mine,
+                              uint8_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, w, 1, "less_than", err));
+    if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
+    size_t q = (w + DIGIT_BITS - 1) / DIGIT_BITS, nq, nkq, nmsg;
+    if (!cg_mul_size(n, q, &nq) || !cg_mul_size(nq, K, &nkq) ||
+        !cg_mul_size(nq, DIGIT_VALUES, &nmsg))
+        return cg_error_set(err, CG_ERR_ARG, "less_than: batch too large");
+    uint64_t vmask = mpc_mask(w);
+    /* lt[(k*n + i)*q + d], eq[...]: shares of [a_kd < b_d], [a_kd == b_d]
+     * for comparison k of element i, digit d. */
+    uint8_t *lt = cg_alloc(nkq ? nkq : 1), *eq = cg_alloc(nkq ? nkq : 1);
+    uint8_t *dig = cg_alloc(nq ? nq : 1);
+    uint64_t *buf = cg_alloc((nmsg ? nmsg : 1) * sizeof *buf);
+    cg_status st = CG_OK;
+    if (!lt || !eq || !dig || !buf) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
+        goto done;
+    }
+    if (m->party == CG_SERVER) {
+        /* Two random mask bits per (comparison, digit); the message for the
+         * client's digit v carries every comparison's masked (lt, eq). */
+        cg_prg_bytes(&m->prg, lt, nkq);
+        for (size_t k = 0; k < nkq; k++) {
+            eq[k] = (lt[k] >> 1) & 1;
+            lt[k] &= 1;
+        }
+        for (size_t i = 0; i < n; i++)
+            for (size_t d = 0; d < q; d++) {
+                uint64_t *row = buf + (i * q + d) * DIGIT_VALUES;
+                for (unsigned v = 0; v < DIGIT_VALUES; v++) row[v] = 0;
+                for (unsigned k = 0; k < K; k++) {
+                    size_t at = ((size_t)k * n + i) * q + d;
+                    unsigned ad = (unsigned)(((mine[(size_t)k * n + i] & vmask) >> (DIGIT_BITS * d)) &
+                                             (DIGIT_VALUES - 1));
+                    for (unsigned v = 0; v < DIGIT_VALUES; v++)
+                        row[v] |= ((uint64_t)(lt[at] ^ (ad < v)) |
+                                   ((uint64_t)(eq[at] ^ (ad == v)) << 1))
+                                  << (2 * k);
+                }
+            }
+        st = cg_otn_send(m->ot.send, nq, DIGIT_VALUES, 2 * K, buf, err);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t b = mine[i] & vmask;
+            for (size_t d = 0; d < q; d++)
+                dig[i * q + d] = (uint8_t)((b >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
+        }
+        st = cg_otn_recv(m->ot.recv, nq, DIGIT_VALUES, 2 * K, dig, buf, err);
+        for (size_t i = 0; st == CG_OK && i < n; i++)
+            for (size_t d = 0; d < q; d++)
+                for (unsigned k = 0; k < K; k++) {
+                    size_t at = ((size_t)k * n + i) * q + d;
+                    uint64_t msg = buf[i * q + d] >> (2 * k);
+                    lt[at] = msg & 1;
+                    eq[at] = (msg >> 1) & 1;
+                }
+    }
+    if (st == CG_OK) st = lt_tree(m, (size_t)K * n, q, lt, eq, out, err);
+done:
+    cg_free(lt);
+    cg_free(eq);
+    cg_free(dig);
     cg_free(buf);
     return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
+                           cg_error *err)
+{
+    return mpc_less_than_multi(m, w, n, 1, mine, out, err);
+}
+
+cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
+                          const uint64_t *c, uint8_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 2, "drelu", err));
+    size_t nk;
+    if (K < 1 || K > MAX_CMP || !cg_mul_size(n, K, &nk))
+        return cg_error_set(err, CG_ERR_ARG, "drelu: bad batch");
+    uint64_t low = mpc_mask(bits - 1);
+    size_t nv = m->party == CG_SERVER ? nk : n;
+    uint64_t *v = cg_alloc((nv ? nv : 1) * sizeof *v);
+    if (!v) return cg_error_set(err, CG_ERR_NOMEM, "drelu: out of memory");
+    /* As cg_mpc_msb on x + c_k: the server adds c_k to its share, so the
+     * client's side of every comparison is its own low bits of x. */
+    if (m->party == CG_SERVER)
+        for (unsigned k = 0; k < K; k++)
+            for (size_t i = 0; i < n; i++) v[k * n + i] = low - ((x[i] + c[k]) & low);
+    else
+        for (size_t i = 0; i < n; i++) v[i] = x[i] & low;
+    cg_status st = mpc_less_than_multi(m, bits - 1, n, K, v, out, err);
+    if (st == CG_OK)
+        for (unsigned k = 0; k < K; k++)
+            for (size_t i = 0; i < n; i++) {
+                uint64_t s = m->party == CG_SERVER ? x[i] + c[k] : x[i];
+                out[k * n + i] ^= (uint8_t)(((s >> (bits - 1)) & 1) ^ (m->party == CG_SERVER));
+            }
+    cg_free(v);
+    return st;
 }
 
 cg_status cg_mpc_msb(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,

@@ -32,4 +32,15 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
 cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts,
                          size_t n, const uint64_t *x, uint64_t *out, bool exact, cg_error *err);
 
+/* K comparisons per element sharing the client's input: the server gives
+ * K*n values (comparison k of element i at k*n + i), the client n; out[k*n +
+ * i] = [a_ki < b_i] as boolean shares. One OT per digit for all K, so K
+ * comparisons cost one's OTs plus K AND trees. 1 <= K <= 16. */
+cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const uint64_t *mine,
+                              uint8_t *out, cg_error *err);
+/* out[k*n + i] = shares of [x_i + c_k >= 0] (signed, public c_k; x + c_k
+ * must not wrap): K DReLUs at about the OT cost of one. */
+cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
+                          const uint64_t *c, uint8_t *out, cg_error *err);
+
 #endif

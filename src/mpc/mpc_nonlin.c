@@ -29,13 +29,16 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     if (s < 4 || 2 * (s + 4) >= l - 2)
         return cg_error_set(err, CG_ERR_PARAM, "gelu: format (%u, %u) leaves no headroom", l, s);
     uint64_t mask = mpc_mask(l);
-    enum { D, R, Y, Y2, Z, W, T1, NBUF };
+    if (n > SIZE_MAX / 32) return cg_error_set(err, CG_ERR_ARG, "gelu: batch too large");
+    enum { R, Y, Y2, Z, W, TB, NBUF };
     uint64_t *b[NBUF] = {0};
     uint8_t *pos = cg_alloc(n ? n : 1), *inside = cg_alloc(n ? n : 1);
+    uint8_t *sh = cg_alloc(4 * (n ? n : 1));
     cg_status st = CG_OK;
     for (int i = 0; i < NBUF; i++)
-        if (!(b[i] = cg_alloc((n ? n : 1) * sizeof(uint64_t)))) st = CG_ERR_NOMEM;
-    if (st != CG_OK || !pos || !inside) {
+        if (!(b[i] = cg_alloc((i == TB ? 4 : 1) * (n ? n : 1) * sizeof(uint64_t))))
+            st = CG_ERR_NOMEM;
+    if (st != CG_OK || !pos || !inside || !sh) {
         st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
         goto done;
     }
@@ -44,38 +47,59 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
         st = (call);                                                                           \
         if (st != CG_OK) goto done;                                                            \
     } while (0)
-    /* relu(x) and |x| = 2 relu(x) - x. */
-    STEP(cg_mpc_drelu(m, l, n, x, pos, err));
+    /* pos = [x >= 0]; inside = |x| <= T = [x + T >= 0] and not
+     * [x - T - 1 >= 0], and as the second implies the first that is their
+     * XOR (local). All three compare the client's same share bits, so they
+     * share one set of OTs and run as one batch. */
+    uint64_t t = (uint64_t)cg_fxp_encode(f, GELU_T);
+    const uint64_t offs[3] = {0, t, (0 - t - 1) & mask};
+    uint8_t *cmp = cg_alloc(3 * (n ? n : 1));
+    if (!cmp) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
+        goto done;
+    }
+    st = mpc_drelu_multi(m, l, n, x, 3, offs, cmp, err);
+    for (size_t i = 0; st == CG_OK && i < n; i++) {
+        pos[i] = cmp[i];
+        inside[i] = cmp[n + i] ^ cmp[2 * n + i];
+    }
+    cg_free(cmp);
+    if (st != CG_OK) goto done;
+    /* relu(x) and y = |x| = 2 relu(x) - x. */
     STEP(cg_mpc_select(m, l, n, pos, x, b[R], err));
     for (size_t i = 0; i < n; i++) b[Y][i] = (2 * b[R][i] - x[i]) & mask;
-    /* inside = |x| <= T, i.e. T - |x| >= 0. */
-    uint64_t t = (uint64_t)cg_fxp_encode(f, GELU_T);
-    for (size_t i = 0; i < n; i++) b[D][i] = (0 - b[Y][i]) & mask;
-    cg_mpc_add_public(m, l, n, b[D], t, b[D]);
-    STEP(cg_mpc_drelu(m, l, n, b[D], inside, err));
-    /* z = A y^2 - B y + C */
     STEP(cg_mpc_square(m, l, n, b[Y], b[Y2], err));
-    STEP(cg_mpc_trunc(m, l, s, n, b[Y2], b[Y2], err));
-    STEP(mul_const_trunc(m, f, n, b[Y2], GELU_A, b[Z], err));
-    STEP(mul_const_trunc(m, f, n, b[Y], GELU_B, b[T1], err));
-    for (size_t i = 0; i < n; i++) b[Z][i] = (b[Z][i] - b[T1][i]) & mask;
+    /* One batch for the truncations that do not depend on each other:
+     * y^2 >> s, (B y) >> s, (A y) >> s and x >> 1. */
+    uint64_t ka = (uint64_t)cg_fxp_encode(f, GELU_A), kb = (uint64_t)cg_fxp_encode(f, GELU_B);
+    for (size_t i = 0; i < n; i++) {
+        b[TB][i] = b[Y2][i];
+        b[TB][n + i] = (b[Y][i] * kb) & mask;
+        b[TB][2 * n + i] = (b[Y][i] * ka) & mask;
+        b[TB][3 * n + i] = x[i] & mask;
+        sh[i] = sh[n + i] = sh[2 * n + i] = (uint8_t)s;
+        sh[3 * n + i] = 1;
+    }
+    STEP(mpc_trunc_var(m, l, 0, sh, 4 * n, b[TB], b[TB], err));
+    /* z = A y^2 - B y + C */
+    STEP(mul_const_trunc(m, f, n, b[TB], GELU_A, b[Z], err));
+    for (size_t i = 0; i < n; i++) b[Z][i] = (b[Z][i] - b[TB][n + i]) & mask;
     cg_mpc_add_public(m, l, n, b[Z], (uint64_t)cg_fxp_encode(f, GELU_C), b[Z]);
     /* w = z + A y - D; P = w z + E */
-    STEP(mul_const_trunc(m, f, n, b[Y], GELU_A, b[W], err));
-    for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[Z][i]) & mask;
+    for (size_t i = 0; i < n; i++) b[W][i] = (b[TB][2 * n + i] + b[Z][i]) & mask;
     cg_mpc_add_public(m, l, n, b[W], (uint64_t)cg_fxp_encode(f, -GELU_D), b[W]);
     STEP(cg_mpc_mul(m, l, n, b[W], b[Z], b[W], err));
     STEP(cg_mpc_trunc(m, l, s, n, b[W], b[W], err));
     cg_mpc_add_public(m, l, n, b[W], (uint64_t)cg_fxp_encode(f, GELU_E), b[W]);
     /* inner = x/2 + P */
-    STEP(cg_mpc_trunc(m, l, 1, n, x, b[T1], err));
-    for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[T1][i]) & mask;
+    for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[TB][3 * n + i]) & mask;
     STEP(cg_mpc_mux(m, l, n, inside, b[W], b[R], out, err));
 #undef STEP
 done:
     for (int i = 0; i < NBUF; i++) cg_free(b[i]);
     cg_free(pos);
     cg_free(inside);
+    cg_free(sh);
     return st;
 }
 

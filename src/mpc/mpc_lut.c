@@ -1,0 +1,116 @@
+/* Table lookup on shares (one 1-of-N OT per element) and ring changes:
+ * signed extension to a larger power-of-two ring, local reduction to a
+ * smaller one. */
+#include "mpc/mpc_internal.h"
+
+#define LUT_MAX_IN_BITS 8
+
+cg_status cg_mpc_lut(cg_mpc *m, unsigned in_bits, unsigned out_bits, const uint64_t *table,
+                     size_t n, const uint64_t *x, uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, out_bits, 1, "lut", err));
+    if (in_bits < 1 || in_bits > LUT_MAX_IN_BITS)
+        return cg_error_set(err, CG_ERR_PARAM, "lut: index of %u bits outside [1, %d]", in_bits,
+                            LUT_MAX_IN_BITS);
+    if (m->party == CG_SERVER && !table)
+        return cg_error_set(err, CG_ERR_ARG, "lut: the server needs the table");
+    unsigned N = 1u << in_bits;
+    uint64_t imask = N - 1, omask = mpc_mask(out_bits);
+    size_t nmsg;
+    if (!cg_mul_size(n, N, &nmsg)) return cg_error_set(err, CG_ERR_ARG, "lut: batch too large");
+    cg_status st;
+    if (m->party == CG_SERVER) {
+        /* Row i is the table rotated by the server's share, masked by r_i:
+         * entry j = T[(j + x_s) mod N] - r_i, so the client's pick j = x_c
+         * gives T[x] - r_i and the server keeps r_i. */
+        uint64_t *msgs = cg_alloc((nmsg ? nmsg : 1) * sizeof *msgs);
+        uint64_t *r = cg_alloc((n ? n : 1) * sizeof *r);
+        if (!msgs || !r) {
+            cg_free(msgs);
+            cg_free(r);
+            return cg_error_set(err, CG_ERR_NOMEM, "lut: out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t xs = x[i] & imask;
+            r[i] = cg_prg_u64(&m->prg) & omask;
+            for (unsigned j = 0; j < N; j++)
+                msgs[i * N + j] = (table[(j + xs) & imask] - r[i]) & omask;
+        }
+        st = cg_otn_send(m->ot.send, n, N, out_bits, msgs, err);
+        if (st == CG_OK)
+            for (size_t i = 0; i < n; i++) out[i] = r[i];
+        cg_free(msgs);
+        cg_free(r);
+    } else {
+        uint8_t *choice = cg_alloc(n ? n : 1);
+        if (!choice) return cg_error_set(err, CG_ERR_NOMEM, "lut: out of memory");
+        for (size_t i = 0; i < n; i++) choice[i] = (uint8_t)(x[i] & imask);
+        /* out may alias x: the choices are copied out first. */
+        st = cg_otn_recv(m->ot.recv, n, N, out_bits, choice, out, err);
+        cg_free(choice);
+    }
+    return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_extend(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t n,
+                        const uint64_t *x, uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, to_bits, 2, "extend", err));
+    if (from_bits < 2 || from_bits > to_bits)
+        return cg_error_set(err, CG_ERR_PARAM, "extend: %u -> %u bits is no extension", from_bits,
+                            to_bits);
+    uint64_t fmask = mpc_mask(from_bits), tmask = mpc_mask(to_bits);
+    if (from_bits == to_bits) {
+        for (size_t i = 0; i < n; i++) out[i] = x[i] & fmask;
+        return CG_OK;
+    }
+    uint64_t half = 1ull << (from_bits - 1), offset = 1ull << (from_bits - 2);
+    uint64_t *y = cg_alloc((n ? n : 1) * sizeof *y), *prod = cg_alloc((n ? n : 1) * sizeof *prod);
+    uint8_t *top = cg_alloc(n ? n : 1);
+    uint64_t *delta = m->party == CG_SERVER ? cg_alloc((n ? n : 1) * sizeof *delta) : NULL;
+    cg_status st = CG_OK;
+    if (!y || !prod || !top || (m->party == CG_SERVER && !delta)) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "extend: out of memory");
+        goto done;
+    }
+    /* As in the truncation: y = x + 2^(f-2) lies in [0, 2^(f-1)), so the
+     * shares wrap mod 2^f exactly when either has its top bit set, and
+     * y = y0 + y1 - w 2^f over the integers with w = m0 + m1 - m0 m1. */
+    for (size_t i = 0; i < n; i++) {
+        y[i] = (x[i] + (m->party == CG_SERVER ? offset : 0)) & fmask;
+        top[i] = (y[i] & half) != 0;
+    }
+    if (m->party == CG_SERVER) {
+        for (size_t i = 0; i < n; i++) delta[i] = top[i];
+        st = cg_cot_send(m->ot.send, n, to_bits, delta, prod, err);
+        for (size_t i = 0; st == CG_OK && i < n; i++) prod[i] = (0 - prod[i]) & tmask;
+    } else {
+        st = cg_cot_recv(m->ot.recv, n, to_bits, top, prod, err);
+    }
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) {
+            uint64_t wrap = (top[i] - prod[i]) & tmask; /* this party's share of w */
+            uint64_t r = y[i] - (wrap << from_bits);
+            if (m->party == CG_SERVER) r -= offset;
+            out[i] = r & tmask;
+        }
+done:
+    cg_free(y);
+    cg_free(prod);
+    cg_free(top);
+    cg_free(delta);
+    return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_reduce(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t n,
+                        const uint64_t *x, uint64_t *out, cg_error *err)
+{
+    (void)m;
+    if (to_bits < 1 || to_bits > from_bits || from_bits > 64)
+        return cg_error_set(err, CG_ERR_PARAM, "reduce: %u -> %u bits is no reduction", from_bits,
+                            to_bits);
+    /* 2^to divides 2^from, so reducing each share reduces their sum. */
+    uint64_t mask = mpc_mask(to_bits);
+    for (size_t i = 0; i < n; i++) out[i] = x[i] & mask;
+    return CG_OK;
+}
