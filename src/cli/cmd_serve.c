@@ -78,7 +78,7 @@ int cg_cmd_serve(int argc, char **argv)
     const char *dir = "models/default", *listen_at = NULL, *shape = NULL;
     unsigned long seed = 1;
     int threads = 1, max_sessions = 4;
-    unsigned long mem_mb = 8192, weights_mb = 2048;
+    unsigned long mem_mb = 8192, weights_mb = 2048, timeout_s = 600;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
         else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen_at = argv[++i];
@@ -88,14 +88,16 @@ int cg_cmd_serve(int argc, char **argv)
         else if (strcmp(argv[i], "--max-sessions") == 0 && i + 1 < argc) max_sessions = atoi(argv[++i]);
         else if (strcmp(argv[i], "--session-memory") == 0 && i + 1 < argc) mem_mb = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--weights-memory") == 0 && i + 1 < argc) weights_mb = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) timeout_s = strtoul(argv[++i], NULL, 10);
         else {
             fprintf(stderr, "usage: cryptogen serve [--model DIR] --listen HOST:PORT [--threads N] "
                             "[--max-sessions K] [--session-memory MB] [--weights-memory MB]\n"
+                            "                      [--timeout S (a client silent this long ends its session)]\n"
                             "                      [--random SHAPE --seed S]\n");
             return 2;
         }
     }
-    if (!listen_at || threads < 1 || max_sessions < 1) {
+    if (!listen_at || threads < 1 || max_sessions < 1 || timeout_s < 1 || timeout_s > 86400) {
         fprintf(stderr, "cryptogen serve: need --listen HOST:PORT, threads >= 1, max-sessions >= 1\n");
         return 2;
     }
@@ -146,7 +148,7 @@ int cg_cmd_serve(int argc, char **argv)
         pthread_mutex_unlock(&srv.lock);
         if (stop_requested) break;
         cg_channel *ch = NULL;
-        cg_chan_options copt = {.timeout_ms = 600000};
+        cg_chan_options copt = {.timeout_ms = (uint32_t)(timeout_s * 1000)};
         cg_status st = cg_accept_wait(l, 500, &ch, &copt, &err);
         if (st == CG_ERR_TIMEOUT) continue;
         if (st != CG_OK) {

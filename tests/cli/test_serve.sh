@@ -15,7 +15,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- server log"; cat "$tmp/server.log"; exit 1; }
 tokens() { sed -n 's/.*"tokens": \[\([0-9, ]*\)\].*/\1/p' "$1"; }
 
-"$bin" serve --model "$model" --random $shape --seed 3 --listen 127.0.0.1:0 --max-sessions 2 \
+"$bin" serve --model "$model" --random $shape --seed 3 --listen 127.0.0.1:0 --max-sessions 2 --timeout 10 \
     2> "$tmp/server.log" &
 server_pid=$!
 for _ in $(seq 100); do
@@ -59,6 +59,24 @@ kill -0 "$server_pid" || fail "server died with its client"
 "$bin" generate --connect 127.0.0.1:$port --model "$model" --prompt-ids 5,6,7 -n 5 --json > "$tmp/got3.json" || fail "client after the kill failed"
 [ "$(tokens "$tmp/got3.json")" = "$(tokens "$tmp/want1.json")" ] || fail "client after the kill: wrong tokens"
 echo "killed client: its session ended alone ($(grep 'session 3' "$tmp/server.log" | tail -1)); the server went on"
+
+# Garbage and a silent client end their own sessions too.
+head -c 5000 /dev/urandom > /dev/tcp/127.0.0.1/$port || true
+exec 3<>/dev/tcp/127.0.0.1/$port
+for _ in $(seq 200); do
+    [ "$(grep -c 'ended' "$tmp/server.log")" -ge 3 ] && break
+    sleep 0.1
+done
+sleep 11
+exec 3>&-
+for _ in $(seq 100); do
+    grep -q 'stalled\|timeout' "$tmp/server.log" && break
+    sleep 0.1
+done
+grep -q 'stalled\|timeout' "$tmp/server.log" || fail "a silent client was not timed out"
+[ "$(grep -c 'ended' "$tmp/server.log")" -ge 3 ] || fail "garbage did not end its session"
+kill -0 "$server_pid" || fail "server died"
+echo "garbage and a silent client: sessions ended ($(grep -c ended "$tmp/server.log") ended in all), the server lives"
 
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "server exit status $?"
