@@ -82,7 +82,7 @@ static void sess_free(gen_sess *s)
     cg_bfv_pk_free(&s->pk);
     cg_bfv_ksk_free(&s->rk);
     cg_bfv_ctx_free(s->he);
-    memset(s, 0, sizeof *s);
+    sodium_memzero(s, sizeof *s); /* the sampling seed and key pointers */
 }
 
 /* Shapes both sides derive from the public configuration; checked so that a
