@@ -135,8 +135,7 @@ int cg_cmd_generate(int argc, char **argv)
         fflush(stdout);
     }
     cli_gen_summary sum;
-    /* The status line goes to stderr when the text is not on the same terminal. */
-    bool status = !json && !isatty(STDOUT_FILENO);
+    bool status = !json;
     if (cli_secure_generate(ch, tok, ids, &req, threads, !json, status, out, &sum, &err) != CG_OK)
         goto done;
     if (cg_tokenizer_decode(tok, out, (size_t)n, &text, &tl, &err) != CG_OK) goto done;

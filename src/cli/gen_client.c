@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/gen_client.h"
 
@@ -87,9 +88,17 @@ static void on_step(void *ctx, const cg_gen_step_report *r)
             free(txt);
         }
     }
-    if (c->status)
-        fprintf(stderr, "\r\033[K[%zu tokens, %.2f s/token, %.1f MB sent, %.1f MB received]",
-                r->step + 1, r->total_seconds, (double)s->sent / 1e6, (double)s->received / 1e6);
+    if (c->status) {
+        char line[160];
+        snprintf(line, sizeof line, "[%zu tokens, %.2f s/token, %.1f MB sent, %.1f MB received]",
+                 r->step + 1, r->total_seconds, (double)s->sent / 1e6, (double)s->received / 1e6);
+        if (c->print_text && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO))
+            /* text and status share the terminal: status on the line below,
+             * cursor back where the text goes on */
+            fprintf(stderr, "\0337\n\033[K%s\0338", line);
+        else
+            fprintf(stderr, "\r\033[K%s", line);
+    }
 }
 
 cg_status cli_secure_generate(cg_channel *ch, const cg_tokenizer *tok, const uint32_t *ids,
