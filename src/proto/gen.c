@@ -764,11 +764,10 @@ static cg_status bench_fill(gen_sess *s, cg_error *err)
     const size_t nb = (fill + B - 1) / B, n = 2 * (size_t)s->cfg.n_layer * s->H * nb;
     cg_bfv_ct *cts = cg_calloc(n, sizeof *cts);
     int64_t *co = cg_alloc(N * sizeof *co);
-    uint64_t *row = cg_alloc(s->dh * sizeof *row);
     cg_bfv_plain pt = {0};
     cg_buf msg;
     cg_buf_init(&msg);
-    cg_status st = cts && co && row ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "benchmark fill");
+    cg_status st = cts && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "benchmark fill");
     if (st == CG_OK && s->party == CG_CLIENT) {
         cg_prg prg;
         cg_prg_init_random(&prg);
@@ -799,7 +798,6 @@ static cg_status bench_fill(gen_sess *s, cg_error *err)
     gen_free_cts(cts, n);
     cg_free(cts);
     cg_free(co);
-    cg_free(row);
     cg_bfv_plain_free(&pt);
     cg_buf_free(&msg);
     return st;
