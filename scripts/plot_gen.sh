@@ -31,6 +31,7 @@ set xlabel "total length L (tokens)"
 set ylabel "seconds per token per block"
 set logscale xy
 set xtics (64, 128, 256, 512)
+set xrange [52:620]
 set key top left
 set grid
 plot "$tmp/cache.dat" w lp lw 2 pt 7 t "cryptogen, cache (2 cores, loopback)", \
