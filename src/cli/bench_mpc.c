@@ -16,12 +16,12 @@
 #include "cryptogen/mpc.h"
 
 typedef enum { B_B2A, B_MUL, B_SQUARE, B_SELECT, B_AND, B_DRELU, B_RELU, B_TRUNC, B_ROWMAX,
-               B_GELU, B_ARGMAX, B_EXP, B_TRUNCX, B_LUT, B_EXTEND, B_COUNT, B_RECIP = B_COUNT, B_RSQRT,
+               B_GELU, B_ARGMAX, B_EXP, B_TRUNCX, B_LUT, B_EXTEND, B_P2R, B_COUNT, B_RECIP = B_COUNT, B_RSQRT,
                B_SOFTMAX, B_LAYERNORM, B_ALL } bench_op;
 static const char *const op_names[B_ALL] = {"b2a",  "mul",  "square", "select", "and",
                                             "drelu", "relu", "trunc", "row_max", "gelu",
                                             "argmax_reveal", "exp_neg", "trunc_exact",
-                                            "lut8_37", "extend37_64",
+                                            "lut8_37", "extend37_64", "prime29_to_ring37",
                                             "recip", "rsqrt", "softmax", "layernorm"};
 
 static const cg_fxp FMT = {.ring_bits = 37, .frac_bits = 12};
@@ -70,6 +70,20 @@ static void *run_job(void *arg)
                            &p->err);
         break;
     case B_EXTEND: p->st = cg_mpc_extend(p->m, l, 64, p->n, p->x, p->out, &p->err); break;
+    case B_P2R: {
+        /* What a slot-packed design (t = the paper's 29-bit prime) would pay
+         * after every linear layer; our t = 2^37 design needs none. */
+        const uint64_t P = 536903681;
+        uint64_t *xp = malloc(p->n * sizeof *xp);
+        if (!xp) {
+            p->st = CG_ERR_NOMEM;
+            break;
+        }
+        for (size_t i = 0; i < p->n; i++) xp[i] = p->x[i] % P;
+        p->st = cg_mpc_prime_to_ring(p->m, P, l, p->n, xp, p->out, &p->err);
+        free(xp);
+        break;
+    }
     case B_RECIP: p->st = cg_mpc_recip(p->m, FMT, p->n, p->x, p->out, &p->err); break;
     case B_RSQRT: p->st = cg_mpc_rsqrt(p->m, FMT, p->n, p->x, p->out, &p->err); break;
     case B_SOFTMAX:
