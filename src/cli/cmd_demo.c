@@ -23,7 +23,7 @@ static void print_text(const cg_tokenizer *tok, const char *label, const char *p
 
 int cg_cmd_demo(int argc, char **argv)
 {
-    const char *dir = "models/default", *prompt = "The history of the city";
+    const char *dir = "models/default", *prompt = "The city is located";
     long n = 8;
     int threads = 2;
     for (int i = 1; i < argc; i++) {
