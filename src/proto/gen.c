@@ -392,12 +392,169 @@ static cg_bfv_ct *cache_slot(gen_sess *s, int kv, size_t layer, size_t h, size_t
     return (kv == 0 ? s->kc : s->vc) + idx;
 }
 
-typedef struct attn_bufs {
-    cg_bfv_ct *app, *qct, *sct, *rct, *pct, *oct;
+/* The attention's ciphertexts and share matrices for one call; items of the
+ * parallel loops index into them (score items k run over (row, head, block)
+ * in that order). */
+typedef struct attn {
+    size_t layer, pos0, rows, cols, n_sc;
+    const uint64_t *qkv;
+    uint64_t *sc, *pr, *o; /* (row, head) x cols; (row, head) x cols; rows x d */
+    cg_bfv_ct *app, *qct, *sct, *pct, *oct, *rct;
+    size_t *k_row, *k_head, *k_block, *rh_first; /* per score item; first item of (r, h) */
     uint64_t **rmask;
     cg_bfv_ct **rslot;
     uint32_t **rcount;
-} attn_bufs;
+} attn;
+
+/* Per-item scratch: a coefficient vector and a plaintext. */
+typedef struct scratch {
+    int64_t *co;
+    uint64_t *vals;
+    cg_bfv_plain pt;
+} scratch;
+
+static cg_status scratch_new(const gen_sess *s, scratch *w, cg_error *err)
+{
+    memset(w, 0, sizeof *w);
+    w->co = cg_alloc(s->N * sizeof *w->co);
+    w->vals = cg_alloc(s->N * sizeof *w->vals);
+    if (w->co && w->vals) return CG_OK;
+    cg_free(w->co);
+    cg_free(w->vals);
+    return cg_error_set(err, CG_ERR_NOMEM, "scratch");
+}
+
+static void scratch_free(scratch *w)
+{
+    cg_free(w->co);
+    cg_free(w->vals);
+    cg_bfv_plain_free(&w->pt);
+}
+
+/* k_t / v_t share of (row, head) into its cache layout: encrypted by the
+ * client, added in the clear by the server. Item i = (r H + h) 2 + kv. */
+static cg_status append_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    attn *a = ctx;
+    const size_t r = i / (2 * s->H), h = (i / 2) % s->H, kv = i % 2;
+    scratch w;
+    CG_TRY(scratch_new(s, &w, err));
+    layout_kv(s, (int)kv, a->pos0 + r, a->qkv + r * 3 * s->d + (kv + 1) * s->d + h * s->dh, w.co);
+    cg_status st = put_share(s, w.co, &w.pt, &a->app[i], err);
+    scratch_free(&w);
+    return st;
+}
+
+static cg_status query_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    attn *a = ctx;
+    const size_t r = i / s->H, h = i % s->H;
+    scratch w;
+    CG_TRY(scratch_new(s, &w, err));
+    layout_q(s, a->qkv + r * 3 * s->d + h * s->dh, w.co);
+    cg_status st = put_share(s, w.co, &w.pt, &a->qct[i], err);
+    scratch_free(&w);
+    return st;
+}
+
+/* Shares of the scores of one (row, head, block) from its product. */
+static void take_scores(gen_sess *s, attn *a, size_t k, const uint64_t *vals)
+{
+    const size_t r = a->k_row[k], h = a->k_head[k], bl = a->k_block[k];
+    for (size_t j = 0; j < s->B && bl * s->B + j <= a->pos0 + r; j++)
+        a->sc[(r * s->H + h) * a->cols + bl * s->B + j] = vals[j * s->dh + s->dh - 1];
+}
+
+static cg_status score_item(gen_sess *s, void *ctx, size_t k, cg_error *err)
+{
+    attn *a = ctx;
+    scratch w;
+    CG_TRY(scratch_new(s, &w, err));
+    cg_status st = CG_OK;
+    if (s->party == CG_SERVER) {
+        st = cg_bfv_multiply(s->he, cache_slot(s, 0, a->layer, a->k_head[k], a->k_block[k], NULL),
+                             &a->qct[a->k_row[k] * s->H + a->k_head[k]], &a->sct[k], err);
+        if (st == CG_OK) st = cg_bfv_relinearize(s->he, &s->rk, &a->sct[k], err);
+        if (st == CG_OK) st = gen_mask(s, &a->sct[k], w.vals, err);
+    } else {
+        st = gen_decrypt(s, &a->sct[k], w.vals, err);
+    }
+    if (st == CG_OK) take_scores(s, a, k, w.vals);
+    scratch_free(&w);
+    return st;
+}
+
+static cg_status prob_item(gen_sess *s, void *ctx, size_t k, cg_error *err)
+{
+    attn *a = ctx;
+    const size_t r = a->k_row[k], h = a->k_head[k];
+    scratch w;
+    CG_TRY(scratch_new(s, &w, err));
+    layout_p(s, a->pr + (r * s->H + h) * a->cols, a->k_block[k], a->pos0 + r + 1, w.co);
+    cg_status st = put_share(s, w.co, &w.pt, &a->pct[k], err);
+    scratch_free(&w);
+    return st;
+}
+
+/* Server: sum over blocks of V x p for (row, head) i, relinearised once,
+ * masked; client: its share from the returned ciphertext. */
+static cg_status output_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    attn *a = ctx;
+    const size_t r = i / s->H, h = i % s->H;
+    scratch w;
+    CG_TRY(scratch_new(s, &w, err));
+    cg_status st = CG_OK;
+    cg_bfv_ct *acc = &a->oct[i];
+    if (s->party == CG_SERVER) {
+        cg_bfv_ct prod = {0};
+        size_t k = a->rh_first[i];
+        for (size_t bl = 0; st == CG_OK && bl <= (a->pos0 + r) / s->B; bl++, k++) {
+            st = cg_bfv_multiply(s->he, cache_slot(s, 1, a->layer, h, bl, NULL), &a->pct[k],
+                                 bl == 0 ? acc : &prod, err);
+            if (st == CG_OK && bl > 0) st = cg_bfv_add(s->he, acc, &prod, acc, err);
+        }
+        cg_bfv_ct_free(&prod);
+        if (st == CG_OK) st = cg_bfv_relinearize(s->he, &s->rk, acc, err);
+        if (st == CG_OK) st = gen_mask(s, acc, w.vals, err);
+    } else {
+        st = gen_decrypt(s, acc, w.vals, err);
+    }
+    for (size_t j = 0; st == CG_OK && j < s->dh; j++)
+        a->o[r * s->d + h * s->dh + j] = w.vals[j * s->B + s->B - 1];
+    scratch_free(&w);
+    return st;
+}
+
+/* Client: a refreshed cache ciphertext decrypted and encrypted afresh. */
+static cg_status refresh_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    attn *a = ctx;
+    scratch w;
+    CG_TRY(scratch_new(s, &w, err));
+    cg_status st = gen_decrypt(s, &a->rct[i], w.vals, err);
+    for (size_t c = 0; st == CG_OK && c < s->N; c++) w.co[c] = gen_centre(s, w.vals[c]);
+    cg_bfv_ct_free(&a->rct[i]);
+    if (st == CG_OK) st = gen_encode(s, w.co, &w.pt, err);
+    if (st == CG_OK) st = cg_bfv_encrypt_sk(s->he, &s->sk, &w.pt, &a->rct[i], err);
+    scratch_free(&w);
+    return st;
+}
+
+static void attn_free(attn *a, size_t n_app, size_t n_q, size_t n_rmax)
+{
+    gen_free_cts(a->app, n_app);
+    gen_free_cts(a->qct, n_q);
+    gen_free_cts(a->sct, a->n_sc);
+    gen_free_cts(a->pct, a->n_sc);
+    gen_free_cts(a->oct, n_q);
+    gen_free_cts(a->rct, n_rmax);
+    for (size_t i = 0; a->rmask && i < n_rmax; i++) cg_free(a->rmask[i]);
+    cg_free(a->app), cg_free(a->qct), cg_free(a->sct), cg_free(a->pct), cg_free(a->oct);
+    cg_free(a->rct), cg_free(a->rmask), cg_free(a->rslot), cg_free(a->rcount);
+    cg_free(a->k_row), cg_free(a->k_head), cg_free(a->k_block), cg_free(a->rh_first);
+    cg_free(a->sc), cg_free(a->pr);
+}
 
 /* rows new positions pos0.. with qkv shares (rows x 3d, scale s): appends k
  * and v to the cache, and returns o = softmax(q K^T) V shares (rows x d,
@@ -405,96 +562,76 @@ typedef struct attn_bufs {
 static cg_status attention(gen_sess *s, size_t layer, size_t pos0, size_t rows,
                            const uint64_t *qkv, uint64_t *o, cg_error *err)
 {
-    const size_t N = s->N, d = s->d, H = s->H, dh = s->dh, B = s->B;
+    const size_t N = s->N, H = s->H, B = s->B;
     const size_t cols = pos0 + rows, nb_max = (cols - 1) / B + 1;
     const size_t n_app = 2 * rows * H, n_q = rows * H, n_rmax = 2 * H * nb_max;
-    size_t n_sc = 0;
-    for (size_t r = 0; r < rows; r++) n_sc += H * ((pos0 + r) / B + 1);
-    attn_bufs a = {0};
+    attn a = {.layer = layer, .pos0 = pos0, .rows = rows, .cols = cols, .qkv = qkv, .o = o};
+    for (size_t r = 0; r < rows; r++) a.n_sc += H * ((pos0 + r) / B + 1);
     a.app = cg_calloc(n_app, sizeof(cg_bfv_ct));
     a.qct = cg_calloc(n_q, sizeof(cg_bfv_ct));
-    a.sct = cg_calloc(n_sc, sizeof(cg_bfv_ct));
-    a.pct = cg_calloc(n_sc, sizeof(cg_bfv_ct));
+    a.sct = cg_calloc(a.n_sc, sizeof(cg_bfv_ct));
+    a.pct = cg_calloc(a.n_sc, sizeof(cg_bfv_ct));
     a.oct = cg_calloc(n_q, sizeof(cg_bfv_ct));
     a.rct = cg_calloc(n_rmax, sizeof(cg_bfv_ct));
     a.rmask = cg_calloc(n_rmax, sizeof(uint64_t *));
     a.rslot = cg_calloc(n_rmax, sizeof(cg_bfv_ct *));
     a.rcount = cg_calloc(n_rmax, sizeof(uint32_t *));
-    int64_t *co = cg_alloc(N * sizeof *co);
-    uint64_t *vals = cg_alloc(N * sizeof *vals);
-    uint64_t *sc = cg_calloc(n_q * cols, sizeof *sc);  /* (r, h) rows */
-    uint64_t *pr = cg_calloc(n_q * cols, sizeof *pr);
+    a.k_row = cg_alloc(a.n_sc * sizeof(size_t));
+    a.k_head = cg_alloc(a.n_sc * sizeof(size_t));
+    a.k_block = cg_alloc(a.n_sc * sizeof(size_t));
+    a.rh_first = cg_alloc(n_q * sizeof(size_t));
+    a.sc = cg_calloc(n_q * cols, sizeof(uint64_t));
+    a.pr = cg_calloc(n_q * cols, sizeof(uint64_t));
     size_t *row_len = cg_alloc(n_q * sizeof *row_len);
+    scratch w = {0};
     uint32_t n_rf = 0;
-    cg_bfv_plain pt = {0};
     cg_buf msg;
     cg_buf_init(&msg);
     cg_status st = (a.app && a.qct && a.sct && a.pct && a.oct && a.rct && a.rmask && a.rslot &&
-                    a.rcount && co && vals && sc && pr && row_len)
-                       ? CG_OK
+                    a.rcount && a.k_row && a.k_head && a.k_block && a.rh_first && a.sc && a.pr &&
+                    row_len)
+                       ? scratch_new(s, &w, err)
                        : cg_error_set(err, CG_ERR_NOMEM, "attention");
-    for (size_t r = 0; st == CG_OK && r < rows; r++)
-        for (size_t h = 0; h < H; h++) row_len[r * H + h] = pos0 + r + 1;
+    if (st == CG_OK) {
+        size_t k = 0;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t h = 0; h < H; h++) {
+                row_len[r * H + h] = pos0 + r + 1;
+                a.rh_first[r * H + h] = k;
+                for (size_t bl = 0; bl <= (pos0 + r) / B; bl++, k++)
+                    a.k_row[k] = r, a.k_head[k] = h, a.k_block[k] = bl;
+            }
+    }
 
     /* 1. Append k_t, v_t: the client's shares encrypted in place, the
      *    server's added, then a masked add into the current block (a new
      *    block starts as the appended ciphertext itself). */
     gen_part_begin(s, CG_PART_KV_APPEND);
     if (st == CG_OK && s->party == CG_SERVER) st = move_cts(s, CG_CLIENT, a.app, n_app, &msg, err);
-    for (size_t r = 0; st == CG_OK && r < rows; r++)
-        for (size_t h = 0; st == CG_OK && h < H; h++)
-            for (int kv = 0; st == CG_OK && kv < 2; kv++) {
-                const size_t g = pos0 + r;
-                cg_bfv_ct *c = &a.app[(r * H + h) * 2 + (size_t)kv];
-                layout_kv(s, kv, g, qkv + r * 3 * d + (size_t)(kv + 1) * d + h * dh, co);
-                st = put_share(s, co, &pt, c, err);
-                if (st != CG_OK || s->party != CG_SERVER) continue;
-                uint32_t *cnt;
-                cg_bfv_ct *slot = cache_slot(s, kv, layer, h, g / B, &cnt);
-                if (slot->data) {
-                    st = cg_bfv_add(s->he, slot, c, slot, err);
-                } else {
-                    *slot = *c;
-                    memset(c, 0, sizeof *c);
-                }
-                (*cnt)++;
-            }
+    if (st == CG_OK) st = gen_parallel(s, n_app, append_item, &a, err);
+    for (size_t i = 0; st == CG_OK && s->party == CG_SERVER && i < n_app; i++) {
+        const size_t r = i / (2 * H), h = (i / 2) % H;
+        uint32_t *cnt;
+        cg_bfv_ct *slot = cache_slot(s, (int)(i % 2), layer, h, (pos0 + r) / B, &cnt);
+        if (slot->data) {
+            st = cg_bfv_add(s->he, slot, &a.app[i], slot, err);
+        } else {
+            *slot = a.app[i];
+            memset(&a.app[i], 0, sizeof a.app[i]);
+        }
+        (*cnt)++;
+    }
     if (st == CG_OK && s->party == CG_CLIENT) st = move_cts(s, CG_CLIENT, a.app, n_app, &msg, err);
     gen_part_end(s);
 
     /* 2. Scores: encrypted query times each K block, relinearised, masked. */
     gen_part_begin(s, CG_PART_QK);
     if (st == CG_OK && s->party == CG_SERVER) st = move_cts(s, CG_CLIENT, a.qct, n_q, &msg, err);
-    for (size_t r = 0; st == CG_OK && r < rows; r++)
-        for (size_t h = 0; st == CG_OK && h < H; h++) {
-            layout_q(s, qkv + r * 3 * d + h * dh, co);
-            st = put_share(s, co, &pt, &a.qct[r * H + h], err);
-        }
+    if (st == CG_OK) st = gen_parallel(s, n_q, query_item, &a, err);
     if (st == CG_OK && s->party == CG_CLIENT) st = move_cts(s, CG_CLIENT, a.qct, n_q, &msg, err);
-    if (st == CG_OK && s->party == CG_SERVER) {
-        size_t k = 0;
-        for (size_t r = 0; st == CG_OK && r < rows; r++)
-            for (size_t h = 0; st == CG_OK && h < H; h++)
-                for (size_t bl = 0; st == CG_OK && bl <= (pos0 + r) / B; bl++, k++) {
-                    st = cg_bfv_multiply(s->he, cache_slot(s, 0, layer, h, bl, NULL),
-                                         &a.qct[r * H + h], &a.sct[k], err);
-                    if (st == CG_OK) st = cg_bfv_relinearize(s->he, &s->rk, &a.sct[k], err);
-                    if (st == CG_OK) st = gen_mask(s, &a.sct[k], vals, err);
-                    for (size_t j = 0; st == CG_OK && j < B && bl * B + j <= pos0 + r; j++)
-                        sc[(r * H + h) * cols + bl * B + j] = vals[j * dh + dh - 1];
-                }
-    }
-    if (st == CG_OK) st = move_cts(s, CG_SERVER, a.sct, n_sc, &msg, err);
-    if (st == CG_OK && s->party == CG_CLIENT) {
-        size_t k = 0;
-        for (size_t r = 0; st == CG_OK && r < rows; r++)
-            for (size_t h = 0; st == CG_OK && h < H; h++)
-                for (size_t bl = 0; st == CG_OK && bl <= (pos0 + r) / B; bl++, k++) {
-                    st = gen_decrypt(s, &a.sct[k], vals, err);
-                    for (size_t j = 0; st == CG_OK && j < B && bl * B + j <= pos0 + r; j++)
-                        sc[(r * H + h) * cols + bl * B + j] = vals[j * dh + dh - 1];
-                }
-    }
+    if (st == CG_OK && s->party == CG_SERVER) st = gen_parallel(s, a.n_sc, score_item, &a, err);
+    if (st == CG_OK) st = move_cts(s, CG_SERVER, a.sct, a.n_sc, &msg, err);
+    if (st == CG_OK && s->party == CG_CLIENT) st = gen_parallel(s, a.n_sc, score_item, &a, err);
     gen_part_end(s);
 
     /* 3. Lazy refresh: cache ciphertexts whose noise estimate (or the test
@@ -532,22 +669,16 @@ static cg_status attention(gen_sess *s, size_t layer, size_t pos0, size_t rows,
             rd.pos = 0;
             st = gen_get_cts(s, &rd, a.rct, n_rf, err);
         }
-        for (size_t i = 0; st == CG_OK && i < n_rf; i++) {
-            st = gen_decrypt(s, &a.rct[i], vals, err);
-            for (size_t c = 0; st == CG_OK && c < N; c++) co[c] = gen_centre(s, vals[c]);
-            cg_bfv_ct_free(&a.rct[i]);
-            if (st == CG_OK) st = gen_encode(s, co, &pt, err);
-            if (st == CG_OK) st = cg_bfv_encrypt_sk(s->he, &s->sk, &pt, &a.rct[i], err);
-        }
+        if (st == CG_OK) st = gen_parallel(s, n_rf, refresh_item, &a, err);
         if (st == CG_OK) st = gen_send_cts(s, &msg, a.rct, n_rf, err);
     }
     if (st == CG_OK && s->party == CG_SERVER) {
         gen_free_cts(a.rct, n_rf);
         st = move_cts(s, CG_CLIENT, a.rct, n_rf, &msg, err);
         for (size_t i = 0; st == CG_OK && i < n_rf; i++) {
-            for (size_t c = 0; c < N; c++) co[c] = gen_centre(s, a.rmask[i][c]);
-            st = gen_encode(s, co, &pt, err);
-            if (st == CG_OK) st = cg_bfv_add_plain(s->he, &a.rct[i], &pt, err);
+            for (size_t c = 0; c < N; c++) w.co[c] = gen_centre(s, a.rmask[i][c]);
+            st = gen_encode(s, w.co, &w.pt, err);
+            if (st == CG_OK) st = cg_bfv_add_plain(s->he, &a.rct[i], &w.pt, err);
             if (st == CG_OK) {
                 cg_bfv_ct_free(a.rslot[i]);
                 *a.rslot[i] = a.rct[i];
@@ -564,73 +695,30 @@ static cg_status attention(gen_sess *s, size_t layer, size_t pos0, size_t rows,
     if (st == CG_OK) {
         const unsigned sf = s->fx.act.frac_bits;
         if (s->score_mul == 0) {
-            st = trunc_exact(s, n_q * cols, sc, sf + s->score_shift, err);
+            st = trunc_exact(s, n_q * cols, a.sc, sf + s->score_shift, err);
         } else {
-            st = trunc_exact(s, n_q * cols, sc, sf, err);
-            if (st == CG_OK) cg_mpc_mul_public(s->mpc, s->l, n_q * cols, sc, (uint64_t)s->score_mul, sc);
-            if (st == CG_OK) st = trunc_exact(s, n_q * cols, sc, sf, err);
+            st = trunc_exact(s, n_q * cols, a.sc, sf, err);
+            if (st == CG_OK) cg_mpc_mul_public(s->mpc, s->l, n_q * cols, a.sc, (uint64_t)s->score_mul, a.sc);
+            if (st == CG_OK) st = trunc_exact(s, n_q * cols, a.sc, sf, err);
         }
     }
-    if (st == CG_OK) st = cg_mpc_softmax(s->mpc, s->fx.act, n_q, cols, row_len, sc, pr, err);
+    if (st == CG_OK) st = cg_mpc_softmax(s->mpc, s->fx.act, n_q, cols, row_len, a.sc, a.pr, err);
     gen_part_end(s);
 
     /* 5. softmax . V: encrypted probabilities per block times the V blocks,
      *    summed, relinearised once, masked. */
     gen_part_begin(s, CG_PART_SV);
-    if (st == CG_OK && s->party == CG_SERVER) st = move_cts(s, CG_CLIENT, a.pct, n_sc, &msg, err);
-    {
-        size_t k = 0;
-        for (size_t r = 0; st == CG_OK && r < rows; r++)
-            for (size_t h = 0; st == CG_OK && h < H; h++)
-                for (size_t bl = 0; st == CG_OK && bl <= (pos0 + r) / B; bl++, k++) {
-                    layout_p(s, pr + (r * H + h) * cols, bl, pos0 + r + 1, co);
-                    st = put_share(s, co, &pt, &a.pct[k], err);
-                }
-    }
-    if (st == CG_OK && s->party == CG_CLIENT) st = move_cts(s, CG_CLIENT, a.pct, n_sc, &msg, err);
-    if (st == CG_OK && s->party == CG_SERVER) {
-        size_t k = 0;
-        cg_bfv_ct prod = {0};
-        for (size_t r = 0; st == CG_OK && r < rows; r++)
-            for (size_t h = 0; st == CG_OK && h < H; h++) {
-                cg_bfv_ct *acc = &a.oct[r * H + h];
-                for (size_t bl = 0; st == CG_OK && bl <= (pos0 + r) / B; bl++, k++) {
-                    st = cg_bfv_multiply(s->he, cache_slot(s, 1, layer, h, bl, NULL), &a.pct[k],
-                                         bl == 0 ? acc : &prod, err);
-                    if (st == CG_OK && bl > 0) st = cg_bfv_add(s->he, acc, &prod, acc, err);
-                }
-                if (st == CG_OK) st = cg_bfv_relinearize(s->he, &s->rk, acc, err);
-                if (st == CG_OK) st = gen_mask(s, acc, vals, err);
-                for (size_t i = 0; st == CG_OK && i < dh; i++)
-                    o[r * d + h * dh + i] = vals[i * B + B - 1];
-            }
-        cg_bfv_ct_free(&prod);
-    }
+    if (st == CG_OK && s->party == CG_SERVER) st = move_cts(s, CG_CLIENT, a.pct, a.n_sc, &msg, err);
+    if (st == CG_OK) st = gen_parallel(s, a.n_sc, prob_item, &a, err);
+    if (st == CG_OK && s->party == CG_CLIENT) st = move_cts(s, CG_CLIENT, a.pct, a.n_sc, &msg, err);
+    if (st == CG_OK && s->party == CG_SERVER) st = gen_parallel(s, n_q, output_item, &a, err);
     if (st == CG_OK) st = move_cts(s, CG_SERVER, a.oct, n_q, &msg, err);
-    if (st == CG_OK && s->party == CG_CLIENT)
-        for (size_t r = 0; st == CG_OK && r < rows; r++)
-            for (size_t h = 0; st == CG_OK && h < H; h++) {
-                st = gen_decrypt(s, &a.oct[r * H + h], vals, err);
-                for (size_t i = 0; st == CG_OK && i < dh; i++)
-                    o[r * d + h * dh + i] = vals[i * B + B - 1];
-            }
+    if (st == CG_OK && s->party == CG_CLIENT) st = gen_parallel(s, n_q, output_item, &a, err);
     gen_part_end(s);
 
-    gen_free_cts(a.app, n_app);
-    gen_free_cts(a.qct, n_q);
-    gen_free_cts(a.sct, n_sc);
-    gen_free_cts(a.pct, n_sc);
-    gen_free_cts(a.oct, n_q);
-    gen_free_cts(a.rct, n_rmax);
-    for (size_t i = 0; a.rmask && i < n_rmax; i++) cg_free(a.rmask[i]);
-    cg_free(a.app), cg_free(a.qct), cg_free(a.sct), cg_free(a.pct), cg_free(a.oct);
-    cg_free(a.rct), cg_free(a.rmask), cg_free(a.rslot), cg_free(a.rcount);
-    cg_free(co);
-    cg_free(vals);
-    cg_free(sc);
-    cg_free(pr);
+    attn_free(&a, n_app, n_q, n_rmax);
+    scratch_free(&w);
     cg_free(row_len);
-    cg_bfv_plain_free(&pt);
     cg_buf_free(&msg);
     return st;
 }

@@ -34,6 +34,40 @@ void gen_part_end(gen_sess *s)
     cg_chan_set_phase(s->ch, NULL);
 }
 
+typedef struct par_job {
+    gen_sess *s;
+    gen_item_fn fn;
+    void *ctx;
+    cg_error *errs; /* one per item */
+} par_job;
+
+static void par_range(void *arg, size_t begin, size_t end)
+{
+    par_job *j = arg;
+    for (size_t i = begin; i < end; i++) {
+        j->errs[i].code = j->fn(j->s, j->ctx, i, &j->errs[i]);
+        if (j->errs[i].code != CG_OK) return;
+    }
+}
+
+cg_status gen_parallel(gen_sess *s, size_t n, gen_item_fn fn, void *ctx, cg_error *err)
+{
+    if (n == 0) return CG_OK;
+    cg_error *errs = cg_calloc(n, sizeof *errs);
+    if (!errs) return cg_error_set(err, CG_ERR_NOMEM, "parallel items");
+    par_job j = {s, fn, ctx, errs};
+    if (s->threads <= 1 || cg_parallel_for(s->threads, n, par_range, &j) != CG_OK)
+        par_range(&j, 0, n);
+    cg_status st = CG_OK;
+    for (size_t i = 0; i < n && st == CG_OK; i++)
+        if (errs[i].code != CG_OK) {
+            st = errs[i].code;
+            if (err) *err = errs[i];
+        }
+    cg_free(errs);
+    return st;
+}
+
 void gen_free_cts(cg_bfv_ct *cts, size_t n)
 {
     for (size_t i = 0; cts && i < n; i++) cg_bfv_ct_free(&cts[i]);
@@ -154,108 +188,147 @@ cg_status gen_encode_block(const cg_bfv_ctx *he, const int32_t *w, size_t so, si
     return cg_bfv_plain_to_ntt(he, pt, cg_bfv_nq(he), dst, err);
 }
 
+typedef struct lin_job {
+    const int32_t *w;
+    size_t so, si, in, out, rows, ni, no, cin, cout;
+    const int64_t *b;
+    const uint64_t *x;
+    uint64_t *y;
+    cg_bfv_ct *ins, *outs;
+    const cg_bfv_plain_ntt *pre;    /* cin * cout blocks, or NULL */
+    const cg_bfv_plain_ntt *window; /* encode-as-you-go: the current row block's cin */
+} lin_job;
+
+/* Input chunk a of row r: the client encrypts its share, the server adds
+ * its own (x NULL: an all-zero share) and goes to NTT form. */
+static cg_status lin_in_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    lin_job *j = ctx;
+    const size_t r = i / j->cin, a = i % j->cin, N = s->N;
+    cg_bfv_ct *ct = &j->ins[i];
+    if (s->party == CG_SERVER && !j->x) return cg_bfv_to_ntt(s->he, ct);
+    int64_t *co = cg_calloc(N, sizeof *co);
+    cg_bfv_plain pt = {0};
+    if (!co) return cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    for (size_t k = 0; k < j->ni && a * j->ni + k < j->in; k++)
+        co[k] = gen_centre(s, j->x[r * j->in + a * j->ni + k]);
+    cg_status st = gen_encode(s, co, &pt, err);
+    if (st == CG_OK && s->party == CG_CLIENT) st = cg_bfv_encrypt_sk(s->he, &s->sk, &pt, ct, err);
+    if (st == CG_OK && s->party == CG_SERVER) st = cg_bfv_add_plain(s->he, ct, &pt, err);
+    if (st == CG_OK && s->party == CG_SERVER) st = cg_bfv_to_ntt(s->he, ct);
+    cg_free(co);
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
+/* Output block c of row r: the server's fused products, bias, mask (its
+ * share) with pre-encoded weights; the client's share from decryption. */
+static cg_status lin_out_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    lin_job *j = ctx;
+    const size_t r = i / j->cout, c = i % j->cout, N = s->N;
+    const size_t o_n = (c + 1) * j->no <= j->out ? j->no : j->out - c * j->no;
+    uint64_t *vals = cg_alloc(N * sizeof *vals);
+    if (!vals) return cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    cg_status st = CG_OK;
+    cg_bfv_ct *oc = &j->outs[i];
+    if (s->party == CG_CLIENT) {
+        st = gen_decrypt(s, oc, vals, err);
+    } else {
+        const cg_bfv_ct **inp = cg_calloc(j->cin, sizeof *inp);
+        const cg_bfv_plain_ntt **wpp = cg_calloc(j->cin, sizeof *wpp);
+        int64_t *co = cg_calloc(N, sizeof *co);
+        cg_bfv_plain pt = {0};
+        if (!inp || !wpp || !co) st = cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+        for (size_t a = 0; st == CG_OK && a < j->cin; a++) {
+            inp[a] = &j->ins[r * j->cin + a];
+            wpp[a] = j->window ? &j->window[a] : &j->pre[c * j->cin + a];
+        }
+        if (st == CG_OK) st = cg_bfv_mac_plain(s->he, inp, wpp, j->cin, oc, err);
+        if (st == CG_OK && j->b) {
+            for (size_t o = 0; o < o_n; o++) co[o * j->ni + j->ni - 1] = j->b[c * j->no + o];
+            st = gen_encode(s, co, &pt, err);
+            if (st == CG_OK) st = cg_bfv_add_plain(s->he, oc, &pt, err);
+        }
+        if (st == CG_OK) st = gen_mask(s, oc, vals, err);
+        cg_free(inp);
+        cg_free(wpp);
+        cg_free(co);
+        cg_bfv_plain_free(&pt);
+    }
+    for (size_t o = 0; st == CG_OK && o < o_n; o++)
+        j->y[r * j->out + c * j->no + o] = vals[o * j->ni + j->ni - 1];
+    cg_free(vals);
+    return st;
+}
+
+/* Without pre-encoded weights: each row block's plaintexts are encoded once
+ * and used for every row (sequential; the products thread inside mac). */
+static cg_status lin_server_encode_as_you_go(gen_sess *s, lin_job *j, cg_error *err)
+{
+    const size_t N = s->N;
+    cg_bfv_plain_ntt *wp = cg_calloc(j->cin, sizeof *wp);
+    int64_t *co = cg_alloc(N * sizeof *co);
+    cg_bfv_plain pt = {0};
+    cg_status st = wp && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    for (size_t c = 0; st == CG_OK && c < j->cout; c++) {
+        for (size_t a = 0; st == CG_OK && a < j->cin; a++)
+            st = gen_encode_block(s->he, j->w, j->so, j->si, j->in, j->out, j->ni, j->no, a, c, co,
+                                  &pt, &wp[a], err);
+        lin_job one = *j;
+        one.window = wp;
+        for (size_t r = 0; st == CG_OK && r < j->rows; r++)
+            st = lin_out_item(s, &one, r * j->cout + c, err);
+    }
+    for (size_t a = 0; wp && a < j->cin; a++) cg_bfv_plain_ntt_free(&wp[a]);
+    cg_free(wp);
+    cg_free(co);
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
 cg_status gen_linear(gen_sess *s, const int32_t *w, size_t so, size_t si, const int64_t *b,
                      size_t in, size_t out, size_t rows, const uint64_t *x, uint64_t *y,
                      cg_error *err)
 {
-    const size_t N = s->N;
-    size_t ni = 1, no = 1;
-    gen_plan(N, in, out, &ni, &no);
-    const cg_bfv_plain_ntt *pre =
-        s->party == CG_SERVER && s->opt ? gen_weights_find(s->opt->weights, s->he, w) : NULL;
-    const size_t cin = (in + ni - 1) / ni, cout = (out + no - 1) / no;
-    cg_bfv_ct *ins = cg_calloc(rows * cin, sizeof *ins);
-    cg_bfv_ct *outs = cg_calloc(rows * cout, sizeof *outs);
-    int64_t *co = cg_alloc(N * sizeof *co);
-    uint64_t *vals = cg_alloc(N * sizeof *vals);
-    cg_bfv_plain pt = {0};
-    cg_bfv_plain_ntt *wp = cg_calloc(cin, sizeof *wp);
-    const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
-    const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
+    lin_job j = {.w = w, .so = so, .si = si, .in = in, .out = out, .rows = rows, .b = b, .x = x, .y = y};
+    gen_plan(s->N, in, out, &j.ni, &j.no);
+    j.cin = (in + j.ni - 1) / j.ni;
+    j.cout = (out + j.no - 1) / j.no;
+    j.pre = s->party == CG_SERVER && s->opt ? gen_weights_find(s->opt->weights, s->he, w) : NULL;
+    const size_t n_in = rows * j.cin, n_out = rows * j.cout;
+    j.ins = cg_calloc(n_in, sizeof *j.ins);
+    j.outs = cg_calloc(n_out, sizeof *j.outs);
     cg_buf msg;
     cg_buf_init(&msg);
-    cg_status st = (ins && outs && co && vals && wp && wpp && inp)
-                       ? CG_OK
-                       : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
-    if (st == CG_OK && s->party == CG_CLIENT) {
-        for (size_t r = 0; st == CG_OK && r < rows; r++)
-            for (size_t a = 0; st == CG_OK && a < cin; a++) {
-                memset(co, 0, N * sizeof *co);
-                for (size_t j = 0; j < ni && a * ni + j < in; j++)
-                    co[j] = gen_centre(s, x[r * in + a * ni + j]);
-                st = gen_encode(s, co, &pt, err);
-                if (st == CG_OK) st = cg_bfv_encrypt_sk(s->he, &s->sk, &pt, &ins[r * cin + a], err);
-            }
-        if (st == CG_OK) st = gen_send_cts(s, &msg, ins, rows * cin, err);
-        if (st == CG_OK) st = gen_recv_msg(s, &msg, rows * cout, err);
+    cg_status st = j.ins && j.outs ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    if (s->party == CG_CLIENT) {
+        if (st == CG_OK) st = gen_parallel(s, n_in, lin_in_item, &j, err);
+        if (st == CG_OK) st = gen_send_cts(s, &msg, j.ins, n_in, err);
+        if (st == CG_OK) st = gen_recv_msg(s, &msg, n_out, err);
         if (st == CG_OK) {
             cg_reader rd;
             cg_reader_init(&rd, msg.data, msg.len);
-            st = gen_get_cts(s, &rd, outs, rows * cout, err);
+            st = gen_get_cts(s, &rd, j.outs, n_out, err);
         }
-        for (size_t r = 0; st == CG_OK && r < rows; r++)
-            for (size_t c = 0; st == CG_OK && c < cout; c++) {
-                st = gen_decrypt(s, &outs[r * cout + c], vals, err);
-                for (size_t o = 0; st == CG_OK && o < no && c * no + o < out; o++)
-                    y[r * out + c * no + o] = vals[o * ni + ni - 1];
-            }
-    } else if (st == CG_OK) {
-        st = gen_recv_msg(s, &msg, rows * cin, err);
+        if (st == CG_OK) st = gen_parallel(s, n_out, lin_out_item, &j, err);
+    } else {
+        if (st == CG_OK) st = gen_recv_msg(s, &msg, n_in, err);
         if (st == CG_OK) {
             cg_reader rd;
             cg_reader_init(&rd, msg.data, msg.len);
-            st = gen_get_cts(s, &rd, ins, rows * cin, err);
+            st = gen_get_cts(s, &rd, j.ins, n_in, err);
         }
-        /* Add the server's share of x, then go to NTT form once. */
-        for (size_t r = 0; st == CG_OK && r < rows; r++)
-            for (size_t a = 0; st == CG_OK && a < cin; a++) {
-                if (x) {
-                    memset(co, 0, N * sizeof *co);
-                    for (size_t j = 0; j < ni && a * ni + j < in; j++)
-                        co[j] = gen_centre(s, x[r * in + a * ni + j]);
-                    st = gen_encode(s, co, &pt, err);
-                    if (st == CG_OK) st = cg_bfv_add_plain(s->he, &ins[r * cin + a], &pt, err);
-                }
-                if (st == CG_OK) st = cg_bfv_to_ntt(s->he, &ins[r * cin + a]);
-            }
-        for (size_t c = 0; st == CG_OK && c < cout; c++) {
-            const size_t o_n = (c + 1) * no <= out ? no : out - c * no;
-            for (size_t a = 0; st == CG_OK && a < cin; a++) {
-                if (pre) {
-                    wpp[a] = &pre[c * cin + a];
-                    continue;
-                }
-                st = gen_encode_block(s->he, w, so, si, in, out, ni, no, a, c, co, &pt, &wp[a], err);
-                wpp[a] = &wp[a];
-            }
-            if (st == CG_OK && b) {
-                memset(co, 0, N * sizeof *co);
-                for (size_t o = 0; o < o_n; o++) co[o * ni + ni - 1] = b[c * no + o];
-                st = gen_encode(s, co, &pt, err);
-            }
-            for (size_t r = 0; st == CG_OK && r < rows; r++) {
-                for (size_t a = 0; a < cin; a++) inp[a] = &ins[r * cin + a];
-                cg_bfv_ct *oc = &outs[r * cout + c];
-                st = cg_bfv_mac_plain(s->he, inp, wpp, cin, oc, err);
-                if (st == CG_OK && b) st = cg_bfv_add_plain(s->he, oc, &pt, err);
-                if (st == CG_OK) st = gen_mask(s, oc, vals, err);
-                for (size_t o = 0; st == CG_OK && o < o_n; o++)
-                    y[r * out + c * no + o] = vals[o * ni + ni - 1];
-            }
-        }
-        if (st == CG_OK) st = gen_send_cts(s, &msg, outs, rows * cout, err);
+        if (st == CG_OK) st = gen_parallel(s, n_in, lin_in_item, &j, err);
+        if (st == CG_OK)
+            st = j.pre ? gen_parallel(s, n_out, lin_out_item, &j, err)
+                       : lin_server_encode_as_you_go(s, &j, err);
+        if (st == CG_OK) st = gen_send_cts(s, &msg, j.outs, n_out, err);
     }
-    for (size_t a = 0; wp && a < cin; a++) cg_bfv_plain_ntt_free(&wp[a]);
-    gen_free_cts(ins, rows * cin);
-    gen_free_cts(outs, rows * cout);
-    cg_free(ins);
-    cg_free(outs);
-    cg_free(wp);
-    cg_free(wpp);
-    cg_free(inp);
-    cg_free(co);
-    cg_free(vals);
-    cg_bfv_plain_free(&pt);
+    gen_free_cts(j.ins, n_in);
+    gen_free_cts(j.outs, n_out);
+    cg_free(j.ins);
+    cg_free(j.outs);
     cg_buf_free(&msg);
     return st;
 }

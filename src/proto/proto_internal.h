@@ -50,6 +50,11 @@ typedef struct gen_sess {
 void gen_part_begin(gen_sess *s, cg_gen_part p);
 void gen_part_end(gen_sess *s);
 
+/* Runs fn(s, ctx, i) for i in [0, n) on the session's threads (the items
+ * must touch disjoint outputs); the first failing item's error is returned. */
+typedef cg_status (*gen_item_fn)(gen_sess *s, void *ctx, size_t i, cg_error *err);
+cg_status gen_parallel(gen_sess *s, size_t n, gen_item_fn fn, void *ctx, cg_error *err);
+
 /* Ciphertext lists as one framed message: u32 count, then (u32 len, bytes). */
 cg_status gen_send_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err);
 cg_status gen_put_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err);

@@ -20,6 +20,7 @@
 #include "cryptogen/proto.h"
 
 typedef struct server_job {
+    int threads;
     cg_channel *ch;
     const cg_fixed_model *fm;
     const cg_gen_weights *ws;
@@ -41,7 +42,8 @@ static void server_step(void *ctx, const cg_gen_step_report *r)
 static void *server_main(void *arg)
 {
     server_job *j = arg;
-    cg_gen_options o = {.threads = 1, .on_step = server_step, .on_step_ctx = j, .weights = j->ws};
+    cg_gen_options o = {.threads = j->threads > 0 ? j->threads : 1, .on_step = server_step,
+                        .on_step_ctx = j, .weights = j->ws};
     j->st = cg_gen_server(j->ch, j->fm, &o, &j->err);
     return NULL;
 }
@@ -89,16 +91,17 @@ static void emulate(const cg_fixed_model *fm, const uint32_t *prompt, size_t m, 
     cg_fixed_state_free(&st);
 }
 
-static void run_secure(const cg_fixed_model *fm, const cg_gen_weights *ws, const cg_gen_request *req,
-                       const uint32_t *prompt, uint32_t *out, server_job *sj, client_log *cl)
+static void run_secure(const cg_fixed_model *fm, const cg_gen_weights *ws, int threads,
+                       const cg_gen_request *req, const uint32_t *prompt, uint32_t *out,
+                       server_job *sj, client_log *cl)
 {
     cg_channel *a = NULL, *b = NULL;
     cg_error err = {0};
     assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    *sj = (server_job){.ch = b, .fm = fm, .ws = ws};
+    *sj = (server_job){.ch = b, .fm = fm, .ws = ws, .threads = threads};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, server_main, sj), 0);
-    cg_gen_options o = {.threads = 1, .on_step = client_step, .on_step_ctx = cl};
+    cg_gen_options o = {.threads = threads, .on_step = client_step, .on_step_ctx = cl};
     cg_status st = cg_gen_client(a, req, prompt, out, &o, &err);
     if (st != CG_OK) {
         fprintf(stderr, "client: %s\n", err.msg);
@@ -131,7 +134,8 @@ static void test_cache_mode_equals_emulator(void **state)
                           .new_tokens = NEW, .block_positions = 8, .refresh_every = 5};
     server_job sj;
     client_log cl = {0};
-    run_secure(fm, NULL, &req, prompt, got, &sj, &cl);
+    /* two threads per party: the per-ciphertext loops run in parallel */
+    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
     assert_memory_equal(got, want, sizeof want);
     assert_int_equal(cl.steps, NEW);
     assert_int_equal(sj.steps, NEW);
@@ -163,7 +167,7 @@ static void test_baseline_equals_cache(void **state)
     assert_true(cg_gen_weights_bytes(ws) > 0 && cg_gen_weights_bytes(ws) <= (8u << 20));
     server_job sj;
     client_log cl = {0};
-    run_secure(fm, ws, &req, prompt, got, &sj, &cl);
+    run_secure(fm, ws, 2, &req, prompt, got, &sj, &cl);
     assert_memory_equal(got, want, sizeof want);
     assert_int_equal(sj.refreshes, 0);
     cg_gen_weights_free(ws);
