@@ -169,8 +169,10 @@ static unsigned choice_bit(const choice_src *c, size_t p)
 
 static size_t round128(size_t n) { return (n + 127) & ~(size_t)127; }
 
-/* Sender: m random OTs; per chunk, ot->h0/h1 hold the hashed pairs. */
-static cg_status ext_send(cg_ot *ot, size_t m, chunk_fn fn, void *ctx, cg_error *err)
+/* Sender: m random OTs; per chunk, ot->h0/h1 hold the hashed pairs, or with
+ * hash == false only ot->rows holds the raw rows q_i (the caller hashes). */
+static cg_status ext_send_core(cg_ot *ot, size_t m, bool hash, chunk_fn fn, void *ctx,
+                               cg_error *err)
 {
     for (size_t begin = 0; begin < m; begin += CHUNK) {
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
@@ -192,8 +194,10 @@ static cg_status ext_send(cg_ot *ot, size_t m, chunk_fn fn, void *ctx, cg_error 
         }
         cg_transpose(ot->mat, ot->rows, CG_BASE_OTS, cols);
         uint64_t first = ot->ot_index;
-        ot->tccr(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
-        ot->tccr(&ot->pi, ot->rows, ot->delta, ot->h1, count, first, 0);
+        if (hash) {
+            ot->tccr(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
+            ot->tccr(&ot->pi, ot->rows, ot->delta, ot->h1, count, first, 0);
+        }
         ot->prg_block += nblocks;
         ot->ot_index += cols;
         CG_TRY(fn(ot, ctx, begin, count, first, err));
@@ -201,10 +205,15 @@ static cg_status ext_send(cg_ot *ot, size_t m, chunk_fn fn, void *ctx, cg_error 
     return CG_OK;
 }
 
+static cg_status ext_send(cg_ot *ot, size_t m, chunk_fn fn, void *ctx, cg_error *err)
+{
+    return ext_send_core(ot, m, true, fn, ctx, err);
+}
+
 /* Receiver: m random OTs with the given choices; per chunk ot->h0 holds the
- * hashed rows. */
-static cg_status ext_recv(cg_ot *ot, size_t m, const choice_src *cs, chunk_fn fn, void *ctx,
-                          cg_error *err)
+ * hashed rows, or with hash == false only ot->rows the raw rows t_i. */
+static cg_status ext_recv_core(cg_ot *ot, size_t m, bool hash, const choice_src *cs, chunk_fn fn,
+                               void *ctx, cg_error *err)
 {
     for (size_t begin = 0; begin < m; begin += CHUNK) {
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
@@ -238,12 +247,18 @@ static cg_status ext_recv(cg_ot *ot, size_t m, const choice_src *cs, chunk_fn fn
         CG_TRY(cg_chan_flush(ot->ch, err));
         cg_transpose(ot->mat, ot->rows, CG_BASE_OTS, cols);
         uint64_t first = ot->ot_index;
-        ot->tccr(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
+        if (hash) ot->tccr(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
         ot->prg_block += nblocks;
         ot->ot_index += cols;
         CG_TRY(fn(ot, ctx, begin, count, first, err));
     }
     return CG_OK;
+}
+
+static cg_status ext_recv(cg_ot *ot, size_t m, const choice_src *cs, chunk_fn fn, void *ctx,
+                          cg_error *err)
+{
+    return ext_recv_core(ot, m, true, cs, fn, ctx, err);
 }
 
 /* ---- call framing and checks ---- */
@@ -519,24 +534,35 @@ cg_status cg_rot_recv_random(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice
     return cg_rot_recv(ot, n, bits, choice, out, err);
 }
 
-/* ---- 1-out-of-N OT from k = ceil(log2 N) random OTs per instance ----
- * Instance i uses ROTs i*k .. i*k+k-1 with 128-bit keys K_{j,b}. The pad of
- * message x is the xor over j of H((idx_j, 1 + x), K_{j, bit j of x}), where
- * idx_j is ROT j's own (unique) tweak; the receiver can compute only the pad
- * of its choice, every other pad involves a key it lacks. */
+/* ---- 1-out-of-N OT from k = ceil(log2 N) IKNP rows per instance ----
+ * Instance i uses extension rows p = i*k + j (j < k) with unique indices
+ * idx_p; the sender holds q_p, the receiver t_p = q_p ^ c_j Delta (c_j = bit
+ * j of its choice c). The pad of message x is
+ *   pad(x) = xor over j of H((idx_p, 1 + x_j*half + y_j(x)), q_p ^ x_j Delta),
+ * where x_j is bit j of x, y_j(x) is x with bit j removed and half =
+ * 2^(k-1); H is the tweakable correlation-robust hash, fed the raw IKNP rows
+ * directly (no intermediate random-OT keys, which saves 2 hashes per row on
+ * the sender and 1 on the receiver). The receiver can compute the term of
+ * row p only for x_j = c_j. For x != c some j has x_j != c_j, and that term
+ * is H(t, t_p ^ Delta) for a tweak t that is never used with any other input:
+ * tweaks include x_j, so each (row, tweak) pair hashes exactly one of q_p,
+ * q_p ^ Delta, and idx_p never repeats across calls. By the TCCR property
+ * (Guo-Katz-Wang-Yu 2020, the same assumption as the random OTs above) those
+ * terms look random, so every non-chosen message stays hidden
+ * (semi-honest, 128-bit computational). Sender cost: N*k hashes per
+ * instance (N a power of two), receiver: k. */
 
 typedef struct otn_ctx {
-    uint8_t *k0, *k1;   /* batch keys (receiver: k0 only) */
-    uint64_t *idx;      /* tweak of every ROT in the batch */
+    uint8_t *rows;      /* raw rows of the batch: q_p (sender) or t_p (receiver) */
+    uint64_t *idx;      /* index (tweak) of every row in the batch */
 } otn_ctx;
 
-static cg_status otn_keys_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+static cg_status otn_rows_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
                                 cg_error *err)
 {
     (void)err;
     otn_ctx *c = vctx;
-    memcpy(c->k0 + 16 * begin, ot->h0, 16 * count);
-    if (c->k1) memcpy(c->k1 + 16 * begin, ot->h1, 16 * count);
+    memcpy(c->rows + 16 * begin, ot->rows, 16 * count);
     for (size_t i = 0; i < count; i++) c->idx[begin + i] = first + i;
     return CG_OK;
 }
@@ -548,22 +574,29 @@ static unsigned log2_ceil(unsigned N)
     return k;
 }
 
-static cg_status otn_alloc(otn_ctx *c, size_t rots, bool sender, cg_error *err)
+/* x with bit j removed (the higher bits shift down by one). */
+static unsigned drop_bit(unsigned x, unsigned j)
 {
-    c->k0 = cg_alloc(rots * 16);
-    c->k1 = sender ? cg_alloc(rots * 16) : NULL;
-    c->idx = cg_alloc(rots * sizeof *c->idx);
-    if (!c->k0 || !c->idx || (sender && !c->k1))
-        return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    return (x & ((1u << j) - 1u)) | ((x >> (j + 1)) << j);
+}
+
+static cg_status otn_alloc(otn_ctx *c, size_t rows, cg_error *err)
+{
+    c->rows = cg_alloc(rows * 16);
+    c->idx = cg_alloc(rows * sizeof *c->idx);
+    if (!c->rows || !c->idx) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     return CG_OK;
 }
 
 static void otn_release(otn_ctx *c)
 {
-    cg_free(c->k0);
-    cg_free(c->k1);
+    cg_free(c->rows); /* wipes the rows */
     cg_free(c->idx);
 }
+
+/* Hashes per sender call of cg_tccr_tweaks_aesni: several small instances
+ * share one call so that the 8-block AES pipeline stays full. */
+#define OTN_HASH_GROUP ((size_t)512)
 
 cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,
                       cg_error *err)
@@ -571,37 +604,66 @@ cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
     CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, msgs, msgs, err));
     if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
     if (n == 0) return CG_OK;
-    unsigned k = log2_ceil(N);
+    unsigned k = log2_ceil(N), half = 1u << (k - 1);
     uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
+    /* Per instance: 2*k*half hash inputs, entry (2j + b)*half + y. */
+    size_t nh = (size_t)2 * k * half;
+    size_t group = nh >= OTN_HASH_GROUP ? 1 : OTN_HASH_GROUP / nh, cap = group * nh;
     otn_ctx c = {0};
     uint64_t *pads = cg_alloc(batch * N * sizeof *pads);
-    /* Per instance: N*k hash inputs, one per (message x, ROT j). */
-    size_t nh = (size_t)N * k;
-    uint8_t *hin = cg_alloc(nh * 16), *hout = cg_alloc(nh * 16);
-    uint64_t *tlo = cg_alloc(nh * sizeof *tlo), *thi = cg_alloc(nh * sizeof *thi);
-    cg_status st = otn_alloc(&c, batch * k, true, err);
+    uint8_t *hin = cg_alloc(cap * 16), *hout = cg_alloc(cap * 16);
+    uint64_t *tlo = cg_alloc(cap * sizeof *tlo), *thi = cg_alloc(cap * sizeof *thi);
+    /* offs[x*k + j]: the entry of row j's term in message x's pad. */
+    uint16_t offs[256 * 8];
+    for (unsigned x = 0; x < N; x++)
+        for (unsigned j = 0; j < k; j++)
+            offs[x * k + j] = (uint16_t)((2 * j + ((x >> j) & 1u)) * half + drop_bit(x, j));
+    cg_status st = otn_alloc(&c, batch * k, err);
     if (st == CG_OK && (!pads || !hin || !hout || !tlo || !thi))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     if (st == CG_OK) st = expect_header(ot, KIND_OTN, bits | (N << 8), n, err);
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
-        st = ext_send(ot, cnt * k, otn_keys_chunk, &c, err);
+        st = ext_send_core(ot, cnt * k, false, otn_rows_chunk, &c, err);
         if (st != CG_OK) break;
-        for (size_t i = 0; i < cnt; i++) {
-            for (unsigned x = 0; x < N; x++)
+        for (size_t g0 = 0; g0 < cnt; g0 += group) {
+            size_t gcnt = cnt - g0 < group ? cnt - g0 : group;
+            for (size_t i = 0; i < gcnt; i++)
                 for (unsigned j = 0; j < k; j++) {
-                    size_t p = i * k + j, h = (size_t)x * k + j;
-                    memcpy(hin + 16 * h, (((x >> j) & 1u) ? c.k1 : c.k0) + 16 * p, 16);
-                    tlo[h] = c.idx[p];
-                    thi[h] = 1 + (uint64_t)x;
+                    size_t p = (g0 + i) * k + j;
+                    uint8_t w[2][16];
+                    memcpy(w[0], c.rows + 16 * p, 16);
+                    for (int t = 0; t < 16; t++) w[1][t] = (uint8_t)(w[0][t] ^ ot->delta[t]);
+                    if (half >= 8) {
+                        /* Contiguous tweaks: the multi-tweak routine needs no copies. */
+                        for (unsigned bb = 0; bb < 2; bb++)
+                            cg_tccr_multi_aesni(&ot->pi, w[bb],
+                                                hout + 16 * (i * nh + (size_t)(2 * j + bb) * half),
+                                                half, c.idx[p], 1 + (uint64_t)bb * half);
+                        cg_secure_zero(w, sizeof w);
+                        continue;
+                    }
+                    for (unsigned bb = 0; bb < 2; bb++)
+                        for (unsigned y = 0; y < half; y++) {
+                            size_t h = i * nh + (size_t)(2 * j + bb) * half + y;
+                            memcpy(hin + 16 * h, w[bb], 16);
+                            tlo[h] = c.idx[p];
+                            thi[h] = 1 + (uint64_t)bb * half + y;
+                        }
+                    cg_secure_zero(w, sizeof w);
                 }
-            cg_tccr_tweaks_aesni(&ot->pi, hin, tlo, thi, hout, nh);
-            uint64_t *pad = pads + i * N;
-            for (unsigned x = 0; x < N; x++) {
-                uint64_t v = msgs[(b0 + i) * N + x];
-                for (unsigned j = 0; j < k; j++) v ^= lo64(hout + 16 * ((size_t)x * k + j));
-                pad[x] = v & mask;
+            if (half < 8) cg_tccr_tweaks_aesni(&ot->pi, hin, tlo, thi, hout, gcnt * nh);
+            for (size_t i = 0; i < gcnt; i++) {
+                const uint8_t *hi = hout + 16 * i * nh;
+                uint64_t *pad = pads + (g0 + i) * N;
+                const uint64_t *m = msgs + (b0 + g0 + i) * N;
+                const uint16_t *o = offs;
+                for (unsigned x = 0; x < N; x++, o += k) {
+                    uint64_t v = m[x];
+                    for (unsigned j = 0; j < k; j++) v ^= lo64(hi + 16 * (size_t)o[j]);
+                    pad[x] = v & mask;
+                }
             }
         }
         ot->out.len = 0;
@@ -626,15 +688,15 @@ cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
     if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
     if (n == 0) return CG_OK;
     CG_TRY(check_choices(choice, n, N, err));
-    unsigned k = log2_ceil(N);
+    unsigned k = log2_ceil(N), half = 1u << (k - 1);
     uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH, nh = batch * k;
     otn_ctx c = {0};
     uint64_t *e = cg_alloc(batch * N * sizeof *e);
-    uint64_t *tlo = cg_alloc(nh * sizeof *tlo), *thi = cg_alloc(nh * sizeof *thi);
+    uint64_t *thi = cg_alloc(nh * sizeof *thi);
     uint8_t *hout = cg_alloc(nh * 16);
-    cg_status st = otn_alloc(&c, nh, false, err);
-    if (st == CG_OK && (!e || !tlo || !thi || !hout))
+    cg_status st = otn_alloc(&c, nh, err);
+    if (st == CG_OK && (!e || !thi || !hout))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     if (st == CG_OK) st = send_header(ot, KIND_OTN, bits | (N << 8), n, err);
     /* First every batch's extension, keeping only the pad of the chosen
@@ -642,13 +704,13 @@ cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         choice_src cs = {choice + b0, k};
-        st = ext_recv(ot, cnt * k, &cs, otn_keys_chunk, &c, err);
+        st = ext_recv_core(ot, cnt * k, false, &cs, otn_rows_chunk, &c, err);
         if (st != CG_OK) break;
         for (size_t p = 0; p < cnt * k; p++) {
-            tlo[p] = c.idx[p];
-            thi[p] = 1 + (uint64_t)choice[b0 + p / k];
+            unsigned ch = choice[b0 + p / k], j = (unsigned)(p % k);
+            thi[p] = 1 + (uint64_t)((ch >> j) & 1u) * half + drop_bit(ch, j);
         }
-        cg_tccr_tweaks_aesni(&ot->pi, c.k0, tlo, thi, hout, cnt * k);
+        cg_tccr_tweaks_aesni(&ot->pi, c.rows, c.idx, thi, hout, cnt * k);
         for (size_t i = 0; i < cnt; i++) {
             uint64_t v = 0;
             for (unsigned j = 0; j < k; j++) v ^= lo64(hout + 16 * (i * k + j));
@@ -670,7 +732,6 @@ cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
     }
     otn_release(&c);
     cg_free(e);
-    cg_free(tlo);
     cg_free(thi);
     cg_free(hout);
     return finish(ot, st);

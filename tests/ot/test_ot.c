@@ -829,6 +829,65 @@ static void test_transcript_hides_unchosen(void **state)
     for (int k = 0; k < 3; k++) batch_free(&bt[k]);
 }
 
+/* The 1-of-N OT on the raw IKNP rows: N in {2, 4, 16, 256}, widths 1, 8, 37,
+ * 64, random choices, n = 1 and 1000 (results against the messages), then
+ * over a logging link: no message the receiver did not choose appears in the
+ * clear in what the receiver gets. */
+static void test_otn_grid_and_transcript(void **state)
+{
+    (void)state;
+    static const unsigned Ns[] = {2, 4, 16, 256}, widths[] = {1, 8, 37, 64};
+    static const size_t ns[] = {1, 1000};
+    ot_setup o;
+    setup_ot(&o, NULL);
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    for (size_t a = 0; a < 4; a++)
+        for (size_t w = 0; w < 4; w++)
+            for (size_t k = 0; k < 2; k++) run_case(&o, 3, ns[k], widths[w], Ns[a], &prg);
+    teardown_ot(&o);
+
+    linked l;
+    link_start(&l, SIZE_MAX, SIZE_MAX, 20000);
+    ot_setup t = {l.cs, l.cr, NULL, NULL};
+    new_ctx sa_ctx = {NULL, CG_OT_SENDER}, rb_ctx = {NULL, CG_OT_RECEIVER};
+    cg_status sa, sb;
+    run_two(t.cs, t.cr, do_new, &sa_ctx, do_new, &rb_ctx, &sa, &sb);
+    assert_int_equal(sa, CG_OK);
+    assert_int_equal(sb, CG_OK);
+    t.s = sa_ctx.ot;
+    t.r = rb_ctx.ot;
+    /* Small n for N = 256 keeps the transcript search quick. */
+    batch bt[4] = {{.kind = 3, .n = 300, .bits = 64, .N = 2},
+                   {.kind = 3, .n = 300, .bits = 64, .N = 4},
+                   {.kind = 3, .n = 300, .bits = 64, .N = 16},
+                   {.kind = 3, .n = 20, .bits = 64, .N = 256}};
+    for (int k = 0; k < 4; k++) {
+        batch_alloc(&bt[k], &prg);
+        batch_run(&t, &bt[k]);
+        batch_check(&bt[k]);
+    }
+    cg_ot_free(t.s);
+    cg_ot_free(t.r);
+    link_stop(&l);
+    const proxy *px = &l.px;
+    assert_true(px->log_len > 0 && px->log_len <= px->log_cap);
+    uint64_t present; /* positive control */
+    memcpy(&present, px->log + px->log_len / 2, 8);
+    assert_true(log_contains_u64(px, present, 8));
+    size_t checked = 0;
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < bt[k].n; i++)
+            for (unsigned x = 0; x < bt[k].N; x++) {
+                if (x == bt[k].choice[i]) continue;
+                assert_false(log_contains_u64(px, bt[k].a[i * bt[k].N + x], 8));
+                checked++;
+            }
+    assert_int_equal(checked, 300 * 1 + 300 * 3 + 300 * 15 + 20 * 255);
+    cg_free(l.px.log);
+    for (int k = 0; k < 4; k++) batch_free(&bt[k]);
+}
+
 static void test_setup_and_argument_errors(void **state)
 {
     (void)state;
@@ -963,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_pair_both_directions),
         cmocka_unit_test(test_random_mixed_calls_over_tcp),
         cmocka_unit_test(test_transcript_hides_unchosen),
+        cmocka_unit_test(test_otn_grid_and_transcript),
         cmocka_unit_test(test_setup_and_argument_errors),
         cmocka_unit_test(test_mismatched_calls),
         cmocka_unit_test(test_disconnect_and_corruption),
