@@ -46,53 +46,7 @@ static void run_both(io *s, io *c)
     assert_int_equal(c->st, CG_OK);
 }
 
-typedef struct {
-    cg_channel *ch[2];
-    cg_mpc *m[2];
-    cg_prg prg;
-} fixture;
-
-typedef struct {
-    cg_channel *ch;
-    cg_mpc *m;
-    cg_status st;
-} setup_job;
-
-static void *setup_client(void *arg)
-{
-    setup_job *j = arg;
-    j->st = cg_mpc_new(&j->m, j->ch, CG_CLIENT, 1, NULL);
-    return NULL;
-}
-
-static int group_setup(void **state)
-{
-    static fixture f;
-    if (cg_init(NULL) != CG_OK) return -1;
-    if (cg_chan_pair_new(&f.ch[0], &f.ch[1], NULL, NULL) != CG_OK) return -1;
-    setup_job j = {f.ch[1], NULL, CG_OK};
-    pthread_t t;
-    if (pthread_create(&t, NULL, setup_client, &j)) return -1;
-    cg_status st = cg_mpc_new(&f.m[0], f.ch[0], CG_SERVER, 1, NULL);
-    pthread_join(t, NULL);
-    if (st != CG_OK || j.st != CG_OK) return -1;
-    f.m[1] = j.m;
-    cg_prg_init_random(&f.prg);
-    *state = &f;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    fixture *f = *state;
-    cg_mpc_free(f->m[0]);
-    cg_mpc_free(f->m[1]);
-    cg_chan_free(f->ch[0]);
-    cg_chan_free(f->ch[1]);
-    return 0;
-}
-
-static uint64_t maskb(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
+#include "mpc_fixture.h"
 
 static int64_t as_signed(unsigned bits, uint64_t v)
 {
