@@ -80,6 +80,11 @@ void cg_listener_close(cg_listener *l);
 cg_status cg_connect(cg_channel **ch, const char *host_port, const cg_chan_options *opt,
                      cg_error *err);
 
+/* Two ends of a loopback TCP connection in this process (benchmarks and
+ * tests of the TCP path): a connected, b accepted. */
+cg_status cg_chan_tcp_pair_new(cg_channel **a, cg_channel **b, const cg_chan_options *opt,
+                               cg_error *err);
+
 void cg_chan_free(cg_channel *ch); /* closes (unflushed sends are dropped); NULL is fine */
 
 /* Wraps a connected stream socket: on success the channel owns fd, on failure

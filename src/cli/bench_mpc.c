@@ -225,44 +225,6 @@ static void free_party(party_job *p)
     cg_free(p->bo);
 }
 
-typedef struct {
-    cg_listener *l;
-    cg_channel *ch;
-    cg_status st;
-} accept_job;
-
-static void *accept_main(void *arg)
-{
-    accept_job *j = arg;
-    j->st = cg_accept(j->l, &j->ch, NULL, NULL);
-    return NULL;
-}
-
-/* A connected loopback TCP pair: a is the connecting end (server party),
- * b the accepted one (client party). */
-static cg_status tcp_pair(cg_channel **a, cg_channel **b)
-{
-    cg_listener *l;
-    CG_TRY(cg_listen(&l, "127.0.0.1:0", NULL));
-    accept_job j = {l, NULL, CG_OK};
-    pthread_t t;
-    if (pthread_create(&t, NULL, accept_main, &j) != 0) {
-        cg_listener_close(l);
-        return CG_ERR_INTERNAL;
-    }
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
-    cg_status st = cg_connect(a, addr, NULL, NULL);
-    pthread_join(t, NULL);
-    cg_listener_close(l);
-    if (st != CG_OK || j.st != CG_OK) {
-        if (st == CG_OK) cg_chan_free(*a);
-        cg_chan_free(j.ch);
-        return st != CG_OK ? st : j.st;
-    }
-    *b = j.ch;
-    return CG_OK;
-}
 
 int cg_bench_mpc(int argc, char **argv)
 {
@@ -279,7 +241,7 @@ int cg_bench_mpc(int argc, char **argv)
     }
     if (cg_init(NULL) != CG_OK) return 1;
     cg_channel *cs = NULL, *cc = NULL;
-    if ((tcp ? tcp_pair(&cs, &cc) : cg_chan_pair_new(&cs, &cc, NULL, NULL)) != CG_OK) {
+    if ((tcp ? cg_chan_tcp_pair_new(&cs, &cc, NULL, NULL) : cg_chan_pair_new(&cs, &cc, NULL, NULL)) != CG_OK) {
         fprintf(stderr, "bench mpc: cannot set up the %s channel\n", tcp ? "TCP" : "in-process");
         return 1;
     }

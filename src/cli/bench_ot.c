@@ -76,43 +76,6 @@ static double run_both(bench_party *s, bench_party *r, bench_op op)
     return run_once(s, r, op);
 }
 
-typedef struct {
-    cg_listener *l;
-    const cg_chan_options *opt;
-    cg_channel *ch;
-    cg_status st;
-} accept_job;
-
-static void *accept_main(void *arg)
-{
-    accept_job *j = arg;
-    j->st = cg_accept(j->l, &j->ch, j->opt, NULL);
-    return NULL;
-}
-
-static cg_status tcp_pair(cg_channel **a, cg_channel **b, const cg_chan_options *opt)
-{
-    cg_listener *l;
-    CG_TRY(cg_listen(&l, "127.0.0.1:0", NULL));
-    accept_job j = {l, opt, NULL, CG_OK};
-    pthread_t t;
-    if (pthread_create(&t, NULL, accept_main, &j) != 0) {
-        cg_listener_close(l);
-        return CG_ERR_INTERNAL;
-    }
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
-    cg_status st = cg_connect(a, addr, opt, NULL);
-    pthread_join(t, NULL);
-    cg_listener_close(l);
-    if (st != CG_OK || j.st != CG_OK) {
-        cg_chan_free(*a);
-        cg_chan_free(j.ch);
-        return st != CG_OK ? st : j.st;
-    }
-    *b = j.ch;
-    return CG_OK;
-}
 
 typedef struct {
     double setup_ms, cot_per_s, rot_per_s, ot_per_s, otn16_per_s;
@@ -220,7 +183,7 @@ int cg_bench_ot(int argc, char **argv)
         if (rc) return rc;
     }
     if (do_tcp) {
-        if (tcp_pair(&a, &b, &link_opt) != CG_OK) return 1;
+        if (cg_chan_tcp_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
         rc = bench_link(a, b, n, n_otn, &tcp);
         cg_chan_free(a);
         cg_chan_free(b);

@@ -201,3 +201,24 @@ cg_status cg_connect(cg_channel **ch, const char *host_port, const cg_chan_optio
     if (st != CG_OK) close(fd);
     return st;
 }
+
+cg_status cg_chan_tcp_pair_new(cg_channel **a, cg_channel **b, const cg_chan_options *opt,
+                               cg_error *err)
+{
+    if (!a || !b) return cg_error_set(err, CG_ERR_ARG, "cg_chan_tcp_pair_new: NULL argument");
+    *a = *b = NULL;
+    cg_listener *l = NULL;
+    CG_TRY(cg_listen(&l, "127.0.0.1:0", err));
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
+    /* The kernel completes the handshake into the listen backlog, so the
+     * connect returns before the accept: no second thread needed. */
+    cg_status st = cg_connect(a, addr, opt, err);
+    if (st == CG_OK) st = cg_accept(l, b, opt, err);
+    cg_listener_close(l);
+    if (st != CG_OK) {
+        cg_chan_free(*a);
+        *a = NULL;
+    }
+    return st;
+}

@@ -499,12 +499,36 @@ static void test_shaping_latency_and_bandwidth(void **state)
     cg_chan_free(b);
 }
 
+/* The in-process loopback TCP pair: one message each way, then a close
+ * reads as a disconnect on the other end. */
+static void test_tcp_pair_new(void **state)
+{
+    (void)state;
+    cg_channel *a = NULL, *b = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_chan_tcp_pair_new(&a, &b, NULL, &err), CG_OK);
+    char buf[6] = {0};
+    assert_int_equal(cg_chan_send_msg(a, "hello", 5, &err), CG_OK);
+    assert_int_equal(cg_chan_flush(a, &err), CG_OK);
+    assert_int_equal(cg_chan_recv_msg(b, buf, 5, &err), CG_OK);
+    assert_string_equal(buf, "hello");
+    assert_int_equal(cg_chan_send_msg(b, "world", 5, &err), CG_OK);
+    assert_int_equal(cg_chan_flush(b, &err), CG_OK);
+    assert_int_equal(cg_chan_recv_msg(a, buf, 5, &err), CG_OK);
+    assert_string_equal(buf, "world");
+    cg_chan_free(a);
+    assert_int_not_equal(cg_chan_recv_msg(b, buf, 5, &err), CG_OK);
+    cg_chan_free(b);
+    assert_int_not_equal(cg_chan_tcp_pair_new(NULL, &b, NULL, &err), CG_OK);
+}
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pair_round_trips),
         cmocka_unit_test(test_tcp_round_trips_ipv4),
+        cmocka_unit_test(test_tcp_pair_new),
         cmocka_unit_test(test_tcp_round_trips_ipv6),
         cmocka_unit_test(test_tcp_errors),
         cmocka_unit_test(test_bad_addresses),
