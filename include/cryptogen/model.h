@@ -140,7 +140,7 @@ uint32_t cg_fixed_argmax(const int64_t *logits, size_t n);
 uint32_t cg_fixed_sample(const cg_fixed_model *m, const int64_t *logits, size_t n,
                          uint32_t temperature_milli, const int64_t *noise, int64_t *scratch);
 /* The public constant of that product. */
-int64_t cg_fixed_inv_temperature(const cg_fixed_model *m, uint32_t temperature_milli);
+int64_t cg_fixed_inv_temperature(cg_fixed_config fx, uint32_t temperature_milli);
 
 /* Building blocks the secure protocol shares with the emulator. */
 /* y[o] = wrap(sum_i w[o][i] x[i] + b[o]) (b may be NULL). */

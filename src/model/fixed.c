@@ -319,16 +319,16 @@ cg_status cg_fixed_forward(const cg_fixed_model *m, cg_fixed_state *st, const ui
     return rc;
 }
 
-int64_t cg_fixed_inv_temperature(const cg_fixed_model *m, uint32_t temperature_milli)
+int64_t cg_fixed_inv_temperature(cg_fixed_config fx, uint32_t temperature_milli)
 {
-    return (int64_t)llround(ldexp(1000.0 / (double)temperature_milli, m->fx.act.frac_bits));
+    return (int64_t)llround(ldexp(1000.0 / (double)temperature_milli, fx.act.frac_bits));
 }
 
 uint32_t cg_fixed_sample(const cg_fixed_model *m, const int64_t *logits, size_t n,
                          uint32_t temperature_milli, const int64_t *noise, int64_t *z)
 {
     const cg_fxp f = m->fx.act;
-    const int64_t c = cg_fixed_inv_temperature(m, temperature_milli);
+    const int64_t c = cg_fixed_inv_temperature(m->fx, temperature_milli);
     for (size_t i = 0; i < n; i++) {
         int64_t v = cg_fxp_wrap(f, cg_fxp_ref_trunc(logits[i], m->fx.weight_frac));
         v = cg_fxp_wrap(f, (int64_t)((uint64_t)v * (uint64_t)c));

@@ -368,22 +368,6 @@ static cg_status put_share(gen_sess *s, const int64_t *co, cg_bfv_plain *pt, cg_
     return cg_bfv_add_plain(s->he, ct, pt, err);
 }
 
-/* Client sends cts[0..n); server receives them into cts. */
-static cg_status move_cts(gen_sess *s, cg_party from, cg_bfv_ct *cts, size_t n, cg_buf *msg,
-                          cg_error *err)
-{
-    if (s->party == from) return gen_send_cts(s, msg, cts, n, err);
-    CG_TRY(gen_recv_msg(s, msg, n, err));
-    cg_reader rd;
-    cg_reader_init(&rd, msg->data, msg->len);
-    CG_TRY(gen_get_cts(s, &rd, cts, n, err));
-    if (cg_reader_left(&rd) != 0) {
-        gen_free_cts(cts, n);
-        return cg_error_set(err, CG_ERR_FORMAT, "trailing bytes after %zu ciphertexts", n);
-    }
-    return CG_OK;
-}
-
 static cg_bfv_ct *cache_slot(gen_sess *s, int kv, size_t layer, size_t h, size_t block,
                              uint32_t **appends)
 {
@@ -607,7 +591,7 @@ static cg_status attention(gen_sess *s, size_t layer, size_t pos0, size_t rows,
      *    server's added, then a masked add into the current block (a new
      *    block starts as the appended ciphertext itself). */
     gen_part_begin(s, CG_PART_KV_APPEND);
-    if (st == CG_OK && s->party == CG_SERVER) st = move_cts(s, CG_CLIENT, a.app, n_app, &msg, err);
+    if (st == CG_OK && s->party == CG_SERVER) st = gen_move_cts(s, CG_CLIENT, a.app, n_app, &msg, err);
     if (st == CG_OK) st = gen_parallel(s, n_app, append_item, &a, err);
     for (size_t i = 0; st == CG_OK && s->party == CG_SERVER && i < n_app; i++) {
         const size_t r = i / (2 * H), h = (i / 2) % H;
@@ -621,16 +605,16 @@ static cg_status attention(gen_sess *s, size_t layer, size_t pos0, size_t rows,
         }
         (*cnt)++;
     }
-    if (st == CG_OK && s->party == CG_CLIENT) st = move_cts(s, CG_CLIENT, a.app, n_app, &msg, err);
+    if (st == CG_OK && s->party == CG_CLIENT) st = gen_move_cts(s, CG_CLIENT, a.app, n_app, &msg, err);
     gen_part_end(s);
 
     /* 2. Scores: encrypted query times each K block, relinearised, masked. */
     gen_part_begin(s, CG_PART_QK);
-    if (st == CG_OK && s->party == CG_SERVER) st = move_cts(s, CG_CLIENT, a.qct, n_q, &msg, err);
+    if (st == CG_OK && s->party == CG_SERVER) st = gen_move_cts(s, CG_CLIENT, a.qct, n_q, &msg, err);
     if (st == CG_OK) st = gen_parallel(s, n_q, query_item, &a, err);
-    if (st == CG_OK && s->party == CG_CLIENT) st = move_cts(s, CG_CLIENT, a.qct, n_q, &msg, err);
+    if (st == CG_OK && s->party == CG_CLIENT) st = gen_move_cts(s, CG_CLIENT, a.qct, n_q, &msg, err);
     if (st == CG_OK && s->party == CG_SERVER) st = gen_parallel(s, a.n_sc, score_item, &a, err);
-    if (st == CG_OK) st = move_cts(s, CG_SERVER, a.sct, a.n_sc, &msg, err);
+    if (st == CG_OK) st = gen_move_cts(s, CG_SERVER, a.sct, a.n_sc, &msg, err);
     if (st == CG_OK && s->party == CG_CLIENT) st = gen_parallel(s, a.n_sc, score_item, &a, err);
     gen_part_end(s);
 
@@ -674,7 +658,7 @@ static cg_status attention(gen_sess *s, size_t layer, size_t pos0, size_t rows,
     }
     if (st == CG_OK && s->party == CG_SERVER) {
         gen_free_cts(a.rct, n_rf);
-        st = move_cts(s, CG_CLIENT, a.rct, n_rf, &msg, err);
+        st = gen_move_cts(s, CG_CLIENT, a.rct, n_rf, &msg, err);
         for (size_t i = 0; st == CG_OK && i < n_rf; i++) {
             for (size_t c = 0; c < N; c++) w.co[c] = gen_centre(s, a.rmask[i][c]);
             st = gen_encode(s, w.co, &w.pt, err);
@@ -708,11 +692,11 @@ static cg_status attention(gen_sess *s, size_t layer, size_t pos0, size_t rows,
     /* 5. softmax . V: encrypted probabilities per block times the V blocks,
      *    summed, relinearised once, masked. */
     gen_part_begin(s, CG_PART_SV);
-    if (st == CG_OK && s->party == CG_SERVER) st = move_cts(s, CG_CLIENT, a.pct, a.n_sc, &msg, err);
+    if (st == CG_OK && s->party == CG_SERVER) st = gen_move_cts(s, CG_CLIENT, a.pct, a.n_sc, &msg, err);
     if (st == CG_OK) st = gen_parallel(s, a.n_sc, prob_item, &a, err);
-    if (st == CG_OK && s->party == CG_CLIENT) st = move_cts(s, CG_CLIENT, a.pct, a.n_sc, &msg, err);
+    if (st == CG_OK && s->party == CG_CLIENT) st = gen_move_cts(s, CG_CLIENT, a.pct, a.n_sc, &msg, err);
     if (st == CG_OK && s->party == CG_SERVER) st = gen_parallel(s, n_q, output_item, &a, err);
-    if (st == CG_OK) st = move_cts(s, CG_SERVER, a.oct, n_q, &msg, err);
+    if (st == CG_OK) st = gen_move_cts(s, CG_SERVER, a.oct, n_q, &msg, err);
     if (st == CG_OK && s->party == CG_CLIENT) st = gen_parallel(s, n_q, output_item, &a, err);
     gen_part_end(s);
 
@@ -732,7 +716,7 @@ static cg_status gumbel_scores(gen_sess *s, uint64_t *z, cg_error *err)
 {
     const size_t V = s->V;
     const unsigned sf = s->fx.act.frac_bits;
-    const int64_t c = (int64_t)llround(ldexp(1000.0 / (double)s->req.temperature_milli, (int)sf));
+    const int64_t c = cg_fixed_inv_temperature(s->fx, s->req.temperature_milli);
     CG_TRY(trunc_exact(s, V, z, s->fx.weight_frac, err));
     cg_mpc_mul_public(s->mpc, s->l, V, z, (uint64_t)c, z);
     CG_TRY(trunc_exact(s, V, z, sf, err));
@@ -873,7 +857,7 @@ static cg_status bench_fill(gen_sess *s, cg_error *err)
         }
         cg_prg_clear(&prg);
     }
-    if (st == CG_OK) st = move_cts(s, CG_CLIENT, cts, n, &msg, err);
+    if (st == CG_OK) st = gen_move_cts(s, CG_CLIENT, cts, n, &msg, err);
     for (size_t k = 0; st == CG_OK && s->party == CG_SERVER && k < n; k++) {
         const int kv = (int)(k % 2);
         const size_t bl = (k / 2) % nb, lh = k / 2 / nb;

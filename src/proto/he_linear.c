@@ -73,7 +73,7 @@ void gen_free_cts(cg_bfv_ct *cts, size_t n)
     for (size_t i = 0; cts && i < n; i++) cg_bfv_ct_free(&cts[i]);
 }
 
-cg_status gen_put_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err)
+static cg_status put_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err)
 {
     cg_buf one;
     cg_buf_init(&one);
@@ -95,7 +95,7 @@ cg_status gen_put_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg
 cg_status gen_send_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err)
 {
     cg_buf_reset(b);
-    CG_TRY(gen_put_cts(s, b, cts, n, err));
+    CG_TRY(put_cts(s, b, cts, n, err));
     return cg_chan_send_msg(s->ch, b->data, b->len, err);
 }
 
@@ -119,6 +119,21 @@ cg_status gen_get_cts(gen_sess *s, cg_reader *r, cg_bfv_ct *cts, size_t n, cg_er
             return st;
         }
         r->pos += len;
+    }
+    return CG_OK;
+}
+
+cg_status gen_move_cts(gen_sess *s, cg_party from, cg_bfv_ct *cts, size_t n, cg_buf *msg,
+                       cg_error *err)
+{
+    if (s->party == from) return gen_send_cts(s, msg, cts, n, err);
+    CG_TRY(gen_recv_msg(s, msg, n, err));
+    cg_reader rd;
+    cg_reader_init(&rd, msg->data, msg->len);
+    CG_TRY(gen_get_cts(s, &rd, cts, n, err));
+    if (cg_reader_left(&rd) != 0) {
+        gen_free_cts(cts, n);
+        return cg_error_set(err, CG_ERR_FORMAT, "trailing bytes after %zu ciphertexts", n);
     }
     return CG_OK;
 }
@@ -302,29 +317,18 @@ cg_status gen_linear(gen_sess *s, const int32_t *w, size_t so, size_t si, const 
     cg_buf msg;
     cg_buf_init(&msg);
     cg_status st = j.ins && j.outs ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
-    if (s->party == CG_CLIENT) {
-        if (st == CG_OK) st = gen_parallel(s, n_in, lin_in_item, &j, err);
-        if (st == CG_OK) st = gen_send_cts(s, &msg, j.ins, n_in, err);
-        if (st == CG_OK) st = gen_recv_msg(s, &msg, n_out, err);
-        if (st == CG_OK) {
-            cg_reader rd;
-            cg_reader_init(&rd, msg.data, msg.len);
-            st = gen_get_cts(s, &rd, j.outs, n_out, err);
-        }
-        if (st == CG_OK) st = gen_parallel(s, n_out, lin_out_item, &j, err);
-    } else {
-        if (st == CG_OK) st = gen_recv_msg(s, &msg, n_in, err);
-        if (st == CG_OK) {
-            cg_reader rd;
-            cg_reader_init(&rd, msg.data, msg.len);
-            st = gen_get_cts(s, &rd, j.ins, n_in, err);
-        }
-        if (st == CG_OK) st = gen_parallel(s, n_in, lin_in_item, &j, err);
+    /* Client: encrypt, send, receive, decrypt. Server: receive, add its
+     * share, multiply and mask, send. */
+    if (st == CG_OK && s->party == CG_CLIENT) st = gen_parallel(s, n_in, lin_in_item, &j, err);
+    if (st == CG_OK) st = gen_move_cts(s, CG_CLIENT, j.ins, n_in, &msg, err);
+    if (st == CG_OK && s->party == CG_SERVER) {
+        st = gen_parallel(s, n_in, lin_in_item, &j, err);
         if (st == CG_OK)
             st = j.pre ? gen_parallel(s, n_out, lin_out_item, &j, err)
                        : lin_server_encode_as_you_go(s, &j, err);
-        if (st == CG_OK) st = gen_send_cts(s, &msg, j.outs, n_out, err);
     }
+    if (st == CG_OK) st = gen_move_cts(s, CG_SERVER, j.outs, n_out, &msg, err);
+    if (st == CG_OK && s->party == CG_CLIENT) st = gen_parallel(s, n_out, lin_out_item, &j, err);
     gen_free_cts(j.ins, n_in);
     gen_free_cts(j.outs, n_out);
     cg_free(j.ins);

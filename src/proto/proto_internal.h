@@ -57,9 +57,12 @@ cg_status gen_parallel(gen_sess *s, size_t n, gen_item_fn fn, void *ctx, cg_erro
 
 /* Ciphertext lists as one framed message: u32 count, then (u32 len, bytes). */
 cg_status gen_send_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err);
-cg_status gen_put_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err);
 cg_status gen_get_cts(gen_sess *s, cg_reader *r, cg_bfv_ct *cts, size_t n, cg_error *err);
 cg_status gen_recv_msg(gen_sess *s, cg_buf *b, size_t max_cts, cg_error *err);
+/* The party `from` sends cts[0..n); the other receives exactly n into cts
+ * (a different count or trailing bytes are errors). */
+cg_status gen_move_cts(gen_sess *s, cg_party from, cg_bfv_ct *cts, size_t n, cg_buf *msg,
+                       cg_error *err);
 void gen_free_cts(cg_bfv_ct *cts, size_t n);
 
 /* Coefficient vector (centred) -> plaintext, and share values mod 2^l. */
