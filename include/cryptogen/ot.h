@@ -3,7 +3,8 @@
  * Base OT: Chou-Orlandi over ristretto255 (libsodium). Extension: IKNP
  * correlated OT with AES-NI and a tweakable correlation-robust hash. Derived:
  * correlated OT over Z_{2^bits}, chosen-message OT, random OT and 1-out-of-N OT
- * (N <= 256) for messages of 1..64 bits, in batches.
+ * (N <= 256; Kolesnikov-Kumaresan for N >= 8) for messages of 1..64 bits, in
+ * batches.
  *
  * A cg_ot is ONE direction: either the sender or the receiver end of an OT
  * extension. A party that needs OTs in both directions holds a cg_ot_pair
@@ -23,9 +24,14 @@
  *
  * Traffic per OT (receiver -> sender, then sender -> receiver), IKNP:
  *   COT: 128 bits, then `bits`;  chosen OT: 128, then 2*bits;  ROT: 128 only;
- *   1-of-N: 128*ceil(log2 N), then N*bits. Rows are padded to multiples of
- *   128 OTs per 32768-OT chunk; each call adds a 16-byte header. One round
- *   trip per call, whatever n (ROT: one message). */
+ *   1-of-N, N <= 4: 128*ceil(log2 N), then N*bits;
+ *   1-of-N, N >= 8 (KK13, 256-bit rows): 256, then N*bits.
+ * Rows are padded to multiples of 128 OTs per chunk; each call adds a
+ * 16-byte header. One round trip per call, whatever n (ROT: one message),
+ * except that the first 1-of-N call with N >= 8 on an instance also runs
+ * the KK13 extension's 256 base OTs. CG_OTN=split (read by cg_ot_new; both
+ * ends must agree) keeps every N on the log2 N-row construction, for
+ * comparisons. */
 #ifndef CRYPTOGEN_OT_H
 #define CRYPTOGEN_OT_H
 
@@ -56,6 +62,15 @@ cg_status cg_cot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *delta,
                       cg_error *err);
 cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
                       cg_error *err);
+/* The receiver's COT in two halves: _begin sends the whole extension, _end
+ * (same arguments) receives the corrections. In between the caller may run
+ * calls on other instances -- typically the opposite direction's sender --
+ * so that both parties compute at once instead of taking turns. Any other
+ * call on this instance before _end fails with CG_ERR_STATE. */
+cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
+                            uint64_t *out, cg_error *err);
+cg_status cg_cot_recv_end(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                          cg_error *err);
 
 /* Chosen-message OT: receiver gets m0[i] if c[i] == 0 else m1[i]. */
 cg_status cg_ot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *m0, const uint64_t *m1,

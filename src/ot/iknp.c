@@ -16,6 +16,7 @@
 #include "ot/ot_internal.h"
 
 #include <cpuid.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Here rather than in aes_avx512.c: that file is built with AVX-512 flags, so
@@ -38,7 +39,12 @@ bool cg_vaes_available(void)
 /* 1-out-of-N instances per extension batch (bounds the sender's memory). */
 #define OTN_BATCH ((size_t)4096)
 
-enum { KIND_COT = 1, KIND_OT = 2, KIND_ROT = 3, KIND_OTN = 4 };
+enum { KIND_COT = 1, KIND_OT = 2, KIND_ROT = 3, KIND_OTN = 4, KIND_OTN_KK = 5 };
+
+/* KK13 1-out-of-N OT: rows of KK_COLS bits, encoded with the Walsh-Hadamard
+ * code on 8 bits (any two codewords differ in exactly 128 positions). */
+#define KK_COLS 256
+#define KK_TWEAK_HI ((uint64_t)1 << 62) /* and + 1: the hash's two stages */
 
 struct cg_ot {
     cg_channel *ch;
@@ -59,6 +65,17 @@ struct cg_ot {
     void (*tccr)(const cg_aes_key *, const uint8_t *, const uint8_t *, uint8_t *, size_t, uint64_t,
                  uint64_t);
     cg_buf out;         /* sender's outgoing corrections */
+    /* KK13 1-of-N extension, set up by the first such call (its own 256
+     * base OTs, in the same direction as the IKNP ones). */
+    bool otn_split;     /* CG_OTN=split: always the log2 N-row construction */
+    bool kk_ready;
+    cg_aes_key *kk_col; /* sender: kk_col[j]; receiver: kk_col[2j + b] */
+    uint8_t kk_s[KK_COLS / 8]; /* sender only: the secret column selection */
+    uint64_t kk_block;  /* next PRG block of every KK column */
+    uint64_t kk_index;  /* next KK row index (hash tweak) */
+    bool pending;       /* receiver: a cg_cot_recv_begin awaits its _end */
+    size_t pending_n;
+    unsigned pending_bits;
 };
 
 static const uint8_t fixed_pi_key[16] = {0x63, 0x72, 0x79, 0x70, 0x74, 0x6f, 0x67, 0x65,
@@ -85,6 +102,7 @@ void cg_ot_free(cg_ot *ot)
 {
     if (!ot) return;
     cg_free(ot->col);
+    cg_free(ot->kk_col);
     cg_free(ot->mat);
     cg_free(ot->scratch);
     cg_free(ot->rows);
@@ -109,6 +127,8 @@ cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_error *err)
     bool vaes = cg_vaes_available();
     ot->ctr = vaes ? cg_aes_ctr_vaes : cg_aes_ctr_aesni;
     ot->tccr = vaes ? cg_tccr_vaes : cg_tccr_aesni;
+    const char *otn = getenv("CG_OTN");
+    ot->otn_split = otn && strcmp(otn, "split") == 0;
     cg_buf_init(&ot->out);
     size_t ncol = role == CG_OT_SENDER ? CG_BASE_OTS : 2 * CG_BASE_OTS;
     ot->col = cg_calloc(ncol, sizeof *ot->col);
@@ -270,6 +290,8 @@ static cg_status check_call(cg_ot *ot, cg_ot_role role, size_t n, unsigned bits,
     if (ot->failed != CG_OK)
         return cg_error_set(err, CG_ERR_STATE, "OT: instance unusable after an earlier error (%s)",
                             cg_status_name(ot->failed));
+    if (ot->pending)
+        return cg_error_set(err, CG_ERR_STATE, "OT: a split COT awaits cg_cot_recv_end");
     if (ot->role != role)
         return cg_error_set(err, CG_ERR_STATE, "OT: %s call on a %s instance",
                             role == CG_OT_SENDER ? "sender" : "receiver",
@@ -393,8 +415,8 @@ cg_status cg_cot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *delta,
     return finish(ot, st);
 }
 
-cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
-                      cg_error *err)
+cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
+                            uint64_t *out, cg_error *err)
 {
     CG_TRY(check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
@@ -403,8 +425,25 @@ cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
     choice_src cs = {choice, 0};
     cg_status st = send_header(ot, KIND_COT, bits, n, err);
     if (st == CG_OK) st = ext_recv(ot, n, &cs, store_hash_chunk, &c, err);
+    if (st == CG_OK) {
+        ot->pending = true;
+        ot->pending_n = n;
+        ot->pending_bits = bits;
+    }
+    return finish(ot, st);
+}
+
+cg_status cg_cot_recv_end(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                          cg_error *err)
+{
+    if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
+    if (n == 0 && !ot->pending) return CG_OK;
+    if (!ot->pending || ot->pending_n != n || ot->pending_bits != bits || !choice || !out)
+        return cg_error_set(err, CG_ERR_STATE, "OT: cg_cot_recv_end does not match a begun COT");
+    ot->pending = false;
     uint64_t mask = mask_of(bits);
-    for (size_t begin = 0; st == CG_OK && begin < n; begin += CHUNK) {
+    cg_status st = CG_OK;
+    for (size_t begin = 0; begin < n; begin += CHUNK) {
         size_t count = n - begin < CHUNK ? n - begin : CHUNK;
         st = recv_packed_chunk(ot, count, bits, ot->vals, err);
         if (st != CG_OK) break;
@@ -414,6 +453,13 @@ cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
         }
     }
     return finish(ot, st);
+}
+
+cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                      cg_error *err)
+{
+    CG_TRY(cg_cot_recv_begin(ot, n, bits, choice, out, err));
+    return cg_cot_recv_end(ot, n, bits, choice, out, err);
 }
 
 /* ---- chosen-message OT ---- */
@@ -594,6 +640,193 @@ static void otn_release(otn_ctx *c)
     cg_free(c->idx);
 }
 
+/* ---- 1-out-of-N OT, KK13 (Kolesnikov-Kumaresan 2013) ----
+ * Used for N >= 8. One extension row of 256 bits per instance instead of
+ * log2 N rows of 128: the receiver with choice r sends the columns of
+ * t ^ G(k^1) ^ C(r), C the Walsh-Hadamard code of 8-bit values; the sender
+ * with its 256 secret bits s gets q = t ^ (C(r) & s) and pads message x
+ * with H(i, q ^ (C(x) & s)), the receiver its choice with H(i, t). For
+ * x != r the pad input differs from t by (C(x) ^ C(r)) & s: 128 unknown
+ * bits of s, hashed by cg_kk_hash_aesni's chained TCCR under a row index
+ * that never repeats (semi-honest, 128-bit computational). Sender: N hashes
+ * of two AES calls per instance (the split construction: N log2 N of one);
+ * receiver: one. Traffic: 32 bytes per instance up (64 for N = 16 split). */
+
+static unsigned parity8(unsigned v)
+{
+    v ^= v >> 4;
+    v ^= v >> 2;
+    v ^= v >> 1;
+    return v & 1u;
+}
+
+/* The 256 base OTs of the KK13 extension, run once per instance. */
+static cg_status kk_setup(cg_ot *ot, cg_error *err)
+{
+    ot->kk_col = cg_calloc(ot->role == CG_OT_SENDER ? KK_COLS : 2 * KK_COLS, sizeof *ot->kk_col);
+    if (!ot->kk_col) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    cg_status st = CG_OK;
+    for (size_t half = 0; st == CG_OK && half < KK_COLS / CG_BASE_OTS; half++) {
+        size_t j0 = half * CG_BASE_OTS;
+        if (ot->role == CG_OT_SENDER) {
+            uint8_t keys[CG_BASE_OTS][16];
+            uint8_t *choice = ot->kk_s + j0 / 8;
+            cg_random_bytes(choice, CG_BASE_OTS / 8);
+            st = cg_baseot_recv(ot->ch, choice, keys, err);
+            if (st == CG_OK)
+                for (size_t j = 0; j < CG_BASE_OTS; j++) cg_aes_expand_aesni(&ot->kk_col[j0 + j], keys[j]);
+            cg_secure_zero(keys, sizeof keys);
+        } else {
+            uint8_t keys[CG_BASE_OTS][2][16];
+            st = cg_baseot_send(ot->ch, keys, err);
+            if (st == CG_OK)
+                for (size_t j = 0; j < CG_BASE_OTS; j++) {
+                    cg_aes_expand_aesni(&ot->kk_col[2 * (j0 + j)], keys[j][0]);
+                    cg_aes_expand_aesni(&ot->kk_col[2 * (j0 + j) + 1], keys[j][1]);
+                }
+            cg_secure_zero(keys, sizeof keys);
+        }
+    }
+    if (st == CG_OK) ot->kk_ready = true;
+    return st;
+}
+
+static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,
+                             cg_error *err)
+{
+    uint64_t mask = mask_of(bits);
+    size_t batch = n < OTN_BATCH ? n : OTN_BATCH, cap = round128(batch), rb = cap / 8;
+    uint8_t *u = cg_alloc(KK_COLS * rb), *q = cg_alloc(KK_COLS * rb);
+    uint8_t *rows = cg_alloc(cap * 32), *cs = cg_alloc((size_t)N * 32);
+    uint64_t *pads = cg_alloc(batch * N * sizeof *pads);
+    cg_status st = CG_OK;
+    if (!u || !q || !rows || !cs || !pads) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    if (st == CG_OK) st = expect_header(ot, KIND_OTN_KK, bits | (N << 8), n, err);
+    if (st == CG_OK && !ot->kk_ready) st = kk_setup(ot, err);
+    /* cs[x] = C(x) & s: what separates message x's hash input from q. */
+    for (unsigned x = 0; st == CG_OK && x < N; x++)
+        for (unsigned j = 0; j < KK_COLS; j++)
+            if (j % 8 == 0) cs[32 * x + j / 8] = 0;
+    for (unsigned x = 0; st == CG_OK && x < N; x++)
+        for (unsigned j = 0; j < KK_COLS; j++)
+            cs[32 * x + j / 8] |= (uint8_t)((parity8(x & j) & (ot->kk_s[j / 8] >> (j % 8))) << (j % 8));
+    for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
+        size_t cnt = n - b0 < batch ? n - b0 : batch;
+        size_t cols = round128(cnt), rowbytes = cols / 8;
+        st = cg_chan_recv(ot->ch, u, KK_COLS * rowbytes, err);
+        if (st != CG_OK) break;
+        for (size_t j = 0; j < KK_COLS; j++) {
+            uint8_t *qj = q + j * rowbytes;
+            cg_aes_ctr_aesni(&ot->kk_col[j], ot->kk_block, qj, cols / 128);
+            if ((ot->kk_s[j / 8] >> (j % 8)) & 1) {
+                const uint8_t *uj = u + j * rowbytes;
+                for (size_t b = 0; b < rowbytes; b += 8) {
+                    uint64_t a, c;
+                    memcpy(&a, qj + b, 8);
+                    memcpy(&c, uj + b, 8);
+                    a ^= c;
+                    memcpy(qj + b, &a, 8);
+                }
+            }
+        }
+        cg_transpose(q, rows, KK_COLS, cols);
+        cg_kk_hash_aesni(&ot->pi, rows, cs, N, cnt, ot->kk_index, KK_TWEAK_HI, pads);
+        ot->kk_block += cols / 128;
+        ot->kk_index += cols;
+        const uint64_t *m = msgs + b0 * N;
+        for (size_t i = 0; i < cnt * N; i++) pads[i] = (pads[i] ^ m[i]) & mask;
+        ot->out.len = 0;
+        if (!out_put_packed(ot, pads, cnt * N, bits))
+            st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+        if (st == CG_OK) st = cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
+        if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    }
+    cg_free(u);
+    cg_free(q);
+    cg_free(rows);
+    cg_free(cs);
+    cg_free(pads);
+    return finish(ot, st);
+}
+
+static cg_status otn_recv_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
+                             uint64_t *out, cg_error *err)
+{
+    uint64_t mask = mask_of(bits);
+    size_t batch = n < OTN_BATCH ? n : OTN_BATCH, cap = round128(batch), rb = cap / 8;
+    uint8_t *t = cg_alloc(KK_COLS * rb), *code = cg_alloc(KK_COLS * rb), *ucol = cg_alloc(rb);
+    uint8_t *rows = cg_alloc(cap * 32);
+    uint64_t *e = cg_alloc(batch * N * sizeof *e);
+    static const uint8_t zero_off[32];
+    cg_status st = CG_OK;
+    if (!t || !code || !ucol || !rows || !e) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    if (st == CG_OK) st = send_header(ot, KIND_OTN_KK, bits | (N << 8), n, err);
+    if (st == CG_OK && !ot->kk_ready) st = kk_setup(ot, err);
+    /* Every batch's extension first (the pad of the chosen message goes to
+     * out), then all ciphertexts: one round trip for any n. */
+    for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
+        size_t cnt = n - b0 < batch ? n - b0 : batch;
+        size_t cols = round128(cnt), rowbytes = cols / 8;
+        /* Column j of the codewords is the xor of the choice bit planes
+         * named by j's bits: code_j = code_{j & (j - 1)} ^ plane_{ctz j}. */
+        memset(code, 0, rowbytes);
+        for (unsigned bit = 0; bit < 8; bit++) {
+            uint8_t *plane = code + ((size_t)1 << bit) * rowbytes;
+            memset(plane, 0, rowbytes);
+            for (size_t i = 0; i < cnt; i++)
+                plane[i / 8] |= (uint8_t)(((choice[b0 + i] >> bit) & 1u) << (i % 8));
+        }
+        for (unsigned j = 3; j < KK_COLS; j++) {
+            if ((j & (j - 1)) == 0) continue; /* a plane, done above */
+            const uint8_t *a = code + (size_t)(j & (j - 1)) * rowbytes;
+            const uint8_t *c = code + ((size_t)1 << __builtin_ctz(j)) * rowbytes;
+            uint8_t *d = code + (size_t)j * rowbytes;
+            for (size_t b = 0; b < rowbytes; b++) d[b] = a[b] ^ c[b];
+        }
+        for (size_t j = 0; j < KK_COLS; j++) {
+            uint8_t *tj = t + j * rowbytes;
+            const uint8_t *cj = code + j * rowbytes;
+            cg_aes_ctr_aesni(&ot->kk_col[2 * j], ot->kk_block, tj, cols / 128);
+            cg_aes_ctr_aesni(&ot->kk_col[2 * j + 1], ot->kk_block, ucol, cols / 128);
+            for (size_t b = 0; b < rowbytes; b += 8) {
+                uint64_t x, y, z;
+                memcpy(&x, tj + b, 8);
+                memcpy(&y, ucol + b, 8);
+                memcpy(&z, cj + b, 8);
+                x ^= y ^ z;
+                memcpy(ucol + b, &x, 8);
+            }
+            st = cg_chan_send(ot->ch, ucol, rowbytes, err);
+            if (st != CG_OK) break;
+        }
+        if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+        if (st != CG_OK) break;
+        cg_transpose(t, rows, KK_COLS, cols);
+        cg_kk_hash_aesni(&ot->pi, rows, zero_off, 1, cnt, ot->kk_index, KK_TWEAK_HI, out + b0);
+        ot->kk_block += cols / 128;
+        ot->kk_index += cols;
+    }
+    for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
+        size_t cnt = n - b0 < batch ? n - b0 : batch;
+        size_t len = cg_packed_size(cnt * N, bits);
+        ot->out.len = 0;
+        if (!cg_buf_reserve(&ot->out, len)) {
+            st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+            break;
+        }
+        st = cg_chan_recv(ot->ch, ot->out.data, len, err);
+        if (st != CG_OK) break;
+        cg_ot_unpack(e, ot->out.data, cnt * N, bits);
+        for (size_t i = 0; i < cnt; i++) out[b0 + i] = (out[b0 + i] ^ e[i * N + choice[b0 + i]]) & mask;
+    }
+    cg_free(t);
+    cg_free(code);
+    cg_free(ucol);
+    cg_free(rows);
+    cg_free(e);
+    return finish(ot, st);
+}
+
 /* Hashes per sender call of cg_tccr_tweaks_aesni: several small instances
  * share one call so that the 8-block AES pipeline stays full. */
 #define OTN_HASH_GROUP ((size_t)512)
@@ -604,6 +837,7 @@ cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
     CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, msgs, msgs, err));
     if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
     if (n == 0) return CG_OK;
+    if (N >= 8 && !ot->otn_split) return otn_send_kk(ot, n, N, bits, msgs, err);
     unsigned k = log2_ceil(N), half = 1u << (k - 1);
     uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
@@ -688,6 +922,7 @@ cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
     if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
     if (n == 0) return CG_OK;
     CG_TRY(check_choices(choice, n, N, err));
+    if (N >= 8 && !ot->otn_split) return otn_recv_kk(ot, n, N, bits, choice, out, err);
     unsigned k = log2_ceil(N), half = 1u << (k - 1);
     uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH, nh = batch * k;

@@ -31,6 +31,12 @@ void cg_tccr_multi_aesni(const cg_aes_key *pi, const uint8_t x[16], uint8_t *out
 void cg_tccr_tweaks_aesni(const cg_aes_key *pi, const uint8_t *x, const uint64_t *tweak_lo,
                           const uint64_t *tweak_hi, uint8_t *out, size_t n);
 
+/* KK13 row hash (256-bit inputs, two chained tccr calls, tweaks
+ * (tweak_lo + i, tweak_hi) then (tweak_lo + i, tweak_hi + 1)): out[i * noffs +
+ * x] = low 64 bits of H(rows[i] ^ offs[x]); rows and offs hold 32-byte entries. */
+void cg_kk_hash_aesni(const cg_aes_key *pi, const uint8_t *rows, const uint8_t *offs,
+                      size_t noffs, size_t n, uint64_t tweak_lo, uint64_t tweak_hi, uint64_t *out);
+
 /* ---- VAES on 512-bit vectors (aes_avx512.c): same results as the AES-NI
  * functions above. Available when the CPU has AVX-512F and VAES and CG_SIMD
  * does not force a narrower path. */

@@ -482,12 +482,17 @@ static void test_cot_traffic_and_random_choice_rot(void **state)
     assert_int_equal(st.total.bytes_received, cg_packed_size(32768, 13) + cg_packed_size(7232, 13));
     assert_int_equal(st.total.rounds, 1);
 
-    /* 1-of-N over three batches is still one round trip. */
+    /* 1-of-N over three batches is still one round trip (after the first
+     * N >= 8 call, which also runs KK13's 256 base OTs). */
+    run_case(&o, 3, 1, 3, 16, &prg);
     cg_chan_reset_stats(o.cr);
     run_case(&o, 3, 9000, 3, 16, &prg);
     cg_chan_get_stats(o.cr, &st);
     assert_int_equal(st.total.rounds, 1);
     assert_int_equal(st.total.bytes_received, 2 * cg_packed_size(4096 * 16, 3) + cg_packed_size(808 * 16, 3));
+    /* KK13: a 16-byte header and one 256-bit row per instance, per batch
+     * padded to a multiple of 128 instances. */
+    assert_int_equal(st.total.bytes_sent, 16 + 32 * (4096 + 4096 + 896));
 
     rrand_ctx *c = cg_calloc(1, sizeof *c);
     c->s = o.s;
@@ -829,23 +834,28 @@ static void test_transcript_hides_unchosen(void **state)
     for (int k = 0; k < 3; k++) batch_free(&bt[k]);
 }
 
-/* The 1-of-N OT on the raw IKNP rows: N in {2, 4, 16, 256}, widths 1, 8, 37,
- * 64, random choices, n = 1 and 1000 (results against the messages), then
- * over a logging link: no message the receiver did not choose appears in the
- * clear in what the receiver gets. */
+/* The 1-of-N OT, both constructions (KK13 for N >= 8 by default, the
+ * log2 N-row one with CG_OTN=split): N in {2, 4, 8, 16, 100, 256}, widths 1,
+ * 8, 37, 64, random choices, n = 1 and 1000 (results against the messages),
+ * then over a logging link: no message the receiver did not choose appears
+ * in the clear in what the receiver gets. */
 static void test_otn_grid_and_transcript(void **state)
 {
     (void)state;
-    static const unsigned Ns[] = {2, 4, 16, 256}, widths[] = {1, 8, 37, 64};
+    static const unsigned Ns[] = {2, 4, 8, 16, 100, 256}, widths[] = {1, 8, 37, 64};
     static const size_t ns[] = {1, 1000};
-    ot_setup o;
-    setup_ot(&o, NULL);
     cg_prg prg;
     cg_prg_init_random(&prg);
-    for (size_t a = 0; a < 4; a++)
-        for (size_t w = 0; w < 4; w++)
-            for (size_t k = 0; k < 2; k++) run_case(&o, 3, ns[k], widths[w], Ns[a], &prg);
-    teardown_ot(&o);
+    for (int split = 0; split < 2; split++) {
+        if (split) setenv("CG_OTN", "split", 1); /* read by cg_ot_new */
+        ot_setup o;
+        setup_ot(&o, NULL);
+        unsetenv("CG_OTN");
+        for (size_t a = 0; a < 6; a++)
+            for (size_t w = 0; w < 4; w++)
+                for (size_t k = 0; k < 2; k++) run_case(&o, 3, ns[k], widths[w], Ns[a], &prg);
+        teardown_ot(&o);
+    }
 
     linked l;
     link_start(&l, SIZE_MAX, SIZE_MAX, 20000);
@@ -909,6 +919,15 @@ static void test_setup_and_argument_errors(void **state)
     cg_prg prg;
     cg_prg_init_random(&prg);
     run_case(&o, 0, 10, 8, 0, &prg);
+    /* A begun split COT blocks every other call on its instance, and its
+     * end must name the same batch. */
+    uint8_t c1[1] = {1};
+    assert_int_equal(cg_cot_recv_end(o.r, 1, 8, c1, v, &err), CG_ERR_STATE);
+    assert_int_equal(cg_cot_recv_begin(o.r, 1, 8, c1, v, &err), CG_OK);
+    assert_int_equal(cg_cot_recv(o.r, 1, 8, c1, v, &err), CG_ERR_STATE);
+    assert_int_equal(cg_otn_recv(o.r, 1, 16, 8, c1, v, &err), CG_ERR_STATE);
+    assert_int_equal(cg_cot_recv_end(o.r, 2, 8, c1, v, &err), CG_ERR_STATE);
+    assert_int_equal(cg_cot_recv_end(o.r, 1, 9, c1, v, &err), CG_ERR_STATE);
     teardown_ot(&o);
     assert_int_equal(cg_ot_new(NULL, NULL, CG_OT_SENDER, &err), CG_ERR_ARG);
 }
