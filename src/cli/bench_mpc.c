@@ -38,12 +38,21 @@ typedef struct {
     uint8_t *b, *bo;
     cg_status st;
     cg_error err;
+    double cpu_ms; /* this party's thread CPU time in the last call */
 } party_job;
+
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
 
 static void *run_job(void *arg)
 {
     party_job *p = arg;
     unsigned l = FMT.ring_bits;
+    double cpu0 = thread_cpu_ms();
     switch (p->op) {
     case B_B2A: p->st = cg_mpc_b2a(p->m, l, p->n, p->b, p->out, &p->err); break;
     case B_MUL: p->st = cg_mpc_mul(p->m, l, p->n, p->x, p->y, p->out, &p->err); break;
@@ -94,6 +103,7 @@ static void *run_job(void *arg)
         break;
     default: p->st = CG_ERR_ARG; break;
     }
+    p->cpu_ms = thread_cpu_ms() - cpu0;
     return NULL;
 }
 
@@ -170,11 +180,12 @@ static bool timed(party_job *s, party_job *c, bench_op op, int exact, bool *firs
                exact ? "true" : "false", us * 1e-3);
     printf("\"us_per_elem\":%.3f,"
            "\"bytes_per_elem_server_to_client\":%.1f,\"bytes_per_elem_client_to_server\":%.1f,"
-           "\"rounds\":%llu}",
+           "\"rounds\":%llu,\"cpu_ms_server\":%.2f,\"cpu_ms_client\":%.2f}",
            us / (double)n, (double)ss.total.bytes_sent / (double)n,
            (double)sc.total.bytes_sent / (double)n,
            (unsigned long long)(ss.total.rounds > sc.total.rounds ? ss.total.rounds
-                                                                   : sc.total.rounds));
+                                                                   : sc.total.rounds),
+           s->cpu_ms, c->cpu_ms);
     fflush(stdout);
     *first = false;
     return true;

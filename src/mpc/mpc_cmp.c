@@ -23,14 +23,21 @@
 static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t *eq,
                          uint8_t *out, cg_error *err)
 {
-    size_t cap = rows * q;
-    uint8_t *x = cg_alloc(cap ? cap : 1), *y = cg_alloc(cap ? cap : 1), *z = cg_alloc(cap ? cap : 1);
+    /* Every level's ANDs use triples made in one batch up front, so each
+     * level costs one exchange of opened bits and no OT round of its own. */
+    size_t total = 0;
+    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) total += rows * (2 * (cnt / 2) - 1);
+    size_t cap = total ? total : 1;
+    uint8_t *x = cg_alloc(cap), *y = cg_alloc(cap), *z = cg_alloc(cap);
+    uint8_t *ta = cg_alloc(cap), *tb = cg_alloc(cap), *tc = cg_alloc(cap);
     cg_status st = CG_OK;
-    if (!x || !y || !z) {
+    if (!x || !y || !z || !ta || !tb || !tc) {
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
         goto done;
     }
-    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) {
+    st = mpc_bit_triples(m, total, ta, tb, tc, err);
+    size_t used = 0;
+    for (size_t cnt = q; st == CG_OK && cnt > 1; cnt = (cnt + 1) / 2) {
         size_t half = cnt / 2, j = 0;
         for (size_t i = 0; i < rows; i++)
             for (size_t k = 0; k < half; k++) {
@@ -41,8 +48,9 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
                 x[j] = eq[hi];
                 y[j++] = eq[lo];
             }
-        st = cg_mpc_and(m, j, x, y, z, err);
+        st = mpc_and_triples(m, j, x, y, ta + used, tb + used, tc + used, z, err);
         if (st != CG_OK) goto done;
+        used += j;
         j = 0;
         for (size_t i = 0; i < rows; i++) {
             for (size_t k = 0; k < half; k++) {
@@ -57,11 +65,15 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
             }
         }
     }
-    for (size_t i = 0; i < rows; i++) out[i] = lt[i * q];
+    if (st == CG_OK)
+        for (size_t i = 0; i < rows; i++) out[i] = lt[i * q];
 done:
     cg_free(x);
     cg_free(y);
     cg_free(z);
+    cg_free(ta);
+    cg_free(tb);
+    cg_free(tc);
     return st;
 }
 

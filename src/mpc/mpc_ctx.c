@@ -1,5 +1,7 @@
 /* The two-party context and the arithmetic protocols: B2A, Gilboa products,
  * squares, public-constant operations, select/multiplexer, AND, truncation. */
+#include <string.h>
+
 #include "mpc/mpc_internal.h"
 
 cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, int threads, cg_error *err)
@@ -141,6 +143,55 @@ done:
     return st;
 }
 
+/* One COT batch in each direction at once: this party sends n COTs with
+ * correlations delta (getting x0) and receives n with its choice bits
+ * (getting out). Each party begins its receiver end first, so both expand
+ * their extension matrices at the same time instead of taking turns. */
+static cg_status cot_both(cg_mpc *m, unsigned bits, size_t n, const uint64_t *delta, uint64_t *x0,
+                          const uint8_t *choice, uint64_t *out, cg_error *err)
+{
+    cg_status st = cg_cot_recv_begin(m->ot.recv, n, bits, choice, out, err);
+    if (st == CG_OK) st = cg_cot_send(m->ot.send, n, bits, delta, x0, err);
+    if (st == CG_OK) st = cg_cot_recv_end(m->ot.recv, n, bits, choice, out, err);
+    return st;
+}
+
+/* Both cross terms of a product at once: this party's a times the peer's
+ * c, and the peer's a times this party's c (each a Gilboa product, l COTs
+ * per element with correlations a * 2^j). acc += this party's shares. */
+static cg_status cross_terms_both(cg_mpc *m, unsigned bits, size_t n, const uint64_t *a,
+                                  const uint64_t *c, uint64_t *acc, cg_error *err)
+{
+    uint64_t mask = mpc_mask(bits);
+    size_t total;
+    if (!cg_mul_size(n, bits, &total)) return cg_error_set(err, CG_ERR_ARG, "mul: batch too large");
+    size_t cap = total ? total : 1;
+    uint64_t *delta = cg_alloc(cap * sizeof *delta), *x0 = cg_alloc(cap * sizeof *x0);
+    uint64_t *got = cg_alloc(cap * sizeof *got);
+    uint8_t *choice = cg_alloc(cap);
+    cg_status st = CG_OK;
+    if (!delta || !x0 || !got || !choice) st = cg_error_set(err, CG_ERR_NOMEM, "mul: out of memory");
+    if (st == CG_OK) {
+        for (size_t i = 0; i < n; i++)
+            for (unsigned j = 0; j < bits; j++) {
+                delta[i * bits + j] = (a[i] << j) & mask;
+                choice[i * bits + j] = (uint8_t)((c[i] >> j) & 1);
+            }
+        st = cot_both(m, bits, total, delta, x0, choice, got, err);
+    }
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) {
+            uint64_t s = 0;
+            for (unsigned j = 0; j < bits; j++) s += got[i * bits + j] - x0[i * bits + j];
+            acc[i] = (acc[i] + s) & mask;
+        }
+    cg_free(delta);
+    cg_free(x0);
+    cg_free(got);
+    cg_free(choice);
+    return st;
+}
+
 cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, const uint64_t *y,
                      uint64_t *out, cg_error *err)
 {
@@ -149,11 +200,8 @@ cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, cons
     uint64_t *acc = cg_alloc((n ? n : 1) * sizeof *acc);
     if (!acc) return cg_error_set(err, CG_ERR_NOMEM, "mul: out of memory");
     for (size_t i = 0; i < n; i++) acc[i] = (x[i] * y[i]) & mask;
-    /* Step 0: server's x times client's y; step 1: client's x times server's y. */
-    const uint64_t *s0 = m->party == CG_SERVER ? x : y;
-    const uint64_t *s1 = m->party == CG_SERVER ? y : x;
-    cg_status st = cross_term(m, 0, bits, n, s0, acc, err);
-    if (st == CG_OK) st = cross_term(m, 1, bits, n, s1, acc, err);
+    /* Each party's x times the other's y, both directions at once. */
+    cg_status st = cross_terms_both(m, bits, n, x, y, acc, err);
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) out[i] = acc[i];
     cg_free(acc);
@@ -200,50 +248,34 @@ void cg_mpc_add_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t 
     for (size_t i = 0; i < n; i++) out[i] = (x[i] + add) & mask;
 }
 
-/* Shares of (b0 xor b1) * v where the sender of `step` holds b_s and v and
- * the receiver holds b_r: (b_s xor b_r) v = b_s v + b_r (1 - 2 b_s) v, the
- * second term from one COT with correlation (1 - 2 b_s) v. */
-static cg_status select_term(cg_mpc *m, int step, unsigned bits, size_t n, const uint8_t *b,
-                             const uint64_t *v, uint64_t *acc, cg_error *err)
-{
-    uint64_t mask = mpc_mask(bits);
-    uint64_t *buf = cg_alloc((n ? n : 1) * sizeof *buf);
-    if (!buf) return cg_error_set(err, CG_ERR_NOMEM, "select: out of memory");
-    cg_status st;
-    if (sends_in_step(m, step)) {
-        uint64_t *delta = cg_alloc((n ? n : 1) * sizeof *delta);
-        if (!delta) {
-            cg_free(buf);
-            return cg_error_set(err, CG_ERR_NOMEM, "select: out of memory");
-        }
-        for (size_t i = 0; i < n; i++) delta[i] = (b[i] & 1 ? -v[i] : v[i]) & mask;
-        st = cg_cot_send(m->ot.send, n, bits, delta, buf, err);
-        if (st == CG_OK)
-            for (size_t i = 0; i < n; i++)
-                acc[i] = (acc[i] + ((b[i] & 1) ? v[i] : 0) - buf[i]) & mask;
-        cg_free(delta);
-    } else {
-        st = cg_cot_recv(m->ot.recv, n, bits, b, buf, err);
-        if (st == CG_OK)
-            for (size_t i = 0; i < n; i++) acc[i] = (acc[i] + buf[i]) & mask;
-    }
-    cg_free(buf);
-    return st;
-}
-
+/* Shares of (b0 xor b1) * v for v = v0 + v1: each party's part
+ * (b_s xor b_r) v_s = b_s v_s + b_r (1 - 2 b_s) v_s, the second term from a
+ * COT where the owner of v_s sends correlation (1 - 2 b_s) v_s and the other
+ * party chooses with b_r. Both directions at once. */
 cg_status cg_mpc_select(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
                         uint64_t *out, cg_error *err)
 {
     CG_TRY(mpc_check(m, bits, 1, "select", err));
-    uint64_t *acc = cg_calloc(n ? n : 1, sizeof *acc);
-    if (!acc) return cg_error_set(err, CG_ERR_NOMEM, "select: out of memory");
-    /* Each party's own share of x is multiplied by the shared bit: in step 0
-     * the server's share, in step 1 the client's. */
-    cg_status st = select_term(m, 0, bits, n, b, x, acc, err);
-    if (st == CG_OK) st = select_term(m, 1, bits, n, b, x, acc, err);
+    uint64_t mask = mpc_mask(bits);
+    size_t cap = n ? n : 1;
+    uint64_t *delta = cg_alloc(cap * sizeof *delta), *x0 = cg_alloc(cap * sizeof *x0);
+    uint64_t *got = cg_alloc(cap * sizeof *got);
+    uint8_t *choice = cg_alloc(cap);
+    cg_status st = CG_OK;
+    if (!delta || !x0 || !got || !choice) st = cg_error_set(err, CG_ERR_NOMEM, "select: out of memory");
+    if (st == CG_OK) {
+        for (size_t i = 0; i < n; i++) {
+            delta[i] = (b[i] & 1 ? -x[i] : x[i]) & mask;
+            choice[i] = b[i] & 1;
+        }
+        st = cot_both(m, bits, n, delta, x0, choice, got, err);
+    }
     if (st == CG_OK)
-        for (size_t i = 0; i < n; i++) out[i] = acc[i];
-    cg_free(acc);
+        for (size_t i = 0; i < n; i++) out[i] = (((b[i] & 1) ? x[i] : 0) - x0[i] + got[i]) & mask;
+    cg_free(delta);
+    cg_free(x0);
+    cg_free(got);
+    cg_free(choice);
     return mpc_fail(m, st);
 }
 
@@ -262,46 +294,102 @@ cg_status cg_mpc_mux(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const
     return st;
 }
 
-/* One direction of an AND's cross term: the sender's bit times the
- * receiver's bit, as XOR shares, from a 1-bit COT. */
-static cg_status and_term(cg_mpc *m, int step, size_t n, const uint8_t *send_bit,
-                          const uint8_t *recv_bit, uint8_t *acc, cg_error *err)
-{
-    uint64_t *buf = cg_alloc((n ? n : 1) * sizeof *buf);
-    if (!buf) return cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
-    cg_status st;
-    if (sends_in_step(m, step)) {
-        uint64_t *delta = cg_alloc((n ? n : 1) * sizeof *delta);
-        if (!delta) {
-            cg_free(buf);
-            return cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
-        }
-        for (size_t i = 0; i < n; i++) delta[i] = send_bit[i] & 1;
-        st = cg_cot_send(m->ot.send, n, 1, delta, buf, err);
-        cg_free(delta);
-    } else {
-        st = cg_cot_recv(m->ot.recv, n, 1, recv_bit, buf, err);
-    }
-    if (st == CG_OK)
-        for (size_t i = 0; i < n; i++) acc[i] ^= (uint8_t)(buf[i] & 1);
-    cg_free(buf);
-    return st;
-}
-
+/* x & y on XOR shares: x0 y0 ^ x1 y1 locally, and both cross terms (each
+ * party's x times the other's y, a 1-bit COT each) at once. */
 cg_status cg_mpc_and(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y, uint8_t *z,
                      cg_error *err)
 {
     CG_TRY(mpc_check(m, 1, 1, "and", err));
-    uint8_t *acc = cg_alloc(n ? n : 1);
-    if (!acc) return cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
-    for (size_t i = 0; i < n; i++) acc[i] = (uint8_t)(x[i] & y[i] & 1);
-    /* Step 0: server's x times client's y; step 1: client's x times server's y. */
-    cg_status st = and_term(m, 0, n, x, y, acc, err);
-    if (st == CG_OK) st = and_term(m, 1, n, x, y, acc, err);
+    size_t cap = n ? n : 1;
+    uint64_t *delta = cg_alloc(cap * sizeof *delta), *x0 = cg_alloc(cap * sizeof *x0);
+    uint64_t *got = cg_alloc(cap * sizeof *got);
+    uint8_t *choice = cg_alloc(cap);
+    cg_status st = CG_OK;
+    if (!delta || !x0 || !got || !choice) st = cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
+    if (st == CG_OK) {
+        for (size_t i = 0; i < n; i++) {
+            delta[i] = x[i] & 1;
+            choice[i] = y[i] & 1;
+        }
+        st = cot_both(m, 1, n, delta, x0, choice, got, err);
+    }
     if (st == CG_OK)
-        for (size_t i = 0; i < n; i++) z[i] = acc[i];
-    cg_free(acc);
+        for (size_t i = 0; i < n; i++) z[i] = (uint8_t)((x[i] & y[i] & 1) ^ ((x0[i] ^ got[i]) & 1));
+    cg_free(delta);
+    cg_free(x0);
+    cg_free(got);
+    cg_free(choice);
     return mpc_fail(m, st);
+}
+
+/* Random bit triples: XOR shares of a, b and c = a & b for n triples.
+ * Each cross term (one party's a times the other's b) comes from one random
+ * OT: the sender's r0 ^ r1 is its a-share, the receiver's random choice its
+ * b-share, and r0 and r_choice are XOR shares of the product. Random OTs need
+ * no correction message, and each party runs its receiver end first so
+ * that both parties expand their OT matrices at the same time. */
+cg_status mpc_bit_triples(cg_mpc *m, size_t n, uint8_t *a, uint8_t *b, uint8_t *c, cg_error *err)
+{
+    if (n == 0) return CG_OK;
+    uint64_t *r0 = cg_alloc(n * sizeof *r0), *r1 = cg_alloc(n * sizeof *r1);
+    uint64_t *v = cg_alloc(n * sizeof *v);
+    cg_status st = CG_OK;
+    if (!r0 || !r1 || !v) st = cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
+    if (st == CG_OK) st = cg_rot_recv_random(m->ot.recv, n, 1, b, v, err);
+    if (st == CG_OK) st = cg_rot_send(m->ot.send, n, 1, r0, r1, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) {
+            a[i] = (uint8_t)((r0[i] ^ r1[i]) & 1);
+            c[i] = (uint8_t)(((a[i] & b[i]) ^ r0[i] ^ v[i]) & 1);
+        }
+    cg_free(r0);
+    cg_free(r1);
+    cg_free(v);
+    return st;
+}
+
+/* Packs 0/1 bytes into bits (LSB first) at out + bit offset 0. */
+static void pack_bits(uint8_t *out, const uint8_t *bits, size_t n)
+{
+    memset(out, 0, (n + 7) / 8);
+    for (size_t i = 0; i < n; i++) out[i / 8] |= (uint8_t)((bits[i] & 1) << (i % 8));
+}
+
+static uint8_t bit_at(const uint8_t *p, size_t i) { return (p[i / 8] >> (i % 8)) & 1; }
+
+/* z = x & y on XOR shares with one triple per element (Beaver): both
+ * parties open d = x ^ a and e = y ^ b in one exchange (each sends at once),
+ * then z = c ^ d b ^ e a ^ d e (the last term on the server only). */
+cg_status mpc_and_triples(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y,
+                          const uint8_t *a, const uint8_t *b, const uint8_t *c, uint8_t *z,
+                          cg_error *err)
+{
+    if (n == 0) return CG_OK;
+    size_t nb = (2 * n + 7) / 8;
+    uint8_t *mine = cg_alloc(2 * n), *wire = cg_alloc(nb), *peer = cg_alloc(nb);
+    cg_status st = CG_OK;
+    if (!mine || !wire || !peer) st = cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
+    if (st == CG_OK) {
+        for (size_t i = 0; i < n; i++) {
+            mine[i] = (x[i] ^ a[i]) & 1;
+            mine[n + i] = (y[i] ^ b[i]) & 1;
+        }
+        pack_bits(wire, mine, 2 * n);
+        st = cg_chan_send(m->ch, wire, nb, err);
+    }
+    if (st == CG_OK) st = cg_chan_flush(m->ch, err);
+    if (st == CG_OK) st = cg_chan_recv(m->ch, peer, nb, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) {
+            uint8_t d = mine[i] ^ bit_at(peer, i), e = mine[n + i] ^ bit_at(peer, n + i);
+            uint8_t zi = c[i] ^ (d & b[i]) ^ (e & a[i]);
+            if (m->party == CG_SERVER) zi ^= d & e;
+            z[i] = zi & 1;
+        }
+    cg_free(mine);
+    cg_free(wire);
+    cg_free(peer);
+    return st;
 }
 
 cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const uint64_t *x,

@@ -43,4 +43,12 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
 cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
                           const uint64_t *c, uint8_t *out, cg_error *err);
 
+/* n random bit triples (a, b, c = a & b as XOR shares) from one batch of
+ * random OTs in each direction; no round of their own beyond the OTs. */
+cg_status mpc_bit_triples(cg_mpc *m, size_t n, uint8_t *a, uint8_t *b, uint8_t *c, cg_error *err);
+/* z = x & y on XOR shares using one triple per element: one exchange. */
+cg_status mpc_and_triples(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y,
+                          const uint8_t *a, const uint8_t *b, const uint8_t *c, uint8_t *z,
+                          cg_error *err);
+
 #endif
