@@ -55,11 +55,6 @@ cg_status mpc_fail(cg_mpc *m, cg_status st)
 /* The two directions of one exchange: in step 0 the server sends (its sender
  * instance) and the client receives; in step 1 the roles swap. Both parties
  * run step 0 then step 1, so the channel stays in step. */
-static bool sends_in_step(const cg_mpc *m, int step)
-{
-    return (m->party == CG_SERVER) == (step == 0);
-}
-
 cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
                      cg_error *err)
 {
@@ -90,70 +85,24 @@ cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint6
     return mpc_fail(m, st);
 }
 
-/* Shares of the cross term a * c, where the sender of this step holds a
- * (its delta base) and the receiver holds c, bit-decomposed: l COTs per
- * element with correlations a * 2^j. acc += this party's share. */
-static cg_status cross_term(cg_mpc *m, int step, unsigned bits, size_t n, const uint64_t *mine,
-                            uint64_t *acc, cg_error *err)
-{
-    uint64_t mask = mpc_mask(bits);
-    size_t total;
-    if (!cg_mul_size(n, bits, &total))
-        return cg_error_set(err, CG_ERR_ARG, "mul: batch too large");
-    uint64_t *buf = cg_alloc((total ? total : 1) * sizeof *buf);
-    uint8_t *choice = NULL;
-    uint64_t *delta = NULL;
-    cg_status st = CG_OK;
-    if (!buf) return cg_error_set(err, CG_ERR_NOMEM, "mul: out of memory");
-    if (sends_in_step(m, step)) {
-        delta = cg_alloc((total ? total : 1) * sizeof *delta);
-        if (!delta) {
-            st = cg_error_set(err, CG_ERR_NOMEM, "mul: out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++)
-            for (unsigned j = 0; j < bits; j++) delta[i * bits + j] = (mine[i] << j) & mask;
-        st = cg_cot_send(m->ot.send, total, bits, delta, buf, err);
-        if (st != CG_OK) goto done;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t s = 0;
-            for (unsigned j = 0; j < bits; j++) s += buf[i * bits + j];
-            acc[i] = (acc[i] - s) & mask;
-        }
-    } else {
-        choice = cg_alloc(total ? total : 1);
-        if (!choice) {
-            st = cg_error_set(err, CG_ERR_NOMEM, "mul: out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++)
-            for (unsigned j = 0; j < bits; j++) choice[i * bits + j] = (uint8_t)((mine[i] >> j) & 1);
-        st = cg_cot_recv(m->ot.recv, total, bits, choice, buf, err);
-        if (st != CG_OK) goto done;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t s = 0;
-            for (unsigned j = 0; j < bits; j++) s += buf[i * bits + j];
-            acc[i] = (acc[i] + s) & mask;
-        }
-    }
-done:
-    cg_free(buf);
-    cg_free(choice);
-    cg_free(delta);
-    return st;
-}
-
 /* One COT batch in each direction at once: this party sends n COTs with
  * correlations delta (getting x0) and receives n with its choice bits
  * (getting out). Each party begins its receiver end first, so both expand
  * their extension matrices at the same time instead of taking turns. */
+static cg_status cot_both2(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
+                           uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
+                           cg_error *err)
+{
+    cg_status st = cg_cot_recv_begin(m->ot.recv, n_recv, bits, choice, out, err);
+    if (st == CG_OK) st = cg_cot_send(m->ot.send, n_send, bits, delta, x0, err);
+    if (st == CG_OK) st = cg_cot_recv_end(m->ot.recv, n_recv, bits, choice, out, err);
+    return st;
+}
+
 static cg_status cot_both(cg_mpc *m, unsigned bits, size_t n, const uint64_t *delta, uint64_t *x0,
                           const uint8_t *choice, uint64_t *out, cg_error *err)
 {
-    cg_status st = cg_cot_recv_begin(m->ot.recv, n, bits, choice, out, err);
-    if (st == CG_OK) st = cg_cot_send(m->ot.send, n, bits, delta, x0, err);
-    if (st == CG_OK) st = cg_cot_recv_end(m->ot.recv, n, bits, choice, out, err);
-    return st;
+    return cot_both2(m, bits, n, delta, x0, n, choice, out, err);
 }
 
 /* Both cross terms of a product at once: this party's a times the peer's
@@ -213,23 +162,51 @@ cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, u
 {
     CG_TRY(mpc_check(m, bits, 1, "square", err));
     uint64_t mask = mpc_mask(bits);
-    uint64_t *acc = cg_alloc((n ? n : 1) * sizeof *acc);
-    uint64_t *twice = cg_alloc((n ? n : 1) * sizeof *twice);
-    if (!acc || !twice) {
-        cg_free(acc);
-        cg_free(twice);
-        return cg_error_set(err, CG_ERR_NOMEM, "square: out of memory");
+    /* x^2 = x0^2 + x1^2 + 2 x0 x1, and with x1 = lo + 2^k hi (lo the low k
+     * bits): x0 x1 = x0 lo + 2^k (x0 mod 2^(l-k)) hi. The first part takes k
+     * COTs on the client's bits of lo (server's correlations x0 2^j), the
+     * second l - k COTs on the server's bits of x0 (client's correlations
+     * hi 2^(k+i)): one product's l COTs, split between the directions and
+     * run at once. Doubling both parts gives 2 x0 x1. */
+    unsigned k = (bits + 1) / 2, kk = bits - k;
+    size_t ns, nr, cs, cr; /* this party's sent / received counts */
+    bool server = m->party == CG_SERVER;
+    if (!cg_mul_size(n, k, &cs) || !cg_mul_size(n, kk, &cr))
+        return cg_error_set(err, CG_ERR_ARG, "square: batch too large");
+    ns = server ? cs : cr;
+    nr = server ? cr : cs;
+    uint64_t *delta = cg_alloc((ns ? ns : 1) * sizeof *delta), *x0 = cg_alloc((ns ? ns : 1) * sizeof *x0);
+    uint64_t *got = cg_alloc((nr ? nr : 1) * sizeof *got);
+    uint8_t *choice = cg_alloc(nr ? nr : 1);
+    cg_status st = CG_OK;
+    if (!delta || !x0 || !got || !choice) st = cg_error_set(err, CG_ERR_NOMEM, "square: out of memory");
+    if (st == CG_OK) {
+        if (server)
+            for (size_t i = 0; i < n; i++) {
+                for (unsigned j = 0; j < k; j++) delta[i * k + j] = (2 * x[i] << j) & mask;
+                for (unsigned j = 0; j < kk; j++) choice[i * kk + j] = (uint8_t)((x[i] >> j) & 1);
+            }
+        else
+            for (size_t i = 0; i < n; i++) {
+                uint64_t hi = (x[i] & mask) >> k;
+                for (unsigned j = 0; j < kk; j++) delta[i * kk + j] = (2 * hi << (k + j)) & mask;
+                for (unsigned j = 0; j < k; j++) choice[i * k + j] = (uint8_t)((x[i] >> j) & 1);
+            }
+        st = cot_both2(m, bits, ns, delta, x0, nr, choice, got, err);
     }
-    /* x^2 = x0^2 + x1^2 + (2 x0) x1: the server's correlation is 2 x0. */
-    for (size_t i = 0; i < n; i++) {
-        acc[i] = (x[i] * x[i]) & mask;
-        twice[i] = m->party == CG_SERVER ? (2 * x[i]) & mask : x[i] & mask;
+    if (st == CG_OK) {
+        size_t per_s = server ? k : kk, per_r = server ? kk : k;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t acc = x[i] * x[i];
+            for (size_t j = 0; j < per_s; j++) acc -= x0[i * per_s + j];
+            for (size_t j = 0; j < per_r; j++) acc += got[i * per_r + j];
+            out[i] = acc & mask;
+        }
     }
-    cg_status st = cross_term(m, 0, bits, n, twice, acc, err);
-    if (st == CG_OK)
-        for (size_t i = 0; i < n; i++) out[i] = acc[i];
-    cg_free(acc);
-    cg_free(twice);
+    cg_free(delta);
+    cg_free(x0);
+    cg_free(got);
+    cg_free(choice);
     return mpc_fail(m, st);
 }
 
