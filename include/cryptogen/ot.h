@@ -89,6 +89,11 @@ cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
 cg_status cg_rot_recv_random(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice, uint64_t *out,
                              cg_error *err);
 
+/* Runs the KK13 extension's 256 base OTs now (both ends at the same
+ * point), so that no later 1-of-N call has to; a no-op when done before or
+ * when CG_OTN=split. */
+cg_status cg_ot_setup_otn(cg_ot *ot, cg_error *err);
+
 /* 1-out-of-N OT (2 <= N <= 256): msgs is n rows of N messages (row-major);
  * receiver with choice[i] in [0, N) gets msgs[i*N + choice[i]]. */
 cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,

@@ -16,6 +16,10 @@ cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, int threads, 
     m->threads = threads < 1 ? 1 : threads;
     cg_prg_init_random(&m->prg);
     cg_status st = cg_ot_pair_new(&m->ot, ch, (int)party, err);
+    /* Every comparison uses the server-to-client 1-of-16 OTs: set up their
+     * extension now rather than inside the first comparison. */
+    if (st == CG_OK)
+        st = cg_ot_setup_otn(party == CG_SERVER ? m->ot.send : m->ot.recv, err);
     if (st != CG_OK) {
         cg_mpc_free(m);
         return st;
@@ -89,13 +93,23 @@ cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint6
  * correlations delta (getting x0) and receives n with its choice bits
  * (getting out). Each party begins its receiver end first, so both expand
  * their extension matrices at the same time instead of taking turns. */
+/* COTs per direction per piece of cot_both2: bounds what is in flight. */
+#define COT_PIECE ((size_t)1 << 18)
+
 static cg_status cot_both2(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
                            uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
                            cg_error *err)
 {
-    cg_status st = cg_cot_recv_begin(m->ot.recv, n_recv, bits, choice, out, err);
-    if (st == CG_OK) st = cg_cot_send(m->ot.send, n_send, bits, delta, x0, err);
-    if (st == CG_OK) st = cg_cot_recv_end(m->ot.recv, n_recv, bits, choice, out, err);
+    cg_status st = CG_OK;
+    for (size_t s = 0, r = 0; st == CG_OK && (s < n_send || r < n_recv);) {
+        size_t ps = n_send - s < COT_PIECE ? n_send - s : COT_PIECE;
+        size_t pr = n_recv - r < COT_PIECE ? n_recv - r : COT_PIECE;
+        st = cg_cot_recv_begin(m->ot.recv, pr, bits, choice + r, out + r, err);
+        if (st == CG_OK) st = cg_cot_send(m->ot.send, ps, bits, delta + s, x0 + s, err);
+        if (st == CG_OK) st = cg_cot_recv_end(m->ot.recv, pr, bits, choice + r, out + r, err);
+        s += ps;
+        r += pr;
+    }
     return st;
 }
 

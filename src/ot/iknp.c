@@ -691,6 +691,18 @@ static cg_status kk_setup(cg_ot *ot, cg_error *err)
     return st;
 }
 
+cg_status cg_ot_setup_otn(cg_ot *ot, cg_error *err)
+{
+    if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
+    if (ot->failed != CG_OK)
+        return cg_error_set(err, CG_ERR_STATE, "OT: instance unusable after an earlier error (%s)",
+                            cg_status_name(ot->failed));
+    if (ot->pending)
+        return cg_error_set(err, CG_ERR_STATE, "OT: a split COT awaits cg_cot_recv_end");
+    if (ot->kk_ready || ot->otn_split) return CG_OK;
+    return finish(ot, kk_setup(ot, err));
+}
+
 static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,
                              cg_error *err)
 {
