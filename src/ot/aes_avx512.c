@@ -17,9 +17,13 @@ VAES_FN static inline void load_keys(const cg_aes_key *k, __m512i rk[11])
 
 VAES_FN static inline void enc4x4(const __m512i rk[11], __m512i b[4])
 {
+    #pragma GCC unroll 16
     for (int j = 0; j < 4; j++) b[j] = _mm512_xor_si512(b[j], rk[0]);
+    #pragma GCC unroll 16
     for (int r = 1; r < 10; r++)
+        #pragma GCC unroll 16
         for (int j = 0; j < 4; j++) b[j] = _mm512_aesenc_epi128(b[j], rk[r]);
+    #pragma GCC unroll 16
     for (int j = 0; j < 4; j++) b[j] = _mm512_aesenclast_epi128(b[j], rk[10]);
 }
 
@@ -35,8 +39,10 @@ VAES_FN void cg_aes_ctr_vaes(const cg_aes_key *k, uint64_t ctr, uint8_t *out, si
         b[0] = _mm512_add_epi64(_mm512_set_epi64(0, (long long)(ctr + i), 0, (long long)(ctr + i), 0,
                                                  (long long)(ctr + i), 0, (long long)(ctr + i)),
                                 lane);
+        #pragma GCC unroll 16
         for (int j = 1; j < 4; j++) b[j] = _mm512_add_epi64(b[j - 1], four);
         enc4x4(rk, b);
+        #pragma GCC unroll 16
         for (int j = 0; j < 4; j++) _mm512_storeu_si512((void *)(out + 16 * (i + 4 * (size_t)j)), b[j]);
     }
     if (i < nblocks) cg_aes_ctr_aesni(k, ctr + i, out + 16 * i, nblocks - i);
@@ -62,6 +68,7 @@ VAES_FN void cg_tccr_vaes(const cg_aes_key *pi, const uint8_t *x, const uint8_t 
         __m512i s[4], b[4];
         long long lo = (long long)(tweak_lo + i), hi = (long long)tweak_hi;
         __m512i tw = _mm512_add_epi64(_mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo), lane);
+        #pragma GCC unroll 16
         for (int j = 0; j < 4; j++) {
             s[j] = sigma4(_mm512_xor_si512(
                 _mm512_loadu_si512((const void *)(x + 16 * (i + 4 * (size_t)j))), m));
@@ -69,6 +76,7 @@ VAES_FN void cg_tccr_vaes(const cg_aes_key *pi, const uint8_t *x, const uint8_t 
             tw = _mm512_add_epi64(tw, four);
         }
         enc4x4(rk, b);
+        #pragma GCC unroll 16
         for (int j = 0; j < 4; j++)
             _mm512_storeu_si512((void *)(out + 16 * (i + 4 * (size_t)j)), _mm512_xor_si512(b[j], s[j]));
     }

@@ -51,6 +51,8 @@ void cg_tccr_vaes(const cg_aes_key *pi, const uint8_t *x, const uint8_t *mask, u
  * rows and cols must be multiples of 16 (the SSE2 path) or 8 (portable). */
 void cg_transpose_portable(const uint8_t *in, uint8_t *out, size_t rows, size_t cols);
 void cg_transpose_sse2(const uint8_t *in, uint8_t *out, size_t rows, size_t cols);
+/* AVX2, 32 rows at a time (callers check CG_CPU_AVX2). */
+void cg_transpose_avx2(const uint8_t *in, uint8_t *out, size_t rows, size_t cols);
 /* Picks the fastest path available (rows, cols multiples of 16). */
 void cg_transpose(const uint8_t *in, uint8_t *out, size_t rows, size_t cols);
 

@@ -89,5 +89,6 @@ void cg_transpose_sse2(const uint8_t *in, uint8_t *out, size_t rows, size_t cols
 
 void cg_transpose(const uint8_t *in, uint8_t *out, size_t rows, size_t cols)
 {
-    cg_transpose_sse2(in, out, rows, cols);
+    if (cg_cpu_features() & CG_CPU_AVX2) cg_transpose_avx2(in, out, rows, cols);
+    else cg_transpose_sse2(in, out, rows, cols);
 }
