@@ -5,14 +5,28 @@
 
 #include <string.h>
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CG_HOST_LE 1
+#else
+#define CG_HOST_LE 0
+#endif
+
 static void store_le(uint8_t *p, uint64_t v, size_t nbytes)
 {
+    if (CG_HOST_LE && nbytes == 8) {
+        memcpy(p, &v, 8); /* one store instead of eight */
+        return;
+    }
     for (size_t i = 0; i < nbytes; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static uint64_t load_le(const uint8_t *p, size_t nbytes)
 {
     uint64_t v = 0;
+    if (CG_HOST_LE && nbytes == 8) {
+        memcpy(&v, p, 8);
+        return v;
+    }
     for (size_t i = 0; i < nbytes; i++) v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
@@ -21,7 +35,9 @@ void cg_ot_pack(uint8_t *out, const uint64_t *vals, size_t count, unsigned width
 {
     const uint64_t mask = width >= 64 ? ~0ull : (1ull << width) - 1;
     if (width == 64) {
-        for (size_t i = 0; i < count; i++) store_le(out + 8 * i, vals[i], 8);
+        if (CG_HOST_LE) memcpy(out, vals, 8 * count);
+        else
+            for (size_t i = 0; i < count; i++) store_le(out + 8 * i, vals[i], 8);
         return;
     }
     uint64_t acc = 0;
@@ -46,7 +62,9 @@ void cg_ot_unpack(uint64_t *vals, const uint8_t *in, size_t count, unsigned widt
 {
     const uint64_t mask = width >= 64 ? ~0ull : (1ull << width) - 1;
     if (width == 64) {
-        for (size_t i = 0; i < count; i++) vals[i] = load_le(in + 8 * i, 8);
+        if (CG_HOST_LE) memcpy(vals, in, 8 * count);
+        else
+            for (size_t i = 0; i < count; i++) vals[i] = load_le(in + 8 * i, 8);
         return;
     }
     size_t left = cg_packed_size(count, width);
