@@ -575,7 +575,12 @@ cg_status cg_rot_recv_random(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice
                              cg_error *err)
 {
     CG_TRY(check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
-    cg_random_bytes(choice, n);
+    /* A PRG keyed from the OS: the OS source in small pieces (getrandom)
+     * cost more than the OTs themselves for large n. */
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    cg_prg_bytes(&prg, choice, n);
+    cg_prg_clear(&prg);
     for (size_t i = 0; i < n; i++) choice[i] &= 1;
     return cg_rot_recv(ot, n, bits, choice, out, err);
 }
