@@ -413,28 +413,24 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
     return mpc_trunc_impl(m, bits, shift, shifts, n, x, out, m->exact, err);
 }
 
-/* Shares of the carry [y0_low + y1_low >= 2^sh] of each element's low sh
- * bits, i.e. [2^sh - 1 - y0_low < y1_low]: one millionaires' comparison at
- * the largest shift's width, then B2A. */
-static cg_status low_carry(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts,
-                           size_t n, const uint64_t *y, uint64_t *carry, cg_error *err)
+/* Boolean shares of the carry [y0_low + y1_low >= 2^sh] of each element's
+ * low sh bits, i.e. [2^sh - 1 - y0_low < y1_low]: one millionaires'
+ * comparison at the largest shift's width. */
+static cg_status low_carry_bits(cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
+                                const uint64_t *y, uint8_t *c, cg_error *err)
 {
     unsigned w = shift;
     if (shifts)
         for (size_t i = 0; i < n; i++)
             if (shifts[i] > w) w = shifts[i];
     uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v);
-    uint8_t *c = cg_alloc(n ? n : 1);
-    cg_status st = CG_OK;
-    if (!v || !c) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
-    for (size_t i = 0; st == CG_OK && i < n; i++) {
+    if (!v) return cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
+    for (size_t i = 0; i < n; i++) {
         uint64_t low = mpc_mask(shifts ? shifts[i] : shift);
         v[i] = m->party == CG_SERVER ? low - (y[i] & low) : y[i] & low;
     }
-    if (st == CG_OK && w >= 1) st = cg_mpc_less_than(m, w, n, v, c, err);
-    if (st == CG_OK) st = cg_mpc_b2a(m, bits, n, c, carry, err);
+    cg_status st = w >= 1 ? cg_mpc_less_than(m, w, n, v, c, err) : CG_OK;
     cg_free(v);
-    cg_free(c);
     return st;
 }
 
@@ -442,52 +438,52 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t
                          size_t n, const uint64_t *x, uint64_t *out, bool exact, cg_error *err)
 {
     uint64_t mask = mpc_mask(bits), half = 1ull << (bits - 1), offset = 1ull << (bits - 2);
-    uint8_t *top = cg_alloc(n ? n : 1);
-    uint64_t *prod = cg_alloc((n ? n : 1) * sizeof *prod);
+    /* Bit products over Z_2^l from one COT batch: entry i < n is the wrap
+     * term top0 * top1, entry n + i (exact only) the carry's c0 * c1 (its
+     * B2A); one batch saves the carry a round trip of its own. */
+    size_t np = exact ? 2 * n : n, cap = np ? np : 1;
+    uint8_t *bit = cg_alloc(cap);
+    uint64_t *prod = cg_alloc(cap * sizeof *prod);
     uint64_t *y = cg_alloc((n ? n : 1) * sizeof *y);
-    uint64_t *carry = exact ? cg_calloc(n ? n : 1, sizeof *carry) : NULL;
-    if (!top || !prod || !y || (exact && !carry)) {
-        cg_free(top);
+    if (!bit || !prod || !y) {
+        cg_free(bit);
         cg_free(prod);
         cg_free(y);
-        cg_free(carry);
         return cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
     }
     /* y = x + 2^(l-2) lies in [0, 2^(l-1)), so its top bit is 0 and the
      * wrap bit of the shares is msb(y0) OR msb(y1) = m0 + m1 - m0 m1. */
     cg_mpc_add_public(m, bits, n, x, offset, y);
-    for (size_t i = 0; i < n; i++) top[i] = (y[i] & half) != 0;
-    cg_status st = CG_OK;
-    {
+    for (size_t i = 0; i < n; i++) bit[i] = (y[i] & half) != 0;
+    /* The shares' floors lose exactly the carry of the low bits; adding it
+     * back makes the result floor(x / 2^sh). */
+    cg_status st = exact ? low_carry_bits(m, shift, shifts, n, y, bit + n, err) : CG_OK;
+    if (st == CG_OK) {
         if (m->party == CG_SERVER) {
-            uint64_t *delta = cg_alloc((n ? n : 1) * sizeof *delta);
+            uint64_t *delta = cg_alloc(cap * sizeof *delta);
             if (!delta) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
             else {
-                for (size_t i = 0; i < n; i++) delta[i] = top[i];
-                st = cg_cot_send(m->ot.send, n, bits, delta, prod, err);
-                for (size_t i = 0; st == CG_OK && i < n; i++) prod[i] = (0 - prod[i]) & mask;
+                for (size_t i = 0; i < np; i++) delta[i] = bit[i];
+                st = cg_cot_send(m->ot.send, np, bits, delta, prod, err);
+                for (size_t i = 0; st == CG_OK && i < np; i++) prod[i] = (0 - prod[i]) & mask;
                 cg_free(delta);
             }
         } else {
-            st = cg_cot_recv(m->ot.recv, n, bits, top, prod, err);
+            st = cg_cot_recv(m->ot.recv, np, bits, bit, prod, err);
         }
     }
-    /* The shares' floors lose exactly the carry of the low bits; adding it
-     * back makes the result floor(x / 2^sh). */
-    if (st == CG_OK && exact) st = low_carry(m, bits, shift, shifts, n, y, carry, err);
     if (st == CG_OK) {
         for (size_t i = 0; i < n; i++) {
             unsigned sh = shifts ? shifts[i] : shift;
-            uint64_t wrap = (top[i] - prod[i]) & mask; /* this party's share of w */
+            uint64_t wrap = (bit[i] - prod[i]) & mask; /* this party's share of w */
             uint64_t r = (y[i] >> sh) - (wrap << (bits - sh));
             if (m->party == CG_SERVER) r -= offset >> sh;
-            if (exact) r += carry[i];
+            if (exact) r += bit[n + i] - 2 * prod[n + i]; /* B2A of the carry */
             out[i] = r & mask;
         }
     }
-    cg_free(top);
+    cg_free(bit);
     cg_free(prod);
     cg_free(y);
-    cg_free(carry);
     return mpc_fail(m, st);
 }
