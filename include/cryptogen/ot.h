@@ -100,6 +100,14 @@ cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
                       cg_error *err);
 cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
                       uint64_t *out, cg_error *err);
+/* cg_otn_recv in two halves, as cg_cot_recv_begin/_end: _begin sends the
+ * extension, _end (same arguments) receives the ciphertexts. Call
+ * cg_ot_setup_otn first when other traffic is interleaved: otherwise _begin
+ * may run the KK13 base OTs, which read from the channel. */
+cg_status cg_otn_recv_begin(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
+                            uint64_t *out, cg_error *err);
+cg_status cg_otn_recv_end(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
+                          uint64_t *out, cg_error *err);
 
 /* Both directions for one party: `send` is this party's sender instance and
  * `recv` its receiver instance. Party 0 (server) sets up its sender first. */

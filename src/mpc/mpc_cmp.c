@@ -20,24 +20,28 @@
  * lt = lt_hi ^ (eq_hi & lt_lo), eq = eq_hi & eq_lo, an unpaired top block
  * passes through. The lowest block is only ever the low half of a pair, so
  * its eq is never needed and not computed. out[r] gets lt of row r. */
-static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t *eq,
-                         uint8_t *out, cg_error *err)
+/* ANDs the tree needs for rows values of q digits. */
+static size_t tree_ands(size_t rows, size_t q)
 {
-    /* Every level's ANDs use triples made in one batch up front, so each
-     * level costs one exchange of opened bits and no OT round of its own. */
     size_t total = 0;
     for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) total += rows * (2 * (cnt / 2) - 1);
-    size_t cap = total ? total : 1;
+    return total;
+}
+
+/* Every level's ANDs use the triples made with the digit OTs, so each
+ * level costs one exchange of opened bits and no OT round of its own. */
+static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t *eq,
+                         const mpc_triples *t, uint8_t *out, cg_error *err)
+{
+    size_t cap = t->n ? t->n : 1;
     uint8_t *x = cg_alloc(cap), *y = cg_alloc(cap), *z = cg_alloc(cap);
-    uint8_t *ta = cg_alloc(cap), *tb = cg_alloc(cap), *tc = cg_alloc(cap);
     cg_status st = CG_OK;
-    if (!x || !y || !z || !ta || !tb || !tc) {
+    if (!x || !y || !z) {
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
         goto done;
     }
-    st = mpc_bit_triples(m, total, ta, tb, tc, err);
     size_t used = 0;
-    for (size_t cnt = q; st == CG_OK && cnt > 1; cnt = (cnt + 1) / 2) {
+    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) {
         size_t half = cnt / 2, j = 0;
         for (size_t i = 0; i < rows; i++)
             for (size_t k = 0; k < half; k++) {
@@ -48,7 +52,7 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
                 x[j] = eq[hi];
                 y[j++] = eq[lo];
             }
-        st = mpc_and_triples(m, j, x, y, ta + used, tb + used, tc + used, z, err);
+        st = mpc_and_triples(m, j, x, y, t->a + used, t->b + used, t->c + used, z, err);
         if (st != CG_OK) goto done;
         used += j;
         j = 0;
@@ -65,15 +69,11 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
             }
         }
     }
-    if (st == CG_OK)
-        for (size_t i = 0; i < rows; i++) out[i] = lt[i * q];
+    for (size_t i = 0; i < rows; i++) out[i] = lt[i * q];
 done:
     cg_free(x);
     cg_free(y);
     cg_free(z);
-    cg_free(ta);
-    cg_free(tb);
-    cg_free(tc);
     return st;
 }
 
@@ -97,6 +97,13 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
         goto done;
     }
+    /* The tree's triples do not depend on the inputs, so their OTs share
+     * the digit OTs' round trip. Stream order: the server sends its triple
+     * half first, then reads the client's triple half and digit OTs and
+     * answers; the client sends its triple half and digit OTs, then reads
+     * the server's triple half and the answers. Both compute at once. */
+    mpc_triples tr;
+    st = mpc_triples_begin(m, tree_ands((size_t)K * n, q), &tr, err);
     if (m->party == CG_SERVER) {
         /* Two random mask bits per (comparison, digit); the message for the
          * client's digit v carries every comparison's masked (lt, eq). */
@@ -119,14 +126,17 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
                                   << (2 * k);
                 }
             }
-        st = cg_otn_send(m->ot.send, nq, DIGIT_VALUES, 2 * K, buf, err);
+        if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
+        if (st == CG_OK) st = cg_otn_send(m->ot.send, nq, DIGIT_VALUES, 2 * K, buf, err);
     } else {
         for (size_t i = 0; i < n; i++) {
             uint64_t b = mine[i] & vmask;
             for (size_t d = 0; d < q; d++)
                 dig[i * q + d] = (uint8_t)((b >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
         }
-        st = cg_otn_recv(m->ot.recv, nq, DIGIT_VALUES, 2 * K, dig, buf, err);
+        if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, nq, DIGIT_VALUES, 2 * K, dig, buf, err);
+        if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
+        if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, nq, DIGIT_VALUES, 2 * K, dig, buf, err);
         for (size_t i = 0; st == CG_OK && i < n; i++)
             for (size_t d = 0; d < q; d++)
                 for (unsigned k = 0; k < K; k++) {
@@ -136,7 +146,8 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
                     eq[at] = (msg >> 1) & 1;
                 }
     }
-    if (st == CG_OK) st = lt_tree(m, (size_t)K * n, q, lt, eq, out, err);
+    if (st == CG_OK) st = lt_tree(m, (size_t)K * n, q, lt, eq, &tr, out, err);
+    mpc_triples_free(&tr);
 done:
     cg_free(lt);
     cg_free(eq);

@@ -317,26 +317,48 @@ cg_status cg_mpc_and(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y, ui
  * Each cross term (one party's a times the other's b) comes from one random
  * OT: the sender's r0 ^ r1 is its a-share, the receiver's random choice its
  * b-share, and r0 and r_choice are XOR shares of the product. Random OTs need
- * no correction message, and each party runs its receiver end first so
- * that both parties expand their OT matrices at the same time. */
-cg_status mpc_bit_triples(cg_mpc *m, size_t n, uint8_t *a, uint8_t *b, uint8_t *c, cg_error *err)
+ * no correction message. _begin runs this party's receiver end (it only
+ * sends), _end its sender end (it reads the peer's _begin message), so a
+ * caller can put other traffic between the two halves. */
+cg_status mpc_triples_begin(cg_mpc *m, size_t n, mpc_triples *t, cg_error *err)
 {
+    memset(t, 0, sizeof *t);
+    t->n = n;
+    size_t cap = n ? n : 1;
+    t->a = cg_alloc(cap);
+    t->b = cg_alloc(cap);
+    t->c = cg_alloc(cap);
+    t->v = cg_alloc(cap * sizeof *t->v);
+    if (!t->a || !t->b || !t->c || !t->v) return cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
+    if (n == 0) return CG_OK;
+    return cg_rot_recv_random(m->ot.recv, n, 1, t->b, t->v, err);
+}
+
+cg_status mpc_triples_end(cg_mpc *m, mpc_triples *t, cg_error *err)
+{
+    size_t n = t->n;
     if (n == 0) return CG_OK;
     uint64_t *r0 = cg_alloc(n * sizeof *r0), *r1 = cg_alloc(n * sizeof *r1);
-    uint64_t *v = cg_alloc(n * sizeof *v);
     cg_status st = CG_OK;
-    if (!r0 || !r1 || !v) st = cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
-    if (st == CG_OK) st = cg_rot_recv_random(m->ot.recv, n, 1, b, v, err);
+    if (!r0 || !r1) st = cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
     if (st == CG_OK) st = cg_rot_send(m->ot.send, n, 1, r0, r1, err);
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) {
-            a[i] = (uint8_t)((r0[i] ^ r1[i]) & 1);
-            c[i] = (uint8_t)(((a[i] & b[i]) ^ r0[i] ^ v[i]) & 1);
+            t->a[i] = (uint8_t)((r0[i] ^ r1[i]) & 1);
+            t->c[i] = (uint8_t)(((t->a[i] & t->b[i]) ^ r0[i] ^ t->v[i]) & 1);
         }
     cg_free(r0);
     cg_free(r1);
-    cg_free(v);
     return st;
+}
+
+void mpc_triples_free(mpc_triples *t)
+{
+    cg_free(t->a);
+    cg_free(t->b);
+    cg_free(t->c);
+    cg_free(t->v);
+    memset(t, 0, sizeof *t);
 }
 
 /* Packs 0/1 bytes into bits (LSB first) at out + bit offset 0. */

@@ -44,8 +44,16 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
                           const uint64_t *c, uint8_t *out, cg_error *err);
 
 /* n random bit triples (a, b, c = a & b as XOR shares) from one batch of
- * random OTs in each direction; no round of their own beyond the OTs. */
-cg_status mpc_bit_triples(cg_mpc *m, size_t n, uint8_t *a, uint8_t *b, uint8_t *c, cg_error *err);
+ * random OTs in each direction. _begin only sends (this party's receiver
+ * end); _end reads the peer's _begin message and completes a and c. */
+typedef struct mpc_triples {
+    size_t n;
+    uint8_t *a, *b, *c;
+    uint64_t *v; /* the receiver end's outputs, until _end */
+} mpc_triples;
+cg_status mpc_triples_begin(cg_mpc *m, size_t n, mpc_triples *t, cg_error *err);
+cg_status mpc_triples_end(cg_mpc *m, mpc_triples *t, cg_error *err);
+void mpc_triples_free(mpc_triples *t); /* also after a failed _begin */
 /* z = x & y on XOR shares using one triple per element: one exchange. */
 cg_status mpc_and_triples(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y,
                           const uint8_t *a, const uint8_t *b, const uint8_t *c, uint8_t *z,

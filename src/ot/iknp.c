@@ -73,7 +73,8 @@ struct cg_ot {
     uint8_t kk_s[KK_COLS / 8]; /* sender only: the secret column selection */
     uint64_t kk_block;  /* next PRG block of every KK column */
     uint64_t kk_index;  /* next KK row index (hash tweak) */
-    bool pending;       /* receiver: a cg_cot_recv_begin awaits its _end */
+    bool pending;       /* receiver: a cg_cot_recv_begin / cg_otn_recv_begin awaits its _end */
+    unsigned pending_kind; /* KIND_COT or KIND_OTN */
     size_t pending_n;
     unsigned pending_bits;
 };
@@ -291,7 +292,7 @@ static cg_status check_call(cg_ot *ot, cg_ot_role role, size_t n, unsigned bits,
         return cg_error_set(err, CG_ERR_STATE, "OT: instance unusable after an earlier error (%s)",
                             cg_status_name(ot->failed));
     if (ot->pending)
-        return cg_error_set(err, CG_ERR_STATE, "OT: a split COT awaits cg_cot_recv_end");
+        return cg_error_set(err, CG_ERR_STATE, "OT: a begun receiver call awaits its _end");
     if (ot->role != role)
         return cg_error_set(err, CG_ERR_STATE, "OT: %s call on a %s instance",
                             role == CG_OT_SENDER ? "sender" : "receiver",
@@ -427,6 +428,7 @@ cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *c
     if (st == CG_OK) st = ext_recv(ot, n, &cs, store_hash_chunk, &c, err);
     if (st == CG_OK) {
         ot->pending = true;
+        ot->pending_kind = KIND_COT;
         ot->pending_n = n;
         ot->pending_bits = bits;
     }
@@ -438,7 +440,8 @@ cg_status cg_cot_recv_end(cg_ot *ot, size_t n, unsigned bits, const uint8_t *cho
 {
     if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
     if (n == 0 && !ot->pending) return CG_OK;
-    if (!ot->pending || ot->pending_n != n || ot->pending_bits != bits || !choice || !out)
+    if (!ot->pending || ot->pending_kind != KIND_COT || ot->pending_n != n ||
+        ot->pending_bits != bits || !choice || !out)
         return cg_error_set(err, CG_ERR_STATE, "OT: cg_cot_recv_end does not match a begun COT");
     ot->pending = false;
     uint64_t mask = mask_of(bits);
@@ -703,7 +706,7 @@ cg_status cg_ot_setup_otn(cg_ot *ot, cg_error *err)
         return cg_error_set(err, CG_ERR_STATE, "OT: instance unusable after an earlier error (%s)",
                             cg_status_name(ot->failed));
     if (ot->pending)
-        return cg_error_set(err, CG_ERR_STATE, "OT: a split COT awaits cg_cot_recv_end");
+        return cg_error_set(err, CG_ERR_STATE, "OT: a begun receiver call awaits its _end");
     if (ot->kk_ready || ot->otn_split) return CG_OK;
     return finish(ot, kk_setup(ot, err));
 }
@@ -766,21 +769,21 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
     return finish(ot, st);
 }
 
-static cg_status otn_recv_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
-                             uint64_t *out, cg_error *err)
+/* The receiver's first half: the extension, leaving the chosen message's
+ * pad in out (the ciphertexts come in otn_recv_msgs). */
+static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits,
+                                  const uint8_t *choice, uint64_t *out, cg_error *err)
 {
-    uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH, cap = round128(batch), rb = cap / 8;
     uint8_t *t = cg_alloc(KK_COLS * rb), *code = cg_alloc(KK_COLS * rb), *ucol = cg_alloc(rb);
     uint8_t *rows = cg_alloc(cap * 32);
-    uint64_t *e = cg_alloc(batch * N * sizeof *e);
     static const uint8_t zero_off[32];
     cg_status st = CG_OK;
-    if (!t || !code || !ucol || !rows || !e) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    if (!t || !code || !ucol || !rows) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     if (st == CG_OK) st = send_header(ot, KIND_OTN_KK, bits | (N << 8), n, err);
     if (st == CG_OK && !ot->kk_ready) st = kk_setup(ot, err);
-    /* Every batch's extension first (the pad of the chosen message goes to
-     * out), then all ciphertexts: one round trip for any n. */
+    /* Every batch's extension first; all ciphertexts after (one round trip
+     * for any n). */
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         size_t cols = round128(cnt), rowbytes = cols / 8;
@@ -823,25 +826,11 @@ static cg_status otn_recv_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
         ot->kk_block += cols / 128;
         ot->kk_index += cols;
     }
-    for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
-        size_t cnt = n - b0 < batch ? n - b0 : batch;
-        size_t len = cg_packed_size(cnt * N, bits);
-        ot->out.len = 0;
-        if (!cg_buf_reserve(&ot->out, len)) {
-            st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
-            break;
-        }
-        st = cg_chan_recv(ot->ch, ot->out.data, len, err);
-        if (st != CG_OK) break;
-        cg_ot_unpack(e, ot->out.data, cnt * N, bits);
-        for (size_t i = 0; i < cnt; i++) out[b0 + i] = (out[b0 + i] ^ e[i * N + choice[b0 + i]]) & mask;
-    }
     cg_free(t);
     cg_free(code);
     cg_free(ucol);
     cg_free(rows);
-    cg_free(e);
-    return finish(ot, st);
+    return st;
 }
 
 /* Hashes per sender call of cg_tccr_tweaks_aesni: several small instances
@@ -932,27 +921,18 @@ cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
     return finish(ot, st);
 }
 
-cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
-                      uint64_t *out, cg_error *err)
+/* The log2 N-row receiver's first half, as otn_recv_kk_pads. */
+static cg_status otn_recv_split_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits,
+                                     const uint8_t *choice, uint64_t *out, cg_error *err)
 {
-    CG_TRY(check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
-    if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
-    if (n == 0) return CG_OK;
-    CG_TRY(check_choices(choice, n, N, err));
-    if (N >= 8 && !ot->otn_split) return otn_recv_kk(ot, n, N, bits, choice, out, err);
     unsigned k = log2_ceil(N), half = 1u << (k - 1);
-    uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH, nh = batch * k;
     otn_ctx c = {0};
-    uint64_t *e = cg_alloc(batch * N * sizeof *e);
     uint64_t *thi = cg_alloc(nh * sizeof *thi);
     uint8_t *hout = cg_alloc(nh * 16);
     cg_status st = otn_alloc(&c, nh, err);
-    if (st == CG_OK && (!e || !thi || !hout))
-        st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    if (st == CG_OK && (!thi || !hout)) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     if (st == CG_OK) st = send_header(ot, KIND_OTN, bits | (N << 8), n, err);
-    /* First every batch's extension, keeping only the pad of the chosen
-     * message (in out); then all ciphertexts: one round trip for any n. */
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         choice_src cs = {choice + b0, k};
@@ -969,6 +949,21 @@ cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
             out[b0 + i] = v;
         }
     }
+    otn_release(&c);
+    cg_free(thi);
+    cg_free(hout);
+    return st;
+}
+
+/* The receiver's second half (both constructions): every batch's
+ * ciphertexts, unmasked with the pads in out. */
+static cg_status otn_recv_msgs(cg_ot *ot, size_t n, unsigned N, unsigned bits,
+                               const uint8_t *choice, uint64_t *out, cg_error *err)
+{
+    uint64_t mask = mask_of(bits);
+    size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
+    uint64_t *e = cg_alloc(batch * N * sizeof *e);
+    cg_status st = e ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         size_t len = cg_packed_size(cnt * N, bits);
@@ -982,11 +977,46 @@ cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
         cg_ot_unpack(e, ot->out.data, cnt * N, bits);
         for (size_t i = 0; i < cnt; i++) out[b0 + i] = (out[b0 + i] ^ e[i * N + choice[b0 + i]]) & mask;
     }
-    otn_release(&c);
     cg_free(e);
-    cg_free(thi);
-    cg_free(hout);
+    return st;
+}
+
+cg_status cg_otn_recv_begin(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
+                            uint64_t *out, cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
+    if (n == 0) return CG_OK;
+    CG_TRY(check_choices(choice, n, N, err));
+    bool kk = N >= 8 && !ot->otn_split;
+    cg_status st = kk ? otn_recv_kk_pads(ot, n, N, bits, choice, out, err)
+                      : otn_recv_split_pads(ot, n, N, bits, choice, out, err);
+    if (st == CG_OK) {
+        ot->pending = true;
+        ot->pending_kind = KIND_OTN;
+        ot->pending_n = n;
+        ot->pending_bits = bits | (N << 8);
+    }
     return finish(ot, st);
+}
+
+cg_status cg_otn_recv_end(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
+                          uint64_t *out, cg_error *err)
+{
+    if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
+    if (n == 0 && !ot->pending) return CG_OK;
+    if (!ot->pending || ot->pending_kind != KIND_OTN || ot->pending_n != n ||
+        ot->pending_bits != (bits | (N << 8)) || !choice || !out)
+        return cg_error_set(err, CG_ERR_STATE, "OT: cg_otn_recv_end does not match a begun 1-of-N OT");
+    ot->pending = false;
+    return finish(ot, otn_recv_msgs(ot, n, N, bits, choice, out, err));
+}
+
+cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
+                      uint64_t *out, cg_error *err)
+{
+    CG_TRY(cg_otn_recv_begin(ot, n, N, bits, choice, out, err));
+    return cg_otn_recv_end(ot, n, N, bits, choice, out, err);
 }
 
 /* ---- both directions ---- */

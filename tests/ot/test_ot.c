@@ -948,6 +948,18 @@ static void test_setup_and_argument_errors(void **state)
     assert_int_equal(cg_otn_recv(o.r, 1, 16, 8, c1, v, &err), CG_ERR_STATE);
     assert_int_equal(cg_cot_recv_end(o.r, 2, 8, c1, v, &err), CG_ERR_STATE);
     assert_int_equal(cg_cot_recv_end(o.r, 1, 9, c1, v, &err), CG_ERR_STATE);
+    assert_int_equal(cg_otn_recv_end(o.r, 1, 8, 8, c1, v, &err), CG_ERR_STATE);
+    teardown_ot(&o);
+    /* The same for a begun 1-of-N OT (the split construction: no base OTs
+     * to wait for). */
+    setenv("CG_OTN", "split", 1);
+    setup_ot(&o, NULL);
+    unsetenv("CG_OTN");
+    assert_int_equal(cg_otn_recv_begin(o.r, 1, 16, 8, c1, v, &err), CG_OK);
+    assert_int_equal(cg_cot_recv(o.r, 1, 8, c1, v, &err), CG_ERR_STATE);
+    assert_int_equal(cg_cot_recv_end(o.r, 1, 8, c1, v, &err), CG_ERR_STATE);
+    assert_int_equal(cg_otn_recv_end(o.r, 1, 8, 8, c1, v, &err), CG_ERR_STATE);
+    assert_int_equal(cg_otn_recv_end(o.r, 2, 16, 8, c1, v, &err), CG_ERR_STATE);
     teardown_ot(&o);
     assert_int_equal(cg_ot_new(NULL, NULL, CG_OT_SENDER, &err), CG_ERR_ARG);
 }
