@@ -655,8 +655,12 @@ static void otn_release(otn_ctx *c)
  * with its 256 secret bits s gets q = t ^ (C(r) & s) and pads message x
  * with H(i, q ^ (C(x) & s)), the receiver its choice with H(i, t). For
  * x != r the pad input differs from t by (C(x) ^ C(r)) & s: 128 unknown
- * bits of s, hashed by cg_kk_hash_aesni's chained TCCR under a row index
- * that never repeats (semi-honest, 128-bit computational). Sender: N hashes
+ * bits of s (64 in each 128-bit half, or all 128 in one half), hashed by
+ * cg_kk_hash_aesni's chained TCCR under a row index that never repeats. The
+ * chain feeds the first half's hash into the second half's input, so a
+ * guess of one half cannot be checked alone (no meet in the middle): the
+ * unchosen pads stay hidden with 128-bit security, semi-honest, fixed-key
+ * AES modelled as a random permutation as for the other hashes. Sender: N hashes
  * of two AES calls per instance (the split construction: N log2 N of one);
  * receiver: one. Traffic: 32 bytes per instance up (64 for N = 16 split). */
 
