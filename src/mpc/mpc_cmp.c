@@ -112,19 +112,25 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
             eq[k] = (lt[k] >> 1) & 1;
             lt[k] &= 1;
         }
+        /* cmp[a][v] = [a < v] | [a == v] << 1: the unmasked message bits of
+         * server digit a against client digit v (a table keeps the inner
+         * loop branch-free). */
+        uint8_t cmp[DIGIT_VALUES][DIGIT_VALUES];
+        for (unsigned a = 0; a < DIGIT_VALUES; a++)
+            for (unsigned v = 0; v < DIGIT_VALUES; v++)
+                cmp[a][v] = (uint8_t)((a < v) | ((a == v) << 1));
         for (size_t i = 0; i < n; i++)
             for (size_t d = 0; d < q; d++) {
-                uint64_t *row = buf + (i * q + d) * DIGIT_VALUES;
-                for (unsigned v = 0; v < DIGIT_VALUES; v++) row[v] = 0;
+                uint64_t row[DIGIT_VALUES] = {0};
                 for (unsigned k = 0; k < K; k++) {
                     size_t at = ((size_t)k * n + i) * q + d;
                     unsigned ad = (unsigned)(((mine[(size_t)k * n + i] & vmask) >> (DIGIT_BITS * d)) &
                                              (DIGIT_VALUES - 1));
+                    uint8_t msk = (uint8_t)(lt[at] | (eq[at] << 1));
                     for (unsigned v = 0; v < DIGIT_VALUES; v++)
-                        row[v] |= ((uint64_t)(lt[at] ^ (ad < v)) |
-                                   ((uint64_t)(eq[at] ^ (ad == v)) << 1))
-                                  << (2 * k);
+                        row[v] |= (uint64_t)(cmp[ad][v] ^ msk) << (2 * k);
                 }
+                memcpy(buf + (i * q + d) * DIGIT_VALUES, row, sizeof row);
             }
         if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
         if (st == CG_OK) st = cg_otn_send(m->ot.send, nq, DIGIT_VALUES, 2 * K, buf, err);
