@@ -119,6 +119,34 @@ static cg_status cot_both(cg_mpc *m, unsigned bits, size_t n, const uint64_t *de
     return cot_both2(m, bits, n, delta, x0, n, choice, out, err);
 }
 
+/* Scratch of one two-direction COT call: what this party sends (delta ->
+ * x0) and what it receives (choice -> got). */
+typedef struct cot_bufs {
+    uint64_t *delta, *x0, *got;
+    uint8_t *choice;
+} cot_bufs;
+
+static void cot_bufs_free(cot_bufs *b)
+{
+    cg_free(b->delta);
+    cg_free(b->x0);
+    cg_free(b->got);
+    cg_free(b->choice);
+}
+
+static cg_status cot_bufs_alloc(cot_bufs *b, size_t n_send, size_t n_recv, const char *what,
+                                cg_error *err)
+{
+    size_t cs = n_send ? n_send : 1, cr = n_recv ? n_recv : 1;
+    b->delta = cg_alloc(cs * sizeof *b->delta);
+    b->x0 = cg_alloc(cs * sizeof *b->x0);
+    b->got = cg_alloc(cr * sizeof *b->got);
+    b->choice = cg_alloc(cr);
+    if (b->delta && b->x0 && b->got && b->choice) return CG_OK;
+    cot_bufs_free(b);
+    return cg_error_set(err, CG_ERR_NOMEM, "%s: out of memory", what);
+}
+
 /* Both cross terms of a product at once: this party's a times the peer's
  * c, and the peer's a times this party's c (each a Gilboa product, l COTs
  * per element with correlations a * 2^j). acc += this party's shares. */
@@ -128,30 +156,21 @@ static cg_status cross_terms_both(cg_mpc *m, unsigned bits, size_t n, const uint
     uint64_t mask = mpc_mask(bits);
     size_t total;
     if (!cg_mul_size(n, bits, &total)) return cg_error_set(err, CG_ERR_ARG, "mul: batch too large");
-    size_t cap = total ? total : 1;
-    uint64_t *delta = cg_alloc(cap * sizeof *delta), *x0 = cg_alloc(cap * sizeof *x0);
-    uint64_t *got = cg_alloc(cap * sizeof *got);
-    uint8_t *choice = cg_alloc(cap);
-    cg_status st = CG_OK;
-    if (!delta || !x0 || !got || !choice) st = cg_error_set(err, CG_ERR_NOMEM, "mul: out of memory");
-    if (st == CG_OK) {
-        for (size_t i = 0; i < n; i++)
-            for (unsigned j = 0; j < bits; j++) {
-                delta[i * bits + j] = (a[i] << j) & mask;
-                choice[i * bits + j] = (uint8_t)((c[i] >> j) & 1);
-            }
-        st = cot_both(m, bits, total, delta, x0, choice, got, err);
-    }
+    cot_bufs b;
+    CG_TRY(cot_bufs_alloc(&b, total, total, "mul", err));
+    for (size_t i = 0; i < n; i++)
+        for (unsigned j = 0; j < bits; j++) {
+            b.delta[i * bits + j] = (a[i] << j) & mask;
+            b.choice[i * bits + j] = (uint8_t)((c[i] >> j) & 1);
+        }
+    cg_status st = cot_both(m, bits, total, b.delta, b.x0, b.choice, b.got, err);
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) {
             uint64_t s = 0;
-            for (unsigned j = 0; j < bits; j++) s += got[i * bits + j] - x0[i * bits + j];
+            for (unsigned j = 0; j < bits; j++) s += b.got[i * bits + j] - b.x0[i * bits + j];
             acc[i] = (acc[i] + s) & mask;
         }
-    cg_free(delta);
-    cg_free(x0);
-    cg_free(got);
-    cg_free(choice);
+    cot_bufs_free(&b);
     return st;
 }
 
@@ -189,38 +208,31 @@ cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, u
         return cg_error_set(err, CG_ERR_ARG, "square: batch too large");
     ns = server ? cs : cr;
     nr = server ? cr : cs;
-    uint64_t *delta = cg_alloc((ns ? ns : 1) * sizeof *delta), *x0 = cg_alloc((ns ? ns : 1) * sizeof *x0);
-    uint64_t *got = cg_alloc((nr ? nr : 1) * sizeof *got);
-    uint8_t *choice = cg_alloc(nr ? nr : 1);
-    cg_status st = CG_OK;
-    if (!delta || !x0 || !got || !choice) st = cg_error_set(err, CG_ERR_NOMEM, "square: out of memory");
-    if (st == CG_OK) {
-        if (server)
-            for (size_t i = 0; i < n; i++) {
-                for (unsigned j = 0; j < k; j++) delta[i * k + j] = (2 * x[i] << j) & mask;
-                for (unsigned j = 0; j < kk; j++) choice[i * kk + j] = (uint8_t)((x[i] >> j) & 1);
-            }
-        else
-            for (size_t i = 0; i < n; i++) {
-                uint64_t hi = (x[i] & mask) >> k;
-                for (unsigned j = 0; j < kk; j++) delta[i * kk + j] = (2 * hi << (k + j)) & mask;
-                for (unsigned j = 0; j < k; j++) choice[i * k + j] = (uint8_t)((x[i] >> j) & 1);
-            }
-        st = cot_both2(m, bits, ns, delta, x0, nr, choice, got, err);
-    }
+    cot_bufs bf;
+    cg_status st = cot_bufs_alloc(&bf, ns, nr, "square", err);
+    if (st != CG_OK) return mpc_fail(m, st);
+    if (server)
+        for (size_t i = 0; i < n; i++) {
+            for (unsigned j = 0; j < k; j++) bf.delta[i * k + j] = (2 * x[i] << j) & mask;
+            for (unsigned j = 0; j < kk; j++) bf.choice[i * kk + j] = (uint8_t)((x[i] >> j) & 1);
+        }
+    else
+        for (size_t i = 0; i < n; i++) {
+            uint64_t hi = (x[i] & mask) >> k;
+            for (unsigned j = 0; j < kk; j++) bf.delta[i * kk + j] = (2 * hi << (k + j)) & mask;
+            for (unsigned j = 0; j < k; j++) bf.choice[i * k + j] = (uint8_t)((x[i] >> j) & 1);
+        }
+    st = cot_both2(m, bits, ns, bf.delta, bf.x0, nr, bf.choice, bf.got, err);
     if (st == CG_OK) {
         size_t per_s = server ? k : kk, per_r = server ? kk : k;
         for (size_t i = 0; i < n; i++) {
             uint64_t acc = x[i] * x[i];
-            for (size_t j = 0; j < per_s; j++) acc -= x0[i * per_s + j];
-            for (size_t j = 0; j < per_r; j++) acc += got[i * per_r + j];
+            for (size_t j = 0; j < per_s; j++) acc -= bf.x0[i * per_s + j];
+            for (size_t j = 0; j < per_r; j++) acc += bf.got[i * per_r + j];
             out[i] = acc & mask;
         }
     }
-    cg_free(delta);
-    cg_free(x0);
-    cg_free(got);
-    cg_free(choice);
+    cot_bufs_free(&bf);
     return mpc_fail(m, st);
 }
 
@@ -248,25 +260,17 @@ cg_status cg_mpc_select(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, co
 {
     CG_TRY(mpc_check(m, bits, 1, "select", err));
     uint64_t mask = mpc_mask(bits);
-    size_t cap = n ? n : 1;
-    uint64_t *delta = cg_alloc(cap * sizeof *delta), *x0 = cg_alloc(cap * sizeof *x0);
-    uint64_t *got = cg_alloc(cap * sizeof *got);
-    uint8_t *choice = cg_alloc(cap);
-    cg_status st = CG_OK;
-    if (!delta || !x0 || !got || !choice) st = cg_error_set(err, CG_ERR_NOMEM, "select: out of memory");
-    if (st == CG_OK) {
-        for (size_t i = 0; i < n; i++) {
-            delta[i] = (b[i] & 1 ? -x[i] : x[i]) & mask;
-            choice[i] = b[i] & 1;
-        }
-        st = cot_both(m, bits, n, delta, x0, choice, got, err);
+    cot_bufs bf;
+    cg_status st = cot_bufs_alloc(&bf, n, n, "select", err);
+    if (st != CG_OK) return mpc_fail(m, st);
+    for (size_t i = 0; i < n; i++) {
+        bf.delta[i] = (b[i] & 1 ? -x[i] : x[i]) & mask;
+        bf.choice[i] = b[i] & 1;
     }
+    st = cot_both(m, bits, n, bf.delta, bf.x0, bf.choice, bf.got, err);
     if (st == CG_OK)
-        for (size_t i = 0; i < n; i++) out[i] = (((b[i] & 1) ? x[i] : 0) - x0[i] + got[i]) & mask;
-    cg_free(delta);
-    cg_free(x0);
-    cg_free(got);
-    cg_free(choice);
+        for (size_t i = 0; i < n; i++) out[i] = (((b[i] & 1) ? x[i] : 0) - bf.x0[i] + bf.got[i]) & mask;
+    cot_bufs_free(&bf);
     return mpc_fail(m, st);
 }
 
@@ -291,25 +295,18 @@ cg_status cg_mpc_and(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y, ui
                      cg_error *err)
 {
     CG_TRY(mpc_check(m, 1, 1, "and", err));
-    size_t cap = n ? n : 1;
-    uint64_t *delta = cg_alloc(cap * sizeof *delta), *x0 = cg_alloc(cap * sizeof *x0);
-    uint64_t *got = cg_alloc(cap * sizeof *got);
-    uint8_t *choice = cg_alloc(cap);
-    cg_status st = CG_OK;
-    if (!delta || !x0 || !got || !choice) st = cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
-    if (st == CG_OK) {
-        for (size_t i = 0; i < n; i++) {
-            delta[i] = x[i] & 1;
-            choice[i] = y[i] & 1;
-        }
-        st = cot_both(m, 1, n, delta, x0, choice, got, err);
+    cot_bufs bf;
+    cg_status st = cot_bufs_alloc(&bf, n, n, "and", err);
+    if (st != CG_OK) return mpc_fail(m, st);
+    for (size_t i = 0; i < n; i++) {
+        bf.delta[i] = x[i] & 1;
+        bf.choice[i] = y[i] & 1;
     }
+    st = cot_both(m, 1, n, bf.delta, bf.x0, bf.choice, bf.got, err);
     if (st == CG_OK)
-        for (size_t i = 0; i < n; i++) z[i] = (uint8_t)((x[i] & y[i] & 1) ^ ((x0[i] ^ got[i]) & 1));
-    cg_free(delta);
-    cg_free(x0);
-    cg_free(got);
-    cg_free(choice);
+        for (size_t i = 0; i < n; i++)
+            z[i] = (uint8_t)((x[i] & y[i] & 1) ^ ((bf.x0[i] ^ bf.got[i]) & 1));
+    cot_bufs_free(&bf);
     return mpc_fail(m, st);
 }
 

@@ -284,8 +284,8 @@ static cg_status ext_recv(cg_ot *ot, size_t m, const choice_src *cs, chunk_fn fn
 
 /* ---- call framing and checks ---- */
 
-static cg_status check_call(cg_ot *ot, cg_ot_role role, size_t n, unsigned bits, const void *p1,
-                            const void *p2, cg_error *err)
+/* The instance can take a new call: not failed, no split call pending. */
+static cg_status check_usable(const cg_ot *ot, cg_error *err)
 {
     if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
     if (ot->failed != CG_OK)
@@ -293,6 +293,13 @@ static cg_status check_call(cg_ot *ot, cg_ot_role role, size_t n, unsigned bits,
                             cg_status_name(ot->failed));
     if (ot->pending)
         return cg_error_set(err, CG_ERR_STATE, "OT: a begun receiver call awaits its _end");
+    return CG_OK;
+}
+
+static cg_status check_call(cg_ot *ot, cg_ot_role role, size_t n, unsigned bits, const void *p1,
+                            const void *p2, cg_error *err)
+{
+    CG_TRY(check_usable(ot, err));
     if (ot->role != role)
         return cg_error_set(err, CG_ERR_STATE, "OT: %s call on a %s instance",
                             role == CG_OT_SENDER ? "sender" : "receiver",
@@ -352,6 +359,17 @@ static bool out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsign
     cg_ot_pack(ot->out.data + ot->out.len, vals, count, bits);
     ot->out.len += len;
     return true;
+}
+
+/* Packs count values into ot->out, sends and flushes them. */
+static cg_status send_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned bits,
+                             cg_error *err)
+{
+    ot->out.len = 0;
+    if (!out_put_packed(ot, vals, count, bits))
+        return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    CG_TRY(cg_chan_send(ot->ch, ot->out.data, ot->out.len, err));
+    return cg_chan_flush(ot->ch, err);
 }
 
 /* ---- correlated OT ---- */
@@ -705,12 +723,7 @@ static cg_status kk_setup(cg_ot *ot, cg_error *err)
 
 cg_status cg_ot_setup_otn(cg_ot *ot, cg_error *err)
 {
-    if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
-    if (ot->failed != CG_OK)
-        return cg_error_set(err, CG_ERR_STATE, "OT: instance unusable after an earlier error (%s)",
-                            cg_status_name(ot->failed));
-    if (ot->pending)
-        return cg_error_set(err, CG_ERR_STATE, "OT: a begun receiver call awaits its _end");
+    CG_TRY(check_usable(ot, err));
     if (ot->kk_ready || ot->otn_split) return CG_OK;
     return finish(ot, kk_setup(ot, err));
 }
@@ -759,11 +772,7 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
         ot->kk_index += cols;
         const uint64_t *m = msgs + b0 * N;
         for (size_t i = 0; i < cnt * N; i++) pads[i] = (pads[i] ^ m[i]) & mask;
-        ot->out.len = 0;
-        if (!out_put_packed(ot, pads, cnt * N, bits))
-            st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
-        if (st == CG_OK) st = cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
-        if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+        st = send_packed(ot, pads, cnt * N, bits, err);
     }
     cg_free(u);
     cg_free(q);
@@ -910,11 +919,7 @@ cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint
                 }
             }
         }
-        ot->out.len = 0;
-        if (!out_put_packed(ot, pads, cnt * N, bits))
-            st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
-        if (st == CG_OK) st = cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
-        if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+        st = send_packed(ot, pads, cnt * N, bits, err);
     }
     cg_free(hin);
     cg_free(hout);
