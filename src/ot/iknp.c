@@ -190,6 +190,28 @@ static unsigned choice_bit(const choice_src *c, size_t p)
 
 static size_t round128(size_t n) { return (n + 127) & ~(size_t)127; }
 
+/* The extension sender's columns for one chunk: q_j = G(k_j) from PRG block
+ * `block` on, xored with the receiver's column u_j where bit j of sel is set
+ * (rowbytes bytes per column, a multiple of 16). */
+static void sender_columns(void (*ctr)(const cg_aes_key *, uint64_t, uint8_t *, size_t),
+                           const cg_aes_key *keys, size_t ncols, const uint8_t *sel, uint64_t block,
+                           const uint8_t *u, uint8_t *q, size_t rowbytes)
+{
+    for (size_t j = 0; j < ncols; j++) {
+        uint8_t *qj = q + j * rowbytes;
+        ctr(&keys[j], block, qj, rowbytes / 16);
+        if (!((sel[j / 8] >> (j % 8)) & 1)) continue;
+        const uint8_t *uj = u + j * rowbytes;
+        for (size_t b = 0; b < rowbytes; b += 8) {
+            uint64_t x, y;
+            memcpy(&x, qj + b, 8);
+            memcpy(&y, uj + b, 8);
+            x ^= y;
+            memcpy(qj + b, &x, 8);
+        }
+    }
+}
+
 /* Sender: m random OTs; per chunk, ot->h0/h1 hold the hashed pairs, or with
  * hash == false only ot->rows holds the raw rows q_i (the caller hashes). */
 static cg_status ext_send_core(cg_ot *ot, size_t m, bool hash, chunk_fn fn, void *ctx,
@@ -199,20 +221,8 @@ static cg_status ext_send_core(cg_ot *ot, size_t m, bool hash, chunk_fn fn, void
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
         size_t cols = round128(count), rowbytes = cols / 8, nblocks = cols / 128;
         CG_TRY(cg_chan_recv(ot->ch, ot->scratch, CG_BASE_OTS * rowbytes, err));
-        for (size_t j = 0; j < CG_BASE_OTS; j++) {
-            uint8_t *q = ot->mat + j * rowbytes;
-            ot->ctr(&ot->col[j], ot->prg_block, q, nblocks);
-            if ((ot->delta[j / 8] >> (j % 8)) & 1) {
-                const uint8_t *u = ot->scratch + j * rowbytes;
-                for (size_t b = 0; b < rowbytes; b += 8) {
-                    uint64_t x, y;
-                    memcpy(&x, q + b, 8);
-                    memcpy(&y, u + b, 8);
-                    x ^= y;
-                    memcpy(q + b, &x, 8);
-                }
-            }
-        }
+        sender_columns(ot->ctr, ot->col, CG_BASE_OTS, ot->delta, ot->prg_block, ot->scratch,
+                       ot->mat, rowbytes);
         cg_transpose(ot->mat, ot->rows, CG_BASE_OTS, cols);
         uint64_t first = ot->ot_index;
         if (hash) {
@@ -752,20 +762,7 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
         size_t cols = round128(cnt), rowbytes = cols / 8;
         st = cg_chan_recv(ot->ch, u, KK_COLS * rowbytes, err);
         if (st != CG_OK) break;
-        for (size_t j = 0; j < KK_COLS; j++) {
-            uint8_t *qj = q + j * rowbytes;
-            cg_aes_ctr_aesni(&ot->kk_col[j], ot->kk_block, qj, cols / 128);
-            if ((ot->kk_s[j / 8] >> (j % 8)) & 1) {
-                const uint8_t *uj = u + j * rowbytes;
-                for (size_t b = 0; b < rowbytes; b += 8) {
-                    uint64_t a, c;
-                    memcpy(&a, qj + b, 8);
-                    memcpy(&c, uj + b, 8);
-                    a ^= c;
-                    memcpy(qj + b, &a, 8);
-                }
-            }
-        }
+        sender_columns(ot->ctr, ot->kk_col, KK_COLS, ot->kk_s, ot->kk_block, u, q, rowbytes);
         cg_transpose(q, rows, KK_COLS, cols);
         cg_kk_hash_aesni(&ot->pi, rows, cs, N, cnt, ot->kk_index, KK_TWEAK_HI, pads);
         ot->kk_block += cols / 128;
