@@ -75,6 +75,10 @@ int64_t cg_fxp_ref_mul(cg_fxp f, int64_t a, int64_t b);
 int64_t cg_fxp_ref_exp_neg(cg_fxp f, int64_t x);
 /* GELU (BOLT): 0.5x + P(|x|) for |x| <= 2.7, ReLU outside. */
 int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x);
+/* The more accurate GELU option: 0.5x + Q(|x|/4) with Q of degree 6 for
+ * |x| <= 3.5, ReLU outside (max error about 1e-3 at l = 37, s = 12, against
+ * BOLT's 9.4e-3; docs/NUMERICS.md). Needs 2 * frac_bits + 13 <= ring_bits. */
+int64_t cg_fxp_ref_gelu_accurate(cg_fxp f, int64_t x);
 /* 1/x and 1/sqrt(x) for x > 0 (CG_ERR_RANGE otherwise): normalise by the most
  * significant bit, 8-entry table guess, three Newton steps. */
 cg_status cg_fxp_ref_recip(cg_fxp f, int64_t x, int64_t *out, cg_error *err);
@@ -223,6 +227,13 @@ cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint6
                          cg_error *err);
 cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                       cg_error *err);
+/* The accurate option on shares: the steps of cg_fxp_ref_gelu_accurate
+ * (three comparisons as in cg_mpc_gelu, a square and two products: five
+ * cross terms against three), within CG_MPC_GELU_ACC_ULP of it (exact in
+ * exact mode). Needs 4 <= frac_bits and 2 * frac_bits + 13 <= ring_bits. */
+#define CG_MPC_GELU_ACC_ULP 8
+cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                               cg_error *err);
 
 /* 1/x and 1/sqrt(x) on shares (mpc_norm.c), the steps of cg_fxp_ref_recip /
  * cg_fxp_ref_rsqrt: the leading-bit position from l-3 comparisons, the

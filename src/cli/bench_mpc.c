@@ -16,12 +16,12 @@
 #include "cryptogen/mpc.h"
 
 typedef enum { B_B2A, B_MUL, B_SQUARE, B_SELECT, B_AND, B_DRELU, B_RELU, B_TRUNC, B_ROWMAX,
-               B_GELU, B_ARGMAX, B_EXP, B_TRUNCX, B_LUT, B_EXTEND, B_P2R, B_COUNT, B_RECIP = B_COUNT, B_RSQRT,
+               B_GELU, B_ARGMAX, B_EXP, B_TRUNCX, B_LUT, B_EXTEND, B_P2R, B_GELU_ACC, B_COUNT, B_RECIP = B_COUNT, B_RSQRT,
                B_SOFTMAX, B_LAYERNORM, B_ALL } bench_op;
 static const char *const op_names[B_ALL] = {"b2a",  "mul",  "square", "select", "and",
                                             "drelu", "relu", "trunc", "row_max", "gelu",
                                             "argmax_reveal", "exp_neg", "trunc_exact",
-                                            "lut8_37", "extend37_64", "prime29_to_ring37",
+                                            "lut8_37", "extend37_64", "prime29_to_ring37", "gelu_accurate",
                                             "recip", "rsqrt", "softmax", "layernorm"};
 
 static const cg_fxp FMT = {.ring_bits = 37, .frac_bits = 12};
@@ -64,6 +64,7 @@ static void *run_job(void *arg)
     case B_TRUNC: p->st = cg_mpc_trunc(p->m, l, FMT.frac_bits, p->n, p->x, p->out, &p->err); break;
     case B_ROWMAX: p->st = cg_mpc_row_max(p->m, l, 1, p->n, p->x, p->out, &p->err); break;
     case B_GELU: p->st = cg_mpc_gelu(p->m, FMT, p->n, p->x, p->out, &p->err); break;
+    case B_GELU_ACC: p->st = cg_mpc_gelu_accurate(p->m, FMT, p->n, p->x, p->out, &p->err); break;
     case B_ARGMAX: {
         uint64_t idx = 0;
         p->st = cg_mpc_argmax_reveal(p->m, l, p->n, p->x, &idx, &p->err);

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "cryptogen/mpc.h"
+#include "mpc/mpc_internal.h"
 
 int64_t cg_fxp_wrap(cg_fxp f, int64_t v)
 {
@@ -70,6 +71,23 @@ int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x)
     int64_t w = z + cg_fxp_ref_mul(f, a, y) - cg_fxp_encode(f, GELU_D);
     int64_t poly = cg_fxp_ref_mul(f, w, z) + cg_fxp_encode(f, GELU_E);
     return cg_fxp_wrap(f, cg_fxp_ref_trunc(x, 1) + poly);
+}
+
+int64_t cg_fxp_ref_gelu_accurate(cg_fxp f, int64_t x)
+{
+    static const double d[7] = MPC_GELU_ACC_COEFFS;
+    int64_t y = x < 0 ? -x : x;
+    if (y > cg_fxp_encode(f, MPC_GELU_ACC_T)) return x > 0 ? x : 0;
+    unsigned s = f.frac_bits, st = s + 5, sd = s + 2;
+    const cg_fxp fd = {f.ring_bits, sd}, fa = {f.ring_bits, sd + st};
+    int64_t t = shl(y, 3); /* |x| / 4 with st fraction bits */
+    int64_t t2 = (t * t) >> st, t3 = (t * t2) >> st;
+    int64_t a = cg_fxp_encode(fa, d[0]) + cg_fxp_encode(fd, d[1]) * t + cg_fxp_encode(fd, d[2]) * t2 +
+                cg_fxp_encode(fd, d[3]) * t3;
+    int64_t b = (cg_fxp_encode(fd, d[4]) * t + cg_fxp_encode(fd, d[5]) * t2 +
+                 cg_fxp_encode(fd, d[6]) * t3) >> st;
+    int64_t q = (a + t3 * b) >> (sd + st - s);
+    return cg_fxp_wrap(f, cg_fxp_ref_trunc(x, 1) + q);
 }
 
 static cg_status check_positive(cg_fxp f, int64_t x, const char *what, cg_error *err)

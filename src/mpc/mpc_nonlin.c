@@ -103,6 +103,74 @@ done:
     return st;
 }
 
+cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                               cg_error *err)
+{
+    static const double d[7] = MPC_GELU_ACC_COEFFS;
+    unsigned l = f.ring_bits, s = f.frac_bits, ts = s + 5, sd = s + 2;
+    CG_TRY(mpc_check(m, l, 8, "gelu", err));
+    if (s < 4 || 2 * s + 13 > l)
+        return cg_error_set(err, CG_ERR_PARAM, "gelu: format (%u, %u) leaves no headroom", l, s);
+    if (n > SIZE_MAX / 32) return cg_error_set(err, CG_ERR_ARG, "gelu: batch too large");
+    uint64_t mask = mpc_mask(l);
+    const cg_fxp fd = {l, sd}, fa = {l, sd + ts};
+    size_t cap = n ? n : 1;
+    enum { R, T1, T2, T3, A, TB, P, NBUF };
+    uint64_t *b[NBUF] = {0};
+    uint8_t *cmp = cg_alloc(3 * cap), *sh = cg_alloc(2 * cap), *inside = cg_alloc(cap);
+    cg_status st = CG_OK;
+    for (int i = 0; i < NBUF; i++)
+        if (!(b[i] = cg_alloc((i == TB ? 2 : 1) * cap * sizeof(uint64_t)))) st = CG_ERR_NOMEM;
+    if (st != CG_OK || !cmp || !sh || !inside) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
+        goto done;
+    }
+#define STEP(call)                                                                             \
+    do {                                                                                       \
+        st = (call);                                                                           \
+        if (st != CG_OK) goto done;                                                            \
+    } while (0)
+    /* [x >= 0] and [|x| <= T] as in cg_mpc_gelu, one batch of OTs. */
+    uint64_t tt = (uint64_t)cg_fxp_encode(f, MPC_GELU_ACC_T);
+    const uint64_t offs[3] = {0, tt, (0 - tt - 1) & mask};
+    STEP(mpc_drelu_multi(m, l, n, x, 3, offs, cmp, err));
+    for (size_t i = 0; i < n; i++) inside[i] = cmp[n + i] ^ cmp[2 * n + i];
+    /* relu(x); t = |x| / 4 = (2 relu(x) - x) * 2^3 with ts = s + 5 fraction bits. */
+    STEP(cg_mpc_select(m, l, n, cmp, x, b[R], err));
+    for (size_t i = 0; i < n; i++) b[T1][i] = ((2 * b[R][i] - x[i]) << 3) & mask;
+    STEP(cg_mpc_square(m, l, n, b[T1], b[T2], err));
+    STEP(mpc_trunc_var(m, l, ts, NULL, n, b[T2], b[T2], err));
+    STEP(cg_mpc_mul(m, l, n, b[T1], b[T2], b[T3], err));
+    STEP(mpc_trunc_var(m, l, ts, NULL, n, b[T3], b[T3], err));
+    /* A = d0 + d1 t + d2 t^2 + d3 t^3 and B = d4 t + d5 t^2 + d6 t^3 (local);
+     * B >> ts and x >> 1 in one truncation batch. */
+    uint64_t k[7];
+    for (int j = 0; j < 7; j++) k[j] = (uint64_t)cg_fxp_encode(fd, d[j]);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t1 = b[T1][i], t2 = b[T2][i], t3 = b[T3][i];
+        b[A][i] = (k[1] * t1 + k[2] * t2 + k[3] * t3) & mask;
+        b[TB][i] = (k[4] * t1 + k[5] * t2 + k[6] * t3) & mask;
+        b[TB][n + i] = x[i] & mask;
+        sh[i] = (uint8_t)ts;
+        sh[n + i] = 1;
+    }
+    cg_mpc_add_public(m, l, n, b[A], (uint64_t)cg_fxp_encode(fa, d[0]), b[A]);
+    STEP(mpc_trunc_var(m, l, 0, sh, 2 * n, b[TB], b[TB], err));
+    /* Q = (A + t^3 B) >> (sd + ts - s); inner = x/2 + Q. */
+    STEP(cg_mpc_mul(m, l, n, b[T3], b[TB], b[P], err));
+    for (size_t i = 0; i < n; i++) b[P][i] = (b[P][i] + b[A][i]) & mask;
+    STEP(mpc_trunc_var(m, l, sd + ts - s, NULL, n, b[P], b[P], err));
+    for (size_t i = 0; i < n; i++) b[P][i] = (b[P][i] + b[TB][n + i]) & mask;
+    STEP(cg_mpc_mux(m, l, n, inside, b[P], b[R], out, err));
+#undef STEP
+done:
+    for (int i = 0; i < NBUF; i++) cg_free(b[i]);
+    cg_free(cmp);
+    cg_free(sh);
+    cg_free(inside);
+    return mpc_fail(m, st);
+}
+
 cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                          cg_error *err)
 {

@@ -15,7 +15,7 @@
 #include "cryptogen/mpc.h"
 
 enum op { OP_B2A, OP_MUL, OP_SQUARE, OP_SELECT, OP_MUX, OP_AND, OP_LT, OP_MSB, OP_DRELU, OP_RELU,
-          OP_TRUNC, OP_ROWMAX, OP_GELU, OP_ARGMAX, OP_EXP, OP_P2R, OP_TRUNCX, OP_RECIP,
+          OP_TRUNC, OP_ROWMAX, OP_GELU, OP_GELU_ACC, OP_ARGMAX, OP_EXP, OP_P2R, OP_TRUNCX, OP_RECIP,
           OP_RSQRT, OP_SOFTMAX, OP_LAYERNORM };
 
 typedef struct {
@@ -51,6 +51,7 @@ static cg_status run_op(io *p)
     case OP_P2R: return cg_mpc_prime_to_ring(p->m, p->prime, p->bits, p->n, p->x, p->out, NULL);
     case OP_EXP: return cg_mpc_exp_neg(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_GELU: return cg_mpc_gelu(p->m, p->fx, p->n, p->x, p->out, NULL);
+    case OP_GELU_ACC: return cg_mpc_gelu_accurate(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_TRUNCX: return cg_mpc_trunc_exact(p->m, p->bits, p->shift, p->n, p->x, p->out, NULL);
     case OP_RECIP: return cg_mpc_recip(p->m, p->fx, p->n, p->x, p->out, NULL);
     case OP_RSQRT: return cg_mpc_rsqrt(p->m, p->fx, p->n, p->x, p->out, NULL);
@@ -406,17 +407,18 @@ static void test_exp(void **state)
     cg_mpc_set_exact(f->m[1], false);
 }
 
-static void test_gelu(void **state)
+/* GELU (BOLT or the accurate option) on shares against its reference:
+ * dense over [-4, 4], both thresholds ulp by ulp, 0 and far values. */
+static void check_gelu(fixture *f, int op, double thr, int64_t (*ref)(cg_fxp, int64_t),
+                       int64_t bound, const char *name)
 {
-    fixture *f = *state;
     io s, c;
     const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
     uint64_t mask = maskb(fx.ring_bits);
-    /* Dense over [-4, 4], both thresholds ulp by ulp, 0 and far values. */
     for (size_t i = 0; i < N; i++) {
         int64_t v = (int64_t)(cg_prg_u64(&f->prg) % (8 * 4096 + 1)) - 4 * 4096;
-        if (i < 40) v = cg_fxp_encode(fx, 2.7) - 20 + (int64_t)i;
-        else if (i < 80) v = -cg_fxp_encode(fx, 2.7) - 60 + (int64_t)i;
+        if (i < 40) v = cg_fxp_encode(fx, thr) - 20 + (int64_t)i;
+        else if (i < 80) v = -cg_fxp_encode(fx, thr) - 60 + (int64_t)i;
         B.v[i] = (uint64_t)v & mask;
     }
     B.v[80] = 0;
@@ -426,27 +428,38 @@ static void test_gelu(void **state)
     for (int exact = 0; exact < 2; exact++) {
         cg_mpc_set_exact(f->m[0], exact);
         cg_mpc_set_exact(f->m[1], exact);
-        setup_io(f, &s, &c, OP_GELU, fx.ring_bits, N);
+        setup_io(f, &s, &c, op, fx.ring_bits, N);
         s.fx = c.fx = fx;
         run_both(&s, &c);
         int64_t maxdiff = 0;
         for (size_t i = 0; i < N; i++) {
             int64_t xv = as_signed(fx.ring_bits, B.v[i]);
-            int64_t want = cg_fxp_ref_gelu(fx, xv);
+            int64_t want = ref(fx, xv);
             int64_t got = as_signed(fx.ring_bits, (B.o0[i] + B.o1[i]) & mask);
             int64_t d = got > want ? got - want : want - got;
             if (d > maxdiff) maxdiff = d;
             if (exact) assert_int_equal(got, want);
-            assert_true(d <= CG_MPC_GELU_ULP);
+            assert_true(d <= bound);
             /* Outside the threshold the result is exactly ReLU. */
-            if (xv > cg_fxp_encode(fx, 2.7) || xv < -cg_fxp_encode(fx, 2.7))
+            if (xv > cg_fxp_encode(fx, thr) || xv < -cg_fxp_encode(fx, thr))
                 assert_int_equal(got, xv > 0 ? xv : 0);
         }
-        fprintf(stderr, "  gelu on shares (l=37, s=12, %s): max %lld ulp from cg_fxp_ref_gelu\n",
+        fprintf(stderr, "  %s on shares (l=37, s=12, %s): max %lld ulp from its reference\n", name,
                 exact ? "exact" : "approximate", (long long)maxdiff);
     }
     cg_mpc_set_exact(f->m[0], false);
     cg_mpc_set_exact(f->m[1], false);
+}
+
+static void test_gelu(void **state)
+{
+    check_gelu(*state, OP_GELU, 2.7, cg_fxp_ref_gelu, CG_MPC_GELU_ULP, "gelu");
+}
+
+static void test_gelu_accurate(void **state)
+{
+    check_gelu(*state, OP_GELU_ACC, 3.5, cg_fxp_ref_gelu_accurate, CG_MPC_GELU_ACC_ULP,
+               "gelu_accurate");
 }
 
 static void set_exact(fixture *f, bool on)
@@ -679,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_arith),    cmocka_unit_test(test_and),
         cmocka_unit_test(test_less_than), cmocka_unit_test(test_sign_relu_trunc),
         cmocka_unit_test(test_row_max),  cmocka_unit_test(test_gelu),
+        cmocka_unit_test(test_gelu_accurate),
         cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_exp),      cmocka_unit_test(test_peer_gone),
         cmocka_unit_test(test_prime_to_ring),  cmocka_unit_test(test_bad_params),
