@@ -125,6 +125,12 @@ cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, cons
 /* out = x^2 (one cross term: l COTs, one direction). */
 cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
                         cg_error *err);
+/* x times constants known to the server only (c[i] per element; the
+ * client passes NULL): the shares of c x with no truncation; the client
+ * learns nothing of c. One product's l COTs per element, split between the
+ * directions (as cg_mpc_square). */
+cg_status cg_mpc_mul_private(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                             const uint64_t *c, uint64_t *out, cg_error *err);
 /* out = c * x for a public c (local). */
 void cg_mpc_mul_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t c,
                        uint64_t *out);

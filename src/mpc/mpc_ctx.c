@@ -190,49 +190,86 @@ cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, cons
     return mpc_fail(m, st);
 }
 
+/* Shares of a * b where the server holds a and the client b (each party
+ * passes its own operand as `mine`; acc += this party's share). With
+ * b = lo + 2^k hi (lo the low k bits): a b = a lo + 2^k (a mod 2^(l-k)) hi.
+ * The first part takes k COTs on the client's bits of lo (the server's
+ * correlations a 2^j), the second l - k COTs on the server's bits of a (the
+ * client's correlations hi 2^(k+i)): one product's l COTs, split between
+ * the two directions and run at once. */
+static cg_status split_cross_term(cg_mpc *m, unsigned bits, size_t n, const uint64_t *mine,
+                                  uint64_t *acc, cg_error *err)
+{
+    uint64_t mask = mpc_mask(bits);
+    unsigned k = (bits + 1) / 2, kk = bits - k;
+    size_t cs, cr; /* COTs the server sends / receives */
+    bool server = m->party == CG_SERVER;
+    if (!cg_mul_size(n, k, &cs) || !cg_mul_size(n, kk, &cr))
+        return cg_error_set(err, CG_ERR_ARG, "product: batch too large");
+    size_t ns = server ? cs : cr, nr = server ? cr : cs;
+    cot_bufs bf;
+    CG_TRY(cot_bufs_alloc(&bf, ns, nr, "product", err));
+    if (server)
+        for (size_t i = 0; i < n; i++) {
+            for (unsigned j = 0; j < k; j++) bf.delta[i * k + j] = (mine[i] << j) & mask;
+            for (unsigned j = 0; j < kk; j++) bf.choice[i * kk + j] = (uint8_t)((mine[i] >> j) & 1);
+        }
+    else
+        for (size_t i = 0; i < n; i++) {
+            uint64_t hi = (mine[i] & mask) >> k;
+            for (unsigned j = 0; j < kk; j++) bf.delta[i * kk + j] = (hi << (k + j)) & mask;
+            for (unsigned j = 0; j < k; j++) bf.choice[i * k + j] = (uint8_t)((mine[i] >> j) & 1);
+        }
+    cg_status st = cot_both2(m, bits, ns, bf.delta, bf.x0, nr, bf.choice, bf.got, err);
+    if (st == CG_OK) {
+        size_t per_s = server ? k : kk, per_r = server ? kk : k;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v = acc[i];
+            for (size_t j = 0; j < per_s; j++) v -= bf.x0[i * per_s + j];
+            for (size_t j = 0; j < per_r; j++) v += bf.got[i * per_r + j];
+            acc[i] = v & mask;
+        }
+    }
+    cot_bufs_free(&bf);
+    return st;
+}
+
 cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
                         cg_error *err)
 {
     CG_TRY(mpc_check(m, bits, 1, "square", err));
     uint64_t mask = mpc_mask(bits);
-    /* x^2 = x0^2 + x1^2 + 2 x0 x1, and with x1 = lo + 2^k hi (lo the low k
-     * bits): x0 x1 = x0 lo + 2^k (x0 mod 2^(l-k)) hi. The first part takes k
-     * COTs on the client's bits of lo (server's correlations x0 2^j), the
-     * second l - k COTs on the server's bits of x0 (client's correlations
-     * hi 2^(k+i)): one product's l COTs, split between the directions and
-     * run at once. Doubling both parts gives 2 x0 x1. */
-    unsigned k = (bits + 1) / 2, kk = bits - k;
-    size_t ns, nr, cs, cr; /* this party's sent / received counts */
-    bool server = m->party == CG_SERVER;
-    if (!cg_mul_size(n, k, &cs) || !cg_mul_size(n, kk, &cr))
-        return cg_error_set(err, CG_ERR_ARG, "square: batch too large");
-    ns = server ? cs : cr;
-    nr = server ? cr : cs;
-    cot_bufs bf;
-    cg_status st = cot_bufs_alloc(&bf, ns, nr, "square", err);
-    if (st != CG_OK) return mpc_fail(m, st);
-    if (server)
-        for (size_t i = 0; i < n; i++) {
-            for (unsigned j = 0; j < k; j++) bf.delta[i * k + j] = (2 * x[i] << j) & mask;
-            for (unsigned j = 0; j < kk; j++) bf.choice[i * kk + j] = (uint8_t)((x[i] >> j) & 1);
-        }
-    else
-        for (size_t i = 0; i < n; i++) {
-            uint64_t hi = (x[i] & mask) >> k;
-            for (unsigned j = 0; j < kk; j++) bf.delta[i * kk + j] = (2 * hi << (k + j)) & mask;
-            for (unsigned j = 0; j < k; j++) bf.choice[i * k + j] = (uint8_t)((x[i] >> j) & 1);
-        }
-    st = cot_both2(m, bits, ns, bf.delta, bf.x0, nr, bf.choice, bf.got, err);
-    if (st == CG_OK) {
-        size_t per_s = server ? k : kk, per_r = server ? kk : k;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t acc = x[i] * x[i];
-            for (size_t j = 0; j < per_s; j++) acc -= bf.x0[i * per_s + j];
-            for (size_t j = 0; j < per_r; j++) acc += bf.got[i * per_r + j];
-            out[i] = acc & mask;
-        }
+    size_t cap = n ? n : 1;
+    uint64_t *acc = cg_alloc(cap * sizeof *acc), *op = cg_alloc(cap * sizeof *op);
+    cg_status st = CG_OK;
+    if (!acc || !op) st = cg_error_set(err, CG_ERR_NOMEM, "square: out of memory");
+    /* x^2 = x0^2 + x1^2 + (2 x0) x1. */
+    for (size_t i = 0; st == CG_OK && i < n; i++) {
+        acc[i] = (x[i] * x[i]) & mask;
+        op[i] = m->party == CG_SERVER ? (2 * x[i]) & mask : x[i] & mask;
     }
-    cot_bufs_free(&bf);
+    if (st == CG_OK) st = split_cross_term(m, bits, n, op, acc, err);
+    if (st == CG_OK) memcpy(out, acc, n * sizeof *out);
+    cg_free(acc);
+    cg_free(op);
+    return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_mul_private(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                             const uint64_t *c, uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "mul_private", err));
+    bool server = m->party == CG_SERVER;
+    if (server && n && !c) return cg_error_set(err, CG_ERR_ARG, "mul_private: no constants");
+    uint64_t mask = mpc_mask(bits);
+    size_t cap = n ? n : 1;
+    uint64_t *acc = cg_alloc(cap * sizeof *acc);
+    if (!acc) return mpc_fail(m, cg_error_set(err, CG_ERR_NOMEM, "mul_private: out of memory"));
+    /* c x = c x0 (the server's, local) + c x1 (the cross term). */
+    for (size_t i = 0; i < n; i++) acc[i] = server ? (c[i] * x[i]) & mask : 0;
+    cg_status st = split_cross_term(m, bits, n, server ? c : x, acc, err);
+    if (st == CG_OK) memcpy(out, acc, n * sizeof *out);
+    cg_free(acc);
     return mpc_fail(m, st);
 }
 

@@ -14,7 +14,7 @@
 
 #include "cryptogen/mpc.h"
 
-enum op { OP_B2A, OP_MUL, OP_SQUARE, OP_SELECT, OP_MUX, OP_AND, OP_LT, OP_MSB, OP_DRELU, OP_RELU,
+enum op { OP_B2A, OP_MUL, OP_SQUARE, OP_MULPRIV, OP_SELECT, OP_MUX, OP_AND, OP_LT, OP_MSB, OP_DRELU, OP_RELU,
           OP_TRUNC, OP_ROWMAX, OP_GELU, OP_GELU_ACC, OP_ARGMAX, OP_EXP, OP_P2R, OP_TRUNCX, OP_RECIP,
           OP_RSQRT, OP_SOFTMAX, OP_LAYERNORM };
 
@@ -39,6 +39,9 @@ static cg_status run_op(io *p)
     case OP_B2A: return cg_mpc_b2a(p->m, p->bits, p->n, p->b, p->out, NULL);
     case OP_MUL: return cg_mpc_mul(p->m, p->bits, p->n, p->x, p->y, p->out, NULL);
     case OP_SQUARE: return cg_mpc_square(p->m, p->bits, p->n, p->x, p->out, NULL);
+    case OP_MULPRIV: /* the server's y holds its private constants; the client gives none */
+        return cg_mpc_mul_private(p->m, p->bits, p->n, p->x, cg_mpc_party(p->m) == CG_SERVER ? p->y : NULL,
+                                  p->out, NULL);
     case OP_SELECT: return cg_mpc_select(p->m, p->bits, p->n, p->b, p->x, p->out, NULL);
     case OP_MUX: return cg_mpc_mux(p->m, p->bits, p->n, p->b, p->x, p->y, p->out, NULL);
     case OP_AND: return cg_mpc_and(p->m, p->n, p->b, p->c, p->bout, NULL);
@@ -163,6 +166,17 @@ static void test_arith(void **state)
         run_both(&s, &c);
         for (size_t i = 0; i < N; i++)
             assert_int_equal((B.o0[i] + B.o1[i]) & mask, (B.v[i] * B.v[i]) & mask);
+
+        /* Server-private constants: the server's y0 (any value, incl. 0 and
+         * all ones), the client's y1 unused. */
+        fill_values(&f->prg, bits, N, B.y0);
+        B.y0[0] = 0;
+        B.y0[1] = mask;
+        setup_io(f, &s, &c, OP_MULPRIV, bits, N);
+        run_both(&s, &c);
+        for (size_t i = 0; i < N; i++)
+            assert_int_equal((B.o0[i] + B.o1[i]) & mask, (B.v[i] * B.y0[i]) & mask);
+        split(&f->prg, bits, N, B.w, B.y0, B.y1);
 
         setup_io(f, &s, &c, OP_SELECT, bits, N);
         run_both(&s, &c);
