@@ -197,6 +197,25 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
     return st;
 }
 
+cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
+                            const uint64_t *c, uint8_t *out, cg_error *err)
+{
+    size_t cap;
+    if (!cg_mul_size(n, K < MAX_CMP ? K : MAX_CMP, &cap))
+        return cg_error_set(err, CG_ERR_ARG, "drelu: batch too large");
+    uint8_t *tmp = cg_alloc(cap ? cap : 1);
+    if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "drelu: out of memory");
+    cg_status st = CG_OK;
+    for (size_t k0 = 0; st == CG_OK && k0 < K; k0 += MAX_CMP) {
+        unsigned kc = (unsigned)(K - k0 < MAX_CMP ? K - k0 : MAX_CMP);
+        st = mpc_drelu_multi(m, bits, n, x, kc, c + k0, tmp, err);
+        for (unsigned j = 0; st == CG_OK && j < kc; j++)
+            for (size_t i = 0; i < n; i++) out[i * K + k0 + j] = tmp[(size_t)j * n + i];
+    }
+    cg_free(tmp);
+    return st;
+}
+
 cg_status cg_mpc_msb(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
                      cg_error *err)
 {

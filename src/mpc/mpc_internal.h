@@ -42,6 +42,10 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
  * must not wrap): K DReLUs at about the OT cost of one. */
 cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
                           const uint64_t *c, uint8_t *out, cg_error *err);
+/* Any number K of thresholds on the same x, element-major: out[i*K + k] =
+ * shares of [x_i + c_k >= 0]; groups of 16 share the client's digit OTs. */
+cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
+                            const uint64_t *c, uint8_t *out, cg_error *err);
 
 /* n random bit triples (a, b, c = a & b as XOR shares) from one batch of
  * random OTs in each direction. _begin only sends (this party's receiver

@@ -199,10 +199,10 @@ cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint6
      * l = sum c_k (clipped at s+1, where the result is 0). */
     for (size_t i = 0; i < n; i++) t[i] = (0 - x[i]) & mask;
     STEP(mul_const_trunc(m, f, n, t, 1.0 / M_LN2, t, err));
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 1; k <= K; k++)
-            d[i * K + k - 1] = m->party == CG_SERVER ? (t[i] - ((uint64_t)k << s)) & mask : t[i];
-    STEP(cg_mpc_drelu(m, l, nk, d, c, err));
+    /* All thresholds test the same t, so they share the client's digit OTs. */
+    uint64_t offs[32]; /* K = s + 1 <= 25 */
+    for (size_t k = 0; k < K; k++) offs[k] = (0 - ((uint64_t)(k + 1) << s)) & mask;
+    STEP(mpc_drelu_offsets(m, l, n, t, K, offs, c, err));
     STEP(cg_mpc_b2a(m, l, nk, c, ca, err));
     /* p = x + l ln2; q = p + 1.353; e = 0.3585 q^2 + 0.344 */
     uint64_t ln2 = (uint64_t)cg_fxp_encode(f, M_LN2);

@@ -39,10 +39,9 @@ static cg_status onehot_msb(cg_mpc *m, unsigned l, size_t n, size_t J, const uin
         st = cg_error_set(err, CG_ERR_NOMEM, "msb position: out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 1; j < J; j++)
-            d[i * (J - 1) + j - 1] = m->party == CG_SERVER ? (x[i] - (1ull << j)) & mask : x[i];
-    STEP(cg_mpc_drelu(m, l, nb, d, b, err));
+    /* All thresholds test the same x: they share the client's digit OTs. */
+    for (size_t j = 1; j < J; j++) d[j - 1] = (0 - (1ull << j)) & mask;
+    STEP(mpc_drelu_offsets(m, l, n, x, J - 1, d, b, err));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < J; j++) {
             uint8_t lo = j == 0 ? (uint8_t)(m->party == CG_SERVER) : b[i * (J - 1) + j - 1];
@@ -111,11 +110,8 @@ static cg_status table_lookup(cg_mpc *m, unsigned l, size_t n, const uint64_t *u
         st = cg_error_set(err, CG_ERR_NOMEM, "table: out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t t = 1; t < T; t++)
-            d[i * (T - 1) + t - 1] =
-                m->party == CG_SERVER ? (u[i] - base - t * step) & mask : u[i];
-    STEP(cg_mpc_drelu(m, l, nt, d, b, err));
+    for (size_t t = 1; t < T; t++) d[t - 1] = (0 - base - t * step) & mask;
+    STEP(mpc_drelu_offsets(m, l, n, u, T - 1, d, b, err));
     STEP(cg_mpc_b2a(m, l, nt, b, d, err));
     for (size_t i = 0; i < n; i++) {
         uint64_t r = m->party == CG_SERVER ? (uint64_t)tab[0] : 0;
