@@ -73,7 +73,9 @@ int64_t cg_fxp_ref_mul(cg_fxp f, int64_t a, int64_t b);
  * exp(p) ~ 0.3585 (p + 1.353)^2 + 0.344, then >> l; 0 once l > frac_bits.
  * x > 0 is clipped to 0. */
 int64_t cg_fxp_ref_exp_neg(cg_fxp f, int64_t x);
-/* GELU (BOLT): 0.5x + P(|x|) for |x| <= 2.7, ReLU outside. */
+/* GELU (BOLT): 0.5x + P(|x|) for |x| <= 2.7, ReLU outside; the sign tests
+ * on x wrapped to ring_bits - frac_bits bits, as the protocol makes them
+ * (the same as on x for |x| < 2^(ring_bits - frac_bits - 2)). */
 int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x);
 /* The more accurate GELU option: 0.5x + Q(|x|/4) with Q of degree 6 for
  * |x| <= 3.5, ReLU outside (max error about 1e-3 at l = 37, s = 12, against
@@ -216,9 +218,12 @@ cg_status cg_mpc_reduce(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t 
 /* GELU on shares of fixed-point values in format f (mpc_nonlin.c): the steps
  * of cg_fxp_ref_gelu with each floor truncation replaced by the approximate
  * one, so the result is within CG_MPC_GELU_ULP of the reference (see
- * docs/NUMERICS.md). Needs |x| < 2^(ring_bits - 2) and
- * 2 * (frac_bits + 4) < ring_bits - 2 (the quartic's products stay in range
- * for |x| <= 2.7; outside, their values are discarded by the final mux). */
+ * docs/NUMERICS.md). Inputs must satisfy |x| < 2^(ring_bits - frac_bits - 2)
+ * (2048.0 at l = 37, s = 12): the sign tests run on the shares reduced to
+ * ring_bits - frac_bits bits, and beyond that range the result is
+ * unspecified. Needs 2 * (frac_bits + 4) < ring_bits - 2 (the quartic's
+ * products stay in range for |x| <= 2.7; outside, their values are
+ * discarded by the final mux). */
 #define CG_MPC_GELU_ULP 48
 /* exp(x) for shared x <= 0 (the caller guarantees the sign, e.g. softmax
  * after subtracting the row max): the steps of cg_fxp_ref_exp_neg, with
@@ -236,7 +241,8 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
 /* The accurate option on shares: the steps of cg_fxp_ref_gelu_accurate
  * (three comparisons as in cg_mpc_gelu, a square and two products: five
  * cross terms against three), within CG_MPC_GELU_ACC_ULP of it (exact in
- * exact mode). Needs 4 <= frac_bits and 2 * frac_bits + 13 <= ring_bits. */
+ * exact mode). Same input range as cg_mpc_gelu; needs 4 <= frac_bits and
+ * 2 * frac_bits + 13 <= ring_bits. */
 #define CG_MPC_GELU_ACC_ULP 8
 cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                                cg_error *err);

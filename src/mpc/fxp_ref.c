@@ -61,10 +61,21 @@ int64_t cg_fxp_ref_exp_neg(cg_fxp f, int64_t x)
 #define GELU_E 16.382265425072532
 #define GELU_T 2.7
 
+/* GELU's sign tests as the protocol makes them, on x wrapped to l - s bits
+ * (exact for |x| < 2^(l-s-2)): *pos = [x >= 0]; returns [|x| <= thr]. */
+static bool gelu_tests(cg_fxp f, int64_t x, double thr, bool *pos)
+{
+    const cg_fxp narrow = {f.ring_bits - f.frac_bits, f.frac_bits};
+    int64_t xr = cg_fxp_wrap(narrow, x), t = cg_fxp_encode(f, thr);
+    *pos = xr >= 0;
+    return xr >= -t && xr <= t;
+}
+
 int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x)
 {
-    int64_t y = x < 0 ? -x : x;
-    if (y > cg_fxp_encode(f, GELU_T)) return x > 0 ? x : 0;
+    bool pos;
+    if (!gelu_tests(f, x, GELU_T, &pos)) return pos ? x : 0;
+    int64_t y = pos ? x : -x;
     int64_t a = cg_fxp_encode(f, GELU_A);
     int64_t z = cg_fxp_ref_mul(f, a, cg_fxp_ref_mul(f, y, y)) -
                 cg_fxp_ref_mul(f, cg_fxp_encode(f, GELU_B), y) + cg_fxp_encode(f, GELU_C);
@@ -76,8 +87,9 @@ int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x)
 int64_t cg_fxp_ref_gelu_accurate(cg_fxp f, int64_t x)
 {
     static const double d[7] = MPC_GELU_ACC_COEFFS;
-    int64_t y = x < 0 ? -x : x;
-    if (y > cg_fxp_encode(f, MPC_GELU_ACC_T)) return x > 0 ? x : 0;
+    bool pos;
+    if (!gelu_tests(f, x, MPC_GELU_ACC_T, &pos)) return pos ? x : 0;
+    int64_t y = pos ? x : -x;
     unsigned s = f.frac_bits, st = s + 5, sd = s + 2;
     const cg_fxp fd = {f.ring_bits, sd}, fa = {f.ring_bits, sd + st};
     int64_t t = shl(y, 3); /* |x| / 4 with st fraction bits */

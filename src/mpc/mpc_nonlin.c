@@ -21,6 +21,25 @@ static cg_status mul_const_trunc(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *
     return cg_mpc_trunc(m, f.ring_bits, f.frac_bits, n, out, out, err);
 }
 
+/* GELU's sign tests: pos = [x >= 0] and inside = [-thr <= x <= thr], the
+ * latter as [x + thr >= 0] xor [x - thr - 1 >= 0] (the second implies the
+ * first). All three compare the client's same share bits, so they share
+ * one set of OTs; and they run on the shares reduced mod 2^(l-s), which
+ * keep every sign for |x| < 2^(l-s-2) (the documented input range; the
+ * reference wraps the same way beyond it): 24-bit instead of 36-bit
+ * comparisons at l = 37, s = 12. cmp needs 3n bytes. */
+static cg_status gelu_tests(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, double thr,
+                            uint8_t *cmp, uint8_t *inside, uint64_t *tmp, cg_error *err)
+{
+    unsigned mb = f.ring_bits - f.frac_bits;
+    uint64_t mmask = mpc_mask(mb), t = (uint64_t)cg_fxp_encode(f, thr);
+    const uint64_t offs[3] = {0, t & mmask, (0 - t - 1) & mmask};
+    for (size_t i = 0; i < n; i++) tmp[i] = x[i] & mmask;
+    CG_TRY(mpc_drelu_multi(m, mb, n, tmp, 3, offs, cmp, err));
+    for (size_t i = 0; i < n; i++) inside[i] = cmp[n + i] ^ cmp[2 * n + i];
+    return CG_OK;
+}
+
 cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                       cg_error *err)
 {
@@ -47,22 +66,13 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
         st = (call);                                                                           \
         if (st != CG_OK) goto done;                                                            \
     } while (0)
-    /* pos = [x >= 0]; inside = |x| <= T = [x + T >= 0] and not
-     * [x - T - 1 >= 0], and as the second implies the first that is their
-     * XOR (local). All three compare the client's same share bits, so they
-     * share one set of OTs and run as one batch. */
-    uint64_t t = (uint64_t)cg_fxp_encode(f, GELU_T);
-    const uint64_t offs[3] = {0, t, (0 - t - 1) & mask};
     uint8_t *cmp = cg_alloc(3 * (n ? n : 1));
     if (!cmp) {
         st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
         goto done;
     }
-    st = mpc_drelu_multi(m, l, n, x, 3, offs, cmp, err);
-    for (size_t i = 0; st == CG_OK && i < n; i++) {
-        pos[i] = cmp[i];
-        inside[i] = cmp[n + i] ^ cmp[2 * n + i];
-    }
+    st = gelu_tests(m, f, n, x, GELU_T, cmp, inside, b[Y], err);
+    for (size_t i = 0; st == CG_OK && i < n; i++) pos[i] = cmp[i];
     cg_free(cmp);
     if (st != CG_OK) goto done;
     /* relu(x) and y = |x| = 2 relu(x) - x. */
@@ -130,11 +140,7 @@ cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x,
         st = (call);                                                                           \
         if (st != CG_OK) goto done;                                                            \
     } while (0)
-    /* [x >= 0] and [|x| <= T] as in cg_mpc_gelu, one batch of OTs. */
-    uint64_t tt = (uint64_t)cg_fxp_encode(f, MPC_GELU_ACC_T);
-    const uint64_t offs[3] = {0, tt, (0 - tt - 1) & mask};
-    STEP(mpc_drelu_multi(m, l, n, x, 3, offs, cmp, err));
-    for (size_t i = 0; i < n; i++) inside[i] = cmp[n + i] ^ cmp[2 * n + i];
+    STEP(gelu_tests(m, f, n, x, MPC_GELU_ACC_T, cmp, inside, b[T1], err));
     /* relu(x); t = |x| / 4 = (2 relu(x) - x) * 2^3 with ts = s + 5 fraction bits. */
     STEP(cg_mpc_select(m, l, n, cmp, x, b[R], err));
     for (size_t i = 0; i < n; i++) b[T1][i] = ((2 * b[R][i] - x[i]) << 3) & mask;
