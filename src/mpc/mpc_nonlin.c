@@ -4,6 +4,13 @@
 
 #include "mpc/mpc_internal.h"
 
+/* Runs a protocol step; on failure jumps to the function's cleanup. */
+#define STEP(call)                                                                             \
+    do {                                                                                       \
+        st = (call);                                                                           \
+        if (st != CG_OK) goto done;                                                            \
+    } while (0)
+
 /* BOLT's GELU coefficients, as in fxp_ref.c. */
 #define GELU_A 0.14439048359960427
 #define GELU_B 0.7077117131613893
@@ -61,11 +68,6 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
         st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
         goto done;
     }
-#define STEP(call)                                                                             \
-    do {                                                                                       \
-        st = (call);                                                                           \
-        if (st != CG_OK) goto done;                                                            \
-    } while (0)
     uint8_t *cmp = cg_alloc(3 * (n ? n : 1));
     if (!cmp) {
         st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
@@ -104,7 +106,6 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     /* inner = x/2 + P */
     for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[TB][3 * n + i]) & mask;
     STEP(cg_mpc_mux(m, l, n, inside, b[W], b[R], out, err));
-#undef STEP
 done:
     for (int i = 0; i < NBUF; i++) cg_free(b[i]);
     cg_free(pos);
@@ -135,11 +136,6 @@ cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x,
         st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
         goto done;
     }
-#define STEP(call)                                                                             \
-    do {                                                                                       \
-        st = (call);                                                                           \
-        if (st != CG_OK) goto done;                                                            \
-    } while (0)
     STEP(gelu_tests(m, f, n, x, MPC_GELU_ACC_T, cmp, inside, b[T1], err));
     /* relu(x); t = |x| / 4 = (2 relu(x) - x) * 2^3 with ts = s + 5 fraction bits. */
     STEP(cg_mpc_select(m, l, n, cmp, x, b[R], err));
@@ -168,7 +164,6 @@ cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x,
     STEP(mpc_trunc_var(m, l, sd + ts - s, NULL, n, b[P], b[P], err));
     for (size_t i = 0; i < n; i++) b[P][i] = (b[P][i] + b[TB][n + i]) & mask;
     STEP(cg_mpc_mux(m, l, n, inside, b[P], b[R], out, err));
-#undef STEP
 done:
     for (int i = 0; i < NBUF; i++) cg_free(b[i]);
     cg_free(cmp);
@@ -196,11 +191,6 @@ cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint6
         st = cg_error_set(err, CG_ERR_NOMEM, "exp: out of memory");
         goto done;
     }
-#define STEP(call)                                                                             \
-    do {                                                                                       \
-        st = (call);                                                                           \
-        if (st != CG_OK) goto done;                                                            \
-    } while (0)
     /* t = -x / ln2 in fixed point; c_k = [t >= k] for k = 1..s+1, so that
      * l = sum c_k (clipped at s+1, where the result is 0). */
     for (size_t i = 0; i < n; i++) t[i] = (0 - x[i]) & mask;
@@ -251,7 +241,6 @@ cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint6
         for (size_t k = 0; k < K; k++) r += d[i * K + k];
         out[i] = r & mask;
     }
-#undef STEP
 done:
     cg_free(t);
     cg_free(e);
