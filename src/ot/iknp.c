@@ -751,9 +751,7 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
     if (st == CG_OK) st = expect_header(ot, KIND_OTN_KK, bits | (N << 8), n, err);
     if (st == CG_OK && !ot->kk_ready) st = kk_setup(ot, err);
     /* cs[x] = C(x) & s: what separates message x's hash input from q. */
-    for (unsigned x = 0; st == CG_OK && x < N; x++)
-        for (unsigned j = 0; j < KK_COLS; j++)
-            if (j % 8 == 0) cs[32 * x + j / 8] = 0;
+    if (st == CG_OK) memset(cs, 0, (size_t)N * 32);
     for (unsigned x = 0; st == CG_OK && x < N; x++)
         for (unsigned j = 0; j < KK_COLS; j++)
             cs[32 * x + j / 8] |= (uint8_t)((parity8(x & j) & (ot->kk_s[j / 8] >> (j % 8))) << (j % 8));
