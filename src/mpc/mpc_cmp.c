@@ -15,11 +15,6 @@
 #define DIGIT_VALUES (1u << DIGIT_BITS)
 #define MAX_CMP 16 /* comparisons sharing one OT message (2 bits each) */
 
-/* Combines per-digit shares into the whole comparison for `rows` values of
- * q digits each (lt/eq[r*q + d], digit d from the least significant):
- * lt = lt_hi ^ (eq_hi & lt_lo), eq = eq_hi & eq_lo, an unpaired top block
- * passes through. The lowest block is only ever the low half of a pair, so
- * its eq is never needed and not computed. out[r] gets lt of row r. */
 /* ANDs the tree needs for rows values of q digits. */
 static size_t tree_ands(size_t rows, size_t q)
 {
@@ -28,8 +23,13 @@ static size_t tree_ands(size_t rows, size_t q)
     return total;
 }
 
-/* Every level's ANDs use the triples made with the digit OTs, so each
- * level costs one exchange of opened bits and no OT round of its own. */
+/* Combines per-digit shares into the whole comparison for `rows` values of
+ * q digits each (lt/eq[r*q + d], digit d from the least significant):
+ * lt = lt_hi ^ (eq_hi & lt_lo), eq = eq_hi & eq_lo, an unpaired top block
+ * passes through. The lowest block is only ever the low half of a pair, so
+ * its eq is never needed and not computed. out[r] gets lt of row r. Every
+ * level's ANDs use the triples t made with the digit OTs, so a level costs
+ * one exchange of opened bits and no OT round of its own. */
 static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t *eq,
                          const mpc_triples *t, uint8_t *out, cg_error *err)
 {
