@@ -89,12 +89,13 @@ cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint6
     return mpc_fail(m, st);
 }
 
-/* One COT batch in each direction at once: this party sends n COTs with
- * correlations delta (getting x0) and receives n with its choice bits
- * (getting out). Each party begins its receiver end first, so both expand
- * their extension matrices at the same time instead of taking turns. */
 /* COTs per direction per piece of cot_both2: bounds what is in flight. */
 #define COT_PIECE ((size_t)1 << 16)
+
+/* One COT batch in each direction at once: this party sends n_send COTs
+ * with correlations delta (getting x0) and receives n_recv with its choice
+ * bits (getting out). Each party begins its receiver end first, so both
+ * expand their extension matrices at the same time instead of taking turns. */
 
 static cg_status cot_both2(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
                            uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
