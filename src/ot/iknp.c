@@ -65,8 +65,8 @@ struct cg_ot {
     void (*tccr)(const cg_aes_key *, const uint8_t *, const uint8_t *, uint8_t *, size_t, uint64_t,
                  uint64_t);
     cg_buf out;         /* sender's outgoing corrections */
-    /* KK13 1-of-N extension, set up by the first such call (its own 256
-     * base OTs, in the same direction as the IKNP ones). */
+    /* KK13 1-of-N extension, set up by cg_ot_setup_otn or the first such
+     * call (its own 256 base OTs, in the same direction as the IKNP ones). */
     bool otn_split;     /* CG_OTN=split: always the log2 N-row construction */
     bool kk_ready;
     cg_aes_key *kk_col; /* sender: kk_col[j]; receiver: kk_col[2j + b] */
