@@ -807,19 +807,41 @@ static bool log_contains_u64(const proxy *p, uint64_t v, unsigned bytes)
     return memmem(p->log, p->log_len, pat, bytes) != NULL;
 }
 
+/* A sender / receiver pair over a link that logs what the receiver gets. */
+static void logged_pair_start(linked *l, ot_setup *o)
+{
+    link_start(l, SIZE_MAX, SIZE_MAX, 20000);
+    *o = (ot_setup){l->cs, l->cr, NULL, NULL};
+    new_ctx a = {NULL, CG_OT_SENDER}, b = {NULL, CG_OT_RECEIVER};
+    cg_status sa, sb;
+    run_two(o->cs, o->cr, do_new, &a, do_new, &b, &sa, &sb);
+    assert_int_equal(sa, CG_OK);
+    assert_int_equal(sb, CG_OK);
+    o->s = a.ot;
+    o->r = b.ot;
+}
+
+/* Frees the pair, stops the link and returns its log, checked to hold more
+ * than min_len bytes and, as a positive control, to contain what is in it. */
+static const proxy *logged_pair_stop(linked *l, ot_setup *o, size_t min_len)
+{
+    cg_ot_free(o->s);
+    cg_ot_free(o->r);
+    link_stop(l);
+    const proxy *px = &l->px;
+    assert_true(px->log_len > min_len && px->log_len <= px->log_cap);
+    uint64_t present;
+    memcpy(&present, px->log + px->log_len / 2, 8);
+    assert_true(log_contains_u64(px, present, 8));
+    return px;
+}
+
 static void test_transcript_hides_unchosen(void **state)
 {
     (void)state;
     linked l;
-    link_start(&l, SIZE_MAX, SIZE_MAX, 20000);
-    ot_setup o = {l.cs, l.cr, NULL, NULL};
-    new_ctx a = {NULL, CG_OT_SENDER}, b = {NULL, CG_OT_RECEIVER};
-    cg_status sa, sb;
-    run_two(o.cs, o.cr, do_new, &a, do_new, &b, &sa, &sb);
-    assert_int_equal(sa, CG_OK);
-    assert_int_equal(sb, CG_OK);
-    o.s = a.ot;
-    o.r = b.ot;
+    ot_setup o;
+    logged_pair_start(&l, &o);
     cg_prg prg;
     cg_prg_init_random(&prg);
     batch bt[3] = {{.kind = 0, .n = 3000, .bits = 64},
@@ -830,15 +852,7 @@ static void test_transcript_hides_unchosen(void **state)
         batch_run(&o, &bt[k]);
         batch_check(&bt[k]);
     }
-    cg_ot_free(o.s);
-    cg_ot_free(o.r);
-    link_stop(&l);
-    const proxy *px = &l.px;
-    assert_true(px->log_len > 3000 * 16 && px->log_len <= px->log_cap);
-    /* Positive control: the search finds what is there. */
-    uint64_t present;
-    memcpy(&present, px->log + px->log_len / 2, 8);
-    assert_true(log_contains_u64(px, present, 8));
+    const proxy *px = logged_pair_stop(&l, &o, 3000 * 16);
     size_t checked = 0;
     for (size_t i = 0; i < bt[0].n; i++, checked++) /* COT correlations */
         assert_false(log_contains_u64(px, bt[0].a[i], 8));
@@ -878,15 +892,8 @@ static void test_otn_grid_and_transcript(void **state)
     }
 
     linked l;
-    link_start(&l, SIZE_MAX, SIZE_MAX, 20000);
-    ot_setup t = {l.cs, l.cr, NULL, NULL};
-    new_ctx sa_ctx = {NULL, CG_OT_SENDER}, rb_ctx = {NULL, CG_OT_RECEIVER};
-    cg_status sa, sb;
-    run_two(t.cs, t.cr, do_new, &sa_ctx, do_new, &rb_ctx, &sa, &sb);
-    assert_int_equal(sa, CG_OK);
-    assert_int_equal(sb, CG_OK);
-    t.s = sa_ctx.ot;
-    t.r = rb_ctx.ot;
+    ot_setup t;
+    logged_pair_start(&l, &t);
     /* Small n for N = 256 keeps the transcript search quick. */
     batch bt[4] = {{.kind = 3, .n = 300, .bits = 64, .N = 2},
                    {.kind = 3, .n = 300, .bits = 64, .N = 4},
@@ -897,14 +904,7 @@ static void test_otn_grid_and_transcript(void **state)
         batch_run(&t, &bt[k]);
         batch_check(&bt[k]);
     }
-    cg_ot_free(t.s);
-    cg_ot_free(t.r);
-    link_stop(&l);
-    const proxy *px = &l.px;
-    assert_true(px->log_len > 0 && px->log_len <= px->log_cap);
-    uint64_t present; /* positive control */
-    memcpy(&present, px->log + px->log_len / 2, 8);
-    assert_true(log_contains_u64(px, present, 8));
+    const proxy *px = logged_pair_stop(&l, &t, 0);
     size_t checked = 0;
     for (int k = 0; k < 4; k++)
         for (size_t i = 0; i < bt[k].n; i++)
