@@ -221,9 +221,10 @@ cg_status cg_mpc_reduce(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t 
  * docs/NUMERICS.md). Inputs must satisfy |x| < 2^(ring_bits - frac_bits - 2)
  * (2048.0 at l = 37, s = 12): the sign tests run on the shares reduced to
  * ring_bits - frac_bits bits, and beyond that range the result is
- * unspecified. Needs 2 * (frac_bits + 4) < ring_bits - 2 (the quartic's
- * products stay in range for |x| <= 2.7; outside, their values are
- * discarded by the final mux). */
+ * unspecified. Needs 2 * (frac_bits + 4) < ring_bits - 2. The quartic's
+ * products run in rings of 2 frac_bits + 4 and 2 frac_bits + 1 bits, which
+ * hold them for |x| <= 2.7; outside, their values are discarded by the
+ * final mux. */
 #define CG_MPC_GELU_ULP 48
 /* exp(x) for shared x <= 0 (the caller guarantees the sign, e.g. softmax
  * after subtracting the row max): the steps of cg_fxp_ref_exp_neg, with

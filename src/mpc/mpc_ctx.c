@@ -461,13 +461,13 @@ cg_status cg_mpc_trunc_exact(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
     if (shift < 1 || shift >= bits - 2)
         return cg_error_set(err, CG_ERR_PARAM, "trunc_exact: shift %u outside [1, %u)", shift,
                             bits - 2);
-    return mpc_trunc_impl(m, bits, shift, NULL, n, x, out, true, err);
+    return mpc_trunc_impl(m, bits, bits, shift, NULL, n, x, out, true, err);
 }
 
 cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
                         const uint64_t *x, uint64_t *out, cg_error *err)
 {
-    return mpc_trunc_impl(m, bits, shift, shifts, n, x, out, m->exact, err);
+    return mpc_trunc_impl(m, bits, bits, shift, shifts, n, x, out, m->exact, err);
 }
 
 /* Boolean shares of the carry [y0_low + y1_low >= 2^sh] of each element's
@@ -491,11 +491,21 @@ static cg_status low_carry_bits(cg_mpc *m, unsigned shift, const uint8_t *shifts
     return st;
 }
 
-cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts,
-                         size_t n, const uint64_t *x, uint64_t *out, bool exact, cg_error *err)
+cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint8_t *shifts,
+                         size_t n, const uint64_t *x, uint64_t *out, cg_error *err)
 {
-    uint64_t mask = mpc_mask(bits), half = 1ull << (bits - 1), offset = 1ull << (bits - 2);
-    /* Bit products over Z_2^l from one COT batch: entry i < n is the wrap
+    return mpc_trunc_impl(m, bits, out_bits, 0, shifts, n, x, out, m->exact, err);
+}
+
+cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned shift,
+                         const uint8_t *shifts, size_t n, const uint64_t *x, uint64_t *out,
+                         bool exact, cg_error *err)
+{
+    uint64_t half = 1ull << (bits - 1), offset = 1ull << (bits - 2), mask = mpc_mask(out_bits);
+    /* Shares come in mod 2^bits and leave mod 2^out_bits: the identity
+     * below holds over the integers, so only the wrap bit's arithmetic
+     * shares need the wider ring, which the COT gives at no extra count.
+     * Bit products over Z_2^out_bits from one COT batch: entry i < n is the wrap
      * term top0 * top1, entry n + i (exact only) the carry's c0 * c1 (its
      * B2A); one batch saves the carry a round trip of its own. */
     size_t np = exact ? 2 * n : n, cap = np ? np : 1;
@@ -521,12 +531,12 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t
             if (!delta) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
             else {
                 for (size_t i = 0; i < np; i++) delta[i] = bit[i];
-                st = cg_cot_send(m->ot.send, np, bits, delta, prod, err);
+                st = cg_cot_send(m->ot.send, np, out_bits, delta, prod, err);
                 for (size_t i = 0; st == CG_OK && i < np; i++) prod[i] = (0 - prod[i]) & mask;
                 cg_free(delta);
             }
         } else {
-            st = cg_cot_recv(m->ot.recv, np, bits, bit, prod, err);
+            st = cg_cot_recv(m->ot.recv, np, out_bits, bit, prod, err);
         }
     }
     if (st == CG_OK) {

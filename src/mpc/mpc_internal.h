@@ -28,9 +28,16 @@ cg_status mpc_fail(cg_mpc *m, cg_status st);
 cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
                         const uint64_t *x, uint64_t *out, cg_error *err);
 
-/* mpc_trunc_var with the exactness chosen by the caller. */
-cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts,
-                         size_t n, const uint64_t *x, uint64_t *out, bool exact, cg_error *err);
+/* mpc_trunc_var with the exactness chosen by the caller, from shares mod
+ * 2^bits to shares mod 2^out_bits (out_bits >= bits) of the same signed
+ * floor(x / 2^shift): a truncation that also extends the ring, at the cost
+ * of a plain one. As there, |x| < 2^(bits - 2). */
+cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned shift,
+                         const uint8_t *shifts, size_t n, const uint64_t *x, uint64_t *out,
+                         bool exact, cg_error *err);
+/* mpc_trunc_impl with per-element shifts and the context's exactness. */
+cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint8_t *shifts,
+                         size_t n, const uint64_t *x, uint64_t *out, cg_error *err);
 
 /* K comparisons per element sharing the client's input: the server gives
  * K*n values (comparison k of element i at k*n + i), the client n; out[k*n +

@@ -80,29 +80,58 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     /* relu(x) and y = |x| = 2 relu(x) - x. */
     STEP(cg_mpc_select(m, l, n, pos, x, b[R], err));
     for (size_t i = 0; i < n; i++) b[Y][i] = (2 * b[R][i] - x[i]) & mask;
-    STEP(cg_mpc_square(m, l, n, b[Y], b[Y2], err));
+    /* The polynomial only counts where |x| <= T (elsewhere the final mux
+     * drops it), so its products run in narrow rings that hold them there,
+     * on the shares reduced mod 2^k, and the truncations after them lift
+     * the results back to l bits at the cost of plain ones (fewer and
+     * shorter COTs than l-bit products). Shifts by whole numbers keep the
+     * operands small without changing a single floor: with y' = y - 1.5
+     * (1.5 * 2^s is a multiple of 2^(s-1)), floor(y^2 / 2^s) =
+     * floor(y'^2 / 2^s) + 3 y' + 2.25 * 2^s, and y'^2 < 2.25 * 2^(2s) fits
+     * a ring of KSQ = 2s + 4 bits with the truncation's headroom. */
+    const unsigned ksq = 2 * s + 4, kmul = 2 * s + 1;
+    const uint64_t ksmask = mpc_mask(ksq), kmmask = mpc_mask(kmul);
+    uint64_t one = 1ull << s, h = 3ull << (s - 1); /* 1.0 and 1.5 */
+    cg_mpc_add_public(m, l, n, b[Y], (0 - h) & mask, b[Z]); /* y' */
+    for (size_t i = 0; i < n; i++) b[W][i] = b[Z][i] & ksmask;
+    STEP(cg_mpc_square(m, ksq, n, b[W], b[Y2], err));
     /* One batch for the truncations that do not depend on each other:
-     * y^2 >> s, (B y) >> s, (A y) >> s and x >> 1. */
+     * y'^2 >> s, (B y) >> s, (A y) >> s and x >> 1, all in range in the
+     * narrow ring where |x| <= T. */
     uint64_t ka = (uint64_t)cg_fxp_encode(f, GELU_A), kb = (uint64_t)cg_fxp_encode(f, GELU_B);
     for (size_t i = 0; i < n; i++) {
         b[TB][i] = b[Y2][i];
-        b[TB][n + i] = (b[Y][i] * kb) & mask;
-        b[TB][2 * n + i] = (b[Y][i] * ka) & mask;
-        b[TB][3 * n + i] = x[i] & mask;
+        b[TB][n + i] = (b[Y][i] * kb) & ksmask;
+        b[TB][2 * n + i] = (b[Y][i] * ka) & ksmask;
+        b[TB][3 * n + i] = x[i] & ksmask;
         sh[i] = sh[n + i] = sh[2 * n + i] = (uint8_t)s;
         sh[3 * n + i] = 1;
     }
-    STEP(mpc_trunc_var(m, l, 0, sh, 4 * n, b[TB], b[TB], err));
+    STEP(mpc_trunc_lift(m, ksq, l, sh, 4 * n, b[TB], b[TB], err));
+    for (size_t i = 0; i < n; i++) b[TB][i] = (b[TB][i] + 3 * b[Z][i]) & mask;
+    cg_mpc_add_public(m, l, n, b[TB], 9ull << (s - 2), b[TB]); /* + 2.25 * 2^s */
     /* z = A y^2 - B y + C */
     STEP(mul_const_trunc(m, f, n, b[TB], GELU_A, b[Z], err));
     for (size_t i = 0; i < n; i++) b[Z][i] = (b[Z][i] - b[TB][n + i]) & mask;
     cg_mpc_add_public(m, l, n, b[Z], (uint64_t)cg_fxp_encode(f, GELU_C), b[Z]);
-    /* w = z + A y - D; P = w z + E */
+    /* w = z + A y - D; P = w z + E. For |x| <= T, z is in [3.70, 4.58] and
+     * w in [-4.14, -3.58], so with w' = w + 4 and z' = z - 4 (whole
+     * numbers again) |w' z'| < 0.24 * 2^(2s), which a ring of 2s + 1 bits
+     * holds, and floor(w z / 2^s) = floor(w' z' / 2^s) + 4 w' - 4 z' - 16. */
     for (size_t i = 0; i < n; i++) b[W][i] = (b[TB][2 * n + i] + b[Z][i]) & mask;
-    cg_mpc_add_public(m, l, n, b[W], (uint64_t)cg_fxp_encode(f, -GELU_D), b[W]);
-    STEP(cg_mpc_mul(m, l, n, b[W], b[Z], b[W], err));
-    STEP(cg_mpc_trunc(m, l, s, n, b[W], b[W], err));
-    cg_mpc_add_public(m, l, n, b[W], (uint64_t)cg_fxp_encode(f, GELU_E), b[W]);
+    cg_mpc_add_public(m, l, n, b[W], (4 * one - (uint64_t)cg_fxp_encode(f, GELU_D)) & mask,
+                      b[W]); /* w' */
+    cg_mpc_add_public(m, l, n, b[Z], (0 - 4 * one) & mask, b[Z]);                    /* z' */
+    for (size_t i = 0; i < n; i++) {
+        b[Y2][i] = b[W][i] & kmmask;
+        b[Y][i] = b[Z][i] & kmmask;
+    }
+    STEP(cg_mpc_mul(m, kmul, n, b[Y2], b[Y], b[Y2], err));
+    for (size_t i = 0; i < n; i++) sh[i] = (uint8_t)s;
+    STEP(mpc_trunc_lift(m, kmul, l, sh, n, b[Y2], b[Y2], err));
+    for (size_t i = 0; i < n; i++) b[W][i] = (b[Y2][i] + 4 * b[W][i] - 4 * b[Z][i]) & mask;
+    cg_mpc_add_public(m, l, n, b[W], ((uint64_t)cg_fxp_encode(f, GELU_E) - 16 * one) & mask,
+                      b[W]);
     /* inner = x/2 + P */
     for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[TB][3 * n + i]) & mask;
     STEP(cg_mpc_mux(m, l, n, inside, b[W], b[R], out, err));

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cryptogen/mpc.h"
@@ -471,6 +472,48 @@ static void test_gelu(void **state)
     check_gelu(*state, OP_GELU, 2.7, cg_fxp_ref_gelu, CG_MPC_GELU_ULP, "gelu");
 }
 
+/* Every input where the polynomial is used (|x| <= 2.7, plus a margin of
+ * ulps either side), in exact mode against the reference: the narrow rings
+ * of the products must hold each of them, whatever the shares. Three
+ * formats, the default one and the two ends of the allowed frac_bits. */
+static void test_gelu_sweep(void **state)
+{
+    fixture *f = *state;
+    static const cg_fxp fmts[] = {{37, 12}, {31, 10}, {44, 16}};
+    for (size_t k = 0; k < sizeof fmts / sizeof fmts[0]; k++) {
+        cg_fxp fx = fmts[k];
+        uint64_t mask = maskb(fx.ring_bits);
+        int64_t t = cg_fxp_encode(fx, 2.7) + 8, stride = fx.frac_bits > 12 ? 7 : 1;
+        size_t n = (size_t)(2 * t / stride + 1);
+        uint64_t *v = malloc(n * sizeof *v), *x[2], *o[2];
+        for (int p = 0; p < 2; p++) {
+            x[p] = malloc(n * sizeof *x[p]);
+            o[p] = malloc(n * sizeof *o[p]);
+            assert_non_null(x[p]);
+            assert_non_null(o[p]);
+        }
+        assert_non_null(v);
+        for (size_t i = 0; i < n; i++) v[i] = (uint64_t)(-t + (int64_t)i * stride) & mask;
+        split(&f->prg, fx.ring_bits, n, v, x[0], x[1]);
+        cg_mpc_set_exact(f->m[0], true);
+        cg_mpc_set_exact(f->m[1], true);
+        io s = {.m = f->m[0], .op = OP_GELU, .fx = fx, .n = n, .x = x[0], .out = o[0]};
+        io c = {.m = f->m[1], .op = OP_GELU, .fx = fx, .n = n, .x = x[1], .out = o[1]};
+        run_both(&s, &c);
+        for (size_t i = 0; i < n; i++) {
+            int64_t want = cg_fxp_ref_gelu(fx, as_signed(fx.ring_bits, v[i]));
+            assert_int_equal(as_signed(fx.ring_bits, (o[0][i] + o[1][i]) & mask), want);
+        }
+        for (int p = 0; p < 2; p++) {
+            free(x[p]);
+            free(o[p]);
+        }
+        free(v);
+    }
+    cg_mpc_set_exact(f->m[0], false);
+    cg_mpc_set_exact(f->m[1], false);
+}
+
 static void test_gelu_accurate(void **state)
 {
     check_gelu(*state, OP_GELU_ACC, 3.5, cg_fxp_ref_gelu_accurate, CG_MPC_GELU_ACC_ULP,
@@ -707,7 +750,7 @@ int main(void)
         cmocka_unit_test(test_arith),    cmocka_unit_test(test_and),
         cmocka_unit_test(test_less_than), cmocka_unit_test(test_sign_relu_trunc),
         cmocka_unit_test(test_row_max),  cmocka_unit_test(test_gelu),
-        cmocka_unit_test(test_gelu_accurate),
+        cmocka_unit_test(test_gelu_sweep),   cmocka_unit_test(test_gelu_accurate),
         cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_exp),      cmocka_unit_test(test_peer_gone),
         cmocka_unit_test(test_prime_to_ring),  cmocka_unit_test(test_bad_params),
