@@ -15,11 +15,13 @@
 #define DIGIT_VALUES (1u << DIGIT_BITS)
 #define MAX_CMP 16 /* comparisons sharing one OT message (2 bits each) */
 
-/* ANDs the tree needs for rows values of q digits. */
-static size_t tree_ands(size_t rows, size_t q)
+/* AND units the tree needs for rows values of q digits: one per pair of
+ * blocks per level (a pair's two ANDs share eq_hi, so one unit of paired
+ * triples serves both). */
+static size_t tree_units(size_t rows, size_t q)
 {
     size_t total = 0;
-    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) total += rows * (2 * (cnt / 2) - 1);
+    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) total += rows * (cnt / 2);
     return total;
 }
 
@@ -34,34 +36,31 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
                          const mpc_triples *t, uint8_t *out, cg_error *err)
 {
     size_t cap = t->n ? t->n : 1;
-    uint8_t *x = cg_alloc(cap), *y = cg_alloc(cap), *z = cg_alloc(cap);
+    uint8_t *x = cg_alloc(2 * cap), *y = cg_alloc(cap), *two = cg_alloc(cap), *z = cg_alloc(2 * cap);
     cg_status st = CG_OK;
-    if (!x || !y || !z) {
+    if (!x || !y || !two || !z) {
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
         goto done;
     }
     size_t used = 0;
     for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) {
-        size_t half = cnt / 2, j = 0;
+        size_t half = cnt / 2, u = 0;
         for (size_t i = 0; i < rows; i++)
-            for (size_t k = 0; k < half; k++) {
+            for (size_t k = 0; k < half; k++, u++) {
                 size_t hi = i * q + 2 * k + 1, lo = i * q + 2 * k;
-                x[j] = eq[hi];
-                y[j++] = lt[lo];
-                if (k == 0) continue;
-                x[j] = eq[hi];
-                y[j++] = eq[lo];
+                y[u] = eq[hi];
+                x[2 * u] = lt[lo];
+                x[2 * u + 1] = eq[lo];
+                two[u] = k != 0;
             }
-        st = mpc_and_triples(m, j, x, y, t->a + used, t->b + used, t->c + used, z, err);
+        st = mpc_and_units(m, u, two, x, y, t, used, z, err);
         if (st != CG_OK) goto done;
-        used += j;
-        j = 0;
+        used += u;
+        u = 0;
         for (size_t i = 0; i < rows; i++) {
-            for (size_t k = 0; k < half; k++) {
-                uint8_t nlt = lt[i * q + 2 * k + 1] ^ z[j++];
-                uint8_t neq = k == 0 ? 0 : z[j++];
-                lt[i * q + k] = nlt;
-                eq[i * q + k] = neq;
+            for (size_t k = 0; k < half; k++, u++) {
+                lt[i * q + k] = lt[i * q + 2 * k + 1] ^ z[2 * u];
+                eq[i * q + k] = k == 0 ? 0 : z[2 * u + 1];
             }
             if (cnt & 1) {
                 lt[i * q + half] = lt[i * q + cnt - 1];
@@ -73,6 +72,7 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
 done:
     cg_free(x);
     cg_free(y);
+    cg_free(two);
     cg_free(z);
     return st;
 }
@@ -103,7 +103,7 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
      * answers; the client sends its triple half and digit OTs, then reads
      * the server's triple half and the answers. Both compute at once. */
     mpc_triples tr;
-    st = mpc_triples_begin(m, tree_ands((size_t)K * n, q), &tr, err);
+    st = mpc_triples_begin(m, tree_units((size_t)K * n, q), &tr, err);
     if (m->party == CG_SERVER) {
         /* Two random mask bits per (comparison, digit); the message for the
          * client's digit v carries every comparison's masked (lt, eq). */

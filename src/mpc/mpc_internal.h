@@ -54,7 +54,8 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
 cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
                             const uint64_t *c, uint8_t *out, cg_error *err);
 
-/* n random bit triples (a, b, c = a & b as XOR shares) from one batch of
+/* n units of two random bit triples sharing b, (a[2u], b[u], c[2u]) and
+ * (a[2u+1], b[u], c[2u+1]) with c = a & b as XOR shares, from one batch of
  * random OTs in each direction. _begin only sends (this party's receiver
  * end); _end reads the peer's _begin message and completes a and c. */
 typedef struct mpc_triples {
@@ -65,10 +66,12 @@ typedef struct mpc_triples {
 cg_status mpc_triples_begin(cg_mpc *m, size_t n, mpc_triples *t, cg_error *err);
 cg_status mpc_triples_end(cg_mpc *m, mpc_triples *t, cg_error *err);
 void mpc_triples_free(mpc_triples *t); /* also after a failed _begin */
-/* z = x & y on XOR shares using one triple per element: one exchange. */
-cg_status mpc_and_triples(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y,
-                          const uint8_t *a, const uint8_t *b, const uint8_t *c, uint8_t *z,
-                          cg_error *err);
+/* nu units of ANDs on XOR shares, each one or (two[u]) two ANDs sharing the
+ * operand y[u]: z[2u + j] = x[2u + j] & y[u]; unit u uses the triples of
+ * unit first + u. One exchange. */
+cg_status mpc_and_units(cg_mpc *m, size_t nu, const uint8_t *two, const uint8_t *x,
+                        const uint8_t *y, const mpc_triples *t, size_t first, uint8_t *z,
+                        cg_error *err);
 
 /* The accurate GELU option (cg_fxp_ref_gelu_accurate, cg_mpc_gelu_accurate):
  * GELU(x) = x/2 + Q(|x|/4) for |x| <= MPC_GELU_ACC_T, ReLU outside; Q's
