@@ -98,6 +98,14 @@ cg_status cg_ot_setup_otn(cg_ot *ot, cg_error *err);
  * receiver with choice[i] in [0, N) gets msgs[i*N + choice[i]]. */
 cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,
                       cg_error *err);
+/* cg_otn_send with the messages made on demand, so that a large batch
+ * needs no table of n * N messages: fill(ctx, first, count, out) writes the
+ * N messages of each instance first .. first + count - 1 to out (count * N
+ * entries, row-major); count is at most a few thousand and the calls run in
+ * order. */
+typedef void (*cg_otn_fill_fn)(void *ctx, size_t first, size_t count, uint64_t *out);
+cg_status cg_otn_send_fn(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_fill_fn fill,
+                         void *ctx, cg_error *err);
 cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
                       uint64_t *out, cg_error *err);
 /* cg_otn_recv in two halves, as cg_cot_recv_begin/_end: _begin sends the

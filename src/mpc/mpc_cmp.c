@@ -77,6 +77,42 @@ done:
     return st;
 }
 
+/* The server's digit-OT messages, made batch by batch (cg_otn_send_fn):
+ * instance i*q + d is digit d of element i, and its message for client digit
+ * v carries every comparison k's masked ([a < v], [a == v]) in bits 2k, 2k+1
+ * (a the server's digit, masks lt/eq[(k*n + i)*q + d]). */
+typedef struct {
+    const uint64_t *mine;
+    const uint8_t *lt, *eq;
+    uint64_t vmask;
+    size_t n, q;
+    unsigned K;
+} digit_msgs;
+
+static void digit_messages(void *ctx, size_t first, size_t count, uint64_t *out)
+{
+    const digit_msgs *c = ctx;
+    /* cmp[a][v] = [a < v] | [a == v] << 1 (a table keeps the inner loop
+     * branch-free). */
+    uint8_t cmp[DIGIT_VALUES][DIGIT_VALUES];
+    for (unsigned a = 0; a < DIGIT_VALUES; a++)
+        for (unsigned v = 0; v < DIGIT_VALUES; v++)
+            cmp[a][v] = (uint8_t)((a < v) | ((a == v) << 1));
+    for (size_t t = 0; t < count; t++) {
+        size_t inst = first + t, i = inst / c->q, d = inst % c->q;
+        uint64_t row[DIGIT_VALUES] = {0};
+        for (unsigned k = 0; k < c->K; k++) {
+            size_t at = ((size_t)k * c->n + i) * c->q + d;
+            unsigned ad = (unsigned)(((c->mine[(size_t)k * c->n + i] & c->vmask) >> (DIGIT_BITS * d)) &
+                                     (DIGIT_VALUES - 1));
+            uint8_t msk = (uint8_t)(c->lt[at] | (c->eq[at] << 1));
+            for (unsigned v = 0; v < DIGIT_VALUES; v++)
+                row[v] |= (uint64_t)(cmp[ad][v] ^ msk) << (2 * k);
+        }
+        memcpy(out + t * DIGIT_VALUES, row, sizeof row);
+    }
+}
+
 cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const uint64_t *mine,
                               uint8_t *out, cg_error *err)
 {
@@ -91,7 +127,7 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
      * for comparison k of element i, digit d. */
     uint8_t *lt = cg_alloc(nkq ? nkq : 1), *eq = cg_alloc(nkq ? nkq : 1);
     uint8_t *dig = cg_alloc(nq ? nq : 1);
-    uint64_t *buf = cg_alloc((nmsg ? nmsg : 1) * sizeof *buf);
+    uint64_t *buf = cg_alloc((nq ? nq : 1) * sizeof *buf); /* the client's OT outputs */
     cg_status st = CG_OK;
     if (!lt || !eq || !dig || !buf) {
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
@@ -112,28 +148,10 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
             eq[k] = (lt[k] >> 1) & 1;
             lt[k] &= 1;
         }
-        /* cmp[a][v] = [a < v] | [a == v] << 1: the unmasked message bits of
-         * server digit a against client digit v (a table keeps the inner
-         * loop branch-free). */
-        uint8_t cmp[DIGIT_VALUES][DIGIT_VALUES];
-        for (unsigned a = 0; a < DIGIT_VALUES; a++)
-            for (unsigned v = 0; v < DIGIT_VALUES; v++)
-                cmp[a][v] = (uint8_t)((a < v) | ((a == v) << 1));
-        for (size_t i = 0; i < n; i++)
-            for (size_t d = 0; d < q; d++) {
-                uint64_t row[DIGIT_VALUES] = {0};
-                for (unsigned k = 0; k < K; k++) {
-                    size_t at = ((size_t)k * n + i) * q + d;
-                    unsigned ad = (unsigned)(((mine[(size_t)k * n + i] & vmask) >> (DIGIT_BITS * d)) &
-                                             (DIGIT_VALUES - 1));
-                    uint8_t msk = (uint8_t)(lt[at] | (eq[at] << 1));
-                    for (unsigned v = 0; v < DIGIT_VALUES; v++)
-                        row[v] |= (uint64_t)(cmp[ad][v] ^ msk) << (2 * k);
-                }
-                memcpy(buf + (i * q + d) * DIGIT_VALUES, row, sizeof row);
-            }
+        digit_msgs dm = {.mine = mine, .lt = lt, .eq = eq, .vmask = vmask, .n = n, .q = q, .K = K};
         if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
-        if (st == CG_OK) st = cg_otn_send(m->ot.send, nq, DIGIT_VALUES, 2 * K, buf, err);
+        if (st == CG_OK)
+            st = cg_otn_send_fn(m->ot.send, nq, DIGIT_VALUES, 2 * K, digit_messages, &dm, err);
     } else {
         for (size_t i = 0; i < n; i++) {
             uint64_t b = mine[i] & vmask;
