@@ -290,8 +290,9 @@ static void teardown_ot(ot_setup *o)
 /* Arguments and results of one batch call on both sides. */
 typedef struct {
     cg_ot *s, *r;
-    int kind; /* 0 cot, 1 ot, 2 rot, 3 otn */
-    size_t n;
+    int kind; /* 0 cot, 1 ot, 2 rot, 3 otn, 4 otn with messages from a callback */
+    size_t n, filled;
+    bool fill_bad; /* the callback was called out of order or beyond n */
     unsigned bits, N;
     uint64_t *a, *b; /* sender: delta/x0, m0/m1, r0/r1, msgs/- */
     uint8_t *choice;
@@ -299,11 +300,26 @@ typedef struct {
     cg_error serr, rerr;
 } batch;
 
+/* cg_otn_send_fn's callback: hands out rows of b->a and notes calls that
+ * are not in order, contiguous and within n (checked after the run, not
+ * asserted in the sender's thread). */
+static void fill_rows(void *ctx, size_t first, size_t count, uint64_t *out)
+{
+    batch *b = ctx;
+    if (first != b->filled || count == 0 || count > b->n - first) {
+        b->fill_bad = true;
+        return;
+    }
+    memcpy(out, b->a + first * b->N, count * b->N * sizeof *out);
+    b->filled += count;
+}
+
 static cg_status batch_sender(cg_channel *ch, void *vctx)
 {
     (void)ch;
     batch *b = vctx;
     switch (b->kind) {
+    case 4: return cg_otn_send_fn(b->s, b->n, b->N, b->bits, fill_rows, b, &b->serr);
     case 0: return cg_cot_send(b->s, b->n, b->bits, b->a, b->b, &b->serr);
     case 1: return cg_ot_send(b->s, b->n, b->bits, b->a, b->b, &b->serr);
     case 2: return cg_rot_send(b->s, b->n, b->bits, b->a, b->b, &b->serr);
@@ -325,7 +341,7 @@ static cg_status batch_receiver(cg_channel *ch, void *vctx)
 
 static void batch_alloc(batch *b, cg_prg *prg)
 {
-    size_t rows = b->kind == 3 ? b->n * b->N : b->n;
+    size_t rows = b->kind >= 3 ? b->n * b->N : b->n;
     b->a = cg_calloc(rows + 1, 8);
     b->b = cg_calloc(b->n + 1, 8);
     b->choice = cg_calloc(b->n + 1, 1);
@@ -333,7 +349,7 @@ static void batch_alloc(batch *b, cg_prg *prg)
     cg_prg_bytes(prg, b->a, rows * 8);
     cg_prg_bytes(prg, b->b, b->n * 8);
     for (size_t i = 0; i < b->n; i++)
-        b->choice[i] = (uint8_t)(b->kind == 3 ? cg_prg_uniform(prg, b->N) : cg_prg_u64(prg) & 1);
+        b->choice[i] = (uint8_t)(b->kind >= 3 ? cg_prg_uniform(prg, b->N) : cg_prg_u64(prg) & 1);
 }
 
 static void batch_free(batch *b)
@@ -354,6 +370,10 @@ static void batch_run(ot_setup *o, batch *b)
     if (sb != CG_OK) fprintf(stderr, "receiver: %s\n", b->rerr.msg);
     assert_int_equal(sa, CG_OK);
     assert_int_equal(sb, CG_OK);
+    if (b->kind == 4) {
+        assert_false(b->fill_bad);
+        assert_int_equal(b->filled, b->n);
+    }
 }
 
 static void batch_check(const batch *b)
@@ -549,6 +569,10 @@ static void test_otn(void **state)
     run_case(&o, 3, 0, 8, 16, &prg);
     /* More than one batch. */
     run_case(&o, 3, 9000, 2, 16, &prg);
+    /* Messages from a callback, batch by batch, on both constructions. */
+    run_case(&o, 4, 9000, 6, 16, &prg);
+    run_case(&o, 4, 300, 8, 4, &prg);
+    run_case(&o, 4, 0, 8, 16, &prg);
     teardown_ot(&o);
 }
 
@@ -934,6 +958,7 @@ static void test_setup_and_argument_errors(void **state)
     assert_int_equal(cg_otn_recv(o.r, 4, 2, 8, c, v, &err), CG_ERR_RANGE);
     assert_int_equal(cg_otn_send(o.s, 1, 1, 8, v, &err), CG_ERR_ARG);
     assert_int_equal(cg_otn_send(o.s, 1, 257, 8, v, &err), CG_ERR_ARG);
+    assert_int_equal(cg_otn_send_fn(o.s, 1, 16, 8, NULL, NULL, &err), CG_ERR_ARG);
     assert_int_equal(cg_ot_send(o.s, 1, 8, NULL, v, &err), CG_ERR_ARG);
     /* None of those touched the channel: the instance still works. */
     cg_prg prg;
