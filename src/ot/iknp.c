@@ -738,16 +738,36 @@ cg_status cg_ot_setup_otn(cg_ot *ot, cg_error *err)
     return finish(ot, kk_setup(ot, err));
 }
 
-static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_fill_fn fill,
-                             void *ctx, cg_error *err)
+/* Where a 1-of-N sender's messages come from: a caller's table (read in
+ * place) or a callback that fills a batch buffer. */
+typedef struct {
+    const uint64_t *table;
+    cg_otn_fill_fn fill;
+    void *ctx;
+    unsigned N;
+} msg_source;
+
+/* The messages of instances first .. first + count - 1; scratch holds
+ * count * N entries and is only written for a callback source. */
+static const uint64_t *source_batch(const msg_source *src, size_t first, size_t count,
+                                    uint64_t *scratch)
+{
+    if (src->table) return src->table + first * src->N;
+    src->fill(src->ctx, first, count, scratch);
+    return scratch;
+}
+
+static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, const msg_source *src,
+                             cg_error *err)
 {
     uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH, cap = round128(batch), rb = cap / 8;
     uint8_t *u = cg_alloc(KK_COLS * rb), *q = cg_alloc(KK_COLS * rb);
     uint8_t *rows = cg_alloc(cap * 32), *cs = cg_alloc((size_t)N * 32);
-    uint64_t *pads = cg_alloc(batch * N * sizeof *pads), *m = cg_alloc(batch * N * sizeof *m);
+    uint64_t *pads = cg_alloc(batch * N * sizeof *pads);
+    uint64_t *scratch = src->table ? NULL : cg_alloc(batch * N * sizeof *scratch);
     cg_status st = CG_OK;
-    if (!u || !q || !rows || !cs || !pads || !m)
+    if (!u || !q || !rows || !cs || !pads || (!src->table && !scratch))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     if (st == CG_OK) st = expect_header(ot, KIND_OTN_KK, bits | (N << 8), n, err);
     if (st == CG_OK && !ot->kk_ready) st = kk_setup(ot, err);
@@ -766,7 +786,7 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_
         cg_kk_hash_aesni(&ot->pi, rows, cs, N, cnt, ot->kk_index, KK_TWEAK_HI, pads);
         ot->kk_block += cols / 128;
         ot->kk_index += cols;
-        fill(ctx, b0, cnt, m);
+        const uint64_t *m = source_batch(src, b0, cnt, scratch);
         for (size_t i = 0; i < cnt * N; i++) pads[i] = (pads[i] ^ m[i]) & mask;
         st = send_packed(ot, pads, cnt * N, bits, err);
     }
@@ -775,7 +795,7 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_
     cg_free(rows);
     cg_free(cs);
     cg_free(pads);
-    cg_free(m);
+    cg_free(scratch);
     return finish(ot, st);
 }
 
@@ -847,34 +867,32 @@ static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits
  * share one call so that the 8-block AES pipeline stays full. */
 #define OTN_HASH_GROUP ((size_t)512)
 
-/* cg_otn_send's messages, handed out batch by batch. */
-typedef struct {
-    const uint64_t *msgs;
-    unsigned N;
-} otn_table;
-
-static void fill_from_table(void *ctx, size_t first, size_t count, uint64_t *out)
-{
-    const otn_table *t = ctx;
-    memcpy(out, t->msgs + first * t->N, count * t->N * sizeof *out);
-}
+static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const msg_source *src,
+                          cg_error *err);
 
 cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,
                       cg_error *err)
 {
     CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, msgs, msgs, err));
-    otn_table t = {msgs, N};
-    return cg_otn_send_fn(ot, n, N, bits, fill_from_table, &t, err);
+    msg_source src = {.table = msgs, .N = N};
+    return otn_send(ot, n, N, bits, &src, err);
 }
 
 cg_status cg_otn_send_fn(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_fill_fn fill,
                          void *ctx, cg_error *err)
 {
-    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, ot, ot, err));
+    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, ot, ot, err)); /* no arrays: fill below */
     if (n && !fill) return cg_error_set(err, CG_ERR_ARG, "OT: no message source");
+    msg_source src = {.fill = fill, .ctx = ctx, .N = N};
+    return otn_send(ot, n, N, bits, &src, err);
+}
+
+static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const msg_source *src,
+                          cg_error *err)
+{
     if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
     if (n == 0) return CG_OK;
-    if (N >= 8 && !ot->otn_split) return otn_send_kk(ot, n, N, bits, fill, ctx, err);
+    if (N >= 8 && !ot->otn_split) return otn_send_kk(ot, n, N, bits, src, err);
     unsigned k = log2_ceil(N), half = 1u << (k - 1);
     uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
@@ -882,7 +900,8 @@ cg_status cg_otn_send_fn(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_
     size_t nh = (size_t)2 * k * half;
     size_t group = nh >= OTN_HASH_GROUP ? 1 : OTN_HASH_GROUP / nh, cap = group * nh;
     otn_ctx c = {0};
-    uint64_t *pads = cg_alloc(batch * N * sizeof *pads), *msgs = cg_alloc(batch * N * sizeof *msgs);
+    uint64_t *pads = cg_alloc(batch * N * sizeof *pads);
+    uint64_t *scratch = src->table ? NULL : cg_alloc(batch * N * sizeof *scratch);
     uint8_t *hin = cg_alloc(cap * 16), *hout = cg_alloc(cap * 16);
     uint64_t *tlo = cg_alloc(cap * sizeof *tlo), *thi = cg_alloc(cap * sizeof *thi);
     /* offs[x*k + j]: the entry of row j's term in message x's pad. */
@@ -891,14 +910,14 @@ cg_status cg_otn_send_fn(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_
         for (unsigned j = 0; j < k; j++)
             offs[x * k + j] = (uint16_t)((2 * j + ((x >> j) & 1u)) * half + drop_bit(x, j));
     cg_status st = otn_alloc(&c, batch * k, err);
-    if (st == CG_OK && (!pads || !msgs || !hin || !hout || !tlo || !thi))
+    if (st == CG_OK && (!pads || (!src->table && !scratch) || !hin || !hout || !tlo || !thi))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     if (st == CG_OK) st = expect_header(ot, KIND_OTN, bits | (N << 8), n, err);
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         st = ext_send_core(ot, cnt * k, false, otn_rows_chunk, &c, err);
         if (st != CG_OK) break;
-        fill(ctx, b0, cnt, msgs);
+        const uint64_t *msgs = source_batch(src, b0, cnt, scratch);
         for (size_t g0 = 0; g0 < cnt; g0 += group) {
             size_t gcnt = cnt - g0 < group ? cnt - g0 : group;
             for (size_t i = 0; i < gcnt; i++)
@@ -946,7 +965,7 @@ cg_status cg_otn_send_fn(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_
     cg_free(thi);
     otn_release(&c);
     cg_free(pads);
-    cg_free(msgs);
+    cg_free(scratch);
     return finish(ot, st);
 }
 
