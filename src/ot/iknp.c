@@ -820,11 +820,18 @@ static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits
         /* Column j of the codewords is the xor of the choice bit planes
          * named by j's bits: code_j = code_{j & (j - 1)} ^ plane_{ctz j}. */
         memset(code, 0, rowbytes);
-        for (unsigned bit = 0; bit < 8; bit++) {
-            uint8_t *plane = code + ((size_t)1 << bit) * rowbytes;
-            memset(plane, 0, rowbytes);
-            for (size_t i = 0; i < cnt; i++)
-                plane[i / 8] |= (uint8_t)(((choice[b0 + i] >> bit) & 1u) << (i % 8));
+        for (unsigned bit = 0; bit < 8; bit++) memset(code + ((size_t)1 << bit) * rowbytes, 0, rowbytes);
+        for (size_t i0 = 0; i0 < cnt; i0 += 8) {
+            /* Eight choices at once: x holds choice i0 + t in byte t; the
+             * multiply gathers bit `bit` of the eight bytes into the top
+             * byte, byte t's bit landing at bit 56 + t (no carries: the
+             * partial products' positions are distinct). */
+            uint64_t x = 0;
+            size_t k = cnt - i0 < 8 ? cnt - i0 : 8;
+            for (size_t t8 = 0; t8 < k; t8++) x |= (uint64_t)choice[b0 + i0 + t8] << (8 * t8);
+            for (unsigned bit = 0; bit < 8; bit++)
+                code[((size_t)1 << bit) * rowbytes + i0 / 8] =
+                    (uint8_t)((((x >> bit) & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56);
         }
         for (unsigned j = 3; j < KK_COLS; j++) {
             if ((j & (j - 1)) == 0) continue; /* a plane, done above */
@@ -1010,8 +1017,7 @@ static cg_status otn_recv_msgs(cg_ot *ot, size_t n, unsigned N, unsigned bits,
 {
     uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
-    uint64_t *e = cg_alloc(batch * N * sizeof *e);
-    cg_status st = e ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    cg_status st = CG_OK;
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         size_t len = cg_packed_size(cnt * N, bits);
@@ -1022,10 +1028,12 @@ static cg_status otn_recv_msgs(cg_ot *ot, size_t n, unsigned N, unsigned bits,
         }
         st = cg_chan_recv(ot->ch, ot->out.data, len, err);
         if (st != CG_OK) break;
-        cg_ot_unpack(e, ot->out.data, cnt * N, bits);
-        for (size_t i = 0; i < cnt; i++) out[b0 + i] = (out[b0 + i] ^ e[i * N + choice[b0 + i]]) & mask;
+        /* Only the chosen ciphertext of each instance is read. */
+        for (size_t i = 0; i < cnt; i++) {
+            uint64_t e = cg_ot_packed_get(ot->out.data, len, i * N + choice[b0 + i], bits);
+            out[b0 + i] = (out[b0 + i] ^ e) & mask;
+        }
     }
-    cg_free(e);
     return st;
 }
 

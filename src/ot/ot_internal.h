@@ -68,5 +68,7 @@ cg_status cg_baseot_recv(cg_channel *ch, const uint8_t choice[CG_BASE_OTS / 8],
  * LSB-first layout as cg_buf_put_packed; width 1..64. Values are masked. */
 void cg_ot_pack(uint8_t *out, const uint64_t *vals, size_t count, unsigned width);
 void cg_ot_unpack(uint64_t *vals, const uint8_t *in, size_t count, unsigned width);
+/* Value `index` of a packed buffer of len bytes (which must hold it). */
+uint64_t cg_ot_packed_get(const uint8_t *in, size_t len, size_t index, unsigned width);
 
 #endif

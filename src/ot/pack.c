@@ -88,3 +88,18 @@ void cg_ot_unpack(uint64_t *vals, const uint8_t *in, size_t count, unsigned widt
         vals[i] = v & mask;
     }
 }
+
+uint64_t cg_ot_packed_get(const uint8_t *in, size_t len, size_t index, unsigned width)
+{
+    const uint64_t mask = width >= 64 ? ~0ull : (1ull << width) - 1;
+    size_t bit = index * width, byte = bit / 8;
+    unsigned sh = (unsigned)(bit % 8);
+    if (sh + width <= 64 && byte + 8 <= len) return (load_le(in + byte, 8) >> sh) & mask;
+    /* Near the end of the buffer, or a value spanning nine bytes. */
+    uint64_t v = 0;
+    for (unsigned j = 0; j < width; j++) {
+        size_t b = bit + j;
+        v |= (uint64_t)((in[b / 8] >> (b % 8)) & 1u) << j;
+    }
+    return v;
+}

@@ -215,6 +215,8 @@ static void test_pack_matches_common(void **state)
             for (size_t i = 0; i < n; i++) {
                 assert_int_equal(back[i], vals[i] & mask_of(w));
                 assert_int_equal(back[i], ref[i]);
+                /* one value read alone, including the buffer's last bytes */
+                assert_int_equal(cg_ot_packed_get(mine, len, i, w), back[i]);
             }
             cg_buf_free(&b);
         }
