@@ -77,107 +77,152 @@ done:
     return st;
 }
 
-/* The server's digit-OT messages, made batch by batch (cg_otn_send_fn):
- * instance i*q + d is digit d of element i, and its message for client digit
- * v carries every comparison k's masked ([a < v], [a == v]) in bits 2k, 2k+1
- * (a the server's digit, masks lt/eq[(k*n + i)*q + d]). */
+/* The sender's digit-OT messages, made batch by batch (cg_otn_send_fn):
+ * instance i*q + d is digit d of element i, and its message for the
+ * receiver's digit v carries every comparison k's masked ([a < b],
+ * [a == b]) in bits 2k, 2k+1 (masks lt/eq[(k*n + i)*q + d]). The server's
+ * values are the a side: as sender it holds a_k (sender_is_a), as receiver
+ * its digit v is a and the client's b_k are the sender's. */
 typedef struct {
     const uint64_t *mine;
     const uint8_t *lt, *eq;
     uint64_t vmask;
     size_t n, q;
     unsigned K;
+    bool sender_is_a;
 } digit_msgs;
 
 static void digit_messages(void *ctx, size_t first, size_t count, uint64_t *out)
 {
     const digit_msgs *c = ctx;
-    /* cmp[a][v] = [a < v] | [a == v] << 1 (a table keeps the inner loop
-     * branch-free). */
+    /* cmp[u][v] = ([a < b] | [a == b] << 1) for sender digit u, receiver
+     * digit v (a table keeps the inner loop branch-free). */
     uint8_t cmp[DIGIT_VALUES][DIGIT_VALUES];
-    for (unsigned a = 0; a < DIGIT_VALUES; a++)
-        for (unsigned v = 0; v < DIGIT_VALUES; v++)
-            cmp[a][v] = (uint8_t)((a < v) | ((a == v) << 1));
+    for (unsigned u = 0; u < DIGIT_VALUES; u++)
+        for (unsigned v = 0; v < DIGIT_VALUES; v++) {
+            unsigned a = c->sender_is_a ? u : v, b = c->sender_is_a ? v : u;
+            cmp[u][v] = (uint8_t)((a < b) | ((a == b) << 1));
+        }
     for (size_t t = 0; t < count; t++) {
         size_t inst = first + t, i = inst / c->q, d = inst % c->q;
         uint64_t row[DIGIT_VALUES] = {0};
         for (unsigned k = 0; k < c->K; k++) {
             size_t at = ((size_t)k * c->n + i) * c->q + d;
-            unsigned ad = (unsigned)(((c->mine[(size_t)k * c->n + i] & c->vmask) >> (DIGIT_BITS * d)) &
+            unsigned ud = (unsigned)(((c->mine[(size_t)k * c->n + i] & c->vmask) >> (DIGIT_BITS * d)) &
                                      (DIGIT_VALUES - 1));
             uint8_t msk = (uint8_t)(c->lt[at] | (c->eq[at] << 1));
             for (unsigned v = 0; v < DIGIT_VALUES; v++)
-                row[v] |= (uint64_t)(cmp[ad][v] ^ msk) << (2 * k);
+                row[v] |= (uint64_t)(cmp[ud][v] ^ msk) << (2 * k);
         }
         memcpy(out + t * DIGIT_VALUES, row, sizeof row);
     }
 }
 
-cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const uint64_t *mine,
-                              uint8_t *out, cg_error *err)
+/* One half of a comparison batch: n elements of K comparisons. In half 0
+ * the server sends the digit OTs and holds K values a_k per element, the
+ * client one value b: out[k*n + i] = [a_ki < b_i]. In half 1 the roles of
+ * the OT swap: the client sends and holds K values b_k, the server one value
+ * a: out[k*n + i] = [a_i < b_ki]. mine: this party's values (K*n for the
+ * half it sends, n for the other). */
+typedef struct {
+    size_t n;
+    const uint64_t *mine;
+    uint8_t *out;
+} lt_half;
+
+/* Batches below this are not split between the two OT directions: a
+ * second 1-of-16 extension costs more than it balances. */
+#define SPLIT_MIN 256
+
+/* Both halves at once, in one round trip for the digit OTs and triples:
+ * each party is the 1-of-16 sender of one half and the receiver of the
+ * other, so the senders' hashing (16 rows per OT against the receiver's
+ * one) is shared out instead of all falling on the server. Stream order,
+ * the same at both parties: this party's triple half and its receiver
+ * half's extension go out; it reads the peer's triple half, then the peer's
+ * extension and answers it; last it reads the answers to its own. */
+static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2], cg_error *err)
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
-    size_t q = (w + DIGIT_BITS - 1) / DIGIT_BITS, nq, nkq, nmsg;
-    if (!cg_mul_size(n, q, &nq) || !cg_mul_size(nq, K, &nkq) ||
-        !cg_mul_size(nq, DIGIT_VALUES, &nmsg))
+    size_t q = (w + DIGIT_BITS - 1) / DIGIT_BITS, nq[2], rows[2], cells;
+    for (int j = 0; j < 2; j++)
+        if (!cg_mul_size(h[j].n, q, &nq[j]) || !cg_mul_size(h[j].n, K, &rows[j]) ||
+            !cg_mul_size(nq[j], (size_t)K * DIGIT_VALUES, &cells))
+            return cg_error_set(err, CG_ERR_ARG, "less_than: batch too large");
+    if (rows[0] > SIZE_MAX / 2 - rows[1] || !cg_mul_size(rows[0] + rows[1], q, &cells))
         return cg_error_set(err, CG_ERR_ARG, "less_than: batch too large");
+    size_t all = rows[0] + rows[1];
+    int snd = m->party == CG_SERVER ? 0 : 1, rcv = 1 - snd; /* this party's halves */
     uint64_t vmask = mpc_mask(w);
-    /* lt[(k*n + i)*q + d], eq[...]: shares of [a_kd < b_d], [a_kd == b_d]
-     * for comparison k of element i, digit d. */
-    uint8_t *lt = cg_alloc(nkq ? nkq : 1), *eq = cg_alloc(nkq ? nkq : 1);
-    uint8_t *dig = cg_alloc(nq ? nq : 1);
-    uint64_t *buf = cg_alloc((nq ? nq : 1) * sizeof *buf); /* the client's OT outputs */
+    /* lt/eq[row*q + d] over all rows, half 0's K*n0 rows first: shares of
+     * [a_d < b_d], [a_d == b_d] for digit d. */
+    uint8_t *lt = cg_alloc(cells ? cells : 1), *eq = cg_alloc(cells ? cells : 1);
+    uint8_t *dig = cg_alloc(nq[rcv] ? nq[rcv] : 1), *res = cg_alloc(all ? all : 1);
+    uint64_t *buf = cg_alloc((nq[rcv] ? nq[rcv] : 1) * sizeof *buf); /* received OT outputs */
+    mpc_triples tr = {0};
     cg_status st = CG_OK;
-    if (!lt || !eq || !dig || !buf) {
+    if (!lt || !eq || !dig || !res || !buf) {
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
         goto done;
     }
+    size_t base[2] = {0, rows[0] * q}; /* each half's first cell */
     /* The tree's triples do not depend on the inputs, so their OTs share
-     * the digit OTs' round trip. Stream order: the server sends its triple
-     * half first, then reads the client's triple half and digit OTs and
-     * answers; the client sends its triple half and digit OTs, then reads
-     * the server's triple half and the answers. Both compute at once. */
-    mpc_triples tr;
-    st = mpc_triples_begin(m, tree_units((size_t)K * n, q), &tr, err);
-    if (m->party == CG_SERVER) {
-        /* Two random mask bits per (comparison, digit); the message for the
-         * client's digit v carries every comparison's masked (lt, eq). */
-        cg_prg_bytes(&m->prg, lt, nkq);
-        for (size_t k = 0; k < nkq; k++) {
-            eq[k] = (lt[k] >> 1) & 1;
-            lt[k] &= 1;
-        }
-        digit_msgs dm = {.mine = mine, .lt = lt, .eq = eq, .vmask = vmask, .n = n, .q = q, .K = K};
-        if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
-        if (st == CG_OK)
-            st = cg_otn_send_fn(m->ot.send, nq, DIGIT_VALUES, 2 * K, digit_messages, &dm, err);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            uint64_t b = mine[i] & vmask;
-            for (size_t d = 0; d < q; d++)
-                dig[i * q + d] = (uint8_t)((b >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
-        }
-        if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, nq, DIGIT_VALUES, 2 * K, dig, buf, err);
-        if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
-        if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, nq, DIGIT_VALUES, 2 * K, dig, buf, err);
-        for (size_t i = 0; st == CG_OK && i < n; i++)
-            for (size_t d = 0; d < q; d++)
-                for (unsigned k = 0; k < K; k++) {
-                    size_t at = ((size_t)k * n + i) * q + d;
-                    uint64_t msg = buf[i * q + d] >> (2 * k);
-                    lt[at] = msg & 1;
-                    eq[at] = (msg >> 1) & 1;
-                }
+     * the digit OTs' round trip. */
+    st = mpc_triples_begin(m, tree_units(all, q), &tr, err);
+    /* Sender half: two random mask bits per (comparison, digit). */
+    cg_prg_bytes(&m->prg, lt + base[snd], rows[snd] * q);
+    for (size_t k = 0; k < rows[snd] * q; k++) {
+        eq[base[snd] + k] = (lt[base[snd] + k] >> 1) & 1;
+        lt[base[snd] + k] &= 1;
     }
-    if (st == CG_OK) st = lt_tree(m, (size_t)K * n, q, lt, eq, &tr, out, err);
-    mpc_triples_free(&tr);
+    /* Receiver half: this party's digits choose. */
+    for (size_t i = 0; i < h[rcv].n; i++) {
+        uint64_t b = h[rcv].mine[i] & vmask;
+        for (size_t d = 0; d < q; d++)
+            dig[i * q + d] = (uint8_t)((b >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
+    }
+    if (st == CG_OK && nq[rcv])
+        st = cg_otn_recv_begin(m->ot.recv, nq[rcv], DIGIT_VALUES, 2 * K, dig, buf, err);
+    if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
+    digit_msgs dm = {.mine = h[snd].mine, .lt = lt + base[snd], .eq = eq + base[snd],
+                     .vmask = vmask, .n = h[snd].n, .q = q, .K = K, .sender_is_a = snd == 0};
+    if (st == CG_OK && nq[snd])
+        st = cg_otn_send_fn(m->ot.send, nq[snd], DIGIT_VALUES, 2 * K, digit_messages, &dm, err);
+    if (st == CG_OK && nq[rcv])
+        st = cg_otn_recv_end(m->ot.recv, nq[rcv], DIGIT_VALUES, 2 * K, dig, buf, err);
+    for (size_t i = 0; st == CG_OK && i < h[rcv].n; i++)
+        for (size_t d = 0; d < q; d++)
+            for (unsigned k = 0; k < K; k++) {
+                size_t at = base[rcv] + ((size_t)k * h[rcv].n + i) * q + d;
+                uint64_t msg = buf[i * q + d] >> (2 * k);
+                lt[at] = msg & 1;
+                eq[at] = (msg >> 1) & 1;
+            }
+    if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, res, err);
+    if (st == CG_OK) {
+        memcpy(h[0].out, res, rows[0]);
+        memcpy(h[1].out, res + rows[0], rows[1]);
+    }
 done:
+    mpc_triples_free(&tr);
     cg_free(lt);
     cg_free(eq);
     cg_free(dig);
+    cg_free(res);
     cg_free(buf);
     return mpc_fail(m, st);
+}
+
+cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const uint64_t *mine,
+                              uint8_t *out, cg_error *err)
+{
+    if (n && (!mine || !out)) return cg_error_set(err, CG_ERR_ARG, "less_than: NULL array");
+    /* Only a single comparison can move half its elements to the other
+     * direction here (the server's K values would need K receivers). */
+    size_t n1 = K == 1 && n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
+    const lt_half h[2] = {{n0, mine, out}, {n1, n1 ? mine + n0 : NULL, n1 ? out + n0 : NULL}};
+    return lt_halves(m, w, K, h, err);
 }
 
 cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
@@ -194,24 +239,43 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
     if (K < 1 || K > MAX_CMP || !cg_mul_size(n, K, &nk))
         return cg_error_set(err, CG_ERR_ARG, "drelu: bad batch");
     uint64_t low = mpc_mask(bits - 1);
-    size_t nv = m->party == CG_SERVER ? nk : n;
-    uint64_t *v = cg_alloc((nv ? nv : 1) * sizeof *v);
-    if (!v) return cg_error_set(err, CG_ERR_NOMEM, "drelu: out of memory");
-    /* As cg_mpc_msb on x + c_k: the server adds c_k to its share, so the
-     * client's side of every comparison is its own low bits of x. */
-    if (m->party == CG_SERVER)
-        for (unsigned k = 0; k < K; k++)
-            for (size_t i = 0; i < n; i++) v[k * n + i] = low - ((x[i] + c[k]) & low);
-    else
-        for (size_t i = 0; i < n; i++) v[i] = x[i] & low;
-    cg_status st = mpc_less_than_multi(m, bits - 1, n, K, v, out, err);
+    /* msb(x + c_k) = msb(x0') ^ msb(x1') ^ [low(x0') + low(x1') >= 2^(bits-1)]
+     * for any split x0' + x1' of x + c_k: in half 0 the server adds c_k to
+     * its share (its K values are the OT sender's, the client's one value
+     * its digits), in half 1 the client does (the client sends). The carry
+     * is [2^(bits-1) - 1 - low(x0') < low(x1')] either way. */
+    size_t n1 = n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
+    bool server = m->party == CG_SERVER;
+    size_t mine_n = server ? K * n0 + n1 : n0 + K * n1;
+    uint64_t *v = cg_alloc((mine_n ? mine_n : 1) * sizeof *v);
+    uint8_t *o = cg_alloc(nk ? nk : 1);
+    if (!v || !o) {
+        cg_free(v);
+        cg_free(o);
+        return cg_error_set(err, CG_ERR_NOMEM, "drelu: out of memory");
+    }
+    uint64_t *vh[2] = {v, v + (server ? K * n0 : n0)};
+    for (int j = 0; j < 2; j++) {
+        size_t nj = j == 0 ? n0 : n1, off = j == 0 ? 0 : n0;
+        bool adds = server == (j == 0); /* the K-valued side of half j adds c_k */
+        for (unsigned k = 0; k < (adds ? K : 1u); k++)
+            for (size_t i = 0; i < nj; i++) {
+                uint64_t t = (x[off + i] + (adds ? c[k] : 0)) & low;
+                vh[j][k * nj + i] = server ? low - t : t;
+            }
+    }
+    const lt_half h[2] = {{n0, vh[0], o}, {n1, vh[1], o + K * n0}};
+    cg_status st = lt_halves(m, bits - 1, K, h, err);
     if (st == CG_OK)
         for (unsigned k = 0; k < K; k++)
             for (size_t i = 0; i < n; i++) {
-                uint64_t s = m->party == CG_SERVER ? x[i] + c[k] : x[i];
-                out[k * n + i] ^= (uint8_t)(((s >> (bits - 1)) & 1) ^ (m->party == CG_SERVER));
+                bool half0 = i < n0, adds = server == half0;
+                uint64_t sv = adds ? x[i] + c[k] : x[i];
+                uint8_t r = half0 ? o[k * n0 + i] : o[K * n0 + k * n1 + (i - n0)];
+                out[k * n + i] = r ^ (uint8_t)(((sv >> (bits - 1)) & 1) ^ server);
             }
     cg_free(v);
+    cg_free(o);
     return st;
 }
 

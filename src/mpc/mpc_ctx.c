@@ -16,10 +16,13 @@ cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, int threads, 
     m->threads = threads < 1 ? 1 : threads;
     cg_prg_init_random(&m->prg);
     cg_status st = cg_ot_pair_new(&m->ot, ch, (int)party, err);
-    /* Every comparison uses the server-to-client 1-of-16 OTs: set up their
-     * extension now rather than inside the first comparison. */
+    /* Comparisons use 1-of-16 OTs in both directions (large batches are
+     * split between them): set up both extensions now rather than inside
+     * the first comparison, server-to-client first. */
     if (st == CG_OK)
         st = cg_ot_setup_otn(party == CG_SERVER ? m->ot.send : m->ot.recv, err);
+    if (st == CG_OK)
+        st = cg_ot_setup_otn(party == CG_SERVER ? m->ot.recv : m->ot.send, err);
     if (st != CG_OK) {
         cg_mpc_free(m);
         return st;

@@ -378,6 +378,50 @@ static void test_argmax(void **state)
     }
 }
 
+/* Comparisons of 256 elements or more split between the two OT directions
+ * (half with the server as the 1-of-16 sender, half with the client): sizes
+ * around that bound and odd ones, for single comparisons (less_than, DReLU)
+ * and for several thresholds on one value (exp's 13, in exact mode). */
+static void test_cmp_split_sizes(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const size_t sizes[] = {255, 256, 257, 999};
+    const unsigned bits = 37;
+    const uint64_t mask = maskb(bits);
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        size_t n = sizes[z];
+        fill_values(&f->prg, bits, n, B.v);
+        split(&f->prg, bits, n, B.v, B.x0, B.x1);
+        setup_io(f, &s, &c, OP_DRELU, bits, n);
+        run_both(&s, &c);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(B.bo0[i] ^ B.bo1[i], as_signed(bits, B.v[i]) >= 0);
+        /* less_than on 20-bit values: the server's a, the client's b */
+        for (size_t i = 0; i < n; i++) {
+            B.x0[i] = cg_prg_u64(&f->prg) & maskb(20);
+            B.x1[i] = i % 5 == 0 ? B.x0[i] : cg_prg_u64(&f->prg) & maskb(20);
+        }
+        setup_io(f, &s, &c, OP_LT, 20, n);
+        run_both(&s, &c);
+        for (size_t i = 0; i < n; i++) assert_int_equal(B.bo0[i] ^ B.bo1[i], B.x0[i] < B.x1[i]);
+        for (size_t i = 0; i < n; i++)
+            B.v[i] = (uint64_t)(-(int64_t)(cg_prg_u64(&f->prg) % (16 * 4096 + 1))) & mask;
+        split(&f->prg, bits, n, B.v, B.x0, B.x1);
+        cg_mpc_set_exact(f->m[0], true);
+        cg_mpc_set_exact(f->m[1], true);
+        setup_io(f, &s, &c, OP_EXP, bits, n);
+        s.fx = c.fx = fx;
+        run_both(&s, &c);
+        cg_mpc_set_exact(f->m[0], false);
+        cg_mpc_set_exact(f->m[1], false);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(as_signed(bits, (B.o0[i] + B.o1[i]) & mask),
+                             cg_fxp_ref_exp_neg(fx, as_signed(bits, B.v[i])));
+    }
+}
+
 static void test_exp(void **state)
 {
     fixture *f = *state;
@@ -750,7 +794,7 @@ int main(void)
         cmocka_unit_test(test_arith),    cmocka_unit_test(test_and),
         cmocka_unit_test(test_less_than), cmocka_unit_test(test_sign_relu_trunc),
         cmocka_unit_test(test_row_max),  cmocka_unit_test(test_gelu),
-        cmocka_unit_test(test_gelu_sweep),   cmocka_unit_test(test_gelu_accurate),
+        cmocka_unit_test(test_cmp_split_sizes), cmocka_unit_test(test_gelu_sweep),   cmocka_unit_test(test_gelu_accurate),
         cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_exp),      cmocka_unit_test(test_peer_gone),
         cmocka_unit_test(test_prime_to_ring),  cmocka_unit_test(test_bad_params),
