@@ -200,10 +200,9 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
                 eq[at] = (msg >> 1) & 1;
             }
     if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, res, err);
-    if (st == CG_OK) {
-        memcpy(h[0].out, res, rows[0]);
-        memcpy(h[1].out, res + rows[0], rows[1]);
-    }
+    /* an empty half's out may be NULL */
+    if (st == CG_OK && rows[0]) memcpy(h[0].out, res, rows[0]);
+    if (st == CG_OK && rows[1]) memcpy(h[1].out, res + rows[0], rows[1]);
 done:
     mpc_triples_free(&tr);
     cg_free(lt);
