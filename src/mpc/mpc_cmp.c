@@ -36,7 +36,8 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
                          const mpc_triples *t, uint8_t *out, cg_error *err)
 {
     size_t cap = t->n ? t->n : 1;
-    uint8_t *x = cg_alloc(2 * cap), *y = cg_alloc(cap), *two = cg_alloc(cap), *z = cg_alloc(2 * cap);
+    uint8_t *x = cg_alloc(2 * cap), *y = cg_alloc(cap), *two = cg_alloc(cap);
+    uint8_t *z = cg_alloc(2 * cap);
     cg_status st = CG_OK;
     if (!x || !y || !two || !z) {
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
@@ -108,8 +109,8 @@ static void digit_messages(void *ctx, size_t first, size_t count, uint64_t *out)
         uint64_t row[DIGIT_VALUES] = {0};
         for (unsigned k = 0; k < c->K; k++) {
             size_t at = ((size_t)k * c->n + i) * c->q + d;
-            unsigned ud = (unsigned)(((c->mine[(size_t)k * c->n + i] & c->vmask) >> (DIGIT_BITS * d)) &
-                                     (DIGIT_VALUES - 1));
+            uint64_t mv = c->mine[(size_t)k * c->n + i] & c->vmask;
+            unsigned ud = (unsigned)((mv >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
             uint8_t msk = (uint8_t)(c->lt[at] | (c->eq[at] << 1));
             for (unsigned v = 0; v < DIGIT_VALUES; v++)
                 row[v] |= (uint64_t)(cmp[ud][v] ^ msk) << (2 * k);

@@ -371,7 +371,8 @@ cg_status mpc_triples_begin(cg_mpc *m, size_t n, mpc_triples *t, cg_error *err)
     t->b = cg_alloc(cap);
     t->c = cg_alloc(2 * cap);
     t->v = cg_alloc(cap * sizeof *t->v);
-    if (!t->a || !t->b || !t->c || !t->v) return cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
+    if (!t->a || !t->b || !t->c || !t->v)
+        return cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
     if (n == 0) return CG_OK;
     return cg_rot_recv_random(m->ot.recv, n, 2, t->b, t->v, err);
 }

@@ -88,7 +88,7 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
      * operands small without changing a single floor: with y' = y - 1.5
      * (1.5 * 2^s is a multiple of 2^(s-1)), floor(y^2 / 2^s) =
      * floor(y'^2 / 2^s) + 3 y' + 2.25 * 2^s, and y'^2 < 2.25 * 2^(2s) fits
-     * a ring of KSQ = 2s + 4 bits with the truncation's headroom. */
+     * a ring of ksq = 2s + 4 bits with the truncation's headroom. */
     const unsigned ksq = 2 * s + 4, kmul = 2 * s + 1;
     const uint64_t ksmask = mpc_mask(ksq), kmmask = mpc_mask(kmul);
     uint64_t one = 1ull << s, h = 3ull << (s - 1); /* 1.0 and 1.5 */
@@ -117,11 +117,11 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     /* w = z + A y - D; P = w z + E. For |x| <= T, z is in [3.70, 4.58] and
      * w in [-4.14, -3.58], so with w' = w + 4 and z' = z - 4 (whole
      * numbers again) |w' z'| < 0.24 * 2^(2s), which a ring of 2s + 1 bits
-     * holds, and floor(w z / 2^s) = floor(w' z' / 2^s) + 4 w' - 4 z' - 16. */
+     * holds, and floor(w z / 2^s) = floor(w' z' / 2^s) + 4 w' - 4 z' - 16 * 2^s. */
     for (size_t i = 0; i < n; i++) b[W][i] = (b[TB][2 * n + i] + b[Z][i]) & mask;
     cg_mpc_add_public(m, l, n, b[W], (4 * one - (uint64_t)cg_fxp_encode(f, GELU_D)) & mask,
                       b[W]); /* w' */
-    cg_mpc_add_public(m, l, n, b[Z], (0 - 4 * one) & mask, b[Z]);                    /* z' */
+    cg_mpc_add_public(m, l, n, b[Z], (0 - 4 * one) & mask, b[Z]); /* z' */
     for (size_t i = 0; i < n; i++) {
         b[Y2][i] = b[W][i] & kmmask;
         b[Y][i] = b[Z][i] & kmmask;
