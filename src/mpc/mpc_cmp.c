@@ -231,12 +231,14 @@ cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine
     return mpc_less_than_multi(m, w, n, 1, mine, out, err);
 }
 
-cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
-                          const uint64_t *c, uint8_t *out, cg_error *err)
+/* mpc_drelu_multi with the offsets chosen per group of gn consecutive
+ * elements: element i's K thresholds are c[(i / gn) * K + k]. */
+static cg_status drelu_grouped(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
+                               const uint64_t *c, size_t gn, uint8_t *out, cg_error *err)
 {
     CG_TRY(mpc_check(m, bits, 2, "drelu", err));
     size_t nk;
-    if (K < 1 || K > MAX_CMP || !cg_mul_size(n, K, &nk))
+    if (K < 1 || K > MAX_CMP || gn == 0 || !cg_mul_size(n, K, &nk))
         return cg_error_set(err, CG_ERR_ARG, "drelu: bad batch");
     uint64_t low = mpc_mask(bits - 1);
     /* msb(x + c_k) = msb(x0') ^ msb(x1') ^ [low(x0') + low(x1') >= 2^(bits-1)]
@@ -260,7 +262,8 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
         bool adds = server == (j == 0); /* the K-valued side of half j adds c_k */
         for (unsigned k = 0; k < (adds ? K : 1u); k++)
             for (size_t i = 0; i < nj; i++) {
-                uint64_t t = (x[off + i] + (adds ? c[k] : 0)) & low;
+                uint64_t ck = adds ? c[((off + i) / gn) * K + k] : 0;
+                uint64_t t = (x[off + i] + ck) & low;
                 vh[j][k * nj + i] = server ? low - t : t;
             }
     }
@@ -270,7 +273,7 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
         for (unsigned k = 0; k < K; k++)
             for (size_t i = 0; i < n; i++) {
                 bool half0 = i < n0, adds = server == half0;
-                uint64_t sv = adds ? x[i] + c[k] : x[i];
+                uint64_t sv = adds ? x[i] + c[(i / gn) * K + k] : x[i];
                 uint8_t r = half0 ? o[k * n0 + i] : o[K * n0 + k * n1 + (i - n0)];
                 out[k * n + i] = r ^ (uint8_t)(((sv >> (bits - 1)) & 1) ^ server);
             }
@@ -279,21 +282,41 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
     return st;
 }
 
+cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
+                          const uint64_t *c, uint8_t *out, cg_error *err)
+{
+    return drelu_grouped(m, bits, n, x, K, c, n ? n : 1, out, err);
+}
+
 cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
                             const uint64_t *c, uint8_t *out, cg_error *err)
 {
-    size_t cap;
-    if (!cg_mul_size(n, K < MAX_CMP ? K : MAX_CMP, &cap))
+    if (K == 0) return cg_error_set(err, CG_ERR_ARG, "drelu: no thresholds");
+    /* More than 16 thresholds need more than one OT message per digit: G
+     * groups of up to 16, each a copy of x with its own offsets, all in one
+     * call (one round trip for the digits and one per tree level, not G).
+     * The groups are balanced, the last offset of a group repeated to fill
+     * it. */
+    size_t G = (K + MAX_CMP - 1) / MAX_CMP, kc = (K + G - 1) / G, ng, nk;
+    if (!cg_mul_size(n, G, &ng) || !cg_mul_size(ng, kc, &nk) || kc * G > SIZE_MAX / 8)
         return cg_error_set(err, CG_ERR_ARG, "drelu: batch too large");
-    uint8_t *tmp = cg_alloc(cap ? cap : 1);
-    if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "drelu: out of memory");
+    uint64_t *xr = cg_alloc((ng ? ng : 1) * sizeof *xr), *offs = cg_alloc(G * kc * sizeof *offs);
+    uint8_t *tmp = cg_alloc(nk ? nk : 1);
     cg_status st = CG_OK;
-    for (size_t k0 = 0; st == CG_OK && k0 < K; k0 += MAX_CMP) {
-        unsigned kc = (unsigned)(K - k0 < MAX_CMP ? K - k0 : MAX_CMP);
-        st = mpc_drelu_multi(m, bits, n, x, kc, c + k0, tmp, err);
-        for (unsigned j = 0; st == CG_OK && j < kc; j++)
-            for (size_t i = 0; i < n; i++) out[i * K + k0 + j] = tmp[(size_t)j * n + i];
+    if (!xr || !offs || !tmp) st = cg_error_set(err, CG_ERR_NOMEM, "drelu: out of memory");
+    for (size_t g = 0; st == CG_OK && g < G; g++) {
+        for (size_t i = 0; i < n; i++) xr[g * n + i] = x[i];
+        for (size_t j = 0; j < kc; j++) {
+            size_t k = g * kc + j;
+            offs[g * kc + j] = c[k < K ? k : K - 1];
+        }
     }
+    if (st == CG_OK) st = drelu_grouped(m, bits, ng, xr, (unsigned)kc, offs, n ? n : 1, tmp, err);
+    for (size_t g = 0; st == CG_OK && g < G; g++)
+        for (size_t j = 0; j < kc && g * kc + j < K; j++)
+            for (size_t i = 0; i < n; i++) out[i * K + g * kc + j] = tmp[j * ng + g * n + i];
+    cg_free(xr);
+    cg_free(offs);
     cg_free(tmp);
     return st;
 }
