@@ -53,8 +53,9 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
  * the 1-of-16 OTs, so both parties share the sender's work. */
 cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
                           const uint64_t *c, uint8_t *out, cg_error *err);
-/* Any number K of thresholds on the same x, element-major: out[i*K + k] =
- * shares of [x_i + c_k >= 0]; groups of 16 share the client's digit OTs. */
+/* Any number K >= 1 of thresholds on the same x, element-major: out[i*K +
+ * k] = shares of [x_i + c_k >= 0]; each group of up to 16 shares one set of
+ * digit OTs, and all groups run in one call. */
 cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
                             const uint64_t *c, uint8_t *out, cg_error *err);
 
