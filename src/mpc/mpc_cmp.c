@@ -131,9 +131,14 @@ typedef struct {
     uint8_t *out;
 } lt_half;
 
-/* Batches below this are not split between the two OT directions: a
- * second 1-of-16 extension costs more than it balances. */
-#define SPLIT_MIN 256
+/* Batches below this are not split between the two OT directions (at a
+ * few elements the call is all latency; measured on DReLU, the split gains
+ * from 32 elements on: 0.16 against 0.20 ms at 32, 0.74 against 1.1 ms at
+ * 256). */
+#ifndef CG_MPC_SPLIT_MIN
+#define CG_MPC_SPLIT_MIN 32
+#endif
+#define SPLIT_MIN ((size_t)CG_MPC_SPLIT_MIN)
 
 /* Both halves at once, in one round trip for the digit OTs and triples:
  * each party is the 1-of-16 sender of one half and the receiver of the

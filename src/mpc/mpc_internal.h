@@ -43,12 +43,12 @@ cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint
  * K*n values (comparison k of element i at k*n + i), the client n; out[k*n +
  * i] = [a_ki < b_i] as boolean shares. One OT per digit for all K, so K
  * comparisons cost one's OTs plus K AND trees. 1 <= K <= 16. With K = 1
- * and 256 elements or more, the second half runs with the client as the
+ * and 32 elements or more, the second half runs with the client as the
  * OT sender. */
 cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const uint64_t *mine,
                               uint8_t *out, cg_error *err);
 /* out[k*n + i] = shares of [x_i + c_k >= 0] (signed, public c_k; x + c_k
- * must not wrap): K DReLUs at about the OT cost of one. From 256 elements
+ * must not wrap): K DReLUs at about the OT cost of one. From 32 elements
  * on, half of them add c_k on the client's side and have the client send
  * the 1-of-16 OTs, so both parties share the sender's work. */
 cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,

@@ -378,7 +378,7 @@ static void test_argmax(void **state)
     }
 }
 
-/* Comparisons of 256 elements or more split between the two OT directions
+/* Comparisons of 32 elements or more split between the two OT directions
  * (half with the server as the 1-of-16 sender, half with the client): sizes
  * around that bound and odd ones, for single comparisons (less_than, DReLU)
  * and for several thresholds on one value (exp's 13, in exact mode). */
@@ -386,7 +386,7 @@ static void test_cmp_split_sizes(void **state)
 {
     fixture *f = *state;
     io s, c;
-    const size_t sizes[] = {255, 256, 257, 999};
+    const size_t sizes[] = {31, 32, 33, 257, 999};
     const unsigned bits = 37;
     const uint64_t mask = maskb(bits);
     const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
