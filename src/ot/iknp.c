@@ -91,6 +91,14 @@ static uint64_t lo64(const uint8_t *p)
 
 static uint64_t mask_of(unsigned bits) { return bits >= 64 ? ~0ull : ((1ull << bits) - 1); }
 
+/* Bit `bit` of each of the eight bytes of x (byte t in bits 8t..8t+7) as
+ * one byte, byte t's bit landing in bit t: the multiply moves bit 8t to
+ * 56 + t without carries (the partial products' positions are distinct). */
+static uint8_t gather_bits(uint64_t x, unsigned bit)
+{
+    return (uint8_t)((((x >> bit) & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56);
+}
+
 cg_ot_role cg_ot_get_role(const cg_ot *ot) { return ot->role; }
 
 const char *cg_ot_backend(void)
@@ -253,13 +261,8 @@ static cg_status ext_recv_core(cg_ot *ot, size_t m, bool hash, const choice_src 
         memset(r, 0, rowbytes);
         size_t i = 0;
         if (cs->k == 0)
-            for (; i + 8 <= count; i += 8) {
-                /* Eight 0/1 bytes to eight bits: the multiply gathers bit 0 of
-                 * byte t into bit 56 + t, without carries. */
-                uint64_t x;
-                memcpy(&x, cs->choice + begin + i, 8);
-                r[i / 8] = (uint8_t)(((x & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56);
-            }
+            for (; i + 8 <= count; i += 8) /* eight 0/1 bytes to eight bits */
+                r[i / 8] = gather_bits(lo64(cs->choice + begin + i), 0);
         for (; i < count; i++) r[i / 8] |= (uint8_t)(choice_bit(cs, begin + i) << (i % 8));
         for (size_t j = 0; j < CG_BASE_OTS; j++) {
             uint8_t *t = ot->mat + j * rowbytes;
@@ -820,18 +823,15 @@ static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits
         /* Column j of the codewords is the xor of the choice bit planes
          * named by j's bits: code_j = code_{j & (j - 1)} ^ plane_{ctz j}. */
         memset(code, 0, rowbytes);
-        for (unsigned bit = 0; bit < 8; bit++) memset(code + ((size_t)1 << bit) * rowbytes, 0, rowbytes);
+        for (unsigned bit = 0; bit < 8; bit++)
+            memset(code + ((size_t)1 << bit) * rowbytes, 0, rowbytes);
         for (size_t i0 = 0; i0 < cnt; i0 += 8) {
-            /* Eight choices at once: x holds choice i0 + t in byte t; the
-             * multiply gathers bit `bit` of the eight bytes into the top
-             * byte, byte t's bit landing at bit 56 + t (no carries: the
-             * partial products' positions are distinct). */
+            /* Eight choices at once: x holds choice i0 + t in byte t. */
             uint64_t x = 0;
             size_t k = cnt - i0 < 8 ? cnt - i0 : 8;
             for (size_t t8 = 0; t8 < k; t8++) x |= (uint64_t)choice[b0 + i0 + t8] << (8 * t8);
             for (unsigned bit = 0; bit < 8; bit++)
-                code[((size_t)1 << bit) * rowbytes + i0 / 8] =
-                    (uint8_t)((((x >> bit) & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56);
+                code[((size_t)1 << bit) * rowbytes + i0 / 8] = gather_bits(x, bit);
         }
         for (unsigned j = 3; j < KK_COLS; j++) {
             if ((j & (j - 1)) == 0) continue; /* a plane, done above */
@@ -874,26 +874,8 @@ static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits
  * share one call so that the 8-block AES pipeline stays full. */
 #define OTN_HASH_GROUP ((size_t)512)
 
-static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const msg_source *src,
-                          cg_error *err);
-
-cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,
-                      cg_error *err)
-{
-    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, msgs, msgs, err));
-    msg_source src = {.table = msgs, .N = N};
-    return otn_send(ot, n, N, bits, &src, err);
-}
-
-cg_status cg_otn_send_fn(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_fill_fn fill,
-                         void *ctx, cg_error *err)
-{
-    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, ot, ot, err)); /* no arrays: fill below */
-    if (n && !fill) return cg_error_set(err, CG_ERR_ARG, "OT: no message source");
-    msg_source src = {.fill = fill, .ctx = ctx, .N = N};
-    return otn_send(ot, n, N, bits, &src, err);
-}
-
+/* The sender behind cg_otn_send and cg_otn_send_fn: KK13 for N >= 8 (unless
+ * CG_OTN=split), else the log2 N-row construction below. */
 static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const msg_source *src,
                           cg_error *err)
 {
@@ -974,6 +956,23 @@ static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
     cg_free(pads);
     cg_free(scratch);
     return finish(ot, st);
+}
+
+cg_status cg_otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint64_t *msgs,
+                      cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, msgs, msgs, err));
+    msg_source src = {.table = msgs, .N = N};
+    return otn_send(ot, n, N, bits, &src, err);
+}
+
+cg_status cg_otn_send_fn(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_fill_fn fill,
+                         void *ctx, cg_error *err)
+{
+    CG_TRY(check_call(ot, CG_OT_SENDER, n, bits, ot, ot, err)); /* no arrays: fill below */
+    if (n && !fill) return cg_error_set(err, CG_ERR_ARG, "OT: no message source");
+    msg_source src = {.fill = fill, .ctx = ctx, .N = N};
+    return otn_send(ot, n, N, bits, &src, err);
 }
 
 /* The log2 N-row receiver's first half, as otn_recv_kk_pads. */
