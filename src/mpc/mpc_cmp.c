@@ -305,18 +305,22 @@ cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *
     size_t G = (K + MAX_CMP - 1) / MAX_CMP, kc = (K + G - 1) / G, ng, nk;
     if (!cg_mul_size(n, G, &ng) || !cg_mul_size(ng, kc, &nk) || kc * G > SIZE_MAX / 8)
         return cg_error_set(err, CG_ERR_ARG, "drelu: batch too large");
-    uint64_t *xr = cg_alloc((ng ? ng : 1) * sizeof *xr), *offs = cg_alloc(G * kc * sizeof *offs);
+    /* one group (up to 16 thresholds) needs no copy of x */
+    uint64_t *xr = G > 1 ? cg_alloc((ng ? ng : 1) * sizeof *xr) : NULL;
+    uint64_t *offs = cg_alloc(G * kc * sizeof *offs);
     uint8_t *tmp = cg_alloc(nk ? nk : 1);
     cg_status st = CG_OK;
-    if (!xr || !offs || !tmp) st = cg_error_set(err, CG_ERR_NOMEM, "drelu: out of memory");
+    if ((G > 1 && !xr) || !offs || !tmp)
+        st = cg_error_set(err, CG_ERR_NOMEM, "drelu: out of memory");
     for (size_t g = 0; st == CG_OK && g < G; g++) {
-        for (size_t i = 0; i < n; i++) xr[g * n + i] = x[i];
+        for (size_t i = 0; xr && i < n; i++) xr[g * n + i] = x[i];
         for (size_t j = 0; j < kc; j++) {
             size_t k = g * kc + j;
             offs[g * kc + j] = c[k < K ? k : K - 1];
         }
     }
-    if (st == CG_OK) st = drelu_grouped(m, bits, ng, xr, (unsigned)kc, offs, n ? n : 1, tmp, err);
+    if (st == CG_OK)
+        st = drelu_grouped(m, bits, ng, xr ? xr : x, (unsigned)kc, offs, n ? n : 1, tmp, err);
     for (size_t g = 0; st == CG_OK && g < G; g++)
         for (size_t j = 0; j < kc && g * kc + j < K; j++)
             for (size_t i = 0; i < n; i++) out[i * K + g * kc + j] = tmp[j * ng + g * n + i];
