@@ -274,14 +274,15 @@ int cg_bench_mpc(int argc, char **argv)
 {
     size_t max = 50257;
     bool tcp = false;
+    bool usage = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) max = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--op") == 0 && i + 1 < argc) only_op = argv[++i];
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--tcp") == 0) tcp = true;
-        else if (strcmp(argv[i], "--json") != 0) reps = 0;
+        else if (strcmp(argv[i], "--json") != 0) usage = true;
     }
-    if (reps < 1 || reps > 100) {
+    if (usage || reps < 1 || reps > 100) {
         fprintf(stderr, "usage: cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME] "
                         "[--reps R (1..100, default 5)]\n");
         return 2;
