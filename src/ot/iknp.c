@@ -22,7 +22,7 @@
 /* Here rather than in aes_avx512.c: that file is built with AVX-512 flags, so
  * the compiler (and sanitizer instrumentation) may use AVX-512 in any of its
  * functions, including this check that runs on CPUs without it. */
-bool cg_vaes_available(void)
+bool ot_vaes_available(void)
 {
     unsigned a, b, c, d;
     /* CPUID leaf 7: ECX bit 9 is VAES. AVX-512 state support by the OS is
@@ -50,8 +50,8 @@ struct cg_ot {
     cg_channel *ch;
     cg_ot_role role;
     cg_status failed;
-    cg_aes_key pi;      /* fixed public key of the hash */
-    cg_aes_key *col;    /* sender: col[j]; receiver: col[2j + b] */
+    ot_aes_key pi;      /* fixed public key of the hash */
+    ot_aes_key *col;    /* sender: col[j]; receiver: col[2j + b] */
     uint8_t delta[16];  /* sender only: s, the global correlation */
     uint64_t prg_block; /* next block of every column stream */
     uint64_t ot_index;  /* next hash tweak */
@@ -61,15 +61,15 @@ struct cg_ot {
     uint8_t *h0, *h1;   /* hashed rows */
     uint64_t *vals;     /* CHUNK values for packing */
     /* AES back-end chosen at set-up (VAES or AES-NI). */
-    void (*ctr)(const cg_aes_key *, uint64_t, uint8_t *, size_t);
-    void (*tccr)(const cg_aes_key *, const uint8_t *, const uint8_t *, uint8_t *, size_t, uint64_t,
+    void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t);
+    void (*tccr)(const ot_aes_key *, const uint8_t *, const uint8_t *, uint8_t *, size_t, uint64_t,
                  uint64_t);
     cg_buf out;         /* sender's outgoing corrections */
     /* KK13 1-of-N extension, set up by cg_ot_setup_otn or the first such
      * call (its own 256 base OTs, in the same direction as the IKNP ones). */
     bool otn_split;     /* CG_OTN=split: always the log2 N-row construction */
     bool kk_ready;
-    cg_aes_key *kk_col; /* sender: kk_col[j]; receiver: kk_col[2j + b] */
+    ot_aes_key *kk_col; /* sender: kk_col[j]; receiver: kk_col[2j + b] */
     uint8_t kk_s[KK_COLS / 8]; /* sender only: the secret column selection */
     uint64_t kk_block;  /* next PRG block of every KK column */
     uint64_t kk_index;  /* next KK row index (hash tweak) */
@@ -104,7 +104,7 @@ cg_ot_role cg_ot_get_role(const cg_ot *ot) { return ot->role; }
 const char *cg_ot_backend(void)
 {
     if (!(cg_cpu_features_raw() & CG_CPU_AESNI)) return "none";
-    return cg_vaes_available() ? "vaes" : "aesni";
+    return ot_vaes_available() ? "vaes" : "aesni";
 }
 
 void cg_ot_free(cg_ot *ot)
@@ -133,16 +133,16 @@ cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_error *err)
     if (!ot) return cg_error_set(err, CG_ERR_NOMEM, "cg_ot_new: out of memory");
     ot->ch = ch;
     ot->role = role;
-    bool vaes = cg_vaes_available();
-    ot->ctr = vaes ? cg_aes_ctr_vaes : cg_aes_ctr_aesni;
-    ot->tccr = vaes ? cg_tccr_vaes : cg_tccr_aesni;
+    bool vaes = ot_vaes_available();
+    ot->ctr = vaes ? ot_aes_ctr_vaes : ot_aes_ctr_aesni;
+    ot->tccr = vaes ? ot_tccr_vaes : ot_tccr_aesni;
     const char *otn = getenv("CG_OTN");
     ot->otn_split = otn && strcmp(otn, "split") == 0;
     cg_buf_init(&ot->out);
-    size_t ncol = role == CG_OT_SENDER ? CG_BASE_OTS : 2 * CG_BASE_OTS;
+    size_t ncol = role == CG_OT_SENDER ? OT_BASE_OTS : 2 * OT_BASE_OTS;
     ot->col = cg_calloc(ncol, sizeof *ot->col);
-    ot->mat = cg_alloc(CG_BASE_OTS * CHUNK_BYTES);
-    ot->scratch = cg_alloc(role == CG_OT_SENDER ? CG_BASE_OTS * CHUNK_BYTES : CHUNK_BYTES);
+    ot->mat = cg_alloc(OT_BASE_OTS * CHUNK_BYTES);
+    ot->scratch = cg_alloc(role == CG_OT_SENDER ? OT_BASE_OTS * CHUNK_BYTES : CHUNK_BYTES);
     ot->rows = cg_alloc(CHUNK * 16);
     ot->h0 = cg_alloc(CHUNK * 16);
     ot->h1 = role == CG_OT_SENDER ? cg_alloc(CHUNK * 16) : NULL;
@@ -152,22 +152,22 @@ cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_error *err)
         cg_ot_free(ot);
         return cg_error_set(err, CG_ERR_NOMEM, "cg_ot_new: out of memory");
     }
-    cg_aes_expand_aesni(&ot->pi, fixed_pi_key);
+    ot_aes_expand_aesni(&ot->pi, fixed_pi_key);
     cg_status st;
     if (role == CG_OT_SENDER) {
-        uint8_t keys[CG_BASE_OTS][16];
+        uint8_t keys[OT_BASE_OTS][16];
         cg_random_bytes(ot->delta, sizeof ot->delta);
-        st = cg_baseot_recv(ch, ot->delta, keys, err);
+        st = ot_baseot_recv(ch, ot->delta, keys, err);
         if (st == CG_OK)
-            for (size_t j = 0; j < CG_BASE_OTS; j++) cg_aes_expand_aesni(&ot->col[j], keys[j]);
+            for (size_t j = 0; j < OT_BASE_OTS; j++) ot_aes_expand_aesni(&ot->col[j], keys[j]);
         cg_secure_zero(keys, sizeof keys);
     } else {
-        uint8_t keys[CG_BASE_OTS][2][16];
-        st = cg_baseot_send(ch, keys, err);
+        uint8_t keys[OT_BASE_OTS][2][16];
+        st = ot_baseot_send(ch, keys, err);
         if (st == CG_OK)
-            for (size_t j = 0; j < CG_BASE_OTS; j++) {
-                cg_aes_expand_aesni(&ot->col[2 * j], keys[j][0]);
-                cg_aes_expand_aesni(&ot->col[2 * j + 1], keys[j][1]);
+            for (size_t j = 0; j < OT_BASE_OTS; j++) {
+                ot_aes_expand_aesni(&ot->col[2 * j], keys[j][0]);
+                ot_aes_expand_aesni(&ot->col[2 * j + 1], keys[j][1]);
             }
         cg_secure_zero(keys, sizeof keys);
     }
@@ -201,8 +201,8 @@ static size_t round128(size_t n) { return (n + 127) & ~(size_t)127; }
 /* The extension sender's columns for one chunk: q_j = G(k_j) from PRG block
  * `block` on, xored with the receiver's column u_j where bit j of sel is set
  * (rowbytes bytes per column, a multiple of 16). */
-static void sender_columns(void (*ctr)(const cg_aes_key *, uint64_t, uint8_t *, size_t),
-                           const cg_aes_key *keys, size_t ncols, const uint8_t *sel, uint64_t block,
+static void sender_columns(void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t),
+                           const ot_aes_key *keys, size_t ncols, const uint8_t *sel, uint64_t block,
                            const uint8_t *u, uint8_t *q, size_t rowbytes)
 {
     for (size_t j = 0; j < ncols; j++) {
@@ -228,10 +228,10 @@ static cg_status ext_send_core(cg_ot *ot, size_t m, bool hash, chunk_fn fn, void
     for (size_t begin = 0; begin < m; begin += CHUNK) {
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
         size_t cols = round128(count), rowbytes = cols / 8, nblocks = cols / 128;
-        CG_TRY(cg_chan_recv(ot->ch, ot->scratch, CG_BASE_OTS * rowbytes, err));
-        sender_columns(ot->ctr, ot->col, CG_BASE_OTS, ot->delta, ot->prg_block, ot->scratch,
+        CG_TRY(cg_chan_recv(ot->ch, ot->scratch, OT_BASE_OTS * rowbytes, err));
+        sender_columns(ot->ctr, ot->col, OT_BASE_OTS, ot->delta, ot->prg_block, ot->scratch,
                        ot->mat, rowbytes);
-        cg_transpose(ot->mat, ot->rows, CG_BASE_OTS, cols);
+        ot_transpose(ot->mat, ot->rows, OT_BASE_OTS, cols);
         uint64_t first = ot->ot_index;
         if (hash) {
             ot->tccr(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
@@ -264,7 +264,7 @@ static cg_status ext_recv_core(cg_ot *ot, size_t m, bool hash, const choice_src 
             for (; i + 8 <= count; i += 8) /* eight 0/1 bytes to eight bits */
                 r[i / 8] = gather_bits(lo64(cs->choice + begin + i), 0);
         for (; i < count; i++) r[i / 8] |= (uint8_t)(choice_bit(cs, begin + i) << (i % 8));
-        for (size_t j = 0; j < CG_BASE_OTS; j++) {
+        for (size_t j = 0; j < OT_BASE_OTS; j++) {
             uint8_t *t = ot->mat + j * rowbytes;
             ot->ctr(&ot->col[2 * j], ot->prg_block, t, nblocks);
             ot->ctr(&ot->col[2 * j + 1], ot->prg_block, ot->scratch, nblocks);
@@ -279,7 +279,7 @@ static cg_status ext_recv_core(cg_ot *ot, size_t m, bool hash, const choice_src 
             CG_TRY(cg_chan_send(ot->ch, ot->scratch, rowbytes, err));
         }
         CG_TRY(cg_chan_flush(ot->ch, err));
-        cg_transpose(ot->mat, ot->rows, CG_BASE_OTS, cols);
+        ot_transpose(ot->mat, ot->rows, OT_BASE_OTS, cols);
         uint64_t first = ot->ot_index;
         if (hash) ot->tccr(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
         ot->prg_block += nblocks;
@@ -369,7 +369,7 @@ static bool out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsign
 {
     size_t len = cg_packed_size(count, bits);
     if (!cg_buf_reserve(&ot->out, len)) return false;
-    cg_ot_pack(ot->out.data + ot->out.len, vals, count, bits);
+    ot_pack(ot->out.data + ot->out.len, vals, count, bits);
     ot->out.len += len;
     return true;
 }
@@ -431,7 +431,7 @@ static cg_status recv_packed_chunk(cg_ot *ot, size_t count, unsigned bits, uint6
     ot->out.len = 0;
     if (!cg_buf_reserve(&ot->out, len)) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     CG_TRY(cg_chan_recv(ot->ch, ot->out.data, len, err));
-    cg_ot_unpack(vals, ot->out.data, count, bits);
+    ot_unpack(vals, ot->out.data, count, bits);
     return CG_OK;
 }
 
@@ -687,7 +687,7 @@ static void otn_release(otn_ctx *c)
  * with H(i, q ^ (C(x) & s)), the receiver its choice with H(i, t). For
  * x != r the pad input differs from t by (C(x) ^ C(r)) & s: 128 unknown
  * bits of s (64 in each 128-bit half, or all 128 in one half), hashed by
- * cg_kk_hash_aesni's chained TCCR under a row index that never repeats. The
+ * ot_kk_hash_aesni's chained TCCR under a row index that never repeats. The
  * chain feeds the first half's hash into the second half's input, so a
  * guess of one half cannot be checked alone (no meet in the middle): the
  * unchosen pads stay hidden with 128-bit security, semi-honest, fixed-key
@@ -709,23 +709,23 @@ static cg_status kk_setup(cg_ot *ot, cg_error *err)
     ot->kk_col = cg_calloc(ot->role == CG_OT_SENDER ? KK_COLS : 2 * KK_COLS, sizeof *ot->kk_col);
     if (!ot->kk_col) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     cg_status st = CG_OK;
-    for (size_t half = 0; st == CG_OK && half < KK_COLS / CG_BASE_OTS; half++) {
-        size_t j0 = half * CG_BASE_OTS;
+    for (size_t half = 0; st == CG_OK && half < KK_COLS / OT_BASE_OTS; half++) {
+        size_t j0 = half * OT_BASE_OTS;
         if (ot->role == CG_OT_SENDER) {
-            uint8_t keys[CG_BASE_OTS][16];
+            uint8_t keys[OT_BASE_OTS][16];
             uint8_t *choice = ot->kk_s + j0 / 8;
-            cg_random_bytes(choice, CG_BASE_OTS / 8);
-            st = cg_baseot_recv(ot->ch, choice, keys, err);
+            cg_random_bytes(choice, OT_BASE_OTS / 8);
+            st = ot_baseot_recv(ot->ch, choice, keys, err);
             if (st == CG_OK)
-                for (size_t j = 0; j < CG_BASE_OTS; j++) cg_aes_expand_aesni(&ot->kk_col[j0 + j], keys[j]);
+                for (size_t j = 0; j < OT_BASE_OTS; j++) ot_aes_expand_aesni(&ot->kk_col[j0 + j], keys[j]);
             cg_secure_zero(keys, sizeof keys);
         } else {
-            uint8_t keys[CG_BASE_OTS][2][16];
-            st = cg_baseot_send(ot->ch, keys, err);
+            uint8_t keys[OT_BASE_OTS][2][16];
+            st = ot_baseot_send(ot->ch, keys, err);
             if (st == CG_OK)
-                for (size_t j = 0; j < CG_BASE_OTS; j++) {
-                    cg_aes_expand_aesni(&ot->kk_col[2 * (j0 + j)], keys[j][0]);
-                    cg_aes_expand_aesni(&ot->kk_col[2 * (j0 + j) + 1], keys[j][1]);
+                for (size_t j = 0; j < OT_BASE_OTS; j++) {
+                    ot_aes_expand_aesni(&ot->kk_col[2 * (j0 + j)], keys[j][0]);
+                    ot_aes_expand_aesni(&ot->kk_col[2 * (j0 + j) + 1], keys[j][1]);
                 }
             cg_secure_zero(keys, sizeof keys);
         }
@@ -785,8 +785,8 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
         st = cg_chan_recv(ot->ch, u, KK_COLS * rowbytes, err);
         if (st != CG_OK) break;
         sender_columns(ot->ctr, ot->kk_col, KK_COLS, ot->kk_s, ot->kk_block, u, q, rowbytes);
-        cg_transpose(q, rows, KK_COLS, cols);
-        cg_kk_hash_aesni(&ot->pi, rows, cs, N, cnt, ot->kk_index, KK_TWEAK_HI, pads);
+        ot_transpose(q, rows, KK_COLS, cols);
+        ot_kk_hash_aesni(&ot->pi, rows, cs, N, cnt, ot->kk_index, KK_TWEAK_HI, pads);
         ot->kk_block += cols / 128;
         ot->kk_index += cols;
         const uint64_t *m = source_batch(src, b0, cnt, scratch);
@@ -843,8 +843,8 @@ static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits
         for (size_t j = 0; j < KK_COLS; j++) {
             uint8_t *tj = t + j * rowbytes;
             const uint8_t *cj = code + j * rowbytes;
-            cg_aes_ctr_aesni(&ot->kk_col[2 * j], ot->kk_block, tj, cols / 128);
-            cg_aes_ctr_aesni(&ot->kk_col[2 * j + 1], ot->kk_block, ucol, cols / 128);
+            ot_aes_ctr_aesni(&ot->kk_col[2 * j], ot->kk_block, tj, cols / 128);
+            ot_aes_ctr_aesni(&ot->kk_col[2 * j + 1], ot->kk_block, ucol, cols / 128);
             for (size_t b = 0; b < rowbytes; b += 8) {
                 uint64_t x, y, z;
                 memcpy(&x, tj + b, 8);
@@ -858,8 +858,8 @@ static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits
         }
         if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
         if (st != CG_OK) break;
-        cg_transpose(t, rows, KK_COLS, cols);
-        cg_kk_hash_aesni(&ot->pi, rows, zero_off, 1, cnt, ot->kk_index, KK_TWEAK_HI, out + b0);
+        ot_transpose(t, rows, KK_COLS, cols);
+        ot_kk_hash_aesni(&ot->pi, rows, zero_off, 1, cnt, ot->kk_index, KK_TWEAK_HI, out + b0);
         ot->kk_block += cols / 128;
         ot->kk_index += cols;
     }
@@ -870,7 +870,7 @@ static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits
     return st;
 }
 
-/* Hashes per sender call of cg_tccr_tweaks_aesni: several small instances
+/* Hashes per sender call of ot_tccr_tweaks_aesni: several small instances
  * share one call so that the 8-block AES pipeline stays full. */
 #define OTN_HASH_GROUP ((size_t)512)
 
@@ -918,7 +918,7 @@ static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
                     if (half >= 8) {
                         /* Contiguous tweaks: the multi-tweak routine needs no copies. */
                         for (unsigned bb = 0; bb < 2; bb++)
-                            cg_tccr_multi_aesni(&ot->pi, w[bb],
+                            ot_tccr_multi_aesni(&ot->pi, w[bb],
                                                 hout + 16 * (i * nh + (size_t)(2 * j + bb) * half),
                                                 half, c.idx[p], 1 + (uint64_t)bb * half);
                         cg_secure_zero(w, sizeof w);
@@ -933,7 +933,7 @@ static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
                         }
                     cg_secure_zero(w, sizeof w);
                 }
-            if (half < 8) cg_tccr_tweaks_aesni(&ot->pi, hin, tlo, thi, hout, gcnt * nh);
+            if (half < 8) ot_tccr_tweaks_aesni(&ot->pi, hin, tlo, thi, hout, gcnt * nh);
             for (size_t i = 0; i < gcnt; i++) {
                 const uint8_t *hi = hout + 16 * i * nh;
                 uint64_t *pad = pads + (g0 + i) * N;
@@ -996,7 +996,7 @@ static cg_status otn_recv_split_pads(cg_ot *ot, size_t n, unsigned N, unsigned b
             unsigned ch = choice[b0 + p / k], j = (unsigned)(p % k);
             thi[p] = 1 + (uint64_t)((ch >> j) & 1u) * half + drop_bit(ch, j);
         }
-        cg_tccr_tweaks_aesni(&ot->pi, c.rows, c.idx, thi, hout, cnt * k);
+        ot_tccr_tweaks_aesni(&ot->pi, c.rows, c.idx, thi, hout, cnt * k);
         for (size_t i = 0; i < cnt; i++) {
             uint64_t v = 0;
             for (unsigned j = 0; j < k; j++) v ^= lo64(hout + 16 * (i * k + j));
@@ -1029,7 +1029,7 @@ static cg_status otn_recv_msgs(cg_ot *ot, size_t n, unsigned N, unsigned bits,
         if (st != CG_OK) break;
         /* Only the chosen ciphertext of each instance is read. */
         for (size_t i = 0; i < cnt; i++) {
-            uint64_t e = cg_ot_packed_get(ot->out.data, len, i * N + choice[b0 + i], bits);
+            uint64_t e = ot_packed_get(ot->out.data, len, i * N + choice[b0 + i], bits);
             out[b0 + i] = (out[b0 + i] ^ e) & mask;
         }
     }

@@ -35,16 +35,16 @@ static void test_aes_known_answer(void **state)
         key[i] = (uint8_t)i;
         pt[i] = (uint8_t)(i * 0x11);
     }
-    cg_aes_key k;
-    cg_aes_expand_aesni(&k, key);
-    cg_aes_ecb_aesni(&k, pt, ct, 1);
+    ot_aes_key k;
+    ot_aes_expand_aesni(&k, key);
+    ot_aes_ecb_aesni(&k, pt, ct, 1);
     assert_memory_equal(ct, want, 16);
     /* FIPS-197 appendix A.1 key expansion: last round key of 2b7e1516... */
     static const uint8_t key2[16] = {0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6,
                                      0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c};
     static const uint8_t rk10[16] = {0xd0, 0x14, 0xf9, 0xa8, 0xc9, 0xee, 0x25, 0x89,
                                      0xe1, 0x3f, 0x0c, 0xc8, 0xb6, 0x63, 0x0c, 0xa6};
-    cg_aes_expand_aesni(&k, key2);
+    ot_aes_expand_aesni(&k, key2);
     assert_memory_equal(k.rk + 160, rk10, 16);
 
     /* Batched ECB (8 in flight + tail) equals one block at a time; CTR equals
@@ -52,25 +52,25 @@ static void test_aes_known_answer(void **state)
     enum { NB = 21 };
     uint8_t in[NB * 16], out[NB * 16], one[16], ctr[NB * 16];
     cg_random_bytes(in, sizeof in);
-    cg_aes_ecb_aesni(&k, in, out, NB);
+    ot_aes_ecb_aesni(&k, in, out, NB);
     for (int b = 0; b < NB; b++) {
-        cg_aes_ecb_aesni(&k, in + 16 * b, one, 1);
+        ot_aes_ecb_aesni(&k, in + 16 * b, one, 1);
         assert_memory_equal(one, out + 16 * b, 16);
     }
     uint64_t c0 = 0xfffffffffffffff5ull;
-    cg_aes_ctr_aesni(&k, c0, ctr, NB);
+    ot_aes_ctr_aesni(&k, c0, ctr, NB);
     for (int b = 0; b < NB; b++) {
         uint8_t blk[16] = {0};
         uint64_t c = c0 + (uint64_t)b;
         memcpy(blk, &c, 8);
-        cg_aes_ecb_aesni(&k, blk, one, 1);
+        ot_aes_ecb_aesni(&k, blk, one, 1);
         assert_memory_equal(one, ctr + 16 * b, 16);
     }
 }
 
 /* tccr(t, x) = pi(sigma(x) ^ t) ^ sigma(x), sigma(L || R) = (L ^ R || L),
  * L the high 64 bits: recomputed with plain integers and one-block AES. */
-static void ref_tccr(const cg_aes_key *pi, const uint8_t x[16], uint64_t tlo, uint64_t thi,
+static void ref_tccr(const ot_aes_key *pi, const uint8_t x[16], uint64_t tlo, uint64_t thi,
                      uint8_t out[16])
 {
     uint64_t lo, hi;
@@ -83,7 +83,7 @@ static void ref_tccr(const cg_aes_key *pi, const uint8_t x[16], uint64_t tlo, ui
     uint64_t blo = slo ^ tlo, bhi = shi ^ thi;
     memcpy(b, &blo, 8);
     memcpy(b + 8, &bhi, 8);
-    cg_aes_ecb_aesni(pi, b, e, 1);
+    ot_aes_ecb_aesni(pi, b, e, 1);
     for (int i = 0; i < 16; i++) out[i] = e[i] ^ s[i];
 }
 
@@ -92,19 +92,19 @@ static void test_tccr_matches_reference(void **state)
     (void)state;
     uint8_t key[16];
     cg_random_bytes(key, 16);
-    cg_aes_key pi;
-    cg_aes_expand_aesni(&pi, key);
+    ot_aes_key pi;
+    ot_aes_expand_aesni(&pi, key);
     enum { N = 19 };
     uint8_t x[N * 16], mask[16], out[N * 16], ref[16], xm[16];
     cg_random_bytes(x, sizeof x);
     cg_random_bytes(mask, 16);
-    cg_tccr_aesni(&pi, x, mask, out, N, 1000, 7);
+    ot_tccr_aesni(&pi, x, mask, out, N, 1000, 7);
     for (int i = 0; i < N; i++) {
         for (int t = 0; t < 16; t++) xm[t] = x[16 * i + t] ^ mask[t];
         ref_tccr(&pi, xm, 1000 + (uint64_t)i, 7, ref);
         assert_memory_equal(ref, out + 16 * i, 16);
     }
-    cg_tccr_aesni(&pi, x, NULL, out, N, 5, 0);
+    ot_tccr_aesni(&pi, x, NULL, out, N, 5, 0);
     ref_tccr(&pi, x + 16 * 3, 8, 0, ref);
     assert_memory_equal(ref, out + 16 * 3, 16);
     uint64_t tlo[N], thi[N];
@@ -112,12 +112,12 @@ static void test_tccr_matches_reference(void **state)
         tlo[i] = (uint64_t)i * 0x9e3779b97f4a7c15ull;
         thi[i] = (uint64_t)(N - i);
     }
-    cg_tccr_tweaks_aesni(&pi, x, tlo, thi, out, N);
+    ot_tccr_tweaks_aesni(&pi, x, tlo, thi, out, N);
     for (int i = 0; i < N; i++) {
         ref_tccr(&pi, x + 16 * i, tlo[i], thi[i], ref);
         assert_memory_equal(ref, out + 16 * i, 16);
     }
-    cg_tccr_multi_aesni(&pi, x, out, N, 42, 1);
+    ot_tccr_multi_aesni(&pi, x, out, N, 42, 1);
     for (int i = 0; i < N; i++) {
         ref_tccr(&pi, x, 42, 1 + (uint64_t)i, ref);
         assert_memory_equal(ref, out + 16 * i, 16);
@@ -128,28 +128,28 @@ static void test_tccr_matches_reference(void **state)
 static void test_vaes_matches_aesni(void **state)
 {
     (void)state;
-    if (!cg_vaes_available()) {
+    if (!ot_vaes_available()) {
         fprintf(stderr, "  (no VAES/AVX-512 here or CG_SIMD forces a narrower path: AES-NI only)\n");
         return;
     }
     uint8_t key[16], mask[16];
     cg_random_bytes(key, 16);
     cg_random_bytes(mask, 16);
-    cg_aes_key k;
-    cg_aes_expand_aesni(&k, key);
+    ot_aes_key k;
+    ot_aes_expand_aesni(&k, key);
     size_t sizes[] = {0, 1, 15, 16, 17, 33, 64, 100, 1024};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s];
         uint8_t *x = cg_alloc(16 * n + 16), *a = cg_alloc(16 * n + 16), *b = cg_alloc(16 * n + 16);
         cg_random_bytes(x, 16 * n);
-        cg_aes_ctr_aesni(&k, 0xfffffffffffffff0ull, a, n);
-        cg_aes_ctr_vaes(&k, 0xfffffffffffffff0ull, b, n);
+        ot_aes_ctr_aesni(&k, 0xfffffffffffffff0ull, a, n);
+        ot_aes_ctr_vaes(&k, 0xfffffffffffffff0ull, b, n);
         if (n) assert_memory_equal(a, b, 16 * n);
-        cg_tccr_aesni(&k, x, mask, a, n, 77, 3);
-        cg_tccr_vaes(&k, x, mask, b, n, 77, 3);
+        ot_tccr_aesni(&k, x, mask, a, n, 77, 3);
+        ot_tccr_vaes(&k, x, mask, b, n, 77, 3);
         if (n) assert_memory_equal(a, b, 16 * n);
-        cg_tccr_aesni(&k, x, NULL, a, n, 0xfffffffffffffffaull, 0);
-        cg_tccr_vaes(&k, x, NULL, b, n, 0xfffffffffffffffaull, 0);
+        ot_tccr_aesni(&k, x, NULL, a, n, 0xfffffffffffffffaull, 0);
+        ot_tccr_vaes(&k, x, NULL, b, n, 0xfffffffffffffffaull, 0);
         if (n) assert_memory_equal(a, b, 16 * n);
         cg_free(x);
         cg_free(a);
@@ -165,10 +165,10 @@ static void test_transpose(void **state)
         size_t rows = shapes[s][0], cols = shapes[s][1], bytes = rows * cols / 8;
         uint8_t *in = cg_alloc(bytes), *a = cg_alloc(bytes), *b = cg_alloc(bytes), *c = cg_calloc(1, bytes);
         cg_random_bytes(in, bytes);
-        cg_transpose_portable(in, a, rows, cols);
-        cg_transpose_sse2(in, b, rows, cols);
+        ot_transpose_portable(in, a, rows, cols);
+        ot_transpose_sse2(in, b, rows, cols);
         uint8_t *d = cg_alloc(bytes);
-        if (cg_cpu_features_raw() & CG_CPU_AVX2) cg_transpose_avx2(in, d, rows, cols);
+        if (cg_cpu_features_raw() & CG_CPU_AVX2) ot_transpose_avx2(in, d, rows, cols);
         else memcpy(d, a, bytes); /* no AVX2 here: nothing more to compare */
         for (size_t r = 0; r < rows; r++)
             for (size_t col = 0; col < cols; col++) {
@@ -201,7 +201,7 @@ static void test_pack_matches_common(void **state)
             cg_prg_bytes(&prg, vals, sizeof vals);
             size_t len = cg_packed_size(n, w);
             memset(mine, 0xaa, sizeof mine);
-            cg_ot_pack(mine, vals, n, w);
+            ot_pack(mine, vals, n, w);
             assert_int_equal(mine[len], 0xaa); /* nothing written past the end */
             cg_buf b;
             cg_buf_init(&b);
@@ -211,12 +211,12 @@ static void test_pack_matches_common(void **state)
             cg_reader rd;
             cg_reader_init(&rd, b.data, b.len);
             assert_int_equal(cg_read_packed(&rd, ref, n, w, "ref", NULL), CG_OK);
-            cg_ot_unpack(back, mine, n, w);
+            ot_unpack(back, mine, n, w);
             for (size_t i = 0; i < n; i++) {
                 assert_int_equal(back[i], vals[i] & mask_of(w));
                 assert_int_equal(back[i], ref[i]);
                 /* one value read alone, including the buffer's last bytes */
-                assert_int_equal(cg_ot_packed_get(mine, len, i, w), back[i]);
+                assert_int_equal(ot_packed_get(mine, len, i, w), back[i]);
             }
             cg_buf_free(&b);
         }
@@ -404,18 +404,18 @@ static void batch_check(const batch *b)
     if (b->kind == 2 && b->bits == 64) assert_int_equal(differ, b->n);
 }
 
-static uint8_t base_k2[CG_BASE_OTS][2][16], base_k1[CG_BASE_OTS][16], base_choice[CG_BASE_OTS / 8];
+static uint8_t base_k2[OT_BASE_OTS][2][16], base_k1[OT_BASE_OTS][16], base_choice[OT_BASE_OTS / 8];
 
 static cg_status base_sender(cg_channel *ch, void *ctx)
 {
     (void)ctx;
-    return cg_baseot_send(ch, base_k2, NULL);
+    return ot_baseot_send(ch, base_k2, NULL);
 }
 
 static cg_status base_receiver(cg_channel *ch, void *ctx)
 {
     (void)ctx;
-    return cg_baseot_recv(ch, base_choice, base_k1, NULL);
+    return ot_baseot_recv(ch, base_choice, base_k1, NULL);
 }
 
 static void test_base_ot(void **state)
@@ -428,7 +428,7 @@ static void test_base_ot(void **state)
     run_two(a, b, base_sender, NULL, base_receiver, NULL, &sa, &sb);
     assert_int_equal(sa, CG_OK);
     assert_int_equal(sb, CG_OK);
-    for (size_t j = 0; j < CG_BASE_OTS; j++) {
+    for (size_t j = 0; j < OT_BASE_OTS; j++) {
         unsigned c = (base_choice[j / 8] >> (j % 8)) & 1u;
         assert_memory_equal(base_k1[j], base_k2[j][c], 16);
         assert_memory_not_equal(base_k1[j], base_k2[j][1 - c], 16);
