@@ -20,8 +20,6 @@
 #include "cryptogen/ot.h"
 #include "ot/ot_internal.h"
 
-static uint64_t mask_of(unsigned bits) { return bits >= 64 ? ~0ull : ((1ull << bits) - 1); }
-
 /* ---------------- primitives ---------------- */
 
 static void test_aes_known_answer(void **state)
