@@ -15,7 +15,7 @@ cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, int threads, 
     m->party = party;
     m->threads = threads < 1 ? 1 : threads;
     cg_prg_init_random(&m->prg);
-    cg_status st = cg_ot_pair_new(&m->ot, ch, (int)party, err);
+    cg_status st = cg_ot_pair_new(&m->ot, ch, (int)party, CG_OTN_KK13, err);
     /* Comparisons use 1-of-16 OTs in both directions (large batches are
      * split between them): set up both extensions now rather than inside
      * the first comparison, server-to-client first. */

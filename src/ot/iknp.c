@@ -18,7 +18,6 @@
 #include "ot/ot_internal.h"
 
 #include <cpuid.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Here rather than in aes_avx512.c: that file is built with AVX-512 flags, so
@@ -60,9 +59,10 @@ void cg_ot_free(cg_ot *ot)
     cg_free(ot); /* wipes delta and the fixed key */
 }
 
-cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_error *err)
+cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind otn, cg_error *err)
 {
-    if (!out || !ch || (role != CG_OT_SENDER && role != CG_OT_RECEIVER))
+    if (!out || !ch || (role != CG_OT_SENDER && role != CG_OT_RECEIVER) ||
+        (otn != CG_OTN_KK13 && otn != CG_OTN_SPLIT))
         return cg_error_set(err, CG_ERR_ARG, "cg_ot_new: bad argument");
     *out = NULL;
     if (!(cg_cpu_features_raw() & CG_CPU_AESNI))
@@ -74,8 +74,7 @@ cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_error *err)
     bool vaes = ot_vaes_available();
     ot->ctr = vaes ? ot_aes_ctr_vaes : ot_aes_ctr_aesni;
     ot->tccr = vaes ? ot_tccr_vaes : ot_tccr_aesni;
-    const char *otn = getenv("CG_OTN");
-    ot->otn_split = otn && strcmp(otn, "split") == 0;
+    ot->otn = otn;
     cg_buf_init(&ot->out);
     size_t ncol = role == CG_OT_SENDER ? OT_BASE_OTS : 2 * OT_BASE_OTS;
     ot->col = cg_calloc(ncol, sizeof *ot->col);
@@ -280,7 +279,8 @@ bool ot_out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned b
 
 /* ---- both directions ---- */
 
-cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_error *err)
+cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind otn,
+                         cg_error *err)
 {
     if (!p || !ch || (party != 0 && party != 1))
         return cg_error_set(err, CG_ERR_ARG, "cg_ot_pair_new: bad argument");
@@ -288,11 +288,11 @@ cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_error *err
     cg_status st;
     /* Opposite orders on the two sides: party 0's sender meets party 1's receiver first. */
     if (party == 0) {
-        st = cg_ot_new(&p->send, ch, CG_OT_SENDER, err);
-        if (st == CG_OK) st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, err);
+        st = cg_ot_new(&p->send, ch, CG_OT_SENDER, otn, err);
+        if (st == CG_OK) st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, otn, err);
     } else {
-        st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, err);
-        if (st == CG_OK) st = cg_ot_new(&p->send, ch, CG_OT_SENDER, err);
+        st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, otn, err);
+        if (st == CG_OK) st = cg_ot_new(&p->send, ch, CG_OT_SENDER, otn, err);
     }
     if (st != CG_OK) cg_ot_pair_free(p);
     return st;

@@ -129,7 +129,7 @@ static cg_status kk_setup(cg_ot *ot, cg_error *err)
 cg_status cg_ot_setup_otn(cg_ot *ot, cg_error *err)
 {
     CG_TRY(ot_check_usable(ot, err));
-    if (ot->kk_ready || ot->otn_split) return CG_OK;
+    if (ot->kk_ready || ot->otn == CG_OTN_SPLIT) return CG_OK;
     return ot_finish(ot, kk_setup(ot, err));
 }
 
@@ -278,13 +278,13 @@ static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits
 #define OTN_HASH_GROUP ((size_t)512)
 
 /* The sender behind cg_otn_send and cg_otn_send_fn: KK13 for N >= 8 (unless
- * CG_OTN=split), else the log2 N-row construction below. */
+ * the instance is CG_OTN_SPLIT), else the log2 N-row construction below. */
 static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const msg_source *src,
                           cg_error *err)
 {
     if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
     if (n == 0) return CG_OK;
-    if (N >= 8 && !ot->otn_split) return otn_send_kk(ot, n, N, bits, src, err);
+    if (N >= 8 && ot->otn == CG_OTN_KK13) return otn_send_kk(ot, n, N, bits, src, err);
     unsigned k = log2_ceil(N), half = 1u << (k - 1);
     uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
@@ -446,7 +446,7 @@ cg_status cg_otn_recv_begin(cg_ot *ot, size_t n, unsigned N, unsigned bits, cons
     if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, N, err));
-    bool kk = N >= 8 && !ot->otn_split;
+    bool kk = N >= 8 && ot->otn == CG_OTN_KK13;
     cg_status st = kk ? otn_recv_kk_pads(ot, n, N, bits, choice, out, err)
                       : otn_recv_split_pads(ot, n, N, bits, choice, out, err);
     if (st == CG_OK) {

@@ -111,7 +111,7 @@ struct cg_ot {
     cg_buf out;         /* sender's outgoing corrections */
     /* KK13 1-of-N extension, set up by cg_ot_setup_otn or the first such
      * call (its own 256 base OTs, in the same direction as the IKNP ones). */
-    bool otn_split;     /* CG_OTN=split: always the log2 N-row construction */
+    cg_otn_kind otn;    /* CG_OTN_SPLIT: always the log2 N-row construction */
     bool kk_ready;
     ot_aes_key *kk_col; /* sender: kk_col[j]; receiver: kk_col[2j + b] */
     uint8_t kk_s[KK_COLS / 8]; /* sender only: the secret column selection */

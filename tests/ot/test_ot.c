@@ -252,12 +252,13 @@ static void run_two(cg_channel *ca, cg_channel *cb, party_fn a, void *actx, part
 typedef struct {
     cg_ot *ot;
     cg_ot_role role;
+    cg_otn_kind otn;
 } new_ctx;
 
 static cg_status do_new(cg_channel *ch, void *vctx)
 {
     new_ctx *c = vctx;
-    return cg_ot_new(&c->ot, ch, c->role, NULL);
+    return cg_ot_new(&c->ot, ch, c->role, c->otn, NULL);
 }
 
 typedef struct {
@@ -265,10 +266,11 @@ typedef struct {
     cg_ot *s, *r;
 } ot_setup;
 
-static void setup_ot(ot_setup *o, const cg_chan_options *opt)
+/* A sender and a receiver of the given 1-of-N kind over a new channel pair. */
+static void setup_ot_kind(ot_setup *o, const cg_chan_options *opt, cg_otn_kind otn)
 {
     assert_int_equal(cg_chan_pair_new(&o->cs, &o->cr, opt, NULL), CG_OK);
-    new_ctx a = {NULL, CG_OT_SENDER}, b = {NULL, CG_OT_RECEIVER};
+    new_ctx a = {NULL, CG_OT_SENDER, otn}, b = {NULL, CG_OT_RECEIVER, otn};
     cg_status sa, sb;
     run_two(o->cs, o->cr, do_new, &a, do_new, &b, &sa, &sb);
     assert_int_equal(sa, CG_OK);
@@ -277,6 +279,11 @@ static void setup_ot(ot_setup *o, const cg_chan_options *opt)
     o->r = b.ot;
     assert_int_equal(cg_ot_get_role(o->s), CG_OT_SENDER);
     assert_int_equal(cg_ot_get_role(o->r), CG_OT_RECEIVER);
+}
+
+static void setup_ot(ot_setup *o, const cg_chan_options *opt)
+{
+    setup_ot_kind(o, opt, CG_OTN_KK13);
 }
 
 static void teardown_ot(ot_setup *o)
@@ -610,7 +617,7 @@ typedef struct {
 static cg_status pair_party(cg_channel *ch, void *vctx)
 {
     pair_ctx *c = vctx;
-    CG_TRY(cg_ot_pair_new(&c->p, ch, c->party, NULL));
+    CG_TRY(cg_ot_pair_new(&c->p, ch, c->party, CG_OTN_KK13, NULL));
     /* Party 0 sends first; party 1 receives first. */
     for (int step = 0; step < 2; step++) {
         bool sending = (step == 0) == (c->party == 0);
@@ -670,7 +677,7 @@ typedef struct {
 static cg_status tcp_pair_setup(cg_channel *ch, void *v)
 {
     tcp_pair_ctx *c = v;
-    return cg_ot_pair_new(&c->p, ch, c->party, NULL);
+    return cg_ot_pair_new(&c->p, ch, c->party, CG_OTN_KK13, NULL);
 }
 
 typedef struct {
@@ -836,7 +843,7 @@ static void logged_pair_start(linked *l, ot_setup *o)
 {
     link_start(l, SIZE_MAX, SIZE_MAX, 20000);
     *o = (ot_setup){l->cs, l->cr, NULL, NULL};
-    new_ctx a = {NULL, CG_OT_SENDER}, b = {NULL, CG_OT_RECEIVER};
+    new_ctx a = {NULL, CG_OT_SENDER, CG_OTN_KK13}, b = {NULL, CG_OT_RECEIVER, CG_OTN_KK13};
     cg_status sa, sb;
     run_two(o->cs, o->cr, do_new, &a, do_new, &b, &sa, &sb);
     assert_int_equal(sa, CG_OK);
@@ -893,10 +900,10 @@ static void test_transcript_hides_unchosen(void **state)
 }
 
 /* The 1-of-N OT, both constructions (KK13 for N >= 8 by default, the
- * log2 N-row one with CG_OTN=split): N in {2, 4, 8, 16, 100, 256}, widths 1,
- * 8, 37, 64, random choices, n = 1 and 1000 (results against the messages),
- * then over a logging link: no message the receiver did not choose appears
- * in the clear in what the receiver gets. */
+ * log2 N-row one on CG_OTN_SPLIT instances): N in {2, 4, 8, 16, 100, 256},
+ * widths 1, 8, 37, 64, random choices, n = 1 and 1000 (results against the
+ * messages), then over a logging link: no message the receiver did not
+ * choose appears in the clear in what the receiver gets. */
 static void test_otn_grid_and_transcript(void **state)
 {
     (void)state;
@@ -905,10 +912,8 @@ static void test_otn_grid_and_transcript(void **state)
     cg_prg prg;
     cg_prg_init_random(&prg);
     for (int split = 0; split < 2; split++) {
-        if (split) setenv("CG_OTN", "split", 1); /* read by cg_ot_new */
         ot_setup o;
-        setup_ot(&o, NULL);
-        unsetenv("CG_OTN");
+        setup_ot_kind(&o, NULL, split ? CG_OTN_SPLIT : CG_OTN_KK13);
         for (size_t a = 0; a < 6; a++)
             for (size_t w = 0; w < 4; w++)
                 for (size_t k = 0; k < 2; k++) run_case(&o, 3, ns[k], widths[w], Ns[a], &prg);
@@ -977,16 +982,14 @@ static void test_setup_and_argument_errors(void **state)
     teardown_ot(&o);
     /* The same for a begun 1-of-N OT (the split construction: no base OTs
      * to wait for). */
-    setenv("CG_OTN", "split", 1);
-    setup_ot(&o, NULL);
-    unsetenv("CG_OTN");
+    setup_ot_kind(&o, NULL, CG_OTN_SPLIT);
     assert_int_equal(cg_otn_recv_begin(o.r, 1, 16, 8, c1, v, &err), CG_OK);
     assert_int_equal(cg_cot_recv(o.r, 1, 8, c1, v, &err), CG_ERR_STATE);
     assert_int_equal(cg_cot_recv_end(o.r, 1, 8, c1, v, &err), CG_ERR_STATE);
     assert_int_equal(cg_otn_recv_end(o.r, 1, 8, 8, c1, v, &err), CG_ERR_STATE);
     assert_int_equal(cg_otn_recv_end(o.r, 2, 16, 8, c1, v, &err), CG_ERR_STATE);
     teardown_ot(&o);
-    assert_int_equal(cg_ot_new(NULL, NULL, CG_OT_SENDER, &err), CG_ERR_ARG);
+    assert_int_equal(cg_ot_new(NULL, NULL, CG_OT_SENDER, CG_OTN_KK13, &err), CG_ERR_ARG);
 }
 
 /* Mismatched calls: the sender sees a header that does not match. */
@@ -1033,7 +1036,7 @@ static void run_faulty(size_t cut_after, size_t flip_at, cg_status *set_s, cg_st
 {
     linked l;
     link_start(&l, cut_after, flip_at, 1000);
-    new_ctx a = {NULL, CG_OT_SENDER}, b = {NULL, CG_OT_RECEIVER};
+    new_ctx a = {NULL, CG_OT_SENDER, CG_OTN_KK13}, b = {NULL, CG_OT_RECEIVER, CG_OTN_KK13};
     run_two(l.cs, l.cr, do_new, &a, do_new, &b, set_s, set_r);
     *ext_s = *ext_r = CG_OK;
     if (*set_s == CG_OK && *set_r == CG_OK) {
