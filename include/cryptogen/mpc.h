@@ -8,6 +8,7 @@
 
 #include "cryptogen/common.h"
 #include "cryptogen/net.h"
+#include "cryptogen/ot.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -110,10 +111,17 @@ cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *ou
  * are out of step). Costs (IKNP, per element, l = bits): */
 typedef struct cg_mpc cg_mpc;
 
-/* Sets up the OT pair with the peer (party 0 = server, 1 = client).
- * threads is recorded for later use; the protocols run on the calling
- * thread for now. */
-cg_status cg_mpc_new(cg_mpc **m, cg_channel *ch, cg_party party, int threads, cg_error *err);
+/* What a context is made with; cg_mpc_new takes NULL for the defaults (a
+ * zeroed struct is the same). Both parties must pass the same values: they
+ * change the wire protocol and are not negotiated here. */
+typedef struct cg_mpc_options {
+    cg_otn_kind otn; /* 1-of-N OTs of comparisons and lookup tables; default CG_OTN_KK13 */
+} cg_mpc_options;
+
+/* Sets up the OT pair with the peer (party 0 = server, 1 = client). The
+ * protocols run on the calling thread. */
+cg_status cg_mpc_new(cg_mpc **m, cg_channel *ch, cg_party party, const cg_mpc_options *opt,
+                     cg_error *err);
 void cg_mpc_free(cg_mpc *m);
 cg_party cg_mpc_party(const cg_mpc *m);
 cg_channel *cg_mpc_channel(cg_mpc *m);

@@ -4,18 +4,21 @@
 
 #include "mpc/mpc_internal.h"
 
-cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, int threads, cg_error *err)
+cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, const cg_mpc_options *opt,
+                     cg_error *err)
 {
-    if (!out || !ch || (party != CG_SERVER && party != CG_CLIENT))
+    static const cg_mpc_options defaults = {.otn = CG_OTN_KK13};
+    if (!opt) opt = &defaults;
+    if (!out || !ch || (party != CG_SERVER && party != CG_CLIENT) ||
+        (opt->otn != CG_OTN_KK13 && opt->otn != CG_OTN_SPLIT))
         return cg_error_set(err, CG_ERR_ARG, "cg_mpc_new: bad argument");
     *out = NULL;
     cg_mpc *m = cg_calloc(1, sizeof *m);
     if (!m) return cg_error_set(err, CG_ERR_NOMEM, "cannot allocate mpc context");
     m->ch = ch;
     m->party = party;
-    m->threads = threads < 1 ? 1 : threads;
     cg_prg_init_random(&m->prg);
-    cg_status st = cg_ot_pair_new(&m->ot, ch, (int)party, CG_OTN_KK13, err);
+    cg_status st = cg_ot_pair_new(&m->ot, ch, (int)party, opt->otn, err);
     /* Comparisons use 1-of-16 OTs in both directions (large batches are
      * split between them): set up both extensions now rather than inside
      * the first comparison, server-to-client first. */

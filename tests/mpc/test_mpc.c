@@ -724,7 +724,7 @@ static void test_bad_params(void **state)
     assert_int_equal(cg_mpc_trunc(f->m[0], 37, 35, 1, x, x, &e), CG_ERR_PARAM);
     assert_int_equal(cg_mpc_row_max(f->m[0], 37, 1, 0, x, x, &e), CG_ERR_ARG);
     assert_int_equal(cg_mpc_argmax_reveal(f->m[0], 4, 9, x, x, &e), CG_ERR_ARG);
-    assert_int_equal(cg_mpc_new(NULL, NULL, CG_SERVER, 1, &e), CG_ERR_ARG);
+    assert_int_equal(cg_mpc_new(NULL, NULL, CG_SERVER, NULL, &e), CG_ERR_ARG);
 }
 
 static void test_prime_to_ring(void **state)
@@ -774,7 +774,7 @@ static void test_peer_gone(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, setup_client, &j), 0);
     cg_mpc *srv = NULL;
-    assert_int_equal(cg_mpc_new(&srv, a, CG_SERVER, 1, NULL), CG_OK);
+    assert_int_equal(cg_mpc_new(&srv, a, CG_SERVER, NULL, NULL), CG_OK);
     pthread_join(t, NULL);
     assert_int_equal(j.st, CG_OK);
     cg_mpc_free(j.m);
