@@ -14,39 +14,10 @@
 extern "C" {
 #endif
 
-/* The ring a share lives in: Z_{2^bits} (pow2, 1 <= bits <= 64) or Z_p for a
- * prime p < 2^62 (the BFV plaintext modulus, for HE <-> share conversion).
- * A signed value v is stored as v mod modulus (two's complement for 2^bits,
- * centred representative in (-p/2, p/2) for Z_p). */
-typedef struct cg_ring {
-    uint64_t modulus; /* p, or 0 when pow2 with bits == 64 (2^64) */
-    uint8_t bits;     /* ceil(log2(modulus)) */
-    bool pow2;
-} cg_ring;
-
-cg_ring cg_ring_pow2(unsigned bits);
-cg_ring cg_ring_prime(uint64_t p);
-uint64_t cg_ring_reduce_signed(cg_ring r, int64_t v);  /* v mod r */
-int64_t cg_ring_to_signed(cg_ring r, uint64_t x);      /* centred lift */
-uint64_t cg_ring_add(cg_ring r, uint64_t a, uint64_t b);
-uint64_t cg_ring_sub(cg_ring r, uint64_t a, uint64_t b);
-uint64_t cg_ring_mul(cg_ring r, uint64_t a, uint64_t b);
-
 /* Which side of the protocol this process plays. The server (model owner) is
  * party 0 and acts as OT sender first; the client (prompt and HE key owner) is
  * party 1. */
 typedef enum cg_party { CG_SERVER = 0, CG_CLIENT = 1 } cg_party;
-
-/* A vector of additive shares: the secret is x = share_server + share_client
- * mod ring, elementwise. Each party holds one cg_shares of the same length. */
-typedef struct cg_shares {
-    cg_ring ring;
-    size_t n;
-    uint64_t *v; /* cg_alloc'ed, length n */
-} cg_shares;
-
-cg_status cg_shares_alloc(cg_shares *s, cg_ring ring, size_t n, cg_error *err);
-void cg_shares_free(cg_shares *s); /* wipes */
 
 /* Fixed-point format: a real r is the integer round(r * 2^frac) in a ring of
  * ring_bits bits (see docs/NUMERICS.md for the per-operation choices). */
