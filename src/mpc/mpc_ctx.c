@@ -48,7 +48,7 @@ cg_channel *cg_mpc_channel(cg_mpc *m) { return m->ch; }
 cg_status mpc_check(cg_mpc *m, unsigned bits, unsigned min_bits, const char *what, cg_error *err)
 {
     if (!m) return cg_error_set(err, CG_ERR_ARG, "%s: no context", what);
-    if (m->broken)
+    if (m->failed)
         return cg_error_set(err, CG_ERR_STATE, "%s: an earlier protocol call failed", what);
     if (bits < min_bits || bits > 64)
         return cg_error_set(err, CG_ERR_PARAM, "%s: ring of %u bits outside [%u, 64]", what, bits,
@@ -58,7 +58,7 @@ cg_status mpc_check(cg_mpc *m, unsigned bits, unsigned min_bits, const char *wha
 
 cg_status mpc_fail(cg_mpc *m, cg_status st)
 {
-    if (st != CG_OK) m->broken = true;
+    if (st != CG_OK) m->failed = true;
     return st;
 }
 

@@ -10,7 +10,7 @@ struct cg_mpc {
     cg_party party;
     cg_ot_pair ot;
     cg_prg prg;
-    bool broken; /* a call failed: the parties are out of step */
+    bool failed; /* a call failed: the parties are out of step */
     bool exact;  /* every truncation adds the low-bit carry (cg_mpc_set_exact) */
 };
 
