@@ -17,20 +17,23 @@
  * the same order; the receiver's first message names its call and a
  * mismatch gives CG_ERR_FORMAT on the sender. Choice bytes must be 0/1
  * (0..N-1 for OTN), else CG_ERR_RANGE before anything is sent. Message
- * values are taken mod 2^bits. After any channel or format error the
- * instance refuses further calls (CG_ERR_STATE): the two ends are out of
- * step. n == 0 sends nothing. Needs AES-NI (CG_ERR_UNSUPPORTED otherwise);
- * uses VAES on AVX-512 machines unless CG_SIMD=avx2|portable.
+ * values are taken mod 2^bits. A call refused before anything is sent
+ * (CG_ERR_ARG, CG_ERR_RANGE, or CG_ERR_STATE for a call the instance cannot
+ * take now) leaves the instance as it was; after any other error it refuses
+ * further calls (CG_ERR_STATE): the two ends are out of step. n == 0 sends
+ * nothing. Needs AES-NI (CG_ERR_UNSUPPORTED otherwise); uses VAES on AVX-512
+ * machines unless CG_SIMD=avx2|portable.
  *
  * Traffic per OT (receiver -> sender, then sender -> receiver), IKNP:
  *   COT: 128 bits, then `bits`;  chosen OT: 128, then 2*bits;  ROT: 128 only;
- *   1-of-N, N <= 4: 128*ceil(log2 N), then N*bits;
+ *   1-of-N, N <= 4 (any N with CG_OTN_SPLIT): 128*ceil(log2 N), then N*bits;
  *   1-of-N, N >= 8 (KK13, 256-bit rows): 256, then N*bits.
  * Rows are padded to multiples of 128 OTs per chunk; each call adds a
  * 16-byte header. One round trip per call, whatever n (ROT: one message),
  * except that the first 1-of-N call with N >= 8 on an instance also runs
- * the KK13 extension's 256 base OTs. An instance made with CG_OTN_SPLIT
- * keeps every N on the log2 N-row construction, for comparisons. */
+ * the KK13 extension's 256 base OTs (unless cg_ot_setup_otn ran them). An
+ * instance made with CG_OTN_SPLIT keeps every N on the log2 N-row
+ * construction, for comparisons. */
 #ifndef CRYPTOGEN_OT_H
 #define CRYPTOGEN_OT_H
 
