@@ -108,7 +108,7 @@ struct cg_ot {
     void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t);
     void (*tccr)(const ot_aes_key *, const uint8_t *, const uint8_t *, uint8_t *, size_t, uint64_t,
                  uint64_t);
-    cg_buf out;         /* sender's outgoing corrections */
+    cg_buf out;         /* packed messages: the sender's outgoing, the receiver's incoming */
     /* KK13 1-of-N extension, set up by cg_ot_setup_otn or the first such
      * call (its own 256 base OTs, in the same direction as the IKNP ones). */
     cg_otn_kind otn;    /* CG_OTN_SPLIT: always the log2 N-row construction */
