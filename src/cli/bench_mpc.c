@@ -1,4 +1,5 @@
-/* `cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME] [--reps R]`: the
+/* `cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME] [--reps R]
+ * [--otn kk13|split]`: the
  * two-party protocols between two threads (one per party, each
  * single-threaded) over the in-process channel, or over a loopback TCP
  * connection with --tcp, at batch sizes 1, 3072 and 50257 (those <= --max;
@@ -29,6 +30,8 @@ static const char *const op_names[B_ALL] = {"b2a",  "mul",  "square", "select", 
 static const cg_fxp FMT = {.ring_bits = 37, .frac_bits = 12};
 /* The lookup table of the lut row: 256 entries of 37 bits (server's). */
 static uint64_t LUT[256];
+/* --otn: the contexts' 1-of-N OT construction (both parties the same). */
+static cg_mpc_options mpc_opt;
 
 typedef struct {
     cg_mpc *m;
@@ -113,7 +116,7 @@ static void *run_job(void *arg)
 static void *setup_job(void *arg)
 {
     party_job *p = arg;
-    p->st = cg_mpc_new(&p->m, p->ch, p->party, 1, &p->err);
+    p->st = cg_mpc_new(&p->m, p->ch, p->party, &mpc_opt, &p->err);
     return NULL;
 }
 
@@ -280,11 +283,14 @@ int cg_bench_mpc(int argc, char **argv)
         else if (strcmp(argv[i], "--op") == 0 && i + 1 < argc) only_op = argv[++i];
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--tcp") == 0) tcp = true;
+        else if (strcmp(argv[i], "--otn") == 0 && i + 1 < argc &&
+                 (strcmp(argv[i + 1], "kk13") == 0 || strcmp(argv[i + 1], "split") == 0))
+            mpc_opt.otn = strcmp(argv[++i], "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;
         else if (strcmp(argv[i], "--json") != 0) usage = true;
     }
     if (usage || reps < 1 || reps > 100) {
         fprintf(stderr, "usage: cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME] "
-                        "[--reps R (1..100, default 5)]\n");
+                        "[--reps R (1..100, default 5)] [--otn kk13|split]\n");
         return 2;
     }
     if (cg_init(NULL) != CG_OK) return 1;
@@ -301,8 +307,9 @@ int cg_bench_mpc(int argc, char **argv)
     cg_prg_init_random(&prg);
     for (int i = 0; i < 256; i++) LUT[i] = cg_prg_u64(&prg) & ((1ull << FMT.ring_bits) - 1);
     printf("{\"bench\":\"mpc\",\"link\":\"%s\",\"ring_bits\":%u,\"frac_bits\":%u,\"ot\":\"IKNP\","
-           "\"threads_per_party\":1,\"reps\":%d,\"results\":[",
-           tcp ? "tcp_loopback" : "inproc", FMT.ring_bits, FMT.frac_bits, reps);
+           "\"otn\":\"%s\",\"threads_per_party\":1,\"reps\":%d,\"results\":[",
+           tcp ? "tcp_loopback" : "inproc", FMT.ring_bits, FMT.frac_bits,
+           mpc_opt.otn == CG_OTN_SPLIT ? "split" : "kk13", reps);
     bool first = true;
     for (size_t si = 0; si < 3; si++) {
         size_t n = sizes[si];

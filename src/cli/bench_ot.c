@@ -15,6 +15,7 @@ typedef struct {
     cg_channel *ch;
     cg_ot *ot;
     cg_ot_role role;
+    cg_otn_kind otn;
     bench_op op;
     size_t n;
     unsigned bits, N;
@@ -29,7 +30,7 @@ static void *party_main(void *arg)
     bench_party *p = arg;
     bool snd = p->role == CG_OT_SENDER;
     switch (p->op) {
-    case OP_SETUP: p->st = cg_ot_new(&p->ot, p->ch, p->role, &p->err); break;
+    case OP_SETUP: p->st = cg_ot_new(&p->ot, p->ch, p->role, p->otn, &p->err); break;
     case OP_COT:
         p->st = snd ? cg_cot_send(p->ot, p->n, p->bits, p->a, p->b, &p->err)
                     : cg_cot_recv(p->ot, p->n, p->bits, p->choice, p->a, &p->err);
@@ -82,10 +83,11 @@ typedef struct {
     double cot_bytes_per_ot;
 } results;
 
-static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, results *res)
+static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, cg_otn_kind otn,
+                      results *res)
 {
-    bench_party s = {.ch = cs, .role = CG_OT_SENDER, .bits = 64, .N = 16};
-    bench_party r = {.ch = cr, .role = CG_OT_RECEIVER, .bits = 64, .N = 16};
+    bench_party s = {.ch = cs, .role = CG_OT_SENDER, .otn = otn, .bits = 64, .N = 16};
+    bench_party r = {.ch = cr, .role = CG_OT_RECEIVER, .otn = otn, .bits = 64, .N = 16};
     size_t rows = n_otn * 16 > n ? n_otn * 16 : n;
     s.a = cg_calloc(rows, 8);
     s.b = cg_calloc(n, 8);
@@ -143,6 +145,7 @@ int cg_bench_ot(int argc, char **argv)
 {
     size_t n = 1u << 23, n_otn = 1u << 18;
     bool do_inproc = true, do_tcp = true;
+    cg_otn_kind otn = CG_OTN_KK13;
     cg_chan_options link_opt = {0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--latency-us") == 0 && i + 1 < argc) {
@@ -159,12 +162,18 @@ int cg_bench_ot(int argc, char **argv)
             do_tcp = strcmp(argv[i], "inproc") != 0;
             continue;
         }
+        if (strcmp(argv[i], "--otn") == 0 && i + 1 < argc &&
+            (strcmp(argv[i + 1], "kk13") == 0 || strcmp(argv[i + 1], "split") == 0)) {
+            otn = strcmp(argv[++i], "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;
+            continue;
+        }
         if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) n = (size_t)strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--n-otn") == 0 && i + 1 < argc)
             n_otn = (size_t)strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--json") != 0) {
             fprintf(stderr, "usage: cryptogen bench ot [--json] [--n N] [--n-otn N] [--link inproc|tcp|both]\n"
-                            "       [--latency-us US] [--mbps MBIT]   (shaping of both parties' sends)\n");
+                            "       [--latency-us US] [--mbps MBIT]   (shaping of both parties' sends)\n"
+                            "       [--otn kk13|split]   (1-of-N construction for N >= 8)\n");
             return 2;
         }
     }
@@ -177,21 +186,22 @@ int cg_bench_ot(int argc, char **argv)
     int rc = 0;
     if (do_inproc) {
         if (cg_chan_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
-        rc = bench_link(a, b, n, n_otn, &inproc);
+        rc = bench_link(a, b, n, n_otn, otn, &inproc);
         cg_chan_free(a);
         cg_chan_free(b);
         if (rc) return rc;
     }
     if (do_tcp) {
         if (cg_chan_tcp_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
-        rc = bench_link(a, b, n, n_otn, &tcp);
+        rc = bench_link(a, b, n, n_otn, otn, &tcp);
         cg_chan_free(a);
         cg_chan_free(b);
         if (rc) return rc;
     }
-    printf("{\n  \"bench\": \"ot\",\n  \"aes\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
+    printf("{\n  \"bench\": \"ot\",\n  \"aes\": \"%s\",\n  \"otn\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
            "  \"threads_per_party\": 1,\n  \"shape\": {\"one_way_latency_us\": %u, \"bandwidth_bps\": %llu},\n"
-           "  \"links\": {\n", cg_ot_backend(), n, n_otn, (unsigned)link_opt.shape.one_way_latency_us,
+           "  \"links\": {\n", cg_ot_backend(), otn == CG_OTN_SPLIT ? "split" : "kk13", n, n_otn,
+           (unsigned)link_opt.shape.one_way_latency_us,
            (unsigned long long)link_opt.shape.bandwidth_bps);
     if (do_inproc) print_results("inproc", &inproc, !do_tcp);
     if (do_tcp) print_results("tcp_loopback", &tcp, 1);

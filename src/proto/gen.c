@@ -919,7 +919,7 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
 
 static cg_status start_mpc(gen_sess *s, cg_error *err)
 {
-    CG_TRY(cg_mpc_new(&s->mpc, s->ch, s->party, s->threads, err));
+    CG_TRY(cg_mpc_new(&s->mpc, s->ch, s->party, NULL, err));
     cg_mpc_set_exact(s->mpc, true);
     cg_chan_stats cs;
     cg_chan_get_stats(s->ch, &cs);
