@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "cli/gen_client.h"
+#include "cli/values.h"
 
 typedef struct client_rec {
     cg_gen_step_report last;

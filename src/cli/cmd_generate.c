@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/gen_client.h"
+#include "cli/values.h"
 
 static void usage(void)
 {

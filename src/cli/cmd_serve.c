@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "cli/gen_client.h"
+#include "cli/values.h"
 #include "cryptogen/proto.h"
 
 static volatile sig_atomic_t stop_requested;
