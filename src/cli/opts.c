@@ -405,6 +405,9 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, int *operand)
         }
         if (c == ':') {
             const cli_opt *o = option_of_val(cmd, n, optopt);
+            const char *token = argv[optind - 1]; /* the option, last on the line */
+            if (o && o->name && strncmp(token, "--", 2) == 0 && abbreviated(token, o->name))
+                return unknown_long(cmd, &t, token);
             char sp[80];
             return cli_usage_error(cmd, "%s needs a value", o ? spelling(o, sp, sizeof sp) : "option");
         }

@@ -103,6 +103,8 @@ usage_error generate "--temperature 'hot' is not a number" --connect h:1 --promp
 usage_error generate "--threads 0 is below 1" --local-fixed --prompt x --threads 0
 usage_error generate "--seed '-1' is negative" --local-fixed --prompt x --seed -1
 usage_error generate "unknown option '--temp' (did you mean '--temperature'?)" --temp 0.8
+usage_error generate "unknown option '--temp' (did you mean '--temperature'?)" --local-fixed --prompt x --temp
+usage_error generate "unknown option '--local' (did you mean '--local-plaintext' or '--local-fixed'?)" --local
 usage_error generate "--json takes no value" --json=yes
 usage_error generate "unexpected argument 'extra'" --local-fixed --prompt x extra
 usage_error generate "--random '2,2' is not gpt2-base" --local-fixed --prompt x --random 2,2
