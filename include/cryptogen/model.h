@@ -4,7 +4,7 @@
 #ifndef CRYPTOGEN_MODEL_H
 #define CRYPTOGEN_MODEL_H
 
-#include "cryptogen/mpc.h"
+#include "cryptogen/fxp.h"
 
 #ifdef __cplusplus
 extern "C" {
