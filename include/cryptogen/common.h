@@ -171,6 +171,43 @@ cg_status cg_read_u64(cg_reader *r, uint64_t *v, const char *what, cg_error *err
  * malloc'ed, NUL-terminated buffer (*len excludes the NUL). */
 cg_status cg_read_file(const char *path, size_t max, char **data, size_t *len, cg_error *err);
 
+/* ---- JSON ------------------------------------------------------------------
+ * A strict reader (json.c): the whole document becomes a tree of cg_json
+ * values owned by the cg_json_doc. Nesting deeper than 64, duplicate keys
+ * and trailing characters are errors (CG_ERR_FORMAT, the message naming
+ * `what`), so hostile input stays bounded and has one meaning. */
+typedef enum cg_json_type {
+    CG_JSON_NULL,
+    CG_JSON_BOOL,
+    CG_JSON_NUM,
+    CG_JSON_STR,
+    CG_JSON_ARR,
+    CG_JSON_OBJ
+} cg_json_type;
+
+typedef struct cg_json {
+    cg_json_type type;
+    bool b;
+    double num;
+    char *str;            /* UTF-8, NUL-terminated (may contain NUL: use len) */
+    size_t len;           /* string length, or number of children */
+    struct cg_json *kids; /* children (arrays, objects) */
+    char **keys;          /* object keys, parallel to kids */
+    size_t *key_lens;
+} cg_json;
+
+typedef struct cg_json_doc {
+    cg_json root;
+    void *arena; /* every allocation of the tree */
+} cg_json_doc;
+
+/* Parses len bytes; on failure *doc is left empty. */
+cg_status cg_json_parse(const char *text, size_t len, cg_json_doc *doc, const char *what,
+                        cg_error *err);
+void cg_json_free(cg_json_doc *doc);
+/* The value of key in an object, or NULL (also when obj is not an object). */
+const cg_json *cg_json_get(const cg_json *obj, const char *key);
+
 /* Bit packing of w-bit unsigned values (1 <= w <= 64), LSB first. */
 size_t cg_packed_size(size_t count, unsigned width);
 void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned width);

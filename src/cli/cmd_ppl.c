@@ -9,7 +9,6 @@
 
 #include "cli/commands.h"
 #include "cryptogen/model.h"
-#include "model/json.h"
 
 /* Sum of -log p(target) for positions [from, n-1) of the window's logits. */
 static double window_nll(const float *lg, const uint32_t *ids, size_t n, size_t from, size_t V, size_t *count,

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "cryptogen/model.h"
-#include "model/json.h"
 
 cg_gpt2_config cg_gpt2_base_config(void)
 {

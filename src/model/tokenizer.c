@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cryptogen/model.h"
-#include "model/json.h"
 #include "model/unicode_tables.h"
 
 /* Open-addressing map from byte strings to uint32 values. */
