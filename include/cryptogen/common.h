@@ -61,11 +61,15 @@ void cg_error_clear(cg_error *err);
 
 /* ---- Memory --------------------------------------------------------------
  * 64-byte aligned allocations (AVX-512 loads) that are zeroed on free.
- * Use cg_free_secret for buffers that held secrets of a known size when the
- * allocation did not come from cg_alloc (cg_free always wipes what it owns). */
+ * Memory that did not come from cg_alloc (the stack, malloc) and held
+ * secrets is wiped with cg_secure_zero; cg_free wipes what it owns. */
 void *cg_alloc(size_t size);                /* aligned, uninitialised; NULL on failure */
 void *cg_calloc(size_t count, size_t size); /* aligned, zeroed; checks overflow */
-void cg_free(void *p);                      /* wipes then frees; NULL is fine */
+/* Wipes then frees; NULL is fine. Only for cg_alloc'ed blocks (anything else
+ * corrupts the heap). Every plain buffer the library hands its caller to
+ * release (cg_read_file's data, the tokenizer's ids and text) is cg_alloc'ed:
+ * cg_free it, never free(). Objects have their own _free functions. */
+void cg_free(void *p);
 void cg_secure_zero(void *p, size_t n);     /* not optimised away */
 /* Constant-time comparison of two byte strings: 0 when equal. */
 int cg_ct_memcmp(const void *a, const void *b, size_t n);
@@ -168,7 +172,7 @@ cg_status cg_read_u32(cg_reader *r, uint32_t *v, const char *what, cg_error *err
 cg_status cg_read_u64(cg_reader *r, uint64_t *v, const char *what, cg_error *err);
 
 /* Reads a whole file (at most max bytes; larger is CG_ERR_FORMAT) into a
- * malloc'ed, NUL-terminated buffer (*len excludes the NUL). */
+ * cg_alloc'ed, NUL-terminated buffer (*len excludes the NUL); cg_free it. */
 cg_status cg_read_file(const char *path, size_t max, char **data, size_t *len, cg_error *err);
 
 /* ---- JSON ------------------------------------------------------------------

@@ -157,10 +157,12 @@ cg_status cg_tokenizer_load(cg_tokenizer **tok, const char *vocab_json, const ch
 cg_status cg_tokenizer_load_dir(cg_tokenizer **tok, const char *dir, cg_error *err);
 void cg_tokenizer_free(cg_tokenizer *tok);
 size_t cg_tokenizer_vocab_size(const cg_tokenizer *tok);
-/* Encodes len bytes (any bytes, UTF-8 or not); *ids is malloc'ed. */
+/* Encodes len bytes (any bytes, UTF-8 or not); *ids is cg_alloc'ed (cg_free
+ * it; NULL when n is 0). */
 cg_status cg_tokenizer_encode(const cg_tokenizer *tok, const char *text, size_t len, uint32_t **ids,
                               size_t *n, cg_error *err);
-/* Decodes to bytes; *out is malloc'ed and NUL-terminated (len excludes it). */
+/* Decodes to bytes; *out is cg_alloc'ed (cg_free it) and NUL-terminated
+ * (len excludes it). */
 cg_status cg_tokenizer_decode(const cg_tokenizer *tok, const uint32_t *ids, size_t n, char **out,
                               size_t *len, cg_error *err);
 

@@ -121,7 +121,7 @@ int cg_bench_gen(int argc, char **argv)
     size_t nl = 0;
     if (!cli_parse_shape(shape, &cfg) || !cli_parse_ids(lengths, &ls, &nl) || threads < 1) {
         fprintf(stderr, "cryptogen bench gen: bad --shape, --lengths or --threads\n");
-        free(ls);
+        cg_free(ls);
         return 2;
     }
     const unsigned full_layers = cfg.n_layer;
@@ -199,7 +199,7 @@ int cg_bench_gen(int argc, char **argv)
     rc = 0;
 done:
     if (rc) fprintf(stderr, "cryptogen bench gen: %s\n", err.msg);
-    free(ls);
+    cg_free(ls);
     cg_gen_weights_free(ws);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);

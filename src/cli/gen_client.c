@@ -85,7 +85,7 @@ static void on_step(void *ctx, const cg_gen_step_report *r)
         if (cg_tokenizer_decode(c->tok, &r->token, 1, &txt, &tl, &err) == CG_OK) {
             fwrite(txt, 1, tl, stdout);
             fflush(stdout);
-            free(txt);
+            cg_free(txt);
         }
     }
     if (c->status) {
@@ -226,7 +226,7 @@ bool cli_parse_ids(const char *s, uint32_t **ids, size_t *n)
 {
     size_t cap = 1;
     for (const char *p = s; *p; p++) cap += *p == ',';
-    *ids = malloc(cap * sizeof **ids);
+    *ids = cg_calloc(cap, sizeof **ids); /* cg_free, like the tokenizer's ids */
     *n = 0;
     if (!*ids) return false;
     const char *p = s;
@@ -239,7 +239,7 @@ bool cli_parse_ids(const char *s, uint32_t **ids, size_t *n)
         if (*end != ',') break;
         p = end + 1;
     }
-    free(*ids);
+    cg_free(*ids);
     *ids = NULL;
     return false;
 }

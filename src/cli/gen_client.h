@@ -47,7 +47,7 @@ void cli_print_summary_json(FILE *f, const cli_gen_summary *s, const cg_gen_requ
 void cli_print_summary_text(FILE *f, const cli_gen_summary *s);
 /* "gpt2-base" or "layers,heads,width,vocab,positions" (random weights). */
 bool cli_parse_shape(const char *s, cg_gpt2_config *cfg);
-/* "1,2,3" -> token ids (malloc'ed). */
+/* "1,2,3" -> token ids (cg_alloc'ed, as the tokenizer's: cg_free them). */
 bool cli_parse_ids(const char *s, uint32_t **ids, size_t *n);
 
 #endif

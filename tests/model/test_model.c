@@ -61,8 +61,8 @@ static void test_tokenizer_matches_reference(void **state)
         assert_int_equal(cg_tokenizer_decode(t, ids, n, &back, &bl, &err), CG_OK);
         assert_int_equal(bl, hl / 2);
         assert_memory_equal(back, text, bl);
-        free(back);
-        free(ids);
+        cg_free(back);
+        cg_free(ids);
         free(text);
         cases++;
     }
@@ -86,8 +86,8 @@ static void test_tokenizer_matches_reference(void **state)
         assert_int_equal(cg_tokenizer_decode(t, ids, n, &back, &bl, &err), CG_OK);
         assert_int_equal(bl, len);
         if (len) assert_memory_equal(back, buf, len);
-        free(ids);
-        free(back);
+        cg_free(ids);
+        cg_free(back);
     }
     uint32_t bad = 50257;
     char *o;
