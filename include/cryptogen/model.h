@@ -56,7 +56,8 @@ typedef struct cg_gpt2_state {
 cg_status cg_gpt2_state_new(const cg_gpt2 *m, size_t cap, cg_gpt2_state *st, cg_error *err);
 void cg_gpt2_state_free(cg_gpt2_state *st);
 /* Feeds n tokens after the st->len already cached. logits: n x vocab floats
- * when all_positions, else the last position's vocab floats. */
+ * when all_positions, else the last position's vocab floats. A token >=
+ * vocab_size, or more tokens than the cache has room for, is CG_ERR_ARG. */
 cg_status cg_gpt2_forward(const cg_gpt2 *m, cg_gpt2_state *st, const uint32_t *tokens, size_t n,
                           float *logits, bool all_positions, int nthreads, cg_error *err);
 
@@ -127,7 +128,7 @@ void cg_fixed_state_free(cg_fixed_state *st);
 
 /* n new tokens after st->len cached ones; logits (vocab values at scale
  * s + w, centred) for the last position, or for every new position when
- * all_positions (n x vocab). */
+ * all_positions (n x vocab). Bad tokens and a full cache as cg_gpt2_forward. */
 cg_status cg_fixed_forward(const cg_fixed_model *m, cg_fixed_state *st, const uint32_t *tokens,
                            size_t n, int64_t *logits, bool all_positions, int nthreads,
                            cg_error *err);
@@ -162,7 +163,7 @@ size_t cg_tokenizer_vocab_size(const cg_tokenizer *tok);
 cg_status cg_tokenizer_encode(const cg_tokenizer *tok, const char *text, size_t len, uint32_t **ids,
                               size_t *n, cg_error *err);
 /* Decodes to bytes; *out is cg_alloc'ed (cg_free it) and NUL-terminated
- * (len excludes it). */
+ * (len excludes it). An id >= the vocabulary size is CG_ERR_ARG. */
 cg_status cg_tokenizer_decode(const cg_tokenizer *tok, const uint32_t *ids, size_t n, char **out,
                               size_t *len, cg_error *err);
 

@@ -404,7 +404,7 @@ cg_status cg_tokenizer_decode(const cg_tokenizer *t, const uint32_t *ids, size_t
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ids[i] >= t->vocab_size) return cg_error_set(err, CG_ERR_RANGE, "token id %u outside the vocabulary", ids[i]);
+        if (ids[i] >= t->vocab_size) return cg_error_set(err, CG_ERR_ARG, "token id %u outside the vocabulary", ids[i]);
         total += t->id_len[ids[i]];
     }
     char *o = cg_alloc(total + 1);
