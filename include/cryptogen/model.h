@@ -143,11 +143,29 @@ uint32_t cg_fixed_sample(const cg_fixed_model *m, const int64_t *logits, size_t 
 /* The public constant of that product. */
 int64_t cg_fixed_inv_temperature(cg_fixed_config fx, uint32_t temperature_milli);
 
-/* Building blocks the secure protocol shares with the emulator. */
+/* The attention scores' scaling, from scale 2s to scale s times
+ * 1/sqrt(dh): a truncation by first_shift, then, when mul != 0, a product
+ * with mul and a truncation by second_shift. The one definition the
+ * emulator and the protocol both use; it takes score_shift and score_mul
+ * (as in cg_fixed_model; score_shift is ignored when score_mul != 0)
+ * rather than the model, since the client knows only those from the
+ * handshake. */
+typedef struct cg_fixed_score_scale {
+    unsigned first_shift;
+    int64_t mul; /* 0: the first truncation is all */
+    unsigned second_shift;
+} cg_fixed_score_scale;
+cg_fixed_score_scale cg_fixed_score_scaling(cg_fixed_config fx, unsigned score_shift,
+                                            int64_t score_mul);
+
+/* Steps of the emulator's forward pass, in the clear. The protocol computes
+ * the same values its own way (HE products for the matrices, shares for the
+ * rest). */
 /* y[o] = wrap(sum_i w[o][i] x[i] + b[o]) (b may be NULL). */
 void cg_fixed_matvec(cg_fxp f, const int32_t *w, const int64_t *b, size_t out, size_t in,
                      const int64_t *x, int64_t *y);
-/* Attention scores (n values at scale 2s) to scale s times 1/sqrt(dh). */
+/* Attention scores (n values at scale 2s) to scale s times 1/sqrt(dh), by
+ * cg_fixed_score_scaling with the model's score_shift and score_mul. */
 void cg_fixed_scale_scores(const cg_fixed_model *m, int64_t *sc, size_t n);
 
 /* ---- Tokenizer (GPT-2 byte-level BPE) ----------------------------------- */
