@@ -253,9 +253,9 @@ static size_t utf8_char(const uint8_t *s, size_t len, uint32_t *cp)
 static int char_class(uint32_t cp)
 {
     if (cp == UINT32_MAX) return C_OTHER;
-    if (in_ranges(cg_uni_space, cg_uni_space_count, cp)) return C_SPACE;
-    if (in_ranges(cg_uni_letter, cg_uni_letter_count, cp)) return C_LETTER;
-    if (in_ranges(cg_uni_number, cg_uni_number_count, cp)) return C_NUMBER;
+    if (in_ranges(uni_space, uni_space_count, cp)) return C_SPACE;
+    if (in_ranges(uni_letter, uni_letter_count, cp)) return C_LETTER;
+    if (in_ranges(uni_number, uni_number_count, cp)) return C_NUMBER;
     return C_OTHER;
 }
 
