@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cg_tokenizer_encode(real, (const char *)data + 1, size - 1, &ids, &n, NULL) != CG_OK) abort();
         if (cg_tokenizer_decode(real, ids, n, &back, &bl, NULL) != CG_OK) abort();
         if (bl != size - 1 || memcmp(back, data + 1, bl) != 0) abort(); /* round trip must hold */
-        free(ids);
-        free(back);
+        cg_free(ids);
+        cg_free(back);
         return 0;
     }
     const uint8_t *nul = memchr(data + 1, 0, size - 1);
@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vfd >= 0 && mfd >= 0 && cg_tokenizer_load(&t, vp, mp, NULL) == CG_OK) {
         uint32_t *ids;
         size_t n;
-        if (cg_tokenizer_encode(t, "hello world", 11, &ids, &n, NULL) == CG_OK) free(ids);
+        if (cg_tokenizer_encode(t, "hello world", 11, &ids, &n, NULL) == CG_OK) cg_free(ids);
         cg_tokenizer_free(t);
     }
     if (vfd >= 0) close(vfd);

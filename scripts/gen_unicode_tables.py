@@ -20,10 +20,10 @@ for name, pat in classes.items():
         elif not ok and start is not None:
             ranges.append((start, cp - 1))
             start = None
-    out.append(f"const uint32_t cg_uni_{name}[][2] = {{")
+    out.append(f"const uint32_t uni_{name}[][2] = {{")
     out.extend(f"    {{0x{a:x}, 0x{b:x}}}," for a, b in ranges)
     out.append("};")
-    out.append(f"const size_t cg_uni_{name}_count = {len(ranges)};")
+    out.append(f"const size_t uni_{name}_count = {len(ranges)};")
     out.append("")
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "model", "unicode_tables.c")
 open(path, "w").write("\n".join(out))

@@ -170,8 +170,11 @@ cg_status cg_bfv_decode_coeff(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, int
 
 /* ---- Evaluator ------------------------------------------------------------- */
 
-cg_status cg_bfv_to_ntt(const cg_bfv_ctx *ctx, cg_bfv_ct *ct);
-cg_status cg_bfv_from_ntt(const cg_bfv_ctx *ctx, cg_bfv_ct *ct);
+/* Puts a ciphertext in NTT (evaluation) or coefficient form, in place; a
+ * no-op when it is already there. CG_ERR_ARG for a ciphertext that is not
+ * allocated or whose size or level the context does not have. */
+cg_status cg_bfv_to_ntt(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, cg_error *err);
+cg_status cg_bfv_from_ntt(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, cg_error *err);
 /* out may alias an input; both inputs must have the same form and level. */
 cg_status cg_bfv_add(const cg_bfv_ctx *ctx, const cg_bfv_ct *a, const cg_bfv_ct *b,
                      cg_bfv_ct *out, cg_error *err);

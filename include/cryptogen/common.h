@@ -61,11 +61,15 @@ void cg_error_clear(cg_error *err);
 
 /* ---- Memory --------------------------------------------------------------
  * 64-byte aligned allocations (AVX-512 loads) that are zeroed on free.
- * Use cg_free_secret for buffers that held secrets of a known size when the
- * allocation did not come from cg_alloc (cg_free always wipes what it owns). */
+ * Memory that did not come from cg_alloc (the stack, malloc) and held
+ * secrets is wiped with cg_secure_zero; cg_free wipes what it owns. */
 void *cg_alloc(size_t size);                /* aligned, uninitialised; NULL on failure */
 void *cg_calloc(size_t count, size_t size); /* aligned, zeroed; checks overflow */
-void cg_free(void *p);                      /* wipes then frees; NULL is fine */
+/* Wipes then frees; NULL is fine. Only for cg_alloc'ed blocks (anything else
+ * corrupts the heap). Every plain buffer the library hands its caller to
+ * release (cg_read_file's data, the tokenizer's ids and text) is cg_alloc'ed:
+ * cg_free it, never free(). Objects have their own _free functions. */
+void cg_free(void *p);
 void cg_secure_zero(void *p, size_t n);     /* not optimised away */
 /* Constant-time comparison of two byte strings: 0 when equal. */
 int cg_ct_memcmp(const void *a, const void *b, size_t n);
@@ -168,8 +172,45 @@ cg_status cg_read_u32(cg_reader *r, uint32_t *v, const char *what, cg_error *err
 cg_status cg_read_u64(cg_reader *r, uint64_t *v, const char *what, cg_error *err);
 
 /* Reads a whole file (at most max bytes; larger is CG_ERR_FORMAT) into a
- * malloc'ed, NUL-terminated buffer (*len excludes the NUL). */
+ * cg_alloc'ed, NUL-terminated buffer (*len excludes the NUL); cg_free it. */
 cg_status cg_read_file(const char *path, size_t max, char **data, size_t *len, cg_error *err);
+
+/* ---- JSON ------------------------------------------------------------------
+ * A strict reader (json.c): the whole document becomes a tree of cg_json
+ * values owned by the cg_json_doc. Nesting deeper than 64, duplicate keys
+ * and trailing characters are errors (CG_ERR_FORMAT, the message naming
+ * `what`), so hostile input stays bounded and has one meaning. */
+typedef enum cg_json_type {
+    CG_JSON_NULL,
+    CG_JSON_BOOL,
+    CG_JSON_NUM,
+    CG_JSON_STR,
+    CG_JSON_ARR,
+    CG_JSON_OBJ
+} cg_json_type;
+
+typedef struct cg_json {
+    cg_json_type type;
+    bool b;
+    double num;
+    char *str;            /* UTF-8, NUL-terminated (may contain NUL: use len) */
+    size_t len;           /* string length, or number of children */
+    struct cg_json *kids; /* children (arrays, objects) */
+    char **keys;          /* object keys, parallel to kids */
+    size_t *key_lens;
+} cg_json;
+
+typedef struct cg_json_doc {
+    cg_json root;
+    void *arena; /* every allocation of the tree */
+} cg_json_doc;
+
+/* Parses len bytes; on failure *doc is left empty. */
+cg_status cg_json_parse(const char *text, size_t len, cg_json_doc *doc, const char *what,
+                        cg_error *err);
+void cg_json_free(cg_json_doc *doc);
+/* The value of key in an object, or NULL (also when obj is not an object). */
+const cg_json *cg_json_get(const cg_json *obj, const char *key);
 
 /* Bit packing of w-bit unsigned values (1 <= w <= 64), LSB first. */
 size_t cg_packed_size(size_t count, unsigned width);

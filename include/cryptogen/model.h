@@ -4,7 +4,7 @@
 #ifndef CRYPTOGEN_MODEL_H
 #define CRYPTOGEN_MODEL_H
 
-#include "cryptogen/mpc.h"
+#include "cryptogen/fxp.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,7 +56,8 @@ typedef struct cg_gpt2_state {
 cg_status cg_gpt2_state_new(const cg_gpt2 *m, size_t cap, cg_gpt2_state *st, cg_error *err);
 void cg_gpt2_state_free(cg_gpt2_state *st);
 /* Feeds n tokens after the st->len already cached. logits: n x vocab floats
- * when all_positions, else the last position's vocab floats. */
+ * when all_positions, else the last position's vocab floats. A token >=
+ * vocab_size, or more tokens than the cache has room for, is CG_ERR_ARG. */
 cg_status cg_gpt2_forward(const cg_gpt2 *m, cg_gpt2_state *st, const uint32_t *tokens, size_t n,
                           float *logits, bool all_positions, int nthreads, cg_error *err);
 
@@ -127,7 +128,7 @@ void cg_fixed_state_free(cg_fixed_state *st);
 
 /* n new tokens after st->len cached ones; logits (vocab values at scale
  * s + w, centred) for the last position, or for every new position when
- * all_positions (n x vocab). */
+ * all_positions (n x vocab). Bad tokens and a full cache as cg_gpt2_forward. */
 cg_status cg_fixed_forward(const cg_fixed_model *m, cg_fixed_state *st, const uint32_t *tokens,
                            size_t n, int64_t *logits, bool all_positions, int nthreads,
                            cg_error *err);
@@ -142,11 +143,29 @@ uint32_t cg_fixed_sample(const cg_fixed_model *m, const int64_t *logits, size_t 
 /* The public constant of that product. */
 int64_t cg_fixed_inv_temperature(cg_fixed_config fx, uint32_t temperature_milli);
 
-/* Building blocks the secure protocol shares with the emulator. */
+/* The attention scores' scaling, from scale 2s to scale s times
+ * 1/sqrt(dh): a truncation by first_shift, then, when mul != 0, a product
+ * with mul and a truncation by second_shift. The one definition the
+ * emulator and the protocol both use; it takes score_shift and score_mul
+ * (as in cg_fixed_model; score_shift is ignored when score_mul != 0)
+ * rather than the model, since the client knows only those from the
+ * handshake. */
+typedef struct cg_fixed_score_scale {
+    unsigned first_shift;
+    int64_t mul; /* 0: the first truncation is all */
+    unsigned second_shift;
+} cg_fixed_score_scale;
+cg_fixed_score_scale cg_fixed_score_scaling(cg_fixed_config fx, unsigned score_shift,
+                                            int64_t score_mul);
+
+/* Steps of the emulator's forward pass, in the clear. The protocol computes
+ * the same values its own way (HE products for the matrices, shares for the
+ * rest). */
 /* y[o] = wrap(sum_i w[o][i] x[i] + b[o]) (b may be NULL). */
 void cg_fixed_matvec(cg_fxp f, const int32_t *w, const int64_t *b, size_t out, size_t in,
                      const int64_t *x, int64_t *y);
-/* Attention scores (n values at scale 2s) to scale s times 1/sqrt(dh). */
+/* Attention scores (n values at scale 2s) to scale s times 1/sqrt(dh), by
+ * cg_fixed_score_scaling with the model's score_shift and score_mul. */
 void cg_fixed_scale_scores(const cg_fixed_model *m, int64_t *sc, size_t n);
 
 /* ---- Tokenizer (GPT-2 byte-level BPE) ----------------------------------- */
@@ -157,10 +176,12 @@ cg_status cg_tokenizer_load(cg_tokenizer **tok, const char *vocab_json, const ch
 cg_status cg_tokenizer_load_dir(cg_tokenizer **tok, const char *dir, cg_error *err);
 void cg_tokenizer_free(cg_tokenizer *tok);
 size_t cg_tokenizer_vocab_size(const cg_tokenizer *tok);
-/* Encodes len bytes (any bytes, UTF-8 or not); *ids is malloc'ed. */
+/* Encodes len bytes (any bytes, UTF-8 or not); *ids is cg_alloc'ed (cg_free
+ * it; NULL when n is 0). */
 cg_status cg_tokenizer_encode(const cg_tokenizer *tok, const char *text, size_t len, uint32_t **ids,
                               size_t *n, cg_error *err);
-/* Decodes to bytes; *out is malloc'ed and NUL-terminated (len excludes it). */
+/* Decodes to bytes; *out is cg_alloc'ed (cg_free it) and NUL-terminated
+ * (len excludes it). An id >= the vocabulary size is CG_ERR_ARG. */
 cg_status cg_tokenizer_decode(const cg_tokenizer *tok, const uint32_t *ids, size_t n, char **out,
                               size_t *len, cg_error *err);
 

@@ -62,9 +62,6 @@ typedef struct cg_chan_options {
 /* Two connected in-process endpoints (party 0 and party 1). */
 cg_status cg_chan_pair_new(cg_channel **a, cg_channel **b, const cg_chan_options *opt,
                            cg_error *err);
-/* Counting: bytes are payload bytes given to send/received by recv (framing
- * adds 12 bytes per message); rounds count receives (n > 0) that follow a send;
- * messages count frames sent. */
 /* TCP. listen: binds host:port ("[::1]:7000", "127.0.0.1:0"); accept waits for
  * one peer. The listener is separate so a server can accept many clients. */
 typedef struct cg_listener cg_listener;
@@ -102,10 +99,19 @@ cg_status cg_chan_recv(cg_channel *ch, void *p, size_t n, cg_error *err);
  * length (or a maximum); a mismatch is CG_ERR_FORMAT. */
 cg_status cg_chan_send_msg(cg_channel *ch, const void *p, size_t n, cg_error *err);
 cg_status cg_chan_recv_msg(cg_channel *ch, void *p, size_t expected, cg_error *err);
+/* Sends b's contents as one length-prefixed message (as cg_chan_send_msg).
+ * A buffer marked failed (an allocation failed, so its content is
+ * incomplete) is CG_ERR_NOMEM and nothing is sent: the channel stays usable.
+ * The one way to send a cg_buf. */
+cg_status cg_chan_send_buf(cg_channel *ch, const cg_buf *b, cg_error *err);
 /* Receives a message of at most max bytes into a new cg_buf. */
 cg_status cg_chan_recv_msg_buf(cg_channel *ch, cg_buf *out, size_t max, cg_error *err);
 
-/* Accounting. */
+/* Accounting: bytes are the payload bytes given to cg_chan_send and taken
+ * by cg_chan_recv (a message's 8-byte length prefix included); the 12-byte
+ * header of each frame on the wire is not counted. A frame is one flush of
+ * the send buffer, or one piece of a large send; messages count frames
+ * sent. Rounds count receives of n > 0 bytes that follow a send. */
 void cg_chan_set_phase(cg_channel *ch, const char *name); /* NULL = no phase */
 void cg_chan_get_stats(const cg_channel *ch, cg_chan_stats *out);
 void cg_chan_reset_stats(cg_channel *ch);

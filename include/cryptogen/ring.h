@@ -216,8 +216,8 @@ void cg_poly_permute(size_t k, size_t n, const uint32_t *perm, const uint64_t *a
 
 /* Uniform mod each prime (rejection sampling), k rows of n. */
 void cg_sample_uniform(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, uint64_t *out);
-/* Ternary {-1, 0, 1} with probabilities 1/4, 1/2, 1/4... see ring/sampler.c:
- * uniform over {-1,0,1}; written as small signed integers. */
+/* Ternary: uniform over {-1, 0, 1} (1/3 each, by rejection), as small
+ * signed integers. */
 void cg_sample_ternary(cg_prg *prg, size_t n, int8_t *out);
 /* Centered binomial with eta = 21 (sigma ~ 3.24). */
 void cg_sample_cbd(cg_prg *prg, size_t n, int8_t *out);

@@ -7,8 +7,19 @@
 
 static size_t poly_words(const cg_bfv_ctx *c, const cg_bfv_ct *ct) { return ct->level * c->n; }
 
-cg_status cg_bfv_to_ntt(const cg_bfv_ctx *c, cg_bfv_ct *ct)
+/* The shape the transforms walk: without it they would run off the data or
+ * the context's tables. */
+static cg_status check_form(const cg_bfv_ctx *c, const cg_bfv_ct *ct, const char *what,
+                            cg_error *err)
 {
+    if (!ct || !ct->data || ct->size < 2 || ct->size > 3 || ct->level < 1 || ct->level > c->nq)
+        return cg_error_set(err, CG_ERR_ARG, "%s: malformed ciphertext", what);
+    return CG_OK;
+}
+
+cg_status cg_bfv_to_ntt(const cg_bfv_ctx *c, cg_bfv_ct *ct, cg_error *err)
+{
+    CG_TRY(check_form(c, ct, "to_ntt", err));
     if (ct->ntt) return CG_OK;
     for (size_t k = 0; k < ct->size; k++)
         cg_poly_ntt(c->ntt, ct->level, ct->data + k * poly_words(c, ct), c->nthreads);
@@ -17,8 +28,9 @@ cg_status cg_bfv_to_ntt(const cg_bfv_ctx *c, cg_bfv_ct *ct)
     return CG_OK;
 }
 
-cg_status cg_bfv_from_ntt(const cg_bfv_ctx *c, cg_bfv_ct *ct)
+cg_status cg_bfv_from_ntt(const cg_bfv_ctx *c, cg_bfv_ct *ct, cg_error *err)
 {
+    CG_TRY(check_form(c, ct, "from_ntt", err));
     if (!ct->ntt) return CG_OK;
     for (size_t k = 0; k < ct->size; k++)
         cg_poly_intt(c->ntt, ct->level, ct->data + k * poly_words(c, ct), c->nthreads);
@@ -259,7 +271,7 @@ cg_status cg_bfv_mul_scalar(const cg_bfv_ctx *c, cg_bfv_ct *ct, int64_t s, cg_er
 cg_status cg_bfv_mod_switch_down(const cg_bfv_ctx *c, cg_bfv_ct *ct, cg_error *err)
 {
     if (ct->level <= 1) return cg_error_set(err, CG_ERR_STATE, "ciphertext already at the last prime");
-    cg_bfv_from_ntt(c, ct);
+    CG_TRY(cg_bfv_from_ntt(c, ct, err));
     const size_t n = c->n, L = ct->level, Ln = L - 1;
     const cg_modulus *ql = &c->mods[L - 1];
     const uint64_t qlv = ql->value, half = qlv / 2;

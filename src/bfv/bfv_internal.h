@@ -11,9 +11,6 @@ typedef struct bfv_level {
     uint64_t delta[CG_BFV_MAX_Q]; /* floor(Q_l / t) mod q_i */
     uint64_t q_mod_t;        /* Q_l mod t */
     double log2q;
-    /* decryption (HPS): t * y_i / q_i split into integer and fraction */
-    uint64_t dec_int[CG_BFV_MAX_Q]; /* floor(t * q_i*^-1 ... ) see encrypt.c */
-    long double dec_frac[CG_BFV_MAX_Q];
 } bfv_level;
 
 struct cg_bfv_ctx {

@@ -124,7 +124,7 @@ cg_status cg_bfv_relinearize(const cg_bfv_ctx *c, const cg_bfv_ksk *rk, cg_bfv_c
     CG_TRY(need_top(c, ct, err));
     if (ct->size == 2) return CG_OK;
     const size_t n = c->n, L = c->nq, w = L * n;
-    CG_TRY(cg_bfv_from_ntt(c, ct));
+    CG_TRY(cg_bfv_from_ntt(c, ct, err));
     uint64_t *o = cg_alloc(2 * w * sizeof(uint64_t));
     if (!o) return cg_error_set(err, CG_ERR_NOMEM, "relinearisation");
     cg_status st = bfv_keyswitch(c, ct->data + 2 * w, rk, o, o + w, err);
@@ -154,9 +154,9 @@ static cg_status apply_galois(const cg_bfv_ctx *c, const cg_bfv_ksk *key, uint32
     const size_t n = c->n, L = c->nq, w = L * n;
     cg_bfv_ct src = {0};
     CG_TRY(cg_bfv_ct_copy(c, &src, ct, err));
-    cg_bfv_from_ntt(c, &src);
-    cg_bfv_ct r;
-    cg_status st = cg_bfv_ct_alloc(c, &r, 2, L, err);
+    cg_bfv_ct r = {0};
+    cg_status st = cg_bfv_from_ntt(c, &src, err);
+    if (st == CG_OK) st = cg_bfv_ct_alloc(c, &r, 2, L, err);
     uint64_t *c1g = cg_alloc(w * sizeof(uint64_t));
     if (st == CG_OK && !c1g) st = cg_error_set(err, CG_ERR_NOMEM, "rotation");
     if (st == CG_OK) {
@@ -303,11 +303,11 @@ cg_status cg_bfv_rotate_hoisted(const cg_bfv_ctx *c, const cg_bfv_galois_keys *g
     }
     cg_bfv_ct src = {0};
     CG_TRY(cg_bfv_ct_copy(c, &src, ct, err));
-    cg_bfv_from_ntt(c, &src);
+    cg_status st = cg_bfv_from_ntt(c, &src, err);
     uint64_t *digits = cg_alloc(c->dnum * K * n * sizeof(uint64_t));
     uint64_t *c0n = cg_alloc(w * sizeof(uint64_t));
     uint32_t *perm = cg_alloc(sizeof(uint32_t));
-    cg_status st = (digits && c0n && perm) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "rotation");
+    if (st == CG_OK && !(digits && c0n && perm)) st = cg_error_set(err, CG_ERR_NOMEM, "rotation");
     if (st == CG_OK) st = bfv_ks_decompose(c, src.data + w, digits, err);
     if (st == CG_OK) {
         memcpy(c0n, src.data, w * sizeof(uint64_t));
@@ -333,8 +333,8 @@ cg_status cg_bfv_mask_rotate(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, 
     cg_bfv_ct tmp = {0};
     cg_bfv_ct src = {0};
     CG_TRY(cg_bfv_ct_copy(c, &src, ct, err));
-    cg_bfv_to_ntt(c, &src);
-    cg_status st = cg_bfv_mul_plain(c, &src, mask, &tmp, err);
+    cg_status st = cg_bfv_to_ntt(c, &src, err);
+    if (st == CG_OK) st = cg_bfv_mul_plain(c, &src, mask, &tmp, err);
     cg_bfv_ct_free(&src);
     if (st == CG_OK) st = cg_bfv_rotate_rows(c, gk, &tmp, step, out, err);
     cg_bfv_ct_free(&tmp);

@@ -51,9 +51,9 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
     cg_status st = (ext && ten) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "multiply");
     if (st == CG_OK) st = cg_bfv_ct_copy(c, &ca, a, err);
     if (st == CG_OK) st = cg_bfv_ct_copy(c, &cb, b, err);
+    if (st == CG_OK) st = cg_bfv_from_ntt(c, &ca, err);
+    if (st == CG_OK) st = cg_bfv_from_ntt(c, &cb, err);
     if (st != CG_OK) goto done;
-    cg_bfv_from_ntt(c, &ca);
-    cg_bfv_from_ntt(c, &cb);
     for (int p = 0; p < 4; p++) {
         const uint64_t *src = (p < 2 ? ca.data : cb.data) + (p & 1) * w;
         uint64_t *dst = ext + p * K * n;

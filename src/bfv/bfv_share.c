@@ -28,6 +28,7 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
     if (st == CG_OK) st = cg_bfv_encrypt_pk(c, pk, &zero, &z, err);
     uint64_t *noise = st == CG_OK ? cg_alloc(w * sizeof(uint64_t)) : NULL;
     if (st == CG_OK && !noise) st = cg_error_set(err, CG_ERR_NOMEM, "flooding");
+    if (st == CG_OK) st = cg_bfv_from_ntt(c, ct, err);
     if (st == CG_OK) {
         cg_prg prg;
         cg_prg_init_random(&prg);
@@ -36,7 +37,6 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
         unsigned fb = flood_log2 > 1 ? (unsigned)ceil(flood_log2) : 1;
         cg_sample_wide_noise(&prg, c->mods, L, n, fb, noise);
         cg_prg_clear(&prg);
-        cg_bfv_from_ntt(c, ct);
         /* ct + Enc(0) + (e_f, 0) - Delta * mask */
         cg_poly_add(c->mods, L, n, ct->data, z.data, ct->data);
         cg_poly_add(c->mods, L, n, ct->data + w, z.data + w, ct->data + w);

@@ -148,13 +148,13 @@ int cg_bench_gen(int argc, char **argv)
     size_t nl = 0;
     if (!cli_parse_shape(shape, &cfg) || !cli_parse_ids(lengths, &ls, &nl)) {
         fprintf(stderr, "cryptogen bench gen: out of memory\n");
-        free(ls);
+        cg_free(ls);
         return 1;
     }
     for (size_t i = 0; i < nl; i++)
         if (ls[i] < 2 || ls[i] > cfg.n_positions) {
             const uint32_t bad = ls[i];
-            free(ls);
+            cg_free(ls);
             return cli_usage_error(&cmd, "--lengths: %u is outside [2, %u] (the shape's positions)", bad,
                                    cfg.n_positions);
         }
@@ -228,7 +228,7 @@ int cg_bench_gen(int argc, char **argv)
     rc = 0;
 done:
     if (rc) fprintf(stderr, "cryptogen bench gen: %s\n", err.msg);
-    free(ls);
+    cg_free(ls);
     cg_gen_weights_free(ws);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);

@@ -104,11 +104,11 @@ static int run_set(const char *name, int threads, bool json, bool first)
         cg_bfv_encrypt_pk(s.ctx, &s.pk, &s.pt, &s.ct, &s.err) ||
         cg_bfv_encrypt_pk(s.ctx, &s.pk, &s.pt, &s.ct2, &s.err) ||
         cg_bfv_ct_copy(s.ctx, &s.ctn, &s.ct, &s.err) ||
-        cg_bfv_plain_to_ntt(s.ctx, &s.pt, cg_bfv_nq(s.ctx), &s.ptn, &s.err)) {
+        cg_bfv_plain_to_ntt(s.ctx, &s.pt, cg_bfv_nq(s.ctx), &s.ptn, &s.err) ||
+        cg_bfv_to_ntt(s.ctx, &s.ctn, &s.err)) {
         fprintf(stderr, "bench he: set-up failed: %s\n", s.err.msg);
         return 1;
     }
-    cg_bfv_to_ntt(s.ctx, &s.ctn);
     struct {
         const char *name;
         op_fn fn;

@@ -20,7 +20,7 @@ static void print_text(const cg_tokenizer *tok, const char *label, const char *p
     cg_error err = {0};
     if (cg_tokenizer_decode(tok, t, n, &txt, &tl, &err) != CG_OK) return;
     printf("%-22s %s\033[1m%.*s\033[0m\n", label, prompt, (int)tl, txt);
-    free(txt);
+    cg_free(txt);
 }
 
 int cg_cmd_demo(int argc, char **argv)
@@ -107,7 +107,7 @@ done:
     cli_loopback_join(&lb, NULL);
     if (rc && err.msg[0]) fprintf(stderr, "cryptogen demo: %s\n", err.msg);
     cg_gen_weights_free(ws);
-    free(ids);
+    cg_free(ids);
     free(sec);
     free(flt);
     free(fix);

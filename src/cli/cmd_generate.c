@@ -169,9 +169,9 @@ int cg_cmd_generate(int argc, char **argv)
 done:
     if (rc) fprintf(stderr, "cryptogen generate: %s\n", err.msg[0] ? err.msg : "out of memory");
     cg_chan_free(ch);
-    free(text);
-    free(ptext);
-    free(ids);
+    cg_free(text);
+    cg_free(ptext);
+    cg_free(ids);
     free(out);
     cg_tokenizer_free(tok);
     cg_fixed_model_free(fm);

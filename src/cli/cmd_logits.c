@@ -56,7 +56,7 @@ int cg_cmd_logits(int argc, char **argv)
 out:
     if (rc) fprintf(stderr, "cryptogen logits: %s\n", err.msg);
     free(lg);
-    free(ids);
+    cg_free(ids);
     cg_gpt2_state_free(&st);
     cg_gpt2_free(m);
     return rc;

@@ -11,7 +11,6 @@
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cryptogen/model.h"
-#include "model/json.h"
 
 /* Sum of -log p(target) for positions [from, n-1) of the window's logits. */
 static double window_nll(const float *lg, const uint32_t *ids, size_t n, size_t from, size_t V, size_t *count,
@@ -106,7 +105,7 @@ int cg_cmd_ppl(int argc, char **argv)
     }
     if (cg_gpt2_load(&m, dir, &err) != CG_OK || cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK) {
         fprintf(stderr, "cryptogen ppl: %s\n", err.msg);
-        free(text);
+        cg_free(text);
         return 1;
     }
     cg_fixed_model *fm = NULL;
@@ -114,7 +113,7 @@ int cg_cmd_ppl(int argc, char **argv)
         fprintf(stderr, "cryptogen ppl: %s\n", err.msg);
         cg_tokenizer_free(tok);
         cg_gpt2_free(m);
-        free(text);
+        cg_free(text);
         return 1;
     }
     if (ctx > m->cfg.n_positions) ctx = m->cfg.n_positions;
@@ -150,7 +149,7 @@ int cg_cmd_ppl(int argc, char **argv)
                         correct += hit;
                         passages++;
                     }
-                    free(all), free(cids), free(tids);
+                    free(all), cg_free(cids), cg_free(tids);
                 }
                 cg_json_free(&doc);
             }
@@ -183,7 +182,7 @@ int cg_cmd_ppl(int argc, char **argv)
         if (end == n) break;
     }
     fprintf(stderr, "\n");
-    free(ids);
+    cg_free(ids);
     if (json)
         printf("{\"data\": \"%s\", \"mode\": \"%s\", \"tokens\": %zu, \"ctx\": %zu, \"stride\": %zu, "
                "\"perplexity\": %.3f}\n", data, mode, count, ctx, stride, exp(nll / (double)count));
@@ -194,7 +193,7 @@ int cg_cmd_ppl(int argc, char **argv)
 out:
     if (rc) fprintf(stderr, "cryptogen ppl: %s\n", err.msg);
     free(lg);
-    free(text);
+    cg_free(text);
     cg_tokenizer_free(tok);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);

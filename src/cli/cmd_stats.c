@@ -141,8 +141,8 @@ int cg_cmd_stats(int argc, char **argv)
 out:
     if (rc) fprintf(stderr, "cryptogen stats: %s\n", err.msg[0] ? err.msg : "out of memory");
     free(s.a);
-    free(ids);
-    free(text);
+    cg_free(ids);
+    cg_free(text);
     cg_tokenizer_free(tok);
     cg_gpt2_free(m);
     return rc;

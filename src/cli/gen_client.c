@@ -85,7 +85,7 @@ static void on_step(void *ctx, const cg_gen_step_report *r)
         if (cg_tokenizer_decode(c->tok, &r->token, 1, &txt, &tl, &err) == CG_OK) {
             fwrite(txt, 1, tl, stdout);
             fflush(stdout);
-            free(txt);
+            cg_free(txt);
         }
     }
     if (c->status) {

@@ -66,7 +66,7 @@ bool cli_parse_ids(const char *s, uint32_t **ids, size_t *n)
 {
     *ids = NULL;
     if (!scan_u32_list(s, NULL, n)) return false;
-    *ids = malloc(*n * sizeof **ids);
+    *ids = cg_alloc(*n * sizeof **ids); /* cg_free, like the tokenizer's ids */
     if (!*ids) return false;
     scan_u32_list(s, *ids, n);
     return true;

@@ -14,7 +14,8 @@
 bool cli_parse_shape(const char *s, cg_gpt2_config *cfg);
 bool cli_check_shape(const char *s, char *why, size_t why_size);
 
-/* "1,2,3" -> integers below 2^32 (malloc'ed; at least one). */
+/* "1,2,3" -> integers below 2^32, at least one (cg_alloc'ed like the
+ * tokenizer's ids, so one cg_free serves both). */
 bool cli_parse_ids(const char *s, uint32_t **ids, size_t *n);
 bool cli_check_ids(const char *s, char *why, size_t why_size);
 

@@ -187,38 +187,39 @@ cg_status cg_read_file(const char *path, size_t max, char **data, size_t *len, c
 {
     FILE *f = fopen(path, "rb");
     if (!f) return cg_error_set(err, CG_ERR_IO, "cannot open %s", path);
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
+    /* A cg_buf, so the result is cg_alloc'ed like everything else the
+     * library hands out. At most max + 1 bytes are read: one past max tells
+     * an oversized file without reading all of it. */
+    const size_t limit = max < SIZE_MAX - 1 ? max + 1 : SIZE_MAX - 1;
+    cg_buf b;
+    cg_buf_init(&b);
     cg_status st = CG_OK;
     for (;;) {
-        if (n == cap) {
-            if (cap > max) {
-                st = cg_error_set(err, CG_ERR_FORMAT, "%s is larger than %zu bytes", path, max);
-                break;
-            }
-            cap = cap ? cap * 2 : 65536;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                st = cg_error_set(err, CG_ERR_NOMEM, "reading %s", path);
-                break;
-            }
-            buf = nb;
+        /* room to double what we have, plus the NUL */
+        size_t want = b.len < 65536 ? 65536 : b.len;
+        if (want > limit - b.len) want = limit - b.len;
+        if (!cg_buf_reserve(&b, want + 1)) {
+            st = cg_error_set(err, CG_ERR_NOMEM, "reading %s", path);
+            break;
         }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
+        size_t got = fread(b.data + b.len, 1, want, f);
+        b.len += got;
+        if (b.len >= limit) { /* past max (limit is max + 1 unless max is absurd) */
+            st = cg_error_set(err, CG_ERR_FORMAT, "%s is larger than %zu bytes", path, max);
+            break;
+        }
+        if (got < want) {
             if (ferror(f)) st = cg_error_set(err, CG_ERR_IO, "cannot read %s", path);
             break;
         }
     }
     fclose(f);
-    if (st == CG_OK && n > max) st = cg_error_set(err, CG_ERR_FORMAT, "%s is larger than %zu bytes", path, max);
     if (st != CG_OK) {
-        free(buf);
+        cg_buf_free(&b);
         return st;
     }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
+    b.data[b.len] = '\0';
+    *data = (char *)b.data;
+    *len = b.len;
     return CG_OK;
 }

@@ -1,7 +1,9 @@
 /* Fixed-point emulator: GPT-2 in the exact integer arithmetic of the secure
- * protocol (see model.h for the step list). Both this file and the secure
- * generation layer call the same cg_fxp_ref_* non-linear references and the
- * same cg_fixed_matvec, so the two can only differ through a protocol bug. */
+ * protocol (see model.h for the step list). Its non-linear steps are the
+ * cg_fxp_ref_* references, which the mpc protocols equal bit for bit in the
+ * exact mode the secure run uses, and the protocol takes its public
+ * constants from here (cg_fixed_score_scaling, cg_fixed_inv_temperature), so
+ * a secure run that differs from it points to a protocol bug. */
 #include <math.h>
 #include <string.h>
 
@@ -281,17 +283,23 @@ static cg_status forward_one(const cg_fixed_model *m, cg_fixed_state *st, uint32
     return CG_OK;
 }
 
+cg_fixed_score_scale cg_fixed_score_scaling(cg_fixed_config fx, unsigned score_shift,
+                                            int64_t score_mul)
+{
+    const unsigned s = fx.act.frac_bits;
+    /* dh a power of 4: 1/sqrt(dh) is a shift, folded into the truncation */
+    if (score_mul == 0) return (cg_fixed_score_scale){.first_shift = s + score_shift};
+    return (cg_fixed_score_scale){.first_shift = s, .mul = score_mul, .second_shift = s};
+}
+
 void cg_fixed_scale_scores(const cg_fixed_model *m, int64_t *sc, size_t n)
 {
     const cg_fxp f = m->fx.act;
-    const unsigned s = f.frac_bits;
-    if (m->score_mul == 0) {
-        trunc_vec(f, sc, n, s + m->score_shift);
-    } else {
-        trunc_vec(f, sc, n, s);
-        for (size_t j = 0; j < n; j++) sc[j] = cg_fxp_wrap(f, (int64_t)((uint64_t)sc[j] * (uint64_t)m->score_mul));
-        trunc_vec(f, sc, n, s);
-    }
+    const cg_fixed_score_scale k = cg_fixed_score_scaling(m->fx, m->score_shift, m->score_mul);
+    trunc_vec(f, sc, n, k.first_shift);
+    if (k.mul == 0) return;
+    for (size_t j = 0; j < n; j++) sc[j] = cg_fxp_wrap(f, (int64_t)((uint64_t)sc[j] * (uint64_t)k.mul));
+    trunc_vec(f, sc, n, k.second_shift);
 }
 
 cg_status cg_fixed_forward(const cg_fixed_model *m, cg_fixed_state *st, const uint32_t *tokens,

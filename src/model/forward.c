@@ -114,9 +114,9 @@ cg_status cg_gpt2_forward_observed(const cg_gpt2 *m, cg_gpt2_state *st, const ui
     const size_t d = c->n_embd, H = c->n_head, hd = d / H, V = c->vocab_size;
     if (n == 0) return cg_error_set(err, CG_ERR_ARG, "no tokens");
     if (st->len + n > st->cap)
-        return cg_error_set(err, CG_ERR_RANGE, "sequence of %zu tokens exceeds the cache of %zu", st->len + n, st->cap);
+        return cg_error_set(err, CG_ERR_ARG, "sequence of %zu tokens exceeds the cache of %zu", st->len + n, st->cap);
     for (size_t i = 0; i < n; i++)
-        if (tokens[i] >= V) return cg_error_set(err, CG_ERR_RANGE, "token %u outside the vocabulary", tokens[i]);
+        if (tokens[i] >= V) return cg_error_set(err, CG_ERR_ARG, "token %u outside the vocabulary", tokens[i]);
     float *x = malloc(n * d * sizeof(float)), *h = malloc(n * d * sizeof(float));
     float *qkv = malloc(n * 3 * d * sizeof(float)), *att = malloc(n * d * sizeof(float));
     float *ff = malloc(n * 4 * d * sizeof(float)), *tmp = malloc(n * d * sizeof(float));

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "cryptogen/model.h"
-#include "model/json.h"
 
 cg_gpt2_config cg_gpt2_base_config(void)
 {
@@ -48,7 +47,7 @@ static cg_status parse_config(const char *path, cg_gpt2_config *c, cg_error *err
     CG_TRY(cg_read_file(path, 1 << 20, &text, &len, err));
     cg_json_doc doc;
     cg_status st = cg_json_parse(text, len, &doc, "config.json", err);
-    free(text);
+    cg_free(text);
     if (st != CG_OK) return st;
     *c = (cg_gpt2_config){0};
     if (st == CG_OK) st = get_u32(&doc.root, "n_layer", "num_hidden_layers", &c->n_layer, err);

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cryptogen/model.h"
-#include "model/json.h"
 #include "model/unicode_tables.h"
 
 /* Open-addressing map from byte strings to uint32 values. */
@@ -107,7 +106,7 @@ void cg_tokenizer_free(cg_tokenizer *t)
 {
     if (!t) return;
     cg_json_free(&t->vocab_doc);
-    free(t->merges_text);
+    cg_free(t->merges_text);
     free(t->id_str);
     free(t->id_len);
     smap_free(&t->vocab);
@@ -179,7 +178,7 @@ cg_status cg_tokenizer_load(cg_tokenizer **out, const char *vocab_json, const ch
     size_t vlen = 0, mlen = 0;
     cg_status st = cg_read_file(vocab_json, 64u << 20, &vtext, &vlen, err);
     if (st == CG_OK) st = load_vocab(t, vtext, vlen, err);
-    free(vtext);
+    cg_free(vtext);
     if (st == CG_OK) st = cg_read_file(merges_txt, 64u << 20, &t->merges_text, &mlen, err);
     if (st == CG_OK) st = load_merges(t, t->merges_text, mlen, err);
     /* every byte must have a token of its own, or some input cannot be encoded */
@@ -254,9 +253,9 @@ static size_t utf8_char(const uint8_t *s, size_t len, uint32_t *cp)
 static int char_class(uint32_t cp)
 {
     if (cp == UINT32_MAX) return C_OTHER;
-    if (in_ranges(cg_uni_space, cg_uni_space_count, cp)) return C_SPACE;
-    if (in_ranges(cg_uni_letter, cg_uni_letter_count, cp)) return C_LETTER;
-    if (in_ranges(cg_uni_number, cg_uni_number_count, cp)) return C_NUMBER;
+    if (in_ranges(uni_space, uni_space_count, cp)) return C_SPACE;
+    if (in_ranges(uni_letter, uni_letter_count, cp)) return C_LETTER;
+    if (in_ranges(uni_number, uni_number_count, cp)) return C_NUMBER;
     return C_OTHER;
 }
 
@@ -351,12 +350,15 @@ static cg_status bpe_piece(const cg_tokenizer *t, const uint8_t *bytes, size_t n
             break;
         }
         if (*n == *cap) {
+            /* cg_alloc'ed, as the caller frees it with cg_free */
             size_t nc = *cap ? *cap * 2 : 64;
-            uint32_t *ni = realloc(*ids, nc * sizeof *ni);
+            uint32_t *ni = cg_calloc(nc, sizeof *ni);
             if (!ni) {
                 res = cg_error_set(err, CG_ERR_NOMEM, "tokenizer");
                 break;
             }
+            if (*n) memcpy(ni, *ids, *n * sizeof *ni);
+            cg_free(*ids);
             *ids = ni;
             *cap = nc;
         }
@@ -390,7 +392,7 @@ cg_status cg_tokenizer_encode(const cg_tokenizer *t, const char *text, size_t le
     }
     free(c);
     if (st != CG_OK) {
-        free(*ids);
+        cg_free(*ids);
         *ids = NULL;
         *n = 0;
     }
@@ -402,10 +404,10 @@ cg_status cg_tokenizer_decode(const cg_tokenizer *t, const uint32_t *ids, size_t
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ids[i] >= t->vocab_size) return cg_error_set(err, CG_ERR_RANGE, "token id %u outside the vocabulary", ids[i]);
+        if (ids[i] >= t->vocab_size) return cg_error_set(err, CG_ERR_ARG, "token id %u outside the vocabulary", ids[i]);
         total += t->id_len[ids[i]];
     }
-    char *o = malloc(total + 1);
+    char *o = cg_alloc(total + 1);
     if (!o) return cg_error_set(err, CG_ERR_NOMEM, "decode");
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -415,7 +417,7 @@ cg_status cg_tokenizer_decode(const cg_tokenizer *t, const uint32_t *ids, size_t
             uint32_t cp;
             size_t cl = utf8_char(s + j, l - j, &cp);
             if (cp >= 512 || t->byte_dec[cp] < 0) {
-                free(o);
+                cg_free(o);
                 return cg_error_set(err, CG_ERR_FORMAT, "token %u is not byte-level", ids[i]);
             }
             o[k++] = (char)t->byte_dec[cp];

@@ -3,10 +3,10 @@
 #define CG_MODEL_UNICODE_TABLES_H
 #include <stddef.h>
 #include <stdint.h>
-extern const uint32_t cg_uni_letter[][2];
-extern const size_t cg_uni_letter_count;
-extern const uint32_t cg_uni_number[][2];
-extern const size_t cg_uni_number_count;
-extern const uint32_t cg_uni_space[][2];
-extern const size_t cg_uni_space_count;
+extern const uint32_t uni_letter[][2];
+extern const size_t uni_letter_count;
+extern const uint32_t uni_number[][2];
+extern const size_t uni_number_count;
+extern const uint32_t uni_space[][2];
+extern const size_t uni_space_count;
 #endif

@@ -104,15 +104,4 @@ cg_status mpc_and_units(cg_mpc *m, size_t nu, const uint8_t *two, const uint8_t 
                         const uint8_t *y, const mpc_triples *t, size_t first, uint8_t *z,
                         cg_error *err);
 
-/* The accurate GELU option (cg_fxp_ref_gelu_accurate, cg_mpc_gelu_accurate):
- * GELU(x) = x/2 + Q(|x|/4) for |x| <= MPC_GELU_ACC_T, ReLU outside; Q's
- * coefficients d0..d6 from scripts/fit_gelu_accurate.py (least squares on
- * Chebyshev nodes; fit error 6.95e-4, tail at 3.5: 8.1e-4). t = |x|/4 is
- * held with s + 5 fraction bits, the coefficients with s + 2. */
-#define MPC_GELU_ACC_T 3.5
-#define MPC_GELU_ACC_COEFFS                                                                   \
-    {0.00054546107539303352, -0.055566332396901182, 7.240218927535822,                     \
-     -4.1100878928957902,    -13.233607694795722,   20.729993378056555,                    \
-     -8.6197863875104659}
-
 #endif

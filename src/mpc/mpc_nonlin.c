@@ -146,7 +146,7 @@ done:
 cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                                cg_error *err)
 {
-    static const double d[7] = MPC_GELU_ACC_COEFFS;
+    static const double d[7] = CG_FXP_GELU_ACC_COEFFS;
     unsigned l = f.ring_bits, s = f.frac_bits, ts = s + 5, sd = s + 2;
     CG_TRY(mpc_check(m, l, 8, "gelu", err));
     if (s < 4 || 2 * s + 13 > l)
@@ -165,7 +165,7 @@ cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x,
         st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
         goto done;
     }
-    STEP(gelu_tests(m, f, n, x, MPC_GELU_ACC_T, cmp, inside, b[T1], err));
+    STEP(gelu_tests(m, f, n, x, CG_FXP_GELU_ACC_T, cmp, inside, b[T1], err));
     /* relu(x); t = |x| / 4 = (2 relu(x) - x) * 2^3 with ts = s + 5 fraction bits. */
     STEP(cg_mpc_select(m, l, n, cmp, x, b[R], err));
     for (size_t i = 0; i < n; i++) b[T1][i] = ((2 * b[R][i] - x[i]) << 3) & mask;

@@ -457,6 +457,16 @@ cg_status cg_chan_send_msg(cg_channel *ch, const void *p, size_t n, cg_error *er
     return cg_chan_send(ch, p, n, err);
 }
 
+cg_status cg_chan_send_buf(cg_channel *ch, const cg_buf *b, cg_error *err)
+{
+    if (!ch || !b) return cg_error_set(err, CG_ERR_ARG, "cg_chan_send_buf: NULL argument");
+    /* A buffer whose allocation failed is missing content the peer would
+     * read as a whole message: refuse it before anything is sent. */
+    if (b->failed)
+        return cg_error_set(err, CG_ERR_NOMEM, "channel: message incomplete (its buffer ran out of memory)");
+    return cg_chan_send_msg(ch, b->data, b->len, err);
+}
+
 static cg_status recv_len(cg_channel *ch, uint64_t *len, cg_error *err)
 {
     uint8_t b[8];

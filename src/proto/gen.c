@@ -677,13 +677,11 @@ static cg_status attention(gen_sess *s, size_t layer, size_t pos0, size_t rows,
     /* 4. Softmax on shares: scale by 1/sqrt(dh), causal row lengths. */
     gen_part_begin(s, CG_PART_SOFTMAX);
     if (st == CG_OK) {
-        const unsigned sf = s->fx.act.frac_bits;
-        if (s->score_mul == 0) {
-            st = trunc_exact(s, n_q * cols, a.sc, sf + s->score_shift, err);
-        } else {
-            st = trunc_exact(s, n_q * cols, a.sc, sf, err);
-            if (st == CG_OK) cg_mpc_mul_public(s->mpc, s->l, n_q * cols, a.sc, (uint64_t)s->score_mul, a.sc);
-            if (st == CG_OK) st = trunc_exact(s, n_q * cols, a.sc, sf, err);
+        const cg_fixed_score_scale k = cg_fixed_score_scaling(s->fx, s->score_shift, s->score_mul);
+        st = trunc_exact(s, n_q * cols, a.sc, k.first_shift, err);
+        if (st == CG_OK && k.mul != 0) {
+            cg_mpc_mul_public(s->mpc, s->l, n_q * cols, a.sc, (uint64_t)k.mul, a.sc);
+            st = trunc_exact(s, n_q * cols, a.sc, k.second_shift, err);
         }
     }
     if (st == CG_OK) st = cg_mpc_softmax(s->mpc, s->fx.act, n_q, cols, row_len, a.sc, a.pr, err);

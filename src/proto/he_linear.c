@@ -221,7 +221,7 @@ static cg_status lin_in_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
     lin_job *j = ctx;
     const size_t r = i / j->cin, a = i % j->cin, N = s->N;
     cg_bfv_ct *ct = &j->ins[i];
-    if (s->party == CG_SERVER && !j->x) return cg_bfv_to_ntt(s->he, ct);
+    if (s->party == CG_SERVER && !j->x) return cg_bfv_to_ntt(s->he, ct, err);
     int64_t *co = cg_calloc(N, sizeof *co);
     cg_bfv_plain pt = {0};
     if (!co) return cg_error_set(err, CG_ERR_NOMEM, "linear layer");
@@ -230,7 +230,7 @@ static cg_status lin_in_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
     cg_status st = gen_encode(s, co, &pt, err);
     if (st == CG_OK && s->party == CG_CLIENT) st = cg_bfv_encrypt_sk(s->he, &s->sk, &pt, ct, err);
     if (st == CG_OK && s->party == CG_SERVER) st = cg_bfv_add_plain(s->he, ct, &pt, err);
-    if (st == CG_OK && s->party == CG_SERVER) st = cg_bfv_to_ntt(s->he, ct);
+    if (st == CG_OK && s->party == CG_SERVER) st = cg_bfv_to_ntt(s->he, ct, err);
     cg_free(co);
     cg_bfv_plain_free(&pt);
     return st;

@@ -96,9 +96,9 @@ void cg_ntt_table_free(cg_ntt_table *t)
 void cg_ntt_forward(const cg_ntt_table *t, uint64_t *a)
 {
     if (t->backend == CG_NTT_AVX512IFMA)
-        cg_ntt_forward_ifma(t, a);
+        ntt_forward_ifma(t, a);
     else if (t->backend == CG_NTT_AVX2 && t->n >= 8)
-        cg_ntt_forward_avx2(t, a);
+        ntt_forward_avx2(t, a);
     else
         cg_ntt_forward_portable(t, a);
 }
@@ -106,9 +106,9 @@ void cg_ntt_forward(const cg_ntt_table *t, uint64_t *a)
 void cg_ntt_inverse(const cg_ntt_table *t, uint64_t *a)
 {
     if (t->backend == CG_NTT_AVX512IFMA)
-        cg_ntt_inverse_ifma(t, a);
+        ntt_inverse_ifma(t, a);
     else if (t->backend == CG_NTT_AVX2 && t->n >= 8)
-        cg_ntt_inverse_avx2(t, a);
+        ntt_inverse_avx2(t, a);
     else
         cg_ntt_inverse_portable(t, a);
 }

@@ -40,7 +40,7 @@ static inline __m256i csub(__m256i v, __m256i m)
     return _mm256_sub_epi64(v, _mm256_andnot_si256(lt, m));
 }
 
-void cg_ntt_forward_avx2(const cg_ntt_table *t, uint64_t *a)
+void ntt_forward_avx2(const cg_ntt_table *t, uint64_t *a)
 {
     const size_t n = t->n;
     const uint64_t qs = t->mod.value, two_qs = 2 * qs;
@@ -61,20 +61,20 @@ void cg_ntt_forward_avx2(const cg_ntt_table *t, uint64_t *a)
             }
         }
     }
-    for (; m < n; m <<= 1, span >>= 1) cg_ntt_fwd_layer_scalar(t, a, m, span);
+    for (; m < n; m <<= 1, span >>= 1) ntt_fwd_layer_scalar(t, a, m, span);
     for (size_t j = 0; j < n; j += 4) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(a + j));
         _mm256_storeu_si256((__m256i *)(a + j), csub(csub(v, two_q), q));
     }
 }
 
-void cg_ntt_inverse_avx2(const cg_ntt_table *t, uint64_t *a)
+void ntt_inverse_avx2(const cg_ntt_table *t, uint64_t *a)
 {
     const size_t n = t->n;
     const uint64_t qs = t->mod.value, two_qs = 2 * qs;
     const __m256i q = _mm256_set1_epi64x((long long)qs), two_q = _mm256_set1_epi64x((long long)two_qs);
     size_t span = 1, m = n;
-    for (; m > 2 && span < 4; m >>= 1, span <<= 1) cg_ntt_inv_layer_scalar(t, a, m >> 1, span);
+    for (; m > 2 && span < 4; m >>= 1, span <<= 1) ntt_inv_layer_scalar(t, a, m >> 1, span);
     for (; m > 2; m >>= 1, span <<= 1) {
         const size_t h = m >> 1;
         for (size_t i = 0; i < h; i++) {

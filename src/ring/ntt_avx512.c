@@ -76,7 +76,7 @@ static small_span make_span(unsigned s)
     return r;
 }
 
-void cg_ntt_forward_ifma(const cg_ntt_table *t, uint64_t *a)
+void ntt_forward_ifma(const cg_ntt_table *t, uint64_t *a)
 {
     const size_t n = t->n;
     if (n < 16) {
@@ -124,7 +124,7 @@ void cg_ntt_forward_ifma(const cg_ntt_table *t, uint64_t *a)
     }
 }
 
-void cg_ntt_inverse_ifma(const cg_ntt_table *t, uint64_t *a)
+void ntt_inverse_ifma(const cg_ntt_table *t, uint64_t *a)
 {
     const size_t n = t->n;
     if (n < 16) {

@@ -4,13 +4,13 @@
 #include "cryptogen/ring.h"
 
 /* Scalar butterfly layers (shared by the portable and AVX2 kernels). */
-void cg_ntt_fwd_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t m, size_t span);
-void cg_ntt_inv_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t h, size_t span);
+void ntt_fwd_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t m, size_t span);
+void ntt_inv_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t h, size_t span);
 
 /* AVX-512 IFMA (q < 2^50); same contract as the portable kernels. */
-void cg_ntt_forward_ifma(const cg_ntt_table *t, uint64_t *a);
-void cg_ntt_inverse_ifma(const cg_ntt_table *t, uint64_t *a);
+void ntt_forward_ifma(const cg_ntt_table *t, uint64_t *a);
+void ntt_inverse_ifma(const cg_ntt_table *t, uint64_t *a);
 /* AVX2 (any q < 2^61, n >= 8). */
-void cg_ntt_forward_avx2(const cg_ntt_table *t, uint64_t *a);
-void cg_ntt_inverse_avx2(const cg_ntt_table *t, uint64_t *a);
+void ntt_forward_avx2(const cg_ntt_table *t, uint64_t *a);
+void ntt_inverse_avx2(const cg_ntt_table *t, uint64_t *a);
 #endif

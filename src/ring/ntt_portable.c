@@ -5,7 +5,7 @@
 #include "ring/ntt_internal.h"
 
 /* One forward CT layer: m blocks of 2*span; values stay in [0, 4q) (Harvey). */
-void cg_ntt_fwd_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t m, size_t span)
+void ntt_fwd_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t m, size_t span)
 {
     const uint64_t q = t->mod.value, two_q = 2 * q;
     for (size_t i = 0; i < m; i++) {
@@ -22,7 +22,7 @@ void cg_ntt_fwd_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t m, size_
 }
 
 /* One inverse GS layer: h blocks of 2*span; values stay in [0, 2q). */
-void cg_ntt_inv_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t h, size_t span)
+void ntt_inv_layer_scalar(const cg_ntt_table *t, uint64_t *a, size_t h, size_t span)
 {
     const uint64_t q = t->mod.value, two_q = 2 * q;
     for (size_t i = 0; i < h; i++) {
@@ -42,7 +42,7 @@ void cg_ntt_forward_portable(const cg_ntt_table *t, uint64_t *a)
 {
     const uint64_t q = t->mod.value, two_q = 2 * q;
     const size_t n = t->n;
-    for (size_t m = 1, span = n / 2; m < n; m <<= 1, span >>= 1) cg_ntt_fwd_layer_scalar(t, a, m, span);
+    for (size_t m = 1, span = n / 2; m < n; m <<= 1, span >>= 1) ntt_fwd_layer_scalar(t, a, m, span);
     for (size_t j = 0; j < n; j++) {
         uint64_t u = a[j];
         u -= two_q & (0 - (uint64_t)(u >= two_q));
@@ -56,7 +56,7 @@ void cg_ntt_inverse_portable(const cg_ntt_table *t, uint64_t *a)
 {
     const uint64_t q = t->mod.value, two_q = 2 * q;
     const size_t n = t->n;
-    for (size_t m = n, span = 1; m > 2; m >>= 1, span <<= 1) cg_ntt_inv_layer_scalar(t, a, m >> 1, span);
+    for (size_t m = n, span = 1; m > 2; m >>= 1, span <<= 1) ntt_inv_layer_scalar(t, a, m >> 1, span);
     uint64_t *x = a, *y = a + n / 2;
     for (size_t j = 0; j < n / 2; j++) {
         uint64_t u = x[j], v = y[j];

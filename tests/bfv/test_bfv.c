@@ -186,7 +186,15 @@ static void test_encrypt_decrypt_and_encoders(void **state)
     cg_bfv_plain_ntt pxn = {0};
     assert_int_equal(cg_bfv_encode_coeff(f->ctx, xpow, 2, &px, &err), CG_OK);
     assert_int_equal(cg_bfv_plain_to_ntt(f->ctx, &px, cg_bfv_nq(f->ctx), &pxn, &err), CG_OK);
-    cg_bfv_to_ntt(f->ctx, &ct);
+    assert_int_equal(cg_bfv_to_ntt(f->ctx, &ct, NULL), CG_OK);
+    /* no data, or a level the context lacks: refused with a message */
+    cg_bfv_ct none = {0}, deep = ct;
+    cg_error ferr = {0};
+    assert_int_equal(cg_bfv_to_ntt(f->ctx, &none, &ferr), CG_ERR_ARG);
+    assert_true(ferr.msg[0] != '\0');
+    assert_int_equal(cg_bfv_from_ntt(f->ctx, &none, NULL), CG_ERR_ARG);
+    deep.level = cg_bfv_nq(f->ctx) + 1;
+    assert_int_equal(cg_bfv_from_ntt(f->ctx, &deep, NULL), CG_ERR_ARG);
     cg_bfv_ct prod = {0};
     assert_int_equal(cg_bfv_mul_plain(f->ctx, &ct, &pxn, &prod, &err), CG_OK);
     assert_int_equal(cg_bfv_decrypt(f->ctx, &f->sk, &prod, &back, &err), CG_OK);
@@ -227,7 +235,7 @@ static void test_add_sub_negate_plain_scalar(void **state)
     assert_int_equal(cg_bfv_add_plain(f->ctx, &r, &pb, &err), CG_OK);
     for (size_t i = 0; i < f->n; i++) w[i] = a[i] + b[i];
     check_decrypts_to(f, &r, w);
-    cg_bfv_to_ntt(f->ctx, &r); /* also in NTT form */
+    assert_int_equal(cg_bfv_to_ntt(f->ctx, &r, NULL), CG_OK); /* also in NTT form */
     assert_int_equal(cg_bfv_sub_plain(f->ctx, &r, &pb, &err), CG_OK);
     assert_int_equal(cg_bfv_sub_plain(f->ctx, &r, &pb, &err), CG_OK);
     for (size_t i = 0; i < f->n; i++) w[i] = a[i] - b[i];
@@ -238,7 +246,7 @@ static void test_add_sub_negate_plain_scalar(void **state)
     check_decrypts_to(f, &r, w);
     check_noise(f, &r, 8, "scalar");
     /* mismatched forms are refused */
-    cg_bfv_to_ntt(f->ctx, &cb);
+    assert_int_equal(cg_bfv_to_ntt(f->ctx, &cb, NULL), CG_OK);
     assert_int_equal(cg_bfv_add(f->ctx, &ca, &cb, &r, &err), CG_ERR_STATE);
     cg_bfv_plain_free(&pb);
     cg_bfv_ct_free(&ca);
@@ -264,7 +272,7 @@ static void test_mul_plain_and_mac(void **state)
         cts[k] = (cg_bfv_ct){0};
         pts[k] = (cg_bfv_plain_ntt){0};
         encrypt_vals(f, a, &cts[k], k & 1);
-        cg_bfv_to_ntt(f->ctx, &cts[k]);
+        assert_int_equal(cg_bfv_to_ntt(f->ctx, &cts[k], NULL), CG_OK);
         cg_bfv_plain pb = {0};
         cg_bfv_encode_batch(f->ctx, b, f->n, &pb, &err);
         assert_int_equal(cg_bfv_plain_to_ntt(f->ctx, &pb, cg_bfv_nq(f->ctx), &pts[k], &err), CG_OK);
@@ -287,7 +295,7 @@ static void test_mul_plain_and_mac(void **state)
     assert_int_equal(cg_bfv_mac_plain(f->ctx, cp, pp, K, &acc, &err), CG_OK);
     check_decrypts_to(f, &acc, want);
     check_noise(f, &acc, 8, "mac x24");
-    cg_bfv_from_ntt(f->ctx, &cts[0]);
+    assert_int_equal(cg_bfv_from_ntt(f->ctx, &cts[0], NULL), CG_OK);
     assert_int_equal(cg_bfv_mac_plain(f->ctx, cp, pp, K, &acc, &err), CG_ERR_STATE);
     for (int k = 0; k < K; k++) {
         cg_bfv_ct_free(&cts[k]);
@@ -365,7 +373,7 @@ static void test_multiply_relinearize(void **state)
     cg_bfv_ct ca = {0}, cb = {0}, r = {0};
     encrypt_vals(f, a, &ca, false);
     encrypt_vals(f, b, &cb, true);
-    cg_bfv_to_ntt(f->ctx, &cb); /* either form is accepted */
+    assert_int_equal(cg_bfv_to_ntt(f->ctx, &cb, NULL), CG_OK); /* either form is accepted */
     assert_int_equal(cg_bfv_multiply(f->ctx, &ca, &cb, &r, &err), CG_OK);
     assert_int_equal(r.size, 3);
     for (size_t i = 0; i < f->n; i++) w[i] = (int64_t)((__int128)a[i] * b[i] % (int64_t)f->t);

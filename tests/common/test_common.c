@@ -178,8 +178,14 @@ static void test_read_file_limits(void **state)
     assert_int_equal(len, sizeof data);
     assert_memory_equal(got, data, len);
     assert_int_equal(got[len], 0);
-    free(got);
+    cg_free(got); /* cg_alloc'ed, like everything the library hands out */
     assert_int_equal(cg_read_file(path, sizeof data - 1, &got, &len, &err), CG_ERR_FORMAT);
+    /* an empty file is an empty string */
+    assert_int_equal(truncate(path, 0), 0);
+    assert_int_equal(cg_read_file(path, 0, &got, &len, &err), CG_OK);
+    assert_int_equal(len, 0);
+    assert_int_equal(got[0], 0);
+    cg_free(got);
     unlink(path);
     assert_int_equal(cg_read_file(path, 10, &got, &len, &err), CG_ERR_IO);
 }

@@ -97,12 +97,12 @@ static void test_fixed_prefill_equals_decode(void **state)
         assert_memory_equal(one, all + i * 300, 300 * sizeof *one);
     }
     /* the cache is full now */
-    assert_int_not_equal(cg_fixed_forward(fm, &b, ids, 1, one, false, 1, &err), CG_OK);
+    assert_int_equal(cg_fixed_forward(fm, &b, ids, 1, one, false, 1, &err), CG_ERR_ARG);
     /* out-of-vocabulary token */
     cg_fixed_state c;
     assert_int_equal(cg_fixed_state_new(fm, 4, &c, &err), CG_OK);
     uint32_t bad = 300;
-    assert_int_not_equal(cg_fixed_forward(fm, &c, &bad, 1, one, false, 1, &err), CG_OK);
+    assert_int_equal(cg_fixed_forward(fm, &c, &bad, 1, one, false, 1, &err), CG_ERR_ARG);
     cg_fixed_state_free(&a);
     cg_fixed_state_free(&b);
     cg_fixed_state_free(&c);
@@ -132,11 +132,66 @@ static void test_quantisation_range(void **state)
     cg_gpt2_free(m);
 }
 
+/* The scores' scaling: one definition (cg_fixed_score_scaling) for the
+ * emulator and the protocol, a shift when dh is a power of 4, else a
+ * product; applied step by step as the protocol does, it gives what
+ * cg_fixed_scale_scores gives, and about score / sqrt(dh). */
+static void test_score_scaling(void **state)
+{
+    (void)state;
+    const cg_fixed_config fx = cg_fixed_default();
+    const unsigned s = fx.act.frac_bits;
+    cg_fixed_score_scale k = cg_fixed_score_scaling(fx, 2, 0);
+    assert_int_equal(k.first_shift, s + 2);
+    assert_int_equal(k.mul, 0);
+    k = cg_fixed_score_scaling(fx, 0, 1448);
+    assert_int_equal(k.first_shift, s);
+    assert_int_equal(k.mul, 1448);
+    assert_int_equal(k.second_shift, s);
+    const uint32_t widths[2] = {32, 16}; /* two heads: dh = 16 (4^2), dh = 8 */
+    for (int c = 0; c < 2; c++) {
+        cg_gpt2_config cfg = {.n_layer = 1, .n_head = 2, .n_embd = widths[c], .n_positions = 4,
+                              .vocab_size = 16, .ln_eps = 1e-5f};
+        cg_gpt2 *m = NULL;
+        cg_fixed_model *fm = NULL;
+        cg_error err = {0};
+        assert_int_equal(cg_gpt2_random(&m, &cfg, 3, &err), CG_OK);
+        assert_int_equal(cg_fixed_model_new(&fm, m, fx, &err), CG_OK);
+        const double dh = widths[c] / 2;
+        if (c == 0) {
+            assert_int_equal(fm->score_shift, 2);
+            assert_int_equal(fm->score_mul, 0);
+        } else {
+            assert_int_equal(fm->score_mul, llround(ldexp(1.0 / sqrt(dh), (int)s)));
+        }
+        k = cg_fixed_score_scaling(fm->fx, fm->score_shift, fm->score_mul);
+        enum { N = 44 };
+        int64_t sc[N], by_steps[N];
+        for (int i = 0; i < N; i++) {
+            double r = -8.0 + 0.37 * i;
+            sc[i] = llround(ldexp(r, 2 * (int)s)); /* scores at scale 2s */
+            int64_t v = cg_fxp_ref_trunc(sc[i], k.first_shift);
+            if (k.mul) v = cg_fxp_ref_trunc(v * k.mul, k.second_shift);
+            by_steps[i] = cg_fxp_wrap(fx.act, v);
+        }
+        cg_fixed_scale_scores(fm, sc, N);
+        for (int i = 0; i < N; i++) {
+            double r = -8.0 + 0.37 * i;
+            assert_int_equal(sc[i], by_steps[i]);
+            /* floors and the rounded multiplier: a few ulps at most */
+            assert_true(fabs((double)sc[i] - ldexp(r / sqrt(dh), (int)s)) <= 2.0 + 0.5 * fabs(r));
+        }
+        cg_fixed_model_free(fm);
+        cg_gpt2_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixed_prefill_equals_decode),
         cmocka_unit_test(test_quantisation_range),
+        cmocka_unit_test(test_score_scaling),
         cmocka_unit_test(test_fixed_close_to_float),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

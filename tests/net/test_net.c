@@ -522,6 +522,44 @@ static void test_tcp_pair_new(void **state)
     assert_int_not_equal(cg_chan_tcp_pair_new(NULL, &b, NULL, &err), CG_OK);
 }
 
+/* A cg_buf whose allocation failed is refused before anything is sent; the
+ * channel stays usable and the peer sees only the next, whole message. */
+static void test_send_buf_refuses_failed(void **state)
+{
+    (void)state;
+    cg_channel *a, *b;
+    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, NULL), CG_OK);
+    cg_buf bad, good, got;
+    cg_buf_init(&bad);
+    cg_buf_init(&good);
+    cg_buf_init(&got);
+    cg_buf_put(&bad, "abc", 3);
+    assert_false(cg_buf_reserve(&bad, SIZE_MAX)); /* marks it failed */
+    assert_true(bad.failed);
+    cg_error err = {0};
+    assert_int_equal(cg_chan_send_buf(a, &bad, &err), CG_ERR_NOMEM);
+    assert_true(err.msg[0] != '\0');
+    assert_int_equal(cg_chan_flush(a, NULL), CG_OK);
+    cg_chan_stats st;
+    cg_chan_get_stats(a, &st);
+    assert_int_equal(st.total.bytes_sent, 0);
+    assert_int_equal(st.total.messages, 0);
+    cg_buf_put(&good, "good", 4);
+    assert_int_equal(cg_chan_send_buf(a, &good, NULL), CG_OK);
+    assert_int_equal(cg_chan_flush(a, NULL), CG_OK);
+    assert_int_equal(cg_chan_recv_msg_buf(b, &got, 100, NULL), CG_OK);
+    assert_int_equal(got.len, 4);
+    assert_memory_equal(got.data, "good", 4);
+    cg_chan_get_stats(b, &st);
+    assert_int_equal(st.total.bytes_received, 8 + 4); /* length prefix + body, nothing else */
+    assert_int_equal(cg_chan_send_buf(a, NULL, NULL), CG_ERR_ARG);
+    cg_buf_free(&bad);
+    cg_buf_free(&good);
+    cg_buf_free(&got);
+    cg_chan_free(a);
+    cg_chan_free(b);
+}
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
@@ -534,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_bad_addresses),
         cmocka_unit_test(test_simultaneous_large_sends),
         cmocka_unit_test(test_counters_exact),
+        cmocka_unit_test(test_send_buf_refuses_failed),
         cmocka_unit_test(test_peer_close),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_malformed_frames),

@@ -3,8 +3,7 @@
  * a stated ulp bound). Products use 128-bit intermediates before wrapping. */
 #include <math.h>
 
-#include "cryptogen/mpc.h"
-#include "mpc/mpc_internal.h"
+#include "cryptogen/fxp.h"
 
 int64_t cg_fxp_wrap(cg_fxp f, int64_t v)
 {
@@ -53,7 +52,7 @@ int64_t cg_fxp_ref_exp_neg(cg_fxp f, int64_t x)
     return e >> l;
 }
 
-/* BOLT's quartic in factored form (coefficients from mpc-anchors.md). */
+/* BOLT's quartic in factored form, with BOLT's coefficients. */
 #define GELU_A 0.14439048359960427
 #define GELU_B 0.7077117131613893
 #define GELU_C 4.5702822654246535
@@ -86,9 +85,9 @@ int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x)
 
 int64_t cg_fxp_ref_gelu_accurate(cg_fxp f, int64_t x)
 {
-    static const double d[7] = MPC_GELU_ACC_COEFFS;
+    static const double d[7] = CG_FXP_GELU_ACC_COEFFS;
     bool pos;
-    if (!gelu_tests(f, x, MPC_GELU_ACC_T, &pos)) return pos ? x : 0;
+    if (!gelu_tests(f, x, CG_FXP_GELU_ACC_T, &pos)) return pos ? x : 0;
     int64_t y = pos ? x : -x;
     unsigned s = f.frac_bits, st = s + 5, sd = s + 2;
     const cg_fxp fd = {f.ring_bits, sd}, fa = {f.ring_bits, sd + st};

@@ -1,5 +1,5 @@
-/* Strict recursive-descent JSON parser with depth and size limits. */
-#include "model/json.h"
+/* Strict recursive-descent JSON parser with depth and size limits (common.h). */
+#include "cryptogen/common.h"
 
 #include <math.h>
 #include <stdlib.h>

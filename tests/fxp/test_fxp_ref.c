@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 
-#include "cryptogen/mpc.h"
+#include "cryptogen/fxp.h"
 
 static const cg_fxp F = {.ring_bits = 37, .frac_bits = 12};
 

@@ -1,0 +1,81 @@
+/* cryptogen fxp layer: the fixed-point format and the plaintext fixed-point
+ * references that both the two-party protocols (mpc) and the model's
+ * emulator follow. It knows no protocol, so the model can use the
+ * references without linking one. */
+#ifndef CRYPTOGEN_FXP_H
+#define CRYPTOGEN_FXP_H
+
+#include "cryptogen/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Fixed-point format: a real r is the integer round(r * 2^frac) in a ring of
+ * ring_bits bits (see docs/NUMERICS.md for the per-operation choices). */
+typedef struct cg_fxp {
+    uint8_t ring_bits;
+    uint8_t frac_bits;
+} cg_fxp;
+
+/* ---- Plaintext fixed-point references (fxp_ref.c) --------------------------
+ * Integer-only models of what the two-party protocols compute, on the signed
+ * integer a ring element encodes (value = v / 2^frac_bits). Each follows the
+ * same steps as its protocol, so a protocol's output can be checked against
+ * them exactly or within a documented ulp bound; docs/NUMERICS.md lists their
+ * errors against real arithmetic. Results are wrapped to ring_bits like the
+ * ring would. */
+int64_t cg_fxp_encode(cg_fxp f, double r);   /* round(r * 2^frac), wrapped */
+double cg_fxp_decode(cg_fxp f, int64_t v);   /* v / 2^frac */
+int64_t cg_fxp_wrap(cg_fxp f, int64_t v);    /* v mod 2^ring_bits, centred */
+/* floor(x / 2^shift) (arithmetic shift), shift <= 63. */
+int64_t cg_fxp_ref_trunc(int64_t x, unsigned shift);
+/* floor(a * b / 2^frac), wrapped. */
+int64_t cg_fxp_ref_mul(cg_fxp f, int64_t a, int64_t b);
+/* exp(x) for x <= 0 (BOLT): l = floor(x / -ln2), p = x + l*ln2,
+ * exp(p) ~ 0.3585 (p + 1.353)^2 + 0.344, then >> l; 0 once l > frac_bits.
+ * x > 0 is clipped to 0. */
+int64_t cg_fxp_ref_exp_neg(cg_fxp f, int64_t x);
+/* GELU (BOLT): 0.5x + P(|x|) for |x| <= 2.7, ReLU outside; the sign tests
+ * on x wrapped to ring_bits - frac_bits bits, as the protocol makes them
+ * (the same as on x for |x| < 2^(ring_bits - frac_bits - 2)). */
+int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x);
+/* The more accurate GELU option: 0.5x + Q(|x|/4) with Q of degree 6 for
+ * |x| <= 3.5, ReLU outside (max error about 1e-3 at l = 37, s = 12, against
+ * BOLT's 9.4e-3; docs/NUMERICS.md). Needs 2 * frac_bits + 13 <= ring_bits. */
+int64_t cg_fxp_ref_gelu_accurate(cg_fxp f, int64_t x);
+/* Its constants, which the protocol (cg_mpc_gelu_accurate) uses too:
+ * GELU(x) = x/2 + Q(|x|/4) for |x| <= CG_FXP_GELU_ACC_T; Q's coefficients
+ * d0..d6 (an initialiser for double[7]) from scripts/fit_gelu_accurate.py
+ * (least squares on Chebyshev nodes; fit error 6.95e-4, tail at 3.5:
+ * 8.1e-4). t = |x|/4 is held with s + 5 fraction bits, the coefficients
+ * with s + 2. */
+#define CG_FXP_GELU_ACC_T 3.5
+#define CG_FXP_GELU_ACC_COEFFS                                                                \
+    {0.00054546107539303352, -0.055566332396901182, 7.240218927535822,                     \
+     -4.1100878928957902,    -13.233607694795722,   20.729993378056555,                    \
+     -8.6197863875104659}
+/* 1/x and 1/sqrt(x) for x > 0 (CG_ERR_RANGE otherwise): normalise by the most
+ * significant bit, 8-entry table guess, three Newton steps. */
+cg_status cg_fxp_ref_recip(cg_fxp f, int64_t x, int64_t *out, cg_error *err);
+cg_status cg_fxp_ref_rsqrt(cg_fxp f, int64_t x, int64_t *out, cg_error *err);
+/* softmax over a row of n >= 1: exp_neg(x - max), sum, recip, products. */
+cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out, cg_error *err);
+/* LayerNorm without gamma/beta over a row of n >= 1:
+ * (x - mean) * rsqrt(var + eps), eps = 2^-frac (one ulp) at least 1e-5. A
+ * division of v by n is floor(floor(v / 2^a) * c / 2^b) with 2^a <= n < 2^(a+1)
+ * and c = round(2^(a+b) / n), so the product stays near result * 2^b (inside
+ * a 37-bit ring); b = CG_LN_MEAN_BITS for the mean, CG_LN_VAR_BITS for the
+ * variance. The squares are of d = (x - mean) >> CG_LN_SQ_SHIFT, shifted
+ * back by frac - 2 CG_LN_SQ_SHIFT, so that (x - mean)^2 up to ~181^2 fits
+ * 37 bits before its truncation. */
+#define CG_LN_MEAN_BITS 16
+#define CG_LN_VAR_BITS 10
+#define CG_LN_SQ_SHIFT 2
+cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
+                               cg_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
