@@ -12,6 +12,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* What this header declares is the library's API; the rest is hidden. */
+#pragma GCC visibility push(default)
 
 /* The ring a share lives in: Z_{2^bits} (pow2, 1 <= bits <= 64) or Z_p for a
  * prime p < 2^62 (the BFV plaintext modulus, for HE <-> share conversion).
@@ -280,6 +282,7 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
 cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
                            uint64_t *out, cg_error *err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

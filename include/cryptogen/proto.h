@@ -19,6 +19,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* What this header declares is the library's API; the rest is hidden. */
+#pragma GCC visibility push(default)
 
 #define CG_GEN_VERSION 1
 
@@ -116,6 +118,7 @@ cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_
 cg_status cg_gen_server(cg_channel *ch, const cg_fixed_model *fm, const cg_gen_options *opt,
                         cg_error *err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -7,16 +7,6 @@
 
 #include "proto/proto_internal.h"
 
-void gen_add_shares(const gen_sess *s, size_t n, uint64_t *x, const uint64_t *y)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (x[i] + y[i]) & s->mask;
-}
-
-cg_status gen_trunc(gen_sess *s, size_t n, uint64_t *x, unsigned shift, cg_error *err)
-{
-    return cg_mpc_trunc_exact(s->mpc, s->l, shift, n, x, x, err);
-}
-
 /* The pass's activations, rows at a time. */
 typedef struct activations {
     uint64_t *x;      /* rows x d: the residual stream */

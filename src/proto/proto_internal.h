@@ -184,7 +184,13 @@ cg_status gen_forward(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t r
                       uint32_t *token, cg_error *err);
 
 /* Shares: x += y mod 2^l, and exact truncation in place. */
-void gen_add_shares(const gen_sess *s, size_t n, uint64_t *x, const uint64_t *y);
-cg_status gen_trunc(gen_sess *s, size_t n, uint64_t *x, unsigned shift, cg_error *err);
+static inline void gen_add_shares(const gen_sess *s, size_t n, uint64_t *x, const uint64_t *y)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (x[i] + y[i]) & s->mask;
+}
+static inline cg_status gen_trunc(gen_sess *s, size_t n, uint64_t *x, unsigned shift, cg_error *err)
+{
+    return cg_mpc_trunc_exact(s->mpc, s->l, shift, n, x, x, err);
+}
 
 #endif
