@@ -30,6 +30,7 @@ typedef struct attn {
      * refreshes. */
     cg_bfv_ct *cts, *app, *qct, *oct, *sct, *pct, *rct;
     size_t n_cts;
+    uint64_t *kept; /* the refresh round's shares */
 } attn;
 
 static void attn_free(attn *a)
@@ -39,6 +40,7 @@ static void attn_free(attn *a)
     cg_free(a->sc);
     cg_free(a->row_len);
     cg_free(a->items);
+    cg_free(a->kept);
 }
 
 static cg_status attn_new(const gen_sess *s, attn *a, size_t layer, size_t pos0, size_t rows,
@@ -82,8 +84,9 @@ static cg_status attn_new(const gen_sess *s, attn *a, size_t layer, size_t pos0,
 
 /* Item i = (row H + head) 2 + kind: k_t or v_t of (row, head) in its cache
  * layout, zero elsewhere. */
-static void append_layout(const gen_sess *s, const attn *a, size_t i, uint64_t *co)
+static void append_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
 {
+    const attn *a = ctx;
     const size_t r = i / (2 * s->H), h = (i / 2) % s->H, kind = i % 2;
     const uint64_t *src = a->qkv + r * 3 * s->d + (kind + 1) * s->d + h * s->dh;
     memset(co, 0, s->N * sizeof *co);
@@ -91,31 +94,9 @@ static void append_layout(const gen_sess *s, const attn *a, size_t i, uint64_t *
     else kv_place_value(&s->kv, a->pos0 + r, src, co);
 }
 
-static cg_status append_item_client(gen_sess *s, void *ctx, size_t i, cg_error *err)
-{
-    attn *a = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    append_layout(s, a, i, w.co);
-    cg_status st = gen_encrypt_share(s, w.co, &w.pt, &a->app[i], err);
-    gen_scratch_free(&w);
-    return st;
-}
-
-static cg_status append_item_server(gen_sess *s, void *ctx, size_t i, cg_error *err)
-{
-    attn *a = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    append_layout(s, a, i, w.co);
-    cg_status st = gen_add_share(s, w.co, &w.pt, &a->app[i], err);
-    gen_scratch_free(&w);
-    return st;
-}
-
 static cg_status append_client(gen_sess *s, attn *a, cg_error *err)
 {
-    CG_TRY(gen_parallel(s, a->n_app, append_item_client, a, err));
+    CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
     return gen_send_cts(s, a->app, a->n_app, err);
 }
 
@@ -124,7 +105,7 @@ static cg_status append_client(gen_sess *s, attn *a, cg_error *err)
 static cg_status append_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->app, a->n_app, err));
-    CG_TRY(gen_parallel(s, a->n_app, append_item_server, a, err));
+    CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
     for (size_t i = 0; i < a->n_app; i++) {
         const size_t r = i / (2 * s->H), h = (i / 2) % s->H;
         CG_TRY(kv_cache_append(&s->cache, s->he, (kv_kind)(i % 2), a->layer, h, a->pos0 + r,
@@ -136,103 +117,77 @@ static cg_status append_server(gen_sess *s, attn *a, cg_error *err)
 /* ---- 2. Scores ------------------------------------------------------------------ */
 
 /* Item i = row H + head. */
-static void query_layout(const gen_sess *s, const attn *a, size_t i, uint64_t *co)
+static void query_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
 {
+    const attn *a = ctx;
     const size_t r = i / s->H, h = i % s->H;
     kv_layout_query(&s->kv, a->qkv + r * 3 * s->d + h * s->dh, co);
 }
 
-static void take_scores(const gen_sess *s, attn *a, size_t k, const uint64_t *prod)
+static void take_scores(const gen_sess *s, void *ctx, size_t k, const uint64_t *share)
 {
+    attn *a = ctx;
     const score_item *it = &a->items[k];
     const size_t rh = it->row * s->H + it->head;
-    kv_take_scores(&s->kv, it->block, a->row_len[rh], prod, a->sc + rh * a->cols);
+    kv_take_scores(&s->kv, it->block, a->row_len[rh], share, a->sc + rh * a->cols);
 }
 
-static cg_status query_item_client(gen_sess *s, void *ctx, size_t i, cg_error *err)
-{
-    attn *a = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    query_layout(s, a, i, w.co);
-    cg_status st = gen_encrypt_share(s, w.co, &w.pt, &a->qct[i], err);
-    gen_scratch_free(&w);
-    return st;
-}
-
-static cg_status score_item_client(gen_sess *s, void *ctx, size_t k, cg_error *err)
-{
-    attn *a = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    cg_status st = gen_decrypt_to_share(s, &a->sct[k], w.co, err);
-    if (st == CG_OK) take_scores(s, a, k, w.co);
-    gen_scratch_free(&w);
-    return st;
-}
-
-static cg_status query_item_server(gen_sess *s, void *ctx, size_t i, cg_error *err)
-{
-    attn *a = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    query_layout(s, a, i, w.co);
-    cg_status st = gen_add_share(s, w.co, &w.pt, &a->qct[i], err);
-    gen_scratch_free(&w);
-    return st;
-}
-
-static cg_status score_item_server(gen_sess *s, void *ctx, size_t k, cg_error *err)
+static cg_status score_product_item(gen_sess *s, void *ctx, size_t k, cg_error *err)
 {
     attn *a = ctx;
     const score_item *it = &a->items[k];
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    cg_status st = kv_cache_scores(&s->cache, s->he, &s->rk, a->layer, it->head, it->block,
-                                   &a->qct[it->row * s->H + it->head], &a->sct[k], err);
-    if (st == CG_OK) st = gen_mask_to_share(s, &a->sct[k], w.co, err);
-    if (st == CG_OK) take_scores(s, a, k, w.co);
-    gen_scratch_free(&w);
-    return st;
+    return kv_cache_scores(&s->cache, s->he, &s->rk, a->layer, it->head, it->block,
+                           &a->qct[it->row * s->H + it->head], &a->sct[k], err);
 }
 
 static cg_status scores_client(gen_sess *s, attn *a, cg_error *err)
 {
-    CG_TRY(gen_parallel(s, a->n_q, query_item_client, a, err));
+    CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
     CG_TRY(gen_send_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_recv_cts(s, a->sct, a->n_sc, err));
-    return gen_parallel(s, a->n_sc, score_item_client, a, err);
+    return gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err);
 }
 
 static cg_status scores_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
-    CG_TRY(gen_parallel(s, a->n_q, query_item_server, a, err));
-    CG_TRY(gen_parallel(s, a->n_sc, score_item_server, a, err));
+    CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
+    CG_TRY(gen_parallel(s, a->n_sc, score_product_item, a, err));
+    CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
     return gen_send_cts(s, a->sct, a->n_sc, err);
 }
 
 /* ---- 3. Refresh ----------------------------------------------------------------- */
 
-/* Client: a cache ciphertext (masked by the server) decrypted and encrypted
- * afresh. */
-static cg_status refresh_item_client(gen_sess *s, void *ctx, size_t i, cg_error *err)
+/* The refresh round's shares, n coefficients per ciphertext: the client's
+ * decryptions, or the server's masks. */
+static void keep_share(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
 {
     attn *a = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    cg_status st = gen_decrypt_to_share(s, &a->rct[i], w.co, err);
-    cg_bfv_ct_free(&a->rct[i]);
-    if (st == CG_OK) st = gen_encrypt_share(s, w.co, &w.pt, &a->rct[i], err);
-    gen_scratch_free(&w);
-    return st;
+    memcpy(a->kept + i * s->N, share, s->N * sizeof *share);
 }
 
+static void kept_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
+{
+    const attn *a = ctx;
+    memcpy(co, a->kept + i * s->N, s->N * sizeof *co);
+}
+
+static cg_status keep_room(const gen_sess *s, attn *a, size_t n, cg_error *err)
+{
+    a->kept = cg_alloc((n ? n : 1) * s->N * sizeof *a->kept);
+    return a->kept ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "refresh");
+}
+
+/* Client: the masked cache ciphertexts decrypted and encrypted afresh. */
 static cg_status refresh_client(gen_sess *s, attn *a, cg_error *err)
 {
     size_t n;
     CG_TRY(gen_recv_cts_upto(s, a->rct, a->n_refresh_max, &n, err));
-    CG_TRY(gen_parallel(s, n, refresh_item_client, a, err));
+    CG_TRY(keep_room(s, a, n, err));
+    CG_TRY(gen_he_to_shares(s, n, a->rct, keep_share, a, err));
+    gen_free_cts(a->rct, n);
+    CG_TRY(gen_shares_to_he(s, n, kept_layout, a, a->rct, err));
     s->rep.refreshes += (unsigned)n;
     return gen_send_cts(s, a->rct, n, err);
 }
@@ -246,23 +201,16 @@ static cg_status refresh_server(gen_sess *s, attn *a, cg_error *err)
     if (!due) return cg_error_set(err, CG_ERR_NOMEM, "refresh");
     const size_t n = kv_cache_due(&s->cache, s->he, a->layer, kv_blocks_for(&s->kv, a->cols),
                                   s->req.refresh_every, GEN_REFRESH_BUDGET, due, a->n_refresh_max);
-    uint64_t *masks = cg_alloc((n ? n : 1) * s->N * sizeof *masks);
-    gen_scratch w = {0};
-    cg_status st = masks ? gen_scratch_new(s, &w, err) : cg_error_set(err, CG_ERR_NOMEM, "refresh");
-    for (size_t i = 0; st == CG_OK && i < n; i++) {
+    cg_status st = keep_room(s, a, n, err);
+    for (size_t i = 0; st == CG_OK && i < n; i++)
         st = cg_bfv_ct_copy(s->he, &a->rct[i], kv_cache_at(&s->cache, due[i]), err);
-        if (st == CG_OK) st = gen_mask_to_share(s, &a->rct[i], masks + i * s->N, err);
-    }
+    if (st == CG_OK) st = gen_he_to_shares(s, n, a->rct, keep_share, a, err);
     if (st == CG_OK) st = gen_send_cts(s, a->rct, n, err);
     gen_free_cts(a->rct, n);
     if (st == CG_OK) st = gen_recv_cts(s, a->rct, n, err);
-    for (size_t i = 0; st == CG_OK && i < n; i++) {
-        st = gen_add_share(s, masks + i * s->N, &w.pt, &a->rct[i], err);
-        if (st == CG_OK) kv_cache_replace(&s->cache, due[i], &a->rct[i]);
-    }
-    s->rep.refreshes += (unsigned)n;
-    gen_scratch_free(&w);
-    cg_free(masks);
+    if (st == CG_OK) st = gen_shares_to_he(s, n, kept_layout, a, a->rct, err);
+    for (size_t i = 0; st == CG_OK && i < n; i++) kv_cache_replace(&s->cache, due[i], &a->rct[i]);
+    if (st == CG_OK) s->rep.refreshes += (unsigned)n;
     cg_free(due);
     return st;
 }
@@ -289,82 +237,54 @@ static cg_status softmax(gen_sess *s, attn *a, cg_error *err)
 /* ---- 5. Values -------------------------------------------------------------------- */
 
 /* Score item k's block of its row's probabilities. */
-static void probs_layout(const gen_sess *s, const attn *a, size_t k, uint64_t *co)
+static void probs_layout(const gen_sess *s, const void *ctx, size_t k, uint64_t *co)
 {
+    const attn *a = ctx;
     const score_item *it = &a->items[k];
     const size_t rh = it->row * s->H + it->head;
     kv_layout_probs(&s->kv, it->block, a->pr + rh * a->cols, a->row_len[rh], co);
 }
 
 /* Item i = row H + head: the head's output dimensions of the row. */
-static void take_output(const gen_sess *s, attn *a, size_t i, const uint64_t *prod)
-{
-    const size_t r = i / s->H, h = i % s->H;
-    kv_take_output(&s->kv, prod, a->o + r * s->d + h * s->dh);
-}
-
-static cg_status probs_item_client(gen_sess *s, void *ctx, size_t k, cg_error *err)
-{
-    attn *a = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    probs_layout(s, a, k, w.co);
-    cg_status st = gen_encrypt_share(s, w.co, &w.pt, &a->pct[k], err);
-    gen_scratch_free(&w);
-    return st;
-}
-
-static cg_status output_item_client(gen_sess *s, void *ctx, size_t i, cg_error *err)
-{
-    attn *a = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    cg_status st = gen_decrypt_to_share(s, &a->oct[i], w.co, err);
-    if (st == CG_OK) take_output(s, a, i, w.co);
-    gen_scratch_free(&w);
-    return st;
-}
-
-static cg_status probs_item_server(gen_sess *s, void *ctx, size_t k, cg_error *err)
-{
-    attn *a = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    probs_layout(s, a, k, w.co);
-    cg_status st = gen_add_share(s, w.co, &w.pt, &a->pct[k], err);
-    gen_scratch_free(&w);
-    return st;
-}
-
-static cg_status output_item_server(gen_sess *s, void *ctx, size_t i, cg_error *err)
+static void take_output(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
 {
     attn *a = ctx;
     const size_t r = i / s->H, h = i % s->H;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    cg_status st = kv_cache_apply_probs(&s->cache, s->he, &s->rk, a->layer, h,
-                                        kv_block_of(&s->kv, a->pos0 + r) + 1,
-                                        &a->pct[a->first_item[i]], &a->oct[i], err);
-    if (st == CG_OK) st = gen_mask_to_share(s, &a->oct[i], w.co, err);
-    if (st == CG_OK) take_output(s, a, i, w.co);
-    gen_scratch_free(&w);
-    return st;
+    kv_take_output(&s->kv, share, a->o + r * s->d + h * s->dh);
+}
+
+static cg_status output_product_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    attn *a = ctx;
+    const size_t r = i / s->H, h = i % s->H;
+    return kv_cache_apply_probs(&s->cache, s->he, &s->rk, a->layer, h,
+                                kv_block_of(&s->kv, a->pos0 + r) + 1, &a->pct[a->first_item[i]],
+                                &a->oct[i], err);
+}
+
+/* o = sum_j p_j v_j comes at scale 2s. */
+static cg_status to_scale_s(gen_sess *s, attn *a, cg_error *err)
+{
+    return gen_trunc(s, a->rows * s->d, a->o, s->fx.act.frac_bits, err);
 }
 
 static cg_status values_client(gen_sess *s, attn *a, cg_error *err)
 {
-    CG_TRY(gen_parallel(s, a->n_sc, probs_item_client, a, err));
+    CG_TRY(gen_shares_to_he(s, a->n_sc, probs_layout, a, a->pct, err));
     CG_TRY(gen_send_cts(s, a->pct, a->n_sc, err));
     CG_TRY(gen_recv_cts(s, a->oct, a->n_q, err));
-    return gen_parallel(s, a->n_q, output_item_client, a, err);
+    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
+    return to_scale_s(s, a, err);
 }
 
 static cg_status values_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
-    CG_TRY(gen_parallel(s, a->n_sc, probs_item_server, a, err));
-    CG_TRY(gen_parallel(s, a->n_q, output_item_server, a, err));
-    return gen_send_cts(s, a->oct, a->n_q, err);
+    CG_TRY(gen_shares_to_he(s, a->n_sc, probs_layout, a, a->pct, err));
+    CG_TRY(gen_parallel(s, a->n_q, output_product_item, a, err));
+    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
+    CG_TRY(gen_send_cts(s, a->oct, a->n_q, err));
+    return to_scale_s(s, a, err);
 }
 
 /* ---- The five phases -------------------------------------------------------------- */
@@ -390,12 +310,6 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
     if (st == CG_OK) st = phase(s, &a, CG_PART_REFRESH, refresh_client, refresh_server, err);
     if (st == CG_OK) st = phase(s, &a, CG_PART_SOFTMAX, softmax, softmax, err);
     if (st == CG_OK) st = phase(s, &a, CG_PART_SV, values_client, values_server, err);
-    /* o = sum_j p_j v_j is at scale 2s */
-    if (st == CG_OK) {
-        gen_part_begin(s, CG_PART_SV);
-        st = gen_trunc(s, rows * s->d, o, s->fx.act.frac_bits, err);
-        gen_part_end(s);
-    }
     attn_free(&a);
     return st;
 }

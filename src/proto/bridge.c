@@ -97,60 +97,95 @@ void gen_free_cts(cg_bfv_ct *cts, size_t n)
 
 cg_bfv_ct *gen_alloc_cts(size_t n) { return cg_calloc(n ? n : 1, sizeof(cg_bfv_ct)); }
 
-/* ---- Shares and plaintexts ------------------------------------------------ */
+/* ---- Share -> HE ---------------------------------------------------------------- */
 
-cg_status gen_encode(gen_sess *s, const uint64_t *co, cg_bfv_plain *pt, cg_error *err)
-{
-    if (!pt->coeffs) CG_TRY(cg_bfv_plain_alloc(s->he, pt, err));
-    /* Shares are below 2^l <= 2^48, so they read as non-negative int64
-     * (signed and unsigned versions of a type may alias), and the encoder
-     * reduces mod t = 2^l: the same plaintext as the centred values. */
-    return cg_bfv_encode_coeff(s->he, (const int64_t *)co, s->N, pt, err);
-}
+typedef struct to_he_job {
+    gen_layout_fn layout;
+    const void *ctx;
+    cg_bfv_ct *cts;
+} to_he_job;
 
-cg_status gen_encrypt_share(gen_sess *s, const uint64_t *co, cg_bfv_plain *pt, cg_bfv_ct *ct,
-                            cg_error *err)
+/* Item i's plaintext. Shares are below 2^l <= 2^48, so they read as
+ * non-negative int64 (signed and unsigned versions of a type may alias),
+ * and the encoder reduces mod t = 2^l: the same plaintext as the centred
+ * values. */
+static cg_status encode_item(gen_sess *s, const to_he_job *j, size_t i, cg_bfv_plain *pt,
+                             cg_error *err)
 {
-    CG_TRY(gen_encode(s, co, pt, err));
-    return cg_bfv_encrypt_sk(s->he, &s->sk, pt, ct, err);
-}
-
-cg_status gen_add_share(gen_sess *s, const uint64_t *co, cg_bfv_plain *pt, cg_bfv_ct *ct,
-                        cg_error *err)
-{
-    CG_TRY(gen_encode(s, co, pt, err));
-    return cg_bfv_add_plain(s->he, ct, pt, err);
-}
-
-cg_status gen_mask_to_share(gen_sess *s, cg_bfv_ct *ct, uint64_t *share, cg_error *err)
-{
-    cg_bfv_plain r = {0};
-    cg_status st = cg_bfv_mask_and_flood(s->he, &s->pk, ct, GEN_FLOOD_BITS, &r, err);
-    for (size_t i = 0; st == CG_OK && i < s->N; i++) share[i] = r.coeffs[i] & s->mask;
-    cg_bfv_plain_free(&r);
+    uint64_t *co = cg_alloc(s->N * sizeof *co);
+    if (!co) return cg_error_set(err, CG_ERR_NOMEM, "share layout");
+    j->layout(s, j->ctx, i, co);
+    cg_status st = cg_bfv_encode_coeff(s->he, (const int64_t *)co, s->N, pt, err);
+    cg_free(co);
     return st;
 }
 
-cg_status gen_decrypt_to_share(gen_sess *s, const cg_bfv_ct *ct, uint64_t *share, cg_error *err)
+static cg_status encrypt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
 {
+    const to_he_job *j = ctx;
     cg_bfv_plain pt = {0};
-    cg_status st = cg_bfv_plain_alloc(s->he, &pt, err);
-    if (st == CG_OK) st = cg_bfv_decrypt(s->he, &s->sk, ct, &pt, err);
-    for (size_t i = 0; st == CG_OK && i < s->N; i++) share[i] = pt.coeffs[i] & s->mask;
+    cg_status st = encode_item(s, j, i, &pt, err);
+    if (st == CG_OK) st = cg_bfv_encrypt_sk(s->he, &s->sk, &pt, &j->cts[i], err);
     cg_bfv_plain_free(&pt);
     return st;
 }
 
-cg_status gen_scratch_new(const gen_sess *s, gen_scratch *w, cg_error *err)
+static cg_status add_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
 {
-    memset(w, 0, sizeof *w);
-    w->co = cg_alloc(s->N * sizeof *w->co);
-    return w->co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "scratch");
+    const to_he_job *j = ctx;
+    cg_bfv_plain pt = {0};
+    cg_status st = encode_item(s, j, i, &pt, err);
+    if (st == CG_OK) st = cg_bfv_add_plain(s->he, &j->cts[i], &pt, err);
+    cg_bfv_plain_free(&pt);
+    return st;
 }
 
-void gen_scratch_free(gen_scratch *w)
+cg_status gen_shares_to_he(gen_sess *s, size_t n, gen_layout_fn layout, const void *ctx,
+                           cg_bfv_ct *cts, cg_error *err)
 {
-    cg_free(w->co);
-    cg_bfv_plain_free(&w->pt);
-    memset(w, 0, sizeof *w);
+    to_he_job j = {layout, ctx, cts};
+    return gen_parallel(s, n, s->party == CG_CLIENT ? encrypt_item : add_item, &j, err);
+}
+
+/* ---- HE -> share ---------------------------------------------------------------- */
+
+typedef struct to_share_job {
+    cg_bfv_ct *cts;
+    gen_take_fn take;
+    void *ctx;
+} to_share_job;
+
+/* The share is the plaintext's coefficients mod 2^l. */
+static void take_share(gen_sess *s, const to_share_job *j, size_t i, cg_bfv_plain *pt)
+{
+    for (size_t k = 0; k < s->N; k++) pt->coeffs[k] &= s->mask;
+    j->take(s, j->ctx, i, pt->coeffs);
+}
+
+static cg_status mask_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    const to_share_job *j = ctx;
+    cg_bfv_plain r = {0};
+    cg_status st = cg_bfv_mask_and_flood(s->he, &s->pk, &j->cts[i], GEN_FLOOD_BITS, &r, err);
+    if (st == CG_OK) take_share(s, j, i, &r);
+    cg_bfv_plain_free(&r);
+    return st;
+}
+
+static cg_status decrypt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    const to_share_job *j = ctx;
+    cg_bfv_plain pt = {0};
+    cg_status st = cg_bfv_plain_alloc(s->he, &pt, err);
+    if (st == CG_OK) st = cg_bfv_decrypt(s->he, &s->sk, &j->cts[i], &pt, err);
+    if (st == CG_OK) take_share(s, j, i, &pt);
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
+cg_status gen_he_to_shares(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_take_fn take, void *ctx,
+                           cg_error *err)
+{
+    to_share_job j = {cts, take, ctx};
+    return gen_parallel(s, n, s->party == CG_CLIENT ? decrypt_item : mask_item, &j, err);
 }

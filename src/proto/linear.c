@@ -21,8 +21,9 @@ typedef struct linear_job {
 } linear_job;
 
 /* Input chunk a of row r at x^0..x^(n_i - 1). */
-static void input_chunk(const gen_sess *s, const linear_job *j, size_t i, uint64_t *co)
+static void input_chunk(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
 {
+    const linear_job *j = ctx;
     const size_t r = i / j->p.cin, a = i % j->p.cin;
     memset(co, 0, s->N * sizeof *co);
     for (size_t k = 0; k < j->p.ni && a * j->p.ni + k < j->m.in; k++)
@@ -35,65 +36,35 @@ static size_t rows_in_block(const linear_job *j, size_t c)
 }
 
 /* Output row o of a block sits at coefficient o n_i + n_i - 1. */
-static void take_outputs(const linear_job *j, size_t i, const uint64_t *vals)
+static void take_outputs(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
 {
+    (void)s;
+    linear_job *j = ctx;
     const size_t r = i / j->p.cout, c = i % j->p.cout;
     for (size_t o = 0; o < rows_in_block(j, c); o++)
-        j->y[r * j->m.out + c * j->p.no + o] = vals[o * j->p.ni + j->p.ni - 1];
-}
-
-/* ---- Client half ------------------------------------------------------------ */
-
-static cg_status encrypt_input_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
-{
-    linear_job *j = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    input_chunk(s, j, i, w.co);
-    cg_status st = gen_encrypt_share(s, w.co, &w.pt, &j->ins[i], err);
-    gen_scratch_free(&w);
-    return st;
-}
-
-static cg_status decrypt_output_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
-{
-    linear_job *j = ctx;
-    gen_scratch w;
-    CG_TRY(gen_scratch_new(s, &w, err));
-    cg_status st = gen_decrypt_to_share(s, &j->outs[i], w.co, err);
-    if (st == CG_OK) take_outputs(j, i, w.co);
-    gen_scratch_free(&w);
-    return st;
+        j->y[r * j->m.out + c * j->p.no + o] = share[o * j->p.ni + j->p.ni - 1];
 }
 
 static cg_status linear_client(gen_sess *s, linear_job *j, cg_error *err)
 {
     const size_t n_in = j->rows * j->p.cin, n_out = j->rows * j->p.cout;
-    CG_TRY(gen_parallel(s, n_in, encrypt_input_item, j, err));
+    CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
     CG_TRY(gen_send_cts(s, j->ins, n_in, err));
     CG_TRY(gen_recv_cts(s, j->outs, n_out, err));
-    return gen_parallel(s, n_out, decrypt_output_item, j, err);
+    return gen_he_to_shares(s, n_out, j->outs, take_outputs, j, err);
 }
 
 /* ---- Server half ------------------------------------------------------------ */
 
-static cg_status add_input_share_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+static cg_status to_ntt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
 {
+    (void)err;
     linear_job *j = ctx;
-    cg_bfv_ct *ct = &j->ins[i];
-    if (j->x) {
-        gen_scratch w;
-        CG_TRY(gen_scratch_new(s, &w, err));
-        input_chunk(s, j, i, w.co);
-        cg_status st = gen_add_share(s, w.co, &w.pt, ct, err);
-        gen_scratch_free(&w);
-        CG_TRY(st);
-    }
-    return cg_bfv_to_ntt(s->he, ct);
+    return cg_bfv_to_ntt(s->he, &j->ins[i]);
 }
 
-/* Output block c of row r: fused products over the chunks, the bias at the
- * output coefficients, then masked into the server's share. */
+/* Output block c of row r: fused products over the chunks, then the bias
+ * at the output coefficients. */
 static cg_status product_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
 {
     linear_job *j = ctx;
@@ -101,25 +72,24 @@ static cg_status product_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
     cg_bfv_ct *oc = &j->outs[i];
     const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
     const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
-    gen_scratch w = {0};
-    cg_status st = inp && wpp ? gen_scratch_new(s, &w, err)
-                              : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    int64_t *co = cg_calloc(s->N, sizeof *co);
+    cg_bfv_plain pt = {0};
+    cg_status st = inp && wpp && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     for (size_t a = 0; st == CG_OK && a < cin; a++) {
         inp[a] = &j->ins[r * cin + a];
         wpp[a] = j->window ? &j->window[a] : &j->pre[c * cin + a];
     }
     if (st == CG_OK) st = cg_bfv_mac_plain(s->he, inp, wpp, cin, oc, err);
     if (st == CG_OK && j->m.b) {
-        memset(w.co, 0, s->N * sizeof *w.co);
         for (size_t o = 0; o < rows_in_block(j, c); o++)
-            w.co[o * j->p.ni + j->p.ni - 1] = (uint64_t)j->m.b[c * j->p.no + o] & s->mask;
-        st = gen_add_share(s, w.co, &w.pt, oc, err);
+            co[o * j->p.ni + j->p.ni - 1] = j->m.b[c * j->p.no + o];
+        st = cg_bfv_encode_coeff(s->he, co, s->N, &pt, err);
+        if (st == CG_OK) st = cg_bfv_add_plain(s->he, oc, &pt, err);
     }
-    if (st == CG_OK) st = gen_mask_to_share(s, oc, w.co, err);
-    if (st == CG_OK) take_outputs(j, i, w.co);
     cg_free(inp);
     cg_free(wpp);
-    gen_scratch_free(&w);
+    cg_free(co);
+    cg_bfv_plain_free(&pt);
     return st;
 }
 
@@ -146,15 +116,19 @@ static cg_status products_encoding_as_you_go(gen_sess *s, linear_job *j, cg_erro
     return st;
 }
 
+/* The server's share of x is added to the client's encryption (none for the
+ * embedding's one-hot rows, which only the client has). */
 static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
 {
     const size_t n_in = j->rows * j->p.cin, n_out = j->rows * j->p.cout;
     if (!j->m.w) return cg_error_set(err, CG_ERR_INTERNAL, "linear layer without weights");
     j->pre = s->opt ? gen_weights_find(s->opt->weights, s->he, s->fm, &j->m, &j->p) : NULL;
     CG_TRY(gen_recv_cts(s, j->ins, n_in, err));
-    CG_TRY(gen_parallel(s, n_in, add_input_share_item, j, err));
+    if (j->x) CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
+    CG_TRY(gen_parallel(s, n_in, to_ntt_item, j, err));
     CG_TRY(j->pre ? gen_parallel(s, n_out, product_item, j, err)
                   : products_encoding_as_you_go(s, j, err));
+    CG_TRY(gen_he_to_shares(s, n_out, j->outs, take_outputs, j, err));
     return gen_send_cts(s, j->outs, n_out, err);
 }
 

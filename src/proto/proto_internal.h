@@ -97,25 +97,19 @@ void gen_free_cts(cg_bfv_ct *cts, size_t n);
 /* An allocated array of n empty ciphertexts (freed with gen_free_cts + cg_free). */
 cg_bfv_ct *gen_alloc_cts(size_t n);
 
-/* Coefficients mod 2^l -> plaintext (allocated on first use). */
-cg_status gen_encode(gen_sess *s, const uint64_t *co, cg_bfv_plain *pt, cg_error *err);
-/* Share -> HE. Client: ct = Enc(its share). Server: ct += its share. */
-cg_status gen_encrypt_share(gen_sess *s, const uint64_t *co, cg_bfv_plain *pt, cg_bfv_ct *ct,
-                            cg_error *err);
-cg_status gen_add_share(gen_sess *s, const uint64_t *co, cg_bfv_plain *pt, cg_bfv_ct *ct,
-                        cg_error *err);
-/* HE -> share. Server: masks and floods ct in place, the mask is its share.
- * Client: its share is the decryption. */
-cg_status gen_mask_to_share(gen_sess *s, cg_bfv_ct *ct, uint64_t *share, cg_error *err);
-cg_status gen_decrypt_to_share(gen_sess *s, const cg_bfv_ct *ct, uint64_t *share, cg_error *err);
+/* Item i's coefficients: a layout of this party's share (n values mod 2^l). */
+typedef void (*gen_layout_fn)(const gen_sess *s, const void *ctx, size_t i, uint64_t *co);
+/* What becomes of this party's share of item i's result. */
+typedef void (*gen_take_fn)(const gen_sess *s, void *ctx, size_t i, const uint64_t *share);
 
-/* Per-item scratch of n coefficients and one plaintext. */
-typedef struct gen_scratch {
-    uint64_t *co;
-    cg_bfv_plain pt;
-} gen_scratch;
-cg_status gen_scratch_new(const gen_sess *s, gen_scratch *w, cg_error *err);
-void gen_scratch_free(gen_scratch *w);
+/* Share -> HE for n items on the session's threads. Client: cts[i] =
+ * Enc(its layout). Server: cts[i] += its layout, in the clear. */
+cg_status gen_shares_to_he(gen_sess *s, size_t n, gen_layout_fn layout, const void *ctx,
+                           cg_bfv_ct *cts, cg_error *err);
+/* HE -> share for n items. Server: masks and floods cts[i] in place (its
+ * share is the mask). Client: decrypts cts[i]. Then take(i, share). */
+cg_status gen_he_to_shares(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_take_fn take, void *ctx,
+                           cg_error *err);
 
 /* ---- weights.c ------------------------------------------------------------- */
 typedef enum gen_matrix_role {

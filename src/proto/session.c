@@ -260,47 +260,53 @@ static cg_status start_mpc(gen_sess *s, cg_error *err)
 /* ---- Steps ----------------------------------------------------------------------- */
 
 /* Benchmarks: the cache of positions [0, fill) as fresh encryptions of
- * random values in (-1, 1), one ciphertext per block, K and V, in
+ * random values in (-1, 1), one ciphertext per block, K and V, item k in
  * (layer, head, block, kind) order. */
+typedef struct fill_job {
+    size_t blocks, fill;
+    uint64_t seed[4]; /* the client's: random values, never sent */
+} fill_job;
+
+static void fill_layout(const gen_sess *s, const void *ctx, size_t k, uint64_t *co)
+{
+    const fill_job *f = ctx;
+    const size_t block = (k / 2) % f->blocks, B = s->kv.block;
+    cg_prg prg;
+    cg_prg_init(&prg, (const uint8_t *)f->seed, k);
+    memset(co, 0, s->N * sizeof *co);
+    for (size_t pos = block * B; pos < (block + 1) * B && pos < f->fill; pos++)
+        for (size_t i = 0; i < s->dh; i++) {
+            const size_t at = k % 2 == KV_KEY ? kv_key_coeff(&s->kv, pos % B, i)
+                                              : kv_value_coeff(&s->kv, pos % B, i);
+            co[at] = (cg_prg_uniform(&prg, 1u << 13) - (1u << 12)) & s->mask;
+        }
+    cg_prg_clear(&prg);
+}
+
 static cg_status bench_fill(gen_sess *s, cg_error *err)
 {
-    const size_t fill = s->req.bench_fill, B = s->kv.block;
-    if (fill == 0) return CG_OK;
-    const size_t nb = kv_blocks_for(&s->kv, fill), n = 2 * (size_t)s->cfg.n_layer * s->H * nb;
+    fill_job f = {.fill = s->req.bench_fill};
+    if (f.fill == 0) return CG_OK;
+    f.blocks = kv_blocks_for(&s->kv, f.fill);
+    const size_t n = 2 * (size_t)s->cfg.n_layer * s->H * f.blocks;
     cg_bfv_ct *cts = gen_alloc_cts(n);
-    uint64_t *vec = cg_alloc(s->dh * sizeof *vec);
-    gen_scratch w = {0};
-    cg_status st = cts && vec ? gen_scratch_new(s, &w, err)
-                              : cg_error_set(err, CG_ERR_NOMEM, "benchmark fill");
-    if (st == CG_OK && s->party == CG_CLIENT) {
-        cg_prg prg;
-        cg_prg_init_random(&prg);
-        for (size_t k = 0; st == CG_OK && k < n; k++) {
-            const size_t block = (k / 2) % nb;
-            memset(w.co, 0, s->N * sizeof *w.co);
-            for (size_t pos = block * B; pos < (block + 1) * B && pos < fill; pos++) {
-                for (size_t i = 0; i < s->dh; i++)
-                    vec[i] = (cg_prg_uniform(&prg, 1u << 13) - (1u << 12)) & s->mask;
-                if (k % 2 == KV_KEY) kv_place_key(&s->kv, pos, vec, w.co);
-                else kv_place_value(&s->kv, pos, vec, w.co);
-            }
-            st = gen_encrypt_share(s, w.co, &w.pt, &cts[k], err);
-        }
-        cg_prg_clear(&prg);
+    if (!cts) return cg_error_set(err, CG_ERR_NOMEM, "benchmark fill");
+    cg_status st;
+    if (s->party == CG_CLIENT) {
+        cg_random_bytes(f.seed, sizeof f.seed);
+        st = gen_shares_to_he(s, n, fill_layout, &f, cts, err);
         if (st == CG_OK) st = gen_send_cts(s, cts, n, err);
-    } else if (st == CG_OK) {
+    } else {
         st = gen_recv_cts(s, cts, n, err);
         for (size_t k = 0; st == CG_OK && k < n; k++) {
-            const size_t lh = k / 2 / nb;
+            const size_t lh = k / 2 / f.blocks;
             const kv_ref r = {.kind = (kv_kind)(k % 2), .layer = lh / s->H, .head = lh % s->H,
-                              .block = (k / 2) % nb};
+                              .block = (k / 2) % f.blocks};
             kv_cache_replace(&s->cache, r, &cts[k]);
         }
     }
     gen_free_cts(cts, n);
     cg_free(cts);
-    cg_free(vec);
-    gen_scratch_free(&w);
     return st;
 }
 
