@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     cg_ot_role role = (sel & 1) ? CG_OT_RECEIVER : CG_OT_SENDER;
     cg_ot *ot = NULL;
-    if (cg_ot_new(&ot, ch, role, NULL) == CG_OK) {
+    if (cg_ot_new(&ot, ch, role, CG_OTN_KK13, NULL) == CG_OK) {
         enum { N = 200 };
         uint64_t a[N * 4] = {0}, b[N] = {0};
         uint8_t c[N];

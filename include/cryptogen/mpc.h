@@ -1,13 +1,16 @@
-/* cryptogen mpc layer: additive secret shares, fixed point, the two-party
- * protocols for every non-linear layer, and the HE <-> share bridge.
+/* cryptogen mpc layer: the two-party protocols on additive secret shares
+ * for every non-linear layer, over the ot layer, and the fixed-point format
+ * and plaintext references they reproduce. (Converting between ciphertexts
+ * and shares is proto's job: this layer has no HE.)
  *
- * Shared types below are the contract between layers (bridge, model's
- * fixed-point emulator, secure generation); see docs/INTERFACES.md. */
+ * Shared types below are the contract between layers (model's fixed-point
+ * emulator, secure generation); see docs/INTERFACES.md. */
 #ifndef CRYPTOGEN_MPC_H
 #define CRYPTOGEN_MPC_H
 
 #include "cryptogen/common.h"
 #include "cryptogen/net.h"
+#include "cryptogen/ot.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,39 +18,10 @@ extern "C" {
 /* What this header declares is the library's API; the rest is hidden. */
 #pragma GCC visibility push(default)
 
-/* The ring a share lives in: Z_{2^bits} (pow2, 1 <= bits <= 64) or Z_p for a
- * prime p < 2^62 (the BFV plaintext modulus, for HE <-> share conversion).
- * A signed value v is stored as v mod modulus (two's complement for 2^bits,
- * centred representative in (-p/2, p/2) for Z_p). */
-typedef struct cg_ring {
-    uint64_t modulus; /* p, or 0 when pow2 with bits == 64 (2^64) */
-    uint8_t bits;     /* ceil(log2(modulus)) */
-    bool pow2;
-} cg_ring;
-
-cg_ring cg_ring_pow2(unsigned bits);
-cg_ring cg_ring_prime(uint64_t p);
-uint64_t cg_ring_reduce_signed(cg_ring r, int64_t v);  /* v mod r */
-int64_t cg_ring_to_signed(cg_ring r, uint64_t x);      /* centred lift */
-uint64_t cg_ring_add(cg_ring r, uint64_t a, uint64_t b);
-uint64_t cg_ring_sub(cg_ring r, uint64_t a, uint64_t b);
-uint64_t cg_ring_mul(cg_ring r, uint64_t a, uint64_t b);
-
 /* Which side of the protocol this process plays. The server (model owner) is
  * party 0 and acts as OT sender first; the client (prompt and HE key owner) is
  * party 1. */
 typedef enum cg_party { CG_SERVER = 0, CG_CLIENT = 1 } cg_party;
-
-/* A vector of additive shares: the secret is x = share_server + share_client
- * mod ring, elementwise. Each party holds one cg_shares of the same length. */
-typedef struct cg_shares {
-    cg_ring ring;
-    size_t n;
-    uint64_t *v; /* cg_alloc'ed, length n */
-} cg_shares;
-
-cg_status cg_shares_alloc(cg_shares *s, cg_ring ring, size_t n, cg_error *err);
-void cg_shares_free(cg_shares *s); /* wipes */
 
 /* Fixed-point format: a real r is the integer round(r * 2^frac) in a ring of
  * ring_bits bits (see docs/NUMERICS.md for the per-operation choices). */
@@ -103,19 +77,30 @@ cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
 cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
                                cg_error *err);
 
-/* ---- Two-party protocols (mpc_ctx.c, mpc_arith.c, mpc_cmp.c) -----------------
+/* ---- Two-party protocols (the context in mpc_ctx.c; mpc_arith.c, mpc_bool.c,
+ * mpc_cmp.c, mpc_trunc.c; the later sections name their files) ---------------
  * Semi-honest, over Z_{2^bits} (1 <= bits <= 64; comparisons need bits >= 2).
  * Both parties make the same call with their own shares: x, y, out are this
  * party's n-element share vectors (values taken mod 2^bits); boolean shares
  * are bytes 0/1 whose XOR over the two parties is the secret bit. out may
- * alias an input. A failed call leaves the context unusable (the two ends
- * are out of step). Costs (IKNP, per element, l = bits): */
+ * alias an input. Bad arguments and parameters are refused before anything
+ * is sent; a call that fails after that leaves the context unusable
+ * (CG_ERR_STATE from then on: the two ends are out of step). Each call's
+ * cost is given per element (IKNP, l = bits). */
 typedef struct cg_mpc cg_mpc;
 
-/* Sets up the OT pair with the peer (party 0 = server, 1 = client).
- * threads is recorded for later use; the protocols run on the calling
- * thread for now. */
-cg_status cg_mpc_new(cg_mpc **m, cg_channel *ch, cg_party party, int threads, cg_error *err);
+/* What a context is made with; cg_mpc_new takes NULL for the defaults (a
+ * zeroed struct is the same). Both parties must pass the same values: they
+ * change the wire protocol and are not negotiated here. */
+typedef struct cg_mpc_options {
+    cg_otn_kind otn; /* 1-of-N OTs of comparisons and lookup tables; default CG_OTN_KK13 */
+} cg_mpc_options;
+
+/* Sets up the OT pair with the peer (party 0 = server, 1 = client) and,
+ * for KK13, both directions' 1-of-N base OTs. The protocols run on the
+ * calling thread. */
+cg_status cg_mpc_new(cg_mpc **m, cg_channel *ch, cg_party party, const cg_mpc_options *opt,
+                     cg_error *err);
 void cg_mpc_free(cg_mpc *m);
 cg_party cg_mpc_party(const cg_mpc *m);
 cg_channel *cg_mpc_channel(cg_mpc *m);
@@ -126,7 +111,7 @@ cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint6
 /* out = x * y mod 2^l (Gilboa: l COTs each direction, l-bit correlations). */
 cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, const uint64_t *y,
                      uint64_t *out, cg_error *err);
-/* out = x^2 (one cross term: l COTs, one direction). */
+/* out = x^2 (one cross term: l COTs in all, split between the directions). */
 cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
                         cg_error *err);
 /* x times constants known to the server only (c[i] per element; the
@@ -201,7 +186,8 @@ cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_
  * (1 <= out_bits <= 64) of table[x]. The table has 2^in_bits entries (taken
  * mod 2^out_bits) and is the server's input: private to the server, or
  * public; the client passes NULL. One 1-of-2^in_bits OT per element, server
- * to client: 128 in_bits bits up, 2^in_bits out_bits bits down, one round. */
+ * to client: 128 in_bits bits up (256 for in_bits >= 3 with KK13, the
+ * default cg_otn_kind), 2^in_bits out_bits bits down, one round. */
 cg_status cg_mpc_lut(cg_mpc *m, unsigned in_bits, unsigned out_bits, const uint64_t *table,
                      size_t n, const uint64_t *x, uint64_t *out, cg_error *err);
 /* Signed extension: x holds shares over Z_{2^from_bits} of a signed value

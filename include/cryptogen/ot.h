@@ -17,21 +17,23 @@
  * the same order; the receiver's first message names its call and a
  * mismatch gives CG_ERR_FORMAT on the sender. Choice bytes must be 0/1
  * (0..N-1 for OTN), else CG_ERR_RANGE before anything is sent. Message
- * values are taken mod 2^bits. After any channel or format error the
- * instance refuses further calls (CG_ERR_STATE): the two ends are out of
- * step. n == 0 sends nothing. Needs AES-NI (CG_ERR_UNSUPPORTED otherwise);
- * uses VAES on AVX-512 machines unless CG_SIMD=avx2|portable.
+ * values are taken mod 2^bits. A call refused before anything is sent
+ * (CG_ERR_ARG, CG_ERR_RANGE, or CG_ERR_STATE for a call the instance cannot
+ * take now) leaves the instance as it was; after any other error it refuses
+ * further calls (CG_ERR_STATE): the two ends are out of step. n == 0 sends
+ * nothing. Needs AES-NI (CG_ERR_UNSUPPORTED otherwise); uses VAES on AVX-512
+ * machines unless CG_SIMD=avx2|portable.
  *
  * Traffic per OT (receiver -> sender, then sender -> receiver), IKNP:
  *   COT: 128 bits, then `bits`;  chosen OT: 128, then 2*bits;  ROT: 128 only;
- *   1-of-N, N <= 4: 128*ceil(log2 N), then N*bits;
+ *   1-of-N, N <= 4 (any N with CG_OTN_SPLIT): 128*ceil(log2 N), then N*bits;
  *   1-of-N, N >= 8 (KK13, 256-bit rows): 256, then N*bits.
  * Rows are padded to multiples of 128 OTs per chunk; each call adds a
  * 16-byte header. One round trip per call, whatever n (ROT: one message),
  * except that the first 1-of-N call with N >= 8 on an instance also runs
- * the KK13 extension's 256 base OTs. CG_OTN=split (read by cg_ot_new; both
- * ends must agree) keeps every N on the log2 N-row construction, for
- * comparisons. */
+ * the KK13 extension's 256 base OTs (unless cg_ot_setup_otn ran them). An
+ * instance made with CG_OTN_SPLIT keeps every N on the log2 N-row
+ * construction, for comparisons. */
 #ifndef CRYPTOGEN_OT_H
 #define CRYPTOGEN_OT_H
 
@@ -47,9 +49,19 @@ typedef enum cg_ot_role { CG_OT_SENDER = 0, CG_OT_RECEIVER = 1 } cg_ot_role;
 
 typedef struct cg_ot cg_ot;
 
+/* The 1-out-of-N construction an instance runs for N >= 8 (below 8 both
+ * are the log2 N-row one): KK13, the default, or the log2 N IKNP rows
+ * (CG_OTN_SPLIT: more traffic and sender hashing, kept for comparisons).
+ * The two differ on the wire, so both ends must choose the same kind; it is
+ * not negotiated here (a 1-of-N call with N >= 8 between ends of different
+ * kinds fails with CG_ERR_FORMAT on the sender, but a cg_ot_setup_otn
+ * before it leaves the ends out of step). */
+typedef enum cg_otn_kind { CG_OTN_KK13 = 0, CG_OTN_SPLIT = 1 } cg_otn_kind;
+
 /* Runs the base OTs and key set-up with the peer (which must call
- * cg_ot_new with the opposite role on the other end of ch). */
-cg_status cg_ot_new(cg_ot **ot, cg_channel *ch, cg_ot_role role, cg_error *err);
+ * cg_ot_new with the opposite role and the same otn on the other end of
+ * ch). */
+cg_status cg_ot_new(cg_ot **ot, cg_channel *ch, cg_ot_role role, cg_otn_kind otn, cg_error *err);
 void cg_ot_free(cg_ot *ot); /* wipes keys */
 cg_ot_role cg_ot_get_role(const cg_ot *ot);
 /* The AES back-end new instances use: "vaes", "aesni" or "none" (no AES-NI:
@@ -93,7 +105,7 @@ cg_status cg_rot_recv_random(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice
 
 /* Runs the KK13 extension's 256 base OTs now (both ends at the same
  * point), so that no later 1-of-N call has to; a no-op when done before or
- * when CG_OTN=split. */
+ * on a CG_OTN_SPLIT instance. */
 cg_status cg_ot_setup_otn(cg_ot *ot, cg_error *err);
 
 /* 1-out-of-N OT (2 <= N <= 256): msgs is n rows of N messages (row-major);
@@ -120,13 +132,15 @@ cg_status cg_otn_recv_end(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
                           uint64_t *out, cg_error *err);
 
 /* Both directions for one party: `send` is this party's sender instance and
- * `recv` its receiver instance. Party 0 (server) sets up its sender first. */
+ * `recv` its receiver instance, both of kind otn. Party 0 (server) sets up
+ * its sender first. */
 typedef struct cg_ot_pair {
     cg_ot *send;
     cg_ot *recv;
 } cg_ot_pair;
 
-cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_error *err);
+cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind otn,
+                         cg_error *err);
 void cg_ot_pair_free(cg_ot_pair *p);
 
 #pragma GCC visibility pop

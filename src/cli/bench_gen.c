@@ -12,6 +12,7 @@
  * encryptions of random values (bench_fill, see proto.h) and then decoding
  * the token at position L-1; baseline mode runs all L positions again, as
  * the comparison system does for every token. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 
 #include "cli/commands.h"
 #include "cli/gen_client.h"
+#include "cli/opts.h"
+#include "cli/values.h"
 
 typedef struct client_rec {
     cg_gen_step_report last;
@@ -93,37 +96,68 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
     fflush(stdout);
 }
 
+/* --mode: "cache", "baseline" or both, comma-separated. */
+static bool check_modes(const char *value, char *why, size_t why_size)
+{
+    for (const char *p = value;;) {
+        size_t len = strcspn(p, ",");
+        if (!((len == 5 && strncmp(p, "cache", 5) == 0) || (len == 8 && strncmp(p, "baseline", 8) == 0))) {
+            snprintf(why, why_size, "is not cache, baseline or cache,baseline");
+            return false;
+        }
+        if (p[len] == '\0') return true;
+        p += len + 1;
+    }
+}
+
 int cg_bench_gen(int argc, char **argv)
 {
     const char *shape = "gpt2-base", *lengths = "64,128,256,512", *modes = "cache,baseline";
-    unsigned long prefix = 64, baseline_max = 128;
+    uint64_t prefix = 64, baseline_max = 128;
     int threads = 2;
     double rtt_ms = 0, mbps = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) shape = argv[++i];
-        else if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc) prefix = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--lengths") == 0 && i + 1 < argc) lengths = argv[++i];
-        else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) modes = argv[++i];
-        else if (strcmp(argv[i], "--baseline-max") == 0 && i + 1 < argc) baseline_max = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--rtt-ms") == 0 && i + 1 < argc) rtt_ms = atof(argv[++i]);
-        else if (strcmp(argv[i], "--mbps") == 0 && i + 1 < argc) mbps = atof(argv[++i]);
-        else if (strcmp(argv[i], "--json") == 0) ;
-        else {
-            fprintf(stderr, "usage: cryptogen bench gen [--shape gpt2-base|L,H,D,V,P] [--prefix P] "
-                            "[--lengths 64,128,...] [--mode cache,baseline] [--baseline-max L] "
-                            "[--threads T] [--rtt-ms X] [--mbps Y] [--json]\n");
-            return 2;
-        }
-    }
+    bool json = false;
+    const cli_opt opts[] = {
+        CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
+                        "model shape, gpt2-base or layers,heads,width,vocab,positions"),
+        CLI_OPT_CHECKED("lengths", 0, lengths, "L,L,...", cli_check_ids,
+                        "total lengths L to decode the last token of, each in [2, positions]"),
+        CLI_OPT_CHECKED("mode", 0, modes, "MODES", check_modes, "cache, baseline or both, comma-separated"),
+        CLI_OPT_U64("baseline-max", 0, baseline_max, "L", 0, UINT64_MAX,
+                    "measure baseline mode up to this length only: it re-runs all L positions"),
+        CLI_OPT_U64("prefix", 0, prefix, "P", 0, UINT64_MAX, "a prompt length recorded in the JSON"),
+        CLI_OPT_INT("threads", 0, threads, "T", 1, INT_MAX, "threads of each party"),
+        CLI_OPT_DOUBLE("rtt-ms", 0, rtt_ms, "X", 0, 1e6, "round-trip time added to the loopback link, ms"),
+        CLI_OPT_DOUBLE("mbps", 0, mbps, "Y", 0, 1e6,
+                       "bandwidth of the loopback link in Mbit/s, 0 for unshaped"),
+        CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
+        {0},
+    };
+    const cli_command cmd = {
+        .name = "bench gen",
+        .about = "Per-token decode latency at total length L, for one transformer block and for\n"
+                 "the whole model, per component. A server thread and the client run over\n"
+                 "loopback TCP (optionally shaped) with a one-layer model of the requested width\n"
+                 "and random weights; the whole-model figure is n_layer x block + embedding +\n"
+                 "LM head + token choice.",
+        .opts = opts};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
     cg_gpt2_config cfg;
     uint32_t *ls = NULL;
     size_t nl = 0;
-    if (!cli_parse_shape(shape, &cfg) || !cli_parse_ids(lengths, &ls, &nl) || threads < 1) {
-        fprintf(stderr, "cryptogen bench gen: bad --shape, --lengths or --threads\n");
+    if (!cli_parse_shape(shape, &cfg) || !cli_parse_ids(lengths, &ls, &nl)) {
+        fprintf(stderr, "cryptogen bench gen: out of memory\n");
         free(ls);
-        return 2;
+        return 1;
     }
+    for (size_t i = 0; i < nl; i++)
+        if (ls[i] < 2 || ls[i] > cfg.n_positions) {
+            const uint32_t bad = ls[i];
+            free(ls);
+            return cli_usage_error(&cmd, "--lengths: %u is outside [2, %u] (the shape's positions)", bad,
+                                   cfg.n_positions);
+        }
     const unsigned full_layers = cfg.n_layer;
     cfg.n_layer = 1;
     bool want_cache = strstr(modes, "cache") != NULL, want_base = strstr(modes, "baseline") != NULL;
@@ -132,11 +166,6 @@ int cg_bench_gen(int argc, char **argv)
     cg_fixed_model *fm = NULL;
     cg_gen_weights *ws = NULL;
     int rc = 1;
-    for (size_t i = 0; i < nl; i++)
-        if (ls[i] < 2 || ls[i] > cfg.n_positions) {
-            fprintf(stderr, "cryptogen bench gen: length %u outside [2, %u]\n", ls[i], cfg.n_positions);
-            goto done;
-        }
     if (cg_gpt2_random(&m, &cfg, 1, &err) != CG_OK ||
         cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK)
         goto done;
@@ -154,7 +183,7 @@ int cg_bench_gen(int argc, char **argv)
            "embedding + LM head + token; cache mode builds the length-L state by filling positions 0..L-2 "
            "with encryptions of random values, then decodes position L-1; baseline runs all L positions "
            "through the prefill path, as the cache-less system does every token\",\n \"results\": [\n",
-           full_layers, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, prefix, threads,
+           full_layers, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, (unsigned long)prefix, threads,
            rtt_ms, mbps, encode_s, (unsigned long long)cg_gen_weights_bytes(ws));
     fflush(stdout);
     bool first = true;
@@ -168,7 +197,7 @@ int cg_bench_gen(int argc, char **argv)
             if (mode == 1 && L > baseline_max) {
                 printf("%s    {\"mode\": \"baseline\", \"L\": %zu, \"measured\": false, "
                        "\"why\": \"above --baseline-max %lu\"}",
-                       first ? "" : ",\n", L, baseline_max);
+                       first ? "" : ",\n", L, (unsigned long)baseline_max);
                 first = false;
                 continue;
             }

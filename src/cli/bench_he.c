@@ -1,10 +1,12 @@
 /* `cryptogen bench he [--json] [--sets a,b] [--threads N]`: median timings of
  * the BFV operations for the three reference parameter sets. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cryptogen/bfv.h"
 
 #define MAX_REPS 201
@@ -182,23 +184,48 @@ static int run_set(const char *name, int threads, bool json, bool first)
     return 0;
 }
 
+#define SETS_MAX 128 /* --sets is split in a buffer of this size */
+
+/* --sets: names of BFV presets, comma-separated. */
+static bool check_sets(const char *value, char *why, size_t why_size)
+{
+    if (strlen(value) >= SETS_MAX) {
+        snprintf(why, why_size, "is longer than %d characters", SETS_MAX - 1);
+        return false;
+    }
+    for (const char *p = value;;) {
+        size_t len = strcspn(p, ",");
+        char name[SETS_MAX];
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        cg_bfv_spec spec;
+        cg_error err = {0};
+        if (cg_bfv_preset(name, &spec, &err) != CG_OK) {
+            snprintf(why, why_size, "names an unknown parameter set '%s'", name);
+            return false;
+        }
+        if (p[len] == '\0') return true;
+        p += len + 1;
+    }
+}
+
 int cg_bench_he(int argc, char **argv)
 {
     bool json = false;
     int threads = 1;
-    char sets[128] = "n4096,paper,n16384";
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
-            threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--sets") == 0 && i + 1 < argc)
-            snprintf(sets, sizeof sets, "%s", argv[++i]);
-        else {
-            fprintf(stderr, "usage: cryptogen bench he [--json] [--threads N] [--sets n4096,paper,n16384]\n");
-            return 2;
-        }
-    }
+    const char *set_list = "n4096,paper,n16384";
+    const cli_opt opts[] = {
+        CLI_OPT_FLAG("json", 0, json, "print JSON instead of a table"),
+        CLI_OPT_INT("threads", 0, threads, "N", 1, INT_MAX, "threads of the BFV operations"),
+        CLI_OPT_CHECKED("sets", 0, set_list, "A,B", check_sets, "parameter sets to measure, comma-separated"),
+        {0},
+    };
+    const cli_command cmd = {.name = "bench he", .opts = opts,
+                             .about = "Median timings of the BFV operations and serialized sizes, for each\n"
+                                      "parameter set."};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
+    char sets[SETS_MAX];
+    snprintf(sets, sizeof sets, "%s", set_list);
     if (json)
         printf("{\"bench\": \"he\", \"version\": \"%s\", \"simd\": \"%s\", \"sets\": [\n", CG_VERSION_STRING,
                (cg_cpu_features() & CG_CPU_AVX512IFMA) ? "avx512ifma" : "portable");

@@ -1,4 +1,5 @@
-/* `cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME] [--reps R]`: the
+/* `cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME] [--reps R]
+ * [--otn kk13|split]`: the
  * two-party protocols between two threads (one per party, each
  * single-threaded) over the in-process channel, or over a loopback TCP
  * connection with --tcp, at batch sizes 1, 3072 and 50257 (those <= --max;
@@ -15,12 +16,14 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cryptogen/mpc.h"
 
 typedef enum { B_B2A, B_MUL, B_SQUARE, B_SELECT, B_AND, B_DRELU, B_RELU, B_TRUNC, B_ROWMAX,
                B_GELU, B_ARGMAX, B_EXP, B_TRUNCX, B_LUT, B_EXTEND, B_P2R, B_GELU_ACC, B_COUNT, B_RECIP = B_COUNT, B_RSQRT,
                B_SOFTMAX, B_LAYERNORM, B_ALL } bench_op;
-static const char *const op_names[B_ALL] = {"b2a",  "mul",  "square", "select", "and",
+/* NULL-terminated: also the choices of --op */
+static const char *const op_names[B_ALL + 1] = {"b2a",  "mul",  "square", "select", "and",
                                             "drelu", "relu", "trunc", "row_max", "gelu",
                                             "argmax_reveal", "exp_neg", "trunc_exact",
                                             "lut8_37", "extend37_64", "prime29_to_ring37", "gelu_accurate",
@@ -29,6 +32,8 @@ static const char *const op_names[B_ALL] = {"b2a",  "mul",  "square", "select", 
 static const cg_fxp FMT = {.ring_bits = 37, .frac_bits = 12};
 /* The lookup table of the lut row: 256 entries of 37 bits (server's). */
 static uint64_t LUT[256];
+/* --otn: the contexts' 1-of-N OT construction (both parties the same). */
+static cg_mpc_options mpc_opt;
 
 typedef struct {
     cg_mpc *m;
@@ -113,7 +118,7 @@ static void *run_job(void *arg)
 static void *setup_job(void *arg)
 {
     party_job *p = arg;
-    p->st = cg_mpc_new(&p->m, p->ch, p->party, 1, &p->err);
+    p->st = cg_mpc_new(&p->m, p->ch, p->party, &mpc_opt, &p->err);
     return NULL;
 }
 
@@ -272,21 +277,30 @@ static void free_party(party_job *p)
 
 int cg_bench_mpc(int argc, char **argv)
 {
-    size_t max = 50257;
-    bool tcp = false;
-    bool usage = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) max = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--op") == 0 && i + 1 < argc) only_op = argv[++i];
-        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--tcp") == 0) tcp = true;
-        else if (strcmp(argv[i], "--json") != 0) usage = true;
-    }
-    if (usage || reps < 1 || reps > 100) {
-        fprintf(stderr, "usage: cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME] "
-                        "[--reps R (1..100, default 5)]\n");
-        return 2;
-    }
+    uint64_t max = 50257;
+    bool tcp = false, json = false;
+    static const char *const otn_kinds[] = {"kk13", "split", NULL};
+    const char *otn_name = "kk13";
+    const cli_opt opts[] = {
+        CLI_OPT_U64("max", 0, max, "N", 0, UINT64_MAX, "batch sizes 1, 3072 and 50257 up to N only"),
+        CLI_OPT_FLAG("tcp", 0, tcp, "loopback TCP instead of the in-process channel"),
+        {.name = "op", .kind = CLI_CHOICE, .target = CLI_TARGET(const char *, only_op), .metavar = "NAME",
+         .choices = op_names, .default_text = "all", .help = "run this protocol only"},
+        CLI_OPT_INT("reps", 0, reps, "R", 1, 100, "timed calls after the first; their median is the figure"),
+        CLI_OPT_CHOICE("otn", 0, otn_name, NULL, otn_kinds, "1-of-N OT construction for N >= 8"),
+        CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
+        {0},
+    };
+    const cli_command cmd = {
+        .name = "bench mpc", .opts = opts,
+        .about = "The two-party protocols between two threads (one per party, each\n"
+                 "single-threaded) at batch sizes 1, 3072 and 50257, then the row-shaped ones\n"
+                 "(reciprocal, rsqrt, softmax, LayerNorm) at one GPT-2 layer's shapes, approximate\n"
+                 "and exact. Prints microseconds per element, bytes per element each way, rounds\n"
+                 "and CPU time."};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
+    mpc_opt.otn = strcmp(otn_name, "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;
     if (cg_init(NULL) != CG_OK) return 1;
     cg_channel *cs = NULL, *cc = NULL;
     if ((tcp ? cg_chan_tcp_pair_new(&cs, &cc, NULL, NULL) : cg_chan_pair_new(&cs, &cc, NULL, NULL)) != CG_OK) {
@@ -301,8 +315,9 @@ int cg_bench_mpc(int argc, char **argv)
     cg_prg_init_random(&prg);
     for (int i = 0; i < 256; i++) LUT[i] = cg_prg_u64(&prg) & ((1ull << FMT.ring_bits) - 1);
     printf("{\"bench\":\"mpc\",\"link\":\"%s\",\"ring_bits\":%u,\"frac_bits\":%u,\"ot\":\"IKNP\","
-           "\"threads_per_party\":1,\"reps\":%d,\"results\":[",
-           tcp ? "tcp_loopback" : "inproc", FMT.ring_bits, FMT.frac_bits, reps);
+           "\"otn\":\"%s\",\"threads_per_party\":1,\"reps\":%d,\"results\":[",
+           tcp ? "tcp_loopback" : "inproc", FMT.ring_bits, FMT.frac_bits,
+           mpc_opt.otn == CG_OTN_SPLIT ? "split" : "kk13", reps);
     bool first = true;
     for (size_t si = 0; si < 3; si++) {
         size_t n = sizes[si];

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cryptogen/ring.h"
 
 static int cmp_u64(const void *a, const void *b)
@@ -31,7 +32,16 @@ static double median_us(const cg_ntt_table *t, uint64_t *a, bool inverse)
 
 int cg_bench_ntt(int argc, char **argv)
 {
-    bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    bool json = false;
+    const cli_opt opts[] = {
+        CLI_OPT_FLAG("json", 0, json, "print JSON instead of a table"),
+        {0},
+    };
+    const cli_command cmd = {.name = "bench ntt", .opts = opts,
+                             .about = "Forward and inverse negacyclic NTT of one prime for each available\n"
+                                      "back-end, side by side (medians, microseconds)."};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
     const size_t sizes[] = {4096, 8192, 16384};
     const unsigned bits[] = {50, 60};
     const cg_ntt_backend bes[] = {CG_NTT_PORTABLE, CG_NTT_AVX2, CG_NTT_AVX512IFMA};

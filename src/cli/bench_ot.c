@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cryptogen/ot.h"
 
 typedef enum { OP_SETUP, OP_COT, OP_ROT, OP_OT, OP_OTN } bench_op;
@@ -15,6 +16,7 @@ typedef struct {
     cg_channel *ch;
     cg_ot *ot;
     cg_ot_role role;
+    cg_otn_kind otn;
     bench_op op;
     size_t n;
     unsigned bits, N;
@@ -29,7 +31,7 @@ static void *party_main(void *arg)
     bench_party *p = arg;
     bool snd = p->role == CG_OT_SENDER;
     switch (p->op) {
-    case OP_SETUP: p->st = cg_ot_new(&p->ot, p->ch, p->role, &p->err); break;
+    case OP_SETUP: p->st = cg_ot_new(&p->ot, p->ch, p->role, p->otn, &p->err); break;
     case OP_COT:
         p->st = snd ? cg_cot_send(p->ot, p->n, p->bits, p->a, p->b, &p->err)
                     : cg_cot_recv(p->ot, p->n, p->bits, p->choice, p->a, &p->err);
@@ -82,10 +84,11 @@ typedef struct {
     double cot_bytes_per_ot;
 } results;
 
-static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, results *res)
+static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, cg_otn_kind otn,
+                      results *res)
 {
-    bench_party s = {.ch = cs, .role = CG_OT_SENDER, .bits = 64, .N = 16};
-    bench_party r = {.ch = cr, .role = CG_OT_RECEIVER, .bits = 64, .N = 16};
+    bench_party s = {.ch = cs, .role = CG_OT_SENDER, .otn = otn, .bits = 64, .N = 16};
+    bench_party r = {.ch = cr, .role = CG_OT_RECEIVER, .otn = otn, .bits = 64, .N = 16};
     size_t rows = n_otn * 16 > n ? n_otn * 16 : n;
     s.a = cg_calloc(rows, 8);
     s.b = cg_calloc(n, 8);
@@ -141,57 +144,60 @@ static void print_results(const char *name, const results *r, int last)
 
 int cg_bench_ot(int argc, char **argv)
 {
-    size_t n = 1u << 23, n_otn = 1u << 18;
-    bool do_inproc = true, do_tcp = true;
-    cg_chan_options link_opt = {0};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--latency-us") == 0 && i + 1 < argc) {
-            link_opt.shape.one_way_latency_us = (uint32_t)strtoul(argv[++i], NULL, 10);
-            continue;
-        }
-        if (strcmp(argv[i], "--mbps") == 0 && i + 1 < argc) {
-            link_opt.shape.bandwidth_bps = (uint64_t)(strtod(argv[++i], NULL) * 1e6);
-            continue;
-        }
-        if (strcmp(argv[i], "--link") == 0 && i + 1 < argc) {
-            i++;
-            do_inproc = strcmp(argv[i], "tcp") != 0;
-            do_tcp = strcmp(argv[i], "inproc") != 0;
-            continue;
-        }
-        if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) n = (size_t)strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--n-otn") == 0 && i + 1 < argc)
-            n_otn = (size_t)strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--json") != 0) {
-            fprintf(stderr, "usage: cryptogen bench ot [--json] [--n N] [--n-otn N] [--link inproc|tcp|both]\n"
-                            "       [--latency-us US] [--mbps MBIT]   (shaping of both parties' sends)\n");
-            return 2;
-        }
-    }
-    if (n < 1 || n_otn < 1 || n_otn > n) {
-        fprintf(stderr, "bench ot: need 1 <= n-otn <= n\n");
-        return 2;
-    }
+    static const char *const links[] = {"inproc", "tcp", "both", NULL};
+    static const char *const otn_kinds[] = {"kk13", "split", NULL};
+    const char *otn_name = "kk13";
+    uint64_t n_opt = 1u << 23, n_otn_opt = 1u << 18, latency_us = 0;
+    double mbps = 0;
+    const char *link = "both";
+    bool json = false;
+    const cli_opt opts[] = {
+        CLI_OPT_U64("n", 0, n_opt, "N", 1, (uint64_t)1 << 32, "OTs per COT, ROT and chosen-message batch"),
+        CLI_OPT_U64("n-otn", 0, n_otn_opt, "N", 1, (uint64_t)1 << 32, "1-of-16 OTs per batch, at most --n"),
+        CLI_OPT_CHOICE("link", 0, link, NULL, links, "in-process channel, loopback TCP, or both"),
+        CLI_OPT_U64("latency-us", 0, latency_us, "US", 0, UINT32_MAX,
+                    "one-way latency added to both parties' sends"),
+        CLI_OPT_DOUBLE("mbps", 0, mbps, "MBIT", 0, 1e6,
+                       "bandwidth of both parties' sends in Mbit/s, 0 for unshaped"),
+        CLI_OPT_CHOICE("otn", 0, otn_name, NULL, otn_kinds, "1-of-N OT construction for N >= 8"),
+        CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
+        {0},
+    };
+    const cli_command cmd = {.name = "bench ot", .opts = opts,
+                             .about = "Base OT and OT extension throughput between two threads (one per\n"
+                                      "party, each single-threaded) over the in-process channel and\n"
+                                      "loopback TCP."};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
+    if (n_otn_opt > n_opt)
+        return cli_usage_error(&cmd, "--n-otn %llu is above --n %llu", (unsigned long long)n_otn_opt,
+                               (unsigned long long)n_opt);
+    size_t n = (size_t)n_opt, n_otn = (size_t)n_otn_opt;
+    const cg_otn_kind otn = strcmp(otn_name, "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;
+    bool do_inproc = strcmp(link, "tcp") != 0, do_tcp = strcmp(link, "inproc") != 0;
+    cg_chan_options link_opt = {.shape = {.one_way_latency_us = (uint32_t)latency_us,
+                                          .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
     results inproc = {0}, tcp = {0};
     cg_channel *a, *b;
     int rc = 0;
     if (do_inproc) {
         if (cg_chan_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
-        rc = bench_link(a, b, n, n_otn, &inproc);
+        rc = bench_link(a, b, n, n_otn, otn, &inproc);
         cg_chan_free(a);
         cg_chan_free(b);
         if (rc) return rc;
     }
     if (do_tcp) {
         if (cg_chan_tcp_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
-        rc = bench_link(a, b, n, n_otn, &tcp);
+        rc = bench_link(a, b, n, n_otn, otn, &tcp);
         cg_chan_free(a);
         cg_chan_free(b);
         if (rc) return rc;
     }
-    printf("{\n  \"bench\": \"ot\",\n  \"aes\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
+    printf("{\n  \"bench\": \"ot\",\n  \"aes\": \"%s\",\n  \"otn\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
            "  \"threads_per_party\": 1,\n  \"shape\": {\"one_way_latency_us\": %u, \"bandwidth_bps\": %llu},\n"
-           "  \"links\": {\n", cg_ot_backend(), n, n_otn, (unsigned)link_opt.shape.one_way_latency_us,
+           "  \"links\": {\n", cg_ot_backend(), otn == CG_OTN_SPLIT ? "split" : "kk13", n, n_otn,
+           (unsigned)link_opt.shape.one_way_latency_us,
            (unsigned long long)link_opt.shape.bandwidth_bps);
     if (do_inproc) print_results("inproc", &inproc, !do_tcp);
     if (do_tcp) print_results("tcp_loopback", &tcp, 1);

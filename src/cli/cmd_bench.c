@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 
 static const cg_bench_entry benches[] = {
     {"ntt", cg_bench_ntt, "negacyclic NTT per back-end, side by side"},
@@ -13,16 +14,35 @@ static const cg_bench_entry benches[] = {
     {NULL, NULL, NULL},
 };
 
+static void list_benches(FILE *f)
+{
+    fprintf(f, "benchmarks (each prints JSON with --json):\n");
+    for (const cg_bench_entry *b = benches; b->name; b++) fprintf(f, "  %-6s %s\n", b->name, b->help);
+    fprintf(f, "\n'cryptogen bench NAME --help' describes a benchmark's options.\n");
+}
+
 int cg_cmd_bench(int argc, char **argv)
 {
-    size_t nb = sizeof benches / sizeof benches[0] - 1;
-    if (argc < 2 || strcmp(argv[1], "--list") == 0) {
-        printf("benchmarks (each prints JSON):\n");
-        for (size_t i = 0; i < nb; i++) printf("  %-6s %s\n", benches[i].name, benches[i].help);
-        return argc < 2 ? 2 : 0;
+    bool list = false;
+    const cli_opt opts[] = {
+        CLI_OPT_FLAG("list", 0, list, "list the benchmarks and exit"),
+        {0},
+    };
+    const cli_command cmd = {.name = "bench", .synopsis = "NAME [options] | --list", .opts = opts,
+                             .about = "Runs one benchmark.",
+                             .stop_at_operand = true, .more_help = list_benches};
+    int first = argc;
+    int parsed = cli_parse(&cmd, argc, argv, &first);
+    if (parsed != CLI_PARSED) return parsed;
+    if (list) {
+        list_benches(stdout);
+        return 0;
     }
-    for (size_t i = 0; i < nb; i++)
-        if (strcmp(argv[1], benches[i].name) == 0) return benches[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "cryptogen bench: unknown benchmark '%s'\n", argv[1]);
-    return 2;
+    if (first >= argc) {
+        list_benches(stderr);
+        return cli_usage_error(&cmd, "which benchmark? (NAME above)");
+    }
+    for (const cg_bench_entry *b = benches; b->name; b++)
+        if (strcmp(argv[first], b->name) == 0) return b->run(argc - first, argv + first);
+    return cli_usage_error(&cmd, "unknown benchmark '%s'", argv[first]);
 }

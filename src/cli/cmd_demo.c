@@ -3,12 +3,14 @@
  * with the embedded default model; the demo prints the privately generated
  * text, the same continuation from the plaintext float model and from the
  * fixed-point emulator, and the cost per token. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "cli/gen_client.h"
+#include "cli/opts.h"
 
 static void print_text(const cg_tokenizer *tok, const char *label, const char *prompt,
                        const uint32_t *t, size_t n)
@@ -24,19 +26,24 @@ static void print_text(const cg_tokenizer *tok, const char *label, const char *p
 int cg_cmd_demo(int argc, char **argv)
 {
     const char *dir = "models/default", *prompt = "The city is located";
-    long n = 8;
+    int n = 8;
     int threads = 2;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
-        else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) prompt = argv[++i];
-        else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) n = strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: cryptogen demo [--model DIR] [--prompt TEXT] [-n N] [--threads T]\n");
-            return 2;
-        }
-    }
-    if (n < 1 || n > 1024 || threads < 1) return 2;
+    const cli_opt opts[] = {
+        CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),
+        CLI_OPT_STRING("prompt", 0, prompt, "TEXT", "the prompt"),
+        CLI_OPT_INT(NULL, 'n', n, "N", 1, 1024, "tokens to generate"),
+        CLI_OPT_INT("threads", 0, threads, "T", 1, INT_MAX, "threads of each party"),
+        {0},
+    };
+    const cli_command cmd = {
+        .name = "demo",
+        .about = "The README's main job: a server thread and a client generate text privately\n"
+                 "over loopback TCP with the embedded default model; the demo prints that text\n"
+                 "beside the plaintext float model's and the fixed-point emulator's, and the\n"
+                 "cost per token.",
+        .opts = opts};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
     cg_error err = {0};
     cg_gpt2 *m = NULL;
     cg_fixed_model *fm = NULL;
@@ -52,7 +59,7 @@ int cg_cmd_demo(int argc, char **argv)
         cg_tokenizer_encode(tok, prompt, strlen(prompt), &ids, &nids, &err) != CG_OK)
         goto done;
     if (nids == 0 || nids + (size_t)n > m->cfg.n_positions) {
-        cg_error_set(&err, CG_ERR_ARG, "prompt of %zu tokens + %ld does not fit", nids, n);
+        cg_error_set(&err, CG_ERR_ARG, "prompt of %zu tokens + %d does not fit", nids, n);
         goto done;
     }
     sec = calloc((size_t)n, sizeof *sec);
@@ -62,7 +69,7 @@ int cg_cmd_demo(int argc, char **argv)
     printf("cryptogen demo: %s (%u layers, width %u, %u heads, vocab %u), BFV set 'paper' with t = 2^%u\n",
            dir, m->cfg.n_layer, m->cfg.n_embd, m->cfg.n_head, m->cfg.vocab_size,
            fm->fx.act.ring_bits);
-    printf("prompt (%zu tokens): \"%s\"; generating %ld tokens privately over loopback TCP...\n\n",
+    printf("prompt (%zu tokens): \"%s\"; generating %d tokens privately over loopback TCP...\n\n",
            nids, prompt, n);
     /* The server encodes its weights for the HE parameters once, before any client. */
     if (cg_gen_weights_new(&ws, fm, "paper", (uint64_t)2 << 30, threads, &err) != CG_OK) goto done;
@@ -90,8 +97,8 @@ int cg_cmd_demo(int argc, char **argv)
     print_text(tok, "plaintext float model:", prompt, flt, (size_t)n);
     bool same_fixed = memcmp(sec, fix, (size_t)n * sizeof *sec) == 0;
     size_t agree = 0;
-    for (long i = 0; i < n && sec[i] == flt[i]; i++) agree++;
-    printf("\nsecure == emulator: %s; secure agrees with the float model on the first %zu of %ld tokens\n",
+    for (int i = 0; i < n && sec[i] == flt[i]; i++) agree++;
+    printf("\nsecure == emulator: %s; secure agrees with the float model on the first %zu of %d tokens\n",
            same_fixed ? "yes (bit-exact)" : "NO", agree, n);
     cli_print_summary_text(stdout, &sum);
     rc = same_fixed ? 0 : 1;

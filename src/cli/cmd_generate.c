@@ -2,6 +2,7 @@
  *   --connect HOST:PORT --prompt TEXT|--prompt-file F -n N [--baseline] [--json]
  * or, without a server, --local-plaintext (the float model) and --local-fixed
  * (the fixed-point emulator the secure run equals exactly). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,59 +10,82 @@
 
 #include "cli/commands.h"
 #include "cli/gen_client.h"
+#include "cli/opts.h"
+#include "cli/values.h"
 
-static void usage(void)
+/* The request carries the preset's name in 16 bytes, its terminator included. */
+static bool check_preset(const char *value, char *why, size_t why_size)
 {
-    fprintf(stderr,
-            "usage: cryptogen generate (--connect HOST:PORT | --local-plaintext | --local-fixed)\n"
-            "         (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [-n N]\n"
-            "         [--greedy | --temperature T (0.1..100, Gumbel-max, secure mode)]\n"
-            "         [--baseline] [--random SHAPE --seed S (local modes: random weights)]\n"
-            "         [--preset NAME] [--model DIR (tokenizer; the model too when local)]\n"
-            "         [--threads T] [--json] [--block-positions B] [--refresh-every K]\n");
+    if (strlen(value) < sizeof ((cg_gen_request *)0)->he_preset) return true;
+    snprintf(why, why_size, "is longer than %zu characters", sizeof ((cg_gen_request *)0)->he_preset - 1);
+    return false;
 }
 
 int cg_cmd_generate(int argc, char **argv)
 {
     const char *dir = "models/default", *prompt = NULL, *prompt_file = NULL, *connect = NULL;
     const char *preset = "paper", *shape = NULL, *prompt_ids = NULL;
-    unsigned long seed = 1;
-    long n = 32;
+    uint64_t seed = 1;
+    int n = 32;
     int threads = 1;
-    bool plain = false, fixed = false, json = false, baseline = false;
-    unsigned long block = 0, refresh = 0;
+    bool plain = false, fixed = false, json = false, baseline = false, greedy = false;
+    uint64_t block = 0, refresh = 0;
     double temperature = 0; /* 0: greedy */
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--local-plaintext") == 0) plain = true;
-        else if (strcmp(argv[i], "--local-fixed") == 0) fixed = true;
-        else if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc) connect = argv[++i];
-        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
-        else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) prompt = argv[++i];
-        else if (strcmp(argv[i], "--prompt-file") == 0 && i + 1 < argc) prompt_file = argv[++i];
-        else if (strcmp(argv[i], "--prompt-ids") == 0 && i + 1 < argc) prompt_ids = argv[++i];
-        else if (strcmp(argv[i], "--random") == 0 && i + 1 < argc) shape = argv[++i];
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) preset = argv[++i];
-        else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) n = strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--block-positions") == 0 && i + 1 < argc) block = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--refresh-every") == 0 && i + 1 < argc) refresh = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--greedy") == 0) ;
-        else if (strcmp(argv[i], "--baseline") == 0) baseline = true;
-        else if (strcmp(argv[i], "--json") == 0) json = true;
-        else if (strcmp(argv[i], "--temperature") == 0 && i + 1 < argc) temperature = atof(argv[++i]);
-        else {
-            usage();
-            return 2;
-        }
-    }
-    if ((plain + fixed + (connect != NULL)) != 1 ||
-        (prompt != NULL) + (prompt_file != NULL) + (prompt_ids != NULL) != 1 || n < 1 ||
-        n > 65536 || threads < 1 || strlen(preset) >= 16 ||
-        (temperature != 0 && (temperature < 0.1 || temperature > 100 || !connect))) {
-        usage();
-        return 2;
-    }
+    static const char *const otn_kinds[] = {"kk13", "split", NULL};
+    const char *otn = "kk13";
+    const cli_opt opts[] = {
+        CLI_OPT_STRING("connect", 0, connect, "HOST:PORT", "generate securely with the server there"),
+        CLI_OPT_FLAG("local-plaintext", 0, plain, "no server: the float model's greedy tokens"),
+        CLI_OPT_FLAG("local-fixed", 0, fixed,
+                     "no server: the fixed-point emulator's greedy tokens (what the secure run computes)"),
+        CLI_OPT_STRING("prompt", 0, prompt, "TEXT", "the prompt"),
+        CLI_OPT_STRING("prompt-file", 0, prompt_file, "FILE", "the prompt from a file (1 MiB at most)"),
+        CLI_OPT_CHECKED("prompt-ids", 0, prompt_ids, "IDS", cli_check_ids,
+                        "the prompt as comma-separated token ids"),
+        CLI_OPT_INT(NULL, 'n', n, "N", 1, 65536, "tokens to generate"),
+        CLI_OPT_FLAG("greedy", 0, greedy, "take the most likely token each step (the default)"),
+        {.name = "temperature", .kind = CLI_DOUBLE, .target = CLI_TARGET(double, temperature), .metavar = "T",
+         .dmin = 0.1, .dmax = 100, .default_text = "greedy",
+         .help = "sample at temperature T by Gumbel-max, with --connect only"},
+        CLI_OPT_FLAG("baseline", 0, baseline, "no cache: the server re-runs the whole sequence each token"),
+        CLI_OPT_CHECKED("preset", 0, preset, "NAME", check_preset, "BFV parameter set asked of the server"),
+        CLI_OPT_STRING("model", 0, dir, "DIR",
+                       "model directory: its tokenizer, and the model in local modes"),
+        CLI_OPT_CHECKED("random", 0, shape, "SHAPE", cli_check_shape,
+                        "local modes: random weights of this shape instead of the model's, "
+                        "gpt2-base or layers,heads,width,vocab,positions"),
+        CLI_OPT_U64("seed", 0, seed, "S", 0, UINT64_MAX, "seed of --random's weights"),
+        CLI_OPT_INT("threads", 0, threads, "T", 1, INT_MAX, "threads for HE and the two-party protocols"),
+        CLI_OPT_FLAG("json", 0, json, "print one JSON record instead of the text and a summary"),
+        CLI_OPT_U64("block-positions", 0, block, "B", 0, UINT32_MAX,
+                    "positions per cache ciphertext, 0 for the most that fit"),
+        CLI_OPT_U64("refresh-every", 0, refresh, "K", 0, UINT32_MAX,
+                    "test knob: refresh a cache ciphertext after K appends to it, "
+                    "0 for when its noise estimate asks"),
+        CLI_OPT_CHOICE("otn", 0, otn, NULL, otn_kinds,
+                       "1-of-N OT construction, agreed with the server in the handshake"),
+        {0},
+    };
+    const cli_command cmd = {
+        .name = "generate",
+        .synopsis = "(--connect HOST:PORT | --local-plaintext | --local-fixed)\n"
+                    "         (--prompt TEXT | --prompt-file FILE | --prompt-ids IDS) [options]",
+        .about = "The client of secure generation: the server never sees the prompt or the tokens.\n"
+                 "Without a server, --local-plaintext and --local-fixed compute the references\n"
+                 "(the secure run's tokens equal --local-fixed's).",
+        .opts = opts};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
+    if (plain + fixed + (connect != NULL) != 1)
+        return cli_usage_error(&cmd, "give exactly one of --connect, --local-plaintext and --local-fixed");
+    if ((prompt != NULL) + (prompt_file != NULL) + (prompt_ids != NULL) != 1)
+        return cli_usage_error(&cmd, "give exactly one of --prompt, --prompt-file and --prompt-ids");
+    if (temperature != 0 && !connect)
+        return cli_usage_error(&cmd, "--temperature needs --connect (the local references are greedy)");
+    if (temperature != 0 && greedy)
+        return cli_usage_error(&cmd, "--greedy and --temperature exclude each other");
+    if (shape && connect)
+        return cli_usage_error(&cmd, "--random is for the local modes (the server has the model)");
     cg_error err = {0};
     cg_gpt2 *m = NULL;
     cg_fixed_model *fm = NULL;
@@ -104,7 +128,7 @@ int cg_cmd_generate(int argc, char **argv)
                   : cg_gpt2_load(&m, dir, &err) != CG_OK)
             goto done;
         if (nids + (size_t)n > m->cfg.n_positions) {
-            cg_error_set(&err, CG_ERR_ARG, "%zu prompt + %ld new tokens exceed %u positions", nids, n,
+            cg_error_set(&err, CG_ERR_ARG, "%zu prompt + %d new tokens exceed %u positions", nids, n,
                          m->cfg.n_positions);
             goto done;
         }
@@ -113,7 +137,7 @@ int cg_cmd_generate(int argc, char **argv)
         if (cg_tokenizer_decode(tok, out, (size_t)n, &text, &tl, &err) != CG_OK) goto done;
         if (json) {
             printf("{\"mode\": \"%s\", \"tokens\": [", fixed ? "fixed" : "float");
-            for (long i = 0; i < n; i++) printf("%s%u", i ? ", " : "", out[i]);
+            for (int i = 0; i < n; i++) printf("%s%u", i ? ", " : "", out[i]);
             printf("]}\n");
         } else {
             fwrite(prompt, 1, plen, stdout);
@@ -126,7 +150,8 @@ int cg_cmd_generate(int argc, char **argv)
     cg_gen_request req = {.use_cache = !baseline, .prompt_len = (uint32_t)nids,
                           .new_tokens = (uint32_t)n, .block_positions = (uint32_t)block,
                           .refresh_every = (uint32_t)refresh,
-                          .temperature_milli = (uint32_t)(temperature * 1000.0 + 0.5)};
+                          .temperature_milli = (uint32_t)(temperature * 1000.0 + 0.5),
+                          .otn = strcmp(otn, "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13};
     memcpy(req.he_preset, preset, strlen(preset));
     cg_chan_options copt = {.timeout_ms = 600000};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;

@@ -6,43 +6,35 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
+#include "cli/values.h"
 #include "cryptogen/model.h"
 
 int cg_cmd_logits(int argc, char **argv)
 {
     const char *dir = "models/default", *idstr = NULL;
     bool all = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-            dir = argv[++i];
-        else if (strcmp(argv[i], "--ids") == 0 && i + 1 < argc)
-            idstr = argv[++i];
-        else if (strcmp(argv[i], "--all") == 0)
-            all = true;
-        else {
-            fprintf(stderr, "usage: cryptogen logits [--model DIR] --ids 1,2,3 [--all]\n");
-            return 2;
-        }
-    }
-    if (!idstr) {
-        fprintf(stderr, "cryptogen logits: --ids is required\n");
-        return 2;
-    }
-    uint32_t ids[4096];
+    const cli_opt opts[] = {
+        CLI_OPT_CHECKED("ids", 0, idstr, "IDS", cli_check_ids,
+                        "the input as comma-separated token ids (required)"),
+        CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),
+        CLI_OPT_FLAG("all", 0, all, "logits of every position, not only the last"),
+        {0},
+    };
+    const cli_command cmd = {
+        .name = "logits",
+        .synopsis = "--ids IDS [options]",
+        .about = "The float model's logits as JSON, for checking the C forward pass against an\n"
+                 "independent reference (scripts/check_float_ref.py).",
+        .opts = opts};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
+    if (!idstr) return cli_usage_error(&cmd, "--ids is required");
+    uint32_t *ids = NULL;
     size_t n = 0;
-    for (const char *p = idstr; *p && n < 4096;) {
-        char *e;
-        unsigned long v = strtoul(p, &e, 10);
-        if (e == p || v > UINT32_MAX) {
-            fprintf(stderr, "cryptogen logits: bad --ids\n");
-            return 2;
-        }
-        ids[n++] = (uint32_t)v;
-        p = *e == ',' ? e + 1 : e;
-        if (*e && *e != ',') {
-            fprintf(stderr, "cryptogen logits: bad --ids\n");
-            return 2;
-        }
+    if (!cli_parse_ids(idstr, &ids, &n)) {
+        fprintf(stderr, "cryptogen logits: out of memory\n");
+        return 1;
     }
     cg_error err = {0};
     cg_gpt2 *m = NULL;
@@ -64,6 +56,7 @@ int cg_cmd_logits(int argc, char **argv)
 out:
     if (rc) fprintf(stderr, "cryptogen logits: %s\n", err.msg);
     free(lg);
+    free(ids);
     cg_gpt2_state_free(&st);
     cg_gpt2_free(m);
     return rc;

@@ -2,12 +2,14 @@
  *  [--ctx N --stride S] [--limit K] [--threads T] [--json]`:
  * sliding-window perplexity (each token scored once with up to ctx-1 tokens
  * of context), or LAMBADA last-word accuracy and perplexity. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cryptogen/model.h"
 #include "model/json.h"
 
@@ -58,34 +60,41 @@ static cg_status window_logits(const cg_gpt2 *m, const cg_fixed_model *fm, const
 
 int cg_cmd_ppl(int argc, char **argv)
 {
+    static const char *const formats[] = {"text", "lambada", NULL};
+    static const char *const modes[] = {"float", "fixed", NULL};
     const char *dir = "models/default", *data = NULL, *format = "text", *mode = "float";
-    size_t ctx = 256, stride = 128, limit = 0;
+    uint64_t ctx_opt = 256, stride_opt = 128, limit_opt = 0;
     int threads = 1;
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
-        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
-        else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) format = argv[++i];
-        else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) mode = argv[++i];
-        else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) ctx = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--stride") == 0 && i + 1 < argc) stride = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) limit = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--json") == 0) json = true;
-        else {
-            fprintf(stderr, "usage: cryptogen ppl [--model DIR] --data FILE [--format text|lambada] "
-                            "[--mode float|fixed] [--ctx N --stride S] [--limit K] [--threads T] [--json]\n");
-            return 2;
-        }
-    }
-    if (strcmp(mode, "float") != 0 && strcmp(mode, "fixed") != 0) {
-        fprintf(stderr, "cryptogen ppl: --mode is float or fixed\n");
-        return 2;
-    }
-    if (!data || ctx < 2 || stride < 1 || stride >= ctx) {
-        fprintf(stderr, "cryptogen ppl: need --data, ctx >= 2 and 1 <= stride < ctx\n");
-        return 2;
-    }
+    const cli_opt opts[] = {
+        CLI_OPT_STRING("data", 0, data, "FILE", "the text to score (required)"),
+        CLI_OPT_CHOICE("format", 0, format, NULL, formats,
+                       "text: perplexity of the whole file; lambada: JSON lines with a \"text\" each, "
+                       "last-word accuracy and perplexity"),
+        CLI_OPT_CHOICE("mode", 0, mode, NULL, modes, "the float model or the fixed-point emulator"),
+        CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),
+        CLI_OPT_U64("ctx", 0, ctx_opt, "N", 2, UINT64_MAX,
+                    "window length in tokens, cut to the model's positions"),
+        CLI_OPT_U64("stride", 0, stride_opt, "S", 1, UINT64_MAX, "text: window step, below --ctx"),
+        CLI_OPT_U64("limit", 0, limit_opt, "K", 0, UINT64_MAX,
+                    "lambada: score the first K passages, 0 for all"),
+        CLI_OPT_INT("threads", 0, threads, "T", 1, INT_MAX, "threads"),
+        CLI_OPT_FLAG("json", 0, json, "print one JSON record"),
+        {0},
+    };
+    const cli_command cmd = {
+        .name = "ppl",
+        .synopsis = "--data FILE [options]",
+        .about = "Sliding-window perplexity (each token scored once, with up to ctx-1 tokens of\n"
+                 "context), or LAMBADA last-word accuracy and perplexity.",
+        .opts = opts};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
+    if (!data) return cli_usage_error(&cmd, "--data FILE is required");
+    if (stride_opt >= ctx_opt)
+        return cli_usage_error(&cmd, "--stride %llu is not below --ctx %llu", (unsigned long long)stride_opt,
+                               (unsigned long long)ctx_opt);
+    size_t ctx = (size_t)ctx_opt, stride = (size_t)stride_opt, limit = (size_t)limit_opt;
     cg_error err = {0};
     cg_gpt2 *m = NULL;
     cg_tokenizer *tok = NULL;

@@ -4,6 +4,7 @@
  * its own keys and cache. A session that fails (disconnect, stall, garbage)
  * is logged and ends alone; SIGINT/SIGTERM stop accepting and wait for the
  * running sessions. */
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -13,7 +14,8 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "cli/gen_client.h"
+#include "cli/opts.h"
+#include "cli/values.h"
 #include "cryptogen/proto.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -76,40 +78,43 @@ static void *session_main(void *arg)
 int cg_cmd_serve(int argc, char **argv)
 {
     const char *dir = "models/default", *listen_at = NULL, *shape = NULL;
-    unsigned long seed = 1;
+    uint64_t seed = 1;
     int threads = 1, max_sessions = 4;
-    unsigned long mem_mb = 8192, weights_mb = 2048, timeout_s = 600;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
-        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen_at = argv[++i];
-        else if (strcmp(argv[i], "--random") == 0 && i + 1 < argc) shape = argv[++i];
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--max-sessions") == 0 && i + 1 < argc) max_sessions = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--session-memory") == 0 && i + 1 < argc) mem_mb = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--weights-memory") == 0 && i + 1 < argc) weights_mb = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) timeout_s = strtoul(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr, "usage: cryptogen serve [--model DIR] --listen HOST:PORT [--threads N] "
-                            "[--max-sessions K] [--session-memory MB] [--weights-memory MB]\n"
-                            "                      [--timeout S (a client silent this long ends its session)]\n"
-                            "                      [--random SHAPE --seed S]\n");
-            return 2;
-        }
-    }
-    if (!listen_at || threads < 1 || max_sessions < 1 || timeout_s < 1 || timeout_s > 86400) {
-        fprintf(stderr, "cryptogen serve: need --listen HOST:PORT, threads >= 1, max-sessions >= 1\n");
-        return 2;
-    }
+    /* MB counts are shifted into bytes: at most 2^40 MB keeps that in 64 bits */
+    uint64_t mem_mb = 8192, weights_mb = 2048, timeout_s = 600;
+    const cli_opt opts[] = {
+        CLI_OPT_STRING("listen", 0, listen_at, "HOST:PORT", "address to serve on (port 0: any free port)"),
+        CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),
+        CLI_OPT_CHECKED("random", 0, shape, "SHAPE", cli_check_shape,
+                        "serve random weights of this shape instead, "
+                        "gpt2-base or layers,heads,width,vocab,positions"),
+        CLI_OPT_U64("seed", 0, seed, "S", 0, UINT64_MAX, "seed of --random's weights"),
+        CLI_OPT_INT("threads", 0, threads, "N", 1, INT_MAX, "threads per session"),
+        CLI_OPT_INT("max-sessions", 0, max_sessions, "K", 1, INT_MAX, "sessions served at once"),
+        CLI_OPT_U64("session-memory", 0, mem_mb, "MB", 0, (uint64_t)1 << 40,
+                    "refuse a session whose cache could exceed this, 0 for no limit"),
+        CLI_OPT_U64("weights-memory", 0, weights_mb, "MB", 0, (uint64_t)1 << 40,
+                    "memory for weights pre-encoded for HE at start-up; the rest are encoded per use"),
+        CLI_OPT_U64("timeout", 0, timeout_s, "S", 1, 86400, "a client silent this long ends its session"),
+        {0},
+    };
+    const cli_command cmd = {
+        .name = "serve",
+        .synopsis = "--listen HOST:PORT [options]",
+        .about = "Loads and quantises the model once, then serves secure generation to clients,\n"
+                 "each session in its own thread with its own keys and cache. A failing session\n"
+                 "ends alone; SIGINT or SIGTERM stop accepting and wait for the running ones.",
+        .opts = opts};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
+    if (!listen_at) return cli_usage_error(&cmd, "--listen HOST:PORT is required");
     cg_error err = {0};
     cg_gpt2 *m = NULL;
     cg_fixed_model *fm = NULL;
     cg_listener *l = NULL;
     cg_gpt2_config rcfg;
-    if (shape && !cli_parse_shape(shape, &rcfg)) {
-        fprintf(stderr, "cryptogen serve: --random wants gpt2-base or layers,heads,width,vocab,positions\n");
-        return 2;
-    }
+    if (shape && !cli_parse_shape(shape, &rcfg))
+        return cli_usage_error(&cmd, "--random '%s' is not a valid shape", shape);
     if ((shape ? cg_gpt2_random(&m, &rcfg, seed, &err) : cg_gpt2_load(&m, dir, &err)) != CG_OK ||
         cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK ||
         cg_listen(&l, listen_at, &err) != CG_OK) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cryptogen/model.h"
 
 #define MAX_TENSORS 16
@@ -68,21 +69,26 @@ static double quantile_bound(const acc *t, double q)
 int cg_cmd_stats(int argc, char **argv)
 {
     const char *dir = "models/default", *data = NULL;
-    size_t max_tokens = 4096, ctx = 256;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
-        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
-        else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) max_tokens = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) ctx = strtoul(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr, "usage: cryptogen stats [--model DIR] --data FILE [--tokens N] [--ctx C]\n");
-            return 2;
-        }
-    }
-    if (!data || ctx < 1 || max_tokens < 1) {
-        fprintf(stderr, "cryptogen stats: need --data, ctx >= 1, tokens >= 1\n");
-        return 2;
-    }
+    uint64_t tokens_opt = 4096, ctx_opt = 256;
+    const cli_opt opts[] = {
+        CLI_OPT_STRING("data", 0, data, "FILE", "the text to run through the model (required)"),
+        CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),
+        CLI_OPT_U64("tokens", 0, tokens_opt, "N", 1, UINT64_MAX, "use the first N tokens of the text"),
+        CLI_OPT_U64("ctx", 0, ctx_opt, "C", 1, UINT64_MAX,
+                    "tokens per forward pass, cut to the model's positions"),
+        {0},
+    };
+    const cli_command cmd = {
+        .name = "stats",
+        .synopsis = "--data FILE [options]",
+        .about = "Activation statistics of every tensor the secure protocol handles, per layer,\n"
+                 "as JSON: min, max, mean, std, max |x| and |x| percentiles (to choose ring\n"
+                 "widths and fraction bits).",
+        .opts = opts};
+    int parsed = cli_parse(&cmd, argc, argv, NULL);
+    if (parsed != CLI_PARSED) return parsed;
+    if (!data) return cli_usage_error(&cmd, "--data FILE is required");
+    size_t max_tokens = (size_t)tokens_opt, ctx = (size_t)ctx_opt;
     cg_error err = {0};
     cg_gpt2 *m = NULL;
     cg_tokenizer *tok = NULL;

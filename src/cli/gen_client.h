@@ -45,9 +45,5 @@ cg_status cli_local_generate(const cg_gpt2 *m, const cg_fixed_model *fm, const u
 void cli_print_summary_json(FILE *f, const cli_gen_summary *s, const cg_gen_request *req,
                             const uint32_t *tokens, const char *text);
 void cli_print_summary_text(FILE *f, const cli_gen_summary *s);
-/* "gpt2-base" or "layers,heads,width,vocab,positions" (random weights). */
-bool cli_parse_shape(const char *s, cg_gpt2_config *cfg);
-/* "1,2,3" -> token ids (malloc'ed). */
-bool cli_parse_ids(const char *s, uint32_t **ids, size_t *n);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cryptogen/common.h"
 
 typedef struct command {
@@ -22,11 +23,12 @@ static const command commands[] = {
     {"version", cg_cmd_version, "print version and the SIMD features in use"},
 };
 
-static void usage(FILE *f)
+static void list_commands(FILE *f)
 {
-    fprintf(f, "usage: cryptogen COMMAND [options]\n\ncommands:\n");
+    fprintf(f, "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n'cryptogen COMMAND --help' describes a command's options.\n");
 }
 
 int main(int argc, char **argv)
@@ -36,13 +38,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "cryptogen: %s\n", err.msg);
         return 1;
     }
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    bool version = false;
+    const cli_opt opts[] = {
+        CLI_OPT_FLAG("version", 0, version, "print the version (as 'cryptogen version') and exit"),
+        {0},
+    };
+    const cli_command cmd = {.name = "", .synopsis = "COMMAND [options]", .opts = opts,
+                             .about = "Private text generation: a client and a server run a GPT-2 model\n"
+                                      "together without the server seeing the text.",
+                             .stop_at_operand = true, .more_help = list_commands};
+    int first = argc;
+    int rc = cli_parse(&cmd, argc, argv, &first);
+    if (rc != CLI_PARSED) return rc;
+    if (version) {
+        char *args[] = {"version", NULL};
+        return cg_cmd_version(1, args);
+    }
+    if (first >= argc) {
+        cli_print_help(&cmd, stderr);
+        return 2;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "cryptogen: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+        if (strcmp(argv[first], commands[i].name) == 0) return commands[i].run(argc - first, argv + first);
+    return cli_usage_error(&cmd, "unknown command '%s'", argv[first]);
 }

@@ -10,17 +10,39 @@ struct cg_mpc {
     cg_party party;
     cg_ot_pair ot;
     cg_prg prg;
-    int threads;
-    bool broken; /* a call failed: the parties are out of step */
+    bool failed; /* a call failed: the parties are out of step */
     bool exact;  /* every truncation adds the low-bit carry (cg_mpc_set_exact) */
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
 
+/* ---- The context (mpc_ctx.c) ---- */
+
+/* A usable context (CG_ERR_STATE once a call failed) and a ring of
+ * min_bits..64 bits (CG_ERR_PARAM); `what` names the caller in the message. */
 cg_status mpc_check(cg_mpc *m, unsigned bits, unsigned min_bits, const char *what,
                     cg_error *err);
-/* Records a failure so later calls refuse. */
+/* Records a failure so later calls refuse; returns st. */
 cg_status mpc_fail(cg_mpc *m, cg_status st);
+
+/* One COT batch in each direction at once: this party sends n_send COTs
+ * with correlations delta (getting x0) and receives n_recv with its choice
+ * bits (getting out), over Z_{2^bits}. */
+cg_status mpc_cot_both(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
+                       uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
+                       cg_error *err);
+/* Scratch of one mpc_cot_both call: what this party sends (delta -> x0) and
+ * what it receives (choice -> got). _alloc frees what it got on failure
+ * (CG_ERR_NOMEM, the message naming `what`). */
+typedef struct mpc_cot_bufs {
+    uint64_t *delta, *x0, *got;
+    uint8_t *choice;
+} mpc_cot_bufs;
+cg_status mpc_cot_bufs_alloc(mpc_cot_bufs *b, size_t n_send, size_t n_recv, const char *what,
+                             cg_error *err);
+void mpc_cot_bufs_free(mpc_cot_bufs *b);
+
+/* ---- Truncation (mpc_trunc.c) ---- */
 
 /* cg_mpc_trunc without argument checks; shifts (if non-NULL) gives each
  * element its own shift in [1, bits - 3]. Exact when the context's exact
@@ -38,6 +60,8 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned s
 /* mpc_trunc_impl with per-element shifts and the context's exactness. */
 cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint8_t *shifts,
                          size_t n, const uint64_t *x, uint64_t *out, cg_error *err);
+
+/* ---- Comparisons (mpc_cmp.c) ---- */
 
 /* K comparisons per element sharing the client's input: the server gives
  * K*n values (comparison k of element i at k*n + i), the client n; out[k*n +
@@ -58,6 +82,8 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
  * digit OTs, and all groups run in one call. */
 cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
                             const uint64_t *c, uint8_t *out, cg_error *err);
+
+/* ---- Boolean protocols (mpc_bool.c) ---- */
 
 /* n units of two random bit triples sharing b, (a[2u], b[u], c[2u]) and
  * (a[2u+1], b[u], c[2u+1]) with c = a & b as XOR shares, from one batch of

@@ -15,7 +15,7 @@ static __m128i expand_step(__m128i key, __m128i assist)
     return _mm_xor_si128(key, assist);
 }
 
-void cg_aes_expand_aesni(cg_aes_key *k, const uint8_t key[16])
+void ot_aes_expand_aesni(ot_aes_key *k, const uint8_t key[16])
 {
     __m128i *rk = (__m128i *)k->rk;
     __m128i x = _mm_loadu_si128((const __m128i *)key);
@@ -61,7 +61,7 @@ static inline __m128i enc1(const __m128i *rk, __m128i b)
     return _mm_aesenclast_si128(b, rk[10]);
 }
 
-void cg_aes_ecb_aesni(const cg_aes_key *k, const uint8_t *in, uint8_t *out, size_t nblocks)
+void ot_aes_ecb_aesni(const ot_aes_key *k, const uint8_t *in, uint8_t *out, size_t nblocks)
 {
     const __m128i *rk = (const __m128i *)k->rk;
     size_t i = 0;
@@ -78,7 +78,7 @@ void cg_aes_ecb_aesni(const cg_aes_key *k, const uint8_t *in, uint8_t *out, size
                          enc1(rk, _mm_loadu_si128((const __m128i *)(in + 16 * i))));
 }
 
-void cg_aes_ctr_aesni(const cg_aes_key *k, uint64_t ctr, uint8_t *out, size_t nblocks)
+void ot_aes_ctr_aesni(const ot_aes_key *k, uint64_t ctr, uint8_t *out, size_t nblocks)
 {
     const __m128i *rk = (const __m128i *)k->rk;
     size_t i = 0;
@@ -103,7 +103,7 @@ static inline __m128i sigma(__m128i x)
     return _mm_xor_si128(swapped, high_only);
 }
 
-void cg_tccr_aesni(const cg_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
+void ot_tccr_aesni(const ot_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
                    size_t n, uint64_t tweak_lo, uint64_t tweak_hi)
 {
     const __m128i *rk = (const __m128i *)pi->rk;
@@ -129,7 +129,7 @@ void cg_tccr_aesni(const cg_aes_key *pi, const uint8_t *x, const uint8_t *mask, 
     }
 }
 
-void cg_tccr_multi_aesni(const cg_aes_key *pi, const uint8_t x[16], uint8_t *out, size_t n,
+void ot_tccr_multi_aesni(const ot_aes_key *pi, const uint8_t x[16], uint8_t *out, size_t n,
                          uint64_t tweak_lo, uint64_t tweak_hi)
 {
     const __m128i *rk = (const __m128i *)pi->rk;
@@ -152,7 +152,7 @@ void cg_tccr_multi_aesni(const cg_aes_key *pi, const uint8_t x[16], uint8_t *out
     }
 }
 
-void cg_tccr_tweaks_aesni(const cg_aes_key *pi, const uint8_t *x, const uint64_t *tweak_lo,
+void ot_tccr_tweaks_aesni(const ot_aes_key *pi, const uint8_t *x, const uint64_t *tweak_lo,
                           const uint64_t *tweak_hi, uint8_t *out, size_t n)
 {
     const __m128i *rk = (const __m128i *)pi->rk;
@@ -182,7 +182,7 @@ void cg_tccr_tweaks_aesni(const cg_aes_key *pi, const uint8_t *x, const uint64_t
  * chain makes a guess of either half useless without the other (no
  * meet-in-the-middle on the two halves). Input (i, x) is row i xored with
  * offs[x]; out[i * noffs + x] gets the low 64 bits of its hash. */
-void cg_kk_hash_aesni(const cg_aes_key *pi, const uint8_t *rows, const uint8_t *offs,
+void ot_kk_hash_aesni(const ot_aes_key *pi, const uint8_t *rows, const uint8_t *offs,
                       size_t noffs, size_t n, uint64_t tweak_lo, uint64_t tweak_hi, uint64_t *out)
 {
     const __m128i *rk = (const __m128i *)pi->rk;

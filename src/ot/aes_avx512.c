@@ -9,7 +9,7 @@
  * (the same spelling works in gcc and clang). */
 #define VAES_FN __attribute__((target("vaes,aes")))
 
-VAES_FN static inline void load_keys(const cg_aes_key *k, __m512i rk[11])
+VAES_FN static inline void load_keys(const ot_aes_key *k, __m512i rk[11])
 {
     for (int r = 0; r < 11; r++)
         rk[r] = _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)(k->rk + 16 * r)));
@@ -27,7 +27,7 @@ VAES_FN static inline void enc4x4(const __m512i rk[11], __m512i b[4])
     for (int j = 0; j < 4; j++) b[j] = _mm512_aesenclast_epi128(b[j], rk[10]);
 }
 
-VAES_FN void cg_aes_ctr_vaes(const cg_aes_key *k, uint64_t ctr, uint8_t *out, size_t nblocks)
+VAES_FN void ot_aes_ctr_vaes(const ot_aes_key *k, uint64_t ctr, uint8_t *out, size_t nblocks)
 {
     __m512i rk[11];
     load_keys(k, rk);
@@ -45,7 +45,7 @@ VAES_FN void cg_aes_ctr_vaes(const cg_aes_key *k, uint64_t ctr, uint8_t *out, si
         #pragma GCC unroll 16
         for (int j = 0; j < 4; j++) _mm512_storeu_si512((void *)(out + 16 * (i + 4 * (size_t)j)), b[j]);
     }
-    if (i < nblocks) cg_aes_ctr_aesni(k, ctr + i, out + 16 * i, nblocks - i);
+    if (i < nblocks) ot_aes_ctr_aesni(k, ctr + i, out + 16 * i, nblocks - i);
 }
 
 VAES_FN static inline __m512i sigma4(__m512i x)
@@ -55,7 +55,7 @@ VAES_FN static inline __m512i sigma4(__m512i x)
     return _mm512_xor_si512(swapped, high_only);
 }
 
-VAES_FN void cg_tccr_vaes(const cg_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
+VAES_FN void ot_tccr_vaes(const ot_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
                   size_t n, uint64_t tweak_lo, uint64_t tweak_hi)
 {
     __m512i rk[11];
@@ -80,5 +80,5 @@ VAES_FN void cg_tccr_vaes(const cg_aes_key *pi, const uint8_t *x, const uint8_t 
         for (int j = 0; j < 4; j++)
             _mm512_storeu_si512((void *)(out + 16 * (i + 4 * (size_t)j)), _mm512_xor_si512(b[j], s[j]));
     }
-    if (i < n) cg_tccr_aesni(pi, x + 16 * i, mask, out + 16 * i, n - i, tweak_lo + i, tweak_hi);
+    if (i < n) ot_tccr_aesni(pi, x + 16 * i, mask, out + 16 * i, n - i, tweak_lo + i, tweak_hi);
 }

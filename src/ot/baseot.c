@@ -40,10 +40,10 @@ static void derive_key(uint8_t out[16], uint32_t j, const uint8_t A[PT], const u
     sodium_memzero(&st, sizeof st);
 }
 
-cg_status cg_baseot_send(cg_channel *ch, uint8_t keys[CG_BASE_OTS][2][16], cg_error *err)
+cg_status ot_baseot_send(cg_channel *ch, uint8_t keys[OT_BASE_OTS][2][16], cg_error *err)
 {
     uint8_t a[SC], A[PT], aA[PT];
-    uint8_t *B = cg_alloc((size_t)CG_BASE_OTS * PT);
+    uint8_t *B = cg_alloc((size_t)OT_BASE_OTS * PT);
     if (!B) return cg_error_set(err, CG_ERR_NOMEM, "base OT: out of memory");
     cg_status st = CG_OK;
     random_scalar(a);
@@ -52,8 +52,8 @@ cg_status cg_baseot_send(cg_channel *ch, uint8_t keys[CG_BASE_OTS][2][16], cg_er
         goto out;
     }
     if ((st = cg_chan_send(ch, A, PT, err)) != CG_OK) goto out;
-    if ((st = cg_chan_recv(ch, B, (size_t)CG_BASE_OTS * PT, err)) != CG_OK) goto out;
-    for (uint32_t j = 0; j < CG_BASE_OTS; j++) {
+    if ((st = cg_chan_recv(ch, B, (size_t)OT_BASE_OTS * PT, err)) != CG_OK) goto out;
+    for (uint32_t j = 0; j < OT_BASE_OTS; j++) {
         const uint8_t *Bj = B + (size_t)j * PT;
         uint8_t P0[PT], P1[PT];
         if (!crypto_core_ristretto255_is_valid_point(Bj) || crypto_scalarmult_ristretto255(P0, a, Bj) != 0) {
@@ -73,22 +73,22 @@ out:
     return st;
 }
 
-cg_status cg_baseot_recv(cg_channel *ch, const uint8_t choice[CG_BASE_OTS / 8],
-                         uint8_t keys[CG_BASE_OTS][16], cg_error *err)
+cg_status ot_baseot_recv(cg_channel *ch, const uint8_t choice[OT_BASE_OTS / 8],
+                         uint8_t keys[OT_BASE_OTS][16], cg_error *err)
 {
     uint8_t A[PT];
     CG_TRY(cg_chan_recv(ch, A, PT, err));
     if (!crypto_core_ristretto255_is_valid_point(A))
         return cg_error_set(err, CG_ERR_FORMAT, "base OT: invalid point from the peer");
-    uint8_t *B = cg_alloc((size_t)CG_BASE_OTS * PT);
-    uint8_t *b = cg_alloc((size_t)CG_BASE_OTS * SC);
+    uint8_t *B = cg_alloc((size_t)OT_BASE_OTS * PT);
+    uint8_t *b = cg_alloc((size_t)OT_BASE_OTS * SC);
     if (!B || !b) {
         cg_free(B);
         cg_free(b);
         return cg_error_set(err, CG_ERR_NOMEM, "base OT: out of memory");
     }
     cg_status st = CG_OK;
-    for (uint32_t j = 0; j < CG_BASE_OTS; j++) {
+    for (uint32_t j = 0; j < OT_BASE_OTS; j++) {
         uint8_t *bj = b + (size_t)j * SC, *Bj = B + (size_t)j * PT;
         uint8_t bG[PT], bGA[PT];
         random_scalar(bj);
@@ -101,9 +101,9 @@ cg_status cg_baseot_recv(cg_channel *ch, const uint8_t choice[CG_BASE_OTS / 8],
         uint8_t mask = (uint8_t)(0u - ((choice[j / 8] >> (j % 8)) & 1u));
         for (size_t t = 0; t < PT; t++) Bj[t] = (uint8_t)((bG[t] & (uint8_t)~mask) | (bGA[t] & mask));
     }
-    if ((st = cg_chan_send(ch, B, (size_t)CG_BASE_OTS * PT, err)) != CG_OK) goto out;
+    if ((st = cg_chan_send(ch, B, (size_t)OT_BASE_OTS * PT, err)) != CG_OK) goto out;
     if ((st = cg_chan_flush(ch, err)) != CG_OK) goto out;
-    for (uint32_t j = 0; j < CG_BASE_OTS; j++) {
+    for (uint32_t j = 0; j < OT_BASE_OTS; j++) {
         uint8_t P[PT];
         if (crypto_scalarmult_ristretto255(P, b + (size_t)j * SC, A) != 0) {
             st = cg_error_set(err, CG_ERR_FORMAT, "base OT: degenerate point from the peer");

@@ -6,14 +6,14 @@
 #include <string.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define CG_HOST_LE 1
+#define HOST_LE 1
 #else
-#define CG_HOST_LE 0
+#define HOST_LE 0
 #endif
 
 static void store_le(uint8_t *p, uint64_t v, size_t nbytes)
 {
-    if (CG_HOST_LE && nbytes == 8) {
+    if (HOST_LE && nbytes == 8) {
         memcpy(p, &v, 8); /* one store instead of eight */
         return;
     }
@@ -23,7 +23,7 @@ static void store_le(uint8_t *p, uint64_t v, size_t nbytes)
 static uint64_t load_le(const uint8_t *p, size_t nbytes)
 {
     uint64_t v = 0;
-    if (CG_HOST_LE && nbytes == 8) {
+    if (HOST_LE && nbytes == 8) {
         memcpy(&v, p, 8);
         return v;
     }
@@ -31,11 +31,11 @@ static uint64_t load_le(const uint8_t *p, size_t nbytes)
     return v;
 }
 
-void cg_ot_pack(uint8_t *out, const uint64_t *vals, size_t count, unsigned width)
+void ot_pack(uint8_t *out, const uint64_t *vals, size_t count, unsigned width)
 {
     const uint64_t mask = width >= 64 ? ~0ull : (1ull << width) - 1;
     if (width == 64) {
-        if (CG_HOST_LE) memcpy(out, vals, 8 * count);
+        if (HOST_LE) memcpy(out, vals, 8 * count);
         else
             for (size_t i = 0; i < count; i++) store_le(out + 8 * i, vals[i], 8);
         return;
@@ -58,11 +58,11 @@ void cg_ot_pack(uint8_t *out, const uint64_t *vals, size_t count, unsigned width
     store_le(out, acc, (nacc + 7) / 8);
 }
 
-void cg_ot_unpack(uint64_t *vals, const uint8_t *in, size_t count, unsigned width)
+void ot_unpack(uint64_t *vals, const uint8_t *in, size_t count, unsigned width)
 {
     const uint64_t mask = width >= 64 ? ~0ull : (1ull << width) - 1;
     if (width == 64) {
-        if (CG_HOST_LE) memcpy(vals, in, 8 * count);
+        if (HOST_LE) memcpy(vals, in, 8 * count);
         else
             for (size_t i = 0; i < count; i++) vals[i] = load_le(in + 8 * i, 8);
         return;
@@ -89,7 +89,7 @@ void cg_ot_unpack(uint64_t *vals, const uint8_t *in, size_t count, unsigned widt
     }
 }
 
-uint64_t cg_ot_packed_get(const uint8_t *in, size_t len, size_t index, unsigned width)
+uint64_t ot_packed_get(const uint8_t *in, size_t len, size_t index, unsigned width)
 {
     const uint64_t mask = width >= 64 ? ~0ull : (1ull << width) - 1;
     size_t bit = index * width, byte = bit / 8;

@@ -21,7 +21,7 @@ static uint64_t transpose8x8(uint64_t x)
     return x;
 }
 
-void cg_transpose_portable(const uint8_t *in, uint8_t *out, size_t rows, size_t cols)
+void ot_transpose_portable(const uint8_t *in, uint8_t *out, size_t rows, size_t cols)
 {
     size_t in_stride = cols / 8, out_stride = rows / 8;
     for (size_t r = 0; r < rows; r += 8)
@@ -62,7 +62,7 @@ static inline void emit_columns(__m128i v, uint8_t *out, size_t out_stride, size
 }
 #endif
 
-void cg_transpose_sse2(const uint8_t *in, uint8_t *out, size_t rows, size_t cols)
+void ot_transpose_sse2(const uint8_t *in, uint8_t *out, size_t rows, size_t cols)
 {
 #if defined(__SSE2__)
     size_t in_stride = cols / 8, out_stride = rows / 8;
@@ -83,12 +83,12 @@ void cg_transpose_sse2(const uint8_t *in, uint8_t *out, size_t rows, size_t cols
         }
     }
 #else
-    cg_transpose_portable(in, out, rows, cols);
+    ot_transpose_portable(in, out, rows, cols);
 #endif
 }
 
-void cg_transpose(const uint8_t *in, uint8_t *out, size_t rows, size_t cols)
+void ot_transpose(const uint8_t *in, uint8_t *out, size_t rows, size_t cols)
 {
-    if (cg_cpu_features() & CG_CPU_AVX2) cg_transpose_avx2(in, out, rows, cols);
-    else cg_transpose_sse2(in, out, rows, cols);
+    if (cg_cpu_features() & CG_CPU_AVX2) ot_transpose_avx2(in, out, rows, cols);
+    else ot_transpose_sse2(in, out, rows, cols);
 }

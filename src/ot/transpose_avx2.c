@@ -36,7 +36,7 @@ static inline void emit32(__m256i v, uint8_t *out, size_t out_stride, size_t col
     }
 }
 
-void cg_transpose_avx2(const uint8_t *in, uint8_t *out, size_t rows, size_t cols)
+void ot_transpose_avx2(const uint8_t *in, uint8_t *out, size_t rows, size_t cols)
 {
     size_t in_stride = cols / 8, out_stride = rows / 8;
     size_t r = 0;

@@ -22,7 +22,7 @@ typedef struct {
 static void *setup_client(void *arg)
 {
     setup_job *j = arg;
-    j->st = cg_mpc_new(&j->m, j->ch, CG_CLIENT, 1, NULL);
+    j->st = cg_mpc_new(&j->m, j->ch, CG_CLIENT, NULL, NULL);
     return NULL;
 }
 
@@ -34,7 +34,7 @@ static int group_setup(void **state)
     setup_job j = {f.ch[1], NULL, CG_OK};
     pthread_t t;
     if (pthread_create(&t, NULL, setup_client, &j)) return -1;
-    cg_status st = cg_mpc_new(&f.m[0], f.ch[0], CG_SERVER, 1, NULL);
+    cg_status st = cg_mpc_new(&f.m[0], f.ch[0], CG_SERVER, NULL, NULL);
     pthread_join(t, NULL);
     if (st != CG_OK || j.st != CG_OK) return -1;
     f.m[1] = j.m;

@@ -1,0 +1,81 @@
+/* Model shapes and integer lists given on the command line (values.h). */
+#include "cli/values.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reads "a,b,c" of integers below 2^32 into out (when not NULL); *n gets
+ * the count. Every element must be digits only: strtoul alone would take
+ * blanks, signs (wrapping "-1") and an empty element. */
+static bool scan_u32_list(const char *s, uint32_t *out, size_t *n)
+{
+    *n = 0;
+    for (const char *p = s;; p++) {
+        if (!isdigit((unsigned char)*p)) return false;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (errno == ERANGE || v > UINT32_MAX) return false;
+        if (out) out[*n] = (uint32_t)v;
+        (*n)++;
+        p = end;
+        if (*p == '\0') return true;
+        if (*p != ',') return false;
+    }
+}
+
+static bool shape_of(const char *s, cg_gpt2_config *cfg, char *why, size_t why_size)
+{
+    if (strcmp(s, "gpt2-base") == 0) {
+        *cfg = cg_gpt2_base_config();
+        return true;
+    }
+    uint32_t v[5];
+    size_t n = 0;
+    if (strlen(s) > 64 || !scan_u32_list(s, NULL, &n) || n != 5) {
+        snprintf(why, why_size, "is not gpt2-base or layers,heads,width,vocab,positions");
+        return false;
+    }
+    scan_u32_list(s, v, &n);
+    *cfg = (cg_gpt2_config){.n_layer = v[0], .n_head = v[1], .n_embd = v[2], .vocab_size = v[3],
+                            .n_positions = v[4], .ln_eps = 1e-5f};
+    cg_error err = {0};
+    if (cg_gpt2_config_check(cfg, &err) != CG_OK) {
+        snprintf(why, why_size, "is not a valid shape: %s", err.msg);
+        return false;
+    }
+    return true;
+}
+
+bool cli_parse_shape(const char *s, cg_gpt2_config *cfg)
+{
+    char why[128];
+    return shape_of(s, cfg, why, sizeof why);
+}
+
+bool cli_check_shape(const char *s, char *why, size_t why_size)
+{
+    cg_gpt2_config cfg;
+    return shape_of(s, &cfg, why, why_size);
+}
+
+bool cli_parse_ids(const char *s, uint32_t **ids, size_t *n)
+{
+    *ids = NULL;
+    if (!scan_u32_list(s, NULL, n)) return false;
+    *ids = malloc(*n * sizeof **ids);
+    if (!*ids) return false;
+    scan_u32_list(s, *ids, n);
+    return true;
+}
+
+bool cli_check_ids(const char *s, char *why, size_t why_size)
+{
+    size_t n;
+    if (scan_u32_list(s, NULL, &n)) return true;
+    snprintf(why, why_size, "is not a comma-separated list of whole numbers below 2^32");
+    return false;
+}

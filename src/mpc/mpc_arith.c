@@ -1,0 +1,216 @@
+/* Arithmetic protocols on shares mod 2^bits: B2A, Gilboa products (both
+ * cross terms at once), squares, products with server-private constants,
+ * public-constant operations, select and multiplexer. */
+#include <string.h>
+
+#include "mpc/mpc_internal.h"
+
+cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
+                     cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "b2a", err));
+    uint64_t mask = mpc_mask(bits);
+    uint64_t *t = cg_alloc((n ? n : 1) * sizeof *t);
+    if (!t) return cg_error_set(err, CG_ERR_NOMEM, "b2a: out of memory");
+    cg_status st;
+    /* b0 xor b1 = b0 + b1 - 2 b0 b1; the product from one COT with the
+     * server's bit as correlation and the client's as choice. */
+    if (m->party == CG_SERVER) {
+        uint64_t *delta = cg_alloc((n ? n : 1) * sizeof *delta);
+        if (!delta) {
+            cg_free(t);
+            return cg_error_set(err, CG_ERR_NOMEM, "b2a: out of memory");
+        }
+        for (size_t i = 0; i < n; i++) delta[i] = b[i] & 1;
+        st = cg_cot_send(m->ot.send, n, bits, delta, t, err);
+        cg_free(delta);
+        if (st == CG_OK)
+            for (size_t i = 0; i < n; i++) out[i] = ((b[i] & 1) + 2 * t[i]) & mask;
+    } else {
+        st = cg_cot_recv(m->ot.recv, n, bits, b, t, err);
+        if (st == CG_OK)
+            for (size_t i = 0; i < n; i++) out[i] = ((b[i] & 1) - 2 * t[i]) & mask;
+    }
+    cg_free(t);
+    return mpc_fail(m, st);
+}
+
+/* Both cross terms of a product at once: this party's a times the peer's
+ * c, and the peer's a times this party's c (each a Gilboa product, l COTs
+ * per element with correlations a * 2^j). acc += this party's shares. */
+static cg_status cross_terms_both(cg_mpc *m, unsigned bits, size_t n, const uint64_t *a,
+                                  const uint64_t *c, uint64_t *acc, cg_error *err)
+{
+    uint64_t mask = mpc_mask(bits);
+    size_t total;
+    if (!cg_mul_size(n, bits, &total)) return cg_error_set(err, CG_ERR_ARG, "mul: batch too large");
+    mpc_cot_bufs b;
+    CG_TRY(mpc_cot_bufs_alloc(&b, total, total, "mul", err));
+    for (size_t i = 0; i < n; i++)
+        for (unsigned j = 0; j < bits; j++) {
+            b.delta[i * bits + j] = (a[i] << j) & mask;
+            b.choice[i * bits + j] = (uint8_t)((c[i] >> j) & 1);
+        }
+    cg_status st = mpc_cot_both(m, bits, total, b.delta, b.x0, total, b.choice, b.got, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) {
+            uint64_t s = 0;
+            for (unsigned j = 0; j < bits; j++) s += b.got[i * bits + j] - b.x0[i * bits + j];
+            acc[i] = (acc[i] + s) & mask;
+        }
+    mpc_cot_bufs_free(&b);
+    return st;
+}
+
+cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, const uint64_t *y,
+                     uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "mul", err));
+    uint64_t mask = mpc_mask(bits);
+    uint64_t *acc = cg_alloc((n ? n : 1) * sizeof *acc);
+    if (!acc) return cg_error_set(err, CG_ERR_NOMEM, "mul: out of memory");
+    for (size_t i = 0; i < n; i++) acc[i] = (x[i] * y[i]) & mask;
+    /* Each party's x times the other's y, both directions at once. */
+    cg_status st = cross_terms_both(m, bits, n, x, y, acc, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) out[i] = acc[i];
+    cg_free(acc);
+    return mpc_fail(m, st);
+}
+
+/* Shares of a * b where the server holds a and the client b (each party
+ * passes its own operand as `mine`; acc += this party's share). With
+ * b = lo + 2^k hi (lo the low k bits): a b = a lo + 2^k (a mod 2^(l-k)) hi.
+ * The first part takes k COTs on the client's bits of lo (the server's
+ * correlations a 2^j), the second l - k COTs on the server's bits of a (the
+ * client's correlations hi 2^(k+i)): one product's l COTs, split between
+ * the two directions and run at once. */
+static cg_status split_cross_term(cg_mpc *m, unsigned bits, size_t n, const uint64_t *mine,
+                                  uint64_t *acc, cg_error *err)
+{
+    uint64_t mask = mpc_mask(bits);
+    unsigned k = (bits + 1) / 2, kk = bits - k;
+    size_t cs, cr; /* COTs the server sends / receives */
+    bool server = m->party == CG_SERVER;
+    if (!cg_mul_size(n, k, &cs) || !cg_mul_size(n, kk, &cr))
+        return cg_error_set(err, CG_ERR_ARG, "product: batch too large");
+    size_t ns = server ? cs : cr, nr = server ? cr : cs;
+    mpc_cot_bufs bf;
+    CG_TRY(mpc_cot_bufs_alloc(&bf, ns, nr, "product", err));
+    if (server)
+        for (size_t i = 0; i < n; i++) {
+            for (unsigned j = 0; j < k; j++) bf.delta[i * k + j] = (mine[i] << j) & mask;
+            for (unsigned j = 0; j < kk; j++) bf.choice[i * kk + j] = (uint8_t)((mine[i] >> j) & 1);
+        }
+    else
+        for (size_t i = 0; i < n; i++) {
+            uint64_t hi = (mine[i] & mask) >> k;
+            for (unsigned j = 0; j < kk; j++) bf.delta[i * kk + j] = (hi << (k + j)) & mask;
+            for (unsigned j = 0; j < k; j++) bf.choice[i * k + j] = (uint8_t)((mine[i] >> j) & 1);
+        }
+    cg_status st = mpc_cot_both(m, bits, ns, bf.delta, bf.x0, nr, bf.choice, bf.got, err);
+    if (st == CG_OK) {
+        size_t per_s = server ? k : kk, per_r = server ? kk : k;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v = acc[i];
+            for (size_t j = 0; j < per_s; j++) v -= bf.x0[i * per_s + j];
+            for (size_t j = 0; j < per_r; j++) v += bf.got[i * per_r + j];
+            acc[i] = v & mask;
+        }
+    }
+    mpc_cot_bufs_free(&bf);
+    return st;
+}
+
+cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
+                        cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "square", err));
+    uint64_t mask = mpc_mask(bits);
+    size_t cap = n ? n : 1;
+    uint64_t *acc = cg_alloc(cap * sizeof *acc), *op = cg_alloc(cap * sizeof *op);
+    cg_status st = CG_OK;
+    if (!acc || !op) st = cg_error_set(err, CG_ERR_NOMEM, "square: out of memory");
+    /* x^2 = x0^2 + x1^2 + (2 x0) x1. */
+    for (size_t i = 0; st == CG_OK && i < n; i++) {
+        acc[i] = (x[i] * x[i]) & mask;
+        op[i] = m->party == CG_SERVER ? (2 * x[i]) & mask : x[i] & mask;
+    }
+    if (st == CG_OK) st = split_cross_term(m, bits, n, op, acc, err);
+    if (st == CG_OK) memcpy(out, acc, n * sizeof *out);
+    cg_free(acc);
+    cg_free(op);
+    return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_mul_private(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                             const uint64_t *c, uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "mul_private", err));
+    bool server = m->party == CG_SERVER;
+    if (server && n && !c) return cg_error_set(err, CG_ERR_ARG, "mul_private: no constants");
+    uint64_t mask = mpc_mask(bits);
+    size_t cap = n ? n : 1;
+    uint64_t *acc = cg_alloc(cap * sizeof *acc);
+    if (!acc) return mpc_fail(m, cg_error_set(err, CG_ERR_NOMEM, "mul_private: out of memory"));
+    /* c x = c x0 (the server's, local) + c x1 (the cross term). */
+    for (size_t i = 0; i < n; i++) acc[i] = server ? (c[i] * x[i]) & mask : 0;
+    cg_status st = split_cross_term(m, bits, n, server ? c : x, acc, err);
+    if (st == CG_OK) memcpy(out, acc, n * sizeof *out);
+    cg_free(acc);
+    return mpc_fail(m, st);
+}
+
+void cg_mpc_mul_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t c,
+                       uint64_t *out)
+{
+    (void)m;
+    uint64_t mask = mpc_mask(bits);
+    for (size_t i = 0; i < n; i++) out[i] = (x[i] * c) & mask;
+}
+
+void cg_mpc_add_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t c,
+                       uint64_t *out)
+{
+    uint64_t mask = mpc_mask(bits), add = m->party == CG_SERVER ? c : 0;
+    for (size_t i = 0; i < n; i++) out[i] = (x[i] + add) & mask;
+}
+
+/* Shares of (b0 xor b1) * v for v = v0 + v1: each party's part
+ * (b_s xor b_r) v_s = b_s v_s + b_r (1 - 2 b_s) v_s, the second term from a
+ * COT where the owner of v_s sends correlation (1 - 2 b_s) v_s and the other
+ * party chooses with b_r. Both directions at once. */
+cg_status cg_mpc_select(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
+                        uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "select", err));
+    uint64_t mask = mpc_mask(bits);
+    mpc_cot_bufs bf;
+    cg_status st = mpc_cot_bufs_alloc(&bf, n, n, "select", err);
+    if (st != CG_OK) return mpc_fail(m, st);
+    for (size_t i = 0; i < n; i++) {
+        bf.delta[i] = (b[i] & 1 ? -x[i] : x[i]) & mask;
+        bf.choice[i] = b[i] & 1;
+    }
+    st = mpc_cot_both(m, bits, n, bf.delta, bf.x0, n, bf.choice, bf.got, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) out[i] = (((b[i] & 1) ? x[i] : 0) - bf.x0[i] + bf.got[i]) & mask;
+    mpc_cot_bufs_free(&bf);
+    return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_mux(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
+                     const uint64_t *y, uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "mux", err));
+    uint64_t mask = mpc_mask(bits);
+    uint64_t *d = cg_alloc((n ? n : 1) * sizeof *d);
+    if (!d) return cg_error_set(err, CG_ERR_NOMEM, "mux: out of memory");
+    for (size_t i = 0; i < n; i++) d[i] = (x[i] - y[i]) & mask;
+    cg_status st = cg_mpc_select(m, bits, n, b, d, d, err);
+    if (st == CG_OK)
+        for (size_t i = 0; i < n; i++) out[i] = (y[i] + d[i]) & mask;
+    cg_free(d);
+    return st;
+}
+

@@ -1,0 +1,114 @@
+/* Truncation by a public shift (Cheetah's approximate one, and the exact
+ * one that adds the low bits' carry from a millionaires' comparison), per
+ * element shifts and the truncation that also extends the ring. */
+#include "mpc/mpc_internal.h"
+
+cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const uint64_t *x,
+                       uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 4, "trunc", err));
+    if (shift < 1 || shift >= bits - 2)
+        return cg_error_set(err, CG_ERR_PARAM, "trunc: shift %u outside [1, %u)", shift, bits - 2);
+    return mpc_trunc_var(m, bits, shift, NULL, n, x, out, err);
+}
+
+cg_status cg_mpc_trunc_exact(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
+                             const uint64_t *x, uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 4, "trunc_exact", err));
+    if (shift < 1 || shift >= bits - 2)
+        return cg_error_set(err, CG_ERR_PARAM, "trunc_exact: shift %u outside [1, %u)", shift,
+                            bits - 2);
+    return mpc_trunc_impl(m, bits, bits, shift, NULL, n, x, out, true, err);
+}
+
+cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
+                        const uint64_t *x, uint64_t *out, cg_error *err)
+{
+    return mpc_trunc_impl(m, bits, bits, shift, shifts, n, x, out, m->exact, err);
+}
+
+/* Boolean shares of the carry [y0_low + y1_low >= 2^sh] of each element's
+ * low sh bits, i.e. [2^sh - 1 - y0_low < y1_low]: one millionaires'
+ * comparison at the largest shift's width. */
+static cg_status low_carry_bits(cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
+                                const uint64_t *y, uint8_t *c, cg_error *err)
+{
+    unsigned w = shift;
+    if (shifts)
+        for (size_t i = 0; i < n; i++)
+            if (shifts[i] > w) w = shifts[i];
+    uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v);
+    if (!v) return cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t low = mpc_mask(shifts ? shifts[i] : shift);
+        v[i] = m->party == CG_SERVER ? low - (y[i] & low) : y[i] & low;
+    }
+    cg_status st = w >= 1 ? cg_mpc_less_than(m, w, n, v, c, err) : CG_OK;
+    cg_free(v);
+    return st;
+}
+
+cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint8_t *shifts,
+                         size_t n, const uint64_t *x, uint64_t *out, cg_error *err)
+{
+    return mpc_trunc_impl(m, bits, out_bits, 0, shifts, n, x, out, m->exact, err);
+}
+
+cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned shift,
+                         const uint8_t *shifts, size_t n, const uint64_t *x, uint64_t *out,
+                         bool exact, cg_error *err)
+{
+    uint64_t half = 1ull << (bits - 1), offset = 1ull << (bits - 2), mask = mpc_mask(out_bits);
+    /* Shares come in mod 2^bits and leave mod 2^out_bits: the identity
+     * below holds over the integers, so only the wrap bit's arithmetic
+     * shares need the wider ring, which the COT gives at no extra count.
+     * Bit products over Z_2^out_bits from one COT batch: entry i < n is the wrap
+     * term top0 * top1, entry n + i (exact only) the carry's c0 * c1 (its
+     * B2A); one batch saves the carry a round trip of its own. */
+    size_t np = exact ? 2 * n : n, cap = np ? np : 1;
+    uint8_t *bit = cg_alloc(cap);
+    uint64_t *prod = cg_alloc(cap * sizeof *prod);
+    uint64_t *y = cg_alloc((n ? n : 1) * sizeof *y);
+    if (!bit || !prod || !y) {
+        cg_free(bit);
+        cg_free(prod);
+        cg_free(y);
+        return cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
+    }
+    /* y = x + 2^(l-2) lies in [0, 2^(l-1)), so its top bit is 0 and the
+     * wrap bit of the shares is msb(y0) OR msb(y1) = m0 + m1 - m0 m1. */
+    cg_mpc_add_public(m, bits, n, x, offset, y);
+    for (size_t i = 0; i < n; i++) bit[i] = (y[i] & half) != 0;
+    /* The shares' floors lose exactly the carry of the low bits; adding it
+     * back makes the result floor(x / 2^sh). */
+    cg_status st = exact ? low_carry_bits(m, shift, shifts, n, y, bit + n, err) : CG_OK;
+    if (st == CG_OK) {
+        if (m->party == CG_SERVER) {
+            uint64_t *delta = cg_alloc(cap * sizeof *delta);
+            if (!delta) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
+            else {
+                for (size_t i = 0; i < np; i++) delta[i] = bit[i];
+                st = cg_cot_send(m->ot.send, np, out_bits, delta, prod, err);
+                for (size_t i = 0; st == CG_OK && i < np; i++) prod[i] = (0 - prod[i]) & mask;
+                cg_free(delta);
+            }
+        } else {
+            st = cg_cot_recv(m->ot.recv, np, out_bits, bit, prod, err);
+        }
+    }
+    if (st == CG_OK) {
+        for (size_t i = 0; i < n; i++) {
+            unsigned sh = shifts ? shifts[i] : shift;
+            uint64_t wrap = (bit[i] - prod[i]) & mask; /* this party's share of w */
+            uint64_t r = (y[i] >> sh) - (wrap << (bits - sh));
+            if (m->party == CG_SERVER) r -= offset >> sh;
+            if (exact) r += bit[n + i] - 2 * prod[n + i]; /* B2A of the carry */
+            out[i] = r & mask;
+        }
+    }
+    cg_free(bit);
+    cg_free(prod);
+    cg_free(y);
+    return mpc_fail(m, st);
+}

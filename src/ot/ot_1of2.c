@@ -1,0 +1,242 @@
+/* The OTs with two messages, on the IKNP extension (iknp.c): correlated OT
+ * over Z_{2^bits} (with the receiver's split _begin/_end halves),
+ * chosen-message OT and random OT. Each hashes the extension's rows once
+ * per message (H(i, q_i), H(i, q_i ^ Delta) on the sender, H(i, t_i) on the
+ * receiver) and, except ROT, adds one packed message from the sender. */
+#include "ot/ot_internal.h"
+
+#include <string.h>
+
+/* ---- correlated OT ---- */
+
+typedef struct cot_ctx {
+    unsigned bits;
+    const uint64_t *delta;
+    uint64_t *x0;
+    uint64_t *out;
+    const uint8_t *choice;
+} cot_ctx;
+
+static cg_status cot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+                                cg_error *err)
+{
+    (void)first;
+    cot_ctx *c = vctx;
+    uint64_t mask = mask_of(c->bits);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t x0 = lo64(ot->h0 + 16 * i) & mask;
+        c->x0[begin + i] = x0;
+        ot->vals[i] = (x0 + c->delta[begin + i] - lo64(ot->h1 + 16 * i)) & mask;
+    }
+    ot->out.len = 0;
+    if (!ot_out_put_packed(ot, ot->vals, count, c->bits))
+        return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    return cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
+}
+
+static cg_status store_hash_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+                                  cg_error *err)
+{
+    (void)first;
+    (void)err;
+    cot_ctx *c = vctx;
+    uint64_t mask = mask_of(c->bits);
+    for (size_t i = 0; i < count; i++) c->out[begin + i] = lo64(ot->h0 + 16 * i) & mask;
+    return CG_OK;
+}
+
+/* Receives one chunk's count packed values into vals. */
+static cg_status recv_packed_chunk(cg_ot *ot, size_t count, unsigned bits, uint64_t *vals,
+                                   cg_error *err)
+{
+    size_t len = cg_packed_size(count, bits);
+    ot->out.len = 0;
+    if (!cg_buf_reserve(&ot->out, len)) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    CG_TRY(cg_chan_recv(ot->ch, ot->out.data, len, err));
+    ot_unpack(vals, ot->out.data, count, bits);
+    return CG_OK;
+}
+
+cg_status cg_cot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *delta, uint64_t *x0,
+                      cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_SENDER, n, bits, delta, x0, err));
+    if (n == 0) return CG_OK;
+    cot_ctx c = {.bits = bits, .delta = delta, .x0 = x0};
+    cg_status st = ot_expect_header(ot, KIND_COT, bits, n, err);
+    if (st == CG_OK) st = ot_extend_send(ot, n, true, cot_send_chunk, &c, err);
+    if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    return ot_finish(ot, st);
+}
+
+cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
+                            uint64_t *out, cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    if (n == 0) return CG_OK;
+    CG_TRY(ot_check_choices(choice, n, 2, err));
+    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
+    ot_choice_src cs = {choice, 0};
+    cg_status st = ot_send_header(ot, KIND_COT, bits, n, err);
+    if (st == CG_OK) st = ot_extend_recv(ot, n, true, &cs, store_hash_chunk, &c, err);
+    if (st == CG_OK) {
+        ot->pending = true;
+        ot->pending_kind = KIND_COT;
+        ot->pending_n = n;
+        ot->pending_bits = bits;
+    }
+    return ot_finish(ot, st);
+}
+
+cg_status cg_cot_recv_end(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                          cg_error *err)
+{
+    if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
+    if (n == 0 && !ot->pending) return CG_OK;
+    if (!ot->pending || ot->pending_kind != KIND_COT || ot->pending_n != n ||
+        ot->pending_bits != bits || !choice || !out)
+        return cg_error_set(err, CG_ERR_STATE, "OT: cg_cot_recv_end does not match a begun COT");
+    ot->pending = false;
+    uint64_t mask = mask_of(bits);
+    cg_status st = CG_OK;
+    for (size_t begin = 0; begin < n; begin += CHUNK) {
+        size_t count = n - begin < CHUNK ? n - begin : CHUNK;
+        st = recv_packed_chunk(ot, count, bits, ot->vals, err);
+        if (st != CG_OK) break;
+        for (size_t i = 0; i < count; i++) {
+            uint64_t sel = 0 - (uint64_t)choice[begin + i];
+            out[begin + i] = (out[begin + i] + (ot->vals[i] & sel)) & mask;
+        }
+    }
+    return ot_finish(ot, st);
+}
+
+cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                      cg_error *err)
+{
+    CG_TRY(cg_cot_recv_begin(ot, n, bits, choice, out, err));
+    return cg_cot_recv_end(ot, n, bits, choice, out, err);
+}
+
+/* ---- chosen-message OT ---- */
+
+typedef struct ot_ctx {
+    unsigned bits;
+    const uint64_t *m0, *m1;
+} ot_ctx;
+
+static cg_status ot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+                               cg_error *err)
+{
+    (void)first;
+    ot_ctx *c = vctx;
+    uint64_t mask = mask_of(c->bits);
+    ot->out.len = 0;
+    for (size_t i = 0; i < count; i++) ot->vals[i] = (c->m0[begin + i] ^ lo64(ot->h0 + 16 * i)) & mask;
+    bool ok = ot_out_put_packed(ot, ot->vals, count, c->bits);
+    for (size_t i = 0; i < count; i++) ot->vals[i] = (c->m1[begin + i] ^ lo64(ot->h1 + 16 * i)) & mask;
+    if (!ok || !ot_out_put_packed(ot, ot->vals, count, c->bits))
+        return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    return cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
+}
+
+cg_status cg_ot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *m0, const uint64_t *m1,
+                     cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_SENDER, n, bits, m0, m1, err));
+    if (n == 0) return CG_OK;
+    ot_ctx c = {bits, m0, m1};
+    cg_status st = ot_expect_header(ot, KIND_OT, bits, n, err);
+    if (st == CG_OK) st = ot_extend_send(ot, n, true, ot_send_chunk, &c, err);
+    if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    return ot_finish(ot, st);
+}
+
+cg_status cg_ot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                     cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    if (n == 0) return CG_OK;
+    CG_TRY(ot_check_choices(choice, n, 2, err));
+    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
+    ot_choice_src cs = {choice, 0};
+    cg_status st = ot_send_header(ot, KIND_OT, bits, n, err);
+    if (st == CG_OK) st = ot_extend_recv(ot, n, true, &cs, store_hash_chunk, &c, err);
+    uint64_t *e1 = NULL;
+    if (st == CG_OK && !(e1 = cg_alloc(CHUNK * sizeof *e1)))
+        st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    uint64_t mask = mask_of(bits);
+    for (size_t begin = 0; st == CG_OK && begin < n; begin += CHUNK) {
+        size_t count = n - begin < CHUNK ? n - begin : CHUNK;
+        st = recv_packed_chunk(ot, count, bits, ot->vals, err);
+        if (st == CG_OK) st = recv_packed_chunk(ot, count, bits, e1, err);
+        if (st != CG_OK) break;
+        for (size_t i = 0; i < count; i++) {
+            uint64_t sel = 0 - (uint64_t)choice[begin + i];
+            uint64_t e = (ot->vals[i] & ~sel) | (e1[i] & sel);
+            out[begin + i] = (out[begin + i] ^ e) & mask;
+        }
+    }
+    cg_free(e1);
+    return ot_finish(ot, st);
+}
+
+/* ---- random OT ---- */
+
+typedef struct rot_ctx {
+    unsigned bits;
+    uint64_t *r0, *r1;
+} rot_ctx;
+
+static cg_status rot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
+                                cg_error *err)
+{
+    (void)first;
+    (void)err;
+    rot_ctx *c = vctx;
+    uint64_t mask = mask_of(c->bits);
+    for (size_t i = 0; i < count; i++) {
+        c->r0[begin + i] = lo64(ot->h0 + 16 * i) & mask;
+        c->r1[begin + i] = lo64(ot->h1 + 16 * i) & mask;
+    }
+    return CG_OK;
+}
+
+cg_status cg_rot_send(cg_ot *ot, size_t n, unsigned bits, uint64_t *r0, uint64_t *r1,
+                      cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_SENDER, n, bits, r0, r1, err));
+    if (n == 0) return CG_OK;
+    rot_ctx c = {bits, r0, r1};
+    cg_status st = ot_expect_header(ot, KIND_ROT, bits, n, err);
+    if (st == CG_OK) st = ot_extend_send(ot, n, true, rot_send_chunk, &c, err);
+    return ot_finish(ot, st);
+}
+
+cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
+                      cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    if (n == 0) return CG_OK;
+    CG_TRY(ot_check_choices(choice, n, 2, err));
+    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
+    ot_choice_src cs = {choice, 0};
+    cg_status st = ot_send_header(ot, KIND_ROT, bits, n, err);
+    if (st == CG_OK) st = ot_extend_recv(ot, n, true, &cs, store_hash_chunk, &c, err);
+    if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    return ot_finish(ot, st);
+}
+
+cg_status cg_rot_recv_random(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice, uint64_t *out,
+                             cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    /* A PRG keyed from the OS: the OS source in small pieces (getrandom)
+     * cost more than the OTs themselves for large n. */
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    cg_prg_bytes(&prg, choice, n);
+    cg_prg_clear(&prg);
+    for (size_t i = 0; i < n; i++) choice[i] &= 1;
+    return cg_rot_recv(ot, n, bits, choice, out, err);
+}

@@ -1,0 +1,162 @@
+/* Reciprocal, inverse square root, softmax and LayerNorm on shares, in
+ * exact mode equal to their fixed-point references. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "mpc_ops.h"
+
+/* 1/x and 1/sqrt(x) in exact mode equal the references on the whole range
+ * 0 < x < 2^(l-2): log-uniform random values, every power of two and its
+ * neighbours, 1 ulp and the maximum. */
+static void test_recip_rsqrt(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    const unsigned l = fx.ring_bits;
+    uint64_t mask = maskb(l), top = 1ull << (l - 2);
+    size_t n = 0;
+    for (unsigned j = 0; j < l - 2; j++) {
+        B.v[n++] = 1ull << j;
+        B.v[n++] = (1ull << j) + 1;
+        if (j > 1) B.v[n++] = (1ull << j) - 1;
+    }
+    B.v[n++] = top - 1;
+    B.v[n++] = top - 2;
+    while (n < 400) {
+        unsigned j = (unsigned)(cg_prg_u64(&f->prg) % (l - 2));
+        B.v[n++] = (1ull << j) + cg_prg_u64(&f->prg) % (1ull << j);
+    }
+    split(&f->prg, l, n, B.v, B.x0, B.x1);
+    set_exact(f, true);
+    for (int sq = 0; sq < 2; sq++) {
+        setup_io(f, &s, &c, sq ? OP_RSQRT : OP_RECIP, l, n);
+        s.fx = c.fx = fx;
+        run_both(&s, &c);
+        for (size_t i = 0; i < n; i++) {
+            int64_t want;
+            if (sq) assert_int_equal(cg_fxp_ref_rsqrt(fx, (int64_t)B.v[i], &want, NULL), CG_OK);
+            else assert_int_equal(cg_fxp_ref_recip(fx, (int64_t)B.v[i], &want, NULL), CG_OK);
+            assert_int_equal(as_signed(l, (B.o0[i] + B.o1[i]) & mask), want);
+        }
+    }
+    set_exact(f, false);
+    cg_error e;
+    uint64_t x[1] = {1};
+    cg_fxp bad = {.ring_bits = 30, .frac_bits = 12};
+    assert_int_equal(cg_mpc_recip(f->m[0], bad, 1, x, x, &e), CG_ERR_PARAM);
+    assert_int_equal(cg_mpc_rsqrt(f->m[0], bad, 1, x, x, &e), CG_ERR_PARAM);
+}
+
+/* Realistic activations: uniform in +-spread, with one outlier of about 100
+ * (as in GPT-2's residual stream) when asked. */
+static void fill_acts(cg_prg *prg, cg_fxp fx, size_t n, double spread, bool outlier, uint64_t *v)
+{
+    for (size_t i = 0; i < n; i++) {
+        double r = ((double)cg_prg_uniform(prg, 200001) / 100000.0 - 1.0) * spread;
+        v[i] = (uint64_t)cg_fxp_encode(fx, r) & maskb(fx.ring_bits);
+    }
+    if (outlier) {
+        size_t at = (size_t)cg_prg_uniform(prg, (uint64_t)n);
+        double big = (cg_prg_u64(prg) & 1) ? 100.0 : -97.5;
+        v[at] = (uint64_t)cg_fxp_encode(fx, big) & maskb(fx.ring_bits);
+    }
+}
+
+/* Softmax in exact mode equals cg_fxp_ref_softmax on each row's unmasked
+ * prefix; masked entries come out as 0. */
+static void test_softmax(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    const unsigned l = fx.ring_bits;
+    uint64_t mask = maskb(l);
+    const size_t shapes[][2] = {{1, 1}, {3, 7}, {12, 64}, {1, 768}};
+    size_t lens[12];
+    set_exact(f, true);
+    for (size_t k = 0; k < 4; k++) {
+        size_t rows = shapes[k][0], cols = shapes[k][1], n = rows * cols;
+        for (size_t r = 0; r < rows; r++) {
+            fill_acts(&f->prg, fx, cols, 4.0 + 4.0 * (double)r, r == 1, B.v + r * cols);
+            lens[r] = k == 3 ? cols : (r * 5 + 1 > cols ? cols : r * 5 + 1);
+        }
+        if (k == 1) B.v[2 * 7 + 0] = B.v[2 * 7 + 1]; /* a tied maximum */
+        split(&f->prg, l, n, B.v, B.x0, B.x1);
+        setup_io(f, &s, &c, OP_SOFTMAX, l, n);
+        s.fx = c.fx = fx;
+        s.rows = c.rows = rows;
+        s.cols = c.cols = cols;
+        s.row_len = c.row_len = k == 3 ? NULL : lens;
+        run_both(&s, &c);
+        for (size_t r = 0; r < rows; r++) {
+            int64_t xr[768], want[768];
+            for (size_t j = 0; j < lens[r]; j++) xr[j] = as_signed(l, B.v[r * cols + j]);
+            assert_int_equal(cg_fxp_ref_softmax(fx, xr, lens[r], want, NULL), CG_OK);
+            for (size_t j = 0; j < cols; j++) {
+                int64_t got = as_signed(l, (B.o0[r * cols + j] + B.o1[r * cols + j]) & mask);
+                assert_int_equal(got, j < lens[r] ? want[j] : 0);
+            }
+        }
+    }
+    set_exact(f, false);
+    cg_error e;
+    uint64_t x[2] = {0, 0};
+    size_t bad_len[1] = {0};
+    assert_int_equal(cg_mpc_softmax(f->m[0], fx, 1, 2, bad_len, x, x, &e), CG_ERR_ARG);
+    bad_len[0] = 3;
+    assert_int_equal(cg_mpc_softmax(f->m[0], fx, 1, 2, bad_len, x, x, &e), CG_ERR_ARG);
+}
+
+/* LayerNorm in exact mode equals cg_fxp_ref_layernorm on rows of 1, 3, 64,
+ * 192 and 768 realistic values, some with an outlier. */
+static void test_layernorm(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    const unsigned l = fx.ring_bits;
+    uint64_t mask = maskb(l);
+    const size_t shapes[][2] = {{3, 1}, {4, 3}, {4, 64}, {2, 192}, {1, 768}};
+    set_exact(f, true);
+    for (size_t k = 0; k < 5; k++) {
+        size_t rows = shapes[k][0], cols = shapes[k][1], n = rows * cols;
+        for (size_t r = 0; r < rows; r++)
+            fill_acts(&f->prg, fx, cols, r == 0 ? 1.0 : 20.0, r == 1 || k == 4, B.v + r * cols);
+        if (k == 1) /* a constant row: variance 0, rsqrt of eps */
+            for (size_t j = 0; j < cols; j++) B.v[2 * cols + j] = B.v[2 * cols];
+        split(&f->prg, l, n, B.v, B.x0, B.x1);
+        setup_io(f, &s, &c, OP_LAYERNORM, l, n);
+        s.fx = c.fx = fx;
+        s.rows = c.rows = rows;
+        s.cols = c.cols = cols;
+        run_both(&s, &c);
+        for (size_t r = 0; r < rows; r++) {
+            int64_t xr[768], want[768];
+            for (size_t j = 0; j < cols; j++) xr[j] = as_signed(l, B.v[r * cols + j]);
+            assert_int_equal(cg_fxp_ref_layernorm(fx, xr, cols, want, NULL), CG_OK);
+            for (size_t j = 0; j < cols; j++) {
+                int64_t got = as_signed(l, (B.o0[r * cols + j] + B.o1[r * cols + j]) & mask);
+                assert_int_equal(got, want[j]);
+            }
+        }
+    }
+    set_exact(f, false);
+    cg_error e;
+    uint64_t x[1] = {0};
+    assert_int_equal(cg_mpc_layernorm(f->m[0], fx, 1, 0, x, x, &e), CG_ERR_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recip_rsqrt),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_layernorm),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
