@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, then
-#  1. a warnings-as-errors release build and the whole ctest suite,
+#  1. a warnings-as-errors release build, the structure check (layering,
+#     cycles, exported symbols, file sizes: scripts/check_structure.py) and
+#     the whole ctest suite,
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and the same suite,
 #  3. a short run of every libFuzzer harness (clang).
 set -euo pipefail
@@ -11,6 +13,7 @@ jobs=$(nproc)
 echo "== build (Werror) and test"
 cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=Release -DCG_WERROR=ON >/dev/null
 cmake --build build/ci -j"$jobs"
+python3 scripts/check_structure.py build/ci
 ctest --test-dir build/ci --output-on-failure -j"$jobs"
 
 echo "== build (ASan+UBSan) and test"

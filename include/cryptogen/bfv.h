@@ -23,6 +23,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* What this header declares is the library's API; the rest is hidden. */
+#pragma GCC visibility push(default)
 
 #define CG_BFV_MAX_Q 16
 #define CG_BFV_MAX_P 4
@@ -280,6 +282,7 @@ cg_status cg_bfv_sk_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t 
 cg_status cg_bfv_galois_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
                                     cg_bfv_galois_keys *gk, cg_error *err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

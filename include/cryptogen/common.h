@@ -11,6 +11,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* What this header declares is the library's API; the rest is hidden. */
+#pragma GCC visibility push(default)
 
 #define CG_VERSION_MAJOR 0
 #define CG_VERSION_MINOR 1
@@ -218,6 +220,7 @@ void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned w
 cg_status cg_read_packed(cg_reader *r, uint64_t *vals, size_t count, unsigned width,
                          const char *what, cg_error *err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

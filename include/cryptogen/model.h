@@ -9,6 +9,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* What this header declares is the library's API; the rest is hidden. */
+#pragma GCC visibility push(default)
 
 typedef struct cg_gpt2_config {
     uint32_t n_layer, n_head, n_embd, n_positions, vocab_size;
@@ -185,6 +187,7 @@ cg_status cg_tokenizer_encode(const cg_tokenizer *tok, const char *text, size_t 
 cg_status cg_tokenizer_decode(const cg_tokenizer *tok, const uint32_t *ids, size_t n, char **out,
                               size_t *len, cg_error *err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

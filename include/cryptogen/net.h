@@ -28,6 +28,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* What this header declares is the library's API; the rest is hidden. */
+#pragma GCC visibility push(default)
 
 typedef struct cg_channel cg_channel;
 
@@ -116,6 +118,7 @@ void cg_chan_set_phase(cg_channel *ch, const char *name); /* NULL = no phase */
 void cg_chan_get_stats(const cg_channel *ch, cg_chan_stats *out);
 void cg_chan_reset_stats(cg_channel *ch);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -42,6 +42,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* What this header declares is the library's API; the rest is hidden. */
+#pragma GCC visibility push(default)
 
 typedef enum cg_ot_role { CG_OT_SENDER = 0, CG_OT_RECEIVER = 1 } cg_ot_role;
 
@@ -141,6 +143,7 @@ cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind o
                          cg_error *err);
 void cg_ot_pair_free(cg_ot_pair *p);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -19,8 +19,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* What this header declares is the library's API; the rest is hidden. */
+#pragma GCC visibility push(default)
 
-#define CG_GEN_VERSION 1
+#define CG_GEN_VERSION 2
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {
@@ -79,6 +81,8 @@ typedef struct cg_gen_request {
                                    temperature T = value / 1000, T in [0.1, 100] */
     uint32_t refresh_every;  /* test knob: refresh a cache ciphertext after this many
                                 appends to it (0: only when its noise estimate asks) */
+    cg_otn_kind otn;         /* the 1-of-N OT construction both parties use (KK13 by
+                                default; the server refuses a kind it does not know) */
 } cg_gen_request;
 
 /* Server: the model's weight matrices pre-encoded as NTT-form plaintexts for
@@ -116,6 +120,7 @@ cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_
 cg_status cg_gen_server(cg_channel *ch, const cg_fixed_model *fm, const cg_gen_options *opt,
                         cg_error *err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* What this header declares is the library's API; the rest is hidden. */
+#pragma GCC visibility push(default)
 
 typedef unsigned __int128 cg_u128;
 
@@ -230,6 +232,7 @@ void cg_signed_to_rns(const cg_modulus *mods, size_t k, size_t n, const int64_t 
 void cg_sample_wide_noise(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, unsigned bits,
                           uint64_t *out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -1,99 +1,189 @@
-/* Internal to the proto layer: the session both parties run in lockstep. */
+/* Internal to the proto layer: the session both parties run in lockstep, and
+ * what its rooms offer each other:
+ *   session.c    handshake, keys, the step loop, the entry points
+ *   forward.c    one pass of new positions through the model, token choice
+ *   attention.c  attention over the encrypted KV cache
+ *   kv_cache.c   the cache's type, coefficient layout and HE products
+ *   linear.c     y = W x + b on shares with coefficient-encoded weights
+ *   weights.c    the weights table: every matrix by role, pre-encoded
+ *   bridge.c     ciphertexts on the wire, share <-> HE
+ *   report.c     parts, timers and per-step reports
+ *   parallel.c   per-ciphertext work on the session's threads */
 #ifndef CG_PROTO_INTERNAL_H
 #define CG_PROTO_INTERNAL_H
 
 #include "cryptogen/proto.h"
+#include "proto/kv_cache.h"
 
 /* Statistical security of the noise flooding on every returned ciphertext. */
-#define CG_GEN_FLOOD_BITS 40
+#define GEN_FLOOD_BITS 40
 /* A cache ciphertext whose estimated budget falls below this is refreshed:
  * one ct x ct product (~50 bits) plus flooding (40 + margin) must still fit. */
-#define CG_GEN_REFRESH_BUDGET 100.0
+#define GEN_REFRESH_BUDGET 100.0
 /* Prompt rows processed per pass (bounds a session's working memory). */
-#define CG_GEN_PREFILL_CHUNK 16
+#define GEN_PREFILL_CHUNK 16
 
 typedef struct gen_sess {
     cg_party party;
     cg_channel *ch;
-    cg_mpc *mpc;
+    cg_buf msg; /* every ciphertext message; only the session's thread talks */
+    const cg_gen_options *opt;
+    int threads;
+
+    /* Agreed in the handshake (public). */
+    cg_gen_request req;
+    cg_gpt2_config cfg;
+    cg_fixed_config fx;
+    unsigned score_shift; /* the attention's 1/sqrt(d_head), as the model has it */
+    int64_t score_mul;
+    /* Derived from it: ring degree, model width, heads, head size, vocabulary. */
+    size_t N, d, H, dh, V;
+    unsigned l;    /* share ring bits; t = 2^l */
+    uint64_t mask; /* 2^l - 1 */
+    kv_layout kv;  /* the cache's coefficient layout (both parties) */
+
+    /* Keys and the two-party context. */
     cg_bfv_ctx *he;
     cg_bfv_sk sk; /* client only */
     cg_bfv_pk pk;
     cg_bfv_ksk rk;
-    const cg_fixed_model *fm; /* server only */
-    cg_gen_request req;
-    cg_gpt2_config cfg;
-    cg_fixed_config fx;
-    unsigned score_shift;
-    int64_t score_mul;
-    size_t N, d, H, dh, V, B; /* B: positions per cache ciphertext */
-    unsigned l;
-    uint64_t mask;
-    int threads;
-    /* Server: encrypted cache, [layer][head][block]. */
-    size_t max_blocks;
-    cg_bfv_ct *kc, *vc;
-    uint32_t *k_appends, *v_appends; /* appends since the last refresh */
-    /* Reporting. */
+    cg_mpc *mpc;
+
+    /* Server only: the model and the encrypted cache. */
+    const cg_fixed_model *fm;
+    kv_cache cache;
+
+    /* Sampling: the server's half, and the client's combined seed. */
+    uint8_t server_seed[32];
+    uint8_t sample_seed[32];
+
+    /* Reporting (report.c). */
     cg_gen_step_report rep;
     cg_gen_part part;
     uint64_t part_t0;
-    const cg_gen_options *opt;
+    cg_chan_counters part_c0;
     uint64_t setup_t0;
-    uint8_t sample_seed[32]; /* client: H(client's seed, server's seed) */
-    uint8_t server_seed[32];
     cg_chan_counters setup;
 } gen_sess;
 
-/* Timing/traffic attribution: everything between begin and end is charged
- * to part (the channel's phase carries the same name). */
+/* ---- report.c ------------------------------------------------------------ */
+/* Everything between begin and end (time, bytes, rounds) is charged to p. */
 void gen_part_begin(gen_sess *s, cg_gen_part p);
 void gen_part_end(gen_sess *s);
+void gen_step_begin(gen_sess *s, size_t step);
+/* Fills the step's totals and calls the options' on_step. */
+void gen_step_end(gen_sess *s, size_t length, uint64_t t0);
+/* Counters of the channel so far (the set-up's cost before step 0). */
+cg_chan_counters gen_channel_totals(const gen_sess *s);
 
-/* Runs fn(s, ctx, i) for i in [0, n) on the session's threads (the items
- * must touch disjoint outputs); the first failing item's error is returned. */
+/* ---- parallel.c ------------------------------------------------------------ */
+/* Runs fn(s, ctx, i) for i in [0, n) on the session's threads (items write
+ * disjoint outputs and only read the keys, the cache and the weights); the
+ * first failing item's error is returned. */
 typedef cg_status (*gen_item_fn)(gen_sess *s, void *ctx, size_t i, cg_error *err);
 cg_status gen_parallel(gen_sess *s, size_t n, gen_item_fn fn, void *ctx, cg_error *err);
 
-/* Ciphertext lists as one framed message: u32 count, then (u32 len, bytes). */
-cg_status gen_send_cts(gen_sess *s, cg_buf *b, const cg_bfv_ct *cts, size_t n, cg_error *err);
-cg_status gen_get_cts(gen_sess *s, cg_reader *r, cg_bfv_ct *cts, size_t n, cg_error *err);
-cg_status gen_recv_msg(gen_sess *s, cg_buf *b, size_t max_cts, cg_error *err);
-/* The party `from` sends cts[0..n); the other receives exactly n into cts
- * (a different count or trailing bytes are errors). */
-cg_status gen_move_cts(gen_sess *s, cg_party from, cg_bfv_ct *cts, size_t n, cg_buf *msg,
-                       cg_error *err);
+/* ---- bridge.c ---------------------------------------------------------------
+ * Ciphertext lists on the wire (one framed message: u32 count, then u32
+ * length and bytes per ciphertext), and the two directions between shares
+ * (n coefficients mod 2^l) and ciphertexts. */
+cg_status gen_send_cts(gen_sess *s, const cg_bfv_ct *cts, size_t n, cg_error *err);
+/* Exactly n ciphertexts; another count or trailing bytes are errors. */
+cg_status gen_recv_cts(gen_sess *s, cg_bfv_ct *cts, size_t n, cg_error *err);
+/* A list of at most max ciphertexts; *n gets its length. */
+cg_status gen_recv_cts_upto(gen_sess *s, cg_bfv_ct *cts, size_t max, size_t *n, cg_error *err);
 void gen_free_cts(cg_bfv_ct *cts, size_t n);
+/* An allocated array of n empty ciphertexts (freed with gen_free_cts + cg_free). */
+cg_bfv_ct *gen_alloc_cts(size_t n);
 
-/* Coefficient vector (centred) -> plaintext, and share values mod 2^l. */
-cg_status gen_encode(gen_sess *s, const int64_t *coeffs, cg_bfv_plain *pt, cg_error *err);
-static inline int64_t gen_centre(const gen_sess *s, uint64_t v)
-{
-    v &= s->mask;
-    return v >= (1ull << (s->l - 1)) ? (int64_t)v - (int64_t)(1ull << s->l) : (int64_t)v;
-}
-/* Client: decrypt a returned ciphertext into coefficients mod 2^l. */
-cg_status gen_decrypt(gen_sess *s, const cg_bfv_ct *ct, uint64_t *coeffs, cg_error *err);
-/* Server: mask-and-flood ct in place; mask (n coefficients mod 2^l) is its share. */
-cg_status gen_mask(gen_sess *s, cg_bfv_ct *ct, uint64_t *mask, cg_error *err);
+/* Item i's coefficients: a layout of this party's share (n values mod 2^l). */
+typedef void (*gen_layout_fn)(const gen_sess *s, const void *ctx, size_t i, uint64_t *co);
+/* What becomes of this party's share of item i's result. */
+typedef void (*gen_take_fn)(const gen_sess *s, void *ctx, size_t i, const uint64_t *share);
 
-/* Input chunk n_i and output rows n_o per plaintext for an out x in matrix. */
-void gen_plan(size_t N, size_t in, size_t out, size_t *ni, size_t *no);
-/* The NTT-form plaintext of block (chunk a, row block c) of a matrix. */
-cg_status gen_encode_block(const cg_bfv_ctx *he, const int32_t *w, size_t so, size_t si,
-                           size_t in, size_t out, size_t ni, size_t no, size_t a, size_t c,
-                           int64_t *scratch, cg_bfv_plain *pt, cg_bfv_plain_ntt *dst,
+/* Share -> HE for n items on the session's threads. Client: cts[i] =
+ * Enc(its layout). Server: cts[i] += its layout, in the clear. */
+cg_status gen_shares_to_he(gen_sess *s, size_t n, gen_layout_fn layout, const void *ctx,
+                           cg_bfv_ct *cts, cg_error *err);
+/* HE -> share for n items. Server: masks and floods cts[i] in place (its
+ * share is the mask). Client: decrypts cts[i]. Then take(i, share). */
+cg_status gen_he_to_shares(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_take_fn take, void *ctx,
                            cg_error *err);
-/* Pre-encoded blocks of matrix w (cin * cout, chunk-major per row block),
- * or NULL when w was not pre-encoded for this context. */
-const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_ctx *he,
-                                         const int32_t *w);
 
-/* y = W x + b on shares (W[o][i] = w[o * so + i * si], server only; the
- * client passes w = b = NULL). x: rows x in shares (server may pass NULL
- * for an all-zero share), y: rows x out shares, at the product's scale. */
-cg_status gen_linear(gen_sess *s, const int32_t *w, size_t so, size_t si, const int64_t *b,
-                     size_t in, size_t out, size_t rows, const uint64_t *x, uint64_t *y,
-                     cg_error *err);
+/* ---- weights.c ------------------------------------------------------------- */
+typedef enum gen_matrix_role {
+    GEN_MAT_EMBED,     /* token embedding, read transposed */
+    GEN_MAT_QKV,       /* attention's c_attn, LayerNorm 1 folded in */
+    GEN_MAT_ATTN_OUT,  /* attention's c_proj */
+    GEN_MAT_MLP_UP,    /* c_fc, LayerNorm 2 folded in */
+    GEN_MAT_MLP_DOWN,  /* mlp's c_proj */
+    GEN_MAT_LM_HEAD    /* tied embedding, final LayerNorm folded in */
+} gen_matrix_role;
+
+/* One linear layer y = W x + b: W[o][i] = w[o * stride_out + i * stride_in]
+ * for o < out, i < in. Shapes come from the public configuration; w and b
+ * only on the server. */
+typedef struct gen_matrix {
+    gen_matrix_role role;
+    size_t layer; /* 0 for the embedding and the head */
+    size_t in, out;
+    size_t stride_out, stride_in;
+    const int32_t *w;
+    const int64_t *b;
+} gen_matrix;
+
+/* The table: the matrix of (role, layer); fm NULL gives shapes only. */
+gen_matrix gen_matrix_of(const cg_gpt2_config *cfg, const cg_fixed_model *fm,
+                         gen_matrix_role role, size_t layer);
+size_t gen_matrix_count(const cg_gpt2_config *cfg);
+/* The i-th entry of the table (i < gen_matrix_count). */
+gen_matrix gen_matrix_at(const cg_gpt2_config *cfg, const cg_fixed_model *fm, size_t i);
+
+/* How a matrix is cut for a ring of degree n: input chunks of ni values,
+ * ni * no <= n output rows per plaintext; cin chunks and cout row blocks. */
+typedef struct gen_plan {
+    size_t ni, no, cin, cout;
+} gen_plan;
+gen_plan gen_plan_of(size_t n, size_t in, size_t out);
+/* The NTT-form plaintext of block (chunk a, row block c) of m. */
+cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_plan *p, size_t a,
+                           size_t c, int64_t *scratch, cg_bfv_plain *pt, cg_bfv_plain_ntt *dst,
+                           cg_error *err);
+/* The pre-encoded blocks of m (cin * cout, chunk-major per row block), or
+ * NULL when ws holds none for m in this model and parameter set. */
+const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_ctx *he,
+                                         const cg_fixed_model *fm, const gen_matrix *m,
+                                         const gen_plan *p);
+
+/* ---- linear.c ---------------------------------------------------------------- */
+/* y = W x + b on shares for `rows` rows: x rows x in, y rows x out, at the
+ * product's scale (no truncation). The server may pass x NULL for an
+ * all-zero share. */
+cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t rows,
+                     const uint64_t *x, uint64_t *y, cg_error *err);
+
+/* ---- attention.c ------------------------------------------------------------- */
+/* rows new positions pos0.. with qkv shares (rows x 3d, scale s): appends k
+ * and v to the cache and gives o = softmax(q K^T / sqrt(d_head)) V shares
+ * (rows x d, scale s). */
+cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, const uint64_t *qkv,
+                        uint64_t *o, cg_error *err);
+
+/* ---- forward.c --------------------------------------------------------------- */
+/* Runs positions pos0 .. pos0 + rows - 1 through the model (tokens: the
+ * client's, NULL at the server), appending to the cache; when pick, chooses
+ * the next token (the client gets it in *token). */
+cg_status gen_forward(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t rows, bool pick,
+                      uint32_t *token, cg_error *err);
+
+/* Shares: x += y mod 2^l, and exact truncation in place. */
+static inline void gen_add_shares(const gen_sess *s, size_t n, uint64_t *x, const uint64_t *y)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (x[i] + y[i]) & s->mask;
+}
+static inline cg_status gen_trunc(gen_sess *s, size_t n, uint64_t *x, unsigned shift, cg_error *err)
+{
+    return cg_mpc_trunc_exact(s->mpc, s->l, shift, n, x, x, err);
+}
 
 #endif

@@ -175,6 +175,40 @@ static void test_baseline_equals_cache(void **state)
     cg_gpt2_free(m);
 }
 
+/* The other 1-of-N construction, agreed in the handshake, gives the same
+ * tokens. */
+static void test_split_otn_equals_emulator(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = tiny_model();
+    cg_fixed_model *fm = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    const uint32_t prompt[2] = {40, 41};
+    enum { NEW = 2 };
+    uint32_t want[NEW], got[NEW];
+    emulate(fm, prompt, 2, NEW, want);
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
+                          .new_tokens = NEW, .otn = CG_OTN_SPLIT};
+    server_job sj;
+    client_log cl = {0};
+    run_secure(fm, NULL, 1, &req, prompt, got, &sj, &cl);
+    assert_memory_equal(got, want, sizeof want);
+    /* an unknown kind is the caller's mistake, refused before anything is sent */
+    cg_channel *a = NULL, *b = NULL;
+    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
+    req.otn = (cg_otn_kind)7;
+    cg_gen_options o = {.threads = 1};
+    assert_int_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_ERR_ARG);
+    cg_chan_stats cs;
+    cg_chan_get_stats(a, &cs);
+    assert_int_equal(cs.total.bytes_sent, 0);
+    cg_chan_free(a);
+    cg_chan_free(b);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 static void test_request_checked(void **state)
 {
     (void)state;
@@ -506,6 +540,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_checked),
+        cmocka_unit_test(test_split_otn_equals_emulator),
         cmocka_unit_test(test_mask_covers_all_and_floods),
         cmocka_unit_test(test_sampling_equals_emulator),
         cmocka_unit_test(test_server_view_independent_of_prompt),

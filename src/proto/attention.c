@@ -1,0 +1,315 @@
+/* Attention over the encrypted KV cache, for `rows` new positions of one
+ * layer, in five phases:
+ *   1. append      k and v of the new positions go into the cache
+ *   2. scores      encrypted queries times the K blocks -> shares of q.k_j
+ *   3. refresh     cache blocks low on noise budget are re-encrypted
+ *   4. softmax     on shares, scaled by 1/sqrt(d_head), causal row lengths
+ *   5. values      encrypted probabilities times the V blocks -> shares of o
+ * Each phase is a client half and a server half; both run every phase in
+ * the same order, so the messages pair up. */
+#include <string.h>
+
+#include "proto/proto_internal.h"
+
+/* A score item: one (row, head, block) product. */
+typedef struct score_item {
+    size_t row, head, block;
+} score_item;
+
+typedef struct attn {
+    size_t layer, pos0, rows, cols; /* cols = pos0 + rows: the longest row */
+    size_t n_app, n_q, n_sc, n_refresh_max;
+    const uint64_t *qkv; /* rows x 3d */
+    uint64_t *o;         /* rows x d */
+    uint64_t *sc, *pr;   /* (row, head) x cols: scores, probabilities */
+    size_t *row_len;     /* per (row, head): the causal length */
+    score_item *items;   /* n_sc, in (row, head, block) order */
+    size_t *first_item;  /* per (row, head): its first score item */
+    /* Ciphertexts, one allocation: appends (row, head, kind), queries and
+     * outputs (row, head), scores and probabilities (score items),
+     * refreshes. */
+    cg_bfv_ct *cts, *app, *qct, *oct, *sct, *pct, *rct;
+    size_t n_cts;
+    uint64_t *kept; /* the refresh round's shares */
+} attn;
+
+static void attn_free(attn *a)
+{
+    gen_free_cts(a->cts, a->n_cts);
+    cg_free(a->cts);
+    cg_free(a->sc);
+    cg_free(a->row_len);
+    cg_free(a->items);
+    cg_free(a->kept);
+}
+
+static cg_status attn_new(const gen_sess *s, attn *a, size_t layer, size_t pos0, size_t rows,
+                          const uint64_t *qkv, uint64_t *o, cg_error *err)
+{
+    const size_t H = s->H;
+    *a = (attn){.layer = layer, .pos0 = pos0, .rows = rows, .cols = pos0 + rows, .qkv = qkv, .o = o};
+    a->n_app = 2 * rows * H;
+    a->n_q = rows * H;
+    for (size_t r = 0; r < rows; r++) a->n_sc += H * (kv_block_of(&s->kv, pos0 + r) + 1);
+    a->n_refresh_max = 2 * H * kv_blocks_for(&s->kv, a->cols);
+    a->n_cts = a->n_app + 2 * a->n_q + 2 * a->n_sc + a->n_refresh_max;
+    a->cts = gen_alloc_cts(a->n_cts);
+    a->sc = cg_calloc(2 * a->n_q * a->cols, sizeof *a->sc);
+    a->row_len = cg_alloc(2 * a->n_q * sizeof *a->row_len);
+    a->items = cg_alloc(a->n_sc * sizeof *a->items);
+    if (!a->cts || !a->sc || !a->row_len || !a->items) {
+        attn_free(a);
+        return cg_error_set(err, CG_ERR_NOMEM, "attention");
+    }
+    a->pr = a->sc + a->n_q * a->cols;
+    a->first_item = a->row_len + a->n_q;
+    a->app = a->cts;
+    a->qct = a->app + a->n_app;
+    a->oct = a->qct + a->n_q;
+    a->sct = a->oct + a->n_q;
+    a->pct = a->sct + a->n_sc;
+    a->rct = a->pct + a->n_sc;
+    size_t k = 0;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t h = 0; h < H; h++) {
+            a->row_len[r * H + h] = pos0 + r + 1;
+            a->first_item[r * H + h] = k;
+            for (size_t b = 0; b <= kv_block_of(&s->kv, pos0 + r); b++, k++)
+                a->items[k] = (score_item){r, h, b};
+        }
+    return CG_OK;
+}
+
+/* ---- 1. Append ------------------------------------------------------------------ */
+
+/* Item i = (row H + head) 2 + kind: k_t or v_t of (row, head) in its cache
+ * layout, zero elsewhere. */
+static void append_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
+{
+    const attn *a = ctx;
+    const size_t r = i / (2 * s->H), h = (i / 2) % s->H, kind = i % 2;
+    const uint64_t *src = a->qkv + r * 3 * s->d + (kind + 1) * s->d + h * s->dh;
+    memset(co, 0, s->N * sizeof *co);
+    if (kind == KV_KEY) kv_place_key(&s->kv, a->pos0 + r, src, co);
+    else kv_place_value(&s->kv, a->pos0 + r, src, co);
+}
+
+static cg_status append_client(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
+    return gen_send_cts(s, a->app, a->n_app, err);
+}
+
+/* The appended ciphertext is zero outside its position's coefficients, so
+ * adding it into the block is the append. */
+static cg_status append_server(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(gen_recv_cts(s, a->app, a->n_app, err));
+    CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
+    for (size_t i = 0; i < a->n_app; i++) {
+        const size_t r = i / (2 * s->H), h = (i / 2) % s->H;
+        CG_TRY(kv_cache_append(&s->cache, s->he, (kv_kind)(i % 2), a->layer, h, a->pos0 + r,
+                               &a->app[i], err));
+    }
+    return CG_OK;
+}
+
+/* ---- 2. Scores ------------------------------------------------------------------ */
+
+/* Item i = row H + head. */
+static void query_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
+{
+    const attn *a = ctx;
+    const size_t r = i / s->H, h = i % s->H;
+    kv_layout_query(&s->kv, a->qkv + r * 3 * s->d + h * s->dh, co);
+}
+
+static void take_scores(const gen_sess *s, void *ctx, size_t k, const uint64_t *share)
+{
+    attn *a = ctx;
+    const score_item *it = &a->items[k];
+    const size_t rh = it->row * s->H + it->head;
+    kv_take_scores(&s->kv, it->block, a->row_len[rh], share, a->sc + rh * a->cols);
+}
+
+static cg_status score_product_item(gen_sess *s, void *ctx, size_t k, cg_error *err)
+{
+    attn *a = ctx;
+    const score_item *it = &a->items[k];
+    return kv_cache_scores(&s->cache, s->he, &s->rk, a->layer, it->head, it->block,
+                           &a->qct[it->row * s->H + it->head], &a->sct[k], err);
+}
+
+static cg_status scores_client(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
+    CG_TRY(gen_send_cts(s, a->qct, a->n_q, err));
+    CG_TRY(gen_recv_cts(s, a->sct, a->n_sc, err));
+    return gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err);
+}
+
+static cg_status scores_server(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
+    CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
+    CG_TRY(gen_parallel(s, a->n_sc, score_product_item, a, err));
+    CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
+    return gen_send_cts(s, a->sct, a->n_sc, err);
+}
+
+/* ---- 3. Refresh ----------------------------------------------------------------- */
+
+/* The refresh round's shares, n coefficients per ciphertext: the client's
+ * decryptions, or the server's masks. */
+static void keep_share(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
+{
+    attn *a = ctx;
+    memcpy(a->kept + i * s->N, share, s->N * sizeof *share);
+}
+
+static void kept_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
+{
+    const attn *a = ctx;
+    memcpy(co, a->kept + i * s->N, s->N * sizeof *co);
+}
+
+static cg_status keep_room(const gen_sess *s, attn *a, size_t n, cg_error *err)
+{
+    a->kept = cg_alloc((n ? n : 1) * s->N * sizeof *a->kept);
+    return a->kept ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "refresh");
+}
+
+/* Client: the masked cache ciphertexts decrypted and encrypted afresh. */
+static cg_status refresh_client(gen_sess *s, attn *a, cg_error *err)
+{
+    size_t n;
+    CG_TRY(gen_recv_cts_upto(s, a->rct, a->n_refresh_max, &n, err));
+    CG_TRY(keep_room(s, a, n, err));
+    CG_TRY(gen_he_to_shares(s, n, a->rct, keep_share, a, err));
+    gen_free_cts(a->rct, n);
+    CG_TRY(gen_shares_to_he(s, n, kept_layout, a, a->rct, err));
+    s->rep.refreshes += (unsigned)n;
+    return gen_send_cts(s, a->rct, n, err);
+}
+
+/* Server: the due blocks go out masked and flooded (the masks stay here),
+ * come back as fresh encryptions of the masked values, and get their masks
+ * added back. */
+static cg_status refresh_server(gen_sess *s, attn *a, cg_error *err)
+{
+    kv_ref *due = cg_alloc((a->n_refresh_max ? a->n_refresh_max : 1) * sizeof *due);
+    if (!due) return cg_error_set(err, CG_ERR_NOMEM, "refresh");
+    const size_t n = kv_cache_due(&s->cache, s->he, a->layer, kv_blocks_for(&s->kv, a->cols),
+                                  s->req.refresh_every, GEN_REFRESH_BUDGET, due, a->n_refresh_max);
+    cg_status st = keep_room(s, a, n, err);
+    for (size_t i = 0; st == CG_OK && i < n; i++)
+        st = cg_bfv_ct_copy(s->he, &a->rct[i], kv_cache_at(&s->cache, due[i]), err);
+    if (st == CG_OK) st = gen_he_to_shares(s, n, a->rct, keep_share, a, err);
+    if (st == CG_OK) st = gen_send_cts(s, a->rct, n, err);
+    gen_free_cts(a->rct, n);
+    if (st == CG_OK) st = gen_recv_cts(s, a->rct, n, err);
+    if (st == CG_OK) st = gen_shares_to_he(s, n, kept_layout, a, a->rct, err);
+    for (size_t i = 0; st == CG_OK && i < n; i++) kv_cache_replace(&s->cache, due[i], &a->rct[i]);
+    if (st == CG_OK) s->rep.refreshes += (unsigned)n;
+    cg_free(due);
+    return st;
+}
+
+/* ---- 4. Softmax ----------------------------------------------------------------- */
+
+/* Scores at scale 2s to scale s times 1/sqrt(d_head), by the steps
+ * cg_fixed_scale_scores takes in the clear. */
+static cg_status scale_scores(gen_sess *s, size_t n, uint64_t *sc, cg_error *err)
+{
+    const cg_fixed_score_scale k = cg_fixed_score_scaling(s->fx, s->score_shift, s->score_mul);
+    CG_TRY(gen_trunc(s, n, sc, k.first_shift, err));
+    if (k.mul == 0) return CG_OK;
+    cg_mpc_mul_public(s->mpc, s->l, n, sc, (uint64_t)k.mul, sc);
+    return gen_trunc(s, n, sc, k.second_shift, err);
+}
+
+static cg_status softmax(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(scale_scores(s, a->n_q * a->cols, a->sc, err));
+    return cg_mpc_softmax(s->mpc, s->fx.act, a->n_q, a->cols, a->row_len, a->sc, a->pr, err);
+}
+
+/* ---- 5. Values -------------------------------------------------------------------- */
+
+/* Score item k's block of its row's probabilities. */
+static void probs_layout(const gen_sess *s, const void *ctx, size_t k, uint64_t *co)
+{
+    const attn *a = ctx;
+    const score_item *it = &a->items[k];
+    const size_t rh = it->row * s->H + it->head;
+    kv_layout_probs(&s->kv, it->block, a->pr + rh * a->cols, a->row_len[rh], co);
+}
+
+/* Item i = row H + head: the head's output dimensions of the row. */
+static void take_output(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
+{
+    attn *a = ctx;
+    const size_t r = i / s->H, h = i % s->H;
+    kv_take_output(&s->kv, share, a->o + r * s->d + h * s->dh);
+}
+
+static cg_status output_product_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    attn *a = ctx;
+    const size_t r = i / s->H, h = i % s->H;
+    return kv_cache_apply_probs(&s->cache, s->he, &s->rk, a->layer, h,
+                                kv_block_of(&s->kv, a->pos0 + r) + 1, &a->pct[a->first_item[i]],
+                                &a->oct[i], err);
+}
+
+/* o = sum_j p_j v_j comes at scale 2s. */
+static cg_status to_scale_s(gen_sess *s, attn *a, cg_error *err)
+{
+    return gen_trunc(s, a->rows * s->d, a->o, s->fx.act.frac_bits, err);
+}
+
+static cg_status values_client(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(gen_shares_to_he(s, a->n_sc, probs_layout, a, a->pct, err));
+    CG_TRY(gen_send_cts(s, a->pct, a->n_sc, err));
+    CG_TRY(gen_recv_cts(s, a->oct, a->n_q, err));
+    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
+    return to_scale_s(s, a, err);
+}
+
+static cg_status values_server(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
+    CG_TRY(gen_shares_to_he(s, a->n_sc, probs_layout, a, a->pct, err));
+    CG_TRY(gen_parallel(s, a->n_q, output_product_item, a, err));
+    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
+    CG_TRY(gen_send_cts(s, a->oct, a->n_q, err));
+    return to_scale_s(s, a, err);
+}
+
+/* ---- The five phases -------------------------------------------------------------- */
+
+typedef cg_status (*attn_half)(gen_sess *s, attn *a, cg_error *err);
+
+static cg_status phase(gen_sess *s, attn *a, cg_gen_part part, attn_half client, attn_half server,
+                       cg_error *err)
+{
+    gen_part_begin(s, part);
+    cg_status st = s->party == CG_CLIENT ? client(s, a, err) : server(s, a, err);
+    gen_part_end(s);
+    return st;
+}
+
+cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, const uint64_t *qkv,
+                        uint64_t *o, cg_error *err)
+{
+    attn a;
+    CG_TRY(attn_new(s, &a, layer, pos0, rows, qkv, o, err));
+    cg_status st = phase(s, &a, CG_PART_KV_APPEND, append_client, append_server, err);
+    if (st == CG_OK) st = phase(s, &a, CG_PART_QK, scores_client, scores_server, err);
+    if (st == CG_OK) st = phase(s, &a, CG_PART_REFRESH, refresh_client, refresh_server, err);
+    if (st == CG_OK) st = phase(s, &a, CG_PART_SOFTMAX, softmax, softmax, err);
+    if (st == CG_OK) st = phase(s, &a, CG_PART_SV, values_client, values_server, err);
+    attn_free(&a);
+    return st;
+}

@@ -1,0 +1,184 @@
+/* The HE <-> share bridge and ciphertexts on the wire.
+ *
+ * t = 2^l equals the share ring, so a coefficient-encoded plaintext and a
+ * share vector are the same n values: share -> HE is the client encrypting
+ * its share and the server adding its own in the clear; HE -> share is the
+ * server adding a uniform mask over all n coefficients (its share), with
+ * noise flooding, and the client decrypting the rest. No modulus
+ * conversion anywhere. */
+#include <string.h>
+
+#include "proto/proto_internal.h"
+
+/* One message of n ciphertexts: u32 count, then u32 length + bytes each,
+ * serialised straight into the session's buffer. */
+cg_status gen_send_cts(gen_sess *s, const cg_bfv_ct *cts, size_t n, cg_error *err)
+{
+    cg_buf *b = &s->msg;
+    cg_buf_reset(b);
+    cg_buf_put_u32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        const size_t at = b->len;
+        cg_buf_put_u32(b, 0);
+        CG_TRY(cg_bfv_ct_serialize(s->he, &cts[i], b, err));
+        if (b->failed) break;
+        const uint32_t len = (uint32_t)(b->len - at - 4);
+        for (int k = 0; k < 4; k++) b->data[at + k] = (uint8_t)(len >> (8 * k));
+    }
+    return cg_chan_send_buf(s->ch, b, err);
+}
+
+/* A received message holds at most max ciphertexts, each at most a size-2
+ * ciphertext at the top level plus framing. */
+static cg_status recv_list(gen_sess *s, size_t max, cg_reader *r, uint32_t *count, cg_error *err)
+{
+    const size_t per = 2 * cg_bfv_nq(s->he) * s->N * 8 + 256;
+    cg_buf_reset(&s->msg);
+    CG_TRY(cg_chan_recv_msg_buf(s->ch, &s->msg, 64 + max * per, err));
+    cg_reader_init(r, s->msg.data, s->msg.len);
+    CG_TRY(cg_read_u32(r, count, "ciphertext count", err));
+    if (*count > max)
+        return cg_error_set(err, CG_ERR_FORMAT, "%u ciphertexts where at most %zu fit", *count, max);
+    return CG_OK;
+}
+
+/* Parses n ciphertexts and the end of the message; on error cts is empty. */
+static cg_status parse_cts(gen_sess *s, cg_reader *r, cg_bfv_ct *cts, size_t n, cg_error *err)
+{
+    cg_status st = CG_OK;
+    size_t i = 0;
+    for (; st == CG_OK && i < n; i++) {
+        uint32_t len;
+        st = cg_read_u32(r, &len, "ciphertext length", err);
+        if (st == CG_OK && len > cg_reader_left(r))
+            st = cg_error_set(err, CG_ERR_FORMAT, "ciphertext %zu: %u bytes, %zu left", i, len,
+                              cg_reader_left(r));
+        if (st == CG_OK) st = cg_bfv_ct_deserialize(s->he, r->p + r->pos, len, &cts[i], err);
+        if (st == CG_OK) r->pos += len;
+    }
+    if (st == CG_OK && cg_reader_left(r) != 0)
+        st = cg_error_set(err, CG_ERR_FORMAT, "trailing bytes after %zu ciphertexts", n);
+    if (st != CG_OK) gen_free_cts(cts, i);
+    return st;
+}
+
+cg_status gen_recv_cts(gen_sess *s, cg_bfv_ct *cts, size_t n, cg_error *err)
+{
+    cg_reader r;
+    uint32_t count;
+    CG_TRY(recv_list(s, n, &r, &count, err));
+    if (count != n)
+        return cg_error_set(err, CG_ERR_FORMAT, "expected %zu ciphertexts, peer sent %u", n, count);
+    return parse_cts(s, &r, cts, n, err);
+}
+
+cg_status gen_recv_cts_upto(gen_sess *s, cg_bfv_ct *cts, size_t max, size_t *n, cg_error *err)
+{
+    cg_reader r;
+    uint32_t count;
+    *n = 0;
+    CG_TRY(recv_list(s, max, &r, &count, err));
+    CG_TRY(parse_cts(s, &r, cts, count, err));
+    *n = count;
+    return CG_OK;
+}
+
+void gen_free_cts(cg_bfv_ct *cts, size_t n)
+{
+    for (size_t i = 0; cts && i < n; i++) cg_bfv_ct_free(&cts[i]);
+}
+
+cg_bfv_ct *gen_alloc_cts(size_t n) { return cg_calloc(n ? n : 1, sizeof(cg_bfv_ct)); }
+
+/* ---- Share -> HE ---------------------------------------------------------------- */
+
+typedef struct to_he_job {
+    gen_layout_fn layout;
+    const void *ctx;
+    cg_bfv_ct *cts;
+} to_he_job;
+
+/* Item i's plaintext. Shares are below 2^l <= 2^48, so they read as
+ * non-negative int64 (signed and unsigned versions of a type may alias),
+ * and the encoder reduces mod t = 2^l: the same plaintext as the centred
+ * values. */
+static cg_status encode_item(gen_sess *s, const to_he_job *j, size_t i, cg_bfv_plain *pt,
+                             cg_error *err)
+{
+    uint64_t *co = cg_alloc(s->N * sizeof *co);
+    if (!co) return cg_error_set(err, CG_ERR_NOMEM, "share layout");
+    j->layout(s, j->ctx, i, co);
+    cg_status st = cg_bfv_encode_coeff(s->he, (const int64_t *)co, s->N, pt, err);
+    cg_free(co);
+    return st;
+}
+
+static cg_status encrypt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    const to_he_job *j = ctx;
+    cg_bfv_plain pt = {0};
+    cg_status st = encode_item(s, j, i, &pt, err);
+    if (st == CG_OK) st = cg_bfv_encrypt_sk(s->he, &s->sk, &pt, &j->cts[i], err);
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
+static cg_status add_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    const to_he_job *j = ctx;
+    cg_bfv_plain pt = {0};
+    cg_status st = encode_item(s, j, i, &pt, err);
+    if (st == CG_OK) st = cg_bfv_add_plain(s->he, &j->cts[i], &pt, err);
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
+cg_status gen_shares_to_he(gen_sess *s, size_t n, gen_layout_fn layout, const void *ctx,
+                           cg_bfv_ct *cts, cg_error *err)
+{
+    to_he_job j = {layout, ctx, cts};
+    return gen_parallel(s, n, s->party == CG_CLIENT ? encrypt_item : add_item, &j, err);
+}
+
+/* ---- HE -> share ---------------------------------------------------------------- */
+
+typedef struct to_share_job {
+    cg_bfv_ct *cts;
+    gen_take_fn take;
+    void *ctx;
+} to_share_job;
+
+/* The share is the plaintext's coefficients mod 2^l. */
+static void take_share(gen_sess *s, const to_share_job *j, size_t i, cg_bfv_plain *pt)
+{
+    for (size_t k = 0; k < s->N; k++) pt->coeffs[k] &= s->mask;
+    j->take(s, j->ctx, i, pt->coeffs);
+}
+
+static cg_status mask_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    const to_share_job *j = ctx;
+    cg_bfv_plain r = {0};
+    cg_status st = cg_bfv_mask_and_flood(s->he, &s->pk, &j->cts[i], GEN_FLOOD_BITS, &r, err);
+    if (st == CG_OK) take_share(s, j, i, &r);
+    cg_bfv_plain_free(&r);
+    return st;
+}
+
+static cg_status decrypt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    const to_share_job *j = ctx;
+    cg_bfv_plain pt = {0};
+    cg_status st = cg_bfv_plain_alloc(s->he, &pt, err);
+    if (st == CG_OK) st = cg_bfv_decrypt(s->he, &s->sk, &j->cts[i], &pt, err);
+    if (st == CG_OK) take_share(s, j, i, &pt);
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
+cg_status gen_he_to_shares(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_take_fn take, void *ctx,
+                           cg_error *err)
+{
+    to_share_job j = {cts, take, ctx};
+    return gen_parallel(s, n, s->party == CG_CLIENT ? decrypt_item : mask_item, &j, err);
+}

@@ -1,0 +1,149 @@
+/* Linear layers on shares: y = W x + b with W the server's (weights.c for
+ * the table and the block layout).
+ *   client: encrypts its share of each input chunk -> server
+ *   server: adds its share, multiplies by the weight blocks (fused over the
+ *           chunks), adds the bias, masks and floods -> client
+ *   client: decrypts its share of the outputs. */
+#include <string.h>
+
+#include "proto/proto_internal.h"
+
+typedef struct linear_job {
+    gen_matrix m;
+    gen_plan p;
+    size_t rows;
+    const uint64_t *x; /* rows x in (server: NULL for an all-zero share) */
+    uint64_t *y;       /* rows x out */
+    cg_bfv_ct *ins;    /* rows x cin: item i is row i / cin, chunk i % cin */
+    cg_bfv_ct *outs;   /* rows x cout: item i is row i / cout, row block i % cout */
+    const cg_bfv_plain_ntt *pre;    /* server: cin x cout pre-encoded blocks, or NULL */
+    const cg_bfv_plain_ntt *window; /* server without them: the current row block's cin */
+} linear_job;
+
+/* Input chunk a of row r at x^0..x^(n_i - 1). */
+static void input_chunk(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
+{
+    const linear_job *j = ctx;
+    const size_t r = i / j->p.cin, a = i % j->p.cin;
+    memset(co, 0, s->N * sizeof *co);
+    for (size_t k = 0; k < j->p.ni && a * j->p.ni + k < j->m.in; k++)
+        co[k] = j->x[r * j->m.in + a * j->p.ni + k];
+}
+
+static size_t rows_in_block(const linear_job *j, size_t c)
+{
+    return (c + 1) * j->p.no <= j->m.out ? j->p.no : j->m.out - c * j->p.no;
+}
+
+/* Output row o of a block sits at coefficient o n_i + n_i - 1. */
+static void take_outputs(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
+{
+    (void)s;
+    linear_job *j = ctx;
+    const size_t r = i / j->p.cout, c = i % j->p.cout;
+    for (size_t o = 0; o < rows_in_block(j, c); o++)
+        j->y[r * j->m.out + c * j->p.no + o] = share[o * j->p.ni + j->p.ni - 1];
+}
+
+static cg_status linear_client(gen_sess *s, linear_job *j, cg_error *err)
+{
+    const size_t n_in = j->rows * j->p.cin, n_out = j->rows * j->p.cout;
+    CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
+    CG_TRY(gen_send_cts(s, j->ins, n_in, err));
+    CG_TRY(gen_recv_cts(s, j->outs, n_out, err));
+    return gen_he_to_shares(s, n_out, j->outs, take_outputs, j, err);
+}
+
+/* ---- Server half ------------------------------------------------------------ */
+
+static cg_status to_ntt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    linear_job *j = ctx;
+    return cg_bfv_to_ntt(s->he, &j->ins[i], err);
+}
+
+/* Output block c of row r: fused products over the chunks, then the bias
+ * at the output coefficients. */
+static cg_status product_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    linear_job *j = ctx;
+    const size_t r = i / j->p.cout, c = i % j->p.cout, cin = j->p.cin;
+    cg_bfv_ct *oc = &j->outs[i];
+    const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
+    const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
+    int64_t *co = cg_calloc(s->N, sizeof *co);
+    cg_bfv_plain pt = {0};
+    cg_status st = inp && wpp && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    for (size_t a = 0; st == CG_OK && a < cin; a++) {
+        inp[a] = &j->ins[r * cin + a];
+        wpp[a] = j->window ? &j->window[a] : &j->pre[c * cin + a];
+    }
+    if (st == CG_OK) st = cg_bfv_mac_plain(s->he, inp, wpp, cin, oc, err);
+    if (st == CG_OK && j->m.b) {
+        for (size_t o = 0; o < rows_in_block(j, c); o++)
+            co[o * j->p.ni + j->p.ni - 1] = j->m.b[c * j->p.no + o];
+        st = cg_bfv_encode_coeff(s->he, co, s->N, &pt, err);
+        if (st == CG_OK) st = cg_bfv_add_plain(s->he, oc, &pt, err);
+    }
+    cg_free(inp);
+    cg_free(wpp);
+    cg_free(co);
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
+/* Without pre-encoded weights: each row block's plaintexts are encoded once
+ * and used for every row (sequential; the products thread inside mac). */
+static cg_status products_encoding_as_you_go(gen_sess *s, linear_job *j, cg_error *err)
+{
+    cg_bfv_plain_ntt *window = cg_calloc(j->p.cin, sizeof *window);
+    int64_t *co = cg_alloc(s->N * sizeof *co);
+    cg_bfv_plain pt = {0};
+    cg_status st = window && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    linear_job one = *j;
+    one.window = window;
+    for (size_t c = 0; st == CG_OK && c < j->p.cout; c++) {
+        for (size_t a = 0; st == CG_OK && a < j->p.cin; a++)
+            st = gen_encode_block(s->he, &j->m, &j->p, a, c, co, &pt, &window[a], err);
+        for (size_t r = 0; st == CG_OK && r < j->rows; r++)
+            st = product_item(s, &one, r * j->p.cout + c, err);
+    }
+    for (size_t a = 0; window && a < j->p.cin; a++) cg_bfv_plain_ntt_free(&window[a]);
+    cg_free(window);
+    cg_free(co);
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
+/* The server's share of x is added to the client's encryption (none for the
+ * embedding's one-hot rows, which only the client has). */
+static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
+{
+    const size_t n_in = j->rows * j->p.cin, n_out = j->rows * j->p.cout;
+    if (!j->m.w) return cg_error_set(err, CG_ERR_INTERNAL, "linear layer without weights");
+    j->pre = s->opt ? gen_weights_find(s->opt->weights, s->he, s->fm, &j->m, &j->p) : NULL;
+    CG_TRY(gen_recv_cts(s, j->ins, n_in, err));
+    if (j->x) CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
+    CG_TRY(gen_parallel(s, n_in, to_ntt_item, j, err));
+    CG_TRY(j->pre ? gen_parallel(s, n_out, product_item, j, err)
+                  : products_encoding_as_you_go(s, j, err));
+    CG_TRY(gen_he_to_shares(s, n_out, j->outs, take_outputs, j, err));
+    return gen_send_cts(s, j->outs, n_out, err);
+}
+
+cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t rows,
+                     const uint64_t *x, uint64_t *y, cg_error *err)
+{
+    linear_job j = {.m = gen_matrix_of(&s->cfg, s->fm, role, layer), .rows = rows, .x = x, .y = y};
+    j.p = gen_plan_of(s->N, j.m.in, j.m.out);
+    const size_t n_in = rows * j.p.cin, n_out = rows * j.p.cout;
+    j.ins = gen_alloc_cts(n_in);
+    j.outs = gen_alloc_cts(n_out);
+    cg_status st = j.ins && j.outs ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    if (st == CG_OK) st = s->party == CG_CLIENT ? linear_client(s, &j, err) : linear_server(s, &j, err);
+    gen_free_cts(j.ins, n_in);
+    gen_free_cts(j.outs, n_out);
+    cg_free(j.ins);
+    cg_free(j.outs);
+    return st;
+}

@@ -1,0 +1,409 @@
+/* A secure-generation session, both parties in lockstep (docs/PROTOCOL.md):
+ * the handshake (the client's request against the server's model), the
+ * client's keys, the two-party context, then the steps: the prefill and one
+ * token per step (cache mode), or the whole sequence again every step (the
+ * baseline). Same numerics either way. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "proto/proto_internal.h"
+
+#define GEN_MAGIC 0x4e454743u /* "CGEN" */
+
+/* Evaluation keys are well under this (1.1 MB for the paper's set). */
+#define GEN_MAX_KEYS_BYTES (64u << 20)
+
+static void sess_free(gen_sess *s)
+{
+    kv_cache_free(&s->cache);
+    cg_mpc_free(s->mpc);
+    cg_bfv_sk_free(&s->sk);
+    cg_bfv_pk_free(&s->pk);
+    cg_bfv_ksk_free(&s->rk);
+    cg_bfv_ctx_free(s->he);
+    cg_buf_free(&s->msg);
+    sodium_memzero(s, sizeof *s); /* the sampling seeds and key pointers */
+}
+
+/* ---- Handshake ------------------------------------------------------------------ */
+
+/* Everything both sides derive from the public configuration, checked so
+ * that a peer's numbers cannot make the layout overlap. */
+static cg_status agree_shapes(gen_sess *s, cg_error *err)
+{
+    CG_TRY(cg_gpt2_config_check(&s->cfg, err));
+    s->d = s->cfg.n_embd;
+    s->H = s->cfg.n_head;
+    s->dh = s->d / s->H;
+    s->V = s->cfg.vocab_size;
+    s->l = s->fx.act.ring_bits;
+    if (s->l < 24 || s->l > 48 || s->fx.act.frac_bits < 4 || s->fx.weight_frac < 4 ||
+        (unsigned)s->fx.act.frac_bits + s->fx.weight_frac + 2 >= s->l)
+        return cg_error_set(err, CG_ERR_PARAM, "fixed-point format l=%u s=%u w=%u not supported",
+                            s->l, s->fx.act.frac_bits, s->fx.weight_frac);
+    if (s->score_shift > 8 || (s->score_shift == 0) == (s->score_mul == 0) || s->score_mul < 0 ||
+        s->score_mul > (1 << 20))
+        return cg_error_set(err, CG_ERR_PARAM, "bad attention scale");
+    s->mask = (1ull << s->l) - 1;
+    cg_bfv_spec spec;
+    CG_TRY(cg_bfv_preset(s->req.he_preset, &spec, err));
+    spec.t = 1ull << s->l;
+    CG_TRY(cg_bfv_ctx_new(&s->he, &spec, err));
+    cg_bfv_set_threads(s->he, s->threads);
+    s->N = cg_bfv_n(s->he);
+    CG_TRY(kv_layout_init(&s->kv, s->N, s->dh, s->req.block_positions, err));
+    const cg_gen_request *q = &s->req;
+    if (q->prompt_len < 1 || q->new_tokens < 1 ||
+        (uint64_t)q->bench_fill + q->prompt_len + q->new_tokens > s->cfg.n_positions)
+        return cg_error_set(err, CG_ERR_ARG, "%u filled + prompt %u + %u new tokens exceed %u positions",
+                            q->bench_fill, q->prompt_len, q->new_tokens, s->cfg.n_positions);
+    if (q->temperature_milli && (q->temperature_milli < 100 || q->temperature_milli > 100000))
+        return cg_error_set(err, CG_ERR_ARG, "temperature %.3f outside [0.1, 100]",
+                            q->temperature_milli / 1000.0);
+    if (q->bench_fill && !q->use_cache)
+        return cg_error_set(err, CG_ERR_ARG, "a benchmark fill needs the cache mode");
+    if (q->otn != CG_OTN_KK13 && q->otn != CG_OTN_SPLIT)
+        return cg_error_set(err, CG_ERR_PARAM, "unknown 1-of-N OT kind %d", (int)q->otn);
+    if (s->party == CG_SERVER && s->opt && s->opt->max_cache_bytes) {
+        /* every block of K and V, at the top level, size 2 */
+        const size_t blocks = kv_blocks_for(&s->kv, (size_t)q->bench_fill + q->prompt_len + q->new_tokens);
+        double need = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 *
+                      (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
+        if (need > (double)s->opt->max_cache_bytes)
+            return cg_error_set(err, CG_ERR_PARAM, "this request needs a %.0f MB cache, the server allows %.0f MB",
+                                need / 1e6, (double)s->opt->max_cache_bytes / 1e6);
+    }
+    return CG_OK;
+}
+
+static cg_status client_handshake(gen_sess *s, cg_error *err)
+{
+    cg_buf *b = &s->msg;
+    cg_buf_reset(b);
+    cg_buf_put_u32(b, GEN_MAGIC);
+    cg_buf_put_u16(b, CG_GEN_VERSION);
+    cg_buf_put(b, s->req.he_preset, sizeof s->req.he_preset);
+    cg_buf_put_u8(b, s->req.use_cache);
+    cg_buf_put_u32(b, s->req.prompt_len);
+    cg_buf_put_u32(b, s->req.new_tokens);
+    cg_buf_put_u32(b, s->req.block_positions);
+    cg_buf_put_u32(b, s->req.bench_fill);
+    cg_buf_put_u32(b, s->req.temperature_milli);
+    cg_buf_put_u32(b, s->req.refresh_every);
+    cg_buf_put_u8(b, (uint8_t)s->req.otn);
+    CG_TRY(cg_chan_send_buf(s->ch, b, err));
+    cg_buf_reset(b);
+    CG_TRY(cg_chan_recv_msg_buf(s->ch, b, 4096, err));
+    cg_reader r;
+    cg_reader_init(&r, b->data, b->len);
+    uint8_t ok = 0;
+    CG_TRY(cg_read_u8(&r, &ok, "handshake status", err));
+    if (!ok) {
+        char reason[256] = {0};
+        size_t n = cg_reader_left(&r) < sizeof reason - 1 ? cg_reader_left(&r) : sizeof reason - 1;
+        cg_read_bytes(&r, reason, n, "reason", err);
+        return cg_error_set(err, CG_ERR_PARAM, "server refused: %s", reason);
+    }
+    uint32_t v[5];
+    uint8_t fx[4];
+    uint64_t mul = 0;
+    for (int i = 0; i < 5; i++) CG_TRY(cg_read_u32(&r, &v[i], "model shape", err));
+    for (int i = 0; i < 4; i++) CG_TRY(cg_read_u8(&r, &fx[i], "fixed-point format", err));
+    CG_TRY(cg_read_u64(&r, &mul, "attention scale", err));
+    CG_TRY(cg_read_bytes(&r, s->server_seed, sizeof s->server_seed, "server seed", err));
+    /* Sampling noise from both halves: unbiased if either side's generator
+     * is; the server never learns it (it lacks the client's half). */
+    uint8_t mine[32];
+    randombytes_buf(mine, sizeof mine);
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, sizeof s->sample_seed);
+    crypto_generichash_update(&h, mine, sizeof mine);
+    crypto_generichash_update(&h, s->server_seed, sizeof s->server_seed);
+    crypto_generichash_final(&h, s->sample_seed, sizeof s->sample_seed);
+    sodium_memzero(mine, sizeof mine);
+    sodium_memzero(&h, sizeof h);
+    s->cfg = (cg_gpt2_config){.n_layer = v[0], .n_head = v[1], .n_embd = v[2],
+                              .n_positions = v[3], .vocab_size = v[4], .ln_eps = 1e-5f};
+    s->fx = (cg_fixed_config){.act = {.ring_bits = fx[0], .frac_bits = fx[1]}, .weight_frac = fx[2]};
+    s->score_shift = fx[3];
+    s->score_mul = (int64_t)mul;
+    return agree_shapes(s, err);
+}
+
+/* Tells the client why, then ends the session with st. */
+static cg_status refuse(gen_sess *s, cg_status st, cg_error *err)
+{
+    cg_buf *b = &s->msg;
+    cg_buf_reset(b);
+    cg_buf_put_u8(b, 0);
+    cg_buf_put(b, err->msg, strlen(err->msg));
+    cg_error ignore = {0};
+    if (cg_chan_send_buf(s->ch, b, &ignore) == CG_OK) cg_chan_flush(s->ch, &ignore);
+    return st;
+}
+
+static cg_status read_request(gen_sess *s, cg_error *err)
+{
+    cg_buf *b = &s->msg;
+    cg_buf_reset(b);
+    CG_TRY(cg_chan_recv_msg_buf(s->ch, b, 4096, err));
+    cg_reader r;
+    cg_reader_init(&r, b->data, b->len);
+    uint32_t magic = 0;
+    uint16_t ver = 0;
+    uint8_t cache = 0, otn = 0;
+    cg_gen_request *q = &s->req;
+    CG_TRY(cg_read_u32(&r, &magic, "magic", err));
+    CG_TRY(cg_read_u16(&r, &ver, "version", err));
+    if (magic != GEN_MAGIC || ver != CG_GEN_VERSION)
+        return cg_error_set(err, CG_ERR_FORMAT, "client speaks version %u of %08x; this server %u",
+                            ver, magic, CG_GEN_VERSION);
+    CG_TRY(cg_read_bytes(&r, q->he_preset, sizeof q->he_preset, "preset", err));
+    CG_TRY(cg_read_u8(&r, &cache, "mode", err));
+    CG_TRY(cg_read_u32(&r, &q->prompt_len, "prompt length", err));
+    CG_TRY(cg_read_u32(&r, &q->new_tokens, "token count", err));
+    CG_TRY(cg_read_u32(&r, &q->block_positions, "block size", err));
+    CG_TRY(cg_read_u32(&r, &q->bench_fill, "benchmark fill", err));
+    CG_TRY(cg_read_u32(&r, &q->temperature_milli, "temperature", err));
+    CG_TRY(cg_read_u32(&r, &q->refresh_every, "refresh knob", err));
+    CG_TRY(cg_read_u8(&r, &otn, "1-of-N OT kind", err));
+    if (cg_reader_left(&r) != 0)
+        return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
+    q->he_preset[sizeof q->he_preset - 1] = '\0';
+    q->use_cache = cache != 0;
+    q->otn = (cg_otn_kind)otn;
+    return CG_OK;
+}
+
+static cg_status server_handshake(gen_sess *s, cg_error *err)
+{
+    cg_status st = read_request(s, err);
+    if (st != CG_OK) return st == CG_ERR_FORMAT ? refuse(s, st, err) : st;
+    s->cfg = s->fm->cfg;
+    s->fx = s->fm->fx;
+    s->score_shift = s->fm->score_shift;
+    s->score_mul = s->fm->score_mul;
+    st = agree_shapes(s, err);
+    if (st != CG_OK) return refuse(s, st, err);
+    cg_buf *b = &s->msg;
+    cg_buf_reset(b);
+    cg_buf_put_u8(b, 1);
+    cg_buf_put_u32(b, s->cfg.n_layer);
+    cg_buf_put_u32(b, s->cfg.n_head);
+    cg_buf_put_u32(b, s->cfg.n_embd);
+    cg_buf_put_u32(b, s->cfg.n_positions);
+    cg_buf_put_u32(b, s->cfg.vocab_size);
+    cg_buf_put_u8(b, s->fx.act.ring_bits);
+    cg_buf_put_u8(b, s->fx.act.frac_bits);
+    cg_buf_put_u8(b, s->fx.weight_frac);
+    cg_buf_put_u8(b, (uint8_t)s->score_shift);
+    cg_buf_put_u64(b, (uint64_t)s->score_mul);
+    /* the server's half of the sampling randomness */
+    randombytes_buf(s->server_seed, sizeof s->server_seed);
+    cg_buf_put(b, s->server_seed, sizeof s->server_seed);
+    return cg_chan_send_buf(s->ch, b, err);
+}
+
+/* ---- Keys and the two-party context --------------------------------------------- */
+
+/* A length-prefixed serialised key in b. */
+static void put_key(cg_buf *b, const cg_buf *key)
+{
+    cg_buf_put_u32(b, (uint32_t)key->len);
+    cg_buf_put(b, key->data, key->len);
+}
+
+/* Client: fresh keys; the public and relinearisation keys go to the server. */
+static cg_status send_keys(gen_sess *s, cg_error *err)
+{
+    cg_buf one;
+    cg_buf_init(&one);
+    cg_buf *b = &s->msg;
+    cg_buf_reset(b);
+    cg_status st = cg_bfv_keygen(s->he, &s->sk, &s->pk, err);
+    if (st == CG_OK) st = cg_bfv_keygen_relin(s->he, &s->sk, &s->rk, err);
+    if (st == CG_OK) st = cg_bfv_pk_serialize(s->he, &s->pk, &one, err);
+    if (st == CG_OK) {
+        put_key(b, &one);
+        cg_buf_reset(&one);
+        st = cg_bfv_ksk_serialize(s->he, &s->rk, &one, err);
+    }
+    if (st == CG_OK) {
+        put_key(b, &one);
+        st = cg_chan_send_buf(s->ch, b, err);
+    }
+    cg_buf_free(&one);
+    return st;
+}
+
+static cg_status receive_keys(gen_sess *s, cg_error *err)
+{
+    cg_buf *b = &s->msg;
+    cg_buf_reset(b);
+    CG_TRY(cg_chan_recv_msg_buf(s->ch, b, GEN_MAX_KEYS_BYTES, err));
+    cg_reader r;
+    cg_reader_init(&r, b->data, b->len);
+    uint32_t len = 0;
+    CG_TRY(cg_read_u32(&r, &len, "public key length", err));
+    if (len > cg_reader_left(&r)) return cg_error_set(err, CG_ERR_FORMAT, "public key truncated");
+    CG_TRY(cg_bfv_pk_deserialize(s->he, r.p + r.pos, len, &s->pk, err));
+    r.pos += len;
+    CG_TRY(cg_read_u32(&r, &len, "relinearisation key length", err));
+    if (len != cg_reader_left(&r))
+        return cg_error_set(err, CG_ERR_FORMAT, "relinearisation key: %u bytes, %zu sent", len,
+                            cg_reader_left(&r));
+    return cg_bfv_ksk_deserialize(s->he, r.p + r.pos, len, &s->rk, err);
+}
+
+static cg_status start_mpc(gen_sess *s, cg_error *err)
+{
+    const cg_mpc_options mo = {.otn = s->req.otn};
+    CG_TRY(cg_mpc_new(&s->mpc, s->ch, s->party, &mo, err));
+    cg_mpc_set_exact(s->mpc, true);
+    s->setup = gen_channel_totals(s);
+    return CG_OK;
+}
+
+/* ---- Steps ----------------------------------------------------------------------- */
+
+/* Benchmarks: the cache of positions [0, fill) as fresh encryptions of
+ * random values in (-1, 1), one ciphertext per block, K and V, item k in
+ * (layer, head, block, kind) order. */
+typedef struct fill_job {
+    size_t blocks, fill;
+    uint64_t seed[4]; /* the client's: random values, never sent */
+} fill_job;
+
+static void fill_layout(const gen_sess *s, const void *ctx, size_t k, uint64_t *co)
+{
+    const fill_job *f = ctx;
+    const size_t block = (k / 2) % f->blocks, B = s->kv.block;
+    cg_prg prg;
+    cg_prg_init(&prg, (const uint8_t *)f->seed, k);
+    memset(co, 0, s->N * sizeof *co);
+    for (size_t pos = block * B; pos < (block + 1) * B && pos < f->fill; pos++)
+        for (size_t i = 0; i < s->dh; i++) {
+            const size_t at = k % 2 == KV_KEY ? kv_key_coeff(&s->kv, pos % B, i)
+                                              : kv_value_coeff(&s->kv, pos % B, i);
+            co[at] = (cg_prg_uniform(&prg, 1u << 13) - (1u << 12)) & s->mask;
+        }
+    cg_prg_clear(&prg);
+}
+
+static cg_status bench_fill(gen_sess *s, cg_error *err)
+{
+    fill_job f = {.fill = s->req.bench_fill};
+    if (f.fill == 0) return CG_OK;
+    f.blocks = kv_blocks_for(&s->kv, f.fill);
+    const size_t n = 2 * (size_t)s->cfg.n_layer * s->H * f.blocks;
+    cg_bfv_ct *cts = gen_alloc_cts(n);
+    if (!cts) return cg_error_set(err, CG_ERR_NOMEM, "benchmark fill");
+    cg_status st;
+    if (s->party == CG_CLIENT) {
+        cg_random_bytes(f.seed, sizeof f.seed);
+        st = gen_shares_to_he(s, n, fill_layout, &f, cts, err);
+        if (st == CG_OK) st = gen_send_cts(s, cts, n, err);
+    } else {
+        st = gen_recv_cts(s, cts, n, err);
+        for (size_t k = 0; st == CG_OK && k < n; k++) {
+            const size_t lh = k / 2 / f.blocks;
+            const kv_ref r = {.kind = (kv_kind)(k % 2), .layer = lh / s->H, .head = lh % s->H,
+                              .block = (k / 2) % f.blocks};
+            kv_cache_replace(&s->cache, r, &cts[k]);
+        }
+    }
+    gen_free_cts(cts, n);
+    cg_free(cts);
+    return st;
+}
+
+static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, cg_error *err)
+{
+    const size_t m = s->req.prompt_len, n = s->req.new_tokens, base = s->req.bench_fill;
+    uint32_t *seq = NULL;
+    if (s->party == CG_CLIENT) {
+        seq = cg_alloc((m + n) * sizeof *seq);
+        if (!seq) return cg_error_set(err, CG_ERR_NOMEM, "token sequence");
+        memcpy(seq, prompt, m * sizeof *seq);
+    }
+    cg_status st = bench_fill(s, err);
+    for (size_t step = 0; st == CG_OK && step < n; step++) {
+        const uint64_t t0 = cg_now_ns();
+        gen_step_begin(s, step);
+        uint32_t tok = 0;
+        const size_t len = m + step; /* tokens known before this step */
+        /* The rows of a prefill (or of a baseline step) go in chunks, so
+         * memory stays bounded whatever the prompt length; the result is
+         * the same, each row only reads the cache of earlier positions. */
+        size_t first = 0;
+        if (s->req.use_cache && step > 0) first = len - 1;
+        else if (!s->req.use_cache && s->party == CG_SERVER) kv_cache_clear(&s->cache);
+        while (st == CG_OK && first < len) {
+            const size_t rows = len - first < GEN_PREFILL_CHUNK ? len - first : GEN_PREFILL_CHUNK;
+            st = gen_forward(s, seq ? seq + first : NULL, base + first, rows, first + rows == len,
+                             &tok, err);
+            first += rows;
+        }
+        if (st != CG_OK) break;
+        if (seq) {
+            seq[len] = tok;
+            out[step] = tok;
+        }
+        s->rep.token = tok;
+        gen_step_end(s, base + len + 1, t0);
+    }
+    cg_free(seq);
+    return st;
+}
+
+/* ---- Entry points ------------------------------------------------------------------ */
+
+cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_t *prompt,
+                        uint32_t *out, const cg_gen_options *opt, cg_error *err)
+{
+    cg_error local = {0};
+    if (!err) err = &local;
+    if (!ch || !req || !prompt || !out || req->prompt_len == 0 || req->new_tokens == 0 ||
+        memchr(req->he_preset, '\0', sizeof req->he_preset) == NULL ||
+        (req->otn != CG_OTN_KK13 && req->otn != CG_OTN_SPLIT))
+        return cg_error_set(err, CG_ERR_ARG,
+                            "generation request: empty prompt, no tokens, bad preset or 1-of-N kind");
+    gen_sess s = {.party = CG_CLIENT, .ch = ch, .req = *req, .opt = opt,
+                  .threads = opt && opt->threads > 0 ? opt->threads : 1, .setup_t0 = cg_now_ns()};
+    cg_buf_init(&s.msg);
+    cg_chan_reset_stats(ch);
+    cg_status st = client_handshake(&s, err);
+    for (size_t i = 0; st == CG_OK && i < req->prompt_len; i++)
+        if (prompt[i] >= s.V)
+            st = cg_error_set(err, CG_ERR_ARG, "prompt token %u >= vocab %zu", prompt[i], s.V);
+    if (st == CG_OK) st = send_keys(&s, err);
+    if (st == CG_OK) st = start_mpc(&s, err);
+    if (st == CG_OK) st = run_steps(&s, prompt, out, err);
+    if (st == CG_OK) st = cg_chan_flush(ch, err);
+    sess_free(&s);
+    return st;
+}
+
+cg_status cg_gen_server(cg_channel *ch, const cg_fixed_model *fm, const cg_gen_options *opt,
+                        cg_error *err)
+{
+    cg_error local = {0};
+    if (!err) err = &local; /* the refusal sent to the client needs a message */
+    if (!ch || !fm) return cg_error_set(err, CG_ERR_ARG, "cg_gen_server: NULL argument");
+    gen_sess s = {.party = CG_SERVER, .ch = ch, .fm = fm, .opt = opt,
+                  .threads = opt && opt->threads > 0 ? opt->threads : 1, .setup_t0 = cg_now_ns()};
+    cg_buf_init(&s.msg);
+    cg_chan_reset_stats(ch);
+    cg_status st = server_handshake(&s, err);
+    if (st == CG_OK) st = receive_keys(&s, err);
+    if (st == CG_OK) st = start_mpc(&s, err);
+    if (st == CG_OK)
+        st = kv_cache_init(&s.cache, &s.kv, s.cfg.n_layer, s.H,
+                           kv_blocks_for(&s.kv, (size_t)s.req.bench_fill + s.req.prompt_len + s.req.new_tokens),
+                           err);
+    if (st == CG_OK) st = run_steps(&s, NULL, NULL, err);
+    if (st == CG_OK) st = cg_chan_flush(ch, err);
+    sess_free(&s);
+    return st;
+}

@@ -1,0 +1,248 @@
+/* The weights table: every matrix of the model by role, with its shape and
+ * strides written once, the plan that cuts it into plaintext blocks, and the
+ * server's pre-encoded blocks (cg_gen_weights), which are found by role and
+ * layer through the same table the linear layers use.
+ *
+ * Block layout (rotation-free, as in Cheetah): an input chunk of n_i values
+ * sits at x^0..x^(n_i-1); the plaintext for n_o output rows holds W[o][j]
+ * at x^(o n_i + n_i - 1 - j), so coefficient o n_i + n_i - 1 of the product
+ * is sum_j W[o][j] x[j] (n_i n_o <= n keeps the other terms away from it,
+ * also across the negacyclic wrap). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/proto_internal.h"
+
+gen_matrix gen_matrix_of(const cg_gpt2_config *cfg, const cg_fixed_model *fm,
+                         gen_matrix_role role, size_t layer)
+{
+    const size_t d = cfg->n_embd, V = cfg->vocab_size;
+    const cg_fixed_layer *L = fm && role != GEN_MAT_EMBED && role != GEN_MAT_LM_HEAD
+                                  ? &fm->layers[layer]
+                                  : NULL;
+    gen_matrix m = {.role = role, .layer = layer, .stride_in = 1};
+    switch (role) {
+    case GEN_MAT_EMBED:
+        /* The token table emb[V][d] read as its transpose, W[o][i] =
+         * emb[i][o]: the client's one-hot row picks its token's embedding. */
+        m.layer = 0;
+        m.in = V, m.out = d, m.stride_out = 1, m.stride_in = d;
+        m.w = fm ? fm->emb : NULL;
+        break;
+    case GEN_MAT_QKV:
+        m.in = d, m.out = 3 * d, m.stride_out = d;
+        if (L) m.w = L->qkv_w, m.b = L->qkv_b;
+        break;
+    case GEN_MAT_ATTN_OUT:
+        m.in = d, m.out = d, m.stride_out = d;
+        if (L) m.w = L->proj_w, m.b = L->proj_b;
+        break;
+    case GEN_MAT_MLP_UP:
+        m.in = d, m.out = 4 * d, m.stride_out = d;
+        if (L) m.w = L->fc_w, m.b = L->fc_b;
+        break;
+    case GEN_MAT_MLP_DOWN:
+        m.in = 4 * d, m.out = d, m.stride_out = 4 * d;
+        if (L) m.w = L->fc2_w, m.b = L->fc2_b;
+        break;
+    case GEN_MAT_LM_HEAD:
+        m.layer = 0;
+        m.in = d, m.out = V, m.stride_out = d;
+        if (fm) m.w = fm->head_w, m.b = fm->head_b;
+        break;
+    }
+    return m;
+}
+
+size_t gen_matrix_count(const cg_gpt2_config *cfg) { return 2 + 4 * (size_t)cfg->n_layer; }
+
+/* Table order: embedding, head, then each layer's four matrices. */
+static const gen_matrix_role layer_roles[4] = {GEN_MAT_QKV, GEN_MAT_ATTN_OUT, GEN_MAT_MLP_UP,
+                                               GEN_MAT_MLP_DOWN};
+
+gen_matrix gen_matrix_at(const cg_gpt2_config *cfg, const cg_fixed_model *fm, size_t i)
+{
+    if (i < 2) return gen_matrix_of(cfg, fm, i == 0 ? GEN_MAT_EMBED : GEN_MAT_LM_HEAD, 0);
+    return gen_matrix_of(cfg, fm, layer_roles[(i - 2) % 4], (i - 2) / 4);
+}
+
+static size_t matrix_index(const gen_matrix *m)
+{
+    if (m->role == GEN_MAT_EMBED) return 0;
+    if (m->role == GEN_MAT_LM_HEAD) return 1;
+    size_t k = 0;
+    while (layer_roles[k] != m->role) k++;
+    return 2 + 4 * m->layer + k;
+}
+
+/* n_i (input chunk) minimising a cost model of one product: each ciphertext
+ * sent costs about 15 fused products (encrypt/decrypt + transfer). */
+gen_plan gen_plan_of(size_t n, size_t in, size_t out)
+{
+    gen_plan p = {0};
+    double best = 1e300;
+    for (size_t a = 1; a <= in && a <= n; a++) {
+        size_t b = n / a < out ? n / a : out;
+        double cin = (double)((in + a - 1) / a), cout = (double)((out + b - 1) / b);
+        double cost = 15.0 * (cin + cout) + cin * cout;
+        if (cost < best) best = cost, p.ni = a, p.no = b;
+    }
+    p.cin = (in + p.ni - 1) / p.ni;
+    p.cout = (out + p.no - 1) / p.no;
+    return p;
+}
+
+cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_plan *p, size_t a,
+                           size_t c, int64_t *co, cg_bfv_plain *pt, cg_bfv_plain_ntt *dst,
+                           cg_error *err)
+{
+    const size_t N = cg_bfv_n(he);
+    const size_t o_n = (c + 1) * p->no <= m->out ? p->no : m->out - c * p->no;
+    const size_t j_n = (a + 1) * p->ni <= m->in ? p->ni : m->in - a * p->ni;
+    memset(co, 0, N * sizeof *co);
+    for (size_t o = 0; o < o_n; o++)
+        for (size_t j = 0; j < j_n; j++)
+            co[o * p->ni + p->ni - 1 - j] =
+                m->w[(c * p->no + o) * m->stride_out + (a * p->ni + j) * m->stride_in];
+    if (!pt->coeffs) CG_TRY(cg_bfv_plain_alloc(he, pt, err));
+    CG_TRY(cg_bfv_encode_coeff(he, co, N, pt, err));
+    cg_bfv_plain_ntt_free(dst);
+    return cg_bfv_plain_to_ntt(he, pt, cg_bfv_nq(he), dst, err);
+}
+
+/* ---- Pre-encoded weights ----------------------------------------------------- */
+
+typedef struct encoded_matrix {
+    gen_plan plan;
+    cg_bfv_plain_ntt *blocks; /* plan.cin * plan.cout, or NULL: encoded per use */
+} encoded_matrix;
+
+struct cg_gen_weights {
+    uint8_t fingerprint[32];  /* the parameter set's */
+    const cg_fixed_model *fm; /* the model they were encoded from (compared, never read) */
+    size_t count;             /* gen_matrix_count entries, in table order */
+    encoded_matrix *mats;
+    uint64_t bytes;
+};
+
+typedef struct encode_job {
+    const cg_bfv_ctx *he;
+    const gen_matrix *m;
+    const gen_plan *plan;
+    cg_bfv_plain_ntt *blocks;
+    cg_status st;
+} encode_job;
+
+static void encode_range(void *ctx, size_t begin, size_t end)
+{
+    encode_job *j = ctx;
+    int64_t *co = cg_alloc(cg_bfv_n(j->he) * sizeof *co);
+    cg_bfv_plain pt = {0};
+    cg_error err = {0};
+    cg_status st = co ? CG_OK : CG_ERR_NOMEM;
+    for (size_t k = begin; st == CG_OK && k < end; k++)
+        st = gen_encode_block(j->he, j->m, j->plan, k % j->plan->cin, k / j->plan->cin, co, &pt,
+                              &j->blocks[k], &err);
+    if (st != CG_OK) j->st = st; /* any failure is reported as a whole */
+    cg_free(co);
+    cg_bfv_plain_free(&pt);
+}
+
+void cg_gen_weights_free(cg_gen_weights *ws)
+{
+    if (!ws) return;
+    for (size_t i = 0; ws->mats && i < ws->count; i++) {
+        encoded_matrix *e = &ws->mats[i];
+        for (size_t k = 0; e->blocks && k < e->plan.cin * e->plan.cout; k++)
+            cg_bfv_plain_ntt_free(&e->blocks[k]);
+        cg_free(e->blocks);
+    }
+    cg_free(ws->mats);
+    cg_free(ws);
+}
+
+uint64_t cg_gen_weights_bytes(const cg_gen_weights *ws) { return ws ? ws->bytes : 0; }
+
+/* Largest first (ties in table order), so a budget goes where the
+ * on-the-fly encoding would cost most. */
+typedef struct by_size {
+    size_t index, size;
+} by_size;
+
+static int larger_first(const void *a, const void *b)
+{
+    const by_size *x = a, *y = b;
+    if (x->size != y->size) return x->size < y->size ? 1 : -1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
+                             uint64_t max_bytes, int threads, cg_error *err)
+{
+    if (!out || !fm || !preset) return cg_error_set(err, CG_ERR_ARG, "cg_gen_weights_new: NULL argument");
+    *out = NULL;
+    cg_bfv_spec spec;
+    CG_TRY(cg_bfv_preset(preset, &spec, err));
+    spec.t = 1ull << fm->fx.act.ring_bits;
+    cg_bfv_ctx *he = NULL;
+    CG_TRY(cg_bfv_ctx_new(&he, &spec, err));
+    const size_t count = gen_matrix_count(&fm->cfg);
+    const size_t N = cg_bfv_n(he), per = cg_bfv_nq(he) * N * sizeof(uint64_t);
+    cg_gen_weights *ws = cg_calloc(1, sizeof *ws);
+    by_size *order = cg_calloc(count, sizeof *order);
+    cg_status st = ws && order ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "weights");
+    if (st == CG_OK) {
+        ws->mats = cg_calloc(count, sizeof *ws->mats);
+        if (!ws->mats) st = cg_error_set(err, CG_ERR_NOMEM, "weights");
+    }
+    if (st == CG_OK) {
+        ws->count = count;
+        ws->fm = fm;
+        memcpy(ws->fingerprint, cg_bfv_fingerprint(he), sizeof ws->fingerprint);
+        for (size_t i = 0; i < count; i++) {
+            gen_matrix m = gen_matrix_at(&fm->cfg, fm, i);
+            order[i] = (by_size){i, m.in * m.out};
+            ws->mats[i].plan = gen_plan_of(N, m.in, m.out);
+        }
+        qsort(order, count, sizeof *order, larger_first);
+    }
+    for (size_t k = 0; st == CG_OK && k < count; k++) {
+        const size_t i = order[k].index;
+        const gen_matrix m = gen_matrix_at(&fm->cfg, fm, i);
+        encoded_matrix *e = &ws->mats[i];
+        const size_t nblocks = e->plan.cin * e->plan.cout;
+        if (ws->bytes + (uint64_t)nblocks * per > max_bytes) continue;
+        e->blocks = cg_calloc(nblocks, sizeof *e->blocks);
+        if (!e->blocks) {
+            st = cg_error_set(err, CG_ERR_NOMEM, "weights");
+            break;
+        }
+        encode_job j = {he, &m, &e->plan, e->blocks, CG_OK};
+        /* a thread that cannot start has its chunk run inline */
+        (void)cg_parallel_for(threads, nblocks, encode_range, &j);
+        if (j.st != CG_OK) st = cg_error_set(err, j.st, "encoding weights");
+        ws->bytes += (uint64_t)nblocks * per;
+    }
+    cg_free(order);
+    cg_bfv_ctx_free(he);
+    if (st != CG_OK) {
+        cg_gen_weights_free(ws);
+        return st;
+    }
+    *out = ws;
+    return CG_OK;
+}
+
+const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_ctx *he,
+                                         const cg_fixed_model *fm, const gen_matrix *m,
+                                         const gen_plan *p)
+{
+    if (!ws || ws->fm != fm || memcmp(ws->fingerprint, cg_bfv_fingerprint(he), 32) != 0) return NULL;
+    const size_t i = matrix_index(m);
+    if (i >= ws->count) return NULL;
+    const encoded_matrix *e = &ws->mats[i];
+    /* one table and one planner make these equal; a mismatch would mean
+     * plaintexts of another layout, so they are not used */
+    if (e->plan.ni != p->ni || e->plan.no != p->no) return NULL;
+    return e->blocks;
+}
