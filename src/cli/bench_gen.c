@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include "cli/commands.h"
+#include "cli/machine.h"
 #include "cli/gen_client.h"
 #include "cli/opts.h"
 #include "cli/values.h"
@@ -117,6 +118,8 @@ int cg_bench_gen(int argc, char **argv)
     int threads = 2;
     double rtt_ms = 0, mbps = 0;
     bool json = false;
+    static const char *const otn_kinds[] = {"kk13", "split", NULL};
+    const char *otn = "kk13";
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
                         "model shape, gpt2-base or layers,heads,width,vocab,positions"),
@@ -130,6 +133,7 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_DOUBLE("rtt-ms", 0, rtt_ms, "X", 0, 1e6, "round-trip time added to the loopback link, ms"),
         CLI_OPT_DOUBLE("mbps", 0, mbps, "Y", 0, 1e6,
                        "bandwidth of the loopback link in Mbit/s, 0 for unshaped"),
+        CLI_OPT_CHOICE("otn", 0, otn, NULL, otn_kinds, "1-of-N OT construction of both parties"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -175,7 +179,9 @@ int cg_bench_gen(int argc, char **argv)
     cg_chan_options copt = {.timeout_ms = 3600000,
                             .shape = {.one_way_latency_us = (uint32_t)(rtt_ms * 500.0),
                                       .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
-    printf("{\"bench\": \"gen\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
+    printf("{\"bench\": \"gen\", ");
+    cli_print_machine_json(stdout);
+    printf(", \"ot\": \"IKNP\", \"otn\": \"%s\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
            "\"vocab\": %u, \"positions\": %u}, \"prefix\": %lu, \"threads\": %d, "
            "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
            "\"server_weight_encoding_seconds\": %.2f, \"server_weight_bytes_one_layer_plus_embeddings\": %llu,\n"
@@ -183,6 +189,7 @@ int cg_bench_gen(int argc, char **argv)
            "embedding + LM head + token; cache mode builds the length-L state by filling positions 0..L-2 "
            "with encryptions of random values, then decodes position L-1; baseline runs all L positions "
            "through the prefill path, as the cache-less system does every token\",\n \"results\": [\n",
+           otn,
            full_layers, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, (unsigned long)prefix, threads,
            rtt_ms, mbps, encode_s, (unsigned long long)cg_gen_weights_bytes(ws));
     fflush(stdout);
@@ -201,7 +208,8 @@ int cg_bench_gen(int argc, char **argv)
                 first = false;
                 continue;
             }
-            cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1};
+            cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1,
+                                  .otn = strcmp(otn, "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13};
             if (mode == 0) {
                 req.bench_fill = (uint32_t)(L - 1);
                 req.prompt_len = 1;

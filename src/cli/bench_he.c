@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/machine.h"
 #include "cli/opts.h"
 #include "cryptogen/bfv.h"
 
@@ -227,8 +228,12 @@ int cg_bench_he(int argc, char **argv)
     char sets[SETS_MAX];
     snprintf(sets, sizeof sets, "%s", set_list);
     if (json)
-        printf("{\"bench\": \"he\", \"version\": \"%s\", \"simd\": \"%s\", \"sets\": [\n", CG_VERSION_STRING,
+    {
+        printf("{\"bench\": \"he\", \"version\": \"%s\", ", CG_VERSION_STRING);
+        cli_print_machine_json(stdout);
+        printf(", \"threads\": %d, \"simd\": \"%s\", \"sets\": [\n", threads,
                (cg_cpu_features() & CG_CPU_AVX512IFMA) ? "avx512ifma" : "portable");
+    }
     bool first = true;
     for (char *tok = strtok(sets, ","); tok; tok = strtok(NULL, ",")) {
         if (run_set(tok, threads, json, first)) return 1;

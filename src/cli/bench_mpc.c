@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/machine.h"
 #include "cli/opts.h"
 #include "cryptogen/mpc.h"
 
@@ -314,7 +315,9 @@ int cg_bench_mpc(int argc, char **argv)
     cg_prg prg;
     cg_prg_init_random(&prg);
     for (int i = 0; i < 256; i++) LUT[i] = cg_prg_u64(&prg) & ((1ull << FMT.ring_bits) - 1);
-    printf("{\"bench\":\"mpc\",\"link\":\"%s\",\"ring_bits\":%u,\"frac_bits\":%u,\"ot\":\"IKNP\","
+    printf("{\"bench\":\"mpc\",");
+    cli_print_machine_json(stdout);
+    printf(",\"link\":\"%s\",\"ring_bits\":%u,\"frac_bits\":%u,\"ot\":\"IKNP\","
            "\"otn\":\"%s\",\"threads_per_party\":1,\"reps\":%d,\"results\":[",
            tcp ? "tcp_loopback" : "inproc", FMT.ring_bits, FMT.frac_bits,
            mpc_opt.otn == CG_OTN_SPLIT ? "split" : "kk13", reps);

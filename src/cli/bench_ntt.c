@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/machine.h"
 #include "cli/opts.h"
 #include "cryptogen/ring.h"
 
@@ -46,7 +47,11 @@ int cg_bench_ntt(int argc, char **argv)
     const unsigned bits[] = {50, 60};
     const cg_ntt_backend bes[] = {CG_NTT_PORTABLE, CG_NTT_AVX2, CG_NTT_AVX512IFMA};
     bool first = true;
-    if (json) printf("{\"bench\": \"ntt\", \"results\": [\n");
+    if (json) {
+        printf("{\"bench\": \"ntt\", ");
+        cli_print_machine_json(stdout);
+        printf(", \"threads\": 1, \"results\": [\n");
+    }
     for (size_t si = 0; si < 3; si++)
         for (size_t bi = 0; bi < 2; bi++) {
             uint64_t q;

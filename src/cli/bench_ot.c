@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/machine.h"
 #include "cli/opts.h"
 #include "cryptogen/ot.h"
 
@@ -194,7 +195,9 @@ int cg_bench_ot(int argc, char **argv)
         cg_chan_free(b);
         if (rc) return rc;
     }
-    printf("{\n  \"bench\": \"ot\",\n  \"aes\": \"%s\",\n  \"otn\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
+    printf("{\n  \"bench\": \"ot\",\n  ");
+    cli_print_machine_json(stdout);
+    printf(",\n  \"aes\": \"%s\",\n  \"otn\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
            "  \"threads_per_party\": 1,\n  \"shape\": {\"one_way_latency_us\": %u, \"bandwidth_bps\": %llu},\n"
            "  \"links\": {\n", cg_ot_backend(), otn == CG_OTN_SPLIT ? "split" : "kk13", n, n_otn,
            (unsigned)link_opt.shape.one_way_latency_us,
