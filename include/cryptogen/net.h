@@ -104,7 +104,7 @@ cg_status cg_chan_recv_msg(cg_channel *ch, void *p, size_t expected, cg_error *e
 /* Sends b's contents as one length-prefixed message (as cg_chan_send_msg).
  * A buffer marked failed (an allocation failed, so its content is
  * incomplete) is CG_ERR_NOMEM and nothing is sent: the channel stays usable.
- * The one way to send a cg_buf. */
+ * Every length-prefixed message built in a cg_buf goes out this way. */
 cg_status cg_chan_send_buf(cg_channel *ch, const cg_buf *b, cg_error *err);
 /* Receives a message of at most max bytes into a new cg_buf. */
 cg_status cg_chan_recv_msg_buf(cg_channel *ch, cg_buf *out, size_t max, cg_error *err);
