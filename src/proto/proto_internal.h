@@ -26,7 +26,7 @@
 typedef struct gen_sess {
     cg_party party;
     cg_channel *ch;
-    cg_buf msg; /* every ciphertext message; only the session's thread talks */
+    cg_buf msg; /* every message of the session; only its own thread talks */
     const cg_gen_options *opt;
     int threads;
 
