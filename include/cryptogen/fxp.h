@@ -42,6 +42,15 @@ int64_t cg_fxp_ref_exp_neg(cg_fxp f, int64_t x);
  * on x wrapped to ring_bits - frac_bits bits, as the protocol makes them
  * (the same as on x for |x| < 2^(ring_bits - frac_bits - 2)). */
 int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x);
+/* BOLT's quartic in factored form: with y = |x|, z = A y^2 - B y + C,
+ * w = z + A y - D, P = w z + E (coefficients from BOLT; the protocol uses
+ * the same constants). */
+#define CG_FXP_GELU_A 0.14439048359960427
+#define CG_FXP_GELU_B 0.7077117131613893
+#define CG_FXP_GELU_C 4.5702822654246535
+#define CG_FXP_GELU_D 8.15444702051307
+#define CG_FXP_GELU_E 16.382265425072532
+#define CG_FXP_GELU_T 2.7
 /* The more accurate GELU option: 0.5x + Q(|x|/4) with Q of degree 6 for
  * |x| <= 3.5, ReLU outside (max error about 1e-3 at l = 37, s = 12, against
  * BOLT's 9.4e-3; docs/NUMERICS.md). Needs 2 * frac_bits + 13 <= ring_bits. */

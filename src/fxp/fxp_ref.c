@@ -52,14 +52,6 @@ int64_t cg_fxp_ref_exp_neg(cg_fxp f, int64_t x)
     return e >> l;
 }
 
-/* BOLT's quartic in factored form, with BOLT's coefficients. */
-#define GELU_A 0.14439048359960427
-#define GELU_B 0.7077117131613893
-#define GELU_C 4.5702822654246535
-#define GELU_D 8.15444702051307
-#define GELU_E 16.382265425072532
-#define GELU_T 2.7
-
 /* GELU's sign tests as the protocol makes them, on x wrapped to l - s bits
  * (exact for |x| < 2^(l-s-2)): *pos = [x >= 0]; returns [|x| <= thr]. */
 static bool gelu_tests(cg_fxp f, int64_t x, double thr, bool *pos)
@@ -73,13 +65,14 @@ static bool gelu_tests(cg_fxp f, int64_t x, double thr, bool *pos)
 int64_t cg_fxp_ref_gelu(cg_fxp f, int64_t x)
 {
     bool pos;
-    if (!gelu_tests(f, x, GELU_T, &pos)) return pos ? x : 0;
+    if (!gelu_tests(f, x, CG_FXP_GELU_T, &pos)) return pos ? x : 0;
     int64_t y = pos ? x : -x;
-    int64_t a = cg_fxp_encode(f, GELU_A);
+    int64_t a = cg_fxp_encode(f, CG_FXP_GELU_A);
     int64_t z = cg_fxp_ref_mul(f, a, cg_fxp_ref_mul(f, y, y)) -
-                cg_fxp_ref_mul(f, cg_fxp_encode(f, GELU_B), y) + cg_fxp_encode(f, GELU_C);
-    int64_t w = z + cg_fxp_ref_mul(f, a, y) - cg_fxp_encode(f, GELU_D);
-    int64_t poly = cg_fxp_ref_mul(f, w, z) + cg_fxp_encode(f, GELU_E);
+                cg_fxp_ref_mul(f, cg_fxp_encode(f, CG_FXP_GELU_B), y) +
+                cg_fxp_encode(f, CG_FXP_GELU_C);
+    int64_t w = z + cg_fxp_ref_mul(f, a, y) - cg_fxp_encode(f, CG_FXP_GELU_D);
+    int64_t poly = cg_fxp_ref_mul(f, w, z) + cg_fxp_encode(f, CG_FXP_GELU_E);
     return cg_fxp_wrap(f, cg_fxp_ref_trunc(x, 1) + poly);
 }
 

@@ -11,14 +11,6 @@
         if (st != CG_OK) goto done;                                                            \
     } while (0)
 
-/* BOLT's GELU coefficients, as in fxp_ref.c. */
-#define GELU_A 0.14439048359960427
-#define GELU_B 0.7077117131613893
-#define GELU_C 4.5702822654246535
-#define GELU_D 8.15444702051307
-#define GELU_E 16.382265425072532
-#define GELU_T 2.7
-
 /* out = floor-ish(c * x / 2^s) for a public fixed-point constant c. */
 static cg_status mul_const_trunc(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, double c,
                                  uint64_t *out, cg_error *err)
@@ -73,7 +65,7 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
         st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
         goto done;
     }
-    st = gelu_tests(m, f, n, x, GELU_T, cmp, inside, b[Y], err);
+    st = gelu_tests(m, f, n, x, CG_FXP_GELU_T, cmp, inside, b[Y], err);
     for (size_t i = 0; st == CG_OK && i < n; i++) pos[i] = cmp[i];
     cg_free(cmp);
     if (st != CG_OK) goto done;
@@ -98,7 +90,8 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     /* One batch for the truncations that do not depend on each other:
      * y'^2 >> s, (B y) >> s, (A y) >> s and x >> 1, all in range in the
      * narrow ring where |x| <= T. */
-    uint64_t ka = (uint64_t)cg_fxp_encode(f, GELU_A), kb = (uint64_t)cg_fxp_encode(f, GELU_B);
+    uint64_t ka = (uint64_t)cg_fxp_encode(f, CG_FXP_GELU_A);
+    uint64_t kb = (uint64_t)cg_fxp_encode(f, CG_FXP_GELU_B);
     for (size_t i = 0; i < n; i++) {
         b[TB][i] = b[Y2][i];
         b[TB][n + i] = (b[Y][i] * kb) & ksmask;
@@ -111,15 +104,15 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     for (size_t i = 0; i < n; i++) b[TB][i] = (b[TB][i] + 3 * b[Z][i]) & mask;
     cg_mpc_add_public(m, l, n, b[TB], 9ull << (s - 2), b[TB]); /* + 2.25 * 2^s */
     /* z = A y^2 - B y + C */
-    STEP(mul_const_trunc(m, f, n, b[TB], GELU_A, b[Z], err));
+    STEP(mul_const_trunc(m, f, n, b[TB], CG_FXP_GELU_A, b[Z], err));
     for (size_t i = 0; i < n; i++) b[Z][i] = (b[Z][i] - b[TB][n + i]) & mask;
-    cg_mpc_add_public(m, l, n, b[Z], (uint64_t)cg_fxp_encode(f, GELU_C), b[Z]);
+    cg_mpc_add_public(m, l, n, b[Z], (uint64_t)cg_fxp_encode(f, CG_FXP_GELU_C), b[Z]);
     /* w = z + A y - D; P = w z + E. For |x| <= T, z is in [3.70, 4.58] and
      * w in [-4.14, -3.58], so with w' = w + 4 and z' = z - 4 (whole
      * numbers again) |w' z'| < 0.24 * 2^(2s), which a ring of 2s + 1 bits
      * holds, and floor(w z / 2^s) = floor(w' z' / 2^s) + 4 w' - 4 z' - 16 * 2^s. */
     for (size_t i = 0; i < n; i++) b[W][i] = (b[TB][2 * n + i] + b[Z][i]) & mask;
-    cg_mpc_add_public(m, l, n, b[W], (4 * one - (uint64_t)cg_fxp_encode(f, GELU_D)) & mask,
+    cg_mpc_add_public(m, l, n, b[W], (4 * one - (uint64_t)cg_fxp_encode(f, CG_FXP_GELU_D)) & mask,
                       b[W]); /* w' */
     cg_mpc_add_public(m, l, n, b[Z], (0 - 4 * one) & mask, b[Z]); /* z' */
     for (size_t i = 0; i < n; i++) {
@@ -130,7 +123,7 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     for (size_t i = 0; i < n; i++) sh[i] = (uint8_t)s;
     STEP(mpc_trunc_lift(m, kmul, l, sh, n, b[Y2], b[Y2], err));
     for (size_t i = 0; i < n; i++) b[W][i] = (b[Y2][i] + 4 * b[W][i] - 4 * b[Z][i]) & mask;
-    cg_mpc_add_public(m, l, n, b[W], ((uint64_t)cg_fxp_encode(f, GELU_E) - 16 * one) & mask,
+    cg_mpc_add_public(m, l, n, b[W], ((uint64_t)cg_fxp_encode(f, CG_FXP_GELU_E) - 16 * one) & mask,
                       b[W]);
     /* inner = x/2 + P */
     for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[TB][3 * n + i]) & mask;
