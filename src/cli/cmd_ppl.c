@@ -132,24 +132,25 @@ int cg_cmd_ppl(int argc, char **argv)
                 const cg_json *t = cg_json_get(&doc.root, "text");
                 char *sp = t && t->type == CG_JSON_STR ? strrchr(t->str, ' ') : NULL;
                 if (sp) {
-                    uint32_t *cids, *tids;
-                    size_t nc, nt;
+                    uint32_t *cids = NULL, *tids = NULL, *all = NULL;
+                    size_t nc = 0, nt = 0;
                     *sp = '\0';
-                    cg_tokenizer_encode(tok, t->str, strlen(t->str), &cids, &nc, &err);
+                    cg_status es = cg_tokenizer_encode(tok, t->str, strlen(t->str), &cids, &nc, &err);
                     *sp = ' ';
-                    cg_tokenizer_encode(tok, sp, strlen(sp), &tids, &nt, &err);
-                    size_t total = nc + nt, skip = total > ctx ? total - ctx : 0;
-                    uint32_t *all = malloc(total * sizeof *all);
-                    memcpy(all, cids, nc * 4);
-                    memcpy(all + nc, tids, nt * 4);
-                    if (all && nt &&
-                        window_logits(m, fm, all + skip, total - skip, lg, threads, &err) == CG_OK) {
-                        bool hit = true;
-                        nll += window_nll(lg, all + skip, total - skip, total - skip - nt - 1, V, &count, &hit);
-                        correct += hit;
-                        passages++;
+                    if (es == CG_OK) es = cg_tokenizer_encode(tok, sp, strlen(sp), &tids, &nt, &err);
+                    const size_t total = nc + nt, skip = total > ctx ? total - ctx : 0;
+                    if (es == CG_OK && nt && (all = cg_alloc(total * sizeof *all))) {
+                        memcpy(all, cids, nc * sizeof *all);
+                        memcpy(all + nc, tids, nt * sizeof *all);
+                        if (window_logits(m, fm, all + skip, total - skip, lg, threads, &err) == CG_OK) {
+                            bool hit = true;
+                            nll += window_nll(lg, all + skip, total - skip, total - skip - nt - 1, V, &count,
+                                              &hit);
+                            correct += hit;
+                            passages++;
+                        }
                     }
-                    free(all), cg_free(cids), cg_free(tids);
+                    cg_free(all), cg_free(cids), cg_free(tids);
                 }
                 cg_json_free(&doc);
             }

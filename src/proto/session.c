@@ -42,7 +42,8 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
         (unsigned)s->fx.act.frac_bits + s->fx.weight_frac + 2 >= s->l)
         return cg_error_set(err, CG_ERR_PARAM, "fixed-point format l=%u s=%u w=%u not supported",
                             s->l, s->fx.act.frac_bits, s->fx.weight_frac);
-    if (s->score_shift > 8 || (s->score_shift == 0) == (s->score_mul == 0) || s->score_mul < 0 ||
+    /* a shift (0 for d_head = 1) or a multiplier, not both */
+    if (s->score_shift > 8 || (s->score_shift != 0 && s->score_mul != 0) || s->score_mul < 0 ||
         s->score_mul > (1 << 20))
         return cg_error_set(err, CG_ERR_PARAM, "bad attention scale");
     s->mask = (1ull << s->l) - 1;
