@@ -57,6 +57,8 @@ typedef struct cg_ot cg_ot;
  * kinds fails with CG_ERR_FORMAT on the sender, but a cg_ot_setup_otn
  * before it leaves the ends out of step). */
 typedef enum cg_otn_kind { CG_OTN_KK13 = 0, CG_OTN_SPLIT = 1 } cg_otn_kind;
+/* Whether k is one of the kinds above (a value from a caller or a peer). */
+static inline bool cg_otn_kind_valid(cg_otn_kind k) { return k == CG_OTN_KK13 || k == CG_OTN_SPLIT; }
 
 /* Runs the base OTs and key set-up with the peer (which must call
  * cg_ot_new with the opposite role and the same otn on the other end of

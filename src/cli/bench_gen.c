@@ -118,8 +118,7 @@ int cg_bench_gen(int argc, char **argv)
     int threads = 2;
     double rtt_ms = 0, mbps = 0;
     bool json = false;
-    static const char *const otn_kinds[] = {"kk13", "split", NULL};
-    const char *otn = "kk13";
+    const char *otn = cli_otn_names[CG_OTN_KK13];
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
                         "model shape, gpt2-base or layers,heads,width,vocab,positions"),
@@ -133,7 +132,7 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_DOUBLE("rtt-ms", 0, rtt_ms, "X", 0, 1e6, "round-trip time added to the loopback link, ms"),
         CLI_OPT_DOUBLE("mbps", 0, mbps, "Y", 0, 1e6,
                        "bandwidth of the loopback link in Mbit/s, 0 for unshaped"),
-        CLI_OPT_CHOICE("otn", 0, otn, NULL, otn_kinds, "1-of-N OT construction of both parties"),
+        CLI_OPT_CHOICE("otn", 0, otn, NULL, cli_otn_names, "1-of-N OT construction of both parties"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -209,7 +208,7 @@ int cg_bench_gen(int argc, char **argv)
                 continue;
             }
             cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1,
-                                  .otn = strcmp(otn, "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13};
+                                  .otn = cli_otn_kind(otn)};
             if (mode == 0) {
                 req.bench_fill = (uint32_t)(L - 1);
                 req.prompt_len = 1;

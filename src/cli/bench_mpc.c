@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/machine.h"
 #include "cli/opts.h"
+#include "cli/values.h"
 #include "cryptogen/mpc.h"
 
 typedef enum { B_B2A, B_MUL, B_SQUARE, B_SELECT, B_AND, B_DRELU, B_RELU, B_TRUNC, B_ROWMAX,
@@ -280,15 +281,14 @@ int cg_bench_mpc(int argc, char **argv)
 {
     uint64_t max = 50257;
     bool tcp = false, json = false;
-    static const char *const otn_kinds[] = {"kk13", "split", NULL};
-    const char *otn_name = "kk13";
+    const char *otn_name = cli_otn_names[CG_OTN_KK13];
     const cli_opt opts[] = {
         CLI_OPT_U64("max", 0, max, "N", 0, UINT64_MAX, "batch sizes 1, 3072 and 50257 up to N only"),
         CLI_OPT_FLAG("tcp", 0, tcp, "loopback TCP instead of the in-process channel"),
         {.name = "op", .kind = CLI_CHOICE, .target = CLI_TARGET(const char *, only_op), .metavar = "NAME",
          .choices = op_names, .default_text = "all", .help = "run this protocol only"},
         CLI_OPT_INT("reps", 0, reps, "R", 1, 100, "timed calls after the first; their median is the figure"),
-        CLI_OPT_CHOICE("otn", 0, otn_name, NULL, otn_kinds, "1-of-N OT construction for N >= 8"),
+        CLI_OPT_CHOICE("otn", 0, otn_name, NULL, cli_otn_names, "1-of-N OT construction for N >= 8"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -301,7 +301,7 @@ int cg_bench_mpc(int argc, char **argv)
                  "and CPU time."};
     int parsed = cli_parse(&cmd, argc, argv, NULL);
     if (parsed != CLI_PARSED) return parsed;
-    mpc_opt.otn = strcmp(otn_name, "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;
+    mpc_opt.otn = cli_otn_kind(otn_name);
     if (cg_init(NULL) != CG_OK) return 1;
     cg_channel *cs = NULL, *cc = NULL;
     if ((tcp ? cg_chan_tcp_pair_new(&cs, &cc, NULL, NULL) : cg_chan_pair_new(&cs, &cc, NULL, NULL)) != CG_OK) {
@@ -320,7 +320,7 @@ int cg_bench_mpc(int argc, char **argv)
     printf(",\"link\":\"%s\",\"ring_bits\":%u,\"frac_bits\":%u,\"ot\":\"IKNP\","
            "\"otn\":\"%s\",\"threads_per_party\":1,\"reps\":%d,\"results\":[",
            tcp ? "tcp_loopback" : "inproc", FMT.ring_bits, FMT.frac_bits,
-           mpc_opt.otn == CG_OTN_SPLIT ? "split" : "kk13", reps);
+           cli_otn_names[mpc_opt.otn], reps);
     bool first = true;
     for (size_t si = 0; si < 3; si++) {
         size_t n = sizes[si];

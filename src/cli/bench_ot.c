@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/machine.h"
 #include "cli/opts.h"
+#include "cli/values.h"
 #include "cryptogen/ot.h"
 
 typedef enum { OP_SETUP, OP_COT, OP_ROT, OP_OT, OP_OTN } bench_op;
@@ -146,8 +147,7 @@ static void print_results(const char *name, const results *r, int last)
 int cg_bench_ot(int argc, char **argv)
 {
     static const char *const links[] = {"inproc", "tcp", "both", NULL};
-    static const char *const otn_kinds[] = {"kk13", "split", NULL};
-    const char *otn_name = "kk13";
+    const char *otn_name = cli_otn_names[CG_OTN_KK13];
     uint64_t n_opt = 1u << 23, n_otn_opt = 1u << 18, latency_us = 0;
     double mbps = 0;
     const char *link = "both";
@@ -160,7 +160,7 @@ int cg_bench_ot(int argc, char **argv)
                     "one-way latency added to both parties' sends"),
         CLI_OPT_DOUBLE("mbps", 0, mbps, "MBIT", 0, 1e6,
                        "bandwidth of both parties' sends in Mbit/s, 0 for unshaped"),
-        CLI_OPT_CHOICE("otn", 0, otn_name, NULL, otn_kinds, "1-of-N OT construction for N >= 8"),
+        CLI_OPT_CHOICE("otn", 0, otn_name, NULL, cli_otn_names, "1-of-N OT construction for N >= 8"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -174,7 +174,7 @@ int cg_bench_ot(int argc, char **argv)
         return cli_usage_error(&cmd, "--n-otn %llu is above --n %llu", (unsigned long long)n_otn_opt,
                                (unsigned long long)n_opt);
     size_t n = (size_t)n_opt, n_otn = (size_t)n_otn_opt;
-    const cg_otn_kind otn = strcmp(otn_name, "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;
+    const cg_otn_kind otn = cli_otn_kind(otn_name);
     bool do_inproc = strcmp(link, "tcp") != 0, do_tcp = strcmp(link, "inproc") != 0;
     cg_chan_options link_opt = {.shape = {.one_way_latency_us = (uint32_t)latency_us,
                                           .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
@@ -199,7 +199,7 @@ int cg_bench_ot(int argc, char **argv)
     cli_print_machine_json(stdout);
     printf(",\n  \"aes\": \"%s\",\n  \"otn\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
            "  \"threads_per_party\": 1,\n  \"shape\": {\"one_way_latency_us\": %u, \"bandwidth_bps\": %llu},\n"
-           "  \"links\": {\n", cg_ot_backend(), otn == CG_OTN_SPLIT ? "split" : "kk13", n, n_otn,
+           "  \"links\": {\n", cg_ot_backend(), cli_otn_names[otn], n, n_otn,
            (unsigned)link_opt.shape.one_way_latency_us,
            (unsigned long long)link_opt.shape.bandwidth_bps);
     if (do_inproc) print_results("inproc", &inproc, !do_tcp);

@@ -31,8 +31,7 @@ int cg_cmd_generate(int argc, char **argv)
     bool plain = false, fixed = false, json = false, baseline = false, greedy = false;
     uint64_t block = 0, refresh = 0;
     double temperature = 0; /* 0: greedy */
-    static const char *const otn_kinds[] = {"kk13", "split", NULL};
-    const char *otn = "kk13";
+    const char *otn = cli_otn_names[CG_OTN_KK13];
     const cli_opt opts[] = {
         CLI_OPT_STRING("connect", 0, connect, "HOST:PORT", "generate securely with the server there"),
         CLI_OPT_FLAG("local-plaintext", 0, plain, "no server: the float model's greedy tokens"),
@@ -62,7 +61,7 @@ int cg_cmd_generate(int argc, char **argv)
         CLI_OPT_U64("refresh-every", 0, refresh, "K", 0, UINT32_MAX,
                     "test knob: refresh a cache ciphertext after K appends to it, "
                     "0 for when its noise estimate asks"),
-        CLI_OPT_CHOICE("otn", 0, otn, NULL, otn_kinds,
+        CLI_OPT_CHOICE("otn", 0, otn, NULL, cli_otn_names,
                        "1-of-N OT construction, agreed with the server in the handshake"),
         {0},
     };
@@ -151,7 +150,7 @@ int cg_cmd_generate(int argc, char **argv)
                           .new_tokens = (uint32_t)n, .block_positions = (uint32_t)block,
                           .refresh_every = (uint32_t)refresh,
                           .temperature_milli = (uint32_t)(temperature * 1000.0 + 0.5),
-                          .otn = strcmp(otn, "split") == 0 ? CG_OTN_SPLIT : CG_OTN_KK13};
+                          .otn = cli_otn_kind(otn)};
     memcpy(req.he_preset, preset, strlen(preset));
     cg_chan_options copt = {.timeout_ms = 600000};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;

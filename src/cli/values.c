@@ -79,3 +79,10 @@ bool cli_check_ids(const char *s, char *why, size_t why_size)
     snprintf(why, why_size, "is not a comma-separated list of whole numbers below 2^32");
     return false;
 }
+
+const char *const cli_otn_names[] = {[CG_OTN_KK13] = "kk13", [CG_OTN_SPLIT] = "split", NULL};
+
+cg_otn_kind cli_otn_kind(const char *name)
+{
+    return strcmp(name, cli_otn_names[CG_OTN_SPLIT]) == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;
+}

@@ -1,6 +1,7 @@
-/* Option values with structure, shared by the commands: a model shape and
- * a list of integers. Each has a parser and a check with the signature of
- * cli_check_fn, so the option table rejects a bad value as it reads it. */
+/* Option values with structure, shared by the commands: a model shape, a
+ * list of integers and the 1-of-N OT kind. The first two have a parser and a
+ * check with the signature of cli_check_fn, so the option table rejects a
+ * bad value as it reads it; the kind is a CLI_CHOICE of cli_otn_names. */
 #ifndef CG_CLI_VALUES_H
 #define CG_CLI_VALUES_H
 
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "cryptogen/model.h"
+#include "cryptogen/ot.h"
 
 /* "gpt2-base" or "layers,heads,width,vocab,positions" (random weights). */
 bool cli_parse_shape(const char *s, cg_gpt2_config *cfg);
@@ -18,5 +20,10 @@ bool cli_check_shape(const char *s, char *why, size_t why_size);
  * tokenizer's ids, so one cg_free serves both). */
 bool cli_parse_ids(const char *s, uint32_t **ids, size_t *n);
 bool cli_check_ids(const char *s, char *why, size_t why_size);
+
+/* The 1-of-N OT kinds by name, indexed by cg_otn_kind and NULL-terminated
+ * (a CLI_CHOICE list), and the kind of a name from that list. */
+extern const char *const cli_otn_names[];
+cg_otn_kind cli_otn_kind(const char *name);
 
 #endif

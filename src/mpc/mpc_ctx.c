@@ -9,7 +9,7 @@ cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, const cg_mpc_
     static const cg_mpc_options defaults = {.otn = CG_OTN_KK13};
     if (!opt) opt = &defaults;
     if (!out || !ch || (party != CG_SERVER && party != CG_CLIENT) ||
-        (opt->otn != CG_OTN_KK13 && opt->otn != CG_OTN_SPLIT))
+        !cg_otn_kind_valid(opt->otn))
         return cg_error_set(err, CG_ERR_ARG, "cg_mpc_new: bad argument");
     *out = NULL;
     cg_mpc *m = cg_calloc(1, sizeof *m);

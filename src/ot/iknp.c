@@ -62,7 +62,7 @@ void cg_ot_free(cg_ot *ot)
 cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind otn, cg_error *err)
 {
     if (!out || !ch || (role != CG_OT_SENDER && role != CG_OT_RECEIVER) ||
-        (otn != CG_OTN_KK13 && otn != CG_OTN_SPLIT))
+        !cg_otn_kind_valid(otn))
         return cg_error_set(err, CG_ERR_ARG, "cg_ot_new: bad argument");
     *out = NULL;
     if (!(cg_cpu_features_raw() & CG_CPU_AESNI))

@@ -46,6 +46,17 @@ static cg_status store_hash_chunk(cg_ot *ot, void *vctx, size_t begin, size_t co
 }
 
 /* Receives one chunk's count packed values into vals. */
+/* The receiver's part of every 1-out-of-2 batch: the header, then the
+ * extension with out[i] = the pad of choice[i] (H(t_i), low bits). */
+static cg_status recv_pads(cg_ot *ot, unsigned kind, size_t n, unsigned bits, const uint8_t *choice,
+                           uint64_t *out, cg_error *err)
+{
+    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
+    ot_choice_src cs = {choice, 0};
+    CG_TRY(ot_send_header(ot, kind, bits, n, err));
+    return ot_extend_recv(ot, n, true, &cs, store_hash_chunk, &c, err);
+}
+
 static cg_status recv_packed_chunk(cg_ot *ot, size_t count, unsigned bits, uint64_t *vals,
                                    cg_error *err)
 {
@@ -75,10 +86,7 @@ cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *c
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
-    ot_choice_src cs = {choice, 0};
-    cg_status st = ot_send_header(ot, KIND_COT, bits, n, err);
-    if (st == CG_OK) st = ot_extend_recv(ot, n, true, &cs, store_hash_chunk, &c, err);
+    cg_status st = recv_pads(ot, KIND_COT, n, bits, choice, out, err);
     if (st == CG_OK) {
         ot->pending = true;
         ot->pending_kind = KIND_COT;
@@ -158,10 +166,7 @@ cg_status cg_ot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, 
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
-    ot_choice_src cs = {choice, 0};
-    cg_status st = ot_send_header(ot, KIND_OT, bits, n, err);
-    if (st == CG_OK) st = ot_extend_recv(ot, n, true, &cs, store_hash_chunk, &c, err);
+    cg_status st = recv_pads(ot, KIND_OT, n, bits, choice, out, err);
     uint64_t *e1 = NULL;
     if (st == CG_OK && !(e1 = cg_alloc(CHUNK * sizeof *e1)))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
@@ -219,10 +224,7 @@ cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
-    ot_choice_src cs = {choice, 0};
-    cg_status st = ot_send_header(ot, KIND_ROT, bits, n, err);
-    if (st == CG_OK) st = ot_extend_recv(ot, n, true, &cs, store_hash_chunk, &c, err);
+    cg_status st = recv_pads(ot, KIND_ROT, n, bits, choice, out, err);
     if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
     return ot_finish(ot, st);
 }

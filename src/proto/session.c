@@ -64,7 +64,7 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
                             q->temperature_milli / 1000.0);
     if (q->bench_fill && !q->use_cache)
         return cg_error_set(err, CG_ERR_ARG, "a benchmark fill needs the cache mode");
-    if (q->otn != CG_OTN_KK13 && q->otn != CG_OTN_SPLIT)
+    if (!cg_otn_kind_valid(q->otn))
         return cg_error_set(err, CG_ERR_PARAM, "unknown 1-of-N OT kind %d", (int)q->otn);
     if (s->party == CG_SERVER && s->opt && s->opt->max_cache_bytes) {
         /* every block of K and V, at the top level, size 2 */
@@ -367,7 +367,7 @@ cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_
     if (!err) err = &local;
     if (!ch || !req || !prompt || !out || req->prompt_len == 0 || req->new_tokens == 0 ||
         memchr(req->he_preset, '\0', sizeof req->he_preset) == NULL ||
-        (req->otn != CG_OTN_KK13 && req->otn != CG_OTN_SPLIT))
+        !cg_otn_kind_valid(req->otn))
         return cg_error_set(err, CG_ERR_ARG,
                             "generation request: empty prompt, no tokens, bad preset or 1-of-N kind");
     gen_sess s = {.party = CG_CLIENT, .ch = ch, .req = *req, .opt = opt,

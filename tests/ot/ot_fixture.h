@@ -70,10 +70,9 @@ typedef struct {
     cg_ot *s, *r;
 } ot_setup;
 
-/* A sender and a receiver of the given 1-of-N kind over a new channel pair. */
-static inline void setup_ot_kind(ot_setup *o, const cg_chan_options *opt, cg_otn_kind otn)
+/* A sender on o->cs and a receiver on o->cr, of the given 1-of-N kind. */
+static inline void new_pair(ot_setup *o, cg_otn_kind otn)
 {
-    assert_int_equal(cg_chan_pair_new(&o->cs, &o->cr, opt, NULL), CG_OK);
     new_ctx a = {NULL, CG_OT_SENDER, otn}, b = {NULL, CG_OT_RECEIVER, otn};
     cg_status sa, sb;
     run_two(o->cs, o->cr, do_new, &a, do_new, &b, &sa, &sb);
@@ -81,6 +80,13 @@ static inline void setup_ot_kind(ot_setup *o, const cg_chan_options *opt, cg_otn
     assert_int_equal(sb, CG_OK);
     o->s = a.ot;
     o->r = b.ot;
+}
+
+/* A sender and a receiver of the given 1-of-N kind over a new channel pair. */
+static inline void setup_ot_kind(ot_setup *o, const cg_chan_options *opt, cg_otn_kind otn)
+{
+    assert_int_equal(cg_chan_pair_new(&o->cs, &o->cr, opt, NULL), CG_OK);
+    new_pair(o, otn);
     assert_int_equal(cg_ot_get_role(o->s), CG_OT_SENDER);
     assert_int_equal(cg_ot_get_role(o->r), CG_OT_RECEIVER);
 }
@@ -324,13 +330,7 @@ static inline void logged_pair_start(linked *l, ot_setup *o)
 {
     link_start(l, SIZE_MAX, SIZE_MAX, 20000);
     *o = (ot_setup){l->cs, l->cr, NULL, NULL};
-    new_ctx a = {NULL, CG_OT_SENDER, CG_OTN_KK13}, b = {NULL, CG_OT_RECEIVER, CG_OTN_KK13};
-    cg_status sa, sb;
-    run_two(o->cs, o->cr, do_new, &a, do_new, &b, &sa, &sb);
-    assert_int_equal(sa, CG_OK);
-    assert_int_equal(sb, CG_OK);
-    o->s = a.ot;
-    o->r = b.ot;
+    new_pair(o, CG_OTN_KK13);
 }
 
 /* Frees the pair, stops the link and returns its log, checked to hold more
