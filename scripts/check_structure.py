@@ -100,7 +100,7 @@ def layer_of(rel):
     parts = rel.split(os.sep)
     if parts[0] in ("src", "tests") and len(parts) > 2 and parts[1] in DEPS:
         return parts[1]
-    if rel == os.path.join("include", "cryptogen.h"):
+    if rel == os.path.join("include", "cryptogen", "cryptogen.h"):
         return "cli"  # the umbrella header: the whole API
     if parts[0] == "include":
         return os.path.splitext(parts[-1])[0]

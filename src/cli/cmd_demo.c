@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/gen_client.h"
 #include "cli/opts.h"
@@ -25,7 +26,8 @@ static void print_text(const cg_tokenizer *tok, const char *label, const char *p
 
 int cg_cmd_demo(int argc, char **argv)
 {
-    const char *dir = "models/default", *prompt = "The city is located";
+    char model_buf[4096];
+    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *prompt = "The city is located";
     int n = 8;
     int threads = 2;
     const cli_opt opts[] = {

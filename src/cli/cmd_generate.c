@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/gen_client.h"
 #include "cli/opts.h"
@@ -23,7 +24,8 @@ static bool check_preset(const char *value, char *why, size_t why_size)
 
 int cg_cmd_generate(int argc, char **argv)
 {
-    const char *dir = "models/default", *prompt = NULL, *prompt_file = NULL, *connect = NULL;
+    char model_buf[4096];
+    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *prompt = NULL, *prompt_file = NULL, *connect = NULL;
     const char *preset = "paper", *shape = NULL, *prompt_ids = NULL;
     uint64_t seed = 1;
     int n = 32;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cli/values.h"
@@ -12,7 +13,8 @@
 
 int cg_cmd_logits(int argc, char **argv)
 {
-    const char *dir = "models/default", *idstr = NULL;
+    char model_buf[4096];
+    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *idstr = NULL;
     bool all = false;
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("ids", 0, idstr, "IDS", cli_check_ids,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cryptogen/model.h"
@@ -61,7 +62,8 @@ int cg_cmd_ppl(int argc, char **argv)
 {
     static const char *const formats[] = {"text", "lambada", NULL};
     static const char *const modes[] = {"float", "fixed", NULL};
-    const char *dir = "models/default", *data = NULL, *format = "text", *mode = "float";
+    char model_buf[4096];
+    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *data = NULL, *format = "text", *mode = "float";
     uint64_t ctx_opt = 256, stride_opt = 128, limit_opt = 0;
     int threads = 1;
     bool json = false;

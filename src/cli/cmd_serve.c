@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cli/values.h"
@@ -77,7 +78,8 @@ static void *session_main(void *arg)
 
 int cg_cmd_serve(int argc, char **argv)
 {
-    const char *dir = "models/default", *listen_at = NULL, *shape = NULL;
+    char model_buf[4096];
+    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *listen_at = NULL, *shape = NULL;
     uint64_t seed = 1;
     int threads = 1, max_sessions = 4;
     /* MB counts are shifted into bytes: at most 2^40 MB keeps that in 64 bits */

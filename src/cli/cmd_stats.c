@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cryptogen/model.h"
@@ -68,7 +69,8 @@ static double quantile_bound(const acc *t, double q)
 
 int cg_cmd_stats(int argc, char **argv)
 {
-    const char *dir = "models/default", *data = NULL;
+    char model_buf[4096];
+    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *data = NULL;
     uint64_t tokens_opt = 4096, ctx_opt = 256;
     const cli_opt opts[] = {
         CLI_OPT_STRING("data", 0, data, "FILE", "the text to run through the model (required)"),

@@ -1,7 +1,8 @@
-/* Umbrella header: the whole cryptogen API. */
+/* Umbrella header: the whole cryptogen API (installed as <cryptogen/cryptogen.h>). */
 #ifndef CRYPTOGEN_H
 #define CRYPTOGEN_H
 #include "cryptogen/common.h"
+#include "cryptogen/fxp.h"
 #include "cryptogen/ring.h"
 #include "cryptogen/bfv.h"
 #include "cryptogen/net.h"
