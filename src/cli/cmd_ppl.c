@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/json_out.h"
 #include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
@@ -67,6 +69,7 @@ int cg_cmd_ppl(int argc, char **argv)
     uint64_t ctx_opt = 256, stride_opt = 128, limit_opt = 0;
     int threads = 1;
     bool json = false;
+    const bool tty = isatty(STDERR_FILENO); /* progress only where it can be overwritten */
     const cli_opt opts[] = {
         CLI_OPT_STRING("data", 0, data, "FILE", "the text to score (required)"),
         CLI_OPT_CHOICE("format", 0, format, NULL, formats,
@@ -156,11 +159,17 @@ int cg_cmd_ppl(int argc, char **argv)
                 }
                 cg_json_free(&doc);
             }
-            if (passages % 100 == 0) fprintf(stderr, "\r%zu passages", passages);
+            if (tty && passages % 100 == 0) fprintf(stderr, "\r%zu passages", passages);
             line = nl ? nl + 1 : NULL;
             if (limit && passages >= limit) break;
         }
-        fprintf(stderr, "\n");
+        if (tty) fprintf(stderr, "\n");
+        if (passages == 0) {
+            cg_error_set(&err, CG_ERR_FORMAT,
+                         "%s holds no LAMBADA passage (one JSON object per line, with a \"text\" of two words "
+                         "or more)", data);
+            goto out;
+        }
         if (json)
             printf("{\"set\": \"lambada\", \"mode\": \"%s\", \"passages\": %zu, \"last_word_accuracy\": %.4f, "
                    "\"last_word_perplexity\": %.3f}\n", mode, passages, (double)correct / (double)passages,
@@ -181,14 +190,22 @@ int cg_cmd_ppl(int argc, char **argv)
         size_t first = prev > start ? prev - start : 0; /* targets already scored */
         nll += window_nll(lg, ids + start, end - start, first ? first - 1 : 0, V, &count, NULL);
         prev = end;
-        fprintf(stderr, "\r%zu/%zu tokens", end, n);
+        if (tty) fprintf(stderr, "\r%zu/%zu tokens", end, n);
         if (end == n) break;
     }
-    fprintf(stderr, "\n");
+    if (tty) fprintf(stderr, "\n");
     cg_free(ids);
-    if (json)
-        printf("{\"data\": \"%s\", \"mode\": \"%s\", \"tokens\": %zu, \"ctx\": %zu, \"stride\": %zu, "
-               "\"perplexity\": %.3f}\n", data, mode, count, ctx, stride, exp(nll / (double)count));
+    if (count == 0) {
+        cg_error_set(&err, CG_ERR_FORMAT, "%s has %zu token%s: nothing to score (2 or more needed)", data, n,
+                     n == 1 ? "" : "s");
+        goto out;
+    }
+    if (json) {
+        printf("{\"data\": ");
+        cli_json_string(stdout, data);
+        printf(", \"mode\": \"%s\", \"tokens\": %zu, \"ctx\": %zu, \"stride\": %zu, \"perplexity\": %.3f}\n",
+               mode, count, ctx, stride, exp(nll / (double)count));
+    }
     else
         printf("%s: %zu tokens scored, perplexity %.3f (ctx %zu, stride %zu, %s)\n", data, count,
                exp(nll / (double)count), ctx, stride, mode);

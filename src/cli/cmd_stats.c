@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/json_out.h"
 #include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
@@ -115,10 +117,14 @@ int cg_cmd_stats(int argc, char **argv)
         cg_status r = cg_gpt2_forward_observed(m, &st, ids + start, n, NULL, false, 2, observe, &s, &err);
         cg_gpt2_state_free(&st);
         if (r != CG_OK) goto out;
-        fprintf(stderr, "\r%zu/%zu tokens", start + n, nids);
+        if (isatty(STDERR_FILENO)) fprintf(stderr, "\r%zu/%zu tokens", start + n, nids);
     }
-    fprintf(stderr, "\n");
-    printf("{\"model\": \"%s\", \"data\": \"%s\", \"tokens\": %zu, \"ctx\": %zu, \"layers\": [\n", dir, data, nids, ctx);
+    if (isatty(STDERR_FILENO)) fprintf(stderr, "\n");
+    printf("{\"model\": ");
+    cli_json_string(stdout, dir);
+    printf(", \"data\": ");
+    cli_json_string(stdout, data);
+    printf(", \"tokens\": %zu, \"ctx\": %zu, \"layers\": [\n", nids, ctx);
     for (unsigned l = 0; l <= s.layers; l++) {
         if (l == s.layers)
             printf("  {\"layer\": \"final\", \"tensors\": {");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/gen_client.h"
+#include "cli/json_out.h"
 
 static void loopback_step(void *ctx, const cg_gen_step_report *r)
 {
@@ -164,14 +165,9 @@ void cli_print_summary_json(FILE *f, const cli_gen_summary *s, const cg_gen_requ
             req->use_cache ? "cache" : "baseline", req->he_preset, req->prompt_len, req->new_tokens);
     fprintf(f, "\"tokens\": [");
     for (uint32_t i = 0; i < req->new_tokens; i++) fprintf(f, "%s%u", i ? ", " : "", tokens[i]);
-    fprintf(f, "], \"text\": \"");
-    for (const char *p = text; p && *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fprintf(f, "\", \"setup_seconds\": %.3f, \"eval_keys_and_setup_bytes_sent\": %llu, "
+    fprintf(f, "], \"text\": ");
+    cli_json_string(f, text ? text : "");
+    fprintf(f, ", \"setup_seconds\": %.3f, \"eval_keys_and_setup_bytes_sent\": %llu, "
                "\"prefill_seconds\": %.3f, \"decode_seconds_per_token\": %.3f, "
                "\"bytes_sent\": %llu, \"bytes_received\": %llu, \"rounds\": %llu, "
                "\"decode_parts_seconds_per_token\": {",

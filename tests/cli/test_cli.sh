@@ -163,6 +163,27 @@ accepted generate --connect 127.0.0.1:1 --model "$model" --prompt-ids 5,6,7 -n 5
 run generate --local-fixed --model "$model" --random 2,2,32,300,64 --seed 3 --prompt-ids 5,6,7 -n 3 --json
 [ "$rc" -eq 0 ] && grep -q '"tokens": \[' <<< "$out" || fail "a short local run: exit $rc, $out $err"
 
+# ppl never prints NaN: nothing to score is an error; a path is escaped in JSON.
+: > "$tmp/empty.txt"
+run ppl --model "$model" --data "$tmp/empty.txt"
+[ "$rc" -eq 1 ] && grep -q "nothing to score" <<< "$err" && ! grep -qi nan <<< "$out" \
+    || fail "ppl on an empty file: exit $rc, $out $err"
+printf 'plain text, not JSON\n' > "$tmp/plain.txt"
+run ppl --model "$model" --format lambada --data "$tmp/plain.txt"
+[ "$rc" -eq 1 ] && grep -q "no LAMBADA passage" <<< "$err" || fail "ppl lambada on plain text: exit $rc, $err"
+odd="$tmp/a \"quoted\" \\ name.txt"
+printf 'Once upon a time there was a cat.\n' > "$odd"
+run ppl --model "$model" --data "$odd" --json
+[ "$rc" -eq 0 ] && python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["data"] == sys.argv[2]' "$out" "$odd" \
+    || fail "ppl --json with an odd path: exit $rc, $out"
+[ -z "$err" ] || fail "ppl writes progress to a non-terminal stderr: $err"
+run stats --model "$model" --data "$odd" --tokens 8
+[ "$rc" -eq 0 ] && python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["data"] == sys.argv[2]' "$out" "$odd" \
+    || fail "stats with an odd path: exit $rc"
+# The default model is found from any working directory.
+( cd / && "$bin" generate --local-fixed --prompt-ids 5,6 -n 1 --json > "$tmp/out" 2> "$tmp/err" ) \
+    || fail "generate from / without --model: $(cat "$tmp/err")"
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures failures"
     exit 1
