@@ -40,6 +40,42 @@ static cg_status get_u32(const cg_json *root, const char *key, const char *alt, 
     return CG_OK;
 }
 
+/* Fields of a Hugging Face GPT-2 config.json that would change the model's
+ * function: a value other than the one implemented is refused by name
+ * rather than computed differently in silence. */
+static cg_status check_unsupported(const cg_json *root, uint32_t n_embd, cg_error *err)
+{
+    const cg_json *v = cg_json_get(root, "model_type");
+    if (v && (v->type != CG_JSON_STR || strcmp(v->str, "gpt2") != 0))
+        return cg_error_set(err, CG_ERR_FORMAT, "config.json: model_type '%s' is not supported (only gpt2)",
+                            v->type == CG_JSON_STR ? v->str : "?");
+    v = cg_json_get(root, "activation_function");
+    if (v && (v->type != CG_JSON_STR ||
+              (strcmp(v->str, "gelu_new") != 0 && strcmp(v->str, "gelu_pytorch_tanh") != 0)))
+        return cg_error_set(err, CG_ERR_FORMAT,
+                            "config.json: activation_function '%s' is not implemented (gelu_new or "
+                            "gelu_pytorch_tanh, GELU's tanh form)",
+                            v->type == CG_JSON_STR ? v->str : "?");
+    static const struct {
+        const char *key;
+        bool want;
+    } flags[] = {{"scale_attn_weights", true},
+                 {"scale_attn_by_inverse_layer_idx", false},
+                 {"add_cross_attention", false},
+                 {"tie_word_embeddings", true}};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        v = cg_json_get(root, flags[i].key);
+        if (v && (v->type != CG_JSON_BOOL || v->b != flags[i].want))
+            return cg_error_set(err, CG_ERR_FORMAT, "config.json: %s other than %s is not implemented",
+                                flags[i].key, flags[i].want ? "true" : "false");
+    }
+    v = cg_json_get(root, "n_inner");
+    if (v && v->type != CG_JSON_NULL && (v->type != CG_JSON_NUM || v->num != 4.0 * n_embd))
+        return cg_error_set(err, CG_ERR_FORMAT,
+                            "config.json: n_inner other than 4 x n_embd (%u) is not implemented", 4 * n_embd);
+    return CG_OK;
+}
+
 static cg_status parse_config(const char *path, cg_gpt2_config *c, cg_error *err)
 {
     char *text = NULL;
@@ -60,6 +96,7 @@ static cg_status parse_config(const char *path, cg_gpt2_config *c, cg_error *err
         c->ln_eps = e && e->type == CG_JSON_NUM ? (float)e->num : 1e-5f;
         st = cg_gpt2_config_check(c, err);
     }
+    if (st == CG_OK) st = check_unsupported(&doc.root, c->n_embd, err);
     cg_json_free(&doc);
     return st;
 }
@@ -255,6 +292,13 @@ cg_status cg_gpt2_load_files(cg_gpt2 **out, const char *config_path, const char 
         nspans++;
         const char *base = strncmp(name, "transformer.", 12) == 0 ? name + 12 : name;
         if (strcmp(base, "lm_head.weight") == 0) continue; /* tied: wte is used */
+        unsigned long layer_no;
+        if (sscanf(base, "h.%lu.", &layer_no) == 1 && layer_no >= cfg.n_layer) {
+            st = cg_error_set(err, CG_ERR_FORMAT,
+                              "tensor '%s' belongs to layer %lu, but config.json's n_layer is %u", name,
+                              layer_no, cfg.n_layer);
+            break;
+        }
         size_t wi = nw;
         for (size_t j = 0; j < nw; j++)
             if (strcmp(w[j].name, base) == 0) wi = j;

@@ -144,6 +144,7 @@ static void write_model(const cg_gpt2 *m, const char *dir, int mutate)
     size_t k = describe(m, t);
     char header[16384];
     size_t hl = 0, off = 0;
+    float saved = 0;
     hl += (size_t)snprintf(header + hl, sizeof header - hl, "{\"__metadata__\":{\"format\":\"pt\"}");
     for (size_t i = 0; i < k; i++) {
         size_t cnt = t[i].shape[0] * (t[i].dims == 2 ? t[i].shape[1] : 1), bytes = cnt * 4;
@@ -153,7 +154,10 @@ static void write_model(const cg_gpt2 *m, const char *dir, int mutate)
         if (mutate == 4 && i == k - 1) b1 += 4096;                      /* out of range */
         uint32_t s0 = t[i].shape[0] + (mutate == 5 && i == 6 ? 1 : 0); /* shape mismatch */
         if (mutate == 6 && i == 7) continue;                            /* missing tensor */
-        if (mutate == 9 && i == 2) ((float *)t[i].data)[1] = 1.0f / 0.0f; /* infinity */
+        if (mutate == 9 && i == 2) { /* infinity, put back once written */
+            saved = ((float *)t[i].data)[1];
+            ((float *)t[i].data)[1] = 1.0f / 0.0f;
+        }
         if (t[i].dims == 2)
             hl += (size_t)snprintf(header + hl, sizeof header - hl,
                                    ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%u,%u],\"data_offsets\":[%zu,%zu]}",
@@ -175,14 +179,20 @@ static void write_model(const cg_gpt2 *m, const char *dir, int mutate)
     for (size_t i = 0; i < k; i++)
         fwrite(t[i].data, 4, t[i].shape[0] * (t[i].dims == 2 ? t[i].shape[1] : 1), f);
     fclose(f);
+    if (mutate == 9) ((float *)t[2].data)[1] = saved;
     if (mutate == 8) { /* truncated data */
         if (truncate(path, (off_t)(8 + hl + off / 2)) != 0) fail();
     }
     snprintf(path, sizeof path, "%s/config.json", dir);
     f = fopen(path, "w");
-    fprintf(f, "{\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, \"n_positions\": %u, \"vocab_size\": %u, "
-               "\"layer_norm_epsilon\": 1e-5}\n",
-            m->cfg.n_layer, m->cfg.n_head, m->cfg.n_embd, m->cfg.n_positions, m->cfg.vocab_size);
+    /* A Hugging Face GPT-2 config's fields with the values implemented;
+     * mutations 10-12 change one to a value that is not. */
+    fprintf(f, "{\"model_type\": \"gpt2\", \"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, \"n_positions\": %u, "
+               "\"vocab_size\": %u, \"layer_norm_epsilon\": 1e-5, \"activation_function\": \"%s\", "
+               "\"scale_attn_weights\": true, \"scale_attn_by_inverse_layer_idx\": %s, \"n_inner\": null, "
+               "\"tie_word_embeddings\": true, \"reorder_and_upcast_attn\": false}\n",
+            m->cfg.n_layer - (mutate == 11 ? 1 : 0), m->cfg.n_head, m->cfg.n_embd, m->cfg.n_positions,
+            m->cfg.vocab_size, mutate == 10 ? "gelu" : "gelu_new", mutate == 12 ? "true" : "false");
     fclose(f);
 }
 
@@ -203,8 +213,9 @@ static void test_safetensors_roundtrip_and_rejection(void **state)
         assert_memory_equal(a[i].data, b[i].data, 4 * a[i].shape[0] * (a[i].dims == 2 ? a[i].shape[1] : 1));
     cg_gpt2_free(back);
     const char *expect[] = {NULL, "invalid JSON", "unsupported dtype", "overlaps", "data_offsets", "shape",
-                            "missing", "header length", "data_offsets", "not finite"};
-    for (int mut = 1; mut <= 9; mut++) {
+                            "missing", "header length", "data_offsets", "not finite", "activation_function 'gelu'",
+                            "config.json's n_layer is 1", "scale_attn_by_inverse_layer_idx"};
+    for (int mut = 1; mut <= 12; mut++) {
         write_model(m, dir, mut);
         back = NULL;
         cg_error e = {0};
