@@ -65,6 +65,26 @@ typedef struct cg_gen_step_report {
 
 typedef void (*cg_gen_step_fn)(void *ctx, const cg_gen_step_report *r);
 
+/* Progress before the first token (key set-up and prefill take most of a
+ * short generation's time): reported after the handshake, after the
+ * evaluation keys, after the base OTs, and after each layer of each prefill
+ * chunk. */
+typedef enum cg_gen_phase {
+    CG_PHASE_HANDSHAKE,
+    CG_PHASE_KEYS,
+    CG_PHASE_BASE_OT,
+    CG_PHASE_PREFILL,
+} cg_gen_phase;
+typedef struct cg_gen_progress {
+    cg_gen_phase phase;
+    size_t done, total;     /* prefill: layer passes done of all (layers x chunks); else 1 of 1 */
+    size_t positions_done;  /* prefill: prompt positions through every layer */
+    size_t positions_total; /* prefill: the prompt's length */
+    double seconds;         /* since the session began */
+    uint64_t sent, received; /* bytes since the session began */
+} cg_gen_progress;
+typedef void (*cg_gen_progress_fn)(void *ctx, const cg_gen_progress *p);
+
 /* What the client asks for; sent to the server in the handshake and checked
  * there (lengths are public). */
 typedef struct cg_gen_request {
@@ -108,6 +128,8 @@ typedef struct cg_gen_options {
     uint64_t max_cache_bytes; /* server: refuse sessions whose cache could exceed this (0: no limit) */
     cg_gen_step_fn on_step;
     void *on_step_ctx;
+    cg_gen_progress_fn on_progress; /* optional, either party */
+    void *on_progress_ctx;
 } cg_gen_options;
 
 /* Client side: runs the whole generation over ch; out gets req->new_tokens

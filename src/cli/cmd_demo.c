@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/model_dir.h"
 #include "cli/commands.h"
@@ -20,7 +21,9 @@ static void print_text(const cg_tokenizer *tok, const char *label, const char *p
     size_t tl = 0;
     cg_error err = {0};
     if (cg_tokenizer_decode(tok, t, n, &txt, &tl, &err) != CG_OK) return;
-    printf("%-22s %s\033[1m%.*s\033[0m\n", label, prompt, (int)tl, txt);
+    /* the continuation in bold, on a terminal only */
+    const bool bold = isatty(STDOUT_FILENO);
+    printf("%-22s %s%s%.*s%s\n", label, prompt, bold ? "\033[1m" : "", (int)tl, txt, bold ? "\033[0m" : "");
     cg_free(txt);
 }
 
@@ -81,7 +84,8 @@ int cg_cmd_demo(int argc, char **argv)
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)nids,
                           .new_tokens = (uint32_t)n};
     cli_gen_summary sum;
-    cg_status st = cli_secure_generate(ch, tok, ids, &req, threads, false, true, sec, &sum, &err);
+    const cli_output out = {.progress = CLI_PROGRESS_LINE};
+    cg_status st = cli_secure_generate(ch, tok, ids, &req, threads, &out, sec, &sum, &err);
     cg_chan_free(ch);
     ch = NULL;
     cg_error serr = {0};

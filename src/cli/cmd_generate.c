@@ -30,7 +30,9 @@ int cg_cmd_generate(int argc, char **argv)
     uint64_t seed = 1;
     int n = 32;
     int threads = 1;
-    bool plain = false, fixed = false, json = false, baseline = false, greedy = false;
+    bool plain = false, fixed = false, json = false, baseline = false, greedy = false, quiet = false;
+    static const char *const progress_modes[] = {"auto", "line", "json", "none", NULL};
+    const char *progress = "auto", *operand = NULL;
     uint64_t block = 0, refresh = 0;
     double temperature = 0; /* 0: greedy */
     const char *otn = cli_otn_names[CG_OTN_KK13];
@@ -40,7 +42,8 @@ int cg_cmd_generate(int argc, char **argv)
         CLI_OPT_FLAG("local-fixed", 0, fixed,
                      "no server: the fixed-point emulator's greedy tokens (what the secure run computes)"),
         CLI_OPT_STRING("prompt", 0, prompt, "TEXT", "the prompt"),
-        CLI_OPT_STRING("prompt-file", 0, prompt_file, "FILE", "the prompt from a file (1 MiB at most)"),
+        CLI_OPT_STRING("prompt-file", 0, prompt_file, "FILE",
+                       "the prompt from a file, - for standard input (1 MiB at most)"),
         CLI_OPT_CHECKED("prompt-ids", 0, prompt_ids, "IDS", cli_check_ids,
                         "the prompt as comma-separated token ids"),
         CLI_OPT_INT(NULL, 'n', n, "N", 1, 65536, "tokens to generate"),
@@ -58,6 +61,10 @@ int cg_cmd_generate(int argc, char **argv)
         CLI_OPT_U64("seed", 0, seed, "S", 0, UINT64_MAX, "seed of --random's weights"),
         CLI_OPT_INT("threads", 0, threads, "T", 1, INT_MAX, "threads for HE and the two-party protocols"),
         CLI_OPT_FLAG("json", 0, json, "print one JSON record instead of the text and a summary"),
+        CLI_OPT_FLAG("quiet", 'q', quiet, "only the text: no status line, no summary"),
+        CLI_OPT_CHOICE("progress", 0, progress, NULL, progress_modes,
+                       "auto: JSON lines on stderr with --json, else a status line when stderr is a "
+                       "terminal (kept off a terminal that also shows the text once the text starts)"),
         CLI_OPT_U64("block-positions", 0, block, "B", 0, UINT32_MAX,
                     "positions per cache ciphertext, 0 for the most that fit"),
         CLI_OPT_U64("refresh-every", 0, refresh, "K", 0, UINT32_MAX,
@@ -70,17 +77,21 @@ int cg_cmd_generate(int argc, char **argv)
     const cli_command cmd = {
         .name = "generate",
         .synopsis = "(--connect HOST:PORT | --local-plaintext | --local-fixed)\n"
-                    "         (--prompt TEXT | --prompt-file FILE | --prompt-ids IDS) [options]",
+                    "         (PROMPT | --prompt TEXT | --prompt-file FILE | --prompt-ids IDS) [options]",
         .about = "The client of secure generation: the server never sees the prompt or the tokens.\n"
                  "Without a server, --local-plaintext and --local-fixed compute the references\n"
                  "(the secure run's tokens equal --local-fixed's).",
-        .opts = opts};
+        .opts = opts,
+        .operand = &operand};
     int parsed = cli_parse(&cmd, argc, argv, NULL);
     if (parsed != CLI_PARSED) return parsed;
+    if (operand && prompt)
+        return cli_usage_error(&cmd, "the prompt is given twice (an operand and --prompt)");
+    if (operand) prompt = operand;
     if (plain + fixed + (connect != NULL) != 1)
         return cli_usage_error(&cmd, "give exactly one of --connect, --local-plaintext and --local-fixed");
     if ((prompt != NULL) + (prompt_file != NULL) + (prompt_ids != NULL) != 1)
-        return cli_usage_error(&cmd, "give exactly one of --prompt, --prompt-file and --prompt-ids");
+        return cli_usage_error(&cmd, "give the prompt once: as an operand, --prompt, --prompt-file or --prompt-ids");
     if (temperature != 0 && !connect)
         return cli_usage_error(&cmd, "--temperature needs --connect (the local references are greedy)");
     if (temperature != 0 && greedy)
@@ -105,7 +116,10 @@ int cg_cmd_generate(int argc, char **argv)
         if (cg_tokenizer_decode(tok, ids, nids, &ptext, &plen, &err) != CG_OK) goto done;
         prompt = ptext;
     } else {
-        if (prompt_file) {
+        if (prompt_file && strcmp(prompt_file, "-") == 0) {
+            if (cli_read_stdin(1u << 20, &ptext, &plen, &err) != CG_OK) goto done;
+            prompt = ptext;
+        } else if (prompt_file) {
             if (cg_read_file(prompt_file, 1u << 20, &ptext, &plen, &err) != CG_OK) goto done;
             prompt = ptext;
         } else {
@@ -156,20 +170,18 @@ int cg_cmd_generate(int argc, char **argv)
     memcpy(req.he_preset, preset, strlen(preset));
     cg_chan_options copt = {.timeout_ms = 600000};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;
-    if (!json) {
-        fwrite(prompt, 1, plen, stdout);
-        fflush(stdout);
-    }
+    cli_output o = {.print_text = !json, .prompt = prompt, .prompt_len = plen};
+    if (quiet || strcmp(progress, "none") == 0) o.progress = CLI_PROGRESS_NONE;
+    else if (strcmp(progress, "json") == 0 || (strcmp(progress, "auto") == 0 && json)) o.progress = CLI_PROGRESS_JSON;
+    else o.progress = CLI_PROGRESS_LINE;
     cli_gen_summary sum;
-    bool status = !json;
-    if (cli_secure_generate(ch, tok, ids, &req, threads, !json, status, out, &sum, &err) != CG_OK)
-        goto done;
+    if (cli_secure_generate(ch, tok, ids, &req, threads, &o, out, &sum, &err) != CG_OK) goto done;
     if (cg_tokenizer_decode(tok, out, (size_t)n, &text, &tl, &err) != CG_OK) goto done;
     if (json) {
         cli_print_summary_json(stdout, &sum, &req, out, text);
     } else {
         printf("\n");
-        cli_print_summary_text(stderr, &sum);
+        if (!quiet) cli_print_summary_text(stderr, &sum);
     }
     rc = 0;
 done:

@@ -8,6 +8,7 @@
 
 #include "cli/gen_client.h"
 #include "cli/json_out.h"
+#include "cli/status.h"
 
 static void loopback_step(void *ctx, const cg_gen_step_report *r)
 {
@@ -57,8 +58,54 @@ cg_status cli_loopback_join(cli_loopback *lb, cg_error *err)
 typedef struct stream_ctx {
     const cg_tokenizer *tok;
     cli_gen_summary *sum;
-    bool print_text, status;
+    const cli_output *o;
+    cli_status status;
+    bool text_started; /* the prompt is on stdout: a shared terminal takes no status line now */
+    bool shared_tty;
 } stream_ctx;
+
+static const char *phase_name(cg_gen_phase p)
+{
+    switch (p) {
+    case CG_PHASE_HANDSHAKE: return "handshake";
+    case CG_PHASE_KEYS: return "keys";
+    case CG_PHASE_BASE_OT: return "base_ot";
+    case CG_PHASE_PREFILL: return "prefill";
+    }
+    return "?";
+}
+
+static void on_progress(void *ctx, const cg_gen_progress *p)
+{
+    stream_ctx *c = ctx;
+    if (c->o->progress == CLI_PROGRESS_JSON) {
+        fprintf(stderr,
+                "{\"event\": \"progress\", \"phase\": \"%s\", \"done\": %zu, \"total\": %zu, "
+                "\"positions_done\": %zu, \"positions_total\": %zu, \"seconds\": %.3f, \"bytes_sent\": %llu, "
+                "\"bytes_received\": %llu}\n",
+                phase_name(p->phase), p->done, p->total, p->positions_done, p->positions_total, p->seconds,
+                (unsigned long long)p->sent, (unsigned long long)p->received);
+        fflush(stderr);
+        return;
+    }
+    const double mb = (double)(p->sent + p->received) / 1e6;
+    switch (p->phase) {
+    case CG_PHASE_HANDSHAKE:
+        cli_status_show(&c->status, "[connected; sending evaluation keys... %.1f s]", p->seconds);
+        break;
+    case CG_PHASE_KEYS:
+        cli_status_show(&c->status, "[keys sent (%.1f MB); base OTs... %.1f s]", mb, p->seconds);
+        break;
+    case CG_PHASE_BASE_OT:
+        cli_status_show(&c->status, "[set up (%.1f MB, %.1f s); prefill of %u prompt tokens...]", mb, p->seconds,
+                        c->sum->prompt_len);
+        break;
+    case CG_PHASE_PREFILL:
+        cli_status_show(&c->status, "[prefill: %zu/%zu layer passes, %zu/%zu positions, %.1f s, %.1f MB]",
+                        p->done, p->total, p->positions_done, p->positions_total, p->seconds, mb);
+        break;
+    }
+}
 
 static void on_step(void *ctx, const cg_gen_step_report *r)
 {
@@ -79,38 +126,48 @@ static void on_step(void *ctx, const cg_gen_step_report *r)
     s->last = *r;
     if (r->step > 0)
         for (int p = 0; p < CG_PART_COUNT; p++) s->decode_parts[p] += r->seconds[p];
-    if (c->print_text) {
+    if (c->o->print_text) {
+        if (!c->text_started) {
+            cli_status_clear(&c->status);
+            fwrite(c->o->prompt, 1, c->o->prompt_len, stdout);
+            c->text_started = true;
+        }
         char *txt = NULL;
         size_t tl = 0;
         cg_error err = {0};
         if (cg_tokenizer_decode(c->tok, &r->token, 1, &txt, &tl, &err) == CG_OK) {
             fwrite(txt, 1, tl, stdout);
-            fflush(stdout);
             cg_free(txt);
         }
+        fflush(stdout);
     }
-    if (c->status) {
-        char line[160];
-        snprintf(line, sizeof line, "[%zu tokens, %.2f s/token, %.1f MB sent, %.1f MB received]",
-                 r->step + 1, r->total_seconds, (double)s->sent / 1e6, (double)s->received / 1e6);
-        if (c->print_text && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO))
-            /* text and status share the terminal: status on the line below,
-             * cursor back where the text goes on */
-            fprintf(stderr, "\0337\n\033[K%s\0338", line);
-        else
-            fprintf(stderr, "\r\033[K%s", line);
+    if (c->o->progress == CLI_PROGRESS_JSON) {
+        fprintf(stderr,
+                "{\"event\": \"token\", \"step\": %zu, \"token\": %u, \"seconds\": %.3f, \"bytes_sent\": %llu, "
+                "\"bytes_received\": %llu, \"rounds\": %llu}\n",
+                r->step, r->token, r->total_seconds, (unsigned long long)r->total_sent,
+                (unsigned long long)r->total_received, (unsigned long long)r->total_rounds);
+        fflush(stderr);
+    } else if (!(c->shared_tty && c->text_started)) {
+        /* the text is elsewhere (a file, a pipe): the status line keeps its own line */
+        cli_status_show(&c->status, "[%zu tokens, %.2f s/token, %.1f MB sent, %.1f MB received]", r->step + 1,
+                        r->total_seconds, (double)s->sent / 1e6, (double)s->received / 1e6);
     }
 }
 
 cg_status cli_secure_generate(cg_channel *ch, const cg_tokenizer *tok, const uint32_t *ids,
-                              const cg_gen_request *req, int threads, bool print_text,
-                              bool status, uint32_t *out, cli_gen_summary *sum, cg_error *err)
+                              const cg_gen_request *req, int threads, const cli_output *o,
+                              uint32_t *out, cli_gen_summary *sum, cg_error *err)
 {
     memset(sum, 0, sizeof *sum);
-    stream_ctx c = {tok, sum, print_text, status};
-    cg_gen_options o = {.threads = threads, .on_step = on_step, .on_step_ctx = &c};
-    cg_status st = cg_gen_client(ch, req, ids, out, &o, err);
-    if (status) fprintf(stderr, "\n");
+    sum->prompt_len = req->prompt_len;
+    stream_ctx c = {.tok = tok, .sum = sum, .o = o, .shared_tty = o->print_text && cli_stdout_shares_terminal()};
+    cli_status_init(&c.status, o->progress == CLI_PROGRESS_LINE);
+    cli_status_show(&c.status, "[connected; handshake...]");
+    cg_gen_options opt = {.threads = threads, .on_step = on_step, .on_step_ctx = &c,
+                          .on_progress = on_progress, .on_progress_ctx = &c};
+    cg_status st = cg_gen_client(ch, req, ids, out, &opt, err);
+    cli_status_done(&c.status);
     return st;
 }
 

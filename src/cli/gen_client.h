@@ -9,6 +9,7 @@
 typedef struct cli_gen_summary {
     double setup_seconds, prefill_seconds, decode_seconds;
     size_t decode_steps;
+    uint32_t prompt_len;
     uint64_t setup_sent, setup_received, sent, received, rounds;
     double decode_parts[CG_PART_COUNT];
     cg_gen_step_report last;
@@ -34,11 +35,23 @@ cg_status cli_loopback_start(cli_loopback *lb, const cg_fixed_model *fm, const c
 /* Waits for the session to end; its status (and message) if it failed. */
 cg_status cli_loopback_join(cli_loopback *lb, cg_error *err);
 
-/* Secure client over ch; prints each token's text as it comes (print_text)
- * and a status line on stderr (status). */
+/* How the secure client shows its work. */
+typedef enum cli_progress {
+    CLI_PROGRESS_NONE,
+    CLI_PROGRESS_LINE, /* a status line on stderr when it is a terminal (cli/status.h) */
+    CLI_PROGRESS_JSON, /* one JSON object per event on stderr */
+} cli_progress;
+typedef struct cli_output {
+    bool print_text;      /* stream the prompt, then each token's text, on stdout */
+    const char *prompt;   /* echoed just before the first token (print_text) */
+    size_t prompt_len;
+    cli_progress progress;
+} cli_output;
+
+/* Secure client over ch, showing its progress as o asks. */
 cg_status cli_secure_generate(cg_channel *ch, const cg_tokenizer *tok, const uint32_t *ids,
-                              const cg_gen_request *req, int threads, bool print_text,
-                              bool status, uint32_t *out, cli_gen_summary *sum, cg_error *err);
+                              const cg_gen_request *req, int threads, const cli_output *o,
+                              uint32_t *out, cli_gen_summary *sum, cg_error *err);
 /* Greedy tokens of the float model (fm NULL) or of the emulator. */
 cg_status cli_local_generate(const cg_gpt2 *m, const cg_fixed_model *fm, const uint32_t *ids,
                              size_t nids, size_t n, int threads, uint32_t *out, cg_error *err);

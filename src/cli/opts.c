@@ -432,6 +432,11 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, int *operand)
             *operand = optind;
             return CLI_PARSED;
         }
+        if (cmd->operand && optind + 1 == argc) {
+            *cmd->operand = argv[optind];
+            return CLI_PARSED;
+        }
+        if (cmd->operand) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     }
     return CLI_PARSED;

@@ -76,6 +76,9 @@ typedef struct cli_command {
      * everything after it are left to the caller. Otherwise any operand is
      * an error. */
     bool stop_at_operand;
+    /* Else, when set: one optional operand (a positional prompt) is stored
+     * here; a second one is an error. */
+    const char **operand;
     void (*more_help)(FILE *f); /* a section after the options (a list of subcommands) */
 } cli_command;
 

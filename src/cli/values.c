@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Reads "a,b,c" of integers below 2^32 into out (when not NULL); *n gets
  * the count. Every element must be digits only: strtoul alone would take
@@ -85,4 +86,29 @@ const char *const cli_otn_names[] = {[CG_OTN_KK13] = "kk13", [CG_OTN_SPLIT] = "s
 cg_otn_kind cli_otn_kind(const char *name)
 {
     return strcmp(name, cli_otn_names[CG_OTN_SPLIT]) == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;
+}
+
+cg_status cli_read_stdin(size_t max, char **out, size_t *len, cg_error *err)
+{
+    char *buf = cg_alloc(max + 1);
+    if (!buf) return cg_error_set(err, CG_ERR_NOMEM, "standard input buffer");
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(STDIN_FILENO, buf + n, max + 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            cg_free(buf);
+            return cg_error_set(err, CG_ERR_IO, "reading standard input: %s", strerror(errno));
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+        if (n > max) {
+            cg_free(buf);
+            return cg_error_set(err, CG_ERR_ARG, "standard input holds more than %zu bytes", max);
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return CG_OK;
 }

@@ -26,4 +26,8 @@ bool cli_check_ids(const char *s, char *why, size_t why_size);
 extern const char *const cli_otn_names[];
 cg_otn_kind cli_otn_kind(const char *name);
 
+/* All of standard input, at most max bytes (cg_alloc'ed, NUL-terminated;
+ * CG_ERR_ARG when longer): for `--prompt-file -`. */
+cg_status cli_read_stdin(size_t max, char **out, size_t *len, cg_error *err);
+
 #endif

@@ -159,8 +159,10 @@ cg_status gen_forward(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t r
     activations a;
     CG_TRY(activations_new(s, rows, &a, err));
     cg_status st = embed(s, tokens, pos0, rows, &a, err);
-    for (size_t layer = 0; st == CG_OK && layer < s->cfg.n_layer; layer++)
+    for (size_t layer = 0; st == CG_OK && layer < s->cfg.n_layer; layer++) {
         st = block(s, layer, pos0, rows, &a, err);
+        if (st == CG_OK && s->prefill_total) gen_progress(s, CG_PHASE_PREFILL, ++s->prefill_done, s->prefill_total);
+    }
     /* only the last position's logits are needed */
     if (st == CG_OK && pick) st = next_token(s, a.x + (rows - 1) * s->d, &a, token, err);
     activations_free(&a);

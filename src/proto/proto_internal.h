@@ -64,6 +64,8 @@ typedef struct gen_sess {
     cg_chan_counters part_c0;
     uint64_t setup_t0;
     cg_chan_counters setup;
+    /* Prefill progress: layer passes done of all, positions done. */
+    size_t prefill_done, prefill_total, prefill_positions_done;
 } gen_sess;
 
 /* ---- report.c ------------------------------------------------------------ */
@@ -73,6 +75,8 @@ void gen_part_end(gen_sess *s);
 void gen_step_begin(gen_sess *s, size_t step);
 /* Fills the step's totals and calls the options' on_step. */
 void gen_step_end(gen_sess *s, size_t length, uint64_t t0);
+/* The options' on_progress, if any, with the channel's byte counts. */
+void gen_progress(gen_sess *s, cg_gen_phase phase, size_t done, size_t total);
 /* Counters of the channel so far (the set-up's cost before step 0). */
 cg_chan_counters gen_channel_totals(const gen_sess *s);
 

@@ -67,3 +67,20 @@ void gen_step_end(gen_sess *s, size_t length, uint64_t t0)
     if (s->party == CG_SERVER) kv_cache_usage(&s->cache, &s->rep.cache_cts, &s->rep.cache_bytes);
     if (s->opt && s->opt->on_step) s->opt->on_step(s->opt->on_step_ctx, &s->rep);
 }
+
+void gen_progress(gen_sess *s, cg_gen_phase phase, size_t done, size_t total)
+{
+    if (!s->opt || !s->opt->on_progress) return;
+    cg_chan_counters c = gen_channel_totals(s);
+    if (phase == CG_PHASE_PREFILL) { /* the counters were reset when the step began */
+        c.bytes_sent += s->setup.bytes_sent;
+        c.bytes_received += s->setup.bytes_received;
+    }
+    const cg_gen_progress p = {
+        .phase = phase, .done = done, .total = total,
+        .positions_done = phase == CG_PHASE_PREFILL ? s->prefill_positions_done : 0,
+        .positions_total = phase == CG_PHASE_PREFILL ? s->req.prompt_len : 0,
+        .seconds = (double)(cg_now_ns() - s->setup_t0) * 1e-9,
+        .sent = c.bytes_sent, .received = c.bytes_received};
+    s->opt->on_progress(s->opt->on_progress_ctx, &p);
+}

@@ -263,6 +263,7 @@ static cg_status start_mpc(gen_sess *s, cg_error *err)
     CG_TRY(cg_mpc_new(&s->mpc, s->ch, s->party, &mo, err));
     cg_mpc_set_exact(s->mpc, true);
     s->setup = gen_channel_totals(s);
+    gen_progress(s, CG_PHASE_BASE_OT, 1, 1);
     return CG_OK;
 }
 
@@ -340,12 +341,18 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
         size_t first = 0;
         if (s->req.use_cache && step > 0) first = len - 1;
         else if (!s->req.use_cache && s->party == CG_SERVER) kv_cache_clear(&s->cache);
+        if (step == 0) { /* prefill: progress per layer pass */
+            s->prefill_done = s->prefill_positions_done = 0;
+            s->prefill_total = s->cfg.n_layer * ((len + GEN_PREFILL_CHUNK - 1) / GEN_PREFILL_CHUNK);
+        }
         while (st == CG_OK && first < len) {
             const size_t rows = len - first < GEN_PREFILL_CHUNK ? len - first : GEN_PREFILL_CHUNK;
             st = gen_forward(s, seq ? seq + first : NULL, base + first, rows, first + rows == len,
                              &tok, err);
             first += rows;
+            s->prefill_positions_done = first;
         }
+        s->prefill_total = 0;
         if (st != CG_OK) break;
         if (seq) {
             seq[len] = tok;
@@ -378,7 +385,9 @@ cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_
     for (size_t i = 0; st == CG_OK && i < req->prompt_len; i++)
         if (prompt[i] >= s.V)
             st = cg_error_set(err, CG_ERR_ARG, "prompt token %u >= vocab %zu", prompt[i], s.V);
+    if (st == CG_OK) gen_progress(&s, CG_PHASE_HANDSHAKE, 1, 1);
     if (st == CG_OK) st = send_keys(&s, err);
+    if (st == CG_OK) gen_progress(&s, CG_PHASE_KEYS, 1, 1);
     if (st == CG_OK) st = start_mpc(&s, err);
     if (st == CG_OK) st = run_steps(&s, prompt, out, err);
     if (st == CG_OK) st = cg_chan_flush(ch, err);
@@ -397,7 +406,9 @@ cg_status cg_gen_server(cg_channel *ch, const cg_fixed_model *fm, const cg_gen_o
     cg_buf_init(&s.msg);
     cg_chan_reset_stats(ch);
     cg_status st = server_handshake(&s, err);
+    if (st == CG_OK) gen_progress(&s, CG_PHASE_HANDSHAKE, 1, 1);
     if (st == CG_OK) st = receive_keys(&s, err);
+    if (st == CG_OK) gen_progress(&s, CG_PHASE_KEYS, 1, 1);
     if (st == CG_OK) st = start_mpc(&s, err);
     if (st == CG_OK)
         st = kv_cache_init(&s.cache, &s.kv, s.cfg.n_layer, s.H,

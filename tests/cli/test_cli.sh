@@ -69,7 +69,7 @@ check_help serve --model --listen --random --seed --threads --max-sessions --ses
     --weights-memory --timeout
 check_help generate --connect --local-plaintext --local-fixed --prompt --prompt-file --prompt-ids -n \
     --greedy --temperature --baseline --preset --model --random --seed --threads --json \
-    --block-positions --refresh-every
+    --block-positions --refresh-every --quiet -q --progress
 check_help ppl --model --data --format --mode --ctx --stride --limit --threads --json
 check_help stats --model --data --tokens --ctx
 check_help logits --model --ids --all
@@ -92,6 +92,9 @@ run version
 
 # Usage errors say what is wrong.
 usage_error generate "unknown option '--foo'" --foo
+usage_error generate "the prompt is given twice (an operand and --prompt)" --local-fixed "Once upon" --prompt x
+usage_error generate "unexpected argument 'b'" --local-fixed a b
+usage_error generate "--progress 'bar' is not one of auto, line, json, none" --local-fixed a --progress bar
 usage_error generate "-n needs a value" --local-fixed --prompt x -n
 usage_error generate "--prompt needs a value" --local-fixed --prompt
 usage_error generate "-n 0 is outside [1, 65536]" --local-fixed --prompt x -n 0
@@ -106,11 +109,11 @@ usage_error generate "unknown option '--temp' (did you mean '--temperature'?)" -
 usage_error generate "unknown option '--temp' (did you mean '--temperature'?)" --local-fixed --prompt x --temp
 usage_error generate "unknown option '--local' (did you mean '--local-plaintext' or '--local-fixed'?)" --local
 usage_error generate "--json takes no value" --json=yes
-usage_error generate "unexpected argument 'extra'" --local-fixed --prompt x extra
+usage_error generate "the prompt is given twice (an operand and --prompt)" --local-fixed --prompt x extra
 usage_error generate "--random '2,2' is not gpt2-base" --local-fixed --prompt x --random 2,2
 usage_error generate "--prompt-ids '1,,2' is not a comma-separated list" --local-fixed --prompt-ids 1,,2
 usage_error generate "give exactly one of --connect, --local-plaintext and --local-fixed" --prompt x
-usage_error generate "give exactly one of --prompt, --prompt-file and --prompt-ids" --local-fixed
+usage_error generate "give the prompt once: as an operand, --prompt, --prompt-file or --prompt-ids" --local-fixed
 usage_error generate "--temperature needs --connect" --local-fixed --prompt x --temperature 0.8
 usage_error demo "-n 0 is outside [1, 1024]" -n 0
 usage_error serve "--listen HOST:PORT is required" --threads 2
@@ -180,6 +183,16 @@ run ppl --model "$model" --data "$odd" --json
 run stats --model "$model" --data "$odd" --tokens 8
 [ "$rc" -eq 0 ] && python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["data"] == sys.argv[2]' "$out" "$odd" \
     || fail "stats with an odd path: exit $rc"
+# The prompt as an operand and from standard input, and -q.
+run generate --local-fixed --model "$model" --random 2,2,32,300,64 --seed 3 --prompt-ids 5,6,7 -n 3
+want=$out
+prompt_text="&'(" # the text of token ids 5, 6, 7
+run generate --local-fixed --model "$model" --random 2,2,32,300,64 --seed 3 "$prompt_text" -n 3
+[ "$rc" -eq 0 ] && [ "$out" = "$want" ] || fail "positional prompt: exit $rc, '$out' != '$want'"
+out=$(printf '%s' "$prompt_text" | "$bin" generate --local-fixed --model "$model" --random 2,2,32,300,64 --seed 3 \
+      --prompt-file - -n 3 2> "$tmp/err")
+[ "$out" = "$want" ] || fail "--prompt-file -: '$out' != '$want' ($(cat "$tmp/err"))"
+
 # The default model is found from any working directory.
 ( cd / && "$bin" generate --local-fixed --prompt-ids 5,6 -n 1 --json > "$tmp/out" 2> "$tmp/err" ) \
     || fail "generate from / without --model: $(cat "$tmp/err")"
