@@ -85,6 +85,12 @@ typedef struct cg_gen_progress {
 } cg_gen_progress;
 typedef void (*cg_gen_progress_fn)(void *ctx, const cg_gen_progress *p);
 
+/* Client: asked after each token (tokens[0..n) so far) whether to end the
+ * session now. Ending early tells the server how many tokens were made
+ * (PROTOCOL.md); out's entries after the last token are CG_GEN_STOPPED. */
+typedef bool (*cg_gen_stop_fn)(void *ctx, const uint32_t *tokens, size_t n);
+#define CG_GEN_STOPPED UINT32_MAX
+
 /* What the client asks for; sent to the server in the handshake and checked
  * there (lengths are public). */
 typedef struct cg_gen_request {
@@ -130,10 +136,13 @@ typedef struct cg_gen_options {
     void *on_step_ctx;
     cg_gen_progress_fn on_progress; /* optional, either party */
     void *on_progress_ctx;
+    cg_gen_stop_fn stop; /* client, optional */
+    void *stop_ctx;
 } cg_gen_options;
 
 /* Client side: runs the whole generation over ch; out gets req->new_tokens
- * tokens. on_step is called after each step (with the token). */
+ * tokens (CG_GEN_STOPPED after an early stop, see cg_gen_stop_fn). on_step
+ * is called after each step (with the token). */
 cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_t *prompt,
                         uint32_t *out, const cg_gen_options *opt, cg_error *err);
 

@@ -11,6 +11,7 @@
 #include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/gen_client.h"
+#include "cli/json_out.h"
 #include "cli/opts.h"
 #include "cli/values.h"
 
@@ -32,7 +33,8 @@ int cg_cmd_generate(int argc, char **argv)
     int threads = 1;
     bool plain = false, fixed = false, json = false, baseline = false, greedy = false, quiet = false;
     static const char *const progress_modes[] = {"auto", "line", "json", "none", NULL};
-    const char *progress = "auto", *operand = NULL;
+    const char *progress = "auto", *operand = NULL, *stop = NULL;
+    bool ignore_eos = false, hide_stop = false;
     uint64_t block = 0, refresh = 0;
     double temperature = 0; /* 0: greedy */
     const char *otn = cli_otn_names[CG_OTN_KK13];
@@ -58,9 +60,17 @@ int cg_cmd_generate(int argc, char **argv)
         CLI_OPT_CHECKED("random", 0, shape, "SHAPE", cli_check_shape,
                         "local modes: random weights of this shape instead of the model's, "
                         "gpt2-base or layers,heads,width,vocab,positions"),
-        CLI_OPT_U64("seed", 0, seed, "S", 0, UINT64_MAX, "seed of --random's weights"),
+        CLI_OPT_U64("seed", 0, seed, "S", 0, UINT64_MAX,
+                    "seed of --random's weights (sampling is not seeded by the client: the server draws "
+                    "the noise so that the client learns only the token, PROTOCOL.md)"),
         CLI_OPT_INT("threads", 0, threads, "T", 1, INT_MAX, "threads for HE and the two-party protocols"),
         CLI_OPT_FLAG("json", 0, json, "print one JSON record instead of the text and a summary"),
+        CLI_OPT_STRING("stop", 0, stop, "TEXT", "end the generation when the text contains TEXT (not printed)"),
+        CLI_OPT_FLAG("ignore-eos", 0, ignore_eos,
+                     "go on after GPT-2's end-of-text token (by default it ends the generation)"),
+        CLI_OPT_FLAG("hide-stop", 0, hide_stop,
+                     "after a stop, generate the remaining -n tokens silently, so that the server does "
+                     "not learn where the text ended"),
         CLI_OPT_FLAG("quiet", 'q', quiet, "only the text: no status line, no summary"),
         CLI_OPT_CHOICE("progress", 0, progress, NULL, progress_modes,
                        "auto: JSON lines on stderr with --json, else a status line when stderr is a "
@@ -104,8 +114,9 @@ int cg_cmd_generate(int argc, char **argv)
     cg_tokenizer *tok = NULL;
     cg_channel *ch = NULL;
     uint32_t *ids = NULL, *out = NULL;
-    char *text = NULL, *ptext = NULL;
-    size_t nids = 0, tl = 0, plen = 0;
+    char *ptext = NULL;
+    size_t nids = 0, plen = 0;
+    cli_gen_summary sum = {0};
     int rc = 1;
     if (cg_tokenizer_load_dir(&tok, dir, &err) != CG_OK) goto done;
     if (prompt_ids) {
@@ -133,6 +144,11 @@ int cg_cmd_generate(int argc, char **argv)
     }
     out = calloc((size_t)n, sizeof *out);
     if (!out) goto done;
+    cli_output o = {.print_text = !json, .prompt = prompt, .prompt_len = plen, .stop_at_eos = !ignore_eos,
+                    .stop_string = stop, .hide_stop = hide_stop};
+    if (quiet || strcmp(progress, "none") == 0) o.progress = CLI_PROGRESS_NONE;
+    else if (strcmp(progress, "json") == 0 || (strcmp(progress, "auto") == 0 && json)) o.progress = CLI_PROGRESS_JSON;
+    else o.progress = CLI_PROGRESS_LINE;
     if (plain || fixed) {
         cg_gpt2_config rc_cfg;
         if (shape && !cli_parse_shape(shape, &rc_cfg)) {
@@ -149,14 +165,18 @@ int cg_cmd_generate(int argc, char **argv)
         }
         if (fixed && cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK) goto done;
         if (cli_local_generate(m, fm, ids, nids, (size_t)n, threads, out, &err) != CG_OK) goto done;
-        if (cg_tokenizer_decode(tok, out, (size_t)n, &text, &tl, &err) != CG_OK) goto done;
+        if (cli_apply_stops(tok, &o, out, (size_t)n, &sum, &err) != CG_OK) goto done;
         if (json) {
             printf("{\"mode\": \"%s\", \"tokens\": [", fixed ? "fixed" : "float");
-            for (int i = 0; i < n; i++) printf("%s%u", i ? ", " : "", out[i]);
-            printf("]}\n");
+            for (size_t i = 0; i < sum.tokens; i++) printf("%s%u", i ? ", " : "", out[i]);
+            printf("], \"text\": ");
+            cli_json_string(stdout, sum.text);
+            printf(", \"stop_reason\": ");
+            cli_json_string(stdout, sum.stop_reason);
+            printf("}\n");
         } else {
             fwrite(prompt, 1, plen, stdout);
-            fwrite(text, 1, tl, stdout);
+            fwrite(sum.text, 1, sum.text_len, stdout);
             printf("\n");
         }
         rc = 0;
@@ -170,15 +190,9 @@ int cg_cmd_generate(int argc, char **argv)
     memcpy(req.he_preset, preset, strlen(preset));
     cg_chan_options copt = {.timeout_ms = 600000};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;
-    cli_output o = {.print_text = !json, .prompt = prompt, .prompt_len = plen};
-    if (quiet || strcmp(progress, "none") == 0) o.progress = CLI_PROGRESS_NONE;
-    else if (strcmp(progress, "json") == 0 || (strcmp(progress, "auto") == 0 && json)) o.progress = CLI_PROGRESS_JSON;
-    else o.progress = CLI_PROGRESS_LINE;
-    cli_gen_summary sum;
     if (cli_secure_generate(ch, tok, ids, &req, threads, &o, out, &sum, &err) != CG_OK) goto done;
-    if (cg_tokenizer_decode(tok, out, (size_t)n, &text, &tl, &err) != CG_OK) goto done;
     if (json) {
-        cli_print_summary_json(stdout, &sum, &req, out, text);
+        cli_print_summary_json(stdout, &sum, &req, out, sum.text);
     } else {
         printf("\n");
         if (!quiet) cli_print_summary_text(stderr, &sum);
@@ -187,7 +201,7 @@ int cg_cmd_generate(int argc, char **argv)
 done:
     if (rc) fprintf(stderr, "cryptogen generate: %s\n", err.msg[0] ? err.msg : "out of memory");
     cg_chan_free(ch);
-    cg_free(text);
+    cli_gen_summary_free(&sum);
     cg_free(ptext);
     cg_free(ids);
     free(out);

@@ -62,7 +62,83 @@ typedef struct stream_ctx {
     cli_status status;
     bool text_started; /* the prompt is on stdout: a shared terminal takes no status line now */
     bool shared_tty;
+    size_t printed;    /* bytes of sum->text on stdout */
+    size_t text_cap;
+    bool stopped;
+    bool oom;
 } stream_ctx;
+
+/* Bytes at the end of the text that could begin the stop string: held back
+ * until the next token decides. */
+static size_t held_back(const stream_ctx *c)
+{
+    const char *stop = c->o->stop_string;
+    if (c->stopped || !stop || !*stop) return 0;
+    const size_t n = c->sum->text_len, k = strlen(stop);
+    for (size_t h = k - 1 < n ? k - 1 : n; h > 0; h--)
+        if (memcmp(c->sum->text + n - h, stop, h) == 0) return h;
+    return 0;
+}
+
+static bool append_text(stream_ctx *c, const char *p, size_t n)
+{
+    cli_gen_summary *s = c->sum;
+    if (s->text_len + n + 1 > c->text_cap) {
+        size_t cap = 2 * (s->text_len + n + 1) + 64;
+        char *t = realloc(s->text, cap);
+        if (!t) return false;
+        s->text = t;
+        c->text_cap = cap;
+    }
+    memcpy(s->text + s->text_len, p, n);
+    s->text_len += n;
+    s->text[s->text_len] = '\0';
+    return true;
+}
+
+/* After each token, before on_step: the text so far and the stop conditions. */
+static bool on_token(void *ctx, const uint32_t *tokens, size_t n)
+{
+    stream_ctx *c = ctx;
+    c->sum->tokens = n;
+    if (c->stopped) return !c->o->hide_stop;
+    const uint32_t t = tokens[n - 1];
+    if (c->o->stop_at_eos && t == CLI_GPT2_EOS) {
+        c->stopped = true;
+        c->sum->stop_reason = "end-of-text";
+        return !c->o->hide_stop;
+    }
+    char *txt = NULL;
+    size_t tl = 0;
+    cg_error err = {0};
+    if (cg_tokenizer_decode(c->tok, &t, 1, &txt, &tl, &err) == CG_OK) {
+        const size_t before = c->sum->text_len;
+        if (!append_text(c, txt, tl)) c->oom = true;
+        cg_free(txt);
+        const char *stop = c->o->stop_string;
+        if (!c->oom && stop && *stop) {
+            size_t k = strlen(stop), from = before >= k ? before - k + 1 : 0;
+            char *hit = strstr(c->sum->text + from, stop);
+            if (hit) {
+                c->sum->text_len = (size_t)(hit - c->sum->text);
+                c->sum->text[c->sum->text_len] = '\0';
+                c->stopped = true;
+                c->sum->stop_reason = "stop string";
+            }
+        }
+    }
+    return c->stopped && !c->o->hide_stop;
+}
+
+static void print_text(stream_ctx *c, bool all)
+{
+    const size_t end = c->sum->text_len - (all ? 0 : held_back(c));
+    if (end > c->printed) {
+        fwrite(c->sum->text + c->printed, 1, end - c->printed, stdout);
+        c->printed = end;
+    }
+    fflush(stdout);
+}
 
 static const char *phase_name(cg_gen_phase p)
 {
@@ -132,14 +208,7 @@ static void on_step(void *ctx, const cg_gen_step_report *r)
             fwrite(c->o->prompt, 1, c->o->prompt_len, stdout);
             c->text_started = true;
         }
-        char *txt = NULL;
-        size_t tl = 0;
-        cg_error err = {0};
-        if (cg_tokenizer_decode(c->tok, &r->token, 1, &txt, &tl, &err) == CG_OK) {
-            fwrite(txt, 1, tl, stdout);
-            cg_free(txt);
-        }
-        fflush(stdout);
+        print_text(c, false);
     }
     if (c->o->progress == CLI_PROGRESS_JSON) {
         fprintf(stderr,
@@ -165,10 +234,30 @@ cg_status cli_secure_generate(cg_channel *ch, const cg_tokenizer *tok, const uin
     cli_status_init(&c.status, o->progress == CLI_PROGRESS_LINE);
     cli_status_show(&c.status, "[connected; handshake...]");
     cg_gen_options opt = {.threads = threads, .on_step = on_step, .on_step_ctx = &c,
-                          .on_progress = on_progress, .on_progress_ctx = &c};
+                          .on_progress = on_progress, .on_progress_ctx = &c,
+                          .stop = on_token, .stop_ctx = &c};
     cg_status st = cg_gen_client(ch, req, ids, out, &opt, err);
     cli_status_done(&c.status);
+    if (st == CG_OK && c.oom) st = cg_error_set(err, CG_ERR_NOMEM, "generated text");
+    if (st == CG_OK && o->print_text) print_text(&c, true);
     return st;
+}
+
+cg_status cli_apply_stops(const cg_tokenizer *tok, const cli_output *o, const uint32_t *tokens, size_t n,
+                          cli_gen_summary *sum, cg_error *err)
+{
+    memset(sum, 0, sizeof *sum);
+    stream_ctx c = {.tok = tok, .sum = sum, .o = o};
+    for (size_t i = 0; i < n && !on_token(&c, tokens, i + 1); i++) {}
+    if (c.oom) return cg_error_set(err, CG_ERR_NOMEM, "generated text");
+    if (!sum->text && !append_text(&c, "", 0)) return cg_error_set(err, CG_ERR_NOMEM, "generated text");
+    return CG_OK;
+}
+
+void cli_gen_summary_free(cli_gen_summary *s)
+{
+    free(s->text);
+    s->text = NULL;
 }
 
 cg_status cli_local_generate(const cg_gpt2 *m, const cg_fixed_model *fm, const uint32_t *ids,
@@ -221,9 +310,11 @@ void cli_print_summary_json(FILE *f, const cli_gen_summary *s, const cg_gen_requ
     fprintf(f, "{\"mode\": \"%s\", \"preset\": \"%s\", \"prompt_tokens\": %u, \"new_tokens\": %u, ",
             req->use_cache ? "cache" : "baseline", req->he_preset, req->prompt_len, req->new_tokens);
     fprintf(f, "\"tokens\": [");
-    for (uint32_t i = 0; i < req->new_tokens; i++) fprintf(f, "%s%u", i ? ", " : "", tokens[i]);
+    for (size_t i = 0; i < s->tokens; i++) fprintf(f, "%s%u", i ? ", " : "", tokens[i]);
     fprintf(f, "], \"text\": ");
     cli_json_string(f, text ? text : "");
+    fprintf(f, ", \"stop_reason\": ");
+    cli_json_string(f, s->stop_reason);
     fprintf(f, ", \"setup_seconds\": %.3f, \"eval_keys_and_setup_bytes_sent\": %llu, "
                "\"prefill_seconds\": %.3f, \"decode_seconds_per_token\": %.3f, "
                "\"bytes_sent\": %llu, \"bytes_received\": %llu, \"rounds\": %llu, "

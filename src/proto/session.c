@@ -330,9 +330,19 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
         memcpy(seq, prompt, m * sizeof *seq);
     }
     cg_status st = bench_fill(s, err);
+    bool stop = false;
     for (size_t step = 0; st == CG_OK && step < n; step++) {
         const uint64_t t0 = cg_now_ns();
         gen_step_begin(s, step);
+        if (step > 0) {
+            /* The client says whether it wants this step (a stop condition
+             * met ends the session); it sends first in every step anyway, so
+             * the byte adds no round. */
+            uint8_t go = !stop;
+            st = s->party == CG_CLIENT ? cg_chan_send(s->ch, &go, 1, err) : cg_chan_recv(s->ch, &go, 1, err);
+            if (st == CG_OK && go > 1) st = cg_error_set(err, CG_ERR_FORMAT, "step flag %u", go);
+            if (st != CG_OK || !go) break;
+        }
         uint32_t tok = 0;
         const size_t len = m + step; /* tokens known before this step */
         /* The rows of a prefill (or of a baseline step) go in chunks, so
@@ -357,6 +367,9 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
         if (seq) {
             seq[len] = tok;
             out[step] = tok;
+            stop = s->opt && s->opt->stop && s->opt->stop(s->opt->stop_ctx, out, step + 1);
+            if (stop)
+                for (size_t i = step + 1; i < n; i++) out[i] = CG_GEN_STOPPED;
         }
         s->rep.token = tok;
         gen_step_end(s, base + len + 1, t0);

@@ -60,6 +60,32 @@ kill -0 "$server_pid" || fail "server died with its client"
 [ "$(tokens "$tmp/got3.json")" = "$(tokens "$tmp/want1.json")" ] || fail "client after the kill: wrong tokens"
 echo "killed client: its session ended alone ($(grep 'session 3' "$tmp/server.log" | tail -1)); the server went on"
 
+# A stop string ends the session early, on both sides; the text stops before it.
+stop_at=$(python3 - "$bin" "$model" <<'PY'
+import json, subprocess, sys
+# the text of the first three tokens: a stop string found after the third
+out = subprocess.run([sys.argv[1], "generate", "--local-fixed", "--model", sys.argv[2], "--random", "2,2,32,300,64",
+                      "--seed", "3", "--prompt-ids", "5,6,7", "-n", "3", "--json"], capture_output=True, text=True)
+t = json.loads(out.stdout)["text"]
+print(t[-2:] if len(t) >= 2 else t, end="")
+PY
+)
+"$bin" generate --connect 127.0.0.1:$port --model "$model" --prompt-ids 5,6,7 -n 5 --stop "$stop_at" --json \
+    > "$tmp/stop.json" || fail "client with --stop failed"
+"$bin" generate --local-fixed --model "$model" --random $shape --seed 3 --prompt-ids 5,6,7 -n 5 --stop "$stop_at" \
+    --json > "$tmp/stop_want.json"
+[ "$(tokens "$tmp/stop.json")" = "$(tokens "$tmp/stop_want.json")" ] \
+    || fail "--stop: secure $(tokens "$tmp/stop.json") != emulator $(tokens "$tmp/stop_want.json")"
+ntok=$(tokens "$tmp/stop.json" | tr ',' '\n' | grep -c .)
+[ "$ntok" -lt 5 ] || fail "--stop '$stop_at' did not end the generation early ($ntok tokens)"
+grep -q '"stop_reason": "stop string"' "$tmp/stop.json" || fail "--stop: no stop reason"
+for _ in $(seq 100); do
+    grep -q "session 5: done, $ntok steps" "$tmp/server.log" && break
+    sleep 0.1
+done
+grep -q "session 5: done, $ntok steps" "$tmp/server.log" || fail "the server did not end session 5 after $ntok steps"
+echo "--stop '$stop_at': both parties ended after $ntok of 5 tokens, tokens equal the emulator's"
+
 # Garbage and a silent client end their own sessions too.
 head -c 5000 /dev/urandom > /dev/tcp/127.0.0.1/$port || true
 exec 3<>/dev/tcp/127.0.0.1/$port

@@ -87,7 +87,7 @@ def start_server():
 
 
 def expected_text():
-    out = subprocess.run([BIN, "generate", "--local-fixed", "--model", MODEL, *SHAPE, *PROMPT, "-n", "12"],
+    out = subprocess.run([BIN, "generate", "--local-fixed", "--model", MODEL, *SHAPE, *PROMPT, "-n", "6"],
                          capture_output=True, text=True, check=True).stdout
     return out.rstrip("\n")
 
@@ -129,7 +129,7 @@ def run_pty(args, stdout_file=None, interrupt_after=None):
 server, port = start_server()
 try:
     want = expected_text()
-    gen = [BIN, "generate", "--connect", "127.0.0.1:" + port, "--model", MODEL, *PROMPT, "-n", "12"]
+    gen = [BIN, "generate", "--connect", "127.0.0.1:" + port, "--model", MODEL, *PROMPT, "-n", "6"]
 
     # 1. Text and status on one terminal, cursor on the bottom row: the text is intact on screen.
     raw, rc = run_pty(gen)
