@@ -7,7 +7,8 @@
 
 #include "cryptogen/net.h"
 
-struct ssl_st; /* OpenSSL's SSL, kept out of the public header */
+struct ssl_st; /* OpenSSL's SSL and BIO_METHOD, kept out of the public header */
+struct bio_method_st;
 
 struct cg_channel {
     int fd;
@@ -30,6 +31,7 @@ struct cg_channel {
     cg_chan_stats stats;
     /* TLS (tls.c): NULL while plaintext */
     struct ssl_st *ssl;
+    struct bio_method_st *bio_method; /* the socket BIO's, see tls.c */
     bool pin_mismatch; /* set by the pin check during the handshake */
     uint64_t handshake_ns;
     uint64_t wire_sent, wire_received; /* plaintext: counted here; TLS: the socket BIO's */

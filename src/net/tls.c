@@ -33,6 +33,54 @@ static cg_status ssl_error(cg_error *err, cg_status code, const char *what)
     return cg_error_set(err, code, "TLS: %s: %s", what, buf);
 }
 
+/* The socket under the SSL: as OpenSSL's socket BIO, but writing with
+ * MSG_NOSIGNAL, so that a peer gone away is an error and not a SIGPIPE that
+ * ends the process. One method per channel (freed with it): no global state. */
+static int sock_write(BIO *b, const char *p, int n)
+{
+    BIO_clear_retry_flags(b);
+    ssize_t r = send((int)(intptr_t)BIO_get_data(b), p, (size_t)n, MSG_NOSIGNAL);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_write(b);
+    return (int)r;
+}
+
+static int sock_read(BIO *b, char *p, int n)
+{
+    BIO_clear_retry_flags(b);
+    ssize_t r = read((int)(intptr_t)BIO_get_data(b), p, (size_t)n);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(b);
+    if (r == 0) BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+    return (int)r;
+}
+
+static long sock_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num;
+    (void)ptr;
+    if (cmd == BIO_CTRL_FLUSH) return 1;
+    if (cmd == BIO_CTRL_EOF) return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
+    return 0;
+}
+
+static BIO *socket_bio(cg_channel *ch)
+{
+    ch->bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cryptogen socket");
+    if (!ch->bio_method || !BIO_meth_set_write(ch->bio_method, sock_write) ||
+        !BIO_meth_set_read(ch->bio_method, sock_read) || !BIO_meth_set_ctrl(ch->bio_method, sock_ctrl))
+        return NULL;
+    BIO *b = BIO_new(ch->bio_method);
+    if (!b) return NULL;
+    BIO_set_data(b, (void *)(intptr_t)ch->fd);
+    BIO_set_init(b, 1);
+    return b;
+}
+
+static void free_bio_method(cg_channel *ch)
+{
+    BIO_meth_free(ch->bio_method);
+    ch->bio_method = NULL;
+}
+
 /* Waits for events on fd until the deadline (monotonic ns). */
 static cg_status wait_until(int fd, short events, uint64_t deadline, const char *what, cg_error *err)
 {
@@ -151,15 +199,19 @@ cg_status cg_net_tls_handshake(cg_channel *ch, const cg_tls_config *cfg, const c
         }
     }
     SSL *ssl = SSL_new(cfg->ctx);
-    if (!ssl || SSL_set_fd(ssl, ch->fd) != 1) {
+    BIO *bio = ssl ? socket_bio(ch) : NULL;
+    if (!bio) {
         SSL_free(ssl);
+        free_bio_method(ch);
         ch->failed = CG_ERR_CRYPTO;
         return ssl_error(err, CG_ERR_CRYPTO, "new connection");
     }
+    SSL_set_bio(ssl, bio, bio);
     SSL_set_app_data(ssl, ch);
     if (!cfg->server && cfg->pinned) SSL_set_verify(ssl, SSL_VERIFY_PEER, pin_verify);
     if (!cfg->server && !cfg->pinned && host && !set_host(ssl, host)) {
         SSL_free(ssl);
+        free_bio_method(ch);
         ch->failed = CG_ERR_ARG;
         return ssl_error(err, CG_ERR_ARG, "host name to verify");
     }
@@ -184,6 +236,7 @@ cg_status cg_net_tls_handshake(cg_channel *ch, const cg_tls_config *cfg, const c
     }
     if (st != CG_OK) {
         SSL_free(ssl);
+        free_bio_method(ch);
         ERR_clear_error();
         ch->failed = st;
         return st;
@@ -268,6 +321,7 @@ void cg_net_tls_close(cg_channel *ch)
     /* Best effort, never waits: the peer learns of an orderly close. */
     if (!ch->failed) SSL_shutdown(ch->ssl);
     SSL_free(ch->ssl);
+    free_bio_method(ch);
     ERR_clear_error();
     ch->ssl = NULL;
 }

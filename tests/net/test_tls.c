@@ -395,6 +395,28 @@ static void test_deferred_handshake_and_first_bytes(void **state)
     cg_tls_config_free(cli);
 }
 
+/* A TLS peer that goes away: sending is an error, not a SIGPIPE. */
+static void test_peer_gone(void **state)
+{
+    (void)state;
+    server s = {0};
+    server_start(&s, srv_cfg);
+    cg_tls_config *cli = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_tls_client_new(&cli, pin, NULL, &err), CG_OK);
+    cg_chan_options opt = {.timeout_ms = 10000, .tls = cli};
+    cg_channel *ch = NULL;
+    assert_int_equal(cg_connect(&ch, s.addr, &opt, &err), CG_OK);
+    assert_int_equal(server_join(&s), CG_OK); /* the server closed its end */
+    uint8_t *big = cg_calloc(1, 8u << 20);
+    cg_status st = cg_chan_send(ch, big, 8u << 20, &err);
+    if (st == CG_OK) st = cg_chan_flush(ch, &err);
+    assert_int_equal(st, CG_ERR_PEER);
+    cg_free(big);
+    cg_chan_free(ch);
+    cg_tls_config_free(cli);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_plaintext_meets_tls),
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_deferred_handshake_and_first_bytes),
+        cmocka_unit_test(test_peer_gone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
