@@ -32,6 +32,8 @@ struct cg_channel {
     /* TLS (tls.c): NULL while plaintext */
     struct ssl_st *ssl;
     struct bio_method_st *bio_method; /* the socket BIO's, see tls.c */
+    cg_buf tls_out;                   /* records not yet sent, from tls_out_pos on */
+    size_t tls_out_pos;
     bool pin_mismatch; /* set by the pin check during the handshake */
     uint64_t handshake_ns;
     uint64_t wire_sent, wire_received; /* plaintext: counted here; TLS: the socket BIO's */
@@ -44,6 +46,9 @@ ssize_t cg_net_tls_read(cg_channel *ch, void *p, size_t n, short *want, cg_error
 ssize_t cg_net_tls_writev(cg_channel *ch, const struct iovec *iov, int iovcnt, short *want,
                           cg_error *err);
 void cg_net_tls_close(cg_channel *ch); /* sends close_notify if it can, frees the SSL */
+/* Sends records waiting in tls_out: 1 when none is left, 0 when the socket
+ * is full (wait for *want), or a negative cg_status. */
+int cg_net_tls_push(cg_channel *ch, short *want, cg_error *err);
 /* The handshake of cg_chan_handshake, with the host name a CA-verified
  * certificate must carry (NULL: none). */
 cg_status cg_net_tls_handshake(cg_channel *ch, const cg_tls_config *cfg, const char *host,

@@ -259,14 +259,23 @@ static cg_status wait_fd(cg_channel *ch, short events, short *revents, cg_error 
 /* Writes all iov bytes, draining incoming data while the peer is not reading. */
 static cg_status write_all(cg_channel *ch, struct iovec *iov, int iovcnt, cg_error *err)
 {
-    while (iovcnt > 0) {
-        if (iov->iov_len == 0) {
+    for (;;) {
+        while (iovcnt > 0 && iov->iov_len == 0) {
             iov++;
             iovcnt--;
-            continue;
         }
         short want = POLLOUT;
-        ssize_t w = io_writev(ch, iov, iovcnt, &want, err);
+        ssize_t w = 0;
+        if (iovcnt > 0) {
+            w = io_writev(ch, iov, iovcnt, &want, err);
+        } else if (!ch->ssl) {
+            return CG_OK;
+        } else { /* TLS: the records made from the iov must leave too */
+            int r = cg_net_tls_push(ch, &want, err);
+            if (r == 1) return CG_OK;
+            if (r < 0 && ch->failed == CG_OK) ch->failed = (cg_status)r;
+            w = r;
+        }
         if (w < 0) return (cg_status)w;
         if (w > 0) {
             size_t left = (size_t)w;
@@ -293,7 +302,6 @@ static cg_status write_all(cg_channel *ch, struct iovec *iov, int iovcnt, cg_err
             return fail(ch, err, CG_ERR_PEER, "channel: %s", "peer closed the connection");
         }
     }
-    return CG_OK;
 }
 
 static bool shaped(const cg_channel *ch)

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -120,6 +121,10 @@ cg_status cg_tls_cert_write_pem(const cg_tls_cert *c, const char *cert_file, con
     /* The key is created unreadable to others, not chmod-ed afterwards. */
     int fd = open(key_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return cg_error_set(err, CG_ERR_IO, "cannot write %s: %s", key_file, strerror(errno));
+    if (fchmod(fd, 0600) != 0) { /* an existing file keeps its mode otherwise */
+        close(fd);
+        return cg_error_set(err, CG_ERR_IO, "cannot restrict %s: %s", key_file, strerror(errno));
+    }
     f = fdopen(fd, "w");
     if (!f) {
         close(fd);
@@ -158,10 +163,10 @@ static cg_status new_config(cg_tls_config **out, bool server, cg_error *err)
         cg_tls_config_free(c);
         return ossl_fail(err, CG_ERR_CRYPTO, "context");
     }
-    /* Partial writes: one record per SSL_write, so a blocked write can give
-     * way to reading (the channel's deadlock freedom); the buffer may move
-     * between retries (ours is rebuilt on the stack). */
-    SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Writes never block (tls.c collects the records and sends them); reads
+     * take whatever the socket has, many records at a time. */
+    SSL_CTX_set_read_ahead(c->ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(c->ctx, (size_t)1 << 18);
     if (server) SSL_CTX_set_num_tickets(c->ctx, 0);
     SSL_CTX_set_app_data(c->ctx, c); /* the pin, for tls.c's verify callback */
     *out = c;
