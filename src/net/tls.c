@@ -38,7 +38,7 @@ static cg_status ssl_error(cg_error *err, cg_status code, const char *what)
 }
 
 /* The socket under the SSL. Writes do not go to the socket: the records
- * collect in ch->tls_out and push_out sends them, many records per system
+ * collect in ch->tls_out and cg_net_tls_push sends them, many records per system
  * call (one send per 16 KiB record made TLS three times slower than plain
  * TCP on messages of a few hundred KB) and with MSG_NOSIGNAL (a peer gone
  * away is an error, not a SIGPIPE that ends the process). Reads go to the
@@ -350,6 +350,11 @@ ssize_t cg_net_tls_writev(cg_channel *ch, const struct iovec *iov, int iovcnt, s
             *want = POLLOUT;
             return 0;
         }
+    }
+    if (ch->tls_out_pos > 0) { /* keep the buffer bounded: unsent records to the front */
+        memmove(ch->tls_out.data, ch->tls_out.data + ch->tls_out_pos, ch->tls_out.len - ch->tls_out_pos);
+        ch->tls_out.len -= ch->tls_out_pos;
+        ch->tls_out_pos = 0;
     }
     /* A small piece (a frame header) goes into one record with what follows
      * it, not into a 12-byte record of its own. */
