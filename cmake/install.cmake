@@ -20,7 +20,7 @@ add_custom_target(cryptogen_archive ALL DEPENDS ${cg_lib})
 
 # Dependencies a static link needs, for pkg-config's Requires.private and
 # the CMake package (kept in step by hand: one line each).
-set(CG_PC_REQUIRES_PRIVATE "libsodium")
+set(CG_PC_REQUIRES_PRIVATE "libsodium libssl libcrypto")
 set(CG_PC_LIBS_PRIVATE "-lpthread -lm")
 
 install(TARGETS cryptogen RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -1,8 +1,9 @@
-/* A minimal cryptogen client: connects to a running `cryptogen serve`,
- * generates N tokens from a prompt privately and prints them, as token ids
- * on the first line and text on the second.
+/* A minimal cryptogen client: connects to a running `cryptogen serve` over
+ * TLS, trusting the server certificate whose SHA-256 is PIN (`cryptogen
+ * tls-cert` prints it), generates N tokens from a prompt privately and
+ * prints them, as token ids on the first line and text on the second.
  *
- *   minimal_client HOST:PORT MODEL_DIR "PROMPT" N
+ *   minimal_client HOST:PORT PIN MODEL_DIR "PROMPT" N
  *
  * MODEL_DIR supplies the tokenizer (vocab.json, merges.txt); the weights
  * stay on the server. Built against an installed cryptogen with either
@@ -16,12 +17,12 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s HOST:PORT MODEL_DIR PROMPT N\n", argv[0]);
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s HOST:PORT PIN MODEL_DIR PROMPT N\n", argv[0]);
         return 2;
     }
-    const char *server = argv[1], *model_dir = argv[2], *prompt = argv[3];
-    int n = atoi(argv[4]);
+    const char *server = argv[1], *pin = argv[2], *model_dir = argv[3], *prompt = argv[4];
+    int n = atoi(argv[5]);
     if (n < 1) {
         fprintf(stderr, "N must be at least 1\n");
         return 2;
@@ -29,6 +30,7 @@ int main(int argc, char **argv)
     cg_error err = {0};
     cg_tokenizer *tok = NULL;
     cg_channel *ch = NULL;
+    cg_tls_config *tls = NULL;
     uint32_t *ids = NULL, *out = NULL;
     char *text = NULL;
     size_t nids = 0, text_len = 0;
@@ -42,7 +44,8 @@ int main(int argc, char **argv)
     cg_gen_request req = {.use_cache = true, .prompt_len = (uint32_t)nids, .new_tokens = (uint32_t)n};
     strcpy(req.he_preset, "paper");
     cg_gen_options opt = {.threads = 1};
-    cg_chan_options copt = {0};
+    if (cg_tls_client_new(&tls, pin, NULL, &err) != CG_OK) goto done;
+    cg_chan_options copt = {.tls = tls};
     if (cg_connect(&ch, server, &copt, &err) != CG_OK ||
         cg_gen_client(ch, &req, ids, out, &opt, &err) != CG_OK ||
         cg_tokenizer_decode(tok, out, (size_t)n, &text, &text_len, &err) != CG_OK)
@@ -56,6 +59,7 @@ done:
     cg_free(ids);
     free(out);
     cg_chan_free(ch);
+    cg_tls_config_free(tls);
     cg_tokenizer_free(tok);
     return rc;
 }

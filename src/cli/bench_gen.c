@@ -22,11 +22,18 @@
 #include "cli/machine.h"
 #include "cli/gen_client.h"
 #include "cli/opts.h"
+#include "cli/tls_opts.h"
 #include "cli/values.h"
 
 typedef struct client_rec {
     cg_gen_step_report last;
 } client_rec;
+
+/* --channel: the server's and the client's TLS configurations (NULL: plain). */
+typedef struct bench_channel {
+    const cg_tls_config *server, *client;
+    cg_chan_tls_info info; /* the client's, after the last session */
+} bench_channel;
 
 static void client_step(void *ctx, const cg_gen_step_report *r)
 {
@@ -36,19 +43,24 @@ static void client_step(void *ctx, const cg_gen_step_report *r)
 /* One session: returns the client's and the server's report of its step 0. */
 static cg_status run_one(const cg_fixed_model *fm, const cg_gen_weights *ws, const cg_gen_request *req,
                          const uint32_t *prompt, int threads, const cg_chan_options *copt,
-                         cg_gen_step_report *client, cg_gen_step_report *server, cg_error *err)
+                         bench_channel *bc, cg_gen_step_report *client, cg_gen_step_report *server,
+                         cg_error *err)
 {
     cli_loopback lb;
-    CG_TRY(cli_loopback_start(&lb, fm, ws, threads, copt, err));
+    cg_chan_options o_srv = *copt, o_cli = *copt;
+    o_srv.tls = bc->server;
+    o_cli.tls = bc->client;
+    CG_TRY(cli_loopback_start(&lb, fm, ws, threads, &o_srv, err));
     cg_channel *ch = NULL;
     client_rec rec = {0};
-    cg_status st = cg_connect(&ch, lb.addr, copt, err);
+    cg_status st = cg_connect(&ch, lb.addr, &o_cli, err);
     uint32_t *out = calloc(req->new_tokens, sizeof *out);
     if (st == CG_OK && !out) st = cg_error_set(err, CG_ERR_NOMEM, "tokens");
     if (st == CG_OK) {
         cg_gen_options o = {.threads = threads, .on_step = client_step, .on_step_ctx = &rec};
         st = cg_gen_client(ch, req, prompt, out, &o, err);
     }
+    cg_chan_get_tls_info(ch, &bc->info);
     cg_chan_free(ch);
     cg_error serr = {0};
     if (cli_loopback_join(&lb, &serr) != CG_OK && st == CG_OK) {
@@ -68,7 +80,8 @@ static const cg_gen_part block_parts[] = {CG_PART_LAYERNORM, CG_PART_QKV,     CG
 #define NBLOCK (sizeof block_parts / sizeof block_parts[0])
 
 static void print_result(const char *mode, size_t L, const cg_gen_step_report *c,
-                         const cg_gen_step_report *s, unsigned n_layer, bool first)
+                         const cg_gen_step_report *s, const cg_chan_tls_info *ti, unsigned n_layer,
+                         bool first)
 {
     double blk = 0, other = 0;
     uint64_t bs = 0, br = 0, rounds = 0;
@@ -88,12 +101,18 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
     printf("}}, \"embedding_seconds\": %.3f, \"lm_head_seconds\": %.3f, \"token_seconds\": %.3f, "
            "\"whole_model_seconds\": %.3f, \"whole_model_bytes_client_to_server\": %llu, "
            "\"whole_model_bytes_server_to_client\": %llu, \"server_cache_bytes_per_layer\": %llu, "
-           "\"server_cache_bytes_whole_model\": %llu}",
+           "\"server_cache_bytes_whole_model\": %llu",
            c->seconds[CG_PART_EMBEDDING], c->seconds[CG_PART_LM_HEAD], c->seconds[CG_PART_TOKEN],
            n_layer * blk + other,
            (unsigned long long)((c->total_sent - bs) + (uint64_t)n_layer * bs),
            (unsigned long long)((c->total_received - br) + (uint64_t)n_layer * br),
            (unsigned long long)s->cache_bytes, (unsigned long long)(s->cache_bytes * n_layer));
+    /* The whole session's socket bytes (handshake, records, frame headers):
+     * set beside the payload counts to see the channel's overhead. */
+    printf(", \"channel\": {\"tls\": %s, \"cipher\": \"%s\", \"handshake_ms\": %.2f, "
+           "\"session_wire_bytes_client_to_server\": %llu, \"session_wire_bytes_server_to_client\": %llu}}",
+           ti->tls ? "true" : "false", ti->cipher, (double)ti->handshake_ns * 1e-6,
+           (unsigned long long)ti->wire_sent, (unsigned long long)ti->wire_received);
     fflush(stdout);
 }
 
@@ -119,6 +138,8 @@ int cg_bench_gen(int argc, char **argv)
     double rtt_ms = 0, mbps = 0;
     bool json = false;
     const char *otn = cli_otn_names[CG_OTN_KK13];
+    static const char *const channels[] = {"tls", "plaintext", NULL};
+    const char *channel = channels[0];
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
                         "model shape, gpt2-base or layers,heads,width,vocab,positions"),
@@ -133,6 +154,8 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_DOUBLE("mbps", 0, mbps, "Y", 0, 1e6,
                        "bandwidth of the loopback link in Mbit/s, 0 for unshaped"),
         CLI_OPT_CHOICE("otn", 0, otn, NULL, cli_otn_names, "1-of-N OT construction of both parties"),
+        CLI_OPT_CHOICE("channel", 0, channel, NULL, channels,
+                       "TLS 1.3 (an ephemeral certificate, pinned) or plain TCP under the protocol"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -168,10 +191,13 @@ int cg_bench_gen(int argc, char **argv)
     cg_gpt2 *m = NULL;
     cg_fixed_model *fm = NULL;
     cg_gen_weights *ws = NULL;
+    cg_tls_config *tls_srv = NULL, *tls_cli = NULL;
     int rc = 1;
     if (cg_gpt2_random(&m, &cfg, 1, &err) != CG_OK ||
-        cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK)
+        cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK ||
+        cli_tls_loopback(strcmp(channel, "plaintext") == 0, &tls_srv, &tls_cli, &err) != CG_OK)
         goto done;
+    bench_channel bc = {.server = tls_srv, .client = tls_cli};
     uint64_t t0 = cg_now_ns();
     if (cg_gen_weights_new(&ws, fm, "paper", (uint64_t)6 << 30, threads, &err) != CG_OK) goto done;
     double encode_s = (double)(cg_now_ns() - t0) * 1e-9;
@@ -180,7 +206,7 @@ int cg_bench_gen(int argc, char **argv)
                                       .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
     printf("{\"bench\": \"gen\", ");
     cli_print_machine_json(stdout);
-    printf(", \"ot\": \"IKNP\", \"otn\": \"%s\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
+    printf(", \"channel\": \"%s\", \"ot\": \"IKNP\", \"otn\": \"%s\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
            "\"vocab\": %u, \"positions\": %u}, \"prefix\": %lu, \"threads\": %d, "
            "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
            "\"server_weight_encoding_seconds\": %.2f, \"server_weight_bytes_one_layer_plus_embeddings\": %llu,\n"
@@ -188,7 +214,7 @@ int cg_bench_gen(int argc, char **argv)
            "embedding + LM head + token; cache mode builds the length-L state by filling positions 0..L-2 "
            "with encryptions of random values, then decodes position L-1; baseline runs all L positions "
            "through the prefill path, as the cache-less system does every token\",\n \"results\": [\n",
-           otn,
+           channel, otn,
            full_layers, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, (unsigned long)prefix, threads,
            rtt_ms, mbps, encode_s, (unsigned long long)cg_gen_weights_bytes(ws));
     fflush(stdout);
@@ -217,12 +243,12 @@ int cg_bench_gen(int argc, char **argv)
             }
             cg_gen_step_report c = {0}, s = {0};
             struct rusage ru;
-            if (run_one(fm, ws, &req, prompt, threads, &copt, &c, &s, &err) != CG_OK) {
+            if (run_one(fm, ws, &req, prompt, threads, &copt, &bc, &c, &s, &err) != CG_OK) {
                 printf("\n]}\n");
                 goto done;
             }
             getrusage(RUSAGE_SELF, &ru);
-            print_result(mode == 0 ? "cache" : "baseline", L, &c, &s, full_layers, first);
+            print_result(mode == 0 ? "cache" : "baseline", L, &c, &s, &bc.info, full_layers, first);
             fprintf(stderr, "bench gen: %s L=%zu done (peak RSS %ld MB)\n", mode == 0 ? "cache" : "baseline",
                     L, ru.ru_maxrss / 1024);
             first = false;
@@ -237,6 +263,8 @@ done:
     if (rc) fprintf(stderr, "cryptogen bench gen: %s\n", err.msg);
     cg_free(ls);
     cg_gen_weights_free(ws);
+    cg_tls_config_free(tls_srv);
+    cg_tls_config_free(tls_cli);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
     return rc;

@@ -13,6 +13,7 @@
 #include "cli/gen_client.h"
 #include "cli/json_out.h"
 #include "cli/opts.h"
+#include "cli/tls_opts.h"
 #include "cli/values.h"
 
 /* The request carries the preset's name in 16 bytes, its terminator included. */
@@ -38,8 +39,10 @@ int cg_cmd_generate(int argc, char **argv)
     uint64_t block = 0, refresh = 0;
     double temperature = 0; /* 0: greedy */
     const char *otn = cli_otn_names[CG_OTN_KK13];
+    cli_tls tls = {0};
     const cli_opt opts[] = {
         CLI_OPT_STRING("connect", 0, connect, "HOST:PORT", "generate securely with the server there"),
+        CLI_TLS_CLIENT_OPTS(tls),
         CLI_OPT_FLAG("local-plaintext", 0, plain, "no server: the float model's greedy tokens"),
         CLI_OPT_FLAG("local-fixed", 0, fixed,
                      "no server: the fixed-point emulator's greedy tokens (what the secure run computes)"),
@@ -86,7 +89,8 @@ int cg_cmd_generate(int argc, char **argv)
     };
     const cli_command cmd = {
         .name = "generate",
-        .synopsis = "(--connect HOST:PORT | --local-plaintext | --local-fixed)\n"
+        .synopsis = "(--connect HOST:PORT (--tls-pin HEX | --tls-ca FILE | --insecure-plaintext)\n"
+                    "          | --local-plaintext | --local-fixed)\n"
                     "         (PROMPT | --prompt TEXT | --prompt-file FILE | --prompt-ids IDS) [options]",
         .about = "The client of secure generation: the server never sees the prompt or the tokens.\n"
                  "Without a server, --local-plaintext and --local-fixed compute the references\n"
@@ -108,6 +112,10 @@ int cg_cmd_generate(int argc, char **argv)
         return cli_usage_error(&cmd, "--greedy and --temperature exclude each other");
     if (shape && connect)
         return cli_usage_error(&cmd, "--random is for the local modes (the server has the model)");
+    if (!connect && (tls.pin || tls.ca || tls.insecure))
+        return cli_usage_error(&cmd, "--tls-pin, --tls-ca and --insecure-plaintext go with --connect");
+    cg_tls_config *tls_cfg = NULL;
+    if (connect && (parsed = cli_tls_client(&cmd, &tls, &tls_cfg)) != CLI_PARSED) return parsed;
     cg_error err = {0};
     cg_gpt2 *m = NULL;
     cg_fixed_model *fm = NULL;
@@ -188,7 +196,7 @@ int cg_cmd_generate(int argc, char **argv)
                           .temperature_milli = (uint32_t)(temperature * 1000.0 + 0.5),
                           .otn = cli_otn_kind(otn)};
     memcpy(req.he_preset, preset, strlen(preset));
-    cg_chan_options copt = {.timeout_ms = 600000};
+    cg_chan_options copt = {.timeout_ms = 600000, .tls = tls_cfg};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;
     if (cli_secure_generate(ch, tok, ids, &req, threads, &o, out, &sum, &err) != CG_OK) goto done;
     if (json) {
@@ -202,6 +210,7 @@ done:
     if (rc) fprintf(stderr, "cryptogen generate: %s\n", err.msg[0] ? err.msg : "out of memory");
     cg_chan_free(ch);
     cli_gen_summary_free(&sum);
+    cg_tls_config_free(tls_cfg);
     cg_free(ptext);
     cg_free(ids);
     free(out);

@@ -3,7 +3,12 @@
  * once, then serves clients, up to K at a time, each in its own thread with
  * its own keys and cache. A session that fails (disconnect, stall, garbage)
  * is logged and ends alone; SIGINT/SIGTERM stop accepting and wait for the
- * running sessions. */
+ * running sessions.
+ *
+ * Every connection first gets a thread of its own (at most MAX_WAITING at
+ * once) that runs the TLS handshake and waits for the client's first bytes,
+ * both within --handshake-timeout; only then does it take a session slot, so
+ * clients that connect and say nothing cannot hold the slots. */
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,8 +21,13 @@
 #include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "cli/tls_opts.h"
 #include "cli/values.h"
 #include "cryptogen/proto.h"
+
+/* Connections in their handshake or waiting for a slot; more wait in the
+ * listen backlog. */
+#define MAX_WAITING 64
 
 static volatile sig_atomic_t stop_requested;
 
@@ -32,9 +42,13 @@ typedef struct serve_state {
     const cg_gen_weights *ws;
     int threads;
     uint64_t max_cache;
+    const cg_tls_config *tls;
+    uint32_t handshake_ms;
+    int max_sessions;
     pthread_mutex_t lock;
     pthread_cond_t changed;
     int active;
+    int waiting; /* connections not yet in a session */
 } serve_state;
 
 typedef struct session {
@@ -51,9 +65,50 @@ static void count_step(void *ctx, const cg_gen_step_report *r)
     s->steps++;
 }
 
+/* The handshake and the first bytes within the deadline, then a slot. */
+static bool admit(session *s)
+{
+    serve_state *srv = s->srv;
+    cg_error err = {0};
+    uint64_t t0 = cg_now_ns();
+    cg_status st = srv->tls ? cg_chan_handshake(s->ch, srv->tls, srv->handshake_ms, &err) : CG_OK;
+    if (st == CG_OK) {
+        uint64_t spent_ms = (cg_now_ns() - t0) / 1000000u;
+        uint32_t left = spent_ms < srv->handshake_ms ? srv->handshake_ms - (uint32_t)spent_ms : 1;
+        st = cg_chan_wait_data(s->ch, left, &err);
+        if (st == CG_ERR_TIMEOUT)
+            cg_error_set(&err, st, "no request within the handshake timeout (%u ms)", srv->handshake_ms);
+    }
+    pthread_mutex_lock(&srv->lock);
+    while (st == CG_OK && srv->active >= srv->max_sessions && !stop_requested) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&srv->changed, &srv->lock, &ts);
+    }
+    if (st == CG_OK && stop_requested) st = cg_error_set(&err, CG_ERR_STATE, "the server is stopping");
+    srv->waiting--;
+    if (st == CG_OK) srv->active++;
+    pthread_cond_broadcast(&srv->changed);
+    pthread_mutex_unlock(&srv->lock);
+    if (st != CG_OK) {
+        fprintf(stderr, "connection %lu: dropped before its session: %s\n", s->id, err.msg);
+        return false;
+    }
+    cg_chan_tls_info info;
+    cg_chan_get_tls_info(s->ch, &info);
+    fprintf(stderr, "session %lu: accepted (%s)\n", s->id, info.tls ? info.version : "plaintext");
+    return true;
+}
+
 static void *session_main(void *arg)
 {
     session *s = arg;
+    if (!admit(s)) {
+        cg_chan_free(s->ch);
+        free(s);
+        return NULL;
+    }
     cg_error err = {0};
     uint64_t t0 = cg_now_ns();
     cg_gen_options o = {.threads = s->srv->threads, .max_cache_bytes = s->srv->max_cache,
@@ -83,7 +138,8 @@ int cg_cmd_serve(int argc, char **argv)
     uint64_t seed = 1;
     int threads = 1, max_sessions = 4;
     /* MB counts are shifted into bytes: at most 2^40 MB keeps that in 64 bits */
-    uint64_t mem_mb = 8192, weights_mb = 2048, timeout_s = 600;
+    uint64_t mem_mb = 8192, weights_mb = 2048, timeout_s = 60, handshake_s = 10;
+    cli_tls tls = {0};
     const cli_opt opts[] = {
         CLI_OPT_STRING("listen", 0, listen_at, "HOST:PORT", "address to serve on (port 0: any free port)"),
         CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),
@@ -98,11 +154,14 @@ int cg_cmd_serve(int argc, char **argv)
         CLI_OPT_U64("weights-memory", 0, weights_mb, "MB", 0, (uint64_t)1 << 40,
                     "memory for weights pre-encoded for HE at start-up; the rest are encoded per use"),
         CLI_OPT_U64("timeout", 0, timeout_s, "S", 1, 86400, "a client silent this long ends its session"),
+        CLI_OPT_U64("handshake-timeout", 0, handshake_s, "S", 1, 3600,
+                    "a connection must finish TLS and send its request within this, or is dropped"),
+        CLI_TLS_SERVER_OPTS(tls),
         {0},
     };
     const cli_command cmd = {
         .name = "serve",
-        .synopsis = "--listen HOST:PORT [options]",
+        .synopsis = "--listen HOST:PORT (--tls-cert FILE --tls-key FILE | --insecure-plaintext) [options]",
         .about = "Loads and quantises the model once, then serves secure generation to clients,\n"
                  "each session in its own thread with its own keys and cache. A failing session\n"
                  "ends alone; SIGINT or SIGTERM stop accepting and wait for the running ones.",
@@ -110,6 +169,8 @@ int cg_cmd_serve(int argc, char **argv)
     int parsed = cli_parse(&cmd, argc, argv, NULL);
     if (parsed != CLI_PARSED) return parsed;
     if (!listen_at) return cli_usage_error(&cmd, "--listen HOST:PORT is required");
+    cg_tls_config *tls_cfg = NULL;
+    if ((parsed = cli_tls_server(&cmd, &tls, &tls_cfg)) != CLI_PARSED) return parsed;
     cg_error err = {0};
     cg_gpt2 *m = NULL;
     cg_fixed_model *fm = NULL;
@@ -123,6 +184,7 @@ int cg_cmd_serve(int argc, char **argv)
         fprintf(stderr, "cryptogen serve: %s\n", err.msg);
         cg_fixed_model_free(fm);
         cg_gpt2_free(m);
+        cg_tls_config_free(tls_cfg);
         return 1;
     }
     cg_gpt2_free(m); /* the quantised copy is all a session needs */
@@ -131,6 +193,7 @@ int cg_cmd_serve(int argc, char **argv)
         fprintf(stderr, "cryptogen serve: %s\n", err.msg);
         cg_listener_close(l);
         cg_fixed_model_free(fm);
+        cg_tls_config_free(tls_cfg);
         return 1;
     }
     struct sigaction sa = {.sa_handler = on_signal};
@@ -139,14 +202,16 @@ int cg_cmd_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     serve_state srv = {.fm = fm, .ws = ws, .threads = threads, .max_cache = (uint64_t)mem_mb << 20,
+                       .tls = tls_cfg, .handshake_ms = (uint32_t)(handshake_s * 1000),
+                       .max_sessions = max_sessions,
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
-    fprintf(stderr, "cryptogen serve: %s on port %u (%d sessions at most, %.0f MB of pre-encoded weights)\n",
-            shape ? "random weights" : dir, (unsigned)cg_listener_port(l), max_sessions,
-            (double)cg_gen_weights_bytes(ws) / 1e6);
+    fprintf(stderr, "cryptogen serve: %s on port %u (%s, %d sessions at most, %.0f MB of pre-encoded weights)\n",
+            shape ? "random weights" : dir, (unsigned)cg_listener_port(l),
+            tls_cfg ? "TLS 1.3" : "PLAINTEXT TCP", max_sessions, (double)cg_gen_weights_bytes(ws) / 1e6);
     unsigned long next_id = 1;
     while (!stop_requested) {
         pthread_mutex_lock(&srv.lock);
-        while (srv.active >= max_sessions && !stop_requested) {
+        while (srv.waiting >= MAX_WAITING && !stop_requested) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
@@ -170,15 +235,14 @@ int cg_cmd_serve(int argc, char **argv)
         }
         *s = (session){.srv = &srv, .ch = ch, .id = next_id++};
         pthread_mutex_lock(&srv.lock);
-        srv.active++;
+        srv.waiting++;
         pthread_mutex_unlock(&srv.lock);
-        fprintf(stderr, "session %lu: accepted\n", s->id);
         if (pthread_create(&t, NULL, session_main, s) != 0) {
-            fprintf(stderr, "session %lu: no thread\n", s->id);
+            fprintf(stderr, "connection %lu: no thread\n", s->id);
             cg_chan_free(ch);
             free(s);
             pthread_mutex_lock(&srv.lock);
-            srv.active--;
+            srv.waiting--;
             pthread_mutex_unlock(&srv.lock);
             continue;
         }
@@ -187,9 +251,10 @@ int cg_cmd_serve(int argc, char **argv)
     cg_listener_close(l);
     pthread_mutex_lock(&srv.lock);
     if (srv.active) fprintf(stderr, "cryptogen serve: stopping, waiting for %d sessions\n", srv.active);
-    while (srv.active) pthread_cond_wait(&srv.changed, &srv.lock);
+    while (srv.active || srv.waiting) pthread_cond_wait(&srv.changed, &srv.lock);
     pthread_mutex_unlock(&srv.lock);
     fprintf(stderr, "cryptogen serve: stopped\n");
+    cg_tls_config_free(tls_cfg);
     cg_gen_weights_free(ws);
     cg_fixed_model_free(fm);
     return 0;

@@ -11,6 +11,7 @@ int cg_cmd_logits(int argc, char **argv);
 int cg_cmd_ppl(int argc, char **argv);
 int cg_cmd_stats(int argc, char **argv);
 int cg_cmd_serve(int argc, char **argv);
+int cg_cmd_tls_cert(int argc, char **argv);
 
 /* Benchmarks behind `cryptogen bench NAME`; each prints JSON on stdout. */
 typedef struct cg_bench_entry {

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"demo", cg_cmd_demo, "private generation on loopback with the default model (README main job)"},
     {"serve", cg_cmd_serve, "serve secure generation: --model DIR --listen HOST:PORT"},
     {"generate", cg_cmd_generate, "secure generation client (--connect) or local references"},
+    {"tls-cert", cg_cmd_tls_cert, "a self-signed TLS certificate and key for serve; prints its pin"},
     {"ppl", cg_cmd_ppl, "perplexity / LAMBADA accuracy, float or fixed point"},
     {"stats", cg_cmd_stats, "activation statistics per layer and tensor (JSON)"},
     {"logits", cg_cmd_logits, "float-model logits as JSON (reference checks)"},

@@ -242,8 +242,10 @@ cg_status cg_gpt2_load_files(cg_gpt2 **out, const char *config_path, const char 
     want *w = NULL;
     size_t nw = 0;
     if (st == CG_OK) st = alloc_model(&m, &cfg, &w, &nw, err);
-    const uint8_t *data = map + 8 + hlen;
-    const size_t dlen = fsize - 8 - (size_t)hlen;
+    /* Formed only once hlen is known to fit: a pointer past the mapping is
+     * undefined behaviour even if never read. */
+    const uint8_t *data = st == CG_OK ? map + 8 + hlen : map;
+    const size_t dlen = st == CG_OK ? fsize - 8 - (size_t)hlen : 0;
     /* every tensor in the header: valid dtype/shape/offsets, no overlap */
     size_t nt = st == CG_OK ? doc.root.len : 0;
     uint64_t (*spans)[2] = nt ? calloc(nt, sizeof *spans) : NULL;

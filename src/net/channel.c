@@ -11,7 +11,10 @@
  *
  * Deadlock freedom: while a write is blocked because the peer is not reading,
  * we keep reading whatever the peer sends into the receive buffer, so two
- * parties that both send large messages before receiving never block forever. */
+ * parties that both send large messages before receiving never block forever.
+ *
+ * TLS (tls.c): the same frames inside TLS records; the socket reads and
+ * writes below go through io_read/io_writev, which pick the byte pipe. */
 #include "net/chan_internal.h"
 
 #include <errno.h>
@@ -94,6 +97,14 @@ cg_status cg_chan_wrap_fd(cg_channel **out, int fd, const cg_chan_options *opt, 
         cg_free(ch);
         return cg_error_set(err, CG_ERR_IO, "channel: fcntl: %s", strerror(errno));
     }
+    if (opt && opt->tls) {
+        cg_status st = cg_net_tls_handshake(ch, opt->tls, NULL, opt->handshake_timeout_ms, err);
+        if (st != CG_OK) {
+            ch->fd = -1; /* the caller keeps the descriptor on failure */
+            cg_chan_free(ch);
+            return st;
+        }
+    }
     *out = ch;
     return CG_OK;
 }
@@ -103,6 +114,8 @@ cg_status cg_chan_pair_new(cg_channel **a, cg_channel **b, const cg_chan_options
 {
     if (!a || !b) return cg_error_set(err, CG_ERR_ARG, "cg_chan_pair_new: NULL output");
     *a = *b = NULL;
+    if (opt && opt->tls)
+        return cg_error_set(err, CG_ERR_ARG, "cg_chan_pair_new: TLS needs the two ends in two threads");
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return cg_error_set(err, CG_ERR_IO, "socketpair: %s", strerror(errno));
@@ -131,6 +144,7 @@ cg_status cg_chan_pair_new(cg_channel **a, cg_channel **b, const cg_chan_options
 void cg_chan_free(cg_channel *ch)
 {
     if (!ch) return;
+    cg_net_tls_close(ch);
     if (ch->fd >= 0) close(ch->fd);
     cg_free(ch->sbuf);
     cg_buf_free(&ch->rbuf);
@@ -159,9 +173,51 @@ static cg_chan_counters *phase_counters(cg_channel *ch)
     return ch->phase >= 0 ? &ch->stats.phase[ch->phase] : NULL;
 }
 
+/* The byte pipe: the socket itself, or TLS over it. Returns the bytes moved
+ * (> 0), 0 when it would block (wait for *want), or a negative status (the
+ * channel's first failure is recorded). */
+static ssize_t io_read(cg_channel *ch, void *p, size_t n, short *want, cg_error *err)
+{
+    ssize_t r;
+    if (ch->ssl) {
+        r = cg_net_tls_read(ch, p, n, want, err);
+    } else {
+        do r = read(ch->fd, p, n);
+        while (r < 0 && errno == EINTR);
+        if (r > 0) ch->wire_received += (uint64_t)r;
+        else if (r == 0) r = cg_error_set(err, CG_ERR_PEER, "channel: peer closed the connection");
+        else if (errno == EAGAIN || errno == EWOULDBLOCK) *want = POLLIN, r = 0;
+        else if (errno == ECONNRESET || errno == EPIPE)
+            r = cg_error_set(err, CG_ERR_PEER, "channel: peer reset: %s", strerror(errno));
+        else r = cg_error_set(err, CG_ERR_IO, "channel: read: %s", strerror(errno));
+    }
+    if (r < 0 && ch->failed == CG_OK) ch->failed = (cg_status)r;
+    return r;
+}
+
+static ssize_t io_writev(cg_channel *ch, struct iovec *iov, int iovcnt, short *want, cg_error *err)
+{
+    ssize_t w;
+    if (ch->ssl) {
+        w = cg_net_tls_writev(ch, iov, iovcnt, want, err);
+    } else {
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+        do w = sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
+        while (w < 0 && errno == EINTR);
+        if (w > 0) ch->wire_sent += (uint64_t)w;
+        else if (w == 0 || errno == EAGAIN || errno == EWOULDBLOCK) *want = POLLOUT, w = 0;
+        else if (errno == EPIPE || errno == ECONNRESET)
+            w = cg_error_set(err, CG_ERR_PEER, "channel: peer closed the connection");
+        else w = cg_error_set(err, CG_ERR_IO, "channel: write: %s", strerror(errno));
+    }
+    if (w < 0 && ch->failed == CG_OK) ch->failed = (cg_status)w;
+    return w;
+}
+
 /* Reads whatever the socket has (without blocking) into the receive buffer.
- * Returns CG_OK with *got = 0 if nothing was available. */
-static cg_status drain_socket(cg_channel *ch, size_t *got, cg_error *err)
+ * Returns CG_OK with *got = 0 if nothing was available (then *want is what
+ * to wait for). */
+static cg_status drain_socket(cg_channel *ch, size_t *got, short *want, cg_error *err)
 {
     *got = 0;
     /* Compact consumed bytes away before growing. */
@@ -176,20 +232,11 @@ static cg_status drain_socket(cg_channel *ch, size_t *got, cg_error *err)
     if (!cg_buf_reserve(&ch->rbuf, RECV_CHUNK)) {
         return fail(ch, err, CG_ERR_NOMEM, "channel: %s", "receive buffer out of memory");
     }
-    for (;;) {
-        ssize_t r = read(ch->fd, ch->rbuf.data + ch->rbuf.len, ch->rbuf.cap - ch->rbuf.len);
-        if (r > 0) {
-            ch->rbuf.len += (size_t)r;
-            *got = (size_t)r;
-            return CG_OK;
-        }
-        if (r == 0) return fail(ch, err, CG_ERR_PEER, "channel: %s", "peer closed the connection");
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return CG_OK;
-        if (errno == ECONNRESET || errno == EPIPE)
-            return fail(ch, err, CG_ERR_PEER, "channel: peer reset: %s", strerror(errno));
-        return fail(ch, err, CG_ERR_IO, "channel: read: %s", strerror(errno));
-    }
+    ssize_t r = io_read(ch, ch->rbuf.data + ch->rbuf.len, ch->rbuf.cap - ch->rbuf.len, want, err);
+    if (r < 0) return (cg_status)r;
+    ch->rbuf.len += (size_t)r;
+    *got = (size_t)r;
+    return CG_OK;
 }
 
 /* Waits until the socket is readable (and, if want_write, writable). */
@@ -212,14 +259,24 @@ static cg_status wait_fd(cg_channel *ch, short events, short *revents, cg_error 
 /* Writes all iov bytes, draining incoming data while the peer is not reading. */
 static cg_status write_all(cg_channel *ch, struct iovec *iov, int iovcnt, cg_error *err)
 {
-    while (iovcnt > 0) {
-        if (iov->iov_len == 0) {
+    for (;;) {
+        while (iovcnt > 0 && iov->iov_len == 0) {
             iov++;
             iovcnt--;
-            continue;
         }
-        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t w = sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
+        short want = POLLOUT;
+        ssize_t w = 0;
+        if (iovcnt > 0) {
+            w = io_writev(ch, iov, iovcnt, &want, err);
+        } else if (!ch->ssl) {
+            return CG_OK;
+        } else { /* TLS: the records made from the iov must leave too */
+            int r = cg_net_tls_push(ch, &want, err);
+            if (r == 1) return CG_OK;
+            if (r < 0 && ch->failed == CG_OK) ch->failed = (cg_status)r;
+            w = r;
+        }
+        if (w < 0) return (cg_status)w;
         if (w > 0) {
             size_t left = (size_t)w;
             while (left > 0) {
@@ -234,23 +291,17 @@ static cg_status write_all(cg_channel *ch, struct iovec *iov, int iovcnt, cg_err
             }
             continue;
         }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            if (errno == EPIPE || errno == ECONNRESET)
-                return fail(ch, err, CG_ERR_PEER, "channel: %s", "peer closed the connection");
-            return fail(ch, err, CG_ERR_IO, "channel: write: %s", strerror(errno));
-        }
         short rev = 0;
         bool may_drain = ch->rbuf.len - ch->rpos < RECV_BUFFER_MAX;
-        CG_TRY(wait_fd(ch, may_drain ? (POLLIN | POLLOUT) : POLLOUT, &rev, err));
+        CG_TRY(wait_fd(ch, may_drain ? (short)(want | POLLIN) : want, &rev, err));
         if ((rev & POLLIN) && may_drain) {
             size_t got;
-            CG_TRY(drain_socket(ch, &got, err));
+            short ignored;
+            CG_TRY(drain_socket(ch, &got, &ignored, err));
         } else if ((rev & (POLLERR | POLLHUP)) && !(rev & POLLOUT)) {
             return fail(ch, err, CG_ERR_PEER, "channel: %s", "peer closed the connection");
         }
     }
-    return CG_OK;
 }
 
 static bool shaped(const cg_channel *ch)
@@ -352,18 +403,49 @@ static cg_status fill(cg_channel *ch, size_t need, cg_error *err)
 {
     while (ch->rbuf.len - ch->rpos < need) {
         size_t got;
-        CG_TRY(drain_socket(ch, &got, err));
+        short want = POLLIN;
+        CG_TRY(drain_socket(ch, &got, &want, err));
         if (got == 0) {
             short rev = 0;
-            CG_TRY(wait_fd(ch, POLLIN, &rev, err));
+            CG_TRY(wait_fd(ch, want, &rev, err));
         }
     }
     return CG_OK;
 }
 
+cg_status cg_chan_wait_data(cg_channel *ch, uint32_t wait_ms, cg_error *err)
+{
+    if (!ch) return cg_error_set(err, CG_ERR_ARG, "cg_chan_wait_data: NULL channel");
+    CG_TRY(check_failed(ch, err));
+    const uint32_t saved = ch->timeout_ms;
+    ch->timeout_ms = wait_ms ? wait_ms : 1;
+    cg_status st = fill(ch, 1, err);
+    ch->timeout_ms = saved;
+    return st;
+}
+
+/* The first frame header is where a plaintext end meets a TLS peer: a TLS
+ * alert (a TLS server refusing us, see tls.c) or a ClientHello (a TLS
+ * client at a plaintext server; a plaintext frame's stamp bytes 5 and 9 are
+ * not 0x01 and 0x03 unless shaped, and then only by a 2^-16 chance). */
+static cg_status check_tls_peer(cg_channel *ch, cg_status st, cg_error *err)
+{
+    const uint8_t *h = ch->rbuf.data + ch->rpos;
+    const size_t have = ch->rbuf.len - ch->rpos;
+    if (ch->got_frame || ch->ssl || have < 5 || h[1] != 0x03) return st;
+    if (st != CG_OK && h[0] == 0x15)
+        return cg_error_set(err, CG_ERR_PEER, "channel: the server speaks TLS and this client does not "
+                            "(pass --tls-pin or --tls-ca)");
+    if (st == CG_OK && h[0] == 0x16 && h[2] <= 0x04 && h[5] == 0x01 && h[9] == 0x03)
+        return fail(ch, err, CG_ERR_PEER, "channel: %s", "the client speaks TLS and this server does not "
+                    "(serve with --tls-cert and --tls-key)");
+    return st;
+}
+
 static cg_status next_frame(cg_channel *ch, cg_error *err)
 {
-    CG_TRY(fill(ch, FRAME_HEADER, err));
+    CG_TRY(check_tls_peer(ch, fill(ch, FRAME_HEADER, err), err));
+    ch->got_frame = true;
     const uint8_t *h = ch->rbuf.data + ch->rpos;
     uint32_t len = get_u32le(h);
     uint64_t deliver = get_u64le(h + 4);
@@ -373,7 +455,9 @@ static cg_status next_frame(cg_channel *ch, cg_error *err)
         snprintf(why, sizeof why, "%u bytes (max %zu)", len, ch->max_frame);
         return fail(ch, err, CG_ERR_FORMAT, "channel: bad frame length %s", why);
     }
-    if (deliver) {
+    /* Stamps are honoured only by a receiver shaping its own link (tests,
+     * benchmarks): otherwise a peer could make us sleep. */
+    if (deliver && shaped(ch)) {
         uint64_t now = cg_now_ns();
         /* A stamp beyond the timeout is a stall (or garbage): do not sleep on it. */
         if (deliver > now && deliver - now > (uint64_t)ch->timeout_ms * 1000000ull)
@@ -389,22 +473,16 @@ static cg_status next_frame(cg_channel *ch, cg_error *err)
 static cg_status read_direct(cg_channel *ch, uint8_t *dst, size_t n, cg_error *err)
 {
     while (n > 0) {
-        ssize_t r = read(ch->fd, dst, n);
+        short want = POLLIN;
+        ssize_t r = io_read(ch, dst, n, &want, err);
+        if (r < 0) return (cg_status)r;
         if (r > 0) {
             dst += r;
             n -= (size_t)r;
             continue;
         }
-        if (r == 0) return fail(ch, err, CG_ERR_PEER, "channel: %s", "peer closed the connection");
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            short rev = 0;
-            CG_TRY(wait_fd(ch, POLLIN, &rev, err));
-            continue;
-        }
-        if (errno == ECONNRESET)
-            return fail(ch, err, CG_ERR_PEER, "channel: %s", "peer reset the connection");
-        return fail(ch, err, CG_ERR_IO, "channel: read: %s", strerror(errno));
+        short rev = 0;
+        CG_TRY(wait_fd(ch, want, &rev, err));
     }
     return CG_OK;
 }
@@ -505,44 +583,4 @@ cg_status cg_chan_recv_msg_buf(cg_channel *ch, cg_buf *out, size_t max, cg_error
     CG_TRY(cg_chan_recv(ch, out->data, (size_t)len, err));
     out->len = (size_t)len;
     return CG_OK;
-}
-
-void cg_chan_set_phase(cg_channel *ch, const char *name)
-{
-    if (!ch) return;
-    if (!name) {
-        ch->phase = -1;
-        return;
-    }
-    for (size_t i = 0; i < ch->stats.nphases; i++)
-        if (strncmp(ch->stats.phase_name[i], name, CG_CHAN_PHASE_NAME - 1) == 0) {
-            ch->phase = (int)i;
-            return;
-        }
-    if (ch->stats.nphases == CG_CHAN_MAX_PHASES) {
-        /* Table full: further phases count in the total only. */
-        ch->phase = -1;
-        return;
-    }
-    size_t i = ch->stats.nphases++;
-    snprintf(ch->stats.phase_name[i], CG_CHAN_PHASE_NAME, "%s", name);
-    ch->phase = (int)i;
-}
-
-void cg_chan_get_stats(const cg_channel *ch, cg_chan_stats *out)
-{
-    if (!out) return;
-    if (!ch) {
-        memset(out, 0, sizeof *out);
-        return;
-    }
-    *out = ch->stats;
-}
-
-void cg_chan_reset_stats(cg_channel *ch)
-{
-    if (!ch) return;
-    memset(&ch->stats, 0, sizeof ch->stats);
-    ch->phase = -1;
-    ch->sent_since_recv = false;
 }

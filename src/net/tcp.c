@@ -197,8 +197,23 @@ cg_status cg_connect(cg_channel **ch, const char *host_port, const cg_chan_optio
                             host_port, strerror(e));
     }
     tune_socket(fd);
-    cg_status st = cg_chan_wrap_fd(ch, fd, opt, err);
-    if (st != CG_OK) close(fd);
+    /* TLS after wrapping: a CA-verified certificate must name this host. */
+    cg_chan_options plain = opt ? *opt : (cg_chan_options){0};
+    plain.tls = NULL;
+    cg_status st = cg_chan_wrap_fd(ch, fd, &plain, err);
+    if (st != CG_OK) {
+        close(fd);
+        return st;
+    }
+    if (opt && opt->tls) {
+        char host[256], port[16];
+        st = split_host_port(host_port, host, sizeof host, port, sizeof port, err);
+        if (st == CG_OK) st = cg_net_tls_handshake(*ch, opt->tls, host, opt->handshake_timeout_ms, err);
+        if (st != CG_OK) {
+            cg_chan_free(*ch);
+            *ch = NULL;
+        }
+    }
     return st;
 }
 
@@ -207,6 +222,8 @@ cg_status cg_chan_tcp_pair_new(cg_channel **a, cg_channel **b, const cg_chan_opt
 {
     if (!a || !b) return cg_error_set(err, CG_ERR_ARG, "cg_chan_tcp_pair_new: NULL argument");
     *a = *b = NULL;
+    if (opt && opt->tls)
+        return cg_error_set(err, CG_ERR_ARG, "cg_chan_tcp_pair_new: TLS needs the two ends in two threads");
     cg_listener *l = NULL;
     CG_TRY(cg_listen(&l, "127.0.0.1:0", err));
     char addr[32];

@@ -66,10 +66,12 @@ accepted() {
 check_help "" --version
 check_help demo --model --prompt -n --threads
 check_help serve --model --listen --random --seed --threads --max-sessions --session-memory \
-    --weights-memory --timeout
+    --weights-memory --timeout --handshake-timeout --tls-cert --tls-key --insecure-plaintext
 check_help generate --connect --local-plaintext --local-fixed --prompt --prompt-file --prompt-ids -n \
     --greedy --temperature --baseline --preset --model --random --seed --threads --json \
-    --block-positions --refresh-every --quiet -q --progress
+    --block-positions --refresh-every --quiet -q --progress --stop --ignore-eos --hide-stop \
+    --tls-pin --tls-ca --insecure-plaintext
+check_help tls-cert --out --days
 check_help ppl --model --data --format --mode --ctx --stride --limit --threads --json
 check_help stats --model --data --tokens --ctx
 check_help logits --model --ids --all
@@ -79,7 +81,7 @@ check_help "bench ntt" --json
 check_help "bench he" --json --threads --sets
 check_help "bench ot" --json --n --n-otn --link --latency-us --mbps
 check_help "bench mpc" --json --max --tcp --op --reps
-check_help "bench gen" --json --shape --prefix --lengths --mode --baseline-max --threads --rtt-ms --mbps
+check_help "bench gen" --json --shape --prefix --lengths --mode --baseline-max --threads --rtt-ms --mbps --channel
 run -h
 [ "$rc" -eq 0 ] && grep -q "generate" <<< "$out" || fail "'cryptogen -h' does not list the commands"
 
@@ -117,6 +119,16 @@ usage_error generate "give the prompt once: as an operand, --prompt, --prompt-fi
 usage_error generate "--temperature needs --connect" --local-fixed --prompt x --temperature 0.8
 usage_error demo "-n 0 is outside [1, 1024]" -n 0
 usage_error serve "--listen HOST:PORT is required" --threads 2
+usage_error serve "give --tls-cert FILE and --tls-key FILE (or --insecure-plaintext" --listen 127.0.0.1:0
+usage_error serve "give --tls-cert FILE and --tls-key FILE" --listen 127.0.0.1:0 --tls-cert c.pem
+usage_error serve "--insecure-plaintext excludes --tls-cert and --tls-key" --listen 127.0.0.1:0 --insecure-plaintext --tls-cert c.pem
+usage_error serve "--handshake-timeout 0 is outside [1, 3600]" --handshake-timeout 0
+usage_error generate "give exactly one of --tls-pin HEX, --tls-ca FILE and --insecure-plaintext" --connect h:1 --prompt x
+usage_error generate "give exactly one of --tls-pin HEX, --tls-ca FILE and --insecure-plaintext" --connect h:1 --prompt x --tls-ca a.pem --insecure-plaintext
+usage_error generate "--tls-pin 'abc' is not 64 hex digits" --connect h:1 --prompt x --tls-pin abc
+usage_error generate "--tls-pin, --tls-ca and --insecure-plaintext go with --connect" --local-fixed --prompt x --insecure-plaintext
+usage_error tls-cert "--out DIR is required"
+usage_error "bench gen" "--channel 'ssl' is not one of tls, plaintext" --channel ssl
 usage_error serve "--timeout 0 is outside [1, 86400]" --listen 127.0.0.1:0 --timeout 0
 usage_error ppl "--mode 'double' is not one of float, fixed" --data x --mode double
 usage_error ppl "--stride 8 is not below --ctx 8" --data x --ctx 8 --stride 8
@@ -137,10 +149,16 @@ run
 [ "$rc" -eq 2 ] && grep -q "^usage: cryptogen" <<< "$err" || fail "'cryptogen' alone: exit $rc, $err"
 
 # The command lines of README.md, docs/ and scripts/.
-accepted serve --model models/default --listen 127.0.0.1:7000 --threads 2
-accepted generate --connect 127.0.0.1:7000 --prompt "The history of" -n 16
-accepted generate --connect 127.0.0.1:7000 --prompt "The history of" -n 16 --baseline
-accepted generate --connect 127.0.0.1:7000 --prompt "The history of" -n 16 --temperature 0.8
+pin=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+accepted tls-cert --out tls
+accepted serve --model models/default --listen 127.0.0.1:7000 --threads 2 --tls-cert tls/cert.pem --tls-key tls/key.pem
+accepted generate --connect 127.0.0.1:7000 --tls-pin $pin --prompt "The history of" -n 16
+accepted generate --connect 127.0.0.1:7000 --tls-pin $pin --prompt "The history of" -n 16 --baseline
+accepted generate --connect 127.0.0.1:7000 --tls-pin $pin --prompt "The history of" -n 16 --temperature 0.8
+accepted generate --connect 127.0.0.1:7000 --tls-ca tls/cert.pem --prompt "The history of" -n 16
+accepted serve --model models/default --listen 127.0.0.1:7000 --insecure-plaintext
+accepted generate --connect 127.0.0.1:7000 --insecure-plaintext --prompt "The history of" -n 16
+accepted bench gen --shape 2,2,64,300,64 --lengths 16 --mode cache --channel plaintext --json
 accepted generate --local-fixed --prompt "The history of" -n 16
 accepted generate --local-plaintext --prompt "The history of" -n 16
 accepted ppl --data some.txt --mode fixed --json
@@ -159,8 +177,15 @@ accepted bench ot --json --link both --n 2097152 --n-otn 262144
 accepted bench mpc --json --max 3072 --op gelu --tcp
 accepted bench mpc --json --max 3072 --op gelu_accurate
 accepted bench mpc --json --max 1
-accepted serve --model "$model" --random 2,2,32,300,64 --seed 3 --listen 127.0.0.1:0 --max-sessions 2 --timeout 10
-accepted generate --connect 127.0.0.1:1 --model "$model" --prompt-ids 5,6,7 -n 5 --json
+accepted serve --model "$model" --random 2,2,32,300,64 --seed 3 --listen 127.0.0.1:0 --max-sessions 2 --timeout 10 \
+    --handshake-timeout 3 --tls-cert cert.pem --tls-key key.pem
+accepted generate --connect 127.0.0.1:1 --tls-pin $pin --model "$model" --prompt-ids 5,6,7 -n 5 --json
+accepted generate --connect 127.0.0.1:1 --insecure-plaintext --model "$model" --prompt-ids 5,6,7 -n 5 --json
+
+# tls-cert writes a certificate whose pin it prints.
+run tls-cert --out "$tmp"
+[ "$rc" -eq 0 ] && [ ${#out} -eq 64 ] && [ -s "$tmp/cert.pem" ] && [ "$(stat -c %a "$tmp/key.pem")" = 600 ] \
+    || fail "tls-cert: exit $rc, pin '$out', $(ls -l "$tmp")"
 
 # One real run past the parser (random weights: fast).
 run generate --local-fixed --model "$model" --random 2,2,32,300,64 --seed 3 --prompt-ids 5,6,7 -n 3 --json

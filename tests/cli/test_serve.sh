@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `cryptogen serve` with two `cryptogen generate` clients at once as separate
-# processes over loopback: their tokens must equal the fixed-point
+# processes over loopback, inside TLS with a certificate from `cryptogen
+# tls-cert` that the clients pin: their tokens must equal the fixed-point
 # emulator's. Then a client killed mid-generation must end only its own
-# session, and SIGTERM must stop the server cleanly.
+# session, idle sockets must not hold the session slots, a wrong pin and a
+# plaintext client are refused with a clear error, a plaintext server serves
+# only plaintext clients, and SIGTERM must stop the server cleanly.
 # Usage: test_serve.sh PATH/TO/cryptogen MODEL_DIR
 set -euo pipefail
 bin=$1
@@ -10,13 +13,21 @@ model=$2
 shape=2,2,32,300,64
 tmp=$(mktemp -d)
 server_pid=
-cleanup() { [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
+plain_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
+    [ -n "$plain_pid" ] && kill -9 "$plain_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- server log"; cat "$tmp/server.log"; exit 1; }
 tokens() { sed -n 's/.*"tokens": \[\([0-9, ]*\)\].*/\1/p' "$1"; }
 
+pin=$("$bin" tls-cert --out "$tmp" 2> /dev/null)
+[ ${#pin} -eq 64 ] || { echo "FAIL: tls-cert printed no pin: $pin"; exit 1; }
+tls=(--tls-pin "$pin")
 "$bin" serve --model "$model" --random $shape --seed 3 --listen 127.0.0.1:0 --max-sessions 2 --timeout 10 \
-    2> "$tmp/server.log" &
+    --handshake-timeout 3 --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" 2> "$tmp/server.log" &
 server_pid=$!
 for _ in $(seq 100); do
     port=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$tmp/server.log")
@@ -28,9 +39,9 @@ done
 "$bin" generate --local-fixed --model "$model" --random $shape --seed 3 --prompt-ids 5,6,7 -n 5 --json > "$tmp/want1.json"
 "$bin" generate --local-fixed --model "$model" --random $shape --seed 3 --prompt-ids 42,1,200,9 -n 5 --json > "$tmp/want2.json"
 
-"$bin" generate --connect 127.0.0.1:$port --model "$model" --prompt-ids 5,6,7 -n 5 --json > "$tmp/got1.json" &
+"$bin" generate --connect 127.0.0.1:$port "${tls[@]}" --model "$model" --prompt-ids 5,6,7 -n 5 --json > "$tmp/got1.json" &
 c1=$!
-"$bin" generate --connect 127.0.0.1:$port --model "$model" --prompt-ids 42,1,200,9 -n 5 --json > "$tmp/got2.json" &
+"$bin" generate --connect 127.0.0.1:$port "${tls[@]}" --model "$model" --prompt-ids 42,1,200,9 -n 5 --json > "$tmp/got2.json" &
 c2=$!
 wait $c1 || fail "client 1 failed"
 wait $c2 || fail "client 2 failed"
@@ -39,7 +50,7 @@ wait $c2 || fail "client 2 failed"
 echo "two concurrent clients: tokens equal the emulator's ($(tokens "$tmp/got1.json") / $(tokens "$tmp/got2.json"))"
 
 # Kill a client in the middle of its generation.
-"$bin" generate --connect 127.0.0.1:$port --model "$model" --prompt-ids 1,2 -n 40 --json > /dev/null 2>&1 &
+"$bin" generate --connect 127.0.0.1:$port "${tls[@]}" --model "$model" --prompt-ids 1,2 -n 40 --json > /dev/null 2>&1 &
 victim=$!
 for _ in $(seq 200); do
     [ "$(grep -c 'accepted' "$tmp/server.log")" -ge 3 ] && break
@@ -56,7 +67,7 @@ grep -q 'session 3: ended' "$tmp/server.log" || fail "server did not log the kil
 kill -0 "$server_pid" || fail "server died with its client"
 
 # ... and the server still serves.
-"$bin" generate --connect 127.0.0.1:$port --model "$model" --prompt-ids 5,6,7 -n 5 --json > "$tmp/got3.json" || fail "client after the kill failed"
+"$bin" generate --connect 127.0.0.1:$port "${tls[@]}" --model "$model" --prompt-ids 5,6,7 -n 5 --json > "$tmp/got3.json" || fail "client after the kill failed"
 [ "$(tokens "$tmp/got3.json")" = "$(tokens "$tmp/want1.json")" ] || fail "client after the kill: wrong tokens"
 echo "killed client: its session ended alone ($(grep 'session 3' "$tmp/server.log" | tail -1)); the server went on"
 
@@ -70,7 +81,7 @@ t = json.loads(out.stdout)["text"]
 print(t[-2:] if len(t) >= 2 else t, end="")
 PY
 )
-"$bin" generate --connect 127.0.0.1:$port --model "$model" --prompt-ids 5,6,7 -n 5 --stop "$stop_at" --json \
+"$bin" generate --connect 127.0.0.1:$port "${tls[@]}" --model "$model" --prompt-ids 5,6,7 -n 5 --stop "$stop_at" --json \
     > "$tmp/stop.json" || fail "client with --stop failed"
 "$bin" generate --local-fixed --model "$model" --random $shape --seed 3 --prompt-ids 5,6,7 -n 5 --stop "$stop_at" \
     --json > "$tmp/stop_want.json"
@@ -86,23 +97,60 @@ done
 grep -q "session 5: done, $ntok steps" "$tmp/server.log" || fail "the server did not end session 5 after $ntok steps"
 echo "--stop '$stop_at': both parties ended after $ntok of 5 tokens, tokens equal the emulator's"
 
-# Garbage and a silent client end their own sessions too.
-head -c 5000 /dev/urandom > /dev/tcp/127.0.0.1/$port || true
+# Two silent sockets, as many as there are session slots, do not block a
+# third client: a slot is taken only after the handshake and the request.
 exec 3<>/dev/tcp/127.0.0.1/$port
-for _ in $(seq 200); do
-    [ "$(grep -c 'ended' "$tmp/server.log")" -ge 3 ] && break
-    sleep 0.1
-done
-sleep 11
-exec 3>&-
+exec 4<>/dev/tcp/127.0.0.1/$port
+"$bin" generate --connect 127.0.0.1:$port "${tls[@]}" --model "$model" --prompt-ids 5,6,7 -n 5 --json > "$tmp/got4.json" \
+    || fail "a client behind two idle sockets failed"
+[ "$(tokens "$tmp/got4.json")" = "$(tokens "$tmp/want1.json")" ] || fail "client behind idle sockets: wrong tokens"
 for _ in $(seq 100); do
-    grep -q 'stalled\|timeout' "$tmp/server.log" && break
+    [ "$(grep -c 'handshake deadline' "$tmp/server.log")" -ge 2 ] && break
     sleep 0.1
 done
-grep -q 'stalled\|timeout' "$tmp/server.log" || fail "a silent client was not timed out"
-[ "$(grep -c 'ended' "$tmp/server.log")" -ge 3 ] || fail "garbage did not end its session"
+exec 3>&- 4>&-
+[ "$(grep -c 'handshake deadline' "$tmp/server.log")" -ge 2 ] || fail "idle sockets were not dropped at the handshake deadline"
+echo "two idle sockets: a third client was served, the sockets dropped at the handshake deadline"
+
+# Garbage, a wrong pin and a plaintext client are refused before a session.
+head -c 5000 /dev/urandom > /dev/tcp/127.0.0.1/$port || true
+bad_pin=$(echo "$pin" | tr '0-9a-f' '1-9a-f0')
+if "$bin" generate --connect 127.0.0.1:$port --tls-pin "$bad_pin" --model "$model" --prompt-ids 5 -n 1 2> "$tmp/err"; then
+    fail "a wrong pin was accepted"
+fi
+grep -q "does not match the pin" "$tmp/err" || fail "wrong pin: unclear error: $(cat "$tmp/err")"
+if "$bin" generate --connect 127.0.0.1:$port --insecure-plaintext --model "$model" --prompt-ids 5 -n 1 2> "$tmp/err"; then
+    fail "a plaintext client was served by a TLS server"
+fi
+grep -q "server speaks TLS" "$tmp/err" || fail "plaintext client: unclear error: $(cat "$tmp/err")"
+for _ in $(seq 100); do
+    [ "$(grep -c 'dropped before its session' "$tmp/server.log")" -ge 5 ] && break
+    sleep 0.1
+done
+[ "$(grep -c 'dropped before its session' "$tmp/server.log")" -ge 5 ] || fail "garbage, wrong pin, plaintext: not all dropped"
 kill -0 "$server_pid" || fail "server died"
-echo "garbage and a silent client: sessions ended ($(grep -c ended "$tmp/server.log") ended in all), the server lives"
+echo "garbage, a wrong pin, a plaintext client: refused ($(grep -c 'dropped before' "$tmp/server.log") dropped), the server lives"
+
+# Plain TCP only when both sides ask for it.
+"$bin" serve --model "$model" --random $shape --seed 3 --listen 127.0.0.1:0 --insecure-plaintext 2> "$tmp/plain.log" &
+plain_pid=$!
+for _ in $(seq 100); do
+    pport=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$tmp/plain.log")
+    [ -n "$pport" ] && break
+    sleep 0.1
+done
+[ -n "$pport" ] || fail "plaintext server did not start"
+"$bin" generate --connect 127.0.0.1:$pport --insecure-plaintext --model "$model" --prompt-ids 5,6,7 -n 5 --json > "$tmp/got5.json" \
+    || fail "plaintext client at a plaintext server failed"
+[ "$(tokens "$tmp/got5.json")" = "$(tokens "$tmp/want1.json")" ] || fail "plaintext: wrong tokens"
+if "$bin" generate --connect 127.0.0.1:$pport "${tls[@]}" --model "$model" --prompt-ids 5 -n 1 2> "$tmp/err"; then
+    fail "a TLS client was served by a plaintext server"
+fi
+grep -q "without a TLS answer" "$tmp/err" || fail "TLS client at a plaintext server: unclear error: $(cat "$tmp/err")"
+kill -TERM "$plain_pid"
+wait "$plain_pid" || fail "plaintext server exit status $?"
+plain_pid=
+echo "plaintext on both sides works; a TLS client at a plaintext server gets a clear error"
 
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "server exit status $?"

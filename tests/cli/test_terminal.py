@@ -73,10 +73,16 @@ class Screen:
         return "\n".join("".join(l).rstrip() for l in self.lines)
 
 
+CERT_DIR = tempfile.mkdtemp()
+PIN = subprocess.run([BIN, "tls-cert", "--out", CERT_DIR], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def start_server():
     log = tempfile.NamedTemporaryFile("w+", delete=False)
     p = subprocess.Popen([BIN, "serve", "--model", MODEL, *SHAPE, "--listen", "127.0.0.1:0",
-                          "--max-sessions", "4", "--timeout", "30"], stderr=log, stdout=subprocess.DEVNULL)
+                          "--max-sessions", "4", "--timeout", "30",
+                          "--tls-cert", os.path.join(CERT_DIR, "cert.pem"), "--tls-key", os.path.join(CERT_DIR, "key.pem")],
+                         stderr=log, stdout=subprocess.DEVNULL)
     for _ in range(300):
         m = re.search(r" on port (\d+) ", open(log.name).read())
         if m:
@@ -129,7 +135,7 @@ def run_pty(args, stdout_file=None, interrupt_after=None):
 server, port = start_server()
 try:
     want = expected_text()
-    gen = [BIN, "generate", "--connect", "127.0.0.1:" + port, "--model", MODEL, *PROMPT, "-n", "6"]
+    gen = [BIN, "generate", "--connect", "127.0.0.1:" + port, "--tls-pin", PIN, "--model", MODEL, *PROMPT, "-n", "6"]
 
     # 1. Text and status on one terminal, cursor on the bottom row: the text is intact on screen.
     raw, rc = run_pty(gen)

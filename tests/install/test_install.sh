@@ -41,7 +41,9 @@ cmake --build "$tmp/examples" > "$tmp/build.log" 2>&1 || { cat "$tmp/build.log";
 
 # The example against the installed server, from / (default model lookup).
 cd /
-"$prefix/bin/cryptogen" serve --listen 127.0.0.1:0 --max-sessions 1 2> "$tmp/server.log" &
+pin=$("$prefix/bin/cryptogen" tls-cert --out "$tmp" 2> /dev/null)
+"$prefix/bin/cryptogen" serve --listen 127.0.0.1:0 --max-sessions 1 --tls-cert "$tmp/cert.pem" \
+    --tls-key "$tmp/key.pem" 2> "$tmp/server.log" &
 server_pid=$!
 for _ in $(seq 300); do
     port=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$tmp/server.log")
@@ -49,12 +51,12 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 [ -n "$port" ] || fail "server did not start"
-"$tmp/examples/minimal_client" 127.0.0.1:$port "$prefix/share/cryptogen/models/default" \
+"$tmp/examples/minimal_client" 127.0.0.1:$port "$pin" "$prefix/share/cryptogen/models/default" \
     "Once upon a time" 2 > "$tmp/got.txt" || fail "minimal_client (find_package build)"
 got=$(head -n 1 "$tmp/got.txt")
 want=$(sed -n 's/.*"tokens": \[\([0-9, ]*\)\].*/\1/p' "$tmp/local.json" | tr -d ' ')
 [ "$got" = "$want" ] || fail "example's tokens $got != emulator's $want"
-"$tmp/client_pc" 127.0.0.1:$port "$prefix/share/cryptogen/models/default" "Once upon a time" 2 \
+"$tmp/client_pc" 127.0.0.1:$port "$pin" "$prefix/share/cryptogen/models/default" "Once upon a time" 2 \
     > "$tmp/got_pc.txt" || fail "minimal_client (pkg-config build)"
 [ "$(head -n 1 "$tmp/got_pc.txt")" = "$want" ] || fail "pkg-config example's tokens differ"
 echo "installed tree: example built with pkg-config and find_package; tokens $got equal the emulator's"

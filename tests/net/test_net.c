@@ -357,21 +357,28 @@ static void test_timeout(void **state)
     cg_chan_free(b);
 }
 
-/* Raw bytes from a socketpair into a channel. */
-static cg_status recv_raw(const uint8_t *bytes, size_t n, size_t max_frame, size_t want,
-                          cg_error *err)
+/* Raw bytes from a socketpair into a channel (shaping on or off). */
+static cg_status recv_raw_shaped(const uint8_t *bytes, size_t n, size_t max_frame, size_t want,
+                                 bool shaped, cg_error *err)
 {
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(write(sv[1], bytes, n), (ssize_t)n);
     close(sv[1]);
-    cg_chan_options opt = {.timeout_ms = 2000, .max_frame = max_frame};
+    cg_chan_options opt = {.timeout_ms = 2000, .max_frame = max_frame,
+                           .shape = {.one_way_latency_us = shaped ? 1 : 0}};
     cg_channel *ch;
     assert_int_equal(cg_chan_wrap_fd(&ch, sv[0], &opt, NULL), CG_OK);
     uint8_t buf[64];
     cg_status st = cg_chan_recv(ch, buf, want, err);
     cg_chan_free(ch);
     return st;
+}
+
+static cg_status recv_raw(const uint8_t *bytes, size_t n, size_t max_frame, size_t want,
+                          cg_error *err)
+{
+    return recv_raw_shaped(bytes, n, max_frame, want, false, err);
 }
 
 static void test_malformed_frames(void **state)
@@ -390,9 +397,16 @@ static void test_malformed_frames(void **state)
     /* A good frame of 4 bytes. */
     uint8_t good[16] = {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4};
     assert_int_equal(recv_raw(good, sizeof good, 64, 4, &err), CG_OK);
-    /* Delivery stamp far in the future: refused, not slept on. */
+    /* Delivery stamp far in the future: with shaping on, refused, not slept
+     * on; without (every real server), ignored: a peer cannot delay us. */
     uint8_t future[16] = {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 1, 2, 3, 4};
-    assert_int_equal(recv_raw(future, sizeof future, 64, 4, &err), CG_ERR_TIMEOUT);
+    assert_int_equal(recv_raw_shaped(future, sizeof future, 64, 4, true, &err), CG_ERR_TIMEOUT);
+    assert_int_equal(recv_raw(future, sizeof future, 64, 4, &err), CG_OK);
+    /* A stamp 1 s ahead (inside recv_raw's 2 s timeout) is not waited for either. */
+    uint64_t soon = cg_now_ns() + 1000000000ull;
+    for (int i = 0; i < 8; i++) future[4 + i] = (uint8_t)(soon >> (8 * i));
+    assert_int_equal(recv_raw(future, sizeof future, 64, 4, &err), CG_OK);
+    assert_true(cg_now_ns() < soon);
 
     /* Length-prefixed messages of the wrong size. */
     cg_channel *a, *b;
