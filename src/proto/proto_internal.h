@@ -53,8 +53,7 @@ typedef struct gen_sess {
     const cg_fixed_model *fm;
     kv_cache cache;
 
-    /* Sampling: the server's half, and the client's combined seed. */
-    uint8_t server_seed[32];
+    /* Server only: the seed of the sampling noise (never sent). */
     uint8_t sample_seed[32];
 
     /* Reporting (report.c). */
