@@ -82,6 +82,9 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
     CG_TRY(cg_bfv_ctx_new(&s->he, &spec, err));
     cg_bfv_set_threads(s->he, s->threads);
     s->N = cg_bfv_n(s->he);
+    if (s->req.block_positions != 0 && s->req.block_positions < GEN_MIN_BLOCK)
+        return cg_error_set(err, CG_ERR_ARG, "%u positions per cache ciphertext: at least %u (or 0 for the most)",
+                            s->req.block_positions, GEN_MIN_BLOCK);
     CG_TRY(kv_layout_init(&s->kv, s->N, s->dh, s->req.block_positions, err));
     const cg_gen_request *q = &s->req;
     if (q->prompt_len < 1 || q->new_tokens < 1 ||
@@ -96,14 +99,19 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
     if (!cg_otn_kind_valid(q->otn))
         return cg_error_set(err, CG_ERR_PARAM, "unknown 1-of-N OT kind %d", (int)q->otn);
     if (s->party == CG_SERVER && s->opt && s->opt->max_cache_bytes) {
-        /* every block of K and V, at the top level, size 2 */
+        /* every block of K and V, at the top level, size 2, and the working
+         * memory of the largest pass (attention's grows with the blocks) */
         const size_t blocks = kv_blocks_for(&s->kv, (size_t)q->bench_fill + q->prompt_len + q->new_tokens);
-        double need = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 *
-                      (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
-        if (need > (double)s->opt->max_cache_bytes)
-            return cg_error_set(err, CG_ERR_PARAM, "this request needs a %.0f MB cache, the server allows %.0f MB",
-                                need / 1e6, (double)s->opt->max_cache_bytes / 1e6);
+        const double cache = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 *
+                             (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
+        const double work = (double)gen_working_bytes(s);
+        if (cache + work > (double)s->opt->max_cache_bytes)
+            return cg_error_set(err, CG_ERR_PARAM,
+                                "this request needs %.0f MB (a %.0f MB cache and %.0f MB of working memory), "
+                                "the server allows %.0f MB", (cache + work) / 1e6, cache / 1e6, work / 1e6,
+                                (double)s->opt->max_cache_bytes / 1e6);
     }
+    s->flood_bits = gen_flood_bits(s);
     return CG_OK;
 }
 
