@@ -155,6 +155,9 @@ cg_status cg_bfv_noise_measure(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const
                                double *noise_log2, double *budget_bits, cg_error *err);
 /* Analytic budget from ct->noise_log2 (no key). */
 double cg_bfv_noise_budget_estimate(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct);
+/* The noise_log2 a fresh encryption gets (public-key or secret-key), for a
+ * receiver that recomputes estimates instead of trusting a sender's. */
+double cg_bfv_fresh_noise_estimate(const cg_bfv_ctx *ctx, bool public_key);
 
 /* ---- Encoders -------------------------------------------------------------- */
 
@@ -231,8 +234,11 @@ cg_status cg_bfv_mask_rotate(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk
 /* ---- HE -> shares ------------------------------------------------------------
  * The evaluator (server) turns an encryption of x into an encryption of
  * x - r for a uniform mask r over all slots it keeps as its share, after
- * flooding the noise with a fresh encryption of zero plus uniform noise
- * `stat_bits` (>= 40) bits larger than the tracked noise bound, then switches
+ * flooding the noise with a fresh encryption of zero plus a sum of three
+ * independent uniforms, each of half-width 2^stat_bits (>= 40) times the
+ * tracked bound of the noise including the encryption of zero's (a smooth
+ * flood: the statistical distance over m coefficients is below
+ * sqrt(m) 2^-stat_bits, docs/PROTOCOL.md), then switches
  * down to the fewest primes that keep CG_BFV_SHARE_MARGIN_BITS of estimated
  * budget (one prime for t ~ 2^29, two for t = 2^37) before the ciphertext is
  * sent to the key owner. */

@@ -87,8 +87,8 @@ bool cg_mul_size(size_t a, size_t b, size_t *out);
 #define CG_SEED_BYTES 32
 typedef struct cg_prg {
     uint8_t key[CG_SEED_BYTES];
-    uint8_t nonce[12];
-    uint32_t block_counter;
+    uint8_t nonce[12]; /* stream id (8 bytes), then block >> 32 (4 bytes) */
+    uint64_t block;    /* 64-byte blocks used: ChaCha20's 32-bit counter is block & (2^32 - 1) */
     uint8_t buf[512];
     size_t buf_pos;
 } cg_prg;

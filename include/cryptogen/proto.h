@@ -22,7 +22,7 @@ extern "C" {
 /* What this header declares is the library's API; the rest is hidden. */
 #pragma GCC visibility push(default)
 
-#define CG_GEN_VERSION 2
+#define CG_GEN_VERSION 3
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {
@@ -122,13 +122,21 @@ cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
 void cg_gen_weights_free(cg_gen_weights *w);
 uint64_t cg_gen_weights_bytes(const cg_gen_weights *w);
 
-/* Client: the Gumbel noise of a sampling step (n values at scale 2^s), for
- * tests that replay the choice with cg_fixed_sample. */
+/* Server: the Gumbel noise of a sampling step (n values at scale 2^s), for
+ * tests that replay the choice with cg_fixed_sample. The server draws it
+ * and adds it to its own share; the client never sees it (PROTOCOL.md). */
 typedef void (*cg_gen_noise_fn)(void *ctx, size_t step, const int64_t *noise, size_t n);
 
 typedef struct cg_gen_options {
-    cg_gen_noise_fn on_noise;
+    cg_gen_noise_fn on_noise; /* server only; ignored on the client */
     void *on_noise_ctx;
+    /* Server: the BFV sets it accepts, comma-separated (NULL: "paper" only).
+     * A set flagged insecure is refused unless allow_insecure (tests only). */
+    const char *allow_presets;
+    bool allow_insecure;
+    /* Server, tests only: the 32-byte seed of the sampling noise instead of
+     * a fresh one per session (so a test can replay the choice). */
+    const uint8_t *test_noise_seed;
     const cg_gen_weights *weights; /* server: optional pre-encoded weights */
     int threads;          /* HE and MPC threads (>= 1) */
     uint64_t max_cache_bytes; /* server: refuse sessions whose cache could exceed this (0: no limit) */
@@ -150,6 +158,11 @@ cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_
  * client's last token (or on the first error, leaving nothing behind). */
 cg_status cg_gen_server(cg_channel *ch, const cg_fixed_model *fm, const cg_gen_options *opt,
                         cg_error *err);
+
+/* Whether a server with this allow-list (NULL: "paper") accepts the BFV set
+ * `name`: CG_OK, or CG_ERR_PARAM with a message naming the allowed sets. */
+cg_status cg_gen_preset_allowed(const char *allow_presets, bool allow_insecure, const char *name,
+                                cg_error *err);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -97,6 +97,11 @@ double bfv_fresh_noise_log2(const cg_bfv_ctx *c, bool public_key)
     return log2((double)c->t * (e + 0.5));
 }
 
+double cg_bfv_fresh_noise_estimate(const cg_bfv_ctx *c, bool public_key)
+{
+    return bfv_fresh_noise_log2(c, public_key);
+}
+
 static cg_status check_plain(const cg_bfv_ctx *c, const cg_bfv_plain *pt, cg_error *err)
 {
     if (!pt || !pt->coeffs || pt->n != c->n)

@@ -45,6 +45,7 @@ typedef struct serve_state {
     const cg_tls_config *tls;
     uint32_t handshake_ms;
     int max_sessions;
+    const char *allow_presets;
     pthread_mutex_t lock;
     pthread_cond_t changed;
     int active;
@@ -112,7 +113,7 @@ static void *session_main(void *arg)
     cg_error err = {0};
     uint64_t t0 = cg_now_ns();
     cg_gen_options o = {.threads = s->srv->threads, .max_cache_bytes = s->srv->max_cache,
-                        .weights = s->srv->ws,
+                        .weights = s->srv->ws, .allow_presets = s->srv->allow_presets,
                         .on_step = count_step, .on_step_ctx = s};
     cg_status st = cg_gen_server(s->ch, s->srv->fm, &o, &err);
     double secs = (double)(cg_now_ns() - t0) * 1e-9;
@@ -134,7 +135,7 @@ static void *session_main(void *arg)
 int cg_cmd_serve(int argc, char **argv)
 {
     char model_buf[4096];
-    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *listen_at = NULL, *shape = NULL;
+    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *listen_at = NULL, *shape = NULL, *allow = "paper";
     uint64_t seed = 1;
     int threads = 1, max_sessions = 4;
     /* MB counts are shifted into bytes: at most 2^40 MB keeps that in 64 bits */
@@ -153,6 +154,8 @@ int cg_cmd_serve(int argc, char **argv)
                     "refuse a session whose cache could exceed this, 0 for no limit"),
         CLI_OPT_U64("weights-memory", 0, weights_mb, "MB", 0, (uint64_t)1 << 40,
                     "memory for weights pre-encoded for HE at start-up; the rest are encoded per use"),
+        CLI_OPT_STRING("allow-presets", 0, allow, "LIST",
+                       "BFV parameter sets clients may use, comma-separated (insecure sets never)"),
         CLI_OPT_U64("timeout", 0, timeout_s, "S", 1, 86400, "a client silent this long ends its session"),
         CLI_OPT_U64("handshake-timeout", 0, handshake_s, "S", 1, 3600,
                     "a connection must finish TLS and send its request within this, or is dropped"),
@@ -169,6 +172,15 @@ int cg_cmd_serve(int argc, char **argv)
     int parsed = cli_parse(&cmd, argc, argv, NULL);
     if (parsed != CLI_PARSED) return parsed;
     if (!listen_at) return cli_usage_error(&cmd, "--listen HOST:PORT is required");
+    for (const char *p = allow; *p;) { /* every listed set must be one a session may use */
+        char name[32];
+        const size_t k = strcspn(p, ",");
+        snprintf(name, sizeof name, "%.*s", (int)(k < sizeof name - 1 ? k : sizeof name - 1), p);
+        cg_error why = {0};
+        if (k >= sizeof name || cg_gen_preset_allowed(allow, false, name, &why) != CG_OK)
+            return cli_usage_error(&cmd, "--allow-presets: %s", why.msg[0] ? why.msg : "name too long");
+        p += p[k] ? k + 1 : k;
+    }
     cg_tls_config *tls_cfg = NULL;
     if ((parsed = cli_tls_server(&cmd, &tls, &tls_cfg)) != CLI_PARSED) return parsed;
     cg_error err = {0};
@@ -204,6 +216,7 @@ int cg_cmd_serve(int argc, char **argv)
     serve_state srv = {.fm = fm, .ws = ws, .threads = threads, .max_cache = (uint64_t)mem_mb << 20,
                        .tls = tls_cfg, .handshake_ms = (uint32_t)(handshake_s * 1000),
                        .max_sessions = max_sessions,
+                       .allow_presets = allow,
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
     fprintf(stderr, "cryptogen serve: %s on port %u (%s, %d sessions at most, %.0f MB of pre-encoded weights)\n",
             shape ? "random weights" : dir, (unsigned)cg_listener_port(l),

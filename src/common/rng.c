@@ -20,7 +20,7 @@ void cg_prg_init(cg_prg *prg, const uint8_t seed[CG_SEED_BYTES], uint64_t stream
     memcpy(prg->key, seed, CG_SEED_BYTES);
     memset(prg->nonce, 0, sizeof prg->nonce);
     for (int i = 0; i < 8; i++) prg->nonce[i] = (uint8_t)(stream_id >> (8 * i));
-    prg->block_counter = 0;
+    prg->block = 0;
     prg->buf_pos = sizeof prg->buf;
 }
 
@@ -32,36 +32,40 @@ void cg_prg_init_random(cg_prg *prg)
     sodium_memzero(seed, sizeof seed);
 }
 
+/* The only place keystream is made: `blocks` blocks from prg->block on.
+ * Nonce and counter are both derived from that one 64-bit position, and a
+ * call never crosses a 2^32-block boundary (where ChaCha20's 32-bit counter
+ * would carry into the nonce), so no two positions share a (nonce, counter)
+ * pair: keystream reuse is impossible by construction, not by volume. */
+static void keystream(cg_prg *prg, uint8_t *out, uint64_t blocks)
+{
+    while (blocks > 0) {
+        const uint32_t ctr = (uint32_t)prg->block;
+        const uint64_t room = ((uint64_t)1 << 32) - ctr;
+        const uint64_t k = blocks < room ? blocks : room;
+        for (int i = 0; i < 4; i++) prg->nonce[8 + i] = (uint8_t)(prg->block >> (32 + 8 * i));
+        memset(out, 0, (size_t)k * 64);
+        crypto_stream_chacha20_ietf_xor_ic(out, out, (size_t)k * 64, prg->nonce, ctr, prg->key);
+        prg->block += k; /* 2^64 blocks: never in practice, and the nonce keeps up to there */
+        out += k * 64;
+        blocks -= k;
+    }
+}
+
 static void prg_refill(cg_prg *prg)
 {
-    memset(prg->buf, 0, sizeof prg->buf);
-    crypto_stream_chacha20_ietf_xor_ic(prg->buf, prg->buf, sizeof prg->buf, prg->nonce,
-                                       prg->block_counter, prg->key);
-    prg->block_counter += sizeof prg->buf / 64;
-    if (prg->block_counter == 0) {
-        /* 2^32 blocks (256 GiB) used: move to the next nonce rather than wrap. */
-        for (int i = 8; i < 12; i++)
-            if (++prg->nonce[i]) break;
-    }
+    keystream(prg, prg->buf, sizeof prg->buf / 64);
     prg->buf_pos = 0;
 }
 
 void cg_prg_bytes(cg_prg *prg, void *out, size_t n)
 {
     uint8_t *o = out;
-    /* Large requests go straight to the stream cipher, block aligned. */
     while (n > 0) {
+        /* Large requests go straight to the stream cipher, block aligned. */
         if (prg->buf_pos == sizeof prg->buf && n >= sizeof prg->buf) {
-            size_t blocks = n / 64;
-            if (blocks > (1u << 20)) blocks = 1u << 20;
-            if ((uint64_t)prg->block_counter + blocks > UINT32_MAX) {
-                prg_refill(prg);
-                continue;
-            }
-            memset(o, 0, blocks * 64);
-            crypto_stream_chacha20_ietf_xor_ic(o, o, blocks * 64, prg->nonce, prg->block_counter,
-                                               prg->key);
-            prg->block_counter += (uint32_t)blocks;
+            const size_t blocks = n / 64;
+            keystream(prg, o, blocks);
             o += blocks * 64;
             n -= blocks * 64;
             continue;

@@ -94,15 +94,11 @@ void ot_aes_ctr_aesni(const ot_aes_key *k, uint64_t ctr, uint8_t *out, size_t nb
         _mm_storeu_si128((__m128i *)(out + 16 * i), enc1(rk, _mm_set_epi64x(0, (long long)(ctr + i))));
 }
 
-/* sigma(xL || xR) = (xL ^ xR || xL) with xL the high half: swap the halves,
- * then xor the high half of x into the high position. */
-static inline __m128i sigma(__m128i x)
-{
-    __m128i swapped = _mm_shuffle_epi32(x, 0x4e);
-    __m128i high_only = _mm_and_si128(x, _mm_set_epi64x(-1, 0));
-    return _mm_xor_si128(swapped, high_only);
-}
-
+/* The tweakable correlation-robust hash of Guo, Katz, Wang and Yu (GKWY20,
+ * section 7.4): tccr(t, x) = pi(pi(x) ^ t) ^ pi(x), pi = AES under a fixed
+ * public key; two AES calls per hash. The earlier form with a linear
+ * orthomorphism in place of the inner pi is not the tweakable (TCCR) hash
+ * that many tweaks over many OTs need. */
 void ot_tccr_aesni(const ot_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
                    size_t n, uint64_t tweak_lo, uint64_t tweak_hi)
 {
@@ -112,18 +108,20 @@ void ot_tccr_aesni(const ot_aes_key *pi, const uint8_t *x, const uint8_t *mask, 
     for (; i + 8 <= n; i += 8) {
         __m128i s[8], b[8];
         #pragma GCC unroll 16
-        for (int j = 0; j < 8; j++) {
-            s[j] = sigma(_mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + 16 * (i + j))), m));
+        for (int j = 0; j < 8; j++)
+            s[j] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + 16 * (i + j))), m);
+        enc8(rk, s);
+        #pragma GCC unroll 16
+        for (int j = 0; j < 8; j++)
             b[j] = _mm_xor_si128(s[j], _mm_set_epi64x((long long)tweak_hi,
                                                       (long long)(tweak_lo + i + (size_t)j)));
-        }
         enc8(rk, b);
         #pragma GCC unroll 16
         for (int j = 0; j < 8; j++)
             _mm_storeu_si128((__m128i *)(out + 16 * (i + j)), _mm_xor_si128(b[j], s[j]));
     }
     for (; i < n; i++) {
-        __m128i s = sigma(_mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + 16 * i)), m));
+        __m128i s = enc1(rk, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + 16 * i)), m));
         __m128i b = _mm_xor_si128(s, _mm_set_epi64x((long long)tweak_hi, (long long)(tweak_lo + i)));
         _mm_storeu_si128((__m128i *)(out + 16 * i), _mm_xor_si128(enc1(rk, b), s));
     }
@@ -133,7 +131,7 @@ void ot_tccr_multi_aesni(const ot_aes_key *pi, const uint8_t x[16], uint8_t *out
                          uint64_t tweak_lo, uint64_t tweak_hi)
 {
     const __m128i *rk = (const __m128i *)pi->rk;
-    __m128i s = sigma(_mm_loadu_si128((const __m128i *)x));
+    __m128i s = enc1(rk, _mm_loadu_si128((const __m128i *)x));
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i b[8];
@@ -160,17 +158,18 @@ void ot_tccr_tweaks_aesni(const ot_aes_key *pi, const uint8_t *x, const uint64_t
     for (; i + 8 <= n; i += 8) {
         __m128i s[8], b[8];
         #pragma GCC unroll 16
-        for (int j = 0; j < 8; j++) {
-            s[j] = sigma(_mm_loadu_si128((const __m128i *)(x + 16 * (i + j))));
+        for (int j = 0; j < 8; j++) s[j] = _mm_loadu_si128((const __m128i *)(x + 16 * (i + j)));
+        enc8(rk, s);
+        #pragma GCC unroll 16
+        for (int j = 0; j < 8; j++)
             b[j] = _mm_xor_si128(s[j], _mm_set_epi64x((long long)tweak_hi[i + j], (long long)tweak_lo[i + j]));
-        }
         enc8(rk, b);
         #pragma GCC unroll 16
         for (int j = 0; j < 8; j++)
             _mm_storeu_si128((__m128i *)(out + 16 * (i + j)), _mm_xor_si128(b[j], s[j]));
     }
     for (; i < n; i++) {
-        __m128i s = sigma(_mm_loadu_si128((const __m128i *)(x + 16 * i)));
+        __m128i s = enc1(rk, _mm_loadu_si128((const __m128i *)(x + 16 * i)));
         __m128i b = _mm_xor_si128(s, _mm_set_epi64x((long long)tweak_hi[i], (long long)tweak_lo[i]));
         _mm_storeu_si128((__m128i *)(out + 16 * i), _mm_xor_si128(enc1(rk, b), s));
     }
@@ -198,21 +197,23 @@ void ot_kk_hash_aesni(const ot_aes_key *pi, const uint8_t *rows, const uint8_t *
             hi[j] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(r + 16)),
                                   _mm_loadu_si128((const __m128i *)(o + 16)));
             tw[j] = _mm_set_epi64x((long long)tweak_hi, (long long)(tweak_lo + i));
-            s[j] = sigma(lo);
-            b[j] = _mm_xor_si128(s[j], tw[j]);
+            s[j] = lo;
             /* Past the end the last input repeats (its result is dropped). */
             if (j + 1 < cnt && ++x == noffs) {
                 x = 0;
                 i++;
             }
         }
+        enc8(rk, s);
+        #pragma GCC unroll 16
+        for (size_t j = 0; j < 8; j++) b[j] = _mm_xor_si128(s[j], tw[j]);
         enc8(rk, b);
         const __m128i one_hi = _mm_set_epi64x(1, 0);
         #pragma GCC unroll 16
-        for (size_t j = 0; j < 8; j++) {
-            s[j] = sigma(_mm_xor_si128(_mm_xor_si128(b[j], s[j]), hi[j]));
-            b[j] = _mm_xor_si128(s[j], _mm_add_epi64(tw[j], one_hi));
-        }
+        for (size_t j = 0; j < 8; j++) s[j] = _mm_xor_si128(_mm_xor_si128(b[j], s[j]), hi[j]);
+        enc8(rk, s);
+        #pragma GCC unroll 16
+        for (size_t j = 0; j < 8; j++) b[j] = _mm_xor_si128(s[j], _mm_add_epi64(tw[j], one_hi));
         enc8(rk, b);
         for (size_t j = 0; j < cnt; j++)
             out[p + j] = (uint64_t)_mm_cvtsi128_si64(_mm_xor_si128(b[j], s[j]));

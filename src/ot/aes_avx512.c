@@ -48,13 +48,6 @@ VAES_FN void ot_aes_ctr_vaes(const ot_aes_key *k, uint64_t ctr, uint8_t *out, si
     if (i < nblocks) ot_aes_ctr_aesni(k, ctr + i, out + 16 * i, nblocks - i);
 }
 
-VAES_FN static inline __m512i sigma4(__m512i x)
-{
-    __m512i swapped = _mm512_shuffle_epi32(x, (_MM_PERM_ENUM)0x4e);
-    __m512i high_only = _mm512_and_si512(x, _mm512_set_epi64(-1, 0, -1, 0, -1, 0, -1, 0));
-    return _mm512_xor_si512(swapped, high_only);
-}
-
 VAES_FN void ot_tccr_vaes(const ot_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
                   size_t n, uint64_t tweak_lo, uint64_t tweak_hi)
 {
@@ -69,9 +62,11 @@ VAES_FN void ot_tccr_vaes(const ot_aes_key *pi, const uint8_t *x, const uint8_t 
         long long lo = (long long)(tweak_lo + i), hi = (long long)tweak_hi;
         __m512i tw = _mm512_add_epi64(_mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo), lane);
         #pragma GCC unroll 16
+        for (int j = 0; j < 4; j++)
+            s[j] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(x + 16 * (i + 4 * (size_t)j))), m);
+        enc4x4(rk, s); /* pi(x), then pi(pi(x) ^ t) ^ pi(x) as in aes_aesni.c */
+        #pragma GCC unroll 16
         for (int j = 0; j < 4; j++) {
-            s[j] = sigma4(_mm512_xor_si512(
-                _mm512_loadu_si512((const void *)(x + 16 * (i + 4 * (size_t)j))), m));
             b[j] = _mm512_xor_si512(s[j], tw);
             tw = _mm512_add_epi64(tw, four);
         }

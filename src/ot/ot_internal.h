@@ -22,8 +22,13 @@ void ot_aes_ecb_aesni(const ot_aes_key *k, const uint8_t *in, uint8_t *out, size
  * low 64 bits (little-endian) of the block and zero above. */
 void ot_aes_ctr_aesni(const ot_aes_key *k, uint64_t ctr, uint8_t *out, size_t nblocks);
 /* out[i] = tccr(tweak_i, x_i ^ mask), where tweak_i = (tweak_lo + i, tweak_hi)
- * and tccr(t, x) = pi(sigma(x) ^ t) ^ sigma(x) with pi = AES under the fixed
- * key and sigma(xL || xR) = (xL ^ xR || xL) an orthomorphism. mask may be NULL. */
+ * and tccr(t, x) = pi(pi(x) ^ t) ^ pi(x) with pi = AES under the fixed key:
+ * the tweakable circular correlation-robust hash of Guo-Katz-Wang-Yu (2020).
+ * With pi ideal, p queries to pi distinguish it with advantage about
+ * mu p / 2^128 for mu hashed values per tweak: tweaks are unique in a
+ * session but restart in the next under the same key, so the bits drop
+ * with log2 of the sessions (docs/PROTOCOL.md), not a flat 128. mask may
+ * be NULL. */
 void ot_tccr_aesni(const ot_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
                    size_t n, uint64_t tweak_lo, uint64_t tweak_hi);
 /* Same hash with a fixed x and n consecutive tweak_hi values (tweak_lo fixed):

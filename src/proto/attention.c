@@ -200,7 +200,8 @@ static cg_status refresh_server(gen_sess *s, attn *a, cg_error *err)
     kv_ref *due = cg_alloc((a->n_refresh_max ? a->n_refresh_max : 1) * sizeof *due);
     if (!due) return cg_error_set(err, CG_ERR_NOMEM, "refresh");
     const size_t n = kv_cache_due(&s->cache, s->he, a->layer, kv_blocks_for(&s->kv, a->cols),
-                                  s->req.refresh_every, GEN_REFRESH_BUDGET, due, a->n_refresh_max);
+                                  s->req.refresh_every,
+                                  GEN_REFRESH_BUDGET + s->flood_bits - GEN_FLOOD_BITS, due, a->n_refresh_max);
     cg_status st = keep_room(s, a, n, err);
     for (size_t i = 0; st == CG_OK && i < n; i++)
         st = cg_bfv_ct_copy(s->he, &a->rct[i], kv_cache_at(&s->cache, due[i]), err);

@@ -58,6 +58,11 @@ static cg_status parse_cts(gen_sess *s, cg_reader *r, cg_bfv_ct *cts, size_t n, 
     }
     if (st == CG_OK && cg_reader_left(r) != 0)
         st = cg_error_set(err, CG_ERR_FORMAT, "trailing bytes after %zu ciphertexts", n);
+    /* Everything the client sends is a fresh secret-key encryption (semi-
+     * honest client): the server's estimate comes from that public fact,
+     * never from the header's number, which the client could set to 0. */
+    for (size_t k = 0; st == CG_OK && s->party == CG_SERVER && k < n; k++)
+        cts[k].noise_log2 = cg_bfv_fresh_noise_estimate(s->he, false);
     if (st != CG_OK) gen_free_cts(cts, i);
     return st;
 }
@@ -159,7 +164,7 @@ static cg_status mask_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
 {
     const to_share_job *j = ctx;
     cg_bfv_plain r = {0};
-    cg_status st = cg_bfv_mask_and_flood(s->he, &s->pk, &j->cts[i], GEN_FLOOD_BITS, &r, err);
+    cg_status st = cg_bfv_mask_and_flood(s->he, &s->pk, &j->cts[i], s->flood_bits, &r, err);
     if (st == CG_OK) take_share(s, j, i, &r);
     cg_bfv_plain_free(&r);
     return st;

@@ -103,9 +103,9 @@ static cg_status block(gen_sess *s, size_t layer, size_t pos0, size_t rows, acti
     return projection(s, CG_PART_MLP_DOWN, GEN_MAT_MLP_DOWN, layer, rows, a->h, a->u, a->x, err);
 }
 
-/* Gumbel-max: logits / T + G on shares, G = -log(-log u) from the client's
- * combined seed, added to the client's share only (cg_fixed_sample is the
- * same in the clear). */
+/* Gumbel-max: logits / T + G on shares, G = -log(-log u) from the server's
+ * per-session seed, added to the server's share only, so the client's view
+ * is the token alone (cg_fixed_sample is the same in the clear). */
 static cg_status gumbel_scores(gen_sess *s, uint64_t *z, cg_error *err)
 {
     const size_t V = s->V;
@@ -114,7 +114,7 @@ static cg_status gumbel_scores(gen_sess *s, uint64_t *z, cg_error *err)
     CG_TRY(gen_trunc(s, V, z, s->fx.weight_frac, err));
     cg_mpc_mul_public(s->mpc, s->l, V, z, (uint64_t)c, z);
     CG_TRY(gen_trunc(s, V, z, sf, err));
-    if (s->party != CG_CLIENT) return CG_OK;
+    if (s->party != CG_SERVER) return CG_OK;
     int64_t *g = cg_alloc(V * sizeof *g);
     if (!g) return cg_error_set(err, CG_ERR_NOMEM, "sampling noise");
     cg_prg prg;

@@ -15,11 +15,21 @@
 #include "cryptogen/proto.h"
 #include "proto/kv_cache.h"
 
-/* Statistical security of the noise flooding on every returned ciphertext. */
+/* Statistical security of the noise flooding over a whole session: each
+ * returned ciphertext is flooded with GEN_FLOOD_BITS + ceil(log2(m) / 2)
+ * bits for m returned coefficients (gen_flood_bits; PROTOCOL.md). */
 #define GEN_FLOOD_BITS 40
-/* A cache ciphertext whose estimated budget falls below this is refreshed:
+/* A cache ciphertext whose estimated budget falls below this plus the
+ * session's extra flooding bits (flood_bits - GEN_FLOOD_BITS) is refreshed:
  * one ct x ct product (~50 bits) plus flooding (40 + margin) must still fit. */
 #define GEN_REFRESH_BUDGET 100.0
+/* The fewest positions per cache ciphertext a client may ask for: fewer
+ * multiply the server's ciphertexts and working memory. */
+#define GEN_MIN_BLOCK 4
+/* A public bound on every weight's magnitude (the format: weights fit 31
+ * bits). The server's noise estimates use it instead of the actual
+ * weights, so nothing it sends or decides depends on their size. */
+#define GEN_WEIGHT_BOUND_LOG2 31.0
 /* Prompt rows processed per pass (bounds a session's working memory). */
 #define GEN_PREFILL_CHUNK 16
 
@@ -41,6 +51,7 @@ typedef struct gen_sess {
     unsigned l;    /* share ring bits; t = 2^l */
     uint64_t mask; /* 2^l - 1 */
     kv_layout kv;  /* the cache's coefficient layout (both parties) */
+    unsigned flood_bits; /* statistical bits of each flooding (gen_flood_bits) */
 
     /* Keys and the two-party context. */
     cg_bfv_ctx *he;
@@ -53,8 +64,7 @@ typedef struct gen_sess {
     const cg_fixed_model *fm;
     kv_cache cache;
 
-    /* Sampling: the server's half, and the client's combined seed. */
-    uint8_t server_seed[32];
+    /* Server only: the seed of the sampling noise (never sent). */
     uint8_t sample_seed[32];
 
     /* Reporting (report.c). */
@@ -79,6 +89,17 @@ void gen_step_end(gen_sess *s, size_t length, uint64_t t0);
 void gen_progress(gen_sess *s, cg_gen_phase phase, size_t done, size_t total);
 /* Counters of the channel so far (the set-up's cost before step 0). */
 cg_chan_counters gen_channel_totals(const gen_sess *s);
+
+/* ---- flood.c ---------------------------------------------------------------
+ * From the public request and shapes (both parties get the same numbers). */
+/* Ciphertexts the server returns over the session (every refresh that could
+ * be due counted). */
+uint64_t gen_returned_cts(const gen_sess *s);
+/* GEN_FLOOD_BITS + ceil(log2(returned coefficients) / 2). */
+unsigned gen_flood_bits(const gen_sess *s);
+/* The largest working memory of one pass, in bytes (counted in the
+ * server's session budget beside the cache). */
+uint64_t gen_working_bytes(const gen_sess *s);
 
 /* ---- parallel.c ------------------------------------------------------------ */
 /* Runs fn(s, ctx, i) for i in [0, n) on the session's threads (items write

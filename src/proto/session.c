@@ -28,6 +28,35 @@ static void sess_free(gen_sess *s)
 
 /* ---- Handshake ------------------------------------------------------------------ */
 
+/* The server alone decides the parameter set: its allow-list, and never a
+ * set flagged insecure outside tests (whatever hides the weights in the
+ * returned ciphertexts rests on RLWE at these parameters). */
+cg_status cg_gen_preset_allowed(const char *allow, bool allow_insecure, const char *name,
+                                cg_error *err)
+{
+    cg_error local = {0};
+    if (!err) err = &local;
+    if (!allow) allow = "paper";
+    const size_t len = name ? strlen(name) : 0;
+    bool listed = false;
+    for (const char *p = allow; len && *p && !listed;) {
+        const char *end = strchr(p, ',');
+        const size_t k = end ? (size_t)(end - p) : strlen(p);
+        listed = k == len && memcmp(p, name, len) == 0;
+        p += end ? k + 1 : k;
+    }
+    if (!listed)
+        return cg_error_set(err, CG_ERR_PARAM, "parameter set '%s' is not allowed by this server (allowed: %s)",
+                            name ? name : "", allow);
+    cg_bfv_spec spec;
+    CG_TRY(cg_bfv_preset(name, &spec, err));
+    if (spec.insecure_for_tests && !allow_insecure)
+        return cg_error_set(err, CG_ERR_PARAM,
+                            "parameter set '%s' is insecure (above the 128-bit bound) and refused "
+                            "(allowed: %s)", name, allow);
+    return CG_OK;
+}
+
 /* Everything both sides derive from the public configuration, checked so
  * that a peer's numbers cannot make the layout overlap. */
 static cg_status agree_shapes(gen_sess *s, cg_error *err)
@@ -53,6 +82,9 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
     CG_TRY(cg_bfv_ctx_new(&s->he, &spec, err));
     cg_bfv_set_threads(s->he, s->threads);
     s->N = cg_bfv_n(s->he);
+    if (s->req.block_positions != 0 && s->req.block_positions < GEN_MIN_BLOCK)
+        return cg_error_set(err, CG_ERR_ARG, "%u positions per cache ciphertext: at least %u (or 0 for the most)",
+                            s->req.block_positions, GEN_MIN_BLOCK);
     CG_TRY(kv_layout_init(&s->kv, s->N, s->dh, s->req.block_positions, err));
     const cg_gen_request *q = &s->req;
     if (q->prompt_len < 1 || q->new_tokens < 1 ||
@@ -67,14 +99,19 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
     if (!cg_otn_kind_valid(q->otn))
         return cg_error_set(err, CG_ERR_PARAM, "unknown 1-of-N OT kind %d", (int)q->otn);
     if (s->party == CG_SERVER && s->opt && s->opt->max_cache_bytes) {
-        /* every block of K and V, at the top level, size 2 */
+        /* every block of K and V, at the top level, size 2, and the working
+         * memory of the largest pass (attention's grows with the blocks) */
         const size_t blocks = kv_blocks_for(&s->kv, (size_t)q->bench_fill + q->prompt_len + q->new_tokens);
-        double need = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 *
-                      (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
-        if (need > (double)s->opt->max_cache_bytes)
-            return cg_error_set(err, CG_ERR_PARAM, "this request needs a %.0f MB cache, the server allows %.0f MB",
-                                need / 1e6, (double)s->opt->max_cache_bytes / 1e6);
+        const double cache = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 *
+                             (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
+        const double work = (double)gen_working_bytes(s);
+        if (cache + work > (double)s->opt->max_cache_bytes)
+            return cg_error_set(err, CG_ERR_PARAM,
+                                "this request needs %.0f MB (a %.0f MB cache and %.0f MB of working memory), "
+                                "the server allows %.0f MB", (cache + work) / 1e6, cache / 1e6, work / 1e6,
+                                (double)s->opt->max_cache_bytes / 1e6);
     }
+    s->flood_bits = gen_flood_bits(s);
     return CG_OK;
 }
 
@@ -112,18 +149,15 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     for (int i = 0; i < 5; i++) CG_TRY(cg_read_u32(&r, &v[i], "model shape", err));
     for (int i = 0; i < 4; i++) CG_TRY(cg_read_u8(&r, &fx[i], "fixed-point format", err));
     CG_TRY(cg_read_u64(&r, &mul, "attention scale", err));
-    CG_TRY(cg_read_bytes(&r, s->server_seed, sizeof s->server_seed, "server seed", err));
-    /* Sampling noise from both halves: unbiased if either side's generator
-     * is; the server never learns it (it lacks the client's half). */
-    uint8_t mine[32];
-    randombytes_buf(mine, sizeof mine);
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, NULL, 0, sizeof s->sample_seed);
-    crypto_generichash_update(&h, mine, sizeof mine);
-    crypto_generichash_update(&h, s->server_seed, sizeof s->server_seed);
-    crypto_generichash_final(&h, s->sample_seed, sizeof s->sample_seed);
-    sodium_memzero(mine, sizeof mine);
-    sodium_memzero(&h, sizeof h);
+    /* the set the server chose (today it must be the one asked for) */
+    char chosen[sizeof s->req.he_preset];
+    CG_TRY(cg_read_bytes(&r, chosen, sizeof chosen, "parameter set", err));
+    chosen[sizeof chosen - 1] = '\0';
+    if (strcmp(chosen, s->req.he_preset) != 0)
+        return cg_error_set(err, CG_ERR_PARAM, "server chose parameter set '%s', not '%s'", chosen,
+                            s->req.he_preset);
+    if (cg_reader_left(&r) != 0)
+        return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the handshake reply", cg_reader_left(&r));
     s->cfg = (cg_gpt2_config){.n_layer = v[0], .n_head = v[1], .n_embd = v[2],
                               .n_positions = v[3], .vocab_size = v[4], .ln_eps = 1e-5f};
     s->fx = (cg_fixed_config){.act = {.ring_bits = fx[0], .frac_bits = fx[1]}, .weight_frac = fx[2]};
@@ -185,7 +219,9 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     s->fx = s->fm->fx;
     s->score_shift = s->fm->score_shift;
     s->score_mul = s->fm->score_mul;
-    st = agree_shapes(s, err);
+    st = cg_gen_preset_allowed(s->opt ? s->opt->allow_presets : NULL,
+                               s->opt && s->opt->allow_insecure, s->req.he_preset, err);
+    if (st == CG_OK) st = agree_shapes(s, err);
     if (st != CG_OK) return refuse(s, st, err);
     cg_buf *b = &s->msg;
     cg_buf_reset(b);
@@ -200,9 +236,13 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, s->fx.weight_frac);
     cg_buf_put_u8(b, (uint8_t)s->score_shift);
     cg_buf_put_u64(b, (uint64_t)s->score_mul);
-    /* the server's half of the sampling randomness */
-    randombytes_buf(s->server_seed, sizeof s->server_seed);
-    cg_buf_put(b, s->server_seed, sizeof s->server_seed);
+    cg_buf_put(b, s->req.he_preset, sizeof s->req.he_preset); /* the set chosen */
+    /* The sampling noise is the server's alone (semi-honest server): the
+     * client sees only the token, never the noise. */
+    if (s->opt && s->opt->test_noise_seed)
+        memcpy(s->sample_seed, s->opt->test_noise_seed, sizeof s->sample_seed);
+    else
+        cg_random_bytes(s->sample_seed, sizeof s->sample_seed);
     return cg_chan_send_buf(s->ch, b, err);
 }
 

@@ -130,6 +130,7 @@ usage_error generate "--tls-pin, --tls-ca and --insecure-plaintext go with --con
 usage_error tls-cert "--out DIR is required"
 usage_error "bench gen" "--channel 'ssl' is not one of tls, plaintext" --channel ssl
 usage_error serve "--timeout 0 is outside [1, 86400]" --listen 127.0.0.1:0 --timeout 0
+usage_error serve "--allow-presets: parameter set 'test2048' is insecure (above the 128-bit bound) and refused (allowed: paper,test2048)" --listen 127.0.0.1:0 --allow-presets paper,test2048
 usage_error ppl "--mode 'double' is not one of float, fixed" --data x --mode double
 usage_error ppl "--stride 8 is not below --ctx 8" --data x --ctx 8 --stride 8
 usage_error stats "--data FILE is required"

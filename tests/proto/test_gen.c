@@ -29,6 +29,8 @@ typedef struct server_job {
     unsigned refreshes;
     uint64_t last_cache_bytes;
     size_t steps;
+    cg_gen_noise_fn on_noise; /* the sampling noise is the server's */
+    void *on_noise_ctx;
 } server_job;
 
 static void server_step(void *ctx, const cg_gen_step_report *r)
@@ -43,7 +45,8 @@ static void *server_main(void *arg)
 {
     server_job *j = arg;
     cg_gen_options o = {.threads = j->threads > 0 ? j->threads : 1, .on_step = server_step,
-                        .on_step_ctx = j, .weights = j->ws};
+                        .on_step_ctx = j, .weights = j->ws, .on_noise = j->on_noise,
+                        .on_noise_ctx = j->on_noise_ctx};
     j->st = cg_gen_server(j->ch, j->fm, &o, &j->err);
     return NULL;
 }
@@ -490,12 +493,12 @@ static void test_sampling_equals_emulator(void **state)
     assert_non_null(nl.noise);
     cg_channel *a = NULL, *b = NULL;
     assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    server_job sj = {.ch = b, .fm = fm};
+    server_job sj = {.ch = b, .fm = fm, .on_noise = keep_noise, .on_noise_ctx = &nl};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, server_main, &sj), 0);
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
                           .new_tokens = NEW, .temperature_milli = 800};
-    cg_gen_options o = {.threads = 1, .on_noise = keep_noise, .on_noise_ctx = &nl};
+    cg_gen_options o = {.threads = 1};
     uint32_t got[NEW];
     assert_int_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_OK);
     pthread_join(t, NULL);

@@ -1,0 +1,89 @@
+/* What a session returns and holds, from public facts only (the request and
+ * the model's shapes), for both parties:
+ *   - the ciphertexts the server returns over the whole session, and from
+ *     them the statistical bits of the noise flooding: 40 + ceil(log2(m)/2)
+ *     for m returned coefficients (the argument is in docs/PROTOCOL.md);
+ *   - the largest working memory of one pass (attention's ciphertexts and
+ *     shares, a linear layer's ciphertexts, the activations), counted in the
+ *     session's memory budget beside the cache.
+ * Both mirror the loops of session.c (run_steps), attention.c (attn_new)
+ * and linear.c: a change there must be made here too. */
+#include <math.h>
+
+#include "proto/proto_internal.h"
+
+static uint64_t cout_of(const gen_sess *s, gen_matrix_role role)
+{
+    const gen_matrix m = gen_matrix_of(&s->cfg, NULL, role, 0);
+    return gen_plan_of(s->N, m.in, m.out).cout;
+}
+
+/* Returned by one attention call: scores, outputs, and every refresh that
+ * could be due (an upper bound). */
+static uint64_t attention_cts(const gen_sess *s, size_t pos0, size_t rows)
+{
+    uint64_t n = (uint64_t)rows * s->H; /* outputs */
+    for (size_t r = 0; r < rows; r++) n += s->H * (kv_block_of(&s->kv, pos0 + r) + 1);
+    return n + 2 * (uint64_t)s->H * kv_blocks_for(&s->kv, pos0 + rows);
+}
+
+static uint64_t pass_cts(const gen_sess *s, size_t pos0, size_t rows, bool pick)
+{
+    const uint64_t per_row = cout_of(s, GEN_MAT_QKV) + cout_of(s, GEN_MAT_ATTN_OUT) +
+                             cout_of(s, GEN_MAT_MLP_UP) + cout_of(s, GEN_MAT_MLP_DOWN);
+    uint64_t n = rows * cout_of(s, GEN_MAT_EMBED);
+    n += s->cfg.n_layer * (rows * per_row + attention_cts(s, pos0, rows));
+    return n + (pick ? cout_of(s, GEN_MAT_LM_HEAD) : 0);
+}
+
+uint64_t gen_returned_cts(const gen_sess *s)
+{
+    const size_t m = s->req.prompt_len, n = s->req.new_tokens, base = s->req.bench_fill;
+    uint64_t total = 0;
+    for (size_t step = 0; step < n; step++) {
+        const size_t len = m + step;
+        size_t first = s->req.use_cache && step > 0 ? len - 1 : 0;
+        while (first < len) {
+            const size_t rows = len - first < GEN_PREFILL_CHUNK ? len - first : GEN_PREFILL_CHUNK;
+            total += pass_cts(s, base + first, rows, first + rows == len);
+            first += rows;
+        }
+    }
+    return total;
+}
+
+unsigned gen_flood_bits(const gen_sess *s)
+{
+    const double coeffs = (double)gen_returned_cts(s) * (double)s->N;
+    const double half = coeffs > 1 ? ceil(0.5 * log2(coeffs)) : 0;
+    return GEN_FLOOD_BITS + (unsigned)half;
+}
+
+uint64_t gen_working_bytes(const gen_sess *s)
+{
+    const size_t len = (size_t)s->req.bench_fill + s->req.prompt_len + s->req.new_tokens;
+    const size_t rows = s->req.prompt_len < GEN_PREFILL_CHUNK ? s->req.prompt_len : GEN_PREFILL_CHUNK;
+    const size_t pos0 = len - rows; /* the largest pass ends at the last position */
+    const double ct = 3.0 * (double)cg_bfv_nq(s->he) * (double)s->N * 8.0; /* a size-3 product */
+    const double share = (double)s->N * 8.0;
+    /* attention (attn_new): appends, queries, outputs, scores and probabilities
+     * twice, refreshes, with the refresh round's shares and the score rows */
+    const double n_q = (double)rows * (double)s->H;
+    double n_sc = 0;
+    for (size_t r = 0; r < rows; r++) n_sc += (double)s->H * (double)(kv_block_of(&s->kv, pos0 + r) + 1);
+    const double n_ref = 2.0 * (double)s->H * (double)kv_blocks_for(&s->kv, len);
+    const double attention = (2 * n_q + 2 * n_q + 2 * n_sc + n_ref) * ct + n_ref * share +
+                             2.0 * n_q * (double)len * 8.0;
+    /* the widest linear layer's inputs and outputs */
+    double linear = 0;
+    for (size_t i = 0; i < gen_matrix_count(&s->cfg); i++) {
+        const gen_matrix m = gen_matrix_at(&s->cfg, NULL, i);
+        const gen_plan p = gen_plan_of(s->N, m.in, m.out);
+        const double need = (double)rows * (double)(p.cin + p.cout) * ct;
+        if (need > linear) linear = need;
+    }
+    /* activations (forward.c), with the client's one-hot rows */
+    const double acts = (double)rows * (12.0 * (double)s->d + (double)s->V) * 8.0 + (double)s->V * 8.0;
+    const double most = (attention > linear ? attention : linear) + acts;
+    return most < 1.8e19 ? (uint64_t)most : UINT64_MAX;
+}
