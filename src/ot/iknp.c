@@ -15,7 +15,7 @@
  * Correlated OT, chosen-message OT and 1-out-of-N OT add one message from
  * the sender. Every call starts with a 16-byte header from the receiver so
  * that mismatched calls fail cleanly instead of desynchronising. */
-#include "ot/ot_internal.h"
+#include "ot/ferret.h"
 
 #include <cpuid.h>
 #include <string.h>
@@ -56,13 +56,28 @@ void cg_ot_free(cg_ot *ot)
     cg_free(ot->h1);
     cg_free(ot->vals);
     cg_buf_free(&ot->out);
+    ot_ferret_free(ot->fe);
     cg_free(ot); /* wipes delta and the fixed key */
+}
+
+cg_ot_kind cg_ot_get_kind(const cg_ot *ot) { return ot->kind; }
+
+void cg_ot_get_stats(const cg_ot *ot, cg_ot_stats *s)
+{
+    *s = ot->stats;
+    if (ot->fe) s->stock = ot->fe->len;
 }
 
 cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind otn, cg_error *err)
 {
+    return cg_ot_new_kind(out, ch, role, otn, CG_OT_IKNP, err);
+}
+
+cg_status cg_ot_new_kind(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind otn,
+                         cg_ot_kind kind, cg_error *err)
+{
     if (!out || !ch || (role != CG_OT_SENDER && role != CG_OT_RECEIVER) ||
-        !cg_otn_kind_valid(otn))
+        !cg_otn_kind_valid(otn) || !cg_ot_kind_valid(kind))
         return cg_error_set(err, CG_ERR_ARG, "cg_ot_new: bad argument");
     *out = NULL;
     if (!(cg_cpu_features_raw() & CG_CPU_AESNI))
@@ -74,7 +89,9 @@ cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind ot
     bool vaes = ot_vaes_available();
     ot->ctr = vaes ? ot_aes_ctr_vaes : ot_aes_ctr_aesni;
     ot->tccr = vaes ? ot_tccr_vaes : ot_tccr_aesni;
-    ot->otn = otn;
+    /* Ferret: 1-of-N from log2 N COTs, which cost it about a bit each. */
+    ot->otn = kind == CG_OT_FERRET ? CG_OTN_SPLIT : otn;
+    ot->kind = kind;
     cg_buf_init(&ot->out);
     size_t ncol = role == CG_OT_SENDER ? OT_BASE_OTS : 2 * OT_BASE_OTS;
     ot->col = cg_calloc(ncol, sizeof *ot->col);
@@ -108,6 +125,7 @@ cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind ot
             }
         cg_secure_zero(keys, sizeof keys);
     }
+    if (st == CG_OK && kind == CG_OT_FERRET) st = ot_ferret_new(ot, err);
     if (st != CG_OK) {
         cg_ot_free(ot);
         return st;
@@ -142,7 +160,8 @@ void ot_sender_columns(void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size
     }
 }
 
-cg_status ot_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx, cg_error *err)
+cg_status ot_iknp_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx,
+                              cg_error *err)
 {
     for (size_t begin = 0; begin < m; begin += CHUNK) {
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
@@ -163,8 +182,8 @@ cg_status ot_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *c
     return CG_OK;
 }
 
-cg_status ot_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs, ot_chunk_fn fn,
-                         void *ctx, cg_error *err)
+cg_status ot_iknp_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs,
+                              ot_chunk_fn fn, void *ctx, cg_error *err)
 {
     for (size_t begin = 0; begin < m; begin += CHUNK) {
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
@@ -199,6 +218,21 @@ cg_status ot_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs
         CG_TRY(fn(ot, ctx, begin, count, first, err));
     }
     return CG_OK;
+}
+
+cg_status ot_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx, cg_error *err)
+{
+    ot->stats.cots_used += m;
+    if (ot->fe) return ot_ferret_extend_send(ot, m, hash, fn, ctx, err);
+    return ot_iknp_extend_send(ot, m, hash, fn, ctx, err);
+}
+
+cg_status ot_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs, ot_chunk_fn fn,
+                         void *ctx, cg_error *err)
+{
+    ot->stats.cots_used += m;
+    if (ot->fe) return ot_ferret_extend_recv(ot, m, hash, cs, fn, ctx, err);
+    return ot_iknp_extend_recv(ot, m, hash, cs, fn, ctx, err);
 }
 
 /* ---- call framing and checks ---- */
@@ -282,17 +316,23 @@ bool ot_out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned b
 cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind otn,
                          cg_error *err)
 {
+    return cg_ot_pair_new_kind(p, ch, party, otn, CG_OT_IKNP, err);
+}
+
+cg_status cg_ot_pair_new_kind(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind otn,
+                              cg_ot_kind kind, cg_error *err)
+{
     if (!p || !ch || (party != 0 && party != 1))
         return cg_error_set(err, CG_ERR_ARG, "cg_ot_pair_new: bad argument");
     p->send = p->recv = NULL;
     cg_status st;
     /* Opposite orders on the two sides: party 0's sender meets party 1's receiver first. */
     if (party == 0) {
-        st = cg_ot_new(&p->send, ch, CG_OT_SENDER, otn, err);
-        if (st == CG_OK) st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, otn, err);
+        st = cg_ot_new_kind(&p->send, ch, CG_OT_SENDER, otn, kind, err);
+        if (st == CG_OK) st = cg_ot_new_kind(&p->recv, ch, CG_OT_RECEIVER, otn, kind, err);
     } else {
-        st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, otn, err);
-        if (st == CG_OK) st = cg_ot_new(&p->send, ch, CG_OT_SENDER, otn, err);
+        st = cg_ot_new_kind(&p->recv, ch, CG_OT_RECEIVER, otn, kind, err);
+        if (st == CG_OK) st = cg_ot_new_kind(&p->send, ch, CG_OT_SENDER, otn, kind, err);
     }
     if (st != CG_OK) cg_ot_pair_free(p);
     return st;
