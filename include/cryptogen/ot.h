@@ -10,8 +10,8 @@
  * extension. A party that needs OTs in both directions holds a cg_ot_pair
  * (two instances over the same channel, one per direction), so that both
  * parties can act as sender. Each COT is used once; the global correlation
- * Delta is never revealed. The interface leaves room for a silent OT
- * (Ferret) back-end: callers only see the batch calls below.
+ * Delta is never revealed. The COTs come from IKNP or from a Ferret silent
+ * OT generator (cg_ot_kind); callers only see the batch calls below.
  *
  * Calling conventions: the two ends make the same call (kind, n, bits, N) in
  * the same order; the receiver's first message names its call and a

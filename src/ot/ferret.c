@@ -213,16 +213,3 @@ cg_status ot_ferret_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_
     }
     return CG_OK;
 }
-
-/* ---- public ---- */
-
-cg_status cg_ot_reserve(cg_ot *ot, size_t n, unsigned N, cg_error *err)
-{
-    CG_TRY(ot_check_usable(ot, err));
-    if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "cg_ot_reserve: N = %u, need 2..256", N);
-    if (n > ((size_t)1 << 32)) return cg_error_set(err, CG_ERR_ARG, "cg_ot_reserve: too many");
-    if (!ot->fe || n == 0) return CG_OK;
-    unsigned k = 0;
-    while ((1u << k) < N) k++;
-    return ot_finish(ot, ot_ferret_ensure(ot, n * k, err));
-}

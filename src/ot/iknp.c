@@ -1,6 +1,6 @@
 /* The IKNP OT extension core: set-up, the extension of m random OTs that
- * every derived OT runs on (ot_1of2.c, ot_1ofn.c), call framing and checks,
- * and the pair of instances for both directions.
+ * every derived OT runs on (ot_1of2.c, ot_1ofn.c), call framing and checks.
+ * Instances themselves (and the choice of COT source) are ot_ctx.c's.
  *
  * Set-up: 128 base OTs in the opposite direction. The extension sender picks
  * Delta = s (128 random bits) and learns k_j^{s_j}; the extension receiver
@@ -15,7 +15,7 @@
  * Correlated OT, chosen-message OT and 1-out-of-N OT add one message from
  * the sender. Every call starts with a 16-byte header from the receiver so
  * that mismatched calls fail cleanly instead of desynchronising. */
-#include "ot/ferret.h"
+#include "ot/ot_internal.h"
 
 #include <cpuid.h>
 #include <string.h>
@@ -44,9 +44,8 @@ const char *cg_ot_backend(void)
     return ot_vaes_available() ? "vaes" : "aesni";
 }
 
-void cg_ot_free(cg_ot *ot)
+void ot_iknp_release(cg_ot *ot)
 {
-    if (!ot) return;
     cg_free(ot->col);
     cg_free(ot->kk_col);
     cg_free(ot->mat);
@@ -56,42 +55,15 @@ void cg_ot_free(cg_ot *ot)
     cg_free(ot->h1);
     cg_free(ot->vals);
     cg_buf_free(&ot->out);
-    ot_ferret_free(ot->fe);
-    cg_free(ot); /* wipes delta and the fixed key */
 }
 
-cg_ot_kind cg_ot_get_kind(const cg_ot *ot) { return ot->kind; }
-
-void cg_ot_get_stats(const cg_ot *ot, cg_ot_stats *s)
+cg_status ot_iknp_init(cg_ot *ot, cg_error *err)
 {
-    *s = ot->stats;
-    if (ot->fe) s->stock = ot->fe->len;
-}
-
-cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind otn, cg_error *err)
-{
-    return cg_ot_new_kind(out, ch, role, otn, CG_OT_IKNP, err);
-}
-
-cg_status cg_ot_new_kind(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind otn,
-                         cg_ot_kind kind, cg_error *err)
-{
-    if (!out || !ch || (role != CG_OT_SENDER && role != CG_OT_RECEIVER) ||
-        !cg_otn_kind_valid(otn) || !cg_ot_kind_valid(kind))
-        return cg_error_set(err, CG_ERR_ARG, "cg_ot_new: bad argument");
-    *out = NULL;
-    if (!(cg_cpu_features_raw() & CG_CPU_AESNI))
-        return cg_error_set(err, CG_ERR_UNSUPPORTED, "OT extension needs AES-NI");
-    cg_ot *ot = cg_calloc(1, sizeof *ot);
-    if (!ot) return cg_error_set(err, CG_ERR_NOMEM, "cg_ot_new: out of memory");
-    ot->ch = ch;
-    ot->role = role;
+    cg_ot_role role = ot->role;
+    cg_channel *ch = ot->ch;
     bool vaes = ot_vaes_available();
     ot->ctr = vaes ? ot_aes_ctr_vaes : ot_aes_ctr_aesni;
     ot->tccr = vaes ? ot_tccr_vaes : ot_tccr_aesni;
-    /* Ferret: 1-of-N from log2 N COTs, which cost it about a bit each. */
-    ot->otn = kind == CG_OT_FERRET ? CG_OTN_SPLIT : otn;
-    ot->kind = kind;
     cg_buf_init(&ot->out);
     size_t ncol = role == CG_OT_SENDER ? OT_BASE_OTS : 2 * OT_BASE_OTS;
     ot->col = cg_calloc(ncol, sizeof *ot->col);
@@ -102,10 +74,8 @@ cg_status cg_ot_new_kind(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_ki
     ot->h1 = role == CG_OT_SENDER ? cg_alloc(CHUNK * 16) : NULL;
     ot->vals = cg_alloc(CHUNK * sizeof(uint64_t));
     if (!ot->col || !ot->mat || !ot->scratch || !ot->rows || !ot->h0 || !ot->vals ||
-        (role == CG_OT_SENDER && !ot->h1)) {
-        cg_ot_free(ot);
+        (role == CG_OT_SENDER && !ot->h1))
         return cg_error_set(err, CG_ERR_NOMEM, "cg_ot_new: out of memory");
-    }
     ot_aes_expand_aesni(&ot->pi, fixed_pi_key);
     cg_status st;
     if (role == CG_OT_SENDER) {
@@ -125,13 +95,7 @@ cg_status cg_ot_new_kind(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_ki
             }
         cg_secure_zero(keys, sizeof keys);
     }
-    if (st == CG_OK && kind == CG_OT_FERRET) st = ot_ferret_new(ot, err);
-    if (st != CG_OK) {
-        cg_ot_free(ot);
-        return st;
-    }
-    *out = ot;
-    return CG_OK;
+    return st;
 }
 
 /* ---- the extension core ---- */
@@ -220,21 +184,6 @@ cg_status ot_iknp_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_sr
     return CG_OK;
 }
 
-cg_status ot_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx, cg_error *err)
-{
-    ot->stats.cots_used += m;
-    if (ot->fe) return ot_ferret_extend_send(ot, m, hash, fn, ctx, err);
-    return ot_iknp_extend_send(ot, m, hash, fn, ctx, err);
-}
-
-cg_status ot_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs, ot_chunk_fn fn,
-                         void *ctx, cg_error *err)
-{
-    ot->stats.cots_used += m;
-    if (ot->fe) return ot_ferret_extend_recv(ot, m, hash, cs, fn, ctx, err);
-    return ot_iknp_extend_recv(ot, m, hash, cs, fn, ctx, err);
-}
-
 /* ---- call framing and checks ---- */
 
 cg_status ot_check_usable(const cg_ot *ot, cg_error *err)
@@ -309,39 +258,4 @@ bool ot_out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned b
     ot_pack(ot->out.data + ot->out.len, vals, count, bits);
     ot->out.len += len;
     return true;
-}
-
-/* ---- both directions ---- */
-
-cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind otn,
-                         cg_error *err)
-{
-    return cg_ot_pair_new_kind(p, ch, party, otn, CG_OT_IKNP, err);
-}
-
-cg_status cg_ot_pair_new_kind(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind otn,
-                              cg_ot_kind kind, cg_error *err)
-{
-    if (!p || !ch || (party != 0 && party != 1))
-        return cg_error_set(err, CG_ERR_ARG, "cg_ot_pair_new: bad argument");
-    p->send = p->recv = NULL;
-    cg_status st;
-    /* Opposite orders on the two sides: party 0's sender meets party 1's receiver first. */
-    if (party == 0) {
-        st = cg_ot_new_kind(&p->send, ch, CG_OT_SENDER, otn, kind, err);
-        if (st == CG_OK) st = cg_ot_new_kind(&p->recv, ch, CG_OT_RECEIVER, otn, kind, err);
-    } else {
-        st = cg_ot_new_kind(&p->recv, ch, CG_OT_RECEIVER, otn, kind, err);
-        if (st == CG_OK) st = cg_ot_new_kind(&p->send, ch, CG_OT_SENDER, otn, kind, err);
-    }
-    if (st != CG_OK) cg_ot_pair_free(p);
-    return st;
-}
-
-void cg_ot_pair_free(cg_ot_pair *p)
-{
-    if (!p) return;
-    cg_ot_free(p->send);
-    cg_ot_free(p->recv);
-    p->send = p->recv = NULL;
 }

@@ -164,6 +164,11 @@ typedef struct ot_choice_src {
 void ot_sender_columns(void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t),
                        const ot_aes_key *keys, size_t ncols, const uint8_t *sel, uint64_t block,
                        const uint8_t *u, uint8_t *q, size_t rowbytes);
+/* IKNP set-up of a zeroed instance with ch and role set: buffers, hash
+ * key, base OTs (the caller frees on failure); and the release of what it
+ * allocated. */
+cg_status ot_iknp_init(cg_ot *ot, cg_error *err);
+void ot_iknp_release(cg_ot *ot);
 /* The extension core on the instance's COT source: IKNP, or Ferret
  * (ferret.c), whose rows satisfy the same relation. */
 cg_status ot_iknp_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx,
