@@ -105,13 +105,23 @@ static cg_status refill(cg_ot *ot, cg_error *err)
     uint8_t *msg = cg_alloc(msz);
     if (!msg) return cg_error_set(err, CG_ERR_NOMEM, "Ferret: out of memory");
     const uint8_t *tree = fe->base + 16 * p->k;
+    /* A header as for every call: a refill out of step with the peer's
+     * fails cleanly instead of reading other traffic as tree messages. */
+    uint8_t hdr[16], want[16];
+    memcpy(want, "cg-ferret", 8);
+    memcpy(want + 8, &ot->stats.refills, 8);
     cg_status st;
     if (!recv) {
         st = fe_ggm_send(ot, p, tree, fe->tweak, out, msg, err);
-        if (st == CG_OK) st = cg_chan_send(ot->ch, msg, msz, err);
+        if (st == CG_OK) st = cg_chan_send(ot->ch, want, 16, err);
+        if (st == CG_OK) st = cg_chan_send(ot->ch, msg, msz - 16, err);
         if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
     } else {
-        st = cg_chan_recv(ot->ch, msg, msz, err);
+        st = cg_chan_recv(ot->ch, hdr, 16, err);
+        if (st == CG_OK && memcmp(hdr, want, 16) != 0)
+            st = cg_error_set(err, CG_ERR_FORMAT, "Ferret: refill %llu out of step with the peer",
+                              (unsigned long long)ot->stats.refills);
+        if (st == CG_OK) st = cg_chan_recv(ot->ch, msg, msz - 16, err);
         if (st == CG_OK)
             st = fe_ggm_recv(ot, p, tree, fe->base_b + p->k, fe->tweak, msg, out, ob, err);
     }

@@ -66,7 +66,8 @@ cg_status fe_ggm_send(cg_ot *ot, const fe_params *p, const uint8_t *base, uint64
  * w (n rows) and the noise e (n bytes, one 1 per block). */
 cg_status fe_ggm_recv(cg_ot *ot, const fe_params *p, const uint8_t *base, const uint8_t *base_b,
                       uint64_t tweak, const uint8_t *msg, uint8_t *w, uint8_t *e, cg_error *err);
-static inline size_t fe_msg_size(const fe_params *p) { return p->t * (32 * (size_t)p->h + 16); }
+/* The refill's traffic: a 16-byte header and the trees' message. */
+static inline size_t fe_msg_size(const fe_params *p) { return 16 + p->t * (32 * (size_t)p->h + 16); }
 /* rows[i] ^= xor of FE_D base rows chosen by the public code (and, when b
  * is not NULL, b[i] ^= the same base choice bytes), for i < n. */
 void fe_lpn(const fe_params *p, uint8_t *rows, uint8_t *b, const uint8_t *base,

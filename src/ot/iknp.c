@@ -219,32 +219,6 @@ cg_status ot_check_choices(const uint8_t *c, size_t n, unsigned limit, cg_error 
     return CG_OK;
 }
 
-static void put_header(uint8_t h[16], unsigned kind, unsigned param, size_t n)
-{
-    uint64_t a = (uint64_t)kind | ((uint64_t)param << 32), b = n;
-    for (int i = 0; i < 8; i++) {
-        h[i] = (uint8_t)(a >> (8 * i));
-        h[8 + i] = (uint8_t)(b >> (8 * i));
-    }
-}
-
-cg_status ot_send_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
-{
-    uint8_t h[16];
-    put_header(h, kind, param, n);
-    return cg_chan_send(ot->ch, h, sizeof h, err);
-}
-
-cg_status ot_expect_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
-{
-    uint8_t h[16], want[16];
-    CG_TRY(cg_chan_recv(ot->ch, h, sizeof h, err));
-    put_header(want, kind, param, n);
-    if (memcmp(h, want, sizeof h) != 0)
-        return cg_error_set(err, CG_ERR_FORMAT, "OT: the peer's call (kind, size) does not match this one");
-    return CG_OK;
-}
-
 cg_status ot_finish(cg_ot *ot, cg_status st)
 {
     if (st != CG_OK && st != CG_ERR_ARG && st != CG_ERR_RANGE && ot->failed == CG_OK) ot->failed = st;

@@ -3,6 +3,8 @@
  * Ferret reserve, and the pair of instances for both directions. */
 #include "ot/ferret.h"
 
+#include <string.h>
+
 void cg_ot_free(cg_ot *ot)
 {
     if (!ot) return;
@@ -74,6 +76,50 @@ cg_status cg_ot_reserve(cg_ot *ot, size_t n, unsigned N, cg_error *err)
     unsigned k = 0;
     while ((1u << k) < N) k++;
     return ot_finish(ot, ot_ferret_ensure(ot, n * k, err));
+}
+
+/* ---- call framing ---- */
+
+/* Ferret: every refill a call needs runs right after its header, on both
+ * ends, before any of its traffic; a refill in the middle would meet the
+ * sender's messages for the first chunks where the tree message should be. */
+static cg_status prepare(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
+{
+    if (!ot->fe) return CG_OK;
+    size_t rows = n;
+    if (kind == KIND_OTN) {
+        unsigned N = param >> 8, k = 0;
+        while ((1u << k) < N) k++;
+        rows = n * k;
+    }
+    return ot_ferret_ensure(ot, rows, err);
+}
+
+static void put_header(uint8_t h[16], unsigned kind, unsigned param, size_t n)
+{
+    uint64_t a = (uint64_t)kind | ((uint64_t)param << 32), b = n;
+    for (int i = 0; i < 8; i++) {
+        h[i] = (uint8_t)(a >> (8 * i));
+        h[8 + i] = (uint8_t)(b >> (8 * i));
+    }
+}
+
+cg_status ot_send_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
+{
+    uint8_t h[16];
+    put_header(h, kind, param, n);
+    CG_TRY(cg_chan_send(ot->ch, h, sizeof h, err));
+    return prepare(ot, kind, param, n, err);
+}
+
+cg_status ot_expect_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
+{
+    uint8_t h[16], want[16];
+    CG_TRY(cg_chan_recv(ot->ch, h, sizeof h, err));
+    put_header(want, kind, param, n);
+    if (memcmp(h, want, sizeof h) != 0)
+        return cg_error_set(err, CG_ERR_FORMAT, "OT: the peer's call (kind, size) does not match this one");
+    return prepare(ot, kind, param, n, err);
 }
 
 /* ---- both directions ---- */

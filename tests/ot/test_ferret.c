@@ -117,6 +117,10 @@ static void test_every_kind_on_ferret(void **state)
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
         for (size_t w = 0; w < 3; w++)
             for (int kind = 0; kind < 3; kind++) run_case(&o, kind, sizes[i], widths[w], 2, &prg);
+    /* Calls larger than a refill: the refills they need run before their
+     * first chunk (a COT sender sends each chunk's corrections at once). */
+    run_case(&o, 0, 1300000, 37, 2, &prg);
+    run_case(&o, 3, 400000, 8, 16, &prg);
     static const unsigned Ns[] = {2, 3, 4, 16, 256};
     for (size_t k = 0; k < 5; k++) {
         run_case(&o, 3, 3000, 16, Ns[k], &prg);
