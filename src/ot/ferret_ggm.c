@@ -134,15 +134,17 @@ cg_status fe_ggm_recv(cg_ot *ot, const fe_params *p, const uint8_t *base, const 
         memset(nodes, 0, 16);
         for (unsigned l = 0; l < p->h; l++) {
             uint8_t k[32];
-            size_t u = b * p->h + l, m2 = (size_t)2 << l;
+            size_t u = b * p->h + l;
             unsigned c = base_b[u] & 1u;
             expand(&g, nodes, (size_t)1 << l, k); /* the unknown node's children are garbage */
+            /* The sibling: K_c xor every other node of its side, i.e. xor
+             * the computed sum k_c without the garbage in the sibling's slot. */
             size_t sib = 2 * path + c;
             uint8_t s[16];
             memcpy(s, m + 32 * l + 16 * c, 16);
             xor16(s, g.h0 + 16 * u);
-            for (size_t j = c; j < m2; j += 2)
-                if (j != sib) xor16(s, nodes + 16 * j);
+            xor16(s, k + 16 * c);
+            xor16(s, nodes + 16 * sib);
             memcpy(nodes + 16 * sib, s, 16);
             path = 2 * path + (1u - c);
             memset(nodes + 16 * path, 0, 16);
@@ -157,6 +159,9 @@ cg_status fe_ggm_recv(cg_ot *ot, const fe_params *p, const uint8_t *base, const 
     return CG_OK;
 }
 
+#ifndef LPN_AHEAD
+#define LPN_AHEAD 16 /* rows: enough loads in flight for a table in L3 */
+#endif
 /* Rows per batch of LPN code positions. */
 #define LPN_BATCH 512
 
@@ -173,9 +178,9 @@ void fe_lpn(const fe_params *p, uint8_t *rows, uint8_t *b, const uint8_t *base,
         ot_aes_ctr_aesni(&key, i0 * FE_D / 4, (uint8_t *)idx, LPN_BATCH * FE_D / 4);
         for (size_t j = 0; j < cnt * FE_D; j++) idx[j] = (uint32_t)(((uint64_t)idx[j] * p->k) >> 32);
         for (size_t i = 0; i < cnt; i++) {
-            if (i + 4 < cnt)
+            if (i + LPN_AHEAD < cnt)
                 for (int d = 0; d < FE_D; d++)
-                    __builtin_prefetch(base + 16 * (size_t)idx[(i + 4) * FE_D + d]);
+                    __builtin_prefetch(base + 16 * (size_t)idx[(i + LPN_AHEAD) * FE_D + d]);
             uint64_t acc[2], x[2];
             uint8_t *r = rows + 16 * (i0 + i);
             memcpy(acc, r, 16);
