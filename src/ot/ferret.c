@@ -6,7 +6,12 @@
  * choice r_i sends d_i = r_i ^ b_i (one bit) and the sender shifts its row
  * to q_i ^ d_i Delta, so that t_i = q_i ^ r_i Delta as an IKNP row. The
  * derived OTs (ot_1of2.c, ot_1ofn.c) then hash the rows as before, with
- * tweaks from the same per-instance counter. */
+ * tweaks from the same per-instance counter.
+ *
+ * Choice bits ride in the rows: Delta's low bit is 1 and every sender row
+ * of the base, the trees and so (by linearity) the output has low bit 0,
+ * so the receiver's row t = q ^ b Delta has low bit b. The LPN expansion
+ * then reads one table entry per nonzero, not two. */
 #include "ot/ferret.h"
 
 #include <string.h>
@@ -54,6 +59,7 @@ static bool grow(uint8_t **rows, uint8_t **b, size_t *cap, size_t want, size_t k
 
 typedef struct boot_ctx {
     uint8_t *rows;
+    const uint8_t *b; /* receiver: the choices; NULL on the sender */
 } boot_ctx;
 
 static cg_status boot_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
@@ -62,7 +68,12 @@ static cg_status boot_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, u
     (void)first;
     (void)err;
     boot_ctx *c = vctx;
-    memcpy(c->rows + 16 * begin, ot->rows, 16 * count);
+    uint8_t *r = c->rows + 16 * begin;
+    memcpy(r, ot->rows, 16 * count);
+    /* Low bits: 0 on the sender, the choice on the receiver; t = q ^ b Delta
+     * still holds there as Delta's low bit is 1. */
+    for (size_t i = 0; i < count; i++)
+        r[16 * i] = (uint8_t)((r[16 * i] & ~1u) | (c->b ? c->b[begin + i] & 1u : 0u));
     return CG_OK;
 }
 
@@ -74,7 +85,7 @@ static cg_status bootstrap(cg_ot *ot, const fe_params *p, cg_error *err)
     size_t m = fe_base_size(p);
     if (!grow(&fe->base, &fe->base_b, &fe->base_cap, m, 0, recv))
         return cg_error_set(err, CG_ERR_NOMEM, "Ferret: out of memory");
-    boot_ctx c = {fe->base};
+    boot_ctx c = {fe->base, NULL};
     ot->stats.base_iknp += m;
     if (!recv) return ot_iknp_extend_send(ot, m, false, boot_chunk, &c, err);
     cg_prg prg;
@@ -83,6 +94,7 @@ static cg_status bootstrap(cg_ot *ot, const fe_params *p, cg_error *err)
     cg_prg_clear(&prg);
     for (size_t i = 0; i < m; i++) fe->base_b[i] &= 1;
     ot_choice_src cs = {fe->base_b, 0};
+    c.b = fe->base_b;
     return ot_iknp_extend_recv(ot, m, false, &cs, boot_chunk, &c, err);
 }
 
@@ -127,7 +139,9 @@ static cg_status refill(cg_ot *ot, cg_error *err)
     }
     cg_free(msg);
     if (st != CG_OK) return st;
-    fe_lpn(p, out, ob, fe->base, recv ? fe->base_b : NULL);
+    fe_lpn(p, out, NULL, fe->base, NULL);
+    if (recv)
+        for (size_t i = 0; i < p->n; i++) ob[i] = out[16 * i] & 1u;
     fe->tweak += p->t * p->h;
     ot->stats.refills++;
     ot->stats.cots_made += p->n;

@@ -107,7 +107,10 @@ cg_status fe_ggm_send(cg_ot *ot, const fe_params *p, const uint8_t *base, uint64
         }
         uint8_t c[16];
         memcpy(c, ot->delta, 16);
-        for (size_t j = 0; j < N; j++) xor16(c, nodes + 16 * j);
+        for (size_t j = 0; j < N; j++) {
+            nodes[16 * j] &= 0xfe; /* low bit 0 (ferret.c) */
+            xor16(c, nodes + 16 * j);
+        }
         memcpy(m + 32 * p->h, c, 16);
     }
     cg_prg_clear(&prg);
@@ -151,7 +154,10 @@ cg_status fe_ggm_recv(cg_ot *ot, const fe_params *p, const uint8_t *base, const 
         }
         uint8_t c[16];
         memcpy(c, m + 32 * p->h, 16);
-        for (size_t j = 0; j < N; j++) xor16(c, nodes + 16 * j);
+        for (size_t j = 0; j < N; j++) {
+            nodes[16 * j] &= 0xfe; /* as the sender's; w[alpha] gets Delta's low bit, 1 */
+            xor16(c, nodes + 16 * j);
+        }
         memcpy(nodes + 16 * path, c, 16);
         e[N * b + path] = 1;
     }

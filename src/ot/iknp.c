@@ -81,6 +81,10 @@ cg_status ot_iknp_init(cg_ot *ot, cg_error *err)
     if (role == CG_OT_SENDER) {
         uint8_t keys[OT_BASE_OTS][16];
         cg_random_bytes(ot->delta, sizeof ot->delta);
+        /* Ferret keeps each COT's choice in the low bit of the receiver's
+         * row (see ferret.c), which needs Delta's low bit set, as emp-ot
+         * does: 127 secret bits. */
+        if (ot->kind == CG_OT_FERRET) ot->delta[0] |= 1;
         st = ot_baseot_recv(ch, ot->delta, keys, err);
         if (st == CG_OK)
             for (size_t j = 0; j < OT_BASE_OTS; j++) ot_aes_expand_aesni(&ot->col[j], keys[j]);

@@ -73,6 +73,7 @@ static void test_correlation_refills_and_no_reuse(void **state)
     assert_int_equal(sa, CG_OK);
     assert_int_equal(sb, CG_OK);
     size_t ones = 0;
+    assert_true(o.s->delta[0] & 1);
     for (size_t i = 0; i < n; i++) {
         uint8_t want[16];
         memcpy(want, s.rows + 16 * i, 16);
@@ -80,6 +81,7 @@ static void test_correlation_refills_and_no_reuse(void **state)
         if (r.b[i])
             for (int j = 0; j < 16; j++) want[j] ^= o.s->delta[j];
         assert_memory_equal(r.rows + 16 * i, want, 16);
+        assert_int_equal(r.rows[16 * i] & 1, r.b[i]); /* the choice rides in the low bit */
         ones += r.b[i];
     }
     /* Choices look uniform (6 sigma). */
