@@ -69,7 +69,7 @@ check_help serve --model --listen --random --seed --threads --max-sessions --ses
     --weights-memory --timeout
 check_help generate --connect --local-plaintext --local-fixed --prompt --prompt-file --prompt-ids -n \
     --greedy --temperature --baseline --preset --model --random --seed --threads --json \
-    --block-positions --refresh-every
+    --block-positions --refresh-every --ot
 check_help ppl --model --data --format --mode --ctx --stride --limit --threads --json
 check_help stats --model --data --tokens --ctx
 check_help logits --model --ids --all
@@ -77,8 +77,8 @@ check_help version
 check_help bench --list
 check_help "bench ntt" --json
 check_help "bench he" --json --threads --sets
-check_help "bench ot" --json --n --n-otn --link --latency-us --mbps
-check_help "bench mpc" --json --max --tcp --op --reps
+check_help "bench ot" --json --n --n-otn --link --latency-us --mbps --ot
+check_help "bench mpc" --json --max --tcp --op --reps --ot
 check_help "bench gen" --json --shape --prefix --lengths --mode --baseline-max --threads --rtt-ms --mbps
 run -h
 [ "$rc" -eq 0 ] && grep -q "generate" <<< "$out" || fail "'cryptogen -h' does not list the commands"
@@ -125,6 +125,8 @@ usage_error "" "unknown option '--bogus'" --bogus
 usage_error bench "unknown benchmark 'nosuch'" nosuch
 usage_error "bench ot" "--link 'udp' is not one of inproc, tcp, both" --link udp
 usage_error "bench ot" "--n-otn 6 is above --n 5" --n 5 --n-otn 6
+usage_error "bench ot" "--ot 'silent' is not one of iknp, ferret, both" --ot silent
+usage_error "bench mpc" "--ot 'silent' is not one of iknp, ferret" --ot silent
 usage_error "bench mpc" "--reps 0 is outside [1, 100]" --reps 0
 usage_error "bench mpc" "--op 'gelo' is not one of" --op gelo
 usage_error "bench gen" "--mode 'cach' is not cache, baseline or cache,baseline" --mode cach
@@ -156,6 +158,10 @@ accepted bench ot --json --link both --n 2097152 --n-otn 262144
 accepted bench mpc --json --max 3072 --op gelu --tcp
 accepted bench mpc --json --max 3072 --op gelu_accurate
 accepted bench mpc --json --max 1
+accepted bench ot --json --link inproc --ot ferret --n 262144 --n-otn 262144
+accepted bench mpc --json --max 3072 --op gelu --ot ferret
+accepted bench gen --shape gpt2-base --lengths 64 --mode cache --ot ferret --json
+accepted generate --connect 127.0.0.1:7000 --prompt "The history of" -n 16 --ot ferret
 accepted serve --model "$model" --random 2,2,32,300,64 --seed 3 --listen 127.0.0.1:0 --max-sessions 2 --timeout 10
 accepted generate --connect 127.0.0.1:1 --model "$model" --prompt-ids 5,6,7 -n 5 --json
 
