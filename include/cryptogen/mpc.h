@@ -39,6 +39,8 @@ typedef struct cg_mpc cg_mpc;
  * change the wire protocol and are not negotiated here. */
 typedef struct cg_mpc_options {
     cg_otn_kind otn; /* 1-of-N OTs of comparisons and lookup tables; default CG_OTN_KK13 */
+    cg_ot_kind ot;   /* COT source of both directions; default CG_OT_IKNP (Ferret runs
+                      * every 1-of-N OT on log2 N COTs, whatever otn says) */
 } cg_mpc_options;
 
 /* Sets up the OT pair with the peer (party 0 = server, 1 = client) and,

@@ -10,8 +10,8 @@
  * extension. A party that needs OTs in both directions holds a cg_ot_pair
  * (two instances over the same channel, one per direction), so that both
  * parties can act as sender. Each COT is used once; the global correlation
- * Delta is never revealed. The interface leaves room for a silent OT
- * (Ferret) back-end: callers only see the batch calls below.
+ * Delta is never revealed. The COTs come from IKNP or from a Ferret silent
+ * OT generator (cg_ot_kind); callers only see the batch calls below.
  *
  * Calling conventions: the two ends make the same call (kind, n, bits, N) in
  * the same order; the receiver's first message names its call and a
@@ -60,11 +60,45 @@ typedef enum cg_otn_kind { CG_OTN_KK13 = 0, CG_OTN_SPLIT = 1 } cg_otn_kind;
 /* Whether k is one of the kinds above (a value from a caller or a peer). */
 static inline bool cg_otn_kind_valid(cg_otn_kind k) { return k == CG_OTN_KK13 || k == CG_OTN_SPLIT; }
 
+/* Where an instance's correlated OTs come from. CG_OT_IKNP: IKNP
+ * extension, 128 bits from the receiver per COT. CG_OT_FERRET: Ferret
+ * silent OT (primal LPN with regular noise, GGM-tree single-point COTs),
+ * bootstrapped from IKNP once and then from its own output; per COT the
+ * receiver sends 1 bit (its choice, derandomised) and the sender about 0.45
+ * bits of refills amortised (5 bits while on the small parameter set of the
+ * first 2.6 M COTs), see docs/OT.md. A Ferret instance always runs 1-of-N
+ * OT on log2 N COTs (its otn is taken as CG_OTN_SPLIT). Both ends must use
+ * the same kind; it is not negotiated here. */
+typedef enum cg_ot_kind { CG_OT_IKNP = 0, CG_OT_FERRET = 1 } cg_ot_kind;
+static inline bool cg_ot_kind_valid(cg_ot_kind k) { return k == CG_OT_IKNP || k == CG_OT_FERRET; }
+
+/* What an instance has done (one direction, counted on this end). */
+typedef struct cg_ot_stats {
+    uint64_t cots_used;    /* COTs (extension rows) drawn by calls */
+    uint64_t cots_made;    /* Ferret: COTs produced by refills, their bases included */
+    uint64_t refills;      /* Ferret refills */
+    uint64_t base_iknp;    /* Ferret: IKNP COTs of the first base */
+    uint64_t refill_bytes; /* Ferret: refill messages, sender to receiver */
+    uint64_t stock;        /* Ferret: COTs in stock now */
+} cg_ot_stats;
+
 /* Runs the base OTs and key set-up with the peer (which must call
  * cg_ot_new with the opposite role and the same otn on the other end of
  * ch). */
 cg_status cg_ot_new(cg_ot **ot, cg_channel *ch, cg_ot_role role, cg_otn_kind otn, cg_error *err);
 void cg_ot_free(cg_ot *ot); /* wipes keys */
+/* cg_ot_new with the COT source `kind` (cg_ot_new is CG_OT_IKNP). */
+cg_status cg_ot_new_kind(cg_ot **ot, cg_channel *ch, cg_ot_role role, cg_otn_kind otn,
+                         cg_ot_kind kind, cg_error *err);
+cg_ot_kind cg_ot_get_kind(const cg_ot *ot);
+void cg_ot_get_stats(const cg_ot *ot, cg_ot_stats *s);
+/* Ferret: makes sure the next n 1-of-N OTs (N = 2 for COT, OT and ROT) need
+ * no refill, so that a receiver's _begin never waits for the peer; both
+ * ends call it at the same point. A Ferret receiver's _begin that runs out
+ * of stock refills, which reads from the sender: with calls interleaved as
+ * in cg_cot_recv_begin's note, reserve first. A no-op on IKNP. */
+cg_status cg_ot_reserve(cg_ot *ot, size_t n, unsigned N, cg_error *err);
+
 cg_ot_role cg_ot_get_role(const cg_ot *ot);
 /* The AES back-end new instances use: "vaes", "aesni" or "none" (no AES-NI:
  * cg_ot_new fails with CG_ERR_UNSUPPORTED). */
@@ -143,6 +177,9 @@ typedef struct cg_ot_pair {
 
 cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind otn,
                          cg_error *err);
+/* cg_ot_pair_new with both instances of COT source kind. */
+cg_status cg_ot_pair_new_kind(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind otn,
+                              cg_ot_kind kind, cg_error *err);
 void cg_ot_pair_free(cg_ot_pair *p);
 
 #pragma GCC visibility pop

@@ -109,6 +109,8 @@ typedef struct cg_gen_request {
                                 appends to it (0: only when its noise estimate asks) */
     cg_otn_kind otn;         /* the 1-of-N OT construction both parties use (KK13 by
                                 default; the server refuses a kind it does not know) */
+    cg_ot_kind ot;           /* the COT source of the non-linear layers (IKNP when zeroed;
+                                one handshake byte after otn; refused if unknown) */
 } cg_gen_request;
 
 /* Server: the model's weight matrices pre-encoded as NTT-form plaintexts for

@@ -140,6 +140,7 @@ int cg_bench_gen(int argc, char **argv)
     const char *otn = cli_otn_names[CG_OTN_KK13];
     static const char *const channels[] = {"tls", "plaintext", NULL};
     const char *channel = channels[0];
+    const char *ot = cli_ot_names[CG_OT_IKNP];
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
                         "model shape, gpt2-base or layers,heads,width,vocab,positions"),
@@ -156,6 +157,7 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_CHOICE("otn", 0, otn, NULL, cli_otn_names, "1-of-N OT construction of both parties"),
         CLI_OPT_CHOICE("channel", 0, channel, NULL, channels,
                        "TLS 1.3 (an ephemeral certificate, pinned) or plain TCP under the protocol"),
+        CLI_OPT_CHOICE("ot", 0, ot, NULL, cli_ot_names, "COT source of both parties"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -206,7 +208,7 @@ int cg_bench_gen(int argc, char **argv)
                                       .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
     printf("{\"bench\": \"gen\", ");
     cli_print_machine_json(stdout);
-    printf(", \"channel\": \"%s\", \"ot\": \"IKNP\", \"otn\": \"%s\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
+    printf(", \"channel\": \"%s\", \"ot\": \"%s\", \"otn\": \"%s\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
            "\"vocab\": %u, \"positions\": %u}, \"prefix\": %lu, \"threads\": %d, "
            "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
            "\"server_weight_encoding_seconds\": %.2f, \"server_weight_bytes_one_layer_plus_embeddings\": %llu,\n"
@@ -214,7 +216,7 @@ int cg_bench_gen(int argc, char **argv)
            "embedding + LM head + token; cache mode builds the length-L state by filling positions 0..L-2 "
            "with encryptions of random values, then decodes position L-1; baseline runs all L positions "
            "through the prefill path, as the cache-less system does every token\",\n \"results\": [\n",
-           channel, otn,
+           channel, ot, otn,
            full_layers, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, (unsigned long)prefix, threads,
            rtt_ms, mbps, encode_s, (unsigned long long)cg_gen_weights_bytes(ws));
     fflush(stdout);
@@ -234,7 +236,7 @@ int cg_bench_gen(int argc, char **argv)
                 continue;
             }
             cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1,
-                                  .otn = cli_otn_kind(otn)};
+                                  .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot)};
             if (mode == 0) {
                 req.bench_fill = (uint32_t)(L - 1);
                 req.prompt_len = 1;

@@ -19,6 +19,7 @@ typedef struct {
     cg_ot *ot;
     cg_ot_role role;
     cg_otn_kind otn;
+    cg_ot_kind kind;
     bench_op op;
     size_t n;
     unsigned bits, N;
@@ -33,7 +34,7 @@ static void *party_main(void *arg)
     bench_party *p = arg;
     bool snd = p->role == CG_OT_SENDER;
     switch (p->op) {
-    case OP_SETUP: p->st = cg_ot_new(&p->ot, p->ch, p->role, p->otn, &p->err); break;
+    case OP_SETUP: p->st = cg_ot_new_kind(&p->ot, p->ch, p->role, p->otn, p->kind, &p->err); break;
     case OP_COT:
         p->st = snd ? cg_cot_send(p->ot, p->n, p->bits, p->a, p->b, &p->err)
                     : cg_cot_recv(p->ot, p->n, p->bits, p->choice, p->a, &p->err);
@@ -82,15 +83,28 @@ static double run_both(bench_party *s, bench_party *r, bench_op op)
 
 
 typedef struct {
-    double setup_ms, cot_per_s, rot_per_s, ot_per_s, otn16_per_s;
+    double setup_ms, first_cot_ms, cot_per_s, rot_per_s, ot_per_s, otn16_per_s;
     double cot_bytes_per_ot;
+    /* Bits per OT of the timed COT (64-bit) and ROT (1-bit) batches: receiver
+     * to sender (up) and back (down), Ferret's refills included. */
+    double cot_bits_up, cot_bits_down, rot_bits_up, rot_bits_down;
+    cg_ot_stats send_stats; /* the sender's counters at the end */
 } results;
 
-static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, cg_otn_kind otn,
-                      results *res)
+/* Bits per OT each way over a timed run on the receiver's channel. */
+static void bits_per_ot(cg_channel *cr, size_t n, double *up, double *down)
 {
-    bench_party s = {.ch = cs, .role = CG_OT_SENDER, .otn = otn, .bits = 64, .N = 16};
-    bench_party r = {.ch = cr, .role = CG_OT_RECEIVER, .otn = otn, .bits = 64, .N = 16};
+    cg_chan_stats st;
+    cg_chan_get_stats(cr, &st);
+    *up = 8.0 * (double)st.total.bytes_sent / (double)n;
+    *down = 8.0 * (double)st.total.bytes_received / (double)n;
+}
+
+static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, cg_otn_kind otn,
+                      cg_ot_kind kind, results *res)
+{
+    bench_party s = {.ch = cs, .role = CG_OT_SENDER, .otn = otn, .kind = kind, .bits = 64, .N = 16};
+    bench_party r = {.ch = cr, .role = CG_OT_RECEIVER, .otn = otn, .kind = kind, .bits = 64, .N = 16};
     size_t rows = n_otn * 16 > n ? n_otn * 16 : n;
     s.a = cg_calloc(rows, 8);
     s.b = cg_calloc(n, 8);
@@ -108,15 +122,23 @@ static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, cg
     if (dt < 0) goto out;
     res->setup_ms = dt * 1e3;
     s.n = r.n = n;
-    if (run_once(&s, &r, OP_COT) < 0) goto out;
+    /* The first batch also runs Ferret's IKNP bootstrap and first refills. */
+    if ((dt = run_once(&s, &r, OP_COT)) < 0) goto out;
+    res->first_cot_ms = dt * 1e3;
     cg_chan_reset_stats(cr);
     if ((dt = run_once(&s, &r, OP_COT)) < 0) goto out;
     res->cot_per_s = (double)n / dt;
     cg_chan_stats st;
     cg_chan_get_stats(cr, &st);
     res->cot_bytes_per_ot = (double)(st.total.bytes_sent + st.total.bytes_received) / (double)n;
-    if ((dt = run_both(&s, &r, OP_ROT)) < 0) goto out;
+    bits_per_ot(cr, n, &res->cot_bits_up, &res->cot_bits_down);
+    s.bits = r.bits = 1;
+    if (run_once(&s, &r, OP_ROT) < 0) goto out;
+    cg_chan_reset_stats(cr);
+    if ((dt = run_once(&s, &r, OP_ROT)) < 0) goto out;
     res->rot_per_s = (double)n / dt;
+    bits_per_ot(cr, n, &res->rot_bits_up, &res->rot_bits_down);
+    s.bits = r.bits = 64;
     if ((dt = run_both(&s, &r, OP_OT)) < 0) goto out;
     res->ot_per_s = (double)n / dt;
     s.n = r.n = n_otn;
@@ -124,6 +146,7 @@ static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, cg
     for (size_t i = 0; i < n_otn; i++) r.choice[i] = (uint8_t)(r.choice[i] * 7 + i) & 15;
     if ((dt = run_both(&s, &r, OP_OTN)) < 0) goto out;
     res->otn16_per_s = (double)n_otn / dt;
+    cg_ot_get_stats(s.ot, &res->send_stats);
     rc = 0;
 out:
     cg_ot_free(s.ot);
@@ -137,16 +160,28 @@ out:
 
 static void print_results(const char *name, const results *r, int last)
 {
-    printf("    \"%s\": {\"base_ot_setup_ms\": %.2f, \"iknp_cot64_per_s\": %.0f, "
-           "\"iknp_rot64_per_s\": %.0f, \"chosen_ot64_per_s\": %.0f, \"otn16_2bit_per_s\": %.0f, "
-           "\"cot64_bytes_per_ot\": %.2f}%s\n",
-           name, r->setup_ms, r->cot_per_s, r->rot_per_s, r->ot_per_s, r->otn16_per_s,
-           r->cot_bytes_per_ot, last ? "" : ",");
+    const cg_ot_stats *f = &r->send_stats;
+    printf("    \"%s\": {\"base_ot_setup_ms\": %.2f, \"first_cot_batch_ms\": %.1f, "
+           "\"cot64_per_s\": %.0f, \"rot1_per_s\": %.0f, \"chosen_ot64_per_s\": %.0f, "
+           "\"otn16_2bit_per_s\": %.0f, \"cot64_bytes_per_ot\": %.2f, "
+           "\"cot64_bits_up_per_ot\": %.3f, \"cot64_bits_down_per_ot\": %.3f, "
+           "\"rot1_bits_up_per_ot\": %.3f, \"rot1_bits_down_per_ot\": %.3f, "
+           "\"sender\": {\"cots_used\": %llu, \"cots_made\": %llu, \"refills\": %llu, "
+           "\"base_iknp\": %llu, \"refill_bytes\": %llu, \"refill_bits_per_cot_made\": %.3f}}%s\n",
+           name, r->setup_ms, r->first_cot_ms, r->cot_per_s, r->rot_per_s, r->ot_per_s,
+           r->otn16_per_s, r->cot_bytes_per_ot, r->cot_bits_up, r->cot_bits_down, r->rot_bits_up,
+           r->rot_bits_down, (unsigned long long)f->cots_used, (unsigned long long)f->cots_made,
+           (unsigned long long)f->refills, (unsigned long long)f->base_iknp,
+           (unsigned long long)f->refill_bytes,
+           f->cots_made ? 8.0 * (double)f->refill_bytes / (double)f->cots_made : 0.0,
+           last ? "" : ",");
 }
 
 int cg_bench_ot(int argc, char **argv)
 {
     static const char *const links[] = {"inproc", "tcp", "both", NULL};
+    static const char *const kinds[] = {"iknp", "ferret", "both", NULL};
+    const char *kind = "both";
     const char *otn_name = cli_otn_names[CG_OTN_KK13];
     uint64_t n_opt = 1u << 23, n_otn_opt = 1u << 18, latency_us = 0;
     double mbps = 0;
@@ -161,6 +196,7 @@ int cg_bench_ot(int argc, char **argv)
         CLI_OPT_DOUBLE("mbps", 0, mbps, "MBIT", 0, 1e6,
                        "bandwidth of both parties' sends in Mbit/s, 0 for unshaped"),
         CLI_OPT_CHOICE("otn", 0, otn_name, NULL, cli_otn_names, "1-of-N OT construction for N >= 8"),
+        CLI_OPT_CHOICE("ot", 0, kind, NULL, kinds, "COT source: IKNP, Ferret, or both side by side"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -178,32 +214,44 @@ int cg_bench_ot(int argc, char **argv)
     bool do_inproc = strcmp(link, "tcp") != 0, do_tcp = strcmp(link, "inproc") != 0;
     cg_chan_options link_opt = {.shape = {.one_way_latency_us = (uint32_t)latency_us,
                                           .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
-    results inproc = {0}, tcp = {0};
+    /* [kind][link]: IKNP first, then Ferret, each on the links asked for. */
+    results res[2][2];
+    memset(res, 0, sizeof res);
+    bool do_kind[2] = {strcmp(kind, "ferret") != 0, strcmp(kind, "iknp") != 0};
     cg_channel *a, *b;
     int rc = 0;
-    if (do_inproc) {
-        if (cg_chan_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
-        rc = bench_link(a, b, n, n_otn, otn, &inproc);
-        cg_chan_free(a);
-        cg_chan_free(b);
-        if (rc) return rc;
-    }
-    if (do_tcp) {
-        if (cg_chan_tcp_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
-        rc = bench_link(a, b, n, n_otn, otn, &tcp);
-        cg_chan_free(a);
-        cg_chan_free(b);
-        if (rc) return rc;
+    for (int k = 0; k < 2; k++) {
+        if (!do_kind[k]) continue;
+        if (do_inproc) {
+            if (cg_chan_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
+            rc = bench_link(a, b, n, n_otn, otn, (cg_ot_kind)k, &res[k][0]);
+            cg_chan_free(a);
+            cg_chan_free(b);
+            if (rc) return rc;
+        }
+        if (do_tcp) {
+            if (cg_chan_tcp_pair_new(&a, &b, &link_opt, NULL) != CG_OK) return 1;
+            rc = bench_link(a, b, n, n_otn, otn, (cg_ot_kind)k, &res[k][1]);
+            cg_chan_free(a);
+            cg_chan_free(b);
+            if (rc) return rc;
+        }
     }
     printf("{\n  \"bench\": \"ot\",\n  ");
     cli_print_machine_json(stdout);
     printf(",\n  \"aes\": \"%s\",\n  \"otn\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
-           "  \"threads_per_party\": 1,\n  \"shape\": {\"one_way_latency_us\": %u, \"bandwidth_bps\": %llu},\n"
-           "  \"links\": {\n", cg_ot_backend(), cli_otn_names[otn], n, n_otn,
+           "  \"threads_per_party\": 1,\n  \"shape\": {\"one_way_latency_us\": %u, \"bandwidth_bps\": %llu}",
+           cg_ot_backend(), cli_otn_names[otn], n, n_otn,
            (unsigned)link_opt.shape.one_way_latency_us,
            (unsigned long long)link_opt.shape.bandwidth_bps);
-    if (do_inproc) print_results("inproc", &inproc, !do_tcp);
-    if (do_tcp) print_results("tcp_loopback", &tcp, 1);
-    printf("  }\n}\n");
+    /* "links" is IKNP's (as before the OT kinds), "ferret_links" Ferret's. */
+    for (int k = 0; k < 2; k++) {
+        if (!do_kind[k]) continue;
+        printf(",\n  \"%s\": {\n", k == 0 ? "links" : "ferret_links");
+        if (do_inproc) print_results("inproc", &res[k][0], !do_tcp);
+        if (do_tcp) print_results("tcp_loopback", &res[k][1], 1);
+        printf("  }");
+    }
+    printf("\n}\n");
     return 0;
 }

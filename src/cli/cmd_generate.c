@@ -40,6 +40,7 @@ int cg_cmd_generate(int argc, char **argv)
     double temperature = 0; /* 0: greedy */
     const char *otn = cli_otn_names[CG_OTN_KK13];
     cli_tls tls = {0};
+    const char *ot = cli_ot_names[CG_OT_IKNP];
     const cli_opt opts[] = {
         CLI_OPT_STRING("connect", 0, connect, "HOST:PORT", "generate securely with the server there"),
         CLI_TLS_CLIENT_OPTS(tls),
@@ -85,6 +86,8 @@ int cg_cmd_generate(int argc, char **argv)
                     "0 for when its noise estimate asks"),
         CLI_OPT_CHOICE("otn", 0, otn, NULL, cli_otn_names,
                        "1-of-N OT construction, agreed with the server in the handshake"),
+        CLI_OPT_CHOICE("ot", 0, ot, NULL, cli_ot_names,
+                       "COT source of the non-linear layers, agreed with the server in the handshake"),
         {0},
     };
     const cli_command cmd = {
@@ -194,7 +197,7 @@ int cg_cmd_generate(int argc, char **argv)
                           .new_tokens = (uint32_t)n, .block_positions = (uint32_t)block,
                           .refresh_every = (uint32_t)refresh,
                           .temperature_milli = (uint32_t)(temperature * 1000.0 + 0.5),
-                          .otn = cli_otn_kind(otn)};
+                          .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot)};
     memcpy(req.he_preset, preset, strlen(preset));
     cg_chan_options copt = {.timeout_ms = 600000, .tls = tls_cfg};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;

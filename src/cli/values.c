@@ -83,6 +83,13 @@ bool cli_check_ids(const char *s, char *why, size_t why_size)
 
 const char *const cli_otn_names[] = {[CG_OTN_KK13] = "kk13", [CG_OTN_SPLIT] = "split", NULL};
 
+const char *const cli_ot_names[] = {[CG_OT_IKNP] = "iknp", [CG_OT_FERRET] = "ferret", NULL};
+
+cg_ot_kind cli_ot_kind(const char *name)
+{
+    return strcmp(name, cli_ot_names[CG_OT_FERRET]) == 0 ? CG_OT_FERRET : CG_OT_IKNP;
+}
+
 cg_otn_kind cli_otn_kind(const char *name)
 {
     return strcmp(name, cli_otn_names[CG_OTN_SPLIT]) == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;

@@ -25,6 +25,9 @@ bool cli_check_ids(const char *s, char *why, size_t why_size);
  * (a CLI_CHOICE list), and the kind of a name from that list. */
 extern const char *const cli_otn_names[];
 cg_otn_kind cli_otn_kind(const char *name);
+/* The COT sources (--ot) likewise, indexed by cg_ot_kind. */
+extern const char *const cli_ot_names[];
+cg_ot_kind cli_ot_kind(const char *name);
 
 /* All of standard input, at most max bytes (cg_alloc'ed, NUL-terminated;
  * CG_ERR_ARG when longer): for `--prompt-file -`. */

@@ -175,7 +175,9 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     size_t base[2] = {0, rows[0] * q}; /* each half's first cell */
     /* The tree's triples do not depend on the inputs, so their OTs share
      * the digit OTs' round trip. */
-    st = mpc_triples_begin(m, tree_units(all, q), &tr, err);
+    st = mpc_ot_reserve(m, tree_units(all, q) + nq[snd] * DIGIT_BITS,
+                        tree_units(all, q) + nq[rcv] * DIGIT_BITS, err);
+    if (st == CG_OK) st = mpc_triples_begin(m, tree_units(all, q), &tr, err);
     /* Sender half: two random mask bits per (comparison, digit). */
     cg_prg_bytes(&m->prg, lt + base[snd], rows[snd] * q);
     for (size_t k = 0; k < rows[snd] * q; k++) {

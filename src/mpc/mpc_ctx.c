@@ -6,10 +6,10 @@
 cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, const cg_mpc_options *opt,
                      cg_error *err)
 {
-    static const cg_mpc_options defaults = {.otn = CG_OTN_KK13};
+    static const cg_mpc_options defaults = {.otn = CG_OTN_KK13, .ot = CG_OT_IKNP};
     if (!opt) opt = &defaults;
     if (!out || !ch || (party != CG_SERVER && party != CG_CLIENT) ||
-        !cg_otn_kind_valid(opt->otn))
+        !cg_otn_kind_valid(opt->otn) || !cg_ot_kind_valid(opt->ot))
         return cg_error_set(err, CG_ERR_ARG, "cg_mpc_new: bad argument");
     *out = NULL;
     cg_mpc *m = cg_calloc(1, sizeof *m);
@@ -17,7 +17,7 @@ cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, const cg_mpc_
     m->ch = ch;
     m->party = party;
     cg_prg_init_random(&m->prg);
-    cg_status st = cg_ot_pair_new(&m->ot, ch, (int)party, opt->otn, err);
+    cg_status st = cg_ot_pair_new_kind(&m->ot, ch, (int)party, opt->otn, opt->ot, err);
     /* Comparisons use 1-of-16 OTs in both directions (large batches are
      * split between them): set up both extensions now rather than inside
      * the first comparison, server-to-client first. */
@@ -66,6 +66,13 @@ void cg_mpc_set_exact(cg_mpc *m, bool exact)
     if (m) m->exact = exact;
 }
 
+cg_status mpc_ot_reserve(cg_mpc *m, size_t rows_send, size_t rows_recv, cg_error *err)
+{
+    bool server = m->party == CG_SERVER;
+    CG_TRY(cg_ot_reserve(server ? m->ot.send : m->ot.recv, server ? rows_send : rows_recv, 2, err));
+    return cg_ot_reserve(server ? m->ot.recv : m->ot.send, server ? rows_recv : rows_send, 2, err);
+}
+
 /* COTs per direction per piece of mpc_cot_both: bounds what is in flight. */
 #define COT_PIECE ((size_t)1 << 16)
 
@@ -79,7 +86,8 @@ cg_status mpc_cot_both(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *
     for (size_t s = 0, r = 0; st == CG_OK && (s < n_send || r < n_recv);) {
         size_t ps = n_send - s < COT_PIECE ? n_send - s : COT_PIECE;
         size_t pr = n_recv - r < COT_PIECE ? n_recv - r : COT_PIECE;
-        st = cg_cot_recv_begin(m->ot.recv, pr, bits, choice + r, out + r, err);
+        st = mpc_ot_reserve(m, ps, pr, err);
+        if (st == CG_OK) st = cg_cot_recv_begin(m->ot.recv, pr, bits, choice + r, out + r, err);
         if (st == CG_OK) st = cg_cot_send(m->ot.send, ps, bits, delta + s, x0 + s, err);
         if (st == CG_OK) st = cg_cot_recv_end(m->ot.recv, pr, bits, choice + r, out + r, err);
         s += ps;

@@ -25,6 +25,12 @@ cg_status mpc_check(cg_mpc *m, unsigned bits, unsigned min_bits, const char *wha
 /* Records a failure so later calls refuse; returns st. */
 cg_status mpc_fail(cg_mpc *m, cg_status st);
 
+/* Ferret: stocks this party's sender with rows_send COTs and its receiver
+ * with rows_recv (the server's sender pair first, as both ends must call
+ * in the same order), so that receiver halves run before the peer serves
+ * (mpc_cot_both, the comparison's triples and digit OTs) never wait on a
+ * refill. A no-op on IKNP. */
+cg_status mpc_ot_reserve(cg_mpc *m, size_t rows_send, size_t rows_recv, cg_error *err);
 /* One COT batch in each direction at once: this party sends n_send COTs
  * with correlations delta (getting x0) and receives n_recv with its choice
  * bits (getting out), over Z_{2^bits}. */

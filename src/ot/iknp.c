@@ -1,6 +1,6 @@
 /* The IKNP OT extension core: set-up, the extension of m random OTs that
- * every derived OT runs on (ot_1of2.c, ot_1ofn.c), call framing and checks,
- * and the pair of instances for both directions.
+ * every derived OT runs on (ot_1of2.c, ot_1ofn.c), call framing and checks.
+ * Instances themselves (and the choice of COT source) are ot_ctx.c's.
  *
  * Set-up: 128 base OTs in the opposite direction. The extension sender picks
  * Delta = s (128 random bits) and learns k_j^{s_j}; the extension receiver
@@ -44,9 +44,8 @@ const char *cg_ot_backend(void)
     return ot_vaes_available() ? "vaes" : "aesni";
 }
 
-void cg_ot_free(cg_ot *ot)
+void ot_iknp_release(cg_ot *ot)
 {
-    if (!ot) return;
     cg_free(ot->col);
     cg_free(ot->kk_col);
     cg_free(ot->mat);
@@ -56,25 +55,15 @@ void cg_ot_free(cg_ot *ot)
     cg_free(ot->h1);
     cg_free(ot->vals);
     cg_buf_free(&ot->out);
-    cg_free(ot); /* wipes delta and the fixed key */
 }
 
-cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind otn, cg_error *err)
+cg_status ot_iknp_init(cg_ot *ot, cg_error *err)
 {
-    if (!out || !ch || (role != CG_OT_SENDER && role != CG_OT_RECEIVER) ||
-        !cg_otn_kind_valid(otn))
-        return cg_error_set(err, CG_ERR_ARG, "cg_ot_new: bad argument");
-    *out = NULL;
-    if (!(cg_cpu_features_raw() & CG_CPU_AESNI))
-        return cg_error_set(err, CG_ERR_UNSUPPORTED, "OT extension needs AES-NI");
-    cg_ot *ot = cg_calloc(1, sizeof *ot);
-    if (!ot) return cg_error_set(err, CG_ERR_NOMEM, "cg_ot_new: out of memory");
-    ot->ch = ch;
-    ot->role = role;
+    cg_ot_role role = ot->role;
+    cg_channel *ch = ot->ch;
     bool vaes = ot_vaes_available();
     ot->ctr = vaes ? ot_aes_ctr_vaes : ot_aes_ctr_aesni;
     ot->tccr = vaes ? ot_tccr_vaes : ot_tccr_aesni;
-    ot->otn = otn;
     cg_buf_init(&ot->out);
     size_t ncol = role == CG_OT_SENDER ? OT_BASE_OTS : 2 * OT_BASE_OTS;
     ot->col = cg_calloc(ncol, sizeof *ot->col);
@@ -85,15 +74,17 @@ cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind ot
     ot->h1 = role == CG_OT_SENDER ? cg_alloc(CHUNK * 16) : NULL;
     ot->vals = cg_alloc(CHUNK * sizeof(uint64_t));
     if (!ot->col || !ot->mat || !ot->scratch || !ot->rows || !ot->h0 || !ot->vals ||
-        (role == CG_OT_SENDER && !ot->h1)) {
-        cg_ot_free(ot);
+        (role == CG_OT_SENDER && !ot->h1))
         return cg_error_set(err, CG_ERR_NOMEM, "cg_ot_new: out of memory");
-    }
     ot_aes_expand_aesni(&ot->pi, fixed_pi_key);
     cg_status st;
     if (role == CG_OT_SENDER) {
         uint8_t keys[OT_BASE_OTS][16];
         cg_random_bytes(ot->delta, sizeof ot->delta);
+        /* Ferret keeps each COT's choice in the low bit of the receiver's
+         * row (see ferret.c), which needs Delta's low bit set, as emp-ot
+         * does: 127 secret bits. */
+        if (ot->kind == CG_OT_FERRET) ot->delta[0] |= 1;
         st = ot_baseot_recv(ch, ot->delta, keys, err);
         if (st == CG_OK)
             for (size_t j = 0; j < OT_BASE_OTS; j++) ot_aes_expand_aesni(&ot->col[j], keys[j]);
@@ -108,12 +99,7 @@ cg_status cg_ot_new(cg_ot **out, cg_channel *ch, cg_ot_role role, cg_otn_kind ot
             }
         cg_secure_zero(keys, sizeof keys);
     }
-    if (st != CG_OK) {
-        cg_ot_free(ot);
-        return st;
-    }
-    *out = ot;
-    return CG_OK;
+    return st;
 }
 
 /* ---- the extension core ---- */
@@ -142,7 +128,8 @@ void ot_sender_columns(void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size
     }
 }
 
-cg_status ot_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx, cg_error *err)
+cg_status ot_iknp_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx,
+                              cg_error *err)
 {
     for (size_t begin = 0; begin < m; begin += CHUNK) {
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
@@ -163,8 +150,8 @@ cg_status ot_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *c
     return CG_OK;
 }
 
-cg_status ot_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs, ot_chunk_fn fn,
-                         void *ctx, cg_error *err)
+cg_status ot_iknp_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs,
+                              ot_chunk_fn fn, void *ctx, cg_error *err)
 {
     for (size_t begin = 0; begin < m; begin += CHUNK) {
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
@@ -236,32 +223,6 @@ cg_status ot_check_choices(const uint8_t *c, size_t n, unsigned limit, cg_error 
     return CG_OK;
 }
 
-static void put_header(uint8_t h[16], unsigned kind, unsigned param, size_t n)
-{
-    uint64_t a = (uint64_t)kind | ((uint64_t)param << 32), b = n;
-    for (int i = 0; i < 8; i++) {
-        h[i] = (uint8_t)(a >> (8 * i));
-        h[8 + i] = (uint8_t)(b >> (8 * i));
-    }
-}
-
-cg_status ot_send_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
-{
-    uint8_t h[16];
-    put_header(h, kind, param, n);
-    return cg_chan_send(ot->ch, h, sizeof h, err);
-}
-
-cg_status ot_expect_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
-{
-    uint8_t h[16], want[16];
-    CG_TRY(cg_chan_recv(ot->ch, h, sizeof h, err));
-    put_header(want, kind, param, n);
-    if (memcmp(h, want, sizeof h) != 0)
-        return cg_error_set(err, CG_ERR_FORMAT, "OT: the peer's call (kind, size) does not match this one");
-    return CG_OK;
-}
-
 cg_status ot_finish(cg_ot *ot, cg_status st)
 {
     if (st != CG_OK && st != CG_ERR_ARG && st != CG_ERR_RANGE && ot->failed == CG_OK) ot->failed = st;
@@ -275,33 +236,4 @@ bool ot_out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned b
     ot_pack(ot->out.data + ot->out.len, vals, count, bits);
     ot->out.len += len;
     return true;
-}
-
-/* ---- both directions ---- */
-
-cg_status cg_ot_pair_new(cg_ot_pair *p, cg_channel *ch, int party, cg_otn_kind otn,
-                         cg_error *err)
-{
-    if (!p || !ch || (party != 0 && party != 1))
-        return cg_error_set(err, CG_ERR_ARG, "cg_ot_pair_new: bad argument");
-    p->send = p->recv = NULL;
-    cg_status st;
-    /* Opposite orders on the two sides: party 0's sender meets party 1's receiver first. */
-    if (party == 0) {
-        st = cg_ot_new(&p->send, ch, CG_OT_SENDER, otn, err);
-        if (st == CG_OK) st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, otn, err);
-    } else {
-        st = cg_ot_new(&p->recv, ch, CG_OT_RECEIVER, otn, err);
-        if (st == CG_OK) st = cg_ot_new(&p->send, ch, CG_OT_SENDER, otn, err);
-    }
-    if (st != CG_OK) cg_ot_pair_free(p);
-    return st;
-}
-
-void cg_ot_pair_free(cg_ot_pair *p)
-{
-    if (!p) return;
-    cg_ot_free(p->send);
-    cg_ot_free(p->recv);
-    p->send = p->recv = NULL;
 }

@@ -126,6 +126,9 @@ struct cg_ot {
     unsigned pending_kind; /* KIND_COT or KIND_OTN */
     size_t pending_n;
     unsigned pending_bits;
+    cg_ot_kind kind;
+    struct ot_ferret *fe; /* CG_OT_FERRET: the COT generator and its stock */
+    cg_ot_stats stats;
 };
 
 static inline uint64_t lo64(const uint8_t *p)
@@ -166,6 +169,17 @@ typedef struct ot_choice_src {
 void ot_sender_columns(void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t),
                        const ot_aes_key *keys, size_t ncols, const uint8_t *sel, uint64_t block,
                        const uint8_t *u, uint8_t *q, size_t rowbytes);
+/* IKNP set-up of a zeroed instance with ch and role set: buffers, hash
+ * key, base OTs (the caller frees on failure); and the release of what it
+ * allocated. */
+cg_status ot_iknp_init(cg_ot *ot, cg_error *err);
+void ot_iknp_release(cg_ot *ot);
+/* The extension core on the instance's COT source: IKNP, or Ferret
+ * (ferret.c), whose rows satisfy the same relation. */
+cg_status ot_iknp_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx,
+                              cg_error *err);
+cg_status ot_iknp_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs,
+                              ot_chunk_fn fn, void *ctx, cg_error *err);
 /* Sender: m random OTs; per chunk, ot->h0/h1 hold the hashed pairs, or with
  * hash == false only ot->rows holds the raw rows q_i (the caller hashes). */
 cg_status ot_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx, cg_error *err);

@@ -98,6 +98,8 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
         return cg_error_set(err, CG_ERR_ARG, "a benchmark fill needs the cache mode");
     if (!cg_otn_kind_valid(q->otn))
         return cg_error_set(err, CG_ERR_PARAM, "unknown 1-of-N OT kind %d", (int)q->otn);
+    if (!cg_ot_kind_valid(q->ot))
+        return cg_error_set(err, CG_ERR_PARAM, "unknown OT kind %d", (int)q->ot);
     if (s->party == CG_SERVER && s->opt && s->opt->max_cache_bytes) {
         /* every block of K and V, at the top level, size 2, and the working
          * memory of the largest pass (attention's grows with the blocks) */
@@ -130,6 +132,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u32(b, s->req.temperature_milli);
     cg_buf_put_u32(b, s->req.refresh_every);
     cg_buf_put_u8(b, (uint8_t)s->req.otn);
+    cg_buf_put_u8(b, (uint8_t)s->req.ot);
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
     cg_buf_reset(b);
     CG_TRY(cg_chan_recv_msg_buf(s->ch, b, 4096, err));
@@ -187,7 +190,7 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     cg_reader_init(&r, b->data, b->len);
     uint32_t magic = 0;
     uint16_t ver = 0;
-    uint8_t cache = 0, otn = 0;
+    uint8_t cache = 0, otn = 0, ot = 0;
     cg_gen_request *q = &s->req;
     CG_TRY(cg_read_u32(&r, &magic, "magic", err));
     CG_TRY(cg_read_u16(&r, &ver, "version", err));
@@ -203,11 +206,13 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u32(&r, &q->temperature_milli, "temperature", err));
     CG_TRY(cg_read_u32(&r, &q->refresh_every, "refresh knob", err));
     CG_TRY(cg_read_u8(&r, &otn, "1-of-N OT kind", err));
+    CG_TRY(cg_read_u8(&r, &ot, "OT kind", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
     q->he_preset[sizeof q->he_preset - 1] = '\0';
     q->use_cache = cache != 0;
     q->otn = (cg_otn_kind)otn;
+    q->ot = (cg_ot_kind)ot;
     return CG_OK;
 }
 
@@ -299,7 +304,7 @@ static cg_status receive_keys(gen_sess *s, cg_error *err)
 
 static cg_status start_mpc(gen_sess *s, cg_error *err)
 {
-    const cg_mpc_options mo = {.otn = s->req.otn};
+    const cg_mpc_options mo = {.otn = s->req.otn, .ot = s->req.ot};
     CG_TRY(cg_mpc_new(&s->mpc, s->ch, s->party, &mo, err));
     cg_mpc_set_exact(s->mpc, true);
     s->setup = gen_channel_totals(s);
@@ -427,9 +432,9 @@ cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_
     if (!err) err = &local;
     if (!ch || !req || !prompt || !out || req->prompt_len == 0 || req->new_tokens == 0 ||
         memchr(req->he_preset, '\0', sizeof req->he_preset) == NULL ||
-        !cg_otn_kind_valid(req->otn))
+        !cg_otn_kind_valid(req->otn) || !cg_ot_kind_valid(req->ot))
         return cg_error_set(err, CG_ERR_ARG,
-                            "generation request: empty prompt, no tokens, bad preset or 1-of-N kind");
+                            "generation request: empty prompt, no tokens, bad preset or OT kind");
     gen_sess s = {.party = CG_CLIENT, .ch = ch, .req = *req, .opt = opt,
                   .threads = opt && opt->threads > 0 ? opt->threads : 1, .setup_t0 = cg_now_ns()};
     cg_buf_init(&s.msg);

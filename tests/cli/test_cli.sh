@@ -70,7 +70,7 @@ check_help serve --model --listen --random --seed --threads --max-sessions --ses
 check_help generate --connect --local-plaintext --local-fixed --prompt --prompt-file --prompt-ids -n \
     --greedy --temperature --baseline --preset --model --random --seed --threads --json \
     --block-positions --refresh-every --quiet -q --progress --stop --ignore-eos --hide-stop \
-    --tls-pin --tls-ca --insecure-plaintext
+    --tls-pin --tls-ca --insecure-plaintext --ot
 check_help tls-cert --out --days
 check_help ppl --model --data --format --mode --ctx --stride --limit --threads --json
 check_help stats --model --data --tokens --ctx
@@ -79,9 +79,9 @@ check_help version
 check_help bench --list
 check_help "bench ntt" --json
 check_help "bench he" --json --threads --sets
-check_help "bench ot" --json --n --n-otn --link --latency-us --mbps
-check_help "bench mpc" --json --max --tcp --op --reps
-check_help "bench gen" --json --shape --prefix --lengths --mode --baseline-max --threads --rtt-ms --mbps --channel
+check_help "bench ot" --json --n --n-otn --link --latency-us --mbps --ot
+check_help "bench mpc" --json --max --tcp --op --reps --ot
+check_help "bench gen" --json --shape --prefix --lengths --mode --baseline-max --threads --rtt-ms --mbps --channel --ot
 run -h
 [ "$rc" -eq 0 ] && grep -q "generate" <<< "$out" || fail "'cryptogen -h' does not list the commands"
 
@@ -141,6 +141,8 @@ usage_error "" "unknown option '--bogus'" --bogus
 usage_error bench "unknown benchmark 'nosuch'" nosuch
 usage_error "bench ot" "--link 'udp' is not one of inproc, tcp, both" --link udp
 usage_error "bench ot" "--n-otn 6 is above --n 5" --n 5 --n-otn 6
+usage_error "bench ot" "--ot 'silent' is not one of iknp, ferret, both" --ot silent
+usage_error "bench mpc" "--ot 'silent' is not one of iknp, ferret" --ot silent
 usage_error "bench mpc" "--reps 0 is outside [1, 100]" --reps 0
 usage_error "bench mpc" "--op 'gelo' is not one of" --op gelo
 usage_error "bench gen" "--mode 'cach' is not cache, baseline or cache,baseline" --mode cach
@@ -187,6 +189,10 @@ accepted generate --connect 127.0.0.1:1 --insecure-plaintext --model "$model" --
 run tls-cert --out "$tmp"
 [ "$rc" -eq 0 ] && [ ${#out} -eq 64 ] && [ -s "$tmp/cert.pem" ] && [ "$(stat -c %a "$tmp/key.pem")" = 600 ] \
     || fail "tls-cert: exit $rc, pin '$out', $(ls -l "$tmp")"
+accepted bench ot --json --link inproc --ot ferret --n 262144 --n-otn 262144
+accepted bench mpc --json --max 3072 --op gelu --ot ferret
+accepted bench gen --shape gpt2-base --lengths 64 --mode cache --ot ferret --json
+accepted generate --connect 127.0.0.1:7000 --tls-pin $pin --prompt "The history of" -n 16 --ot ferret
 
 # One real run past the parser (random weights: fast).
 run generate --local-fixed --model "$model" --random 2,2,32,300,64 --seed 3 --prompt-ids 5,6,7 -n 3 --json

@@ -4,8 +4,20 @@
 #define CG_TEST_MPC_FIXTURE_H
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cryptogen/mpc.h"
+
+/* The options of the fixture's contexts: CG_TEST_OT=ferret runs the tests
+ * on Ferret COTs (the *.ferret ctest variants), else IKNP. */
+static const cg_mpc_options *fixture_options(void)
+{
+    static cg_mpc_options o;
+    const char *e = getenv("CG_TEST_OT");
+    o.ot = e && strcmp(e, "ferret") == 0 ? CG_OT_FERRET : CG_OT_IKNP;
+    return &o;
+}
 
 typedef struct {
     cg_channel *ch[2];
@@ -22,7 +34,7 @@ typedef struct {
 static void *setup_client(void *arg)
 {
     setup_job *j = arg;
-    j->st = cg_mpc_new(&j->m, j->ch, CG_CLIENT, NULL, NULL);
+    j->st = cg_mpc_new(&j->m, j->ch, CG_CLIENT, fixture_options(), NULL);
     return NULL;
 }
 
@@ -34,7 +46,7 @@ static int group_setup(void **state)
     setup_job j = {f.ch[1], NULL, CG_OK};
     pthread_t t;
     if (pthread_create(&t, NULL, setup_client, &j)) return -1;
-    cg_status st = cg_mpc_new(&f.m[0], f.ch[0], CG_SERVER, NULL, NULL);
+    cg_status st = cg_mpc_new(&f.m[0], f.ch[0], CG_SERVER, fixture_options(), NULL);
     pthread_join(t, NULL);
     if (st != CG_OK || j.st != CG_OK) return -1;
     f.m[1] = j.m;

@@ -109,6 +109,9 @@ static void test_bad_params(void **state)
     const cg_mpc_options bad = {.otn = (cg_otn_kind)2};
     assert_int_equal(cg_mpc_new(&m, f->ch[0], CG_SERVER, &bad, &e), CG_ERR_ARG);
     assert_null(m);
+    const cg_mpc_options bad_ot = {.ot = (cg_ot_kind)7};
+    assert_int_equal(cg_mpc_new(&m, f->ch[0], CG_SERVER, &bad_ot, &e), CG_ERR_ARG);
+    assert_null(m);
 }
 
 /* A peer that vanishes gives an error, and the context then refuses calls. */
@@ -122,7 +125,7 @@ static void test_peer_gone(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, setup_client, &j), 0);
     cg_mpc *srv = NULL;
-    assert_int_equal(cg_mpc_new(&srv, a, CG_SERVER, NULL, NULL), CG_OK);
+    assert_int_equal(cg_mpc_new(&srv, a, CG_SERVER, fixture_options(), NULL), CG_OK);
     pthread_join(t, NULL);
     assert_int_equal(j.st, CG_OK);
     cg_mpc_free(j.m);

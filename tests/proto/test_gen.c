@@ -212,6 +212,36 @@ static void test_split_otn_equals_emulator(void **state)
     cg_gpt2_free(m);
 }
 
+/* Ferret COTs under every non-linear protocol, agreed in the handshake:
+ * the same tokens, bit for bit; an unknown OT kind is refused unsent. */
+static void test_ferret_ot_equals_emulator(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = tiny_model();
+    cg_fixed_model *fm = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    const uint32_t prompt[2] = {40, 41};
+    enum { NEW = 2 };
+    uint32_t want[NEW], got[NEW];
+    emulate(fm, prompt, 2, NEW, want);
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
+                          .new_tokens = NEW, .ot = CG_OT_FERRET};
+    server_job sj;
+    client_log cl = {0};
+    run_secure(fm, NULL, 1, &req, prompt, got, &sj, &cl);
+    assert_memory_equal(got, want, sizeof want);
+    cg_channel *a = NULL, *b = NULL;
+    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
+    req.ot = (cg_ot_kind)5;
+    cg_gen_options o = {.threads = 1};
+    assert_int_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_ERR_ARG);
+    cg_chan_free(a);
+    cg_chan_free(b);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 static void test_request_checked(void **state)
 {
     (void)state;
@@ -544,6 +574,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_checked),
         cmocka_unit_test(test_split_otn_equals_emulator),
+        cmocka_unit_test(test_ferret_ot_equals_emulator),
         cmocka_unit_test(test_mask_covers_all_and_floods),
         cmocka_unit_test(test_sampling_equals_emulator),
         cmocka_unit_test(test_server_view_independent_of_prompt),

@@ -1,0 +1,90 @@
+/* Ferret silent correlated OT (Yang, Weng, Lan, Zhang, Wang, CCS 2020), the
+ * semi-honest variant with regular noise, as a source of COTs for the
+ * extension core (iknp.c) of an instance made with CG_OT_FERRET.
+ *
+ * One refill with parameters (n, k, t, h), n = t * 2^h, turns k + t*h base
+ * COTs into n new ones under the instance's global Delta:
+ *   - t single-point COTs (ferret_ggm.c): tree b is a GGM tree of 2^h leaves
+ *     that the sender knows entirely; the receiver learns every leaf but one
+ *     (position alpha_b, given by the choice bits of the tree's h base COTs)
+ *     through h random OTs made from those base COTs, and gets the missing
+ *     leaf xored with Delta. This is the noise e (weight t, one per block).
+ *   - primal LPN with a local linear code: output row i is the noise row
+ *     xored with 10 of the k other base COTs (positions from a public PRG):
+ *     sender q_i = v_i ^ xor q_x[A_i], receiver t_i = w_i ^ xor t_x[A_i],
+ *     b_i = e_i ^ xor b_x[A_i]; so t_i = q_i ^ b_i Delta.
+ * Only the sender talks: t * (32 h + 16) bytes per refill. The last k + t*h
+ * outputs are kept as the base of the next refill; the rest goes to a FIFO
+ * stock that calls draw from, each COT once. The very first base comes from
+ * IKNP (raw rows with random choices, before hashing).
+ *
+ * Two parameter sets, both from emp-ot (the Ferret authors' implementation,
+ * emp-ot/ferret/constants.h), 128-bit security against the LPN attacks the
+ * Ferret paper analyses: small (n = 649,728, k = 36,288, t = 1,269, h = 9)
+ * and large (n = 10,608,640, k = 589,824, t = 1,295, h = 13). An instance
+ * starts on the small set (about 10 MB) and moves to the large one (about
+ * 180 MB) once it has used FE_SWITCH COTs; the first large base is a whole
+ * small refill. Both ends decide alike: they make the same calls. */
+#ifndef CG_OT_FERRET_H
+#define CG_OT_FERRET_H
+
+#include "ot/ot_internal.h"
+
+typedef struct fe_params {
+    size_t n, k, t;
+    unsigned h;
+} fe_params;
+
+extern const fe_params fe_small, fe_large;
+
+/* COTs used before an instance's refills move to the large set. */
+#define FE_SWITCH ((uint64_t)4 * 649728)
+/* Nonzeros per LPN row. */
+#define FE_D 10
+
+static inline size_t fe_base_size(const fe_params *p) { return p->k + p->t * p->h; }
+
+struct ot_ferret {
+    const fe_params *set; /* of the next refill; NULL before the first */
+    /* The next refill's base: rows (q on the sender, t on the receiver) and
+     * the receiver's choice bytes. */
+    uint8_t *base, *base_b;
+    size_t base_cap;
+    /* FIFO stock: rows and choice bytes [head, head + len). */
+    uint8_t *stock, *stock_b;
+    size_t head, len, cap;
+    uint64_t tweak; /* next tweak of the GGM level OTs */
+};
+
+/* ---- ferret_ggm.c ---- */
+/* Sender: the t trees' leaves into v (n rows) from seeds drawn here, and the
+ * message (t * (32 h + 16) bytes) into msg; base holds the h base COTs of
+ * every tree (q rows). */
+cg_status fe_ggm_send(cg_ot *ot, const fe_params *p, const uint8_t *base, uint64_t tweak,
+                      uint8_t *v, uint8_t *msg, cg_error *err);
+/* Receiver: from the message and its base COTs (t rows, choice bytes),
+ * w (n rows) and the noise e (n bytes, one 1 per block). */
+cg_status fe_ggm_recv(cg_ot *ot, const fe_params *p, const uint8_t *base, const uint8_t *base_b,
+                      uint64_t tweak, const uint8_t *msg, uint8_t *w, uint8_t *e, cg_error *err);
+/* The refill's traffic: a 16-byte header and the trees' message. */
+static inline size_t fe_msg_size(const fe_params *p) { return 16 + p->t * (32 * (size_t)p->h + 16); }
+/* rows[i] ^= xor of FE_D base rows chosen by the public code (and, when b
+ * is not NULL, b[i] ^= the same base choice bytes), for i < n. */
+void fe_lpn(const fe_params *p, uint8_t *rows, uint8_t *b, const uint8_t *base,
+            const uint8_t *base_b);
+
+/* ---- ferret.c ---- */
+cg_status ot_ferret_new(cg_ot *ot, cg_error *err);
+void ot_ferret_free(struct ot_ferret *fe);
+/* The next count COTs (count <= CHUNK) into rows (16 bytes each) and, on the
+ * receiver, their random choice bytes into b; refills as needed. */
+cg_status ot_ferret_take(cg_ot *ot, size_t count, uint8_t *rows, uint8_t *b, cg_error *err);
+/* The stock holds at least count COTs afterwards. */
+cg_status ot_ferret_ensure(cg_ot *ot, size_t count, cg_error *err);
+/* The extension core's two ends on Ferret COTs (see ot_extend_send). */
+cg_status ot_ferret_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx,
+                                cg_error *err);
+cg_status ot_ferret_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs,
+                                ot_chunk_fn fn, void *ctx, cg_error *err);
+
+#endif
