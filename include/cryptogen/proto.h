@@ -40,6 +40,7 @@ typedef enum cg_gen_part {
     CG_PART_LM_HEAD,
     CG_PART_TOKEN,
     CG_PART_REFRESH,
+    CG_PART_FINAL_NORM, /* the LayerNorm before the head, once per pass (not per block) */
     CG_PART_COUNT
 } cg_gen_part;
 

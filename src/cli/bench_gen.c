@@ -7,8 +7,8 @@
  * and the client run in this process over loopback TCP (optionally shaped).
  * Timing uses a one-layer model of the requested width with random weights:
  * the block figures are that layer's rows, the whole-model figure is
- * n_layer x block + embedding + LM head + token choice (stated in the
- * output). Cache mode reaches length L by filling positions 0..L-2 with
+ * n_layer x block + embedding + final LayerNorm + LM head + token choice
+ * (stated in the output). Cache mode reaches length L by filling positions 0..L-2 with
  * encryptions of random values (bench_fill, see proto.h) and then decoding
  * the token at position L-1; baseline mode runs all L positions again, as
  * the comparison system does for every token. */
@@ -67,10 +67,33 @@ static const cg_gen_part block_parts[] = {CG_PART_LAYERNORM, CG_PART_QKV,     CG
                                           CG_PART_MLP_DOWN,  CG_PART_REFRESH};
 #define NBLOCK (sizeof block_parts / sizeof block_parts[0])
 
+/* The parts of one block as a JSON object: {part: {seconds, bytes each way,
+ * rounds}} from the client's report (sent = client to server). */
+static void print_parts(const cg_gen_step_report *c, double per)
+{
+    printf("{");
+    for (size_t i = 0; i < NBLOCK; i++) {
+        const cg_gen_part p = block_parts[i];
+        printf("%s\"%s\": {\"seconds\": %.4f, \"bytes_client_to_server\": %.0f, "
+               "\"bytes_server_to_client\": %.0f, \"rounds\": %.0f}",
+               i ? ", " : "", cg_gen_part_name(p), c->seconds[p] * per, (double)c->bytes_sent[p] * per,
+               (double)c->bytes_received[p] * per, (double)c->rounds[p] * per);
+    }
+    printf("}");
+}
+
+/* Outside the block: embedding, final LayerNorm, head and token choice,
+ * once per pass whatever the number of layers. */
+static double outside_seconds(const cg_gen_step_report *c)
+{
+    return c->seconds[CG_PART_EMBEDDING] + c->seconds[CG_PART_FINAL_NORM] + c->seconds[CG_PART_LM_HEAD] +
+           c->seconds[CG_PART_TOKEN];
+}
+
 static void print_result(const char *mode, size_t L, const cg_gen_step_report *c,
                          const cg_gen_step_report *s, unsigned n_layer, bool first)
 {
-    double blk = 0, other = 0;
+    double blk = 0;
     uint64_t bs = 0, br = 0, rounds = 0;
     for (size_t i = 0; i < NBLOCK; i++) {
         blk += c->seconds[block_parts[i]];
@@ -78,19 +101,21 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
         br += c->bytes_received[block_parts[i]];
         rounds += c->rounds[block_parts[i]];
     }
-    other = c->seconds[CG_PART_EMBEDDING] + c->seconds[CG_PART_LM_HEAD] + c->seconds[CG_PART_TOKEN];
     printf("%s    {\"mode\": \"%s\", \"L\": %zu, \"block\": {\"seconds\": %.3f, \"bytes_client_to_server\": %llu, "
            "\"bytes_server_to_client\": %llu, \"rounds\": %llu, \"parts_seconds\": {",
            first ? "" : ",\n", mode, L, blk, (unsigned long long)bs, (unsigned long long)br,
            (unsigned long long)rounds);
     for (size_t i = 0; i < NBLOCK; i++)
         printf("%s\"%s\": %.4f", i ? ", " : "", cg_gen_part_name(block_parts[i]), c->seconds[block_parts[i]]);
-    printf("}}, \"embedding_seconds\": %.3f, \"lm_head_seconds\": %.3f, \"token_seconds\": %.3f, "
+    printf("}, \"parts\": ");
+    print_parts(c, 1.0);
+    printf("}, \"embedding_seconds\": %.3f, \"final_layernorm_seconds\": %.3f, \"lm_head_seconds\": %.3f, "
+           "\"token_seconds\": %.3f, "
            "\"whole_model_seconds\": %.3f, \"whole_model_bytes_client_to_server\": %llu, "
            "\"whole_model_bytes_server_to_client\": %llu, \"server_cache_bytes_per_layer\": %llu, "
            "\"server_cache_bytes_whole_model\": %llu}",
-           c->seconds[CG_PART_EMBEDDING], c->seconds[CG_PART_LM_HEAD], c->seconds[CG_PART_TOKEN],
-           n_layer * blk + other,
+           c->seconds[CG_PART_EMBEDDING], c->seconds[CG_PART_FINAL_NORM], c->seconds[CG_PART_LM_HEAD],
+           c->seconds[CG_PART_TOKEN], n_layer * blk + outside_seconds(c),
            (unsigned long long)((c->total_sent - bs) + (uint64_t)n_layer * bs),
            (unsigned long long)((c->total_received - br) + (uint64_t)n_layer * br),
            (unsigned long long)s->cache_bytes, (unsigned long long)(s->cache_bytes * n_layer));
@@ -142,7 +167,7 @@ int cg_bench_gen(int argc, char **argv)
                  "the whole model, per component. A server thread and the client run over\n"
                  "loopback TCP (optionally shaped) with a one-layer model of the requested width\n"
                  "and random weights; the whole-model figure is n_layer x block + embedding +\n"
-                 "LM head + token choice.",
+                 "final LayerNorm + LM head + token choice.",
         .opts = opts};
     int parsed = cli_parse(&cmd, argc, argv, NULL);
     if (parsed != CLI_PARSED) return parsed;
@@ -185,7 +210,7 @@ int cg_bench_gen(int argc, char **argv)
            "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
            "\"server_weight_encoding_seconds\": %.2f, \"server_weight_bytes_one_layer_plus_embeddings\": %llu,\n"
            " \"method\": \"one-layer model of this width, random weights; whole model = n_layer x block + "
-           "embedding + LM head + token; cache mode builds the length-L state by filling positions 0..L-2 "
+           "embedding + final LayerNorm + LM head + token (the final LayerNorm is not part of the block); cache mode builds the length-L state by filling positions 0..L-2 "
            "with encryptions of random values, then decodes position L-1; baseline runs all L positions "
            "through the prefill path, as the cache-less system does every token\",\n \"results\": [\n",
            otn,
