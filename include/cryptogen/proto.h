@@ -84,6 +84,9 @@ typedef struct cg_gen_request {
                                 appends to it (0: only when its noise estimate asks) */
     cg_otn_kind otn;         /* the 1-of-N OT construction both parties use (KK13 by
                                 default; the server refuses a kind it does not know) */
+    uint32_t prefill_rows;   /* prompt rows per ciphertext in the prefill's linear layers
+                                (a packed matrix product): 0 the cost model's choice,
+                                1 one row per ciphertext as in decode; at most 4096 */
 } cg_gen_request;
 
 /* Server: the model's weight matrices pre-encoded as NTT-form plaintexts for

@@ -175,6 +175,38 @@ static void test_baseline_equals_cache(void **state)
     cg_gpt2_free(m);
 }
 
+/* A 37-token prompt: three prefill chunks (16 + 16 + 5 rows) whose linear
+ * layers pack rows per ciphertext, over five cache blocks; the cost model's
+ * choice, 5 rows (groups of 5, 5, 5, 1) with some pre-encoded weights, and
+ * one row per ciphertext all give the emulator's tokens. */
+static void test_packed_prefill_equals_emulator(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = tiny_model();
+    cg_fixed_model *fm = NULL;
+    cg_gen_weights *ws = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    assert_int_equal(cg_gen_weights_new(&ws, fm, "paper", 8u << 20, 1, &err), CG_OK);
+    enum { M = 37, NEW = 2 };
+    uint32_t prompt[M], want[NEW];
+    for (size_t i = 0; i < M; i++) prompt[i] = (uint32_t)((i * 97 + 5) % 300);
+    emulate(fm, prompt, M, NEW, want);
+    const uint32_t rows[3] = {0, 5, 1};
+    for (size_t k = 0; k < 3; k++) {
+        cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = M,
+                              .new_tokens = NEW, .block_positions = 8, .prefill_rows = rows[k]};
+        uint32_t got[NEW];
+        server_job sj;
+        client_log cl = {0};
+        run_secure(fm, k ? ws : NULL, 2, &req, prompt, got, &sj, &cl);
+        assert_memory_equal(got, want, sizeof want);
+    }
+    cg_gen_weights_free(ws);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 /* The other 1-of-N construction, agreed in the handshake, gives the same
  * tokens. */
 static void test_split_otn_equals_emulator(void **state)
@@ -546,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_server_view_independent_of_prompt),
         cmocka_unit_test(test_baseline_equals_cache),
         cmocka_unit_test(test_cache_mode_equals_emulator),
+        cmocka_unit_test(test_packed_prefill_equals_emulator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
