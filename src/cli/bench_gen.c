@@ -122,6 +122,79 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
     fflush(stdout);
 }
 
+/* The real prefill of `tokens` prompt tokens through a model of `layers`
+ * layers (embedding, every block, final LayerNorm, head, token choice), as
+ * the top-level "prefill" object: step 0 of a session with one new token,
+ * per-layer block parts (their sum over the layers / layers). */
+static cg_status print_prefill(const cg_fixed_model *fm, const cg_gen_weights *ws, size_t tokens,
+                               uint32_t rows, const uint32_t *prompt, int threads,
+                               const cg_chan_options *copt, const char *otn, cg_error *err)
+{
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)tokens,
+                          .new_tokens = 1, .otn = cli_otn_kind(otn), .prefill_rows = rows};
+    cg_gen_step_report c = {0}, s = {0};
+    CG_TRY(run_one(fm, ws, &req, prompt, threads, copt, &c, &s, err));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const unsigned layers = fm->cfg.n_layer;
+    const double per = 1.0 / layers;
+    double blk = 0, lin = 0;
+    for (size_t i = 0; i < NBLOCK; i++) blk += c.seconds[block_parts[i]];
+    lin = c.seconds[CG_PART_QKV] + c.seconds[CG_PART_ATTN_OUT] + c.seconds[CG_PART_MLP_UP] +
+          c.seconds[CG_PART_MLP_DOWN];
+    printf("{\"tokens\": %zu, \"layers\": %u, \"rows_per_ciphertext\": \"%s\", \"setup_seconds\": %.3f, "
+           "\"whole_model_seconds\": %.3f, \"time_to_first_token_seconds\": %.3f, "
+           "\"bytes_client_to_server\": %llu, \"bytes_server_to_client\": %llu, \"rounds\": %llu, "
+           "\"peak_rss_bytes\": %lld, \"outside_block_seconds\": %.3f, \"block\": {\"seconds\": %.3f, "
+           "\"linear_seconds\": %.3f, \"parts\": ",
+           tokens, layers, rows == 0 ? "cost model" : rows == 1 ? "1 (one-row plan)" : "forced",
+           c.setup_seconds, c.total_seconds, c.setup_seconds + c.total_seconds,
+           (unsigned long long)c.total_sent, (unsigned long long)c.total_received,
+           (unsigned long long)c.total_rounds, (long long)ru.ru_maxrss * 1024, outside_seconds(&c),
+           blk * per, lin * per);
+    print_parts(&c, per);
+    printf("}, \"rows_requested\": %u, \"first_token\": %u}", rows, c.token);
+    fflush(stdout);
+    return CG_OK;
+}
+
+/* --prefill: "prefill" for the first rows-per-ciphertext value and
+ * "prefill_other_rows" for the others, on a model of `layers` layers (the
+ * one-layer model itself when layers is 1). */
+static cg_status run_prefills(const cg_gpt2_config *one, const cg_fixed_model *fm1, const cg_gen_weights *ws1,
+                              size_t tokens, unsigned layers, const char *rows_list, const uint32_t *prompt,
+                              int threads, const cg_chan_options *copt, const char *otn, cg_error *err)
+{
+    uint32_t *rows = NULL;
+    size_t nr = 0;
+    if (tokens + 1 > one->n_positions)
+        return cg_error_set(err, CG_ERR_ARG, "--prefill %zu: needs %zu positions (the shape has %u)", tokens,
+                            tokens + 1, one->n_positions);
+    if (!cli_parse_ids(rows_list, &rows, &nr)) return cg_error_set(err, CG_ERR_NOMEM, "--prefill-rows");
+    cg_gpt2_config cfg = *one;
+    cfg.n_layer = layers;
+    cg_gpt2 *m = NULL;
+    cg_fixed_model *fm = NULL;
+    cg_gen_weights *ws = NULL;
+    cg_status st = CG_OK;
+    if (layers != 1) {
+        st = cg_gpt2_random(&m, &cfg, 1, err);
+        if (st == CG_OK) st = cg_fixed_model_new(&fm, m, cg_fixed_default(), err);
+        if (st == CG_OK) st = cg_gen_weights_new(&ws, fm, "paper", (uint64_t)6 << 30, threads, err);
+    }
+    for (size_t i = 0; st == CG_OK && i < nr; i++) {
+        printf(i == 0 ? " \"prefill\": " : i == 1 ? ",\n \"prefill_other_rows\": [" : ",\n   ");
+        st = print_prefill(fm ? fm : fm1, fm ? ws : ws1, tokens, rows[i], prompt, threads, copt, otn, err);
+        fprintf(stderr, "bench gen: prefill of %zu tokens, %u layers, rows %u done\n", tokens, layers, rows[i]);
+    }
+    if (st == CG_OK) printf("%s,\n", nr > 1 ? "]" : "");
+    cg_gen_weights_free(ws);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+    cg_free(rows);
+    return st;
+}
+
 /* --mode: "cache", "baseline" or both, comma-separated. */
 static bool check_modes(const char *value, char *why, size_t why_size)
 {
@@ -143,6 +216,8 @@ int cg_bench_gen(int argc, char **argv)
     int threads = 2;
     double rtt_ms = 0, mbps = 0;
     bool json = false;
+    uint64_t prefill = 0, prefill_layers = 0;
+    const char *prefill_rows = "0";
     const char *otn = cli_otn_names[CG_OTN_KK13];
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
@@ -158,6 +233,14 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_DOUBLE("mbps", 0, mbps, "Y", 0, 1e6,
                        "bandwidth of the loopback link in Mbit/s, 0 for unshaped"),
         CLI_OPT_CHOICE("otn", 0, otn, NULL, cli_otn_names, "1-of-N OT construction of both parties"),
+        CLI_OPT_U64("prefill", 0, prefill, "N", 0, UINT64_MAX,
+                    "also run the real prefill of N prompt tokens through the whole model and print "
+                    "it as \"prefill\" (time to first token)"),
+        CLI_OPT_U64("prefill-layers", 0, prefill_layers, "K", 0, 1000,
+                    "layers of the prefill's model (0: the shape's; fewer gives block figures quickly)"),
+        CLI_OPT_CHECKED("prefill-rows", 0, prefill_rows, "R,R,...", cli_check_ids,
+                        "prompt rows per ciphertext in the prefill's linear layers, each run in turn "
+                        "(0: the cost model, 1: one row per ciphertext)"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -212,7 +295,8 @@ int cg_bench_gen(int argc, char **argv)
            " \"method\": \"one-layer model of this width, random weights; whole model = n_layer x block + "
            "embedding + final LayerNorm + LM head + token (the final LayerNorm is not part of the block); cache mode builds the length-L state by filling positions 0..L-2 "
            "with encryptions of random values, then decodes position L-1; baseline runs all L positions "
-           "through the prefill path, as the cache-less system does every token\",\n \"results\": [\n",
+           "through the prefill path, as the cache-less system does every token; prefill (with --prefill) "
+           "is a real session's step 0 on a model of prefill.layers layers, not extrapolated\",\n",
            otn,
            full_layers, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, (unsigned long)prefix, threads,
            rtt_ms, mbps, encode_s, (unsigned long long)cg_gen_weights_bytes(ws));
@@ -221,6 +305,13 @@ int cg_bench_gen(int argc, char **argv)
     uint32_t *prompt = calloc(cfg.n_positions, sizeof *prompt);
     if (!prompt) goto done;
     for (size_t i = 0; i < cfg.n_positions; i++) prompt[i] = (uint32_t)((i * 7919u + 13u) % cfg.vocab_size);
+    if (prefill && run_prefills(&cfg, fm, ws, prefill, prefill_layers ? (unsigned)prefill_layers : full_layers,
+                                prefill_rows, prompt, threads, &copt, otn, &err) != CG_OK) {
+        printf("}\n");
+        free(prompt);
+        goto done;
+    }
+    printf(" \"results\": [\n");
     for (size_t i = 0; i < nl; i++) {
         const size_t L = ls[i];
         for (int mode = 0; mode < 2; mode++) {
