@@ -105,12 +105,16 @@ static cg_status block_product(gen_sess *s, linear_job *j, size_t g, size_t c,
     return st;
 }
 
-/* With pre-encoded weights: one item per output ciphertext. */
-static cg_status product_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+/* With pre-encoded weights: one item per row block, its blocks used for
+ * every group while they are in cache (a large matrix's blocks streamed
+ * once per row would make the products wait on memory). */
+static cg_status product_item(gen_sess *s, void *ctx, size_t c, cg_error *err)
 {
     linear_job *j = ctx;
-    const size_t c = i % j->p.cout;
-    return block_product(s, j, i / j->p.cout, c, &j->pre[c * j->p.cin], err);
+    cg_status st = CG_OK;
+    for (size_t g = 0; st == CG_OK && g < j->groups; g++)
+        st = block_product(s, j, g, c, &j->pre[c * j->p.cin], err);
+    return st;
 }
 
 /* Without them: one item per row block, which encodes its cin blocks once
@@ -142,8 +146,7 @@ static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
     CG_TRY(gen_recv_cts(s, j->ins, n_in, err));
     if (j->x) CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
     CG_TRY(gen_parallel(s, n_in, to_ntt_item, j, err));
-    CG_TRY(j->pre ? gen_parallel(s, n_out, product_item, j, err)
-                  : gen_parallel(s, j->p.cout, row_block_item, j, err));
+    CG_TRY(gen_parallel(s, j->p.cout, j->pre ? product_item : row_block_item, j, err));
     CG_TRY(gen_he_to_shares(s, n_out, j->outs, take_outputs, j, err));
     return gen_send_cts(s, j->outs, n_out, err);
 }

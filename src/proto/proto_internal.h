@@ -20,8 +20,10 @@
 /* A cache ciphertext whose estimated budget falls below this is refreshed:
  * one ct x ct product (~50 bits) plus flooding (40 + margin) must still fit. */
 #define GEN_REFRESH_BUDGET 100.0
-/* Prompt rows processed per pass (bounds a session's working memory). */
-#define GEN_PREFILL_CHUNK 16
+/* Prompt rows processed per pass (bounds a session's working memory; more
+ * rows let the linear layers pack more rows per ciphertext and reuse each
+ * weight block for more of them). */
+#define GEN_PREFILL_CHUNK 32
 
 typedef struct gen_sess {
     cg_party party;

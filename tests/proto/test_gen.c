@@ -123,7 +123,7 @@ static void test_cache_mode_equals_emulator(void **state)
     cg_fixed_model *fm = NULL;
     cg_error err = {0};
     assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
-    /* 18 prompt tokens: the prefill goes in two chunks (16 + 2 rows) */
+    /* 18 prompt tokens (one prefill chunk) */
     const uint32_t prompt[18] = {17, 250, 3, 99, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1};
     enum { NEW = 33 };
     uint32_t want[NEW], got[NEW];
@@ -175,10 +175,10 @@ static void test_baseline_equals_cache(void **state)
     cg_gpt2_free(m);
 }
 
-/* A 37-token prompt: three prefill chunks (16 + 16 + 5 rows) whose linear
- * layers pack rows per ciphertext, over five cache blocks; the cost model's
- * choice, 5 rows (groups of 5, 5, 5, 1) with some pre-encoded weights, and
- * one row per ciphertext all give the emulator's tokens. */
+/* A 37-token prompt: two prefill chunks (32 + 5 rows) whose linear layers
+ * pack rows per ciphertext, over five cache blocks; the cost model's
+ * choice, 5 rows (groups of 5 and a short last one) with some pre-encoded
+ * weights, and one row per ciphertext all give the emulator's tokens. */
 static void test_packed_prefill_equals_emulator(void **state)
 {
     (void)state;
