@@ -265,16 +265,20 @@ static void test_request_checked(void **state)
     assert_int_not_equal(sj.st, CG_OK);
     cg_chan_free(a);
     cg_chan_free(b);
-    /* an unknown parameter set */
-    cg_gen_request bad = {.he_preset = "nope", .use_cache = true, .prompt_len = 2, .new_tokens = 1};
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    sj = (server_job){.ch = b, .fm = fm};
-    assert_int_equal(pthread_create(&t, NULL, server_main, &sj), 0);
-    assert_int_not_equal(cg_gen_client(a, &bad, prompt, out, &o, &err), CG_OK);
-    pthread_join(t, NULL);
-    assert_int_not_equal(sj.st, CG_OK);
-    cg_chan_free(a);
-    cg_chan_free(b);
+    /* an unknown parameter set; more prefill rows per ciphertext than allowed */
+    const cg_gen_request bad[2] = {
+        {.he_preset = "nope", .use_cache = true, .prompt_len = 2, .new_tokens = 1},
+        {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = 1, .prefill_rows = 4097}};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
+        sj = (server_job){.ch = b, .fm = fm};
+        assert_int_equal(pthread_create(&t, NULL, server_main, &sj), 0);
+        assert_int_not_equal(cg_gen_client(a, &bad[k], prompt, out, &o, &err), CG_OK);
+        pthread_join(t, NULL);
+        assert_int_not_equal(sj.st, CG_OK);
+        cg_chan_free(a);
+        cg_chan_free(b);
+    }
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
 }
