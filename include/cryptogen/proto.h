@@ -40,6 +40,7 @@ typedef enum cg_gen_part {
     CG_PART_LM_HEAD,
     CG_PART_TOKEN,
     CG_PART_REFRESH,
+    CG_PART_FINAL_NORM, /* the LayerNorm before the head, once per pass (not per block) */
     CG_PART_COUNT
 } cg_gen_part;
 
@@ -111,6 +112,9 @@ typedef struct cg_gen_request {
                                 default; the server refuses a kind it does not know) */
     cg_ot_kind ot;           /* the COT source of the non-linear layers (IKNP when zeroed;
                                 one handshake byte after otn; refused if unknown) */
+    uint32_t prefill_rows;   /* prompt rows per ciphertext in the prefill's linear layers
+                                (a packed matrix product): 0 the cost model's choice,
+                                1 one row per ciphertext as in decode; at most 4096 */
 } cg_gen_request;
 
 /* Server: the model's weight matrices pre-encoded as NTT-form plaintexts for

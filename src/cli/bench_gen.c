@@ -7,8 +7,8 @@
  * and the client run in this process over loopback TCP (optionally shaped).
  * Timing uses a one-layer model of the requested width with random weights:
  * the block figures are that layer's rows, the whole-model figure is
- * n_layer x block + embedding + LM head + token choice (stated in the
- * output). Cache mode reaches length L by filling positions 0..L-2 with
+ * n_layer x block + embedding + final LayerNorm + LM head + token choice
+ * (stated in the output). Cache mode reaches length L by filling positions 0..L-2 with
  * encryptions of random values (bench_fill, see proto.h) and then decoding
  * the token at position L-1; baseline mode runs all L positions again, as
  * the comparison system does for every token. */
@@ -79,11 +79,34 @@ static const cg_gen_part block_parts[] = {CG_PART_LAYERNORM, CG_PART_QKV,     CG
                                           CG_PART_MLP_DOWN,  CG_PART_REFRESH};
 #define NBLOCK (sizeof block_parts / sizeof block_parts[0])
 
+/* The parts of one block as a JSON object: {part: {seconds, bytes each way,
+ * rounds}} from the client's report (sent = client to server). */
+static void print_parts(const cg_gen_step_report *c, double per)
+{
+    printf("{");
+    for (size_t i = 0; i < NBLOCK; i++) {
+        const cg_gen_part p = block_parts[i];
+        printf("%s\"%s\": {\"seconds\": %.4f, \"bytes_client_to_server\": %.0f, "
+               "\"bytes_server_to_client\": %.0f, \"rounds\": %.0f}",
+               i ? ", " : "", cg_gen_part_name(p), c->seconds[p] * per, (double)c->bytes_sent[p] * per,
+               (double)c->bytes_received[p] * per, (double)c->rounds[p] * per);
+    }
+    printf("}");
+}
+
+/* Outside the block: embedding, final LayerNorm, head and token choice,
+ * once per pass whatever the number of layers. */
+static double outside_seconds(const cg_gen_step_report *c)
+{
+    return c->seconds[CG_PART_EMBEDDING] + c->seconds[CG_PART_FINAL_NORM] + c->seconds[CG_PART_LM_HEAD] +
+           c->seconds[CG_PART_TOKEN];
+}
+
 static void print_result(const char *mode, size_t L, const cg_gen_step_report *c,
                          const cg_gen_step_report *s, const cg_chan_tls_info *ti, unsigned n_layer,
                          bool first)
 {
-    double blk = 0, other = 0;
+    double blk = 0;
     uint64_t bs = 0, br = 0, rounds = 0;
     for (size_t i = 0; i < NBLOCK; i++) {
         blk += c->seconds[block_parts[i]];
@@ -91,19 +114,21 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
         br += c->bytes_received[block_parts[i]];
         rounds += c->rounds[block_parts[i]];
     }
-    other = c->seconds[CG_PART_EMBEDDING] + c->seconds[CG_PART_LM_HEAD] + c->seconds[CG_PART_TOKEN];
     printf("%s    {\"mode\": \"%s\", \"L\": %zu, \"block\": {\"seconds\": %.3f, \"bytes_client_to_server\": %llu, "
            "\"bytes_server_to_client\": %llu, \"rounds\": %llu, \"parts_seconds\": {",
            first ? "" : ",\n", mode, L, blk, (unsigned long long)bs, (unsigned long long)br,
            (unsigned long long)rounds);
     for (size_t i = 0; i < NBLOCK; i++)
         printf("%s\"%s\": %.4f", i ? ", " : "", cg_gen_part_name(block_parts[i]), c->seconds[block_parts[i]]);
-    printf("}}, \"embedding_seconds\": %.3f, \"lm_head_seconds\": %.3f, \"token_seconds\": %.3f, "
+    printf("}, \"parts\": ");
+    print_parts(c, 1.0);
+    printf("}, \"embedding_seconds\": %.3f, \"final_layernorm_seconds\": %.3f, \"lm_head_seconds\": %.3f, "
+           "\"token_seconds\": %.3f, "
            "\"whole_model_seconds\": %.3f, \"whole_model_bytes_client_to_server\": %llu, "
            "\"whole_model_bytes_server_to_client\": %llu, \"server_cache_bytes_per_layer\": %llu, "
            "\"server_cache_bytes_whole_model\": %llu",
-           c->seconds[CG_PART_EMBEDDING], c->seconds[CG_PART_LM_HEAD], c->seconds[CG_PART_TOKEN],
-           n_layer * blk + other,
+           c->seconds[CG_PART_EMBEDDING], c->seconds[CG_PART_FINAL_NORM], c->seconds[CG_PART_LM_HEAD],
+           c->seconds[CG_PART_TOKEN], n_layer * blk + outside_seconds(c),
            (unsigned long long)((c->total_sent - bs) + (uint64_t)n_layer * bs),
            (unsigned long long)((c->total_received - br) + (uint64_t)n_layer * br),
            (unsigned long long)s->cache_bytes, (unsigned long long)(s->cache_bytes * n_layer));
@@ -114,6 +139,81 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
            ti->tls ? "true" : "false", ti->cipher, (double)ti->handshake_ns * 1e-6,
            (unsigned long long)ti->wire_sent, (unsigned long long)ti->wire_received);
     fflush(stdout);
+}
+
+/* The real prefill of `tokens` prompt tokens through a model of `layers`
+ * layers (embedding, every block, final LayerNorm, head, token choice), as
+ * the top-level "prefill" object: step 0 of a session with one new token,
+ * per-layer block parts (their sum over the layers / layers). */
+static cg_status print_prefill(const cg_fixed_model *fm, const cg_gen_weights *ws, size_t tokens,
+                               uint32_t rows, const uint32_t *prompt, int threads,
+                               const cg_chan_options *copt, bench_channel *bc, const cg_gen_request *kinds,
+                               cg_error *err)
+{
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)tokens,
+                          .new_tokens = 1, .otn = kinds->otn, .ot = kinds->ot, .prefill_rows = rows};
+    cg_gen_step_report c = {0}, s = {0};
+    CG_TRY(run_one(fm, ws, &req, prompt, threads, copt, bc, &c, &s, err));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const unsigned layers = fm->cfg.n_layer;
+    const double per = 1.0 / layers;
+    double blk = 0, lin = 0;
+    for (size_t i = 0; i < NBLOCK; i++) blk += c.seconds[block_parts[i]];
+    lin = c.seconds[CG_PART_QKV] + c.seconds[CG_PART_ATTN_OUT] + c.seconds[CG_PART_MLP_UP] +
+          c.seconds[CG_PART_MLP_DOWN];
+    printf("{\"tokens\": %zu, \"layers\": %u, \"rows_per_ciphertext\": \"%s\", \"setup_seconds\": %.3f, "
+           "\"whole_model_seconds\": %.3f, \"time_to_first_token_seconds\": %.3f, "
+           "\"bytes_client_to_server\": %llu, \"bytes_server_to_client\": %llu, \"rounds\": %llu, "
+           "\"peak_rss_bytes\": %lld, \"outside_block_seconds\": %.3f, \"block\": {\"seconds\": %.3f, "
+           "\"linear_seconds\": %.3f, \"parts\": ",
+           tokens, layers, rows == 0 ? "cost model" : rows == 1 ? "1 (one-row plan)" : "forced",
+           c.setup_seconds, c.total_seconds, c.setup_seconds + c.total_seconds,
+           (unsigned long long)c.total_sent, (unsigned long long)c.total_received,
+           (unsigned long long)c.total_rounds, (long long)ru.ru_maxrss * 1024, outside_seconds(&c),
+           blk * per, lin * per);
+    print_parts(&c, per);
+    printf("}, \"rows_requested\": %u, \"first_token\": %u}", rows, c.token);
+    fflush(stdout);
+    return CG_OK;
+}
+
+/* --prefill: "prefill" for the first rows-per-ciphertext value and
+ * "prefill_other_rows" for the others, on a model of `layers` layers (the
+ * one-layer model itself when layers is 1). */
+static cg_status run_prefills(const cg_gpt2_config *one, const cg_fixed_model *fm1, const cg_gen_weights *ws1,
+                              size_t tokens, unsigned layers, const char *rows_list, const uint32_t *prompt,
+                              int threads, const cg_chan_options *copt, bench_channel *bc,
+                              const cg_gen_request *kinds, cg_error *err)
+{
+    uint32_t *rows = NULL;
+    size_t nr = 0;
+    if (tokens + 1 > one->n_positions)
+        return cg_error_set(err, CG_ERR_ARG, "--prefill %zu: needs %zu positions (the shape has %u)", tokens,
+                            tokens + 1, one->n_positions);
+    if (!cli_parse_ids(rows_list, &rows, &nr)) return cg_error_set(err, CG_ERR_NOMEM, "--prefill-rows");
+    cg_gpt2_config cfg = *one;
+    cfg.n_layer = layers;
+    cg_gpt2 *m = NULL;
+    cg_fixed_model *fm = NULL;
+    cg_gen_weights *ws = NULL;
+    cg_status st = CG_OK;
+    if (layers != 1) {
+        st = cg_gpt2_random(&m, &cfg, 1, err);
+        if (st == CG_OK) st = cg_fixed_model_new(&fm, m, cg_fixed_default(), err);
+        if (st == CG_OK) st = cg_gen_weights_new(&ws, fm, "paper", (uint64_t)6 << 30, threads, err);
+    }
+    for (size_t i = 0; st == CG_OK && i < nr; i++) {
+        printf(i == 0 ? " \"prefill\": " : i == 1 ? ",\n \"prefill_other_rows\": [" : ",\n   ");
+        st = print_prefill(fm ? fm : fm1, fm ? ws : ws1, tokens, rows[i], prompt, threads, copt, bc, kinds, err);
+        fprintf(stderr, "bench gen: prefill of %zu tokens, %u layers, rows %u done\n", tokens, layers, rows[i]);
+    }
+    if (st == CG_OK) printf("%s,\n", nr > 1 ? "]" : "");
+    cg_gen_weights_free(ws);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+    cg_free(rows);
+    return st;
 }
 
 /* --mode: "cache", "baseline" or both, comma-separated. */
@@ -137,6 +237,8 @@ int cg_bench_gen(int argc, char **argv)
     int threads = 2;
     double rtt_ms = 0, mbps = 0;
     bool json = false;
+    uint64_t prefill = 0, prefill_layers = 0;
+    const char *prefill_rows = "0";
     const char *otn = cli_otn_names[CG_OTN_KK13];
     static const char *const channels[] = {"tls", "plaintext", NULL};
     const char *channel = channels[0];
@@ -158,6 +260,14 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_CHOICE("channel", 0, channel, NULL, channels,
                        "TLS 1.3 (an ephemeral certificate, pinned) or plain TCP under the protocol"),
         CLI_OPT_CHOICE("ot", 0, ot, NULL, cli_ot_names, "COT source of both parties"),
+        CLI_OPT_U64("prefill", 0, prefill, "N", 0, UINT64_MAX,
+                    "also run the real prefill of N prompt tokens through the whole model and print "
+                    "it as \"prefill\" (time to first token)"),
+        CLI_OPT_U64("prefill-layers", 0, prefill_layers, "K", 0, 1000,
+                    "layers of the prefill's model (0: the shape's; fewer gives block figures quickly)"),
+        CLI_OPT_CHECKED("prefill-rows", 0, prefill_rows, "R,R,...", cli_check_ids,
+                        "prompt rows per ciphertext in the prefill's linear layers, each run in turn "
+                        "(0: the cost model, 1: one row per ciphertext)"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -167,7 +277,7 @@ int cg_bench_gen(int argc, char **argv)
                  "the whole model, per component. A server thread and the client run over\n"
                  "loopback TCP (optionally shaped) with a one-layer model of the requested width\n"
                  "and random weights; the whole-model figure is n_layer x block + embedding +\n"
-                 "LM head + token choice.",
+                 "final LayerNorm + LM head + token choice.",
         .opts = opts};
     int parsed = cli_parse(&cmd, argc, argv, NULL);
     if (parsed != CLI_PARSED) return parsed;
@@ -213,9 +323,10 @@ int cg_bench_gen(int argc, char **argv)
            "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
            "\"server_weight_encoding_seconds\": %.2f, \"server_weight_bytes_one_layer_plus_embeddings\": %llu,\n"
            " \"method\": \"one-layer model of this width, random weights; whole model = n_layer x block + "
-           "embedding + LM head + token; cache mode builds the length-L state by filling positions 0..L-2 "
+           "embedding + final LayerNorm + LM head + token (the final LayerNorm is not part of the block); cache mode builds the length-L state by filling positions 0..L-2 "
            "with encryptions of random values, then decodes position L-1; baseline runs all L positions "
-           "through the prefill path, as the cache-less system does every token\",\n \"results\": [\n",
+           "through the prefill path, as the cache-less system does every token; prefill (with --prefill) "
+           "is a real session's step 0 on a model of prefill.layers layers, not extrapolated\",\n",
            channel, ot, otn,
            full_layers, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, (unsigned long)prefix, threads,
            rtt_ms, mbps, encode_s, (unsigned long long)cg_gen_weights_bytes(ws));
@@ -224,6 +335,14 @@ int cg_bench_gen(int argc, char **argv)
     uint32_t *prompt = calloc(cfg.n_positions, sizeof *prompt);
     if (!prompt) goto done;
     for (size_t i = 0; i < cfg.n_positions; i++) prompt[i] = (uint32_t)((i * 7919u + 13u) % cfg.vocab_size);
+    const cg_gen_request kinds = {.otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot)};
+    if (prefill && run_prefills(&cfg, fm, ws, prefill, prefill_layers ? (unsigned)prefill_layers : full_layers,
+                                prefill_rows, prompt, threads, &copt, &bc, &kinds, &err) != CG_OK) {
+        printf("}\n");
+        free(prompt);
+        goto done;
+    }
+    printf(" \"results\": [\n");
     for (size_t i = 0; i < nl; i++) {
         const size_t L = ls[i];
         for (int mode = 0; mode < 2; mode++) {

@@ -316,11 +316,12 @@ void cli_print_summary_json(FILE *f, const cli_gen_summary *s, const cg_gen_requ
     fprintf(f, ", \"stop_reason\": ");
     cli_json_string(f, s->stop_reason);
     fprintf(f, ", \"setup_seconds\": %.3f, \"eval_keys_and_setup_bytes_sent\": %llu, "
-               "\"prefill_seconds\": %.3f, \"decode_seconds_per_token\": %.3f, "
+               "\"prefill_seconds\": %.3f, \"time_to_first_token_seconds\": %.3f, "
+               "\"decode_seconds_per_token\": %.3f, "
                "\"bytes_sent\": %llu, \"bytes_received\": %llu, \"rounds\": %llu, "
                "\"decode_parts_seconds_per_token\": {",
             s->setup_seconds, (unsigned long long)s->setup_sent, s->prefill_seconds,
-            s->decode_steps ? s->decode_seconds / (double)s->decode_steps : 0.0,
+            s->setup_seconds + s->prefill_seconds, s->decode_steps ? s->decode_seconds / (double)s->decode_steps : 0.0,
             (unsigned long long)s->sent, (unsigned long long)s->received,
             (unsigned long long)s->rounds);
     for (int p = 0; p < CG_PART_COUNT; p++)
@@ -331,8 +332,10 @@ void cli_print_summary_json(FILE *f, const cli_gen_summary *s, const cg_gen_requ
 
 void cli_print_summary_text(FILE *f, const cli_gen_summary *s)
 {
-    fprintf(f, "setup (keys %.1f MB, base OTs): %.2f s; prefill: %.2f s; decode: %.2f s/token over %zu tokens\n",
+    fprintf(f, "setup (keys %.1f MB, base OTs): %.2f s; prefill: %.2f s (first token after %.2f s); "
+               "decode: %.2f s/token over %zu tokens\n",
             (double)s->setup_sent / 1e6, s->setup_seconds, s->prefill_seconds,
+            s->setup_seconds + s->prefill_seconds,
             s->decode_steps ? s->decode_seconds / (double)s->decode_steps : 0.0, s->decode_steps);
     fprintf(f, "traffic: %.1f MB sent, %.1f MB received, %llu rounds in all\n", (double)s->sent / 1e6,
             (double)s->received / 1e6, (unsigned long long)s->rounds);

@@ -59,9 +59,10 @@ static cg_status embed(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t 
 }
 
 /* LayerNorm without gamma and beta (they are folded into the next layer). */
-static cg_status layernorm(gen_sess *s, size_t rows, const uint64_t *x, uint64_t *h, cg_error *err)
+static cg_status layernorm(gen_sess *s, cg_gen_part part, size_t rows, const uint64_t *x, uint64_t *h,
+                           cg_error *err)
 {
-    gen_part_begin(s, CG_PART_LAYERNORM);
+    gen_part_begin(s, part);
     cg_status st = cg_mpc_layernorm(s->mpc, s->fx.act, rows, s->d, x, h, err);
     gen_part_end(s);
     return st;
@@ -93,11 +94,11 @@ static cg_status gelu(gen_sess *s, size_t n, const uint64_t *x, uint64_t *y, cg_
 static cg_status block(gen_sess *s, size_t layer, size_t pos0, size_t rows, activations *a,
                        cg_error *err)
 {
-    CG_TRY(layernorm(s, rows, a->x, a->h, err));
+    CG_TRY(layernorm(s, CG_PART_LAYERNORM, rows, a->x, a->h, err));
     CG_TRY(projection(s, CG_PART_QKV, GEN_MAT_QKV, layer, rows, a->h, a->qkv, NULL, err));
     CG_TRY(gen_attention(s, layer, pos0, rows, a->qkv, a->h, err));
     CG_TRY(projection(s, CG_PART_ATTN_OUT, GEN_MAT_ATTN_OUT, layer, rows, a->h, a->u, a->x, err));
-    CG_TRY(layernorm(s, rows, a->x, a->h, err));
+    CG_TRY(layernorm(s, CG_PART_LAYERNORM, rows, a->x, a->h, err));
     CG_TRY(projection(s, CG_PART_MLP_UP, GEN_MAT_MLP_UP, layer, rows, a->h, a->u, NULL, err));
     CG_TRY(gelu(s, rows * 4 * s->d, a->u, a->h, err));
     return projection(s, CG_PART_MLP_DOWN, GEN_MAT_MLP_DOWN, layer, rows, a->h, a->u, a->x, err);
@@ -136,7 +137,7 @@ static cg_status gumbel_scores(gen_sess *s, uint64_t *z, cg_error *err)
 static cg_status next_token(gen_sess *s, const uint64_t *x_last, activations *a, uint32_t *token,
                             cg_error *err)
 {
-    CG_TRY(layernorm(s, 1, x_last, a->h, err));
+    CG_TRY(layernorm(s, CG_PART_FINAL_NORM, 1, x_last, a->h, err));
     gen_part_begin(s, CG_PART_LM_HEAD);
     cg_status st = gen_linear(s, GEN_MAT_LM_HEAD, 0, 1, a->h, a->logits, err);
     gen_part_end(s);

@@ -1,5 +1,8 @@
 /* Linear layers on shares: y = W x + b with W the server's (weights.c for
- * the table and the block layout).
+ * the table and the block layout). With several rows (a prefill chunk) the
+ * plan may pack m_i rows per ciphertext, a coefficient-encoded matrix
+ * product as in Cheetah: row t of a group sits at t S.., S = n_i n_o, and
+ * the same weight blocks give its outputs at t S + o n_i + n_i - 1.
  *   client: encrypts its share of each input chunk -> server
  *   server: adds its share, multiplies by the weight blocks (fused over the
  *           chunks), adds the bias, masks and floods -> client
@@ -11,23 +14,29 @@
 typedef struct linear_job {
     gen_matrix m;
     gen_plan p;
-    size_t rows;
+    size_t rows, groups; /* groups of p.mi rows, the last one maybe short */
     const uint64_t *x; /* rows x in (server: NULL for an all-zero share) */
     uint64_t *y;       /* rows x out */
-    cg_bfv_ct *ins;    /* rows x cin: item i is row i / cin, chunk i % cin */
-    cg_bfv_ct *outs;   /* rows x cout: item i is row i / cout, row block i % cout */
+    cg_bfv_ct *ins;    /* groups x cin: item i is group i / cin, chunk i % cin */
+    cg_bfv_ct *outs;   /* groups x cout: item i is group i / cout, row block i % cout */
     const cg_bfv_plain_ntt *pre;    /* server: cin x cout pre-encoded blocks, or NULL */
-    const cg_bfv_plain_ntt *window; /* server without them: the current row block's cin */
 } linear_job;
 
-/* Input chunk a of row r at x^0..x^(n_i - 1). */
+static size_t rows_in_group(const linear_job *j, size_t g)
+{
+    return (g + 1) * j->p.mi <= j->rows ? j->p.mi : j->rows - g * j->p.mi;
+}
+
+/* Input chunk a of each row t of group g at x^(t S)..x^(t S + n_i - 1). */
 static void input_chunk(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
 {
     const linear_job *j = ctx;
-    const size_t r = i / j->p.cin, a = i % j->p.cin;
+    const size_t g = i / j->p.cin, a = i % j->p.cin;
     memset(co, 0, s->N * sizeof *co);
-    for (size_t k = 0; k < j->p.ni && a * j->p.ni + k < j->m.in; k++)
-        co[k] = j->x[r * j->m.in + a * j->p.ni + k];
+    for (size_t t = 0; t < rows_in_group(j, g); t++) {
+        const uint64_t *x = j->x + (g * j->p.mi + t) * j->m.in + a * j->p.ni;
+        for (size_t k = 0; k < j->p.ni && a * j->p.ni + k < j->m.in; k++) co[gen_in_coeff(&j->p, t, k)] = x[k];
+    }
 }
 
 static size_t rows_in_block(const linear_job *j, size_t c)
@@ -35,19 +44,22 @@ static size_t rows_in_block(const linear_job *j, size_t c)
     return (c + 1) * j->p.no <= j->m.out ? j->p.no : j->m.out - c * j->p.no;
 }
 
-/* Output row o of a block sits at coefficient o n_i + n_i - 1. */
+/* Output row o of a block, for row t of the group, sits at coefficient
+ * t S + o n_i + n_i - 1. */
 static void take_outputs(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
 {
     (void)s;
     linear_job *j = ctx;
-    const size_t r = i / j->p.cout, c = i % j->p.cout;
-    for (size_t o = 0; o < rows_in_block(j, c); o++)
-        j->y[r * j->m.out + c * j->p.no + o] = share[o * j->p.ni + j->p.ni - 1];
+    const size_t g = i / j->p.cout, c = i % j->p.cout;
+    for (size_t t = 0; t < rows_in_group(j, g); t++)
+        for (size_t o = 0; o < rows_in_block(j, c); o++)
+            j->y[(g * j->p.mi + t) * j->m.out + c * j->p.no + o] =
+                share[gen_out_coeff(&j->p, t, o)];
 }
 
 static cg_status linear_client(gen_sess *s, linear_job *j, cg_error *err)
 {
-    const size_t n_in = j->rows * j->p.cin, n_out = j->rows * j->p.cout;
+    const size_t n_in = j->groups * j->p.cin, n_out = j->groups * j->p.cout;
     CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
     CG_TRY(gen_send_cts(s, j->ins, n_in, err));
     CG_TRY(gen_recv_cts(s, j->outs, n_out, err));
@@ -62,26 +74,27 @@ static cg_status to_ntt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
     return cg_bfv_to_ntt(s->he, &j->ins[i], err);
 }
 
-/* Output block c of row r: fused products over the chunks, then the bias
- * at the output coefficients. */
-static cg_status product_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+/* Output block c of group g: fused products over the chunks with the
+ * blocks wp[0..cin), then the bias at the output coefficients. */
+static cg_status block_product(gen_sess *s, linear_job *j, size_t g, size_t c,
+                               const cg_bfv_plain_ntt *wp, cg_error *err)
 {
-    linear_job *j = ctx;
-    const size_t r = i / j->p.cout, c = i % j->p.cout, cin = j->p.cin;
-    cg_bfv_ct *oc = &j->outs[i];
+    const size_t cin = j->p.cin;
+    cg_bfv_ct *oc = &j->outs[g * j->p.cout + c];
     const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
     const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
     int64_t *co = cg_calloc(s->N, sizeof *co);
     cg_bfv_plain pt = {0};
     cg_status st = inp && wpp && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     for (size_t a = 0; st == CG_OK && a < cin; a++) {
-        inp[a] = &j->ins[r * cin + a];
-        wpp[a] = j->window ? &j->window[a] : &j->pre[c * cin + a];
+        inp[a] = &j->ins[g * cin + a];
+        wpp[a] = &wp[a];
     }
     if (st == CG_OK) st = cg_bfv_mac_plain(s->he, inp, wpp, cin, oc, err);
     if (st == CG_OK && j->m.b) {
-        for (size_t o = 0; o < rows_in_block(j, c); o++)
-            co[o * j->p.ni + j->p.ni - 1] = j->m.b[c * j->p.no + o];
+        for (size_t t = 0; t < rows_in_group(j, g); t++)
+            for (size_t o = 0; o < rows_in_block(j, c); o++)
+                co[gen_out_coeff(&j->p, t, o)] = j->m.b[c * j->p.no + o];
         st = cg_bfv_encode_coeff(s->he, co, s->N, &pt, err);
         if (st == CG_OK) st = cg_bfv_add_plain(s->he, oc, &pt, err);
     }
@@ -92,22 +105,30 @@ static cg_status product_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
     return st;
 }
 
-/* Without pre-encoded weights: each row block's plaintexts are encoded once
- * and used for every row (sequential; the products thread inside mac). */
-static cg_status products_encoding_as_you_go(gen_sess *s, linear_job *j, cg_error *err)
+/* With pre-encoded weights: one item per row block, its blocks used for
+ * every group while they are in cache (a large matrix's blocks streamed
+ * once per row would make the products wait on memory). */
+static cg_status product_item(gen_sess *s, void *ctx, size_t c, cg_error *err)
 {
+    linear_job *j = ctx;
+    cg_status st = CG_OK;
+    for (size_t g = 0; st == CG_OK && g < j->groups; g++)
+        st = block_product(s, j, g, c, &j->pre[c * j->p.cin], err);
+    return st;
+}
+
+/* Without them: one item per row block, which encodes its cin blocks once
+ * for every group (threads share the encoding as well as the products). */
+static cg_status row_block_item(gen_sess *s, void *ctx, size_t c, cg_error *err)
+{
+    linear_job *j = ctx;
     cg_bfv_plain_ntt *window = cg_calloc(j->p.cin, sizeof *window);
     int64_t *co = cg_alloc(s->N * sizeof *co);
     cg_bfv_plain pt = {0};
     cg_status st = window && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
-    linear_job one = *j;
-    one.window = window;
-    for (size_t c = 0; st == CG_OK && c < j->p.cout; c++) {
-        for (size_t a = 0; st == CG_OK && a < j->p.cin; a++)
-            st = gen_encode_block(s->he, &j->m, &j->p, a, c, co, &pt, &window[a], err);
-        for (size_t r = 0; st == CG_OK && r < j->rows; r++)
-            st = product_item(s, &one, r * j->p.cout + c, err);
-    }
+    for (size_t a = 0; st == CG_OK && a < j->p.cin; a++)
+        st = gen_encode_block(s->he, &j->m, &j->p, a, c, co, &pt, &window[a], err);
+    for (size_t g = 0; st == CG_OK && g < j->groups; g++) st = block_product(s, j, g, c, window, err);
     for (size_t a = 0; window && a < j->p.cin; a++) cg_bfv_plain_ntt_free(&window[a]);
     cg_free(window);
     cg_free(co);
@@ -119,14 +140,13 @@ static cg_status products_encoding_as_you_go(gen_sess *s, linear_job *j, cg_erro
  * embedding's one-hot rows, which only the client has). */
 static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
 {
-    const size_t n_in = j->rows * j->p.cin, n_out = j->rows * j->p.cout;
+    const size_t n_in = j->groups * j->p.cin, n_out = j->groups * j->p.cout;
     if (!j->m.w) return cg_error_set(err, CG_ERR_INTERNAL, "linear layer without weights");
     j->pre = s->opt ? gen_weights_find(s->opt->weights, s->he, s->fm, &j->m, &j->p) : NULL;
     CG_TRY(gen_recv_cts(s, j->ins, n_in, err));
     if (j->x) CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
     CG_TRY(gen_parallel(s, n_in, to_ntt_item, j, err));
-    CG_TRY(j->pre ? gen_parallel(s, n_out, product_item, j, err)
-                  : products_encoding_as_you_go(s, j, err));
+    CG_TRY(gen_parallel(s, j->p.cout, j->pre ? product_item : row_block_item, j, err));
     CG_TRY(gen_he_to_shares(s, n_out, j->outs, take_outputs, j, err));
     return gen_send_cts(s, j->outs, n_out, err);
 }
@@ -135,8 +155,10 @@ cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t row
                      const uint64_t *x, uint64_t *y, cg_error *err)
 {
     linear_job j = {.m = gen_matrix_of(&s->cfg, s->fm, role, layer), .rows = rows, .x = x, .y = y};
-    j.p = gen_plan_of(s->N, j.m.in, j.m.out);
-    const size_t n_in = rows * j.p.cin, n_out = rows * j.p.cout;
+    j.p = rows > 1 ? gen_plan_rows(s->N, j.m.in, j.m.out, rows, s->req.prefill_rows)
+                   : gen_plan_of(s->N, j.m.in, j.m.out);
+    j.groups = (rows + j.p.mi - 1) / j.p.mi;
+    const size_t n_in = j.groups * j.p.cin, n_out = j.groups * j.p.cout;
     j.ins = gen_alloc_cts(n_in);
     j.outs = gen_alloc_cts(n_out);
     cg_status st = j.ins && j.outs ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");

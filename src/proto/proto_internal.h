@@ -30,8 +30,10 @@
  * bits). The server's noise estimates use it instead of the actual
  * weights, so nothing it sends or decides depends on their size. */
 #define GEN_WEIGHT_BOUND_LOG2 31.0
-/* Prompt rows processed per pass (bounds a session's working memory). */
-#define GEN_PREFILL_CHUNK 16
+/* Prompt rows processed per pass (bounds a session's working memory; more
+ * rows let the linear layers pack more rows per ciphertext and reuse each
+ * weight block for more of them). */
+#define GEN_PREFILL_CHUNK 32
 
 typedef struct gen_sess {
     cg_party party;
@@ -165,11 +167,28 @@ size_t gen_matrix_count(const cg_gpt2_config *cfg);
 gen_matrix gen_matrix_at(const cg_gpt2_config *cfg, const cg_fixed_model *fm, size_t i);
 
 /* How a matrix is cut for a ring of degree n: input chunks of ni values,
- * ni * no <= n output rows per plaintext; cin chunks and cout row blocks. */
+ * ni * no <= n output rows per plaintext; cin chunks and cout row blocks;
+ * mi rows of the input per ciphertext, mi * ni * no <= n (the blocks do
+ * not depend on mi). */
 typedef struct gen_plan {
-    size_t ni, no, cin, cout;
+    size_t ni, no, cin, cout, mi;
 } gen_plan;
+/* One row per ciphertext (decode; the pre-encoded weights' plan). */
 gen_plan gen_plan_of(size_t n, size_t in, size_t out);
+/* For `rows` rows at once: mi rows per ciphertext (want, at most rows; 0:
+ * the cost model's choice, which may be the one-row plan). */
+gen_plan gen_plan_rows(size_t n, size_t in, size_t out, size_t rows, size_t want);
+/* The packed layout: value k of row t's input chunk, and output row o of a
+ * block for row t (sum over the chunk of W[o][k] x[k], gen_encode_block's
+ * blocks; mi * ni * no <= n keeps every other term off it). */
+static inline size_t gen_in_coeff(const gen_plan *p, size_t t, size_t k)
+{
+    return t * p->ni * p->no + k;
+}
+static inline size_t gen_out_coeff(const gen_plan *p, size_t t, size_t o)
+{
+    return t * p->ni * p->no + o * p->ni + p->ni - 1;
+}
 /* The NTT-form plaintext of block (chunk a, row block c) of m. */
 cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_plan *p, size_t a,
                            size_t c, int64_t *scratch, cg_bfv_plain *pt, cg_bfv_plain_ntt *dst,

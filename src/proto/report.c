@@ -13,7 +13,8 @@ static const char *const part_names[CG_PART_COUNT] = {
     [CG_PART_SV] = "sv",               [CG_PART_ATTN_OUT] = "attn_out",
     [CG_PART_MLP_UP] = "mlp_up",       [CG_PART_GELU] = "gelu",
     [CG_PART_MLP_DOWN] = "mlp_down",   [CG_PART_LM_HEAD] = "lm_head",
-    [CG_PART_TOKEN] = "token",         [CG_PART_REFRESH] = "refresh"};
+    [CG_PART_TOKEN] = "token",         [CG_PART_REFRESH] = "refresh",
+    [CG_PART_FINAL_NORM] = "final_layernorm"};
 
 const char *cg_gen_part_name(cg_gen_part p)
 {

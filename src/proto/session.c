@@ -96,6 +96,8 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
                             q->temperature_milli / 1000.0);
     if (q->bench_fill && !q->use_cache)
         return cg_error_set(err, CG_ERR_ARG, "a benchmark fill needs the cache mode");
+    if (q->prefill_rows > 4096)
+        return cg_error_set(err, CG_ERR_ARG, "%u prefill rows per ciphertext (at most 4096)", q->prefill_rows);
     if (!cg_otn_kind_valid(q->otn))
         return cg_error_set(err, CG_ERR_PARAM, "unknown 1-of-N OT kind %d", (int)q->otn);
     if (!cg_ot_kind_valid(q->ot))
@@ -133,6 +135,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u32(b, s->req.refresh_every);
     cg_buf_put_u8(b, (uint8_t)s->req.otn);
     cg_buf_put_u8(b, (uint8_t)s->req.ot);
+    cg_buf_put_u32(b, s->req.prefill_rows);
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
     cg_buf_reset(b);
     CG_TRY(cg_chan_recv_msg_buf(s->ch, b, 4096, err));
@@ -207,6 +210,7 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u32(&r, &q->refresh_every, "refresh knob", err));
     CG_TRY(cg_read_u8(&r, &otn, "1-of-N OT kind", err));
     CG_TRY(cg_read_u8(&r, &ot, "OT kind", err));
+    CG_TRY(cg_read_u32(&r, &q->prefill_rows, "prefill rows", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
     q->he_preset[sizeof q->he_preset - 1] = '\0';

@@ -75,20 +75,48 @@ static size_t matrix_index(const gen_matrix *m)
     return 2 + 4 * m->layer + k;
 }
 
-/* n_i (input chunk) minimising a cost model of one product: each ciphertext
- * sent costs about 15 fused products (encrypt/decrypt + transfer). */
-gen_plan gen_plan_of(size_t n, size_t in, size_t out)
+/* Cost model in units of one fused ct x pt product: each ciphertext sent
+ * costs about 15 (encrypt or mask and flood, NTTs, transfer, decrypt) and
+ * encoding a weight block about 1 (the one-row plan's are pre-encoded). */
+#define PLAN_CT_COST 15.0
+#define PLAN_ENCODE_COST 1.0
+
+/* The best n_i for mi rows per ciphertext, and its cost for `rows` rows. */
+static gen_plan plan_for(size_t n, size_t in, size_t out, size_t rows, size_t mi, double *cost)
 {
-    gen_plan p = {0};
-    double best = 1e300;
-    for (size_t a = 1; a <= in && a <= n; a++) {
-        size_t b = n / a < out ? n / a : out;
+    gen_plan p = {.mi = mi};
+    const double groups = (double)((rows + mi - 1) / mi);
+    const size_t cap = n / mi;
+    *cost = 1e300;
+    for (size_t a = 1; a <= in && a <= cap; a++) {
+        size_t b = cap / a < out ? cap / a : out;
         double cin = (double)((in + a - 1) / a), cout = (double)((out + b - 1) / b);
-        double cost = 15.0 * (cin + cout) + cin * cout;
-        if (cost < best) best = cost, p.ni = a, p.no = b;
+        double c = groups * (PLAN_CT_COST * (cin + cout) + cin * cout) +
+                   (mi > 1 ? PLAN_ENCODE_COST * cin * cout : 0.0);
+        if (c < *cost) *cost = c, p.ni = a, p.no = b;
     }
     p.cin = (in + p.ni - 1) / p.ni;
     p.cout = (out + p.no - 1) / p.no;
+    return p;
+}
+
+gen_plan gen_plan_of(size_t n, size_t in, size_t out)
+{
+    double cost;
+    return plan_for(n, in, out, 1, 1, &cost);
+}
+
+gen_plan gen_plan_rows(size_t n, size_t in, size_t out, size_t rows, size_t want)
+{
+    double best = 1e300, c;
+    if (rows > n) rows = n; /* mi <= n keeps a block of one value per row */
+    if (want) return plan_for(n, in, out, rows, want < rows ? want : rows, &c);
+    gen_plan p = gen_plan_of(n, in, out);
+    for (size_t mi = 1; mi <= rows; mi++) {
+        /* for mi = 1 the groups only scale the cost: gen_plan_of's n_i */
+        gen_plan q = plan_for(n, in, out, rows, mi, &c);
+        if (c < best) best = c, p = q;
+    }
     return p;
 }
 

@@ -173,6 +173,7 @@ accepted bench gen --shape gpt2-base --lengths 64,128,256,512 --json
 accepted bench gen --shape gpt2-base --lengths 64,512 --mode cache --threads 2 --rtt-ms 40 --mbps 100 --json
 accepted bench gen --shape gpt2-base --lengths 64,128,256,512 --mode cache,baseline --baseline-max 64 --threads 2 --json
 accepted bench gen --shape 2,2,128,1000,512 --lengths 32,64,128,256 --mode cache,baseline --baseline-max 256 --threads 1 --json
+accepted bench gen --shape gpt2-base --lengths 64 --mode cache --prefill 64 --prefill-layers 1 --prefill-rows 1,0 --json
 accepted bench ntt --json
 accepted bench he --json --threads 2 --sets paper
 accepted bench ot --json --link inproc --n 262144 --n-otn 262144

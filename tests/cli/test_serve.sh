@@ -47,6 +47,7 @@ wait $c1 || fail "client 1 failed"
 wait $c2 || fail "client 2 failed"
 [ "$(tokens "$tmp/got1.json")" = "$(tokens "$tmp/want1.json")" ] || fail "client 1: $(tokens "$tmp/got1.json") != $(tokens "$tmp/want1.json")"
 [ "$(tokens "$tmp/got2.json")" = "$(tokens "$tmp/want2.json")" ] || fail "client 2: $(tokens "$tmp/got2.json") != $(tokens "$tmp/want2.json")"
+grep -q '"time_to_first_token_seconds": [0-9]' "$tmp/got1.json" || fail "generate --json gives no time to first token"
 echo "two concurrent clients: tokens equal the emulator's ($(tokens "$tmp/got1.json") / $(tokens "$tmp/got2.json"))"
 
 # Kill a client in the middle of its generation.

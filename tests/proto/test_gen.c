@@ -18,106 +18,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
-
-typedef struct server_job {
-    int threads;
-    cg_channel *ch;
-    const cg_fixed_model *fm;
-    const cg_gen_weights *ws;
-    cg_status st;
-    cg_error err;
-    unsigned refreshes;
-    uint64_t last_cache_bytes;
-    size_t steps;
-    cg_gen_noise_fn on_noise; /* the sampling noise is the server's */
-    void *on_noise_ctx;
-} server_job;
-
-static void server_step(void *ctx, const cg_gen_step_report *r)
-{
-    server_job *j = ctx;
-    j->refreshes += r->refreshes;
-    j->last_cache_bytes = r->cache_bytes;
-    j->steps++;
-}
-
-static void *server_main(void *arg)
-{
-    server_job *j = arg;
-    cg_gen_options o = {.threads = j->threads > 0 ? j->threads : 1, .on_step = server_step,
-                        .on_step_ctx = j, .weights = j->ws, .on_noise = j->on_noise,
-                        .on_noise_ctx = j->on_noise_ctx};
-    j->st = cg_gen_server(j->ch, j->fm, &o, &j->err);
-    return NULL;
-}
-
-typedef struct client_log {
-    size_t steps;
-    double part_seconds;
-    uint64_t sent, received;
-} client_log;
-
-static void client_step(void *ctx, const cg_gen_step_report *r)
-{
-    client_log *l = ctx;
-    l->steps++;
-    for (int p = 0; p < CG_PART_COUNT; p++) l->part_seconds += r->seconds[p];
-    l->sent += r->total_sent;
-    l->received += r->total_received;
-}
-
-static cg_gpt2 *tiny_model(void)
-{
-    cg_gpt2_config cfg = {.n_layer = 2, .n_head = 2, .n_embd = 32, .n_positions = 64,
-                          .vocab_size = 300, .ln_eps = 1e-5f};
-    cg_gpt2 *m = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_gpt2_random(&m, &cfg, 7, &err), CG_OK);
-    return m;
-}
-
-/* Greedy tokens of the emulator: prefill the prompt, then feed each token. */
-static void emulate(const cg_fixed_model *fm, const uint32_t *prompt, size_t m, size_t n,
-                    uint32_t *out)
-{
-    cg_error err = {0};
-    cg_fixed_state st;
-    assert_int_equal(cg_fixed_state_new(fm, m + n, &st, &err), CG_OK);
-    int64_t *lg = malloc(fm->cfg.vocab_size * sizeof *lg);
-    assert_non_null(lg);
-    assert_int_equal(cg_fixed_forward(fm, &st, prompt, m, lg, false, 1, &err), CG_OK);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = cg_fixed_argmax(lg, fm->cfg.vocab_size);
-        if (i + 1 < n) assert_int_equal(cg_fixed_forward(fm, &st, &out[i], 1, lg, false, 1, &err), CG_OK);
-    }
-    free(lg);
-    cg_fixed_state_free(&st);
-}
-
-static void run_secure(const cg_fixed_model *fm, const cg_gen_weights *ws, int threads,
-                       const cg_gen_request *req, const uint32_t *prompt, uint32_t *out,
-                       server_job *sj, client_log *cl)
-{
-    cg_channel *a = NULL, *b = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    *sj = (server_job){.ch = b, .fm = fm, .ws = ws, .threads = threads};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, server_main, sj), 0);
-    cg_gen_options o = {.threads = threads, .on_step = client_step, .on_step_ctx = cl};
-    cg_status st = cg_gen_client(a, req, prompt, out, &o, &err);
-    if (st != CG_OK) {
-        fprintf(stderr, "client: %s\n", err.msg);
-        cg_chan_free(a); /* unblocks the server */
-        a = NULL;
-    }
-    pthread_join(t, NULL);
-    if (sj->st != CG_OK) fprintf(stderr, "server: %s\n", sj->err.msg);
-    assert_int_equal(st, CG_OK);
-    assert_int_equal(sj->st, CG_OK);
-    cg_chan_free(a);
-    cg_chan_free(b);
-}
+#include "proto/gen_fixture.h"
 
 static void test_cache_mode_equals_emulator(void **state)
 {
@@ -126,7 +27,7 @@ static void test_cache_mode_equals_emulator(void **state)
     cg_fixed_model *fm = NULL;
     cg_error err = {0};
     assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
-    /* 18 prompt tokens: the prefill goes in two chunks (16 + 2 rows) */
+    /* 18 prompt tokens (one prefill chunk) */
     const uint32_t prompt[18] = {17, 250, 3, 99, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1};
     enum { NEW = 33 };
     uint32_t want[NEW], got[NEW];
@@ -178,70 +79,6 @@ static void test_baseline_equals_cache(void **state)
     cg_gpt2_free(m);
 }
 
-/* The other 1-of-N construction, agreed in the handshake, gives the same
- * tokens. */
-static void test_split_otn_equals_emulator(void **state)
-{
-    (void)state;
-    cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
-    const uint32_t prompt[2] = {40, 41};
-    enum { NEW = 2 };
-    uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 2, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
-                          .new_tokens = NEW, .otn = CG_OTN_SPLIT};
-    server_job sj;
-    client_log cl = {0};
-    run_secure(fm, NULL, 1, &req, prompt, got, &sj, &cl);
-    assert_memory_equal(got, want, sizeof want);
-    /* an unknown kind is the caller's mistake, refused before anything is sent */
-    cg_channel *a = NULL, *b = NULL;
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    req.otn = (cg_otn_kind)7;
-    cg_gen_options o = {.threads = 1};
-    assert_int_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_ERR_ARG);
-    cg_chan_stats cs;
-    cg_chan_get_stats(a, &cs);
-    assert_int_equal(cs.total.bytes_sent, 0);
-    cg_chan_free(a);
-    cg_chan_free(b);
-    cg_fixed_model_free(fm);
-    cg_gpt2_free(m);
-}
-
-/* Ferret COTs under every non-linear protocol, agreed in the handshake:
- * the same tokens, bit for bit; an unknown OT kind is refused unsent. */
-static void test_ferret_ot_equals_emulator(void **state)
-{
-    (void)state;
-    cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
-    const uint32_t prompt[2] = {40, 41};
-    enum { NEW = 2 };
-    uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 2, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
-                          .new_tokens = NEW, .ot = CG_OT_FERRET};
-    server_job sj;
-    client_log cl = {0};
-    run_secure(fm, NULL, 1, &req, prompt, got, &sj, &cl);
-    assert_memory_equal(got, want, sizeof want);
-    cg_channel *a = NULL, *b = NULL;
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    req.ot = (cg_ot_kind)5;
-    cg_gen_options o = {.threads = 1};
-    assert_int_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_ERR_ARG);
-    cg_chan_free(a);
-    cg_chan_free(b);
-    cg_fixed_model_free(fm);
-    cg_gpt2_free(m);
-}
-
 static void test_request_checked(void **state)
 {
     (void)state;
@@ -266,16 +103,20 @@ static void test_request_checked(void **state)
     assert_int_not_equal(sj.st, CG_OK);
     cg_chan_free(a);
     cg_chan_free(b);
-    /* an unknown parameter set */
-    cg_gen_request bad = {.he_preset = "nope", .use_cache = true, .prompt_len = 2, .new_tokens = 1};
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    sj = (server_job){.ch = b, .fm = fm};
-    assert_int_equal(pthread_create(&t, NULL, server_main, &sj), 0);
-    assert_int_not_equal(cg_gen_client(a, &bad, prompt, out, &o, &err), CG_OK);
-    pthread_join(t, NULL);
-    assert_int_not_equal(sj.st, CG_OK);
-    cg_chan_free(a);
-    cg_chan_free(b);
+    /* an unknown parameter set; more prefill rows per ciphertext than allowed */
+    const cg_gen_request bad[2] = {
+        {.he_preset = "nope", .use_cache = true, .prompt_len = 2, .new_tokens = 1},
+        {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = 1, .prefill_rows = 4097}};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
+        sj = (server_job){.ch = b, .fm = fm};
+        assert_int_equal(pthread_create(&t, NULL, server_main, &sj), 0);
+        assert_int_not_equal(cg_gen_client(a, &bad[k], prompt, out, &o, &err), CG_OK);
+        pthread_join(t, NULL);
+        assert_int_not_equal(sj.st, CG_OK);
+        cg_chan_free(a);
+        cg_chan_free(b);
+    }
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
 }
@@ -573,8 +414,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_checked),
-        cmocka_unit_test(test_split_otn_equals_emulator),
-        cmocka_unit_test(test_ferret_ot_equals_emulator),
         cmocka_unit_test(test_mask_covers_all_and_floods),
         cmocka_unit_test(test_sampling_equals_emulator),
         cmocka_unit_test(test_server_view_independent_of_prompt),
