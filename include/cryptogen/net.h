@@ -103,6 +103,10 @@ cg_status cg_chan_tcp_pair_new(cg_channel **a, cg_channel **b, const cg_chan_opt
 
 void cg_chan_free(cg_channel *ch); /* closes (unflushed sends are dropped); NULL is fine */
 
+/* The peer's address as "HOST:PORT" ("[HOST]:PORT" for IPv6), for logs;
+ * "in-process" for a channel pair, "?" when the socket cannot tell. */
+void cg_chan_peer_name(const cg_channel *ch, char *buf, size_t size);
+
 /* Wraps a connected stream socket: on success the channel owns fd, on failure
  * the caller still does. Used by the TCP code and by tests and fuzzers that
  * inject raw bytes. */

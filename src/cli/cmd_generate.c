@@ -36,6 +36,7 @@ int cg_cmd_generate(int argc, char **argv)
     static const char *const progress_modes[] = {"auto", "line", "json", "none", NULL};
     const char *progress = "auto", *operand = NULL, *stop = NULL;
     bool ignore_eos = false, hide_stop = false;
+    uint64_t timeout_s = 300;
     uint64_t block = 0, refresh = 0;
     double temperature = 0; /* 0: greedy */
     const char *otn = cli_otn_names[CG_OTN_KK13];
@@ -75,6 +76,9 @@ int cg_cmd_generate(int argc, char **argv)
         CLI_OPT_FLAG("hide-stop", 0, hide_stop,
                      "after a stop, generate the remaining -n tokens silently, so that the server does "
                      "not learn where the text ended"),
+        CLI_OPT_U64("timeout", 0, timeout_s, "S", 1, 86400,
+                    "give up when the server sends nothing for S seconds (a busy server queues a new "
+                    "session until a slot frees; the TLS handshake itself must end within 10 s)"),
         CLI_OPT_FLAG("quiet", 'q', quiet, "only the text: no status line, no summary"),
         CLI_OPT_CHOICE("progress", 0, progress, NULL, progress_modes,
                        "auto: JSON lines on stderr with --json, else a status line when stderr is a "
@@ -199,7 +203,7 @@ int cg_cmd_generate(int argc, char **argv)
                           .temperature_milli = (uint32_t)(temperature * 1000.0 + 0.5),
                           .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot)};
     memcpy(req.he_preset, preset, strlen(preset));
-    cg_chan_options copt = {.timeout_ms = 600000, .tls = tls_cfg};
+    cg_chan_options copt = {.timeout_ms = (uint32_t)(timeout_s * 1000), .tls = tls_cfg};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;
     if (cli_secure_generate(ch, tok, ids, &req, threads, &o, out, &sum, &err) != CG_OK) goto done;
     if (json) {

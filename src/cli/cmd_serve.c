@@ -12,10 +12,12 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/model_dir.h"
@@ -31,10 +33,35 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* The first SIGINT/SIGTERM stops accepting and lets the sessions finish; a
+ * second one ends the process at once. */
 static void on_signal(int sig)
 {
     (void)sig;
+    if (stop_requested) {
+        static const char msg[] = "cryptogen serve: second signal, exiting without waiting\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(130);
+    }
     stop_requested = 1;
+}
+
+/* Log lines: UTC time to the millisecond, then the message. */
+__attribute__((format(printf, 1, 2))) static void serve_log(const char *fmt, ...)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char line[1024];
+    size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - n, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line); /* one write per line: sessions log from their own threads */
 }
 
 typedef struct serve_state {
@@ -57,6 +84,7 @@ typedef struct session {
     cg_channel *ch;
     unsigned long id;
     size_t steps;
+    char peer[64];
 } session;
 
 static void count_step(void *ctx, const cg_gen_step_report *r)
@@ -81,6 +109,9 @@ static bool admit(session *s)
             cg_error_set(&err, st, "no request within the handshake timeout (%u ms)", srv->handshake_ms);
     }
     pthread_mutex_lock(&srv->lock);
+    if (st == CG_OK && srv->active >= srv->max_sessions && !stop_requested)
+        serve_log("connection %lu (%s): waiting for a free session (%d of %d busy)", s->id, s->peer,
+                  srv->active, srv->max_sessions);
     while (st == CG_OK && srv->active >= srv->max_sessions && !stop_requested) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -93,12 +124,12 @@ static bool admit(session *s)
     pthread_cond_broadcast(&srv->changed);
     pthread_mutex_unlock(&srv->lock);
     if (st != CG_OK) {
-        fprintf(stderr, "connection %lu: dropped before its session: %s\n", s->id, err.msg);
+        serve_log("connection %lu (%s): dropped before its session: %s", s->id, s->peer, err.msg);
         return false;
     }
     cg_chan_tls_info info;
     cg_chan_get_tls_info(s->ch, &info);
-    fprintf(stderr, "session %lu: accepted (%s)\n", s->id, info.tls ? info.version : "plaintext");
+    serve_log("session %lu: accepted from %s (%s)", s->id, s->peer, info.tls ? info.version : "plaintext");
     return true;
 }
 
@@ -118,10 +149,9 @@ static void *session_main(void *arg)
     cg_status st = cg_gen_server(s->ch, s->srv->fm, &o, &err);
     double secs = (double)(cg_now_ns() - t0) * 1e-9;
     if (st == CG_OK)
-        fprintf(stderr, "session %lu: done, %zu steps in %.1f s\n", s->id, s->steps, secs);
+        serve_log("session %lu: done, %zu steps in %.1f s", s->id, s->steps, secs);
     else
-        fprintf(stderr, "session %lu: ended after %zu steps (%.1f s): %s\n", s->id, s->steps, secs,
-                err.msg);
+        serve_log("session %lu: ended after %zu steps (%.1f s): %s", s->id, s->steps, secs, err.msg);
     cg_chan_free(s->ch);
     serve_state *srv = s->srv;
     free(s);
@@ -218,7 +248,7 @@ int cg_cmd_serve(int argc, char **argv)
                        .max_sessions = max_sessions,
                        .allow_presets = allow,
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
-    fprintf(stderr, "cryptogen serve: %s on port %u (%s, %d sessions at most, %.0f MB of pre-encoded weights)\n",
+    serve_log("cryptogen serve: %s on port %u (%s, %d sessions at most, %.0f MB of pre-encoded weights)",
             shape ? "random weights" : dir, (unsigned)cg_listener_port(l),
             tls_cfg ? "TLS 1.3" : "PLAINTEXT TCP", max_sessions, (double)cg_gen_weights_bytes(ws) / 1e6);
     unsigned long next_id = 1;
@@ -237,7 +267,7 @@ int cg_cmd_serve(int argc, char **argv)
         cg_status st = cg_accept_wait(l, 500, &ch, &copt, &err);
         if (st == CG_ERR_TIMEOUT) continue;
         if (st != CG_OK) {
-            fprintf(stderr, "cryptogen serve: %s\n", err.msg);
+            serve_log("cryptogen serve: %s", err.msg);
             continue;
         }
         session *s = calloc(1, sizeof *s);
@@ -247,11 +277,12 @@ int cg_cmd_serve(int argc, char **argv)
             continue;
         }
         *s = (session){.srv = &srv, .ch = ch, .id = next_id++};
+        cg_chan_peer_name(ch, s->peer, sizeof s->peer);
         pthread_mutex_lock(&srv.lock);
         srv.waiting++;
         pthread_mutex_unlock(&srv.lock);
         if (pthread_create(&t, NULL, session_main, s) != 0) {
-            fprintf(stderr, "connection %lu: no thread\n", s->id);
+            serve_log("connection %lu (%s): no thread", s->id, s->peer);
             cg_chan_free(ch);
             free(s);
             pthread_mutex_lock(&srv.lock);
@@ -263,10 +294,12 @@ int cg_cmd_serve(int argc, char **argv)
     }
     cg_listener_close(l);
     pthread_mutex_lock(&srv.lock);
-    if (srv.active) fprintf(stderr, "cryptogen serve: stopping, waiting for %d sessions\n", srv.active);
+    if (srv.active)
+        serve_log("cryptogen serve: stopping, waiting for %d sessions (a second signal exits at once)",
+                  srv.active);
     while (srv.active || srv.waiting) pthread_cond_wait(&srv.changed, &srv.lock);
     pthread_mutex_unlock(&srv.lock);
-    fprintf(stderr, "cryptogen serve: stopped\n");
+    serve_log("cryptogen serve: stopped");
     cg_tls_config_free(tls_cfg);
     cg_gen_weights_free(ws);
     cg_fixed_model_free(fm);

@@ -232,7 +232,7 @@ cg_status cli_secure_generate(cg_channel *ch, const cg_tokenizer *tok, const uin
     sum->prompt_len = req->prompt_len;
     stream_ctx c = {.tok = tok, .sum = sum, .o = o, .shared_tty = o->print_text && cli_stdout_shares_terminal()};
     cli_status_init(&c.status, o->progress == CLI_PROGRESS_LINE);
-    cli_status_show(&c.status, "[connected; handshake...]");
+    cli_status_show(&c.status, "[connected; waiting for the server (a busy one queues new sessions)...]");
     cg_gen_options opt = {.threads = threads, .on_step = on_step, .on_step_ctx = &c,
                           .on_progress = on_progress, .on_progress_ctx = &c,
                           .stop = on_token, .stop_ctx = &c};

@@ -445,6 +445,7 @@ static cg_status check_tls_peer(cg_channel *ch, cg_status st, cg_error *err)
 static cg_status next_frame(cg_channel *ch, cg_error *err)
 {
     CG_TRY(check_tls_peer(ch, fill(ch, FRAME_HEADER, err), err));
+    const bool first = !ch->got_frame;
     ch->got_frame = true;
     const uint8_t *h = ch->rbuf.data + ch->rpos;
     uint32_t len = get_u32le(h);
@@ -453,6 +454,11 @@ static cg_status next_frame(cg_channel *ch, cg_error *err)
     if (len == 0 || len > ch->max_frame) {
         char why[64];
         snprintf(why, sizeof why, "%u bytes (max %zu)", len, ch->max_frame);
+        /* The peer's very first bytes are not a frame: it speaks something
+         * else (an HTTP server, another service on that port). */
+        if (first)
+            return fail(ch, err, CG_ERR_PEER, "channel: the peer is not a cryptogen server or client (its "
+                        "first bytes are not a cryptogen frame: length field %s)", why);
         return fail(ch, err, CG_ERR_FORMAT, "channel: bad frame length %s", why);
     }
     /* Stamps are honoured only by a receiver shaping its own link (tests,

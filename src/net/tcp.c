@@ -1,6 +1,7 @@
 /* TCP back-end of the channel: address parsing, listen/accept/connect. */
 #include "net/chan_internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -238,4 +239,30 @@ cg_status cg_chan_tcp_pair_new(cg_channel **a, cg_channel **b, const cg_chan_opt
         *a = NULL;
     }
     return st;
+}
+
+void cg_chan_peer_name(const cg_channel *ch, char *buf, size_t size)
+{
+    if (!size) return;
+    snprintf(buf, size, "?");
+    if (!ch) return;
+    if (ch->fd < 0) {
+        snprintf(buf, size, "in-process");
+        return;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    if (getpeername(ch->fd, (struct sockaddr *)&ss, &sl) != 0) return;
+    if (ss.ss_family == AF_UNIX) {
+        snprintf(buf, size, "in-process");
+    } else if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        if (inet_ntop(AF_INET, &a->sin_addr, host, sizeof host))
+            snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        if (inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host))
+            snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+    }
 }

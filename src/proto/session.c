@@ -89,8 +89,11 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
     const cg_gen_request *q = &s->req;
     if (q->prompt_len < 1 || q->new_tokens < 1 ||
         (uint64_t)q->bench_fill + q->prompt_len + q->new_tokens > s->cfg.n_positions)
-        return cg_error_set(err, CG_ERR_ARG, "%u filled + prompt %u + %u new tokens exceed %u positions",
-                            q->bench_fill, q->prompt_len, q->new_tokens, s->cfg.n_positions);
+        return cg_error_set(err, CG_ERR_ARG,
+                            "the prompt (%u tokens) and %u new tokens%s do not fit the model's context of "
+                            "%u tokens: shorten the prompt or ask for fewer tokens (-n)",
+                            q->prompt_len, q->new_tokens, q->bench_fill ? " after the benchmark fill" : "",
+                            s->cfg.n_positions);
     if (q->temperature_milli && (q->temperature_milli < 100 || q->temperature_milli > 100000))
         return cg_error_set(err, CG_ERR_ARG, "temperature %.3f outside [0.1, 100]",
                             q->temperature_milli / 1000.0);

@@ -70,7 +70,7 @@ check_help serve --model --listen --random --seed --threads --max-sessions --ses
 check_help generate --connect --local-plaintext --local-fixed --prompt --prompt-file --prompt-ids -n \
     --greedy --temperature --baseline --preset --model --random --seed --threads --json \
     --block-positions --refresh-every --quiet -q --progress --stop --ignore-eos --hide-stop \
-    --tls-pin --tls-ca --insecure-plaintext --ot
+    --tls-pin --tls-ca --insecure-plaintext --ot --timeout
 check_help tls-cert --out --days
 check_help ppl --model --data --format --mode --ctx --stride --limit --threads --json
 check_help stats --model --data --tokens --ctx
@@ -225,6 +225,28 @@ run generate --local-fixed --model "$model" --random 2,2,32,300,64 --seed 3 "$pr
 out=$(printf '%s' "$prompt_text" | "$bin" generate --local-fixed --model "$model" --random 2,2,32,300,64 --seed 3 \
       --prompt-file - -n 3 2> "$tmp/err")
 [ "$out" = "$want" ] || fail "--prompt-file -: '$out' != '$want' ($(cat "$tmp/err"))"
+
+# A peer that is not a cryptogen server (an HTTP server answering garbage) is named as such.
+python3 - "$tmp/http_port" <<'PY' &
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+c, _ = s.accept()
+c.settimeout(5)
+try:
+    c.recv(65536)
+except OSError:
+    pass
+c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+c.close()
+PY
+http_pid=$!
+for _ in $(seq 50); do [ -s "$tmp/http_port" ] && break; sleep 0.1; done
+run generate --connect "127.0.0.1:$(cat "$tmp/http_port")" --insecure-plaintext --model "$model" --prompt-ids 5 -n 1 --timeout 5
+[ "$rc" -eq 1 ] && grep -q "not a cryptogen server" <<< "$err" || fail "HTTP server as the peer: exit $rc, $err"
+wait "$http_pid" 2> /dev/null || true
 
 # The default model is found from any working directory.
 ( cd / && "$bin" generate --local-fixed --prompt-ids 5,6 -n 1 --json > "$tmp/out" 2> "$tmp/err" ) \

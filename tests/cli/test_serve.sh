@@ -148,10 +148,29 @@ if "$bin" generate --connect 127.0.0.1:$pport "${tls[@]}" --model "$model" --pro
     fail "a TLS client was served by a plaintext server"
 fi
 grep -q "without a TLS answer" "$tmp/err" || fail "TLS client at a plaintext server: unclear error: $(cat "$tmp/err")"
+# A second SIGTERM while a session runs ends the server at once.
+"$bin" generate --connect 127.0.0.1:$pport --insecure-plaintext --model "$model" --prompt-ids 1,2 -n 60 \
+    > /dev/null 2>&1 &
+long_client=$!
+for _ in $(seq 200); do
+    grep -q 'session 3: accepted' "$tmp/plain.log" && break
+    sleep 0.1
+done
 kill -TERM "$plain_pid"
-wait "$plain_pid" || fail "plaintext server exit status $?"
+sleep 0.5
+kill -0 "$plain_pid" 2> /dev/null || fail "the first SIGTERM did not wait for the running session: $(cat "$tmp/plain.log")"
+kill -TERM "$plain_pid"
+rc=0
+wait "$plain_pid" || rc=$?
 plain_pid=
-echo "plaintext on both sides works; a TLS client at a plaintext server gets a clear error"
+[ "$rc" -eq 130 ] || fail "second SIGTERM: exit status $rc, not 130"
+grep -q 'second signal' "$tmp/plain.log" || fail "second SIGTERM: not logged"
+wait "$long_client" 2> /dev/null || true
+echo "plaintext on both sides works; a TLS client at a plaintext server gets a clear error; a second SIGTERM exits at once"
+
+# Log lines carry the time (UTC, ms) and the client's address.
+grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z session 1: accepted from 127\.0\.0\.1:[0-9]+ ' "$tmp/server.log" \
+    || fail "log lines without time or peer: $(grep accepted "$tmp/server.log" | head -1)"
 
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "server exit status $?"
