@@ -32,8 +32,8 @@ static void print_text(const cg_tokenizer *tok, const char *label, const char *p
 int cg_cmd_demo(int argc, char **argv)
 {
     char model_buf[4096];
-    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *prompt = "The city is located";
-    int n = 8;
+    const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *prompt = "Once upon a time, there was a little girl named Lily.";
+    int n = 16;
     int threads = 2;
     const cli_opt opts[] = {
         CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),

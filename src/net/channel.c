@@ -457,7 +457,7 @@ static cg_status next_frame(cg_channel *ch, cg_error *err)
         /* The peer's very first bytes are not a frame: it speaks something
          * else (an HTTP server, another service on that port). */
         if (first)
-            return fail(ch, err, CG_ERR_PEER, "channel: the peer is not a cryptogen server or client (its "
+            return fail(ch, err, CG_ERR_FORMAT, "channel: the peer is not a cryptogen server or client (its "
                         "first bytes are not a cryptogen frame: length field %s)", why);
         return fail(ch, err, CG_ERR_FORMAT, "channel: bad frame length %s", why);
     }

@@ -91,7 +91,7 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
         (uint64_t)q->bench_fill + q->prompt_len + q->new_tokens > s->cfg.n_positions)
         return cg_error_set(err, CG_ERR_ARG,
                             "the prompt (%u tokens) and %u new tokens%s do not fit the model's context of "
-                            "%u tokens: shorten the prompt or ask for fewer tokens (-n)",
+                            "%u positions: shorten the prompt or ask for fewer tokens (-n)",
                             q->prompt_len, q->new_tokens, q->bench_fill ? " after the benchmark fill" : "",
                             s->cfg.n_positions);
     if (q->temperature_milli && (q->temperature_milli < 100 || q->temperature_milli > 100000))

@@ -156,6 +156,10 @@ pin=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 accepted tls-cert --out tls
 accepted serve --model models/default --listen 127.0.0.1:7000 --threads 2 --tls-cert tls/cert.pem --tls-key tls/key.pem
 accepted generate --connect 127.0.0.1:7000 --tls-pin $pin --prompt "The history of" -n 16
+accepted generate --connect 127.0.0.1:7000 --tls-pin $pin "Once upon a time" -n 64
+accepted generate --connect 127.0.0.1:7000 --tls-pin $pin "Once upon a time" -n 64 --stop "."
+accepted generate --connect 127.0.0.1:7000 --tls-pin $pin --prompt-file - -n 32
+accepted generate --local-fixed "Once upon a time" -n 16
 accepted generate --connect 127.0.0.1:7000 --tls-pin $pin --prompt "The history of" -n 16 --baseline
 accepted generate --connect 127.0.0.1:7000 --tls-pin $pin --prompt "The history of" -n 16 --temperature 0.8
 accepted generate --connect 127.0.0.1:7000 --tls-ca tls/cert.pem --prompt "The history of" -n 16
