@@ -19,6 +19,7 @@
 
 #include "cryptogen/proto.h"
 #include "proto/gen_fixture.h"
+#include "proto/relay_fixture.h"
 
 static void test_cache_mode_equals_emulator(void **state)
 {
@@ -122,44 +123,6 @@ static void test_request_checked(void **state)
 }
 
 /* ---- Security checks ------------------------------------------------------------ */
-
-/* Forwards bytes between the client's and the server's sockets, keeping a
- * copy of everything the server receives (its whole view of the client). */
-typedef struct relay {
-    int c, s;
-    uint8_t *seen;
-    size_t len, cap;
-} relay;
-
-static void *relay_main(void *arg)
-{
-    relay *r = arg;
-    uint8_t buf[65536];
-    struct pollfd p[2] = {{.fd = r->c, .events = POLLIN}, {.fd = r->s, .events = POLLIN}};
-    for (;;) {
-        if (poll(p, 2, 30000) <= 0) break;
-        int from = (p[0].revents & (POLLIN | POLLHUP)) ? 0 : 1;
-        ssize_t n = read(p[from].fd, buf, sizeof buf);
-        if (n <= 0) break;
-        if (from == 0) {
-            if (r->len + (size_t)n > r->cap) {
-                r->cap = (r->len + (size_t)n) * 2;
-                r->seen = realloc(r->seen, r->cap);
-                if (!r->seen) break;
-            }
-            memcpy(r->seen + r->len, buf, (size_t)n);
-            r->len += (size_t)n;
-        }
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(p[1 - from].fd, buf + off, (size_t)(n - off));
-            if (w <= 0) return NULL;
-            off += w;
-        }
-    }
-    shutdown(r->c, SHUT_RDWR);
-    shutdown(r->s, SHUT_RDWR);
-    return NULL;
-}
 
 typedef struct view {
     uint8_t *bytes;

@@ -20,43 +20,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
-
-/* Forwards bytes both ways, keeping a copy of what goes to the server. */
-typedef struct relay {
-    int c, s;
-    uint8_t *seen;
-    size_t len, cap;
-} relay;
-
-static void *relay_main(void *arg)
-{
-    relay *r = arg;
-    uint8_t buf[65536];
-    struct pollfd p[2] = {{.fd = r->c, .events = POLLIN}, {.fd = r->s, .events = POLLIN}};
-    for (;;) {
-        if (poll(p, 2, 30000) <= 0) break;
-        int from = (p[0].revents & (POLLIN | POLLHUP)) ? 0 : 1;
-        ssize_t n = read(p[from].fd, buf, sizeof buf);
-        if (n <= 0) break;
-        if (from == 0) {
-            if (r->len + (size_t)n > r->cap) {
-                r->cap = (r->len + (size_t)n) * 2;
-                r->seen = realloc(r->seen, r->cap);
-                if (!r->seen) break;
-            }
-            memcpy(r->seen + r->len, buf, (size_t)n);
-            r->len += (size_t)n;
-        }
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(p[1 - from].fd, buf + off, (size_t)(n - off));
-            if (w <= 0) return NULL;
-            off += w;
-        }
-    }
-    shutdown(r->c, SHUT_RDWR);
-    shutdown(r->s, SHUT_RDWR);
-    return NULL;
-}
+#include "proto/relay_fixture.h"
 
 typedef struct view {
     uint8_t *bytes; /* what the network carried to the server */

@@ -1,0 +1,50 @@
+/* A relay between a client's and a server's socket that keeps a copy of
+ * everything the server receives: the server's (or the network's) whole view
+ * of the client, for the transcript tests over TCP and over TLS. */
+#ifndef CG_TESTS_RELAY_FIXTURE_H
+#define CG_TESTS_RELAY_FIXTURE_H
+
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct relay {
+    int c, s;
+    uint8_t *seen;
+    size_t len, cap;
+} relay;
+
+static inline void *relay_main(void *arg)
+{
+    relay *r = arg;
+    uint8_t buf[65536];
+    struct pollfd p[2] = {{.fd = r->c, .events = POLLIN}, {.fd = r->s, .events = POLLIN}};
+    for (;;) {
+        if (poll(p, 2, 30000) <= 0) break;
+        int from = (p[0].revents & (POLLIN | POLLHUP)) ? 0 : 1;
+        ssize_t n = read(p[from].fd, buf, sizeof buf);
+        if (n <= 0) break;
+        if (from == 0) {
+            if (r->len + (size_t)n > r->cap) {
+                r->cap = (r->len + (size_t)n) * 2;
+                r->seen = realloc(r->seen, r->cap);
+                if (!r->seen) break;
+            }
+            memcpy(r->seen + r->len, buf, (size_t)n);
+            r->len += (size_t)n;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(p[1 - from].fd, buf + off, (size_t)(n - off));
+            if (w <= 0) return NULL;
+            off += w;
+        }
+    }
+    shutdown(r->c, SHUT_RDWR);
+    shutdown(r->s, SHUT_RDWR);
+    return NULL;
+}
+
+#endif
