@@ -142,6 +142,7 @@ static void test_softmax_layernorm(void **state)
     cg_prg prg;
     cg_prg_init_random(&prg);
     double max_sm = 0, max_ln = 0;
+    int low_var_rows = 0;
     for (int trial = 0; trial < 20; trial++) {
         double spread = 1.0 + trial; /* logits up to +-21 */
         size_t n = trial == 0 ? 1 : (trial < 5 ? (size_t)trial * 3 : N);
@@ -163,12 +164,21 @@ static void test_softmax_layernorm(void **state)
         mean /= (double)n;
         for (size_t i = 0; i < n; i++) var += (xd[i] - mean) * (xd[i] - mean);
         var /= (double)n;
+        /* Below a variance of 2^-6 the variance itself has fewer than 6
+         * significant bits at s = 12 (NUMERICS.md: LayerNorm's input range),
+         * so rows of nearly equal values (a rare draw at small n) are not
+         * held to the bound. */
+        if (var < 1.0 / 64) {
+            low_var_rows++;
+            continue;
+        }
         for (size_t i = 0; i < n; i++) {
             double err = fabs(cg_fxp_decode(F, out[i]) - (xd[i] - mean) / sqrt(var + 1e-5));
             if (n > 1 && err > max_ln) max_ln = err;
         }
     }
-    fprintf(stderr, "  softmax max abs error %.3e; layernorm max abs error %.3e\n", max_sm, max_ln);
+    fprintf(stderr, "  softmax max abs error %.3e; layernorm max abs error %.3e (%d rows of variance < 2^-6 not held to it)\n",
+            max_sm, max_ln, low_var_rows);
     assert_true(max_sm < 3e-3);
     assert_true(max_ln < 1.5e-2);
     assert_int_equal(cg_fxp_ref_softmax(F, x, 0, out, NULL), CG_ERR_ARG);
