@@ -71,6 +71,7 @@ typedef void (*cg_gen_step_fn)(void *ctx, const cg_gen_step_report *r);
  * evaluation keys, after the base OTs, and after each layer of each prefill
  * chunk. */
 typedef enum cg_gen_phase {
+    CG_PHASE_QUEUED, /* client: the server is busy; done = sessions running, total = its slots */
     CG_PHASE_HANDSHAKE,
     CG_PHASE_KEYS,
     CG_PHASE_BASE_OT,
@@ -159,6 +160,11 @@ typedef struct cg_gen_options {
  * is called after each step (with the token). */
 cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_t *prompt,
                         uint32_t *out, const cg_gen_options *opt, cg_error *err);
+
+/* Server, before cg_gen_server: tells a waiting client that all `slots`
+ * sessions are busy (`busy` running) and its session is queued. The client
+ * reports it as CG_PHASE_QUEUED progress and keeps waiting. */
+cg_status cg_gen_server_notify_queued(cg_channel *ch, uint32_t busy, uint32_t slots, cg_error *err);
 
 /* Server side: one session on ch with the quantised model; returns after the
  * client's last token (or on the first error, leaving nothing behind). */

@@ -109,9 +109,15 @@ static bool admit(session *s)
             cg_error_set(&err, st, "no request within the handshake timeout (%u ms)", srv->handshake_ms);
     }
     pthread_mutex_lock(&srv->lock);
-    if (st == CG_OK && srv->active >= srv->max_sessions && !stop_requested)
-        serve_log("connection %lu (%s): waiting for a free session (%d of %d busy)", s->id, s->peer,
-                  srv->active, srv->max_sessions);
+    if (st == CG_OK && srv->active >= srv->max_sessions && !stop_requested) {
+        const int busy = srv->active;
+        pthread_mutex_unlock(&srv->lock);
+        serve_log("connection %lu (%s): waiting for a free session (%d of %d busy)", s->id, s->peer, busy,
+                  srv->max_sessions);
+        /* the client shows it: a queued session is not a dead server */
+        st = cg_gen_server_notify_queued(s->ch, (uint32_t)busy, (uint32_t)srv->max_sessions, &err);
+        pthread_mutex_lock(&srv->lock);
+    }
     while (st == CG_OK && srv->active >= srv->max_sessions && !stop_requested) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

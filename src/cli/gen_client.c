@@ -143,6 +143,7 @@ static void print_text(stream_ctx *c, bool all)
 static const char *phase_name(cg_gen_phase p)
 {
     switch (p) {
+    case CG_PHASE_QUEUED: return "queued";
     case CG_PHASE_HANDSHAKE: return "handshake";
     case CG_PHASE_KEYS: return "keys";
     case CG_PHASE_BASE_OT: return "base_ot";
@@ -166,6 +167,10 @@ static void on_progress(void *ctx, const cg_gen_progress *p)
     }
     const double mb = (double)(p->sent + p->received) / 1e6;
     switch (p->phase) {
+    case CG_PHASE_QUEUED:
+        cli_status_show(&c->status, "[the server is busy (%zu of %zu sessions): queued, waiting for a free session... %.0f s]",
+                        p->done, p->total, p->seconds);
+        break;
     case CG_PHASE_HANDSHAKE:
         cli_status_show(&c->status, "[connected; sending evaluation keys... %.1f s]", p->seconds);
         break;

@@ -26,6 +26,9 @@
 /* The fewest positions per cache ciphertext a client may ask for: fewer
  * multiply the server's ciphertexts and working memory. */
 #define GEN_MIN_BLOCK 4
+/* The handshake reply's first byte: 0 refused, 1 accepted; 2 is a notice
+ * from a busy server that the session is queued (the reply follows later). */
+#define GEN_REPLY_QUEUED 2
 /* A public bound on every weight's magnitude (the format: weights fit 31
  * bits). The server's noise estimates use it instead of the actual
  * weights, so nothing it sends or decides depends on their size. */

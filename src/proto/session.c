@@ -140,12 +140,23 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, (uint8_t)s->req.ot);
     cg_buf_put_u32(b, s->req.prefill_rows);
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
-    cg_buf_reset(b);
-    CG_TRY(cg_chan_recv_msg_buf(s->ch, b, 4096, err));
     cg_reader r;
-    cg_reader_init(&r, b->data, b->len);
     uint8_t ok = 0;
-    CG_TRY(cg_read_u8(&r, &ok, "handshake status", err));
+    /* A busy server may first say that the session is queued (any number
+     * of times, each a complete message); then comes the reply. */
+    for (;;) {
+        cg_buf_reset(b);
+        CG_TRY(cg_chan_recv_msg_buf(s->ch, b, 4096, err));
+        cg_reader_init(&r, b->data, b->len);
+        CG_TRY(cg_read_u8(&r, &ok, "handshake status", err));
+        if (ok != GEN_REPLY_QUEUED) break;
+        uint32_t busy = 0, slots = 0;
+        CG_TRY(cg_read_u32(&r, &busy, "sessions running", err));
+        CG_TRY(cg_read_u32(&r, &slots, "session slots", err));
+        if (cg_reader_left(&r) != 0) return cg_error_set(err, CG_ERR_FORMAT, "bytes after a queue notice");
+        gen_progress(s, CG_PHASE_QUEUED, busy, slots);
+    }
+    if (ok > 1) return cg_error_set(err, CG_ERR_FORMAT, "handshake status %u", ok);
     if (!ok) {
         char reason[256] = {0};
         size_t n = cg_reader_left(&r) < sizeof reason - 1 ? cg_reader_left(&r) : sizeof reason - 1;
@@ -431,6 +442,20 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
 }
 
 /* ---- Entry points ------------------------------------------------------------------ */
+
+cg_status cg_gen_server_notify_queued(cg_channel *ch, uint32_t busy, uint32_t slots, cg_error *err)
+{
+    if (!ch) return cg_error_set(err, CG_ERR_ARG, "cg_gen_server_notify_queued: NULL channel");
+    cg_buf b;
+    cg_buf_init(&b);
+    cg_buf_put_u8(&b, GEN_REPLY_QUEUED);
+    cg_buf_put_u32(&b, busy);
+    cg_buf_put_u32(&b, slots);
+    cg_status st = cg_chan_send_buf(ch, &b, err);
+    if (st == CG_OK) st = cg_chan_flush(ch, err);
+    cg_buf_free(&b);
+    return st;
+}
 
 cg_status cg_gen_client(cg_channel *ch, const cg_gen_request *req, const uint32_t *prompt,
                         uint32_t *out, const cg_gen_options *opt, cg_error *err)

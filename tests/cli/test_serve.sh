@@ -168,6 +168,28 @@ grep -q 'second signal' "$tmp/plain.log" || fail "second SIGTERM: not logged"
 wait "$long_client" 2> /dev/null || true
 echo "plaintext on both sides works; a TLS client at a plaintext server gets a clear error; a second SIGTERM exits at once"
 
+# A full server queues a new session and says so to the client.
+"$bin" serve --model "$model" --random $shape --seed 3 --listen 127.0.0.1:0 --max-sessions 1 --insecure-plaintext \
+    2> "$tmp/one.log" &
+one_pid=$!
+for _ in $(seq 100); do
+    oport=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$tmp/one.log")
+    [ -n "$oport" ] && break
+    sleep 0.1
+done
+"$bin" generate --connect 127.0.0.1:$oport --insecure-plaintext --model "$model" --prompt-ids 1,2 -n 12 \
+    > /dev/null 2>&1 &
+first=$!
+for _ in $(seq 200); do grep -q 'session 1: accepted' "$tmp/one.log" && break; sleep 0.1; done
+"$bin" generate --connect 127.0.0.1:$oport --insecure-plaintext --model "$model" --prompt-ids 5,6,7 -n 5 --json \
+    --progress json > "$tmp/queued.json" 2> "$tmp/queued.err" || fail "queued client failed: $(cat "$tmp/queued.err")"
+wait "$first" || fail "the first client of a one-slot server failed"
+kill -TERM "$one_pid"; wait "$one_pid" || true
+grep -q '"phase": "queued", "done": 1, "total": 1' "$tmp/queued.err" || fail "the queued client was not told: $(head -3 "$tmp/queued.err")"
+grep -q 'waiting for a free session (1 of 1 busy)' "$tmp/one.log" || fail "the server did not log the queue"
+[ "$(tokens "$tmp/queued.json")" = "$(tokens "$tmp/want1.json")" ] || fail "queued client: wrong tokens"
+echo "a full server queues a new session, tells its client, then serves it"
+
 # Log lines carry the time (UTC, ms) and the client's address.
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z session 1: accepted from 127\.0\.0\.1:[0-9]+ ' "$tmp/server.log" \
     || fail "log lines without time or peer: $(grep accepted "$tmp/server.log" | head -1)"

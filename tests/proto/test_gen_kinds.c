@@ -143,10 +143,75 @@ static void test_early_stop_ends_both(void **state)
     cg_gpt2_free(m);
 }
 
+static void *queued_server_main(void *arg)
+{
+    server_job *j = arg;
+    j->st = cg_gen_server_notify_queued(j->ch, 3, 3, &j->err);
+    if (j->st == CG_OK) j->st = cg_gen_server_notify_queued(j->ch, 2, 3, &j->err);
+    if (j->st == CG_OK) return server_main(arg);
+    return NULL;
+}
+
+typedef struct queue_log {
+    int queued;
+    size_t last_busy, slots;
+    bool order_ok; /* every queue notice came before the handshake */
+    bool handshake_seen;
+} queue_log;
+
+static void log_progress(void *ctx, const cg_gen_progress *p)
+{
+    queue_log *q = ctx;
+    if (p->phase == CG_PHASE_QUEUED) {
+        q->queued++;
+        q->last_busy = p->done;
+        q->slots = p->total;
+        if (q->handshake_seen) q->order_ok = false;
+    } else if (p->phase == CG_PHASE_HANDSHAKE) {
+        q->handshake_seen = true;
+    }
+}
+
+/* A busy server's queue notices reach the client's progress before the
+ * handshake, and the session then runs as usual. */
+static void test_queued_notice(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = tiny_model();
+    cg_fixed_model *fm = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    const uint32_t prompt[2] = {3, 4};
+    enum { NEW = 1 };
+    uint32_t want[NEW], got[NEW];
+    emulate(fm, prompt, 2, NEW, want);
+    cg_channel *a = NULL, *b = NULL;
+    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
+    server_job sj = {.ch = b, .fm = fm, .threads = 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, queued_server_main, &sj), 0);
+    queue_log q = {.order_ok = true};
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = NEW};
+    cg_gen_options o = {.threads = 1, .on_progress = log_progress, .on_progress_ctx = &q};
+    assert_int_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(sj.st, CG_OK);
+    assert_int_equal(q.queued, 2);
+    assert_int_equal(q.last_busy, 2);
+    assert_int_equal(q.slots, 3);
+    assert_true(q.order_ok && q.handshake_seen);
+    assert_memory_equal(got, want, sizeof want);
+    cg_chan_free(a);
+    cg_chan_free(b);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_early_stop_ends_both),
+        cmocka_unit_test(test_queued_notice),
         cmocka_unit_test(test_split_otn_equals_emulator),
         cmocka_unit_test(test_ferret_ot_equals_emulator),
         cmocka_unit_test(test_packed_prefill_equals_emulator),
