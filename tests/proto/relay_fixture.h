@@ -47,4 +47,19 @@ static inline void *relay_main(void *arg)
     return NULL;
 }
 
+/* Two-sample chi-square statistic on the byte frequencies of two streams of
+ * equal length n; *df gets its degrees of freedom (values seen, minus one). */
+static inline double bytes_chi_square(const uint8_t *a, const uint8_t *b, size_t n, int *df)
+{
+    double ha[256] = {0}, hb[256] = {0}, chi = 0;
+    for (size_t i = 0; i < n; i++) ha[a[i]]++, hb[b[i]]++;
+    *df = -1;
+    for (int k = 0; k < 256; k++)
+        if (ha[k] + hb[k] > 0) {
+            chi += (ha[k] - hb[k]) * (ha[k] - hb[k]) / (ha[k] + hb[k]);
+            (*df)++;
+        }
+    return chi;
+}
+
 #endif

@@ -37,31 +37,29 @@ static void test_packed_prefill_equals_emulator(void **state)
     cg_gpt2_free(m);
 }
 
-/* The other 1-of-N construction, agreed in the handshake, gives the same
- * tokens. */
-static void test_split_otn_equals_emulator(void **state)
+/* A kind agreed in the handshake (req) gives the emulator's tokens; the
+ * same request with an unknown kind (bad) is the caller's mistake, refused
+ * before anything is sent. */
+static void kind_equals_emulator(const cg_gen_request *req, const cg_gen_request *bad)
 {
-    (void)state;
     cg_gpt2 *m = tiny_model();
     cg_fixed_model *fm = NULL;
     cg_error err = {0};
     assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
     const uint32_t prompt[2] = {40, 41};
     enum { NEW = 2 };
+    assert_int_equal(req->prompt_len, 2);
+    assert_int_equal(req->new_tokens, NEW);
     uint32_t want[NEW], got[NEW];
     emulate(fm, prompt, 2, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
-                          .new_tokens = NEW, .otn = CG_OTN_SPLIT};
     server_job sj;
     client_log cl = {0};
-    run_secure(fm, NULL, 1, &req, prompt, got, &sj, &cl);
+    run_secure(fm, NULL, 1, req, prompt, got, &sj, &cl);
     assert_memory_equal(got, want, sizeof want);
-    /* an unknown kind is the caller's mistake, refused before anything is sent */
     cg_channel *a = NULL, *b = NULL;
     assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    req.otn = (cg_otn_kind)7;
     cg_gen_options o = {.threads = 1};
-    assert_int_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_ERR_ARG);
+    assert_int_equal(cg_gen_client(a, bad, prompt, got, &o, &err), CG_ERR_ARG);
     cg_chan_stats cs;
     cg_chan_get_stats(a, &cs);
     assert_int_equal(cs.total.bytes_sent, 0);
@@ -71,34 +69,26 @@ static void test_split_otn_equals_emulator(void **state)
     cg_gpt2_free(m);
 }
 
-/* Ferret COTs under every non-linear protocol, agreed in the handshake:
- * the same tokens, bit for bit; an unknown OT kind is refused unsent. */
+/* The other 1-of-N construction. */
+static void test_split_otn_equals_emulator(void **state)
+{
+    (void)state;
+    const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = 2,
+                                .otn = CG_OTN_SPLIT};
+    cg_gen_request bad = req;
+    bad.otn = (cg_otn_kind)7;
+    kind_equals_emulator(&req, &bad);
+}
+
+/* Ferret COTs under every non-linear protocol. */
 static void test_ferret_ot_equals_emulator(void **state)
 {
     (void)state;
-    cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
-    const uint32_t prompt[2] = {40, 41};
-    enum { NEW = 2 };
-    uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 2, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
-                          .new_tokens = NEW, .ot = CG_OT_FERRET};
-    server_job sj;
-    client_log cl = {0};
-    run_secure(fm, NULL, 1, &req, prompt, got, &sj, &cl);
-    assert_memory_equal(got, want, sizeof want);
-    cg_channel *a = NULL, *b = NULL;
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    req.ot = (cg_ot_kind)5;
-    cg_gen_options o = {.threads = 1};
-    assert_int_equal(cg_gen_client(a, &req, prompt, got, &o, &err), CG_ERR_ARG);
-    cg_chan_free(a);
-    cg_chan_free(b);
-    cg_fixed_model_free(fm);
-    cg_gpt2_free(m);
+    const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = 2,
+                                .ot = CG_OT_FERRET};
+    cg_gen_request bad = req;
+    bad.ot = (cg_ot_kind)5;
+    kind_equals_emulator(&req, &bad);
 }
 
 static bool stop_after_two(void *ctx, const uint32_t *tokens, size_t n)
