@@ -1,19 +1,51 @@
-/* Comparison protocols: the millionaires' protocol (4-bit digits, 1-of-16
- * OTs, AND tree), most significant bit / DReLU of a shared value, ReLU and
+/* Comparison protocols: the millionaires' protocol (4- to 8-bit digits,
+ * 1-of-2^d OTs, AND tree), most significant bit / DReLU of a shared value, ReLU and
  * row maxima. */
 #include <string.h>
 
 #include "mpc/mpc_internal.h"
 
-/* Digit width of the millionaires' protocol: one 1-of-2^DIGIT_BITS OT per
- * digit. The OT sender hashes 2^d * d keys per digit (d = DIGIT_BITS), so
- * narrower digits cost less hashing but more AND gates in the tree. */
-#ifndef CG_MPC_DIGIT_BITS
-#define CG_MPC_DIGIT_BITS 4
-#endif
-#define DIGIT_BITS CG_MPC_DIGIT_BITS
-#define DIGIT_VALUES (1u << DIGIT_BITS)
+/* Digit width of the millionaires' protocol: one 1-of-2^d OT per digit.
+ * CG_MPC_DIGIT_BITS fixes d for every call (a build-time experiment knob);
+ * by default each call picks d from its width (digit_bits_for). */
+#define MAX_DIGIT_BITS 8
 #define MAX_CMP 16 /* comparisons sharing one OT message (2 bits each) */
+
+static unsigned tree_levels(size_t q)
+{
+    unsigned l = 0;
+    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) l++;
+    return l;
+}
+
+/* The digit width of a w-bit comparison with K per OT message: the
+ * smallest d in [4, 8] whose AND tree has the fewest levels (each level is
+ * one round trip), among those whose OT message row (2^d entries of 2K
+ * bits) stays within 1,024 bits. Wider digits cost the OT sender 2^d hashes
+ * per digit but fewer digits: 36 bits go from 9 digits and 4 levels (d = 4)
+ * to 8 and 3 (d = 5), a 12-bit truncation carry from 3 and 2 to 2 and 1
+ * (d = 6), 8 bits or fewer to one digit and no tree (d = 8, K <= 2), at
+ * about the same traffic (fewer digits' 256-bit KK13 rows against longer
+ * message rows). */
+static unsigned digit_bits_for(unsigned w, unsigned K)
+{
+#ifdef CG_MPC_DIGIT_BITS
+    (void)w;
+    (void)K;
+    return CG_MPC_DIGIT_BITS;
+#else
+    unsigned best = 4, best_lv = tree_levels((w + 3) / 4);
+    for (unsigned d = 5; d <= MAX_DIGIT_BITS; d++) {
+        if ((2u * K) << d > 1024) break;
+        unsigned lv = tree_levels((w + d - 1) / d);
+        if (lv < best_lv) {
+            best = d;
+            best_lv = lv;
+        }
+    }
+    return best;
+#endif
+}
 
 /* AND units the tree needs for rows values of q digits: one per pair of
  * blocks per level (a pair's two ANDs share eq_hi, so one unit of paired
@@ -89,33 +121,31 @@ typedef struct {
     const uint8_t *lt, *eq;
     uint64_t vmask;
     size_t n, q;
-    unsigned K;
+    unsigned K, db; /* comparisons per message, digit bits */
     bool sender_is_a;
 } digit_msgs;
 
 static void digit_messages(void *ctx, size_t first, size_t count, uint64_t *out)
 {
     const digit_msgs *c = ctx;
-    /* cmp[u][v] = ([a < b] | [a == b] << 1) for sender digit u, receiver
-     * digit v (a table keeps the inner loop branch-free). */
-    uint8_t cmp[DIGIT_VALUES][DIGIT_VALUES];
-    for (unsigned u = 0; u < DIGIT_VALUES; u++)
-        for (unsigned v = 0; v < DIGIT_VALUES; v++) {
-            unsigned a = c->sender_is_a ? u : v, b = c->sender_is_a ? v : u;
-            cmp[u][v] = (uint8_t)((a < b) | ((a == b) << 1));
-        }
+    unsigned nv = 1u << c->db;
     for (size_t t = 0; t < count; t++) {
         size_t inst = first + t, i = inst / c->q, d = inst % c->q;
-        uint64_t row[DIGIT_VALUES] = {0};
+        uint64_t *row = out + t * nv;
+        memset(row, 0, nv * sizeof *row);
         for (unsigned k = 0; k < c->K; k++) {
             size_t at = ((size_t)k * c->n + i) * c->q + d;
             uint64_t mv = c->mine[(size_t)k * c->n + i] & c->vmask;
-            unsigned ud = (unsigned)((mv >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
-            uint8_t msk = (uint8_t)(c->lt[at] | (c->eq[at] << 1));
-            for (unsigned v = 0; v < DIGIT_VALUES; v++)
-                row[v] |= (uint64_t)(cmp[ud][v] ^ msk) << (2 * k);
+            unsigned ud = (unsigned)((mv >> (c->db * d)) & (nv - 1));
+            unsigned msk = c->lt[at] | (c->eq[at] << 1);
+            /* receiver digit v against ud: [a < b] | [a == b] << 1, a the
+             * server's digit */
+            for (unsigned v = 0; v < nv; v++) {
+                unsigned a = c->sender_is_a ? ud : v, b = c->sender_is_a ? v : ud;
+                unsigned cv = (unsigned)(a < b) | ((unsigned)(a == b) << 1);
+                row[v] |= (uint64_t)(cv ^ msk) << (2 * k);
+            }
         }
-        memcpy(out + t * DIGIT_VALUES, row, sizeof row);
     }
 }
 
@@ -151,10 +181,11 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
-    size_t q = (w + DIGIT_BITS - 1) / DIGIT_BITS, nq[2], rows[2], cells;
+    unsigned db = digit_bits_for(w, K), nv = 1u << db;
+    size_t q = (w + db - 1) / db, nq[2], rows[2], cells;
     for (int j = 0; j < 2; j++)
         if (!cg_mul_size(h[j].n, q, &nq[j]) || !cg_mul_size(h[j].n, K, &rows[j]) ||
-            !cg_mul_size(nq[j], (size_t)K * DIGIT_VALUES, &cells))
+            !cg_mul_size(nq[j], (size_t)K * nv, &cells))
             return cg_error_set(err, CG_ERR_ARG, "less_than: batch too large");
     if (rows[0] > SIZE_MAX / 2 - rows[1] || !cg_mul_size(rows[0] + rows[1], q, &cells))
         return cg_error_set(err, CG_ERR_ARG, "less_than: batch too large");
@@ -175,8 +206,8 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     size_t base[2] = {0, rows[0] * q}; /* each half's first cell */
     /* The tree's triples do not depend on the inputs, so their OTs share
      * the digit OTs' round trip. */
-    st = mpc_ot_reserve(m, tree_units(all, q) + nq[snd] * DIGIT_BITS,
-                        tree_units(all, q) + nq[rcv] * DIGIT_BITS, err);
+    st = mpc_ot_reserve(m, tree_units(all, q) + nq[snd] * db, tree_units(all, q) + nq[rcv] * db,
+                        err);
     if (st == CG_OK) st = mpc_triples_begin(m, tree_units(all, q), &tr, err);
     /* Sender half: two random mask bits per (comparison, digit). */
     cg_prg_bytes(&m->prg, lt + base[snd], rows[snd] * q);
@@ -188,17 +219,18 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     for (size_t i = 0; i < h[rcv].n; i++) {
         uint64_t b = h[rcv].mine[i] & vmask;
         for (size_t d = 0; d < q; d++)
-            dig[i * q + d] = (uint8_t)((b >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
+            dig[i * q + d] = (uint8_t)((b >> (db * d)) & (nv - 1));
     }
     if (st == CG_OK && nq[rcv])
-        st = cg_otn_recv_begin(m->ot.recv, nq[rcv], DIGIT_VALUES, 2 * K, dig, buf, err);
+        st = cg_otn_recv_begin(m->ot.recv, nq[rcv], nv, 2 * K, dig, buf, err);
     if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
     digit_msgs dm = {.mine = h[snd].mine, .lt = lt + base[snd], .eq = eq + base[snd],
-                     .vmask = vmask, .n = h[snd].n, .q = q, .K = K, .sender_is_a = snd == 0};
+                     .vmask = vmask, .n = h[snd].n, .q = q, .K = K, .db = db,
+                     .sender_is_a = snd == 0};
     if (st == CG_OK && nq[snd])
-        st = cg_otn_send_fn(m->ot.send, nq[snd], DIGIT_VALUES, 2 * K, digit_messages, &dm, err);
+        st = cg_otn_send_fn(m->ot.send, nq[snd], nv, 2 * K, digit_messages, &dm, err);
     if (st == CG_OK && nq[rcv])
-        st = cg_otn_recv_end(m->ot.recv, nq[rcv], DIGIT_VALUES, 2 * K, dig, buf, err);
+        st = cg_otn_recv_end(m->ot.recv, nq[rcv], nv, 2 * K, dig, buf, err);
     for (size_t i = 0; st == CG_OK && i < h[rcv].n; i++)
         for (size_t d = 0; d < q; d++)
             for (unsigned k = 0; k < K; k++) {
