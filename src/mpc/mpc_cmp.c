@@ -21,12 +21,13 @@ static unsigned tree_levels(size_t q)
 /* The digit width of a w-bit comparison with K per OT message: the
  * smallest d in [4, 8] whose AND tree has the fewest levels (each level is
  * one round trip), among those whose OT message row (2^d entries of 2K
- * bits) stays within 1,024 bits. Wider digits cost the OT sender 2^d hashes
- * per digit but fewer digits: 36 bits go from 9 digits and 4 levels (d = 4)
- * to 8 and 3 (d = 5), a 12-bit truncation carry from 3 and 2 to 2 and 1
- * (d = 6), 8 bits or fewer to one digit and no tree (d = 8, K <= 2), at
- * about the same traffic (fewer digits' 256-bit KK13 rows against longer
- * message rows). */
+ * bits) stays within 1,024 bits and whose sender hashing (q 2^d per
+ * element for q digits) stays within three times that of 4-bit digits.
+ * 36 bits go from 9 digits and 4 levels to 8 and 3 (d = 5, 1.8 times the
+ * hashing), a 12-bit truncation carry from 3 digits and 2 levels to 2 and
+ * 1 (d = 6, 2.7 times), at about the same traffic (fewer digits' 256-bit
+ * KK13 rows against longer message rows); 29 bits would need d = 8 for one
+ * level less (8 times the hashing) and keep d = 4. */
 static unsigned digit_bits_for(unsigned w, unsigned K)
 {
 #ifdef CG_MPC_DIGIT_BITS
@@ -34,13 +35,14 @@ static unsigned digit_bits_for(unsigned w, unsigned K)
     (void)K;
     return CG_MPC_DIGIT_BITS;
 #else
-    unsigned best = 4, best_lv = tree_levels((w + 3) / 4);
+    size_t q4 = (w + 3) / 4, budget = 3 * q4 * 16;
+    unsigned best = 4, best_lv = tree_levels(q4);
     for (unsigned d = 5; d <= MAX_DIGIT_BITS; d++) {
-        if ((2u * K) << d > 1024) break;
-        unsigned lv = tree_levels((w + d - 1) / d);
-        if (lv < best_lv) {
+        size_t q = (w + d - 1) / d;
+        if ((2u * K) << d > 1024 || q << d > budget) continue;
+        if (tree_levels(q) < best_lv) {
             best = d;
-            best_lv = lv;
+            best_lv = tree_levels(q);
         }
     }
     return best;
