@@ -1,6 +1,6 @@
 /* Comparison protocols: the millionaires' protocol (4- to 8-bit digits,
- * 1-of-2^d OTs, AND tree), most significant bit / DReLU of a shared value, ReLU and
- * row maxima. */
+ * 1-of-2^d OTs, AND tree), most significant bit / DReLU of a shared value,
+ * ReLU and the Z_p -> ring conversion (row maxima: mpc_max.c). */
 #include <string.h>
 
 #include "mpc/mpc_internal.h"
@@ -403,116 +403,6 @@ cg_status cg_mpc_relu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uin
     if (st == CG_OK) st = cg_mpc_select(m, bits, n, d, x, out, err);
     cg_free(d);
     return st;
-}
-
-/* Tournament over each row: compare-and-select on values and, when idx is
- * given, on index shares with the same bit (one mux call for both). Ties go
- * to the lower index. */
-static cg_status max_tree(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
-                          uint64_t *out, uint64_t *idx, cg_error *err)
-{
-    size_t total;
-    if (cols == 0) return cg_error_set(err, CG_ERR_ARG, "row_max: empty rows");
-    if (!cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 4)
-        return cg_error_set(err, CG_ERR_ARG, "row_max: too large");
-    uint64_t mask = mpc_mask(bits);
-    int width = idx ? 2 : 1; /* values, then indices */
-    size_t cap = total ? total : 1;
-    uint64_t *cur = cg_alloc(cap * 2 * sizeof *cur);
-    uint64_t *a = cg_alloc(cap * 2 * sizeof *a);
-    uint64_t *b = cg_alloc(cap * 2 * sizeof *b);
-    uint64_t *dif = cg_alloc(cap * sizeof *dif);
-    uint8_t *ge = cg_alloc(cap * 2);
-    cg_status st = CG_OK;
-    if (!cur || !a || !b || !dif || !ge) {
-        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
-        goto done;
-    }
-    /* cur: values in [0, total), their index shares in [total, 2 total);
-     * indices are public, so the server holds them and the client 0. */
-    for (size_t i = 0; i < total; i++) {
-        cur[i] = x[i] & mask;
-        cur[total + i] = m->party == CG_SERVER ? (uint64_t)(i % cols) : 0;
-    }
-    for (size_t cnt = cols; cnt > 1; cnt = (cnt + 1) / 2) {
-        size_t half = cnt / 2, j = 0;
-        for (size_t r = 0; r < rows; r++)
-            for (size_t k = 0; k < half; k++, j++) {
-                size_t ia = r * cols + 2 * k, ib = ia + 1;
-                a[j] = cur[ia];
-                b[j] = cur[ib];
-                dif[j] = (a[j] - b[j]) & mask;
-            }
-        size_t pairs = j;
-        if (idx)
-            for (size_t r = 0, t = 0; r < rows; r++)
-                for (size_t k = 0; k < half; k++, t++) {
-                    a[pairs + t] = cur[total + r * cols + 2 * k];
-                    b[pairs + t] = cur[total + r * cols + 2 * k + 1];
-                }
-        st = cg_mpc_drelu(m, bits, pairs, dif, ge, err);
-        if (st != CG_OK) goto done;
-        if (idx) memcpy(ge + pairs, ge, pairs);
-        st = cg_mpc_mux(m, bits, pairs * (size_t)width, ge, a, b, a, err);
-        if (st != CG_OK) goto done;
-        for (int w = 0; w < width; w++) {
-            uint64_t *base = cur + (size_t)w * total;
-            const uint64_t *win = a + (size_t)w * pairs;
-            j = 0;
-            for (size_t r = 0; r < rows; r++) {
-                for (size_t k = 0; k < half; k++) base[r * cols + k] = win[j++];
-                if (cnt & 1) base[r * cols + half] = base[r * cols + cnt - 1];
-            }
-        }
-    }
-    for (size_t r = 0; r < rows; r++) {
-        out[r] = cur[r * cols];
-        if (idx) idx[r] = cur[total + r * cols];
-    }
-done:
-    cg_free(cur);
-    cg_free(a);
-    cg_free(b);
-    cg_free(dif);
-    cg_free(ge);
-    return st;
-}
-
-cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
-                         uint64_t *out, cg_error *err)
-{
-    CG_TRY(mpc_check(m, bits, 2, "row_max", err));
-    return max_tree(m, bits, rows, cols, x, out, NULL, err);
-}
-
-cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
-                               uint64_t *index, cg_error *err)
-{
-    CG_TRY(mpc_check(m, bits, 2, "argmax", err));
-    if (n == 0 || (bits < 64 && n > (1ull << (bits - 1))))
-        return cg_error_set(err, CG_ERR_ARG, "argmax: %zu entries do not fit the ring", n);
-    uint64_t max, idx;
-    CG_TRY(max_tree(m, bits, 1, n, x, &max, &idx, err));
-    cg_secure_zero(&max, sizeof max);
-    uint64_t mask = mpc_mask(bits);
-    uint8_t wire[8];
-    if (m->party == CG_SERVER) {
-        /* Only the server's index share travels; the client learns the index,
-         * the server learns nothing. */
-        for (int i = 0; i < 8; i++) wire[i] = (uint8_t)(idx >> (8 * i));
-        cg_status st = cg_chan_send_msg(m->ch, wire, sizeof wire, err);
-        if (st == CG_OK) st = cg_chan_flush(m->ch, err);
-        return mpc_fail(m, st);
-    }
-    cg_status st = cg_chan_recv_msg(m->ch, wire, sizeof wire, err);
-    if (st != CG_OK) return mpc_fail(m, st);
-    uint64_t peer = 0;
-    for (int i = 0; i < 8; i++) peer |= (uint64_t)wire[i] << (8 * i);
-    uint64_t v = (peer + idx) & mask;
-    if (v >= n) return mpc_fail(m, cg_error_set(err, CG_ERR_PEER, "argmax: index %llu out of range",
-                                                (unsigned long long)v));
-    *index = v;
-    return CG_OK;
 }
 
 cg_status cg_mpc_prime_to_ring(cg_mpc *m, uint64_t p, unsigned bits, size_t n, const uint64_t *x,
