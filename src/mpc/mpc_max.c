@@ -287,6 +287,9 @@ cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, con
                          uint64_t *out, cg_error *err)
 {
     CG_TRY(mpc_check(m, bits, 2, "row_max", err));
+    size_t total; /* refused before anything is sent: the context stays usable */
+    if (cols == 0 || !cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 16)
+        return cg_error_set(err, CG_ERR_ARG, "row_max: empty or too large rows");
     return mpc_fail(m, max_tree(m, bits, rows, cols, x, out, NULL, NULL, err));
 }
 
