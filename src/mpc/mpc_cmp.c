@@ -1,19 +1,53 @@
-/* Comparison protocols: the millionaires' protocol (4-bit digits, 1-of-16
- * OTs, AND tree), most significant bit / DReLU of a shared value, ReLU and
- * row maxima. */
+/* Comparison protocols: the millionaires' protocol (4- to 8-bit digits,
+ * 1-of-2^d OTs, AND tree), most significant bit / DReLU of a shared value,
+ * ReLU and the Z_p -> ring conversion (row maxima: mpc_max.c). */
 #include <string.h>
 
 #include "mpc/mpc_internal.h"
 
-/* Digit width of the millionaires' protocol: one 1-of-2^DIGIT_BITS OT per
- * digit. The OT sender hashes 2^d * d keys per digit (d = DIGIT_BITS), so
- * narrower digits cost less hashing but more AND gates in the tree. */
-#ifndef CG_MPC_DIGIT_BITS
-#define CG_MPC_DIGIT_BITS 4
-#endif
-#define DIGIT_BITS CG_MPC_DIGIT_BITS
-#define DIGIT_VALUES (1u << DIGIT_BITS)
+/* Digit width of the millionaires' protocol: one 1-of-2^d OT per digit.
+ * CG_MPC_DIGIT_BITS fixes d for every call (a build-time experiment knob);
+ * by default each call picks d from its width (digit_bits_for). */
+#define MAX_DIGIT_BITS 8
 #define MAX_CMP 16 /* comparisons sharing one OT message (2 bits each) */
+
+static unsigned tree_levels(size_t q)
+{
+    unsigned l = 0;
+    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) l++;
+    return l;
+}
+
+/* The digit width of a w-bit comparison with K per OT message: the
+ * smallest d in [4, 8] whose AND tree has the fewest levels (each level is
+ * one round trip), among those whose OT message row (2^d entries of 2K
+ * bits) stays within 1,024 bits and whose sender hashing (q 2^d per
+ * element for q digits) stays within three times that of 4-bit digits.
+ * 36 bits go from 9 digits and 4 levels to 8 and 3 (d = 5, 1.8 times the
+ * hashing), a 12-bit truncation carry from 3 digits and 2 levels to 2 and
+ * 1 (d = 6, 2.7 times), at about the same traffic (fewer digits' 256-bit
+ * KK13 rows against longer message rows); 29 bits would need d = 8 for one
+ * level less (8 times the hashing) and keep d = 4. */
+static unsigned digit_bits_for(unsigned w, unsigned K)
+{
+#ifdef CG_MPC_DIGIT_BITS
+    (void)w;
+    (void)K;
+    return CG_MPC_DIGIT_BITS;
+#else
+    size_t q4 = (w + 3) / 4, budget = 3 * q4 * 16;
+    unsigned best = 4, best_lv = tree_levels(q4);
+    for (unsigned d = 5; d <= MAX_DIGIT_BITS; d++) {
+        size_t q = (w + d - 1) / d;
+        if ((2u * K) << d > 1024 || q << d > budget) continue;
+        if (tree_levels(q) < best_lv) {
+            best = d;
+            best_lv = tree_levels(q);
+        }
+    }
+    return best;
+#endif
+}
 
 /* AND units the tree needs for rows values of q digits: one per pair of
  * blocks per level (a pair's two ANDs share eq_hi, so one unit of paired
@@ -89,33 +123,31 @@ typedef struct {
     const uint8_t *lt, *eq;
     uint64_t vmask;
     size_t n, q;
-    unsigned K;
+    unsigned K, db; /* comparisons per message, digit bits */
     bool sender_is_a;
 } digit_msgs;
 
 static void digit_messages(void *ctx, size_t first, size_t count, uint64_t *out)
 {
     const digit_msgs *c = ctx;
-    /* cmp[u][v] = ([a < b] | [a == b] << 1) for sender digit u, receiver
-     * digit v (a table keeps the inner loop branch-free). */
-    uint8_t cmp[DIGIT_VALUES][DIGIT_VALUES];
-    for (unsigned u = 0; u < DIGIT_VALUES; u++)
-        for (unsigned v = 0; v < DIGIT_VALUES; v++) {
-            unsigned a = c->sender_is_a ? u : v, b = c->sender_is_a ? v : u;
-            cmp[u][v] = (uint8_t)((a < b) | ((a == b) << 1));
-        }
+    unsigned nv = 1u << c->db;
     for (size_t t = 0; t < count; t++) {
         size_t inst = first + t, i = inst / c->q, d = inst % c->q;
-        uint64_t row[DIGIT_VALUES] = {0};
+        uint64_t *row = out + t * nv;
+        memset(row, 0, nv * sizeof *row);
         for (unsigned k = 0; k < c->K; k++) {
             size_t at = ((size_t)k * c->n + i) * c->q + d;
             uint64_t mv = c->mine[(size_t)k * c->n + i] & c->vmask;
-            unsigned ud = (unsigned)((mv >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
-            uint8_t msk = (uint8_t)(c->lt[at] | (c->eq[at] << 1));
-            for (unsigned v = 0; v < DIGIT_VALUES; v++)
-                row[v] |= (uint64_t)(cmp[ud][v] ^ msk) << (2 * k);
+            unsigned ud = (unsigned)((mv >> (c->db * d)) & (nv - 1));
+            unsigned msk = c->lt[at] | (c->eq[at] << 1);
+            /* receiver digit v against ud: [a < b] | [a == b] << 1, a the
+             * server's digit */
+            for (unsigned v = 0; v < nv; v++) {
+                unsigned a = c->sender_is_a ? ud : v, b = c->sender_is_a ? v : ud;
+                unsigned cv = (unsigned)(a < b) | ((unsigned)(a == b) << 1);
+                row[v] |= (uint64_t)(cv ^ msk) << (2 * k);
+            }
         }
-        memcpy(out + t * DIGIT_VALUES, row, sizeof row);
     }
 }
 
@@ -151,10 +183,11 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
-    size_t q = (w + DIGIT_BITS - 1) / DIGIT_BITS, nq[2], rows[2], cells;
+    unsigned db = digit_bits_for(w, K), nv = 1u << db;
+    size_t q = (w + db - 1) / db, nq[2], rows[2], cells;
     for (int j = 0; j < 2; j++)
         if (!cg_mul_size(h[j].n, q, &nq[j]) || !cg_mul_size(h[j].n, K, &rows[j]) ||
-            !cg_mul_size(nq[j], (size_t)K * DIGIT_VALUES, &cells))
+            !cg_mul_size(nq[j], (size_t)K * nv, &cells))
             return cg_error_set(err, CG_ERR_ARG, "less_than: batch too large");
     if (rows[0] > SIZE_MAX / 2 - rows[1] || !cg_mul_size(rows[0] + rows[1], q, &cells))
         return cg_error_set(err, CG_ERR_ARG, "less_than: batch too large");
@@ -175,8 +208,8 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     size_t base[2] = {0, rows[0] * q}; /* each half's first cell */
     /* The tree's triples do not depend on the inputs, so their OTs share
      * the digit OTs' round trip. */
-    st = mpc_ot_reserve(m, tree_units(all, q) + nq[snd] * DIGIT_BITS,
-                        tree_units(all, q) + nq[rcv] * DIGIT_BITS, err);
+    st = mpc_ot_reserve(m, tree_units(all, q) + nq[snd] * db, tree_units(all, q) + nq[rcv] * db,
+                        err);
     if (st == CG_OK) st = mpc_triples_begin(m, tree_units(all, q), &tr, err);
     /* Sender half: two random mask bits per (comparison, digit). */
     cg_prg_bytes(&m->prg, lt + base[snd], rows[snd] * q);
@@ -188,17 +221,18 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     for (size_t i = 0; i < h[rcv].n; i++) {
         uint64_t b = h[rcv].mine[i] & vmask;
         for (size_t d = 0; d < q; d++)
-            dig[i * q + d] = (uint8_t)((b >> (DIGIT_BITS * d)) & (DIGIT_VALUES - 1));
+            dig[i * q + d] = (uint8_t)((b >> (db * d)) & (nv - 1));
     }
     if (st == CG_OK && nq[rcv])
-        st = cg_otn_recv_begin(m->ot.recv, nq[rcv], DIGIT_VALUES, 2 * K, dig, buf, err);
+        st = cg_otn_recv_begin(m->ot.recv, nq[rcv], nv, 2 * K, dig, buf, err);
     if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
     digit_msgs dm = {.mine = h[snd].mine, .lt = lt + base[snd], .eq = eq + base[snd],
-                     .vmask = vmask, .n = h[snd].n, .q = q, .K = K, .sender_is_a = snd == 0};
+                     .vmask = vmask, .n = h[snd].n, .q = q, .K = K, .db = db,
+                     .sender_is_a = snd == 0};
     if (st == CG_OK && nq[snd])
-        st = cg_otn_send_fn(m->ot.send, nq[snd], DIGIT_VALUES, 2 * K, digit_messages, &dm, err);
+        st = cg_otn_send_fn(m->ot.send, nq[snd], nv, 2 * K, digit_messages, &dm, err);
     if (st == CG_OK && nq[rcv])
-        st = cg_otn_recv_end(m->ot.recv, nq[rcv], DIGIT_VALUES, 2 * K, dig, buf, err);
+        st = cg_otn_recv_end(m->ot.recv, nq[rcv], nv, 2 * K, dig, buf, err);
     for (size_t i = 0; st == CG_OK && i < h[rcv].n; i++)
         for (size_t d = 0; d < q; d++)
             for (unsigned k = 0; k < K; k++) {
@@ -369,116 +403,6 @@ cg_status cg_mpc_relu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uin
     if (st == CG_OK) st = cg_mpc_select(m, bits, n, d, x, out, err);
     cg_free(d);
     return st;
-}
-
-/* Tournament over each row: compare-and-select on values and, when idx is
- * given, on index shares with the same bit (one mux call for both). Ties go
- * to the lower index. */
-static cg_status max_tree(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
-                          uint64_t *out, uint64_t *idx, cg_error *err)
-{
-    size_t total;
-    if (cols == 0) return cg_error_set(err, CG_ERR_ARG, "row_max: empty rows");
-    if (!cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 4)
-        return cg_error_set(err, CG_ERR_ARG, "row_max: too large");
-    uint64_t mask = mpc_mask(bits);
-    int width = idx ? 2 : 1; /* values, then indices */
-    size_t cap = total ? total : 1;
-    uint64_t *cur = cg_alloc(cap * 2 * sizeof *cur);
-    uint64_t *a = cg_alloc(cap * 2 * sizeof *a);
-    uint64_t *b = cg_alloc(cap * 2 * sizeof *b);
-    uint64_t *dif = cg_alloc(cap * sizeof *dif);
-    uint8_t *ge = cg_alloc(cap * 2);
-    cg_status st = CG_OK;
-    if (!cur || !a || !b || !dif || !ge) {
-        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
-        goto done;
-    }
-    /* cur: values in [0, total), their index shares in [total, 2 total);
-     * indices are public, so the server holds them and the client 0. */
-    for (size_t i = 0; i < total; i++) {
-        cur[i] = x[i] & mask;
-        cur[total + i] = m->party == CG_SERVER ? (uint64_t)(i % cols) : 0;
-    }
-    for (size_t cnt = cols; cnt > 1; cnt = (cnt + 1) / 2) {
-        size_t half = cnt / 2, j = 0;
-        for (size_t r = 0; r < rows; r++)
-            for (size_t k = 0; k < half; k++, j++) {
-                size_t ia = r * cols + 2 * k, ib = ia + 1;
-                a[j] = cur[ia];
-                b[j] = cur[ib];
-                dif[j] = (a[j] - b[j]) & mask;
-            }
-        size_t pairs = j;
-        if (idx)
-            for (size_t r = 0, t = 0; r < rows; r++)
-                for (size_t k = 0; k < half; k++, t++) {
-                    a[pairs + t] = cur[total + r * cols + 2 * k];
-                    b[pairs + t] = cur[total + r * cols + 2 * k + 1];
-                }
-        st = cg_mpc_drelu(m, bits, pairs, dif, ge, err);
-        if (st != CG_OK) goto done;
-        if (idx) memcpy(ge + pairs, ge, pairs);
-        st = cg_mpc_mux(m, bits, pairs * (size_t)width, ge, a, b, a, err);
-        if (st != CG_OK) goto done;
-        for (int w = 0; w < width; w++) {
-            uint64_t *base = cur + (size_t)w * total;
-            const uint64_t *win = a + (size_t)w * pairs;
-            j = 0;
-            for (size_t r = 0; r < rows; r++) {
-                for (size_t k = 0; k < half; k++) base[r * cols + k] = win[j++];
-                if (cnt & 1) base[r * cols + half] = base[r * cols + cnt - 1];
-            }
-        }
-    }
-    for (size_t r = 0; r < rows; r++) {
-        out[r] = cur[r * cols];
-        if (idx) idx[r] = cur[total + r * cols];
-    }
-done:
-    cg_free(cur);
-    cg_free(a);
-    cg_free(b);
-    cg_free(dif);
-    cg_free(ge);
-    return st;
-}
-
-cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
-                         uint64_t *out, cg_error *err)
-{
-    CG_TRY(mpc_check(m, bits, 2, "row_max", err));
-    return max_tree(m, bits, rows, cols, x, out, NULL, err);
-}
-
-cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
-                               uint64_t *index, cg_error *err)
-{
-    CG_TRY(mpc_check(m, bits, 2, "argmax", err));
-    if (n == 0 || (bits < 64 && n > (1ull << (bits - 1))))
-        return cg_error_set(err, CG_ERR_ARG, "argmax: %zu entries do not fit the ring", n);
-    uint64_t max, idx;
-    CG_TRY(max_tree(m, bits, 1, n, x, &max, &idx, err));
-    cg_secure_zero(&max, sizeof max);
-    uint64_t mask = mpc_mask(bits);
-    uint8_t wire[8];
-    if (m->party == CG_SERVER) {
-        /* Only the server's index share travels; the client learns the index,
-         * the server learns nothing. */
-        for (int i = 0; i < 8; i++) wire[i] = (uint8_t)(idx >> (8 * i));
-        cg_status st = cg_chan_send_msg(m->ch, wire, sizeof wire, err);
-        if (st == CG_OK) st = cg_chan_flush(m->ch, err);
-        return mpc_fail(m, st);
-    }
-    cg_status st = cg_chan_recv_msg(m->ch, wire, sizeof wire, err);
-    if (st != CG_OK) return mpc_fail(m, st);
-    uint64_t peer = 0;
-    for (int i = 0; i < 8; i++) peer |= (uint64_t)wire[i] << (8 * i);
-    uint64_t v = (peer + idx) & mask;
-    if (v >= n) return mpc_fail(m, cg_error_set(err, CG_ERR_PEER, "argmax: index %llu out of range",
-                                                (unsigned long long)v));
-    *index = v;
-    return CG_OK;
 }
 
 cg_status cg_mpc_prime_to_ring(cg_mpc *m, uint64_t p, unsigned bits, size_t n, const uint64_t *x,

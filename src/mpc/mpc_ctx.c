@@ -73,8 +73,10 @@ cg_status mpc_ot_reserve(cg_mpc *m, size_t rows_send, size_t rows_recv, cg_error
     return cg_ot_reserve(server ? m->ot.recv : m->ot.send, server ? rows_recv : rows_send, 2, err);
 }
 
-/* COTs per direction per piece of mpc_cot_both: bounds what is in flight. */
-#define COT_PIECE ((size_t)1 << 16)
+/* COTs per direction per piece of mpc_cot_both: bounds what is in flight
+ * (about 4 MB of IKNP extension); each piece is one round trip, so a
+ * GELU-sized product (3,072 x 37 COTs) takes one. */
+#define COT_PIECE ((size_t)1 << 18)
 
 /* Each party begins its receiver end first, so both expand their extension
  * matrices at the same time instead of taking turns. */

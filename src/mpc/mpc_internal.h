@@ -89,6 +89,15 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
 cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
                             const uint64_t *c, uint8_t *out, cg_error *err);
 
+/* ---- Row maxima (mpc_max.c) ---- */
+
+/* Maxima of variable-length segments (segment r: len[r] >= 1 entries of v
+ * from off[r]; v, of total entries, is overwritten): the tournament of
+ * cg_mpc_row_max, four-way levels once at most 8,192 entries are left
+ * (the drop-in for softmax's own pairwise seg_max). */
+cg_status mpc_seg_max(cg_mpc *m, unsigned bits, size_t rows, const size_t *len,
+                      const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err);
+
 /* ---- Boolean protocols (mpc_bool.c) ---- */
 
 /* n units of two random bit triples sharing b, (a[2u], b[u], c[2u]) and

@@ -28,10 +28,19 @@ static cg_status cot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t coun
         c->x0[begin + i] = x0;
         ot->vals[i] = (x0 + c->delta[begin + i] - lo64(ot->h1 + 16 * i)) & mask;
     }
-    ot->out.len = 0;
+    /* Appended, sent whole after the last chunk (send_out): the receiver
+     * sent every chunk up front, so answering chunk by chunk would only add
+     * changes of direction. */
     if (!ot_out_put_packed(ot, ot->vals, count, c->bits))
         return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
-    return cg_chan_send(ot->ch, ot->out.data, ot->out.len, err);
+    return CG_OK;
+}
+
+static cg_status send_out(cg_ot *ot, cg_error *err)
+{
+    CG_TRY(cg_chan_send(ot->ch, ot->out.data, ot->out.len, err));
+    ot->out.len = 0;
+    return cg_chan_flush(ot->ch, err);
 }
 
 static cg_status store_hash_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
@@ -75,8 +84,9 @@ cg_status cg_cot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *delta,
     if (n == 0) return CG_OK;
     cot_ctx c = {.bits = bits, .delta = delta, .x0 = x0};
     cg_status st = ot_expect_header(ot, KIND_COT, bits, n, err);
+    ot->out.len = 0;
     if (st == CG_OK) st = ot_extend_send(ot, n, true, cot_send_chunk, &c, err);
-    if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    if (st == CG_OK) st = send_out(ot, err);
     return ot_finish(ot, st);
 }
 

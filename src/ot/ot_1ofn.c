@@ -152,14 +152,24 @@ static const uint64_t *source_batch(const msg_source *src, size_t first, size_t 
     return scratch;
 }
 
-/* Packs count values into ot->out, sends and flushes them. */
-static cg_status send_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned bits,
-                             cg_error *err)
+/* Appends count values, packed, to ot->out. The senders keep every
+ * batch's messages there and send them all at the end (send_all): the
+ * receiver sent all its batches at once, so answering batch by batch would
+ * only turn each later batch's read into a change of direction (a round on
+ * the channel's count) without saving the peer any waiting. The byte
+ * stream is the same. */
+static cg_status put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned bits,
+                            cg_error *err)
 {
-    ot->out.len = 0;
     if (!ot_out_put_packed(ot, vals, count, bits))
         return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    return CG_OK;
+}
+
+static cg_status send_all(cg_ot *ot, cg_error *err)
+{
     CG_TRY(cg_chan_send(ot->ch, ot->out.data, ot->out.len, err));
+    ot->out.len = 0;
     return cg_chan_flush(ot->ch, err);
 }
 
@@ -182,6 +192,7 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
     for (unsigned x = 0; st == CG_OK && x < N; x++)
         for (unsigned j = 0; j < KK_COLS; j++)
             cs[32 * x + j / 8] |= (uint8_t)((parity8(x & j) & (ot->kk_s[j / 8] >> (j % 8))) << (j % 8));
+    ot->out.len = 0;
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         size_t cols = round128(cnt), rowbytes = cols / 8;
@@ -194,8 +205,9 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
         ot->kk_index += cols;
         const uint64_t *m = source_batch(src, b0, cnt, scratch);
         for (size_t i = 0; i < cnt * N; i++) pads[i] = (pads[i] ^ m[i]) & mask;
-        st = send_packed(ot, pads, cnt * N, bits, err);
+        st = put_packed(ot, pads, cnt * N, bits, err);
     }
+    if (st == CG_OK) st = send_all(ot, err);
     cg_free(u);
     cg_free(q);
     cg_free(rows);
@@ -305,6 +317,7 @@ static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
     if (st == CG_OK && (!pads || (!src->table && !scratch) || !hin || !hout || !tlo || !thi))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     if (st == CG_OK) st = ot_expect_header(ot, KIND_OTN, bits | (N << 8), n, err);
+    ot->out.len = 0;
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         st = ot_extend_send(ot, cnt * k, false, otn_rows_chunk, &c, err);
@@ -349,8 +362,9 @@ static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
                 }
             }
         }
-        st = send_packed(ot, pads, cnt * N, bits, err);
+        st = put_packed(ot, pads, cnt * N, bits, err);
     }
+    if (st == CG_OK) st = send_all(ot, err);
     cg_free(hin);
     cg_free(hout);
     cg_free(tlo);

@@ -15,7 +15,7 @@ static void test_less_than(void **state)
 {
     fixture *f = *state;
     io s, c;
-    const unsigned widths[] = {1, 3, 4, 5, 8, 13, 36, 63, 64};
+    const unsigned widths[] = {1, 3, 4, 5, 8, 12, 13, 16, 36, 63, 64};
     for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
         unsigned w = widths[wi];
         uint64_t mask = maskb(w);

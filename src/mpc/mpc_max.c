@@ -1,0 +1,323 @@
+/* Row maxima and the argmax: a tournament whose large levels pair the
+ * entries (one DReLU and one multiplexer per pair) and whose small levels
+ * take groups of four (six DReLUs, then the winner's shares from one 1-of-64
+ * OT each way): both cost one comparison's rounds plus one OT round trip,
+ * so a level of four halves the rounds per entry eliminated. */
+#include <string.h>
+
+#include "mpc/mpc_internal.h"
+
+/* Levels of at most this many entries (rows x entries left) group four:
+ * the four-way level costs twice the DReLUs per entry eliminated and 64
+ * messages per group each way, so the first levels of a long row (the
+ * argmax over 50,257 logits) stay pairwise. Every softmax row set of a
+ * GPT-2 decode step up to L = 682 fits. */
+#ifndef CG_MPC_FAN4_MAX
+#define CG_MPC_FAN4_MAX 8192
+#endif
+#define FAN4_MAX ((size_t)CG_MPC_FAN4_MAX)
+
+/* The six pairs of a group of four; pair p's bit is [m_PI[p] >= m_PJ[p]]. */
+static const uint8_t PI[6] = {0, 0, 0, 1, 1, 2}, PJ[6] = {1, 2, 3, 2, 3, 3};
+
+/* The winner of a group from its six pair bits: the member that is at least
+ * every later one and above every earlier one (so ties go to the lower
+ * position). Inconsistent bit patterns (never the true one) give 0. */
+static unsigned winner4(unsigned g)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        bool ok = true;
+        for (unsigned p = 0; p < 6; p++) {
+            unsigned b = (g >> p) & 1u;
+            if ((PI[p] == i && !b) || (PJ[p] == i && b)) ok = false;
+        }
+        if (ok) return i;
+    }
+    return 0;
+}
+
+/* The OT sender's messages of a four-way level (cg_otn_fill_fn): for the
+ * receiver's share c of the six bits, this party's shares of the winner's
+ * value (low `bits` bits) and index (the next ib bits), minus its masks. */
+typedef struct {
+    const uint64_t *val, *idx;
+    const size_t *mem; /* 4 positions per group */
+    const uint8_t *ge; /* 6 bit shares per group */
+    const uint64_t *rv, *ri;
+    uint64_t vmask, imask;
+    unsigned bits;
+    uint8_t win[64];
+} fan4_msgs;
+
+static void fan4_messages(void *ctx, size_t first, size_t count, uint64_t *out)
+{
+    const fan4_msgs *c = ctx;
+    for (size_t t = 0; t < count; t++) {
+        size_t g = first + t;
+        unsigned s = 0;
+        for (unsigned p = 0; p < 6; p++) s |= (unsigned)(c->ge[6 * g + p] & 1) << p;
+        for (unsigned v = 0; v < 64; v++) {
+            size_t at = c->mem[4 * g + c->win[v ^ s]];
+            uint64_t msg = (c->val[at] - c->rv[g]) & c->vmask;
+            if (c->idx) msg |= ((c->idx[at] - c->ri[g]) & c->imask) << c->bits;
+            out[t * 64 + v] = msg;
+        }
+    }
+}
+
+/* The segments of a tournament: segment r has cnt[r] entries left, from
+ * off[r] in val (and idx, index shares mod imask + 1). */
+typedef struct {
+    size_t rows;
+    const size_t *off;
+    size_t *cnt;
+    uint64_t *val, *idx;
+} segs;
+
+/* One four-way level: groups of four consecutive entries of each segment
+ * (a short last group repeats its first member, a single one passes),
+ * their winners moved to the front of the segment. */
+static cg_status level4(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_error *err)
+{
+    size_t G = 0; /* groups of two or more */
+    for (size_t r = 0; r < sg->rows; r++) G += sg->cnt[r] / 4 + (sg->cnt[r] % 4 > 1);
+    uint64_t vmask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
+    size_t cap = G ? G : 1;
+    size_t *mem = cg_alloc(4 * cap * sizeof *mem);
+    uint64_t *dif = cg_alloc(6 * cap * sizeof *dif), *rv = cg_alloc(2 * cap * sizeof *rv);
+    uint64_t *got = cg_alloc(cap * sizeof *got);
+    uint8_t *ge = cg_alloc(6 * cap), *choice = cg_alloc(cap);
+    fan4_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
+                    .imask = imask, .bits = bits};
+    cg_status st = CG_OK;
+    if (!mem || !dif || !rv || !got || !ge || !choice) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
+        goto done;
+    }
+    for (size_t r = 0, g = 0; r < sg->rows; r++)
+        for (size_t k0 = 0; k0 + 1 < sg->cnt[r]; k0 += 4, g++) {
+            size_t sz = sg->cnt[r] - k0 < 4 ? sg->cnt[r] - k0 : 4;
+            for (unsigned i = 0; i < 4; i++) mem[4 * g + i] = sg->off[r] + k0 + (i < sz ? i : 0);
+            for (unsigned p = 0; p < 6; p++)
+                dif[6 * g + p] = (val[mem[4 * g + PI[p]]] - val[mem[4 * g + PJ[p]]]) & vmask;
+        }
+    st = cg_mpc_drelu(m, bits, 6 * G, dif, ge, err);
+    if (st != CG_OK) goto done;
+    for (unsigned v = 0; v < 64; v++) fm.win[v] = (uint8_t)winner4(v);
+    for (size_t g = 0; g < G; g++) {
+        unsigned c = 0;
+        for (unsigned p = 0; p < 6; p++) c |= (unsigned)(ge[6 * g + p] & 1) << p;
+        choice[g] = (uint8_t)c;
+    }
+    cg_prg_bytes(&m->prg, rv, 2 * cap * sizeof *rv);
+    fm.rv = rv;
+    fm.ri = rv + cap;
+    unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
+    /* Both directions at once, as the comparison's digit OTs: each party
+     * offers its own shares, chosen by the peer's bit shares. */
+    st = mpc_ot_reserve(m, 6 * G, 6 * G, err);
+    if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, G, 64, mb, choice, got, err);
+    if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, G, 64, mb, fan4_messages, &fm, err);
+    if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, G, 64, mb, choice, got, err);
+    if (st != CG_OK) goto done;
+    /* Winners to the front; a passing single entry follows its segment's
+     * groups (it sits after them, so nothing it needs is overwritten). */
+    for (size_t r = 0, g = 0; r < sg->rows; r++) {
+        size_t o = sg->off[r], c = sg->cnt[r], j = 0;
+        for (size_t k0 = 0; k0 + 1 < c; k0 += 4, g++, j++) {
+            val[o + j] = (rv[g] + got[g]) & vmask;
+            if (idx) idx[o + j] = (rv[cap + g] + (got[g] >> bits)) & imask;
+        }
+        if (c % 4 == 1) {
+            val[o + j] = val[o + c - 1];
+            if (idx) idx[o + j] = idx[o + c - 1] & imask;
+        }
+        sg->cnt[r] = (c + 3) / 4;
+    }
+done:
+    cg_free(mem);
+    cg_free(dif);
+    if (rv) cg_secure_zero(rv, 2 * cap * sizeof *rv);
+    cg_free(rv);
+    cg_free(got);
+    cg_free(ge);
+    cg_free(choice);
+    return st;
+}
+
+/* One pairwise level: compare-and-select on values and, when idx is given,
+ * on index shares with the same bit (one mux call for both). */
+static cg_status level2(cg_mpc *m, unsigned bits, segs *sg, cg_error *err)
+{
+    size_t pairs = 0;
+    for (size_t r = 0; r < sg->rows; r++) pairs += sg->cnt[r] / 2;
+    uint64_t mask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
+    size_t width = idx ? 2 : 1, cap = pairs ? pairs : 1;
+    uint64_t *a = cg_alloc(cap * 2 * sizeof *a), *b = cg_alloc(cap * 2 * sizeof *b);
+    uint64_t *dif = cg_alloc(cap * sizeof *dif);
+    uint8_t *ge = cg_alloc(cap * 2);
+    cg_status st = CG_OK;
+    if (!a || !b || !dif || !ge) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
+        goto done;
+    }
+    for (size_t r = 0, j = 0; r < sg->rows; r++)
+        for (size_t k = 0; k < sg->cnt[r] / 2; k++, j++) {
+            size_t ia = sg->off[r] + 2 * k;
+            a[j] = val[ia];
+            b[j] = val[ia + 1];
+            dif[j] = (a[j] - b[j]) & mask;
+            if (idx) {
+                a[pairs + j] = idx[ia];
+                b[pairs + j] = idx[ia + 1];
+            }
+        }
+    st = cg_mpc_drelu(m, bits, pairs, dif, ge, err);
+    if (st != CG_OK) goto done;
+    if (idx) memcpy(ge + pairs, ge, pairs);
+    st = cg_mpc_mux(m, bits, pairs * width, ge, a, b, a, err);
+    if (st != CG_OK) goto done;
+    for (size_t w = 0; w < width; w++) {
+        uint64_t *base = w ? idx : val;
+        const uint64_t *win = a + w * pairs;
+        for (size_t r = 0, j = 0; r < sg->rows; r++) {
+            size_t o = sg->off[r], c = sg->cnt[r], half = c / 2;
+            for (size_t k = 0; k < half; k++) base[o + k] = win[j++];
+            if (c & 1) base[o + half] = base[o + c - 1];
+        }
+    }
+    for (size_t r = 0; r < sg->rows; r++) sg->cnt[r] = (sg->cnt[r] + 1) / 2;
+done:
+    cg_free(a);
+    cg_free(b);
+    cg_free(dif);
+    cg_free(ge);
+    return st;
+}
+
+/* Tournament over segments (segment r: len[r] >= 1 entries of v from
+ * off[r]; v is overwritten); ties go to the lower index. idx (if given)
+ * holds index shares (positions within the segment) and gets the winners'
+ * mod *imask_out + 1: 2^bits while every level pairs, 2^min(bits, 64 -
+ * bits) once a four-way level packed value and index into one OT message
+ * (used only when every segment's positions fit that ring). Each level is
+ * four-way when the entries left number at most FAN4_MAX, else pairwise. */
+static cg_status max_segs(cg_mpc *m, unsigned bits, size_t rows, const size_t *len,
+                          const size_t *off, uint64_t *v, uint64_t *idx, uint64_t *out,
+                          uint64_t *idx_out, uint64_t *imask_out, cg_error *err)
+{
+    uint64_t mask = mpc_mask(bits), imask = mask;
+    unsigned ib = bits <= 32 ? bits : 64 - bits;
+    size_t *cnt = cg_alloc((rows ? rows : 1) * sizeof *cnt), maxlen = 0;
+    if (!cnt) return cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
+    for (size_t r = 0; r < rows; r++) {
+        cnt[r] = len[r];
+        if (len[r] > maxlen) maxlen = len[r];
+    }
+    bool fan4_ok = !idx || maxlen <= (1ull << ib);
+    segs sg = {.rows = rows, .off = off, .cnt = cnt, .val = v, .idx = idx};
+    cg_status st = CG_OK;
+    for (;;) {
+        size_t left = 0, most = 0;
+        for (size_t r = 0; r < rows; r++) {
+            left += cnt[r];
+            if (cnt[r] > most) most = cnt[r];
+        }
+        if (most <= 1) break;
+        if (fan4_ok && left <= FAN4_MAX) {
+            imask = mpc_mask(ib);
+            st = level4(m, bits, imask, &sg, err);
+        } else {
+            st = level2(m, bits, &sg, err);
+        }
+        if (st != CG_OK) break;
+    }
+    for (size_t r = 0; st == CG_OK && r < rows; r++) {
+        out[r] = v[off[r]] & mask;
+        if (idx) idx_out[r] = idx[off[r]] & imask;
+    }
+    if (imask_out) *imask_out = imask;
+    cg_free(cnt);
+    return st;
+}
+
+cg_status mpc_seg_max(cg_mpc *m, unsigned bits, size_t rows, const size_t *len,
+                      const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err)
+{
+    (void)total;
+    return max_segs(m, bits, rows, len, off, v, NULL, out, NULL, NULL, err);
+}
+
+/* max_segs over equal rows of a matrix (copied, as it is overwritten). */
+static cg_status max_tree(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
+                          uint64_t *out, uint64_t *idx, uint64_t *imask_out, cg_error *err)
+{
+    size_t total;
+    if (cols == 0) return cg_error_set(err, CG_ERR_ARG, "row_max: empty rows");
+    if (!cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 16)
+        return cg_error_set(err, CG_ERR_ARG, "row_max: too large");
+    uint64_t mask = mpc_mask(bits);
+    size_t cap = total ? total : 1, rc = rows ? rows : 1;
+    uint64_t *val = cg_alloc(cap * sizeof *val), *ix = idx ? cg_alloc(cap * sizeof *ix) : NULL;
+    size_t *len = cg_alloc(rc * sizeof *len), *off = cg_alloc(rc * sizeof *off);
+    cg_status st = CG_OK;
+    if (!val || (idx && !ix) || !len || !off) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
+        goto done;
+    }
+    /* indices are public, so the server holds them and the client 0 */
+    for (size_t i = 0; i < total; i++) {
+        val[i] = x[i] & mask;
+        if (ix) ix[i] = m->party == CG_SERVER ? (uint64_t)(i % cols) : 0;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        len[r] = cols;
+        off[r] = r * cols;
+    }
+    st = max_segs(m, bits, rows, len, off, val, ix, out, idx, imask_out, err);
+done:
+    cg_free(val);
+    cg_free(ix);
+    cg_free(len);
+    cg_free(off);
+    return st;
+}
+
+cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
+                         uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 2, "row_max", err));
+    size_t total; /* refused before anything is sent: the context stays usable */
+    if (cols == 0 || !cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 16)
+        return cg_error_set(err, CG_ERR_ARG, "row_max: empty or too large rows");
+    return mpc_fail(m, max_tree(m, bits, rows, cols, x, out, NULL, NULL, err));
+}
+
+cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                               uint64_t *index, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 2, "argmax", err));
+    if (n == 0 || (bits < 64 && n > (1ull << (bits - 1))))
+        return cg_error_set(err, CG_ERR_ARG, "argmax: %zu entries do not fit the ring", n);
+    uint64_t max, idx, mask;
+    CG_TRY(mpc_fail(m, max_tree(m, bits, 1, n, x, &max, &idx, &mask, err)));
+    cg_secure_zero(&max, sizeof max);
+    uint8_t wire[8];
+    if (m->party == CG_SERVER) {
+        /* Only the server's index share travels; the client learns the index,
+         * the server learns nothing. */
+        for (int i = 0; i < 8; i++) wire[i] = (uint8_t)(idx >> (8 * i));
+        cg_status st = cg_chan_send_msg(m->ch, wire, sizeof wire, err);
+        if (st == CG_OK) st = cg_chan_flush(m->ch, err);
+        return mpc_fail(m, st);
+    }
+    cg_status st = cg_chan_recv_msg(m->ch, wire, sizeof wire, err);
+    if (st != CG_OK) return mpc_fail(m, st);
+    uint64_t peer = 0;
+    for (int i = 0; i < 8; i++) peer |= (uint64_t)wire[i] << (8 * i);
+    uint64_t v = (peer + idx) & mask;
+    if (v >= n) return mpc_fail(m, cg_error_set(err, CG_ERR_PEER, "argmax: index %llu out of range",
+                                                (unsigned long long)v));
+    *index = v;
+    return CG_OK;
+}

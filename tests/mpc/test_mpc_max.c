@@ -1,0 +1,87 @@
+/* Row maxima and the argmax through both kinds of tournament level: rows
+ * long enough that the first levels pair entries and the later ones group
+ * four (more than 8,192 entries), short groups of every size, ties (the
+ * lowest index wins) and rings where the index does not fit beside the
+ * value in one OT message (pairwise levels only). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "mpc_ops.h"
+
+enum { BIG = 9001 };
+static uint64_t v[BIG], x0[BIG], x1[BIG], o0[BIG], o1[BIG];
+
+static void run_max(fixture *f, enum op op, unsigned bits, size_t rows, size_t cols)
+{
+    size_t n = rows * cols;
+    split(&f->prg, bits, n, v, x0, x1);
+    io s = {.m = f->m[0], .op = op, .bits = bits, .n = n, .rows = rows, .cols = cols, .x = x0,
+            .out = o0};
+    io c = s;
+    c.m = f->m[1];
+    c.x = x1;
+    c.out = o1;
+    o0[0] = o1[0] = 0xdeadbeef;
+    run_both(&s, &c);
+}
+
+/* Small values (many ties) within the difference range of the ring. */
+static void fill_small(fixture *f, unsigned bits, size_t n, unsigned spread)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (uint64_t)((int64_t)(cg_prg_u64(&f->prg) % spread) - (int64_t)spread / 2) & maskb(bits);
+}
+
+static void test_argmax_mixed_levels(void **state)
+{
+    fixture *f = *state;
+    const unsigned rings[] = {17, 37, 50, 63};
+    const size_t sizes[] = {BIG, 8193, 5, 6, 7, 4097};
+    for (size_t ri = 0; ri < sizeof rings / sizeof rings[0]; ri++)
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+            unsigned bits = rings[ri];
+            size_t n = sizes[z];
+            if (bits < 64 && n > (1ull << (bits - 1))) continue;
+            fill_small(f, bits, n, z % 2 ? 5 : 1000);
+            if (z == 1) v[n - 1] = 600; /* unique max in the last slot */
+            run_max(f, OP_ARGMAX, bits, 1, n);
+            size_t want = 0;
+            for (size_t i = 1; i < n; i++)
+                if (as_signed(bits, v[i]) > as_signed(bits, v[want])) want = i;
+            assert_int_equal(o1[0], want);
+            assert_int_equal(o0[0], 0xdeadbeef);
+        }
+}
+
+static void test_row_max_mixed_levels(void **state)
+{
+    fixture *f = *state;
+    const size_t shapes[][2] = {{3, 3000}, {12, 64}, {12, 513}, {7, 2}, {2, 9}, {1000, 9}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        size_t rows = shapes[k][0], cols = shapes[k][1], n = rows * cols;
+        const unsigned bits = 37;
+        for (size_t i = 0; i < n; i++)
+            v[i] = (uint64_t)((int64_t)(cg_prg_u64(&f->prg) >> 29) - ((int64_t)1 << 34)) & maskb(bits);
+        if (k == 1) fill_small(f, bits, n, 3);
+        run_max(f, OP_ROWMAX, bits, rows, cols);
+        for (size_t r = 0; r < rows; r++) {
+            int64_t want = as_signed(bits, v[r * cols]);
+            for (size_t j = 1; j < cols; j++)
+                if (as_signed(bits, v[r * cols + j]) > want) want = as_signed(bits, v[r * cols + j]);
+            assert_int_equal(as_signed(bits, (o0[r] + o1[r]) & maskb(bits)), want);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_argmax_mixed_levels),
+        cmocka_unit_test(test_row_max_mixed_levels),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
