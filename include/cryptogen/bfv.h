@@ -282,6 +282,8 @@ typedef enum cg_bfv_obj {
 
 cg_status cg_bfv_ct_serialize(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct, cg_buf *out,
                               cg_error *err);
+/* Reads into ct's buffer when it is large enough; a rejected body leaves
+ * ct empty (freed). */
 cg_status cg_bfv_ct_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
                                 cg_bfv_ct *ct, cg_error *err);
 cg_status cg_bfv_pk_serialize(const cg_bfv_ctx *ctx, const cg_bfv_pk *pk, cg_buf *out,

@@ -95,6 +95,40 @@ void gen_free_cts(cg_bfv_ct *cts, size_t n)
 
 cg_bfv_ct *gen_alloc_cts(size_t n) { return cg_calloc(n ? n : 1, sizeof(cg_bfv_ct)); }
 
+cg_bfv_ct *gen_take_cts(gen_sess *s, size_t n)
+{
+    cg_bfv_ct *cts = gen_alloc_cts(n);
+    for (size_t i = 0; cts && i < n && s->ct_stock_n > 0; i++) {
+        cts[i] = s->ct_stock[--s->ct_stock_n];
+        s->ct_stock[s->ct_stock_n] = (cg_bfv_ct){0};
+    }
+    return cts;
+}
+
+void gen_give_cts(gen_sess *s, cg_bfv_ct *cts, size_t n)
+{
+    if (!cts) return;
+    if (!s->ct_stock) {
+        s->ct_stock = cg_calloc(GEN_CT_STOCK_MAX, sizeof *s->ct_stock);
+        s->ct_stock_cap = s->ct_stock ? GEN_CT_STOCK_MAX : 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (cts[i].data && s->ct_stock_n < s->ct_stock_cap)
+            s->ct_stock[s->ct_stock_n++] = cts[i];
+        else
+            cg_bfv_ct_free(&cts[i]);
+    }
+    cg_free(cts);
+}
+
+void gen_stock_free(gen_sess *s)
+{
+    gen_free_cts(s->ct_stock, s->ct_stock_n);
+    cg_free(s->ct_stock);
+    s->ct_stock = NULL;
+    s->ct_stock_n = s->ct_stock_cap = 0;
+}
+
 /* ---- Share -> HE ---------------------------------------------------------------- */
 
 typedef struct to_he_job {

@@ -159,13 +159,11 @@ cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t row
                    : gen_plan_of(s->N, j.m.in, j.m.out);
     j.groups = (rows + j.p.mi - 1) / j.p.mi;
     const size_t n_in = j.groups * j.p.cin, n_out = j.groups * j.p.cout;
-    j.ins = gen_alloc_cts(n_in);
-    j.outs = gen_alloc_cts(n_out);
+    j.ins = gen_take_cts(s, n_in);
+    j.outs = gen_take_cts(s, n_out);
     cg_status st = j.ins && j.outs ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     if (st == CG_OK) st = s->party == CG_CLIENT ? linear_client(s, &j, err) : linear_server(s, &j, err);
-    gen_free_cts(j.ins, n_in);
-    gen_free_cts(j.outs, n_out);
-    cg_free(j.ins);
-    cg_free(j.outs);
+    gen_give_cts(s, j.ins, n_in);
+    gen_give_cts(s, j.outs, n_out);
     return st;
 }
