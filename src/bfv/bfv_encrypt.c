@@ -75,14 +75,22 @@ void bfv_add_scaled_plain(const cg_bfv_ctx *c, const uint64_t *m, size_t level, 
     const size_t n = c->n;
     const bfv_level *L = &c->level[level];
     const uint64_t t = c->t;
+    /* Delta_i * m by Shoup (m < t < q_i is already reduced); the rounding
+     * term's division in 64 bits when (Q mod t) * m + t/2 fits them. */
+    uint64_t dsh[CG_BFV_MAX_Q];
+    for (size_t i = 0; i < level; i++) dsh[i] = cg_shoup(L->delta[i], c->mods[i].value);
+    const bool narrow = t <= (1ull << 31);
     for (size_t j = 0; j < n; j++) {
         /* round(Q m / t) = floor(Q/t) m + round((Q mod t) m / t) */
-        uint64_t extra = (uint64_t)(((cg_u128)L->q_mod_t * m[j] + t / 2) / t);
+        const uint64_t mj = m[j];
+        const uint64_t extra = narrow && mj <= 0xffffffffu ? (L->q_mod_t * mj + t / 2) / t
+                                      : (uint64_t)(((cg_u128)L->q_mod_t * mj + t / 2) / t);
         for (size_t i = 0; i < level; i++) {
-            const cg_modulus *mod = &c->mods[i];
-            uint64_t v = cg_mod_reduce128((cg_u128)L->delta[i] * m[j] + extra, mod);
+            const uint64_t q = c->mods[i].value;
+            uint64_t v = cg_mul_shoup(mj, L->delta[i], dsh[i], q);
+            v = cg_mod_add(v, extra, q); /* extra <= t < q */
             uint64_t *r = &rows[i * n + j];
-            *r = subtract ? cg_mod_sub(*r, v, mod->value) : cg_mod_add(*r, v, mod->value);
+            *r = subtract ? cg_mod_sub(*r, v, q) : cg_mod_add(*r, v, q);
         }
     }
 }

@@ -366,6 +366,35 @@ static void test_samplers(void **state)
     cg_sample_uniform(&p1, &m, 1, 4096, w);
     cg_sample_uniform(&p2, &m, 1, 4096, w2);
     assert_memory_equal(w, w2, 4096 * 8);
+    /* The batched draws expand a seed exactly as one word per attempt did
+     * (rejections included: a 2^59 + small prime rejects about half), and
+     * leave the stream at the same place. */
+    const uint64_t q59 = (1ull << 59) + 1; /* any odd value: rejection only needs the bound */
+    cg_modulus mh;
+    mh.value = q59;
+    const cg_modulus two[2] = {m, mh};
+    uint64_t *w3 = cg_alloc(2 * 1000 * 8);
+    cg_prg_init(&p1, seed, 4);
+    cg_prg_init(&p2, seed, 4);
+    cg_sample_uniform(&p1, two, 2, 1000, w3);
+    const uint64_t masks[2] = {~0ull >> __builtin_clzll(q), ~0ull >> __builtin_clzll(q59)};
+    for (size_t i = 0; i < 2; i++)
+        for (size_t j = 0; j < 1000; j++) {
+            uint64_t d;
+            do d = cg_prg_u64(&p2) & masks[i];
+            while (d >= two[i].value);
+            assert_int_equal(w3[i * 1000 + j], d);
+        }
+    assert_int_equal(cg_prg_u64(&p1), cg_prg_u64(&p2));
+    int8_t e1[300];
+    cg_sample_cbd(&p1, 300, e1);
+    for (size_t j = 0; j < 300; j++) {
+        uint64_t r = cg_prg_u64(&p2);
+        assert_int_equal(e1[j], __builtin_popcountll(r & 0x1fffff) -
+                                    __builtin_popcountll((r >> 21) & 0x1fffff));
+    }
+    assert_int_equal(cg_prg_u64(&p1), cg_prg_u64(&p2));
+    cg_free(w3);
     cg_free(w);
     cg_free(w2);
 }
