@@ -32,6 +32,8 @@ static void test_modular_arithmetic_matches_int128(void **state)
             uint64_t a = rnd() % q, b = rnd() % q;
             if (i == 2) a = b = q - 1;
             assert_true(cg_mod_mul(a, b, &m) == (uint64_t)((cg_u128)a * b % q));
+            const uint64_t c = i == 2 ? q - 1 : rnd() % q;
+            assert_true(cg_mod_reduce_sq((cg_u128)a * b + c, &m) == (uint64_t)(((cg_u128)a * b + c) % q));
             assert_true(cg_mod_add(a, b, q) == (uint64_t)(((cg_u128)a + b) % q));
             assert_true(cg_mod_sub(a, b, q) == (uint64_t)(((cg_u128)a + q - b) % q));
             assert_true(cg_mod_neg(a, q) == (q - a) % q);
