@@ -44,14 +44,20 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
         b->size != 2)
         return cg_error_set(err, CG_ERR_STATE, "multiply needs two top-level size-2 ciphertexts");
     const size_t n = c->n, L = c->nq, R = c->nr, K = L + R, w = L * n;
-    /* inputs over Q u R: 4 polys (a0, a1, b0, b1) of K rows, NTT form */
-    uint64_t *ext = cg_alloc(4 * K * n * sizeof(uint64_t));
-    uint64_t *ten = cg_alloc(3 * K * n * sizeof(uint64_t));
-    cg_bfv_ct ca = {0}, cb = {0};
-    cg_status st = (ext && ten) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "multiply");
-    if (st == CG_OK) st = cg_bfv_ct_copy(c, &ca, a, err);
-    if (st == CG_OK) st = cg_bfv_ct_copy(c, &cb, b, err);
-    if (st == CG_OK) st = cg_bfv_from_ntt(c, &ca, err);
+    /* One workspace: the inputs over Q u R (4 polys a0, a1, b0, b1 of K
+     * rows, NTT form), the tensor (3 polys), coefficient-form copies of the
+     * inputs (so out may alias one), the scaled R rows. */
+    bfv_ws ws;
+    uint64_t *ext = bfv_ws_get(c, 7 * K * n + 4 * w + R * n, &ws);
+    if (!ext) return cg_error_set(err, CG_ERR_NOMEM, "multiply");
+    uint64_t *ten = ext + 4 * K * n, *scaled = ten + 3 * K * n + 4 * w;
+    cg_bfv_ct ca = {.size = 2, .level = L, .ntt = a->ntt, .data = ten + 3 * K * n};
+    cg_bfv_ct cb = {.size = 2, .level = L, .ntt = b->ntt, .data = ca.data + 2 * w};
+    memcpy(ca.data, a->data, 2 * w * sizeof(uint64_t));
+    memcpy(cb.data, b->data, 2 * w * sizeof(uint64_t));
+    const double noise = log2((double)c->t) + log2((double)n) +
+                         bfv_log2_add(a->noise_log2, b->noise_log2) + 1.0;
+    cg_status st = cg_bfv_from_ntt(c, &ca, err);
     if (st == CG_OK) st = cg_bfv_from_ntt(c, &cb, err);
     if (st != CG_OK) goto done;
     for (int p = 0; p < 4; p++) {
@@ -73,15 +79,8 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
         cg_poly_mul_add(all, K, n, a1, b0, e1);
         cg_poly_mul(all, K, n, a1, b1, e2);
     }
-    cg_bfv_ct r;
-    st = cg_bfv_ct_alloc(c, &r, 3, L, err);
+    st = bfv_ct_reserve(c, out, 3, L, err);
     if (st != CG_OK) goto done;
-    uint64_t *scaled = cg_alloc(R * n * sizeof(uint64_t));
-    if (!scaled) {
-        cg_bfv_ct_free(&r);
-        st = cg_error_set(err, CG_ERR_NOMEM, "multiply");
-        goto done;
-    }
     for (int p = 0; p < 3; p++) {
         uint64_t *e = ten + p * K * n;
         cg_poly_intt(c->ntt, L, e, c->nthreads);
@@ -98,19 +97,12 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
                 scaled[j * n + x] = cg_mod_add(v, cg_mod_reduce(rf, &c->rmods[j]), c->rmods[j].value);
             }
         }
-        exact_conv(&c->rbase, &c->r_to_q, c->r_mod_q, c->mods, L, scaled, r.data + p * w, n);
+        exact_conv(&c->rbase, &c->r_to_q, c->r_mod_q, c->mods, L, scaled, out->data + p * w, n);
     }
-    cg_free(scaled);
     /* v_mult ~ t n (v_a + v_b) / sqrt(18) * small constant (see NOISE notes in
      * docs/PERFORMANCE.md); plus the t/2 rounding and t ||m|| terms. */
-    r.noise_log2 = log2((double)c->t) + log2((double)n) +
-                   bfv_log2_add(a->noise_log2, b->noise_log2) + 1.0;
-    cg_bfv_ct_free(out);
-    *out = r;
+    out->noise_log2 = noise;
 done:
-    cg_free(ext);
-    cg_free(ten);
-    cg_bfv_ct_free(&ca);
-    cg_bfv_ct_free(&cb);
+    bfv_ws_put(c, &ws, false);
     return st;
 }

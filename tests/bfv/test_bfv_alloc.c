@@ -97,6 +97,18 @@ static void test_no_allocation_after_warm_up(void **state)
         RUN(cg_bfv_to_ntt(f->ctx, &o.out, &err));
         RUN(cg_bfv_from_ntt(f->ctx, &o.out, &err));
     });
+    cg_bfv_ksk rk = {0};
+    cg_bfv_galois_keys gk = {0};
+    const int step = 1;
+    RUN(cg_bfv_keygen_relin(f->ctx, &f->sk, &rk, &err));
+    RUN(cg_bfv_keygen_galois(f->ctx, &f->sk, &step, 1, false, &gk, &err));
+    ZERO_ALLOCS("multiply + relinearize", {
+        RUN(cg_bfv_multiply(f->ctx, &o.a, &o.b, &o.acc, &err));
+        RUN(cg_bfv_relinearize(f->ctx, &rk, &o.acc, &err));
+    });
+    ZERO_ALLOCS("rotate_rows", RUN(cg_bfv_rotate_rows(f->ctx, &gk, &o.a, 1, &o.acc, &err)));
+    cg_bfv_ksk_free(&rk);
+    cg_bfv_galois_free(&gk);
     ZERO_ALLOCS("mask_and_flood", {
         RUN(cg_bfv_ct_copy(f->ctx, &o.sw, &o.a, &err));
         RUN(cg_bfv_mask_and_flood(f->ctx, &f->pk, &o.sw, 40, &o.mask, &err));
