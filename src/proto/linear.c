@@ -83,9 +83,10 @@ static cg_status block_product(gen_sess *s, linear_job *j, size_t g, size_t c,
     cg_bfv_ct *oc = &j->outs[g * j->p.cout + c];
     const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
     const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
-    int64_t *co = cg_calloc(s->N, sizeof *co);
+    /* the bias plaintext only when there is a bias */
+    int64_t *co = j->m.b ? cg_calloc(s->N, sizeof *co) : NULL;
     cg_bfv_plain pt = {0};
-    cg_status st = inp && wpp && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    cg_status st = inp && wpp && (co || !j->m.b) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     for (size_t a = 0; st == CG_OK && a < cin; a++) {
         inp[a] = &j->ins[g * cin + a];
         wpp[a] = &wp[a];
