@@ -201,6 +201,14 @@ void cg_poly_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
 void cg_poly_sub(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                  const uint64_t *b, uint64_t *out);
 void cg_poly_neg(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a, uint64_t *out);
+/* AVX2 forms of add and sub, bit-identical: only where
+ * cg_poly_avx2_available() (the CPU has AVX2 and CG_SIMD does not force
+ * portable); callers pick once, e.g. per context. */
+void cg_poly_add_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                      const uint64_t *b, uint64_t *out);
+void cg_poly_sub_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                      const uint64_t *b, uint64_t *out);
+bool cg_poly_avx2_available(void);
 /* Pointwise product (NTT form; entries of a and b in [0, q)). */
 void cg_poly_mul(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                  const uint64_t *b, uint64_t *out);

@@ -89,9 +89,9 @@ static cg_status addsub(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_ct
         const uint64_t *y = k < bsz ? b->data + k * w : NULL;
         if (x && y) {
             if (sub)
-                cg_poly_sub(c->mods, L, n, x, y, o);
+                bfv_poly_sub(c, L, x, y, o);
             else
-                cg_poly_add(c->mods, L, n, x, y, o);
+                bfv_poly_add(c, L, x, y, o);
         } else if (x) {
             if (o != x) memcpy(o, x, w * sizeof(uint64_t));
         } else if (sub) {
@@ -153,9 +153,9 @@ static cg_status plain_addsub(const cg_bfv_ctx *c, cg_bfv_ct *ct, const cg_bfv_p
     bfv_add_scaled_plain(c, pt->coeffs, L, tmp, false);
     if (ct->ntt) cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
     if (sub)
-        cg_poly_sub(c->mods, L, n, ct->data, tmp, ct->data);
+        bfv_poly_sub(c, L, ct->data, tmp, ct->data);
     else
-        cg_poly_add(c->mods, L, n, ct->data, tmp, ct->data);
+        bfv_poly_add(c, L, ct->data, tmp, ct->data);
     bfv_ws_put(c, &ws, false);
     ct->seeded = false;
     /* round(Q m / t) differs from Q m / t by <= 1/2: t/2 more noise at most */

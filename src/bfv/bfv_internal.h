@@ -50,7 +50,26 @@ struct cg_bfv_ctx {
     int nthreads;
     double sigma;
     struct bfv_pool *pool; /* workspaces (bfv_ws.c) */
+    bool avx2;             /* row add/sub back-end, picked once */
 };
+
+/* Row additions through the context's back-end. */
+static inline void bfv_poly_add(const cg_bfv_ctx *c, size_t k, const uint64_t *a,
+                                const uint64_t *b, uint64_t *out)
+{
+    if (c->avx2)
+        cg_poly_add_avx2(c->mods, k, c->n, a, b, out);
+    else
+        cg_poly_add(c->mods, k, c->n, a, b, out);
+}
+static inline void bfv_poly_sub(const cg_bfv_ctx *c, size_t k, const uint64_t *a,
+                                const uint64_t *b, uint64_t *out)
+{
+    if (c->avx2)
+        cg_poly_sub_avx2(c->mods, k, c->n, a, b, out);
+    else
+        cg_poly_sub(c->mods, k, c->n, a, b, out);
+}
 
 /* ---- Workspaces (bfv_ws.c) ------------------------------------------------
  * A temporary of `words` words from the context's pool (a fresh allocation

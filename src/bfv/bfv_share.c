@@ -111,8 +111,8 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
         /* ct + Enc(0) + (e_f, 0) - Delta * mask */
         sample_flood(&prg, c->mods, L, n, fb, ct->data);
         cg_prg_clear(&prg);
-        cg_poly_add(c->mods, L, n, ct->data, z, ct->data);
-        cg_poly_add(c->mods, L, n, ct->data + w, z + w, ct->data + w);
+        bfv_poly_add(c, L, ct->data, z, ct->data);
+        bfv_poly_add(c, L, ct->data + w, z + w, ct->data + w);
         bfv_add_scaled_plain(c, mask_out->coeffs, L, ct->data, true);
         ct->seeded = false;
         ct->noise_log2 = bfv_log2_add(bfv_log2_add(ct->noise_log2, bfv_fresh_noise_log2(c, true)),

@@ -19,6 +19,8 @@ void cg_poly_sub(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
     }
 }
 
+bool cg_poly_avx2_available(void) { return (cg_cpu_features() & CG_CPU_AVX2) != 0; }
+
 void cg_poly_neg(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a, uint64_t *out)
 {
     for (size_t i = 0; i < k; i++) {

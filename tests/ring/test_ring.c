@@ -318,6 +318,39 @@ static void test_poly_ops_and_automorphisms(void **state)
     for (int i = 0; i < 2; i++) cg_ntt_table_free(&tabs[i]);
 }
 
+/* The AVX2 row add/sub equal the portable ones, edges (0, q-1) and a
+ * tail that is not a multiple of four included. */
+static void test_poly_add_sub_avx2_match_portable(void **state)
+{
+    (void)state;
+    if (!cg_poly_avx2_available()) skip();
+    cg_modulus m[2];
+    uint64_t q[2];
+    cg_primes_ntt(44, 1024, 1, NULL, 0, &q[0], NULL);
+    cg_primes_ntt(60, 1024, 1, NULL, 0, &q[1], NULL);
+    cg_modulus_init(&m[0], q[0], NULL);
+    cg_modulus_init(&m[1], q[1], NULL);
+    enum { N = 1027 };
+    static uint64_t a[2 * N], b[2 * N], r1[2 * N], r2[2 * N];
+    for (size_t i = 0; i < 2 * N; i++) {
+        const uint64_t qi = q[i / N];
+        a[i] = rnd() % qi;
+        b[i] = rnd() % qi;
+        if (i % 7 == 0) a[i] = qi - 1;
+        if (i % 11 == 0) b[i] = qi - 1;
+        if (i % 13 == 0) a[i] = 0;
+    }
+    cg_poly_add(m, 2, N, a, b, r1);
+    cg_poly_add_avx2(m, 2, N, a, b, r2);
+    assert_memory_equal(r1, r2, sizeof r1);
+    cg_poly_sub(m, 2, N, a, b, r1);
+    cg_poly_sub_avx2(m, 2, N, a, b, r2);
+    assert_memory_equal(r1, r2, sizeof r1);
+    cg_poly_add(m, 2, N, a, b, r1);
+    cg_poly_add_avx2(m, 2, N, a, b, a); /* in place */
+    assert_memory_equal(a, r1, sizeof a);
+}
+
 static void test_samplers(void **state)
 {
     (void)state;
@@ -414,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_rns_compose_and_base_conversion),
         cmocka_unit_test(test_poly_ops_and_automorphisms),
         cmocka_unit_test(test_samplers),
+        cmocka_unit_test(test_poly_add_sub_avx2_match_portable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
