@@ -205,7 +205,9 @@ cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_b
     return CG_OK;
 }
 
-/* x = c0 + c1 s (+ c2 s^2) in coefficient form over the ct's level. */
+/* x = c0 + c1 s (+ c2 s^2) in coefficient form over the ct's level. A
+ * coefficient-form c0 is added after the inverse transform of the key
+ * products, which saves its forward transform (a third of the NTTs). */
 static cg_status dot_with_key(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_ct *ct,
                               uint64_t *x, cg_error *err)
 {
@@ -214,23 +216,27 @@ static cg_status dot_with_key(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg
     uint64_t *tmp = bfv_ws_get(c, (ct->size > 2 ? 2 : 1) * w, &ws);
     if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "decryption");
     uint64_t *sp = tmp + w;
-    memcpy(x, ct->data, w * sizeof(uint64_t));
-    if (!ct->ntt) cg_poly_ntt(c->ntt, L, x, c->nthreads);
-    /* c1 s: straight from the ciphertext when it is in NTT form */
     if (ct->ntt) {
+        memcpy(x, ct->data, w * sizeof(uint64_t));
         cg_poly_mul_add(c->mods, L, n, ct->data + w, sk->s_ntt, x);
+        if (ct->size > 2) {
+            cg_poly_mul(c->mods, L, n, sk->s_ntt, sk->s_ntt, sp);
+            cg_poly_mul_add(c->mods, L, n, ct->data + 2 * w, sp, x);
+        }
+        cg_poly_intt(c->ntt, L, x, c->nthreads);
     } else {
         memcpy(tmp, ct->data + w, w * sizeof(uint64_t));
         cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
-        cg_poly_mul_add(c->mods, L, n, tmp, sk->s_ntt, x);
+        cg_poly_mul(c->mods, L, n, tmp, sk->s_ntt, x);
+        if (ct->size > 2) {
+            cg_poly_mul(c->mods, L, n, sk->s_ntt, sk->s_ntt, sp);
+            memcpy(tmp, ct->data + 2 * w, w * sizeof(uint64_t));
+            cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
+            cg_poly_mul_add(c->mods, L, n, tmp, sp, x);
+        }
+        cg_poly_intt(c->ntt, L, x, c->nthreads);
+        bfv_poly_add(c, L, x, ct->data, x);
     }
-    if (ct->size > 2) {
-        cg_poly_mul(c->mods, L, n, sk->s_ntt, sk->s_ntt, sp);
-        memcpy(tmp, ct->data + 2 * w, w * sizeof(uint64_t));
-        if (!ct->ntt) cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
-        cg_poly_mul_add(c->mods, L, n, tmp, sp, x);
-    }
-    cg_poly_intt(c->ntt, L, x, c->nthreads);
     bfv_ws_put(c, &ws, true);
     return CG_OK;
 }
