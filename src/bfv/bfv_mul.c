@@ -5,10 +5,26 @@
  * and an exact conversion R -> Q. Chosen over BEHZ for simplicity and speed
  * (no Montgomery reduction or extra base); rounding slips of +-1 only add
  * noise. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "bfv/bfv_internal.h"
+
+/* Nearest integer to a non-negative long double below 2^63. On x86-64 one
+ * x87 fistp in the current rounding mode (nearest, ties to even) instead of
+ * a libm llroundl call per coefficient; a tie rounded the other way is the
+ * same +-1 slip the floating-point sums already allow. */
+static inline uint64_t round_ld(long double x)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && LDBL_MANT_DIG == 64
+    long long r;
+    __asm__("fistpll %0" : "=m"(r) : "t"(x) : "st");
+    return (uint64_t)r;
+#else
+    return (uint64_t)llroundl(x);
+#endif
+}
 
 /* Exact (centred) conversion of n coefficients from base `from` to the
  * moduli `to` (k_to rows): sum y_i q_i* - v Q with v = round(sum y_i / q_i). */
@@ -17,21 +33,26 @@ static void exact_conv(const cg_rns_base *from, const cg_base_conv *conv,
                        const uint64_t *in, uint64_t *out, size_t n)
 {
     const size_t ka = from->k;
-    uint64_t y[CG_BFV_MAX_ALL];
+    uint64_t y[CG_BFV_MAX_ALL], pq_sh[CG_BFV_MAX_ALL];
+    /* Reciprocals once per call: a multiplication per term instead of an
+     * x87 division (relative error 2^-63 against 2^-64). */
+    long double inv[CG_BFV_MAX_ALL];
+    for (size_t i = 0; i < ka; i++) inv[i] = 1.0L / (long double)from->mods[i].value;
+    for (size_t j = 0; j < kto; j++) pq_sh[j] = cg_shoup(prod_mod_to[j], to[j].value);
     for (size_t x = 0; x < n; x++) {
         long double frac = 0;
         for (size_t i = 0; i < ka; i++) {
             y[i] = cg_mul_shoup(in[i * n + x], from->punct_inv[i], from->punct_inv_sh[i],
                                 from->mods[i].value);
-            frac += (long double)y[i] / (long double)from->mods[i].value;
+            frac += (long double)y[i] * inv[i];
         }
-        uint64_t v = (uint64_t)llroundl(frac);
+        const uint64_t v = round_ld(frac);
         for (size_t j = 0; j < kto; j++) {
             cg_u128 s = 0;
             const uint64_t *row = conv->qstar_mod_p + j * ka;
             for (size_t i = 0; i < ka; i++) s += (cg_u128)y[i] * row[i];
             uint64_t r = cg_mod_reduce128(s, &to[j]);
-            uint64_t vq = cg_mod_mul(v, prod_mod_to[j], &to[j]);
+            uint64_t vq = cg_mul_shoup(v, prod_mod_to[j], pq_sh[j], to[j].value);
             out[j * n + x] = cg_mod_sub(r, vq, to[j].value);
         }
     }
@@ -89,7 +110,7 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
         for (size_t x = 0; x < n; x++) {
             long double frac = 0;
             for (size_t i = 0; i < L; i++) frac += (long double)e[i * n + x] * c->mul_frac[i];
-            uint64_t rf = (uint64_t)llroundl(frac);
+            uint64_t rf = round_ld(frac);
             for (size_t j = 0; j < R; j++) {
                 cg_u128 s = (cg_u128)e[w + j * n + x] * c->mul_coef_r[j];
                 for (size_t i = 0; i < L; i++) s += (cg_u128)e[i * n + x] * c->mul_coef_q[j][i];
