@@ -89,6 +89,7 @@ typedef struct cg_bfv_ct {
     double noise_log2;
     bool seeded;                  /* c1 = uniform from seed (fresh sk encryption) */
     uint8_t seed[CG_SEED_BYTES];
+    size_t cap; /* words data can hold (0: unknown, reallocated when reshaped) */
 } cg_bfv_ct;
 
 typedef struct cg_bfv_sk {
@@ -122,6 +123,17 @@ cg_status cg_bfv_ct_alloc(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, size_t size, siz
 void cg_bfv_ct_free(cg_bfv_ct *ct);
 cg_status cg_bfv_ct_copy(const cg_bfv_ctx *ctx, cg_bfv_ct *dst, const cg_bfv_ct *src,
                          cg_error *err);
+/* Buffer reuse. Every operation that writes a result ciphertext (`out`,
+ * `ct`, `dst`) keeps that ciphertext's buffer when it is large enough and
+ * allocates only when it must grow, so a result object reused across calls
+ * costs no allocation after the first; `_inplace` functions take the result
+ * as their first ciphertext (acc op= x). Temporaries come from a workspace
+ * pool owned by the context, so after warm-up add, sub, plaintext products,
+ * multiply-accumulate, modulus switching, copies, encryption and decryption
+ * allocate nothing. cg_bfv_ct_reserve shapes a zeroed or valid ciphertext
+ * (contents unspecified), e.g. at size 3 so that it never has to grow. */
+cg_status cg_bfv_ct_reserve(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, size_t size, size_t level,
+                            cg_error *err);
 void cg_bfv_sk_free(cg_bfv_sk *sk);
 void cg_bfv_pk_free(cg_bfv_pk *pk);
 void cg_bfv_ksk_free(cg_bfv_ksk *k);
@@ -185,6 +197,11 @@ cg_status cg_bfv_add(const cg_bfv_ctx *ctx, const cg_bfv_ct *a, const cg_bfv_ct 
                      cg_bfv_ct *out, cg_error *err);
 cg_status cg_bfv_sub(const cg_bfv_ctx *ctx, const cg_bfv_ct *a, const cg_bfv_ct *b,
                      cg_bfv_ct *out, cg_error *err);
+/* acc = acc + b, acc = acc - b (same level and form). */
+cg_status cg_bfv_add_inplace(const cg_bfv_ctx *ctx, cg_bfv_ct *acc, const cg_bfv_ct *b,
+                             cg_error *err);
+cg_status cg_bfv_sub_inplace(const cg_bfv_ctx *ctx, cg_bfv_ct *acc, const cg_bfv_ct *b,
+                             cg_error *err);
 cg_status cg_bfv_negate(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, cg_error *err);
 /* ct += / -= Delta * pt (coefficient or NTT form ciphertexts). */
 cg_status cg_bfv_add_plain(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, const cg_bfv_plain *pt,
@@ -197,6 +214,9 @@ cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, siz
 /* out = ct * pt; out is in NTT form. */
 cg_status cg_bfv_mul_plain(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct,
                            const cg_bfv_plain_ntt *pt, cg_bfv_ct *out, cg_error *err);
+/* ct = ct * pt (ct in NTT form). */
+cg_status cg_bfv_mul_plain_inplace(const cg_bfv_ctx *ctx, cg_bfv_ct *ct,
+                                   const cg_bfv_plain_ntt *pt, cg_error *err);
 /* out = sum_i cts[i] * pts[i], all in NTT form, 128-bit lazy accumulation and
  * one reduction; the k products are split over the context's threads. */
 cg_status cg_bfv_mac_plain(const cg_bfv_ctx *ctx, const cg_bfv_ct *const *cts,
@@ -262,6 +282,8 @@ typedef enum cg_bfv_obj {
 
 cg_status cg_bfv_ct_serialize(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct, cg_buf *out,
                               cg_error *err);
+/* Reads into ct's buffer when it is large enough; a rejected body leaves
+ * ct empty (freed). */
 cg_status cg_bfv_ct_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
                                 cg_bfv_ct *ct, cg_error *err);
 cg_status cg_bfv_pk_serialize(const cg_bfv_ctx *ctx, const cg_bfv_pk *pk, cg_buf *out,

@@ -25,6 +25,7 @@ typedef struct cg_modulus {
     uint64_t value;
     uint64_t barrett_hi, barrett_lo; /* floor(2^128 / value) */
     unsigned bits;
+    uint64_t barrett_sq; /* floor(2^(2 bits) / value), for cg_mod_reduce_sq */
 } cg_modulus;
 
 cg_status cg_modulus_init(cg_modulus *m, uint64_t q, cg_error *err);
@@ -55,6 +56,19 @@ static inline uint64_t cg_mod_reduce128(cg_u128 x, const cg_modulus *m)
     cg_u128 u = (cg_u128)xh * m->barrett_lo + (uint64_t)t;
     uint64_t quot = xh * m->barrett_hi + (uint64_t)(t >> 64) + (uint64_t)(u >> 64);
     uint64_t r = xl - quot * m->value;
+    r -= m->value & (0 - (uint64_t)(r >= m->value));
+    r -= m->value & (0 - (uint64_t)(r >= m->value));
+    return r;
+}
+/* x mod q for x < 2^(2 bits), e.g. a * b + c with a, b, c in [0, q): the
+ * classic Barrett step (x >> (bits-1)) * floor(2^(2 bits) / q) >> (bits+1)
+ * falls short of the quotient by at most 2, with two wide multiplications
+ * where cg_mod_reduce128 needs four. */
+static inline uint64_t cg_mod_reduce_sq(cg_u128 x, const cg_modulus *m)
+{
+    const uint64_t q1 = (uint64_t)(x >> (m->bits - 1));
+    const uint64_t q3 = (uint64_t)(((cg_u128)q1 * m->barrett_sq) >> (m->bits + 1));
+    uint64_t r = (uint64_t)x - q3 * m->value;
     r -= m->value & (0 - (uint64_t)(r >= m->value));
     r -= m->value & (0 - (uint64_t)(r >= m->value));
     return r;
@@ -187,10 +201,18 @@ void cg_poly_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
 void cg_poly_sub(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                  const uint64_t *b, uint64_t *out);
 void cg_poly_neg(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a, uint64_t *out);
-/* Pointwise product (NTT form). */
+/* AVX2 forms of add and sub, bit-identical: only where
+ * cg_poly_avx2_available() (the CPU has AVX2 and CG_SIMD does not force
+ * portable); callers pick once, e.g. per context. */
+void cg_poly_add_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                      const uint64_t *b, uint64_t *out);
+void cg_poly_sub_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                      const uint64_t *b, uint64_t *out);
+bool cg_poly_avx2_available(void);
+/* Pointwise product (NTT form; entries of a and b in [0, q)). */
 void cg_poly_mul(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                  const uint64_t *b, uint64_t *out);
-/* out += a * b pointwise. */
+/* out += a * b pointwise (all entries in [0, q)). */
 void cg_poly_mul_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                      const uint64_t *b, uint64_t *out);
 /* out = a * s_i in row i (s: one scalar per row, reduced). */

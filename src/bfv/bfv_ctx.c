@@ -201,8 +201,13 @@ cg_status cg_bfv_ctx_new(cg_bfv_ctx **out, const cg_bfv_spec *s, cg_error *err)
     c->dnum = s->dnum ? s->dnum : s->nq;
     if (c->dnum > s->nq) c->dnum = s->nq;
     c->nthreads = 1;
+    c->avx2 = cg_poly_avx2_available();
     c->sigma = sqrt(21.0 / 2.0);
-    cg_status st = CG_OK;
+    cg_status st = bfv_pool_new(&c->pool, err);
+    if (st != CG_OK) {
+        cg_free(c);
+        return st;
+    }
     uint64_t used[CG_BFV_MAX_ALL + 1];
     size_t nused = 0;
     /* plaintext modulus first so no q prime collides with it */
@@ -292,6 +297,7 @@ void cg_bfv_ctx_free(cg_bfv_ctx *c)
     cg_base_conv_free(&c->r_to_q);
     cg_ntt_table_free(&c->t_ntt);
     cg_free(c->slot_map);
+    bfv_pool_free(c->pool);
     cg_free(c);
 }
 

@@ -40,12 +40,13 @@ cg_status cg_bfv_decode_batch(const cg_bfv_ctx *c, const cg_bfv_plain *pt, int64
     if (!c->batching)
         return cg_error_set(err, CG_ERR_PARAM, "plaintext modulus does not allow batching");
     if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
-    uint64_t *tmp = cg_alloc(c->n * sizeof(uint64_t));
+    bfv_ws ws;
+    uint64_t *tmp = bfv_ws_get(c, c->n, &ws);
     if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "decode");
     for (size_t i = 0; i < c->n; i++) tmp[i] = pt->coeffs[i] % c->t;
     cg_ntt_forward(&c->t_ntt, tmp);
     for (size_t i = 0; i < c->n; i++) vals[i] = centred(c, tmp[c->slot_map[i]]);
-    cg_free(tmp);
+    bfv_ws_put(c, &ws, true); /* the decoded plaintext */
     return CG_OK;
 }
 

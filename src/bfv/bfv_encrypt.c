@@ -32,6 +32,7 @@ cg_status cg_bfv_ct_alloc(const cg_bfv_ctx *c, cg_bfv_ct *ct, size_t size, size_
     ct->size = size;
     ct->level = level;
     ct->data = cg_calloc(size * level * c->n, sizeof(uint64_t));
+    ct->cap = ct->data ? size * level * c->n : 0;
     return ct->data ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "ciphertext");
 }
 
@@ -44,15 +45,13 @@ void cg_bfv_ct_free(cg_bfv_ct *ct)
 cg_status cg_bfv_ct_copy(const cg_bfv_ctx *c, cg_bfv_ct *dst, const cg_bfv_ct *src, cg_error *err)
 {
     if (dst == src) return CG_OK;
-    cg_bfv_ct t;
-    CG_TRY(cg_bfv_ct_alloc(c, &t, src->size, src->level, err));
-    memcpy(t.data, src->data, src->size * src->level * c->n * sizeof(uint64_t));
-    t.ntt = src->ntt;
-    t.noise_log2 = src->noise_log2;
-    t.seeded = src->seeded;
-    memcpy(t.seed, src->seed, CG_SEED_BYTES);
-    cg_bfv_ct_free(dst);
-    *dst = t;
+    if (!src->data) return cg_error_set(err, CG_ERR_ARG, "copy of an empty ciphertext");
+    CG_TRY(bfv_ct_reserve(c, dst, src->size, src->level, err));
+    memcpy(dst->data, src->data, src->size * src->level * c->n * sizeof(uint64_t));
+    dst->ntt = src->ntt;
+    dst->noise_log2 = src->noise_log2;
+    dst->seeded = src->seeded;
+    memcpy(dst->seed, src->seed, CG_SEED_BYTES);
     return CG_OK;
 }
 
@@ -76,14 +75,22 @@ void bfv_add_scaled_plain(const cg_bfv_ctx *c, const uint64_t *m, size_t level, 
     const size_t n = c->n;
     const bfv_level *L = &c->level[level];
     const uint64_t t = c->t;
+    /* Delta_i * m by Shoup (m < t < q_i is already reduced); the rounding
+     * term's division in 64 bits when (Q mod t) * m + t/2 fits them. */
+    uint64_t dsh[CG_BFV_MAX_Q];
+    for (size_t i = 0; i < level; i++) dsh[i] = cg_shoup(L->delta[i], c->mods[i].value);
+    const bool narrow = t <= (1ull << 31);
     for (size_t j = 0; j < n; j++) {
         /* round(Q m / t) = floor(Q/t) m + round((Q mod t) m / t) */
-        uint64_t extra = (uint64_t)(((cg_u128)L->q_mod_t * m[j] + t / 2) / t);
+        const uint64_t mj = m[j];
+        const uint64_t extra = narrow && mj <= 0xffffffffu ? (L->q_mod_t * mj + t / 2) / t
+                                      : (uint64_t)(((cg_u128)L->q_mod_t * mj + t / 2) / t);
         for (size_t i = 0; i < level; i++) {
-            const cg_modulus *mod = &c->mods[i];
-            uint64_t v = cg_mod_reduce128((cg_u128)L->delta[i] * m[j] + extra, mod);
+            const uint64_t q = c->mods[i].value;
+            uint64_t v = cg_mul_shoup(mj, L->delta[i], dsh[i], q);
+            v = cg_mod_add(v, extra, q); /* extra <= t < q */
             uint64_t *r = &rows[i * n + j];
-            *r = subtract ? cg_mod_sub(*r, v, mod->value) : cg_mod_add(*r, v, mod->value);
+            *r = subtract ? cg_mod_sub(*r, v, q) : cg_mod_add(*r, v, q);
         }
     }
 }
@@ -112,46 +119,59 @@ static cg_status check_plain(const cg_bfv_ctx *c, const cg_bfv_plain *pt, cg_err
     return CG_OK;
 }
 
-cg_status cg_bfv_encrypt_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, const cg_bfv_plain *pt,
-                            cg_bfv_ct *ct, cg_error *err)
+/* c0 += e, e a fresh centred-binomial sample, straight into the rows: no
+ * RNS copy of e. */
+static void add_cbd(const cg_bfv_ctx *c, cg_prg *prg, size_t L, int8_t *small, uint64_t *rows)
 {
-    CG_TRY(check_plain(c, pt, err));
-    const size_t n = c->n, L = c->nq;
-    cg_bfv_ct out;
-    CG_TRY(cg_bfv_ct_alloc(c, &out, 2, L, err));
-    uint64_t *u = cg_alloc(L * n * sizeof(uint64_t)), *e = cg_alloc(L * n * sizeof(uint64_t));
-    int8_t *small = cg_alloc(n);
-    if (!u || !e || !small) {
-        cg_free(u);
-        cg_free(e);
-        cg_free(small);
-        cg_bfv_ct_free(&out);
-        return cg_error_set(err, CG_ERR_NOMEM, "encryption");
+    const size_t n = c->n;
+    cg_sample_cbd(prg, n, small);
+    for (size_t i = 0; i < L; i++) {
+        const uint64_t q = c->mods[i].value;
+        uint64_t *r = rows + i * n;
+        for (size_t j = 0; j < n; j++) {
+            const int64_t v = small[j];
+            uint64_t x = r[j] + (v < 0 ? q - (uint64_t)(-v) : (uint64_t)v);
+            r[j] = x >= q ? x - q : x;
+        }
     }
+}
+
+/* rows (2 x top level, coefficient form) = Enc_pk(0); the plaintext is
+ * added by the caller. Temporaries from the context's pool, wiped after use. */
+cg_status bfv_encrypt_zero_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
+                              cg_error *err)
+{
+    const size_t n = c->n, L = c->nq;
+    bfv_ws ws;
+    uint64_t *u = bfv_ws_get(c, L * n + n / 8 + 1, &ws);
+    if (!u) return cg_error_set(err, CG_ERR_NOMEM, "encryption");
+    int8_t *small = (int8_t *)(u + L * n);
     cg_prg prg;
     cg_prg_init_random(&prg);
     cg_sample_ternary(&prg, n, small);
     cg_small_to_rns(c->mods, L, n, small, u);
     cg_poly_ntt(c->ntt, L, u, c->nthreads);
-    uint64_t *c0 = out.data, *c1 = out.data + L * n;
+    uint64_t *c0 = rows, *c1 = rows + L * n;
     const uint64_t *b = pk->data, *a = pk->data + L * n;
     cg_poly_mul(c->mods, L, n, b, u, c0);
     cg_poly_mul(c->mods, L, n, a, u, c1);
     cg_poly_intt(c->ntt, L, c0, c->nthreads);
     cg_poly_intt(c->ntt, L, c1, c->nthreads);
-    for (int k = 0; k < 2; k++) {
-        cg_sample_cbd(&prg, n, small);
-        cg_small_to_rns(c->mods, L, n, small, e);
-        cg_poly_add(c->mods, L, n, k ? c1 : c0, e, k ? c1 : c0);
-    }
-    bfv_add_scaled_plain(c, pt->coeffs, L, c0, false);
-    out.noise_log2 = bfv_fresh_noise_log2(c, true);
+    add_cbd(c, &prg, L, small, c0);
+    add_cbd(c, &prg, L, small, c1);
     cg_prg_clear(&prg);
-    cg_free(u);
-    cg_free(e);
-    cg_free(small);
-    cg_bfv_ct_free(ct);
-    *ct = out;
+    bfv_ws_put(c, &ws, true);
+    return CG_OK;
+}
+
+cg_status cg_bfv_encrypt_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, const cg_bfv_plain *pt,
+                            cg_bfv_ct *ct, cg_error *err)
+{
+    CG_TRY(check_plain(c, pt, err));
+    CG_TRY(bfv_ct_reserve(c, ct, 2, c->nq, err));
+    CG_TRY(bfv_encrypt_zero_pk(c, pk, ct->data, err));
+    bfv_add_scaled_plain(c, pt->coeffs, c->nq, ct->data, false);
+    ct->noise_log2 = bfv_fresh_noise_log2(c, true);
     return CG_OK;
 }
 
@@ -160,22 +180,15 @@ cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_b
 {
     CG_TRY(check_plain(c, pt, err));
     const size_t n = c->n, L = c->nq;
-    cg_bfv_ct out;
-    CG_TRY(cg_bfv_ct_alloc(c, &out, 2, L, err));
-    uint64_t *e = cg_alloc(L * n * sizeof(uint64_t));
-    int8_t *small = cg_alloc(n);
-    if (!e || !small) {
-        cg_free(e);
-        cg_free(small);
-        cg_bfv_ct_free(&out);
-        return cg_error_set(err, CG_ERR_NOMEM, "encryption");
-    }
-    uint64_t *c0 = out.data, *c1 = out.data + L * n;
+    CG_TRY(bfv_ct_reserve(c, ct, 2, L, err));
+    bfv_ws ws;
+    int8_t *small = (int8_t *)bfv_ws_get(c, n / 8 + 1, &ws);
+    if (!small) return cg_error_set(err, CG_ERR_NOMEM, "encryption");
+    uint64_t *c0 = ct->data, *c1 = ct->data + L * n;
     /* a = uniform(seed) in NTT form; c0 = -a s + e + Delta m */
-    cg_random_bytes(out.seed, CG_SEED_BYTES);
-    out.seeded = true;
+    cg_random_bytes(ct->seed, CG_SEED_BYTES);
     cg_prg ap;
-    cg_prg_init(&ap, out.seed, 0);
+    cg_prg_init(&ap, ct->seed, 0);
     cg_sample_uniform(&ap, c->mods, L, n, c1);
     cg_poly_mul(c->mods, L, n, c1, sk->s_ntt, c0);
     cg_poly_neg(c->mods, L, n, c0, c0);
@@ -183,42 +196,48 @@ cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_b
     cg_poly_intt(c->ntt, L, c1, c->nthreads);
     cg_prg prg;
     cg_prg_init_random(&prg);
-    cg_sample_cbd(&prg, n, small);
+    add_cbd(c, &prg, L, small, c0);
     cg_prg_clear(&prg);
-    cg_small_to_rns(c->mods, L, n, small, e);
-    cg_poly_add(c->mods, L, n, c0, e, c0);
+    bfv_ws_put(c, &ws, true);
     bfv_add_scaled_plain(c, pt->coeffs, L, c0, false);
-    out.noise_log2 = bfv_fresh_noise_log2(c, false);
-    cg_free(e);
-    cg_free(small);
-    cg_bfv_ct_free(ct);
-    *ct = out;
+    ct->seeded = true;
+    ct->noise_log2 = bfv_fresh_noise_log2(c, false);
     return CG_OK;
 }
 
-/* x = c0 + c1 s (+ c2 s^2) in coefficient form over the ct's level. */
+/* x = c0 + c1 s (+ c2 s^2) in coefficient form over the ct's level. A
+ * coefficient-form c0 is added after the inverse transform of the key
+ * products, which saves its forward transform (a third of the NTTs). */
 static cg_status dot_with_key(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_ct *ct,
                               uint64_t *x, cg_error *err)
 {
-    const size_t n = c->n, L = ct->level;
-    uint64_t *tmp = cg_alloc(L * n * sizeof(uint64_t)), *sp = cg_alloc(L * n * sizeof(uint64_t));
-    if (!tmp || !sp) {
-        cg_free(tmp);
-        cg_free(sp);
-        return cg_error_set(err, CG_ERR_NOMEM, "decryption");
+    const size_t n = c->n, L = ct->level, w = L * n;
+    bfv_ws ws;
+    uint64_t *tmp = bfv_ws_get(c, (ct->size > 2 ? 2 : 1) * w, &ws);
+    if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "decryption");
+    uint64_t *sp = tmp + w;
+    if (ct->ntt) {
+        memcpy(x, ct->data, w * sizeof(uint64_t));
+        cg_poly_mul_add(c->mods, L, n, ct->data + w, sk->s_ntt, x);
+        if (ct->size > 2) {
+            cg_poly_mul(c->mods, L, n, sk->s_ntt, sk->s_ntt, sp);
+            cg_poly_mul_add(c->mods, L, n, ct->data + 2 * w, sp, x);
+        }
+        cg_poly_intt(c->ntt, L, x, c->nthreads);
+    } else {
+        memcpy(tmp, ct->data + w, w * sizeof(uint64_t));
+        cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
+        cg_poly_mul(c->mods, L, n, tmp, sk->s_ntt, x);
+        if (ct->size > 2) {
+            cg_poly_mul(c->mods, L, n, sk->s_ntt, sk->s_ntt, sp);
+            memcpy(tmp, ct->data + 2 * w, w * sizeof(uint64_t));
+            cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
+            cg_poly_mul_add(c->mods, L, n, tmp, sp, x);
+        }
+        cg_poly_intt(c->ntt, L, x, c->nthreads);
+        bfv_poly_add(c, L, x, ct->data, x);
     }
-    memcpy(x, ct->data, L * n * sizeof(uint64_t));
-    if (!ct->ntt) cg_poly_ntt(c->ntt, L, x, c->nthreads);
-    memcpy(sp, sk->s_ntt, L * n * sizeof(uint64_t));
-    for (size_t k = 1; k < ct->size; k++) {
-        memcpy(tmp, ct->data + k * L * n, L * n * sizeof(uint64_t));
-        if (!ct->ntt) cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
-        cg_poly_mul_add(c->mods, L, n, tmp, sp, x);
-        if (k + 1 < ct->size) cg_poly_mul(c->mods, L, n, sp, sk->s_ntt, sp);
-    }
-    cg_poly_intt(c->ntt, L, x, c->nthreads);
-    cg_free(tmp);
-    cg_free(sp);
+    bfv_ws_put(c, &ws, true);
     return CG_OK;
 }
 
@@ -235,32 +254,48 @@ cg_status cg_bfv_decrypt(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_
     CG_TRY(check_ct(c, ct, err));
     const size_t n = c->n, L = ct->level;
     const bfv_level *lv = &c->level[L];
-    uint64_t *x = cg_alloc(L * n * sizeof(uint64_t));
+    bfv_ws ws;
+    uint64_t *x = bfv_ws_get(c, L * n, &ws);
     if (!x) return cg_error_set(err, CG_ERR_NOMEM, "decryption");
     cg_status st = dot_with_key(c, sk, ct, x, err);
     if (st == CG_OK && !pt->coeffs) st = cg_bfv_plain_alloc(c, pt, err);
     if (st != CG_OK) {
-        cg_free(x);
+        bfv_ws_put(c, &ws, true);
         return st;
     }
     const uint64_t t = c->t;
     /* m = round(t x / Q) mod t with x = sum y_i Q/q_i - v Q, y_i = [x_i (Q/q_i)^-1]_{q_i}:
-     * t x / Q = sum y_i t / q_i - v t, so only the y_i t / q_i matter mod t. */
+     * t x / Q = sum y_i t / q_i - v t, so only the y_i t / q_i matter mod t.
+     * Each t / q_i (< 1) is a 128-bit fraction w_i = floor(t 2^128 / q_i);
+     * sum y_i w_i in 64.128 fixed point is within L 2^-64 of the exact sum,
+     * far inside the distance to a rounding boundary that the noise leaves. */
+    uint64_t whi[CG_BFV_MAX_Q], wlo[CG_BFV_MAX_Q];
+    for (size_t i = 0; i < L; i++) {
+        const uint64_t q = c->mods[i].value;
+        /* t 2^128 / q by long division in base 2^64: t < q */
+        cg_u128 r = (cg_u128)t << 64;
+        whi[i] = (uint64_t)(r / q);
+        r = ((r % q) << 64);
+        wlo[i] = (uint64_t)(r / q);
+    }
     for (size_t j = 0; j < n; j++) {
-        uint64_t whole = 0;
-        long double frac = 0;
+        uint64_t ip = 0, f1 = 0, f0 = 0; /* integer, fraction high, fraction low */
         for (size_t i = 0; i < L; i++) {
             const uint64_t q = c->mods[i].value;
             uint64_t y = cg_mul_shoup(x[i * n + j], lv->base.punct_inv[i], lv->base.punct_inv_sh[i], q);
-            cg_u128 yt = (cg_u128)y * t;
-            whole = (whole + (uint64_t)((yt / q) % t)) % t;
-            frac += (long double)(uint64_t)(yt % q) / (long double)q;
+            cg_u128 lo = (cg_u128)y * wlo[i], hi = (cg_u128)y * whi[i];
+            /* y * (whi 2^-64 + wlo 2^-128): integer part and two fraction words */
+            cg_u128 s0 = (cg_u128)f0 + (uint64_t)lo;
+            f0 = (uint64_t)s0;
+            cg_u128 s1 = (cg_u128)f1 + (uint64_t)hi + (uint64_t)(lo >> 64) + (uint64_t)(s0 >> 64);
+            f1 = (uint64_t)s1;
+            ip += (uint64_t)(hi >> 64) + (uint64_t)(s1 >> 64);
         }
-        uint64_t r = (uint64_t)llroundl(frac) % t;
-        pt->coeffs[j] = (whole + r) % t;
+        ip += f1 >> 63; /* round half up */
+        pt->coeffs[j] = ip % t;
     }
     pt->n = n;
-    cg_free(x);
+    bfv_ws_put(c, &ws, true);
     return CG_OK;
 }
 
@@ -270,11 +305,12 @@ cg_status cg_bfv_noise_measure(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const c
     CG_TRY(check_ct(c, ct, err));
     const size_t n = c->n, L = ct->level;
     const bfv_level *lv = &c->level[L];
-    uint64_t *x = cg_alloc(L * n * sizeof(uint64_t));
+    bfv_ws ws;
+    uint64_t *x = bfv_ws_get(c, L * n, &ws);
     if (!x) return cg_error_set(err, CG_ERR_NOMEM, "noise measurement");
     cg_status st = dot_with_key(c, sk, ct, x, err);
     if (st != CG_OK) {
-        cg_free(x);
+        bfv_ws_put(c, &ws, true);
         return st;
     }
     double worst = 0;
@@ -305,7 +341,7 @@ cg_status cg_bfv_noise_measure(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const c
             }
         if (l2 > worst) worst = l2;
     }
-    cg_free(x);
+    bfv_ws_put(c, &ws, true);
     if (noise_log2) *noise_log2 = worst;
     if (budget_bits) {
         double b = lv->log2q - 1 - worst;

@@ -47,36 +47,75 @@ static cg_status same_shape(const cg_bfv_ct *a, const cg_bfv_ct *b, cg_error *er
     return CG_OK;
 }
 
+/* The result's buffer: out itself when it can hold size x level (an input
+ * it aliases is read element by element before being written, so that is
+ * safe), otherwise a fresh ciphertext *fresh that the caller moves into out
+ * at the end (out may alias an input that would be lost by growing it). */
+static cg_status result_target(const cg_bfv_ctx *c, cg_bfv_ct *out, bool aliased, size_t size,
+                               size_t level, cg_bfv_ct *fresh, cg_bfv_ct **dst, cg_error *err)
+{
+    const size_t need = size * level * c->n;
+    if (!aliased || (out->data && out->cap >= need)) {
+        CG_TRY(bfv_ct_reserve(c, out, size, level, err));
+        *dst = out;
+        return CG_OK;
+    }
+    *fresh = (cg_bfv_ct){0};
+    CG_TRY(bfv_ct_reserve(c, fresh, size, level, err));
+    *dst = fresh;
+    return CG_OK;
+}
+
+static void result_commit(cg_bfv_ct *out, cg_bfv_ct *dst)
+{
+    if (dst == out) return;
+    cg_bfv_ct_free(out);
+    *out = *dst;
+}
+
 static cg_status addsub(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_ct *b,
                         cg_bfv_ct *out, bool sub, cg_error *err)
 {
     CG_TRY(same_shape(a, b, err));
     const cg_bfv_ct *big = a->size >= b->size ? a : b;
-    const size_t w = poly_words(c, a), L = a->level, n = c->n;
-    cg_bfv_ct r;
-    CG_TRY(cg_bfv_ct_alloc(c, &r, big->size, L, err));
-    for (size_t k = 0; k < big->size; k++) {
-        uint64_t *o = r.data + k * w;
-        const uint64_t *x = k < a->size ? a->data + k * w : NULL;
-        const uint64_t *y = k < b->size ? b->data + k * w : NULL;
+    const size_t w = poly_words(c, a), L = a->level, n = c->n, asz = a->size, bsz = b->size;
+    const bool ntt = a->ntt;
+    const double noise = bfv_log2_add(a->noise_log2, b->noise_log2);
+    cg_bfv_ct fresh, *r;
+    CG_TRY(result_target(c, out, out == a || out == b, big->size, L, &fresh, &r, err));
+    for (size_t k = 0; k < r->size; k++) {
+        uint64_t *o = r->data + k * w;
+        const uint64_t *x = k < asz ? a->data + k * w : NULL;
+        const uint64_t *y = k < bsz ? b->data + k * w : NULL;
         if (x && y) {
             if (sub)
-                cg_poly_sub(c->mods, L, n, x, y, o);
+                bfv_poly_sub(c, L, x, y, o);
             else
-                cg_poly_add(c->mods, L, n, x, y, o);
+                bfv_poly_add(c, L, x, y, o);
         } else if (x) {
-            memcpy(o, x, w * sizeof(uint64_t));
+            if (o != x) memcpy(o, x, w * sizeof(uint64_t));
         } else if (sub) {
             cg_poly_neg(c->mods, L, n, y, o);
-        } else {
+        } else if (o != y) {
             memcpy(o, y, w * sizeof(uint64_t));
         }
     }
-    r.ntt = a->ntt;
-    r.noise_log2 = bfv_log2_add(a->noise_log2, b->noise_log2);
-    cg_bfv_ct_free(out);
-    *out = r;
+    r->ntt = ntt;
+    r->noise_log2 = noise;
+    result_commit(out, r);
     return CG_OK;
+}
+
+cg_status cg_bfv_add_inplace(const cg_bfv_ctx *c, cg_bfv_ct *acc, const cg_bfv_ct *b,
+                             cg_error *err)
+{
+    return addsub(c, acc, b, acc, false, err);
+}
+
+cg_status cg_bfv_sub_inplace(const cg_bfv_ctx *c, cg_bfv_ct *acc, const cg_bfv_ct *b,
+                             cg_error *err)
+{
+    return addsub(c, acc, b, acc, true, err);
 }
 
 cg_status cg_bfv_add(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_ct *b, cg_bfv_ct *out,
@@ -107,15 +146,17 @@ static cg_status plain_addsub(const cg_bfv_ctx *c, cg_bfv_ct *ct, const cg_bfv_p
 {
     if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
     const size_t n = c->n, L = ct->level;
-    uint64_t *tmp = cg_calloc(L * n, sizeof(uint64_t));
+    bfv_ws ws;
+    uint64_t *tmp = bfv_ws_get(c, L * n, &ws);
     if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "add_plain");
+    memset(tmp, 0, L * n * sizeof(uint64_t));
     bfv_add_scaled_plain(c, pt->coeffs, L, tmp, false);
     if (ct->ntt) cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
     if (sub)
-        cg_poly_sub(c->mods, L, n, ct->data, tmp, ct->data);
+        bfv_poly_sub(c, L, ct->data, tmp, ct->data);
     else
-        cg_poly_add(c->mods, L, n, ct->data, tmp, ct->data);
-    cg_free(tmp);
+        bfv_poly_add(c, L, ct->data, tmp, ct->data);
+    bfv_ws_put(c, &ws, false);
     ct->seeded = false;
     /* round(Q m / t) differs from Q m / t by <= 1/2: t/2 more noise at most */
     ct->noise_log2 = bfv_log2_add(ct->noise_log2, log2((double)c->t));
@@ -170,6 +211,12 @@ cg_status cg_bfv_mul_plain(const cg_bfv_ctx *c, const cg_bfv_ct *ct, const cg_bf
     return cg_bfv_mac_plain(c, cts, pts, 1, out, err);
 }
 
+cg_status cg_bfv_mul_plain_inplace(const cg_bfv_ctx *c, cg_bfv_ct *ct, const cg_bfv_plain_ntt *pt,
+                                   cg_error *err)
+{
+    return cg_bfv_mul_plain(c, ct, pt, ct, err);
+}
+
 typedef struct mac_job {
     const cg_bfv_ctx *c;
     const cg_bfv_ct *const *cts;
@@ -218,7 +265,9 @@ cg_status cg_bfv_mac_plain(const cg_bfv_ctx *c, const cg_bfv_ct *const *cts,
     if (k == 0) return cg_error_set(err, CG_ERR_ARG, "empty multiply-accumulate");
     const size_t L = cts[0]->level;
     size_t size = 2;
+    bool aliased = false;
     for (size_t i = 0; i < k; i++) {
+        aliased |= cts[i] == out;
         if (!cts[i]->data || cts[i]->level != L || !cts[i]->ntt)
             return cg_error_set(err, CG_ERR_STATE,
                                 "multiply-accumulate needs NTT-form ciphertexts of one level");
@@ -226,20 +275,26 @@ cg_status cg_bfv_mac_plain(const cg_bfv_ctx *c, const cg_bfv_ct *const *cts,
             return cg_error_set(err, CG_ERR_STATE, "plaintext %zu not prepared at level %zu", i, L);
         if (cts[i]->size > size) size = cts[i]->size;
     }
-    cg_bfv_ct r;
-    CG_TRY(cg_bfv_ct_alloc(c, &r, size, L, err));
-    mac_job job = {c, cts, pts, k, size, L, r.data};
-    cg_parallel_for(c->nthreads, L, mac_rows, &job);
     double noise2 = 0;
     for (size_t i = 0; i < k; i++) {
         double v = mul_plain_noise(c, cts[i]->noise_log2, pts[i]->norm_log2);
         noise2 += exp2(2 * (v - 64));
     }
-    r.ntt = true;
+    /* An aliased output is written chunk by chunk after that chunk of every
+     * input has been read (mac_rows), so out may be one of the inputs as
+     * long as its sizes stay what the job reads. */
+    size_t insz[1] = {0};
+    if (aliased) insz[0] = out->size;
+    cg_bfv_ct fresh, *r;
+    CG_TRY(result_target(c, out, aliased, size, L, &fresh, &r, err));
+    if (r == out && aliased) out->size = insz[0]; /* the job reads cts[i]->size */
+    mac_job job = {c, cts, pts, k, size, L, r->data};
+    cg_parallel_for(c->nthreads, L, mac_rows, &job);
+    r->size = size;
+    r->ntt = true;
     /* independent terms: the bound grows like the root of the sum of squares */
-    r.noise_log2 = noise2 > 0 ? 0.5 * log2(noise2) + 64 + 0.5 : 0;
-    cg_bfv_ct_free(out);
-    *out = r;
+    r->noise_log2 = noise2 > 0 ? 0.5 * log2(noise2) + 64 + 0.5 : 0;
+    result_commit(out, r);
     return CG_OK;
 }
 
@@ -268,38 +323,53 @@ cg_status cg_bfv_mul_scalar(const cg_bfv_ctx *c, cg_bfv_ct *ct, int64_t s, cg_er
     return CG_OK;
 }
 
+/* One prime's rounding for one row: dst = (src - [last]_centred) / q_l mod q_i.
+ * The table's per-prime constants are recomputed per call: a few divisions
+ * against n multiplications. */
+static void switch_row(const cg_modulus *qi, const cg_modulus *ql, size_t n, const uint64_t *src,
+                       const uint64_t *last, uint64_t *dst)
+{
+    const uint64_t qlv = ql->value, half = qlv / 2, qiv = qi->value;
+    const uint64_t inv = cg_mod_inv(cg_mod_reduce(qlv, qi), qi);
+    const uint64_t invp = cg_shoup(inv, qiv);
+    const uint64_t half_i = cg_mod_reduce(half, qi);
+    /* q_l > q_i or q_l < q_i: a value below q_l reduces mod q_i with one
+     * conditional subtraction only when q_l < 2 q_i; otherwise Barrett. */
+    const bool one_sub = qlv <= 2 * qiv;
+    for (size_t j = 0; j < n; j++) {
+        /* (x - [x]_{q_l}) / q_l with the centred remainder: rounding */
+        uint64_t rem = last[j] + half;
+        rem = rem >= qlv ? rem - qlv : rem; /* x + q_l/2 mod q_l */
+        uint64_t ri = one_sub ? (rem >= qiv ? rem - qiv : rem) : cg_mod_reduce(rem, qi);
+        /* d = src - (ri - half_i) = src + half_i - ri, in [0, 3 q_i) before reduction */
+        uint64_t d = src[j] + half_i;
+        d = d >= qiv ? d - qiv : d;
+        d = d >= ri ? d - ri : d + qiv - ri;
+        dst[j] = cg_mul_shoup(d, inv, invp, qiv);
+    }
+}
+
+/* In place: polynomial p's rows move down to p * (L-1) rows; each row is
+ * written only over rows already consumed (rows in order, polynomials in
+ * order), so no second buffer is needed. */
 cg_status cg_bfv_mod_switch_down(const cg_bfv_ctx *c, cg_bfv_ct *ct, cg_error *err)
 {
     if (ct->level <= 1) return cg_error_set(err, CG_ERR_STATE, "ciphertext already at the last prime");
     CG_TRY(cg_bfv_from_ntt(c, ct, err));
     const size_t n = c->n, L = ct->level, Ln = L - 1;
     const cg_modulus *ql = &c->mods[L - 1];
-    const uint64_t qlv = ql->value, half = qlv / 2;
-    cg_bfv_ct r;
-    CG_TRY(cg_bfv_ct_alloc(c, &r, ct->size, Ln, err));
     for (size_t p = 0; p < ct->size; p++) {
         const uint64_t *src = ct->data + p * L * n, *last = src + (L - 1) * n;
-        uint64_t *dst = r.data + p * Ln * n;
-        for (size_t i = 0; i < Ln; i++) {
-            const cg_modulus *qi = &c->mods[i];
-            const uint64_t inv = cg_mod_inv(cg_mod_reduce(qlv, qi), qi);
-            const uint64_t invp = cg_shoup(inv, qi->value);
-            const uint64_t half_i = cg_mod_reduce(half, qi);
-            for (size_t j = 0; j < n; j++) {
-                /* (x - [x]_{q_l}) / q_l with the centred remainder: rounding */
-                uint64_t rem = cg_mod_add(last[j], half, qlv);        /* x + q_l/2 mod q_l */
-                uint64_t remi = cg_mod_sub(cg_mod_reduce(rem, qi), half_i, qi->value);
-                uint64_t d = cg_mod_sub(src[i * n + j], remi, qi->value);
-                dst[i * n + j] = cg_mul_shoup(d, inv, invp, qi->value);
-            }
-        }
+        uint64_t *dst = ct->data + p * Ln * n;
+        for (size_t i = 0; i < Ln; i++)
+            switch_row(&c->mods[i], ql, n, src + i * n, last, dst + i * n);
     }
     /* v' = v q'/q + t (1 + ||eps_0 + eps_1 s||), rounding errors |eps| <= 1/2 */
-    const double lq = log2((double)qlv);
+    const double lq = log2((double)ql->value);
     const double rnd = log2((double)c->t * (1.0 + 8.0 * sqrt((double)n * (ct->size - 1) / 18.0)));
-    r.noise_log2 = bfv_log2_add(ct->noise_log2 - lq, rnd);
-    cg_bfv_ct_free(ct);
-    *ct = r;
+    ct->noise_log2 = bfv_log2_add(ct->noise_log2 - lq, rnd);
+    ct->level = Ln;
+    ct->seeded = false;
     return CG_OK;
 }
 

@@ -49,7 +49,46 @@ struct cg_bfv_ctx {
     uint8_t fingerprint[32];
     int nthreads;
     double sigma;
+    struct bfv_pool *pool; /* workspaces (bfv_ws.c) */
+    bool avx2;             /* row add/sub back-end, picked once */
 };
+
+/* Row additions through the context's back-end. */
+static inline void bfv_poly_add(const cg_bfv_ctx *c, size_t k, const uint64_t *a,
+                                const uint64_t *b, uint64_t *out)
+{
+    if (c->avx2)
+        cg_poly_add_avx2(c->mods, k, c->n, a, b, out);
+    else
+        cg_poly_add(c->mods, k, c->n, a, b, out);
+}
+static inline void bfv_poly_sub(const cg_bfv_ctx *c, size_t k, const uint64_t *a,
+                                const uint64_t *b, uint64_t *out)
+{
+    if (c->avx2)
+        cg_poly_sub_avx2(c->mods, k, c->n, a, b, out);
+    else
+        cg_poly_sub(c->mods, k, c->n, a, b, out);
+}
+
+/* ---- Workspaces (bfv_ws.c) ------------------------------------------------
+ * A temporary of `words` words from the context's pool (a fresh allocation
+ * only while the pool warms up or when every slot is busy); NULL when out of
+ * memory. bfv_ws_put gives it back, wiping it first if it held a secret. */
+typedef struct bfv_pool bfv_pool;
+typedef struct bfv_ws {
+    uint64_t *p;
+    size_t words, slot;
+} bfv_ws;
+cg_status bfv_pool_new(bfv_pool **out, cg_error *err);
+void bfv_pool_free(bfv_pool *p);
+uint64_t *bfv_ws_get(const cg_bfv_ctx *c, size_t words, bfv_ws *ws);
+void bfv_ws_put(const cg_bfv_ctx *c, bfv_ws *ws, bool secret);
+/* Shape ct (size, level) keeping its buffer when it is large enough; the
+ * contents are left as they were (callers overwrite them), flags reset. ct
+ * must be zeroed or a valid ciphertext. */
+cg_status bfv_ct_reserve(const cg_bfv_ctx *c, cg_bfv_ct *ct, size_t size, size_t level,
+                         cg_error *err);
 
 /* Centred lift of plaintext coefficients mod t into `level` rows. */
 void bfv_lift_plain(const cg_bfv_ctx *ctx, const uint64_t *m, size_t level, uint64_t *out);
@@ -71,6 +110,9 @@ cg_status bfv_ks_apply(const cg_bfv_ctx *ctx, const uint64_t *digits, const uint
 cg_status bfv_make_ksk(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const uint64_t *s_prime_ntt,
                        cg_bfv_ksk *ksk, cg_error *err);
 double bfv_log2_add(double a, double b);
+/* rows (c0 then c1, top level, coefficient form) = Enc_pk(0). */
+cg_status bfv_encrypt_zero_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
+                              cg_error *err);
 /* Noise added by one key switch (log2 bound of ||t * error||). */
 double bfv_keyswitch_noise_log2(const cg_bfv_ctx *ctx);
 double bfv_fresh_noise_log2(const cg_bfv_ctx *ctx, bool public_key);

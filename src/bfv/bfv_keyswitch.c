@@ -26,6 +26,9 @@ cg_status bfv_ks_decompose(const cg_bfv_ctx *c, const uint64_t *cpoly, uint64_t 
 {
     (void)err;
     const size_t n = c->n, K = nqp(c);
+    bfv_ws ws;
+    uint64_t *tmp = bfv_ws_get(c, K * n, &ws);
+    if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "key switching");
     for (size_t j = 0; j < c->dnum; j++) {
         uint64_t *d = digits + j * K * n;
         const size_t lo = j * c->alpha, hi = lo + c->digit_base[j].k;
@@ -33,15 +36,13 @@ cg_status bfv_ks_decompose(const cg_bfv_ctx *c, const uint64_t *cpoly, uint64_t 
         const size_t nc = K - c->digit_base[j].k;
         if (nc) {
             /* ModUp: the digit's residues extended to every other prime. */
-            uint64_t *tmp = cg_alloc(nc * n * sizeof(uint64_t));
-            if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "key switching");
             cg_base_conv_apply(&c->modup[j], cpoly + lo * n, tmp, n);
             for (size_t r = 0; r < nc; r++)
                 memcpy(d + c->comp_idx[j][r] * n, tmp + r * n, n * sizeof(uint64_t));
-            cg_free(tmp);
         }
         cg_poly_ntt(c->ntt, K, d, c->nthreads);
     }
+    bfv_ws_put(c, &ws, false); /* ciphertext data: public */
     return CG_OK;
 }
 
@@ -51,15 +52,14 @@ cg_status bfv_ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32
     const size_t n = c->n, K = nqp(c), L = c->nq;
     if (ksk->dnum != c->dnum || !ksk->data)
         return cg_error_set(err, CG_ERR_PARAM, "key-switching key does not match the parameters");
-    cg_u128 *acc = cg_calloc(2 * K * n, sizeof(cg_u128));
-    uint64_t *beta = cg_alloc(2 * K * n * sizeof(uint64_t));
-    uint64_t *pd = perm ? cg_alloc(K * n * sizeof(uint64_t)) : NULL;
-    if (!acc || !beta || (perm && !pd)) {
-        cg_free(acc);
-        cg_free(beta);
-        cg_free(pd);
-        return cg_error_set(err, CG_ERR_NOMEM, "key switching");
-    }
+    /* one workspace: 128-bit accumulators, beta, the permuted digit, ModDown's
+     * extension */
+    bfv_ws ws;
+    uint64_t *base = bfv_ws_get(c, 4 * K * n + 2 * K * n + K * n + L * n, &ws);
+    if (!base) return cg_error_set(err, CG_ERR_NOMEM, "key switching");
+    cg_u128 *acc = (cg_u128 *)base; /* 64-byte aligned: the pool's blocks are */
+    uint64_t *beta = base + 4 * K * n, *pd = beta + 2 * K * n, *ext = pd + K * n;
+    memset(acc, 0, 2 * K * n * sizeof(cg_u128));
     for (size_t j = 0; j < c->dnum; j++) {
         const uint64_t *d = digits + j * K * n;
         if (perm) {
@@ -78,37 +78,28 @@ cg_status bfv_ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32
         uint64_t *bq = beta + s * K * n, *out = s ? out1 : out0;
         if (c->np) {
             uint64_t *bp = bq + L * n;
-            uint64_t *ext = cg_alloc(L * n * sizeof(uint64_t));
-            if (!ext) {
-                cg_free(acc);
-                cg_free(beta);
-                cg_free(pd);
-                return cg_error_set(err, CG_ERR_NOMEM, "key switching");
-            }
             cg_poly_intt(c->ntt + L, c->np, bp, c->nthreads);
             cg_base_conv_apply(&c->moddown, bp, ext, n);
             cg_poly_ntt(c->ntt, L, ext, c->nthreads);
             cg_poly_sub(c->mods, L, n, bq, ext, out);
             cg_poly_mul_scalar(c->mods, L, n, out, c->p_inv_mod_q, out);
-            cg_free(ext);
         } else {
             memcpy(out, bq, L * n * sizeof(uint64_t));
         }
     }
-    cg_free(acc);
-    cg_free(beta);
-    cg_free(pd);
+    bfv_ws_put(c, &ws, false);
     return CG_OK;
 }
 
 cg_status bfv_keyswitch(const cg_bfv_ctx *c, const uint64_t *cpoly, const cg_bfv_ksk *ksk,
                         uint64_t *out0, uint64_t *out1, cg_error *err)
 {
-    uint64_t *digits = cg_alloc(c->dnum * nqp(c) * c->n * sizeof(uint64_t));
+    bfv_ws ws;
+    uint64_t *digits = bfv_ws_get(c, c->dnum * nqp(c) * c->n, &ws);
     if (!digits) return cg_error_set(err, CG_ERR_NOMEM, "key switching");
     cg_status st = bfv_ks_decompose(c, cpoly, digits, err);
     if (st == CG_OK) st = bfv_ks_apply(c, digits, NULL, ksk, out0, out1, err);
-    cg_free(digits);
+    bfv_ws_put(c, &ws, false);
     return st;
 }
 
@@ -125,7 +116,8 @@ cg_status cg_bfv_relinearize(const cg_bfv_ctx *c, const cg_bfv_ksk *rk, cg_bfv_c
     if (ct->size == 2) return CG_OK;
     const size_t n = c->n, L = c->nq, w = L * n;
     CG_TRY(cg_bfv_from_ntt(c, ct, err));
-    uint64_t *o = cg_alloc(2 * w * sizeof(uint64_t));
+    bfv_ws ws;
+    uint64_t *o = bfv_ws_get(c, 2 * w, &ws);
     if (!o) return cg_error_set(err, CG_ERR_NOMEM, "relinearisation");
     cg_status st = bfv_keyswitch(c, ct->data + 2 * w, rk, o, o + w, err);
     if (st == CG_OK) {
@@ -136,7 +128,7 @@ cg_status cg_bfv_relinearize(const cg_bfv_ctx *c, const cg_bfv_ksk *rk, cg_bfv_c
         ct->size = 2;
         ct->noise_log2 = bfv_log2_add(ct->noise_log2, bfv_keyswitch_noise_log2(c));
     }
-    cg_free(o);
+    bfv_ws_put(c, &ws, false);
     return st;
 }
 
@@ -147,40 +139,37 @@ static const cg_bfv_ksk *find_key(const cg_bfv_galois_keys *gk, uint32_t g)
     return NULL;
 }
 
-/* One automorphism with its key: out = ks(sigma_g(ct)), NTT form. */
+/* One automorphism with its key: out = ks(sigma_g(ct)), NTT form. The
+ * input is copied to a workspace first, so out may be ct itself; out's
+ * buffer is reused. */
 static cg_status apply_galois(const cg_bfv_ctx *c, const cg_bfv_ksk *key, uint32_t g,
                               const cg_bfv_ct *ct, cg_bfv_ct *out, cg_error *err)
 {
     const size_t n = c->n, L = c->nq, w = L * n;
-    cg_bfv_ct src = {0};
-    CG_TRY(cg_bfv_ct_copy(c, &src, ct, err));
-    cg_bfv_ct r = {0};
+    bfv_ws ws;
+    uint64_t *buf = bfv_ws_get(c, 3 * w, &ws);
+    if (!buf) return cg_error_set(err, CG_ERR_NOMEM, "rotation");
+    cg_bfv_ct src = {.size = 2, .level = L, .ntt = ct->ntt, .data = buf};
+    uint64_t *c1g = buf + 2 * w;
+    memcpy(src.data, ct->data, 2 * w * sizeof(uint64_t));
+    const double noise = ct->noise_log2;
     cg_status st = cg_bfv_from_ntt(c, &src, err);
-    if (st == CG_OK) st = cg_bfv_ct_alloc(c, &r, 2, L, err);
-    uint64_t *c1g = cg_alloc(w * sizeof(uint64_t));
-    if (st == CG_OK && !c1g) st = cg_error_set(err, CG_ERR_NOMEM, "rotation");
+    if (st == CG_OK) st = bfv_ct_reserve(c, out, 2, L, err);
     if (st == CG_OK) {
-        cg_poly_automorphism(c->mods, L, n, g, src.data, r.data);
+        cg_poly_automorphism(c->mods, L, n, g, src.data, out->data);
         cg_poly_automorphism(c->mods, L, n, g, src.data + w, c1g);
-        uint64_t *o0 = r.data + w; /* temporarily: ks output 0 */
+        uint64_t *o0 = out->data + w; /* temporarily: ks output 0 */
         st = bfv_keyswitch(c, c1g, key, c1g, o0, err);
         if (st == CG_OK) {
-            /* r.data (c0 of sigma_g) to NTT, add ks output 0 (now in c1g) */
-            cg_poly_ntt(c->ntt, L, r.data, c->nthreads);
-            cg_poly_add(c->mods, L, n, r.data, c1g, r.data);
-            r.ntt = true;
-            r.noise_log2 = bfv_log2_add(ct->noise_log2, bfv_keyswitch_noise_log2(c));
+            /* out c0 (c0 of sigma_g) to NTT, add ks output 0 (now in c1g) */
+            cg_poly_ntt(c->ntt, L, out->data, c->nthreads);
+            cg_poly_add(c->mods, L, n, out->data, c1g, out->data);
+            out->ntt = true;
+            out->noise_log2 = bfv_log2_add(noise, bfv_keyswitch_noise_log2(c));
         }
     }
-    cg_free(c1g);
-    cg_bfv_ct_free(&src);
-    if (st != CG_OK) {
-        cg_bfv_ct_free(&r);
-        return st;
-    }
-    cg_bfv_ct_free(out);
-    *out = r;
-    return CG_OK;
+    bfv_ws_put(c, &ws, false);
+    return st;
 }
 
 cg_status cg_bfv_rotate_rows(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, const cg_bfv_ct *ct,

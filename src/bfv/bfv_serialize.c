@@ -105,33 +105,32 @@ cg_status cg_bfv_ct_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t le
     const bool ntt = flags & 1, seeded = flags & 2;
     if (seeded && (ntt || size != 2 || level != c->nq))
         return cg_error_set(err, CG_ERR_FORMAT, "seeded ciphertext must be fresh");
-    cg_bfv_ct t;
-    CG_TRY(cg_bfv_ct_alloc(c, &t, size, level, err));
+    /* Into ct's own buffer when it is large enough (a receiver reusing its
+     * ciphertexts allocates nothing); a malformed body leaves ct empty. */
+    CG_TRY(bfv_ct_reserve(c, ct, size, level, err));
     const size_t w = (size_t)level * c->n;
     cg_status st = CG_OK;
     for (size_t k = 0; k < size && st == CG_OK; k++) {
         if (k == 1 && seeded) {
-            st = cg_read_bytes(&r, t.seed, CG_SEED_BYTES, "ciphertext seed", err);
+            st = cg_read_bytes(&r, ct->seed, CG_SEED_BYTES, "ciphertext seed", err);
             if (st == CG_OK) {
                 cg_prg ap;
-                cg_prg_init(&ap, t.seed, 0);
-                cg_sample_uniform(&ap, c->mods, level, c->n, t.data + w);
-                cg_poly_intt(c->ntt, level, t.data + w, c->nthreads);
+                cg_prg_init(&ap, ct->seed, 0);
+                cg_sample_uniform(&ap, c->mods, level, c->n, ct->data + w);
+                cg_poly_intt(c->ntt, level, ct->data + w, c->nthreads);
             }
             continue;
         }
-        st = get_rows(c, &r, t.data + k * w, 0, level, "ciphertext", err);
+        st = get_rows(c, &r, ct->data + k * w, 0, level, "ciphertext", err);
     }
     if (st == CG_OK) st = at_end(&r, err);
     if (st != CG_OK) {
-        cg_bfv_ct_free(&t);
+        cg_bfv_ct_free(ct);
         return st;
     }
-    t.ntt = ntt;
-    t.seeded = seeded;
-    t.noise_log2 = noise / 1024.0;
-    cg_bfv_ct_free(ct);
-    *ct = t;
+    ct->ntt = ntt;
+    ct->seeded = seeded;
+    ct->noise_log2 = noise / 1024.0;
     return CG_OK;
 }
 

@@ -32,7 +32,7 @@ static bool less3(const uint64_t a[3], const uint64_t b[3])
     return false;
 }
 
-/* Flooding noise: per coefficient the sum of three independent uniforms on
+/* out += flooding noise: per coefficient the sum of three independent uniforms on
  * [-2^bits, 2^bits), reduced into each of the k rows. A sum of three has a
  * density with finite Fisher information (about 4.6 / width^2), so a shift
  * by c costs c^2 I / 8 in squared Hellinger distance per coefficient and
@@ -67,7 +67,8 @@ static void sample_flood(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n
         for (size_t i = 0; i < k; i++) {
             uint64_t r = 0;
             for (size_t l = 3; l-- > 0;) r = cg_mod_reduce128(((cg_u128)r << 64) | mag[l], &mods[i]);
-            out[i * n + j] = neg ? cg_mod_neg(r, mods[i].value) : r;
+            const uint64_t q = mods[i].value, v = neg ? cg_mod_neg(r, q) : r;
+            out[i * n + j] = cg_mod_add(out[i * n + j], v, q);
         }
         cg_secure_zero(mag, sizeof mag);
         cg_secure_zero(sum, sizeof sum);
@@ -94,29 +95,27 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
         return cg_error_set(err, CG_ERR_NOISE,
                             "not enough noise budget to flood with %u bits (noise 2^%.1f, Q 2^%.1f)",
                             stat_bits, ct->noise_log2, c->level[L].log2q);
-    cg_bfv_plain mask = {0}, zero = {0};
-    cg_bfv_ct z = {0};
-    cg_status st = cg_bfv_plain_alloc(c, &mask, err);
-    if (st == CG_OK) st = cg_bfv_plain_alloc(c, &zero, err);
-    if (st == CG_OK) st = cg_bfv_encrypt_pk(c, pk, &zero, &z, err);
-    uint64_t *noise = st == CG_OK ? cg_alloc(w * sizeof(uint64_t)) : NULL;
-    if (st == CG_OK && !noise) st = cg_error_set(err, CG_ERR_NOMEM, "flooding");
+    if (mask_out->coeffs && mask_out->n != n) cg_bfv_plain_free(mask_out);
+    cg_status st = mask_out->coeffs ? CG_OK : cg_bfv_plain_alloc(c, mask_out, err);
+    bfv_ws ws = {0};
+    uint64_t *z = st == CG_OK ? bfv_ws_get(c, 2 * w, &ws) : NULL;
+    if (st == CG_OK && !z) st = cg_error_set(err, CG_ERR_NOMEM, "flooding");
+    if (st == CG_OK) st = bfv_encrypt_zero_pk(c, pk, z, err);
     if (st == CG_OK) st = cg_bfv_from_ntt(c, ct, err);
     if (st == CG_OK) {
         cg_prg prg;
         cg_prg_init_random(&prg);
         /* uniform mask over all n coefficients = all slots */
-        for (size_t j = 0; j < n; j++) mask.coeffs[j] = cg_prg_uniform(&prg, c->t);
+        for (size_t j = 0; j < n; j++) mask_out->coeffs[j] = cg_prg_uniform(&prg, c->t);
         unsigned fb = flood_log2 > 1 ? (unsigned)ceil(flood_log2) : 1;
-        sample_flood(&prg, c->mods, L, n, fb, noise);
-        cg_prg_clear(&prg);
         /* ct + Enc(0) + (e_f, 0) - Delta * mask */
-        cg_poly_add(c->mods, L, n, ct->data, z.data, ct->data);
-        cg_poly_add(c->mods, L, n, ct->data + w, z.data + w, ct->data + w);
-        cg_poly_add(c->mods, L, n, ct->data, noise, ct->data);
-        bfv_add_scaled_plain(c, mask.coeffs, L, ct->data, true);
+        sample_flood(&prg, c->mods, L, n, fb, ct->data);
+        cg_prg_clear(&prg);
+        bfv_poly_add(c, L, ct->data, z, ct->data);
+        bfv_poly_add(c, L, ct->data + w, z + w, ct->data + w);
+        bfv_add_scaled_plain(c, mask_out->coeffs, L, ct->data, true);
         ct->seeded = false;
-        ct->noise_log2 = bfv_log2_add(bfv_log2_add(ct->noise_log2, z.noise_log2),
+        ct->noise_log2 = bfv_log2_add(bfv_log2_add(ct->noise_log2, bfv_fresh_noise_log2(c, true)),
                                       fb + log2(3.0) + log2((double)c->t));
         ct->noise_log2 = bfv_log2_add(ct->noise_log2, log2((double)c->t));
         /* Drop primes while the estimated budget after the next switch keeps
@@ -130,14 +129,6 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
             st = cg_bfv_mod_switch_down(c, ct, err);
         }
     }
-    cg_free(noise);
-    cg_bfv_ct_free(&z);
-    cg_bfv_plain_free(&zero);
-    if (st == CG_OK) {
-        cg_bfv_plain_free(mask_out);
-        *mask_out = mask;
-    } else {
-        cg_bfv_plain_free(&mask);
-    }
+    bfv_ws_put(c, &ws, true);
     return st;
 }

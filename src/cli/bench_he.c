@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/alloc_count.h"
 #include "cli/commands.h"
 #include "cli/machine.h"
 #include "cli/opts.h"
@@ -34,18 +35,21 @@ typedef struct bench_state {
 
 typedef void (*op_fn)(bench_state *s);
 
-/* Median of repetitions, at most ~0.4 s or MAX_REPS per operation. */
-static double median_us(bench_state *s, op_fn fn)
+/* Median of repetitions, at most ~0.4 s or MAX_REPS per operation; *allocs:
+ * allocator calls per timed repetition (after the warm-up call). */
+static double median_us(bench_state *s, op_fn fn, double *allocs)
 {
     uint64_t t[MAX_REPS];
     size_t reps = 0;
     uint64_t start = cg_now_ns();
     fn(s); /* warm-up */
+    const uint64_t a0 = cli_alloc_count();
     while (reps < MAX_REPS && (reps < 5 || cg_now_ns() - start < 400000000ull)) {
         uint64_t a = cg_now_ns();
         fn(s);
         t[reps++] = cg_now_ns() - a;
     }
+    *allocs = (double)(cli_alloc_count() - a0) / (double)reps;
     qsort(t, reps, sizeof t[0], cmp_u64);
     return (double)t[reps / 2] / 1000.0;
 }
@@ -79,6 +83,22 @@ static void op_mod_switch(bench_state *s)
     cg_bfv_mod_switch_down(s->ctx, &s->out, &s->err);
 }
 static void op_copy(bench_state *s) { cg_bfv_ct_copy(s->ctx, &s->out, &s->ct, &s->err); }
+static void op_add_inplace(bench_state *s) { cg_bfv_add_inplace(s->ctx, &s->out, &s->ct2, &s->err); }
+static void op_mac16(bench_state *s)
+{
+    const cg_bfv_ct *cts[16];
+    const cg_bfv_plain_ntt *pts[16];
+    for (int i = 0; i < 16; i++) {
+        cts[i] = &s->ctn;
+        pts[i] = &s->ptn;
+    }
+    cg_bfv_mac_plain(s->ctx, cts, pts, 16, &s->out, &s->err);
+}
+static void op_mask_flood(bench_state *s)
+{
+    cg_bfv_ct_copy(s->ctx, &s->out, &s->ct, &s->err);
+    cg_bfv_mask_and_flood(s->ctx, &s->pk, &s->out, 40, &s->pt2, &s->err);
+}
 
 static int run_set(const char *name, int threads, bool json, bool first)
 {
@@ -121,11 +141,12 @@ static int run_set(const char *name, int threads, bool json, bool first)
         {"plain_to_ntt", op_plain_to_ntt},     {"mul_plain_ntt", op_mul_plain},
         {"multiply", op_mul},                  {"multiply_relinearize", op_mul_relin},
         {"rotate_rows_1", op_rotate},          {"mod_switch_down_incl_copy", op_mod_switch},
-        {"copy", op_copy},
+        {"copy", op_copy},                     {"add_inplace", op_add_inplace},
+        {"mac_plain_16", op_mac16},            {"mask_and_flood_40_incl_copy", op_mask_flood},
     };
     const size_t nops = sizeof ops / sizeof ops[0];
-    double us[16];
-    for (size_t i = 0; i < nops; i++) us[i] = median_us(&s, ops[i].fn);
+    double us[32], al[32];
+    for (size_t i = 0; i < nops; i++) us[i] = median_us(&s, ops[i].fn, &al[i]);
     /* serialized sizes */
     cg_buf b;
     cg_buf_init(&b);
@@ -158,13 +179,16 @@ static int run_set(const char *name, int threads, bool json, bool first)
                first ? "" : ",\n", name, n, cg_bfv_log2_qp(s.ctx), (unsigned long long)cg_bfv_t(s.ctx),
                cg_bfv_nq(s.ctx), cg_ntt_backend_name(nt->backend), nt->mod.bits, threads);
         for (size_t i = 0; i < nops; i++) printf("%s\"%s\": %.1f", i ? ", " : "", ops[i].name, us[i]);
+        printf("},\n      \"allocs_per_op\": {");
+        for (size_t i = 0; i < nops; i++) printf("%s\"%s\": %.2f", i ? ", " : "", ops[i].name, al[i]);
         printf("},\n      \"bytes\": {\"ct_pk\": %zu, \"ct_sk_seeded\": %zu, \"ct_one_prime\": %zu, "
                "\"public_key\": %zu, \"relin_key\": %zu, \"galois_key_one\": %zu}}",
                sz_pk_ct, sz_sk_ct, sz_ct1, sz_pk, sz_rk, sz_gk);
     } else {
         printf("%s: n=%zu log2(QP)=%.1f t=%llu ntt=%s\n", name, n, cg_bfv_log2_qp(s.ctx),
                (unsigned long long)cg_bfv_t(s.ctx), cg_ntt_backend_name(nt->backend));
-        for (size_t i = 0; i < nops; i++) printf("  %-28s %10.1f us\n", ops[i].name, us[i]);
+        for (size_t i = 0; i < nops; i++)
+            printf("  %-28s %10.1f us %8.2f allocs\n", ops[i].name, us[i], al[i]);
         printf("  bytes: ct %zu, seeded ct %zu, one-prime ct %zu, pk %zu, relin %zu, galois(1) %zu\n",
                sz_pk_ct, sz_sk_ct, sz_ct1, sz_pk, sz_rk, sz_gk);
     }

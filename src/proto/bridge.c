@@ -95,7 +95,93 @@ void gen_free_cts(cg_bfv_ct *cts, size_t n)
 
 cg_bfv_ct *gen_alloc_cts(size_t n) { return cg_calloc(n ? n : 1, sizeof(cg_bfv_ct)); }
 
+cg_bfv_ct *gen_take_cts(gen_sess *s, size_t n)
+{
+    cg_bfv_ct *cts = gen_alloc_cts(n);
+    for (size_t i = 0; cts && i < n && s->ct_stock_n > 0; i++) {
+        cts[i] = s->ct_stock[--s->ct_stock_n];
+        s->ct_stock[s->ct_stock_n] = (cg_bfv_ct){0};
+    }
+    return cts;
+}
+
+void gen_give_cts(gen_sess *s, cg_bfv_ct *cts, size_t n)
+{
+    if (!cts) return;
+    if (!s->ct_stock) {
+        s->ct_stock = cg_calloc(GEN_CT_STOCK_MAX, sizeof *s->ct_stock);
+        s->ct_stock_cap = s->ct_stock ? GEN_CT_STOCK_MAX : 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (cts[i].data && s->ct_stock_n < s->ct_stock_cap)
+            s->ct_stock[s->ct_stock_n++] = cts[i];
+        else
+            cg_bfv_ct_free(&cts[i]);
+    }
+    cg_free(cts);
+}
+
+void gen_stock_free(gen_sess *s)
+{
+    gen_free_cts(s->ct_stock, s->ct_stock_n);
+    cg_free(s->ct_stock);
+    s->ct_stock = NULL;
+    s->ct_stock_n = s->ct_stock_cap = 0;
+}
+
 /* ---- Share -> HE ---------------------------------------------------------------- */
+
+/* Scratch that one thread reuses for all its items of a batch (a plaintext
+ * and a coefficient vector), instead of allocating both per ciphertext. */
+typedef struct item_scratch {
+    cg_bfv_plain pt;
+    uint64_t *co;
+} item_scratch;
+
+typedef cg_status (*scratch_item_fn)(gen_sess *s, void *ctx, size_t i, item_scratch *sc,
+                                     cg_error *err);
+
+typedef struct scratch_job {
+    gen_sess *s;
+    scratch_item_fn fn;
+    void *ctx;
+    cg_error *errs; /* one per item */
+} scratch_job;
+
+static void scratch_range(void *arg, size_t begin, size_t end)
+{
+    scratch_job *j = arg;
+    item_scratch sc = {0};
+    cg_status st = cg_bfv_plain_alloc(j->s->he, &sc.pt, &j->errs[begin]);
+    sc.co = st == CG_OK ? cg_alloc(j->s->N * sizeof *sc.co) : NULL;
+    if (st == CG_OK && !sc.co) st = cg_error_set(&j->errs[begin], CG_ERR_NOMEM, "share layout");
+    if (st != CG_OK) j->errs[begin].code = st;
+    for (size_t i = begin; st == CG_OK && i < end; i++) {
+        j->errs[i].code = j->fn(j->s, j->ctx, i, &sc, &j->errs[i]);
+        st = j->errs[i].code;
+    }
+    cg_free(sc.co); /* both wipe: shares */
+    cg_bfv_plain_free(&sc.pt);
+}
+
+/* gen_parallel with per-thread scratch: the same items, the same errors. */
+static cg_status scratch_parallel(gen_sess *s, size_t n, scratch_item_fn fn, void *ctx,
+                                  cg_error *err)
+{
+    if (n == 0) return CG_OK;
+    cg_error *errs = cg_calloc(n, sizeof *errs);
+    if (!errs) return cg_error_set(err, CG_ERR_NOMEM, "parallel items");
+    scratch_job j = {s, fn, ctx, errs};
+    (void)cg_parallel_for(s->threads, n, scratch_range, &j);
+    cg_status st = CG_OK;
+    for (size_t i = 0; i < n && st == CG_OK; i++)
+        if (errs[i].code != CG_OK) {
+            st = errs[i].code;
+            if (err) *err = errs[i];
+        }
+    cg_free(errs);
+    return st;
+}
 
 typedef struct to_he_job {
     gen_layout_fn layout;
@@ -107,42 +193,32 @@ typedef struct to_he_job {
  * non-negative int64 (signed and unsigned versions of a type may alias),
  * and the encoder reduces mod t = 2^l: the same plaintext as the centred
  * values. */
-static cg_status encode_item(gen_sess *s, const to_he_job *j, size_t i, cg_bfv_plain *pt,
+static cg_status encode_item(gen_sess *s, const to_he_job *j, size_t i, item_scratch *sc,
                              cg_error *err)
 {
-    uint64_t *co = cg_alloc(s->N * sizeof *co);
-    if (!co) return cg_error_set(err, CG_ERR_NOMEM, "share layout");
-    j->layout(s, j->ctx, i, co);
-    cg_status st = cg_bfv_encode_coeff(s->he, (const int64_t *)co, s->N, pt, err);
-    cg_free(co);
-    return st;
+    j->layout(s, j->ctx, i, sc->co);
+    return cg_bfv_encode_coeff(s->he, (const int64_t *)sc->co, s->N, &sc->pt, err);
 }
 
-static cg_status encrypt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+static cg_status encrypt_item(gen_sess *s, void *ctx, size_t i, item_scratch *sc, cg_error *err)
 {
     const to_he_job *j = ctx;
-    cg_bfv_plain pt = {0};
-    cg_status st = encode_item(s, j, i, &pt, err);
-    if (st == CG_OK) st = cg_bfv_encrypt_sk(s->he, &s->sk, &pt, &j->cts[i], err);
-    cg_bfv_plain_free(&pt);
-    return st;
+    CG_TRY(encode_item(s, j, i, sc, err));
+    return cg_bfv_encrypt_sk(s->he, &s->sk, &sc->pt, &j->cts[i], err);
 }
 
-static cg_status add_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+static cg_status add_item(gen_sess *s, void *ctx, size_t i, item_scratch *sc, cg_error *err)
 {
     const to_he_job *j = ctx;
-    cg_bfv_plain pt = {0};
-    cg_status st = encode_item(s, j, i, &pt, err);
-    if (st == CG_OK) st = cg_bfv_add_plain(s->he, &j->cts[i], &pt, err);
-    cg_bfv_plain_free(&pt);
-    return st;
+    CG_TRY(encode_item(s, j, i, sc, err));
+    return cg_bfv_add_plain(s->he, &j->cts[i], &sc->pt, err);
 }
 
 cg_status gen_shares_to_he(gen_sess *s, size_t n, gen_layout_fn layout, const void *ctx,
                            cg_bfv_ct *cts, cg_error *err)
 {
     to_he_job j = {layout, ctx, cts};
-    return gen_parallel(s, n, s->party == CG_CLIENT ? encrypt_item : add_item, &j, err);
+    return scratch_parallel(s, n, s->party == CG_CLIENT ? encrypt_item : add_item, &j, err);
 }
 
 /* ---- HE -> share ---------------------------------------------------------------- */
@@ -160,30 +236,25 @@ static void take_share(gen_sess *s, const to_share_job *j, size_t i, cg_bfv_plai
     j->take(s, j->ctx, i, pt->coeffs);
 }
 
-static cg_status mask_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+static cg_status mask_item(gen_sess *s, void *ctx, size_t i, item_scratch *sc, cg_error *err)
 {
     const to_share_job *j = ctx;
-    cg_bfv_plain r = {0};
-    cg_status st = cg_bfv_mask_and_flood(s->he, &s->pk, &j->cts[i], s->flood_bits, &r, err);
-    if (st == CG_OK) take_share(s, j, i, &r);
-    cg_bfv_plain_free(&r);
-    return st;
+    CG_TRY(cg_bfv_mask_and_flood(s->he, &s->pk, &j->cts[i], s->flood_bits, &sc->pt, err));
+    take_share(s, j, i, &sc->pt);
+    return CG_OK;
 }
 
-static cg_status decrypt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+static cg_status decrypt_item(gen_sess *s, void *ctx, size_t i, item_scratch *sc, cg_error *err)
 {
     const to_share_job *j = ctx;
-    cg_bfv_plain pt = {0};
-    cg_status st = cg_bfv_plain_alloc(s->he, &pt, err);
-    if (st == CG_OK) st = cg_bfv_decrypt(s->he, &s->sk, &j->cts[i], &pt, err);
-    if (st == CG_OK) take_share(s, j, i, &pt);
-    cg_bfv_plain_free(&pt);
-    return st;
+    CG_TRY(cg_bfv_decrypt(s->he, &s->sk, &j->cts[i], &sc->pt, err));
+    take_share(s, j, i, &sc->pt);
+    return CG_OK;
 }
 
 cg_status gen_he_to_shares(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_take_fn take, void *ctx,
                            cg_error *err)
 {
     to_share_job j = {cts, take, ctx};
-    return gen_parallel(s, n, s->party == CG_CLIENT ? decrypt_item : mask_item, &j, err);
+    return scratch_parallel(s, n, s->party == CG_CLIENT ? decrypt_item : mask_item, &j, err);
 }

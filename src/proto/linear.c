@@ -83,9 +83,10 @@ static cg_status block_product(gen_sess *s, linear_job *j, size_t g, size_t c,
     cg_bfv_ct *oc = &j->outs[g * j->p.cout + c];
     const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
     const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
-    int64_t *co = cg_calloc(s->N, sizeof *co);
+    /* the bias plaintext only when there is a bias */
+    int64_t *co = j->m.b ? cg_calloc(s->N, sizeof *co) : NULL;
     cg_bfv_plain pt = {0};
-    cg_status st = inp && wpp && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    cg_status st = inp && wpp && (co || !j->m.b) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     for (size_t a = 0; st == CG_OK && a < cin; a++) {
         inp[a] = &j->ins[g * cin + a];
         wpp[a] = &wp[a];
@@ -159,13 +160,11 @@ cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t row
                    : gen_plan_of(s->N, j.m.in, j.m.out);
     j.groups = (rows + j.p.mi - 1) / j.p.mi;
     const size_t n_in = j.groups * j.p.cin, n_out = j.groups * j.p.cout;
-    j.ins = gen_alloc_cts(n_in);
-    j.outs = gen_alloc_cts(n_out);
+    j.ins = gen_take_cts(s, n_in);
+    j.outs = gen_take_cts(s, n_out);
     cg_status st = j.ins && j.outs ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     if (st == CG_OK) st = s->party == CG_CLIENT ? linear_client(s, &j, err) : linear_server(s, &j, err);
-    gen_free_cts(j.ins, n_in);
-    gen_free_cts(j.outs, n_out);
-    cg_free(j.ins);
-    cg_free(j.outs);
+    gen_give_cts(s, j.ins, n_in);
+    gen_give_cts(s, j.outs, n_out);
     return st;
 }

@@ -81,6 +81,11 @@ typedef struct gen_sess {
     cg_chan_counters setup;
     /* Prefill progress: layer passes done of all, positions done. */
     size_t prefill_done, prefill_total, prefill_positions_done;
+
+    /* Ciphertexts whose buffers outlive a layer (gen_take_cts): reused by
+     * the next layer instead of allocated and page-faulted again. */
+    cg_bfv_ct *ct_stock;
+    size_t ct_stock_n, ct_stock_cap;
 } gen_sess;
 
 /* ---- report.c ------------------------------------------------------------ */
@@ -125,6 +130,13 @@ cg_status gen_recv_cts_upto(gen_sess *s, cg_bfv_ct *cts, size_t max, size_t *n, 
 void gen_free_cts(cg_bfv_ct *cts, size_t n);
 /* An allocated array of n empty ciphertexts (freed with gen_free_cts + cg_free). */
 cg_bfv_ct *gen_alloc_cts(size_t n);
+/* The same, but filled with ciphertexts from the session's stock (their
+ * buffers kept, contents stale: every use overwrites them); gen_give_cts
+ * puts them back (up to GEN_CT_STOCK_MAX) and frees the array. */
+#define GEN_CT_STOCK_MAX 256
+cg_bfv_ct *gen_take_cts(gen_sess *s, size_t n);
+void gen_give_cts(gen_sess *s, cg_bfv_ct *cts, size_t n);
+void gen_stock_free(gen_sess *s);
 
 /* Item i's coefficients: a layout of this party's share (n values mod 2^l). */
 typedef void (*gen_layout_fn)(const gen_sess *s, const void *ctx, size_t i, uint64_t *co);

@@ -17,6 +17,7 @@
 static void sess_free(gen_sess *s)
 {
     kv_cache_free(&s->cache);
+    gen_stock_free(s);
     cg_mpc_free(s->mpc);
     cg_bfv_sk_free(&s->sk);
     cg_bfv_pk_free(&s->pk);

@@ -14,6 +14,7 @@ cg_status cg_modulus_init(cg_modulus *m, uint64_t q, cg_error *err)
     if ((q & (q - 1)) == 0) r += 1;
     m->barrett_hi = (uint64_t)(r >> 64);
     m->barrett_lo = (uint64_t)r;
+    m->barrett_sq = (uint64_t)(((cg_u128)1 << (2 * m->bits)) / q); /* bits <= 61: fits */
     return CG_OK;
 }
 

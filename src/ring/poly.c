@@ -19,6 +19,8 @@ void cg_poly_sub(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
     }
 }
 
+bool cg_poly_avx2_available(void) { return (cg_cpu_features() & CG_CPU_AVX2) != 0; }
+
 void cg_poly_neg(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a, uint64_t *out)
 {
     for (size_t i = 0; i < k; i++) {
@@ -32,7 +34,7 @@ void cg_poly_mul(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
 {
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < n; j++)
-            out[i * n + j] = cg_mod_mul(a[i * n + j], b[i * n + j], &mods[i]);
+            out[i * n + j] = cg_mod_reduce_sq((cg_u128)a[i * n + j] * b[i * n + j], &mods[i]);
 }
 
 void cg_poly_mul_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
@@ -41,7 +43,7 @@ void cg_poly_mul_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t 
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < n; j++) {
             const size_t x = i * n + j;
-            out[x] = cg_mod_reduce128((cg_u128)a[x] * b[x] + out[x], &mods[i]);
+            out[x] = cg_mod_reduce_sq((cg_u128)a[x] * b[x] + out[x], &mods[i]);
         }
 }
 

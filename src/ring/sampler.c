@@ -3,17 +3,39 @@
 
 #include "cryptogen/ring.h"
 
+/* The next `count` 64-bit words of the stream, as cg_prg_u64 would return
+ * them one by one (little-endian): the same stream position afterwards, so
+ * a seed expands to the same polynomial as with single draws, at one
+ * stream call per batch instead of one per word. */
+#define DRAW_BATCH 128
+static void draw_u64(cg_prg *prg, uint64_t *w, size_t count)
+{
+    uint8_t b[DRAW_BATCH * 8];
+    cg_prg_bytes(prg, b, count * 8);
+    for (size_t x = 0; x < count; x++) {
+        uint64_t v = 0;
+        for (int i = 7; i >= 0; i--) v = (v << 8) | b[x * 8 + (size_t)i];
+        w[x] = v;
+    }
+    cg_secure_zero(b, count * 8);
+}
+
 void cg_sample_uniform(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, uint64_t *out)
 {
+    uint64_t w[DRAW_BATCH];
     for (size_t i = 0; i < k; i++) {
         const uint64_t q = mods[i].value;
         const uint64_t mask = (q & (q - 1)) ? (~0ull >> __builtin_clzll(q)) : q - 1;
-        for (size_t j = 0; j < n; j++) {
-            uint64_t v;
-            /* Rejection on the smallest all-ones mask above q: < 2 draws expected. */
-            do v = cg_prg_u64(prg) & mask;
-            while (v >= q);
-            out[i * n + j] = v;
+        /* Rejection on the smallest all-ones mask above q: < 2 draws expected.
+         * Batches never ask for more words than values still missing, so
+         * the stream is consumed exactly as by one draw per attempt. */
+        for (size_t j = 0; j < n;) {
+            const size_t want = n - j < DRAW_BATCH ? n - j : DRAW_BATCH;
+            draw_u64(prg, w, want);
+            for (size_t x = 0; x < want; x++) {
+                const uint64_t v = w[x] & mask;
+                if (v < q) out[i * n + j++] = v;
+            }
         }
     }
 }
@@ -39,12 +61,17 @@ void cg_sample_ternary(cg_prg *prg, size_t n, int8_t *out)
 void cg_sample_cbd(cg_prg *prg, size_t n, int8_t *out)
 {
     /* Sum of 21 bits minus sum of 21 bits: variance 21/2, sigma ~ 3.24. */
-    for (size_t j = 0; j < n; j++) {
-        uint64_t r = cg_prg_u64(prg);
-        int a = __builtin_popcountll(r & 0x1fffff);
-        int b = __builtin_popcountll((r >> 21) & 0x1fffff);
-        out[j] = (int8_t)(a - b);
+    uint64_t w[DRAW_BATCH];
+    for (size_t j0 = 0; j0 < n; j0 += DRAW_BATCH) {
+        const size_t len = n - j0 < DRAW_BATCH ? n - j0 : DRAW_BATCH;
+        draw_u64(prg, w, len);
+        for (size_t x = 0; x < len; x++) {
+            int a = __builtin_popcountll(w[x] & 0x1fffff);
+            int b = __builtin_popcountll((w[x] >> 21) & 0x1fffff);
+            out[j0 + x] = (int8_t)(a - b);
+        }
     }
+    cg_secure_zero(w, sizeof w);
 }
 
 void cg_small_to_rns(const cg_modulus *mods, size_t k, size_t n, const int8_t *v, uint64_t *out)

@@ -32,6 +32,8 @@ static void test_modular_arithmetic_matches_int128(void **state)
             uint64_t a = rnd() % q, b = rnd() % q;
             if (i == 2) a = b = q - 1;
             assert_true(cg_mod_mul(a, b, &m) == (uint64_t)((cg_u128)a * b % q));
+            const uint64_t c = i == 2 ? q - 1 : rnd() % q;
+            assert_true(cg_mod_reduce_sq((cg_u128)a * b + c, &m) == (uint64_t)(((cg_u128)a * b + c) % q));
             assert_true(cg_mod_add(a, b, q) == (uint64_t)(((cg_u128)a + b) % q));
             assert_true(cg_mod_sub(a, b, q) == (uint64_t)(((cg_u128)a + q - b) % q));
             assert_true(cg_mod_neg(a, q) == (q - a) % q);
@@ -316,6 +318,39 @@ static void test_poly_ops_and_automorphisms(void **state)
     for (int i = 0; i < 2; i++) cg_ntt_table_free(&tabs[i]);
 }
 
+/* The AVX2 row add/sub equal the portable ones, edges (0, q-1) and a
+ * tail that is not a multiple of four included. */
+static void test_poly_add_sub_avx2_match_portable(void **state)
+{
+    (void)state;
+    if (!cg_poly_avx2_available()) skip();
+    cg_modulus m[2];
+    uint64_t q[2];
+    cg_primes_ntt(44, 1024, 1, NULL, 0, &q[0], NULL);
+    cg_primes_ntt(60, 1024, 1, NULL, 0, &q[1], NULL);
+    cg_modulus_init(&m[0], q[0], NULL);
+    cg_modulus_init(&m[1], q[1], NULL);
+    enum { N = 1027 };
+    static uint64_t a[2 * N], b[2 * N], r1[2 * N], r2[2 * N];
+    for (size_t i = 0; i < 2 * N; i++) {
+        const uint64_t qi = q[i / N];
+        a[i] = rnd() % qi;
+        b[i] = rnd() % qi;
+        if (i % 7 == 0) a[i] = qi - 1;
+        if (i % 11 == 0) b[i] = qi - 1;
+        if (i % 13 == 0) a[i] = 0;
+    }
+    cg_poly_add(m, 2, N, a, b, r1);
+    cg_poly_add_avx2(m, 2, N, a, b, r2);
+    assert_memory_equal(r1, r2, sizeof r1);
+    cg_poly_sub(m, 2, N, a, b, r1);
+    cg_poly_sub_avx2(m, 2, N, a, b, r2);
+    assert_memory_equal(r1, r2, sizeof r1);
+    cg_poly_add(m, 2, N, a, b, r1);
+    cg_poly_add_avx2(m, 2, N, a, b, a); /* in place */
+    assert_memory_equal(a, r1, sizeof a);
+}
+
 static void test_samplers(void **state)
 {
     (void)state;
@@ -366,6 +401,35 @@ static void test_samplers(void **state)
     cg_sample_uniform(&p1, &m, 1, 4096, w);
     cg_sample_uniform(&p2, &m, 1, 4096, w2);
     assert_memory_equal(w, w2, 4096 * 8);
+    /* The batched draws expand a seed exactly as one word per attempt did
+     * (rejections included: a 2^59 + small prime rejects about half), and
+     * leave the stream at the same place. */
+    const uint64_t q59 = (1ull << 59) + 1; /* any odd value: rejection only needs the bound */
+    cg_modulus mh;
+    mh.value = q59;
+    const cg_modulus two[2] = {m, mh};
+    uint64_t *w3 = cg_alloc(2 * 1000 * 8);
+    cg_prg_init(&p1, seed, 4);
+    cg_prg_init(&p2, seed, 4);
+    cg_sample_uniform(&p1, two, 2, 1000, w3);
+    const uint64_t masks[2] = {~0ull >> __builtin_clzll(q), ~0ull >> __builtin_clzll(q59)};
+    for (size_t i = 0; i < 2; i++)
+        for (size_t j = 0; j < 1000; j++) {
+            uint64_t d;
+            do d = cg_prg_u64(&p2) & masks[i];
+            while (d >= two[i].value);
+            assert_int_equal(w3[i * 1000 + j], d);
+        }
+    assert_int_equal(cg_prg_u64(&p1), cg_prg_u64(&p2));
+    int8_t e1[300];
+    cg_sample_cbd(&p1, 300, e1);
+    for (size_t j = 0; j < 300; j++) {
+        uint64_t r = cg_prg_u64(&p2);
+        assert_int_equal(e1[j], __builtin_popcountll(r & 0x1fffff) -
+                                    __builtin_popcountll((r >> 21) & 0x1fffff));
+    }
+    assert_int_equal(cg_prg_u64(&p1), cg_prg_u64(&p2));
+    cg_free(w3);
     cg_free(w);
     cg_free(w2);
 }
@@ -383,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_rns_compose_and_base_conversion),
         cmocka_unit_test(test_poly_ops_and_automorphisms),
         cmocka_unit_test(test_samplers),
+        cmocka_unit_test(test_poly_add_sub_avx2_match_portable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
