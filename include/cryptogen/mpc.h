@@ -208,7 +208,7 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
  * cg_fxp_ref_layernorm (divisions by n as in docs/NUMERICS.md).
  * Preconditions (values in real units, l = 37, s = 12 in brackets):
  * |row sum| < 2^(l-2-s) [2^23], |mean| < 2^(l-2-s-CG_LN_MEAN_BITS) [128],
- * |x - mean| < 2^(l-2-s) [8192]; with L = l + CG_LN_WIDE_BITS [50] and
+ * |x - mean| < 2^(l-2-s) [2^23]; with L = l + CG_LN_WIDE_BITS [50] and
  * h = CG_LN_SQ_SHIFT: |x - mean| < 2^((L-2)/2 - s + h) [16384], sum of
  * (x - mean)^2 < 2^(L-2-s) [2^36], variance < 2^(l-2-s) [2^23];
  * |x - mean| / sqrt(var + eps) < 2^(l-2-2s-CG_LN_RS_EXTRA) [64]. Format:
