@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/model_dir.h"
+#include "cli/range_check.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cli/tls_opts.h"
@@ -177,6 +178,9 @@ int cg_cmd_serve(int argc, char **argv)
     /* MB counts are shifted into bytes: at most 2^40 MB keeps that in 64 bits */
     uint64_t mem_mb = 8192, weights_mb = 2048, timeout_s = 60, handshake_s = 10;
     cli_tls tls = {0};
+    const char *calib = NULL;
+    double margin = CG_RANGE_MARGIN;
+    uint64_t calib_tokens = 0;
     const cli_opt opts[] = {
         CLI_OPT_STRING("listen", 0, listen_at, "HOST:PORT", "address to serve on (port 0: any free port)"),
         CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),
@@ -195,6 +199,12 @@ int cg_cmd_serve(int argc, char **argv)
         CLI_OPT_U64("timeout", 0, timeout_s, "S", 1, 86400, "a client silent this long ends its session"),
         CLI_OPT_U64("handshake-timeout", 0, handshake_s, "S", 1, 3600,
                     "a connection must finish TLS and send its request within this, or is dropped"),
+        CLI_OPT_STRING("calibration", 0, calib, "FILE",
+                       "text for the load-time range check (default: the default model's "
+                       "calibration.txt)"),
+        CLI_OPT_DOUBLE("margin", 0, margin, "M", 1.0, 1e6, "safety margin of the range check"),
+        CLI_OPT_U64("calibration-tokens", 0, calib_tokens, "N", 0, UINT64_MAX,
+                    "range check on the first N tokens (0: all; --random: 16)"),
         CLI_TLS_SERVER_OPTS(tls),
         {0},
     };
@@ -226,15 +236,31 @@ int cg_cmd_serve(int argc, char **argv)
     cg_gpt2_config rcfg;
     if (shape && !cli_parse_shape(shape, &rcfg))
         return cli_usage_error(&cmd, "--random '%s' is not a valid shape", shape);
+    cg_range_report rep = {0};
+    size_t ntok = 0;
+    if (shape && calib_tokens == 0) calib_tokens = 16; /* random weights: ranges barely move */
+    /* never silently wrong: a model beyond the format's ranges is refused */
     if ((shape ? cg_gpt2_random(&m, &rcfg, seed, &err) : cg_gpt2_load(&m, dir, &err)) != CG_OK ||
+        cli_range_check(m, shape ? NULL : dir, calib, margin, (size_t)calib_tokens, &rep, &ntok,
+                        &err) != CG_OK ||
         cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK ||
         cg_listen(&l, listen_at, &err) != CG_OK) {
         fprintf(stderr, "cryptogen serve: %s\n", err.msg);
+        cg_range_report_free(&rep);
         cg_fixed_model_free(fm);
         cg_gpt2_free(m);
         cg_tls_config_free(tls_cfg);
         return 1;
     }
+    {
+        const cg_range_item *w = &rep.items[rep.worst];
+        char where[24] = "final layer";
+        if (w->layer < m->cfg.n_layer) snprintf(where, sizeof where, "layer %u", w->layer);
+        serve_log("cryptogen serve: range check passed on %zu calibration tokens (margin %g; "
+                  "closest: %s, %s at %.0f %% of its bound)",
+                  ntok, margin, where, w->quantity, 100.0 * w->needed / w->limit);
+    }
+    cg_range_report_free(&rep);
     cg_gpt2_free(m); /* the quantised copy is all a session needs */
     cg_gen_weights *ws = NULL;
     if (cg_gen_weights_new(&ws, fm, "paper", (uint64_t)weights_mb << 20, threads, &err) != CG_OK) {
