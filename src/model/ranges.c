@@ -185,7 +185,8 @@ cg_status cg_fixed_check_ranges(const cg_gpt2 *m, cg_fixed_config fx, const uint
     for (unsigned layer = 0; st == CG_OK && layer <= L; layer++)
         for (int q = 0; q < Q_N; q++) {
             bool final = layer == L, ln1 = q < Q_LN2;
-            if (final != (ln1 || q == Q_LOGITS)) continue; /* the final row: ln_f and logits */
+            /* the final row: ln_f (as ln_1's slots) and the logits only */
+            if (final ? !(ln1 || q == Q_LOGITS) : q == Q_LOGITS) continue;
             bool sq;
             cg_range_item *it = &rep->items[rep->n];
             it->layer = layer;
