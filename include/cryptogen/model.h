@@ -47,6 +47,11 @@ cg_status cg_gpt2_load_files(cg_gpt2 **model, const char *config_path, const cha
 cg_status cg_gpt2_random(cg_gpt2 **model, const cg_gpt2_config *cfg, uint64_t seed, cg_error *err);
 /* GPT-2 base shape: 12 layers, 768 wide, 12 heads, 1024 positions, 50257 tokens. */
 cg_gpt2_config cg_gpt2_base_config(void);
+/* The GPT-2 family by name: gpt2-base (or gpt2), gpt2-medium (24 layers,
+ * 1,024 wide, 16 heads), gpt2-large (36, 1,280, 20), gpt2-xl (48, 1,600,
+ * 25), distilgpt2 (6, 768, 12); 1,024 positions, 50,257 tokens. CG_ERR_ARG
+ * for another name. */
+cg_status cg_gpt2_named_config(const char *name, cg_gpt2_config *cfg, cg_error *err);
 void cg_gpt2_free(cg_gpt2 *model);
 
 /* Float forward with a KV cache. */

@@ -92,12 +92,38 @@ static void test_secure_equals_emulator(void **state)
     cg_gpt2_free(m);
 }
 
+/* GPT-2 XL's head layout in small: head size 64 with 5 heads (width 320,
+ * not a power of two, as XL's 25 heads make 1,600): secure = emulator. */
+static void test_odd_head_count(void **state)
+{
+    (void)state;
+    cg_gpt2_config cfg = {.n_layer = 2, .n_head = 5, .n_embd = 320, .n_positions = 64,
+                          .vocab_size = 300, .ln_eps = 1e-5f};
+    cg_gpt2 *m = NULL;
+    cg_fixed_model *fm = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_gpt2_random(&m, &cfg, 25, &err), CG_OK);
+    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    enum { NEW = 3 };
+    uint32_t want[NEW], got[NEW];
+    emulate(fm, prompt, 3, NEW, want);
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 3,
+                          .new_tokens = NEW, .block_positions = 4};
+    server_job sj;
+    client_log cl = {0};
+    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+    assert_memory_equal(got, want, sizeof want);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_emulator_close_to_float),
         cmocka_unit_test(test_secure_equals_emulator),
+        cmocka_unit_test(test_odd_head_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
