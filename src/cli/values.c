@@ -34,7 +34,7 @@ static bool shape_of(const char *s, cg_gpt2_config *cfg, char *why, size_t why_s
     uint32_t v[5];
     size_t n = 0;
     if (strlen(s) > 64 || !scan_u32_list(s, NULL, &n) || n != 5) {
-        snprintf(why, why_size, "is not a GPT-2 size (gpt2-base|gpt2-medium|gpt2-large|gpt2-xl|distilgpt2) or layers,heads,width,vocab,positions");
+        snprintf(why, why_size, "is not gpt2-base (gpt2-medium, gpt2-large, gpt2-xl, distilgpt2) or layers,heads,width,vocab,positions");
         return false;
     }
     scan_u32_list(s, v, &n);
