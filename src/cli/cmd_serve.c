@@ -280,6 +280,14 @@ int cg_cmd_serve(int argc, char **argv)
                        .max_sessions = max_sessions,
                        .allow_presets = allow,
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
+    uint64_t all_bytes = 0;
+    if (cg_gen_weights_size(&fm->cfg, "paper", &all_bytes, &err) == CG_OK &&
+        cg_gen_weights_bytes(ws) < all_bytes)
+        serve_log("cryptogen serve: the weights need %.0f MB pre-encoded, --weights-memory allows "
+                  "%llu MB: %.0f MB are pre-encoded (largest matrices first), the rest is encoded per "
+                  "use, which costs time in every linear layer",
+                  (double)all_bytes / 1e6, (unsigned long long)weights_mb,
+                  (double)cg_gen_weights_bytes(ws) / 1e6);
     serve_log("cryptogen serve: %s on port %u (%s, %d sessions at most, %.0f MB of pre-encoded weights)",
             shape ? "random weights" : dir, (unsigned)cg_listener_port(l),
             tls_cfg ? "TLS 1.3" : "PLAINTEXT TCP", max_sessions, (double)cg_gen_weights_bytes(ws) / 1e6);
