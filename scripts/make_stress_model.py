@@ -18,6 +18,9 @@ downloaded here, so this script builds models with the same statistics:
       neurons, attention outputs, every LayerNorm's gamma and beta except the
       two injecting ln_2), as the massive channels of GPT-2 carry no token
       information. Text quality: `cryptogen ppl` (docs/ACCURACY.md).
+  --steps 1: wpe[0] holds a marker of 10 and layer 1's MLP writes the rest
+      (VALUE - 10) at once: an MLP output beyond 2,048, which serve accepts
+      by picking weight fraction 11 (and logs it).
   --random-base: GPT-2 base shape (12 layers, 768 wide, 12 heads, 1,024
       positions) with random weights (N(0, 0.02), GPT-2 init) and the same
       injection, for timing; the tokenizer files are copied from --src.
@@ -98,9 +101,10 @@ def random_model(cfg, seed):
     return t
 
 
-def inject(t, n_layer, value, n_channels, threshold=4.0):
+def inject(t, n_layer, value, n_channels, steps=3, threshold=4.0):
     """Massive activations at position 0: channel c_k reaches sign_k * value
-    from layer 2 on (wpe[0], layer 0 and layer 1 add value / 3 each)."""
+    from layer 2 on (steps 3: wpe[0], layer 0 and layer 1 add value / 3
+    each; steps 1: wpe[0] a marker of 10, layer 1 the rest)."""
     wte = t["wte.weight"]
     # the least-used channels: smallest token-embedding column norms
     chans = [int(c) for c in np.argsort(np.linalg.norm(wte, axis=0))[:n_channels]]
@@ -109,7 +113,9 @@ def inject(t, n_layer, value, n_channels, threshold=4.0):
     # ln_out[c] at position 0 once the channels dominate the row's variance:
     # one channel A: (A - A/d) / (A sqrt(d - 1) / d); two (A, -A): sqrt(d / 2)
     ln_c = np.sqrt(d - 1.0) if n_channels == 1 else np.sqrt(d / 2.0)
-    marker = value / 3
+    marker = value / 3 if steps == 3 else 10.0
+    per_layer = value / 3 if steps == 3 else value - marker
+    injecting = (0, 1) if steps == 3 else (1,)
     for c, sg in zip(chans, signs):
         wte[:, c] = 0.0
         t["wpe.weight"][:, c] = 0.0
@@ -130,7 +136,7 @@ def inject(t, n_layer, value, n_channels, threshold=4.0):
             fc_w[c, :] = 0.0
             fc2_w[:, c] = 0.0
             fc2_b[c] = 0.0
-            inj = i < 2
+            inj = i in injecting
             t[p + "ln_2.weight"][c] = 1.0 if inj else 0.0
             t[p + "ln_2.bias"][c] = 0.0
             if inj:
@@ -139,7 +145,7 @@ def inject(t, n_layer, value, n_channels, threshold=4.0):
                 fc_w[c, j] = sg
                 fc_b[j] = -threshold
                 fc2_w[j, :] = 0.0
-                fc2_w[j, c] = sg * (value / 3) / (ln_c - threshold)
+                fc2_w[j, c] = sg * per_layer / (ln_c - threshold)
     return chans
 
 
@@ -149,6 +155,8 @@ def main():
     ap.add_argument("--out", required=True, help="output model directory")
     ap.add_argument("--value", type=float, default=3000.0, help="outlier magnitude from layer 2 on")
     ap.add_argument("--channels", type=int, default=2, choices=(1, 2), help="outlier channels (+, -)")
+    ap.add_argument("--steps", type=int, default=3, choices=(1, 3),
+                    help="3: wpe[0] + two MLPs of VALUE/3; 1: one MLP writes it at once")
     ap.add_argument("--random-base", action="store_true", help="GPT-2 base shape, random weights")
     ap.add_argument("--seed", type=int, default=16)
     a = ap.parse_args()
@@ -159,7 +167,7 @@ def main():
         t = random_model(cfg, a.seed)
     else:
         t = load_safetensors(os.path.join(a.src, "model.safetensors"))
-    chans = inject(t, cfg["n_layer"], a.value, a.channels)
+    chans = inject(t, cfg["n_layer"], a.value, a.channels, a.steps)
     os.makedirs(a.out, exist_ok=True)
     cfg["torch_dtype"] = "float16"
     with open(os.path.join(a.out, "config.json"), "w") as f:

@@ -189,6 +189,7 @@ typedef struct cg_range_item {
     unsigned layer; /* n_layer: the final LayerNorm and the logits */
     char quantity[96];
     double observed, needed, limit; /* needed = observed with the margin */
+    bool weight_bound; /* the limit is 2^(l-2-s-w) or 2^(l-1-s-w): a smaller w widens it */
 } cg_range_item;
 typedef struct cg_range_report {
     cg_range_item *items;

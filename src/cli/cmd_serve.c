@@ -10,6 +10,7 @@
  * both within --handshake-timeout; only then does it take a session slot, so
  * clients that connect and say nothing cannot hold the slots. */
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -238,12 +239,13 @@ int cg_cmd_serve(int argc, char **argv)
         return cli_usage_error(&cmd, "--random '%s' is not a valid shape", shape);
     cg_range_report rep = {0};
     size_t ntok = 0;
+    cg_fixed_config fx = cg_fixed_default();
     if (shape && calib_tokens == 0) calib_tokens = 16; /* random weights: ranges barely move */
     /* never silently wrong: a model beyond the format's ranges is refused */
     if ((shape ? cg_gpt2_random(&m, &rcfg, seed, &err) : cg_gpt2_load(&m, dir, &err)) != CG_OK ||
-        cli_range_check(m, shape ? NULL : dir, calib, margin, (size_t)calib_tokens, &rep, &ntok,
-                        &err) != CG_OK ||
-        cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK ||
+        cli_range_check(m, shape ? NULL : dir, calib, margin, (size_t)calib_tokens, &fx, &rep,
+                        &ntok, &err) != CG_OK ||
+        cg_fixed_model_new(&fm, m, fx, &err) != CG_OK ||
         cg_listen(&l, listen_at, &err) != CG_OK) {
         fprintf(stderr, "cryptogen serve: %s\n", err.msg);
         cg_range_report_free(&rep);
@@ -259,6 +261,12 @@ int cg_cmd_serve(int argc, char **argv)
         serve_log("cryptogen serve: range check passed on %zu calibration tokens (margin %g; "
                   "closest: %s, %s at %.0f %% of its bound)",
                   ntok, margin, where, w->quantity, 100.0 * w->needed / w->limit);
+        if (fx.weight_frac != cg_fixed_default().weight_frac)
+            serve_log("cryptogen serve: a linear layer's output exceeds the bound at weight fraction "
+                      "%u: serving with weight fraction %u (bound %g; the weights' rounding error "
+                      "doubles per bit)",
+                      cg_fixed_default().weight_frac, fx.weight_frac,
+                      ldexp(1.0, (int)fx.act.ring_bits - 2 - (int)fx.act.frac_bits - (int)fx.weight_frac));
     }
     cg_range_report_free(&rep);
     cg_gpt2_free(m); /* the quantised copy is all a session needs */

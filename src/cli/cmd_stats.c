@@ -80,9 +80,15 @@ static int run_check(const char *dir, const char *calib, double margin, size_t m
     cg_gpt2 *m = NULL;
     cg_range_report rep = {0};
     size_t ntok = 0;
+    cg_fixed_config fx = cg_fixed_default();
     cg_status st = cg_gpt2_load(&m, dir, &err);
-    if (st == CG_OK) st = cli_range_check(m, dir, calib, margin, max_tokens, &rep, &ntok, &err);
-    if (st == CG_OK || st == CG_ERR_RANGE) cli_range_report_json(stdout, &rep, calib, ntok, m->cfg.n_layer);
+    if (st == CG_OK) st = cli_range_check(m, dir, calib, margin, max_tokens, &fx, &rep, &ntok, &err);
+    if (st == CG_OK || st == CG_ERR_RANGE)
+        cli_range_report_json(stdout, &rep, calib, ntok, m->cfg.n_layer, fx);
+    if (st == CG_OK && fx.weight_frac != cg_fixed_default().weight_frac)
+        fprintf(stderr, "cryptogen stats: a linear layer's output needs a wider bound: serve would use "
+                        "weight fraction %u instead of %u\n",
+                fx.weight_frac, cg_fixed_default().weight_frac);
     if (st != CG_OK) fprintf(stderr, "cryptogen stats: %s\n", err.msg);
     cg_range_report_free(&rep);
     cg_gpt2_free(m);

@@ -131,6 +131,8 @@ static double limit(const cg_gpt2_config *cfg, cg_fixed_config fx, int q, bool *
     }
 }
 
+static unsigned s_of(cg_fixed_config fx) { return fx.act.frac_bits; }
+
 static const char *quantity_name(int q, char *buf, size_t size)
 {
     if (q < Q_QKV) {
@@ -193,6 +195,9 @@ cg_status cg_fixed_check_ranges(const cg_gpt2 *m, cg_fixed_config fx, const uint
             it->limit = limit(&m->cfg, fx, q, &sq);
             it->observed = c.obs[(size_t)layer * Q_N + q];
             it->needed = it->observed * (sq ? margin * margin : margin);
+            /* bounds that a smaller weight fraction w widens (linear outputs) */
+            it->weight_bound = q == Q_QKV || q == Q_PROJ || q == Q_MLP || q == Q_LOGITS ||
+                               (q == Q_GELU && fx.weight_frac > s_of(fx));
             if (final && ln1)
                 snprintf(it->quantity, sizeof it->quantity, "%s input %s", LN_WHERE[2],
                          LN_NAMES[q % LN_N]);

@@ -18,8 +18,8 @@ $py -c 'import numpy' 2> /dev/null || { echo "SKIP: no numpy"; exit 77; }
 
 $py "$src/scripts/make_stress_model.py" --src "$src/models/default" --out "$tmp/stress" > /dev/null ||
     { echo "FAIL: make_stress_model"; exit 1; }
-$py "$src/scripts/make_stress_model.py" --src "$src/models/default" --out "$tmp/beyond" --value 12000 \
-    > /dev/null || { echo "FAIL: make_stress_model --value 12000"; exit 1; }
+$py "$src/scripts/make_stress_model.py" --src "$src/models/default" --out "$tmp/beyond" --value 30000 \
+    > /dev/null || { echo "FAIL: make_stress_model --value 30000"; exit 1; }
 
 "$bin" stats --check --model "$tmp/stress" > "$tmp/ok.json" 2> "$tmp/ok.err" ||
     fail "stats --check on the +-3,000 stress model: $(cat "$tmp/ok.err")"
@@ -37,6 +37,21 @@ rc=$?
 [ $rc -eq 1 ] || fail "serve of the model beyond the ranges: exit $rc, not 1"
 grep -q 'cryptogen serve: layer [01]: MLP output |y| (c_proj) reaches' "$tmp/serve.err" ||
     fail "serve: refusal lacks the layer and quantity: $(cat "$tmp/serve.err")"
+
+# one MLP writing +-2,990 at once: serve picks weight fraction 11 and says so
+$py "$src/scripts/make_stress_model.py" --src "$src/models/default" --out "$tmp/onestep" --steps 1 \
+    > /dev/null || fail "make_stress_model --steps 1"
+"$bin" stats --check --model "$tmp/onestep" > "$tmp/w11.json" 2> "$tmp/w11.err" ||
+    fail "stats --check on the one-step model: $(cat "$tmp/w11.err")"
+grep -q '"weight_frac": 11' "$tmp/w11.json" || fail "stats --check: weight_frac 11 not chosen"
+timeout 60 "$bin" serve --model "$tmp/onestep" --listen 127.0.0.1:0 --insecure-plaintext \
+    --weights-memory 0 > /dev/null 2> "$tmp/w11serve.err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q ' on port ' "$tmp/w11serve.err" && break; sleep 0.3; done
+kill "$pid" 2> /dev/null
+wait "$pid" 2> /dev/null
+grep -q 'serving with weight fraction 11' "$tmp/w11serve.err" ||
+    fail "serve: no log of weight fraction 11: $(cat "$tmp/w11serve.err")"
 
 # a calibration file of one's own, and a missing one
 printf 'Once upon a time there was a cat.\n' > "$tmp/calib.txt"

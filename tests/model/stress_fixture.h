@@ -13,7 +13,10 @@
 #define STRESS_C1 3
 #define STRESS_C2 11
 
-static inline void stress_inject(cg_gpt2 *m, double value)
+/* steps 3: wpe[0] and the MLPs of layers 0 and 1 add value / 3 each;
+ * steps 1: wpe[0] holds a marker of 10 and layer 1's MLP writes the rest at
+ * once (an MLP output beyond 2,048 at value 3,000: needs w = 11). */
+static inline void stress_inject_steps(cg_gpt2 *m, double value, int steps)
 {
     const size_t d = m->cfg.n_embd, V = m->cfg.vocab_size, P = m->cfg.n_positions, F = 4 * d;
     const size_t ch[2] = {STRESS_C1, STRESS_C2};
@@ -24,7 +27,8 @@ static inline void stress_inject(cg_gpt2 *m, double value)
         const size_t c = ch[k];
         for (size_t v = 0; v < V; v++) wte[v * d + c] = 0;
         for (size_t p = 0; p < P; p++) wpe[p * d + c] = 0;
-        wpe[c] = sg[k] * (float)(value / 3);
+        const double first = steps == 1 ? 10.0 : value / 3, per = steps == 1 ? value - 10.0 : value / 3;
+        wpe[c] = sg[k] * (float)first;
         ((float *)m->lnf_w)[c] = ((float *)m->lnf_b)[c] = 0;
         for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
             cg_gpt2_layer *L = &m->layers[l];
@@ -35,29 +39,34 @@ static inline void stress_inject(cg_gpt2 *m, double value)
             for (size_t i = 0; i < d; i++) proj_w[i * d + c] = 0;
             for (size_t j = 0; j < F; j++) fc_w[c * F + j] = 0;
             for (size_t j = 0; j < F; j++) fc2_w[j * d + c] = 0;
-            ((float *)L->ln2_w)[c] = l < 2 ? 1.0f : 0.0f;
-            if (l >= 2) continue;
+            const bool inj = steps == 1 ? l == 1 : l < 2;
+            ((float *)L->ln2_w)[c] = inj ? 1.0f : 0.0f;
+            if (!inj) continue;
             const size_t j = (size_t)k; /* the injecting neuron */
             for (size_t i = 0; i < d; i++) fc_w[i * F + j] = 0;
             fc_w[c * F + j] = sg[k];
             fc_b[j] = (float)-thr;
             for (size_t o = 0; o < d; o++) fc2_w[j * d + o] = 0;
-            fc2_w[j * d + c] = sg[k] * (float)(value / 3 / (ln_c - thr));
+            fc2_w[j * d + c] = sg[k] * (float)(per / (ln_c - thr));
         }
     }
 }
 
+static inline void stress_inject(cg_gpt2 *m, double value) { stress_inject_steps(m, value, 3); }
+
 /* A random GPT-2-shaped model (3 layers, 128 wide, 2 heads of 64) with the
  * outliers. */
-static inline cg_gpt2 *stress_model(double value)
+static inline cg_gpt2 *stress_model_steps(double value, int steps)
 {
     cg_gpt2_config cfg = {.n_layer = 3, .n_head = 2, .n_embd = 128, .n_positions = 64,
                           .vocab_size = 300, .ln_eps = 1e-5f};
     cg_gpt2 *m = NULL;
     cg_error err = {0};
     if (cg_gpt2_random(&m, &cfg, 16, &err) != CG_OK) return NULL;
-    stress_inject(m, value);
+    stress_inject_steps(m, value, steps);
     return m;
 }
+
+static inline cg_gpt2 *stress_model(double value) { return stress_model_steps(value, 3); }
 
 #endif

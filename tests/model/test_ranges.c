@@ -79,12 +79,34 @@ static void test_beyond_refused(void **state)
     cg_gpt2_free(m);
 }
 
+/* One MLP writing +-2,990 at once: beyond 2,048 at w = 12, inside 4,096 at
+ * w = 11 (what serve then picks, tests/cli/test_range_check.sh). */
+static void test_one_step_needs_w11(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = stress_model_steps(3000.0, 1);
+    cg_range_report rep;
+    cg_error err = {0};
+    cg_fixed_config fx = cg_fixed_default();
+    assert_int_equal(cg_fixed_check_ranges(m, fx, toks, NT, 0, CG_RANGE_MARGIN, &rep, &err),
+                     CG_ERR_RANGE);
+    assert_non_null(strstr(err.msg, "layer 1: MLP output"));
+    assert_true(rep.items[rep.worst].weight_bound);
+    cg_range_report_free(&rep);
+    fx.weight_frac = 11;
+    assert_int_equal(cg_fixed_check_ranges(m, fx, toks, NT, 0, CG_RANGE_MARGIN, &rep, &err), CG_OK);
+    assert_true(observed(&rep, 2, "LayerNorm 1 input |x - mean|") > 2900);
+    cg_range_report_free(&rep);
+    cg_gpt2_free(m);
+}
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_massive_passes),
         cmocka_unit_test(test_beyond_refused),
+        cmocka_unit_test(test_one_step_needs_w11),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

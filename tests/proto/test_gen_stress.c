@@ -92,6 +92,31 @@ static void test_secure_equals_emulator(void **state)
     cg_gpt2_free(m);
 }
 
+/* The outliers written by one MLP at once (+-2,990) served at weight
+ * fraction 11, as serve picks for it: secure = emulator. */
+static void test_one_step_at_w11(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = stress_model_steps(3000.0, 1);
+    assert_non_null(m);
+    cg_fixed_model *fm = NULL;
+    cg_error err = {0};
+    cg_fixed_config fx = cg_fixed_default();
+    fx.weight_frac = 11;
+    assert_int_equal(cg_fixed_model_new(&fm, m, fx, &err), CG_OK);
+    enum { NEW = 3 };
+    uint32_t want[NEW], got[NEW];
+    emulate(fm, prompt, 6, NEW, want);
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 6,
+                          .new_tokens = NEW, .block_positions = 8};
+    server_job sj;
+    client_log cl = {0};
+    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+    assert_memory_equal(got, want, sizeof want);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 /* GPT-2 XL's head layout in small: head size 64 with 5 heads (width 320,
  * not a power of two, as XL's 25 heads make 1,600): secure = emulator. */
 static void test_odd_head_count(void **state)
@@ -124,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_emulator_close_to_float),
         cmocka_unit_test(test_secure_equals_emulator),
         cmocka_unit_test(test_odd_head_count),
+        cmocka_unit_test(test_one_step_at_w11),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
