@@ -1,8 +1,8 @@
 /* GPT-2's massive activations (issue 16): a model whose residual stream
- * carries +-3,000 at position 0 from layer 2 on (tests/model/stress_fixture.h)
+ * carries +-3,000 at position 0 from layer 2 on (tests/proto/stress_fixture.h)
  * generates the emulator's tokens in the secure run, and the emulator's
  * logits stay within a stated bound of float (that the outliers are there
- * is checked in tests/model/test_ranges.c). With the former LayerNorm
+ * is checked in tests/proto/test_ranges.c). With the former LayerNorm
  * (commit 6b62dca) the secure tokens of this test were 5 26 50 50 and
  * 126 103 103 81 in two runs, the emulator's 81 81 81 81. */
 #include <math.h>
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
-#include "model/stress_fixture.h"
+#include "proto/stress_fixture.h"
 #include "proto/gen_fixture.h"
 
 static const uint32_t prompt[6] = {17, 250, 3, 99, 4, 5};

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "model/stress_fixture.h"
+#include "proto/stress_fixture.h"
 
 static const uint32_t toks[] = {5, 17, 250, 3, 99, 4, 42, 7, 8, 123, 10, 11, 12, 13, 14, 15};
 #define NT (sizeof toks / sizeof toks[0])
