@@ -78,11 +78,19 @@ cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
  * and c = round(2^(a+b) / n), so the product stays near result * 2^b (inside
  * a 37-bit ring); b = CG_LN_MEAN_BITS for the mean, CG_LN_VAR_BITS for the
  * variance. The squares are of d = (x - mean) >> CG_LN_SQ_SHIFT, shifted
- * back by frac - 2 CG_LN_SQ_SHIFT, so that (x - mean)^2 up to ~181^2 fits
- * 37 bits before its truncation. */
+ * back by frac - 2 CG_LN_SQ_SHIFT, and they, their sum and the division
+ * by n are computed in a ring CG_LN_WIDE_BITS wider (the protocol lifts
+ * d's shares into it in its truncation), so that GPT-2's massive
+ * activations (|x - mean| ~ 3,000) keep their squares; the variance comes
+ * back to ring_bits by a local reduction. The inverse square root carries
+ * CG_LN_RS_EXTRA more fraction bits (the small 1/std of an outlier row keeps
+ * its significant bits); the final product is truncated by frac +
+ * CG_LN_RS_EXTRA. Ranges: cg_mpc_layernorm (mpc.h), docs/NUMERICS.md. */
 #define CG_LN_MEAN_BITS 16
 #define CG_LN_VAR_BITS 10
 #define CG_LN_SQ_SHIFT 2
+#define CG_LN_WIDE_BITS 13
+#define CG_LN_RS_EXTRA 5
 cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
                                cg_error *err);
 

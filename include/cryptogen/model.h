@@ -47,6 +47,11 @@ cg_status cg_gpt2_load_files(cg_gpt2 **model, const char *config_path, const cha
 cg_status cg_gpt2_random(cg_gpt2 **model, const cg_gpt2_config *cfg, uint64_t seed, cg_error *err);
 /* GPT-2 base shape: 12 layers, 768 wide, 12 heads, 1024 positions, 50257 tokens. */
 cg_gpt2_config cg_gpt2_base_config(void);
+/* The GPT-2 family by name: gpt2-base (or gpt2), gpt2-medium (24 layers,
+ * 1,024 wide, 16 heads), gpt2-large (36, 1,280, 20), gpt2-xl (48, 1,600,
+ * 25), distilgpt2 (6, 768, 12); 1,024 positions, 50,257 tokens. CG_ERR_ARG
+ * for another name. */
+cg_status cg_gpt2_named_config(const char *name, cg_gpt2_config *cfg, cg_error *err);
 void cg_gpt2_free(cg_gpt2 *model);
 
 /* Float forward with a KV cache. */
@@ -169,6 +174,34 @@ void cg_fixed_matvec(cg_fxp f, const int32_t *w, const int64_t *b, size_t out, s
 /* Attention scores (n values at scale 2s) to scale s times 1/sqrt(dh), by
  * cg_fixed_score_scaling with the model's score_shift and score_mul. */
 void cg_fixed_scale_scores(const cg_fixed_model *m, int64_t *sc, size_t n);
+
+/* ---- Range check (ranges.c) -----------------------------------------------
+ * Runs calibration tokens (windows of ctx_len, 0 = the model's positions)
+ * through the float model and compares every quantity a protocol step has a
+ * precondition on (LayerNorm inputs' row sum, mean, |x - mean|, sum of
+ * squares, variance, |x - mean| / std; every linear layer's output; the
+ * attention scores and their spread within a row; GELU's input; the logits)
+ * with the bound the format gives (docs/NUMERICS.md), the observed maximum
+ * times margin (squared for squared quantities) against the bound. Returns
+ * CG_ERR_RANGE with a message naming the layer and the quantity when one
+ * exceeds it (the report is filled either way; free it). */
+typedef struct cg_range_item {
+    unsigned layer; /* n_layer: the final LayerNorm and the logits */
+    char quantity[96];
+    double observed, needed, limit; /* needed = observed with the margin */
+    bool weight_bound; /* the limit is 2^(l-2-s-w) or 2^(l-1-s-w): a smaller w widens it */
+} cg_range_item;
+typedef struct cg_range_report {
+    cg_range_item *items;
+    size_t n, worst; /* worst: the item with the largest needed / limit */
+    double margin;
+} cg_range_report;
+cg_status cg_fixed_check_ranges(const cg_gpt2 *m, cg_fixed_config fx, const uint32_t *tokens,
+                                size_t n, size_t ctx_len, double margin, cg_range_report *rep,
+                                cg_error *err);
+void cg_range_report_free(cg_range_report *rep);
+/* The margin serve and `stats --check` use unless told otherwise. */
+#define CG_RANGE_MARGIN 1.25
 
 /* ---- Tokenizer (GPT-2 byte-level BPE) ----------------------------------- */
 typedef struct cg_tokenizer cg_tokenizer;

@@ -208,10 +208,12 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
  * cg_fxp_ref_layernorm (divisions by n as in docs/NUMERICS.md).
  * Preconditions (values in real units, l = 37, s = 12 in brackets):
  * |row sum| < 2^(l-2-s) [2^23], |mean| < 2^(l-2-s-CG_LN_MEAN_BITS) [128],
- * |x - mean| < 2^((l-2)/2 - s + CG_LN_SQ_SHIFT) [181], sum of (x - mean)^2
- * < 2^(l-2-s) [2^23], variance < 2^(l-2-s-CG_LN_VAR_BITS) [8192];
- * |x - mean| / sqrt(var + eps) < 2^(l-2-2s) [2048]. Format: as
- * cg_mpc_rsqrt and ring_bits >= s + CG_LN_MEAN_BITS + 8. */
+ * |x - mean| < 2^(l-2-s) [2^23]; with L = l + CG_LN_WIDE_BITS [50] and
+ * h = CG_LN_SQ_SHIFT: |x - mean| < 2^((L-2)/2 - s + h) [16384], sum of
+ * (x - mean)^2 < 2^(L-2-s) [2^36], variance < 2^(l-2-s) [2^23];
+ * |x - mean| / sqrt(var + eps) < 2^(l-2-2s-CG_LN_RS_EXTRA) [64]. Format:
+ * as cg_mpc_rsqrt, ring_bits >= s + CG_LN_MEAN_BITS + 8 and
+ * ring_bits + CG_LN_WIDE_BITS <= 64. */
 cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
                            uint64_t *out, cg_error *err);
 

@@ -128,6 +128,10 @@ cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
                              uint64_t max_bytes, int threads, cg_error *err);
 void cg_gen_weights_free(cg_gen_weights *w);
 uint64_t cg_gen_weights_bytes(const cg_gen_weights *w);
+/* The bytes cg_gen_weights_new needs to pre-encode every matrix of a model of
+ * this shape (no budget), without encoding anything. */
+cg_status cg_gen_weights_size(const cg_gpt2_config *cfg, const char *preset, uint64_t *bytes,
+                              cg_error *err);
 
 /* Server: the Gumbel noise of a sampling step (n values at scale 2^s), for
  * tests that replay the choice with cg_fixed_sample. The server draws it

@@ -245,7 +245,7 @@ int cg_bench_gen(int argc, char **argv)
     const char *ot = cli_ot_names[CG_OT_IKNP];
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
-                        "model shape, gpt2-base or layers,heads,width,vocab,positions"),
+                        "model shape: gpt2-base|gpt2-medium|gpt2-large|gpt2-xl|distilgpt2 or layers,heads,width,vocab,positions"),
         CLI_OPT_CHECKED("lengths", 0, lengths, "L,L,...", cli_check_ids,
                         "total lengths L to decode the last token of, each in [2, positions]"),
         CLI_OPT_CHECKED("mode", 0, modes, "MODES", check_modes, "cache, baseline or both, comma-separated"),

@@ -10,6 +10,7 @@
  * both within --handshake-timeout; only then does it take a session slot, so
  * clients that connect and say nothing cannot hold the slots. */
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/model_dir.h"
+#include "cli/range_check.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cli/tls_opts.h"
@@ -177,6 +179,9 @@ int cg_cmd_serve(int argc, char **argv)
     /* MB counts are shifted into bytes: at most 2^40 MB keeps that in 64 bits */
     uint64_t mem_mb = 8192, weights_mb = 2048, timeout_s = 60, handshake_s = 10;
     cli_tls tls = {0};
+    const char *calib = NULL;
+    double margin = CG_RANGE_MARGIN;
+    uint64_t calib_tokens = 0;
     const cli_opt opts[] = {
         CLI_OPT_STRING("listen", 0, listen_at, "HOST:PORT", "address to serve on (port 0: any free port)"),
         CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),
@@ -195,6 +200,12 @@ int cg_cmd_serve(int argc, char **argv)
         CLI_OPT_U64("timeout", 0, timeout_s, "S", 1, 86400, "a client silent this long ends its session"),
         CLI_OPT_U64("handshake-timeout", 0, handshake_s, "S", 1, 3600,
                     "a connection must finish TLS and send its request within this, or is dropped"),
+        CLI_OPT_STRING("calibration", 0, calib, "FILE",
+                       "text for the load-time range check (default: the default model's "
+                       "calibration.txt)"),
+        CLI_OPT_DOUBLE("margin", 0, margin, "M", 1.0, 1e6, "safety margin of the range check"),
+        CLI_OPT_U64("calibration-tokens", 0, calib_tokens, "N", 0, UINT64_MAX,
+                    "range check on the first N tokens (0: all; --random: 16)"),
         CLI_TLS_SERVER_OPTS(tls),
         {0},
     };
@@ -226,15 +237,38 @@ int cg_cmd_serve(int argc, char **argv)
     cg_gpt2_config rcfg;
     if (shape && !cli_parse_shape(shape, &rcfg))
         return cli_usage_error(&cmd, "--random '%s' is not a valid shape", shape);
+    cg_range_report rep = {0};
+    size_t ntok = 0;
+    cg_fixed_config fx = cg_fixed_default();
+    if (shape && calib_tokens == 0) calib_tokens = 16; /* random weights: ranges barely move */
+    /* never silently wrong: a model beyond the format's ranges is refused */
     if ((shape ? cg_gpt2_random(&m, &rcfg, seed, &err) : cg_gpt2_load(&m, dir, &err)) != CG_OK ||
-        cg_fixed_model_new(&fm, m, cg_fixed_default(), &err) != CG_OK ||
+        cli_range_check(m, shape ? NULL : dir, calib, margin, (size_t)calib_tokens, &fx, &rep,
+                        &ntok, &err) != CG_OK ||
+        cg_fixed_model_new(&fm, m, fx, &err) != CG_OK ||
         cg_listen(&l, listen_at, &err) != CG_OK) {
         fprintf(stderr, "cryptogen serve: %s\n", err.msg);
+        cg_range_report_free(&rep);
         cg_fixed_model_free(fm);
         cg_gpt2_free(m);
         cg_tls_config_free(tls_cfg);
         return 1;
     }
+    {
+        const cg_range_item *w = &rep.items[rep.worst];
+        char where[24] = "final layer";
+        if (w->layer < m->cfg.n_layer) snprintf(where, sizeof where, "layer %u", w->layer);
+        serve_log("cryptogen serve: range check passed on %zu calibration tokens (margin %g; "
+                  "closest: %s, %s at %.0f %% of its bound)",
+                  ntok, margin, where, w->quantity, 100.0 * w->needed / w->limit);
+        if (fx.weight_frac != cg_fixed_default().weight_frac)
+            serve_log("cryptogen serve: a linear layer's output exceeds the bound at weight fraction "
+                      "%u: serving with weight fraction %u (bound %g; the weights' rounding error "
+                      "doubles per bit)",
+                      cg_fixed_default().weight_frac, fx.weight_frac,
+                      ldexp(1.0, (int)fx.act.ring_bits - 2 - (int)fx.act.frac_bits - (int)fx.weight_frac));
+    }
+    cg_range_report_free(&rep);
     cg_gpt2_free(m); /* the quantised copy is all a session needs */
     cg_gen_weights *ws = NULL;
     if (cg_gen_weights_new(&ws, fm, "paper", (uint64_t)weights_mb << 20, threads, &err) != CG_OK) {
@@ -254,6 +288,14 @@ int cg_cmd_serve(int argc, char **argv)
                        .max_sessions = max_sessions,
                        .allow_presets = allow,
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
+    uint64_t all_bytes = 0;
+    if (cg_gen_weights_size(&fm->cfg, "paper", &all_bytes, &err) == CG_OK &&
+        cg_gen_weights_bytes(ws) < all_bytes)
+        serve_log("cryptogen serve: the weights need %.0f MB pre-encoded, --weights-memory allows "
+                  "%llu MB: %.0f MB are pre-encoded (largest matrices first), the rest is encoded per "
+                  "use, which costs time in every linear layer",
+                  (double)all_bytes / 1e6, (unsigned long long)weights_mb,
+                  (double)cg_gen_weights_bytes(ws) / 1e6);
     serve_log("cryptogen serve: %s on port %u (%s, %d sessions at most, %.0f MB of pre-encoded weights)",
             shape ? "random weights" : dir, (unsigned)cg_listener_port(l),
             tls_cfg ? "TLS 1.3" : "PLAINTEXT TCP", max_sessions, (double)cg_gen_weights_bytes(ws) / 1e6);

@@ -1,7 +1,11 @@
 /* `cryptogen stats [--model DIR] --data FILE [--tokens N] [--ctx C]`:
  * activation statistics of every tensor the secure protocol will handle,
  * per layer, as JSON: min, max, mean, std, max |x| and |x| percentiles from
- * a log2 histogram (to choose ring widths and fraction bits). */
+ * a log2 histogram (to choose ring widths and fraction bits).
+ * `cryptogen stats --check [--calibration FILE] [--margin M]`: serve's
+ * load-time range check (range_check.c): every protocol precondition per
+ * layer against the format's bound, exit 1 naming the first layer and
+ * quantity beyond it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,7 @@
 #include "cli/model_dir.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "cli/range_check.h"
 #include "cryptogen/model.h"
 
 #define MAX_TENSORS 16
@@ -69,12 +74,41 @@ static double quantile_bound(const acc *t, double q)
     return INFINITY;
 }
 
+static int run_check(const char *dir, const char *calib, double margin, size_t max_tokens)
+{
+    cg_error err = {0};
+    cg_gpt2 *m = NULL;
+    cg_range_report rep = {0};
+    size_t ntok = 0;
+    cg_fixed_config fx = cg_fixed_default();
+    cg_status st = cg_gpt2_load(&m, dir, &err);
+    if (st == CG_OK) st = cli_range_check(m, dir, calib, margin, max_tokens, &fx, &rep, &ntok, &err);
+    if (st == CG_OK || st == CG_ERR_RANGE)
+        cli_range_report_json(stdout, &rep, calib, ntok, m->cfg.n_layer, fx);
+    if (st == CG_OK && fx.weight_frac != cg_fixed_default().weight_frac)
+        fprintf(stderr, "cryptogen stats: a linear layer's output needs a wider bound: serve would use "
+                        "weight fraction %u instead of %u\n",
+                fx.weight_frac, cg_fixed_default().weight_frac);
+    if (st != CG_OK) fprintf(stderr, "cryptogen stats: %s\n", err.msg);
+    cg_range_report_free(&rep);
+    cg_gpt2_free(m);
+    return st == CG_OK ? 0 : 1;
+}
+
 int cg_cmd_stats(int argc, char **argv)
 {
     char model_buf[4096];
     const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *data = NULL;
     uint64_t tokens_opt = 4096, ctx_opt = 256;
+    bool check = false;
+    const char *calib = NULL;
+    double margin = CG_RANGE_MARGIN;
     const cli_opt opts[] = {
+        CLI_OPT_FLAG("check", 0, check,
+                     "check the model against the fixed-point format's ranges (as serve does)"),
+        CLI_OPT_STRING("calibration", 0, calib, "FILE",
+                       "--check: calibration text (default: the default model's calibration.txt)"),
+        CLI_OPT_DOUBLE("margin", 0, margin, "M", 1.0, 1e6, "--check: safety margin on every range"),
         CLI_OPT_STRING("data", 0, data, "FILE", "the text to run through the model (required)"),
         CLI_OPT_STRING("model", 0, dir, "DIR", "model directory"),
         CLI_OPT_U64("tokens", 0, tokens_opt, "N", 1, UINT64_MAX, "use the first N tokens of the text"),
@@ -84,13 +118,14 @@ int cg_cmd_stats(int argc, char **argv)
     };
     const cli_command cmd = {
         .name = "stats",
-        .synopsis = "--data FILE [options]",
+        .synopsis = "--data FILE [options] | --check [--calibration FILE] [options]",
         .about = "Activation statistics of every tensor the secure protocol handles, per layer,\n"
                  "as JSON: min, max, mean, std, max |x| and |x| percentiles (to choose ring\n"
                  "widths and fraction bits).",
         .opts = opts};
     int parsed = cli_parse(&cmd, argc, argv, NULL);
     if (parsed != CLI_PARSED) return parsed;
+    if (check) return run_check(dir, calib ? calib : data, margin, (size_t)tokens_opt);
     if (!data) return cli_usage_error(&cmd, "--data FILE is required");
     size_t max_tokens = (size_t)tokens_opt, ctx = (size_t)ctx_opt;
     cg_error err = {0};

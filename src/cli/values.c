@@ -30,14 +30,11 @@ static bool scan_u32_list(const char *s, uint32_t *out, size_t *n)
 
 static bool shape_of(const char *s, cg_gpt2_config *cfg, char *why, size_t why_size)
 {
-    if (strcmp(s, "gpt2-base") == 0) {
-        *cfg = cg_gpt2_base_config();
-        return true;
-    }
+    if (cg_gpt2_named_config(s, cfg, NULL) == CG_OK) return true; /* gpt2-base ... gpt2-xl */
     uint32_t v[5];
     size_t n = 0;
     if (strlen(s) > 64 || !scan_u32_list(s, NULL, &n) || n != 5) {
-        snprintf(why, why_size, "is not gpt2-base or layers,heads,width,vocab,positions");
+        snprintf(why, why_size, "is not gpt2-base (gpt2-medium, gpt2-large, gpt2-xl, distilgpt2) or layers,heads,width,vocab,positions");
         return false;
     }
     scan_u32_list(s, v, &n);

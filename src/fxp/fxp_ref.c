@@ -127,7 +127,10 @@ cg_status cg_fxp_ref_recip(cg_fxp f, int64_t x, int64_t *out, cg_error *err)
     return CG_OK;
 }
 
-cg_status cg_fxp_ref_rsqrt(cg_fxp f, int64_t x, int64_t *out, cg_error *err)
+/* 1/sqrt(x) with `extra` more fraction bits in the result than x has (the
+ * final rescaling shifts by extra less), so a large variance's small inverse
+ * keeps its significant bits. */
+static cg_status rsqrt_ext(cg_fxp f, int64_t x, unsigned extra, int64_t *out, cg_error *err)
 {
     CG_TRY(check_positive(f, x, "inverse square root", err));
     int s = f.frac_bits;
@@ -141,8 +144,13 @@ cg_status cg_fxp_ref_rsqrt(cg_fxp f, int64_t x, int64_t *out, cg_error *err)
         int64_t t = three - cg_fxp_ref_mul(f, v, cg_fxp_ref_mul(f, w, w));
         w = cg_fxp_ref_trunc(cg_fxp_ref_mul(f, w, t), 1);
     }
-    *out = cg_fxp_wrap(f, scale_pow2(w, k / 2));
+    *out = cg_fxp_wrap(f, scale_pow2(w, k / 2 - (int)extra));
     return CG_OK;
+}
+
+cg_status cg_fxp_ref_rsqrt(cg_fxp f, int64_t x, int64_t *out, cg_error *err)
+{
+    return rsqrt_ext(f, x, 0, out, err);
 }
 
 cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out, cg_error *err)
@@ -175,20 +183,23 @@ cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *ou
                                cg_error *err)
 {
     if (n == 0) return cg_error_set(err, CG_ERR_ARG, "layernorm of an empty row");
+    const unsigned s = f.frac_bits, h = CG_LN_SQ_SHIFT;
+    const cg_fxp wide = {f.ring_bits + CG_LN_WIDE_BITS, s};
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) sum += x[i];
     int64_t mean = div_n(sum, n, CG_LN_MEAN_BITS);
     int64_t sq = 0;
     for (size_t i = 0; i < n; i++) {
-        /* pre-shifted so the square of an outlier of ~100 fits l = 37 */
-        int64_t d = (x[i] - mean) >> CG_LN_SQ_SHIFT;
-        sq += cg_fxp_wrap(f, mul_shift(d, d, f.frac_bits - 2u * CG_LN_SQ_SHIFT));
+        /* pre-shifted as the protocol, whose squares live in the wider ring */
+        int64_t d = (x[i] - mean) >> h;
+        sq = cg_fxp_wrap(wide, sq + cg_fxp_wrap(wide, mul_shift(d, d, s - 2 * h)));
     }
-    int64_t var = div_n(sq, n, CG_LN_VAR_BITS);
+    int64_t var = cg_fxp_wrap(f, cg_fxp_wrap(wide, div_n(sq, n, CG_LN_VAR_BITS)));
     int64_t eps = cg_fxp_encode(f, 1e-5);
     if (eps < 1) eps = 1;
     int64_t rs;
-    CG_TRY(cg_fxp_ref_rsqrt(f, var + eps, &rs, err));
-    for (size_t i = 0; i < n; i++) out[i] = cg_fxp_ref_mul(f, x[i] - mean, rs);
+    CG_TRY(rsqrt_ext(f, var + eps, CG_LN_RS_EXTRA, &rs, err));
+    for (size_t i = 0; i < n; i++)
+        out[i] = cg_fxp_wrap(f, mul_shift(x[i] - mean, rs, s + CG_LN_RS_EXTRA));
     return CG_OK;
 }

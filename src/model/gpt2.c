@@ -17,6 +17,28 @@ cg_gpt2_config cg_gpt2_base_config(void)
                             .vocab_size = 50257, .ln_eps = 1e-5f};
 }
 
+cg_status cg_gpt2_named_config(const char *name, cg_gpt2_config *cfg, cg_error *err)
+{
+    /* OpenAI's and Hugging Face's GPT-2 family (head size 64 throughout; XL's
+     * 25 heads make a width of 1,600, not a power of two) */
+    static const struct {
+        const char *name;
+        uint32_t layers, heads, width;
+    } sizes[] = {{"gpt2-base", 12, 12, 768},  {"gpt2", 12, 12, 768},
+                 {"gpt2-medium", 24, 16, 1024}, {"gpt2-large", 36, 20, 1280},
+                 {"gpt2-xl", 48, 25, 1600},   {"distilgpt2", 6, 12, 768}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (strcmp(name, sizes[i].name) == 0) {
+            *cfg = cg_gpt2_base_config();
+            cfg->n_layer = sizes[i].layers;
+            cfg->n_head = sizes[i].heads;
+            cfg->n_embd = sizes[i].width;
+            return CG_OK;
+        }
+    return cg_error_set(err, CG_ERR_ARG,
+                        "'%s' is not gpt2-base, gpt2-medium, gpt2-large, gpt2-xl or distilgpt2", name);
+}
+
 cg_status cg_gpt2_config_check(const cg_gpt2_config *c, cg_error *err)
 {
     if (c->n_layer < 1 || c->n_layer > 128 || c->n_head < 1 || c->n_head > 256 || c->n_embd < 1 ||

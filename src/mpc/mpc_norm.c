@@ -132,8 +132,10 @@ static cg_status mul_trunc(cg_mpc *m, unsigned l, unsigned shift, size_t n, cons
     return mpc_trunc_var(m, l, shift, NULL, n, out, out, err);
 }
 
+/* extra: more fraction bits in the result than x has (rsqrt only; the final
+ * rescaling shifts by extra less, as rsqrt_ext in fxp_ref.c). */
 static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
-                             bool sqrt_mode, cg_error *err)
+                             bool sqrt_mode, unsigned extra, cg_error *err)
 {
     unsigned l = f.ring_bits, s = f.frac_bits;
     const char *what = sqrt_mode ? "rsqrt" : "recip";
@@ -148,7 +150,7 @@ static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, u
         int kj = (int)j - (int)s; /* X = U 2^k */
         if (sqrt_mode && (kj & 1)) kj -= 1; /* even exponent, as the reference */
         k[j] = kj;
-        kout[j] = sqrt_mode ? kj / 2 : kj;
+        kout[j] = sqrt_mode ? kj / 2 - (int)extra : kj;
     }
     /* The table: guesses at the bin centres, exactly as the reference. */
     int64_t tab[12];
@@ -199,13 +201,13 @@ done:
 cg_status cg_mpc_recip(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                        cg_error *err)
 {
-    return recip_rsqrt(m, f, n, x, out, false, err);
+    return recip_rsqrt(m, f, n, x, out, false, 0, err);
 }
 
 cg_status cg_mpc_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                        cg_error *err)
 {
-    return recip_rsqrt(m, f, n, x, out, true, err);
+    return recip_rsqrt(m, f, n, x, out, true, 0, err);
 }
 
 /* Maxima of variable-length segments (segment r: len[r] >= 1 entries from
@@ -329,15 +331,16 @@ static cg_status div_n(cg_mpc *m, unsigned l, size_t rows, size_t n, unsigned b,
 cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
                            uint64_t *out, cg_error *err)
 {
-    unsigned l = f.ring_bits, s = f.frac_bits;
+    unsigned l = f.ring_bits, s = f.frac_bits, L = l + CG_LN_WIDE_BITS;
+    const unsigned h = CG_LN_SQ_SHIFT;
     CG_TRY(check_fmt(m, f, "layernorm", err));
-    if (l < s + CG_LN_MEAN_BITS + 8 || s <= 2 * CG_LN_SQ_SHIFT)
+    if (l < s + CG_LN_MEAN_BITS + 8 || s <= 2 * h || L > 64)
         return cg_error_set(err, CG_ERR_PARAM, "layernorm: format (%u, %u) unsupported", l, s);
     size_t all;
     if (cols == 0 || cols > (1u << 20) || !cg_mul_size(rows, cols, &all))
         return cg_error_set(err, CG_ERR_ARG, "layernorm: bad shape");
     if (rows == 0) return CG_OK;
-    uint64_t mask = mpc_mask(l);
+    uint64_t mask = mpc_mask(l), wmask = mpc_mask(L);
     uint64_t *d = alloc_u64(all), *q = alloc_u64(all);
     uint64_t *mean = alloc_u64(rows), *var = alloc_u64(rows);
     cg_status st = CG_OK;
@@ -353,23 +356,26 @@ cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
     STEP(div_n(m, l, rows, cols, CG_LN_MEAN_BITS, mean, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) d[r * cols + j] = (x[r * cols + j] - mean[r]) & mask;
-    /* squares of (x - mean) >> h, shifted back by s - 2h (as the reference) */
-    STEP(mpc_trunc_var(m, l, CG_LN_SQ_SHIFT, NULL, all, d, q, err));
-    STEP(cg_mpc_square(m, l, all, q, q, err));
-    STEP(mpc_trunc_var(m, l, s - 2 * CG_LN_SQ_SHIFT, NULL, all, q, q, err));
+    /* squares of (x - mean) >> h, shifted back by s - 2h (as the reference),
+     * in the ring of L bits: the pre-shift's truncation lifts the shares into
+     * it at no extra OT count, so an outlier's square does not wrap */
+    STEP(mpc_trunc_impl(m, l, L, h, NULL, all, d, q, m->exact, err));
+    STEP(cg_mpc_square(m, L, all, q, q, err));
+    STEP(mpc_trunc_var(m, L, s - 2 * h, NULL, all, q, q, err));
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
         for (size_t j = 0; j < cols; j++) z += q[r * cols + j];
-        var[r] = z & mask;
+        var[r] = z & wmask;
     }
-    STEP(div_n(m, l, rows, cols, CG_LN_VAR_BITS, var, err));
+    STEP(div_n(m, L, rows, cols, CG_LN_VAR_BITS, var, err));
+    for (size_t r = 0; r < rows; r++) var[r] &= mask; /* back to l bits: local */
     int64_t eps = cg_fxp_encode(f, 1e-5);
     if (eps < 1) eps = 1;
     cg_mpc_add_public(m, l, rows, var, (uint64_t)eps, var);
-    STEP(cg_mpc_rsqrt(m, f, rows, var, var, err));
+    STEP(recip_rsqrt(m, f, rows, var, var, true, CG_LN_RS_EXTRA, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) q[r * cols + j] = var[r];
-    STEP(mul_trunc(m, l, s, all, d, q, out, err));
+    STEP(mul_trunc(m, l, s + CG_LN_RS_EXTRA, all, d, q, out, err));
 done:
     cg_free(d);
     cg_free(q);

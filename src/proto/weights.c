@@ -208,6 +208,25 @@ static int larger_first(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+cg_status cg_gen_weights_size(const cg_gpt2_config *cfg, const char *preset, uint64_t *bytes,
+                              cg_error *err)
+{
+    cg_bfv_spec spec;
+    CG_TRY(cg_bfv_preset(preset, &spec, err));
+    spec.t = 1ull << cg_fixed_default().act.ring_bits;
+    cg_bfv_ctx *he = NULL;
+    CG_TRY(cg_bfv_ctx_new(&he, &spec, err));
+    const size_t N = cg_bfv_n(he), per = cg_bfv_nq(he) * N * sizeof(uint64_t);
+    *bytes = 0;
+    for (size_t i = 0; i < gen_matrix_count(cfg); i++) {
+        const gen_matrix m = gen_matrix_at(cfg, NULL, i);
+        const gen_plan p = gen_plan_of(N, m.in, m.out);
+        *bytes += (uint64_t)p.cin * p.cout * per;
+    }
+    cg_bfv_ctx_free(he);
+    return CG_OK;
+}
+
 cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
                              uint64_t max_bytes, int threads, cg_error *err)
 {

@@ -1,5 +1,7 @@
 /* Reciprocal, inverse square root, softmax and LayerNorm on shares, in
  * exact mode equal to their fixed-point references. */
+#include <math.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,12 +153,64 @@ static void test_layernorm(void **state)
     assert_int_equal(cg_mpc_layernorm(f->m[0], fx, 1, 0, x, x, &e), CG_ERR_ARG);
 }
 
+/* LayerNorm on GPT-2-like rows with massive activations (one or two
+ * channels at +-3,000 and one at 8,000: squares beyond the 37-bit ring,
+ * held by the wider ring of the variance) equals the reference bit for bit,
+ * and the reference's error against double math on them stays below
+ * 4e-3 (|y| + 1). */
+static void test_layernorm_massive(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    const unsigned l = fx.ring_bits;
+    uint64_t mask = maskb(l);
+    const size_t rows = 4, cols = 192, n = rows * cols;
+    const double big[4][2] = {{3000.0, 0}, {3000.0, -3000.0}, {-2500.0, 2900.0}, {8000.0, 0}};
+    for (size_t r = 0; r < rows; r++) {
+        fill_acts(&f->prg, fx, cols, 3.0, false, B.v + r * cols);
+        B.v[r * cols + 17] = (uint64_t)cg_fxp_encode(fx, big[r][0]) & mask;
+        if (big[r][1] != 0) B.v[r * cols + 101] = (uint64_t)cg_fxp_encode(fx, big[r][1]) & mask;
+    }
+    set_exact(f, true);
+    split(&f->prg, l, n, B.v, B.x0, B.x1);
+    setup_io(f, &s, &c, OP_LAYERNORM, l, n);
+    s.fx = c.fx = fx;
+    s.rows = c.rows = rows;
+    s.cols = c.cols = cols;
+    run_both(&s, &c);
+    double max_err = 0;
+    for (size_t r = 0; r < rows; r++) {
+        int64_t xr[192], want[192];
+        double mean = 0, var = 0;
+        for (size_t j = 0; j < cols; j++) {
+            xr[j] = as_signed(l, B.v[r * cols + j]);
+            mean += cg_fxp_decode(fx, xr[j]) / (double)cols;
+        }
+        for (size_t j = 0; j < cols; j++)
+            var += pow(cg_fxp_decode(fx, xr[j]) - mean, 2) / (double)cols;
+        assert_int_equal(cg_fxp_ref_layernorm(fx, xr, cols, want, NULL), CG_OK);
+        for (size_t j = 0; j < cols; j++) {
+            int64_t got = as_signed(l, (B.o0[r * cols + j] + B.o1[r * cols + j]) & mask);
+            assert_int_equal(got, want[j]);
+            /* relative: 1/std ~ 1/300 keeps ~2^-9 of relative precision */
+            double y = (cg_fxp_decode(fx, xr[j]) - mean) / sqrt(var + 1e-5);
+            double e = fabs(cg_fxp_decode(fx, want[j]) - y) / (fabs(y) + 1.0);
+            if (e > max_err) max_err = e;
+        }
+    }
+    fprintf(stderr, "  massive-activation rows: layernorm max error %.3e of (|y| + 1)\n", max_err);
+    assert_true(max_err < 4e-3);
+    set_exact(f, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recip_rsqrt),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_layernorm_massive),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
