@@ -73,6 +73,7 @@ typedef struct serve_state {
     uint32_t handshake_ms;
     int max_sessions;
     const char *allow_presets;
+    cg_gen_attention attention; /* the kinds allowed (DEFAULT: both) */
     pthread_mutex_t lock;
     pthread_cond_t changed;
     int active;
@@ -151,7 +152,7 @@ static void *session_main(void *arg)
     uint64_t t0 = cg_now_ns();
     cg_gen_options o = {.threads = s->srv->threads, .max_cache_bytes = s->srv->max_cache,
                         .weights = s->srv->ws, .allow_presets = s->srv->allow_presets,
-                        .on_step = count_step, .on_step_ctx = s};
+                        .on_step = count_step, .on_step_ctx = s, .attention = s->srv->attention};
     cg_status st = cg_gen_server(s->ch, s->srv->fm, &o, &err);
     double secs = (double)(cg_now_ns() - t0) * 1e-9;
     if (st == CG_OK)
@@ -172,6 +173,7 @@ int cg_cmd_serve(int argc, char **argv)
 {
     char model_buf[4096];
     const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *listen_at = NULL, *shape = NULL, *allow = "paper";
+    const char *attention = cli_attention_names[0];
     uint64_t seed = 1;
     int threads = 1, max_sessions = 4;
     /* MB counts are shifted into bytes: at most 2^40 MB keeps that in 64 bits */
@@ -195,6 +197,9 @@ int cg_cmd_serve(int argc, char **argv)
         CLI_OPT_U64("timeout", 0, timeout_s, "S", 1, 86400, "a client silent this long ends its session"),
         CLI_OPT_U64("handshake-timeout", 0, handshake_s, "S", 1, 3600,
                     "a connection must finish TLS and send its request within this, or is dropped"),
+        CLI_OPT_CHOICE("attention", 0, attention, NULL, cli_attention_names,
+                       "attention kinds clients may use: default allows both (split for a client that "
+                       "leaves it to the server), ctct or split only that one"),
         CLI_TLS_SERVER_OPTS(tls),
         {0},
     };
@@ -253,6 +258,7 @@ int cg_cmd_serve(int argc, char **argv)
                        .tls = tls_cfg, .handshake_ms = (uint32_t)(handshake_s * 1000),
                        .max_sessions = max_sessions,
                        .allow_presets = allow,
+                       .attention = (cg_gen_attention)cli_attention_kind(attention),
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
     serve_log("cryptogen serve: %s on port %u (%s, %d sessions at most, %.0f MB of pre-encoded weights)",
             shape ? "random weights" : dir, (unsigned)cg_listener_port(l),
