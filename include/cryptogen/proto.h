@@ -59,6 +59,8 @@ typedef struct cg_gen_step_report {
     uint64_t cache_bytes;   /* server's encrypted KV cache after the step */
     uint64_t cache_cts;     /* ciphertexts in it */
     unsigned refreshes;     /* cache ciphertexts refreshed in this step */
+    uint64_t share_bytes;   /* split attention: this party's plaintext K/V shares held */
+    int attention;          /* the cg_gen_attention agreed (declared below) */
     /* Step 0 only: handshake, evaluation keys and base OTs before it. */
     double setup_seconds;
     uint64_t setup_sent, setup_received;
@@ -92,6 +94,19 @@ typedef void (*cg_gen_progress_fn)(void *ctx, const cg_gen_progress *p);
  * (PROTOCOL.md); out's entries after the last token are CG_GEN_STOPPED. */
 typedef bool (*cg_gen_stop_fn)(void *ctx, const uint32_t *tokens, size_t n);
 #define CG_GEN_STOPPED UINT32_MAX
+
+/* How the attention multiplies by the cache (PROTOCOL.md, "Attention
+ * kinds"): CTCT keeps the whole cache encrypted and multiplies ciphertexts
+ * (relinearised, with lazy refreshes); SPLIT keeps every cached vector as
+ * two additive shares, the server holding its own in the clear and the
+ * client's encrypted, so the products are ciphertext x plaintext only. */
+typedef enum cg_gen_attention {
+    CG_ATTN_DEFAULT = 0, /* client: the server's choice; server: both, SPLIT when asked for DEFAULT */
+    CG_ATTN_CTCT = 1,
+    CG_ATTN_SPLIT = 2,
+} cg_gen_attention;
+/* "ctct", "split" (and "default" for 0); NULL for an unknown value. */
+const char *cg_gen_attention_name(cg_gen_attention a);
 
 /* What the client asks for; sent to the server in the handshake and checked
  * there (lengths are public). */
@@ -157,6 +172,10 @@ typedef struct cg_gen_options {
     void *on_progress_ctx;
     cg_gen_stop_fn stop; /* client, optional */
     void *stop_ctx;
+    /* Client: the attention kind asked for (one handshake byte; DEFAULT lets
+     * the server choose). Server: the only kind it accepts (DEFAULT: both,
+     * SPLIT for a client that leaves it to the server); another is refused. */
+    cg_gen_attention attention;
 } cg_gen_options;
 
 /* Client side: runs the whole generation over ch; out gets req->new_tokens

@@ -1,6 +1,6 @@
 /* `cryptogen bench gen [--shape gpt2-base|L,H,D,V,P] [--prefix P]
  *   [--lengths 64,128,256,512] [--mode cache,baseline] [--baseline-max L]
- *   [--threads T] [--rtt-ms X] [--mbps Y] [--json]`
+ *   [--threads T] [--rtt-ms X] [--mbps Y] [--attention split,ctct] [--json]`
  *
  * Per-token decode latency at total length L, for one transformer block and
  * for the whole model, with the paper's per-component rows. A server thread
@@ -43,8 +43,8 @@ static void client_step(void *ctx, const cg_gen_step_report *r)
 /* One session: returns the client's and the server's report of its step 0. */
 static cg_status run_one(const cg_fixed_model *fm, const cg_gen_weights *ws, const cg_gen_request *req,
                          const uint32_t *prompt, int threads, const cg_chan_options *copt,
-                         bench_channel *bc, cg_gen_step_report *client, cg_gen_step_report *server,
-                         cg_error *err)
+                         bench_channel *bc, cg_gen_attention attention, cg_gen_step_report *client,
+                         cg_gen_step_report *server, cg_error *err)
 {
     cli_loopback lb;
     cg_chan_options o_srv = *copt, o_cli = *copt;
@@ -57,7 +57,8 @@ static cg_status run_one(const cg_fixed_model *fm, const cg_gen_weights *ws, con
     uint32_t *out = calloc(req->new_tokens, sizeof *out);
     if (st == CG_OK && !out) st = cg_error_set(err, CG_ERR_NOMEM, "tokens");
     if (st == CG_OK) {
-        cg_gen_options o = {.threads = threads, .on_step = client_step, .on_step_ctx = &rec};
+        cg_gen_options o = {.threads = threads, .on_step = client_step, .on_step_ctx = &rec,
+                            .attention = attention};
         st = cg_gen_client(ch, req, prompt, out, &o, err);
     }
     cg_chan_get_tls_info(ch, &bc->info);
@@ -114,9 +115,9 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
         br += c->bytes_received[block_parts[i]];
         rounds += c->rounds[block_parts[i]];
     }
-    printf("%s    {\"mode\": \"%s\", \"L\": %zu, \"block\": {\"seconds\": %.3f, \"bytes_client_to_server\": %llu, "
+    printf("%s    {\"mode\": \"%s\", \"attention\": \"%s\", \"L\": %zu, \"block\": {\"seconds\": %.3f, \"bytes_client_to_server\": %llu, "
            "\"bytes_server_to_client\": %llu, \"rounds\": %llu, \"parts_seconds\": {",
-           first ? "" : ",\n", mode, L, blk, (unsigned long long)bs, (unsigned long long)br,
+           first ? "" : ",\n", mode, cg_gen_attention_name((cg_gen_attention)c->attention), L, blk, (unsigned long long)bs, (unsigned long long)br,
            (unsigned long long)rounds);
     for (size_t i = 0; i < NBLOCK; i++)
         printf("%s\"%s\": %.4f", i ? ", " : "", cg_gen_part_name(block_parts[i]), c->seconds[block_parts[i]]);
@@ -126,12 +127,14 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
            "\"token_seconds\": %.3f, "
            "\"whole_model_seconds\": %.3f, \"whole_model_bytes_client_to_server\": %llu, "
            "\"whole_model_bytes_server_to_client\": %llu, \"server_cache_bytes_per_layer\": %llu, "
-           "\"server_cache_bytes_whole_model\": %llu",
+           "\"server_cache_bytes_whole_model\": %llu, \"client_share_bytes_per_layer\": %llu, "
+           "\"server_share_bytes_per_layer\": %llu",
            c->seconds[CG_PART_EMBEDDING], c->seconds[CG_PART_FINAL_NORM], c->seconds[CG_PART_LM_HEAD],
            c->seconds[CG_PART_TOKEN], n_layer * blk + outside_seconds(c),
            (unsigned long long)((c->total_sent - bs) + (uint64_t)n_layer * bs),
            (unsigned long long)((c->total_received - br) + (uint64_t)n_layer * br),
-           (unsigned long long)s->cache_bytes, (unsigned long long)(s->cache_bytes * n_layer));
+           (unsigned long long)s->cache_bytes, (unsigned long long)(s->cache_bytes * n_layer),
+           (unsigned long long)c->share_bytes, (unsigned long long)s->share_bytes);
     /* The whole session's socket bytes (handshake, records, frame headers):
      * set beside the payload counts to see the channel's overhead. */
     printf(", \"channel\": {\"tls\": %s, \"cipher\": \"%s\", \"handshake_ms\": %.2f, "
@@ -153,7 +156,7 @@ static cg_status print_prefill(const cg_fixed_model *fm, const cg_gen_weights *w
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)tokens,
                           .new_tokens = 1, .otn = kinds->otn, .ot = kinds->ot, .prefill_rows = rows};
     cg_gen_step_report c = {0}, s = {0};
-    CG_TRY(run_one(fm, ws, &req, prompt, threads, copt, bc, &c, &s, err));
+    CG_TRY(run_one(fm, ws, &req, prompt, threads, copt, bc, CG_ATTN_DEFAULT, &c, &s, err));
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const unsigned layers = fm->cfg.n_layer;
@@ -216,6 +219,20 @@ static cg_status run_prefills(const cg_gpt2_config *one, const cg_fixed_model *f
     return st;
 }
 
+/* --attention: "split", "ctct" or both in the order given, comma-separated. */
+static bool check_attentions(const char *value, char *why, size_t why_size)
+{
+    for (const char *p = value;;) {
+        size_t len = strcspn(p, ",");
+        if (!((len == 5 && strncmp(p, "split", 5) == 0) || (len == 4 && strncmp(p, "ctct", 4) == 0))) {
+            snprintf(why, why_size, "is not a comma-separated list of split and ctct");
+            return false;
+        }
+        if (p[len] == '\0') return true;
+        p += len + 1;
+    }
+}
+
 /* --mode: "cache", "baseline" or both, comma-separated. */
 static bool check_modes(const char *value, char *why, size_t why_size)
 {
@@ -233,6 +250,7 @@ static bool check_modes(const char *value, char *why, size_t why_size)
 int cg_bench_gen(int argc, char **argv)
 {
     const char *shape = "gpt2-base", *lengths = "64,128,256,512", *modes = "cache,baseline";
+    const char *attentions = "split";
     uint64_t prefix = 64, baseline_max = 128;
     int threads = 2;
     double rtt_ms = 0, mbps = 0;
@@ -249,6 +267,8 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_CHECKED("lengths", 0, lengths, "L,L,...", cli_check_ids,
                         "total lengths L to decode the last token of, each in [2, positions]"),
         CLI_OPT_CHECKED("mode", 0, modes, "MODES", check_modes, "cache, baseline or both, comma-separated"),
+        CLI_OPT_CHECKED("attention", 0, attentions, "KINDS", check_attentions,
+                        "attention kinds, each length and mode run in each in turn: split, ctct or both"),
         CLI_OPT_U64("baseline-max", 0, baseline_max, "L", 0, UINT64_MAX,
                     "measure baseline mode up to this length only: it re-runs all L positions"),
         CLI_OPT_U64("prefix", 0, prefix, "P", 0, UINT64_MAX, "a prompt length recorded in the JSON"),
@@ -342,38 +362,49 @@ int cg_bench_gen(int argc, char **argv)
         free(prompt);
         goto done;
     }
+    /* --attention, in the order given (side by side at each length) */
+    cg_gen_attention kinds_run[2];
+    size_t n_kinds = 0;
+    for (const char *a = attentions; *a && n_kinds < 2;) {
+        kinds_run[n_kinds++] = strncmp(a, "ctct", 4) == 0 ? CG_ATTN_CTCT : CG_ATTN_SPLIT;
+        a += strcspn(a, ",");
+        a += *a == ',';
+    }
     printf(" \"results\": [\n");
     for (size_t i = 0; i < nl; i++) {
         const size_t L = ls[i];
-        for (int mode = 0; mode < 2; mode++) {
-            if ((mode == 0 && !want_cache) || (mode == 1 && !want_base)) continue;
-            if (mode == 1 && L > baseline_max) {
-                printf("%s    {\"mode\": \"baseline\", \"L\": %zu, \"measured\": false, "
-                       "\"why\": \"above --baseline-max %lu\"}",
-                       first ? "" : ",\n", L, (unsigned long)baseline_max);
+        for (int mode = 0; mode < 2; mode++)
+            for (size_t k = 0; k < n_kinds; k++) {
+                if ((mode == 0 && !want_cache) || (mode == 1 && !want_base)) continue;
+                if (mode == 1 && L > baseline_max) {
+                    if (k == 0)
+                        printf("%s    {\"mode\": \"baseline\", \"L\": %zu, \"measured\": false, "
+                               "\"why\": \"above --baseline-max %lu\"}",
+                               first ? "" : ",\n", L, (unsigned long)baseline_max);
+                    first = false;
+                    continue;
+                }
+                cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1,
+                                      .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot)};
+                if (mode == 0) {
+                    req.bench_fill = (uint32_t)(L - 1);
+                    req.prompt_len = 1;
+                } else {
+                    req.prompt_len = (uint32_t)L;
+                }
+                cg_gen_step_report c = {0}, s = {0};
+                struct rusage ru;
+                if (run_one(fm, ws, &req, prompt, threads, &copt, &bc, kinds_run[k], &c, &s, &err) != CG_OK) {
+                    printf("\n]}\n");
+                    goto done;
+                }
+                getrusage(RUSAGE_SELF, &ru);
+                print_result(mode == 0 ? "cache" : "baseline", L, &c, &s, &bc.info, full_layers, first);
+                fprintf(stderr, "bench gen: %s %s L=%zu done (peak RSS %ld MB)\n",
+                        mode == 0 ? "cache" : "baseline", cg_gen_attention_name(kinds_run[k]), L,
+                        ru.ru_maxrss / 1024);
                 first = false;
-                continue;
             }
-            cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1,
-                                  .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot)};
-            if (mode == 0) {
-                req.bench_fill = (uint32_t)(L - 1);
-                req.prompt_len = 1;
-            } else {
-                req.prompt_len = (uint32_t)L;
-            }
-            cg_gen_step_report c = {0}, s = {0};
-            struct rusage ru;
-            if (run_one(fm, ws, &req, prompt, threads, &copt, &bc, &c, &s, &err) != CG_OK) {
-                printf("\n]}\n");
-                goto done;
-            }
-            getrusage(RUSAGE_SELF, &ru);
-            print_result(mode == 0 ? "cache" : "baseline", L, &c, &s, &bc.info, full_layers, first);
-            fprintf(stderr, "bench gen: %s L=%zu done (peak RSS %ld MB)\n", mode == 0 ? "cache" : "baseline",
-                    L, ru.ru_maxrss / 1024);
-            first = false;
-        }
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

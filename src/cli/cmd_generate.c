@@ -42,6 +42,7 @@ int cg_cmd_generate(int argc, char **argv)
     const char *otn = cli_otn_names[CG_OTN_KK13];
     cli_tls tls = {0};
     const char *ot = cli_ot_names[CG_OT_IKNP];
+    const char *attention = cli_attention_names[0];
     const cli_opt opts[] = {
         CLI_OPT_STRING("connect", 0, connect, "HOST:PORT", "generate securely with the server there"),
         CLI_TLS_CLIENT_OPTS(tls),
@@ -92,6 +93,9 @@ int cg_cmd_generate(int argc, char **argv)
                        "1-of-N OT construction, agreed with the server in the handshake"),
         CLI_OPT_CHOICE("ot", 0, ot, NULL, cli_ot_names,
                        "COT source of the non-linear layers, agreed with the server in the handshake"),
+        CLI_OPT_CHOICE("attention", 0, attention, NULL, cli_attention_names,
+                       "attention over the cache: ct x ct products or the share split (PROTOCOL.md); "
+                       "default: the server's choice, refused when the server does not run the one asked"),
         {0},
     };
     const cli_command cmd = {
@@ -160,7 +164,8 @@ int cg_cmd_generate(int argc, char **argv)
     out = calloc((size_t)n, sizeof *out);
     if (!out) goto done;
     cli_output o = {.print_text = !json, .prompt = prompt, .prompt_len = plen, .stop_at_eos = !ignore_eos,
-                    .stop_string = stop, .hide_stop = hide_stop};
+                    .stop_string = stop, .hide_stop = hide_stop,
+                    .attention = (cg_gen_attention)cli_attention_kind(attention)};
     if (quiet || strcmp(progress, "none") == 0) o.progress = CLI_PROGRESS_NONE;
     else if (strcmp(progress, "json") == 0 || (strcmp(progress, "auto") == 0 && json)) o.progress = CLI_PROGRESS_JSON;
     else o.progress = CLI_PROGRESS_LINE;

@@ -75,6 +75,7 @@ typedef struct serve_state {
     uint32_t handshake_ms;
     int max_sessions;
     const char *allow_presets;
+    cg_gen_attention attention; /* the kinds allowed (DEFAULT: both) */
     pthread_mutex_t lock;
     pthread_cond_t changed;
     int active;
@@ -153,7 +154,7 @@ static void *session_main(void *arg)
     uint64_t t0 = cg_now_ns();
     cg_gen_options o = {.threads = s->srv->threads, .max_cache_bytes = s->srv->max_cache,
                         .weights = s->srv->ws, .allow_presets = s->srv->allow_presets,
-                        .on_step = count_step, .on_step_ctx = s};
+                        .on_step = count_step, .on_step_ctx = s, .attention = s->srv->attention};
     cg_status st = cg_gen_server(s->ch, s->srv->fm, &o, &err);
     double secs = (double)(cg_now_ns() - t0) * 1e-9;
     if (st == CG_OK)
@@ -174,6 +175,7 @@ int cg_cmd_serve(int argc, char **argv)
 {
     char model_buf[4096];
     const char *dir = cli_default_model_dir(model_buf, sizeof model_buf), *listen_at = NULL, *shape = NULL, *allow = "paper";
+    const char *attention = cli_attention_names[0];
     uint64_t seed = 1;
     int threads = 1, max_sessions = 4;
     /* MB counts are shifted into bytes: at most 2^40 MB keeps that in 64 bits */
@@ -206,6 +208,9 @@ int cg_cmd_serve(int argc, char **argv)
         CLI_OPT_DOUBLE("margin", 0, margin, "M", 1.0, 1e6, "safety margin of the range check"),
         CLI_OPT_U64("calibration-tokens", 0, calib_tokens, "N", 0, UINT64_MAX,
                     "range check on the first N tokens (0: all; --random: 16)"),
+        CLI_OPT_CHOICE("attention", 0, attention, NULL, cli_attention_names,
+                       "attention kinds clients may use: default allows both (split for a client that "
+                       "leaves it to the server), ctct or split only that one"),
         CLI_TLS_SERVER_OPTS(tls),
         {0},
     };
@@ -287,6 +292,7 @@ int cg_cmd_serve(int argc, char **argv)
                        .tls = tls_cfg, .handshake_ms = (uint32_t)(handshake_s * 1000),
                        .max_sessions = max_sessions,
                        .allow_presets = allow,
+                       .attention = (cg_gen_attention)cli_attention_kind(attention),
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
     uint64_t all_bytes = 0;
     if (cg_gen_weights_size(&fm->cfg, "paper", &all_bytes, &err) == CG_OK &&

@@ -240,7 +240,7 @@ cg_status cli_secure_generate(cg_channel *ch, const cg_tokenizer *tok, const uin
     cli_status_show(&c.status, "[connected; waiting for the server (a busy one queues new sessions)...]");
     cg_gen_options opt = {.threads = threads, .on_step = on_step, .on_step_ctx = &c,
                           .on_progress = on_progress, .on_progress_ctx = &c,
-                          .stop = on_token, .stop_ctx = &c};
+                          .stop = on_token, .stop_ctx = &c, .attention = o->attention};
     cg_status st = cg_gen_client(ch, req, ids, out, &opt, err);
     cli_status_done(&c.status);
     if (st == CG_OK && c.oom) st = cg_error_set(err, CG_ERR_NOMEM, "generated text");

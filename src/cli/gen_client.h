@@ -56,6 +56,7 @@ typedef struct cli_output {
     bool stop_at_eos;
     const char *stop_string;
     bool hide_stop;
+    cg_gen_attention attention; /* asked of the server (--attention) */
 } cli_output;
 
 #define CLI_GPT2_EOS 50256u

@@ -87,6 +87,15 @@ cg_ot_kind cli_ot_kind(const char *name)
     return strcmp(name, cli_ot_names[CG_OT_FERRET]) == 0 ? CG_OT_FERRET : CG_OT_IKNP;
 }
 
+const char *const cli_attention_names[] = {"default", "ctct", "split", NULL};
+
+int cli_attention_kind(const char *name)
+{
+    for (int i = 0; cli_attention_names[i]; i++)
+        if (strcmp(name, cli_attention_names[i]) == 0) return i;
+    return 0;
+}
+
 cg_otn_kind cli_otn_kind(const char *name)
 {
     return strcmp(name, cli_otn_names[CG_OTN_SPLIT]) == 0 ? CG_OTN_SPLIT : CG_OTN_KK13;

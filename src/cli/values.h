@@ -28,6 +28,10 @@ cg_otn_kind cli_otn_kind(const char *name);
 /* The COT sources (--ot) likewise, indexed by cg_ot_kind. */
 extern const char *const cli_ot_names[];
 cg_ot_kind cli_ot_kind(const char *name);
+/* The attention kinds (--attention), indexed by cg_gen_attention: "default"
+ * (the server's choice; for serve, both allowed), "ctct", "split". */
+extern const char *const cli_attention_names[];
+int cli_attention_kind(const char *name); /* a cg_gen_attention */
 
 /* All of standard input, at most max bytes (cg_alloc'ed, NUL-terminated;
  * CG_ERR_ARG when longer): for `--prompt-file -`. */

@@ -31,10 +31,22 @@ typedef struct attn {
     cg_bfv_ct *cts, *app, *qct, *oct, *sct, *pct, *rct;
     size_t n_cts;
     uint64_t *kept; /* the refresh round's shares */
+    /* Split attention, server: its K or V share blocks as plaintexts,
+     * (head, block) for blocks < nb. */
+    cg_bfv_plain_ntt *blk;
+    size_t nb, n_blk;
 } attn;
+
+static void free_blocks(attn *a)
+{
+    for (size_t i = 0; a->blk && i < a->n_blk; i++) cg_bfv_plain_ntt_free(&a->blk[i]);
+    cg_free(a->blk);
+    a->blk = NULL;
+}
 
 static void attn_free(attn *a)
 {
+    free_blocks(a);
     gen_free_cts(a->cts, a->n_cts);
     cg_free(a->cts);
     cg_free(a->sc);
@@ -61,6 +73,7 @@ static cg_status attn_new(const gen_sess *s, attn *a, size_t layer, size_t pos0,
         attn_free(a);
         return cg_error_set(err, CG_ERR_NOMEM, "attention");
     }
+    a->nb = kv_blocks_for(&s->kv, a->cols);
     a->pr = a->sc + a->n_q * a->cols;
     a->first_item = a->row_len + a->n_q;
     a->app = a->cts;
@@ -94,18 +107,43 @@ static void append_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t
     else kv_place_value(&s->kv, a->pos0 + r, src, co);
 }
 
+/* Split: this party keeps its own shares of the new k and v in the clear. */
+static cg_status keep_shares(gen_sess *s, attn *a, cg_error *err)
+{
+    for (size_t i = 0; s->attn == CG_ATTN_SPLIT && i < a->n_app; i++) {
+        const size_t r = i / (2 * s->H), h = (i / 2) % s->H, kind = i % 2;
+        CG_TRY(kv_shares_put(&s->shares, (kv_kind)kind, a->layer, h, a->pos0 + r,
+                             a->qkv + r * 3 * s->d + (kind + 1) * s->d + h * s->dh, err));
+    }
+    return CG_OK;
+}
+
+static cg_status to_ntt_app(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    attn *a = ctx;
+    return cg_bfv_to_ntt(s->he, &a->app[i], err);
+}
+
 static cg_status append_client(gen_sess *s, attn *a, cg_error *err)
 {
+    CG_TRY(keep_shares(s, a, err));
     CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
     return gen_send_cts(s, a->app, a->n_app, err);
 }
 
 /* The appended ciphertext is zero outside its position's coefficients, so
- * adding it into the block is the append. */
+ * adding it into the block is the append. Split: the cache holds the
+ * client's share only (in NTT form, for the ct x pt products), the server's
+ * stays in the clear. */
 static cg_status append_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->app, a->n_app, err));
-    CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
+    if (s->attn == CG_ATTN_SPLIT) {
+        CG_TRY(keep_shares(s, a, err));
+        CG_TRY(gen_parallel(s, a->n_app, to_ntt_app, a, err));
+    } else {
+        CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
+    }
     for (size_t i = 0; i < a->n_app; i++) {
         const size_t r = i / (2 * s->H), h = (i / 2) % s->H;
         CG_TRY(kv_cache_append(&s->cache, s->he, (kv_kind)(i % 2), a->layer, h, a->pos0 + r,
@@ -288,6 +326,139 @@ static cg_status values_server(gen_sess *s, attn *a, cg_error *err)
     return to_scale_s(s, a, err);
 }
 
+/* ---- Split attention (kv_split.h): scores and values with ct x pt only ---- */
+
+typedef struct blk_job {
+    attn *a;
+    kv_kind kind;
+} blk_job;
+
+/* Item (head, block): the server's share block as a plaintext. */
+static cg_status encode_blk_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+{
+    const blk_job *j = ctx;
+    uint64_t *co = cg_alloc(s->N * sizeof *co);
+    if (!co) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
+    cg_status st = kv_split_encode_block(&s->shares, s->he, s->l, j->kind, j->a->layer, i / j->a->nb,
+                                         i % j->a->nb, co, &j->a->blk[i], err);
+    cg_free(co);
+    return st;
+}
+
+static cg_status encode_blocks(gen_sess *s, attn *a, kv_kind kind, cg_error *err)
+{
+    free_blocks(a);
+    a->n_blk = s->H * a->nb;
+    a->blk = cg_calloc(a->n_blk, sizeof *a->blk);
+    if (!a->blk) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
+    blk_job j = {a, kind};
+    return gen_parallel(s, a->n_blk, encode_blk_item, &j, err);
+}
+
+/* Item rh = row H + head: Enc(q_c) x K_s blocks + Enc(K_c blocks) x q_s. */
+static cg_status split_score_item(gen_sess *s, void *ctx, size_t rh, cg_error *err)
+{
+    attn *a = ctx;
+    const size_t r = rh / s->H, h = rh % s->H, nb = kv_block_of(&s->kv, a->pos0 + r) + 1;
+    uint64_t *co = cg_alloc(s->N * sizeof *co);
+    cg_bfv_plain_ntt q_s = {0};
+    cg_status st = co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "split scores");
+    if (st == CG_OK) st = cg_bfv_to_ntt(s->he, &a->qct[rh], err);
+    if (st == CG_OK) {
+        kv_layout_query(&s->kv, a->qkv + r * 3 * s->d + h * s->dh, co);
+        st = kv_split_encode(s->he, s->l, co, &q_s, err);
+    }
+    for (size_t b = 0; st == CG_OK && b < nb; b++)
+        st = kv_split_scores(&s->cache, s->he, a->layer, h, b, &a->qct[rh], &q_s,
+                             &a->blk[h * a->nb + b], &a->sct[a->first_item[rh] + b], err);
+    cg_bfv_plain_ntt_free(&q_s);
+    cg_free(co);
+    return st;
+}
+
+/* Both parties: their local term q_x . K_x added to their score shares. */
+static void split_local_scores(gen_sess *s, attn *a)
+{
+    for (size_t rh = 0; rh < a->n_q; rh++) {
+        const size_t r = rh / s->H, h = rh % s->H;
+        kv_split_local_scores(&s->shares, a->layer, h, a->qkv + r * 3 * s->d + h * s->dh,
+                              a->row_len[rh], s->mask, a->sc + rh * a->cols);
+    }
+}
+
+static cg_status split_scores_client(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(scores_client(s, a, err));
+    split_local_scores(s, a);
+    return CG_OK;
+}
+
+static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
+    CG_TRY(encode_blocks(s, a, KV_KEY, err));
+    CG_TRY(gen_parallel(s, a->n_q, split_score_item, a, err));
+    free_blocks(a);
+    CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
+    split_local_scores(s, a);
+    return gen_send_cts(s, a->sct, a->n_sc, err);
+}
+
+/* Item rh: sum over blocks of Enc(p_c) x V_s + Enc(V_c) x p_s. */
+static cg_status split_output_item(gen_sess *s, void *ctx, size_t rh, cg_error *err)
+{
+    attn *a = ctx;
+    const size_t r = rh / s->H, h = rh % s->H, nb = kv_block_of(&s->kv, a->pos0 + r) + 1;
+    const size_t first = a->first_item[rh];
+    uint64_t *co = cg_alloc(s->N * sizeof *co);
+    cg_bfv_plain_ntt *p_s = cg_calloc(nb, sizeof *p_s);
+    cg_status st = co && p_s ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "split values");
+    for (size_t b = 0; st == CG_OK && b < nb; b++) {
+        st = cg_bfv_to_ntt(s->he, &a->pct[first + b], err);
+        kv_layout_probs(&s->kv, b, a->pr + rh * a->cols, a->row_len[rh], co);
+        if (st == CG_OK) st = kv_split_encode(s->he, s->l, co, &p_s[b], err);
+    }
+    if (st == CG_OK)
+        st = kv_split_apply_probs(&s->cache, s->he, a->layer, h, nb, &a->pct[first], p_s,
+                                  &a->blk[h * a->nb], &a->oct[rh], err);
+    for (size_t b = 0; p_s && b < nb; b++) cg_bfv_plain_ntt_free(&p_s[b]);
+    cg_free(p_s);
+    cg_free(co);
+    return st;
+}
+
+/* Both parties: their local term p_x . V_x added to their output shares. */
+static void split_local_output(gen_sess *s, attn *a)
+{
+    for (size_t rh = 0; rh < a->n_q; rh++) {
+        const size_t r = rh / s->H, h = rh % s->H;
+        kv_split_local_output(&s->shares, a->layer, h, a->pr + rh * a->cols, a->row_len[rh],
+                              s->mask, a->o + r * s->d + h * s->dh);
+    }
+}
+
+static cg_status split_values_client(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(gen_shares_to_he(s, a->n_sc, probs_layout, a, a->pct, err));
+    CG_TRY(gen_send_cts(s, a->pct, a->n_sc, err));
+    CG_TRY(gen_recv_cts(s, a->oct, a->n_q, err));
+    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
+    split_local_output(s, a);
+    return to_scale_s(s, a, err);
+}
+
+static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
+{
+    CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
+    CG_TRY(encode_blocks(s, a, KV_VALUE, err));
+    CG_TRY(gen_parallel(s, a->n_q, split_output_item, a, err));
+    free_blocks(a);
+    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
+    split_local_output(s, a);
+    CG_TRY(gen_send_cts(s, a->oct, a->n_q, err));
+    return to_scale_s(s, a, err);
+}
+
 /* ---- The five phases -------------------------------------------------------------- */
 
 typedef cg_status (*attn_half)(gen_sess *s, attn *a, cg_error *err);
@@ -306,11 +477,19 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
 {
     attn a;
     CG_TRY(attn_new(s, &a, layer, pos0, rows, qkv, o, err));
+    const bool split = s->attn == CG_ATTN_SPLIT;
     cg_status st = phase(s, &a, CG_PART_KV_APPEND, append_client, append_server, err);
-    if (st == CG_OK) st = phase(s, &a, CG_PART_QK, scores_client, scores_server, err);
-    if (st == CG_OK) st = phase(s, &a, CG_PART_REFRESH, refresh_client, refresh_server, err);
+    if (st == CG_OK)
+        st = phase(s, &a, CG_PART_QK, split ? split_scores_client : scores_client,
+                   split ? split_scores_server : scores_server, err);
+    /* split: the cache only ever gets additions of fresh encryptions and is
+     * never multiplied by a ciphertext, so it needs no refresh */
+    if (st == CG_OK && !split)
+        st = phase(s, &a, CG_PART_REFRESH, refresh_client, refresh_server, err);
     if (st == CG_OK) st = phase(s, &a, CG_PART_SOFTMAX, softmax, softmax, err);
-    if (st == CG_OK) st = phase(s, &a, CG_PART_SV, values_client, values_server, err);
+    if (st == CG_OK)
+        st = phase(s, &a, CG_PART_SV, split ? split_values_client : values_client,
+                   split ? split_values_server : values_server, err);
     attn_free(&a);
     return st;
 }

@@ -18,12 +18,15 @@ static uint64_t cout_of(const gen_sess *s, gen_matrix_role role)
     return gen_plan_of(s->N, m.in, m.out).cout;
 }
 
-/* Returned by one attention call: scores, outputs, and every refresh that
- * could be due (an upper bound). */
+/* Returned by one attention call: scores, outputs, and (ctct) every
+ * refresh that could be due (an upper bound). Split attention returns its
+ * cross terms in exactly the score and output ciphertexts, and refreshes
+ * nothing. */
 static uint64_t attention_cts(const gen_sess *s, size_t pos0, size_t rows)
 {
     uint64_t n = (uint64_t)rows * s->H; /* outputs */
     for (size_t r = 0; r < rows; r++) n += s->H * (kv_block_of(&s->kv, pos0 + r) + 1);
+    if (s->attn == CG_ATTN_SPLIT) return n;
     return n + 2 * (uint64_t)s->H * kv_blocks_for(&s->kv, pos0 + rows);
 }
 

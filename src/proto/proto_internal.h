@@ -4,6 +4,7 @@
  *   forward.c    one pass of new positions through the model, token choice
  *   attention.c  attention over the encrypted KV cache
  *   kv_cache.c   the cache's type, coefficient layout and HE products
+ *   kv_split.c   the share-split cache: plaintext shares, ct x pt products
  *   linear.c     y = W x + b on shares with coefficient-encoded weights
  *   weights.c    the weights table: every matrix by role, pre-encoded
  *   bridge.c     ciphertexts on the wire, share <-> HE
@@ -14,6 +15,7 @@
 
 #include "cryptogen/proto.h"
 #include "proto/kv_cache.h"
+#include "proto/kv_split.h"
 
 /* Statistical security of the noise flooding over a whole session: each
  * returned ciphertext is flooded with GEN_FLOOD_BITS + ceil(log2(m) / 2)
@@ -57,6 +59,7 @@ typedef struct gen_sess {
     uint64_t mask; /* 2^l - 1 */
     kv_layout kv;  /* the cache's coefficient layout (both parties) */
     unsigned flood_bits; /* statistical bits of each flooding (gen_flood_bits) */
+    cg_gen_attention attn; /* CTCT or SPLIT, agreed in the handshake */
 
     /* Keys and the two-party context. */
     cg_bfv_ctx *he;
@@ -68,6 +71,8 @@ typedef struct gen_sess {
     /* Server only: the model and the encrypted cache. */
     const cg_fixed_model *fm;
     kv_cache cache;
+    /* Split attention, both parties: this party's plaintext shares of K, V. */
+    kv_shares shares;
 
     /* Server only: the seed of the sampling noise (never sent). */
     uint8_t sample_seed[32];

@@ -21,6 +21,16 @@ const char *cg_gen_part_name(cg_gen_part p)
     return (unsigned)p < CG_PART_COUNT ? part_names[p] : "?";
 }
 
+const char *cg_gen_attention_name(cg_gen_attention a)
+{
+    switch (a) {
+    case CG_ATTN_DEFAULT: return "default";
+    case CG_ATTN_CTCT: return "ctct";
+    case CG_ATTN_SPLIT: return "split";
+    }
+    return NULL;
+}
+
 cg_chan_counters gen_channel_totals(const gen_sess *s)
 {
     cg_chan_stats cs;
@@ -66,6 +76,8 @@ void gen_step_end(gen_sess *s, size_t length, uint64_t t0)
         s->rep.setup_received = s->setup.bytes_received;
     }
     if (s->party == CG_SERVER) kv_cache_usage(&s->cache, &s->rep.cache_cts, &s->rep.cache_bytes);
+    s->rep.share_bytes = s->shares.bytes;
+    s->rep.attention = s->attn;
     if (s->opt && s->opt->on_step) s->opt->on_step(s->opt->on_step_ctx, &s->rep);
 }
 

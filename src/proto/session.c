@@ -18,6 +18,7 @@ static void sess_free(gen_sess *s)
 {
     kv_cache_free(&s->cache);
     gen_stock_free(s);
+    kv_shares_free(&s->shares);
     cg_mpc_free(s->mpc);
     cg_bfv_sk_free(&s->sk);
     cg_bfv_pk_free(&s->pk);
@@ -110,8 +111,11 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
         /* every block of K and V, at the top level, size 2, and the working
          * memory of the largest pass (attention's grows with the blocks) */
         const size_t blocks = kv_blocks_for(&s->kv, (size_t)q->bench_fill + q->prompt_len + q->new_tokens);
-        const double cache = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 *
-                             (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
+        double cache = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 *
+                       (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
+        if (s->attn == CG_ATTN_SPLIT) /* and the server's own shares, in the clear */
+            cache += 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * (double)s->kv.block *
+                     (double)s->dh * 8.0;
         const double work = (double)gen_working_bytes(s);
         if (cache + work > (double)s->opt->max_cache_bytes)
             return cg_error_set(err, CG_ERR_PARAM,
@@ -120,6 +124,35 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
                                 (double)s->opt->max_cache_bytes / 1e6);
     }
     s->flood_bits = gen_flood_bits(s);
+    return CG_OK;
+}
+
+/* Client: the attention kind the server chose, which must be the one asked
+ * for unless the client left it to the server. */
+static cg_status read_attention(gen_sess *s, cg_reader *r, cg_error *err)
+{
+    uint8_t a = 0;
+    CG_TRY(cg_read_u8(r, &a, "attention kind", err));
+    const cg_gen_attention asked = s->opt ? s->opt->attention : CG_ATTN_DEFAULT;
+    if (a != CG_ATTN_CTCT && a != CG_ATTN_SPLIT)
+        return cg_error_set(err, CG_ERR_FORMAT, "server chose attention kind %u", a);
+    if (asked != CG_ATTN_DEFAULT && a != asked)
+        return cg_error_set(err, CG_ERR_PARAM, "server chose %s attention, not %s",
+                            cg_gen_attention_name((cg_gen_attention)a), cg_gen_attention_name(asked));
+    s->attn = (cg_gen_attention)a;
+    return CG_OK;
+}
+
+/* Server: the kind a client asked for (`asked`) against the one it accepts. */
+static cg_status choose_attention(gen_sess *s, uint8_t asked, cg_error *err)
+{
+    const cg_gen_attention allow = s->opt ? s->opt->attention : CG_ATTN_DEFAULT;
+    if (asked > CG_ATTN_SPLIT) return cg_error_set(err, CG_ERR_PARAM, "unknown attention kind %u", asked);
+    if (allow != CG_ATTN_DEFAULT && asked != CG_ATTN_DEFAULT && asked != allow)
+        return cg_error_set(err, CG_ERR_PARAM, "%s attention is not allowed by this server (it runs %s only)",
+                            cg_gen_attention_name((cg_gen_attention)asked), cg_gen_attention_name(allow));
+    s->attn = asked != CG_ATTN_DEFAULT ? (cg_gen_attention)asked
+              : allow != CG_ATTN_DEFAULT ? allow : CG_ATTN_SPLIT;
     return CG_OK;
 }
 
@@ -140,6 +173,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, (uint8_t)s->req.otn);
     cg_buf_put_u8(b, (uint8_t)s->req.ot);
     cg_buf_put_u32(b, s->req.prefill_rows);
+    cg_buf_put_u8(b, (uint8_t)(s->opt ? s->opt->attention : CG_ATTN_DEFAULT));
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
     cg_reader r;
     uint8_t ok = 0;
@@ -177,6 +211,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     if (strcmp(chosen, s->req.he_preset) != 0)
         return cg_error_set(err, CG_ERR_PARAM, "server chose parameter set '%s', not '%s'", chosen,
                             s->req.he_preset);
+    CG_TRY(read_attention(s, &r, err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the handshake reply", cg_reader_left(&r));
     s->cfg = (cg_gpt2_config){.n_layer = v[0], .n_head = v[1], .n_embd = v[2],
@@ -208,7 +243,7 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     cg_reader_init(&r, b->data, b->len);
     uint32_t magic = 0;
     uint16_t ver = 0;
-    uint8_t cache = 0, otn = 0, ot = 0;
+    uint8_t cache = 0, otn = 0, ot = 0, attention = 0;
     cg_gen_request *q = &s->req;
     CG_TRY(cg_read_u32(&r, &magic, "magic", err));
     CG_TRY(cg_read_u16(&r, &ver, "version", err));
@@ -226,19 +261,20 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u8(&r, &otn, "1-of-N OT kind", err));
     CG_TRY(cg_read_u8(&r, &ot, "OT kind", err));
     CG_TRY(cg_read_u32(&r, &q->prefill_rows, "prefill rows", err));
+    CG_TRY(cg_read_u8(&r, &attention, "attention kind", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
     q->he_preset[sizeof q->he_preset - 1] = '\0';
     q->use_cache = cache != 0;
     q->otn = (cg_otn_kind)otn;
     q->ot = (cg_ot_kind)ot;
-    return CG_OK;
+    return choose_attention(s, attention, err);
 }
 
 static cg_status server_handshake(gen_sess *s, cg_error *err)
 {
     cg_status st = read_request(s, err);
-    if (st != CG_OK) return st == CG_ERR_FORMAT ? refuse(s, st, err) : st;
+    if (st != CG_OK) return st == CG_ERR_FORMAT || st == CG_ERR_PARAM ? refuse(s, st, err) : st;
     s->cfg = s->fm->cfg;
     s->fx = s->fm->fx;
     s->score_shift = s->fm->score_shift;
@@ -261,6 +297,7 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, (uint8_t)s->score_shift);
     cg_buf_put_u64(b, (uint64_t)s->score_mul);
     cg_buf_put(b, s->req.he_preset, sizeof s->req.he_preset); /* the set chosen */
+    cg_buf_put_u8(b, (uint8_t)s->attn);
     /* The sampling noise is the server's alone (semi-honest server): the
      * client sees only the token, never the noise. */
     if (s->opt && s->opt->test_noise_seed)
@@ -376,12 +413,30 @@ static cg_status bench_fill(gen_sess *s, cg_error *err)
             const size_t lh = k / 2 / f.blocks;
             const kv_ref r = {.kind = (kv_kind)(k % 2), .layer = lh / s->H, .head = lh % s->H,
                               .block = (k / 2) % f.blocks};
-            kv_cache_replace(&s->cache, r, &cts[k]);
+            if (s->attn == CG_ATTN_SPLIT) st = cg_bfv_to_ntt(s->he, &cts[k], err);
+            if (st == CG_OK) kv_cache_replace(&s->cache, r, &cts[k]);
         }
     }
+    /* split: the shares of the filled positions (zero: only the timing of a
+     * fill is meaningful) take their room in both parties' share stores */
+    uint64_t *zero = s->attn == CG_ATTN_SPLIT ? cg_calloc(s->dh, sizeof *zero) : NULL;
+    if (st == CG_OK && s->attn == CG_ATTN_SPLIT && !zero) st = cg_error_set(err, CG_ERR_NOMEM, "fill");
+    for (size_t k = 0; st == CG_OK && zero && k < 2 * s->cfg.n_layer * s->H * f.fill; k++)
+        st = kv_shares_put(&s->shares, (kv_kind)(k % 2), k / 2 / f.fill / s->H, k / 2 / f.fill % s->H,
+                           k / 2 % f.fill, zero, err);
+    cg_free(zero);
     gen_free_cts(cts, n);
     cg_free(cts);
     return st;
+}
+
+/* Split attention: each party's plaintext shares, room for the whole
+ * session (blocks are allocated as positions arrive). */
+static cg_status init_shares(gen_sess *s, cg_error *err)
+{
+    if (s->attn != CG_ATTN_SPLIT) return CG_OK;
+    const size_t len = (size_t)s->req.bench_fill + s->req.prompt_len + s->req.new_tokens;
+    return kv_shares_init(&s->shares, &s->kv, s->cfg.n_layer, s->H, kv_blocks_for(&s->kv, len), err);
 }
 
 static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, cg_error *err)
@@ -393,7 +448,8 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
         if (!seq) return cg_error_set(err, CG_ERR_NOMEM, "token sequence");
         memcpy(seq, prompt, m * sizeof *seq);
     }
-    cg_status st = bench_fill(s, err);
+    cg_status st = init_shares(s, err);
+    if (st == CG_OK) st = bench_fill(s, err);
     bool stop = false;
     for (size_t step = 0; st == CG_OK && step < n; step++) {
         const uint64_t t0 = cg_now_ns();

@@ -82,6 +82,13 @@ check_help "bench he" --json --threads --sets
 check_help "bench ot" --json --n --n-otn --link --latency-us --mbps --ot
 check_help "bench mpc" --json --max --tcp --op --reps --ot
 check_help "bench gen" --json --shape --prefix --lengths --mode --baseline-max --threads --rtt-ms --mbps --channel --ot
+# the attention kind (issue 13): asked, allowed, measured side by side
+check_help serve --attention
+check_help generate --attention
+check_help "bench gen" --attention
+usage_error "bench gen" "--attention 'ctt' is not a comma-separated list of split and ctct" --attention ctt
+usage_error serve "--attention 'both' is not one of default, ctct, split" --attention both
+accepted "bench gen" --attention split,ctct --json
 run -h
 [ "$rc" -eq 0 ] && grep -q "generate" <<< "$out" || fail "'cryptogen -h' does not list the commands"
 

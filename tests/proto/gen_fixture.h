@@ -91,9 +91,10 @@ static inline void emulate(const cg_fixed_model *fm, const uint32_t *prompt, siz
     cg_fixed_state_free(&st);
 }
 
-static inline void run_secure(const cg_fixed_model *fm, const cg_gen_weights *ws, int threads,
-                       const cg_gen_request *req, const uint32_t *prompt, uint32_t *out,
-                       server_job *sj, client_log *cl)
+/* As run_secure, the client asking for the attention kind `attention`. */
+static inline void run_secure_kind(const cg_fixed_model *fm, const cg_gen_weights *ws, int threads,
+                                   const cg_gen_request *req, const uint32_t *prompt, uint32_t *out,
+                                   server_job *sj, client_log *cl, cg_gen_attention attention)
 {
     cg_channel *a = NULL, *b = NULL;
     cg_error err = {0};
@@ -101,7 +102,8 @@ static inline void run_secure(const cg_fixed_model *fm, const cg_gen_weights *ws
     *sj = (server_job){.ch = b, .fm = fm, .ws = ws, .threads = threads};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, server_main, sj), 0);
-    cg_gen_options o = {.threads = threads, .on_step = client_step, .on_step_ctx = cl};
+    cg_gen_options o = {.threads = threads, .on_step = client_step, .on_step_ctx = cl,
+                        .attention = attention};
     cg_status st = cg_gen_client(a, req, prompt, out, &o, &err);
     if (st != CG_OK) {
         fprintf(stderr, "client: %s\n", err.msg);
@@ -114,6 +116,14 @@ static inline void run_secure(const cg_fixed_model *fm, const cg_gen_weights *ws
     assert_int_equal(sj->st, CG_OK);
     cg_chan_free(a);
     cg_chan_free(b);
+}
+
+/* One secure session in the kind the server chooses (split by default). */
+static inline void run_secure(const cg_fixed_model *fm, const cg_gen_weights *ws, int threads,
+                              const cg_gen_request *req, const uint32_t *prompt, uint32_t *out,
+                              server_job *sj, client_log *cl)
+{
+    run_secure_kind(fm, ws, threads, req, prompt, out, sj, cl, CG_ATTN_DEFAULT);
 }
 
 #endif

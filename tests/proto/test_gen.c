@@ -39,8 +39,9 @@ static void test_cache_mode_equals_emulator(void **state)
                           .new_tokens = NEW, .block_positions = 8, .refresh_every = 5};
     server_job sj;
     client_log cl = {0};
-    /* two threads per party: the per-ciphertext loops run in parallel */
-    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+    /* two threads per party: the per-ciphertext loops run in parallel; the
+     * ct x ct attention, the one that refreshes (test_gen_split: the split) */
+    run_secure_kind(fm, NULL, 2, &req, prompt, got, &sj, &cl, CG_ATTN_CTCT);
     assert_memory_equal(got, want, sizeof want);
     assert_int_equal(cl.steps, NEW);
     assert_int_equal(sj.steps, NEW);

@@ -1,0 +1,163 @@
+/* The share-split KV cache (kv_split.h). */
+#include <string.h>
+
+#include "proto/kv_split.h"
+
+static size_t shares_count(const kv_shares *sh) { return sh->layers * sh->heads * sh->max_blocks; }
+
+static size_t block_words(const kv_shares *sh) { return sh->g.block * sh->g.head_dim; }
+
+cg_status kv_shares_init(kv_shares *sh, const kv_layout *g, size_t layers, size_t heads,
+                         size_t max_blocks, cg_error *err)
+{
+    memset(sh, 0, sizeof *sh);
+    size_t lh, n;
+    if (!cg_mul_size(layers, heads, &lh) || !cg_mul_size(lh, max_blocks, &n))
+        return cg_error_set(err, CG_ERR_ARG, "KV shares of %zu x %zu x %zu blocks", layers, heads,
+                            max_blocks);
+    *sh = (kv_shares){.g = *g, .layers = layers, .heads = heads, .max_blocks = max_blocks};
+    for (int k = 0; k < 2; k++) {
+        sh->blk[k] = cg_calloc(n ? n : 1, sizeof *sh->blk[k]);
+        if (!sh->blk[k]) {
+            kv_shares_free(sh);
+            return cg_error_set(err, CG_ERR_NOMEM, "KV shares");
+        }
+    }
+    return CG_OK;
+}
+
+void kv_shares_free(kv_shares *sh)
+{
+    const size_t n = shares_count(sh);
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; sh->blk[k] && i < n; i++) cg_free(sh->blk[k][i]); /* wipes */
+        cg_free(sh->blk[k]);
+    }
+    memset(sh, 0, sizeof *sh);
+}
+
+static size_t shares_index(const kv_shares *sh, size_t layer, size_t head, size_t block)
+{
+    return (layer * sh->heads + head) * sh->max_blocks + block;
+}
+
+cg_status kv_shares_put(kv_shares *sh, kv_kind kind, size_t layer, size_t head, size_t pos,
+                        const uint64_t *x, cg_error *err)
+{
+    const size_t block = kv_block_of(&sh->g, pos);
+    if (layer >= sh->layers || head >= sh->heads || block >= sh->max_blocks)
+        return cg_error_set(err, CG_ERR_INTERNAL, "share store outside the cache (position %zu)", pos);
+    uint64_t **slot = &sh->blk[kind][shares_index(sh, layer, head, block)];
+    if (!*slot) {
+        *slot = cg_calloc(block_words(sh), sizeof **slot);
+        if (!*slot) return cg_error_set(err, CG_ERR_NOMEM, "KV shares");
+        sh->bytes += block_words(sh) * sizeof **slot;
+    }
+    memcpy(*slot + (pos % sh->g.block) * sh->g.head_dim, x, sh->g.head_dim * sizeof *x);
+    return CG_OK;
+}
+
+const uint64_t *kv_shares_block(const kv_shares *sh, kv_kind kind, size_t layer, size_t head,
+                                size_t block)
+{
+    if (layer >= sh->layers || head >= sh->heads || block >= sh->max_blocks) return NULL;
+    return sh->blk[kind][shares_index(sh, layer, head, block)];
+}
+
+void kv_split_local_scores(const kv_shares *sh, size_t layer, size_t head, const uint64_t *q,
+                           size_t len, uint64_t mask, uint64_t *sc)
+{
+    const size_t B = sh->g.block, dh = sh->g.head_dim;
+    for (size_t b = 0; b * B < len; b++) {
+        const uint64_t *k = kv_shares_block(sh, KV_KEY, layer, head, b);
+        for (size_t j = 0; k && j < B && b * B + j < len; j++) {
+            uint64_t acc = 0; /* wraps mod 2^64, then mod 2^l: the same sum */
+            for (size_t i = 0; i < dh; i++) acc += q[i] * k[j * dh + i];
+            sc[b * B + j] = (sc[b * B + j] + acc) & mask;
+        }
+    }
+}
+
+void kv_split_local_output(const kv_shares *sh, size_t layer, size_t head, const uint64_t *p,
+                           size_t len, uint64_t mask, uint64_t *o)
+{
+    const size_t B = sh->g.block, dh = sh->g.head_dim;
+    for (size_t b = 0; b * B < len; b++) {
+        const uint64_t *v = kv_shares_block(sh, KV_VALUE, layer, head, b);
+        for (size_t j = 0; v && j < B && b * B + j < len; j++)
+            for (size_t i = 0; i < dh; i++) o[i] += p[b * B + j] * v[j * dh + i];
+    }
+    for (size_t i = 0; i < dh; i++) o[i] &= mask;
+}
+
+/* ---- Server: plaintexts and products --------------------------------------- */
+
+cg_status kv_split_encode(const cg_bfv_ctx *he, unsigned l, const uint64_t *co,
+                          cg_bfv_plain_ntt *out, cg_error *err)
+{
+    cg_bfv_plain pt = {0};
+    /* shares are below 2^l <= 2^48: they read as non-negative int64 and the
+     * encoder reduces them mod t = 2^l */
+    cg_status st = cg_bfv_encode_coeff(he, (const int64_t *)co, cg_bfv_n(he), &pt, err);
+    if (st == CG_OK) st = cg_bfv_plain_to_ntt(he, &pt, cg_bfv_nq(he), out, err);
+    if (st == CG_OK) out->norm_log2 = (double)l - 1.0;
+    cg_bfv_plain_free(&pt);
+    return st;
+}
+
+cg_status kv_split_encode_block(const kv_shares *sh, const cg_bfv_ctx *he, unsigned l,
+                                kv_kind kind, size_t layer, size_t head, size_t block,
+                                uint64_t *co, cg_bfv_plain_ntt *out, cg_error *err)
+{
+    const kv_layout *g = &sh->g;
+    const uint64_t *x = kv_shares_block(sh, kind, layer, head, block);
+    memset(co, 0, g->n * sizeof *co);
+    for (size_t j = 0; x && j < g->block; j++) {
+        const size_t pos = block * g->block + j;
+        if (kind == KV_KEY) kv_place_key(g, pos, x + j * g->head_dim, co);
+        else kv_place_value(g, pos, x + j * g->head_dim, co);
+    }
+    return kv_split_encode(he, l, co, out, err);
+}
+
+static const cg_bfv_ct *cache_ct(const kv_cache *c, kv_kind kind, size_t layer, size_t head,
+                                 size_t block)
+{
+    if (layer >= c->layers || head >= c->heads || block >= c->max_blocks) return NULL;
+    const cg_bfv_ct *ct = &c->ct[kind][kv_cache_index(c, layer, head, block)];
+    return ct->data ? ct : NULL;
+}
+
+cg_status kv_split_scores(const kv_cache *c, const cg_bfv_ctx *he, size_t layer, size_t head,
+                          size_t block, const cg_bfv_ct *q_c, const cg_bfv_plain_ntt *q_s,
+                          const cg_bfv_plain_ntt *k_s, cg_bfv_ct *out, cg_error *err)
+{
+    const cg_bfv_ct *k_c = cache_ct(c, KV_KEY, layer, head, block);
+    if (!k_c) return cg_error_set(err, CG_ERR_INTERNAL, "split scores outside the cache");
+    const cg_bfv_ct *cts[2] = {q_c, k_c};
+    const cg_bfv_plain_ntt *pts[2] = {k_s, q_s};
+    return cg_bfv_mac_plain(he, cts, pts, 2, out, err);
+}
+
+cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t layer, size_t head,
+                               size_t nblocks, const cg_bfv_ct *p_c, const cg_bfv_plain_ntt *p_s,
+                               const cg_bfv_plain_ntt *v_s, cg_bfv_ct *out, cg_error *err)
+{
+    if (nblocks == 0) return cg_error_set(err, CG_ERR_INTERNAL, "split probabilities: no block");
+    const cg_bfv_ct **cts = cg_calloc(2 * nblocks, sizeof *cts);
+    const cg_bfv_plain_ntt **pts = cg_calloc(2 * nblocks, sizeof *pts);
+    cg_status st = cts && pts ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "split probabilities");
+    for (size_t b = 0; st == CG_OK && b < nblocks; b++) {
+        const cg_bfv_ct *v_c = cache_ct(c, KV_VALUE, layer, head, b);
+        if (!v_c) st = cg_error_set(err, CG_ERR_INTERNAL, "split probabilities outside the cache");
+        cts[2 * b] = &p_c[b];
+        pts[2 * b] = &v_s[b];
+        cts[2 * b + 1] = v_c;
+        pts[2 * b + 1] = &p_s[b];
+    }
+    /* one fused sum: a single reduction per coefficient */
+    if (st == CG_OK) st = cg_bfv_mac_plain(he, cts, pts, 2 * nblocks, out, err);
+    cg_free(cts);
+    cg_free(pts);
+    return st;
+}

@@ -1,0 +1,281 @@
+/* The attention kinds (CG_ATTN_CTCT, CG_ATTN_SPLIT): secure tokens equal the
+ * fixed-point emulator's in both, across many cache blocks, in the prefill
+ * (several chunks) and in decode; the handshake agrees on the kind or
+ * refuses clearly; in split mode the server's view does not depend on the
+ * prompt, and every coefficient the new ct x pt products return is masked
+ * and flooded. */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cryptogen/proto.h"
+#include "proto/gen_fixture.h"
+#include "proto/kv_split.h"
+#include "proto/relay_fixture.h"
+
+typedef struct kind_log {
+    size_t steps;
+    int attention;
+    uint64_t share_bytes, cache_bytes, received;
+    uint64_t part_received[CG_PART_COUNT], part_rounds[CG_PART_COUNT];
+} kind_log;
+
+static void kind_step(void *ctx, const cg_gen_step_report *r)
+{
+    kind_log *l = ctx;
+    l->steps++;
+    l->attention = r->attention;
+    l->share_bytes = r->share_bytes;
+    l->cache_bytes = r->cache_bytes;
+    l->received += r->total_received;
+    for (int p = 0; p < CG_PART_COUNT; p++) {
+        l->part_received[p] += r->bytes_received[p];
+        l->part_rounds[p] += r->rounds[p];
+    }
+}
+
+typedef struct kserver {
+    cg_channel *ch;
+    const cg_fixed_model *fm;
+    cg_gen_attention allow;
+    int threads;
+    kind_log log;
+    cg_status st;
+    cg_error err;
+} kserver;
+
+static void *kserver_main(void *arg)
+{
+    kserver *j = arg;
+    cg_gen_options o = {.threads = j->threads, .attention = j->allow, .on_step = kind_step,
+                        .on_step_ctx = &j->log};
+    j->st = cg_gen_server(j->ch, j->fm, &o, &j->err);
+    return NULL;
+}
+
+/* One session over an in-process channel: the client asks for `ask`, the
+ * server accepts `allow`. Returns the client's status (err its message). */
+static cg_status run_kind(const cg_fixed_model *fm, cg_gen_attention ask, cg_gen_attention allow,
+                          const cg_gen_request *req, const uint32_t *prompt, uint32_t *out,
+                          kserver *sj, kind_log *cl, cg_error *err)
+{
+    cg_channel *a = NULL, *b = NULL;
+    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, err), CG_OK);
+    *sj = (kserver){.ch = b, .fm = fm, .allow = allow, .threads = 2};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, kserver_main, sj), 0);
+    cg_gen_options o = {.threads = 2, .attention = ask, .on_step = kind_step, .on_step_ctx = cl};
+    cg_status st = cg_gen_client(a, req, prompt, out, &o, err);
+    if (st != CG_OK) {
+        cg_chan_free(a); /* unblocks the server */
+        a = NULL;
+    }
+    pthread_join(t, NULL);
+    cg_chan_free(a);
+    cg_chan_free(b);
+    return st;
+}
+
+static cg_fixed_model *tiny_fixed(cg_gpt2 **m)
+{
+    *m = tiny_model();
+    cg_fixed_model *fm = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_fixed_model_new(&fm, *m, cg_fixed_default(), &err), CG_OK);
+    return fm;
+}
+
+/* prompt_len tokens then `fresh` decoded ones, 4 positions per cache
+ * ciphertext, in the given kind: the emulator's tokens. */
+static void equals_emulator(cg_gen_attention kind, size_t prompt_len, size_t fresh, bool cache)
+{
+    cg_gpt2 *m;
+    cg_fixed_model *fm = tiny_fixed(&m);
+    uint32_t prompt[64], want[64], got[64];
+    for (size_t i = 0; i < prompt_len; i++) prompt[i] = (uint32_t)((i * 37 + 11) % 300);
+    emulate(fm, prompt, prompt_len, fresh, want);
+    const cg_gen_request req = {.he_preset = "paper", .use_cache = cache, .prompt_len = (uint32_t)prompt_len,
+                                .new_tokens = (uint32_t)fresh, .block_positions = 4};
+    kserver sj;
+    kind_log cl = {0};
+    cg_error err = {0};
+    cg_status st = run_kind(fm, kind, CG_ATTN_DEFAULT, &req, prompt, got, &sj, &cl, &err);
+    if (st != CG_OK) fprintf(stderr, "client: %s\n", err.msg);
+    if (sj.st != CG_OK) fprintf(stderr, "server: %s\n", sj.err.msg);
+    assert_int_equal(st, CG_OK);
+    assert_int_equal(sj.st, CG_OK);
+    assert_memory_equal(got, want, fresh * sizeof *want);
+    assert_int_equal(cl.attention, kind);
+    assert_int_equal(sj.log.attention, kind);
+    assert_int_equal(cl.steps, fresh);
+    if (kind == CG_ATTN_SPLIT) {
+        /* both hold their shares: 2 kinds x layers x heads x blocks x B x d_head words */
+        const size_t blocks = (prompt_len + fresh + 3) / 4;
+        const uint64_t want_bytes = 2ull * fm->cfg.n_layer * fm->cfg.n_head * blocks * 4 *
+                                    (fm->cfg.n_embd / fm->cfg.n_head) * 8;
+        assert_int_equal(cl.share_bytes, want_bytes);
+        assert_int_equal(sj.log.share_bytes, want_bytes);
+    } else {
+        assert_int_equal(cl.share_bytes, 0);
+    }
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
+/* 18 + 14 positions at 4 per block: 8 blocks, prefill and decode crossing
+ * block boundaries. */
+static void test_split_equals_emulator(void **state)
+{
+    (void)state;
+    equals_emulator(CG_ATTN_SPLIT, 18, 14, true);
+}
+
+static void test_ctct_equals_emulator(void **state)
+{
+    (void)state;
+    equals_emulator(CG_ATTN_CTCT, 18, 14, true);
+}
+
+/* A prompt of two prefill chunks (GEN_PREFILL_CHUNK = 32), and the baseline. */
+static void test_split_long_prefill_and_baseline(void **state)
+{
+    (void)state;
+    equals_emulator(CG_ATTN_SPLIT, 41, 3, true);
+    equals_emulator(CG_ATTN_SPLIT, 5, 3, false);
+}
+
+/* The server decides: a kind it does not run is refused with a message
+ * naming both; a client that leaves it to the server gets the server's. */
+static void test_kind_negotiated(void **state)
+{
+    (void)state;
+    cg_gpt2 *m;
+    cg_fixed_model *fm = tiny_fixed(&m);
+    const uint32_t prompt[2] = {1, 2};
+    uint32_t out[2];
+    const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = 1};
+    kserver sj;
+    kind_log cl = {0};
+    cg_error err = {0};
+    assert_int_not_equal(run_kind(fm, CG_ATTN_SPLIT, CG_ATTN_CTCT, &req, prompt, out, &sj, &cl, &err), CG_OK);
+    fprintf(stderr, "refused: %s\n", err.msg);
+    assert_non_null(strstr(err.msg, "split attention is not allowed"));
+    assert_non_null(strstr(err.msg, "ctct"));
+    assert_int_not_equal(sj.st, CG_OK);
+    err = (cg_error){0};
+    assert_int_not_equal(run_kind(fm, CG_ATTN_CTCT, CG_ATTN_SPLIT, &req, prompt, out, &sj, &cl, &err), CG_OK);
+    assert_non_null(strstr(err.msg, "ctct attention is not allowed"));
+    const cg_gen_attention allow[3] = {CG_ATTN_DEFAULT, CG_ATTN_CTCT, CG_ATTN_SPLIT};
+    const cg_gen_attention chosen[3] = {CG_ATTN_SPLIT, CG_ATTN_CTCT, CG_ATTN_SPLIT};
+    for (int k = 0; k < 3; k++) {
+        cl = (kind_log){0};
+        assert_int_equal(run_kind(fm, CG_ATTN_DEFAULT, allow[k], &req, prompt, out, &sj, &cl, &err), CG_OK);
+        assert_int_equal(sj.st, CG_OK);
+        assert_int_equal(cl.attention, chosen[k]);
+    }
+    assert_string_equal(cg_gen_attention_name(CG_ATTN_SPLIT), "split");
+    assert_string_equal(cg_gen_attention_name(CG_ATTN_CTCT), "ctct");
+    assert_null(cg_gen_attention_name((cg_gen_attention)7));
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
+/* ---- The server's view in split mode --------------------------------------------- */
+
+typedef struct view_job {
+    cg_channel *ch;
+    const cg_fixed_model *fm;
+    kind_log log;
+    cg_status st;
+} view_job;
+
+static void *view_main(void *arg)
+{
+    view_job *j = arg;
+    cg_error err = {0};
+    cg_gen_options o = {.threads = 1, .attention = CG_ATTN_SPLIT, .on_step = kind_step, .on_step_ctx = &j->log};
+    j->st = cg_gen_server(j->ch, j->fm, &o, &err);
+    return NULL;
+}
+
+/* Everything the server receives, through a relay over sockets. */
+static void split_view_of(const cg_fixed_model *fm, const uint32_t *prompt, size_t m, relay *r,
+                          kind_log *log)
+{
+    int cs[2], ss[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, cs), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ss), 0);
+    *r = (relay){.c = cs[1], .s = ss[1]};
+    cg_channel *c = NULL, *sv = NULL;
+    cg_error err = {0};
+    assert_int_equal(cg_chan_wrap_fd(&c, cs[0], NULL, &err), CG_OK);
+    assert_int_equal(cg_chan_wrap_fd(&sv, ss[0], NULL, &err), CG_OK);
+    pthread_t tr, ts;
+    assert_int_equal(pthread_create(&tr, NULL, relay_main, r), 0);
+    view_job j = {.ch = sv, .fm = fm};
+    assert_int_equal(pthread_create(&ts, NULL, view_main, &j), 0);
+    const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
+                                .new_tokens = 3, .block_positions = 4};
+    uint32_t out[3];
+    cg_gen_options o = {.threads = 1, .attention = CG_ATTN_SPLIT};
+    assert_int_equal(cg_gen_client(c, &req, prompt, out, &o, &err), CG_OK);
+    pthread_join(ts, NULL);
+    assert_int_equal(j.st, CG_OK);
+    assert_int_equal(j.log.attention, CG_ATTN_SPLIT);
+    cg_chan_free(c);
+    cg_chan_free(sv);
+    pthread_join(tr, NULL);
+    close(cs[1]);
+    close(ss[1]);
+    *log = j.log;
+}
+
+/* Two prompts of the same length (5 positions, 2 blocks, then 2 more
+ * decoded): the same bytes and rounds per component at the server, and byte
+ * streams a chi-square test cannot tell apart. */
+static void test_split_server_view_independent_of_prompt(void **state)
+{
+    (void)state;
+    cg_gpt2 *m;
+    cg_fixed_model *fm = tiny_fixed(&m);
+    const uint32_t pa[5] = {1, 2, 3, 4, 5}, pb[5] = {299, 150, 0, 77, 3};
+    relay a, b;
+    kind_log la, lb;
+    split_view_of(fm, pa, 5, &a, &la);
+    split_view_of(fm, pb, 5, &b, &lb);
+    assert_int_equal(a.len, b.len);
+    assert_true(a.len > 100000);
+    assert_memory_equal(la.part_received, lb.part_received, sizeof la.part_received);
+    assert_memory_equal(la.part_rounds, lb.part_rounds, sizeof la.part_rounds);
+    int df;
+    const double chi = bytes_chi_square(a.seen, b.seen, a.len, &df);
+    fprintf(stderr, "split server view: %zu bytes, chi-square %.1f on %d degrees of freedom\n", a.len, chi, df);
+    assert_true(chi < (double)df + 7.5 * sqrt(2.0 * df));
+    assert_true(memcmp(a.seen, b.seen, a.len) != 0);
+    free(a.seen);
+    free(b.seen);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_equals_emulator),
+        cmocka_unit_test(test_ctct_equals_emulator),
+        cmocka_unit_test(test_split_long_prefill_and_baseline),
+        cmocka_unit_test(test_kind_negotiated),
+        cmocka_unit_test(test_split_server_view_independent_of_prompt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
