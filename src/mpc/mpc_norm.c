@@ -210,51 +210,6 @@ cg_status cg_mpc_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_
     return recip_rsqrt(m, f, n, x, out, true, 0, err);
 }
 
-/* Maxima of variable-length segments (segment r: len[r] >= 1 entries from
- * off[r] in v, which is overwritten): a tournament per segment, all
- * segments' pairs of one level in one DReLU and one mux call. */
-static cg_status seg_max(cg_mpc *m, unsigned l, size_t rows, const size_t *len, const size_t *off,
-                         size_t total, uint64_t *v, uint64_t *out, cg_error *err)
-{
-    uint64_t mask = mpc_mask(l);
-    size_t *cnt = cg_alloc((rows ? rows : 1) * sizeof *cnt);
-    uint64_t *a = alloc_u64(total), *b = alloc_u64(total), *d = alloc_u64(total);
-    uint8_t *ge = cg_alloc(total ? total : 1);
-    cg_status st = CG_OK;
-    if (!cnt || !a || !b || !d || !ge) {
-        st = cg_error_set(err, CG_ERR_NOMEM, "softmax: out of memory");
-        goto done;
-    }
-    for (size_t r = 0; r < rows; r++) cnt[r] = len[r];
-    for (;;) {
-        size_t j = 0;
-        for (size_t r = 0; r < rows; r++)
-            for (size_t k = 0; k < cnt[r] / 2; k++, j++) {
-                a[j] = v[off[r] + 2 * k];
-                b[j] = v[off[r] + 2 * k + 1];
-                d[j] = (a[j] - b[j]) & mask;
-            }
-        if (j == 0) break;
-        STEP(cg_mpc_drelu(m, l, j, d, ge, err));
-        STEP(cg_mpc_mux(m, l, j, ge, a, b, a, err));
-        j = 0;
-        for (size_t r = 0; r < rows; r++) {
-            size_t half = cnt[r] / 2;
-            for (size_t k = 0; k < half; k++) v[off[r] + k] = a[j++];
-            if (cnt[r] & 1) v[off[r] + half] = v[off[r] + cnt[r] - 1];
-            cnt[r] = (cnt[r] + 1) / 2;
-        }
-    }
-    for (size_t r = 0; r < rows; r++) out[r] = v[off[r]];
-done:
-    cg_free(cnt);
-    cg_free(a);
-    cg_free(b);
-    cg_free(d);
-    cg_free(ge);
-    return st;
-}
-
 cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const size_t *row_len,
                          const uint64_t *x, uint64_t *out, cg_error *err)
 {
@@ -291,7 +246,7 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
         for (size_t j = 0; j < len[r]; j++) px[t++] = x[r * cols + j] & mask;
     }
     for (size_t t = 0; t < total; t++) e[t] = px[t];
-    STEP(seg_max(m, l, rows, len, off, total, e, mx, err));
+    STEP(mpc_seg_max(m, l, rows, len, off, total, e, mx, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < len[r]; j++) e[off[r] + j] = (px[off[r] + j] - mx[r]) & mask;
     STEP(cg_mpc_exp_neg(m, f, total, e, e, err));

@@ -3,7 +3,7 @@
 # massive activations passes `stats --check`; one beyond the fixed-point
 # format's ranges is refused by `stats --check` and by `serve` at load, with
 # a message naming the layer and the quantity. Needs numpy for
-# scripts/make_stress_model.py (skipped, exit 77, without it).
+# scripts/make_stress_model.py (scripts/deps.sh installs python3-numpy).
 # Usage: test_range_check.sh PATH/TO/cryptogen SOURCE_DIR
 set -uo pipefail
 bin=$1
@@ -14,7 +14,7 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 py=python3
 $py -c 'import numpy' 2> /dev/null || py=/usr/bin/python3
-$py -c 'import numpy' 2> /dev/null || { echo "SKIP: no numpy"; exit 77; }
+$py -c 'import numpy' 2> /dev/null || { echo "FAIL: no numpy (run scripts/deps.sh)"; exit 1; }
 
 $py "$src/scripts/make_stress_model.py" --src "$src/models/default" --out "$tmp/stress" > /dev/null ||
     { echo "FAIL: make_stress_model"; exit 1; }
