@@ -2,7 +2,7 @@
 # Installs the Debian packages cryptogen needs, only those that are missing.
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config python3 binutils libsodium-dev libssl-dev libcmocka-dev clang libclang-rt-14-dev "$@")
+pkgs=(build-essential cmake pkg-config python3 python3-numpy binutils libsodium-dev libssl-dev libcmocka-dev clang libclang-rt-14-dev "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
