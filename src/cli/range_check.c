@@ -10,8 +10,9 @@
 static bool has_vocab(const char *dir)
 {
     char p[4200];
-    snprintf(p, sizeof p, "%s/vocab.json", dir);
-    return access(p, R_OK) == 0;
+    int k = snprintf(p, sizeof p, "%s/vocab.json", dir);
+    /* a path too long for the buffer is treated as absent, never truncated */
+    return k > 0 && (size_t)k < sizeof p && access(p, R_OK) == 0;
 }
 
 cg_status cli_range_check(const cg_gpt2 *m, const char *tok_dir, const char *calib,
@@ -19,13 +20,15 @@ cg_status cli_range_check(const cg_gpt2 *m, const char *tok_dir, const char *cal
                           cg_range_report *rep, size_t *ntok, cg_error *err)
 {
     char def[4096], calib_buf[4200];
+    memset(rep, 0, sizeof *rep);
     const char *ddir = cli_default_model_dir(def, sizeof def);
     if (!tok_dir || !has_vocab(tok_dir)) tok_dir = ddir;
     if (!calib) {
-        snprintf(calib_buf, sizeof calib_buf, "%s/calibration.txt", ddir);
+        int k = snprintf(calib_buf, sizeof calib_buf, "%s/calibration.txt", ddir);
+        if (k < 0 || (size_t)k >= sizeof calib_buf)
+            return cg_error_set(err, CG_ERR_ARG, "range check: model directory path too long");
         calib = calib_buf;
     }
-    memset(rep, 0, sizeof *rep);
     cg_tokenizer *tok = NULL;
     char *text = NULL;
     size_t len = 0, n = 0;
