@@ -31,31 +31,25 @@ typedef struct attn {
     cg_bfv_ct *cts, *app, *qct, *oct, *sct, *pct, *rct;
     size_t n_cts;
     uint64_t *kept; /* the refresh round's shares */
-    /* Split attention, server: its K or V share blocks as plaintexts,
-     * (head, block) for blocks < nb. */
-    cg_bfv_plain_ntt *blk;
-    size_t nb, n_blk;
+    /* Split attention, server: its K or V share blocks as plaintexts (kept
+     * in s->shares), (head, block) for blocks < nb. */
+    const cg_bfv_plain_ntt **blk;
+    kv_kind blk_kind;
+    size_t nb;
 } attn;
 
-static void free_blocks(attn *a)
+/* The ciphertexts go back to the session's stock with their buffers. */
+static void attn_free(gen_sess *s, attn *a)
 {
-    for (size_t i = 0; a->blk && i < a->n_blk; i++) cg_bfv_plain_ntt_free(&a->blk[i]);
     cg_free(a->blk);
-    a->blk = NULL;
-}
-
-static void attn_free(attn *a)
-{
-    free_blocks(a);
-    gen_free_cts(a->cts, a->n_cts);
-    cg_free(a->cts);
+    gen_give_cts(s, a->cts, a->n_cts);
     cg_free(a->sc);
     cg_free(a->row_len);
     cg_free(a->items);
     cg_free(a->kept);
 }
 
-static cg_status attn_new(const gen_sess *s, attn *a, size_t layer, size_t pos0, size_t rows,
+static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_t rows,
                           const uint64_t *qkv, uint64_t *o, cg_error *err)
 {
     const size_t H = s->H;
@@ -65,12 +59,12 @@ static cg_status attn_new(const gen_sess *s, attn *a, size_t layer, size_t pos0,
     for (size_t r = 0; r < rows; r++) a->n_sc += H * (kv_block_of(&s->kv, pos0 + r) + 1);
     a->n_refresh_max = 2 * H * kv_blocks_for(&s->kv, a->cols);
     a->n_cts = a->n_app + 2 * a->n_q + 2 * a->n_sc + a->n_refresh_max;
-    a->cts = gen_alloc_cts(a->n_cts);
+    a->cts = gen_take_cts(s, a->n_cts);
     a->sc = cg_calloc(2 * a->n_q * a->cols, sizeof *a->sc);
     a->row_len = cg_alloc(2 * a->n_q * sizeof *a->row_len);
     a->items = cg_alloc(a->n_sc * sizeof *a->items);
     if (!a->cts || !a->sc || !a->row_len || !a->items) {
-        attn_free(a);
+        attn_free(s, a);
         return cg_error_set(err, CG_ERR_NOMEM, "attention");
     }
     a->nb = kv_blocks_for(&s->kv, a->cols);
@@ -328,52 +322,76 @@ static cg_status values_server(gen_sess *s, attn *a, cg_error *err)
 
 /* ---- Split attention (kv_split.h): scores and values with ct x pt only ---- */
 
-typedef struct blk_job {
-    attn *a;
-    kv_kind kind;
-} blk_job;
+/* Server items with one kv_scratch per thread (per range), so that a step's
+ * encodings and products reuse buffers instead of allocating per item. */
+typedef cg_status (*split_item_fn)(gen_sess *s, attn *a, size_t i, kv_scratch *sc, cg_error *err);
 
-/* Item (head, block): the server's share block as a plaintext. */
-static cg_status encode_blk_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+typedef struct split_job {
+    gen_sess *s;
+    attn *a;
+    split_item_fn fn;
+    cg_error *errs; /* one per item */
+} split_job;
+
+static void split_range(void *arg, size_t begin, size_t end)
 {
-    const blk_job *j = ctx;
-    uint64_t *co = cg_alloc(s->N * sizeof *co);
-    if (!co) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
-    cg_status st = kv_split_encode_block(&s->shares, s->he, s->l, j->kind, j->a->layer, i / j->a->nb,
-                                         i % j->a->nb, co, &j->a->blk[i], err);
-    cg_free(co);
+    split_job *j = arg;
+    kv_scratch sc;
+    cg_status st = kv_scratch_init(&sc, j->s->he, j->a->nb, &j->errs[begin]);
+    if (st != CG_OK) j->errs[begin].code = st;
+    for (size_t i = begin; st == CG_OK && i < end; i++) {
+        j->errs[i].code = j->fn(j->s, j->a, i, &sc, &j->errs[i]);
+        st = j->errs[i].code;
+    }
+    kv_scratch_free(&sc);
+}
+
+static cg_status split_parallel(gen_sess *s, attn *a, size_t n, split_item_fn fn, cg_error *err)
+{
+    if (n == 0) return CG_OK;
+    cg_error *errs = cg_calloc(n, sizeof *errs);
+    if (!errs) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
+    split_job j = {s, a, fn, errs};
+    (void)cg_parallel_for(s->threads, n, split_range, &j);
+    cg_status st = CG_OK;
+    for (size_t i = 0; i < n && st == CG_OK; i++)
+        if (errs[i].code != CG_OK) {
+            st = errs[i].code;
+            if (err) *err = errs[i];
+        }
+    cg_free(errs);
     return st;
+}
+
+/* Item (head, block): the server's share block as a plaintext, kept across
+ * steps (kv_split_block_plain); the kind is a->blk_kind. */
+static cg_status block_item(gen_sess *s, attn *a, size_t i, kv_scratch *sc, cg_error *err)
+{
+    return kv_split_block_plain(&s->shares, s->he, s->l, a->blk_kind, a->layer, i / a->nb,
+                                i % a->nb, sc, &a->blk[i], err);
 }
 
 static cg_status encode_blocks(gen_sess *s, attn *a, kv_kind kind, cg_error *err)
 {
-    free_blocks(a);
-    a->n_blk = s->H * a->nb;
-    a->blk = cg_calloc(a->n_blk, sizeof *a->blk);
-    if (!a->blk) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
-    blk_job j = {a, kind};
-    return gen_parallel(s, a->n_blk, encode_blk_item, &j, err);
+    if (!a->blk) {
+        a->blk = cg_calloc(s->H * a->nb, sizeof *a->blk);
+        if (!a->blk) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
+    }
+    a->blk_kind = kind;
+    return split_parallel(s, a, s->H * a->nb, block_item, err);
 }
 
 /* Item rh = row H + head: Enc(q_c) x K_s blocks + Enc(K_c blocks) x q_s. */
-static cg_status split_score_item(gen_sess *s, void *ctx, size_t rh, cg_error *err)
+static cg_status split_score_item(gen_sess *s, attn *a, size_t rh, kv_scratch *sc, cg_error *err)
 {
-    attn *a = ctx;
     const size_t r = rh / s->H, h = rh % s->H, nb = kv_block_of(&s->kv, a->pos0 + r) + 1;
-    uint64_t *co = cg_alloc(s->N * sizeof *co);
-    cg_bfv_plain_ntt q_s = {0};
-    cg_status st = co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "split scores");
-    if (st == CG_OK) st = cg_bfv_to_ntt(s->he, &a->qct[rh], err);
-    if (st == CG_OK) {
-        kv_layout_query(&s->kv, a->qkv + r * 3 * s->d + h * s->dh, co);
-        st = kv_split_encode(s->he, s->l, co, &q_s, err);
-    }
-    for (size_t b = 0; st == CG_OK && b < nb; b++)
-        st = kv_split_scores(&s->cache, s->he, a->layer, h, b, &a->qct[rh], &q_s,
-                             &a->blk[h * a->nb + b], &a->sct[a->first_item[rh] + b], err);
-    cg_bfv_plain_ntt_free(&q_s);
-    cg_free(co);
-    return st;
+    CG_TRY(cg_bfv_to_ntt(s->he, &a->qct[rh], err));
+    kv_layout_query(&s->kv, a->qkv + r * 3 * s->d + h * s->dh, sc->co);
+    CG_TRY(kv_split_encode(s->he, s->l, sc->co, &sc->pt, &sc->ntt[0], err));
+    for (size_t b = 0; b < nb; b++)
+        CG_TRY(kv_split_scores(&s->cache, s->he, a->layer, h, b, &a->qct[rh], &sc->ntt[0],
+                               a->blk[h * a->nb + b], &a->sct[a->first_item[rh] + b], err));
+    return CG_OK;
 }
 
 /* Both parties: their local term q_x . K_x added to their score shares. */
@@ -397,34 +415,24 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
-    CG_TRY(gen_parallel(s, a->n_q, split_score_item, a, err));
-    free_blocks(a);
+    CG_TRY(split_parallel(s, a, a->n_q, split_score_item, err));
     CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
     split_local_scores(s, a);
     return gen_send_cts(s, a->sct, a->n_sc, err);
 }
 
 /* Item rh: sum over blocks of Enc(p_c) x V_s + Enc(V_c) x p_s. */
-static cg_status split_output_item(gen_sess *s, void *ctx, size_t rh, cg_error *err)
+static cg_status split_output_item(gen_sess *s, attn *a, size_t rh, kv_scratch *sc, cg_error *err)
 {
-    attn *a = ctx;
     const size_t r = rh / s->H, h = rh % s->H, nb = kv_block_of(&s->kv, a->pos0 + r) + 1;
     const size_t first = a->first_item[rh];
-    uint64_t *co = cg_alloc(s->N * sizeof *co);
-    cg_bfv_plain_ntt *p_s = cg_calloc(nb, sizeof *p_s);
-    cg_status st = co && p_s ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "split values");
-    for (size_t b = 0; st == CG_OK && b < nb; b++) {
-        st = cg_bfv_to_ntt(s->he, &a->pct[first + b], err);
-        kv_layout_probs(&s->kv, b, a->pr + rh * a->cols, a->row_len[rh], co);
-        if (st == CG_OK) st = kv_split_encode(s->he, s->l, co, &p_s[b], err);
+    for (size_t b = 0; b < nb; b++) {
+        CG_TRY(cg_bfv_to_ntt(s->he, &a->pct[first + b], err));
+        kv_layout_probs(&s->kv, b, a->pr + rh * a->cols, a->row_len[rh], sc->co);
+        CG_TRY(kv_split_encode(s->he, s->l, sc->co, &sc->pt, &sc->ntt[b], err));
     }
-    if (st == CG_OK)
-        st = kv_split_apply_probs(&s->cache, s->he, a->layer, h, nb, &a->pct[first], p_s,
-                                  &a->blk[h * a->nb], &a->oct[rh], err);
-    for (size_t b = 0; p_s && b < nb; b++) cg_bfv_plain_ntt_free(&p_s[b]);
-    cg_free(p_s);
-    cg_free(co);
-    return st;
+    return kv_split_apply_probs(&s->cache, s->he, a->layer, h, nb, &a->pct[first], sc->ntt,
+                                &a->blk[h * a->nb], sc, &a->oct[rh], err);
 }
 
 /* Both parties: their local term p_x . V_x added to their output shares. */
@@ -451,8 +459,7 @@ static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
     CG_TRY(encode_blocks(s, a, KV_VALUE, err));
-    CG_TRY(gen_parallel(s, a->n_q, split_output_item, a, err));
-    free_blocks(a);
+    CG_TRY(split_parallel(s, a, a->n_q, split_output_item, err));
     CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
     split_local_output(s, a);
     CG_TRY(gen_send_cts(s, a->oct, a->n_q, err));
@@ -490,6 +497,6 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
     if (st == CG_OK)
         st = phase(s, &a, CG_PART_SV, split ? split_values_client : values_client,
                    split ? split_values_server : values_server, err);
-    attn_free(&a);
+    attn_free(s, &a);
     return st;
 }
