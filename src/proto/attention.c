@@ -9,7 +9,7 @@
  * the same order, so the messages pair up. */
 #include <string.h>
 
-#include "proto/proto_internal.h"
+#include "proto/attn_mat.h"
 
 /* A score item: one (row, head, block) product. */
 typedef struct score_item {
@@ -19,6 +19,7 @@ typedef struct score_item {
 typedef struct attn {
     size_t layer, pos0, rows, cols; /* cols = pos0 + rows: the longest row */
     size_t n_app, n_q, n_sc, n_refresh_max;
+    size_t app_blk0, n_app_blk; /* split appends: the blocks the new rows touch */
     const uint64_t *qkv; /* rows x 3d */
     uint64_t *o;         /* rows x d */
     uint64_t *sc, *pr;   /* (row, head) x cols: scores, probabilities */
@@ -36,6 +37,9 @@ typedef struct attn {
     const cg_bfv_plain_ntt **blk;
     kv_kind blk_kind;
     size_t nb;
+    /* Split, several rows: the matrix path (attn_mat.h), when it returns
+     * fewer ciphertexts; NULL: one row per ciphertext. */
+    const mat_plan *mat;
 } attn;
 
 /* The ciphertexts go back to the session's stock with their buffers. */
@@ -54,7 +58,13 @@ static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_
 {
     const size_t H = s->H;
     *a = (attn){.layer = layer, .pos0 = pos0, .rows = rows, .cols = pos0 + rows, .qkv = qkv, .o = o};
-    a->n_app = 2 * rows * H;
+    /* split: one append ciphertext per (head, block, kind) the new rows
+     * touch, holding all their positions in that block (a prefill chunk's
+     * K and V in a few ciphertexts); ctct: one per (row, head, kind), which
+     * its refresh counting assumes */
+    a->app_blk0 = kv_block_of(&s->kv, pos0);
+    a->n_app_blk = rows ? kv_block_of(&s->kv, pos0 + rows - 1) - a->app_blk0 + 1 : 0;
+    a->n_app = s->attn == CG_ATTN_SPLIT ? 2 * H * a->n_app_blk : 2 * rows * H;
     a->n_q = rows * H;
     for (size_t r = 0; r < rows; r++) a->n_sc += H * (kv_block_of(&s->kv, pos0 + r) + 1);
     a->n_refresh_max = 2 * H * kv_blocks_for(&s->kv, a->cols);
@@ -89,22 +99,45 @@ static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_
 
 /* ---- 1. Append ------------------------------------------------------------------ */
 
-/* Item i = (row H + head) 2 + kind: k_t or v_t of (row, head) in its cache
- * layout, zero elsewhere. */
+/* The first new position of append item i and the end of its positions:
+ * split, item (head n_app_blk + block) 2 + kind covers the new rows inside
+ * that block; ctct, item (row H + head) 2 + kind covers one row. */
+static size_t app_head(const gen_sess *s, const attn *a, size_t i)
+{
+    return s->attn == CG_ATTN_SPLIT ? i / 2 / a->n_app_blk : (i / 2) % s->H;
+}
+
+static void app_positions(const gen_sess *s, const attn *a, size_t i, size_t *p0, size_t *p1)
+{
+    if (s->attn != CG_ATTN_SPLIT) {
+        *p0 = a->pos0 + i / (2 * s->H);
+        *p1 = *p0 + 1;
+        return;
+    }
+    const size_t B = s->kv.block, blk = a->app_blk0 + (i / 2) % a->n_app_blk;
+    *p0 = blk * B > a->pos0 ? blk * B : a->pos0;
+    *p1 = (blk + 1) * B < a->cols ? (blk + 1) * B : a->cols;
+}
+
+/* Append item i in its cache layout, zero elsewhere. */
 static void append_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
 {
     const attn *a = ctx;
-    const size_t r = i / (2 * s->H), h = (i / 2) % s->H, kind = i % 2;
-    const uint64_t *src = a->qkv + r * 3 * s->d + (kind + 1) * s->d + h * s->dh;
+    const size_t h = app_head(s, a, i), kind = i % 2;
+    size_t p0, p1;
+    app_positions(s, a, i, &p0, &p1);
     memset(co, 0, s->N * sizeof *co);
-    if (kind == KV_KEY) kv_place_key(&s->kv, a->pos0 + r, src, co);
-    else kv_place_value(&s->kv, a->pos0 + r, src, co);
+    for (size_t pos = p0; pos < p1; pos++) {
+        const uint64_t *src = a->qkv + (pos - a->pos0) * 3 * s->d + (kind + 1) * s->d + h * s->dh;
+        if (kind == KV_KEY) kv_place_key(&s->kv, pos, src, co);
+        else kv_place_value(&s->kv, pos, src, co);
+    }
 }
 
 /* Split: this party keeps its own shares of the new k and v in the clear. */
 static cg_status keep_shares(gen_sess *s, attn *a, cg_error *err)
 {
-    for (size_t i = 0; s->attn == CG_ATTN_SPLIT && i < a->n_app; i++) {
+    for (size_t i = 0; s->attn == CG_ATTN_SPLIT && i < 2 * a->rows * s->H; i++) {
         const size_t r = i / (2 * s->H), h = (i / 2) % s->H, kind = i % 2;
         CG_TRY(kv_shares_put(&s->shares, (kv_kind)kind, a->layer, h, a->pos0 + r,
                              a->qkv + r * 3 * s->d + (kind + 1) * s->d + h * s->dh, err));
@@ -139,8 +172,9 @@ static cg_status append_server(gen_sess *s, attn *a, cg_error *err)
         CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
     }
     for (size_t i = 0; i < a->n_app; i++) {
-        const size_t r = i / (2 * s->H), h = (i / 2) % s->H;
-        CG_TRY(kv_cache_append(&s->cache, s->he, (kv_kind)(i % 2), a->layer, h, a->pos0 + r,
+        size_t p0, p1;
+        app_positions(s, a, i, &p0, &p1);
+        CG_TRY(kv_cache_append(&s->cache, s->he, (kv_kind)(i % 2), a->layer, app_head(s, a, i), p0,
                                &a->app[i], err));
     }
     return CG_OK;
@@ -466,6 +500,30 @@ static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
     return to_scale_s(s, a, err);
 }
 
+/* ---- Split, several rows per ciphertext (attn_mat.h) ---------------------- */
+
+static mat_io mat_io_of(const attn *a)
+{
+    return (mat_io){.layer = a->layer, .pos0 = a->pos0, .rows = a->rows, .cols = a->cols,
+                    .qkv = a->qkv, .row_len = a->row_len, .sc = a->sc, .pr = a->pr, .o = a->o};
+}
+
+static cg_status mat_scores_half(gen_sess *s, attn *a, cg_error *err)
+{
+    const mat_io io = mat_io_of(a);
+    CG_TRY(mat_scores(s, &io, a->mat, err));
+    split_local_scores(s, a);
+    return CG_OK;
+}
+
+static cg_status mat_values_half(gen_sess *s, attn *a, cg_error *err)
+{
+    const mat_io io = mat_io_of(a);
+    CG_TRY(mat_values(s, &io, a->mat, err));
+    split_local_output(s, a);
+    return to_scale_s(s, a, err);
+}
+
 /* ---- The five phases -------------------------------------------------------------- */
 
 typedef cg_status (*attn_half)(gen_sess *s, attn *a, cg_error *err);
@@ -485,8 +543,12 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
     attn a;
     CG_TRY(attn_new(s, &a, layer, pos0, rows, qkv, o, err));
     const bool split = s->attn == CG_ATTN_SPLIT;
+    /* public: the same choice on both sides */
+    mat_plan pl;
+    if (split && mat_plan_init(s, pos0, rows, a.n_sc / s->H + rows, &pl)) a.mat = &pl;
     cg_status st = phase(s, &a, CG_PART_KV_APPEND, append_client, append_server, err);
-    if (st == CG_OK)
+    if (st == CG_OK && a.mat) st = phase(s, &a, CG_PART_QK, mat_scores_half, mat_scores_half, err);
+    else if (st == CG_OK)
         st = phase(s, &a, CG_PART_QK, split ? split_scores_client : scores_client,
                    split ? split_scores_server : scores_server, err);
     /* split: the cache only ever gets additions of fresh encryptions and is
@@ -494,9 +556,11 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
     if (st == CG_OK && !split)
         st = phase(s, &a, CG_PART_REFRESH, refresh_client, refresh_server, err);
     if (st == CG_OK) st = phase(s, &a, CG_PART_SOFTMAX, softmax, softmax, err);
-    if (st == CG_OK)
+    if (st == CG_OK && a.mat) st = phase(s, &a, CG_PART_SV, mat_values_half, mat_values_half, err);
+    else if (st == CG_OK)
         st = phase(s, &a, CG_PART_SV, split ? split_values_client : values_client,
                    split ? split_values_server : values_server, err);
+    if (a.mat) mat_plan_free(&pl);
     attn_free(s, &a);
     return st;
 }
