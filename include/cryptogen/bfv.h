@@ -211,6 +211,10 @@ cg_status cg_bfv_sub_plain(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, const cg_bfv_pl
 /* Lift a plaintext (centred) to the level's primes and transform it. */
 cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, size_t level,
                               cg_bfv_plain_ntt *out, cg_error *err);
+/* The same, into out's buffer when it already holds `level` rows (no
+ * allocation); otherwise as cg_bfv_plain_to_ntt. */
+cg_status cg_bfv_plain_to_ntt_into(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, size_t level,
+                                   cg_bfv_plain_ntt *out, cg_error *err);
 /* out = ct * pt; out is in NTT form. */
 cg_status cg_bfv_mul_plain(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct,
                            const cg_bfv_plain_ntt *pt, cg_bfv_ct *out, cg_error *err);

@@ -195,6 +195,23 @@ cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_
     return CG_OK;
 }
 
+cg_status cg_bfv_plain_to_ntt_into(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_t level,
+                                   cg_bfv_plain_ntt *out, cg_error *err)
+{
+    if (!out->data || out->level != level) return cg_bfv_plain_to_ntt(c, pt, level, out, err);
+    if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
+    bfv_lift_plain(c, pt->coeffs, level, out->data);
+    uint64_t maxabs = 0;
+    for (size_t j = 0; j < c->n; j++) {
+        uint64_t v = pt->coeffs[j] % c->t;
+        uint64_t a = v > c->t / 2 ? c->t - v : v;
+        if (a > maxabs) maxabs = a;
+    }
+    cg_poly_ntt(c->ntt, level, out->data, c->nthreads);
+    out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
+    return CG_OK;
+}
+
 /* Noise after multiplying by a plaintext with max |coefficient| 2^norm:
  * v' = v * p; heuristic bound 2 sqrt(n) ||v|| ||p|| (random-sign sums). */
 static double mul_plain_noise(const cg_bfv_ctx *c, double noise, double norm)

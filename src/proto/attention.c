@@ -9,7 +9,7 @@
  * the same order, so the messages pair up. */
 #include <string.h>
 
-#include "proto/proto_internal.h"
+#include "proto/attn_mat.h"
 
 /* A score item: one (row, head, block) product. */
 typedef struct score_item {
@@ -19,6 +19,7 @@ typedef struct score_item {
 typedef struct attn {
     size_t layer, pos0, rows, cols; /* cols = pos0 + rows: the longest row */
     size_t n_app, n_q, n_sc, n_refresh_max;
+    size_t app_blk0, n_app_blk; /* split appends: the blocks the new rows touch */
     const uint64_t *qkv; /* rows x 3d */
     uint64_t *o;         /* rows x d */
     uint64_t *sc, *pr;   /* (row, head) x cols: scores, probabilities */
@@ -31,46 +32,49 @@ typedef struct attn {
     cg_bfv_ct *cts, *app, *qct, *oct, *sct, *pct, *rct;
     size_t n_cts;
     uint64_t *kept; /* the refresh round's shares */
-    /* Split attention, server: its K or V share blocks as plaintexts,
-     * (head, block) for blocks < nb. */
-    cg_bfv_plain_ntt *blk;
-    size_t nb, n_blk;
+    /* Split attention, server: its K or V share blocks as plaintexts (kept
+     * in s->shares), (head, block) for blocks < nb. */
+    const cg_bfv_plain_ntt **blk;
+    kv_kind blk_kind;
+    size_t nb;
+    /* Split, several rows: the matrix path (attn_mat.h), when it returns
+     * fewer ciphertexts; NULL: one row per ciphertext. */
+    const mat_plan *mat;
 } attn;
 
-static void free_blocks(attn *a)
+/* The ciphertexts go back to the session's stock with their buffers. */
+static void attn_free(gen_sess *s, attn *a)
 {
-    for (size_t i = 0; a->blk && i < a->n_blk; i++) cg_bfv_plain_ntt_free(&a->blk[i]);
     cg_free(a->blk);
-    a->blk = NULL;
-}
-
-static void attn_free(attn *a)
-{
-    free_blocks(a);
-    gen_free_cts(a->cts, a->n_cts);
-    cg_free(a->cts);
+    gen_give_cts(s, a->cts, a->n_cts);
     cg_free(a->sc);
     cg_free(a->row_len);
     cg_free(a->items);
     cg_free(a->kept);
 }
 
-static cg_status attn_new(const gen_sess *s, attn *a, size_t layer, size_t pos0, size_t rows,
+static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_t rows,
                           const uint64_t *qkv, uint64_t *o, cg_error *err)
 {
     const size_t H = s->H;
     *a = (attn){.layer = layer, .pos0 = pos0, .rows = rows, .cols = pos0 + rows, .qkv = qkv, .o = o};
-    a->n_app = 2 * rows * H;
+    /* split: one append ciphertext per (head, block, kind) the new rows
+     * touch, holding all their positions in that block (a prefill chunk's
+     * K and V in a few ciphertexts); ctct: one per (row, head, kind), which
+     * its refresh counting assumes */
+    a->app_blk0 = kv_block_of(&s->kv, pos0);
+    a->n_app_blk = rows ? kv_block_of(&s->kv, pos0 + rows - 1) - a->app_blk0 + 1 : 0;
+    a->n_app = s->attn == CG_ATTN_SPLIT ? 2 * H * a->n_app_blk : 2 * rows * H;
     a->n_q = rows * H;
     for (size_t r = 0; r < rows; r++) a->n_sc += H * (kv_block_of(&s->kv, pos0 + r) + 1);
     a->n_refresh_max = 2 * H * kv_blocks_for(&s->kv, a->cols);
     a->n_cts = a->n_app + 2 * a->n_q + 2 * a->n_sc + a->n_refresh_max;
-    a->cts = gen_alloc_cts(a->n_cts);
+    a->cts = gen_take_cts(s, a->n_cts);
     a->sc = cg_calloc(2 * a->n_q * a->cols, sizeof *a->sc);
     a->row_len = cg_alloc(2 * a->n_q * sizeof *a->row_len);
     a->items = cg_alloc(a->n_sc * sizeof *a->items);
     if (!a->cts || !a->sc || !a->row_len || !a->items) {
-        attn_free(a);
+        attn_free(s, a);
         return cg_error_set(err, CG_ERR_NOMEM, "attention");
     }
     a->nb = kv_blocks_for(&s->kv, a->cols);
@@ -95,22 +99,45 @@ static cg_status attn_new(const gen_sess *s, attn *a, size_t layer, size_t pos0,
 
 /* ---- 1. Append ------------------------------------------------------------------ */
 
-/* Item i = (row H + head) 2 + kind: k_t or v_t of (row, head) in its cache
- * layout, zero elsewhere. */
+/* The first new position of append item i and the end of its positions:
+ * split, item (head n_app_blk + block) 2 + kind covers the new rows inside
+ * that block; ctct, item (row H + head) 2 + kind covers one row. */
+static size_t app_head(const gen_sess *s, const attn *a, size_t i)
+{
+    return s->attn == CG_ATTN_SPLIT ? i / 2 / a->n_app_blk : (i / 2) % s->H;
+}
+
+static void app_positions(const gen_sess *s, const attn *a, size_t i, size_t *p0, size_t *p1)
+{
+    if (s->attn != CG_ATTN_SPLIT) {
+        *p0 = a->pos0 + i / (2 * s->H);
+        *p1 = *p0 + 1;
+        return;
+    }
+    const size_t B = s->kv.block, blk = a->app_blk0 + (i / 2) % a->n_app_blk;
+    *p0 = blk * B > a->pos0 ? blk * B : a->pos0;
+    *p1 = (blk + 1) * B < a->cols ? (blk + 1) * B : a->cols;
+}
+
+/* Append item i in its cache layout, zero elsewhere. */
 static void append_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
 {
     const attn *a = ctx;
-    const size_t r = i / (2 * s->H), h = (i / 2) % s->H, kind = i % 2;
-    const uint64_t *src = a->qkv + r * 3 * s->d + (kind + 1) * s->d + h * s->dh;
+    const size_t h = app_head(s, a, i), kind = i % 2;
+    size_t p0, p1;
+    app_positions(s, a, i, &p0, &p1);
     memset(co, 0, s->N * sizeof *co);
-    if (kind == KV_KEY) kv_place_key(&s->kv, a->pos0 + r, src, co);
-    else kv_place_value(&s->kv, a->pos0 + r, src, co);
+    for (size_t pos = p0; pos < p1; pos++) {
+        const uint64_t *src = a->qkv + (pos - a->pos0) * 3 * s->d + (kind + 1) * s->d + h * s->dh;
+        if (kind == KV_KEY) kv_place_key(&s->kv, pos, src, co);
+        else kv_place_value(&s->kv, pos, src, co);
+    }
 }
 
 /* Split: this party keeps its own shares of the new k and v in the clear. */
 static cg_status keep_shares(gen_sess *s, attn *a, cg_error *err)
 {
-    for (size_t i = 0; s->attn == CG_ATTN_SPLIT && i < a->n_app; i++) {
+    for (size_t i = 0; s->attn == CG_ATTN_SPLIT && i < 2 * a->rows * s->H; i++) {
         const size_t r = i / (2 * s->H), h = (i / 2) % s->H, kind = i % 2;
         CG_TRY(kv_shares_put(&s->shares, (kv_kind)kind, a->layer, h, a->pos0 + r,
                              a->qkv + r * 3 * s->d + (kind + 1) * s->d + h * s->dh, err));
@@ -145,8 +172,9 @@ static cg_status append_server(gen_sess *s, attn *a, cg_error *err)
         CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
     }
     for (size_t i = 0; i < a->n_app; i++) {
-        const size_t r = i / (2 * s->H), h = (i / 2) % s->H;
-        CG_TRY(kv_cache_append(&s->cache, s->he, (kv_kind)(i % 2), a->layer, h, a->pos0 + r,
+        size_t p0, p1;
+        app_positions(s, a, i, &p0, &p1);
+        CG_TRY(kv_cache_append(&s->cache, s->he, (kv_kind)(i % 2), a->layer, app_head(s, a, i), p0,
                                &a->app[i], err));
     }
     return CG_OK;
@@ -328,52 +356,76 @@ static cg_status values_server(gen_sess *s, attn *a, cg_error *err)
 
 /* ---- Split attention (kv_split.h): scores and values with ct x pt only ---- */
 
-typedef struct blk_job {
-    attn *a;
-    kv_kind kind;
-} blk_job;
+/* Server items with one kv_scratch per thread (per range), so that a step's
+ * encodings and products reuse buffers instead of allocating per item. */
+typedef cg_status (*split_item_fn)(gen_sess *s, attn *a, size_t i, kv_scratch *sc, cg_error *err);
 
-/* Item (head, block): the server's share block as a plaintext. */
-static cg_status encode_blk_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
+typedef struct split_job {
+    gen_sess *s;
+    attn *a;
+    split_item_fn fn;
+    cg_error *errs; /* one per item */
+} split_job;
+
+static void split_range(void *arg, size_t begin, size_t end)
 {
-    const blk_job *j = ctx;
-    uint64_t *co = cg_alloc(s->N * sizeof *co);
-    if (!co) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
-    cg_status st = kv_split_encode_block(&s->shares, s->he, s->l, j->kind, j->a->layer, i / j->a->nb,
-                                         i % j->a->nb, co, &j->a->blk[i], err);
-    cg_free(co);
+    split_job *j = arg;
+    kv_scratch sc;
+    cg_status st = kv_scratch_init(&sc, j->s->he, j->a->nb, &j->errs[begin]);
+    if (st != CG_OK) j->errs[begin].code = st;
+    for (size_t i = begin; st == CG_OK && i < end; i++) {
+        j->errs[i].code = j->fn(j->s, j->a, i, &sc, &j->errs[i]);
+        st = j->errs[i].code;
+    }
+    kv_scratch_free(&sc);
+}
+
+static cg_status split_parallel(gen_sess *s, attn *a, size_t n, split_item_fn fn, cg_error *err)
+{
+    if (n == 0) return CG_OK;
+    cg_error *errs = cg_calloc(n, sizeof *errs);
+    if (!errs) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
+    split_job j = {s, a, fn, errs};
+    (void)cg_parallel_for(s->threads, n, split_range, &j);
+    cg_status st = CG_OK;
+    for (size_t i = 0; i < n && st == CG_OK; i++)
+        if (errs[i].code != CG_OK) {
+            st = errs[i].code;
+            if (err) *err = errs[i];
+        }
+    cg_free(errs);
     return st;
+}
+
+/* Item (head, block): the server's share block as a plaintext, kept across
+ * steps (kv_split_block_plain); the kind is a->blk_kind. */
+static cg_status block_item(gen_sess *s, attn *a, size_t i, kv_scratch *sc, cg_error *err)
+{
+    return kv_split_block_plain(&s->shares, s->he, s->l, a->blk_kind, a->layer, i / a->nb,
+                                i % a->nb, sc, &a->blk[i], err);
 }
 
 static cg_status encode_blocks(gen_sess *s, attn *a, kv_kind kind, cg_error *err)
 {
-    free_blocks(a);
-    a->n_blk = s->H * a->nb;
-    a->blk = cg_calloc(a->n_blk, sizeof *a->blk);
-    if (!a->blk) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
-    blk_job j = {a, kind};
-    return gen_parallel(s, a->n_blk, encode_blk_item, &j, err);
+    if (!a->blk) {
+        a->blk = cg_calloc(s->H * a->nb, sizeof *a->blk);
+        if (!a->blk) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
+    }
+    a->blk_kind = kind;
+    return split_parallel(s, a, s->H * a->nb, block_item, err);
 }
 
 /* Item rh = row H + head: Enc(q_c) x K_s blocks + Enc(K_c blocks) x q_s. */
-static cg_status split_score_item(gen_sess *s, void *ctx, size_t rh, cg_error *err)
+static cg_status split_score_item(gen_sess *s, attn *a, size_t rh, kv_scratch *sc, cg_error *err)
 {
-    attn *a = ctx;
     const size_t r = rh / s->H, h = rh % s->H, nb = kv_block_of(&s->kv, a->pos0 + r) + 1;
-    uint64_t *co = cg_alloc(s->N * sizeof *co);
-    cg_bfv_plain_ntt q_s = {0};
-    cg_status st = co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "split scores");
-    if (st == CG_OK) st = cg_bfv_to_ntt(s->he, &a->qct[rh], err);
-    if (st == CG_OK) {
-        kv_layout_query(&s->kv, a->qkv + r * 3 * s->d + h * s->dh, co);
-        st = kv_split_encode(s->he, s->l, co, &q_s, err);
-    }
-    for (size_t b = 0; st == CG_OK && b < nb; b++)
-        st = kv_split_scores(&s->cache, s->he, a->layer, h, b, &a->qct[rh], &q_s,
-                             &a->blk[h * a->nb + b], &a->sct[a->first_item[rh] + b], err);
-    cg_bfv_plain_ntt_free(&q_s);
-    cg_free(co);
-    return st;
+    CG_TRY(cg_bfv_to_ntt(s->he, &a->qct[rh], err));
+    kv_layout_query(&s->kv, a->qkv + r * 3 * s->d + h * s->dh, sc->co);
+    CG_TRY(kv_split_encode(s->he, s->l, sc->co, &sc->pt, &sc->ntt[0], err));
+    for (size_t b = 0; b < nb; b++)
+        CG_TRY(kv_split_scores(&s->cache, s->he, a->layer, h, b, &a->qct[rh], &sc->ntt[0],
+                               a->blk[h * a->nb + b], &a->sct[a->first_item[rh] + b], err));
+    return CG_OK;
 }
 
 /* Both parties: their local term q_x . K_x added to their score shares. */
@@ -397,34 +449,24 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
-    CG_TRY(gen_parallel(s, a->n_q, split_score_item, a, err));
-    free_blocks(a);
+    CG_TRY(split_parallel(s, a, a->n_q, split_score_item, err));
     CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
     split_local_scores(s, a);
     return gen_send_cts(s, a->sct, a->n_sc, err);
 }
 
 /* Item rh: sum over blocks of Enc(p_c) x V_s + Enc(V_c) x p_s. */
-static cg_status split_output_item(gen_sess *s, void *ctx, size_t rh, cg_error *err)
+static cg_status split_output_item(gen_sess *s, attn *a, size_t rh, kv_scratch *sc, cg_error *err)
 {
-    attn *a = ctx;
     const size_t r = rh / s->H, h = rh % s->H, nb = kv_block_of(&s->kv, a->pos0 + r) + 1;
     const size_t first = a->first_item[rh];
-    uint64_t *co = cg_alloc(s->N * sizeof *co);
-    cg_bfv_plain_ntt *p_s = cg_calloc(nb, sizeof *p_s);
-    cg_status st = co && p_s ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "split values");
-    for (size_t b = 0; st == CG_OK && b < nb; b++) {
-        st = cg_bfv_to_ntt(s->he, &a->pct[first + b], err);
-        kv_layout_probs(&s->kv, b, a->pr + rh * a->cols, a->row_len[rh], co);
-        if (st == CG_OK) st = kv_split_encode(s->he, s->l, co, &p_s[b], err);
+    for (size_t b = 0; b < nb; b++) {
+        CG_TRY(cg_bfv_to_ntt(s->he, &a->pct[first + b], err));
+        kv_layout_probs(&s->kv, b, a->pr + rh * a->cols, a->row_len[rh], sc->co);
+        CG_TRY(kv_split_encode(s->he, s->l, sc->co, &sc->pt, &sc->ntt[b], err));
     }
-    if (st == CG_OK)
-        st = kv_split_apply_probs(&s->cache, s->he, a->layer, h, nb, &a->pct[first], p_s,
-                                  &a->blk[h * a->nb], &a->oct[rh], err);
-    for (size_t b = 0; p_s && b < nb; b++) cg_bfv_plain_ntt_free(&p_s[b]);
-    cg_free(p_s);
-    cg_free(co);
-    return st;
+    return kv_split_apply_probs(&s->cache, s->he, a->layer, h, nb, &a->pct[first], sc->ntt,
+                                &a->blk[h * a->nb], sc, &a->oct[rh], err);
 }
 
 /* Both parties: their local term p_x . V_x added to their output shares. */
@@ -451,11 +493,34 @@ static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
     CG_TRY(encode_blocks(s, a, KV_VALUE, err));
-    CG_TRY(gen_parallel(s, a->n_q, split_output_item, a, err));
-    free_blocks(a);
+    CG_TRY(split_parallel(s, a, a->n_q, split_output_item, err));
     CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
     split_local_output(s, a);
     CG_TRY(gen_send_cts(s, a->oct, a->n_q, err));
+    return to_scale_s(s, a, err);
+}
+
+/* ---- Split, several rows per ciphertext (attn_mat.h) ---------------------- */
+
+static mat_io mat_io_of(const attn *a)
+{
+    return (mat_io){.layer = a->layer, .pos0 = a->pos0, .rows = a->rows, .cols = a->cols,
+                    .qkv = a->qkv, .row_len = a->row_len, .sc = a->sc, .pr = a->pr, .o = a->o};
+}
+
+static cg_status mat_scores_half(gen_sess *s, attn *a, cg_error *err)
+{
+    const mat_io io = mat_io_of(a);
+    CG_TRY(mat_scores(s, &io, a->mat, err));
+    split_local_scores(s, a);
+    return CG_OK;
+}
+
+static cg_status mat_values_half(gen_sess *s, attn *a, cg_error *err)
+{
+    const mat_io io = mat_io_of(a);
+    CG_TRY(mat_values(s, &io, a->mat, err));
+    split_local_output(s, a);
     return to_scale_s(s, a, err);
 }
 
@@ -478,8 +543,12 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
     attn a;
     CG_TRY(attn_new(s, &a, layer, pos0, rows, qkv, o, err));
     const bool split = s->attn == CG_ATTN_SPLIT;
+    /* public: the same choice on both sides */
+    mat_plan pl;
+    if (split && mat_plan_init(s, pos0, rows, a.n_sc / s->H + rows, &pl)) a.mat = &pl;
     cg_status st = phase(s, &a, CG_PART_KV_APPEND, append_client, append_server, err);
-    if (st == CG_OK)
+    if (st == CG_OK && a.mat) st = phase(s, &a, CG_PART_QK, mat_scores_half, mat_scores_half, err);
+    else if (st == CG_OK)
         st = phase(s, &a, CG_PART_QK, split ? split_scores_client : scores_client,
                    split ? split_scores_server : scores_server, err);
     /* split: the cache only ever gets additions of fresh encryptions and is
@@ -487,9 +556,11 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
     if (st == CG_OK && !split)
         st = phase(s, &a, CG_PART_REFRESH, refresh_client, refresh_server, err);
     if (st == CG_OK) st = phase(s, &a, CG_PART_SOFTMAX, softmax, softmax, err);
-    if (st == CG_OK)
+    if (st == CG_OK && a.mat) st = phase(s, &a, CG_PART_SV, mat_values_half, mat_values_half, err);
+    else if (st == CG_OK)
         st = phase(s, &a, CG_PART_SV, split ? split_values_client : values_client,
                    split ? split_values_server : values_server, err);
-    attn_free(&a);
+    if (a.mat) mat_plan_free(&pl);
+    attn_free(s, &a);
     return st;
 }

@@ -18,7 +18,9 @@ cg_status kv_shares_init(kv_shares *sh, const kv_layout *g, size_t layers, size_
     *sh = (kv_shares){.g = *g, .layers = layers, .heads = heads, .max_blocks = max_blocks};
     for (int k = 0; k < 2; k++) {
         sh->blk[k] = cg_calloc(n ? n : 1, sizeof *sh->blk[k]);
-        if (!sh->blk[k]) {
+        sh->pt[k] = cg_calloc(n ? n : 1, sizeof *sh->pt[k]);
+        sh->stale[k] = cg_calloc(n ? n : 1, sizeof *sh->stale[k]);
+        if (!sh->blk[k] || !sh->pt[k] || !sh->stale[k]) {
             kv_shares_free(sh);
             return cg_error_set(err, CG_ERR_NOMEM, "KV shares");
         }
@@ -31,7 +33,10 @@ void kv_shares_free(kv_shares *sh)
     const size_t n = shares_count(sh);
     for (int k = 0; k < 2; k++) {
         for (size_t i = 0; sh->blk[k] && i < n; i++) cg_free(sh->blk[k][i]); /* wipes */
+        for (size_t i = 0; sh->pt[k] && i < n; i++) cg_bfv_plain_ntt_free(&sh->pt[k][i]);
         cg_free(sh->blk[k]);
+        cg_free(sh->pt[k]);
+        cg_free(sh->stale[k]);
     }
     memset(sh, 0, sizeof *sh);
 }
@@ -54,6 +59,7 @@ cg_status kv_shares_put(kv_shares *sh, kv_kind kind, size_t layer, size_t head, 
         sh->bytes += block_words(sh) * sizeof **slot;
     }
     memcpy(*slot + (pos % sh->g.block) * sh->g.head_dim, x, sh->g.head_dim * sizeof *x);
+    sh->stale[kind][shares_index(sh, layer, head, block)] = 1;
     return CG_OK;
 }
 
@@ -92,32 +98,71 @@ void kv_split_local_output(const kv_shares *sh, size_t layer, size_t head, const
 
 /* ---- Server: plaintexts and products --------------------------------------- */
 
-cg_status kv_split_encode(const cg_bfv_ctx *he, unsigned l, const uint64_t *co,
-                          cg_bfv_plain_ntt *out, cg_error *err)
+cg_status kv_scratch_init(kv_scratch *sc, const cg_bfv_ctx *he, size_t max, cg_error *err)
 {
-    cg_bfv_plain pt = {0};
-    /* shares are below 2^l <= 2^48: they read as non-negative int64 and the
-     * encoder reduces them mod t = 2^l */
-    cg_status st = cg_bfv_encode_coeff(he, (const int64_t *)co, cg_bfv_n(he), &pt, err);
-    if (st == CG_OK) st = cg_bfv_plain_to_ntt(he, &pt, cg_bfv_nq(he), out, err);
-    if (st == CG_OK) out->norm_log2 = (double)l - 1.0;
-    cg_bfv_plain_free(&pt);
+    *sc = (kv_scratch){.max = max};
+    const size_t m = max ? max : 1;
+    sc->co = cg_alloc(cg_bfv_n(he) * sizeof *sc->co);
+    sc->ntt = cg_calloc(m, sizeof *sc->ntt);
+    sc->cts = cg_calloc(2 * m, sizeof *sc->cts);
+    sc->pts = cg_calloc(2 * m, sizeof *sc->pts);
+    cg_status st = sc->co && sc->ntt && sc->cts && sc->pts ? cg_bfv_plain_alloc(he, &sc->pt, err)
+                                                          : cg_error_set(err, CG_ERR_NOMEM, "split scratch");
+    if (st != CG_OK) kv_scratch_free(sc);
     return st;
 }
 
-cg_status kv_split_encode_block(const kv_shares *sh, const cg_bfv_ctx *he, unsigned l,
-                                kv_kind kind, size_t layer, size_t head, size_t block,
-                                uint64_t *co, cg_bfv_plain_ntt *out, cg_error *err)
+void kv_scratch_free(kv_scratch *sc)
 {
+    for (size_t i = 0; sc->ntt && i < sc->max; i++) cg_bfv_plain_ntt_free(&sc->ntt[i]);
+    cg_free(sc->ntt);
+    cg_free(sc->co);
+    cg_free(sc->cts);
+    cg_free(sc->pts);
+    cg_bfv_plain_free(&sc->pt);
+    memset(sc, 0, sizeof *sc);
+}
+
+cg_status kv_split_encode(const cg_bfv_ctx *he, unsigned l, const uint64_t *co, cg_bfv_plain *pt,
+                          cg_bfv_plain_ntt *out, cg_error *err)
+{
+    /* shares are below 2^l <= 2^48: they read as non-negative int64 and the
+     * encoder reduces them mod t = 2^l */
+    CG_TRY(cg_bfv_encode_coeff(he, (const int64_t *)co, cg_bfv_n(he), pt, err));
+    CG_TRY(cg_bfv_plain_to_ntt_into(he, pt, cg_bfv_nq(he), out, err));
+    out->norm_log2 = (double)l - 1.0;
+    return CG_OK;
+}
+
+cg_status kv_split_block_plain(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, kv_kind kind,
+                               size_t layer, size_t head, size_t block, kv_scratch *sc,
+                               const cg_bfv_plain_ntt **out, cg_error *err)
+{
+    *out = NULL;
+    if (layer >= sh->layers || head >= sh->heads || block >= sh->max_blocks)
+        return cg_error_set(err, CG_ERR_INTERNAL, "share block outside the cache");
     const kv_layout *g = &sh->g;
-    const uint64_t *x = kv_shares_block(sh, kind, layer, head, block);
-    memset(co, 0, g->n * sizeof *co);
+    const size_t at = shares_index(sh, layer, head, block);
+    cg_bfv_plain_ntt *p = &sh->pt[kind][at];
+    if (p->data && !sh->stale[kind][at]) {
+        *out = p;
+        return CG_OK;
+    }
+    const uint64_t *x = sh->blk[kind][at];
+    memset(sc->co, 0, g->n * sizeof *sc->co);
     for (size_t j = 0; x && j < g->block; j++) {
         const size_t pos = block * g->block + j;
-        if (kind == KV_KEY) kv_place_key(g, pos, x + j * g->head_dim, co);
-        else kv_place_value(g, pos, x + j * g->head_dim, co);
+        if (kind == KV_KEY) kv_place_key(g, pos, x + j * g->head_dim, sc->co);
+        else kv_place_value(g, pos, x + j * g->head_dim, sc->co);
     }
-    return kv_split_encode(he, l, co, out, err);
+    const bool fresh = p->data == NULL;
+    CG_TRY(kv_split_encode(he, l, sc->co, &sc->pt, p, err));
+    sh->stale[kind][at] = 0;
+    /* threads encode distinct blocks; the byte count is the only shared
+     * field, and a kept plaintext is counted once, when first made */
+    if (fresh) __atomic_fetch_add(&sh->pt_bytes, (uint64_t)cg_bfv_nq(he) * g->n * 8, __ATOMIC_RELAXED);
+    *out = p;
+    return CG_OK;
 }
 
 static const cg_bfv_ct *cache_ct(const kv_cache *c, kv_kind kind, size_t layer, size_t head,
@@ -141,23 +186,19 @@ cg_status kv_split_scores(const kv_cache *c, const cg_bfv_ctx *he, size_t layer,
 
 cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t layer, size_t head,
                                size_t nblocks, const cg_bfv_ct *p_c, const cg_bfv_plain_ntt *p_s,
-                               const cg_bfv_plain_ntt *v_s, cg_bfv_ct *out, cg_error *err)
+                               const cg_bfv_plain_ntt *const *v_s, kv_scratch *sc, cg_bfv_ct *out,
+                               cg_error *err)
 {
-    if (nblocks == 0) return cg_error_set(err, CG_ERR_INTERNAL, "split probabilities: no block");
-    const cg_bfv_ct **cts = cg_calloc(2 * nblocks, sizeof *cts);
-    const cg_bfv_plain_ntt **pts = cg_calloc(2 * nblocks, sizeof *pts);
-    cg_status st = cts && pts ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "split probabilities");
-    for (size_t b = 0; st == CG_OK && b < nblocks; b++) {
+    if (nblocks == 0 || nblocks > sc->max)
+        return cg_error_set(err, CG_ERR_INTERNAL, "split probabilities over %zu blocks", nblocks);
+    for (size_t b = 0; b < nblocks; b++) {
         const cg_bfv_ct *v_c = cache_ct(c, KV_VALUE, layer, head, b);
-        if (!v_c) st = cg_error_set(err, CG_ERR_INTERNAL, "split probabilities outside the cache");
-        cts[2 * b] = &p_c[b];
-        pts[2 * b] = &v_s[b];
-        cts[2 * b + 1] = v_c;
-        pts[2 * b + 1] = &p_s[b];
+        if (!v_c) return cg_error_set(err, CG_ERR_INTERNAL, "split probabilities outside the cache");
+        sc->cts[2 * b] = &p_c[b];
+        sc->pts[2 * b] = v_s[b];
+        sc->cts[2 * b + 1] = v_c;
+        sc->pts[2 * b + 1] = &p_s[b];
     }
     /* one fused sum: a single reduction per coefficient */
-    if (st == CG_OK) st = cg_bfv_mac_plain(he, cts, pts, 2 * nblocks, out, err);
-    cg_free(cts);
-    cg_free(pts);
-    return st;
+    return cg_bfv_mac_plain(he, sc->cts, sc->pts, 2 * nblocks, out, err);
 }

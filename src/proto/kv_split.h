@@ -21,7 +21,13 @@ typedef struct kv_shares {
     kv_layout g;
     size_t layers, heads, max_blocks;
     uint64_t **blk[2]; /* [kind][(layer * heads + head) * max_blocks + block] */
-    uint64_t bytes;    /* allocated so far */
+    /* Server: each block's share as a top-level NTT plaintext, kept across
+     * steps and encoded again only when an append has changed the block
+     * (stale): a step re-encodes its last block, not all of them. */
+    cg_bfv_plain_ntt *pt[2];
+    uint8_t *stale[2];
+    uint64_t bytes;    /* share words allocated so far */
+    uint64_t pt_bytes; /* kept plaintexts (server) */
 } kv_shares;
 
 cg_status kv_shares_init(kv_shares *sh, const kv_layout *g, size_t layers, size_t heads,
@@ -45,17 +51,35 @@ void kv_split_local_output(const kv_shares *sh, size_t layer, size_t head, const
 
 /* ---- Server: plaintexts and products --------------------------------------- */
 
+/* One thread's scratch for the server's encodings, reused over its items
+ * and steps' worth of products without allocating: a coefficient vector, a
+ * plaintext, up to `max` NTT plaintexts (buffers kept) and the pointer
+ * arrays of a multiply-accumulate over 2 max terms. */
+typedef struct kv_scratch {
+    uint64_t *co;
+    cg_bfv_plain pt;
+    cg_bfv_plain_ntt *ntt;
+    const cg_bfv_ct **cts;
+    const cg_bfv_plain_ntt **pts;
+    size_t max;
+} kv_scratch;
+
+cg_status kv_scratch_init(kv_scratch *sc, const cg_bfv_ctx *he, size_t max, cg_error *err);
+void kv_scratch_free(kv_scratch *sc); /* wipes: the server's shares */
+
 /* A share layout co (n values mod 2^l) as an NTT-form plaintext at the top
- * level; its norm is the public bound 2^(l-1), so no noise estimate, and
- * nothing the server sends, depends on the share's values. */
-cg_status kv_split_encode(const cg_bfv_ctx *he, unsigned l, const uint64_t *co,
+ * level, into out's buffer when it has one; its norm is the public bound
+ * 2^(l-1), so no noise estimate, and nothing the server sends, depends on
+ * the share's values. pt is scratch. */
+cg_status kv_split_encode(const cg_bfv_ctx *he, unsigned l, const uint64_t *co, cg_bfv_plain *pt,
                           cg_bfv_plain_ntt *out, cg_error *err);
 /* The server's share of block `block` of (kind, layer, head) in its cache
- * layout (kv_place_key / kv_place_value), encoded as above; co is n words
- * of scratch. */
-cg_status kv_split_encode_block(const kv_shares *sh, const cg_bfv_ctx *he, unsigned l,
-                                kv_kind kind, size_t layer, size_t head, size_t block,
-                                uint64_t *co, cg_bfv_plain_ntt *out, cg_error *err);
+ * layout (kv_place_key / kv_place_value), encoded as above and kept in sh
+ * until an append changes the block. Distinct blocks may be asked for from
+ * different threads at once. */
+cg_status kv_split_block_plain(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, kv_kind kind,
+                               size_t layer, size_t head, size_t block, kv_scratch *sc,
+                               const cg_bfv_plain_ntt **out, cg_error *err);
 /* out = Enc(q_c) * K_s-block + Enc(K_c-block) * q_s: the cross terms of the
  * block's scores at kv_score_coeff. q_c in NTT form. */
 cg_status kv_split_scores(const kv_cache *c, const cg_bfv_ctx *he, size_t layer, size_t head,
@@ -66,6 +90,7 @@ cg_status kv_split_scores(const kv_cache *c, const cg_bfv_ctx *he, size_t layer,
  * NTT form. */
 cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t layer, size_t head,
                                size_t nblocks, const cg_bfv_ct *p_c, const cg_bfv_plain_ntt *p_s,
-                               const cg_bfv_plain_ntt *v_s, cg_bfv_ct *out, cg_error *err);
+                               const cg_bfv_plain_ntt *const *v_s, kv_scratch *sc, cg_bfv_ct *out,
+                               cg_error *err);
 
 #endif

@@ -76,7 +76,7 @@ void gen_step_end(gen_sess *s, size_t length, uint64_t t0)
         s->rep.setup_received = s->setup.bytes_received;
     }
     if (s->party == CG_SERVER) kv_cache_usage(&s->cache, &s->rep.cache_cts, &s->rep.cache_bytes);
-    s->rep.share_bytes = s->shares.bytes;
+    s->rep.share_bytes = s->shares.bytes + s->shares.pt_bytes; /* the server's kept plaintexts too */
     s->rep.attention = s->attn;
     if (s->opt && s->opt->on_step) s->opt->on_step(s->opt->on_step_ctx, &s->rep);
 }

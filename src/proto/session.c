@@ -113,9 +113,10 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
         const size_t blocks = kv_blocks_for(&s->kv, (size_t)q->bench_fill + q->prompt_len + q->new_tokens);
         double cache = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 *
                        (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
-        if (s->attn == CG_ATTN_SPLIT) /* and the server's own shares, in the clear */
-            cache += 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * (double)s->kv.block *
-                     (double)s->dh * 8.0;
+        if (s->attn == CG_ATTN_SPLIT) /* and the server's own shares, in the clear and as
+                                         * kept NTT plaintexts (kv_split_block_plain) */
+            cache += 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks *
+                     ((double)s->kv.block * (double)s->dh + (double)cg_bfv_nq(s->he) * (double)s->N) * 8.0;
         const double work = (double)gen_working_bytes(s);
         if (cache + work > (double)s->opt->max_cache_bytes)
             return cg_error_set(err, CG_ERR_PARAM,

@@ -152,17 +152,18 @@ static void test_split_products_exact_and_masked(void **state)
     kv_layout_query(&g, qc, co);
     encrypt_layout(&f, co, &qct);
     cg_bfv_plain_ntt qs_pt = {0};
+    kv_scratch ksc;
+    assert_int_equal(kv_scratch_init(&ksc, f.c, NB, &err), CG_OK);
     kv_layout_query(&g, qs, co);
-    assert_int_equal(kv_split_encode(f.c, L, co, &qs_pt, &err), CG_OK);
+    assert_int_equal(kv_split_encode(f.c, L, co, &ksc.pt, &qs_pt, &err), CG_OK);
     for (size_t b = 0; b < NB; b++) {
-        cg_bfv_plain_ntt ks_pt = {0};
+        const cg_bfv_plain_ntt *ks_pt = NULL;
         cg_bfv_ct out = {0};
-        assert_int_equal(kv_split_encode_block(&ks, f.c, L, KV_KEY, 0, 0, b, co, &ks_pt, &err), CG_OK);
-        assert_int_equal(kv_split_scores(&cache, f.c, 0, 0, b, &qct, &qs_pt, &ks_pt, &out, &err), CG_OK);
+        assert_int_equal(kv_split_block_plain(&ks, f.c, L, KV_KEY, 0, 0, b, &ksc, &ks_pt, &err), CG_OK);
+        assert_int_equal(kv_split_scores(&cache, f.c, 0, 0, b, &qct, &qs_pt, ks_pt, &out, &err), CG_OK);
         flood_check(&f, &out, 48, dec, srv);
         kv_take_scores(&g, b, LEN, dec, sc_c);
         kv_take_scores(&g, b, LEN, srv, sc_s);
-        cg_bfv_plain_ntt_free(&ks_pt);
         cg_bfv_ct_free(&out);
     }
     kv_split_local_scores(&kc, 0, 0, qc, LEN, MASK, sc_c);
@@ -175,16 +176,17 @@ static void test_split_products_exact_and_masked(void **state)
     /* outputs: sum over blocks of Enc(p_c) x V_s + Enc(V_c) x p_s */
     for (size_t j = 0; j < LEN; j++) p[j] = next(&x) & 0xfff, pc[j] = next(&x), ps[j] = (p[j] - pc[j]) & MASK;
     cg_bfv_ct pct[NB] = {0};
-    cg_bfv_plain_ntt ps_pt[NB] = {0}, vs_pt[NB] = {0};
+    cg_bfv_plain_ntt ps_pt[NB] = {0};
+    const cg_bfv_plain_ntt *vs_pt[NB] = {0};
     for (size_t b = 0; b < NB; b++) {
         kv_layout_probs(&g, b, pc, LEN, co);
         encrypt_layout(&f, co, &pct[b]);
         kv_layout_probs(&g, b, ps, LEN, co);
-        assert_int_equal(kv_split_encode(f.c, L, co, &ps_pt[b], &err), CG_OK);
-        assert_int_equal(kv_split_encode_block(&ks, f.c, L, KV_VALUE, 0, 0, b, co, &vs_pt[b], &err), CG_OK);
+        assert_int_equal(kv_split_encode(f.c, L, co, &ksc.pt, &ps_pt[b], &err), CG_OK);
+        assert_int_equal(kv_split_block_plain(&ks, f.c, L, KV_VALUE, 0, 0, b, &ksc, &vs_pt[b], &err), CG_OK);
     }
     cg_bfv_ct out = {0};
-    assert_int_equal(kv_split_apply_probs(&cache, f.c, 0, 0, NB, pct, ps_pt, vs_pt, &out, &err), CG_OK);
+    assert_int_equal(kv_split_apply_probs(&cache, f.c, 0, 0, NB, pct, ps_pt, vs_pt, &ksc, &out, &err), CG_OK);
     flood_check(&f, &out, 48, dec, srv);
     uint64_t o_c[DH] = {0}, o_s[DH] = {0};
     kv_take_output(&g, dec, o_c);
@@ -196,14 +198,33 @@ static void test_split_products_exact_and_masked(void **state)
         for (size_t j = 0; j < LEN; j++) want += p[j] * V[j][i];
         assert_int_equal((o_c[i] + o_s[i]) & MASK, want & MASK);
     }
+    /* a kept block plaintext is reused while its block is unchanged and
+     * encoded again after an append into it: it always equals a fresh
+     * encoding of the block's current shares */
+    const cg_bfv_plain_ntt *again = NULL;
+    assert_int_equal(kv_split_block_plain(&ks, f.c, L, KV_VALUE, 0, 0, 1, &ksc, &again, &err), CG_OK);
+    assert_ptr_equal(again, vs_pt[1]);
+    const uint64_t kept_bytes = ks.bytes;
+    uint64_t nv[DH];
+    for (size_t i = 0; i < DH; i++) nv[i] = next(&x) & MASK;
+    assert_int_equal(kv_shares_put(&ks, KV_VALUE, 0, 0, B + 3, nv, &err), CG_OK);
+    assert_int_equal(kv_split_block_plain(&ks, f.c, L, KV_VALUE, 0, 0, 1, &ksc, &again, &err), CG_OK);
+    assert_int_equal(ks.bytes, kept_bytes);
+    memset(co, 0, f.n * sizeof *co);
+    for (size_t j = 0; j < B; j++) kv_place_value(&g, B + j, kv_shares_block(&ks, KV_VALUE, 0, 0, 1) + j * DH, co);
+    cg_bfv_plain_ntt fresh = {0};
+    assert_int_equal(kv_split_encode(f.c, L, co, &ksc.pt, &fresh, &err), CG_OK);
+    assert_int_equal(fresh.level, again->level);
+    assert_memory_equal(fresh.data, again->data, fresh.level * f.n * sizeof *fresh.data);
+    cg_bfv_plain_ntt_free(&fresh);
     for (size_t b = 0; b < NB; b++) {
         cg_bfv_ct_free(&pct[b]);
         cg_bfv_plain_ntt_free(&ps_pt[b]);
-        cg_bfv_plain_ntt_free(&vs_pt[b]);
     }
     cg_bfv_ct_free(&out);
     cg_bfv_ct_free(&qct);
     cg_bfv_plain_ntt_free(&qs_pt);
+    kv_scratch_free(&ksc);
     kv_shares_free(&kc);
     kv_shares_free(&ks);
     assert_int_equal(kc.bytes, 0);
@@ -255,7 +276,11 @@ static void test_split_flood_fits_at_1024(void **state)
     assert_non_null(srv);
     cg_bfv_ct pct[NB] = {0};
     cg_bfv_plain_ntt ps_pt[NB] = {0}, vs_pt[NB] = {0};
+    const cg_bfv_plain_ntt *vs_ptr[NB];
+    kv_scratch ksc;
+    assert_int_equal(kv_scratch_init(&ksc, f.c, NB, &err), CG_OK);
     for (size_t b = 0; b < NB; b++) {
+        vs_ptr[b] = &vs_pt[b];
         for (size_t i = 0; i < f.n; i++) co[i] = next(&x);
         cg_bfv_ct v = {0};
         encrypt_layout(&f, co, &v);
@@ -263,11 +288,11 @@ static void test_split_flood_fits_at_1024(void **state)
         kv_cache_replace(&cache, (kv_ref){.kind = KV_VALUE, .block = b}, &v);
         encrypt_layout(&f, co, &pct[b]);
         for (size_t i = 0; i < f.n; i++) co[i] = next(&x);
-        assert_int_equal(kv_split_encode(f.c, L, co, &ps_pt[b], &err), CG_OK);
-        assert_int_equal(kv_split_encode(f.c, L, co, &vs_pt[b], &err), CG_OK);
+        assert_int_equal(kv_split_encode(f.c, L, co, &ksc.pt, &ps_pt[b], &err), CG_OK);
+        assert_int_equal(kv_split_encode(f.c, L, co, &ksc.pt, &vs_pt[b], &err), CG_OK);
     }
     cg_bfv_ct out = {0};
-    assert_int_equal(kv_split_apply_probs(&cache, f.c, 0, 0, NB, pct, ps_pt, vs_pt, &out, &err), CG_OK);
+    assert_int_equal(kv_split_apply_probs(&cache, f.c, 0, 0, NB, pct, ps_pt, vs_ptr, &ksc, &out, &err), CG_OK);
     flood_check(&f, &out, bits, dec, srv);
     assert_int_equal(out.level, 2);
     for (size_t b = 0; b < NB; b++) {
@@ -275,6 +300,7 @@ static void test_split_flood_fits_at_1024(void **state)
         cg_bfv_plain_ntt_free(&ps_pt[b]);
         cg_bfv_plain_ntt_free(&vs_pt[b]);
     }
+    kv_scratch_free(&ksc);
     cg_bfv_ct_free(&out);
     kv_cache_free(&cache);
     free(co);
