@@ -356,51 +356,15 @@ static cg_status values_server(gen_sess *s, attn *a, cg_error *err)
 
 /* ---- Split attention (kv_split.h): scores and values with ct x pt only ---- */
 
-/* Server items with one kv_scratch per thread (per range), so that a step's
- * encodings and products reuse buffers instead of allocating per item. */
-typedef cg_status (*split_item_fn)(gen_sess *s, attn *a, size_t i, kv_scratch *sc, cg_error *err);
-
-typedef struct split_job {
-    gen_sess *s;
-    attn *a;
-    split_item_fn fn;
-    cg_error *errs; /* one per item */
-} split_job;
-
-static void split_range(void *arg, size_t begin, size_t end)
-{
-    split_job *j = arg;
-    kv_scratch sc;
-    cg_status st = kv_scratch_init(&sc, j->s->he, j->a->nb, &j->errs[begin]);
-    if (st != CG_OK) j->errs[begin].code = st;
-    for (size_t i = begin; st == CG_OK && i < end; i++) {
-        j->errs[i].code = j->fn(j->s, j->a, i, &sc, &j->errs[i]);
-        st = j->errs[i].code;
-    }
-    kv_scratch_free(&sc);
-}
-
-static cg_status split_parallel(gen_sess *s, attn *a, size_t n, split_item_fn fn, cg_error *err)
-{
-    if (n == 0) return CG_OK;
-    cg_error *errs = cg_calloc(n, sizeof *errs);
-    if (!errs) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
-    split_job j = {s, a, fn, errs};
-    (void)cg_parallel_for(s->threads, n, split_range, &j);
-    cg_status st = CG_OK;
-    for (size_t i = 0; i < n && st == CG_OK; i++)
-        if (errs[i].code != CG_OK) {
-            st = errs[i].code;
-            if (err) *err = errs[i];
-        }
-    cg_free(errs);
-    return st;
-}
+/* Server items run through gen_parallel_kv: one kv_scratch per thread, so
+ * that a step's encodings and products reuse buffers instead of allocating
+ * per item. */
 
 /* Item (head, block): the server's share block as a plaintext, kept across
  * steps (kv_split_block_plain); the kind is a->blk_kind. */
-static cg_status block_item(gen_sess *s, attn *a, size_t i, kv_scratch *sc, cg_error *err)
+static cg_status block_item(gen_sess *s, void *ctx, size_t i, kv_scratch *sc, cg_error *err)
 {
+    attn *a = ctx;
     return kv_split_block_plain(&s->shares, s->he, s->l, a->blk_kind, a->layer, i / a->nb,
                                 i % a->nb, sc, &a->blk[i], err);
 }
@@ -412,12 +376,13 @@ static cg_status encode_blocks(gen_sess *s, attn *a, kv_kind kind, cg_error *err
         if (!a->blk) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
     }
     a->blk_kind = kind;
-    return split_parallel(s, a, s->H * a->nb, block_item, err);
+    return gen_parallel_kv(s, s->H * a->nb, a->nb, block_item, a, err);
 }
 
 /* Item rh = row H + head: Enc(q_c) x K_s blocks + Enc(K_c blocks) x q_s. */
-static cg_status split_score_item(gen_sess *s, attn *a, size_t rh, kv_scratch *sc, cg_error *err)
+static cg_status split_score_item(gen_sess *s, void *ctx, size_t rh, kv_scratch *sc, cg_error *err)
 {
+    attn *a = ctx;
     const size_t r = rh / s->H, h = rh % s->H, nb = kv_block_of(&s->kv, a->pos0 + r) + 1;
     CG_TRY(cg_bfv_to_ntt(s->he, &a->qct[rh], err));
     kv_layout_query(&s->kv, a->qkv + r * 3 * s->d + h * s->dh, sc->co);
@@ -449,15 +414,16 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
-    CG_TRY(split_parallel(s, a, a->n_q, split_score_item, err));
+    CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_score_item, a, err));
     CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
     split_local_scores(s, a);
     return gen_send_cts(s, a->sct, a->n_sc, err);
 }
 
 /* Item rh: sum over blocks of Enc(p_c) x V_s + Enc(V_c) x p_s. */
-static cg_status split_output_item(gen_sess *s, attn *a, size_t rh, kv_scratch *sc, cg_error *err)
+static cg_status split_output_item(gen_sess *s, void *ctx, size_t rh, kv_scratch *sc, cg_error *err)
 {
+    attn *a = ctx;
     const size_t r = rh / s->H, h = rh % s->H, nb = kv_block_of(&s->kv, a->pos0 + r) + 1;
     const size_t first = a->first_item[rh];
     for (size_t b = 0; b < nb; b++) {
@@ -493,7 +459,7 @@ static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
     CG_TRY(encode_blocks(s, a, KV_VALUE, err));
-    CG_TRY(split_parallel(s, a, a->n_q, split_output_item, err));
+    CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_output_item, a, err));
     CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
     split_local_output(s, a);
     CG_TRY(gen_send_cts(s, a->oct, a->n_q, err));

@@ -148,58 +148,20 @@ static void take_output(const gen_sess *s, void *ctx, size_t i, const uint64_t *
 
 /* ---- Server ------------------------------------------------------------------- */
 
-typedef cg_status (*mat_item_fn)(gen_sess *s, mat_job *j, size_t i, kv_scratch *sc, cg_error *err);
-
-typedef struct mat_run {
-    gen_sess *s;
-    mat_job *j;
-    mat_item_fn fn;
-    cg_error *errs;
-} mat_run;
-
-static void mat_range(void *arg, size_t begin, size_t end)
-{
-    mat_run *r = arg;
-    kv_scratch sc;
-    cg_status st = kv_scratch_init(&sc, r->s->he, r->j->pl->nk, &r->errs[begin]);
-    if (st != CG_OK) r->errs[begin].code = st;
-    for (size_t i = begin; st == CG_OK && i < end; i++) {
-        r->errs[i].code = r->fn(r->s, r->j, i, &sc, &r->errs[i]);
-        st = r->errs[i].code;
-    }
-    kv_scratch_free(&sc);
-}
-
-/* n items on the session's threads, one kv_scratch per thread. */
-static cg_status mat_parallel(gen_sess *s, mat_job *j, size_t n, mat_item_fn fn, cg_error *err)
-{
-    if (n == 0) return CG_OK;
-    cg_error *errs = cg_calloc(n, sizeof *errs);
-    if (!errs) return cg_error_set(err, CG_ERR_NOMEM, "split attention");
-    mat_run r = {s, j, fn, errs};
-    (void)cg_parallel_for(s->threads, n, mat_range, &r);
-    cg_status st = CG_OK;
-    for (size_t i = 0; i < n && st == CG_OK; i++)
-        if (errs[i].code != CG_OK) {
-            st = errs[i].code;
-            if (err) *err = errs[i];
-        }
-    cg_free(errs);
-    return st;
-}
-
 /* Item i: the client's input to NTT form and the server's own layout as a
  * plaintext, at the same index. */
-static cg_status prepare_item(gen_sess *s, mat_job *j, size_t i, kv_scratch *sc, cg_error *err)
+static cg_status prepare_item(gen_sess *s, void *ctx, size_t i, kv_scratch *sc, cg_error *err)
 {
+    mat_job *j = ctx;
     CG_TRY(cg_bfv_to_ntt(s->he, &j->ins[i], err));
     input_layout(s, j, i, sc->co);
     return kv_split_encode(s->he, s->l, sc->co, &sc->pt, &j->pts[i], err);
 }
 
 /* Scores, item h n_pairs + pair: Enc(Q_c g) pt(K_s k) + Enc(K_c k) pt(Q_s g). */
-static cg_status score_item(gen_sess *s, mat_job *j, size_t i, kv_scratch *sc, cg_error *err)
+static cg_status score_item(gen_sess *s, void *ctx, size_t i, kv_scratch *sc, cg_error *err)
 {
+    mat_job *j = ctx;
     const mat_plan *pl = j->pl;
     const size_t h = i / pl->n_pairs, p = i % pl->n_pairs;
     const size_t qi = h * pl->ng + pl->pair_g[p], ki = s->H * pl->ng + h * pl->nk + pl->pair_k[p];
@@ -210,8 +172,9 @@ static cg_status score_item(gen_sess *s, mat_job *j, size_t i, kv_scratch *sc, c
 
 /* Values, item h ng + g: the sum over its pairs of Enc(P_c) pt(V_s k) +
  * Enc(V_c k) pt(P_s), one reduction. */
-static cg_status value_item(gen_sess *s, mat_job *j, size_t i, kv_scratch *sc, cg_error *err)
+static cg_status value_item(gen_sess *s, void *ctx, size_t i, kv_scratch *sc, cg_error *err)
 {
+    mat_job *j = ctx;
     const mat_plan *pl = j->pl;
     const size_t h = i / pl->ng, g = i % pl->ng, n = pl->g_first[g + 1] - pl->g_first[g];
     if (n > sc->max) return cg_error_set(err, CG_ERR_INTERNAL, "split values: %zu pairs", n);
@@ -236,8 +199,9 @@ static cg_status run(gen_sess *s, mat_job *j, cg_error *err)
     }
     j->pts = cg_calloc(j->n_in, sizeof *j->pts);
     st = j->pts ? gen_recv_cts(s, j->ins, j->n_in, err) : cg_error_set(err, CG_ERR_NOMEM, "split attention");
-    if (st == CG_OK) st = mat_parallel(s, j, j->n_in, prepare_item, err);
-    if (st == CG_OK) st = mat_parallel(s, j, j->n_out, j->values ? value_item : score_item, err);
+    if (st == CG_OK) st = gen_parallel_kv(s, j->n_in, j->pl->nk, prepare_item, j, err);
+    if (st == CG_OK)
+        st = gen_parallel_kv(s, j->n_out, j->pl->nk, j->values ? value_item : score_item, j, err);
     for (size_t i = 0; j->pts && i < j->n_in; i++) cg_bfv_plain_ntt_free(&j->pts[i]); /* wipes */
     cg_free(j->pts);
     if (st == CG_OK) st = gen_he_to_shares(s, j->n_out, j->outs, take_output, j, err);

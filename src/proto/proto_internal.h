@@ -122,6 +122,16 @@ uint64_t gen_working_bytes(const gen_sess *s);
  * first failing item's error is returned. */
 typedef cg_status (*gen_item_fn)(gen_sess *s, void *ctx, size_t i, cg_error *err);
 cg_status gen_parallel(gen_sess *s, size_t n, gen_item_fn fn, void *ctx, cg_error *err);
+/* Items [begin, end) of one thread's chunk; item i's outcome goes to errs[i].
+ * For callers that set up per-thread scratch before their first item. */
+typedef void (*gen_range_fn)(void *ctx, cg_error *errs, size_t begin, size_t end);
+/* n items on the session's threads; the first failed item's error. */
+cg_status gen_parallel_ranges(gen_sess *s, size_t n, gen_range_fn range, void *ctx, cg_error *err);
+/* gen_parallel with one kv_scratch per thread (kv_scratch_init's max). */
+typedef cg_status (*gen_kv_item_fn)(gen_sess *s, void *ctx, size_t i, kv_scratch *sc,
+                                    cg_error *err);
+cg_status gen_parallel_kv(gen_sess *s, size_t n, size_t scratch_max, gen_kv_item_fn fn, void *ctx,
+                          cg_error *err);
 
 /* ---- bridge.c ---------------------------------------------------------------
  * Ciphertext lists on the wire (one framed message: u32 count, then u32
