@@ -42,6 +42,7 @@ typedef struct cg_bfv_spec {
     unsigned t_bits;
     size_t dnum;             /* key-switching digits (0 = one per q prime) */
     bool insecure_for_tests; /* allow sets above the 128-bit bound */
+    unsigned r_bits;         /* ct x ct's auxiliary primes, 50..60 bits (0 = by the CPU) */
 } cg_bfv_spec;
 
 /* Named sets: "n4096" (log QP = 109), "paper" (n = 8192, log QP = 218,
