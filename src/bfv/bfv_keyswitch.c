@@ -46,8 +46,12 @@ cg_status bfv_ks_decompose(const cg_bfv_ctx *c, const uint64_t *cpoly, uint64_t 
     return CG_OK;
 }
 
-cg_status bfv_ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32_t *perm,
-                       const cg_bfv_ksk *ksk, uint64_t *out0, uint64_t *out1, cg_error *err)
+/* ntt_out false: out0, out1 in coefficient form, ModDown done there (the P
+ * and Q rows inverse-transformed, no forward transform of the extension):
+ * 2 (nq + np) transforms instead of 2 (np + nq) plus the caller's 2 nq. */
+static cg_status ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32_t *perm,
+                          const cg_bfv_ksk *ksk, bool ntt_out, uint64_t *out0, uint64_t *out1,
+                          cg_error *err)
 {
     const size_t n = c->n, K = nqp(c), L = c->nq;
     if (ksk->dnum != c->dnum || !ksk->data)
@@ -80,27 +84,43 @@ cg_status bfv_ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32
             uint64_t *bp = bq + L * n;
             cg_poly_intt(c->ntt + L, c->np, bp, c->nthreads);
             cg_base_conv_apply(&c->moddown, bp, ext, n);
-            cg_poly_ntt(c->ntt, L, ext, c->nthreads);
-            cg_poly_sub(c->mods, L, n, bq, ext, out);
+            if (ntt_out)
+                cg_poly_ntt(c->ntt, L, ext, c->nthreads);
+            else
+                cg_poly_intt(c->ntt, L, bq, c->nthreads);
+            bfv_poly_sub(c, L, bq, ext, out);
             cg_poly_mul_scalar(c->mods, L, n, out, c->p_inv_mod_q, out);
         } else {
             memcpy(out, bq, L * n * sizeof(uint64_t));
+            if (!ntt_out) cg_poly_intt(c->ntt, L, out, c->nthreads);
         }
     }
     bfv_ws_put(c, &ws, false);
     return CG_OK;
 }
 
-cg_status bfv_keyswitch(const cg_bfv_ctx *c, const uint64_t *cpoly, const cg_bfv_ksk *ksk,
-                        uint64_t *out0, uint64_t *out1, cg_error *err)
+cg_status bfv_ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32_t *perm,
+                       const cg_bfv_ksk *ksk, uint64_t *out0, uint64_t *out1, cg_error *err)
+{
+    return ks_apply(c, digits, perm, ksk, true, out0, out1, err);
+}
+
+static cg_status keyswitch(const cg_bfv_ctx *c, const uint64_t *cpoly, const cg_bfv_ksk *ksk,
+                           bool ntt_out, uint64_t *out0, uint64_t *out1, cg_error *err)
 {
     bfv_ws ws;
     uint64_t *digits = bfv_ws_get(c, c->dnum * nqp(c) * c->n, &ws);
     if (!digits) return cg_error_set(err, CG_ERR_NOMEM, "key switching");
     cg_status st = bfv_ks_decompose(c, cpoly, digits, err);
-    if (st == CG_OK) st = bfv_ks_apply(c, digits, NULL, ksk, out0, out1, err);
+    if (st == CG_OK) st = ks_apply(c, digits, NULL, ksk, ntt_out, out0, out1, err);
     bfv_ws_put(c, &ws, false);
     return st;
+}
+
+cg_status bfv_keyswitch(const cg_bfv_ctx *c, const uint64_t *cpoly, const cg_bfv_ksk *ksk,
+                        uint64_t *out0, uint64_t *out1, cg_error *err)
+{
+    return keyswitch(c, cpoly, ksk, true, out0, out1, err);
 }
 
 static cg_status need_top(const cg_bfv_ctx *c, const cg_bfv_ct *ct, cg_error *err)
@@ -119,12 +139,10 @@ cg_status cg_bfv_relinearize(const cg_bfv_ctx *c, const cg_bfv_ksk *rk, cg_bfv_c
     bfv_ws ws;
     uint64_t *o = bfv_ws_get(c, 2 * w, &ws);
     if (!o) return cg_error_set(err, CG_ERR_NOMEM, "relinearisation");
-    cg_status st = bfv_keyswitch(c, ct->data + 2 * w, rk, o, o + w, err);
+    cg_status st = keyswitch(c, ct->data + 2 * w, rk, false, o, o + w, err);
     if (st == CG_OK) {
-        cg_poly_intt(c->ntt, L, o, c->nthreads);
-        cg_poly_intt(c->ntt, L, o + w, c->nthreads);
-        cg_poly_add(c->mods, L, n, ct->data, o, ct->data);
-        cg_poly_add(c->mods, L, n, ct->data + w, o + w, ct->data + w);
+        bfv_poly_add(c, L, ct->data, o, ct->data);
+        bfv_poly_add(c, L, ct->data + w, o + w, ct->data + w);
         ct->size = 2;
         ct->noise_log2 = bfv_log2_add(ct->noise_log2, bfv_keyswitch_noise_log2(c));
     }

@@ -176,12 +176,26 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
         cg_modulus all[CG_BFV_MAX_Q + CG_BFV_MAX_R];
         for (size_t i = 0; i < L; i++) all[i] = c->mods[i];
         for (size_t j = 0; j < R; j++) all[L + j] = c->rmods[j];
-        const uint64_t *a0 = ext, *a1 = ext + K * n, *b0 = ext + 2 * K * n, *b1 = ext + 3 * K * n;
+        uint64_t *a0 = ext, *a1 = ext + K * n, *b0 = ext + 2 * K * n, *b1 = ext + 3 * K * n;
         uint64_t *e0 = ten, *e1 = ten + K * n, *e2 = ten + 2 * K * n;
+        /* Karatsuba: e1 = (a0 + a1)(b0 + b1) - e0 - e2, three products */
         cg_poly_mul(all, K, n, a0, b0, e0);
-        cg_poly_mul(all, K, n, a0, b1, e1);
-        cg_poly_mul_add(all, K, n, a1, b0, e1);
         cg_poly_mul(all, K, n, a1, b1, e2);
+        if (c->avx2) {
+            cg_poly_add_avx2(all, K, n, a0, a1, a0);
+            cg_poly_add_avx2(all, K, n, b0, b1, b0);
+        } else {
+            cg_poly_add(all, K, n, a0, a1, a0);
+            cg_poly_add(all, K, n, b0, b1, b0);
+        }
+        cg_poly_mul(all, K, n, a0, b0, e1);
+        if (c->avx2) {
+            cg_poly_sub_avx2(all, K, n, e1, e0, e1);
+            cg_poly_sub_avx2(all, K, n, e1, e2, e1);
+        } else {
+            cg_poly_sub(all, K, n, e1, e0, e1);
+            cg_poly_sub(all, K, n, e1, e2, e1);
+        }
     }
     st = bfv_ct_reserve(c, out, 3, L, err);
     if (st != CG_OK) goto done;
