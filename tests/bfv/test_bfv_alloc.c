@@ -1,38 +1,13 @@
 /* No heap allocation per operation after warm-up: the program is linked
- * with --wrap for the allocator entry points (tests/CMakeLists.txt), so
- * every malloc / calloc / realloc / aligned_alloc the library makes passes
- * through a counter here. Also checks the results of the buffer-reusing
- * forms, aliasing included, against their decryptions. */
+ * with --wrap for the allocator entry points and with the counting wrappers
+ * of src/cli/alloc_count.c (tests/CMakeLists.txt), so every malloc / calloc /
+ * realloc / aligned_alloc the library makes passes through that counter.
+ * Also checks the results of the buffer-reusing forms, aliasing included,
+ * against their decryptions. */
 #include "bfv_fixture.h"
+#include "cli/alloc_count.h"
 
-static unsigned long long g_allocs; /* this test program's own counter */
-
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-void *__wrap_malloc(size_t s)
-{
-    __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    return __real_malloc(s);
-}
-void *__wrap_calloc(size_t a, size_t b)
-{
-    __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    return __real_calloc(a, b);
-}
-void *__wrap_realloc(void *p, size_t s)
-{
-    __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    return __real_realloc(p, s);
-}
-void *__wrap_aligned_alloc(size_t a, size_t s)
-{
-    __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    return __real_aligned_alloc(a, s);
-}
-
-static unsigned long long allocs(void) { return __atomic_load_n(&g_allocs, __ATOMIC_RELAXED); }
+static unsigned long long allocs(void) { return cli_alloc_count(); }
 
 typedef struct ops {
     fixture *f;
