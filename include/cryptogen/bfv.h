@@ -80,6 +80,7 @@ typedef struct cg_bfv_plain_ntt {
     size_t level;
     uint64_t *data; /* level rows of n, NTT form */
     double norm_log2; /* log2 of max |centred coefficient| */
+    size_t cap; /* words data can hold (0: unknown; cg_bfv_plain_to_ntt reuses data when enough) */
 } cg_bfv_plain_ntt;
 
 typedef struct cg_bfv_ct {

@@ -21,6 +21,7 @@ void cg_bfv_plain_ntt_free(cg_bfv_plain_ntt *p)
 {
     cg_free(p->data);
     p->data = NULL;
+    p->cap = 0;
 }
 
 cg_status cg_bfv_ct_alloc(const cg_bfv_ctx *c, cg_bfv_ct *ct, size_t size, size_t level,

@@ -178,7 +178,10 @@ cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_
 {
     if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
     if (level < 1 || level > c->nq) return cg_error_set(err, CG_ERR_ARG, "level %zu", level);
-    uint64_t *d = cg_alloc(level * c->n * sizeof(uint64_t));
+    /* out keeps its buffer when it holds level rows (no allocation per
+     * encoding for a reused plaintext) */
+    const size_t need = level * c->n;
+    uint64_t *d = out->data && out->cap >= need ? out->data : cg_alloc(need * sizeof(uint64_t));
     if (!d) return cg_error_set(err, CG_ERR_NOMEM, "plaintext");
     bfv_lift_plain(c, pt->coeffs, level, d);
     uint64_t maxabs = 0;
@@ -188,8 +191,11 @@ cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_
         if (a > maxabs) maxabs = a;
     }
     cg_poly_ntt(c->ntt, level, d, c->nthreads);
-    cg_bfv_plain_ntt_free(out);
-    out->data = d;
+    if (d != out->data) {
+        cg_bfv_plain_ntt_free(out);
+        out->data = d;
+        out->cap = need;
+    }
     out->level = level;
     out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
     return CG_OK;
