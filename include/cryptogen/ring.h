@@ -223,6 +223,14 @@ void cg_poly_mul_scalar(const cg_modulus *mods, size_t k, size_t n, const uint64
 void cg_poly_mac128(size_t len, const uint64_t *a, const uint64_t *b, cg_u128 *acc);
 void cg_poly_reduce128(const cg_modulus *mods, size_t k, size_t n, const cg_u128 *acc,
                        uint64_t *out);
+/* Modulus switching's rounding, one row: dst = (src - [last]_centred) / q_l
+ * mod q_i, i.e. round(x / q_l) mod q_i for the x whose residues are src (mod
+ * q_i) and last (mod q_l), coefficient form. dst may be src. The AVX2 form is
+ * bit-identical (same availability rule as cg_poly_add_avx2). */
+void cg_poly_rescale_row(const cg_modulus *qi, const cg_modulus *ql, size_t n,
+                         const uint64_t *src, const uint64_t *last, uint64_t *dst);
+void cg_poly_rescale_row_avx2(const cg_modulus *qi, const cg_modulus *ql, size_t n,
+                              const uint64_t *src, const uint64_t *last, uint64_t *dst);
 /* Forward/inverse NTT of k rows with k tables, on up to nthreads threads. */
 void cg_poly_ntt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads);
 void cg_poly_intt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads);

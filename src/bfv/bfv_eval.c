@@ -329,32 +329,6 @@ cg_status cg_bfv_mul_scalar(const cg_bfv_ctx *c, cg_bfv_ct *ct, int64_t s, cg_er
     return CG_OK;
 }
 
-/* One prime's rounding for one row: dst = (src - [last]_centred) / q_l mod q_i.
- * The table's per-prime constants are recomputed per call: a few divisions
- * against n multiplications. */
-static void switch_row(const cg_modulus *qi, const cg_modulus *ql, size_t n, const uint64_t *src,
-                       const uint64_t *last, uint64_t *dst)
-{
-    const uint64_t qlv = ql->value, half = qlv / 2, qiv = qi->value;
-    const uint64_t inv = cg_mod_inv(cg_mod_reduce(qlv, qi), qi);
-    const uint64_t invp = cg_shoup(inv, qiv);
-    const uint64_t half_i = cg_mod_reduce(half, qi);
-    /* q_l > q_i or q_l < q_i: a value below q_l reduces mod q_i with one
-     * conditional subtraction only when q_l < 2 q_i; otherwise Barrett. */
-    const bool one_sub = qlv <= 2 * qiv;
-    for (size_t j = 0; j < n; j++) {
-        /* (x - [x]_{q_l}) / q_l with the centred remainder: rounding */
-        uint64_t rem = last[j] + half;
-        rem = rem >= qlv ? rem - qlv : rem; /* x + q_l/2 mod q_l */
-        uint64_t ri = one_sub ? (rem >= qiv ? rem - qiv : rem) : cg_mod_reduce(rem, qi);
-        /* d = src - (ri - half_i) = src + half_i - ri, in [0, 3 q_i) before reduction */
-        uint64_t d = src[j] + half_i;
-        d = d >= qiv ? d - qiv : d;
-        d = d >= ri ? d - ri : d + qiv - ri;
-        dst[j] = cg_mul_shoup(d, inv, invp, qiv);
-    }
-}
-
 /* In place: polynomial p's rows move down to p * (L-1) rows; each row is
  * written only over rows already consumed (rows in order, polynomials in
  * order), so no second buffer is needed. */
@@ -368,7 +342,10 @@ cg_status cg_bfv_mod_switch_down(const cg_bfv_ctx *c, cg_bfv_ct *ct, cg_error *e
         const uint64_t *src = ct->data + p * L * n, *last = src + (L - 1) * n;
         uint64_t *dst = ct->data + p * Ln * n;
         for (size_t i = 0; i < Ln; i++)
-            switch_row(&c->mods[i], ql, n, src + i * n, last, dst + i * n);
+            if (c->avx2)
+                cg_poly_rescale_row_avx2(&c->mods[i], ql, n, src + i * n, last, dst + i * n);
+            else
+                cg_poly_rescale_row(&c->mods[i], ql, n, src + i * n, last, dst + i * n);
     }
     /* v' = v q'/q + t (1 + ||eps_0 + eps_1 s||), rounding errors |eps| <= 1/2 */
     const double lq = log2((double)ql->value);

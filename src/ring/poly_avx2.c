@@ -1,10 +1,10 @@
-/* AVX2 forms of the row additions and subtractions (four residues per
- * instruction; the portable loops compile to scalar code, SSE2 having no
- * 64-bit compare). Residues are below 2^61, so signed compares are exact.
- * Bit-identical to cg_poly_add / cg_poly_sub (test_ring). */
-#include <immintrin.h>
-
+/* AVX2 forms of the row additions and subtractions and of modulus
+ * switching's rounding (four residues per instruction; the portable loops
+ * compile to scalar code, SSE2 having no 64-bit compare). Residues are below
+ * 2^61, so signed compares are exact. Bit-identical to cg_poly_add /
+ * cg_poly_sub / cg_poly_rescale_row (test_ring). */
 #include "cryptogen/ring.h"
+#include "ring/avx2_internal.h"
 
 void cg_poly_add_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                       const uint64_t *b, uint64_t *out)
@@ -43,4 +43,32 @@ void cg_poly_sub_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t
         }
         for (; j < n; j++) o[j] = cg_mod_sub(x[j], y[j], q);
     }
+}
+
+void cg_poly_rescale_row_avx2(const cg_modulus *qi, const cg_modulus *ql, size_t n,
+                              const uint64_t *src, const uint64_t *last, uint64_t *dst)
+{
+    const uint64_t qlv = ql->value, half = qlv / 2, qiv = qi->value;
+    if (qlv > 2 * qiv) { /* Barrett per residue: the portable loop */
+        cg_poly_rescale_row(qi, ql, n, src, last, dst);
+        return;
+    }
+    const uint64_t inv = cg_mod_inv(cg_mod_reduce(qlv, qi), qi);
+    const uint64_t invp = cg_shoup(inv, qiv);
+    const uint64_t half_i = cg_mod_reduce(half, qi);
+    const __m256i vql = _mm256_set1_epi64x((long long)qlv), vqi = _mm256_set1_epi64x((long long)qiv);
+    const __m256i vhalf = _mm256_set1_epi64x((long long)half), vhi = _mm256_set1_epi64x((long long)half_i);
+    const __m256i vinv = _mm256_set1_epi64x((long long)inv), vinvp = _mm256_set1_epi64x((long long)invp);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        /* as the portable loop: rem = x + q_l/2 mod q_l, its residue mod q_i,
+         * d = src + half_i - ri mod q_i, then d / q_l by Shoup */
+        __m256i rem = csub(_mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(last + j)), vhalf), vql);
+        __m256i ri = csub(rem, vqi);
+        __m256i d = csub(_mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(src + j)), vhi), vqi);
+        __m256i under = _mm256_cmpgt_epi64(ri, d);
+        d = _mm256_add_epi64(_mm256_sub_epi64(d, ri), _mm256_and_si256(under, vqi));
+        _mm256_storeu_si256((__m256i *)(dst + j), csub(mul_shoup(d, vinv, vinvp, vqi), vqi));
+    }
+    if (j < n) cg_poly_rescale_row(qi, ql, n - j, src + j, last + j, dst + j);
 }

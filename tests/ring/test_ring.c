@@ -351,6 +351,48 @@ static void test_poly_add_sub_avx2_match_portable(void **state)
     assert_memory_equal(a, r1, sizeof a);
 }
 
+/* Modulus switching's row rounding: the exact round-to-centred division
+ * for x = CRT(src mod q_i, last mod q_l), and the AVX2 form bit-identical to
+ * the portable one (q_l above and below q_i, the Barrett fallback, in
+ * place, a tail that is not a multiple of four). */
+static void test_rescale_row(void **state)
+{
+    (void)state;
+    static const unsigned widths[][2] = {{44, 43}, {43, 44}, {49, 46}, {36, 37}, {30, 60}, {60, 50}};
+    enum { N = 1031 };
+    static uint64_t src[N], last[N], r1[N], r2[N];
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        uint64_t qs[2];
+        cg_modulus qi, ql;
+        assert_int_equal(cg_primes_ntt(widths[w][0], 1024, 1, NULL, 0, &qs[0], NULL), CG_OK);
+        assert_int_equal(cg_primes_ntt(widths[w][1], 1024, 1, qs, 1, &qs[1], NULL), CG_OK);
+        cg_modulus_init(&qi, qs[0], NULL);
+        cg_modulus_init(&ql, qs[1], NULL);
+        cg_u128 xs[N];
+        for (size_t j = 0; j < N; j++) {
+            cg_u128 x = (((cg_u128)rnd() << 64) | rnd()) % ((cg_u128)qs[0] * qs[1]);
+            if (j < 4) x = j; /* edges: 0, 1, ... */
+            if (j == 4) x = (cg_u128)qs[0] * qs[1] - 1;
+            xs[j] = x;
+            src[j] = (uint64_t)(x % qs[0]);
+            last[j] = (uint64_t)(x % qs[1]);
+        }
+        cg_poly_rescale_row(&qi, &ql, N, src, last, r1);
+        for (size_t j = 0; j < N; j++) {
+            const uint64_t half = qs[1] / 2, r = last[j];
+            /* centred remainder in [-half, q_l - half) */
+            const __int128 rc = (__int128)((r + half) % qs[1]) - (__int128)half;
+            const __int128 quo = ((__int128)xs[j] - rc) / (__int128)qs[1];
+            assert_int_equal(r1[j], (uint64_t)(quo % (__int128)qs[0]));
+        }
+        if (!cg_poly_avx2_available()) continue;
+        cg_poly_rescale_row_avx2(&qi, &ql, N, src, last, r2);
+        assert_memory_equal(r1, r2, sizeof r1);
+        cg_poly_rescale_row_avx2(&qi, &ql, N, src, last, src); /* in place */
+        assert_memory_equal(r1, src, sizeof r1);
+    }
+}
+
 static void test_samplers(void **state)
 {
     (void)state;
@@ -448,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_poly_ops_and_automorphisms),
         cmocka_unit_test(test_samplers),
         cmocka_unit_test(test_poly_add_sub_avx2_match_portable),
+        cmocka_unit_test(test_rescale_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
