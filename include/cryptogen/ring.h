@@ -231,6 +231,12 @@ void cg_poly_rescale_row(const cg_modulus *qi, const cg_modulus *ql, size_t n,
                          const uint64_t *src, const uint64_t *last, uint64_t *dst);
 void cg_poly_rescale_row_avx2(const cg_modulus *qi, const cg_modulus *ql, size_t n,
                               const uint64_t *src, const uint64_t *last, uint64_t *dst);
+/* The same multiply-accumulate in AVX2 for entries below 2^52: each entry as
+ * two 26-bit limbs, acc = (lo, mid, hi) rows of len words with the sum
+ * lo + mid 2^26 + hi 2^52; up to 1024 products fit before a reduction.
+ * cg_poly_reduce26 gives exactly cg_poly_reduce128's residues. */
+void cg_poly_mac26_avx2(size_t len, const uint64_t *a, const uint64_t *b, uint64_t *acc);
+void cg_poly_reduce26(const cg_modulus *m, size_t len, const uint64_t *acc, uint64_t *out);
 /* Forward/inverse NTT of k rows with k tables, on up to nthreads threads. */
 void cg_poly_ntt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads);
 void cg_poly_intt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads);

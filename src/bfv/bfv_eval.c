@@ -232,34 +232,63 @@ typedef struct mac_job {
 } mac_job;
 
 /* Rows [begin, end) of every polynomial: each thread owns whole primes.
- * Each row is walked in chunks whose 128-bit accumulators stay in L1. */
+ * Each row is walked in chunks whose accumulators stay in L1: 128-bit ones,
+ * or, with AVX2, primes below 2^52 and 8 terms or more, three 64-bit rows
+ * of 26-bit limb products (cg_poly_mac26_avx2; the same residues, tested). */
 #define MAC_CHUNK 256
 static void mac_rows(void *ctx, size_t begin, size_t end)
 {
     mac_job *j = ctx;
     const size_t n = j->c->n, w = j->level * n;
-    cg_u128 acc[3][MAC_CHUNK];
+    union {
+        cg_u128 wide[3][MAC_CHUNK];
+        uint64_t limb[3 * 3 * MAC_CHUNK]; /* 3 polys x (lo, mid, hi) */
+    } u;
+    cg_u128(*acc)[MAC_CHUNK] = u.wide;
+    uint64_t *acc26 = u.limb;
     for (size_t row = begin; row < end; row++) {
         const cg_modulus *m = &j->c->mods[row];
+        /* the limb rows cost more to reduce: they pay from about 8 terms on */
+        const bool limbs = j->c->avx2 && m->bits <= 52 && j->k >= 8;
         for (size_t x0 = 0; x0 < n; x0 += MAC_CHUNK) {
             const size_t len = n - x0 < MAC_CHUNK ? n - x0 : MAC_CHUNK;
             const size_t off = row * n + x0;
-            for (size_t p = 0; p < j->size; p++)
-                for (size_t x = 0; x < len; x++) acc[p][x] = 0;
+            if (limbs)
+                memset(acc26, 0, j->size * 3 * len * sizeof(uint64_t));
+            else
+                for (size_t p = 0; p < j->size; p++)
+                    for (size_t x = 0; x < len; x++) acc[p][x] = 0;
             size_t pending = 0;
             for (size_t i = 0; i < j->k; i++) {
                 const uint64_t *pt = j->pts[i]->data + off;
-                for (size_t p = 0; p < j->cts[i]->size; p++)
-                    cg_poly_mac128(len, j->cts[i]->data + p * w + off, pt, acc[p]);
-                /* primes < 2^60: 64 products of < 2^120 fit 128 bits */
-                if (++pending == 64 && i + 1 < j->k) {
-                    for (size_t p = 0; p < j->size; p++)
-                        for (size_t x = 0; x < len; x++) acc[p][x] = cg_mod_reduce128(acc[p][x], m);
+                for (size_t p = 0; p < j->cts[i]->size; p++) {
+                    const uint64_t *a = j->cts[i]->data + p * w + off;
+                    if (limbs)
+                        cg_poly_mac26_avx2(len, a, pt, acc26 + p * 3 * len);
+                    else
+                        cg_poly_mac128(len, a, pt, acc[p]);
+                }
+                /* primes < 2^60: 64 products of < 2^120 fit 128 bits; limb
+                 * rows take 1024 */
+                if (++pending == (limbs ? 1024u : 64u) && i + 1 < j->k) {
+                    for (size_t p = 0; p < j->size; p++) {
+                        if (limbs) {
+                            uint64_t *r = acc26 + p * 3 * len;
+                            cg_poly_reduce26(m, len, r, r);
+                            memset(r + len, 0, 2 * len * sizeof(uint64_t));
+                        } else {
+                            for (size_t x = 0; x < len; x++) acc[p][x] = cg_mod_reduce128(acc[p][x], m);
+                        }
+                    }
                     pending = 0;
                 }
             }
-            for (size_t p = 0; p < j->size; p++)
-                cg_poly_reduce128(m, 1, len, acc[p], j->out + p * w + off);
+            for (size_t p = 0; p < j->size; p++) {
+                if (limbs)
+                    cg_poly_reduce26(m, len, acc26 + p * 3 * len, j->out + p * w + off);
+                else
+                    cg_poly_reduce128(m, 1, len, acc[p], j->out + p * w + off);
+            }
         }
     }
 }

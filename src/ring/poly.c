@@ -93,6 +93,13 @@ void cg_poly_reduce128(const cg_modulus *mods, size_t k, size_t n, const cg_u128
         for (size_t j = 0; j < n; j++) out[i * n + j] = cg_mod_reduce128(acc[i * n + j], &mods[i]);
 }
 
+void cg_poly_reduce26(const cg_modulus *m, size_t len, const uint64_t *acc, uint64_t *out)
+{
+    const uint64_t *lo = acc, *mid = acc + len, *hi = acc + 2 * len;
+    for (size_t x = 0; x < len; x++)
+        out[x] = cg_mod_reduce128(((cg_u128)hi[x] << 52) + ((cg_u128)mid[x] << 26) + lo[x], m);
+}
+
 typedef struct ntt_job {
     const cg_ntt_table *tabs;
     uint64_t *a;

@@ -72,3 +72,34 @@ void cg_poly_rescale_row_avx2(const cg_modulus *qi, const cg_modulus *ql, size_t
     }
     if (j < n) cg_poly_rescale_row(qi, ql, n - j, src + j, last + j, dst + j);
 }
+
+void cg_poly_mac26_avx2(size_t len, const uint64_t *a, const uint64_t *b, uint64_t *acc)
+{
+    /* a b = a1 b1 2^52 + (a1 b0 + a0 b1) 2^26 + a0 b0 with 26-bit limbs:
+     * four vpmuludq per four products, each below 2^52 */
+    const __m256i mask = _mm256_set1_epi64x((1ll << 26) - 1);
+    uint64_t *lo = acc, *mid = acc + len, *hi = acc + 2 * len;
+    size_t x = 0;
+    for (; x + 4 <= len; x += 4) {
+        const __m256i va = _mm256_loadu_si256((const __m256i *)(a + x));
+        const __m256i vb = _mm256_loadu_si256((const __m256i *)(b + x));
+        const __m256i a0 = _mm256_and_si256(va, mask), a1 = _mm256_srli_epi64(va, 26);
+        const __m256i b0 = _mm256_and_si256(vb, mask), b1 = _mm256_srli_epi64(vb, 26);
+        __m256i l = _mm256_loadu_si256((const __m256i *)(lo + x));
+        __m256i m = _mm256_loadu_si256((const __m256i *)(mid + x));
+        __m256i h = _mm256_loadu_si256((const __m256i *)(hi + x));
+        l = _mm256_add_epi64(l, _mm256_mul_epu32(a0, b0));
+        m = _mm256_add_epi64(m, _mm256_add_epi64(_mm256_mul_epu32(a0, b1), _mm256_mul_epu32(a1, b0)));
+        h = _mm256_add_epi64(h, _mm256_mul_epu32(a1, b1));
+        _mm256_storeu_si256((__m256i *)(lo + x), l);
+        _mm256_storeu_si256((__m256i *)(mid + x), m);
+        _mm256_storeu_si256((__m256i *)(hi + x), h);
+    }
+    for (; x < len; x++) {
+        const uint64_t a0 = a[x] & ((1u << 26) - 1), a1 = a[x] >> 26;
+        const uint64_t b0 = b[x] & ((1u << 26) - 1), b1 = b[x] >> 26;
+        lo[x] += a0 * b0;
+        mid[x] += a0 * b1 + a1 * b0;
+        hi[x] += a1 * b1;
+    }
+}
