@@ -165,11 +165,13 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
     if (st == CG_OK && b->ntt) st = cg_bfv_from_ntt(c, &cb, err);
     if (st != CG_OK) goto done;
     for (int p = 0; p < 4; p++) {
+        const cg_bfv_ct *in = p < 2 ? a : b;
         const uint64_t *src = (p < 2 ? ca.data : cb.data) + (p & 1) * w;
         uint64_t *dst = ext + p * K * n;
-        memcpy(dst, src, w * sizeof(uint64_t));
+        /* Q rows in NTT form: an NTT-form input's own rows, no round trip */
+        memcpy(dst, in->ntt ? in->data + (p & 1) * w : src, w * sizeof(uint64_t));
         exact_conv(&c->level[L].base, &c->q_to_r, c->q_mod_r, c->rmods, R, src, dst + w, n, tmp);
-        cg_poly_ntt(c->ntt, L, dst, c->nthreads);
+        if (!in->ntt) cg_poly_ntt(c->ntt, L, dst, c->nthreads);
         cg_poly_ntt(c->rntt, R, dst + w, c->nthreads);
     }
     {
