@@ -248,6 +248,14 @@ static void mac_rows(void *ctx, size_t begin, size_t end)
     uint64_t *acc26 = u.limb;
     for (size_t row = begin; row < end; row++) {
         const cg_modulus *m = &j->c->mods[row];
+        if (j->k == 1) {
+            /* one product: a * b < q^2 takes the two-multiplication Barrett
+             * directly (elementwise, so out may be the input) */
+            for (size_t p = 0; p < j->size; p++)
+                cg_poly_mul(m, 1, n, j->cts[0]->data + p * w + row * n, j->pts[0]->data + row * n,
+                            j->out + p * w + row * n);
+            continue;
+        }
         /* the limb rows cost more to reduce: they pay from about 8 terms on */
         const bool limbs = j->c->avx2 && m->bits <= 52 && j->k >= 8;
         for (size_t x0 = 0; x0 < n; x0 += MAC_CHUNK) {
