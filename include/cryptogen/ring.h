@@ -212,6 +212,11 @@ bool cg_poly_avx2_available(void);
 /* Pointwise product (NTT form; entries of a and b in [0, q)). */
 void cg_poly_mul(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                  const uint64_t *b, uint64_t *out);
+/* The same in AVX2 + FMA doubles for primes below 2^50 (other rows take the
+ * portable loop), bit-identical; only where cg_poly_fma_available(). */
+void cg_poly_mul_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                      const uint64_t *b, uint64_t *out);
+bool cg_poly_fma_available(void);
 /* out += a * b pointwise (all entries in [0, q)). */
 void cg_poly_mul_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                      const uint64_t *b, uint64_t *out);

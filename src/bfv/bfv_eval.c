@@ -252,8 +252,8 @@ static void mac_rows(void *ctx, size_t begin, size_t end)
             /* one product: a * b < q^2 takes the two-multiplication Barrett
              * directly (elementwise, so out may be the input) */
             for (size_t p = 0; p < j->size; p++)
-                cg_poly_mul(m, 1, n, j->cts[0]->data + p * w + row * n, j->pts[0]->data + row * n,
-                            j->out + p * w + row * n);
+                bfv_poly_mul(j->c, m, 1, j->cts[0]->data + p * w + row * n,
+                             j->pts[0]->data + row * n, j->out + p * w + row * n);
             continue;
         }
         /* the limb rows cost more to reduce: they pay from about 8 terms on */

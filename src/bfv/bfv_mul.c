@@ -181,8 +181,8 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
         uint64_t *a0 = ext, *a1 = ext + K * n, *b0 = ext + 2 * K * n, *b1 = ext + 3 * K * n;
         uint64_t *e0 = ten, *e1 = ten + K * n, *e2 = ten + 2 * K * n;
         /* Karatsuba: e1 = (a0 + a1)(b0 + b1) - e0 - e2, three products */
-        cg_poly_mul(all, K, n, a0, b0, e0);
-        cg_poly_mul(all, K, n, a1, b1, e2);
+        bfv_poly_mul(c, all, K, a0, b0, e0);
+        bfv_poly_mul(c, all, K, a1, b1, e2);
         if (c->avx2) {
             cg_poly_add_avx2(all, K, n, a0, a1, a0);
             cg_poly_add_avx2(all, K, n, b0, b1, b0);
@@ -190,7 +190,7 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
             cg_poly_add(all, K, n, a0, a1, a0);
             cg_poly_add(all, K, n, b0, b1, b0);
         }
-        cg_poly_mul(all, K, n, a0, b0, e1);
+        bfv_poly_mul(c, all, K, a0, b0, e1);
         if (c->avx2) {
             cg_poly_sub_avx2(all, K, n, e1, e0, e1);
             cg_poly_sub_avx2(all, K, n, e1, e2, e1);

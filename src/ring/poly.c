@@ -45,6 +45,11 @@ void cg_poly_rescale_row(const cg_modulus *qi, const cg_modulus *ql, size_t n,
 }
 
 bool cg_poly_avx2_available(void) { return (cg_cpu_features() & CG_CPU_AVX2) != 0; }
+bool cg_poly_fma_available(void)
+{
+    __builtin_cpu_init();
+    return cg_poly_avx2_available() && __builtin_cpu_supports("fma");
+}
 
 void cg_poly_neg(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a, uint64_t *out)
 {

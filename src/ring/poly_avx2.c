@@ -103,3 +103,44 @@ void cg_poly_mac26_avx2(size_t len, const uint64_t *a, const uint64_t *b, uint64
         hi[x] += a1 * b1;
     }
 }
+
+/* a b mod q in doubles (q < 2^50): h + l = a b exactly (FMA), qt = floor(h /
+ * q) within 1.25 of h / q (two roundings of at most 2^-53 on a quotient below
+ * 2^50), so h - qt q is an integer below 1.25 q, exact in one FMA, and with
+ * |l| <= ulp(h) / 2 <= q / 4 the sum lies in [-q/2, 3q/2): one correction
+ * either way. Integers below 2^52 convert through the 2^52 bit pattern. */
+__attribute__((target("avx2,fma"))) static void mul_row_fma(uint64_t q, size_t n, const uint64_t *a,
+                                                            const uint64_t *b, uint64_t *out)
+{
+    const __m256i magic_i = _mm256_set1_epi64x(0x4330000000000000ll);
+    const __m256d magic = _mm256_set1_pd(4503599627370496.0); /* 2^52 */
+    const __m256d vq = _mm256_set1_pd((double)q), qinv = _mm256_set1_pd(1.0 / (double)q);
+    const __m256d zero = _mm256_setzero_pd();
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const __m256d da = _mm256_sub_pd(
+            _mm256_castsi256_pd(_mm256_or_si256(_mm256_loadu_si256((const __m256i *)(a + j)), magic_i)), magic);
+        const __m256d db = _mm256_sub_pd(
+            _mm256_castsi256_pd(_mm256_or_si256(_mm256_loadu_si256((const __m256i *)(b + j)), magic_i)), magic);
+        const __m256d h = _mm256_mul_pd(da, db);
+        const __m256d l = _mm256_fmsub_pd(da, db, h);
+        const __m256d qt = _mm256_floor_pd(_mm256_mul_pd(h, qinv));
+        __m256d r = _mm256_add_pd(_mm256_fnmadd_pd(qt, vq, h), l);
+        r = _mm256_add_pd(r, _mm256_and_pd(_mm256_cmp_pd(r, zero, _CMP_LT_OQ), vq));
+        r = _mm256_sub_pd(r, _mm256_and_pd(_mm256_cmp_pd(r, vq, _CMP_GE_OQ), vq));
+        _mm256_storeu_si256((__m256i *)(out + j),
+                            _mm256_xor_si256(_mm256_castpd_si256(_mm256_add_pd(r, magic)), magic_i));
+    }
+    for (; j < n; j++) out[j] = (uint64_t)(((cg_u128)a[j] * b[j]) % q);
+}
+
+void cg_poly_mul_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                      const uint64_t *b, uint64_t *out)
+{
+    for (size_t i = 0; i < k; i++) {
+        if (mods[i].value < (1ull << 50))
+            mul_row_fma(mods[i].value, n, a + i * n, b + i * n, out + i * n);
+        else
+            cg_poly_mul(mods + i, 1, n, a + i * n, b + i * n, out + i * n);
+    }
+}
