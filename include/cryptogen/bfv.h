@@ -42,6 +42,7 @@ typedef struct cg_bfv_spec {
     unsigned t_bits;
     size_t dnum;             /* key-switching digits (0 = one per q prime) */
     bool insecure_for_tests; /* allow sets above the 128-bit bound */
+    unsigned r_bits;         /* ct x ct's auxiliary primes, 50..60 bits (0 = by the CPU) */
 } cg_bfv_spec;
 
 /* Named sets: "n4096" (log QP = 109), "paper" (n = 8192, log QP = 218,
@@ -79,6 +80,7 @@ typedef struct cg_bfv_plain_ntt {
     size_t level;
     uint64_t *data; /* level rows of n, NTT form */
     double norm_log2; /* log2 of max |centred coefficient| */
+    size_t cap; /* words data can hold (0: unknown; cg_bfv_plain_to_ntt reuses data when enough) */
 } cg_bfv_plain_ntt;
 
 typedef struct cg_bfv_ct {
@@ -208,13 +210,10 @@ cg_status cg_bfv_add_plain(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, const cg_bfv_pl
                            cg_error *err);
 cg_status cg_bfv_sub_plain(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, const cg_bfv_plain *pt,
                            cg_error *err);
-/* Lift a plaintext (centred) to the level's primes and transform it. */
+/* Lift a plaintext (centred) to the level's primes and transform it; out
+ * keeps its buffer when it has room for `level` rows (no allocation). */
 cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, size_t level,
                               cg_bfv_plain_ntt *out, cg_error *err);
-/* The same, into out's buffer when it already holds `level` rows (no
- * allocation); otherwise as cg_bfv_plain_to_ntt. */
-cg_status cg_bfv_plain_to_ntt_into(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, size_t level,
-                                   cg_bfv_plain_ntt *out, cg_error *err);
 /* out = ct * pt; out is in NTT form. */
 cg_status cg_bfv_mul_plain(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct,
                            const cg_bfv_plain_ntt *pt, cg_bfv_ct *out, cg_error *err);

@@ -212,6 +212,11 @@ bool cg_poly_avx2_available(void);
 /* Pointwise product (NTT form; entries of a and b in [0, q)). */
 void cg_poly_mul(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                  const uint64_t *b, uint64_t *out);
+/* The same in AVX2 + FMA doubles for primes below 2^50 (other rows take the
+ * portable loop), bit-identical; only where cg_poly_fma_available(). */
+void cg_poly_mul_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                      const uint64_t *b, uint64_t *out);
+bool cg_poly_fma_available(void);
 /* out += a * b pointwise (all entries in [0, q)). */
 void cg_poly_mul_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                      const uint64_t *b, uint64_t *out);
@@ -223,6 +228,20 @@ void cg_poly_mul_scalar(const cg_modulus *mods, size_t k, size_t n, const uint64
 void cg_poly_mac128(size_t len, const uint64_t *a, const uint64_t *b, cg_u128 *acc);
 void cg_poly_reduce128(const cg_modulus *mods, size_t k, size_t n, const cg_u128 *acc,
                        uint64_t *out);
+/* Modulus switching's rounding, one row: dst = (src - [last]_centred) / q_l
+ * mod q_i, i.e. round(x / q_l) mod q_i for the x whose residues are src (mod
+ * q_i) and last (mod q_l), coefficient form. dst may be src. The AVX2 form is
+ * bit-identical (same availability rule as cg_poly_add_avx2). */
+void cg_poly_rescale_row(const cg_modulus *qi, const cg_modulus *ql, size_t n,
+                         const uint64_t *src, const uint64_t *last, uint64_t *dst);
+void cg_poly_rescale_row_avx2(const cg_modulus *qi, const cg_modulus *ql, size_t n,
+                              const uint64_t *src, const uint64_t *last, uint64_t *dst);
+/* The same multiply-accumulate in AVX2 for entries below 2^52: each entry as
+ * two 26-bit limbs, acc = (lo, mid, hi) rows of len words with the sum
+ * lo + mid 2^26 + hi 2^52; up to 1024 products fit before a reduction.
+ * cg_poly_reduce26 gives exactly cg_poly_reduce128's residues. */
+void cg_poly_mac26_avx2(size_t len, const uint64_t *a, const uint64_t *b, uint64_t *acc);
+void cg_poly_reduce26(const cg_modulus *m, size_t len, const uint64_t *acc, uint64_t *out);
 /* Forward/inverse NTT of k rows with k tables, on up to nthreads threads. */
 void cg_poly_ntt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads);
 void cg_poly_intt(const cg_ntt_table *tabs, size_t k, uint64_t *a, int nthreads);

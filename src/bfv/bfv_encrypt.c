@@ -21,6 +21,7 @@ void cg_bfv_plain_ntt_free(cg_bfv_plain_ntt *p)
 {
     cg_free(p->data);
     p->data = NULL;
+    p->cap = 0;
 }
 
 cg_status cg_bfv_ct_alloc(const cg_bfv_ctx *c, cg_bfv_ct *ct, size_t size, size_t level,
@@ -153,8 +154,8 @@ cg_status bfv_encrypt_zero_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t
     cg_poly_ntt(c->ntt, L, u, c->nthreads);
     uint64_t *c0 = rows, *c1 = rows + L * n;
     const uint64_t *b = pk->data, *a = pk->data + L * n;
-    cg_poly_mul(c->mods, L, n, b, u, c0);
-    cg_poly_mul(c->mods, L, n, a, u, c1);
+    bfv_poly_mul(c, c->mods, L, b, u, c0);
+    bfv_poly_mul(c, c->mods, L, a, u, c1);
     cg_poly_intt(c->ntt, L, c0, c->nthreads);
     cg_poly_intt(c->ntt, L, c1, c->nthreads);
     add_cbd(c, &prg, L, small, c0);
@@ -190,7 +191,7 @@ cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_b
     cg_prg ap;
     cg_prg_init(&ap, ct->seed, 0);
     cg_sample_uniform(&ap, c->mods, L, n, c1);
-    cg_poly_mul(c->mods, L, n, c1, sk->s_ntt, c0);
+    bfv_poly_mul(c, c->mods, L, c1, sk->s_ntt, c0);
     cg_poly_neg(c->mods, L, n, c0, c0);
     cg_poly_intt(c->ntt, L, c0, c->nthreads);
     cg_poly_intt(c->ntt, L, c1, c->nthreads);
@@ -220,16 +221,16 @@ static cg_status dot_with_key(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg
         memcpy(x, ct->data, w * sizeof(uint64_t));
         cg_poly_mul_add(c->mods, L, n, ct->data + w, sk->s_ntt, x);
         if (ct->size > 2) {
-            cg_poly_mul(c->mods, L, n, sk->s_ntt, sk->s_ntt, sp);
+            bfv_poly_mul(c, c->mods, L, sk->s_ntt, sk->s_ntt, sp);
             cg_poly_mul_add(c->mods, L, n, ct->data + 2 * w, sp, x);
         }
         cg_poly_intt(c->ntt, L, x, c->nthreads);
     } else {
         memcpy(tmp, ct->data + w, w * sizeof(uint64_t));
         cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
-        cg_poly_mul(c->mods, L, n, tmp, sk->s_ntt, x);
+        bfv_poly_mul(c, c->mods, L, tmp, sk->s_ntt, x);
         if (ct->size > 2) {
-            cg_poly_mul(c->mods, L, n, sk->s_ntt, sk->s_ntt, sp);
+            bfv_poly_mul(c, c->mods, L, sk->s_ntt, sk->s_ntt, sp);
             memcpy(tmp, ct->data + 2 * w, w * sizeof(uint64_t));
             cg_poly_ntt(c->ntt, L, tmp, c->nthreads);
             cg_poly_mul_add(c->mods, L, n, tmp, sp, x);

@@ -178,7 +178,10 @@ cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_
 {
     if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
     if (level < 1 || level > c->nq) return cg_error_set(err, CG_ERR_ARG, "level %zu", level);
-    uint64_t *d = cg_alloc(level * c->n * sizeof(uint64_t));
+    /* out keeps its buffer when it holds level rows (no allocation per
+     * encoding for a reused plaintext) */
+    const size_t need = level * c->n;
+    uint64_t *d = out->data && out->cap >= need ? out->data : cg_alloc(need * sizeof(uint64_t));
     if (!d) return cg_error_set(err, CG_ERR_NOMEM, "plaintext");
     bfv_lift_plain(c, pt->coeffs, level, d);
     uint64_t maxabs = 0;
@@ -188,26 +191,12 @@ cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_
         if (a > maxabs) maxabs = a;
     }
     cg_poly_ntt(c->ntt, level, d, c->nthreads);
-    cg_bfv_plain_ntt_free(out);
-    out->data = d;
-    out->level = level;
-    out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
-    return CG_OK;
-}
-
-cg_status cg_bfv_plain_to_ntt_into(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_t level,
-                                   cg_bfv_plain_ntt *out, cg_error *err)
-{
-    if (!out->data || out->level != level) return cg_bfv_plain_to_ntt(c, pt, level, out, err);
-    if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
-    bfv_lift_plain(c, pt->coeffs, level, out->data);
-    uint64_t maxabs = 0;
-    for (size_t j = 0; j < c->n; j++) {
-        uint64_t v = pt->coeffs[j] % c->t;
-        uint64_t a = v > c->t / 2 ? c->t - v : v;
-        if (a > maxabs) maxabs = a;
+    if (d != out->data) {
+        cg_bfv_plain_ntt_free(out);
+        out->data = d;
+        out->cap = need;
     }
-    cg_poly_ntt(c->ntt, level, out->data, c->nthreads);
+    out->level = level;
     out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
     return CG_OK;
 }
@@ -243,34 +232,71 @@ typedef struct mac_job {
 } mac_job;
 
 /* Rows [begin, end) of every polynomial: each thread owns whole primes.
- * Each row is walked in chunks whose 128-bit accumulators stay in L1. */
+ * Each row is walked in chunks whose accumulators stay in L1: 128-bit ones,
+ * or, with AVX2, primes below 2^52 and 8 terms or more, three 64-bit rows
+ * of 26-bit limb products (cg_poly_mac26_avx2; the same residues, tested). */
 #define MAC_CHUNK 256
 static void mac_rows(void *ctx, size_t begin, size_t end)
 {
     mac_job *j = ctx;
     const size_t n = j->c->n, w = j->level * n;
-    cg_u128 acc[3][MAC_CHUNK];
+    union {
+        cg_u128 wide[3][MAC_CHUNK];
+        uint64_t limb[3 * 3 * MAC_CHUNK]; /* 3 polys x (lo, mid, hi) */
+    } u;
+    cg_u128(*acc)[MAC_CHUNK] = u.wide;
+    uint64_t *acc26 = u.limb;
     for (size_t row = begin; row < end; row++) {
         const cg_modulus *m = &j->c->mods[row];
+        if (j->k == 1) {
+            /* one product: a * b < q^2 takes the two-multiplication Barrett
+             * directly (elementwise, so out may be the input) */
+            for (size_t p = 0; p < j->size; p++)
+                bfv_poly_mul(j->c, m, 1, j->cts[0]->data + p * w + row * n,
+                             j->pts[0]->data + row * n, j->out + p * w + row * n);
+            continue;
+        }
+        /* the limb rows cost more to reduce: they pay from about 8 terms on */
+        const bool limbs = j->c->avx2 && m->bits <= 52 && j->k >= 8;
         for (size_t x0 = 0; x0 < n; x0 += MAC_CHUNK) {
             const size_t len = n - x0 < MAC_CHUNK ? n - x0 : MAC_CHUNK;
             const size_t off = row * n + x0;
-            for (size_t p = 0; p < j->size; p++)
-                for (size_t x = 0; x < len; x++) acc[p][x] = 0;
+            if (limbs)
+                memset(acc26, 0, j->size * 3 * len * sizeof(uint64_t));
+            else
+                for (size_t p = 0; p < j->size; p++)
+                    for (size_t x = 0; x < len; x++) acc[p][x] = 0;
             size_t pending = 0;
             for (size_t i = 0; i < j->k; i++) {
                 const uint64_t *pt = j->pts[i]->data + off;
-                for (size_t p = 0; p < j->cts[i]->size; p++)
-                    cg_poly_mac128(len, j->cts[i]->data + p * w + off, pt, acc[p]);
-                /* primes < 2^60: 64 products of < 2^120 fit 128 bits */
-                if (++pending == 64 && i + 1 < j->k) {
-                    for (size_t p = 0; p < j->size; p++)
-                        for (size_t x = 0; x < len; x++) acc[p][x] = cg_mod_reduce128(acc[p][x], m);
+                for (size_t p = 0; p < j->cts[i]->size; p++) {
+                    const uint64_t *a = j->cts[i]->data + p * w + off;
+                    if (limbs)
+                        cg_poly_mac26_avx2(len, a, pt, acc26 + p * 3 * len);
+                    else
+                        cg_poly_mac128(len, a, pt, acc[p]);
+                }
+                /* primes < 2^60: 64 products of < 2^120 fit 128 bits; limb
+                 * rows take 1024 */
+                if (++pending == (limbs ? 1024u : 64u) && i + 1 < j->k) {
+                    for (size_t p = 0; p < j->size; p++) {
+                        if (limbs) {
+                            uint64_t *r = acc26 + p * 3 * len;
+                            cg_poly_reduce26(m, len, r, r);
+                            memset(r + len, 0, 2 * len * sizeof(uint64_t));
+                        } else {
+                            for (size_t x = 0; x < len; x++) acc[p][x] = cg_mod_reduce128(acc[p][x], m);
+                        }
+                    }
                     pending = 0;
                 }
             }
-            for (size_t p = 0; p < j->size; p++)
-                cg_poly_reduce128(m, 1, len, acc[p], j->out + p * w + off);
+            for (size_t p = 0; p < j->size; p++) {
+                if (limbs)
+                    cg_poly_reduce26(m, len, acc26 + p * 3 * len, j->out + p * w + off);
+                else
+                    cg_poly_reduce128(m, 1, len, acc[p], j->out + p * w + off);
+            }
         }
     }
 }
@@ -340,32 +366,6 @@ cg_status cg_bfv_mul_scalar(const cg_bfv_ctx *c, cg_bfv_ct *ct, int64_t s, cg_er
     return CG_OK;
 }
 
-/* One prime's rounding for one row: dst = (src - [last]_centred) / q_l mod q_i.
- * The table's per-prime constants are recomputed per call: a few divisions
- * against n multiplications. */
-static void switch_row(const cg_modulus *qi, const cg_modulus *ql, size_t n, const uint64_t *src,
-                       const uint64_t *last, uint64_t *dst)
-{
-    const uint64_t qlv = ql->value, half = qlv / 2, qiv = qi->value;
-    const uint64_t inv = cg_mod_inv(cg_mod_reduce(qlv, qi), qi);
-    const uint64_t invp = cg_shoup(inv, qiv);
-    const uint64_t half_i = cg_mod_reduce(half, qi);
-    /* q_l > q_i or q_l < q_i: a value below q_l reduces mod q_i with one
-     * conditional subtraction only when q_l < 2 q_i; otherwise Barrett. */
-    const bool one_sub = qlv <= 2 * qiv;
-    for (size_t j = 0; j < n; j++) {
-        /* (x - [x]_{q_l}) / q_l with the centred remainder: rounding */
-        uint64_t rem = last[j] + half;
-        rem = rem >= qlv ? rem - qlv : rem; /* x + q_l/2 mod q_l */
-        uint64_t ri = one_sub ? (rem >= qiv ? rem - qiv : rem) : cg_mod_reduce(rem, qi);
-        /* d = src - (ri - half_i) = src + half_i - ri, in [0, 3 q_i) before reduction */
-        uint64_t d = src[j] + half_i;
-        d = d >= qiv ? d - qiv : d;
-        d = d >= ri ? d - ri : d + qiv - ri;
-        dst[j] = cg_mul_shoup(d, inv, invp, qiv);
-    }
-}
-
 /* In place: polynomial p's rows move down to p * (L-1) rows; each row is
  * written only over rows already consumed (rows in order, polynomials in
  * order), so no second buffer is needed. */
@@ -379,7 +379,10 @@ cg_status cg_bfv_mod_switch_down(const cg_bfv_ctx *c, cg_bfv_ct *ct, cg_error *e
         const uint64_t *src = ct->data + p * L * n, *last = src + (L - 1) * n;
         uint64_t *dst = ct->data + p * Ln * n;
         for (size_t i = 0; i < Ln; i++)
-            switch_row(&c->mods[i], ql, n, src + i * n, last, dst + i * n);
+            if (c->avx2)
+                cg_poly_rescale_row_avx2(&c->mods[i], ql, n, src + i * n, last, dst + i * n);
+            else
+                cg_poly_rescale_row(&c->mods[i], ql, n, src + i * n, last, dst + i * n);
     }
     /* v' = v q'/q + t (1 + ||eps_0 + eps_1 s||), rounding errors |eps| <= 1/2 */
     const double lq = log2((double)ql->value);

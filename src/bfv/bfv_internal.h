@@ -51,7 +51,18 @@ struct cg_bfv_ctx {
     double sigma;
     struct bfv_pool *pool; /* workspaces (bfv_ws.c) */
     bool avx2;             /* row add/sub back-end, picked once */
+    bool fma;              /* pointwise products in AVX2 + FMA doubles */
 };
+
+/* Pointwise products through the context's back-end (any moduli list). */
+static inline void bfv_poly_mul(const cg_bfv_ctx *c, const cg_modulus *mods, size_t k,
+                                const uint64_t *a, const uint64_t *b, uint64_t *out)
+{
+    if (c->fma)
+        cg_poly_mul_avx2(mods, k, c->n, a, b, out);
+    else
+        cg_poly_mul(mods, k, c->n, a, b, out);
+}
 
 /* Row additions through the context's back-end. */
 static inline void bfv_poly_add(const cg_bfv_ctx *c, size_t k, const uint64_t *a,

@@ -46,8 +46,12 @@ cg_status bfv_ks_decompose(const cg_bfv_ctx *c, const uint64_t *cpoly, uint64_t 
     return CG_OK;
 }
 
-cg_status bfv_ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32_t *perm,
-                       const cg_bfv_ksk *ksk, uint64_t *out0, uint64_t *out1, cg_error *err)
+/* ntt_out false: out0, out1 in coefficient form, ModDown done there (the P
+ * and Q rows inverse-transformed, no forward transform of the extension):
+ * 2 (nq + np) transforms instead of 2 (np + nq) plus the caller's 2 nq. */
+static cg_status ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32_t *perm,
+                          const cg_bfv_ksk *ksk, bool ntt_out, uint64_t *out0, uint64_t *out1,
+                          cg_error *err)
 {
     const size_t n = c->n, K = nqp(c), L = c->nq;
     if (ksk->dnum != c->dnum || !ksk->data)
@@ -80,27 +84,43 @@ cg_status bfv_ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32
             uint64_t *bp = bq + L * n;
             cg_poly_intt(c->ntt + L, c->np, bp, c->nthreads);
             cg_base_conv_apply(&c->moddown, bp, ext, n);
-            cg_poly_ntt(c->ntt, L, ext, c->nthreads);
-            cg_poly_sub(c->mods, L, n, bq, ext, out);
+            if (ntt_out)
+                cg_poly_ntt(c->ntt, L, ext, c->nthreads);
+            else
+                cg_poly_intt(c->ntt, L, bq, c->nthreads);
+            bfv_poly_sub(c, L, bq, ext, out);
             cg_poly_mul_scalar(c->mods, L, n, out, c->p_inv_mod_q, out);
         } else {
             memcpy(out, bq, L * n * sizeof(uint64_t));
+            if (!ntt_out) cg_poly_intt(c->ntt, L, out, c->nthreads);
         }
     }
     bfv_ws_put(c, &ws, false);
     return CG_OK;
 }
 
-cg_status bfv_keyswitch(const cg_bfv_ctx *c, const uint64_t *cpoly, const cg_bfv_ksk *ksk,
-                        uint64_t *out0, uint64_t *out1, cg_error *err)
+cg_status bfv_ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uint32_t *perm,
+                       const cg_bfv_ksk *ksk, uint64_t *out0, uint64_t *out1, cg_error *err)
+{
+    return ks_apply(c, digits, perm, ksk, true, out0, out1, err);
+}
+
+static cg_status keyswitch(const cg_bfv_ctx *c, const uint64_t *cpoly, const cg_bfv_ksk *ksk,
+                           bool ntt_out, uint64_t *out0, uint64_t *out1, cg_error *err)
 {
     bfv_ws ws;
     uint64_t *digits = bfv_ws_get(c, c->dnum * nqp(c) * c->n, &ws);
     if (!digits) return cg_error_set(err, CG_ERR_NOMEM, "key switching");
     cg_status st = bfv_ks_decompose(c, cpoly, digits, err);
-    if (st == CG_OK) st = bfv_ks_apply(c, digits, NULL, ksk, out0, out1, err);
+    if (st == CG_OK) st = ks_apply(c, digits, NULL, ksk, ntt_out, out0, out1, err);
     bfv_ws_put(c, &ws, false);
     return st;
+}
+
+cg_status bfv_keyswitch(const cg_bfv_ctx *c, const uint64_t *cpoly, const cg_bfv_ksk *ksk,
+                        uint64_t *out0, uint64_t *out1, cg_error *err)
+{
+    return keyswitch(c, cpoly, ksk, true, out0, out1, err);
 }
 
 static cg_status need_top(const cg_bfv_ctx *c, const cg_bfv_ct *ct, cg_error *err)
@@ -119,12 +139,10 @@ cg_status cg_bfv_relinearize(const cg_bfv_ctx *c, const cg_bfv_ksk *rk, cg_bfv_c
     bfv_ws ws;
     uint64_t *o = bfv_ws_get(c, 2 * w, &ws);
     if (!o) return cg_error_set(err, CG_ERR_NOMEM, "relinearisation");
-    cg_status st = bfv_keyswitch(c, ct->data + 2 * w, rk, o, o + w, err);
+    cg_status st = keyswitch(c, ct->data + 2 * w, rk, false, o, o + w, err);
     if (st == CG_OK) {
-        cg_poly_intt(c->ntt, L, o, c->nthreads);
-        cg_poly_intt(c->ntt, L, o + w, c->nthreads);
-        cg_poly_add(c->mods, L, n, ct->data, o, ct->data);
-        cg_poly_add(c->mods, L, n, ct->data + w, o + w, ct->data + w);
+        bfv_poly_add(c, L, ct->data, o, ct->data);
+        bfv_poly_add(c, L, ct->data + w, o + w, ct->data + w);
         ct->size = 2;
         ct->noise_log2 = bfv_log2_add(ct->noise_log2, bfv_keyswitch_noise_log2(c));
     }
@@ -226,22 +244,25 @@ typedef struct hoist_job {
     const int *steps;
     cg_bfv_ct *outs;
     const uint64_t *digits, *c0n;
+    double noise; /* the input's, read before any output is written */
     cg_status st;
     cg_error err;
     pthread_mutex_t lock;
 } hoist_job;
 
 /* Rotations [begin, end) from the shared decomposition; each writes its own
- * output, so threads only share read-only data (and the first error). */
+ * output (keeping its buffer), so threads only share read-only data (and
+ * the first error). Temporaries from the context's pool. */
 static void hoist_range(void *ctx, size_t begin, size_t end)
 {
     hoist_job *j = ctx;
     const cg_bfv_ctx *c = j->c;
     const size_t n = c->n, L = c->nq, w = L * n;
-    uint32_t *perm = cg_alloc(n * sizeof(uint32_t));
-    uint64_t *tmp = cg_alloc(w * sizeof(uint64_t));
+    bfv_ws ws;
+    uint64_t *tmp = bfv_ws_get(c, w + (n + 1) / 2, &ws);
+    uint32_t *perm = (uint32_t *)(tmp + w);
     cg_error err = {0};
-    cg_status st = (perm && tmp) ? CG_OK : cg_error_set(&err, CG_ERR_NOMEM, "rotation");
+    cg_status st = tmp ? CG_OK : cg_error_set(&err, CG_ERR_NOMEM, "rotation");
     for (size_t i = begin; i < end && st == CG_OK; i++) {
         int s = j->steps[i] % (int)(n / 2);
         if (s < 0) s += (int)(n / 2);
@@ -250,24 +271,19 @@ static void hoist_range(void *ctx, size_t begin, size_t end)
             continue;
         }
         uint32_t g = cg_bfv_galois_elt(c, s);
-        cg_bfv_ct r;
-        st = cg_bfv_ct_alloc(c, &r, 2, L, &err);
+        cg_bfv_ct *r = &j->outs[i];
+        st = bfv_ct_reserve(c, r, 2, L, &err);
         if (st != CG_OK) break;
         cg_automorphism_ntt_perm(n, g, perm);
-        st = bfv_ks_apply(c, j->digits, perm, find_key(j->gk, g), r.data, r.data + w, &err);
+        st = bfv_ks_apply(c, j->digits, perm, find_key(j->gk, g), r->data, r->data + w, &err);
         if (st == CG_OK) {
             cg_poly_permute(L, n, perm, j->c0n, tmp);
-            cg_poly_add(c->mods, L, n, r.data, tmp, r.data);
-            r.ntt = true;
-            r.noise_log2 = bfv_log2_add(j->ct->noise_log2, bfv_keyswitch_noise_log2(c));
-            cg_bfv_ct_free(&j->outs[i]);
-            j->outs[i] = r;
-        } else {
-            cg_bfv_ct_free(&r);
+            bfv_poly_add(c, L, r->data, tmp, r->data);
+            r->ntt = true;
+            r->noise_log2 = bfv_log2_add(j->noise, bfv_keyswitch_noise_log2(c));
         }
     }
-    cg_free(perm);
-    cg_free(tmp);
+    if (tmp) bfv_ws_put(c, &ws, false);
     if (st != CG_OK) {
         pthread_mutex_lock(&j->lock);
         if (j->st == CG_OK) {
@@ -290,42 +306,51 @@ cg_status cg_bfv_rotate_hoisted(const cg_bfv_ctx *c, const cg_bfv_galois_keys *g
         if (s && !find_key(gk, cg_bfv_galois_elt(c, s)))
             return cg_error_set(err, CG_ERR_STATE, "hoisted rotation by %d has no key", steps[i]);
     }
-    cg_bfv_ct src = {0};
-    CG_TRY(cg_bfv_ct_copy(c, &src, ct, err));
+    /* one workspace: the input in coefficient form (2 w), c0 in NTT form
+     * (w), the digits (dnum K n) */
+    bfv_ws ws;
+    uint64_t *buf = bfv_ws_get(c, 3 * w + c->dnum * K * n, &ws);
+    if (!buf) return cg_error_set(err, CG_ERR_NOMEM, "rotation");
+    cg_bfv_ct src = {.size = 2, .level = L, .ntt = ct->ntt, .data = buf, .cap = 2 * w};
+    uint64_t *c0n = buf + 2 * w, *digits = c0n + w;
+    memcpy(src.data, ct->data, 2 * w * sizeof(uint64_t));
     cg_status st = cg_bfv_from_ntt(c, &src, err);
-    uint64_t *digits = cg_alloc(c->dnum * K * n * sizeof(uint64_t));
-    uint64_t *c0n = cg_alloc(w * sizeof(uint64_t));
-    uint32_t *perm = cg_alloc(sizeof(uint32_t));
-    if (st == CG_OK && !(digits && c0n && perm)) st = cg_error_set(err, CG_ERR_NOMEM, "rotation");
     if (st == CG_OK) st = bfv_ks_decompose(c, src.data + w, digits, err);
     if (st == CG_OK) {
         memcpy(c0n, src.data, w * sizeof(uint64_t));
         cg_poly_ntt(c->ntt, L, c0n, c->nthreads);
     }
     if (st == CG_OK) {
-        hoist_job job = {.c = c, .gk = gk, .ct = ct, .steps = steps, .outs = outs, .digits = digits, .c0n = c0n, .st = CG_OK};
+        hoist_job job = {.c = c, .gk = gk, .ct = ct, .steps = steps, .outs = outs, .digits = digits,
+                         .c0n = c0n, .noise = ct->noise_log2, .st = CG_OK};
         pthread_mutex_init(&job.lock, NULL);
         cg_parallel_for(c->nthreads, nsteps, hoist_range, &job);
         pthread_mutex_destroy(&job.lock);
         if (job.st != CG_OK) st = cg_error_set(err, job.st, "%s", job.err.msg);
     }
-    cg_free(digits);
-    cg_free(c0n);
-    cg_free(perm);
-    cg_bfv_ct_free(&src);
+    bfv_ws_put(c, &ws, false);
     return st;
 }
 
 cg_status cg_bfv_mask_rotate(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, const cg_bfv_ct *ct,
                              const cg_bfv_plain_ntt *mask, int step, cg_bfv_ct *out, cg_error *err)
 {
-    cg_bfv_ct tmp = {0};
-    cg_bfv_ct src = {0};
-    CG_TRY(cg_bfv_ct_copy(c, &src, ct, err));
-    cg_status st = cg_bfv_to_ntt(c, &src, err);
-    if (st == CG_OK) st = cg_bfv_mul_plain(c, &src, mask, &tmp, err);
-    cg_bfv_ct_free(&src);
+    CG_TRY(need_top(c, ct, err));
+    if (ct->size != 2) return cg_error_set(err, CG_ERR_STATE, "relinearise before rotating");
+    /* the masked product in a workspace-backed ciphertext (its capacity
+     * covers the product, so nothing reallocates it) */
+    const size_t w = c->nq * c->n;
+    bfv_ws ws;
+    uint64_t *buf = bfv_ws_get(c, 2 * w, &ws);
+    if (!buf) return cg_error_set(err, CG_ERR_NOMEM, "rotation");
+    cg_bfv_ct tmp = *ct;
+    tmp.data = buf;
+    tmp.cap = 2 * w;
+    tmp.seeded = false;
+    memcpy(buf, ct->data, 2 * w * sizeof(uint64_t));
+    cg_status st = cg_bfv_to_ntt(c, &tmp, err);
+    if (st == CG_OK) st = cg_bfv_mul_plain_inplace(c, &tmp, mask, err);
     if (st == CG_OK) st = cg_bfv_rotate_rows(c, gk, &tmp, step, out, err);
-    cg_bfv_ct_free(&tmp);
+    bfv_ws_put(c, &ws, false);
     return st;
 }

@@ -129,7 +129,7 @@ cg_status kv_split_encode(const cg_bfv_ctx *he, unsigned l, const uint64_t *co, 
     /* shares are below 2^l <= 2^48: they read as non-negative int64 and the
      * encoder reduces them mod t = 2^l */
     CG_TRY(cg_bfv_encode_coeff(he, (const int64_t *)co, cg_bfv_n(he), pt, err));
-    CG_TRY(cg_bfv_plain_to_ntt_into(he, pt, cg_bfv_nq(he), out, err));
+    CG_TRY(cg_bfv_plain_to_ntt(he, pt, cg_bfv_nq(he), out, err));
     out->norm_log2 = (double)l - 1.0;
     return CG_OK;
 }

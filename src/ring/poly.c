@@ -19,7 +19,37 @@ void cg_poly_sub(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
     }
 }
 
+/* The per-prime constants are recomputed per call: a few divisions against
+ * n multiplications. */
+void cg_poly_rescale_row(const cg_modulus *qi, const cg_modulus *ql, size_t n,
+                         const uint64_t *src, const uint64_t *last, uint64_t *dst)
+{
+    const uint64_t qlv = ql->value, half = qlv / 2, qiv = qi->value;
+    const uint64_t inv = cg_mod_inv(cg_mod_reduce(qlv, qi), qi);
+    const uint64_t invp = cg_shoup(inv, qiv);
+    const uint64_t half_i = cg_mod_reduce(half, qi);
+    /* q_l > q_i or q_l < q_i: a value below q_l reduces mod q_i with one
+     * conditional subtraction only when q_l < 2 q_i; otherwise Barrett. */
+    const bool one_sub = qlv <= 2 * qiv;
+    for (size_t j = 0; j < n; j++) {
+        /* (x - [x]_{q_l}) / q_l with the centred remainder: rounding */
+        uint64_t rem = last[j] + half;
+        rem = rem >= qlv ? rem - qlv : rem; /* x + q_l/2 mod q_l */
+        uint64_t ri = one_sub ? (rem >= qiv ? rem - qiv : rem) : cg_mod_reduce(rem, qi);
+        /* d = src - (ri - half_i) = src + half_i - ri, in [0, 3 q_i) before reduction */
+        uint64_t d = src[j] + half_i;
+        d = d >= qiv ? d - qiv : d;
+        d = d >= ri ? d - ri : d + qiv - ri;
+        dst[j] = cg_mul_shoup(d, inv, invp, qiv);
+    }
+}
+
 bool cg_poly_avx2_available(void) { return (cg_cpu_features() & CG_CPU_AVX2) != 0; }
+bool cg_poly_fma_available(void)
+{
+    __builtin_cpu_init();
+    return cg_poly_avx2_available() && __builtin_cpu_supports("fma");
+}
 
 void cg_poly_neg(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a, uint64_t *out)
 {
@@ -66,6 +96,13 @@ void cg_poly_reduce128(const cg_modulus *mods, size_t k, size_t n, const cg_u128
 {
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < n; j++) out[i * n + j] = cg_mod_reduce128(acc[i * n + j], &mods[i]);
+}
+
+void cg_poly_reduce26(const cg_modulus *m, size_t len, const uint64_t *acc, uint64_t *out)
+{
+    const uint64_t *lo = acc, *mid = acc + len, *hi = acc + 2 * len;
+    for (size_t x = 0; x < len; x++)
+        out[x] = cg_mod_reduce128(((cg_u128)hi[x] << 52) + ((cg_u128)mid[x] << 26) + lo[x], m);
 }
 
 typedef struct ntt_job {

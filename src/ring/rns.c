@@ -165,6 +165,20 @@ void cg_base_conv_free(cg_base_conv *c)
 void cg_base_conv_apply(const cg_base_conv *c, const uint64_t *in, uint64_t *out, size_t n)
 {
     const size_t ka = c->from->k, kb = c->to->k;
+    if (ka == 1) {
+        /* one prime (key-switching digits of one prime): Q/q_0 = 1, so the
+         * conversion is a reduction of each residue */
+        const uint64_t q0 = c->from->mods[0].value;
+        for (size_t j = 0; j < kb; j++) {
+            const cg_modulus *m = &c->to->mods[j];
+            uint64_t *o = out + j * n;
+            if (q0 <= 2 * m->value)
+                for (size_t x = 0; x < n; x++) o[x] = in[x] - (m->value & (0 - (uint64_t)(in[x] >= m->value)));
+            else
+                for (size_t x = 0; x < n; x++) o[x] = cg_mod_reduce(in[x], m);
+        }
+        return;
+    }
     uint64_t y[64];
     for (size_t x = 0; x < n; x++) {
         for (size_t i = 0; i < ka; i++)

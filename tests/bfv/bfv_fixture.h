@@ -33,12 +33,14 @@ static inline int64_t centred(uint64_t t, int64_t v)
     return r > (int64_t)(t / 2) ? r - (int64_t)t : r;
 }
 
-static inline int setup_spec(void **state, const char *preset)
+/* r_bits: ct x ct's auxiliary prime width (0: the CPU's choice). */
+static inline int setup_spec_r(void **state, const char *preset, unsigned r_bits)
 {
     fixture *f = calloc(1, sizeof *f);
     cg_bfv_spec spec;
     cg_error err = {0};
     if (cg_bfv_preset(preset, &spec, &err) != CG_OK) return -1;
+    spec.r_bits = r_bits;
     if (cg_bfv_ctx_new(&f->ctx, &spec, &err) != CG_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
@@ -51,6 +53,10 @@ static inline int setup_spec(void **state, const char *preset)
     return 0;
 }
 
+static inline int setup_spec(void **state, const char *preset)
+{
+    return setup_spec_r(state, preset, 0);
+}
 static inline int setup_small(void **state) { return setup_spec(state, "test2048"); }
 /* The paper set also runs the batch operations on two threads. */
 static inline int setup_paper(void **state)

@@ -356,6 +356,9 @@ static void test_hybrid_key_switching_digits(void **state)
     free(w);
 }
 
+static int setup_paper_r50(void **state) { return setup_spec_r(state, "paper", 50); }
+static int setup_paper_r60(void **state) { return setup_spec_r(state, "paper", 60); }
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
@@ -376,7 +379,11 @@ int main(void)
         cmocka_unit_test(test_multiply_relinearize),
         cmocka_unit_test(test_mod_switch_and_flooding),
     };
+    /* both widths of ct x ct's auxiliary primes, whatever this CPU picks */
+    const struct CMUnitTest mul[] = {cmocka_unit_test(test_multiply_relinearize)};
     int fails = cmocka_run_group_tests_name("bfv_test2048", small, setup_small, teardown);
+    fails += cmocka_run_group_tests_name("bfv_paper_r50", mul, setup_paper_r50, teardown);
+    fails += cmocka_run_group_tests_name("bfv_paper_r60", mul, setup_paper_r60, teardown);
     fails += cmocka_run_group_tests_name("bfv_paper_n8192", paper, setup_paper, teardown);
     return fails;
 }

@@ -351,6 +351,111 @@ static void test_poly_add_sub_avx2_match_portable(void **state)
     assert_memory_equal(a, r1, sizeof a);
 }
 
+/* Modulus switching's row rounding: the exact round-to-centred division
+ * for x = CRT(src mod q_i, last mod q_l), and the AVX2 form bit-identical to
+ * the portable one (q_l above and below q_i, the Barrett fallback, in
+ * place, a tail that is not a multiple of four). */
+static void test_rescale_row(void **state)
+{
+    (void)state;
+    static const unsigned widths[][2] = {{44, 43}, {43, 44}, {49, 46}, {36, 37}, {30, 60}, {60, 50}};
+    enum { N = 1031 };
+    static uint64_t src[N], last[N], r1[N], r2[N];
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        uint64_t qs[2];
+        cg_modulus qi, ql;
+        assert_int_equal(cg_primes_ntt(widths[w][0], 1024, 1, NULL, 0, &qs[0], NULL), CG_OK);
+        assert_int_equal(cg_primes_ntt(widths[w][1], 1024, 1, qs, 1, &qs[1], NULL), CG_OK);
+        cg_modulus_init(&qi, qs[0], NULL);
+        cg_modulus_init(&ql, qs[1], NULL);
+        cg_u128 xs[N];
+        for (size_t j = 0; j < N; j++) {
+            cg_u128 x = (((cg_u128)rnd() << 64) | rnd()) % ((cg_u128)qs[0] * qs[1]);
+            if (j < 4) x = j; /* edges: 0, 1, ... */
+            if (j == 4) x = (cg_u128)qs[0] * qs[1] - 1;
+            xs[j] = x;
+            src[j] = (uint64_t)(x % qs[0]);
+            last[j] = (uint64_t)(x % qs[1]);
+        }
+        cg_poly_rescale_row(&qi, &ql, N, src, last, r1);
+        for (size_t j = 0; j < N; j++) {
+            const uint64_t half = qs[1] / 2, r = last[j];
+            /* centred remainder in [-half, q_l - half) */
+            const __int128 rc = (__int128)((r + half) % qs[1]) - (__int128)half;
+            const __int128 quo = ((__int128)xs[j] - rc) / (__int128)qs[1];
+            assert_int_equal(r1[j], (uint64_t)(quo % (__int128)qs[0]));
+        }
+        if (!cg_poly_avx2_available()) continue;
+        cg_poly_rescale_row_avx2(&qi, &ql, N, src, last, r2);
+        assert_memory_equal(r1, r2, sizeof r1);
+        cg_poly_rescale_row_avx2(&qi, &ql, N, src, last, src); /* in place */
+        assert_memory_equal(r1, src, sizeof r1);
+    }
+}
+
+/* The AVX2 limb multiply-accumulate gives the 128-bit path's residues, for
+ * one product and for many (with a reduction in between, as mac_rows does),
+ * 44- and 52-bit primes, entries up to q - 1, a tail. */
+static void test_mac26_matches_mac128(void **state)
+{
+    (void)state;
+    if (!cg_poly_avx2_available()) skip();
+    enum { N = 259, K = 300 };
+    static uint64_t a[K][N], b[K][N], acc26[3 * N], r1[N], r2[N];
+    static cg_u128 acc[N];
+    const unsigned bits[] = {44, 52};
+    for (size_t w = 0; w < 2; w++) {
+        uint64_t q;
+        cg_modulus m;
+        assert_int_equal(cg_primes_ntt(bits[w], 1024, 1, NULL, 0, &q, NULL), CG_OK);
+        cg_modulus_init(&m, q, NULL);
+        for (size_t i = 0; i < K; i++)
+            for (size_t x = 0; x < N; x++) {
+                a[i][x] = (i + x) % 5 == 0 ? q - 1 : rnd() % q;
+                b[i][x] = (i * x) % 7 == 0 ? q - 1 : rnd() % q;
+            }
+        for (size_t k = 1; k <= K; k += K - 1) {
+            memset(acc, 0, sizeof acc);
+            memset(acc26, 0, sizeof acc26);
+            for (size_t i = 0; i < k; i++) {
+                cg_poly_mac128(N, a[i], b[i], acc);
+                cg_poly_mac26_avx2(N, a[i], b[i], acc26);
+                if (i == 150) { /* a mid-way reduction of the limb rows */
+                    cg_poly_reduce26(&m, N, acc26, acc26);
+                    memset(acc26 + N, 0, 2 * N * sizeof(uint64_t));
+                }
+            }
+            cg_poly_reduce128(&m, 1, N, acc, r1);
+            cg_poly_reduce26(&m, N, acc26, r2);
+            assert_memory_equal(r1, r2, sizeof r1);
+        }
+    }
+}
+
+/* The AVX2 + FMA pointwise product equals the portable one: 30- to 50-bit
+ * primes, the 60-bit fallback, edges 0, 1, q - 1, a tail. */
+static void test_poly_mul_fma(void **state)
+{
+    (void)state;
+    if (!cg_poly_fma_available()) skip();
+    enum { N = 4099 };
+    static uint64_t a[N], b[N], r1[N], r2[N];
+    const unsigned bits[] = {30, 36, 44, 49, 50, 60};
+    for (size_t w = 0; w < sizeof bits / sizeof bits[0]; w++) {
+        uint64_t q;
+        cg_modulus m;
+        assert_int_equal(cg_primes_ntt(bits[w], 1024, 1, NULL, 0, &q, NULL), CG_OK);
+        cg_modulus_init(&m, q, NULL);
+        for (size_t x = 0; x < N; x++) {
+            a[x] = x % 3 == 0 ? q - 1 - x % 5 : rnd() % q;
+            b[x] = x % 4 == 0 ? q - 1 : x % 17 == 0 ? x % 2 : rnd() % q;
+        }
+        cg_poly_mul(&m, 1, N, a, b, r1);
+        cg_poly_mul_avx2(&m, 1, N, a, b, r2);
+        assert_memory_equal(r1, r2, sizeof r1);
+    }
+}
+
 static void test_samplers(void **state)
 {
     (void)state;
@@ -448,6 +553,9 @@ int main(void)
         cmocka_unit_test(test_poly_ops_and_automorphisms),
         cmocka_unit_test(test_samplers),
         cmocka_unit_test(test_poly_add_sub_avx2_match_portable),
+        cmocka_unit_test(test_rescale_row),
+        cmocka_unit_test(test_mac26_matches_mac128),
+        cmocka_unit_test(test_poly_mul_fma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
