@@ -19,7 +19,8 @@
 
 #include "cryptogen/proto.h"
 #include "proto/gen_fixture.h"
-#include "proto/relay_fixture.h"
+#include "proto/noise_fixture.h"
+#include "proto/view_fixture.h"
 
 static void test_cache_mode_equals_emulator(void **state)
 {
@@ -125,68 +126,6 @@ static void test_request_checked(void **state)
 
 /* ---- Security checks ------------------------------------------------------------ */
 
-typedef struct view {
-    uint8_t *bytes;
-    size_t len;
-    uint64_t part_received[CG_PART_COUNT];
-    uint64_t part_rounds[CG_PART_COUNT];
-} view;
-
-static void view_step(void *ctx, const cg_gen_step_report *r)
-{
-    view *v = ctx;
-    for (int p = 0; p < CG_PART_COUNT; p++) {
-        v->part_received[p] += r->bytes_received[p];
-        v->part_rounds[p] += r->rounds[p];
-    }
-}
-
-typedef struct view_server {
-    cg_channel *ch;
-    const cg_fixed_model *fm;
-    view *v;
-    cg_status st;
-} view_server;
-
-static void *view_server_main(void *arg)
-{
-    view_server *j = arg;
-    cg_error err = {0};
-    cg_gen_options o = {.threads = 1, .on_step = view_step, .on_step_ctx = j->v};
-    j->st = cg_gen_server(j->ch, j->fm, &o, &err);
-    return NULL;
-}
-
-static void server_view_of(const cg_fixed_model *fm, const uint32_t *prompt, size_t m, view *v)
-{
-    int cs[2], ss[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, cs), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ss), 0);
-    relay r = {.c = cs[1], .s = ss[1]};
-    cg_channel *c = NULL, *sv = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_chan_wrap_fd(&c, cs[0], NULL, &err), CG_OK);
-    assert_int_equal(cg_chan_wrap_fd(&sv, ss[0], NULL, &err), CG_OK);
-    pthread_t tr, ts;
-    assert_int_equal(pthread_create(&tr, NULL, relay_main, &r), 0);
-    view_server j = {.ch = sv, .fm = fm, .v = v};
-    assert_int_equal(pthread_create(&ts, NULL, view_server_main, &j), 0);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
-                          .new_tokens = 2, .block_positions = 4};
-    uint32_t out[2];
-    cg_gen_options o = {.threads = 1};
-    assert_int_equal(cg_gen_client(c, &req, prompt, out, &o, &err), CG_OK);
-    pthread_join(ts, NULL);
-    assert_int_equal(j.st, CG_OK);
-    cg_chan_free(c);
-    cg_chan_free(sv);
-    pthread_join(tr, NULL);
-    close(cs[1]);
-    close(ss[1]);
-    v->bytes = r.seen;
-    v->len = r.len;
-}
-
 /* Two prompts of the same length: the server sees the same number of bytes
  * and rounds in every component, and its byte stream cannot be told apart by
  * a two-sample chi-square test on byte frequencies. */
@@ -199,18 +138,9 @@ static void test_server_view_independent_of_prompt(void **state)
     assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
     const uint32_t pa[3] = {1, 2, 3}, pb[3] = {299, 150, 0};
     view a = {0}, b = {0};
-    server_view_of(fm, pa, 3, &a);
-    server_view_of(fm, pb, 3, &b);
-    assert_int_equal(a.len, b.len);
-    assert_true(a.len > 100000);
-    assert_memory_equal(a.part_received, b.part_received, sizeof a.part_received);
-    assert_memory_equal(a.part_rounds, b.part_rounds, sizeof a.part_rounds);
-    int df;
-    const double chi = bytes_chi_square(a.bytes, b.bytes, a.len, &df);
-    /* p ~ 1e-6 for df = 255 is about 375; the same bytes would give 0 */
-    fprintf(stderr, "server view: %zu bytes, chi-square %.1f on %d degrees of freedom\n", a.len, chi, df);
-    assert_true(chi < (double)df + 7.5 * sqrt(2.0 * df));
-    assert_true(memcmp(a.bytes, b.bytes, a.len) != 0);
+    server_view_of(fm, NULL, NULL, CG_ATTN_DEFAULT, pa, 3, 2, &a);
+    server_view_of(fm, NULL, NULL, CG_ATTN_DEFAULT, pb, 3, 2, &b);
+    assert_views_alike(&a, &b, "server view");
     free(a.bytes);
     free(b.bytes);
     cg_fixed_model_free(fm);
@@ -292,20 +222,6 @@ static void test_mask_covers_all_and_floods(void **state)
 
 /* ---- Sampling ------------------------------------------------------------------- */
 
-typedef struct noise_log {
-    size_t V, steps;
-    int64_t *noise; /* steps x V */
-} noise_log;
-
-static void keep_noise(void *ctx, size_t step, const int64_t *g, size_t n)
-{
-    noise_log *l = ctx;
-    assert_int_equal(n, l->V);
-    assert_int_equal(step, l->steps);
-    memcpy(l->noise + step * n, g, n * sizeof *g);
-    l->steps++;
-}
-
 /* Gumbel-max at T = 0.8: the secure choice equals the emulator's replay with
  * the same noise, and the noise is not all zero. */
 static void test_sampling_equals_emulator(void **state)
@@ -318,7 +234,7 @@ static void test_sampling_equals_emulator(void **state)
     const size_t V = fm->cfg.vocab_size;
     enum { NEW = 6 };
     const uint32_t prompt[2] = {11, 12};
-    noise_log nl = {.V = V, .noise = calloc(NEW * V, sizeof(int64_t))};
+    noise_log nl = {.V = V, .one_session = true, .noise = calloc(NEW * V, sizeof(int64_t))};
     assert_non_null(nl.noise);
     cg_channel *a = NULL, *b = NULL;
     assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
@@ -334,7 +250,7 @@ static void test_sampling_equals_emulator(void **state)
     assert_int_equal(sj.st, CG_OK);
     cg_chan_free(a);
     cg_chan_free(b);
-    assert_int_equal(nl.steps, NEW);
+    assert_int_equal(nl.calls, NEW);
     /* replay */
     cg_fixed_state st;
     assert_int_equal(cg_fixed_state_new(fm, 2 + NEW, &st, &err), CG_OK);

@@ -21,7 +21,7 @@
 #include "cryptogen/proto.h"
 #include "proto/gen_fixture.h"
 #include "proto/kv_split.h"
-#include "proto/relay_fixture.h"
+#include "proto/view_fixture.h"
 
 typedef struct kind_log {
     size_t steps;
@@ -197,54 +197,6 @@ static void test_kind_negotiated(void **state)
 
 /* ---- The server's view in split mode --------------------------------------------- */
 
-typedef struct view_job {
-    cg_channel *ch;
-    const cg_fixed_model *fm;
-    kind_log log;
-    cg_status st;
-} view_job;
-
-static void *view_main(void *arg)
-{
-    view_job *j = arg;
-    cg_error err = {0};
-    cg_gen_options o = {.threads = 1, .attention = CG_ATTN_SPLIT, .on_step = kind_step, .on_step_ctx = &j->log};
-    j->st = cg_gen_server(j->ch, j->fm, &o, &err);
-    return NULL;
-}
-
-/* Everything the server receives, through a relay over sockets. */
-static void split_view_of(const cg_fixed_model *fm, const uint32_t *prompt, size_t m, relay *r,
-                          kind_log *log)
-{
-    int cs[2], ss[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, cs), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ss), 0);
-    *r = (relay){.c = cs[1], .s = ss[1]};
-    cg_channel *c = NULL, *sv = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_chan_wrap_fd(&c, cs[0], NULL, &err), CG_OK);
-    assert_int_equal(cg_chan_wrap_fd(&sv, ss[0], NULL, &err), CG_OK);
-    pthread_t tr, ts;
-    assert_int_equal(pthread_create(&tr, NULL, relay_main, r), 0);
-    view_job j = {.ch = sv, .fm = fm};
-    assert_int_equal(pthread_create(&ts, NULL, view_main, &j), 0);
-    const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
-                                .new_tokens = 3, .block_positions = 4};
-    uint32_t out[3];
-    cg_gen_options o = {.threads = 1, .attention = CG_ATTN_SPLIT};
-    assert_int_equal(cg_gen_client(c, &req, prompt, out, &o, &err), CG_OK);
-    pthread_join(ts, NULL);
-    assert_int_equal(j.st, CG_OK);
-    assert_int_equal(j.log.attention, CG_ATTN_SPLIT);
-    cg_chan_free(c);
-    cg_chan_free(sv);
-    pthread_join(tr, NULL);
-    close(cs[1]);
-    close(ss[1]);
-    *log = j.log;
-}
-
 /* Two prompts of the same length (5 positions, 2 blocks, then 2 more
  * decoded): the same bytes and rounds per component at the server, and byte
  * streams a chi-square test cannot tell apart. */
@@ -254,21 +206,12 @@ static void test_split_server_view_independent_of_prompt(void **state)
     cg_gpt2 *m;
     cg_fixed_model *fm = tiny_fixed(&m);
     const uint32_t pa[5] = {1, 2, 3, 4, 5}, pb[5] = {299, 150, 0, 77, 3};
-    relay a, b;
-    kind_log la, lb;
-    split_view_of(fm, pa, 5, &a, &la);
-    split_view_of(fm, pb, 5, &b, &lb);
-    assert_int_equal(a.len, b.len);
-    assert_true(a.len > 100000);
-    assert_memory_equal(la.part_received, lb.part_received, sizeof la.part_received);
-    assert_memory_equal(la.part_rounds, lb.part_rounds, sizeof la.part_rounds);
-    int df;
-    const double chi = bytes_chi_square(a.seen, b.seen, a.len, &df);
-    fprintf(stderr, "split server view: %zu bytes, chi-square %.1f on %d degrees of freedom\n", a.len, chi, df);
-    assert_true(chi < (double)df + 7.5 * sqrt(2.0 * df));
-    assert_true(memcmp(a.seen, b.seen, a.len) != 0);
-    free(a.seen);
-    free(b.seen);
+    view a = {0}, b = {0};
+    server_view_of(fm, NULL, NULL, CG_ATTN_SPLIT, pa, 5, 3, &a);
+    server_view_of(fm, NULL, NULL, CG_ATTN_SPLIT, pb, 5, 3, &b);
+    assert_views_alike(&a, &b, "split server view");
+    free(a.bytes);
+    free(b.bytes);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
 }

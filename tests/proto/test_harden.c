@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/noise_fixture.h"
 #include "proto/proto_internal.h"
 
 typedef struct server_job {
@@ -132,20 +133,6 @@ static void test_insecure_preset_refused(void **state)
 }
 
 /* ---- Finding 1: only the token reaches the client --------------------------------- */
-
-typedef struct noise_log {
-    size_t V, calls;
-    int64_t *noise; /* calls x V */
-} noise_log;
-
-static void keep_noise(void *ctx, size_t step, const int64_t *g, size_t n)
-{
-    noise_log *l = ctx;
-    (void)step;
-    assert_int_equal(n, l->V);
-    memcpy(l->noise + l->calls * n, g, n * sizeof *g);
-    l->calls++;
-}
 
 /* Sampling at T = 0.8, twice with the same prompt: the client's hook is
  * never called (it has no noise to give), the server's noise differs from
