@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/he_fixture.h"
 #include "proto/noise_fixture.h"
 #include "proto/proto_internal.h"
 
@@ -214,34 +215,6 @@ static void test_flood_bits_grow_with_the_session(void **state)
     assert_int_equal(gen_flood_bits(&full), 40 + (unsigned)ceil(0.5 * log2(m)));
     assert_true(gen_flood_bits(&full) >= 55 && gen_flood_bits(&full) <= 60);
     assert_true(gen_flood_bits(&one) < gen_flood_bits(&full));
-}
-
-/* The paper's context with t = 2^37 (the protocol's), and its keys. */
-typedef struct he_fixture {
-    cg_bfv_ctx *c;
-    cg_bfv_sk sk;
-    cg_bfv_pk pk;
-    cg_bfv_ksk rk;
-} he_fixture;
-
-static void he_setup(he_fixture *f)
-{
-    cg_error err = {0};
-    cg_bfv_spec spec;
-    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
-    spec.t = 1ull << 37;
-    *f = (he_fixture){0};
-    assert_int_equal(cg_bfv_ctx_new(&f->c, &spec, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen(f->c, &f->sk, &f->pk, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen_relin(f->c, &f->sk, &f->rk, &err), CG_OK);
-}
-
-static void he_teardown(he_fixture *f)
-{
-    cg_bfv_sk_free(&f->sk);
-    cg_bfv_pk_free(&f->pk);
-    cg_bfv_ksk_free(&f->rk);
-    cg_bfv_ctx_free(f->c);
 }
 
 /* A fresh encryption of small values at the first 64 coefficients. */

@@ -18,36 +18,11 @@
 #include <cmocka.h>
 
 #include "proto/kv_split.h"
+#include "proto/he_fixture.h"
 #include "proto/proto_internal.h"
 
 enum { L = 37, DH = 64 };
 static const uint64_t MASK = (1ull << L) - 1;
-
-typedef struct fx {
-    cg_bfv_ctx *c;
-    cg_bfv_sk sk;
-    cg_bfv_pk pk;
-    size_t n;
-} fx;
-
-static void fx_setup(fx *f)
-{
-    cg_error err = {0};
-    cg_bfv_spec spec;
-    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
-    spec.t = 1ull << L;
-    *f = (fx){0};
-    assert_int_equal(cg_bfv_ctx_new(&f->c, &spec, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen(f->c, &f->sk, &f->pk, &err), CG_OK);
-    f->n = cg_bfv_n(f->c);
-}
-
-static void fx_teardown(fx *f)
-{
-    cg_bfv_sk_free(&f->sk);
-    cg_bfv_pk_free(&f->pk);
-    cg_bfv_ctx_free(f->c);
-}
 
 /* A fixed xorshift stream: uniform shares mod 2^l, reproducible. */
 static uint64_t next(uint64_t *x)
@@ -57,7 +32,7 @@ static uint64_t next(uint64_t *x)
 }
 
 /* Enc(co) in NTT form, as the client's appends arrive at the server. */
-static void encrypt_layout(const fx *f, const uint64_t *co, cg_bfv_ct *ct)
+static void encrypt_layout(const he_fixture *f, const uint64_t *co, cg_bfv_ct *ct)
 {
     cg_error err = {0};
     cg_bfv_plain pt = {0};
@@ -71,7 +46,7 @@ static void encrypt_layout(const fx *f, const uint64_t *co, cg_bfv_ct *ct)
  * plus the server's share r equals the unflooded product at every
  * coefficient; the mask changes (nearly) every coefficient; the noise sits
  * `bits` above the product's estimate. dec gets the client's share. */
-static void flood_check(const fx *f, cg_bfv_ct *ct, unsigned bits, uint64_t *dec, uint64_t *server)
+static void flood_check(const he_fixture *f, cg_bfv_ct *ct, unsigned bits, uint64_t *dec, uint64_t *server)
 {
     cg_error err = {0};
     cg_bfv_plain want = {0}, got = {0}, r = {0};
@@ -108,8 +83,8 @@ static void flood_check(const fx *f, cg_bfv_ct *ct, unsigned bits, uint64_t *dec
 static void test_split_products_exact_and_masked(void **state)
 {
     (void)state;
-    fx f;
-    fx_setup(&f);
+    he_fixture f;
+    he_setup(&f);
     cg_error err = {0};
     enum { B = 16, LEN = 40, NB = 3 };
     kv_layout g;
@@ -233,7 +208,7 @@ static void test_split_products_exact_and_masked(void **state)
     free(co);
     free(dec);
     free(srv);
-    fx_teardown(&f);
+    he_teardown(&f);
 }
 
 /* GPT-2 base at L = 1024, split: the session's flood bits count exactly the
@@ -262,8 +237,8 @@ static void test_split_flood_fits_at_1024(void **state)
     const unsigned bits = gen_flood_bits(&s);
     fprintf(stderr, "split at L = 1024: %llu returned ciphertexts, %u flood bits (ctct: %llu, %u)\n",
             (unsigned long long)split_cts, bits, (unsigned long long)ctct_cts, gen_flood_bits(&c));
-    fx f;
-    fx_setup(&f);
+    he_fixture f;
+    he_setup(&f);
     kv_layout g;
     assert_int_equal(kv_layout_init(&g, f.n, DH, 0, &err), CG_OK);
     enum { NB = 8 };
@@ -306,7 +281,7 @@ static void test_split_flood_fits_at_1024(void **state)
     free(co);
     free(dec);
     free(srv);
-    fx_teardown(&f);
+    he_teardown(&f);
 }
 
 int main(void)
