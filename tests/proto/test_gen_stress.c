@@ -23,6 +23,19 @@
 
 static const uint32_t prompt[6] = {17, 250, 3, 99, 4, 5};
 
+/* The emulator's greedy tokens (want) and the secure run's (got, two
+ * threads) for the first m tokens of the prompt. */
+static void secure_and_emulated(const cg_fixed_model *fm, size_t m, size_t fresh, uint32_t block,
+                                uint32_t *got, uint32_t *want)
+{
+    emulate(fm, prompt, m, fresh, want);
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
+                          .new_tokens = (uint32_t)fresh, .block_positions = block};
+    server_job sj;
+    client_log cl = {0};
+    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+}
+
 /* Emulator against float over 16 positions: logits (which span about +-1.1
  * for these random weights) within 0.06 absolute. Measured: 0.039 with the
  * +-3,000 outliers, 0.036 on the same weights without them (value 0:
@@ -79,12 +92,7 @@ static void test_secure_equals_emulator(void **state)
     assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
     enum { NEW = 4 };
     uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 6, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 6,
-                          .new_tokens = NEW, .block_positions = 8};
-    server_job sj;
-    client_log cl = {0};
-    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+    secure_and_emulated(fm, 6, NEW, 8, got, want);
     fprintf(stderr, "  stress model: secure %u %u %u %u, emulator %u %u %u %u\n", got[0], got[1],
             got[2], got[3], want[0], want[1], want[2], want[3]);
     assert_memory_equal(got, want, sizeof want);
@@ -106,12 +114,7 @@ static void test_one_step_at_w11(void **state)
     assert_int_equal(cg_fixed_model_new(&fm, m, fx, &err), CG_OK);
     enum { NEW = 3 };
     uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 6, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 6,
-                          .new_tokens = NEW, .block_positions = 8};
-    server_job sj;
-    client_log cl = {0};
-    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+    secure_and_emulated(fm, 6, NEW, 8, got, want);
     assert_memory_equal(got, want, sizeof want);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
@@ -131,12 +134,7 @@ static void test_odd_head_count(void **state)
     assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
     enum { NEW = 3 };
     uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 3, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 3,
-                          .new_tokens = NEW, .block_positions = 4};
-    server_job sj;
-    client_log cl = {0};
-    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+    secure_and_emulated(fm, 3, NEW, 4, got, want);
     assert_memory_equal(got, want, sizeof want);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
