@@ -42,6 +42,40 @@ static void encrypt_layout(const he_fixture *f, const uint64_t *co, cg_bfv_ct *c
     cg_bfv_plain_free(&pt);
 }
 
+/* The operands of a split product from a query (block SIZE_MAX) or from
+ * block `block` of probabilities over len positions: the client's share
+ * laid out and encrypted into *ct, the server's laid out and encoded into
+ * *pt; co is scratch. */
+static void split_operands(const he_fixture *f, const kv_layout *g, size_t block, size_t len,
+                           const uint64_t *client, const uint64_t *server, uint64_t *co, kv_scratch *ksc,
+                           cg_bfv_ct *ct, cg_bfv_plain_ntt *pt)
+{
+    cg_error err = {0};
+    if (block == SIZE_MAX) kv_layout_query(g, client, co);
+    else kv_layout_probs(g, block, client, len, co);
+    encrypt_layout(f, co, ct);
+    if (block == SIZE_MAX) kv_layout_query(g, server, co);
+    else kv_layout_probs(g, block, server, len, co);
+    assert_int_equal(kv_split_encode(f->c, L, co, &ksc->pt, pt, &err), CG_OK);
+}
+
+/* Three coefficient buffers of the ring: a layout, and the client's and
+ * the server's shares of a returned product. */
+static void ring_buffers(size_t n, uint64_t **co, uint64_t **dec, uint64_t **srv)
+{
+    *co = calloc(n, sizeof **co), *dec = calloc(n, sizeof **dec), *srv = calloc(n, sizeof **srv);
+    assert_non_null(*co);
+    assert_non_null(*dec);
+    assert_non_null(*srv);
+}
+
+static void ring_buffers_free(uint64_t *co, uint64_t *dec, uint64_t *srv)
+{
+    free(co);
+    free(dec);
+    free(srv);
+}
+
 /* The server's HE -> share on one returned product: the client's decryption
  * plus the server's share r equals the unflooded product at every
  * coefficient; the mask changes (nearly) every coefficient; the noise sits
@@ -96,10 +130,8 @@ static void test_split_products_exact_and_masked(void **state)
     assert_int_equal(kv_shares_init(&ks, &g, 1, 1, NB, &err), CG_OK);
     uint64_t x = 88172645463325252ull;
     uint64_t K[LEN][DH], V[LEN][DH], q[DH], qc[DH], qs[DH], p[LEN], pc[LEN], ps[LEN];
-    uint64_t *co = calloc(f.n, sizeof *co), *dec = calloc(f.n, sizeof *dec), *srv = calloc(f.n, sizeof *srv);
-    assert_non_null(co);
-    assert_non_null(dec);
-    assert_non_null(srv);
+    uint64_t *co, *dec, *srv;
+    ring_buffers(f.n, &co, &dec, &srv);
     for (size_t pos = 0; pos < LEN; pos++)
         for (int kind = 0; kind < 2; kind++) {
             uint64_t c[DH], s[DH];
@@ -123,14 +155,10 @@ static void test_split_products_exact_and_masked(void **state)
     /* scores: Enc(q_c) x K_s + Enc(K_c) x q_s per block, then local terms */
     uint64_t sc_c[LEN] = {0}, sc_s[LEN] = {0};
     cg_bfv_ct qct = {0};
-    memset(co, 0, f.n * sizeof *co);
-    kv_layout_query(&g, qc, co);
-    encrypt_layout(&f, co, &qct);
     cg_bfv_plain_ntt qs_pt = {0};
     kv_scratch ksc;
     assert_int_equal(kv_scratch_init(&ksc, f.c, NB, &err), CG_OK);
-    kv_layout_query(&g, qs, co);
-    assert_int_equal(kv_split_encode(f.c, L, co, &ksc.pt, &qs_pt, &err), CG_OK);
+    split_operands(&f, &g, SIZE_MAX, DH, qc, qs, co, &ksc, &qct, &qs_pt);
     for (size_t b = 0; b < NB; b++) {
         const cg_bfv_plain_ntt *ks_pt = NULL;
         cg_bfv_ct out = {0};
@@ -154,10 +182,7 @@ static void test_split_products_exact_and_masked(void **state)
     cg_bfv_plain_ntt ps_pt[NB] = {0};
     const cg_bfv_plain_ntt *vs_pt[NB] = {0};
     for (size_t b = 0; b < NB; b++) {
-        kv_layout_probs(&g, b, pc, LEN, co);
-        encrypt_layout(&f, co, &pct[b]);
-        kv_layout_probs(&g, b, ps, LEN, co);
-        assert_int_equal(kv_split_encode(f.c, L, co, &ksc.pt, &ps_pt[b], &err), CG_OK);
+        split_operands(&f, &g, b, LEN, pc, ps, co, &ksc, &pct[b], &ps_pt[b]);
         assert_int_equal(kv_split_block_plain(&ks, f.c, L, KV_VALUE, 0, 0, b, &ksc, &vs_pt[b], &err), CG_OK);
     }
     cg_bfv_ct out = {0};
@@ -205,9 +230,7 @@ static void test_split_products_exact_and_masked(void **state)
     assert_int_equal(kc.bytes, 0);
     assert_null(kc.blk[0]);
     kv_cache_free(&cache);
-    free(co);
-    free(dec);
-    free(srv);
+    ring_buffers_free(co, dec, srv);
     he_teardown(&f);
 }
 
@@ -245,10 +268,8 @@ static void test_split_flood_fits_at_1024(void **state)
     kv_cache cache;
     assert_int_equal(kv_cache_init(&cache, &g, 1, 1, NB, &err), CG_OK);
     uint64_t x = 0x9e3779b97f4a7c15ull;
-    uint64_t *co = calloc(f.n, sizeof *co), *dec = calloc(f.n, sizeof *dec), *srv = calloc(f.n, sizeof *srv);
-    assert_non_null(co);
-    assert_non_null(dec);
-    assert_non_null(srv);
+    uint64_t *co, *dec, *srv;
+    ring_buffers(f.n, &co, &dec, &srv);
     cg_bfv_ct pct[NB] = {0};
     cg_bfv_plain_ntt ps_pt[NB] = {0}, vs_pt[NB] = {0};
     const cg_bfv_plain_ntt *vs_ptr[NB];
@@ -278,9 +299,7 @@ static void test_split_flood_fits_at_1024(void **state)
     kv_scratch_free(&ksc);
     cg_bfv_ct_free(&out);
     kv_cache_free(&cache);
-    free(co);
-    free(dec);
-    free(srv);
+    ring_buffers_free(co, dec, srv);
     he_teardown(&f);
 }
 
