@@ -21,6 +21,7 @@
 #include "cryptogen/proto.h"
 #include "proto/gen_fixture.h"
 #include "proto/kv_split.h"
+#include "proto/session_fixture.h"
 #include "proto/view_fixture.h"
 
 typedef struct kind_log {
@@ -44,46 +45,17 @@ static void kind_step(void *ctx, const cg_gen_step_report *r)
     }
 }
 
-typedef struct kserver {
-    cg_channel *ch;
-    const cg_fixed_model *fm;
-    cg_gen_attention allow;
-    int threads;
-    kind_log log;
-    cg_status st;
-    cg_error err;
-} kserver;
-
-static void *kserver_main(void *arg)
-{
-    kserver *j = arg;
-    cg_gen_options o = {.threads = j->threads, .attention = j->allow, .on_step = kind_step,
-                        .on_step_ctx = &j->log};
-    j->st = cg_gen_server(j->ch, j->fm, &o, &j->err);
-    return NULL;
-}
-
 /* One session over an in-process channel: the client asks for `ask`, the
- * server accepts `allow`. Returns the client's status (err its message). */
-static cg_status run_kind(const cg_fixed_model *fm, cg_gen_attention ask, cg_gen_attention allow,
-                          const cg_gen_request *req, const uint32_t *prompt, uint32_t *out,
-                          kserver *sj, kind_log *cl, cg_error *err)
+ * server accepts `allow`; sl and cl get the server's and the client's
+ * steps (sl from zero). */
+static outcome run_kind(const cg_fixed_model *fm, cg_gen_attention ask, cg_gen_attention allow,
+                        const cg_gen_request *req, const uint32_t *prompt, uint32_t *out, kind_log *sl,
+                        kind_log *cl)
 {
-    cg_channel *a = NULL, *b = NULL;
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, err), CG_OK);
-    *sj = (kserver){.ch = b, .fm = fm, .allow = allow, .threads = 2};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, kserver_main, sj), 0);
-    cg_gen_options o = {.threads = 2, .attention = ask, .on_step = kind_step, .on_step_ctx = cl};
-    cg_status st = cg_gen_client(a, req, prompt, out, &o, err);
-    if (st != CG_OK) {
-        cg_chan_free(a); /* unblocks the server */
-        a = NULL;
-    }
-    pthread_join(t, NULL);
-    cg_chan_free(a);
-    cg_chan_free(b);
-    return st;
+    *sl = (kind_log){0};
+    const cg_gen_options so = {.threads = 2, .attention = allow, .on_step = kind_step, .on_step_ctx = sl};
+    const cg_gen_options co = {.threads = 2, .attention = ask, .on_step = kind_step, .on_step_ctx = cl};
+    return run_session(fm, &so, req, &co, prompt, out);
 }
 
 static cg_fixed_model *tiny_fixed(cg_gpt2 **m)
@@ -106,17 +78,15 @@ static void equals_emulator(cg_gen_attention kind, size_t prompt_len, size_t fre
     emulate(fm, prompt, prompt_len, fresh, want);
     const cg_gen_request req = {.he_preset = "paper", .use_cache = cache, .prompt_len = (uint32_t)prompt_len,
                                 .new_tokens = (uint32_t)fresh, .block_positions = 4};
-    kserver sj;
-    kind_log cl = {0};
-    cg_error err = {0};
-    cg_status st = run_kind(fm, kind, CG_ATTN_DEFAULT, &req, prompt, got, &sj, &cl, &err);
-    if (st != CG_OK) fprintf(stderr, "client: %s\n", err.msg);
-    if (sj.st != CG_OK) fprintf(stderr, "server: %s\n", sj.err.msg);
-    assert_int_equal(st, CG_OK);
-    assert_int_equal(sj.st, CG_OK);
+    kind_log sl, cl = {0};
+    const outcome r = run_kind(fm, kind, CG_ATTN_DEFAULT, &req, prompt, got, &sl, &cl);
+    if (r.client != CG_OK) fprintf(stderr, "client: %s\n", r.cerr.msg);
+    if (r.server != CG_OK) fprintf(stderr, "server: %s\n", r.serr.msg);
+    assert_int_equal(r.client, CG_OK);
+    assert_int_equal(r.server, CG_OK);
     assert_memory_equal(got, want, fresh * sizeof *want);
     assert_int_equal(cl.attention, kind);
-    assert_int_equal(sj.log.attention, kind);
+    assert_int_equal(sl.attention, kind);
     assert_int_equal(cl.steps, fresh);
     if (kind == CG_ATTN_SPLIT) {
         /* both hold their shares: 2 kinds x layers x heads x blocks x B x d_head words */
@@ -127,9 +97,9 @@ static void equals_emulator(cg_gen_attention kind, size_t prompt_len, size_t fre
         /* the server also keeps each used block of its shares as a top-level
          * NTT plaintext (4 primes of n = 8192 words) */
         const uint64_t pt = 4ull * 8192 * 8;
-        assert_true(sj.log.share_bytes >= want_bytes);
-        assert_int_equal((sj.log.share_bytes - want_bytes) % pt, 0);
-        assert_true(sj.log.share_bytes - want_bytes <= 2ull * fm->cfg.n_layer * fm->cfg.n_head * blocks * pt);
+        assert_true(sl.share_bytes >= want_bytes);
+        assert_int_equal((sl.share_bytes - want_bytes) % pt, 0);
+        assert_true(sl.share_bytes - want_bytes <= 2ull * fm->cfg.n_layer * fm->cfg.n_head * blocks * pt);
     } else {
         assert_int_equal(cl.share_bytes, 0);
     }
@@ -169,23 +139,23 @@ static void test_kind_negotiated(void **state)
     const uint32_t prompt[2] = {1, 2};
     uint32_t out[2];
     const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = 1};
-    kserver sj;
-    kind_log cl = {0};
-    cg_error err = {0};
-    assert_int_not_equal(run_kind(fm, CG_ATTN_SPLIT, CG_ATTN_CTCT, &req, prompt, out, &sj, &cl, &err), CG_OK);
-    fprintf(stderr, "refused: %s\n", err.msg);
-    assert_non_null(strstr(err.msg, "split attention is not allowed"));
-    assert_non_null(strstr(err.msg, "ctct"));
-    assert_int_not_equal(sj.st, CG_OK);
-    err = (cg_error){0};
-    assert_int_not_equal(run_kind(fm, CG_ATTN_CTCT, CG_ATTN_SPLIT, &req, prompt, out, &sj, &cl, &err), CG_OK);
-    assert_non_null(strstr(err.msg, "ctct attention is not allowed"));
+    kind_log sl, cl = {0};
+    outcome r = run_kind(fm, CG_ATTN_SPLIT, CG_ATTN_CTCT, &req, prompt, out, &sl, &cl);
+    assert_int_not_equal(r.client, CG_OK);
+    fprintf(stderr, "refused: %s\n", r.cerr.msg);
+    assert_non_null(strstr(r.cerr.msg, "split attention is not allowed"));
+    assert_non_null(strstr(r.cerr.msg, "ctct"));
+    assert_int_not_equal(r.server, CG_OK);
+    r = run_kind(fm, CG_ATTN_CTCT, CG_ATTN_SPLIT, &req, prompt, out, &sl, &cl);
+    assert_int_not_equal(r.client, CG_OK);
+    assert_non_null(strstr(r.cerr.msg, "ctct attention is not allowed"));
     const cg_gen_attention allow[3] = {CG_ATTN_DEFAULT, CG_ATTN_CTCT, CG_ATTN_SPLIT};
     const cg_gen_attention chosen[3] = {CG_ATTN_SPLIT, CG_ATTN_CTCT, CG_ATTN_SPLIT};
     for (int k = 0; k < 3; k++) {
         cl = (kind_log){0};
-        assert_int_equal(run_kind(fm, CG_ATTN_DEFAULT, allow[k], &req, prompt, out, &sj, &cl, &err), CG_OK);
-        assert_int_equal(sj.st, CG_OK);
+        r = run_kind(fm, CG_ATTN_DEFAULT, allow[k], &req, prompt, out, &sl, &cl);
+        assert_int_equal(r.client, CG_OK);
+        assert_int_equal(r.server, CG_OK);
         assert_int_equal(cl.attention, chosen[k]);
     }
     assert_string_equal(cg_gen_attention_name(CG_ATTN_SPLIT), "split");

@@ -17,21 +17,7 @@
 #include "proto/he_fixture.h"
 #include "proto/noise_fixture.h"
 #include "proto/proto_internal.h"
-
-typedef struct server_job {
-    cg_channel *ch;
-    const cg_fixed_model *fm;
-    cg_gen_options o;
-    cg_status st;
-    cg_error err;
-} server_job;
-
-static void *server_main(void *arg)
-{
-    server_job *j = arg;
-    j->st = cg_gen_server(j->ch, j->fm, &j->o, &j->err);
-    return NULL;
-}
+#include "proto/session_fixture.h"
 
 static cg_gpt2 *tiny_model(void)
 {
@@ -41,40 +27,6 @@ static cg_gpt2 *tiny_model(void)
     cg_error err = {0};
     assert_int_equal(cg_gpt2_random(&m, &cfg, 7, &err), CG_OK);
     return m;
-}
-
-/* One session over the in-process channel: the client's status and message,
- * the server's status, and the bytes the client sent. */
-typedef struct outcome {
-    cg_status client, server;
-    cg_error cerr, serr;
-    uint64_t client_sent;
-} outcome;
-
-static outcome run_session(const cg_fixed_model *fm, const cg_gen_options *so,
-                           const cg_gen_request *req, const cg_gen_options *co,
-                           const uint32_t *prompt, uint32_t *out)
-{
-    cg_channel *a = NULL, *b = NULL;
-    outcome r = {0};
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &r.cerr), CG_OK);
-    server_job sj = {.ch = b, .fm = fm, .o = *so};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, server_main, &sj), 0);
-    r.client = cg_gen_client(a, req, prompt, out, co, &r.cerr);
-    cg_chan_stats cs;
-    cg_chan_get_stats(a, &cs);
-    r.client_sent = cs.total.bytes_sent;
-    if (r.client != CG_OK) {
-        cg_chan_free(a); /* unblocks the server */
-        a = NULL;
-    }
-    pthread_join(t, NULL);
-    r.server = sj.st;
-    r.serr = sj.err;
-    cg_chan_free(a);
-    cg_chan_free(b);
-    return r;
 }
 
 /* ---- Finding 2: the server decides the parameter set ------------------------------ */
