@@ -19,6 +19,7 @@
 
 #include "cryptogen/proto.h"
 #include "proto/gen_fixture.h"
+#include "proto/he_fixture.h"
 #include "proto/noise_fixture.h"
 #include "proto/view_fixture.h"
 
@@ -154,18 +155,11 @@ static void test_mask_covers_all_and_floods(void **state)
 {
     (void)state;
     cg_error err = {0};
-    cg_bfv_spec spec;
-    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
-    spec.t = 1ull << 37;
-    cg_bfv_ctx *c = NULL;
-    assert_int_equal(cg_bfv_ctx_new(&c, &spec, &err), CG_OK);
-    const size_t n = cg_bfv_n(c);
+    he_fixture f;
+    he_setup(&f);
+    cg_bfv_ctx *c = f.c;
+    const size_t n = f.n;
     const uint64_t mask37 = (1ull << 37) - 1;
-    cg_bfv_sk sk = {0};
-    cg_bfv_pk pk = {0};
-    cg_bfv_ksk rk = {0};
-    assert_int_equal(cg_bfv_keygen(c, &sk, &pk, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen_relin(c, &sk, &rk, &err), CG_OK);
     int64_t *v = calloc(n, sizeof *v);
     assert_non_null(v);
     for (size_t i = 0; i < 64; i++) v[i] = (int64_t)i * 1000 - 20000; /* the rest stays 0 */
@@ -174,28 +168,28 @@ static void test_mask_covers_all_and_floods(void **state)
     assert_int_equal(cg_bfv_plain_alloc(c, &out, &err), CG_OK);
     assert_int_equal(cg_bfv_encode_coeff(c, v, n, &pt, &err), CG_OK);
     cg_bfv_ct a = {0}, b = {0}, prod = {0};
-    assert_int_equal(cg_bfv_encrypt_sk(c, &sk, &pt, &a, &err), CG_OK);
-    assert_int_equal(cg_bfv_encrypt_sk(c, &sk, &pt, &b, &err), CG_OK);
+    assert_int_equal(cg_bfv_encrypt_sk(c, &f.sk, &pt, &a, &err), CG_OK);
+    assert_int_equal(cg_bfv_encrypt_sk(c, &f.sk, &pt, &b, &err), CG_OK);
     /* a product, as the attention returns */
     assert_int_equal(cg_bfv_multiply(c, &a, &b, &prod, &err), CG_OK);
-    assert_int_equal(cg_bfv_relinearize(c, &rk, &prod, &err), CG_OK);
-    assert_int_equal(cg_bfv_decrypt(c, &sk, &prod, &pt, &err), CG_OK);
+    assert_int_equal(cg_bfv_relinearize(c, &f.rk, &prod, &err), CG_OK);
+    assert_int_equal(cg_bfv_decrypt(c, &f.sk, &prod, &pt, &err), CG_OK);
     uint64_t *want = malloc(n * sizeof *want);
     assert_non_null(want);
     for (size_t i = 0; i < n; i++) want[i] = pt.coeffs[i] & mask37;
     double before, budget;
-    assert_int_equal(cg_bfv_noise_measure(c, &sk, &prod, &before, &budget, &err), CG_OK);
+    assert_int_equal(cg_bfv_noise_measure(c, &f.sk, &prod, &before, &budget, &err), CG_OK);
     const double rel_before = before - cg_bfv_log2_q(c, prod.level);
-    assert_int_equal(cg_bfv_mask_and_flood(c, &pk, &prod, 40, &r, &err), CG_OK);
+    assert_int_equal(cg_bfv_mask_and_flood(c, &f.pk, &prod, 40, &r, &err), CG_OK);
     double after;
-    assert_int_equal(cg_bfv_noise_measure(c, &sk, &prod, &after, &budget, &err), CG_OK);
+    assert_int_equal(cg_bfv_noise_measure(c, &f.sk, &prod, &after, &budget, &err), CG_OK);
     const double rel_after = after - cg_bfv_log2_q(c, prod.level);
     fprintf(stderr, "flooding: relative noise 2^%.1f -> 2^%.1f, %zu primes sent, budget left %.1f bits\n",
             rel_before, rel_after, prod.level, budget);
     assert_true(rel_after - rel_before >= 40.0);
     assert_true(budget > 0);
     assert_true(prod.level < cg_bfv_nq(c));
-    assert_int_equal(cg_bfv_decrypt(c, &sk, &prod, &out, &err), CG_OK);
+    assert_int_equal(cg_bfv_decrypt(c, &f.sk, &prod, &out, &err), CG_OK);
     size_t unmasked = 0, top = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t got = out.coeffs[i] & mask37;
@@ -214,10 +208,7 @@ static void test_mask_covers_all_and_floods(void **state)
     cg_bfv_ct_free(&a);
     cg_bfv_ct_free(&b);
     cg_bfv_ct_free(&prod);
-    cg_bfv_sk_free(&sk);
-    cg_bfv_pk_free(&pk);
-    cg_bfv_ksk_free(&rk);
-    cg_bfv_ctx_free(c);
+    he_teardown(&f);
 }
 
 /* ---- Sampling ------------------------------------------------------------------- */
