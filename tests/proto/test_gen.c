@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/fixed_fixture.h"
 #include "proto/gen_fixture.h"
 #include "proto/he_fixture.h"
 #include "proto/noise_fixture.h"
@@ -27,9 +28,7 @@ static void test_cache_mode_equals_emulator(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     /* 18 prompt tokens (one prefill chunk) */
     const uint32_t prompt[18] = {17, 250, 3, 99, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1};
     enum { NEW = 33 };
@@ -59,9 +58,8 @@ static void test_baseline_equals_cache(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t prompt[3] = {5, 6, 7};
     enum { NEW = 4 };
     uint32_t want[NEW], got[NEW];
@@ -87,9 +85,8 @@ static void test_request_checked(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t prompt[2] = {1, 2};
     uint32_t out[80];
     /* more positions than the model has: refused by the server, clearly */
@@ -134,9 +131,7 @@ static void test_server_view_independent_of_prompt(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t pa[3] = {1, 2, 3}, pb[3] = {299, 150, 0};
     view a = {0}, b = {0};
     server_view_of(fm, NULL, NULL, CG_ATTN_DEFAULT, pa, 3, 2, &a);
@@ -219,9 +214,8 @@ static void test_sampling_equals_emulator(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const size_t V = fm->cfg.vocab_size;
     enum { NEW = 6 };
     const uint32_t prompt[2] = {11, 12};

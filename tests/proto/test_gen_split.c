@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/fixed_fixture.h"
 #include "proto/gen_fixture.h"
 #include "proto/kv_split.h"
 #include "proto/session_fixture.h"
@@ -61,9 +62,7 @@ static outcome run_kind(const cg_fixed_model *fm, cg_gen_attention ask, cg_gen_a
 static cg_fixed_model *tiny_fixed(cg_gpt2 **m)
 {
     *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, *m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(*m, cg_fixed_default());
     return fm;
 }
 

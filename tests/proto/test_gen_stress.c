@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/fixed_fixture.h"
 #include "proto/stress_fixture.h"
 #include "proto/gen_fixture.h"
 
@@ -46,9 +47,8 @@ static void test_emulator_close_to_float(void **state)
     (void)state;
     cg_gpt2 *m = stress_model(getenv("CG_STRESS_VALUE") ? atof(getenv("CG_STRESS_VALUE")) : 3000.0);
     assert_non_null(m);
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     enum { N = 16 };
     uint32_t t[N];
     for (size_t i = 0; i < N; i++) t[i] = (uint32_t)((i * 37 + 5) % m->cfg.vocab_size);
@@ -87,9 +87,7 @@ static void test_secure_equals_emulator(void **state)
     (void)state;
     cg_gpt2 *m = stress_model(3000.0);
     assert_non_null(m);
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     enum { NEW = 4 };
     uint32_t want[NEW], got[NEW];
     secure_and_emulated(fm, 6, NEW, 8, got, want);
@@ -107,11 +105,9 @@ static void test_one_step_at_w11(void **state)
     (void)state;
     cg_gpt2 *m = stress_model_steps(3000.0, 1);
     assert_non_null(m);
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
     cg_fixed_config fx = cg_fixed_default();
     fx.weight_frac = 11;
-    assert_int_equal(cg_fixed_model_new(&fm, m, fx, &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, fx);
     enum { NEW = 3 };
     uint32_t want[NEW], got[NEW];
     secure_and_emulated(fm, 6, NEW, 8, got, want);
@@ -128,10 +124,9 @@ static void test_odd_head_count(void **state)
     cg_gpt2_config cfg = {.n_layer = 2, .n_head = 5, .n_embd = 320, .n_positions = 64,
                           .vocab_size = 300, .ln_eps = 1e-5f};
     cg_gpt2 *m = NULL;
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
     assert_int_equal(cg_gpt2_random(&m, &cfg, 25, &err), CG_OK);
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     enum { NEW = 3 };
     uint32_t want[NEW], got[NEW];
     secure_and_emulated(fm, 3, NEW, 4, got, want);

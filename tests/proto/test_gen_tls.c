@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/fixed_fixture.h"
 #include "proto/gen_fixture.h"
 #include "proto/view_fixture.h"
 
@@ -27,9 +28,8 @@ static void test_server_view_independent_of_prompt_tls(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     cg_tls_cert *cert = NULL;
     cg_tls_config *srv = NULL, *cli = NULL;
     char pin[CG_TLS_PIN_HEX + 1];

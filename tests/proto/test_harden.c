@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/fixed_fixture.h"
 #include "proto/he_fixture.h"
 #include "proto/noise_fixture.h"
 #include "proto/proto_internal.h"
@@ -55,9 +56,7 @@ static void test_insecure_preset_refused(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t prompt[2] = {1, 2};
     uint32_t out[1];
     cg_gen_request req = {.he_preset = "test2048", .use_cache = true, .prompt_len = 2, .new_tokens = 1};
@@ -95,9 +94,8 @@ static void test_client_never_sees_noise(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const size_t V = fm->cfg.vocab_size;
     const uint32_t prompt[2] = {11, 12};
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
@@ -427,8 +425,7 @@ static void test_block_floor_and_working_memory(void **state)
     /* end to end: a block of 2 is refused; a budget the cache fits but the
      * working memory does not is refused, naming both */
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t prompt[2] = {1, 2};
     uint32_t out[1];
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = 1,
