@@ -98,8 +98,7 @@ static void *accept_thread(void *arg)
     return NULL;
 }
 
-/* A client connects to l at addr (with opt) while a thread accepts: *c
- * gets the client's end, *s the server's. */
+/* A client connects to l at addr while a thread accepts: *c, *s the two ends. */
 static void connect_accepted(cg_listener *l, const char *addr, const cg_chan_options *opt, cg_channel **c,
                              cg_channel **s)
 {
@@ -157,14 +156,13 @@ static void test_tcp_errors(void **state)
     cg_listener *l;
     assert_int_equal(cg_listen(&l, "127.0.0.1:0", NULL), CG_OK);
     cg_chan_options opt = {.timeout_ms = 100};
-    cg_channel *c;
+    cg_channel *c, *s;
     /* Nobody connects: accept times out. */
     assert_int_equal(cg_accept(l, &c, &opt, NULL), CG_ERR_TIMEOUT);
     assert_null(c);
     /* A peer that goes away: PEER on read. */
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
-    cg_channel *s;
     connect_accepted(l, addr, &opt, &c, &s);
     uint8_t x[8] = {0};
     assert_int_equal(cg_chan_recv(c, x, 8, NULL), CG_ERR_TIMEOUT);
