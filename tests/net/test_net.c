@@ -98,24 +98,32 @@ static void *accept_thread(void *arg)
     return NULL;
 }
 
+/* A client connects to l at addr while a thread accepts: *c, *s the two ends. */
+static void connect_accepted(cg_listener *l, const char *addr, const cg_chan_options *opt, cg_channel **c,
+                             cg_channel **s)
+{
+    accept_job j = {l, NULL, CG_OK};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, accept_thread, &j), 0);
+    assert_int_equal(cg_connect(c, addr, opt, NULL), CG_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(j.st, CG_OK);
+    *s = j.ch;
+}
+
 static void tcp_round_trips(const char *listen_addr, const char *host_fmt)
 {
     cg_listener *l;
     cg_error err;
     assert_int_equal(cg_listen(&l, listen_addr, &err), CG_OK);
     assert_true(cg_listener_port(l) != 0);
-    accept_job j = {l, NULL, CG_OK};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, accept_thread, &j), 0);
     char addr[64];
     snprintf(addr, sizeof addr, host_fmt, (unsigned)cg_listener_port(l));
-    cg_channel *c;
-    assert_int_equal(cg_connect(&c, addr, NULL, &err), CG_OK);
-    pthread_join(th, NULL);
-    assert_int_equal(j.st, CG_OK);
-    round_trips(c, j.ch);
+    cg_channel *c, *s;
+    connect_accepted(l, addr, NULL, &c, &s);
+    round_trips(c, s);
     cg_chan_free(c);
-    cg_chan_free(j.ch);
+    cg_chan_free(s);
     cg_listener_close(l);
 }
 
@@ -148,28 +156,21 @@ static void test_tcp_errors(void **state)
     cg_listener *l;
     assert_int_equal(cg_listen(&l, "127.0.0.1:0", NULL), CG_OK);
     cg_chan_options opt = {.timeout_ms = 100};
-    cg_channel *c;
+    cg_channel *c, *s;
     /* Nobody connects: accept times out. */
     assert_int_equal(cg_accept(l, &c, &opt, NULL), CG_ERR_TIMEOUT);
     assert_null(c);
     /* A peer that goes away: PEER on read. */
-    accept_job j = {l, NULL, CG_OK};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, accept_thread, &j), 0);
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)cg_listener_port(l));
-    assert_int_equal(cg_connect(&c, addr, &opt, NULL), CG_OK);
-    pthread_join(th, NULL);
-    assert_int_equal(j.st, CG_OK);
+    connect_accepted(l, addr, &opt, &c, &s);
     uint8_t x[8] = {0};
     assert_int_equal(cg_chan_recv(c, x, 8, NULL), CG_ERR_TIMEOUT);
-    cg_chan_free(j.ch);
+    cg_chan_free(s);
     cg_chan_free(c);
-    assert_int_equal(pthread_create(&th, NULL, accept_thread, &j), 0);
-    assert_int_equal(cg_connect(&c, addr, &opt, NULL), CG_OK);
-    pthread_join(th, NULL);
-    assert_int_equal(cg_chan_send(j.ch, x, 3, NULL), CG_OK);
-    cg_chan_free(j.ch);
+    connect_accepted(l, addr, &opt, &c, &s);
+    assert_int_equal(cg_chan_send(s, x, 3, NULL), CG_OK);
+    cg_chan_free(s);
     assert_int_equal(cg_chan_recv(c, x, 8, NULL), CG_ERR_PEER);
     cg_chan_free(c);
     uint16_t port = cg_listener_port(l);

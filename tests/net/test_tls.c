@@ -52,14 +52,21 @@ static void *server_main(void *arg)
     return NULL;
 }
 
+/* Listens on a free loopback port and runs fn(s) in a thread that
+ * accepts with s->opt. */
+static void server_run(server *s, void *(*fn)(void *))
+{
+    cg_error err = {0};
+    assert_int_equal(cg_listen(&s->l, "127.0.0.1:0", &err), CG_OK);
+    snprintf(s->addr, sizeof s->addr, "127.0.0.1:%u", (unsigned)cg_listener_port(s->l));
+    assert_int_equal(pthread_create(&s->th, NULL, fn, s), 0);
+}
+
 static void server_start(server *s, const cg_tls_config *tls)
 {
     s->opt.timeout_ms = 10000;
     s->opt.tls = tls;
-    cg_error err = {0};
-    assert_int_equal(cg_listen(&s->l, "127.0.0.1:0", &err), CG_OK);
-    snprintf(s->addr, sizeof s->addr, "127.0.0.1:%u", (unsigned)cg_listener_port(s->l));
-    assert_int_equal(pthread_create(&s->th, NULL, server_main, s), 0);
+    server_run(s, server_main);
 }
 
 static cg_status server_join(server *s)
@@ -113,6 +120,17 @@ static void echo_through(cg_channel *ch)
     assert_int_equal(cg_chan_flush(ch, NULL), CG_OK);
 }
 
+/* A client pinned to the test certificate (*cli, the caller's to free)
+ * connects to s: cg_connect's status. */
+static cg_status connect_pinned(const server *s, const char *pin_hex, int timeout_ms, cg_tls_config **cli,
+                                cg_channel **ch, cg_error *err)
+{
+    assert_int_equal(cg_tls_client_new(cli, pin_hex, NULL, err), CG_OK);
+    cg_chan_options opt = {.timeout_ms = timeout_ms, .tls = *cli};
+    *ch = NULL;
+    return cg_connect(ch, s->addr, &opt, err);
+}
+
 static void test_pinned_handshake_and_echo(void **state)
 {
     (void)state;
@@ -120,10 +138,8 @@ static void test_pinned_handshake_and_echo(void **state)
     server_start(&s, srv_cfg);
     cg_tls_config *cli = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_tls_client_new(&cli, pin, NULL, &err), CG_OK);
-    cg_chan_options opt = {.timeout_ms = 10000, .tls = cli};
-    cg_channel *ch = NULL;
-    assert_int_equal(cg_connect(&ch, s.addr, &opt, &err), CG_OK);
+    cg_channel *ch;
+    assert_int_equal(connect_pinned(&s, pin, 10000, &cli, &ch, &err), CG_OK);
     cg_chan_tls_info info;
     cg_chan_get_tls_info(ch, &info);
     assert_true(info.tls);
@@ -184,15 +200,11 @@ static void test_simultaneous_large_sends(void **state)
 {
     (void)state;
     server s = {.opt = {.timeout_ms = 20000, .tls = srv_cfg}};
+    server_run(&s, accept_main);
     cg_error err = {0};
-    assert_int_equal(cg_listen(&s.l, "127.0.0.1:0", &err), CG_OK);
-    snprintf(s.addr, sizeof s.addr, "127.0.0.1:%u", (unsigned)cg_listener_port(s.l));
-    assert_int_equal(pthread_create(&s.th, NULL, accept_main, &s), 0);
     cg_tls_config *cli = NULL;
-    assert_int_equal(cg_tls_client_new(&cli, pin, NULL, &err), CG_OK);
-    cg_chan_options opt = {.timeout_ms = 20000, .tls = cli};
-    cg_channel *ch = NULL;
-    assert_int_equal(cg_connect(&ch, s.addr, &opt, &err), CG_OK);
+    cg_channel *ch;
+    assert_int_equal(connect_pinned(&s, pin, 20000, &cli, &ch, &err), CG_OK);
     bulk b = {.ch = ch, .n = 24u << 20};
     bulk_main(&b);
     assert_int_equal(b.st, CG_OK);
@@ -211,10 +223,8 @@ static void test_wrong_pin_refused(void **state)
     bad[10] = bad[10] == '0' ? '1' : '0';
     cg_tls_config *cli = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_tls_client_new(&cli, bad, NULL, &err), CG_OK);
-    cg_chan_options opt = {.timeout_ms = 10000, .tls = cli};
-    cg_channel *ch = NULL;
-    assert_int_equal(cg_connect(&ch, s.addr, &opt, &err), CG_ERR_PEER);
+    cg_channel *ch;
+    assert_int_equal(connect_pinned(&s, bad, 10000, &cli, &ch, &err), CG_ERR_PEER);
     assert_null(ch);
     assert_non_null(strstr(err.msg, "does not match the pin"));
     assert_int_not_equal(server_join(&s), CG_OK);
@@ -298,9 +308,7 @@ static void test_plaintext_meets_tls(void **state)
     server p = {.recv_one = 1};
     server_start(&p, NULL);
     cg_tls_config *cli = NULL;
-    assert_int_equal(cg_tls_client_new(&cli, pin, NULL, &err), CG_OK);
-    opt.tls = cli;
-    assert_int_equal(cg_connect(&ch, p.addr, &opt, &err), CG_ERR_PEER);
+    assert_int_equal(connect_pinned(&p, pin, 10000, &cli, &ch, &err), CG_ERR_PEER);
     assert_non_null(strstr(err.msg, "without a TLS answer"));
     assert_int_equal(server_join(&p), CG_ERR_PEER);
     assert_non_null(strstr(p.err.msg, "the client speaks TLS"));
@@ -312,14 +320,9 @@ static void test_plaintext_meets_tls(void **state)
 static void test_handshake_timeout(void **state)
 {
     (void)state;
-    server s = {0};
-    s.opt.handshake_timeout_ms = 200;
+    server s = {.opt = {.handshake_timeout_ms = 200}};
+    server_start(&s, srv_cfg);
     cg_error err = {0};
-    assert_int_equal(cg_listen(&s.l, "127.0.0.1:0", &err), CG_OK);
-    snprintf(s.addr, sizeof s.addr, "127.0.0.1:%u", (unsigned)cg_listener_port(s.l));
-    s.opt.tls = srv_cfg;
-    s.opt.timeout_ms = 10000;
-    assert_int_equal(pthread_create(&s.th, NULL, server_main, &s), 0);
     cg_channel *silent = NULL;
     cg_chan_options plain = {.timeout_ms = 10000};
     assert_int_equal(cg_connect(&silent, s.addr, &plain, &err), CG_OK);
@@ -403,10 +406,8 @@ static void test_peer_gone(void **state)
     server_start(&s, srv_cfg);
     cg_tls_config *cli = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_tls_client_new(&cli, pin, NULL, &err), CG_OK);
-    cg_chan_options opt = {.timeout_ms = 10000, .tls = cli};
-    cg_channel *ch = NULL;
-    assert_int_equal(cg_connect(&ch, s.addr, &opt, &err), CG_OK);
+    cg_channel *ch;
+    assert_int_equal(connect_pinned(&s, pin, 10000, &cli, &ch, &err), CG_OK);
     assert_int_equal(server_join(&s), CG_OK); /* the server closed its end */
     uint8_t *big = cg_calloc(1, 8u << 20);
     cg_status st = cg_chan_send(ch, big, 8u << 20, &err);

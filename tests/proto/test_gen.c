@@ -18,16 +18,17 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/fixed_fixture.h"
 #include "proto/gen_fixture.h"
-#include "proto/relay_fixture.h"
+#include "proto/he_fixture.h"
+#include "proto/noise_fixture.h"
+#include "proto/view_fixture.h"
 
 static void test_cache_mode_equals_emulator(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     /* 18 prompt tokens (one prefill chunk) */
     const uint32_t prompt[18] = {17, 250, 3, 99, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1};
     enum { NEW = 33 };
@@ -57,9 +58,8 @@ static void test_baseline_equals_cache(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t prompt[3] = {5, 6, 7};
     enum { NEW = 4 };
     uint32_t want[NEW], got[NEW];
@@ -85,9 +85,8 @@ static void test_request_checked(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t prompt[2] = {1, 2};
     uint32_t out[80];
     /* more positions than the model has: refused by the server, clearly */
@@ -125,68 +124,6 @@ static void test_request_checked(void **state)
 
 /* ---- Security checks ------------------------------------------------------------ */
 
-typedef struct view {
-    uint8_t *bytes;
-    size_t len;
-    uint64_t part_received[CG_PART_COUNT];
-    uint64_t part_rounds[CG_PART_COUNT];
-} view;
-
-static void view_step(void *ctx, const cg_gen_step_report *r)
-{
-    view *v = ctx;
-    for (int p = 0; p < CG_PART_COUNT; p++) {
-        v->part_received[p] += r->bytes_received[p];
-        v->part_rounds[p] += r->rounds[p];
-    }
-}
-
-typedef struct view_server {
-    cg_channel *ch;
-    const cg_fixed_model *fm;
-    view *v;
-    cg_status st;
-} view_server;
-
-static void *view_server_main(void *arg)
-{
-    view_server *j = arg;
-    cg_error err = {0};
-    cg_gen_options o = {.threads = 1, .on_step = view_step, .on_step_ctx = j->v};
-    j->st = cg_gen_server(j->ch, j->fm, &o, &err);
-    return NULL;
-}
-
-static void server_view_of(const cg_fixed_model *fm, const uint32_t *prompt, size_t m, view *v)
-{
-    int cs[2], ss[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, cs), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ss), 0);
-    relay r = {.c = cs[1], .s = ss[1]};
-    cg_channel *c = NULL, *sv = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_chan_wrap_fd(&c, cs[0], NULL, &err), CG_OK);
-    assert_int_equal(cg_chan_wrap_fd(&sv, ss[0], NULL, &err), CG_OK);
-    pthread_t tr, ts;
-    assert_int_equal(pthread_create(&tr, NULL, relay_main, &r), 0);
-    view_server j = {.ch = sv, .fm = fm, .v = v};
-    assert_int_equal(pthread_create(&ts, NULL, view_server_main, &j), 0);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
-                          .new_tokens = 2, .block_positions = 4};
-    uint32_t out[2];
-    cg_gen_options o = {.threads = 1};
-    assert_int_equal(cg_gen_client(c, &req, prompt, out, &o, &err), CG_OK);
-    pthread_join(ts, NULL);
-    assert_int_equal(j.st, CG_OK);
-    cg_chan_free(c);
-    cg_chan_free(sv);
-    pthread_join(tr, NULL);
-    close(cs[1]);
-    close(ss[1]);
-    v->bytes = r.seen;
-    v->len = r.len;
-}
-
 /* Two prompts of the same length: the server sees the same number of bytes
  * and rounds in every component, and its byte stream cannot be told apart by
  * a two-sample chi-square test on byte frequencies. */
@@ -194,23 +131,12 @@ static void test_server_view_independent_of_prompt(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t pa[3] = {1, 2, 3}, pb[3] = {299, 150, 0};
     view a = {0}, b = {0};
-    server_view_of(fm, pa, 3, &a);
-    server_view_of(fm, pb, 3, &b);
-    assert_int_equal(a.len, b.len);
-    assert_true(a.len > 100000);
-    assert_memory_equal(a.part_received, b.part_received, sizeof a.part_received);
-    assert_memory_equal(a.part_rounds, b.part_rounds, sizeof a.part_rounds);
-    int df;
-    const double chi = bytes_chi_square(a.bytes, b.bytes, a.len, &df);
-    /* p ~ 1e-6 for df = 255 is about 375; the same bytes would give 0 */
-    fprintf(stderr, "server view: %zu bytes, chi-square %.1f on %d degrees of freedom\n", a.len, chi, df);
-    assert_true(chi < (double)df + 7.5 * sqrt(2.0 * df));
-    assert_true(memcmp(a.bytes, b.bytes, a.len) != 0);
+    server_view_of(fm, NULL, NULL, CG_ATTN_DEFAULT, pa, 3, 2, &a);
+    server_view_of(fm, NULL, NULL, CG_ATTN_DEFAULT, pb, 3, 2, &b);
+    assert_views_alike(&a, &b, "server view");
     free(a.bytes);
     free(b.bytes);
     cg_fixed_model_free(fm);
@@ -224,18 +150,11 @@ static void test_mask_covers_all_and_floods(void **state)
 {
     (void)state;
     cg_error err = {0};
-    cg_bfv_spec spec;
-    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
-    spec.t = 1ull << 37;
-    cg_bfv_ctx *c = NULL;
-    assert_int_equal(cg_bfv_ctx_new(&c, &spec, &err), CG_OK);
-    const size_t n = cg_bfv_n(c);
+    he_fixture f;
+    he_setup(&f);
+    cg_bfv_ctx *c = f.c;
+    const size_t n = f.n;
     const uint64_t mask37 = (1ull << 37) - 1;
-    cg_bfv_sk sk = {0};
-    cg_bfv_pk pk = {0};
-    cg_bfv_ksk rk = {0};
-    assert_int_equal(cg_bfv_keygen(c, &sk, &pk, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen_relin(c, &sk, &rk, &err), CG_OK);
     int64_t *v = calloc(n, sizeof *v);
     assert_non_null(v);
     for (size_t i = 0; i < 64; i++) v[i] = (int64_t)i * 1000 - 20000; /* the rest stays 0 */
@@ -244,28 +163,28 @@ static void test_mask_covers_all_and_floods(void **state)
     assert_int_equal(cg_bfv_plain_alloc(c, &out, &err), CG_OK);
     assert_int_equal(cg_bfv_encode_coeff(c, v, n, &pt, &err), CG_OK);
     cg_bfv_ct a = {0}, b = {0}, prod = {0};
-    assert_int_equal(cg_bfv_encrypt_sk(c, &sk, &pt, &a, &err), CG_OK);
-    assert_int_equal(cg_bfv_encrypt_sk(c, &sk, &pt, &b, &err), CG_OK);
+    assert_int_equal(cg_bfv_encrypt_sk(c, &f.sk, &pt, &a, &err), CG_OK);
+    assert_int_equal(cg_bfv_encrypt_sk(c, &f.sk, &pt, &b, &err), CG_OK);
     /* a product, as the attention returns */
     assert_int_equal(cg_bfv_multiply(c, &a, &b, &prod, &err), CG_OK);
-    assert_int_equal(cg_bfv_relinearize(c, &rk, &prod, &err), CG_OK);
-    assert_int_equal(cg_bfv_decrypt(c, &sk, &prod, &pt, &err), CG_OK);
+    assert_int_equal(cg_bfv_relinearize(c, &f.rk, &prod, &err), CG_OK);
+    assert_int_equal(cg_bfv_decrypt(c, &f.sk, &prod, &pt, &err), CG_OK);
     uint64_t *want = malloc(n * sizeof *want);
     assert_non_null(want);
     for (size_t i = 0; i < n; i++) want[i] = pt.coeffs[i] & mask37;
     double before, budget;
-    assert_int_equal(cg_bfv_noise_measure(c, &sk, &prod, &before, &budget, &err), CG_OK);
+    assert_int_equal(cg_bfv_noise_measure(c, &f.sk, &prod, &before, &budget, &err), CG_OK);
     const double rel_before = before - cg_bfv_log2_q(c, prod.level);
-    assert_int_equal(cg_bfv_mask_and_flood(c, &pk, &prod, 40, &r, &err), CG_OK);
+    assert_int_equal(cg_bfv_mask_and_flood(c, &f.pk, &prod, 40, &r, &err), CG_OK);
     double after;
-    assert_int_equal(cg_bfv_noise_measure(c, &sk, &prod, &after, &budget, &err), CG_OK);
+    assert_int_equal(cg_bfv_noise_measure(c, &f.sk, &prod, &after, &budget, &err), CG_OK);
     const double rel_after = after - cg_bfv_log2_q(c, prod.level);
     fprintf(stderr, "flooding: relative noise 2^%.1f -> 2^%.1f, %zu primes sent, budget left %.1f bits\n",
             rel_before, rel_after, prod.level, budget);
     assert_true(rel_after - rel_before >= 40.0);
     assert_true(budget > 0);
     assert_true(prod.level < cg_bfv_nq(c));
-    assert_int_equal(cg_bfv_decrypt(c, &sk, &prod, &out, &err), CG_OK);
+    assert_int_equal(cg_bfv_decrypt(c, &f.sk, &prod, &out, &err), CG_OK);
     size_t unmasked = 0, top = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t got = out.coeffs[i] & mask37;
@@ -284,27 +203,10 @@ static void test_mask_covers_all_and_floods(void **state)
     cg_bfv_ct_free(&a);
     cg_bfv_ct_free(&b);
     cg_bfv_ct_free(&prod);
-    cg_bfv_sk_free(&sk);
-    cg_bfv_pk_free(&pk);
-    cg_bfv_ksk_free(&rk);
-    cg_bfv_ctx_free(c);
+    he_teardown(&f);
 }
 
 /* ---- Sampling ------------------------------------------------------------------- */
-
-typedef struct noise_log {
-    size_t V, steps;
-    int64_t *noise; /* steps x V */
-} noise_log;
-
-static void keep_noise(void *ctx, size_t step, const int64_t *g, size_t n)
-{
-    noise_log *l = ctx;
-    assert_int_equal(n, l->V);
-    assert_int_equal(step, l->steps);
-    memcpy(l->noise + step * n, g, n * sizeof *g);
-    l->steps++;
-}
 
 /* Gumbel-max at T = 0.8: the secure choice equals the emulator's replay with
  * the same noise, and the noise is not all zero. */
@@ -312,13 +214,12 @@ static void test_sampling_equals_emulator(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const size_t V = fm->cfg.vocab_size;
     enum { NEW = 6 };
     const uint32_t prompt[2] = {11, 12};
-    noise_log nl = {.V = V, .noise = calloc(NEW * V, sizeof(int64_t))};
+    noise_log nl = {.V = V, .one_session = true, .noise = calloc(NEW * V, sizeof(int64_t))};
     assert_non_null(nl.noise);
     cg_channel *a = NULL, *b = NULL;
     assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
@@ -334,7 +235,7 @@ static void test_sampling_equals_emulator(void **state)
     assert_int_equal(sj.st, CG_OK);
     cg_chan_free(a);
     cg_chan_free(b);
-    assert_int_equal(nl.steps, NEW);
+    assert_int_equal(nl.calls, NEW);
     /* replay */
     cg_fixed_state st;
     assert_int_equal(cg_fixed_state_new(fm, 2 + NEW, &st, &err), CG_OK);

@@ -19,9 +19,11 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/fixed_fixture.h"
 #include "proto/gen_fixture.h"
 #include "proto/kv_split.h"
-#include "proto/relay_fixture.h"
+#include "proto/session_fixture.h"
+#include "proto/view_fixture.h"
 
 typedef struct kind_log {
     size_t steps;
@@ -44,54 +46,23 @@ static void kind_step(void *ctx, const cg_gen_step_report *r)
     }
 }
 
-typedef struct kserver {
-    cg_channel *ch;
-    const cg_fixed_model *fm;
-    cg_gen_attention allow;
-    int threads;
-    kind_log log;
-    cg_status st;
-    cg_error err;
-} kserver;
-
-static void *kserver_main(void *arg)
-{
-    kserver *j = arg;
-    cg_gen_options o = {.threads = j->threads, .attention = j->allow, .on_step = kind_step,
-                        .on_step_ctx = &j->log};
-    j->st = cg_gen_server(j->ch, j->fm, &o, &j->err);
-    return NULL;
-}
-
 /* One session over an in-process channel: the client asks for `ask`, the
- * server accepts `allow`. Returns the client's status (err its message). */
-static cg_status run_kind(const cg_fixed_model *fm, cg_gen_attention ask, cg_gen_attention allow,
-                          const cg_gen_request *req, const uint32_t *prompt, uint32_t *out,
-                          kserver *sj, kind_log *cl, cg_error *err)
+ * server accepts `allow`; sl and cl get the server's and the client's
+ * steps (sl from zero). */
+static outcome run_kind(const cg_fixed_model *fm, cg_gen_attention ask, cg_gen_attention allow,
+                        const cg_gen_request *req, const uint32_t *prompt, uint32_t *out, kind_log *sl,
+                        kind_log *cl)
 {
-    cg_channel *a = NULL, *b = NULL;
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, err), CG_OK);
-    *sj = (kserver){.ch = b, .fm = fm, .allow = allow, .threads = 2};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, kserver_main, sj), 0);
-    cg_gen_options o = {.threads = 2, .attention = ask, .on_step = kind_step, .on_step_ctx = cl};
-    cg_status st = cg_gen_client(a, req, prompt, out, &o, err);
-    if (st != CG_OK) {
-        cg_chan_free(a); /* unblocks the server */
-        a = NULL;
-    }
-    pthread_join(t, NULL);
-    cg_chan_free(a);
-    cg_chan_free(b);
-    return st;
+    *sl = (kind_log){0};
+    const cg_gen_options so = {.threads = 2, .attention = allow, .on_step = kind_step, .on_step_ctx = sl};
+    const cg_gen_options co = {.threads = 2, .attention = ask, .on_step = kind_step, .on_step_ctx = cl};
+    return run_session(fm, &so, req, &co, prompt, out);
 }
 
 static cg_fixed_model *tiny_fixed(cg_gpt2 **m)
 {
     *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, *m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(*m, cg_fixed_default());
     return fm;
 }
 
@@ -106,17 +77,15 @@ static void equals_emulator(cg_gen_attention kind, size_t prompt_len, size_t fre
     emulate(fm, prompt, prompt_len, fresh, want);
     const cg_gen_request req = {.he_preset = "paper", .use_cache = cache, .prompt_len = (uint32_t)prompt_len,
                                 .new_tokens = (uint32_t)fresh, .block_positions = 4};
-    kserver sj;
-    kind_log cl = {0};
-    cg_error err = {0};
-    cg_status st = run_kind(fm, kind, CG_ATTN_DEFAULT, &req, prompt, got, &sj, &cl, &err);
-    if (st != CG_OK) fprintf(stderr, "client: %s\n", err.msg);
-    if (sj.st != CG_OK) fprintf(stderr, "server: %s\n", sj.err.msg);
-    assert_int_equal(st, CG_OK);
-    assert_int_equal(sj.st, CG_OK);
+    kind_log sl, cl = {0};
+    const outcome r = run_kind(fm, kind, CG_ATTN_DEFAULT, &req, prompt, got, &sl, &cl);
+    if (r.client != CG_OK) fprintf(stderr, "client: %s\n", r.cerr.msg);
+    if (r.server != CG_OK) fprintf(stderr, "server: %s\n", r.serr.msg);
+    assert_int_equal(r.client, CG_OK);
+    assert_int_equal(r.server, CG_OK);
     assert_memory_equal(got, want, fresh * sizeof *want);
     assert_int_equal(cl.attention, kind);
-    assert_int_equal(sj.log.attention, kind);
+    assert_int_equal(sl.attention, kind);
     assert_int_equal(cl.steps, fresh);
     if (kind == CG_ATTN_SPLIT) {
         /* both hold their shares: 2 kinds x layers x heads x blocks x B x d_head words */
@@ -127,9 +96,9 @@ static void equals_emulator(cg_gen_attention kind, size_t prompt_len, size_t fre
         /* the server also keeps each used block of its shares as a top-level
          * NTT plaintext (4 primes of n = 8192 words) */
         const uint64_t pt = 4ull * 8192 * 8;
-        assert_true(sj.log.share_bytes >= want_bytes);
-        assert_int_equal((sj.log.share_bytes - want_bytes) % pt, 0);
-        assert_true(sj.log.share_bytes - want_bytes <= 2ull * fm->cfg.n_layer * fm->cfg.n_head * blocks * pt);
+        assert_true(sl.share_bytes >= want_bytes);
+        assert_int_equal((sl.share_bytes - want_bytes) % pt, 0);
+        assert_true(sl.share_bytes - want_bytes <= 2ull * fm->cfg.n_layer * fm->cfg.n_head * blocks * pt);
     } else {
         assert_int_equal(cl.share_bytes, 0);
     }
@@ -169,23 +138,23 @@ static void test_kind_negotiated(void **state)
     const uint32_t prompt[2] = {1, 2};
     uint32_t out[2];
     const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = 1};
-    kserver sj;
-    kind_log cl = {0};
-    cg_error err = {0};
-    assert_int_not_equal(run_kind(fm, CG_ATTN_SPLIT, CG_ATTN_CTCT, &req, prompt, out, &sj, &cl, &err), CG_OK);
-    fprintf(stderr, "refused: %s\n", err.msg);
-    assert_non_null(strstr(err.msg, "split attention is not allowed"));
-    assert_non_null(strstr(err.msg, "ctct"));
-    assert_int_not_equal(sj.st, CG_OK);
-    err = (cg_error){0};
-    assert_int_not_equal(run_kind(fm, CG_ATTN_CTCT, CG_ATTN_SPLIT, &req, prompt, out, &sj, &cl, &err), CG_OK);
-    assert_non_null(strstr(err.msg, "ctct attention is not allowed"));
+    kind_log sl, cl = {0};
+    outcome r = run_kind(fm, CG_ATTN_SPLIT, CG_ATTN_CTCT, &req, prompt, out, &sl, &cl);
+    assert_int_not_equal(r.client, CG_OK);
+    fprintf(stderr, "refused: %s\n", r.cerr.msg);
+    assert_non_null(strstr(r.cerr.msg, "split attention is not allowed"));
+    assert_non_null(strstr(r.cerr.msg, "ctct"));
+    assert_int_not_equal(r.server, CG_OK);
+    r = run_kind(fm, CG_ATTN_CTCT, CG_ATTN_SPLIT, &req, prompt, out, &sl, &cl);
+    assert_int_not_equal(r.client, CG_OK);
+    assert_non_null(strstr(r.cerr.msg, "ctct attention is not allowed"));
     const cg_gen_attention allow[3] = {CG_ATTN_DEFAULT, CG_ATTN_CTCT, CG_ATTN_SPLIT};
     const cg_gen_attention chosen[3] = {CG_ATTN_SPLIT, CG_ATTN_CTCT, CG_ATTN_SPLIT};
     for (int k = 0; k < 3; k++) {
         cl = (kind_log){0};
-        assert_int_equal(run_kind(fm, CG_ATTN_DEFAULT, allow[k], &req, prompt, out, &sj, &cl, &err), CG_OK);
-        assert_int_equal(sj.st, CG_OK);
+        r = run_kind(fm, CG_ATTN_DEFAULT, allow[k], &req, prompt, out, &sl, &cl);
+        assert_int_equal(r.client, CG_OK);
+        assert_int_equal(r.server, CG_OK);
         assert_int_equal(cl.attention, chosen[k]);
     }
     assert_string_equal(cg_gen_attention_name(CG_ATTN_SPLIT), "split");
@@ -197,54 +166,6 @@ static void test_kind_negotiated(void **state)
 
 /* ---- The server's view in split mode --------------------------------------------- */
 
-typedef struct view_job {
-    cg_channel *ch;
-    const cg_fixed_model *fm;
-    kind_log log;
-    cg_status st;
-} view_job;
-
-static void *view_main(void *arg)
-{
-    view_job *j = arg;
-    cg_error err = {0};
-    cg_gen_options o = {.threads = 1, .attention = CG_ATTN_SPLIT, .on_step = kind_step, .on_step_ctx = &j->log};
-    j->st = cg_gen_server(j->ch, j->fm, &o, &err);
-    return NULL;
-}
-
-/* Everything the server receives, through a relay over sockets. */
-static void split_view_of(const cg_fixed_model *fm, const uint32_t *prompt, size_t m, relay *r,
-                          kind_log *log)
-{
-    int cs[2], ss[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, cs), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ss), 0);
-    *r = (relay){.c = cs[1], .s = ss[1]};
-    cg_channel *c = NULL, *sv = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_chan_wrap_fd(&c, cs[0], NULL, &err), CG_OK);
-    assert_int_equal(cg_chan_wrap_fd(&sv, ss[0], NULL, &err), CG_OK);
-    pthread_t tr, ts;
-    assert_int_equal(pthread_create(&tr, NULL, relay_main, r), 0);
-    view_job j = {.ch = sv, .fm = fm};
-    assert_int_equal(pthread_create(&ts, NULL, view_main, &j), 0);
-    const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
-                                .new_tokens = 3, .block_positions = 4};
-    uint32_t out[3];
-    cg_gen_options o = {.threads = 1, .attention = CG_ATTN_SPLIT};
-    assert_int_equal(cg_gen_client(c, &req, prompt, out, &o, &err), CG_OK);
-    pthread_join(ts, NULL);
-    assert_int_equal(j.st, CG_OK);
-    assert_int_equal(j.log.attention, CG_ATTN_SPLIT);
-    cg_chan_free(c);
-    cg_chan_free(sv);
-    pthread_join(tr, NULL);
-    close(cs[1]);
-    close(ss[1]);
-    *log = j.log;
-}
-
 /* Two prompts of the same length (5 positions, 2 blocks, then 2 more
  * decoded): the same bytes and rounds per component at the server, and byte
  * streams a chi-square test cannot tell apart. */
@@ -254,21 +175,12 @@ static void test_split_server_view_independent_of_prompt(void **state)
     cg_gpt2 *m;
     cg_fixed_model *fm = tiny_fixed(&m);
     const uint32_t pa[5] = {1, 2, 3, 4, 5}, pb[5] = {299, 150, 0, 77, 3};
-    relay a, b;
-    kind_log la, lb;
-    split_view_of(fm, pa, 5, &a, &la);
-    split_view_of(fm, pb, 5, &b, &lb);
-    assert_int_equal(a.len, b.len);
-    assert_true(a.len > 100000);
-    assert_memory_equal(la.part_received, lb.part_received, sizeof la.part_received);
-    assert_memory_equal(la.part_rounds, lb.part_rounds, sizeof la.part_rounds);
-    int df;
-    const double chi = bytes_chi_square(a.seen, b.seen, a.len, &df);
-    fprintf(stderr, "split server view: %zu bytes, chi-square %.1f on %d degrees of freedom\n", a.len, chi, df);
-    assert_true(chi < (double)df + 7.5 * sqrt(2.0 * df));
-    assert_true(memcmp(a.seen, b.seen, a.len) != 0);
-    free(a.seen);
-    free(b.seen);
+    view a = {0}, b = {0};
+    server_view_of(fm, NULL, NULL, CG_ATTN_SPLIT, pa, 5, 3, &a);
+    server_view_of(fm, NULL, NULL, CG_ATTN_SPLIT, pb, 5, 3, &b);
+    assert_views_alike(&a, &b, "split server view");
+    free(a.bytes);
+    free(b.bytes);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
 }

@@ -18,10 +18,24 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/fixed_fixture.h"
 #include "proto/stress_fixture.h"
 #include "proto/gen_fixture.h"
 
 static const uint32_t prompt[6] = {17, 250, 3, 99, 4, 5};
+
+/* The emulator's greedy tokens (want) and the secure run's (got, two
+ * threads) for the first m tokens of the prompt. */
+static void secure_and_emulated(const cg_fixed_model *fm, size_t m, size_t fresh, uint32_t block,
+                                uint32_t *got, uint32_t *want)
+{
+    emulate(fm, prompt, m, fresh, want);
+    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
+                          .new_tokens = (uint32_t)fresh, .block_positions = block};
+    server_job sj;
+    client_log cl = {0};
+    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+}
 
 /* Emulator against float over 16 positions: logits (which span about +-1.1
  * for these random weights) within 0.06 absolute. Measured: 0.039 with the
@@ -33,9 +47,8 @@ static void test_emulator_close_to_float(void **state)
     (void)state;
     cg_gpt2 *m = stress_model(getenv("CG_STRESS_VALUE") ? atof(getenv("CG_STRESS_VALUE")) : 3000.0);
     assert_non_null(m);
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     enum { N = 16 };
     uint32_t t[N];
     for (size_t i = 0; i < N; i++) t[i] = (uint32_t)((i * 37 + 5) % m->cfg.vocab_size);
@@ -74,17 +87,10 @@ static void test_secure_equals_emulator(void **state)
     (void)state;
     cg_gpt2 *m = stress_model(3000.0);
     assert_non_null(m);
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     enum { NEW = 4 };
     uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 6, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 6,
-                          .new_tokens = NEW, .block_positions = 8};
-    server_job sj;
-    client_log cl = {0};
-    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+    secure_and_emulated(fm, 6, NEW, 8, got, want);
     fprintf(stderr, "  stress model: secure %u %u %u %u, emulator %u %u %u %u\n", got[0], got[1],
             got[2], got[3], want[0], want[1], want[2], want[3]);
     assert_memory_equal(got, want, sizeof want);
@@ -99,19 +105,12 @@ static void test_one_step_at_w11(void **state)
     (void)state;
     cg_gpt2 *m = stress_model_steps(3000.0, 1);
     assert_non_null(m);
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
     cg_fixed_config fx = cg_fixed_default();
     fx.weight_frac = 11;
-    assert_int_equal(cg_fixed_model_new(&fm, m, fx, &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, fx);
     enum { NEW = 3 };
     uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 6, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 6,
-                          .new_tokens = NEW, .block_positions = 8};
-    server_job sj;
-    client_log cl = {0};
-    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+    secure_and_emulated(fm, 6, NEW, 8, got, want);
     assert_memory_equal(got, want, sizeof want);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
@@ -125,18 +124,12 @@ static void test_odd_head_count(void **state)
     cg_gpt2_config cfg = {.n_layer = 2, .n_head = 5, .n_embd = 320, .n_positions = 64,
                           .vocab_size = 300, .ln_eps = 1e-5f};
     cg_gpt2 *m = NULL;
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
     assert_int_equal(cg_gpt2_random(&m, &cfg, 25, &err), CG_OK);
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     enum { NEW = 3 };
     uint32_t want[NEW], got[NEW];
-    emulate(fm, prompt, 3, NEW, want);
-    cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 3,
-                          .new_tokens = NEW, .block_positions = 4};
-    server_job sj;
-    client_log cl = {0};
-    run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
+    secure_and_emulated(fm, 3, NEW, 4, got, want);
     assert_memory_equal(got, want, sizeof want);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);

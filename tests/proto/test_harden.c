@@ -14,22 +14,11 @@
 #include <cmocka.h>
 
 #include "cryptogen/proto.h"
+#include "proto/fixed_fixture.h"
+#include "proto/he_fixture.h"
+#include "proto/noise_fixture.h"
 #include "proto/proto_internal.h"
-
-typedef struct server_job {
-    cg_channel *ch;
-    const cg_fixed_model *fm;
-    cg_gen_options o;
-    cg_status st;
-    cg_error err;
-} server_job;
-
-static void *server_main(void *arg)
-{
-    server_job *j = arg;
-    j->st = cg_gen_server(j->ch, j->fm, &j->o, &j->err);
-    return NULL;
-}
+#include "proto/session_fixture.h"
 
 static cg_gpt2 *tiny_model(void)
 {
@@ -39,40 +28,6 @@ static cg_gpt2 *tiny_model(void)
     cg_error err = {0};
     assert_int_equal(cg_gpt2_random(&m, &cfg, 7, &err), CG_OK);
     return m;
-}
-
-/* One session over the in-process channel: the client's status and message,
- * the server's status, and the bytes the client sent. */
-typedef struct outcome {
-    cg_status client, server;
-    cg_error cerr, serr;
-    uint64_t client_sent;
-} outcome;
-
-static outcome run_session(const cg_fixed_model *fm, const cg_gen_options *so,
-                           const cg_gen_request *req, const cg_gen_options *co,
-                           const uint32_t *prompt, uint32_t *out)
-{
-    cg_channel *a = NULL, *b = NULL;
-    outcome r = {0};
-    assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &r.cerr), CG_OK);
-    server_job sj = {.ch = b, .fm = fm, .o = *so};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, server_main, &sj), 0);
-    r.client = cg_gen_client(a, req, prompt, out, co, &r.cerr);
-    cg_chan_stats cs;
-    cg_chan_get_stats(a, &cs);
-    r.client_sent = cs.total.bytes_sent;
-    if (r.client != CG_OK) {
-        cg_chan_free(a); /* unblocks the server */
-        a = NULL;
-    }
-    pthread_join(t, NULL);
-    r.server = sj.st;
-    r.serr = sj.err;
-    cg_chan_free(a);
-    cg_chan_free(b);
-    return r;
 }
 
 /* ---- Finding 2: the server decides the parameter set ------------------------------ */
@@ -101,9 +56,7 @@ static void test_insecure_preset_refused(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t prompt[2] = {1, 2};
     uint32_t out[1];
     cg_gen_request req = {.he_preset = "test2048", .use_cache = true, .prompt_len = 2, .new_tokens = 1};
@@ -133,20 +86,6 @@ static void test_insecure_preset_refused(void **state)
 
 /* ---- Finding 1: only the token reaches the client --------------------------------- */
 
-typedef struct noise_log {
-    size_t V, calls;
-    int64_t *noise; /* calls x V */
-} noise_log;
-
-static void keep_noise(void *ctx, size_t step, const int64_t *g, size_t n)
-{
-    noise_log *l = ctx;
-    (void)step;
-    assert_int_equal(n, l->V);
-    memcpy(l->noise + l->calls * n, g, n * sizeof *g);
-    l->calls++;
-}
-
 /* Sampling at T = 0.8, twice with the same prompt: the client's hook is
  * never called (it has no noise to give), the server's noise differs from
  * session to session, and with the test-only fixed seed the token is the
@@ -155,9 +94,8 @@ static void test_client_never_sees_noise(void **state)
 {
     (void)state;
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
     cg_error err = {0};
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const size_t V = fm->cfg.vocab_size;
     const uint32_t prompt[2] = {11, 12};
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2,
@@ -227,34 +165,6 @@ static void test_flood_bits_grow_with_the_session(void **state)
     assert_int_equal(gen_flood_bits(&full), 40 + (unsigned)ceil(0.5 * log2(m)));
     assert_true(gen_flood_bits(&full) >= 55 && gen_flood_bits(&full) <= 60);
     assert_true(gen_flood_bits(&one) < gen_flood_bits(&full));
-}
-
-/* The paper's context with t = 2^37 (the protocol's), and its keys. */
-typedef struct he_fixture {
-    cg_bfv_ctx *c;
-    cg_bfv_sk sk;
-    cg_bfv_pk pk;
-    cg_bfv_ksk rk;
-} he_fixture;
-
-static void he_setup(he_fixture *f)
-{
-    cg_error err = {0};
-    cg_bfv_spec spec;
-    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
-    spec.t = 1ull << 37;
-    *f = (he_fixture){0};
-    assert_int_equal(cg_bfv_ctx_new(&f->c, &spec, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen(f->c, &f->sk, &f->pk, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen_relin(f->c, &f->sk, &f->rk, &err), CG_OK);
-}
-
-static void he_teardown(he_fixture *f)
-{
-    cg_bfv_sk_free(&f->sk);
-    cg_bfv_pk_free(&f->pk);
-    cg_bfv_ksk_free(&f->rk);
-    cg_bfv_ctx_free(f->c);
 }
 
 /* A fresh encryption of small values at the first 64 coefficients. */
@@ -515,8 +425,7 @@ static void test_block_floor_and_working_memory(void **state)
     /* end to end: a block of 2 is refused; a budget the cache fits but the
      * working memory does not is refused, naming both */
     cg_gpt2 *m = tiny_model();
-    cg_fixed_model *fm = NULL;
-    assert_int_equal(cg_fixed_model_new(&fm, m, cg_fixed_default(), &err), CG_OK);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     const uint32_t prompt[2] = {1, 2};
     uint32_t out[1];
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = 2, .new_tokens = 1,

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "proto/kv_cache.h"
+#include "proto/he_fixture.h"
 
 #define L_BITS 37
 #define MASK ((1ull << L_BITS) - 1)
@@ -181,33 +182,6 @@ static void test_values_layout_products(void **state)
 }
 
 /* ---- The container with ciphertexts ------------------------------------------ */
-
-typedef struct he_fixture {
-    cg_bfv_ctx *c;
-    cg_bfv_sk sk;
-    cg_bfv_pk pk;
-    cg_bfv_ksk rk;
-} he_fixture;
-
-static void he_setup(he_fixture *f)
-{
-    cg_error err = {0};
-    cg_bfv_spec spec;
-    memset(f, 0, sizeof *f);
-    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
-    spec.t = 1ull << L_BITS;
-    assert_int_equal(cg_bfv_ctx_new(&f->c, &spec, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen(f->c, &f->sk, &f->pk, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen_relin(f->c, &f->sk, &f->rk, &err), CG_OK);
-}
-
-static void he_teardown(he_fixture *f)
-{
-    cg_bfv_sk_free(&f->sk);
-    cg_bfv_pk_free(&f->pk);
-    cg_bfv_ksk_free(&f->rk);
-    cg_bfv_ctx_free(f->c);
-}
 
 static void encrypt_coeffs(he_fixture *f, const uint64_t *co, cg_bfv_ct *ct)
 {

@@ -18,36 +18,11 @@
 #include <cmocka.h>
 
 #include "proto/kv_split.h"
+#include "proto/he_fixture.h"
 #include "proto/proto_internal.h"
 
 enum { L = 37, DH = 64 };
 static const uint64_t MASK = (1ull << L) - 1;
-
-typedef struct fx {
-    cg_bfv_ctx *c;
-    cg_bfv_sk sk;
-    cg_bfv_pk pk;
-    size_t n;
-} fx;
-
-static void fx_setup(fx *f)
-{
-    cg_error err = {0};
-    cg_bfv_spec spec;
-    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
-    spec.t = 1ull << L;
-    *f = (fx){0};
-    assert_int_equal(cg_bfv_ctx_new(&f->c, &spec, &err), CG_OK);
-    assert_int_equal(cg_bfv_keygen(f->c, &f->sk, &f->pk, &err), CG_OK);
-    f->n = cg_bfv_n(f->c);
-}
-
-static void fx_teardown(fx *f)
-{
-    cg_bfv_sk_free(&f->sk);
-    cg_bfv_pk_free(&f->pk);
-    cg_bfv_ctx_free(f->c);
-}
 
 /* A fixed xorshift stream: uniform shares mod 2^l, reproducible. */
 static uint64_t next(uint64_t *x)
@@ -57,7 +32,7 @@ static uint64_t next(uint64_t *x)
 }
 
 /* Enc(co) in NTT form, as the client's appends arrive at the server. */
-static void encrypt_layout(const fx *f, const uint64_t *co, cg_bfv_ct *ct)
+static void encrypt_layout(const he_fixture *f, const uint64_t *co, cg_bfv_ct *ct)
 {
     cg_error err = {0};
     cg_bfv_plain pt = {0};
@@ -67,11 +42,45 @@ static void encrypt_layout(const fx *f, const uint64_t *co, cg_bfv_ct *ct)
     cg_bfv_plain_free(&pt);
 }
 
+/* The operands of a split product from a query (block SIZE_MAX) or from
+ * block `block` of probabilities over len positions: the client's share
+ * laid out and encrypted into *ct, the server's laid out and encoded into
+ * *pt; co is scratch. */
+static void split_operands(const he_fixture *f, const kv_layout *g, size_t block, size_t len,
+                           const uint64_t *client, const uint64_t *server, uint64_t *co, kv_scratch *ksc,
+                           cg_bfv_ct *ct, cg_bfv_plain_ntt *pt)
+{
+    cg_error err = {0};
+    if (block == SIZE_MAX) kv_layout_query(g, client, co);
+    else kv_layout_probs(g, block, client, len, co);
+    encrypt_layout(f, co, ct);
+    if (block == SIZE_MAX) kv_layout_query(g, server, co);
+    else kv_layout_probs(g, block, server, len, co);
+    assert_int_equal(kv_split_encode(f->c, L, co, &ksc->pt, pt, &err), CG_OK);
+}
+
+/* Three coefficient buffers of the ring: a layout, and the client's and
+ * the server's shares of a returned product. */
+static void ring_buffers(size_t n, uint64_t **co, uint64_t **dec, uint64_t **srv)
+{
+    *co = calloc(n, sizeof **co), *dec = calloc(n, sizeof **dec), *srv = calloc(n, sizeof **srv);
+    assert_non_null(*co);
+    assert_non_null(*dec);
+    assert_non_null(*srv);
+}
+
+static void ring_buffers_free(uint64_t *co, uint64_t *dec, uint64_t *srv)
+{
+    free(co);
+    free(dec);
+    free(srv);
+}
+
 /* The server's HE -> share on one returned product: the client's decryption
  * plus the server's share r equals the unflooded product at every
  * coefficient; the mask changes (nearly) every coefficient; the noise sits
  * `bits` above the product's estimate. dec gets the client's share. */
-static void flood_check(const fx *f, cg_bfv_ct *ct, unsigned bits, uint64_t *dec, uint64_t *server)
+static void flood_check(const he_fixture *f, cg_bfv_ct *ct, unsigned bits, uint64_t *dec, uint64_t *server)
 {
     cg_error err = {0};
     cg_bfv_plain want = {0}, got = {0}, r = {0};
@@ -108,8 +117,8 @@ static void flood_check(const fx *f, cg_bfv_ct *ct, unsigned bits, uint64_t *dec
 static void test_split_products_exact_and_masked(void **state)
 {
     (void)state;
-    fx f;
-    fx_setup(&f);
+    he_fixture f;
+    he_setup(&f);
     cg_error err = {0};
     enum { B = 16, LEN = 40, NB = 3 };
     kv_layout g;
@@ -121,10 +130,8 @@ static void test_split_products_exact_and_masked(void **state)
     assert_int_equal(kv_shares_init(&ks, &g, 1, 1, NB, &err), CG_OK);
     uint64_t x = 88172645463325252ull;
     uint64_t K[LEN][DH], V[LEN][DH], q[DH], qc[DH], qs[DH], p[LEN], pc[LEN], ps[LEN];
-    uint64_t *co = calloc(f.n, sizeof *co), *dec = calloc(f.n, sizeof *dec), *srv = calloc(f.n, sizeof *srv);
-    assert_non_null(co);
-    assert_non_null(dec);
-    assert_non_null(srv);
+    uint64_t *co, *dec, *srv;
+    ring_buffers(f.n, &co, &dec, &srv);
     for (size_t pos = 0; pos < LEN; pos++)
         for (int kind = 0; kind < 2; kind++) {
             uint64_t c[DH], s[DH];
@@ -148,14 +155,10 @@ static void test_split_products_exact_and_masked(void **state)
     /* scores: Enc(q_c) x K_s + Enc(K_c) x q_s per block, then local terms */
     uint64_t sc_c[LEN] = {0}, sc_s[LEN] = {0};
     cg_bfv_ct qct = {0};
-    memset(co, 0, f.n * sizeof *co);
-    kv_layout_query(&g, qc, co);
-    encrypt_layout(&f, co, &qct);
     cg_bfv_plain_ntt qs_pt = {0};
     kv_scratch ksc;
     assert_int_equal(kv_scratch_init(&ksc, f.c, NB, &err), CG_OK);
-    kv_layout_query(&g, qs, co);
-    assert_int_equal(kv_split_encode(f.c, L, co, &ksc.pt, &qs_pt, &err), CG_OK);
+    split_operands(&f, &g, SIZE_MAX, DH, qc, qs, co, &ksc, &qct, &qs_pt);
     for (size_t b = 0; b < NB; b++) {
         const cg_bfv_plain_ntt *ks_pt = NULL;
         cg_bfv_ct out = {0};
@@ -179,10 +182,7 @@ static void test_split_products_exact_and_masked(void **state)
     cg_bfv_plain_ntt ps_pt[NB] = {0};
     const cg_bfv_plain_ntt *vs_pt[NB] = {0};
     for (size_t b = 0; b < NB; b++) {
-        kv_layout_probs(&g, b, pc, LEN, co);
-        encrypt_layout(&f, co, &pct[b]);
-        kv_layout_probs(&g, b, ps, LEN, co);
-        assert_int_equal(kv_split_encode(f.c, L, co, &ksc.pt, &ps_pt[b], &err), CG_OK);
+        split_operands(&f, &g, b, LEN, pc, ps, co, &ksc, &pct[b], &ps_pt[b]);
         assert_int_equal(kv_split_block_plain(&ks, f.c, L, KV_VALUE, 0, 0, b, &ksc, &vs_pt[b], &err), CG_OK);
     }
     cg_bfv_ct out = {0};
@@ -230,10 +230,8 @@ static void test_split_products_exact_and_masked(void **state)
     assert_int_equal(kc.bytes, 0);
     assert_null(kc.blk[0]);
     kv_cache_free(&cache);
-    free(co);
-    free(dec);
-    free(srv);
-    fx_teardown(&f);
+    ring_buffers_free(co, dec, srv);
+    he_teardown(&f);
 }
 
 /* GPT-2 base at L = 1024, split: the session's flood bits count exactly the
@@ -262,18 +260,16 @@ static void test_split_flood_fits_at_1024(void **state)
     const unsigned bits = gen_flood_bits(&s);
     fprintf(stderr, "split at L = 1024: %llu returned ciphertexts, %u flood bits (ctct: %llu, %u)\n",
             (unsigned long long)split_cts, bits, (unsigned long long)ctct_cts, gen_flood_bits(&c));
-    fx f;
-    fx_setup(&f);
+    he_fixture f;
+    he_setup(&f);
     kv_layout g;
     assert_int_equal(kv_layout_init(&g, f.n, DH, 0, &err), CG_OK);
     enum { NB = 8 };
     kv_cache cache;
     assert_int_equal(kv_cache_init(&cache, &g, 1, 1, NB, &err), CG_OK);
     uint64_t x = 0x9e3779b97f4a7c15ull;
-    uint64_t *co = calloc(f.n, sizeof *co), *dec = calloc(f.n, sizeof *dec), *srv = calloc(f.n, sizeof *srv);
-    assert_non_null(co);
-    assert_non_null(dec);
-    assert_non_null(srv);
+    uint64_t *co, *dec, *srv;
+    ring_buffers(f.n, &co, &dec, &srv);
     cg_bfv_ct pct[NB] = {0};
     cg_bfv_plain_ntt ps_pt[NB] = {0}, vs_pt[NB] = {0};
     const cg_bfv_plain_ntt *vs_ptr[NB];
@@ -303,10 +299,8 @@ static void test_split_flood_fits_at_1024(void **state)
     kv_scratch_free(&ksc);
     cg_bfv_ct_free(&out);
     kv_cache_free(&cache);
-    free(co);
-    free(dec);
-    free(srv);
-    fx_teardown(&f);
+    ring_buffers_free(co, dec, srv);
+    he_teardown(&f);
 }
 
 int main(void)
