@@ -36,6 +36,12 @@ static inline void xor_row(uint64_t acc[2], const uint8_t *src)
     acc[1] ^= x[1];
 }
 
+/* All ones when j < split, else 0, computed without a branch. */
+static inline uint32_t low_mask(uint32_t j, uint32_t split)
+{
+    return (uint32_t)(((uint64_t)j - split) >> 32);
+}
+
 /* The code's columns of rows i0 .. i0 + cnt - 1 (i0 even) into idx. */
 static void code_cols(const ot_aes_key *key, size_t k, size_t i0, size_t cnt, uint32_t *idx)
 {
@@ -100,7 +106,6 @@ void fe_lpn_free(fe_lpn_work *l)
 
 void fe_lpn_add(fe_lpn_work *l, uint8_t *rows, size_t i0, size_t cnt)
 {
-    static const uint8_t zero[16] = {0};
     const uint8_t *base = l->base;
     const uint32_t split = (uint32_t)l->split;
     uint32_t idx[LPN_BATCH * FE_D + 4];
@@ -112,22 +117,26 @@ void fe_lpn_add(fe_lpn_work *l, uint8_t *rows, size_t i0, size_t cnt)
         size_t nc = 0;
         uint8_t *cn = l->cnt + l->wn + s;
         for (size_t i = 0; i < bc; i++) {
-            /* Columns at or above split read a zero row now (no branch:
-             * the halves fall at random) and go to the list. */
+            /* Columns at or above split go to the list; now they read
+             * row 0 (in L1) and add nothing. No branch: the halves fall at
+             * random and mispredictions cost more than the reads. */
             if (i + LPN_AHEAD < bc)
                 for (int d = 0; d < FE_D; d++) {
                     uint32_t j = idx[(i + LPN_AHEAD) * FE_D + d];
-                    __builtin_prefetch(j < split ? base + 16 * (size_t)j : zero);
+                    __builtin_prefetch(base + 16 * (size_t)(j & low_mask(j, split)));
                 }
             uint64_t acc[2];
             uint8_t *r = rows + 16 * (s + i);
             memcpy(acc, r, 16);
             size_t c0 = nc;
             for (int d = 0; d < FE_D; d++) {
-                uint32_t j = idx[i * FE_D + d];
-                xor_row(acc, j < split ? base + 16 * (size_t)j : zero);
+                uint32_t j = idx[i * FE_D + d], m = low_mask(j, split);
+                uint64_t x[2], m64 = (uint64_t)(int64_t)(int32_t)m;
+                memcpy(x, base + 16 * (size_t)(j & m), 16);
+                acc[0] ^= x[0] & m64;
+                acc[1] ^= x[1] & m64;
                 cols[nc] = j;
-                nc += j >= split;
+                nc += 1u - (m & 1u); /* 1 when listed */
             }
             memcpy(r, acc, 16);
             cn[i] = (uint8_t)(nc - c0);
