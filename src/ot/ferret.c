@@ -33,6 +33,8 @@ void ot_ferret_free(struct ot_ferret *fe)
     cg_free(fe->base_b);
     cg_free(fe->stock);
     cg_free(fe->stock_b);
+    if (fe->lpn) fe_lpn_free(fe->lpn);
+    cg_free(fe->lpn);
     cg_free(fe);
 }
 
@@ -114,13 +116,23 @@ static cg_status trees_and_lpn(cg_ot *ot, const fe_params *p, uint8_t *out, cg_e
     wtrees -= wtrees % group;
     const uint8_t *tree = fe->base + 16 * p->k, *tree_b = recv ? fe->base_b + p->k : NULL;
     uint8_t *msg = cg_alloc(per * wtrees);
-    fe_lpn_work lpn;
-    cg_status st = fe_lpn_init(&lpn, p, fe->base, p->k / 2, err);
-    if (st != CG_OK) {
-        cg_free(msg);
-        return st;
+    cg_status st = CG_OK;
+    if (fe->lpn && fe->lpn->p != p) {
+        fe_lpn_free(fe->lpn);
+        cg_free(fe->lpn);
+        fe->lpn = NULL;
     }
-    if (!msg) st = cg_error_set(err, CG_ERR_NOMEM, "Ferret: out of memory");
+    if (!fe->lpn && (fe->lpn = cg_alloc(sizeof *fe->lpn)) != NULL &&
+        (st = fe_lpn_init(fe->lpn, p, fe->base, p->k / 2, err)) != CG_OK) {
+        cg_free(fe->lpn);
+        fe->lpn = NULL;
+    }
+    if (st == CG_OK && (!msg || !fe->lpn)) st = cg_error_set(err, CG_ERR_NOMEM, "Ferret: out of memory");
+    fe_lpn_work *lpn = fe->lpn;
+    if (lpn) { /* the base moves when it grows; a failed refill left a window */
+        lpn->base = fe->base;
+        lpn->wn = lpn->ncols = 0;
+    }
     fe_ggm g;
     fe_ggm_init(&g);
     cg_prg prg;
@@ -135,16 +147,15 @@ static cg_status trees_and_lpn(cg_ot *ot, const fe_params *p, uint8_t *out, cg_e
                 fe_ggm_recv(ot, &g, p, tree, tree_b, fe->tweak, b, nt, m, rows);
             else
                 fe_ggm_send(ot, &g, p, tree, fe->tweak, b, nt, &prg, rows, m);
-            fe_lpn_add(&lpn, rows, N * b, N * nt);
+            fe_lpn_add(lpn, rows, N * b, N * nt);
         }
         if (st == CG_OK && !recv) {
             st = cg_chan_send(ot->ch, msg, per * wn, err);
             if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
         }
-        if (st == CG_OK) fe_lpn_flush(&lpn, out + 16 * N * w0);
+        if (st == CG_OK) fe_lpn_flush(lpn, out + 16 * N * w0);
     }
     cg_prg_clear(&prg);
-    fe_lpn_free(&lpn);
     cg_free(msg);
     return st;
 }

@@ -54,6 +54,9 @@ struct ot_ferret {
     uint8_t *stock, *stock_b;
     size_t head, len, cap;
     uint64_t tweak; /* next tweak of the GGM level OTs */
+    /* The LPN's lists (ferret_lpn.c), kept from refill to refill: 10 MB
+     * allocated anew each time cost more in page faults than it saved. */
+    struct fe_lpn_work *lpn;
 };
 
 /* ---- ferret_ggm.c ----
