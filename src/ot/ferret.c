@@ -172,7 +172,11 @@ static cg_status refill(cg_ot *ot, cg_error *err)
         if (recv) memmove(fe->stock_b, fe->stock_b + fe->head, fe->len);
         fe->head = 0;
     }
-    if (!grow(&fe->stock, &fe->stock_b, &fe->cap, fe->len + p->n, fe->len, recv))
+    /* A quarter of slack: the left-over stock varies from refill to refill,
+     * and each regrowth of the 170 MB stock cost its pages' faults anew. */
+    size_t need = fe->len + p->n;
+    if (fe->cap < need) need += need / 4;
+    if (!grow(&fe->stock, &fe->stock_b, &fe->cap, need, fe->len, recv))
         return cg_error_set(err, CG_ERR_NOMEM, "Ferret: out of memory for %zu COTs", fe->len + p->n);
     uint8_t *out = fe->stock + 16 * fe->len, *ob = recv ? fe->stock_b + fe->len : NULL;
     /* A header as for every call: a refill out of step with the peer's
