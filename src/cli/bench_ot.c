@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/commands.h"
 #include "cli/machine.h"
@@ -27,12 +28,23 @@ typedef struct {
     uint8_t *choice;
     cg_status st;
     cg_error err;
+    double cpu_s; /* this party's thread CPU time in the last run */
 } bench_party;
+
+/* Thread CPU time: on a busy machine (both parties and other jobs sharing
+ * the cores) it tells each party's work apart from waiting for a core. */
+static double thread_cpu_s(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0) return 0;
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static void *party_main(void *arg)
 {
     bench_party *p = arg;
     bool snd = p->role == CG_OT_SENDER;
+    double c0 = thread_cpu_s();
     switch (p->op) {
     case OP_SETUP: p->st = cg_ot_new_kind(&p->ot, p->ch, p->role, p->otn, p->kind, &p->err); break;
     case OP_COT:
@@ -52,6 +64,7 @@ static void *party_main(void *arg)
                     : cg_otn_recv(p->ot, p->n, p->N, p->bits, p->choice, p->a, &p->err);
         break;
     }
+    p->cpu_s = thread_cpu_s() - c0;
     return NULL;
 }
 
@@ -88,6 +101,8 @@ typedef struct {
     /* Bits per OT of the timed COT (64-bit) and ROT (1-bit) batches: receiver
      * to sender (up) and back (down), Ferret's refills included. */
     double cot_bits_up, cot_bits_down, rot_bits_up, rot_bits_down;
+    /* CPU time per COT of the timed COT batch, each party's thread. */
+    double cot_cpu_ns_send, cot_cpu_ns_recv;
     cg_ot_stats send_stats; /* the sender's counters at the end */
 } results;
 
@@ -128,6 +143,8 @@ static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, cg
     cg_chan_reset_stats(cr);
     if ((dt = run_once(&s, &r, OP_COT)) < 0) goto out;
     res->cot_per_s = (double)n / dt;
+    res->cot_cpu_ns_send = 1e9 * s.cpu_s / (double)n;
+    res->cot_cpu_ns_recv = 1e9 * r.cpu_s / (double)n;
     cg_chan_stats st;
     cg_chan_get_stats(cr, &st);
     res->cot_bytes_per_ot = (double)(st.total.bytes_sent + st.total.bytes_received) / (double)n;
@@ -166,11 +183,12 @@ static void print_results(const char *name, const results *r, int last)
            "\"otn16_2bit_per_s\": %.0f, \"cot64_bytes_per_ot\": %.2f, "
            "\"cot64_bits_up_per_ot\": %.3f, \"cot64_bits_down_per_ot\": %.3f, "
            "\"rot1_bits_up_per_ot\": %.3f, \"rot1_bits_down_per_ot\": %.3f, "
+           "\"cot64_cpu_ns_per_ot_sender\": %.1f, \"cot64_cpu_ns_per_ot_receiver\": %.1f, "
            "\"sender\": {\"cots_used\": %llu, \"cots_made\": %llu, \"refills\": %llu, "
            "\"base_iknp\": %llu, \"refill_bytes\": %llu, \"refill_bits_per_cot_made\": %.3f}}%s\n",
            name, r->setup_ms, r->first_cot_ms, r->cot_per_s, r->rot_per_s, r->ot_per_s,
            r->otn16_per_s, r->cot_bytes_per_ot, r->cot_bits_up, r->cot_bits_down, r->rot_bits_up,
-           r->rot_bits_down, (unsigned long long)f->cots_used, (unsigned long long)f->cots_made,
+           r->rot_bits_down, r->cot_cpu_ns_send, r->cot_cpu_ns_recv, (unsigned long long)f->cots_used, (unsigned long long)f->cots_made,
            (unsigned long long)f->refills, (unsigned long long)f->base_iknp,
            (unsigned long long)f->refill_bytes,
            f->cots_made ? 8.0 * (double)f->refill_bytes / (double)f->cots_made : 0.0,

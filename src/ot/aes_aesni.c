@@ -224,3 +224,54 @@ void ot_kk_hash_aesni(const ot_aes_key *pi, const uint8_t *rows, const uint8_t *
         }
     }
 }
+
+/* One GGM level in place: parents nodes[0..m) become children nodes[0..2m),
+ * child 2j = AES_k0(p_j) ^ p_j and 2j + 1 = AES_k1(p_j) ^ p_j; sums[0..16)
+ * and sums[16..32) get the xor of the left and of the right children. The
+ * parents are taken from the top down (children 2j, 2j + 1 lie at or above
+ * parent j, so no unread parent is overwritten), four at a time: eight AES
+ * blocks in flight, as in the other loops here. */
+void ot_ggm_level_aesni(const ot_aes_key *k0, const ot_aes_key *k1, uint8_t *nodes, size_t m,
+                        uint8_t sums[32])
+{
+    const __m128i *r0 = (const __m128i *)k0->rk, *r1 = (const __m128i *)k1->rk;
+    __m128i sl = _mm_setzero_si128(), sr = _mm_setzero_si128();
+    size_t j = m;
+    while (j >= 4) {
+        j -= 4;
+        __m128i p[4], b[8];
+        #pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            p[i] = _mm_loadu_si128((const __m128i *)(nodes + 16 * (j + (size_t)i)));
+            b[2 * i] = _mm_xor_si128(p[i], r0[0]);
+            b[2 * i + 1] = _mm_xor_si128(p[i], r1[0]);
+        }
+        #pragma GCC unroll 16
+        for (int r = 1; r < 10; r++)
+            #pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                b[2 * i] = _mm_aesenc_si128(b[2 * i], r0[r]);
+                b[2 * i + 1] = _mm_aesenc_si128(b[2 * i + 1], r1[r]);
+            }
+        #pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            __m128i l = _mm_xor_si128(_mm_aesenclast_si128(b[2 * i], r0[10]), p[i]);
+            __m128i rt = _mm_xor_si128(_mm_aesenclast_si128(b[2 * i + 1], r1[10]), p[i]);
+            _mm_storeu_si128((__m128i *)(nodes + 32 * (j + (size_t)i)), l);
+            _mm_storeu_si128((__m128i *)(nodes + 32 * (j + (size_t)i) + 16), rt);
+            sl = _mm_xor_si128(sl, l);
+            sr = _mm_xor_si128(sr, rt);
+        }
+    }
+    while (j > 0) {
+        j--;
+        __m128i p = _mm_loadu_si128((const __m128i *)(nodes + 16 * j));
+        __m128i l = _mm_xor_si128(enc1(r0, p), p), rt = _mm_xor_si128(enc1(r1, p), p);
+        _mm_storeu_si128((__m128i *)(nodes + 32 * j), l);
+        _mm_storeu_si128((__m128i *)(nodes + 32 * j + 16), rt);
+        sl = _mm_xor_si128(sl, l);
+        sr = _mm_xor_si128(sr, rt);
+    }
+    _mm_storeu_si128((__m128i *)sums, sl);
+    _mm_storeu_si128((__m128i *)(sums + 16), sr);
+}

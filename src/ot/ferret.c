@@ -33,6 +33,8 @@ void ot_ferret_free(struct ot_ferret *fe)
     cg_free(fe->base_b);
     cg_free(fe->stock);
     cg_free(fe->stock_b);
+    if (fe->lpn) fe_lpn_free(fe->lpn);
+    cg_free(fe->lpn);
     cg_free(fe);
 }
 
@@ -98,6 +100,66 @@ static cg_status bootstrap(cg_ot *ot, const fe_params *p, cg_error *err)
     return ot_iknp_extend_recv(ot, m, false, &cs, boot_chunk, &c, err);
 }
 
+/* The refill's trees and LPN, window by window: the sender sends each
+ * window's tree messages as soon as they are made (the receiver starts on
+ * them while the sender goes on; the bytes are those of one message), and
+ * each group of trees goes through the LPN's first pass while its leaves
+ * are in cache (ferret_lpn.c). */
+static cg_status trees_and_lpn(cg_ot *ot, const fe_params *p, uint8_t *out, cg_error *err)
+{
+    struct ot_ferret *fe = ot->fe;
+    bool recv = ot->role == CG_OT_RECEIVER;
+    size_t N = (size_t)1 << p->h, per = 32 * (size_t)p->h + 16;
+    /* Trees per group (about 8192 rows, 128 kB) and per window. */
+    size_t group = N >= 8192 ? 1 : 8192 / N, wtrees = FE_WINDOW / N;
+    if (wtrees < group) wtrees = group;
+    wtrees -= wtrees % group;
+    const uint8_t *tree = fe->base + 16 * p->k, *tree_b = recv ? fe->base_b + p->k : NULL;
+    uint8_t *msg = cg_alloc(per * wtrees);
+    cg_status st = CG_OK;
+    if (fe->lpn && fe->lpn->p != p) {
+        fe_lpn_free(fe->lpn);
+        cg_free(fe->lpn);
+        fe->lpn = NULL;
+    }
+    if (!fe->lpn && (fe->lpn = cg_alloc(sizeof *fe->lpn)) != NULL &&
+        (st = fe_lpn_init(fe->lpn, p, fe->base, p->k / 2, err)) != CG_OK) {
+        cg_free(fe->lpn);
+        fe->lpn = NULL;
+    }
+    if (st == CG_OK && (!msg || !fe->lpn)) st = cg_error_set(err, CG_ERR_NOMEM, "Ferret: out of memory");
+    fe_lpn_work *lpn = fe->lpn;
+    if (lpn) { /* the base moves when it grows; a failed refill left a window */
+        lpn->base = fe->base;
+        lpn->wn = lpn->ncols = 0;
+    }
+    fe_ggm g;
+    fe_ggm_init(&g);
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    for (size_t w0 = 0; st == CG_OK && w0 < p->t; w0 += wtrees) {
+        size_t wn = p->t - w0 < wtrees ? p->t - w0 : wtrees;
+        if (recv) st = cg_chan_recv(ot->ch, msg, per * wn, err);
+        for (size_t b = w0; st == CG_OK && b < w0 + wn; b += group) {
+            size_t nt = w0 + wn - b < group ? w0 + wn - b : group;
+            uint8_t *rows = out + 16 * N * b, *m = msg + per * (b - w0);
+            if (recv)
+                fe_ggm_recv(ot, &g, p, tree, tree_b, fe->tweak, b, nt, m, rows);
+            else
+                fe_ggm_send(ot, &g, p, tree, fe->tweak, b, nt, &prg, rows, m);
+            fe_lpn_add(lpn, rows, N * b, N * nt);
+        }
+        if (st == CG_OK && !recv) {
+            st = cg_chan_send(ot->ch, msg, per * wn, err);
+            if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+        }
+        if (st == CG_OK) fe_lpn_flush(lpn, out + 16 * N * w0);
+    }
+    cg_prg_clear(&prg);
+    cg_free(msg);
+    return st;
+}
+
 /* One refill with the set fe->set: n new COTs at the end of the stock, the
  * last base-size of them kept as the next base. */
 static cg_status refill(cg_ot *ot, cg_error *err)
@@ -110,42 +172,33 @@ static cg_status refill(cg_ot *ot, cg_error *err)
         if (recv) memmove(fe->stock_b, fe->stock_b + fe->head, fe->len);
         fe->head = 0;
     }
-    if (!grow(&fe->stock, &fe->stock_b, &fe->cap, fe->len + p->n, fe->len, recv))
+    /* A quarter of slack: the left-over stock varies from refill to refill,
+     * and each regrowth of the 170 MB stock cost its pages' faults anew. */
+    size_t need = fe->len + p->n;
+    if (fe->cap < need) need += need / 4;
+    if (!grow(&fe->stock, &fe->stock_b, &fe->cap, need, fe->len, recv))
         return cg_error_set(err, CG_ERR_NOMEM, "Ferret: out of memory for %zu COTs", fe->len + p->n);
     uint8_t *out = fe->stock + 16 * fe->len, *ob = recv ? fe->stock_b + fe->len : NULL;
-    size_t msz = fe_msg_size(p);
-    uint8_t *msg = cg_alloc(msz);
-    if (!msg) return cg_error_set(err, CG_ERR_NOMEM, "Ferret: out of memory");
-    const uint8_t *tree = fe->base + 16 * p->k;
     /* A header as for every call: a refill out of step with the peer's
      * fails cleanly instead of reading other traffic as tree messages. */
     uint8_t hdr[16], want[16];
     memcpy(want, "cg-ferret", 8);
     memcpy(want + 8, &ot->stats.refills, 8);
-    cg_status st;
     if (!recv) {
-        st = fe_ggm_send(ot, p, tree, fe->tweak, out, msg, err);
-        if (st == CG_OK) st = cg_chan_send(ot->ch, want, 16, err);
-        if (st == CG_OK) st = cg_chan_send(ot->ch, msg, msz - 16, err);
-        if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+        CG_TRY(cg_chan_send(ot->ch, want, 16, err));
     } else {
-        st = cg_chan_recv(ot->ch, hdr, 16, err);
-        if (st == CG_OK && memcmp(hdr, want, 16) != 0)
-            st = cg_error_set(err, CG_ERR_FORMAT, "Ferret: refill %llu out of step with the peer",
-                              (unsigned long long)ot->stats.refills);
-        if (st == CG_OK) st = cg_chan_recv(ot->ch, msg, msz - 16, err);
-        if (st == CG_OK)
-            st = fe_ggm_recv(ot, p, tree, fe->base_b + p->k, fe->tweak, msg, out, ob, err);
+        CG_TRY(cg_chan_recv(ot->ch, hdr, 16, err));
+        if (memcmp(hdr, want, 16) != 0)
+            return cg_error_set(err, CG_ERR_FORMAT, "Ferret: refill %llu out of step with the peer",
+                                (unsigned long long)ot->stats.refills);
     }
-    cg_free(msg);
-    if (st != CG_OK) return st;
-    fe_lpn(p, out, NULL, fe->base, NULL);
+    CG_TRY(trees_and_lpn(ot, p, out, err));
     if (recv)
         for (size_t i = 0; i < p->n; i++) ob[i] = out[16 * i] & 1u;
     fe->tweak += p->t * p->h;
     ot->stats.refills++;
     ot->stats.cots_made += p->n;
-    ot->stats.refill_bytes += msz;
+    ot->stats.refill_bytes += fe_msg_size(p);
     /* The next set: the large one once this instance has used FE_SWITCH
      * COTs (both ends count alike); a small refill's output covers a large
      * base. */

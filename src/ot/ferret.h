@@ -54,24 +54,66 @@ struct ot_ferret {
     uint8_t *stock, *stock_b;
     size_t head, len, cap;
     uint64_t tweak; /* next tweak of the GGM level OTs */
+    /* The LPN's lists (ferret_lpn.c), kept from refill to refill: 10 MB
+     * allocated anew each time cost more in page faults than it saved. */
+    struct fe_lpn_work *lpn;
 };
 
-/* ---- ferret_ggm.c ---- */
-/* Sender: the t trees' leaves into v (n rows) from seeds drawn here, and the
- * message (t * (32 h + 16) bytes) into msg; base holds the h base COTs of
- * every tree (q rows). */
-cg_status fe_ggm_send(cg_ot *ot, const fe_params *p, const uint8_t *base, uint64_t tweak,
-                      uint8_t *v, uint8_t *msg, cg_error *err);
-/* Receiver: from the message and its base COTs (t rows, choice bytes),
- * w (n rows) and the noise e (n bytes, one 1 per block). */
-cg_status fe_ggm_recv(cg_ot *ot, const fe_params *p, const uint8_t *base, const uint8_t *base_b,
-                      uint64_t tweak, const uint8_t *msg, uint8_t *w, uint8_t *e, cg_error *err);
+/* ---- ferret_ggm.c ----
+ * Trees b0 .. b0 + nt - 1 of a refill: base holds the h base COTs of every
+ * tree of the refill (q rows on the sender, t rows and choice bytes on the
+ * receiver), v / w the trees' rows (tree b0's first), msg their messages
+ * (32 h + 16 bytes per tree, tree b0's first). Tweaks depend on the tree
+ * number only, so any split of a refill into calls gives the same bytes. */
+typedef struct fe_ggm {
+    ot_aes_key k0, k1;
+} fe_ggm;
+void fe_ggm_init(fe_ggm *g);
+/* Sender: fresh seeds from prg, the leaves (low bit cleared) into v. */
+void fe_ggm_send(cg_ot *ot, const fe_ggm *g, const fe_params *p, const uint8_t *base,
+                 uint64_t tweak, size_t b0, size_t nt, cg_prg *prg, uint8_t *v, uint8_t *msg);
+/* Receiver: every leaf of w, the punctured one being v's ^ Delta. */
+void fe_ggm_recv(cg_ot *ot, const fe_ggm *g, const fe_params *p, const uint8_t *base,
+                 const uint8_t *base_b, uint64_t tweak, size_t b0, size_t nt, const uint8_t *msg,
+                 uint8_t *w);
+/* A whole tree of 2^h leaves from its seed (nodes[0]), with the level sums
+ * into sums (32 bytes per level; may be NULL). */
+void fe_ggm_expand(const fe_ggm *g, unsigned h, uint8_t *nodes, uint8_t *sums);
 /* The refill's traffic: a 16-byte header and the trees' message. */
 static inline size_t fe_msg_size(const fe_params *p) { return 16 + p->t * (32 * (size_t)p->h + 16); }
-/* rows[i] ^= xor of FE_D base rows chosen by the public code (and, when b
- * is not NULL, b[i] ^= the same base choice bytes), for i < n. */
+
+/* ---- ferret_lpn.c ----
+ * rows[i] ^= xor of the FE_D base rows that the public code picks for row
+ * i (words 10 i .. 10 i + 9 of AES-CTR under a fixed key, each mapped to
+ * [0, k) by multiply-shift). fe_lpn is the plain form (the reference);
+ * fe_lpn_add / fe_lpn_flush compute the same in two passes over a window
+ * of rows: columns below `split` (half the table, which then stays in
+ * cache; two parties' whole tables did not) at once, the others listed and
+ * added by the flush, the second half then staying in cache. */
 void fe_lpn(const fe_params *p, uint8_t *rows, uint8_t *b, const uint8_t *base,
             const uint8_t *base_b);
+/* Rows per window: the lists hold at most FE_WINDOW * FE_D columns. */
+#define FE_WINDOW ((size_t)1 << 18)
+typedef struct fe_lpn_work {
+    const fe_params *p;
+    const uint8_t *base;
+    size_t split;
+    ot_aes_key key;
+    size_t w0, wn;   /* the window's first row, and rows added so far */
+    uint8_t *cnt;    /* per row of the window: its listed columns */
+    uint32_t *cols;  /* the listed columns, in row order */
+    size_t ncols;
+} fe_lpn_work;
+cg_status fe_lpn_init(fe_lpn_work *l, const fe_params *p, const uint8_t *base, size_t split,
+                      cg_error *err);
+void fe_lpn_free(fe_lpn_work *l);
+/* Rows i0 .. i0 + cnt - 1 (rows points to row i0): the first pass. Calls
+ * follow each other in row order, i0 even, at most FE_WINDOW rows between
+ * flushes. */
+void fe_lpn_add(fe_lpn_work *l, uint8_t *rows, size_t i0, size_t cnt);
+/* The second pass over every row added since the last flush (rows points
+ * to the first of them). */
+void fe_lpn_flush(fe_lpn_work *l, uint8_t *rows);
 
 /* ---- ferret.c ---- */
 cg_status ot_ferret_new(cg_ot *ot, cg_error *err);

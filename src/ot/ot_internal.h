@@ -46,6 +46,12 @@ void ot_tccr_tweaks_aesni(const ot_aes_key *pi, const uint8_t *x, const uint64_t
 void ot_kk_hash_aesni(const ot_aes_key *pi, const uint8_t *rows, const uint8_t *offs,
                       size_t noffs, size_t n, uint64_t tweak_lo, uint64_t tweak_hi, uint64_t *out);
 
+/* One GGM tree level in place (ferret_ggm.c): parents nodes[0..m) become
+ * children nodes[0..2m), child 2j + c = AES_kc(p_j) ^ p_j; sums gets the
+ * xor of the left children, then of the right ones. */
+void ot_ggm_level_aesni(const ot_aes_key *k0, const ot_aes_key *k1, uint8_t *nodes, size_t m,
+                        uint8_t sums[32]);
+
 /* ---- VAES on 512-bit vectors (aes_avx512.c): same results as the AES-NI
  * functions above. Available when the CPU has AVX-512F and VAES and CG_SIMD
  * does not force a narrower path (ot_vaes_available, in iknp.c: a file built
