@@ -351,6 +351,49 @@ static void test_poly_add_sub_avx2_match_portable(void **state)
     assert_memory_equal(a, r1, sizeof a);
 }
 
+/* The AVX2 two-polynomial multiply-accumulate equals the portable one
+ * (and a 128-bit sum) for 44- and 49-bit primes, residues up to q - 1, a
+ * length that is no multiple of four or of the pass, and outputs written
+ * over the first input. */
+static void test_poly_mac2_avx2_matches_portable(void **state)
+{
+    (void)state;
+    if (!cg_poly_avx2_available()) skip();
+    enum { N = 1030, K = 70 };
+    static uint64_t a[2 * K][N], b[K][N], r0[N], r1[N], s0[N], s1[N];
+    const unsigned bits[2] = {44, 49};
+    for (int t = 0; t < 2; t++) {
+        uint64_t q;
+        cg_modulus m;
+        assert_int_equal(cg_primes_ntt(bits[t], 1024, 1, NULL, 0, &q, NULL), CG_OK);
+        cg_modulus_init(&m, q, NULL);
+        assert_true(cg_poly_mac2_max_terms(&m) >= K);
+        const uint64_t *p0[K], *p1[K], *pb[K];
+        for (size_t i = 0; i < K; i++) {
+            for (size_t x = 0; x < N; x++) {
+                a[i][x] = x % 5 == 0 ? q - 1 : rnd() % q;
+                a[K + i][x] = rnd() % q;
+                b[i][x] = x % 3 == 0 ? q - 1 : rnd() % q;
+            }
+            p0[i] = a[i], p1[i] = a[K + i], pb[i] = b[i];
+        }
+        for (size_t k = 1; k <= K; k += K - 1) {
+            cg_poly_mac2(&m, N, k, p0, p1, pb, r0, r1);
+            cg_poly_mac2_avx2(&m, N, k, p0, p1, pb, s0, s1);
+            assert_memory_equal(r0, s0, sizeof r0);
+            assert_memory_equal(r1, s1, sizeof r1);
+            for (size_t x = 0; x < N; x += 97) {
+                cg_u128 e = 0;
+                for (size_t i = 0; i < k; i++) e = (e + (cg_u128)a[i][x] * b[i][x]) % q;
+                assert_true(r0[x] == (uint64_t)e);
+            }
+        }
+        cg_poly_mac2_avx2(&m, N, K, p0, p1, pb, a[0], a[K]); /* over the first input */
+        assert_memory_equal(a[0], r0, sizeof r0);
+        assert_memory_equal(a[K], r1, sizeof r1);
+    }
+}
+
 static void test_samplers(void **state)
 {
     (void)state;
@@ -448,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_poly_ops_and_automorphisms),
         cmocka_unit_test(test_samplers),
         cmocka_unit_test(test_poly_add_sub_avx2_match_portable),
+        cmocka_unit_test(test_poly_mac2_avx2_matches_portable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
