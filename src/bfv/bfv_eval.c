@@ -178,7 +178,9 @@ cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_
 {
     if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
     if (level < 1 || level > c->nq) return cg_error_set(err, CG_ERR_ARG, "level %zu", level);
-    uint64_t *d = cg_alloc(level * c->n * sizeof(uint64_t));
+    /* a buffer of this level is reused (encoding blocks on the fly would
+     * otherwise map and page-fault a fresh one per block) */
+    uint64_t *d = out->data && out->level == level ? out->data : cg_alloc(level * c->n * sizeof(uint64_t));
     if (!d) return cg_error_set(err, CG_ERR_NOMEM, "plaintext");
     bfv_lift_plain(c, pt->coeffs, level, d);
     uint64_t maxabs = 0;
@@ -188,7 +190,7 @@ cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_
         if (a > maxabs) maxabs = a;
     }
     cg_poly_ntt(c->ntt, level, d, c->nthreads);
-    cg_bfv_plain_ntt_free(out);
+    if (out->data != d) cg_bfv_plain_ntt_free(out);
     out->data = d;
     out->level = level;
     out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
