@@ -56,16 +56,19 @@ static size_t rows_in_block(const linear_job *j, size_t c)
 }
 
 /* Output row o of a block, for row t of the group, sits at coefficient
- * t S + o n_i + n_i - 1. */
+ * t S + o n_i + n_i - 1. The server adds the bias to its share (the same
+ * sum as adding it under encryption, without a plaintext NTT per block). */
 static void take_outputs(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
 {
-    (void)s;
     linear_job *j = ctx;
     const size_t g = i / j->p.cout, c = i % j->p.cout;
+    const int64_t *b = s->party == CG_SERVER ? j->m.b : NULL;
     for (size_t t = 0; t < rows_in_group(j, g); t++)
-        for (size_t o = 0; o < rows_in_block(j, c); o++)
+        for (size_t o = 0; o < rows_in_block(j, c); o++) {
+            const uint64_t v = share[gen_out_coeff(&j->p, t, o)];
             j->y[(g * j->p.mi + t) * j->m.out + c * j->p.no + o] =
-                share[gen_out_coeff(&j->p, t, o)];
+                b ? (v + (uint64_t)b[c * j->p.no + o]) & s->mask : v;
+        }
 }
 
 static cg_status linear_client(gen_sess *s, linear_job *j, cg_error *err)
@@ -86,34 +89,24 @@ static cg_status to_ntt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
 }
 
 /* Output block c of group g: fused products over the chunks with the
- * blocks wp[0..cin), then the bias at the output coefficients. */
+ * blocks wp[0..cin) (the bias joins the server's share, take_outputs). */
 static cg_status block_product(gen_sess *s, linear_job *j, size_t g, size_t c,
                                const cg_bfv_plain_ntt *wp, cg_error *err)
 {
+    enum { STACK = 64 };
     const size_t cin = j->p.cin;
-    cg_bfv_ct *oc = &j->outs[g * j->p.cout + c];
-    const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
-    const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
-    /* the bias plaintext only when there is a bias */
-    int64_t *co = j->m.b ? cg_calloc(s->N, sizeof *co) : NULL;
-    cg_bfv_plain pt = {0};
-    cg_status st = inp && wpp && (co || !j->m.b) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    const cg_bfv_ct *inp_s[STACK];
+    const cg_bfv_plain_ntt *wpp_s[STACK];
+    const cg_bfv_ct **inp = cin <= STACK ? inp_s : cg_calloc(cin, sizeof *inp);
+    const cg_bfv_plain_ntt **wpp = cin <= STACK ? wpp_s : cg_calloc(cin, sizeof *wpp);
+    cg_status st = inp && wpp ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     for (size_t a = 0; st == CG_OK && a < cin; a++) {
         inp[a] = &j->ins[g * cin + a];
         wpp[a] = &wp[a];
     }
-    if (st == CG_OK) st = cg_bfv_mac_plain(s->he, inp, wpp, cin, oc, err);
-    if (st == CG_OK && j->m.b) {
-        for (size_t t = 0; t < rows_in_group(j, g); t++)
-            for (size_t o = 0; o < rows_in_block(j, c); o++)
-                co[gen_out_coeff(&j->p, t, o)] = j->m.b[c * j->p.no + o];
-        st = cg_bfv_encode_coeff(s->he, co, s->N, &pt, err);
-        if (st == CG_OK) st = cg_bfv_add_plain(s->he, oc, &pt, err);
-    }
-    cg_free(inp);
-    cg_free(wpp);
-    cg_free(co);
-    cg_bfv_plain_free(&pt);
+    if (st == CG_OK) st = cg_bfv_mac_plain(s->he, inp, wpp, cin, &j->outs[g * j->p.cout + c], err);
+    if (inp != inp_s) cg_free(inp);
+    if (wpp != wpp_s) cg_free(wpp);
     return st;
 }
 

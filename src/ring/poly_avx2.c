@@ -45,9 +45,9 @@ void cg_poly_sub_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t
     }
 }
 
-/* Slots per pass: 16 vectors of 4; the six lane sums per vector (3 KB)
- * stay in L1 while every input streams its 512 bytes of the pass. */
-#define MAC2_CHUNK 64
+/* Slots per pass: 32 vectors of 4; the six lane sums per vector (6 KB)
+ * stay in L1 while every input streams its 1 KB of the pass. */
+#define MAC2_CHUNK 128
 
 /* Each residue (< q < 2^bits) splits into s = ceil(bits / 2) low bits and
  * the rest, so vpmuludq's 32-bit lanes hold the halves; the three partial
