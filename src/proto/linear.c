@@ -15,7 +15,7 @@
 /* Encoding windows (a row block's cin plaintexts) kept across row blocks:
  * one per thread at a time, claimed with a flag, so the on-the-fly encoding
  * reuses its buffers instead of mapping fresh ones per block. */
-#define LINEAR_WINDOWS 64
+#define LINEAR_WINDOWS 256 /* CG_MAX_THREADS: one per worker */
 typedef struct window_set {
     atomic_int busy;
     cg_bfv_plain_ntt *pts; /* cin, or NULL until first used */
