@@ -209,6 +209,18 @@ void cg_poly_add_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t
 void cg_poly_sub_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                       const uint64_t *b, uint64_t *out);
 bool cg_poly_avx2_available(void);
+/* Two polynomials' multiply-accumulate over k inputs, one prime row (NTT
+ * form, residues in [0, q)): o0[x] = sum_i a0[i][x] b[i][x] mod q and o1
+ * likewise with a1, x < n. The AVX2 form (32-bit partial products) needs
+ * q < 2^50 and k <= cg_poly_mac2_max_terms(m); the outputs may alias an
+ * input (each pass writes its slots after reading them). Bit-identical to
+ * cg_poly_mac2. */
+size_t cg_poly_mac2_max_terms(const cg_modulus *m);
+void cg_poly_mac2(const cg_modulus *m, size_t n, size_t k, const uint64_t *const *a0,
+                  const uint64_t *const *a1, const uint64_t *const *b, uint64_t *o0, uint64_t *o1);
+void cg_poly_mac2_avx2(const cg_modulus *m, size_t n, size_t k, const uint64_t *const *a0,
+                       const uint64_t *const *a1, const uint64_t *const *b, uint64_t *o0,
+                       uint64_t *o1);
 /* Pointwise product (NTT form; entries of a and b in [0, q)). */
 void cg_poly_mul(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                  const uint64_t *b, uint64_t *out);

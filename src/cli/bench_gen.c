@@ -80,13 +80,16 @@ static const cg_gen_part block_parts[] = {CG_PART_LAYERNORM, CG_PART_QKV,     CG
                                           CG_PART_MLP_DOWN,  CG_PART_REFRESH};
 #define NBLOCK (sizeof block_parts / sizeof block_parts[0])
 
-/* The parts of one block as a JSON object: {part: {seconds, bytes each way,
- * rounds}} from the client's report (sent = client to server). */
-static void print_parts(const cg_gen_step_report *c, double per)
+static const cg_gen_part outside_parts[] = {CG_PART_EMBEDDING, CG_PART_FINAL_NORM, CG_PART_LM_HEAD,
+                                            CG_PART_TOKEN};
+
+/* Parts as a JSON object: {part: {seconds, bytes each way, rounds}} from the
+ * client's report (sent = client to server). */
+static void print_part_list(const cg_gen_step_report *c, const cg_gen_part *parts, size_t np, double per)
 {
     printf("{");
-    for (size_t i = 0; i < NBLOCK; i++) {
-        const cg_gen_part p = block_parts[i];
+    for (size_t i = 0; i < np; i++) {
+        const cg_gen_part p = parts[i];
         printf("%s\"%s\": {\"seconds\": %.4f, \"bytes_client_to_server\": %.0f, "
                "\"bytes_server_to_client\": %.0f, \"rounds\": %.0f}",
                i ? ", " : "", cg_gen_part_name(p), c->seconds[p] * per, (double)c->bytes_sent[p] * per,
@@ -94,6 +97,8 @@ static void print_parts(const cg_gen_step_report *c, double per)
     }
     printf("}");
 }
+
+static void print_parts(const cg_gen_step_report *c, double per) { print_part_list(c, block_parts, NBLOCK, per); }
 
 /* Outside the block: embedding, final LayerNorm, head and token choice,
  * once per pass whatever the number of layers. */
@@ -176,7 +181,9 @@ static cg_status print_prefill(const cg_fixed_model *fm, const cg_gen_weights *w
            (unsigned long long)c.total_rounds, (long long)ru.ru_maxrss * 1024, outside_seconds(&c),
            blk * per, lin * per);
     print_parts(&c, per);
-    printf("}, \"rows_requested\": %u, \"first_token\": %u}", rows, c.token);
+    printf("}, \"outside_block_parts\": ");
+    print_part_list(&c, outside_parts, sizeof outside_parts / sizeof outside_parts[0], 1.0);
+    printf(", \"rows_requested\": %u, \"first_token\": %u}", rows, c.token);
     fflush(stdout);
     return CG_OK;
 }

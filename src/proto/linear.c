@@ -7,9 +7,19 @@
  *   server: adds its share, multiplies by the weight blocks (fused over the
  *           chunks), adds the bias, masks and floods -> client
  *   client: decrypts its share of the outputs. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "proto/proto_internal.h"
+
+/* Encoding windows (a row block's cin plaintexts) kept across row blocks:
+ * one per thread at a time, claimed with a flag, so the on-the-fly encoding
+ * reuses its buffers instead of mapping fresh ones per block. */
+#define LINEAR_WINDOWS 256 /* CG_MAX_THREADS: one per worker */
+typedef struct window_set {
+    atomic_int busy;
+    cg_bfv_plain_ntt *pts; /* cin, or NULL until first used */
+} window_set;
 
 typedef struct linear_job {
     gen_matrix m;
@@ -20,6 +30,7 @@ typedef struct linear_job {
     cg_bfv_ct *ins;    /* groups x cin: item i is group i / cin, chunk i % cin */
     cg_bfv_ct *outs;   /* groups x cout: item i is group i / cout, row block i % cout */
     const cg_bfv_plain_ntt *pre;    /* server: cin x cout pre-encoded blocks, or NULL */
+    window_set *windows;            /* server without pre: LINEAR_WINDOWS sets */
 } linear_job;
 
 static size_t rows_in_group(const linear_job *j, size_t g)
@@ -45,16 +56,19 @@ static size_t rows_in_block(const linear_job *j, size_t c)
 }
 
 /* Output row o of a block, for row t of the group, sits at coefficient
- * t S + o n_i + n_i - 1. */
+ * t S + o n_i + n_i - 1. The server adds the bias to its share (the same
+ * sum as adding it under encryption, without a plaintext NTT per block). */
 static void take_outputs(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
 {
-    (void)s;
     linear_job *j = ctx;
     const size_t g = i / j->p.cout, c = i % j->p.cout;
+    const int64_t *b = s->party == CG_SERVER ? j->m.b : NULL;
     for (size_t t = 0; t < rows_in_group(j, g); t++)
-        for (size_t o = 0; o < rows_in_block(j, c); o++)
+        for (size_t o = 0; o < rows_in_block(j, c); o++) {
+            const uint64_t v = share[gen_out_coeff(&j->p, t, o)];
             j->y[(g * j->p.mi + t) * j->m.out + c * j->p.no + o] =
-                share[gen_out_coeff(&j->p, t, o)];
+                b ? (v + (uint64_t)b[c * j->p.no + o]) & s->mask : v;
+        }
 }
 
 static cg_status linear_client(gen_sess *s, linear_job *j, cg_error *err)
@@ -75,34 +89,24 @@ static cg_status to_ntt_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
 }
 
 /* Output block c of group g: fused products over the chunks with the
- * blocks wp[0..cin), then the bias at the output coefficients. */
+ * blocks wp[0..cin) (the bias joins the server's share, take_outputs). */
 static cg_status block_product(gen_sess *s, linear_job *j, size_t g, size_t c,
                                const cg_bfv_plain_ntt *wp, cg_error *err)
 {
+    enum { STACK = 64 };
     const size_t cin = j->p.cin;
-    cg_bfv_ct *oc = &j->outs[g * j->p.cout + c];
-    const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
-    const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
-    /* the bias plaintext only when there is a bias */
-    int64_t *co = j->m.b ? cg_calloc(s->N, sizeof *co) : NULL;
-    cg_bfv_plain pt = {0};
-    cg_status st = inp && wpp && (co || !j->m.b) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    const cg_bfv_ct *inp_s[STACK];
+    const cg_bfv_plain_ntt *wpp_s[STACK];
+    const cg_bfv_ct **inp = cin <= STACK ? inp_s : cg_calloc(cin, sizeof *inp);
+    const cg_bfv_plain_ntt **wpp = cin <= STACK ? wpp_s : cg_calloc(cin, sizeof *wpp);
+    cg_status st = inp && wpp ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     for (size_t a = 0; st == CG_OK && a < cin; a++) {
         inp[a] = &j->ins[g * cin + a];
         wpp[a] = &wp[a];
     }
-    if (st == CG_OK) st = cg_bfv_mac_plain(s->he, inp, wpp, cin, oc, err);
-    if (st == CG_OK && j->m.b) {
-        for (size_t t = 0; t < rows_in_group(j, g); t++)
-            for (size_t o = 0; o < rows_in_block(j, c); o++)
-                co[gen_out_coeff(&j->p, t, o)] = j->m.b[c * j->p.no + o];
-        st = cg_bfv_encode_coeff(s->he, co, s->N, &pt, err);
-        if (st == CG_OK) st = cg_bfv_add_plain(s->he, oc, &pt, err);
-    }
-    cg_free(inp);
-    cg_free(wpp);
-    cg_free(co);
-    cg_bfv_plain_free(&pt);
+    if (st == CG_OK) st = cg_bfv_mac_plain(s->he, inp, wpp, cin, &j->outs[g * j->p.cout + c], err);
+    if (inp != inp_s) cg_free(inp);
+    if (wpp != wpp_s) cg_free(wpp);
     return st;
 }
 
@@ -123,18 +127,31 @@ static cg_status product_item(gen_sess *s, void *ctx, size_t c, cg_error *err)
 static cg_status row_block_item(gen_sess *s, void *ctx, size_t c, cg_error *err)
 {
     linear_job *j = ctx;
-    cg_bfv_plain_ntt *window = cg_calloc(j->p.cin, sizeof *window);
+    window_set *ws = NULL;
+    for (size_t k = 0; !ws && k < LINEAR_WINDOWS; k++)
+        if (atomic_exchange(&j->windows[k].busy, 1) == 0) ws = &j->windows[k];
+    if (!ws) return cg_error_set(err, CG_ERR_INTERNAL, "linear layer: no free encoding window");
+    if (!ws->pts) ws->pts = cg_calloc(j->p.cin, sizeof *ws->pts);
     int64_t *co = cg_alloc(s->N * sizeof *co);
     cg_bfv_plain pt = {0};
-    cg_status st = window && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    cg_status st = ws->pts && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     for (size_t a = 0; st == CG_OK && a < j->p.cin; a++)
-        st = gen_encode_block(s->he, &j->m, &j->p, a, c, co, &pt, &window[a], err);
-    for (size_t g = 0; st == CG_OK && g < j->groups; g++) st = block_product(s, j, g, c, window, err);
-    for (size_t a = 0; window && a < j->p.cin; a++) cg_bfv_plain_ntt_free(&window[a]);
-    cg_free(window);
+        st = gen_encode_block(s->he, &j->m, &j->p, a, c, co, &pt, &ws->pts[a], err);
+    for (size_t g = 0; st == CG_OK && g < j->groups; g++) st = block_product(s, j, g, c, ws->pts, err);
+    atomic_store(&ws->busy, 0);
     cg_free(co);
     cg_bfv_plain_free(&pt);
     return st;
+}
+
+static void windows_free(linear_job *j)
+{
+    for (size_t k = 0; j->windows && k < LINEAR_WINDOWS; k++) {
+        for (size_t a = 0; j->windows[k].pts && a < j->p.cin; a++) cg_bfv_plain_ntt_free(&j->windows[k].pts[a]);
+        cg_free(j->windows[k].pts);
+    }
+    cg_free(j->windows);
+    j->windows = NULL;
 }
 
 /* The server's share of x is added to the client's encryption (none for the
@@ -147,7 +164,14 @@ static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
     CG_TRY(gen_recv_cts(s, j->ins, n_in, err));
     if (j->x) CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
     CG_TRY(gen_parallel(s, n_in, to_ntt_item, j, err));
-    CG_TRY(gen_parallel(s, j->p.cout, j->pre ? product_item : row_block_item, j, err));
+    if (!j->pre) {
+        j->windows = cg_calloc(LINEAR_WINDOWS, sizeof *j->windows);
+        if (!j->windows) return cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+        for (size_t k = 0; k < LINEAR_WINDOWS; k++) atomic_init(&j->windows[k].busy, 0);
+    }
+    cg_status st = gen_parallel(s, j->p.cout, j->pre ? product_item : row_block_item, j, err);
+    windows_free(j);
+    CG_TRY(st);
     CG_TRY(gen_he_to_shares(s, n_out, j->outs, take_outputs, j, err));
     return gen_send_cts(s, j->outs, n_out, err);
 }

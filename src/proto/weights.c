@@ -134,8 +134,7 @@ cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_
                 m->w[(c * p->no + o) * m->stride_out + (a * p->ni + j) * m->stride_in];
     if (!pt->coeffs) CG_TRY(cg_bfv_plain_alloc(he, pt, err));
     CG_TRY(cg_bfv_encode_coeff(he, co, N, pt, err));
-    cg_bfv_plain_ntt_free(dst);
-    CG_TRY(cg_bfv_plain_to_ntt(he, pt, cg_bfv_nq(he), dst, err));
+    CG_TRY(cg_bfv_plain_to_ntt(he, pt, cg_bfv_nq(he), dst, err)); /* reuses dst's buffer */
     /* the public bound, not this block's largest weight: the products'
      * estimates (and the flooding and switching they decide) stay public */
     dst->norm_log2 = GEN_WEIGHT_BOUND_LOG2;

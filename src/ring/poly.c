@@ -91,6 +91,29 @@ void cg_poly_mac128(size_t len, const uint64_t *a, const uint64_t *b, cg_u128 *a
     for (size_t x = 0; x < len; x++) acc[x] += (cg_u128)a[x] * b[x];
 }
 
+size_t cg_poly_mac2_max_terms(const cg_modulus *m)
+{
+    if (m->bits >= 50) return 0;
+    /* the cross sum of k terms below 2^(2s+1) stays under 2^64 */
+    const unsigned s = (m->bits + 1) / 2;
+    return (size_t)1 << (63 - 2 * s);
+}
+
+void cg_poly_mac2(const cg_modulus *m, size_t n, size_t k, const uint64_t *const *a0,
+                  const uint64_t *const *a1, const uint64_t *const *b, uint64_t *o0, uint64_t *o1)
+{
+    for (size_t x = 0; x < n; x++) {
+        cg_u128 s0 = 0, s1 = 0;
+        for (size_t i = 0; i < k; i++) {
+            s0 += (cg_u128)a0[i][x] * b[i][x];
+            s1 += (cg_u128)a1[i][x] * b[i][x];
+            /* terms below 2^120 (q < 2^60): fold before 2^128 */
+            if ((i & 63) == 63) s0 = cg_mod_reduce128(s0, m), s1 = cg_mod_reduce128(s1, m);
+        }
+        o0[x] = cg_mod_reduce128(s0, m), o1[x] = cg_mod_reduce128(s1, m);
+    }
+}
+
 void cg_poly_reduce128(const cg_modulus *mods, size_t k, size_t n, const cg_u128 *acc,
                        uint64_t *out)
 {

@@ -191,6 +191,48 @@ static void test_mul_plain_and_mac(void **state)
     free(want);
 }
 
+/* More inputs than one block of the AVX2 kernel (blocks summed through a
+ * workspace), the result written over the first input: 300 products cycling
+ * over three pairs decrypt to 100 times their sum. */
+static void test_mac_many_inputs_aliased(void **state)
+{
+    fixture *f = *state;
+    enum { D = 3, K = 300 };
+    cg_bfv_ct cts[D], out = {0};
+    cg_bfv_plain_ntt pts[D];
+    const cg_bfv_ct *cp[K];
+    const cg_bfv_plain_ntt *pp[K];
+    int64_t *want = calloc(f->n, sizeof *want);
+    cg_error err = {0};
+    for (int k = 0; k < D; k++) {
+        int64_t *a = random_slots(f), *b = random_slots(f);
+        cts[k] = (cg_bfv_ct){0};
+        pts[k] = (cg_bfv_plain_ntt){0};
+        encrypt_vals(f, a, &cts[k], true);
+        assert_int_equal(cg_bfv_to_ntt(f->ctx, &cts[k], NULL), CG_OK);
+        cg_bfv_plain pb = {0};
+        cg_bfv_encode_batch(f->ctx, b, f->n, &pb, &err);
+        assert_int_equal(cg_bfv_plain_to_ntt(f->ctx, &pb, cg_bfv_nq(f->ctx), &pts[k], &err), CG_OK);
+        cg_bfv_plain_free(&pb);
+        for (size_t i = 0; i < f->n; i++)
+            want[i] = centred(f->t, want[i] + (int64_t)((__int128)a[i] * b[i] * (K / D) % (int64_t)f->t));
+        free(a);
+        free(b);
+    }
+    for (int k = 0; k < K; k++) cp[k] = &cts[k % D], pp[k] = &pts[k % D];
+    assert_int_equal(cg_bfv_ct_copy(f->ctx, &out, &cts[0], &err), CG_OK);
+    assert_int_equal(cg_bfv_mac_plain(f->ctx, cp, pp, K, &out, &err), CG_OK);
+    check_decrypts_to(f, &out, want);
+    assert_int_equal(cg_bfv_mac_plain(f->ctx, cp, pp, K, &cts[0], &err), CG_OK);
+    assert_memory_equal(cts[0].data, out.data, 2 * cg_bfv_nq(f->ctx) * f->n * sizeof(uint64_t));
+    for (int k = 0; k < D; k++) {
+        cg_bfv_ct_free(&cts[k]);
+        cg_bfv_plain_ntt_free(&pts[k]);
+    }
+    cg_bfv_ct_free(&out);
+    free(want);
+}
+
 static void test_rotations(void **state)
 {
     fixture *f = *state;
@@ -366,7 +408,7 @@ int main(void)
         cmocka_unit_test(test_parameters_and_security),
         cmocka_unit_test(test_encrypt_decrypt_and_encoders),
         cmocka_unit_test(test_add_sub_negate_plain_scalar),
-        cmocka_unit_test(test_mul_plain_and_mac),
+        cmocka_unit_test(test_mul_plain_and_mac), cmocka_unit_test(test_mac_many_inputs_aliased),
         cmocka_unit_test(test_rotations),
         cmocka_unit_test(test_multiply_relinearize),
         cmocka_unit_test(test_mod_switch_and_flooding),

@@ -393,69 +393,6 @@ static void test_rescale_row(void **state)
     }
 }
 
-/* The AVX2 limb multiply-accumulate gives the 128-bit path's residues, for
- * one product and for many (with a reduction in between, as mac_rows does),
- * 44- and 52-bit primes, entries up to q - 1, a tail. */
-static void test_mac26_matches_mac128(void **state)
-{
-    (void)state;
-    if (!cg_poly_avx2_available()) skip();
-    enum { N = 259, K = 300 };
-    static uint64_t a[K][N], b[K][N], acc26[3 * N], r1[N], r2[N];
-    static cg_u128 acc[N];
-    const unsigned bits[] = {44, 52};
-    for (size_t w = 0; w < 2; w++) {
-        uint64_t q;
-        cg_modulus m;
-        assert_int_equal(cg_primes_ntt(bits[w], 1024, 1, NULL, 0, &q, NULL), CG_OK);
-        cg_modulus_init(&m, q, NULL);
-        for (size_t i = 0; i < K; i++)
-            for (size_t x = 0; x < N; x++) {
-                a[i][x] = (i + x) % 5 == 0 ? q - 1 : rnd() % q;
-                b[i][x] = (i * x) % 7 == 0 ? q - 1 : rnd() % q;
-            }
-        for (size_t k = 1; k <= K; k += K - 1) {
-            memset(acc, 0, sizeof acc);
-            memset(acc26, 0, sizeof acc26);
-            for (size_t i = 0; i < k; i++) {
-                cg_poly_mac128(N, a[i], b[i], acc);
-                cg_poly_mac26_avx2(N, a[i], b[i], acc26);
-                if (i == 150) { /* a mid-way reduction of the limb rows */
-                    cg_poly_reduce26(&m, N, acc26, acc26);
-                    memset(acc26 + N, 0, 2 * N * sizeof(uint64_t));
-                }
-            }
-            cg_poly_reduce128(&m, 1, N, acc, r1);
-            cg_poly_reduce26(&m, N, acc26, r2);
-            assert_memory_equal(r1, r2, sizeof r1);
-        }
-    }
-}
-
-/* The AVX2 + FMA pointwise product equals the portable one: 30- to 50-bit
- * primes, the 60-bit fallback, edges 0, 1, q - 1, a tail. */
-static void test_poly_mul_fma(void **state)
-{
-    (void)state;
-    if (!cg_poly_fma_available()) skip();
-    enum { N = 4099 };
-    static uint64_t a[N], b[N], r1[N], r2[N];
-    const unsigned bits[] = {30, 36, 44, 49, 50, 60};
-    for (size_t w = 0; w < sizeof bits / sizeof bits[0]; w++) {
-        uint64_t q;
-        cg_modulus m;
-        assert_int_equal(cg_primes_ntt(bits[w], 1024, 1, NULL, 0, &q, NULL), CG_OK);
-        cg_modulus_init(&m, q, NULL);
-        for (size_t x = 0; x < N; x++) {
-            a[x] = x % 3 == 0 ? q - 1 - x % 5 : rnd() % q;
-            b[x] = x % 4 == 0 ? q - 1 : x % 17 == 0 ? x % 2 : rnd() % q;
-        }
-        cg_poly_mul(&m, 1, N, a, b, r1);
-        cg_poly_mul_avx2(&m, 1, N, a, b, r2);
-        assert_memory_equal(r1, r2, sizeof r1);
-    }
-}
-
 static void test_samplers(void **state)
 {
     (void)state;
@@ -554,8 +491,6 @@ int main(void)
         cmocka_unit_test(test_samplers),
         cmocka_unit_test(test_poly_add_sub_avx2_match_portable),
         cmocka_unit_test(test_rescale_row),
-        cmocka_unit_test(test_mac26_matches_mac128),
-        cmocka_unit_test(test_poly_mul_fma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

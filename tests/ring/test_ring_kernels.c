@@ -1,0 +1,135 @@
+/* The ring layer's AVX2 / FMA product kernels against the portable 128-bit
+ * paths and __int128 sums: the limb multiply-accumulate, the two-polynomial
+ * multiply-accumulate and the FMA pointwise product. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cryptogen/ring.h"
+
+static cg_prg prg;
+
+static uint64_t rnd(void) { return cg_prg_u64(&prg); }
+
+/* The AVX2 limb multiply-accumulate gives the 128-bit path's residues, for
+ * one product and for many (with a reduction in between, as mac_rows does),
+ * 44- and 52-bit primes, entries up to q - 1, a tail. */
+static void test_mac26_matches_mac128(void **state)
+{
+    (void)state;
+    if (!cg_poly_avx2_available()) skip();
+    enum { N = 259, K = 300 };
+    static uint64_t a[K][N], b[K][N], acc26[3 * N], r1[N], r2[N];
+    static cg_u128 acc[N];
+    const unsigned bits[] = {44, 52};
+    for (size_t w = 0; w < 2; w++) {
+        uint64_t q;
+        cg_modulus m;
+        assert_int_equal(cg_primes_ntt(bits[w], 1024, 1, NULL, 0, &q, NULL), CG_OK);
+        cg_modulus_init(&m, q, NULL);
+        for (size_t i = 0; i < K; i++)
+            for (size_t x = 0; x < N; x++) {
+                a[i][x] = (i + x) % 5 == 0 ? q - 1 : rnd() % q;
+                b[i][x] = (i * x) % 7 == 0 ? q - 1 : rnd() % q;
+            }
+        for (size_t k = 1; k <= K; k += K - 1) {
+            memset(acc, 0, sizeof acc);
+            memset(acc26, 0, sizeof acc26);
+            for (size_t i = 0; i < k; i++) {
+                cg_poly_mac128(N, a[i], b[i], acc);
+                cg_poly_mac26_avx2(N, a[i], b[i], acc26);
+                if (i == 150) { /* a mid-way reduction of the limb rows */
+                    cg_poly_reduce26(&m, N, acc26, acc26);
+                    memset(acc26 + N, 0, 2 * N * sizeof(uint64_t));
+                }
+            }
+            cg_poly_reduce128(&m, 1, N, acc, r1);
+            cg_poly_reduce26(&m, N, acc26, r2);
+            assert_memory_equal(r1, r2, sizeof r1);
+        }
+    }
+}
+
+/* The AVX2 + FMA pointwise product equals the portable one: 30- to 50-bit
+ * primes, the 60-bit fallback, edges 0, 1, q - 1, a tail. */
+static void test_poly_mul_fma(void **state)
+{
+    (void)state;
+    if (!cg_poly_fma_available()) skip();
+    enum { N = 4099 };
+    static uint64_t a[N], b[N], r1[N], r2[N];
+    const unsigned bits[] = {30, 36, 44, 49, 50, 60};
+    for (size_t w = 0; w < sizeof bits / sizeof bits[0]; w++) {
+        uint64_t q;
+        cg_modulus m;
+        assert_int_equal(cg_primes_ntt(bits[w], 1024, 1, NULL, 0, &q, NULL), CG_OK);
+        cg_modulus_init(&m, q, NULL);
+        for (size_t x = 0; x < N; x++) {
+            a[x] = x % 3 == 0 ? q - 1 - x % 5 : rnd() % q;
+            b[x] = x % 4 == 0 ? q - 1 : x % 17 == 0 ? x % 2 : rnd() % q;
+        }
+        cg_poly_mul(&m, 1, N, a, b, r1);
+        cg_poly_mul_avx2(&m, 1, N, a, b, r2);
+        assert_memory_equal(r1, r2, sizeof r1);
+    }
+}
+
+/* The AVX2 two-polynomial multiply-accumulate equals the portable one
+ * (and a 128-bit sum) for 44- and 49-bit primes, residues up to q - 1, a
+ * length that is no multiple of four or of the pass, and outputs written
+ * over the first input. */
+static void test_poly_mac2_avx2_matches_portable(void **state)
+{
+    (void)state;
+    if (!cg_poly_avx2_available()) skip();
+    enum { N = 1030, K = 70 };
+    static uint64_t a[2 * K][N], b[K][N], r0[N], r1[N], s0[N], s1[N];
+    const unsigned bits[2] = {44, 49};
+    for (int t = 0; t < 2; t++) {
+        uint64_t q;
+        cg_modulus m;
+        assert_int_equal(cg_primes_ntt(bits[t], 1024, 1, NULL, 0, &q, NULL), CG_OK);
+        cg_modulus_init(&m, q, NULL);
+        assert_true(cg_poly_mac2_max_terms(&m) >= K);
+        const uint64_t *p0[K], *p1[K], *pb[K];
+        for (size_t i = 0; i < K; i++) {
+            for (size_t x = 0; x < N; x++) {
+                a[i][x] = x % 5 == 0 ? q - 1 : rnd() % q;
+                a[K + i][x] = rnd() % q;
+                b[i][x] = x % 3 == 0 ? q - 1 : rnd() % q;
+            }
+            p0[i] = a[i], p1[i] = a[K + i], pb[i] = b[i];
+        }
+        for (size_t k = 1; k <= K; k += K - 1) {
+            cg_poly_mac2(&m, N, k, p0, p1, pb, r0, r1);
+            cg_poly_mac2_avx2(&m, N, k, p0, p1, pb, s0, s1);
+            assert_memory_equal(r0, s0, sizeof r0);
+            assert_memory_equal(r1, s1, sizeof r1);
+            for (size_t x = 0; x < N; x += 97) {
+                cg_u128 e = 0;
+                for (size_t i = 0; i < k; i++) e = (e + (cg_u128)a[i][x] * b[i][x]) % q;
+                assert_true(r0[x] == (uint64_t)e);
+            }
+        }
+        cg_poly_mac2_avx2(&m, N, K, p0, p1, pb, a[0], a[K]); /* over the first input */
+        assert_memory_equal(a[0], r0, sizeof r0);
+        assert_memory_equal(a[K], r1, sizeof r1);
+    }
+}
+
+int main(void)
+{
+    if (cg_init(NULL) != CG_OK) return 1;
+    cg_prg_init_random(&prg);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mac26_matches_mac128),
+        cmocka_unit_test(test_poly_mul_fma),
+        cmocka_unit_test(test_poly_mac2_avx2_matches_portable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
