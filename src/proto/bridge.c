@@ -145,20 +145,19 @@ typedef struct scratch_job {
     gen_sess *s;
     scratch_item_fn fn;
     void *ctx;
-    cg_error *errs; /* one per item */
 } scratch_job;
 
-static void scratch_range(void *arg, size_t begin, size_t end)
+static void scratch_range(void *arg, cg_error *errs, size_t begin, size_t end)
 {
     scratch_job *j = arg;
     item_scratch sc = {0};
-    cg_status st = cg_bfv_plain_alloc(j->s->he, &sc.pt, &j->errs[begin]);
+    cg_status st = cg_bfv_plain_alloc(j->s->he, &sc.pt, &errs[begin]);
     sc.co = st == CG_OK ? cg_alloc(j->s->N * sizeof *sc.co) : NULL;
-    if (st == CG_OK && !sc.co) st = cg_error_set(&j->errs[begin], CG_ERR_NOMEM, "share layout");
-    if (st != CG_OK) j->errs[begin].code = st;
+    if (st == CG_OK && !sc.co) st = cg_error_set(&errs[begin], CG_ERR_NOMEM, "share layout");
+    if (st != CG_OK) errs[begin].code = st;
     for (size_t i = begin; st == CG_OK && i < end; i++) {
-        j->errs[i].code = j->fn(j->s, j->ctx, i, &sc, &j->errs[i]);
-        st = j->errs[i].code;
+        errs[i].code = j->fn(j->s, j->ctx, i, &sc, &errs[i]);
+        st = errs[i].code;
     }
     cg_free(sc.co); /* both wipe: shares */
     cg_bfv_plain_free(&sc.pt);
@@ -168,19 +167,8 @@ static void scratch_range(void *arg, size_t begin, size_t end)
 static cg_status scratch_parallel(gen_sess *s, size_t n, scratch_item_fn fn, void *ctx,
                                   cg_error *err)
 {
-    if (n == 0) return CG_OK;
-    cg_error *errs = cg_calloc(n, sizeof *errs);
-    if (!errs) return cg_error_set(err, CG_ERR_NOMEM, "parallel items");
-    scratch_job j = {s, fn, ctx, errs};
-    (void)cg_parallel_for(s->threads, n, scratch_range, &j);
-    cg_status st = CG_OK;
-    for (size_t i = 0; i < n && st == CG_OK; i++)
-        if (errs[i].code != CG_OK) {
-            st = errs[i].code;
-            if (err) *err = errs[i];
-        }
-    cg_free(errs);
-    return st;
+    scratch_job j = {s, fn, ctx};
+    return gen_parallel_ranges(s, n, scratch_range, &j, err);
 }
 
 typedef struct to_he_job {
