@@ -89,6 +89,15 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
 cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
                             const uint64_t *c, uint8_t *out, cg_error *err);
 
+/* ---- Lookup tables (mpc_lut.c) ---- */
+
+/* cg_mpc_lut with T >= 1 tables (tables[t N + j], N = 2^in_bits) looked up
+ * at the same index: out[i T + t] = shares of table t at x_i. One OT batch
+ * of n T instances, one round. */
+cg_status mpc_lut_multi(cg_mpc *m, unsigned in_bits, unsigned out_bits, size_t T,
+                        const uint64_t *tables, size_t n, const uint64_t *x, uint64_t *out,
+                        cg_error *err);
+
 /* ---- Row maxima (mpc_max.c) ---- */
 
 /* Maxima of variable-length segments (segment r: len[r] >= 1 entries of v
