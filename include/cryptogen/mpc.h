@@ -52,7 +52,9 @@ void cg_mpc_free(cg_mpc *m);
 cg_party cg_mpc_party(const cg_mpc *m);
 cg_channel *cg_mpc_channel(cg_mpc *m);
 
-/* Bit -> arithmetic: one COT of l bits. */
+/* Bit -> arithmetic: one exchange of one masked bit each way, on a daBit
+ * (a random bit shared both ways) from the context's stock, which is made
+ * 2^15 at a time by one batch of 64-bit COTs when it runs out. */
 cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
                      cg_error *err);
 /* out = x * y mod 2^l (Gilboa: l COTs each direction, l-bit correlations). */

@@ -67,8 +67,9 @@ static size_t tree_units(size_t rows, size_t q)
  * level's ANDs use the triples t made with the digit OTs, so a level costs
  * one exchange of opened bits and no OT round of its own. */
 static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t *eq,
-                         const mpc_triples *t, uint8_t *out, cg_error *err)
+                         const mpc_triples *t, const mpc_ands *ex, uint8_t *out, cg_error *err)
 {
+    size_t nex = ex ? ex->n : 0;
     size_t cap = t->n ? t->n : 1;
     uint8_t *x = cg_alloc(2 * cap), *y = cg_alloc(cap), *two = cg_alloc(cap);
     uint8_t *z = cg_alloc(2 * cap);
@@ -88,8 +89,15 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
                 x[2 * u + 1] = eq[lo];
                 two[u] = k != 0;
             }
+        size_t u0 = u;
+        for (size_t i = 0; cnt == q && i < nex; i++, u++) { /* the extra ANDs ride along */
+            y[u] = ex->y[i];
+            x[2 * u] = ex->x[i];
+            two[u] = 0;
+        }
         st = mpc_and_units(m, u, two, x, y, t, used, z, err);
         if (st != CG_OK) goto done;
+        for (size_t i = 0; cnt == q && i < nex; i++) ex->z[i] = z[2 * (u0 + i)];
         used += u;
         u = 0;
         for (size_t i = 0; i < rows; i++) {
@@ -102,6 +110,16 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
                 eq[i * q + half] = eq[i * q + cnt - 1];
             }
         }
+    }
+    if (q == 1 && nex) { /* no level to ride on: an exchange of their own */
+        for (size_t i = 0; i < nex; i++) {
+            y[i] = ex->y[i];
+            x[2 * i] = ex->x[i];
+            two[i] = 0;
+        }
+        st = mpc_and_units(m, nex, two, x, y, t, used, z, err);
+        if (st != CG_OK) goto done;
+        for (size_t i = 0; i < nex; i++) ex->z[i] = z[2 * i];
     }
     for (size_t i = 0; i < rows; i++) out[i] = lt[i * q];
 done:
@@ -179,7 +197,8 @@ typedef struct {
  * the same at both parties: this party's triple half and its receiver
  * half's extension go out; it reads the peer's triple half, then the peer's
  * extension and answers it; last it reads the answers to its own. */
-static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2], cg_error *err)
+static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2],
+                           const mpc_ands *ex, cg_error *err)
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
@@ -208,9 +227,9 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     size_t base[2] = {0, rows[0] * q}; /* each half's first cell */
     /* The tree's triples do not depend on the inputs, so their OTs share
      * the digit OTs' round trip. */
-    st = mpc_ot_reserve(m, tree_units(all, q) + nq[snd] * db, tree_units(all, q) + nq[rcv] * db,
-                        err);
-    if (st == CG_OK) st = mpc_triples_begin(m, tree_units(all, q), &tr, err);
+    size_t units = tree_units(all, q) + (ex ? ex->n : 0);
+    st = mpc_ot_reserve(m, units + nq[snd] * db, units + nq[rcv] * db, err);
+    if (st == CG_OK) st = mpc_triples_begin(m, units, &tr, err);
     /* Sender half: two random mask bits per (comparison, digit). */
     cg_prg_bytes(&m->prg, lt + base[snd], rows[snd] * q);
     for (size_t k = 0; k < rows[snd] * q; k++) {
@@ -241,7 +260,7 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
                 lt[at] = msg & 1;
                 eq[at] = (msg >> 1) & 1;
             }
-    if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, res, err);
+    if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, ex, res, err);
     /* an empty half's out may be NULL */
     if (st == CG_OK && rows[0]) memcpy(h[0].out, res, rows[0]);
     if (st == CG_OK && rows[1]) memcpy(h[1].out, res + rows[0], rows[1]);
@@ -263,7 +282,16 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
      * direction here (the server's K values would need K receivers). */
     size_t n1 = K == 1 && n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
     const lt_half h[2] = {{n0, mine, out}, {n1, n1 ? mine + n0 : NULL, n1 ? out + n0 : NULL}};
-    return lt_halves(m, w, K, h, err);
+    return lt_halves(m, w, K, h, NULL, err);
+}
+
+cg_status mpc_less_than_and(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
+                            const mpc_ands *ex, cg_error *err)
+{
+    if (n && (!mine || !out)) return cg_error_set(err, CG_ERR_ARG, "less_than: NULL array");
+    size_t n1 = n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
+    const lt_half h[2] = {{n0, mine, out}, {n1, n1 ? mine + n0 : NULL, n1 ? out + n0 : NULL}};
+    return lt_halves(m, w, 1, h, ex, err);
 }
 
 cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
@@ -309,7 +337,7 @@ static cg_status drelu_grouped(cg_mpc *m, unsigned bits, size_t n, const uint64_
             }
     }
     const lt_half h[2] = {{n0, vh[0], o}, {n1, vh[1], o + K * n0}};
-    cg_status st = lt_halves(m, bits - 1, K, h, err);
+    cg_status st = lt_halves(m, bits - 1, K, h, NULL, err);
     if (st == CG_OK)
         for (unsigned k = 0; k < K; k++)
             for (size_t i = 0; i < n; i++) {

@@ -12,6 +12,11 @@ struct cg_mpc {
     cg_prg prg;
     bool failed; /* a call failed: the parties are out of step */
     bool exact;  /* every truncation adds the low-bit carry (cg_mpc_set_exact) */
+    /* daBits made ahead (mpc_dabit.c): bit and arithmetic (mod 2^64) shares,
+     * entries db_next .. db_have - 1 unused */
+    uint8_t *db_bit;
+    uint64_t *db_arith;
+    size_t db_cap, db_have, db_next;
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
@@ -48,6 +53,19 @@ cg_status mpc_cot_bufs_alloc(mpc_cot_bufs *b, size_t n_send, size_t n_recv, cons
                              cg_error *err);
 void mpc_cot_bufs_free(mpc_cot_bufs *b);
 
+/* ---- daBits (mpc_dabit.c) ---- */
+
+/* n unused daBits (this party's bit and arithmetic shares, mod 2^64),
+ * made first in one COT batch of at least 2^15 when fewer are left; both
+ * parties take the same counts in the same order. */
+cg_status mpc_dabits_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **arith,
+                          cg_error *err);
+void mpc_dabits_free(cg_mpc *m); /* wipes them */
+/* B2A on daBits: out = shares mod 2^bits of the bits b, from one exchange
+ * (each party sends its b xor r at once). */
+cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
+                       cg_error *err);
+
 /* ---- Truncation (mpc_trunc.c) ---- */
 
 /* cg_mpc_trunc without argument checks; shifts (if non-NULL) gives each
@@ -77,6 +95,17 @@ cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint
  * OT sender. */
 cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const uint64_t *mine,
                               uint8_t *out, cg_error *err);
+/* Independent ANDs on XOR shares, z[i] = x[i] & y[i], that ride on a
+ * comparison's first tree level (one exchange of their own when the tree
+ * has none), their triples made with the comparison's. */
+typedef struct mpc_ands {
+    size_t n;
+    const uint8_t *x, *y;
+    uint8_t *z;
+} mpc_ands;
+/* cg_mpc_less_than (K = 1) and the ANDs ex (NULL: none) in one call. */
+cg_status mpc_less_than_and(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
+                            const mpc_ands *ex, cg_error *err);
 /* out[k*n + i] = shares of [x_i + c_k >= 0] (signed, public c_k; x + c_k
  * must not wrap): K DReLUs at about the OT cost of one. From 32 elements
  * on, half of them add c_k on the client's side and have the client send

@@ -30,9 +30,10 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
 
 /* Boolean shares of the carry [y0_low + y1_low >= 2^sh] of each element's
  * low sh bits, i.e. [2^sh - 1 - y0_low < y1_low]: one millionaires'
- * comparison at the largest shift's width. */
+ * comparison at the largest shift's width; the ANDs ex ride on its tree. */
 static cg_status low_carry_bits(cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
-                                const uint64_t *y, uint8_t *c, cg_error *err)
+                                const uint64_t *y, uint8_t *c, const mpc_ands *ex,
+                                cg_error *err)
 {
     unsigned w = shift;
     if (shifts)
@@ -44,7 +45,7 @@ static cg_status low_carry_bits(cg_mpc *m, unsigned shift, const uint8_t *shifts
         uint64_t low = mpc_mask(shifts ? shifts[i] : shift);
         v[i] = m->party == CG_SERVER ? low - (y[i] & low) : y[i] & low;
     }
-    cg_status st = w >= 1 ? cg_mpc_less_than(m, w, n, v, c, err) : CG_OK;
+    cg_status st = w >= 1 ? mpc_less_than_and(m, w, n, v, c, ex, err) : CG_OK;
     cg_free(v);
     return st;
 }
@@ -55,18 +56,50 @@ cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint
     return mpc_trunc_impl(m, bits, out_bits, 0, shifts, n, x, out, m->exact, err);
 }
 
+/* The exact truncation's wrap and carry bits on daBits: the wrap w = m0
+ * or m1 = m0 xor m1 xor (m0 and m1), the AND riding on the carry
+ * comparison's tree, then both bits converted in one exchange. bit[i] is
+ * this party's top bit m; out gets the arithmetic shares mod 2^out_bits,
+ * w of element i at i, its carry at n + i. */
+static cg_status wrap_carry_exact(cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
+                                  const uint64_t *y, const uint8_t *bit, uint64_t *out,
+                                  unsigned out_bits, cg_error *err)
+{
+    size_t cap = n ? n : 1;
+    uint8_t *mx = cg_alloc(cap), *my = cg_alloc(cap), *wc = cg_alloc(2 * cap);
+    cg_status st = CG_OK;
+    if (!mx || !my || !wc) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
+    if (st == CG_OK) {
+        /* m0 and m1: the server's bit is x (the client's share of it 0),
+         * the client's is y */
+        bool server = m->party == CG_SERVER;
+        for (size_t i = 0; i < n; i++) {
+            mx[i] = server ? bit[i] : 0;
+            my[i] = server ? 0 : bit[i];
+        }
+        const mpc_ands ex = {n, mx, my, wc};
+        st = low_carry_bits(m, shift, shifts, n, y, wc + n, &ex, err);
+    }
+    if (st == CG_OK) {
+        for (size_t i = 0; i < n; i++) wc[i] ^= bit[i];
+        st = mpc_b2a_open(m, out_bits, 2 * n, wc, out, err);
+    }
+    cg_free(mx);
+    cg_free(my);
+    cg_free(wc);
+    return st;
+}
+
 cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned shift,
                          const uint8_t *shifts, size_t n, const uint64_t *x, uint64_t *out,
                          bool exact, cg_error *err)
 {
     uint64_t half = 1ull << (bits - 1), offset = 1ull << (bits - 2), mask = mpc_mask(out_bits);
     /* Shares come in mod 2^bits and leave mod 2^out_bits: the identity
-     * below holds over the integers, so only the wrap bit's arithmetic
-     * shares need the wider ring, which the COT gives at no extra count.
-     * Bit products over Z_2^out_bits from one COT batch: entry i < n is the wrap
-     * term top0 * top1, entry n + i (exact only) the carry's c0 * c1 (its
-     * B2A); one batch saves the carry a round trip of its own. */
-    size_t np = exact ? 2 * n : n, cap = np ? np : 1;
+     * below holds over the integers, so only the wrap and carry bits'
+     * arithmetic shares need the wider ring, which their conversion gives
+     * at no extra count. */
+    size_t np = exact ? 2 * n : n, cap = np ? np : 1; /* the COT's entries (approximate) */
     uint8_t *bit = cg_alloc(cap);
     uint64_t *prod = cg_alloc(cap * sizeof *prod);
     uint64_t *y = cg_alloc((n ? n : 1) * sizeof *y);
@@ -81,9 +114,19 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned s
     cg_mpc_add_public(m, bits, n, x, offset, y);
     for (size_t i = 0; i < n; i++) bit[i] = (y[i] & half) != 0;
     /* The shares' floors lose exactly the carry of the low bits; adding it
-     * back makes the result floor(x / 2^sh). */
-    cg_status st = exact ? low_carry_bits(m, shift, shifts, n, y, bit + n, err) : CG_OK;
-    if (st == CG_OK) {
+     * back makes the result floor(x / 2^sh). Exact: wrap and carry from the
+     * comparison and daBits (prod[i] the wrap's shares, prod[n + i] the
+     * carry's); else the wrap's product from one COT. */
+    cg_status st = CG_OK;
+    if (exact) {
+        st = wrap_carry_exact(m, shift, shifts, n, y, bit, prod, out_bits, err);
+        for (size_t i = 0; st == CG_OK && i < n; i++) {
+            unsigned sh = shifts ? shifts[i] : shift;
+            uint64_t r = (y[i] >> sh) - (prod[i] << (bits - sh)) + prod[n + i];
+            if (m->party == CG_SERVER) r -= offset >> sh;
+            out[i] = r & mask;
+        }
+    } else {
         if (m->party == CG_SERVER) {
             uint64_t *delta = cg_alloc(cap * sizeof *delta);
             if (!delta) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
@@ -96,14 +139,11 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned s
         } else {
             st = cg_cot_recv(m->ot.recv, np, out_bits, bit, prod, err);
         }
-    }
-    if (st == CG_OK) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; st == CG_OK && i < n; i++) {
             unsigned sh = shifts ? shifts[i] : shift;
             uint64_t wrap = (bit[i] - prod[i]) & mask; /* this party's share of w */
             uint64_t r = (y[i] >> sh) - (wrap << (bits - sh));
             if (m->party == CG_SERVER) r -= offset >> sh;
-            if (exact) r += bit[n + i] - 2 * prod[n + i]; /* B2A of the carry */
             out[i] = r & mask;
         }
     }
