@@ -52,10 +52,10 @@ static unsigned digit_bits_for(unsigned w, unsigned K)
 /* AND units the tree needs for rows values of q digits: one per pair of
  * blocks per level (a pair's two ANDs share eq_hi, so one unit of paired
  * triples serves both). */
-static size_t tree_units(size_t rows, size_t q)
+static size_t tree_units(size_t rows, size_t q, size_t stop)
 {
     size_t total = 0;
-    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) total += rows * (cnt / 2);
+    for (size_t cnt = q; cnt > stop; cnt = (cnt + 1) / 2) total += rows * (cnt / 2);
     return total;
 }
 
@@ -67,9 +67,8 @@ static size_t tree_units(size_t rows, size_t q)
  * level's ANDs use the triples t made with the digit OTs, so a level costs
  * one exchange of opened bits and no OT round of its own. */
 static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t *eq,
-                         const mpc_triples *t, const mpc_ands *ex, uint8_t *out, cg_error *err)
+                         const mpc_triples *t, size_t stop, uint8_t *out, cg_error *err)
 {
-    size_t nex = ex ? ex->n : 0;
     size_t cap = t->n ? t->n : 1;
     uint8_t *x = cg_alloc(2 * cap), *y = cg_alloc(cap), *two = cg_alloc(cap);
     uint8_t *z = cg_alloc(2 * cap);
@@ -79,7 +78,7 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
         goto done;
     }
     size_t used = 0;
-    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) {
+    for (size_t cnt = q; cnt > stop; cnt = (cnt + 1) / 2) {
         size_t half = cnt / 2, u = 0;
         for (size_t i = 0; i < rows; i++)
             for (size_t k = 0; k < half; k++, u++) {
@@ -89,15 +88,8 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
                 x[2 * u + 1] = eq[lo];
                 two[u] = k != 0;
             }
-        size_t u0 = u;
-        for (size_t i = 0; cnt == q && i < nex; i++, u++) { /* the extra ANDs ride along */
-            y[u] = ex->y[i];
-            x[2 * u] = ex->x[i];
-            two[u] = 0;
-        }
         st = mpc_and_units(m, u, two, x, y, t, used, z, err);
         if (st != CG_OK) goto done;
-        for (size_t i = 0; cnt == q && i < nex; i++) ex->z[i] = z[2 * (u0 + i)];
         used += u;
         u = 0;
         for (size_t i = 0; i < rows; i++) {
@@ -111,17 +103,7 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
             }
         }
     }
-    if (q == 1 && nex) { /* no level to ride on: an exchange of their own */
-        for (size_t i = 0; i < nex; i++) {
-            y[i] = ex->y[i];
-            x[2 * i] = ex->x[i];
-            two[i] = 0;
-        }
-        st = mpc_and_units(m, nex, two, x, y, t, used, z, err);
-        if (st != CG_OK) goto done;
-        for (size_t i = 0; i < nex; i++) ex->z[i] = z[2 * i];
-    }
-    for (size_t i = 0; i < rows; i++) out[i] = lt[i * q];
+    for (size_t i = 0; out && i < rows; i++) out[i] = lt[i * q];
 done:
     cg_free(x);
     cg_free(y);
@@ -198,7 +180,7 @@ typedef struct {
  * half's extension go out; it reads the peer's triple half, then the peer's
  * extension and answers it; last it reads the answers to its own. */
 static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2],
-                           const mpc_ands *ex, cg_error *err)
+                           const mpc_lt_arith *ar, cg_error *err)
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
@@ -227,7 +209,9 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     size_t base[2] = {0, rows[0] * q}; /* each half's first cell */
     /* The tree's triples do not depend on the inputs, so their OTs share
      * the digit OTs' round trip. */
-    size_t units = tree_units(all, q) + (ex ? ex->n : 0);
+    /* arithmetic results: the tree stops before its last level (at two
+     * blocks per row), which mpc_arith_last does on bundles */
+    size_t stop = ar ? 2 : 1, units = tree_units(all, q, stop);
     st = mpc_ot_reserve(m, units + nq[snd] * db, units + nq[rcv] * db, err);
     if (st == CG_OK) st = mpc_triples_begin(m, units, &tr, err);
     /* Sender half: two random mask bits per (comparison, digit). */
@@ -260,7 +244,10 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
                 lt[at] = msg & 1;
                 eq[at] = (msg >> 1) & 1;
             }
-    if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, ex, res, err);
+    if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, stop, ar ? NULL : res, err);
+    if (st == CG_OK && ar)
+        st = mpc_arith_last(m, ar->bits, all, q, lt, eq, ar->priv, ar->alt, ar->aor, err);
+    if (ar) goto done;
     /* an empty half's out may be NULL */
     if (st == CG_OK && rows[0]) memcpy(h[0].out, res, rows[0]);
     if (st == CG_OK && rows[1]) memcpy(h[1].out, res + rows[0], rows[1]);
@@ -285,13 +272,13 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
     return lt_halves(m, w, K, h, NULL, err);
 }
 
-cg_status mpc_less_than_and(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
-                            const mpc_ands *ex, cg_error *err)
+cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine,
+                              const mpc_lt_arith *ar, cg_error *err)
 {
-    if (n && (!mine || !out)) return cg_error_set(err, CG_ERR_ARG, "less_than: NULL array");
+    if (n && !mine) return cg_error_set(err, CG_ERR_ARG, "less_than: NULL array");
     size_t n1 = n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
-    const lt_half h[2] = {{n0, mine, out}, {n1, n1 ? mine + n0 : NULL, n1 ? out + n0 : NULL}};
-    return lt_halves(m, w, 1, h, ex, err);
+    const lt_half h[2] = {{n0, mine, NULL}, {n1, n1 ? mine + n0 : NULL, NULL}};
+    return lt_halves(m, w, 1, h, ar, err);
 }
 
 cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,

@@ -38,6 +38,7 @@ void cg_mpc_free(cg_mpc *m)
     if (!m) return;
     cg_ot_pair_free(&m->ot);
     mpc_dabits_free(m);
+    mpc_bundles_free(m);
     cg_prg_clear(&m->prg);
     cg_free(m);
 }

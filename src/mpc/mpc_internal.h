@@ -5,6 +5,17 @@
 #include "cryptogen/mpc.h"
 #include "cryptogen/ot.h"
 
+/* The comparison's arithmetic last exchange material (mpc_dabit.c): per
+ * element MPC_BUNDLE_BITS bits (r, rho, a, b) and MPC_BUNDLE_ARITH
+ * arithmetic shares mod 2^64 (r, rho0 rho1, a, b, ab). */
+#define MPC_BUNDLE_BITS 4
+#define MPC_BUNDLE_ARITH 5
+typedef struct mpc_bundles {
+    uint8_t *bit;
+    uint64_t *ar;
+    size_t cap, have, next;
+} mpc_bundles;
+
 struct cg_mpc {
     cg_channel *ch;
     cg_party party;
@@ -17,6 +28,7 @@ struct cg_mpc {
     uint8_t *db_bit;
     uint64_t *db_arith;
     size_t db_cap, db_have, db_next;
+    mpc_bundles bd;
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
@@ -61,6 +73,19 @@ void mpc_cot_bufs_free(mpc_cot_bufs *b);
 cg_status mpc_dabits_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **arith,
                           cg_error *err);
 void mpc_dabits_free(cg_mpc *m); /* wipes them */
+/* Bundles as daBits (2^14 per refill, seven COTs each). */
+cg_status mpc_bundles_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **ar,
+                           cg_error *err);
+void mpc_bundles_free(cg_mpc *m);
+/* The last exchange of `rows` comparisons of q digits with arithmetic
+ * results mod 2^bits: lt/eq as lt_tree leaves them before its last level
+ * (blocks 0 and 1 of each row, or the only one); alt[i] = shares of row
+ * i's [a < b] = lt_hi + (eq_hi & lt_lo) (the two exclusive), aor[i] =
+ * shares of m0 OR m1 for the private bits priv (the server's m0, the
+ * client's m1), all from one exchange on one bundle per row. */
+cg_status mpc_arith_last(cg_mpc *m, unsigned bits, size_t rows, size_t q, const uint8_t *lt,
+                         const uint8_t *eq, const uint8_t *priv, uint64_t *alt, uint64_t *aor,
+                         cg_error *err);
 /* B2A on daBits: out = shares mod 2^bits of the bits b, from one exchange
  * (each party sends its b xor r at once). */
 cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
@@ -95,17 +120,17 @@ cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint
  * OT sender. */
 cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const uint64_t *mine,
                               uint8_t *out, cg_error *err);
-/* Independent ANDs on XOR shares, z[i] = x[i] & y[i], that ride on a
- * comparison's first tree level (one exchange of their own when the tree
- * has none), their triples made with the comparison's. */
-typedef struct mpc_ands {
-    size_t n;
-    const uint8_t *x, *y;
-    uint8_t *z;
-} mpc_ands;
-/* cg_mpc_less_than (K = 1) and the ANDs ex (NULL: none) in one call. */
-cg_status mpc_less_than_and(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
-                            const mpc_ands *ex, cg_error *err);
+/* Arithmetic results of single comparisons (the exact truncation's): alt
+ * gets shares mod 2^bits of each [a < b], aor of priv's OR (the server's
+ * bit or the client's, one per element), the tree's last level and both
+ * conversions in one exchange (mpc_arith_last). */
+typedef struct mpc_lt_arith {
+    unsigned bits;
+    const uint8_t *priv;
+    uint64_t *alt, *aor;
+} mpc_lt_arith;
+cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine,
+                              const mpc_lt_arith *ar, cg_error *err);
 /* out[k*n + i] = shares of [x_i + c_k >= 0] (signed, public c_k; x + c_k
  * must not wrap): K DReLUs at about the OT cost of one. From 32 elements
  * on, half of them add c_k on the client's side and have the client send

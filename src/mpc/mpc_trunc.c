@@ -28,12 +28,15 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
     return mpc_trunc_impl(m, bits, bits, shift, shifts, n, x, out, m->exact, err);
 }
 
-/* Boolean shares of the carry [y0_low + y1_low >= 2^sh] of each element's
- * low sh bits, i.e. [2^sh - 1 - y0_low < y1_low]: one millionaires'
- * comparison at the largest shift's width; the ANDs ex ride on its tree. */
-static cg_status low_carry_bits(cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
-                                const uint64_t *y, uint8_t *c, const mpc_ands *ex,
-                                cg_error *err)
+/* Arithmetic shares mod 2^out_bits of the carry [y0_low + y1_low >= 2^sh]
+ * of each element's low sh bits, i.e. [2^sh - 1 - y0_low < y1_low] (one
+ * millionaires' comparison at the largest shift's width), into out[n + i],
+ * and of the wrap bit m0 OR m1 of the top bits `bit` into out[i]: the
+ * tree's last level and both conversions in one exchange on bundles made
+ * ahead (mpc_arith_last). */
+static cg_status wrap_carry_exact(cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
+                                  const uint64_t *y, const uint8_t *bit, uint64_t *out,
+                                  unsigned out_bits, cg_error *err)
 {
     unsigned w = shift;
     if (shifts)
@@ -45,7 +48,8 @@ static cg_status low_carry_bits(cg_mpc *m, unsigned shift, const uint8_t *shifts
         uint64_t low = mpc_mask(shifts ? shifts[i] : shift);
         v[i] = m->party == CG_SERVER ? low - (y[i] & low) : y[i] & low;
     }
-    cg_status st = w >= 1 ? mpc_less_than_and(m, w, n, v, c, ex, err) : CG_OK;
+    const mpc_lt_arith ar = {out_bits, bit, out + n, out};
+    cg_status st = mpc_less_than_arith(m, w, n, v, &ar, err);
     cg_free(v);
     return st;
 }
@@ -54,40 +58,6 @@ cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint
                          size_t n, const uint64_t *x, uint64_t *out, cg_error *err)
 {
     return mpc_trunc_impl(m, bits, out_bits, 0, shifts, n, x, out, m->exact, err);
-}
-
-/* The exact truncation's wrap and carry bits on daBits: the wrap w = m0
- * or m1 = m0 xor m1 xor (m0 and m1), the AND riding on the carry
- * comparison's tree, then both bits converted in one exchange. bit[i] is
- * this party's top bit m; out gets the arithmetic shares mod 2^out_bits,
- * w of element i at i, its carry at n + i. */
-static cg_status wrap_carry_exact(cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
-                                  const uint64_t *y, const uint8_t *bit, uint64_t *out,
-                                  unsigned out_bits, cg_error *err)
-{
-    size_t cap = n ? n : 1;
-    uint8_t *mx = cg_alloc(cap), *my = cg_alloc(cap), *wc = cg_alloc(2 * cap);
-    cg_status st = CG_OK;
-    if (!mx || !my || !wc) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
-    if (st == CG_OK) {
-        /* m0 and m1: the server's bit is x (the client's share of it 0),
-         * the client's is y */
-        bool server = m->party == CG_SERVER;
-        for (size_t i = 0; i < n; i++) {
-            mx[i] = server ? bit[i] : 0;
-            my[i] = server ? 0 : bit[i];
-        }
-        const mpc_ands ex = {n, mx, my, wc};
-        st = low_carry_bits(m, shift, shifts, n, y, wc + n, &ex, err);
-    }
-    if (st == CG_OK) {
-        for (size_t i = 0; i < n; i++) wc[i] ^= bit[i];
-        st = mpc_b2a_open(m, out_bits, 2 * n, wc, out, err);
-    }
-    cg_free(mx);
-    cg_free(my);
-    cg_free(wc);
-    return st;
 }
 
 cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned shift,
