@@ -12,7 +12,7 @@
  * GPT-2-base layer's exact truncations take a few ten thousand). */
 #define DABIT_BATCH ((size_t)1 << 15)
 
-void mpc_dabits_free(cg_mpc *m)
+static void dabits_free(cg_mpc *m)
 {
     if (m->db_bit) cg_secure_zero(m->db_bit, m->db_cap);
     if (m->db_arith) cg_secure_zero(m->db_arith, m->db_cap * sizeof *m->db_arith);
@@ -58,7 +58,7 @@ static cg_status refill(cg_mpc *m, size_t cnt, cg_error *err)
         cg_free(ar);
         return st;
     }
-    mpc_dabits_free(m);
+    dabits_free(m);
     m->db_bit = bit;
     m->db_arith = ar;
     m->db_cap = m->db_have = cap;
@@ -119,7 +119,7 @@ cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uin
 #define BUNDLE_COTS 7
 #define BUNDLE_BATCH ((size_t)1 << 14)
 
-void mpc_bundles_free(cg_mpc *m)
+static void bundles_free(cg_mpc *m)
 {
     mpc_bundles *b = &m->bd;
     if (b->bit) cg_secure_zero(b->bit, b->cap * MPC_BUNDLE_BITS);
@@ -192,7 +192,7 @@ static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
         cg_free(ar);
         return st;
     }
-    mpc_bundles_free(m);
+    bundles_free(m);
     b->bit = bit;
     b->ar = ar;
     b->cap = b->have = cap;

@@ -72,11 +72,9 @@ void mpc_cot_bufs_free(mpc_cot_bufs *b);
  * parties take the same counts in the same order. */
 cg_status mpc_dabits_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **arith,
                           cg_error *err);
-void mpc_dabits_free(cg_mpc *m); /* wipes them */
 /* Bundles as daBits (2^14 per refill, seven COTs each). */
 cg_status mpc_bundles_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **ar,
                            cg_error *err);
-void mpc_bundles_free(cg_mpc *m);
 /* The last exchange of `rows` comparisons of q digits with arithmetic
  * results mod 2^bits: lt/eq as lt_tree leaves them before its last level
  * (blocks 0 and 1 of each row, or the only one); alt[i] = shares of row
