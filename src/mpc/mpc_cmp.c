@@ -10,6 +10,7 @@
  * by default each call picks d from its width (digit_bits_for). */
 #define MAX_DIGIT_BITS 8
 #define MAX_CMP 16 /* comparisons sharing one OT message (2 bits each) */
+#define SMALL_HASH ((size_t)1 << 17) /* sender hash rows (about 10 ms) */
 
 static unsigned tree_levels(size_t q)
 {
@@ -27,19 +28,26 @@ static unsigned tree_levels(size_t q)
  * hashing), a 12-bit truncation carry from 3 digits and 2 levels to 2 and
  * 1 (d = 6, 2.7 times), at about the same traffic (fewer digits' 256-bit
  * KK13 rows against longer message rows); 29 bits would need d = 8 for one
- * level less (8 times the hashing) and keep d = 4. */
-static unsigned digit_bits_for(unsigned w, unsigned K)
+ * level less (8 times the hashing) and keep d = 4. A batch of n elements
+ * with n q 2^d <= SMALL_HASH (the rows of reciprocal, rsqrt and LayerNorm)
+ * may exceed the factor: a 28-bit rescaling of 34 copies goes from 3
+ * levels to 2 (d = 7). */
+static unsigned digit_bits_for(unsigned w, unsigned K, size_t n)
 {
 #ifdef CG_MPC_DIGIT_BITS
     (void)w;
     (void)K;
+    (void)n;
     return CG_MPC_DIGIT_BITS;
 #else
     size_t q4 = (w + 3) / 4, budget = 3 * q4 * 16;
     unsigned best = 4, best_lv = tree_levels(q4);
     for (unsigned d = 5; d <= MAX_DIGIT_BITS; d++) {
         size_t q = (w + d - 1) / d;
-        if ((2u * K) << d > 1024 || q << d > budget) continue;
+        /* a small batch (a row protocol's) may hash more per element: a
+         * level costs more than SMALL_HASH sender rows */
+        bool cheap = q << d <= budget || (n <= SMALL_HASH && n * (q << d) <= SMALL_HASH);
+        if ((2u * K) << d > 1024 || !cheap) continue;
         if (tree_levels(q) < best_lv) {
             best = d;
             best_lv = tree_levels(q);
@@ -184,7 +192,7 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
-    unsigned db = digit_bits_for(w, K), nv = 1u << db;
+    unsigned db = digit_bits_for(w, K, h[0].n + h[1].n), nv = 1u << db;
     size_t q = (w + db - 1) / db, nq[2], rows[2], cells;
     for (int j = 0; j < 2; j++)
         if (!cg_mul_size(h[j].n, q, &nq[j]) || !cg_mul_size(h[j].n, K, &rows[j]) ||
