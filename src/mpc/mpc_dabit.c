@@ -35,8 +35,10 @@ static cg_status refill(cg_mpc *m, size_t cnt, cg_error *err)
     cg_status st = CG_OK;
     if (!bit || !ar || !d || !c) st = cg_error_set(err, CG_ERR_NOMEM, "daBits: out of memory");
     if (st == CG_OK) {
-        memcpy(bit, m->db_bit + m->db_next, left);
-        memcpy(ar, m->db_arith + m->db_next, left * sizeof *ar);
+        if (left) { /* the stock may still be empty (NULL) */
+            memcpy(bit, m->db_bit + m->db_next, left);
+            memcpy(ar, m->db_arith + m->db_next, left * sizeof *ar);
+        }
         uint8_t *nb = bit + left;
         cg_prg_bytes(&m->prg, nb, cnt);
         for (size_t i = 0; i < cnt; i++) nb[i] &= 1;
@@ -140,8 +142,10 @@ static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
     cg_status st = CG_OK;
     if (!bit || !ch || !ar || !d || !x) st = cg_error_set(err, CG_ERR_NOMEM, "bundles: out of memory");
     if (st == CG_OK) {
-        memcpy(bit, b->bit + b->next * MPC_BUNDLE_BITS, left * MPC_BUNDLE_BITS);
-        memcpy(ar, b->ar + b->next * MPC_BUNDLE_ARITH, left * MPC_BUNDLE_ARITH * sizeof *ar);
+        if (left) {
+            memcpy(bit, b->bit + b->next * MPC_BUNDLE_BITS, left * MPC_BUNDLE_BITS);
+            memcpy(ar, b->ar + b->next * MPC_BUNDLE_ARITH, left * MPC_BUNDLE_ARITH * sizeof *ar);
+        }
         uint8_t *nb = bit + left * MPC_BUNDLE_BITS;
         cg_prg_bytes(&m->prg, nb, cnt * MPC_BUNDLE_BITS);
         for (size_t i = 0; i < cnt * MPC_BUNDLE_BITS; i++) nb[i] &= 1;
