@@ -67,9 +67,31 @@ int64_t cg_fxp_ref_gelu_accurate(cg_fxp f, int64_t x);
      -4.1100878928957902,    -13.233607694795722,   20.729993378056555,                    \
      -8.6197863875104659}
 /* 1/x and 1/sqrt(x) for x > 0 (CG_ERR_RANGE otherwise): normalise by the most
- * significant bit, 8-entry table guess, three Newton steps. */
+ * significant bit (u = x 2^-k in [1, 2), or [1, 4) with k even for the
+ * square root), then a piecewise-linear table over u's leading fraction
+ * bits (cg_fxp_inv), a Newton step only for frac_bits >= 16, and one
+ * rounding shift that also undoes the normalisation. See docs/NUMERICS.md. */
 cg_status cg_fxp_ref_recip(cg_fxp f, int64_t x, int64_t *out, cg_error *err);
 cg_status cg_fxp_ref_rsqrt(cg_fxp f, int64_t x, int64_t *out, cg_error *err);
+/* The table and constants of 1/x (sqrt_mode false) or 1/sqrt(x), shared by
+ * the references and the protocols (cg_mpc_recip, cg_mpc_rsqrt). u (s =
+ * frac_bits fraction bits) falls in bin idx = u >> (s - ib) (ib fraction
+ * bits of the bin; ib = min(7, s), or min(6, s) for the square root); the
+ * table is indexed by idx mod 2^in_bits (in_bits = ib + 1, or ib + 2),
+ * entry i being the chord of f over [i, i + 1] 2^-ib: f(u) ~ (a[i]
+ * 2^(s - ib) + d[i] r) / 2^(g + s - ib) with r = u - idx 2^(s - ib), a[i]
+ * = round(f(i 2^-ib) 2^(s+g)) and d[i] = a[i+1] - a[i] (the bins below
+ * u = 1/2 repeat that one's; only a truncation's 1-ulp error reaches the
+ * bin below 1). newton: Newton steps after the table (1 when frac_bits >=
+ * 16, else 0). The final shift (rounding to nearest) of the last value y
+ * is clamped to cap, beyond which it gives 0 for every y the steps make. */
+#define CG_FXP_INV_MAX_ENTRIES 256
+typedef struct cg_fxp_inv {
+    unsigned ib, in_bits, g, newton, cap;
+    int64_t a[CG_FXP_INV_MAX_ENTRIES], d[CG_FXP_INV_MAX_ENTRIES];
+} cg_fxp_inv;
+/* CG_ERR_PARAM unless frac_bits is in [4, 28]. */
+cg_status cg_fxp_inv_init(cg_fxp f, bool sqrt_mode, cg_fxp_inv *t, cg_error *err);
 /* softmax over a row of n >= 1: exp_neg(x - max), sum, recip, products. */
 cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out, cg_error *err);
 /* LayerNorm without gamma/beta over a row of n >= 1:

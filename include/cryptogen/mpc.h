@@ -52,7 +52,9 @@ void cg_mpc_free(cg_mpc *m);
 cg_party cg_mpc_party(const cg_mpc *m);
 cg_channel *cg_mpc_channel(cg_mpc *m);
 
-/* Bit -> arithmetic: one COT of l bits. */
+/* Bit -> arithmetic: one exchange of one masked bit each way, on a daBit
+ * (a random bit shared both ways) from the context's stock, which is made
+ * 2^15 at a time by one batch of 64-bit COTs when it runs out. */
 cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
                      cg_error *err);
 /* out = x * y mod 2^l (Gilboa: l COTs each direction, l-bit correlations). */
@@ -185,13 +187,14 @@ cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x,
 
 /* 1/x and 1/sqrt(x) on shares (mpc_norm.c), the steps of cg_fxp_ref_recip /
  * cg_fxp_ref_rsqrt: the leading-bit position from l-3 comparisons, the
- * normalised value and the final rescaling as one-hot selections of shifted
- * copies, the table entry from 7 (recip) or 11 (rsqrt) threshold comparisons,
- * three Newton steps. Precondition: 0 < x < 2^(ring_bits - 2) (at l = 37,
- * s = 12: up to 2^23 in value), frac_bits in [4, 28] and
- * ring_bits >= 2 frac_bits + 8. Equal to the references in exact mode; in
- * approximate mode a few ulp off. Costs l + 4 (recip) or l + 8 (rsqrt)
- * DReLUs per element. */
+ * normalised value and its bin index as one-hot selections of shifted
+ * copies, the piecewise-linear table's two entries from one 1-of-256 OT,
+ * one product (and a Newton step from frac_bits 16 on), and the final
+ * rounding and rescaling as one more selection. Precondition: 0 < x <
+ * 2^(ring_bits - 2) (at l = 37, s = 12: up to 2^23 in value), frac_bits in
+ * [4, 28] and ring_bits >= 2 frac_bits + 8. Equal to the references in
+ * exact mode; in approximate mode a few ulp off. Costs l - 3 DReLUs per
+ * element. */
 cg_status cg_mpc_recip(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                        cg_error *err);
 cg_status cg_mpc_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,

@@ -109,43 +109,87 @@ static int64_t scale_pow2(int64_t x, int k)
     return k >= 0 ? x >> k : shl(x, (unsigned)-k);
 }
 
-#define NEWTON_STEPS 3
-
-cg_status cg_fxp_ref_recip(cg_fxp f, int64_t x, int64_t *out, cg_error *err)
+cg_status cg_fxp_inv_init(cg_fxp f, bool sqrt_mode, cg_fxp_inv *t, cg_error *err)
 {
-    CG_TRY(check_positive(f, x, "reciprocal", err));
-    int s = f.frac_bits;
-    int k = (63 - __builtin_clzll((uint64_t)x)) - s; /* X = U * 2^k, U in [1, 2) */
-    int64_t u = scale_pow2(x, k);
-    /* Guess 1/U at the middle of one of 8 bins of [1, 2). */
-    int idx = (int)((u >> (s - 3)) & 7);
-    int64_t w = cg_fxp_encode(f, 1.0 / (1.0 + (idx + 0.5) / 8.0));
-    int64_t two = cg_fxp_encode(f, 2.0);
-    for (int i = 0; i < NEWTON_STEPS; i++)
-        w = cg_fxp_ref_mul(f, w, two - cg_fxp_ref_mul(f, u, w));
-    *out = cg_fxp_wrap(f, scale_pow2(w, k));
+    unsigned s = f.frac_bits;
+    if (s < 4 || s > 28)
+        return cg_error_set(err, CG_ERR_PARAM, "1/x table: frac_bits %u outside [4, 28]", s);
+    unsigned ib = sqrt_mode ? 6 : 7;
+    if (ib > s) ib = s;
+    t->ib = ib;
+    t->in_bits = ib + (sqrt_mode ? 2 : 1);
+    /* 8 guard bits (fewer for tiny s, so that the shifts stay in range) */
+    t->g = ib + 2 < 8 ? ib + 2 : 8;
+    /* the chord's error is below 2^-15 relative: enough up to s = 15 */
+    t->newton = s >= 16 ? 1 : 0;
+    /* the last y is below 2^(cap - 1): 2s + 2 bits after a Newton step,
+     * the table's a 2^(s - ib) (< 2^(2s + g - ib + 1)) with a chord below */
+    t->cap = t->newton ? 2 * s + 3 : 2 * s + t->g - ib + 3;
+    size_t N = (size_t)1 << t->in_bits, h = (size_t)1 << (ib - 1);
+    for (size_t i = 0; i < N; i++) {
+        /* below u = 1/2 (unreachable) the chord of [1/2, 1/2 + 2^-ib] */
+        size_t j = i < h ? h : i;
+        int64_t e[2];
+        for (int q = 0; q < 2; q++) {
+            double u = ldexp((double)(j + (size_t)q), -(int)ib);
+            e[q] = llround(ldexp(sqrt_mode ? 1.0 / sqrt(u) : 1.0 / u, (int)(s + t->g)));
+        }
+        t->a[i] = e[0];
+        t->d[i] = e[1] - e[0];
+    }
     return CG_OK;
 }
 
-/* 1/sqrt(x) with `extra` more fraction bits in the result than x has (the
- * final rescaling shifts by extra less), so a large variance's small inverse
- * keeps its significant bits. */
+/* y / 2^sh rounded to nearest (ties up) for sh > 0, y 2^-sh for sh <= 0. */
+static int64_t round_shift(int64_t y, int sh)
+{
+    if (sh <= 0) return shl(y, (unsigned)-sh);
+    return (y + ((int64_t)1 << (sh - 1))) >> sh;
+}
+
+/* 1/x or 1/sqrt(x) with `extra` more fraction bits in the result than x
+ * has (the final shift is extra less), so a large variance's small inverse
+ * square root keeps its significant bits; the protocol's steps exactly. */
+static cg_status inv_ext(cg_fxp f, int64_t x, bool sq, unsigned extra, int64_t *out,
+                         cg_error *err)
+{
+    CG_TRY(check_positive(f, x, sq ? "inverse square root" : "reciprocal", err));
+    cg_fxp_inv t;
+    CG_TRY(cg_fxp_inv_init(f, sq, &t, err));
+    int s = f.frac_bits, ib = (int)t.ib;
+    int k = (63 - __builtin_clzll((uint64_t)x)) - s; /* X = U * 2^k, U in [1, 2) */
+    if (sq && (k & 1)) k -= 1; /* even exponent: U in [1, 4) */
+    int64_t u = scale_pow2(x, k);
+    int64_t idx = scale_pow2(x, k + s - ib); /* = u >> (s - ib), as the protocol's copy */
+    int64_t r = u - shl(idx, (unsigned)(s - ib));
+    size_t ti = (size_t)idx & (((size_t)1 << t.in_bits) - 1);
+    int64_t y = shl(t.a[ti], (unsigned)(s - ib)) + t.d[ti] * r;
+    int sh = (int)t.g + s - ib;
+    for (unsigned it = 0; it < t.newton; it++) {
+        int64_t w = round_shift(y, sh);
+        if (sq) {
+            int64_t q = mul_shift(w, w, (unsigned)s);
+            y = w * (cg_fxp_encode(f, 3.0) - mul_shift(u, q, (unsigned)s));
+            sh = s + 1;
+        } else {
+            y = w * (cg_fxp_encode(f, 2.0) - mul_shift(u, w, (unsigned)s));
+            sh = s;
+        }
+    }
+    sh += sq ? k / 2 - (int)extra : k;
+    if (sh > (int)t.cap) sh = (int)t.cap;
+    *out = cg_fxp_wrap(f, round_shift(y, sh));
+    return CG_OK;
+}
+
+cg_status cg_fxp_ref_recip(cg_fxp f, int64_t x, int64_t *out, cg_error *err)
+{
+    return inv_ext(f, x, false, 0, out, err);
+}
+
 static cg_status rsqrt_ext(cg_fxp f, int64_t x, unsigned extra, int64_t *out, cg_error *err)
 {
-    CG_TRY(check_positive(f, x, "inverse square root", err));
-    int s = f.frac_bits;
-    int k = (63 - __builtin_clzll((uint64_t)x)) - s;
-    if (k & 1) k -= 1; /* even exponent: X = V * 2^k with V in [1, 4) */
-    int64_t v = scale_pow2(x, k);
-    int idx = (int)(v >> (s - 2)) - 4; /* 12 bins of width 1/4 */
-    int64_t w = cg_fxp_encode(f, 1.0 / sqrt((idx + 4 + 0.5) / 4.0));
-    int64_t three = cg_fxp_encode(f, 3.0);
-    for (int i = 0; i < NEWTON_STEPS; i++) {
-        int64_t t = three - cg_fxp_ref_mul(f, v, cg_fxp_ref_mul(f, w, w));
-        w = cg_fxp_ref_trunc(cg_fxp_ref_mul(f, w, t), 1);
-    }
-    *out = cg_fxp_wrap(f, scale_pow2(w, k / 2 - (int)extra));
-    return CG_OK;
+    return inv_ext(f, x, true, extra, out, err);
 }
 
 cg_status cg_fxp_ref_rsqrt(cg_fxp f, int64_t x, int64_t *out, cg_error *err)

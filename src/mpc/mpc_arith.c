@@ -9,30 +9,8 @@ cg_status cg_mpc_b2a(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint6
                      cg_error *err)
 {
     CG_TRY(mpc_check(m, bits, 1, "b2a", err));
-    uint64_t mask = mpc_mask(bits);
-    uint64_t *t = cg_alloc((n ? n : 1) * sizeof *t);
-    if (!t) return cg_error_set(err, CG_ERR_NOMEM, "b2a: out of memory");
-    cg_status st;
-    /* b0 xor b1 = b0 + b1 - 2 b0 b1; the product from one COT with the
-     * server's bit as correlation and the client's as choice. */
-    if (m->party == CG_SERVER) {
-        uint64_t *delta = cg_alloc((n ? n : 1) * sizeof *delta);
-        if (!delta) {
-            cg_free(t);
-            return cg_error_set(err, CG_ERR_NOMEM, "b2a: out of memory");
-        }
-        for (size_t i = 0; i < n; i++) delta[i] = b[i] & 1;
-        st = cg_cot_send(m->ot.send, n, bits, delta, t, err);
-        cg_free(delta);
-        if (st == CG_OK)
-            for (size_t i = 0; i < n; i++) out[i] = ((b[i] & 1) + 2 * t[i]) & mask;
-    } else {
-        st = cg_cot_recv(m->ot.recv, n, bits, b, t, err);
-        if (st == CG_OK)
-            for (size_t i = 0; i < n; i++) out[i] = ((b[i] & 1) - 2 * t[i]) & mask;
-    }
-    cg_free(t);
-    return mpc_fail(m, st);
+    /* one exchange on daBits made ahead (mpc_dabit.c) */
+    return mpc_fail(m, mpc_b2a_open(m, bits, n, b, out, err));
 }
 
 /* Both cross terms of a product at once: this party's a times the peer's

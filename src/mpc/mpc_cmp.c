@@ -10,6 +10,7 @@
  * by default each call picks d from its width (digit_bits_for). */
 #define MAX_DIGIT_BITS 8
 #define MAX_CMP 16 /* comparisons sharing one OT message (2 bits each) */
+#define SMALL_HASH ((size_t)1 << 17) /* sender hash rows (about 10 ms) */
 
 static unsigned tree_levels(size_t q)
 {
@@ -27,19 +28,26 @@ static unsigned tree_levels(size_t q)
  * hashing), a 12-bit truncation carry from 3 digits and 2 levels to 2 and
  * 1 (d = 6, 2.7 times), at about the same traffic (fewer digits' 256-bit
  * KK13 rows against longer message rows); 29 bits would need d = 8 for one
- * level less (8 times the hashing) and keep d = 4. */
-static unsigned digit_bits_for(unsigned w, unsigned K)
+ * level less (8 times the hashing) and keep d = 4. A batch of n elements
+ * with n q 2^d <= SMALL_HASH (the rows of reciprocal, rsqrt and LayerNorm)
+ * may exceed the factor: a 28-bit rescaling of 34 copies goes from 3
+ * levels to 2 (d = 7). */
+static unsigned digit_bits_for(unsigned w, unsigned K, size_t n)
 {
 #ifdef CG_MPC_DIGIT_BITS
     (void)w;
     (void)K;
+    (void)n;
     return CG_MPC_DIGIT_BITS;
 #else
     size_t q4 = (w + 3) / 4, budget = 3 * q4 * 16;
     unsigned best = 4, best_lv = tree_levels(q4);
     for (unsigned d = 5; d <= MAX_DIGIT_BITS; d++) {
         size_t q = (w + d - 1) / d;
-        if ((2u * K) << d > 1024 || q << d > budget) continue;
+        /* a small batch (a row protocol's) may hash more per element: a
+         * level costs more than SMALL_HASH sender rows */
+        bool cheap = q << d <= budget || (n <= SMALL_HASH && n * (q << d) <= SMALL_HASH);
+        if ((2u * K) << d > 1024 || !cheap) continue;
         if (tree_levels(q) < best_lv) {
             best = d;
             best_lv = tree_levels(q);
@@ -52,10 +60,10 @@ static unsigned digit_bits_for(unsigned w, unsigned K)
 /* AND units the tree needs for rows values of q digits: one per pair of
  * blocks per level (a pair's two ANDs share eq_hi, so one unit of paired
  * triples serves both). */
-static size_t tree_units(size_t rows, size_t q)
+static size_t tree_units(size_t rows, size_t q, size_t stop)
 {
     size_t total = 0;
-    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) total += rows * (cnt / 2);
+    for (size_t cnt = q; cnt > stop; cnt = (cnt + 1) / 2) total += rows * (cnt / 2);
     return total;
 }
 
@@ -67,7 +75,7 @@ static size_t tree_units(size_t rows, size_t q)
  * level's ANDs use the triples t made with the digit OTs, so a level costs
  * one exchange of opened bits and no OT round of its own. */
 static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t *eq,
-                         const mpc_triples *t, uint8_t *out, cg_error *err)
+                         const mpc_triples *t, size_t stop, uint8_t *out, cg_error *err)
 {
     size_t cap = t->n ? t->n : 1;
     uint8_t *x = cg_alloc(2 * cap), *y = cg_alloc(cap), *two = cg_alloc(cap);
@@ -78,7 +86,7 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
         goto done;
     }
     size_t used = 0;
-    for (size_t cnt = q; cnt > 1; cnt = (cnt + 1) / 2) {
+    for (size_t cnt = q; cnt > stop; cnt = (cnt + 1) / 2) {
         size_t half = cnt / 2, u = 0;
         for (size_t i = 0; i < rows; i++)
             for (size_t k = 0; k < half; k++, u++) {
@@ -103,7 +111,7 @@ static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t 
             }
         }
     }
-    for (size_t i = 0; i < rows; i++) out[i] = lt[i * q];
+    for (size_t i = 0; out && i < rows; i++) out[i] = lt[i * q];
 done:
     cg_free(x);
     cg_free(y);
@@ -179,11 +187,12 @@ typedef struct {
  * the same at both parties: this party's triple half and its receiver
  * half's extension go out; it reads the peer's triple half, then the peer's
  * extension and answers it; last it reads the answers to its own. */
-static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2], cg_error *err)
+static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2],
+                           const mpc_lt_arith *ar, cg_error *err)
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
-    unsigned db = digit_bits_for(w, K), nv = 1u << db;
+    unsigned db = digit_bits_for(w, K, h[0].n + h[1].n), nv = 1u << db;
     size_t q = (w + db - 1) / db, nq[2], rows[2], cells;
     for (int j = 0; j < 2; j++)
         if (!cg_mul_size(h[j].n, q, &nq[j]) || !cg_mul_size(h[j].n, K, &rows[j]) ||
@@ -208,9 +217,11 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     size_t base[2] = {0, rows[0] * q}; /* each half's first cell */
     /* The tree's triples do not depend on the inputs, so their OTs share
      * the digit OTs' round trip. */
-    st = mpc_ot_reserve(m, tree_units(all, q) + nq[snd] * db, tree_units(all, q) + nq[rcv] * db,
-                        err);
-    if (st == CG_OK) st = mpc_triples_begin(m, tree_units(all, q), &tr, err);
+    /* arithmetic results: the tree stops before its last level (at two
+     * blocks per row), which mpc_arith_last does on bundles */
+    size_t stop = ar ? 2 : 1, units = tree_units(all, q, stop);
+    st = mpc_ot_reserve(m, units + nq[snd] * db, units + nq[rcv] * db, err);
+    if (st == CG_OK) st = mpc_triples_begin(m, units, &tr, err);
     /* Sender half: two random mask bits per (comparison, digit). */
     cg_prg_bytes(&m->prg, lt + base[snd], rows[snd] * q);
     for (size_t k = 0; k < rows[snd] * q; k++) {
@@ -241,7 +252,10 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
                 lt[at] = msg & 1;
                 eq[at] = (msg >> 1) & 1;
             }
-    if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, res, err);
+    if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, stop, ar ? NULL : res, err);
+    if (st == CG_OK && ar)
+        st = mpc_arith_last(m, ar->bits, all, q, lt, eq, ar->priv, ar->alt, ar->aor, err);
+    if (ar) goto done;
     /* an empty half's out may be NULL */
     if (st == CG_OK && rows[0]) memcpy(h[0].out, res, rows[0]);
     if (st == CG_OK && rows[1]) memcpy(h[1].out, res + rows[0], rows[1]);
@@ -263,7 +277,16 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
      * direction here (the server's K values would need K receivers). */
     size_t n1 = K == 1 && n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
     const lt_half h[2] = {{n0, mine, out}, {n1, n1 ? mine + n0 : NULL, n1 ? out + n0 : NULL}};
-    return lt_halves(m, w, K, h, err);
+    return lt_halves(m, w, K, h, NULL, err);
+}
+
+cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine,
+                              const mpc_lt_arith *ar, cg_error *err)
+{
+    if (n && !mine) return cg_error_set(err, CG_ERR_ARG, "less_than: NULL array");
+    size_t n1 = n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
+    const lt_half h[2] = {{n0, mine, NULL}, {n1, n1 ? mine + n0 : NULL, NULL}};
+    return lt_halves(m, w, 1, h, ar, err);
 }
 
 cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
@@ -309,7 +332,7 @@ static cg_status drelu_grouped(cg_mpc *m, unsigned bits, size_t n, const uint64_
             }
     }
     const lt_half h[2] = {{n0, vh[0], o}, {n1, vh[1], o + K * n0}};
-    cg_status st = lt_halves(m, bits - 1, K, h, err);
+    cg_status st = lt_halves(m, bits - 1, K, h, NULL, err);
     if (st == CG_OK)
         for (unsigned k = 0; k < K; k++)
             for (size_t i = 0; i < n; i++) {

@@ -37,6 +37,15 @@ void cg_mpc_free(cg_mpc *m)
 {
     if (!m) return;
     cg_ot_pair_free(&m->ot);
+    /* the daBits and bundles made ahead (mpc_dabit.c) are secret */
+    if (m->db_bit) cg_secure_zero(m->db_bit, m->db_cap);
+    if (m->db_arith) cg_secure_zero(m->db_arith, m->db_cap * sizeof *m->db_arith);
+    if (m->bd.bit) cg_secure_zero(m->bd.bit, m->bd.cap * MPC_BUNDLE_BITS);
+    if (m->bd.ar) cg_secure_zero(m->bd.ar, m->bd.cap * MPC_BUNDLE_ARITH * sizeof *m->bd.ar);
+    cg_free(m->db_bit);
+    cg_free(m->db_arith);
+    cg_free(m->bd.bit);
+    cg_free(m->bd.ar);
     cg_prg_clear(&m->prg);
     cg_free(m);
 }

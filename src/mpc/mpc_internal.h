@@ -5,6 +5,17 @@
 #include "cryptogen/mpc.h"
 #include "cryptogen/ot.h"
 
+/* The comparison's arithmetic last exchange material (mpc_dabit.c): per
+ * element MPC_BUNDLE_BITS bits (r, rho, a, b) and MPC_BUNDLE_ARITH
+ * arithmetic shares mod 2^64 (r, rho0 rho1, a, b, ab). */
+#define MPC_BUNDLE_BITS 4
+#define MPC_BUNDLE_ARITH 5
+typedef struct mpc_bundles {
+    uint8_t *bit;
+    uint64_t *ar;
+    size_t cap, have, next;
+} mpc_bundles;
+
 struct cg_mpc {
     cg_channel *ch;
     cg_party party;
@@ -12,6 +23,12 @@ struct cg_mpc {
     cg_prg prg;
     bool failed; /* a call failed: the parties are out of step */
     bool exact;  /* every truncation adds the low-bit carry (cg_mpc_set_exact) */
+    /* daBits made ahead (mpc_dabit.c): bit and arithmetic (mod 2^64) shares,
+     * entries db_next .. db_have - 1 unused */
+    uint8_t *db_bit;
+    uint64_t *db_arith;
+    size_t db_cap, db_have, db_next;
+    mpc_bundles bd;
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
@@ -48,6 +65,30 @@ cg_status mpc_cot_bufs_alloc(mpc_cot_bufs *b, size_t n_send, size_t n_recv, cons
                              cg_error *err);
 void mpc_cot_bufs_free(mpc_cot_bufs *b);
 
+/* ---- daBits (mpc_dabit.c) ---- */
+
+/* n unused daBits (this party's bit and arithmetic shares, mod 2^64),
+ * made first in one COT batch of at least 2^15 when fewer are left; both
+ * parties take the same counts in the same order. */
+cg_status mpc_dabits_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **arith,
+                          cg_error *err);
+/* Bundles as daBits (2^14 per refill, seven COTs each). */
+cg_status mpc_bundles_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **ar,
+                           cg_error *err);
+/* The last exchange of `rows` comparisons of q digits with arithmetic
+ * results mod 2^bits: lt/eq as lt_tree leaves them before its last level
+ * (blocks 0 and 1 of each row, or the only one); alt[i] = shares of row
+ * i's [a < b] = lt_hi + (eq_hi & lt_lo) (the two exclusive), aor[i] =
+ * shares of m0 OR m1 for the private bits priv (the server's m0, the
+ * client's m1), all from one exchange on one bundle per row. */
+cg_status mpc_arith_last(cg_mpc *m, unsigned bits, size_t rows, size_t q, const uint8_t *lt,
+                         const uint8_t *eq, const uint8_t *priv, uint64_t *alt, uint64_t *aor,
+                         cg_error *err);
+/* B2A on daBits: out = shares mod 2^bits of the bits b, from one exchange
+ * (each party sends its b xor r at once). */
+cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
+                       cg_error *err);
+
 /* ---- Truncation (mpc_trunc.c) ---- */
 
 /* cg_mpc_trunc without argument checks; shifts (if non-NULL) gives each
@@ -77,6 +118,17 @@ cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint
  * OT sender. */
 cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const uint64_t *mine,
                               uint8_t *out, cg_error *err);
+/* Arithmetic results of single comparisons (the exact truncation's): alt
+ * gets shares mod 2^bits of each [a < b], aor of priv's OR (the server's
+ * bit or the client's, one per element), the tree's last level and both
+ * conversions in one exchange (mpc_arith_last). */
+typedef struct mpc_lt_arith {
+    unsigned bits;
+    const uint8_t *priv;
+    uint64_t *alt, *aor;
+} mpc_lt_arith;
+cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine,
+                              const mpc_lt_arith *ar, cg_error *err);
 /* out[k*n + i] = shares of [x_i + c_k >= 0] (signed, public c_k; x + c_k
  * must not wrap): K DReLUs at about the OT cost of one. From 32 elements
  * on, half of them add c_k on the client's side and have the client send
@@ -88,6 +140,15 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
  * digit OTs, and all groups run in one call. */
 cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
                             const uint64_t *c, uint8_t *out, cg_error *err);
+
+/* ---- Lookup tables (mpc_lut.c) ---- */
+
+/* cg_mpc_lut with T >= 1 tables (tables[t N + j], N = 2^in_bits) looked up
+ * at the same index: out[i T + t] = shares of table t at x_i. One OT batch
+ * of n T instances, one round. */
+cg_status mpc_lut_multi(cg_mpc *m, unsigned in_bits, unsigned out_bits, size_t T,
+                        const uint64_t *tables, size_t n, const uint64_t *x, uint64_t *out,
+                        cg_error *err);
 
 /* ---- Row maxima (mpc_max.c) ---- */
 

@@ -8,45 +8,54 @@
 cg_status cg_mpc_lut(cg_mpc *m, unsigned in_bits, unsigned out_bits, const uint64_t *table,
                      size_t n, const uint64_t *x, uint64_t *out, cg_error *err)
 {
+    return mpc_lut_multi(m, in_bits, out_bits, 1, table, n, x, out, err);
+}
+
+cg_status mpc_lut_multi(cg_mpc *m, unsigned in_bits, unsigned out_bits, size_t T,
+                        const uint64_t *tables, size_t n, const uint64_t *x, uint64_t *out,
+                        cg_error *err)
+{
     CG_TRY(mpc_check(m, out_bits, 1, "lut", err));
     if (in_bits < 1 || in_bits > LUT_MAX_IN_BITS)
         return cg_error_set(err, CG_ERR_PARAM, "lut: index of %u bits outside [1, %d]", in_bits,
                             LUT_MAX_IN_BITS);
-    if (m->party == CG_SERVER && !table)
+    if (m->party == CG_SERVER && !tables)
         return cg_error_set(err, CG_ERR_ARG, "lut: the server needs the table");
     unsigned N = 1u << in_bits;
     uint64_t imask = N - 1, omask = mpc_mask(out_bits);
-    size_t nmsg;
-    if (!cg_mul_size(n, N, &nmsg)) return cg_error_set(err, CG_ERR_ARG, "lut: batch too large");
+    size_t nmsg, ni;
+    if (T < 1 || !cg_mul_size(n, T, &ni) || !cg_mul_size(ni, N, &nmsg))
+        return cg_error_set(err, CG_ERR_ARG, "lut: batch too large");
     cg_status st;
     if (m->party == CG_SERVER) {
-        /* Row i is the table rotated by the server's share, masked by r_i:
-         * entry j = T[(j + x_s) mod N] - r_i, so the client's pick j = x_c
-         * gives T[x] - r_i and the server keeps r_i. */
+        /* Row i*T + t is table t rotated by the server's share, masked by
+         * r: entry j = T_t[(j + x_s) mod N] - r, so the client's pick j =
+         * x_c gives T_t[x] - r and the server keeps r. */
         uint64_t *msgs = cg_alloc((nmsg ? nmsg : 1) * sizeof *msgs);
-        uint64_t *r = cg_alloc((n ? n : 1) * sizeof *r);
+        uint64_t *r = cg_alloc((ni ? ni : 1) * sizeof *r);
         if (!msgs || !r) {
             cg_free(msgs);
             cg_free(r);
             return cg_error_set(err, CG_ERR_NOMEM, "lut: out of memory");
         }
-        for (size_t i = 0; i < n; i++) {
-            uint64_t xs = x[i] & imask;
-            r[i] = cg_prg_u64(&m->prg) & omask;
-            for (unsigned j = 0; j < N; j++)
-                msgs[i * N + j] = (table[(j + xs) & imask] - r[i]) & omask;
-        }
-        st = cg_otn_send(m->ot.send, n, N, out_bits, msgs, err);
+        for (size_t i = 0; i < n; i++)
+            for (size_t t = 0; t < T; t++) {
+                uint64_t xs = x[i] & imask, *row = msgs + (i * T + t) * N;
+                const uint64_t *tab = tables + t * N;
+                uint64_t ri = r[i * T + t] = cg_prg_u64(&m->prg) & omask;
+                for (unsigned j = 0; j < N; j++) row[j] = (tab[(j + xs) & imask] - ri) & omask;
+            }
+        st = cg_otn_send(m->ot.send, ni, N, out_bits, msgs, err);
         if (st == CG_OK)
-            for (size_t i = 0; i < n; i++) out[i] = r[i];
+            for (size_t i = 0; i < ni; i++) out[i] = r[i];
         cg_free(msgs);
         cg_free(r);
     } else {
-        uint8_t *choice = cg_alloc(n ? n : 1);
+        uint8_t *choice = cg_alloc(ni ? ni : 1);
         if (!choice) return cg_error_set(err, CG_ERR_NOMEM, "lut: out of memory");
-        for (size_t i = 0; i < n; i++) choice[i] = (uint8_t)(x[i] & imask);
+        for (size_t i = 0; i < ni; i++) choice[i] = (uint8_t)(x[i / T] & imask);
         /* out may alias x: the choices are copied out first. */
-        st = cg_otn_recv(m->ot.recv, n, N, out_bits, choice, out, err);
+        st = cg_otn_recv(m->ot.recv, ni, N, out_bits, choice, out, err);
         cg_free(choice);
     }
     return mpc_fail(m, st);

@@ -238,8 +238,12 @@ cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint6
     cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 1.353), e);
     STEP(cg_mpc_square(m, l, n, e, e, err));
     STEP(cg_mpc_trunc(m, l, s, n, e, e, err));
-    STEP(mul_const_trunc(m, f, n, e, 0.3585, e, err));
-    cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 0.344), e);
+    /* e = floor(c q2 / 2^s) + E (c = 0.3585, E = 0.344) and e >> l are one
+     * floor: floor((c q2 + E 2^s) / 2^(s + l)), so the product's
+     * truncation merges into the shifted copies' (the reference's floors,
+     * one truncation fewer). */
+    cg_mpc_mul_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 0.3585), e);
+    cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 0.344) << s, e);
     /* e >> l = sum over k in [0, s] of [l == k] (e >> k); [l == k] = c_k xor
      * c_{k+1} (c_0 = 1) is local on XOR shares since c is monotone. */
     for (size_t i = 0; i < n; i++)
@@ -248,15 +252,10 @@ cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint6
             onehot[i * K + k] = ck ^ c[i * K + k];
             d[i * K + k] = e[i];
         }
-    /* Copy k shifted right by k (approximate truncation; k = 0 stays). */
+    /* Copy k shifted right by s + k. */
     for (size_t i = 0; i < n; i++)
-        for (size_t k = 1; k < K; k++) {
-            ca[i * s + k - 1] = d[i * K + k];
-            c[i * s + k - 1] = (uint8_t)k; /* c is no longer needed: reuse for shifts */
-        }
-    STEP(mpc_trunc_var(m, l, 0, c, n * s, ca, ca, err));
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 1; k < K; k++) d[i * K + k] = ca[i * s + k - 1];
+        for (size_t k = 0; k < K; k++) c[i * K + k] = (uint8_t)(s + k); /* c: now the shifts */
+    STEP(mpc_trunc_var(m, l, 0, c, nk, d, d, err));
     STEP(cg_mpc_select(m, l, nk, onehot, d, d, err));
     for (size_t i = 0; i < n; i++) {
         uint64_t r = 0;

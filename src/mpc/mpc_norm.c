@@ -5,8 +5,6 @@
 
 #include "mpc/mpc_internal.h"
 
-#define NEWTON_STEPS 3 /* as in fxp_ref.c */
-
 #define STEP(call)                                                                             \
     do {                                                                                       \
         st = (call);                                                                           \
@@ -54,73 +52,56 @@ done:
     return st;
 }
 
-/* out_i = sum_j e[i J + j] * scale_pow2(v_i, k[j]) (value times 2^-k): right
- * shifts are truncations by public per-copy shifts, left shifts local
- * products; copies that are not selected may be garbage and are dropped. */
-static cg_status scale_select(cg_mpc *m, unsigned l, size_t n, size_t J, const int *k,
-                              const uint8_t *e, const uint64_t *v, uint64_t *out, cg_error *err)
+/* nf families of rescaled copies of v selected by the one-hot e: out[f n +
+ * i] = sum_j e[i J + j] sc(v_i, k[f J + j]), sc(v, k) = v 2^-k, for k > 0
+ * a truncation by a public per-copy shift (rounding to nearest when
+ * `round`: the server adds 2^(k-1) first), for k <= 0 a local product.
+ * All families' truncations are one batch and their selections one
+ * exchange; copies that are not selected may be garbage and are dropped. */
+static cg_status scale_select(cg_mpc *m, unsigned l, size_t n, size_t J, size_t nf, const int *k,
+                              bool round, const uint8_t *e, const uint64_t *v, uint64_t *out,
+                              cg_error *err)
 {
     uint64_t mask = mpc_mask(l);
-    size_t nJ = n * J;
+    size_t nJ = n * J * nf;
     uint64_t *cp = alloc_u64(nJ), *tr = alloc_u64(nJ);
-    uint8_t *sh = cg_alloc(nJ ? nJ : 1);
+    uint8_t *sh = cg_alloc(nJ ? nJ : 1), *ee = cg_alloc(nJ ? nJ : 1);
     cg_status st = CG_OK;
-    if (!cp || !tr || !sh) {
+    if (!cp || !tr || !sh || !ee) {
         st = cg_error_set(err, CG_ERR_NOMEM, "rescale: out of memory");
         goto done;
     }
     size_t nt = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < J; j++)
-            if (k[j] > 0) {
-                tr[nt] = v[i];
-                sh[nt++] = (uint8_t)k[j];
+    for (size_t f = 0; f < nf; f++)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < J; j++) {
+                int kj = k[f * J + j];
+                if (kj <= 0) continue;
+                uint64_t half = round && m->party == CG_SERVER ? 1ull << (kj - 1) : 0;
+                tr[nt] = (v[i] + half) & mask;
+                sh[nt++] = (uint8_t)kj;
             }
     if (nt) STEP(mpc_trunc_var(m, l, 0, sh, nt, tr, tr, err));
     nt = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < J; j++)
-            cp[i * J + j] = k[j] > 0 ? tr[nt++] : (v[i] << (unsigned)-k[j]) & mask;
-    STEP(cg_mpc_select(m, l, nJ, e, cp, cp, err));
-    for (size_t i = 0; i < n; i++) {
+    for (size_t f = 0; f < nf; f++)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < J; j++) {
+                int kj = k[f * J + j];
+                size_t at = (f * n + i) * J + j;
+                cp[at] = kj > 0 ? tr[nt++] : (v[i] << (unsigned)-kj) & mask;
+                ee[at] = e[i * J + j];
+            }
+    STEP(cg_mpc_select(m, l, nJ, ee, cp, cp, err));
+    for (size_t fi = 0; fi < nf * n; fi++) {
         uint64_t r = 0;
-        for (size_t j = 0; j < J; j++) r += cp[i * J + j];
-        out[i] = r & mask;
+        for (size_t j = 0; j < J; j++) r += cp[fi * J + j];
+        out[fi] = r & mask;
     }
 done:
     cg_free(cp);
     cg_free(tr);
     cg_free(sh);
-    return st;
-}
-
-/* out_i = tab[idx_i] with idx_i = #{t = 1..T-1 : u_i >= base + t step}:
- * tab[0] + sum_t [u >= base + t step] (tab[t] - tab[t-1]), from T-1 DReLUs
- * and one B2A. */
-static cg_status table_lookup(cg_mpc *m, unsigned l, size_t n, const uint64_t *u, size_t T,
-                              uint64_t base, uint64_t step, const int64_t *tab, uint64_t *out,
-                              cg_error *err)
-{
-    uint64_t mask = mpc_mask(l);
-    size_t nt = n * (T - 1);
-    uint64_t *d = alloc_u64(nt);
-    uint8_t *b = cg_alloc(nt ? nt : 1);
-    cg_status st = CG_OK;
-    if (!d || !b) {
-        st = cg_error_set(err, CG_ERR_NOMEM, "table: out of memory");
-        goto done;
-    }
-    for (size_t t = 1; t < T; t++) d[t - 1] = (0 - base - t * step) & mask;
-    STEP(mpc_drelu_offsets(m, l, n, u, T - 1, d, b, err));
-    STEP(cg_mpc_b2a(m, l, nt, b, d, err));
-    for (size_t i = 0; i < n; i++) {
-        uint64_t r = m->party == CG_SERVER ? (uint64_t)tab[0] : 0;
-        for (size_t t = 1; t < T; t++) r += d[i * (T - 1) + t - 1] * (uint64_t)(tab[t] - tab[t - 1]);
-        out[i] = r & mask;
-    }
-done:
-    cg_free(d);
-    cg_free(b);
+    cg_free(ee);
     return st;
 }
 
@@ -132,8 +113,12 @@ static cg_status mul_trunc(cg_mpc *m, unsigned l, unsigned shift, size_t n, cons
     return mpc_trunc_var(m, l, shift, NULL, n, out, out, err);
 }
 
-/* extra: more fraction bits in the result than x has (rsqrt only; the final
- * rescaling shifts by extra less, as rsqrt_ext in fxp_ref.c). */
+/* The steps of inv_ext in fxp_ref.c. extra: more fraction bits in the
+ * result than x has (rsqrt only). The normalised u and its bin index come
+ * from one rescaling (two families of copies), the chord's two entries
+ * from one lookup of two tables, then one product and, after the optional
+ * Newton step, one rescaling that rounds and undoes the normalisation at
+ * once (their shifts add: floors of floors are one floor). */
 static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                              bool sqrt_mode, unsigned extra, cg_error *err)
 {
@@ -144,54 +129,76 @@ static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, u
     if (!cg_mul_size(n, J, &nJ) || nJ > SIZE_MAX / 16)
         return cg_error_set(err, CG_ERR_ARG, "%s: batch too large", what);
     if (n == 0) return CG_OK;
+    cg_fxp_inv *t = cg_alloc(sizeof *t);
+    if (!t) return cg_error_set(err, CG_ERR_NOMEM, "%s: out of memory", what);
+    cg_status st = cg_fxp_inv_init(f, sqrt_mode, t, err);
+    if (st != CG_OK) {
+        cg_free(t);
+        return st;
+    }
     uint64_t mask = mpc_mask(l);
-    int k[64], kout[64];
+    int ib = (int)t->ib, sh = (int)t->g + (int)s - ib;
+    int k[2 * 64], kout[64];
     for (size_t j = 0; j < J; j++) {
         int kj = (int)j - (int)s; /* X = U 2^k */
         if (sqrt_mode && (kj & 1)) kj -= 1; /* even exponent, as the reference */
         k[j] = kj;
+        k[J + j] = kj + (int)s - ib; /* the bin index u >> (s - ib) */
         kout[j] = sqrt_mode ? kj / 2 - (int)extra : kj;
     }
-    /* The table: guesses at the bin centres, exactly as the reference. */
-    int64_t tab[12];
-    size_t T = sqrt_mode ? 12 : 8;
-    for (size_t t = 0; t < T; t++)
-        tab[t] = sqrt_mode ? cg_fxp_encode(f, 1.0 / sqrt(((int)t + 4 + 0.5) / 4.0))
-                           : cg_fxp_encode(f, 1.0 / (1.0 + ((int)t + 0.5) / 8.0));
-    uint64_t *u = alloc_u64(n), *w = alloc_u64(n), *p = alloc_u64(n);
+    size_t N = (size_t)1 << t->in_bits;
+    uint64_t *tab = alloc_u64(2 * N), *ui = alloc_u64(2 * n), *ad = alloc_u64(2 * n);
+    uint64_t *y = alloc_u64(n), *w = alloc_u64(n), *p = alloc_u64(n);
     uint8_t *e = cg_alloc(nJ ? nJ : 1);
-    cg_status st = CG_OK;
-    if (!u || !w || !p || !e) {
+    if (!tab || !ui || !ad || !y || !w || !p || !e) {
         st = cg_error_set(err, CG_ERR_NOMEM, "%s: out of memory", what);
         goto done;
     }
+    for (size_t i = 0; i < N; i++) {
+        tab[i] = (uint64_t)t->a[i] & mask;
+        tab[N + i] = (uint64_t)t->d[i] & mask;
+    }
     STEP(onehot_msb(m, l, n, J, x, e, err));
-    STEP(scale_select(m, l, n, J, k, e, x, u, err));
-    if (sqrt_mode)
-        STEP(table_lookup(m, l, n, u, T, 1ull << s, 1ull << (s - 2), tab, w, err));
-    else
-        STEP(table_lookup(m, l, n, u, T, 1ull << s, 1ull << (s - 3), tab, w, err));
+    STEP(scale_select(m, l, n, J, 2, k, false, e, x, ui, err));
+    const uint64_t *u = ui, *idx = ui + n;
+    STEP(mpc_lut_multi(m, t->in_bits, l, 2, m->party == CG_SERVER ? tab : NULL, n, idx, ad,
+                       err));
+    /* y = a 2^(s - ib) + d r, r = u - idx 2^(s - ib) */
+    for (size_t i = 0; i < n; i++) {
+        w[i] = ad[2 * i + 1];
+        p[i] = (u[i] - (idx[i] << (s - ib))) & mask;
+    }
+    if (s > (unsigned)ib) STEP(cg_mpc_mul(m, l, n, w, p, p, err));
+    for (size_t i = 0; i < n; i++)
+        y[i] = ((ad[2 * i] << (s - ib)) + (s > (unsigned)ib ? p[i] : 0)) & mask;
     uint64_t two = (uint64_t)cg_fxp_encode(f, 2.0), three = (uint64_t)cg_fxp_encode(f, 3.0);
-    for (int it = 0; it < NEWTON_STEPS; it++) {
+    for (unsigned it = 0; it < t->newton; it++) {
+        /* w = round(y / 2^sh); then y = w (2 - u w) by s, or w (3 - u w^2) by s + 1 */
+        cg_mpc_add_public(m, l, n, y, 1ull << (sh - 1), w);
+        STEP(mpc_trunc_var(m, l, (unsigned)sh, NULL, n, w, w, err));
         if (sqrt_mode) {
-            /* w = (w (3 - v w^2)) / 2, the two floors merged into one shift */
             STEP(cg_mpc_square(m, l, n, w, p, err));
             STEP(mpc_trunc_var(m, l, s, NULL, n, p, p, err));
             STEP(mul_trunc(m, l, s, n, u, p, p, err));
-            for (size_t i = 0; i < n; i++) p[i] = (0 - p[i]) & mask;
-            cg_mpc_add_public(m, l, n, p, three, p);
-            STEP(mul_trunc(m, l, s + 1, n, w, p, w, err));
         } else {
-            /* w = w (2 - u w) */
             STEP(mul_trunc(m, l, s, n, u, w, p, err));
-            for (size_t i = 0; i < n; i++) p[i] = (0 - p[i]) & mask;
-            cg_mpc_add_public(m, l, n, p, two, p);
-            STEP(mul_trunc(m, l, s, n, w, p, w, err));
         }
+        for (size_t i = 0; i < n; i++) p[i] = (0 - p[i]) & mask;
+        cg_mpc_add_public(m, l, n, p, sqrt_mode ? three : two, p);
+        STEP(cg_mpc_mul(m, l, n, w, p, y, err));
+        sh = sqrt_mode ? (int)s + 1 : (int)s;
     }
-    STEP(scale_select(m, l, n, J, kout, e, w, out, err));
+    for (size_t j = 0; j < J; j++) {
+        int kj = sh + kout[j];
+        k[j] = kj > (int)t->cap ? (int)t->cap : kj;
+    }
+    STEP(scale_select(m, l, n, J, 1, k, true, e, y, out, err));
 done:
-    cg_free(u);
+    cg_free(t);
+    cg_free(tab);
+    cg_free(ui);
+    cg_free(ad);
+    cg_free(y);
     cg_free(w);
     cg_free(p);
     cg_free(e);

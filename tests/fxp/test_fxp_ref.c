@@ -131,6 +131,26 @@ static void test_recip_rsqrt(void **state)
     assert_int_equal(cg_fxp_ref_rsqrt(F, -5, &o, &e), CG_ERR_RANGE);
     cg_fxp bad = {.ring_bits = 16, .frac_bits = 2};
     assert_int_equal(cg_fxp_ref_recip(bad, 5, &o, &e), CG_ERR_PARAM);
+    /* Other formats (the table alone up to s = 15, a Newton step from 16):
+     * within 2 ulp of the output plus 2^-15 relative (the chord's error)
+     * for x in [1/16, 2^(l-2-s)). */
+    const cg_fxp fm[3] = {{16, 4}, {44, 16}, {64, 28}};
+    for (int i = 0; i < 3; i++) {
+        double worst = 0;
+        int64_t lo = (int64_t)1 << (fm[i].frac_bits - 4), hi = (int64_t)1 << (fm[i].ring_bits - 2);
+        for (int64_t x = lo; x < hi && x > 0; x += x / 64 + 1)
+            for (int sq = 0; sq < 2; sq++) {
+                int64_t r;
+                if (sq) assert_int_equal(cg_fxp_ref_rsqrt(fm[i], x, &r, NULL), CG_OK);
+                else assert_int_equal(cg_fxp_ref_recip(fm[i], x, &r, NULL), CG_OK);
+                double X = cg_fxp_decode(fm[i], x), want = sq ? 1.0 / sqrt(X) : 1.0 / X;
+                double ex = fabs(cg_fxp_decode(fm[i], r) - want) - 2 * ldexp(1, -fm[i].frac_bits);
+                if (ex / want > worst) worst = ex / want;
+            }
+        fprintf(stderr, "  recip/rsqrt (%u, %u): rel error beyond 2 ulp %.3e\n", fm[i].ring_bits,
+                fm[i].frac_bits, worst);
+        assert_true(worst <= ldexp(1, -15));
+    }
 }
 
 static void test_softmax_layernorm(void **state)
