@@ -145,6 +145,7 @@ typedef struct cg_ntt_table {
     uint64_t *fwd_sh52, *inv_sh52;
     uint64_t n_inv_sh52, last_inv_sh52;
     cg_ntt_backend backend;
+    bool fma; /* AVX2 back-end runs the FMA-double kernels (q < 2^50, FMA CPU) */
 } cg_ntt_table;
 
 /* n a power of two in [2, 2^17]; q prime, q = 1 mod 2n, q < 2^61.

@@ -68,12 +68,12 @@ int cg_bench_ntt(int argc, char **argv)
                 if (k == 0) base_fwd = f;
                 if (json)
                     printf("%s  {\"n\": %zu, \"prime_bits\": %u, \"backend\": \"%s\", \"forward_us\": %.2f, "
-                           "\"inverse_us\": %.2f, \"speedup_vs_portable\": %.2f}",
+                           "\"inverse_us\": %.2f, \"speedup_vs_portable\": %.2f, \"fma_double\": %s}",
                            first ? "" : ",\n", sizes[si], t.mod.bits, cg_ntt_backend_name(bes[k]), f, inv,
-                           base_fwd / f);
+                           base_fwd / f, t.fma ? "true" : "false");
                 else
-                    printf("n=%-6zu %2u-bit %-11s fwd %8.2f us  inv %8.2f us  (x%.2f vs portable)\n", sizes[si],
-                           t.mod.bits, cg_ntt_backend_name(bes[k]), f, inv, base_fwd / f);
+                    printf("n=%-6zu %2u-bit %-11s%s fwd %8.2f us  inv %8.2f us  (x%.2f vs portable)\n", sizes[si],
+                           t.mod.bits, cg_ntt_backend_name(bes[k]), t.fma ? "+fma" : "    ", f, inv, base_fwd / f);
                 first = false;
                 cg_free(a);
                 cg_ntt_table_free(&t);

@@ -36,6 +36,10 @@ cg_status cg_ntt_table_init(cg_ntt_table *t, size_t n, uint64_t q, cg_ntt_backen
         return cg_error_set(err, CG_ERR_UNSUPPORTED, "NTT back-end %s unavailable for q = %llu",
                             cg_ntt_backend_name(backend), (unsigned long long)q);
     t->backend = backend;
+    /* q < 2^50: the FMA-double butterflies beat vpmuludq's 64-bit emulation
+     * (the test of cg_poly_fma_available, repeated: poly.c calls this module) */
+    __builtin_cpu_init();
+    t->fma = backend == CG_NTT_AVX2 && n >= 8 && q < (1ull << 50) && __builtin_cpu_supports("fma");
     t->n = n;
     t->logn = (unsigned)__builtin_ctzll(n);
     t->fwd = cg_alloc(n * sizeof(uint64_t));
@@ -97,6 +101,8 @@ void cg_ntt_forward(const cg_ntt_table *t, uint64_t *a)
 {
     if (t->backend == CG_NTT_AVX512IFMA)
         ntt_forward_ifma(t, a);
+    else if (t->fma)
+        ntt_forward_fma(t, a);
     else if (t->backend == CG_NTT_AVX2 && t->n >= 8)
         ntt_forward_avx2(t, a);
     else
@@ -107,6 +113,8 @@ void cg_ntt_inverse(const cg_ntt_table *t, uint64_t *a)
 {
     if (t->backend == CG_NTT_AVX512IFMA)
         ntt_inverse_ifma(t, a);
+    else if (t->fma)
+        ntt_inverse_fma(t, a);
     else if (t->backend == CG_NTT_AVX2 && t->n >= 8)
         ntt_inverse_avx2(t, a);
     else

@@ -13,4 +13,7 @@ void ntt_inverse_ifma(const cg_ntt_table *t, uint64_t *a);
 /* AVX2 (any q < 2^61, n >= 8). */
 void ntt_forward_avx2(const cg_ntt_table *t, uint64_t *a);
 void ntt_inverse_avx2(const cg_ntt_table *t, uint64_t *a);
+/* AVX2 + FMA on doubles (q < 2^50, n >= 8). */
+void ntt_forward_fma(const cg_ntt_table *t, uint64_t *a);
+void ntt_inverse_fma(const cg_ntt_table *t, uint64_t *a);
 #endif

@@ -1,6 +1,6 @@
 /* The ring layer's AVX2 / FMA product kernels against the portable 128-bit
  * paths and __int128 sums: the limb multiply-accumulate, the two-polynomial
- * multiply-accumulate and the FMA pointwise product. */
+ * multiply-accumulate, the FMA pointwise product and the FMA-double NTT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +122,74 @@ static void test_poly_mac2_avx2_matches_portable(void **state)
     }
 }
 
+/* Negacyclic a b mod (x^n + 1, q), schoolbook. */
+static void naive_negacyclic(const uint64_t *a, const uint64_t *b, uint64_t *c, size_t n, uint64_t q)
+{
+    memset(c, 0, n * sizeof(uint64_t));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            const uint64_t p = (uint64_t)((cg_u128)a[i] * b[j] % q);
+            const size_t k = (i + j) % n;
+            c[k] = i + j < n ? (c[k] + p) % q : (c[k] + q - p) % q;
+        }
+}
+
+/* The AVX2 back-end's FMA-double NTT (primes below 2^50) gives the portable
+ * kernels' words, forward and inverse, for 30- to 50-bit primes and n from 8
+ * to 16384, on reduced inputs and on the lazy ranges the portable kernels
+ * accept ([0, 4q) forward, [0, 2q) inverse, with their top values); and a
+ * product through it equals the schoolbook one (n = 8, 64, 1024). */
+static void test_ntt_fma_matches_portable_and_naive(void **state)
+{
+    (void)state;
+    if (!cg_poly_fma_available()) skip();
+    const unsigned bits[] = {30, 36, 43, 44, 49, 50};
+    const size_t sizes[] = {8, 16, 64, 1024, 4096, 8192, 16384};
+    for (size_t w = 0; w < sizeof bits / sizeof bits[0]; w++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            const size_t n = sizes[s];
+            uint64_t q;
+            assert_int_equal(cg_primes_ntt(bits[w], n, 1, NULL, 0, &q, NULL), CG_OK);
+            cg_ntt_table tp, tf;
+            assert_int_equal(cg_ntt_table_init(&tp, n, q, CG_NTT_PORTABLE, NULL), CG_OK);
+            assert_int_equal(cg_ntt_table_init(&tf, n, q, CG_NTT_AVX2, NULL), CG_OK);
+            assert_true(tf.fma && q < (1ull << 50));
+            uint64_t *a = cg_alloc(n * 8), *b = cg_alloc(n * 8), *c = cg_alloc(n * 8);
+            for (int lazy = 0; lazy < 3; lazy++) {
+                /* 0: [0, q); 1: forward [0, 4q); 2: inverse [0, 2q) */
+                const uint64_t top = lazy == 1 ? 4 * q : lazy == 2 ? 2 * q : q;
+                for (size_t i = 0; i < n; i++) a[i] = i % 3 == 0 ? top - 1 - i % 2 : i % 7 == 0 ? 0 : rnd() % top;
+                memcpy(b, a, n * 8);
+                if (lazy != 2) {
+                    cg_ntt_forward(&tp, a);
+                    cg_ntt_forward(&tf, b);
+                    assert_memory_equal(a, b, n * 8);
+                    for (size_t i = 0; i < n; i++) assert_true(b[i] < q);
+                }
+                if (lazy != 1) {
+                    cg_ntt_inverse(&tp, a);
+                    cg_ntt_inverse(&tf, b);
+                    assert_memory_equal(a, b, n * 8);
+                    for (size_t i = 0; i < n; i++) assert_true(b[i] < q);
+                }
+            }
+            if (n <= 1024) {
+                for (size_t i = 0; i < n; i++) a[i] = i % 5 == 0 ? q - 1 : rnd() % q, b[i] = rnd() % q;
+                naive_negacyclic(a, b, c, n, q);
+                cg_ntt_forward(&tf, a);
+                cg_ntt_forward(&tf, b);
+                for (size_t i = 0; i < n; i++) a[i] = (uint64_t)((cg_u128)a[i] * b[i] % q);
+                cg_ntt_inverse(&tf, a);
+                assert_memory_equal(a, c, n * 8);
+            }
+            cg_free(a);
+            cg_free(b);
+            cg_free(c);
+            cg_ntt_table_free(&tp);
+            cg_ntt_table_free(&tf);
+        }
+}
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
@@ -130,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_mac26_matches_mac128),
         cmocka_unit_test(test_poly_mul_fma),
         cmocka_unit_test(test_poly_mac2_avx2_matches_portable),
+        cmocka_unit_test(test_ntt_fma_matches_portable_and_naive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
