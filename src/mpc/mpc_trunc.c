@@ -34,20 +34,32 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
  * and a COT batch converts the carry and the wrap after the comparison. */
 #define TRUNC_BUNDLE_MAX 2048
 
-/* The carry's low sh bits as in wrap_carry_exact, as boolean shares. */
-static cg_status low_carry_bits(cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
-                                const uint64_t *y, uint8_t *c, cg_error *err)
+/* Each party's side of the carry comparison [2^sh - 1 - y0_low < y1_low]
+ * (a new array; NULL when out of memory) and its width, the largest shift. */
+static uint64_t *carry_operand(const cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
+                               const uint64_t *y, unsigned *width)
 {
     unsigned w = shift;
     if (shifts)
         for (size_t i = 0; i < n; i++)
             if (shifts[i] > w) w = shifts[i];
     uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v);
-    if (!v) return cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
+    if (!v) return NULL;
     for (size_t i = 0; i < n; i++) {
         uint64_t low = mpc_mask(shifts ? shifts[i] : shift);
         v[i] = m->party == CG_SERVER ? low - (y[i] & low) : y[i] & low;
     }
+    *width = w;
+    return v;
+}
+
+/* The carry's low sh bits as in wrap_carry_exact, as boolean shares. */
+static cg_status low_carry_bits(cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
+                                const uint64_t *y, uint8_t *c, cg_error *err)
+{
+    unsigned w = 0;
+    uint64_t *v = carry_operand(m, shift, shifts, n, y, &w);
+    if (!v) return cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
     cg_status st = w >= 1 ? cg_mpc_less_than(m, w, n, v, c, err) : CG_OK;
     cg_free(v);
     return st;
@@ -63,16 +75,9 @@ static cg_status wrap_carry_exact(cg_mpc *m, unsigned shift, const uint8_t *shif
                                   const uint64_t *y, const uint8_t *bit, uint64_t *out,
                                   unsigned out_bits, cg_error *err)
 {
-    unsigned w = shift;
-    if (shifts)
-        for (size_t i = 0; i < n; i++)
-            if (shifts[i] > w) w = shifts[i];
-    uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v);
+    unsigned w = 0;
+    uint64_t *v = carry_operand(m, shift, shifts, n, y, &w);
     if (!v) return cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
-    for (size_t i = 0; i < n; i++) {
-        uint64_t low = mpc_mask(shifts ? shifts[i] : shift);
-        v[i] = m->party == CG_SERVER ? low - (y[i] & low) : y[i] & low;
-    }
     const mpc_lt_arith ar = {out_bits, bit, out + n, out};
     cg_status st = mpc_less_than_arith(m, w, n, v, &ar, err);
     cg_free(v);
