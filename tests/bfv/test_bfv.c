@@ -143,6 +143,28 @@ static void test_add_sub_negate_plain_scalar(void **state)
     free(w);
 }
 
+/* One product's operands: Enc(a) in NTT form (secret-key encryption when
+ * sk, as encrypt_vals) and pt(b) in NTT form, for random slots a and b; adds times * a b to
+ * want (centred mod t). */
+static void product_pair(fixture *f, bool sk, int64_t times, cg_bfv_ct *ct, cg_bfv_plain_ntt *pt,
+                         int64_t *want)
+{
+    cg_error err = {0};
+    int64_t *a = random_slots(f), *b = random_slots(f);
+    *ct = (cg_bfv_ct){0};
+    *pt = (cg_bfv_plain_ntt){0};
+    encrypt_vals(f, a, ct, sk);
+    assert_int_equal(cg_bfv_to_ntt(f->ctx, ct, NULL), CG_OK);
+    cg_bfv_plain pb = {0};
+    cg_bfv_encode_batch(f->ctx, b, f->n, &pb, &err);
+    assert_int_equal(cg_bfv_plain_to_ntt(f->ctx, &pb, cg_bfv_nq(f->ctx), pt, &err), CG_OK);
+    cg_bfv_plain_free(&pb);
+    for (size_t i = 0; i < f->n; i++)
+        want[i] = centred(f->t, want[i] + (int64_t)((__int128)a[i] * b[i] * times % (int64_t)f->t));
+    free(a);
+    free(b);
+}
+
 static void test_mul_plain_and_mac(void **state)
 {
     fixture *f = *state;
@@ -154,17 +176,7 @@ static void test_mul_plain_and_mac(void **state)
     int64_t *want = calloc(f->n, sizeof *want);
     cg_error err = {0};
     for (int k = 0; k < K; k++) {
-        int64_t *a = random_slots(f), *b = random_slots(f);
-        cts[k] = (cg_bfv_ct){0};
-        pts[k] = (cg_bfv_plain_ntt){0};
-        encrypt_vals(f, a, &cts[k], k & 1);
-        assert_int_equal(cg_bfv_to_ntt(f->ctx, &cts[k], NULL), CG_OK);
-        cg_bfv_plain pb = {0};
-        cg_bfv_encode_batch(f->ctx, b, f->n, &pb, &err);
-        assert_int_equal(cg_bfv_plain_to_ntt(f->ctx, &pb, cg_bfv_nq(f->ctx), &pts[k], &err), CG_OK);
-        cg_bfv_plain_free(&pb);
-        for (size_t i = 0; i < f->n; i++)
-            want[i] = centred(f->t, want[i] + (int64_t)((__int128)a[i] * b[i] % (int64_t)f->t));
+        product_pair(f, k & 1, 1, &cts[k], &pts[k], want);
         if (k == 0) {
             cg_bfv_ct one = {0};
             assert_int_equal(cg_bfv_mul_plain(f->ctx, &cts[0], &pts[0], &one, &err), CG_OK);
@@ -174,8 +186,6 @@ static void test_mul_plain_and_mac(void **state)
         }
         cp[k] = &cts[k];
         pp[k] = &pts[k];
-        free(a);
-        free(b);
     }
     cg_bfv_ct acc = {0};
     assert_int_equal(cg_bfv_mac_plain(f->ctx, cp, pp, K, &acc, &err), CG_OK);
@@ -204,21 +214,7 @@ static void test_mac_many_inputs_aliased(void **state)
     const cg_bfv_plain_ntt *pp[K];
     int64_t *want = calloc(f->n, sizeof *want);
     cg_error err = {0};
-    for (int k = 0; k < D; k++) {
-        int64_t *a = random_slots(f), *b = random_slots(f);
-        cts[k] = (cg_bfv_ct){0};
-        pts[k] = (cg_bfv_plain_ntt){0};
-        encrypt_vals(f, a, &cts[k], true);
-        assert_int_equal(cg_bfv_to_ntt(f->ctx, &cts[k], NULL), CG_OK);
-        cg_bfv_plain pb = {0};
-        cg_bfv_encode_batch(f->ctx, b, f->n, &pb, &err);
-        assert_int_equal(cg_bfv_plain_to_ntt(f->ctx, &pb, cg_bfv_nq(f->ctx), &pts[k], &err), CG_OK);
-        cg_bfv_plain_free(&pb);
-        for (size_t i = 0; i < f->n; i++)
-            want[i] = centred(f->t, want[i] + (int64_t)((__int128)a[i] * b[i] * (K / D) % (int64_t)f->t));
-        free(a);
-        free(b);
-    }
+    for (int k = 0; k < D; k++) product_pair(f, true, K / D, &cts[k], &pts[k], want);
     for (int k = 0; k < K; k++) cp[k] = &cts[k % D], pp[k] = &pts[k % D];
     assert_int_equal(cg_bfv_ct_copy(f->ctx, &out, &cts[0], &err), CG_OK);
     assert_int_equal(cg_bfv_mac_plain(f->ctx, cp, pp, K, &out, &err), CG_OK);
