@@ -64,22 +64,33 @@ static inline void bfv_poly_mul(const cg_bfv_ctx *c, const cg_modulus *mods, siz
         cg_poly_mul(mods, k, c->n, a, b, out);
 }
 
-/* Row additions through the context's back-end. */
+/* Row additions and subtractions through the context's back-end (any
+ * moduli list; bfv_poly_add / bfv_poly_sub: the context's own primes). */
+static inline void bfv_rows_add(const cg_bfv_ctx *c, const cg_modulus *mods, size_t k,
+                                const uint64_t *a, const uint64_t *b, uint64_t *out)
+{
+    if (c->avx2)
+        cg_poly_add_avx2(mods, k, c->n, a, b, out);
+    else
+        cg_poly_add(mods, k, c->n, a, b, out);
+}
+static inline void bfv_rows_sub(const cg_bfv_ctx *c, const cg_modulus *mods, size_t k,
+                                const uint64_t *a, const uint64_t *b, uint64_t *out)
+{
+    if (c->avx2)
+        cg_poly_sub_avx2(mods, k, c->n, a, b, out);
+    else
+        cg_poly_sub(mods, k, c->n, a, b, out);
+}
 static inline void bfv_poly_add(const cg_bfv_ctx *c, size_t k, const uint64_t *a,
                                 const uint64_t *b, uint64_t *out)
 {
-    if (c->avx2)
-        cg_poly_add_avx2(c->mods, k, c->n, a, b, out);
-    else
-        cg_poly_add(c->mods, k, c->n, a, b, out);
+    bfv_rows_add(c, c->mods, k, a, b, out);
 }
 static inline void bfv_poly_sub(const cg_bfv_ctx *c, size_t k, const uint64_t *a,
                                 const uint64_t *b, uint64_t *out)
 {
-    if (c->avx2)
-        cg_poly_sub_avx2(c->mods, k, c->n, a, b, out);
-    else
-        cg_poly_sub(c->mods, k, c->n, a, b, out);
+    bfv_rows_sub(c, c->mods, k, a, b, out);
 }
 
 /* ---- Workspaces (bfv_ws.c) ------------------------------------------------

@@ -183,21 +183,11 @@ cg_status cg_bfv_multiply(const cg_bfv_ctx *c, const cg_bfv_ct *a, const cg_bfv_
         /* Karatsuba: e1 = (a0 + a1)(b0 + b1) - e0 - e2, three products */
         bfv_poly_mul(c, all, K, a0, b0, e0);
         bfv_poly_mul(c, all, K, a1, b1, e2);
-        if (c->avx2) {
-            cg_poly_add_avx2(all, K, n, a0, a1, a0);
-            cg_poly_add_avx2(all, K, n, b0, b1, b0);
-        } else {
-            cg_poly_add(all, K, n, a0, a1, a0);
-            cg_poly_add(all, K, n, b0, b1, b0);
-        }
+        bfv_rows_add(c, all, K, a0, a1, a0);
+        bfv_rows_add(c, all, K, b0, b1, b0);
         bfv_poly_mul(c, all, K, a0, b0, e1);
-        if (c->avx2) {
-            cg_poly_sub_avx2(all, K, n, e1, e0, e1);
-            cg_poly_sub_avx2(all, K, n, e1, e2, e1);
-        } else {
-            cg_poly_sub(all, K, n, e1, e0, e1);
-            cg_poly_sub(all, K, n, e1, e2, e1);
-        }
+        bfv_rows_sub(c, all, K, e1, e0, e1);
+        bfv_rows_sub(c, all, K, e1, e2, e1);
     }
     st = bfv_ct_reserve(c, out, 3, L, err);
     if (st != CG_OK) goto done;
