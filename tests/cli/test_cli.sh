@@ -254,7 +254,7 @@ c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 c.close()
 PY
 http_pid=$!
-for _ in $(seq 50); do [ -s "$tmp/http_port" ] && break; sleep 0.1; done
+for _ in $(seq 500); do [ -s "$tmp/http_port" ] && break; sleep 0.1; done
 run generate --connect "127.0.0.1:$(cat "$tmp/http_port")" --insecure-plaintext --model "$model" --prompt-ids 5 -n 1 --timeout 5
 [ "$rc" -eq 1 ] && grep -q "not a cryptogen server" <<< "$err" || fail "HTTP server as the peer: exit $rc, $err"
 wait "$http_pid" 2> /dev/null || true

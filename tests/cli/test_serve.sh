@@ -29,7 +29,7 @@ tls=(--tls-pin "$pin")
 "$bin" serve --model "$model" --random $shape --seed 3 --listen 127.0.0.1:0 --max-sessions 2 --timeout 10 \
     --handshake-timeout 3 --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" 2> "$tmp/server.log" &
 server_pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 1000); do
     port=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$tmp/server.log")
     [ -n "$port" ] && break
     sleep 0.1
@@ -53,14 +53,14 @@ echo "two concurrent clients: tokens equal the emulator's ($(tokens "$tmp/got1.j
 # Kill a client in the middle of its generation.
 "$bin" generate --connect 127.0.0.1:$port "${tls[@]}" --model "$model" --prompt-ids 1,2 -n 40 --json > /dev/null 2>&1 &
 victim=$!
-for _ in $(seq 200); do
+for _ in $(seq 2000); do
     [ "$(grep -c 'accepted' "$tmp/server.log")" -ge 3 ] && break
     sleep 0.1
 done
 sleep 2
 kill -9 $victim
 wait $victim 2>/dev/null || true
-for _ in $(seq 100); do
+for _ in $(seq 1000); do
     grep -q 'session 3: ended' "$tmp/server.log" && break
     sleep 0.1
 done
@@ -91,7 +91,7 @@ PY
 ntok=$(tokens "$tmp/stop.json" | tr ',' '\n' | grep -c .)
 [ "$ntok" -lt 5 ] || fail "--stop '$stop_at' did not end the generation early ($ntok tokens)"
 grep -q '"stop_reason": "stop string"' "$tmp/stop.json" || fail "--stop: no stop reason"
-for _ in $(seq 100); do
+for _ in $(seq 1000); do
     grep -q "session 5: done, $ntok steps" "$tmp/server.log" && break
     sleep 0.1
 done
@@ -105,7 +105,7 @@ exec 4<>/dev/tcp/127.0.0.1/$port
 "$bin" generate --connect 127.0.0.1:$port "${tls[@]}" --model "$model" --prompt-ids 5,6,7 -n 5 --json > "$tmp/got4.json" \
     || fail "a client behind two idle sockets failed"
 [ "$(tokens "$tmp/got4.json")" = "$(tokens "$tmp/want1.json")" ] || fail "client behind idle sockets: wrong tokens"
-for _ in $(seq 100); do
+for _ in $(seq 1000); do
     [ "$(grep -c 'handshake deadline' "$tmp/server.log")" -ge 2 ] && break
     sleep 0.1
 done
@@ -124,7 +124,7 @@ if "$bin" generate --connect 127.0.0.1:$port --insecure-plaintext --model "$mode
     fail "a plaintext client was served by a TLS server"
 fi
 grep -q "server speaks TLS" "$tmp/err" || fail "plaintext client: unclear error: $(cat "$tmp/err")"
-for _ in $(seq 100); do
+for _ in $(seq 1000); do
     [ "$(grep -c 'dropped before its session' "$tmp/server.log")" -ge 5 ] && break
     sleep 0.1
 done
@@ -135,7 +135,7 @@ echo "garbage, a wrong pin, a plaintext client: refused ($(grep -c 'dropped befo
 # Plain TCP only when both sides ask for it.
 "$bin" serve --model "$model" --random $shape --seed 3 --listen 127.0.0.1:0 --insecure-plaintext 2> "$tmp/plain.log" &
 plain_pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 1000); do
     pport=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$tmp/plain.log")
     [ -n "$pport" ] && break
     sleep 0.1
@@ -152,7 +152,7 @@ grep -q "without a TLS answer" "$tmp/err" || fail "TLS client at a plaintext ser
 "$bin" generate --connect 127.0.0.1:$pport --insecure-plaintext --model "$model" --prompt-ids 1,2 -n 60 \
     > /dev/null 2>&1 &
 long_client=$!
-for _ in $(seq 200); do
+for _ in $(seq 2000); do
     grep -q 'session 3: accepted' "$tmp/plain.log" && break
     sleep 0.1
 done
@@ -172,7 +172,7 @@ echo "plaintext on both sides works; a TLS client at a plaintext server gets a c
 "$bin" serve --model "$model" --random $shape --seed 3 --listen 127.0.0.1:0 --max-sessions 1 --insecure-plaintext \
     2> "$tmp/one.log" &
 one_pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 1000); do
     oport=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$tmp/one.log")
     [ -n "$oport" ] && break
     sleep 0.1
@@ -180,7 +180,7 @@ done
 "$bin" generate --connect 127.0.0.1:$oport --insecure-plaintext --model "$model" --prompt-ids 1,2 -n 12 \
     > /dev/null 2>&1 &
 first=$!
-for _ in $(seq 200); do grep -q 'session 1: accepted' "$tmp/one.log" && break; sleep 0.1; done
+for _ in $(seq 2000); do grep -q 'session 1: accepted' "$tmp/one.log" && break; sleep 0.1; done
 "$bin" generate --connect 127.0.0.1:$oport --insecure-plaintext --model "$model" --prompt-ids 5,6,7 -n 5 --json \
     --progress json > "$tmp/queued.json" 2> "$tmp/queued.err" || fail "queued client failed: $(cat "$tmp/queued.err")"
 wait "$first" || fail "the first client of a one-slot server failed"

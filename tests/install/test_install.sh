@@ -45,7 +45,7 @@ pin=$("$prefix/bin/cryptogen" tls-cert --out "$tmp" 2> /dev/null)
 "$prefix/bin/cryptogen" serve --listen 127.0.0.1:0 --max-sessions 1 --tls-cert "$tmp/cert.pem" \
     --tls-key "$tmp/key.pem" 2> "$tmp/server.log" &
 server_pid=$!
-for _ in $(seq 300); do
+for _ in $(seq 3000); do
     port=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$tmp/server.log")
     [ -n "$port" ] && break
     sleep 0.1
