@@ -44,7 +44,7 @@ unsigned cg_bfv_extract_drop_bits(const cg_bfv_ctx *c, const cg_bfv_ct *ct, unsi
     unsigned best = 0;
     for (unsigned d = 1; d < qb; d++) {
         const double noise = cg_bfv_extract_noise_log2(c, ct, d, fail_bits);
-        if (log2q - 1 - noise < CG_BFV_SHARE_MARGIN_BITS) break;
+        if (log2q - 1 - noise < CG_BFV_EXTRACT_MARGIN_BITS) break;
         best = d;
     }
     /* the integers must fit 64 bits */
