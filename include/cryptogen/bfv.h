@@ -326,11 +326,11 @@ cg_status cg_bfv_galois_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, siz
  * at most 2^(d-1) (1 + ||<e, s>|| / 2^(d-1)) per coefficient. The other c0
  * coefficients are read as 0, so they decrypt to garbage. */
 /* The most low bits the sender can drop from ct (size 2, coefficient form)
- * and keep CG_BFV_EXTRACT_MARGIN_BITS of estimated budget (the rounding
- * term's bound is a tail bound already, so one bit of slack suffices), with the rounding
+ * and keep CG_BFV_EXTRACT_MARGIN_BITS of estimated budget, with the rounding
  * term <e, s> bounded by Hoeffding (|e_i| <= 2^(d-1), c1 uniform) except
- * with probability 2^-fail_bits per coefficient; 0 when none can go or ct
- * has more than two primes. From ct->noise_log2 only (public). */
+ * with probability 2^-fail_bits per coefficient (a tail bound already, so
+ * one bit of slack suffices); 0 when none can go or ct has more than two
+ * primes. From ct->noise_log2 only (public). */
 #define CG_BFV_EXTRACT_MARGIN_BITS 1
 unsigned cg_bfv_extract_drop_bits(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct, unsigned fail_bits);
 /* The noise_log2 bound of ct once d bits are dropped (the same Hoeffding
