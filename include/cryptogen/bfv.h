@@ -280,7 +280,8 @@ typedef enum cg_bfv_obj {
     CG_BFV_OBJ_KSK = 3,
     CG_BFV_OBJ_GALOIS = 4,
     CG_BFV_OBJ_PLAIN = 5,
-    CG_BFV_OBJ_SK = 6
+    CG_BFV_OBJ_SK = 6,
+    CG_BFV_OBJ_CT_EXTRACT = 7
 } cg_bfv_obj;
 
 cg_status cg_bfv_ct_serialize(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct, cg_buf *out,
@@ -312,6 +313,40 @@ cg_status cg_bfv_sk_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t 
                                 cg_bfv_sk *sk, cg_error *err);
 cg_status cg_bfv_galois_deserialize(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
                                     cg_bfv_galois_keys *gk, cg_error *err);
+
+/* ---- Extracted ciphertexts (the LWE view, as in Cheetah) ----------------------
+ * A returned ciphertext of which the key owner reads only some coefficients
+ * needs all of c1 but c0 only at those positions: c0 + c1 s at position j
+ * involves c0 at j alone. CG_BFV_OBJ_CT_EXTRACT carries the level, the
+ * dropped low bits d, the positions (strictly increasing, log2 n bits each),
+ * c1, and c0 at the positions. With d = 0 the coefficients go as RNS rows;
+ * with d > 0 (levels 1 and 2 only) each coefficient x in [0, Q) goes as the
+ * integer round(x / 2^d) (x within 2^(d-1) of Q wraps to 0) at
+ * bits(Q) - d <= 64 bits, and the reader uses 2^d times it: an extra error of
+ * at most 2^(d-1) (1 + ||<e, s>|| / 2^(d-1)) per coefficient. The other c0
+ * coefficients are read as 0, so they decrypt to garbage. */
+/* The most low bits the sender can drop from ct (size 2, coefficient form)
+ * and keep CG_BFV_EXTRACT_MARGIN_BITS of estimated budget, with the rounding
+ * term <e, s> bounded by Hoeffding (|e_i| <= 2^(d-1), c1 uniform) except
+ * with probability 2^-fail_bits per coefficient (a tail bound already, so
+ * one bit of slack suffices); 0 when none can go or ct has more than two
+ * primes. From ct->noise_log2 only (public). */
+#define CG_BFV_EXTRACT_MARGIN_BITS 1
+unsigned cg_bfv_extract_drop_bits(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct, unsigned fail_bits);
+/* The noise_log2 bound of ct once d bits are dropped (the same Hoeffding
+ * term as above). */
+double cg_bfv_extract_noise_log2(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct, unsigned drop_bits,
+                                 unsigned fail_bits);
+cg_status cg_bfv_ct_serialize_extract(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct,
+                                      const uint32_t *pos, size_t npos, unsigned drop_bits,
+                                      cg_buf *out, cg_error *err);
+/* A size-2 coefficient-form ciphertext at the object's level, c0 zero off
+ * the positions; noise_log2 0 (unknown). A rejected body leaves ct empty. */
+cg_status cg_bfv_ct_deserialize_extract(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
+                                        cg_bfv_ct *ct, cg_error *err);
+/* Either a CG_BFV_OBJ_CT or a CG_BFV_OBJ_CT_EXTRACT, by the header's type. */
+cg_status cg_bfv_ct_deserialize_any(const cg_bfv_ctx *ctx, const uint8_t *p, size_t len,
+                                    cg_bfv_ct *ct, cg_error *err);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

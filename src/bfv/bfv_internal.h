@@ -132,6 +132,10 @@ cg_status bfv_ks_apply(const cg_bfv_ctx *ctx, const uint64_t *digits, const uint
 cg_status bfv_make_ksk(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const uint64_t *s_prime_ntt,
                        cg_bfv_ksk *ksk, cg_error *err);
 double bfv_log2_add(double a, double b);
+/* Serialized objects' header (magic, version, type, fingerprint), shared by
+ * bfv_serialize.c and bfv_extract.c. */
+void bfv_put_header(const cg_bfv_ctx *c, cg_buf *b, cg_bfv_obj type);
+cg_status bfv_get_header(const cg_bfv_ctx *c, cg_reader *r, cg_bfv_obj type, cg_error *err);
 /* rows (c0 then c1, top level, coefficient form) = Enc_pk(0). */
 cg_status bfv_encrypt_zero_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
                               cg_error *err);

@@ -10,7 +10,7 @@
 #define MAGIC "CGBF"
 #define VERSION 1
 
-static void put_header(const cg_bfv_ctx *c, cg_buf *b, cg_bfv_obj type)
+void bfv_put_header(const cg_bfv_ctx *c, cg_buf *b, cg_bfv_obj type)
 {
     cg_buf_put(b, MAGIC, 4);
     cg_buf_put_u16(b, VERSION);
@@ -18,7 +18,7 @@ static void put_header(const cg_bfv_ctx *c, cg_buf *b, cg_bfv_obj type)
     cg_buf_put(b, c->fingerprint, 32);
 }
 
-static cg_status get_header(const cg_bfv_ctx *c, cg_reader *r, cg_bfv_obj type, cg_error *err)
+cg_status bfv_get_header(const cg_bfv_ctx *c, cg_reader *r, cg_bfv_obj type, cg_error *err)
 {
     uint8_t magic[4], fp[32];
     uint16_t ver, ty;
@@ -71,7 +71,7 @@ cg_status cg_bfv_ct_serialize(const cg_bfv_ctx *c, const cg_bfv_ct *ct, cg_buf *
     if (!ct->data) return cg_error_set(err, CG_ERR_ARG, "empty ciphertext");
     const size_t w = ct->level * c->n;
     const bool seeded = ct->seeded && !ct->ntt && ct->size == 2 && ct->level == c->nq;
-    put_header(c, out, CG_BFV_OBJ_CT);
+    bfv_put_header(c, out, CG_BFV_OBJ_CT);
     cg_buf_put_u8(out, (uint8_t)ct->size);
     cg_buf_put_u8(out, (uint8_t)ct->level);
     cg_buf_put_u8(out, (uint8_t)((ct->ntt ? 1 : 0) | (seeded ? 2 : 0)));
@@ -93,7 +93,7 @@ cg_status cg_bfv_ct_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t le
 {
     cg_reader r;
     cg_reader_init(&r, p, len);
-    CG_TRY(get_header(c, &r, CG_BFV_OBJ_CT, err));
+    CG_TRY(bfv_get_header(c, &r, CG_BFV_OBJ_CT, err));
     uint8_t size, level, flags;
     uint32_t noise;
     CG_TRY(cg_read_u8(&r, &size, "ciphertext size", err));
@@ -137,7 +137,7 @@ cg_status cg_bfv_ct_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t le
 cg_status cg_bfv_pk_serialize(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_buf *out, cg_error *err)
 {
     if (!pk->data) return cg_error_set(err, CG_ERR_ARG, "empty public key");
-    put_header(c, out, CG_BFV_OBJ_PK);
+    bfv_put_header(c, out, CG_BFV_OBJ_PK);
     cg_buf_put(out, pk->seed, CG_SEED_BYTES);
     put_rows(c, out, pk->data, 0, c->nq);
     return finish(out, err);
@@ -148,7 +148,7 @@ cg_status cg_bfv_pk_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t le
 {
     cg_reader r;
     cg_reader_init(&r, p, len);
-    CG_TRY(get_header(c, &r, CG_BFV_OBJ_PK, err));
+    CG_TRY(bfv_get_header(c, &r, CG_BFV_OBJ_PK, err));
     cg_bfv_pk t = {0};
     const size_t w = c->nq * c->n;
     t.data = cg_alloc(2 * w * sizeof(uint64_t));
@@ -206,7 +206,7 @@ static cg_status get_ksk_body(const cg_bfv_ctx *c, cg_reader *r, cg_bfv_ksk *out
 cg_status cg_bfv_ksk_serialize(const cg_bfv_ctx *c, const cg_bfv_ksk *k, cg_buf *out, cg_error *err)
 {
     if (!k->data) return cg_error_set(err, CG_ERR_ARG, "empty key");
-    put_header(c, out, CG_BFV_OBJ_KSK);
+    bfv_put_header(c, out, CG_BFV_OBJ_KSK);
     put_ksk_body(c, k, out);
     return finish(out, err);
 }
@@ -216,7 +216,7 @@ cg_status cg_bfv_ksk_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t l
 {
     cg_reader r;
     cg_reader_init(&r, p, len);
-    CG_TRY(get_header(c, &r, CG_BFV_OBJ_KSK, err));
+    CG_TRY(bfv_get_header(c, &r, CG_BFV_OBJ_KSK, err));
     cg_bfv_ksk t = {0};
     CG_TRY(get_ksk_body(c, &r, &t, err));
     cg_status st = at_end(&r, err);
@@ -232,7 +232,7 @@ cg_status cg_bfv_ksk_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t l
 cg_status cg_bfv_galois_serialize(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, cg_buf *out,
                                   cg_error *err)
 {
-    put_header(c, out, CG_BFV_OBJ_GALOIS);
+    bfv_put_header(c, out, CG_BFV_OBJ_GALOIS);
     cg_buf_put_u32(out, (uint32_t)gk->count);
     for (size_t i = 0; i < gk->count; i++) {
         cg_buf_put_u32(out, gk->elts[i]);
@@ -246,7 +246,7 @@ cg_status cg_bfv_galois_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_
 {
     cg_reader r;
     cg_reader_init(&r, p, len);
-    CG_TRY(get_header(c, &r, CG_BFV_OBJ_GALOIS, err));
+    CG_TRY(bfv_get_header(c, &r, CG_BFV_OBJ_GALOIS, err));
     uint32_t count;
     CG_TRY(cg_read_u32(&r, &count, "Galois key count", err));
     /* at most one key per Galois element */
@@ -286,7 +286,7 @@ cg_status cg_bfv_galois_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_
 cg_status cg_bfv_plain_serialize(const cg_bfv_ctx *c, const cg_bfv_plain *pt, cg_buf *out, cg_error *err)
 {
     if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
-    put_header(c, out, CG_BFV_OBJ_PLAIN);
+    bfv_put_header(c, out, CG_BFV_OBJ_PLAIN);
     cg_buf_put_packed(out, pt->coeffs, c->n, c->tmod.bits);
     return finish(out, err);
 }
@@ -296,7 +296,7 @@ cg_status cg_bfv_plain_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t
 {
     cg_reader r;
     cg_reader_init(&r, p, len);
-    CG_TRY(get_header(c, &r, CG_BFV_OBJ_PLAIN, err));
+    CG_TRY(bfv_get_header(c, &r, CG_BFV_OBJ_PLAIN, err));
     cg_bfv_plain t = {0};
     CG_TRY(cg_bfv_plain_alloc(c, &t, err));
     cg_status st = cg_read_packed(&r, t.coeffs, c->n, c->tmod.bits, "plaintext", err);
@@ -318,7 +318,7 @@ cg_status cg_bfv_sk_serialize(const cg_bfv_ctx *c, const cg_bfv_sk *sk, cg_buf *
     uint64_t *v = cg_alloc(c->n * sizeof(uint64_t));
     if (!v) return cg_error_set(err, CG_ERR_NOMEM, "secret key");
     for (size_t j = 0; j < c->n; j++) v[j] = (uint64_t)(sk->s_coeff[j] + 1); /* {0,1,2} */
-    put_header(c, out, CG_BFV_OBJ_SK);
+    bfv_put_header(c, out, CG_BFV_OBJ_SK);
     cg_buf_put_packed(out, v, c->n, 2);
     cg_free(v);
     return finish(out, err);
@@ -329,7 +329,7 @@ cg_status cg_bfv_sk_deserialize(const cg_bfv_ctx *c, const uint8_t *p, size_t le
 {
     cg_reader r;
     cg_reader_init(&r, p, len);
-    CG_TRY(get_header(c, &r, CG_BFV_OBJ_SK, err));
+    CG_TRY(bfv_get_header(c, &r, CG_BFV_OBJ_SK, err));
     const size_t K = c->nq + c->np;
     uint64_t *v = cg_alloc(c->n * sizeof(uint64_t));
     cg_bfv_sk t = {.s_coeff = cg_alloc(c->n), .s_ntt = cg_alloc(K * c->n * sizeof(uint64_t))};

@@ -198,6 +198,16 @@ static void take_scores(const gen_sess *s, void *ctx, size_t k, const uint64_t *
     kv_take_scores(&s->kv, it->block, a->row_len[rh], share, a->sc + rh * a->cols);
 }
 
+/* The coefficients take_scores reads (the server sends c0 only there). */
+static void keep_scores(const gen_sess *s, const void *ctx, size_t k, uint8_t *used)
+{
+    const attn *a = ctx;
+    const score_item *it = &a->items[k];
+    const size_t len = a->row_len[it->row * s->H + it->head];
+    for (size_t j = 0; j < s->kv.block && it->block * s->kv.block + j < len; j++)
+        used[kv_score_coeff(&s->kv, j)] = 1;
+}
+
 static cg_status score_product_item(gen_sess *s, void *ctx, size_t k, cg_error *err)
 {
     attn *a = ctx;
@@ -220,7 +230,7 @@ static cg_status scores_server(gen_sess *s, attn *a, cg_error *err)
     CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
     CG_TRY(gen_parallel(s, a->n_sc, score_product_item, a, err));
     CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
-    return gen_send_cts(s, a->sct, a->n_sc, err);
+    return gen_send_cts_at(s, a->sct, a->n_sc, keep_scores, a, err);
 }
 
 /* ---- 3. Refresh ----------------------------------------------------------------- */
@@ -320,6 +330,13 @@ static void take_output(const gen_sess *s, void *ctx, size_t i, const uint64_t *
     kv_take_output(&s->kv, share, a->o + r * s->d + h * s->dh);
 }
 
+static void keep_output(const gen_sess *s, const void *ctx, size_t i, uint8_t *used)
+{
+    (void)ctx;
+    (void)i;
+    for (size_t x = 0; x < s->dh; x++) used[kv_output_coeff(&s->kv, x)] = 1;
+}
+
 static cg_status output_product_item(gen_sess *s, void *ctx, size_t i, cg_error *err)
 {
     attn *a = ctx;
@@ -350,7 +367,7 @@ static cg_status values_server(gen_sess *s, attn *a, cg_error *err)
     CG_TRY(gen_shares_to_he(s, a->n_sc, probs_layout, a, a->pct, err));
     CG_TRY(gen_parallel(s, a->n_q, output_product_item, a, err));
     CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
-    CG_TRY(gen_send_cts(s, a->oct, a->n_q, err));
+    CG_TRY(gen_send_cts_at(s, a->oct, a->n_q, keep_output, a, err));
     return to_scale_s(s, a, err);
 }
 
@@ -417,7 +434,7 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_score_item, a, err));
     CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
     split_local_scores(s, a);
-    return gen_send_cts(s, a->sct, a->n_sc, err);
+    return gen_send_cts_at(s, a->sct, a->n_sc, keep_scores, a, err);
 }
 
 /* Item rh: sum over blocks of Enc(p_c) x V_s + Enc(V_c) x p_s. */
@@ -462,7 +479,7 @@ static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_output_item, a, err));
     CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
     split_local_output(s, a);
-    CG_TRY(gen_send_cts(s, a->oct, a->n_q, err));
+    CG_TRY(gen_send_cts_at(s, a->oct, a->n_q, keep_output, a, err));
     return to_scale_s(s, a, err);
 }
 

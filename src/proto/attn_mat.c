@@ -146,6 +146,26 @@ static void take_output(const gen_sess *s, void *ctx, size_t i, const uint64_t *
     }
 }
 
+/* The coefficients take_output reads (the server sends c0 only there). */
+static void keep_output(const gen_sess *s, const void *ctx, size_t i, uint8_t *used)
+{
+    const mat_job *j = ctx;
+    const mat_plan *pl = j->pl;
+    const mat_io *io = j->io;
+    const size_t dh = s->dh, mw = pl->mw, kw = pl->kw;
+    if (j->values) {
+        const size_t g = i % pl->ng;
+        for (size_t r = 0; r < mw && g * mw + r < io->rows; r++)
+            for (size_t x = 0; x < dh; x++) used[r * kw * dh + x * kw + kw - 1] = 1;
+        return;
+    }
+    const size_t h = i / pl->n_pairs, p = i % pl->n_pairs, g = pl->pair_g[p], k = pl->pair_k[p];
+    for (size_t r = 0; r < mw && g * mw + r < io->rows; r++) {
+        const size_t len = io->row_len[(g * mw + r) * s->H + h];
+        for (size_t c = 0; c < kw && k * kw + c < len; c++) used[r * kw * dh + c * dh + dh - 1] = 1;
+    }
+}
+
 /* ---- Server ------------------------------------------------------------------- */
 
 /* Item i: the client's input to NTT form and the server's own layout as a
@@ -205,7 +225,7 @@ static cg_status run(gen_sess *s, mat_job *j, cg_error *err)
     for (size_t i = 0; j->pts && i < j->n_in; i++) cg_bfv_plain_ntt_free(&j->pts[i]); /* wipes */
     cg_free(j->pts);
     if (st == CG_OK) st = gen_he_to_shares(s, j->n_out, j->outs, take_output, j, err);
-    if (st == CG_OK) st = gen_send_cts(s, j->outs, j->n_out, err);
+    if (st == CG_OK) st = gen_send_cts_at(s, j->outs, j->n_out, keep_output, j, err);
     return st;
 }
 

@@ -28,6 +28,40 @@ cg_status gen_send_cts(gen_sess *s, const cg_bfv_ct *cts, size_t n, cg_error *er
     return cg_chan_send_buf(s->ch, b, err);
 }
 
+/* Returned ciphertexts in the extracted form: all of c1 and c0 only at the
+ * positions keep marks (the client's take reads nothing else), low bits
+ * dropped as far as the public noise estimate allows with a per-coefficient
+ * failure of 2^-(2S - 40): the session returns m <= 2^(2(S - 40))
+ * coefficients (gen_flood_bits), so all of them decrypt except with
+ * probability 2^-40. */
+cg_status gen_send_cts_at(gen_sess *s, const cg_bfv_ct *cts, size_t n, gen_keep_fn keep,
+                          const void *ctx, cg_error *err)
+{
+    uint8_t *used = cg_calloc(s->N, 1);
+    uint32_t *pos = cg_alloc(s->N * sizeof *pos);
+    cg_status st = used && pos ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "extraction");
+    cg_buf *b = &s->msg;
+    cg_buf_reset(b);
+    cg_buf_put_u32(b, (uint32_t)n);
+    const unsigned fail = 2 * s->flood_bits - GEN_FLOOD_BITS;
+    for (size_t i = 0; st == CG_OK && i < n && !b->failed; i++) {
+        memset(used, 0, s->N);
+        keep(s, ctx, i, used);
+        size_t np = 0;
+        for (size_t j = 0; j < s->N; j++)
+            if (used[j]) pos[np++] = (uint32_t)j;
+        const unsigned drop = cg_bfv_extract_drop_bits(s->he, &cts[i], fail);
+        const size_t at = b->len;
+        cg_buf_put_u32(b, 0);
+        st = cg_bfv_ct_serialize_extract(s->he, &cts[i], pos, np, drop, b, err);
+        const uint32_t len = (uint32_t)(b->len - at - 4);
+        for (int k = 0; st == CG_OK && !b->failed && k < 4; k++) b->data[at + k] = (uint8_t)(len >> (8 * k));
+    }
+    cg_free(used);
+    cg_free(pos);
+    return st == CG_OK ? cg_chan_send_buf(s->ch, b, err) : st;
+}
+
 /* A received message holds at most max ciphertexts, each at most a size-2
  * ciphertext at the top level plus framing. */
 static cg_status recv_list(gen_sess *s, size_t max, cg_reader *r, uint32_t *count, cg_error *err)
@@ -53,7 +87,11 @@ static cg_status parse_cts(gen_sess *s, cg_reader *r, cg_bfv_ct *cts, size_t n, 
         if (st == CG_OK && len > cg_reader_left(r))
             st = cg_error_set(err, CG_ERR_FORMAT, "ciphertext %zu: %u bytes, %zu left", i, len,
                               cg_reader_left(r));
-        if (st == CG_OK) st = cg_bfv_ct_deserialize(s->he, r->p + r->pos, len, &cts[i], err);
+        /* only the client receives extracted ciphertexts */
+        if (st == CG_OK && s->party == CG_CLIENT)
+            st = cg_bfv_ct_deserialize_any(s->he, r->p + r->pos, len, &cts[i], err);
+        else if (st == CG_OK)
+            st = cg_bfv_ct_deserialize(s->he, r->p + r->pos, len, &cts[i], err);
         if (st == CG_OK) r->pos += len;
     }
     if (st == CG_OK && cg_reader_left(r) != 0)

@@ -71,6 +71,16 @@ static void take_outputs(const gen_sess *s, void *ctx, size_t i, const uint64_t 
         }
 }
 
+/* The coefficients take_outputs reads (the server sends c0 only there). */
+static void keep_outputs(const gen_sess *s, const void *ctx, size_t i, uint8_t *used)
+{
+    (void)s;
+    const linear_job *j = ctx;
+    const size_t g = i / j->p.cout, c = i % j->p.cout;
+    for (size_t t = 0; t < rows_in_group(j, g); t++)
+        for (size_t o = 0; o < rows_in_block(j, c); o++) used[gen_out_coeff(&j->p, t, o)] = 1;
+}
+
 static cg_status linear_client(gen_sess *s, linear_job *j, cg_error *err)
 {
     const size_t n_in = j->groups * j->p.cin, n_out = j->groups * j->p.cout;
@@ -173,7 +183,7 @@ static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
     windows_free(j);
     CG_TRY(st);
     CG_TRY(gen_he_to_shares(s, n_out, j->outs, take_outputs, j, err));
-    return gen_send_cts(s, j->outs, n_out, err);
+    return gen_send_cts_at(s, j->outs, n_out, keep_outputs, j, err);
 }
 
 cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t rows,

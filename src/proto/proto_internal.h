@@ -138,6 +138,13 @@ cg_status gen_parallel_kv(gen_sess *s, size_t n, size_t scratch_max, gen_kv_item
  * length and bytes per ciphertext), and the two directions between shares
  * (n coefficients mod 2^l) and ciphertexts. */
 cg_status gen_send_cts(gen_sess *s, const cg_bfv_ct *cts, size_t n, cg_error *err);
+/* Which coefficients of item i's result this party's take reads: sets
+ * used[j] (n bytes, zeroed by the caller) for each. */
+typedef void (*gen_keep_fn)(const gen_sess *s, const void *ctx, size_t i, uint8_t *used);
+/* Server: the masked, flooded results in the extracted form (c1, and c0 at
+ * keep's positions only; bfv.h), which the client's gen_recv_cts reads. */
+cg_status gen_send_cts_at(gen_sess *s, const cg_bfv_ct *cts, size_t n, gen_keep_fn keep,
+                          const void *ctx, cg_error *err);
 /* Exactly n ciphertexts; another count or trailing bytes are errors. */
 cg_status gen_recv_cts(gen_sess *s, cg_bfv_ct *cts, size_t n, cg_error *err);
 /* A list of at most max ciphertexts; *n gets its length. */
