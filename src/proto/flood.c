@@ -34,7 +34,7 @@ static uint64_t pass_cts(const gen_sess *s, size_t pos0, size_t rows, bool pick)
 {
     const uint64_t per_row = cout_of(s, GEN_MAT_QKV) + cout_of(s, GEN_MAT_ATTN_OUT) +
                              cout_of(s, GEN_MAT_MLP_UP) + cout_of(s, GEN_MAT_MLP_DOWN);
-    uint64_t n = rows * cout_of(s, GEN_MAT_EMBED);
+    uint64_t n = gen_embed_returned_cts(s, rows);
     n += s->cfg.n_layer * (rows * per_row + attention_cts(s, pos0, rows));
     return n + (pick ? cout_of(s, GEN_MAT_LM_HEAD) : 0);
 }

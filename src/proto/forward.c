@@ -46,11 +46,13 @@ static cg_status embed(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t 
 {
     gen_part_begin(s, CG_PART_EMBEDDING);
     cg_status st = CG_OK;
-    for (size_t r = 0; st == CG_OK && s->party == CG_CLIENT && r < rows; r++) {
+    if (rows >= GEN_EMBED_BATCH_MIN) /* a prompt: the batch lookup (embed.c) */
+        st = gen_embed_batch(s, tokens, rows, a->x, err);
+    for (size_t r = 0; rows < GEN_EMBED_BATCH_MIN && st == CG_OK && s->party == CG_CLIENT && r < rows; r++) {
         if (tokens[r] >= s->V) st = cg_error_set(err, CG_ERR_ARG, "token %u >= vocab %zu", tokens[r], s->V);
         else a->onehot[r * s->V + tokens[r]] = 1;
     }
-    if (st == CG_OK) st = gen_linear(s, GEN_MAT_EMBED, 0, rows, a->onehot, a->x, err);
+    if (st == CG_OK && rows < GEN_EMBED_BATCH_MIN) st = gen_linear(s, GEN_MAT_EMBED, 0, rows, a->onehot, a->x, err);
     for (size_t r = 0; st == CG_OK && s->party == CG_SERVER && r < rows; r++)
         for (size_t i = 0; i < s->d; i++)
             a->x[r * s->d + i] = (a->x[r * s->d + i] + (uint64_t)s->fm->pos[(pos0 + r) * s->d + i]) & s->mask;
