@@ -87,6 +87,10 @@ typedef struct gen_sess {
     /* Prefill progress: layer passes done of all, positions done. */
     size_t prefill_done, prefill_total, prefill_positions_done;
 
+    /* A prefill's embedding rows, all chunks at once (gen_embed_pass). */
+    uint64_t *emb_x;
+    size_t emb_pos0, emb_rows;
+
     /* Ciphertexts whose buffers outlive a layer (gen_take_cts): reused by
      * the next layer instead of allocated and page-faulted again. */
     cg_bfv_ct *ct_stock;
@@ -252,8 +256,8 @@ cg_status gen_linear_m(gen_sess *s, const gen_matrix *m, size_t rows, const uint
  * at the server), by cuckoo-hashed buckets of the table (embed.c). */
 cg_status gen_embed_batch(gen_sess *s, const uint32_t *tokens, size_t rows, uint64_t *x,
                           cg_error *err);
-/* Ciphertexts the server returns for the embedding of `rows` rows (either
- * way of embedding), for the flooding's count (flood.c). */
+/* Ciphertexts the server returns for the embedding of a pass of `rows`
+ * rows (either way of embedding), for the flooding's count (flood.c). */
 uint64_t gen_embed_returned_cts(const gen_sess *s, size_t rows);
 
 /* ---- attention.c ------------------------------------------------------------- */
@@ -269,6 +273,11 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
  * the next token (the client gets it in *token). */
 cg_status gen_forward(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t rows, bool pick,
                       uint32_t *token, cg_error *err);
+/* Before the chunks of a pass of `rows` positions from pos0: their
+ * embedding rows in one batch lookup when rows >= GEN_EMBED_BATCH_MIN
+ * (gen_forward then takes them from s); gen_embed_pass_end after. */
+cg_status gen_embed_pass(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t rows, cg_error *err);
+void gen_embed_pass_end(gen_sess *s);
 
 /* Shares: x += y mod 2^l, and exact truncation in place. */
 static inline void gen_add_shares(const gen_sess *s, size_t n, uint64_t *x, const uint64_t *y)

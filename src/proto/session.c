@@ -476,6 +476,7 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
             s->prefill_done = s->prefill_positions_done = 0;
             s->prefill_total = s->cfg.n_layer * ((len + GEN_PREFILL_CHUNK - 1) / GEN_PREFILL_CHUNK);
         }
+        st = gen_embed_pass(s, seq ? seq + first : NULL, base + first, len - first, err);
         while (st == CG_OK && first < len) {
             const size_t rows = len - first < GEN_PREFILL_CHUNK ? len - first : GEN_PREFILL_CHUNK;
             st = gen_forward(s, seq ? seq + first : NULL, base + first, rows, first + rows == len,
@@ -483,6 +484,7 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
             first += rows;
             s->prefill_positions_done = first;
         }
+        gen_embed_pass_end(s);
         s->prefill_total = 0;
         if (st != CG_OK) break;
         if (seq) {
