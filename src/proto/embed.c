@@ -22,8 +22,9 @@
 
 #define EMBED_HASHES 3
 #define EMBED_NONE UINT32_MAX
-/* Evictions before placement gives up (an error; with B = 2 rows + 32
- * buckets it was not seen in 10^5 random prompts of 8 to 64 tokens). */
+/* Evictions before placement gives up (an error, which the server would
+ * see: with B = 2 rows + 32 buckets none was seen in 10^5 simulated
+ * prompts, 2 x 10^4 each of 8, 16, 32, 64 and 128 distinct tokens). */
 #define EMBED_MAX_KICKS 4096
 
 static uint64_t mix64(uint64_t x)
