@@ -1,10 +1,11 @@
-/* The prompt's embedding as a batch lookup (cuckoo hashing, as in batch
+/* The prompt's embedding as a batch lookup (hashed buckets, as in batch
  * PIR). One-hot rows over the whole table cost rows x V x d / N products;
- * here every table row is put in EMBED_HASHES of B buckets by public hash
- * functions, the client places each distinct token of the prompt in one of
- * its buckets (at most one per bucket), and every bucket is queried once
- * with a one-hot over its own rows (all zero when empty), so the server
- * touches each table row EMBED_HASHES times whatever the prompt length:
+ * here every table row is put in EMBED_HASHES of B buckets by hash
+ * functions public to both parties, the client assigns each distinct token
+ * of the prompt to one of its buckets (at most one per bucket), and every
+ * bucket is queried once with a one-hot over its own rows (all zero when
+ * empty), so the server touches each table row EMBED_HASHES times whatever
+ * the prompt length:
  *   client: Enc(one-hot of bucket b) for every b -> server
  *   server: bucket b's rows of the table as a matrix, masked (its share
  *           a_b, uniform) and flooded -> client, who gets emb[t_b] - a_b
@@ -15,52 +16,51 @@
  *   client: x_r = (emb[t] - a_b) + y_r^client,   server: x_r = y_r^server.
  * The server sees only fresh encryptions (every bucket, the same count
  * whatever the tokens); the client sees its bucket rows and y masked by
- * independent uniform shares. Same values mod 2^l as the one-hot product. */
+ * independent uniform shares. Same values mod 2^l as the one-hot product.
+ *
+ * The one event that depends on the tokens is an assignment that does not
+ * exist (it would end the session, which the server sees). The hashes are
+ * keyed permutations of the table drawn from a key the server picks fresh
+ * per session after the request (s->embed_key), so for any prompt the
+ * probability is bounded over the key: by Hall's theorem no assignment
+ * exists only if some j distinct tokens have all their h j bucket choices
+ * inside j - 1 buckets, P <= sum_j C(R, j) C(B, j - 1) ((j - 1)(1 + B/V) / B)^(h j);
+ * with h = 5 and B = 2 R + 64 that is <= 2^-52 for every R in [8, 1024],
+ * <= 2^-42 over the at most 1,024 passes of a session (scripts/embed_bound.py).
+ * The assignment is found by augmenting paths, so it fails only then. */
 #include <string.h>
 
 #include "proto/proto_internal.h"
 
-#define EMBED_HASHES 3
+#define EMBED_HASHES 5
 #define EMBED_NONE UINT32_MAX
-/* Evictions before placement gives up (an error, which the server would
- * see: with B = 2 rows + 32 buckets none was seen in 10^5 simulated
- * prompts, 2 x 10^4 each of 8, 16, 32, 64 and 128 distinct tokens). */
-#define EMBED_MAX_KICKS 4096
 
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
+static size_t buckets_for(size_t rows) { return 2 * rows + 64; }
 
-/* Bucket k of table row v (public: both parties compute the same lists). */
-static size_t bucket_of(size_t B, unsigned k, size_t v)
-{
-    return (size_t)(mix64(((uint64_t)k << 40) ^ (uint64_t)v) % B);
-}
+/* Every bucket holds EMBED_HASHES x (the table rows x < V with x = b mod B)
+ * entries whatever the key (a row may sit twice in one bucket), so the
+ * shapes, and the bytes on the wire, are the same for every session. */
+static size_t bucket_size_max(size_t V, size_t B) { return EMBED_HASHES * ((V + B - 1) / B); }
 
-static size_t buckets_for(size_t rows) { return 2 * rows + 32; }
-
-/* Bucket b's table rows, ascending: list[off[b] .. off[b + 1]). */
+/* Bucket b's table rows, ascending: list[off[b] .. off[b + 1]); the bucket
+ * of row v under hash k is of[k V + v]. */
 typedef struct buckets {
-    size_t B, S; /* buckets, the largest bucket's size (public) */
-    uint32_t *off, *list;
+    size_t B, S, V; /* buckets, the largest bucket's size (public), rows */
+    uint32_t *off, *list, *of;
 } buckets;
 
 static void buckets_free(buckets *bk)
 {
-    cg_free(bk->off), cg_free(bk->list);
+    cg_free(bk->off), cg_free(bk->list), cg_free(bk->of);
     *bk = (buckets){0};
 }
 
 /* The distinct buckets of row v (a hash repeated counts once). */
-static unsigned row_buckets(size_t B, size_t v, size_t out[EMBED_HASHES])
+static unsigned row_buckets(const buckets *bk, size_t v, size_t out[EMBED_HASHES])
 {
     unsigned n = 0;
     for (unsigned k = 0; k < EMBED_HASHES; k++) {
-        const size_t b = bucket_of(B, k, v);
+        const size_t b = bk->of[k * bk->V + v];
         bool seen = false;
         for (unsigned i = 0; i < n; i++) seen |= out[i] == b;
         if (!seen) out[n++] = b;
@@ -68,57 +68,91 @@ static unsigned row_buckets(size_t B, size_t v, size_t out[EMBED_HASHES])
     return n;
 }
 
-static cg_status buckets_build(size_t V, size_t B, buckets *bk, cg_error *err)
+/* Hash k: a permutation pi of the table rows from the session's key
+ * (Fisher-Yates on its PRG stream k), row v in bucket pi(v) mod B. */
+static cg_status buckets_build(const uint8_t key[CG_SEED_BYTES], size_t V, size_t B, buckets *bk,
+                               cg_error *err)
 {
-    *bk = (buckets){.B = B, .off = cg_calloc(B + 1, sizeof *bk->off),
-                    .list = cg_alloc(V * EMBED_HASHES * sizeof *bk->list)};
-    if (!bk->off || !bk->list) {
+    *bk = (buckets){.B = B, .V = V, .off = cg_calloc(B + 1, sizeof *bk->off),
+                    .list = cg_alloc(V * EMBED_HASHES * sizeof *bk->list),
+                    .of = cg_alloc(V * EMBED_HASHES * sizeof *bk->of)};
+    uint32_t *fill = cg_calloc(B, sizeof *fill);
+    if (!bk->off || !bk->list || !bk->of || !fill) {
+        cg_free(fill);
         buckets_free(bk);
         return cg_error_set(err, CG_ERR_NOMEM, "embedding buckets");
     }
-    size_t hb[EMBED_HASHES];
-    for (size_t v = 0; v < V; v++)
-        for (unsigned i = 0, n = row_buckets(B, v, hb); i < n; i++) bk->off[hb[i] + 1]++;
+    for (unsigned k = 0; k < EMBED_HASHES; k++) {
+        uint32_t *pi = bk->of + k * V;
+        for (size_t v = 0; v < V; v++) pi[v] = (uint32_t)v;
+        cg_prg prg;
+        cg_prg_init(&prg, key, 0x656d6200u + k); /* "emb", hash k */
+        for (size_t i = V; i-- > 1;) {
+            const size_t r = (size_t)cg_prg_uniform(&prg, i + 1);
+            const uint32_t t = pi[i];
+            pi[i] = pi[r], pi[r] = t;
+        }
+        cg_prg_clear(&prg);
+        for (size_t v = 0; v < V; v++) pi[v] %= (uint32_t)B;
+    }
+    for (size_t i = 0; i < V * EMBED_HASHES; i++) bk->off[bk->of[i] + 1]++;
     for (size_t b = 0; b < B; b++) {
         if (bk->off[b + 1] > bk->S) bk->S = bk->off[b + 1];
         bk->off[b + 1] += bk->off[b];
     }
-    uint32_t *fill = cg_calloc(B, sizeof *fill);
-    if (!fill) {
-        buckets_free(bk);
-        return cg_error_set(err, CG_ERR_NOMEM, "embedding buckets");
-    }
+    /* rows ascending within a bucket (slot_in_bucket searches them) */
     for (size_t v = 0; v < V; v++)
-        for (unsigned i = 0, n = row_buckets(B, v, hb); i < n; i++)
-            bk->list[bk->off[hb[i]] + fill[hb[i]]++] = (uint32_t)v;
+        for (unsigned k = 0; k < EMBED_HASHES; k++) {
+            const uint32_t b = bk->of[k * V + v];
+            bk->list[bk->off[b] + fill[b]++] = (uint32_t)v;
+        }
     cg_free(fill);
+    if (bk->S != bucket_size_max(V, B)) {
+        buckets_free(bk);
+        return cg_error_set(err, CG_ERR_INTERNAL, "embedding buckets: uneven sizes");
+    }
     return CG_OK;
 }
 
-/* Client: each distinct token in one of its buckets (cuckoo insertion). */
+/* Augmenting path from token v (Kuhn): v takes a free bucket of its own or
+ * one whose holder can move on. seen marks buckets visited in this search. */
+static bool augment(const buckets *bk, uint32_t v, uint32_t *holder, uint8_t *seen, unsigned depth)
+{
+    size_t hb[EMBED_HASHES];
+    const unsigned n = row_buckets(bk, v, hb);
+    for (unsigned i = 0; i < n; i++)
+        if (holder[hb[i]] == EMBED_NONE) return holder[hb[i]] = v, true;
+    if (depth == 0) return false;
+    for (unsigned i = 0; i < n; i++) {
+        if (seen[hb[i]]) continue;
+        seen[hb[i]] = 1;
+        if (augment(bk, holder[hb[i]], holder, seen, depth - 1)) return holder[hb[i]] = v, true;
+    }
+    return false;
+}
+
+/* Client: each distinct token in one of its buckets. Depth up to B finds
+ * an assignment whenever one exists (a path visits each bucket once). */
 static cg_status place_tokens(const buckets *bk, const uint32_t *tokens, size_t rows, uint32_t *holder,
                               cg_error *err)
 {
     for (size_t b = 0; b < bk->B; b++) holder[b] = EMBED_NONE;
+    uint8_t *seen = cg_alloc(bk->B);
+    if (!seen) return cg_error_set(err, CG_ERR_NOMEM, "embedding");
     size_t hb[EMBED_HASHES];
-    for (size_t r = 0; r < rows; r++) {
-        uint32_t cur = tokens[r];
+    cg_status st = CG_OK;
+    for (size_t r = 0; st == CG_OK && r < rows; r++) {
         bool placed = false;
-        for (unsigned i = 0, n = row_buckets(bk->B, cur, hb); i < n; i++) placed |= holder[hb[i]] == cur;
-        /* evict along a fixed pseudo-random walk until a bucket is free */
-        for (size_t kick = 0; !placed && kick < EMBED_MAX_KICKS; kick++) {
-            const unsigned n = row_buckets(bk->B, cur, hb);
-            for (unsigned i = 0; !placed && i < n; i++)
-                if (holder[hb[i]] == EMBED_NONE) holder[hb[i]] = cur, placed = true;
-            if (placed) break;
-            const size_t b = hb[mix64(((uint64_t)kick << 32) ^ cur) % n];
-            const uint32_t out = holder[b];
-            holder[b] = cur;
-            cur = out;
-        }
-        if (!placed) return cg_error_set(err, CG_ERR_INTERNAL, "embedding: the prompt's tokens did not fit the buckets");
+        for (unsigned i = 0, n = row_buckets(bk, tokens[r], hb); i < n; i++) placed |= holder[hb[i]] == tokens[r];
+        if (placed) continue;
+        memset(seen, 0, bk->B);
+        if (!augment(bk, tokens[r], holder, seen, (unsigned)bk->B))
+            st = cg_error_set(err, CG_ERR_INTERNAL,
+                              "embedding: no assignment of the prompt's tokens to buckets (probability "
+                              "below 2^-52 per pass)");
     }
-    return CG_OK;
+    cg_free(seen);
+    return st;
 }
 
 typedef struct embed_job {
@@ -232,7 +266,7 @@ static cg_status buckets_exchange(gen_sess *s, embed_job *j, cg_error *err)
 static size_t bucket_of_row(const embed_job *j, uint32_t v)
 {
     size_t hb[EMBED_HASHES];
-    const unsigned n = row_buckets(j->bk.B, v, hb);
+    const unsigned n = row_buckets(&j->bk, v, hb);
     for (unsigned i = 0; i < n; i++)
         if (j->holder[hb[i]] == v) return hb[i];
     return 0; /* unreachable: place_tokens put every token */
@@ -266,7 +300,7 @@ static cg_status to_positions(gen_sess *s, embed_job *j, const uint32_t *tokens,
 cg_status gen_embed_batch(gen_sess *s, const uint32_t *tokens, size_t rows, uint64_t *x, cg_error *err)
 {
     embed_job j = {.m = gen_matrix_of(&s->cfg, s->fm, GEN_MAT_EMBED, 0)};
-    CG_TRY(buckets_build(s->V, buckets_for(rows), &j.bk, err));
+    CG_TRY(buckets_build(s->embed_key, s->V, buckets_for(rows), &j.bk, err));
     j.m.role = GEN_MAT_SESSION;
     j.m.in = j.bk.S;
     j.p = gen_plan_of(s->N, j.bk.S, s->d);
@@ -297,12 +331,9 @@ uint64_t gen_embed_returned_cts(const gen_sess *s, size_t rows)
 {
     const gen_matrix m = gen_matrix_of(&s->cfg, NULL, GEN_MAT_EMBED, 0);
     if (rows < GEN_EMBED_BATCH_MIN) return (uint64_t)rows * gen_plan_of(s->N, m.in, m.out).cout;
-    buckets bk; /* the largest bucket's size sets the plan */
-    if (buckets_build(s->V, buckets_for(rows), &bk, NULL) != CG_OK) return UINT64_MAX / 4;
-    const gen_plan p = gen_plan_of(s->N, bk.S, s->d);
-    const gen_matrix pm = {.in = bk.B, .out = s->d};
+    const size_t B = buckets_for(rows); /* the largest bucket's size sets the plan */
+    const gen_plan p = gen_plan_of(s->N, bucket_size_max(s->V, B), s->d);
+    const gen_matrix pm = {.in = B, .out = s->d};
     const gen_plan q = gen_plan_rows(s->N, pm.in, pm.out, rows, s->req.prefill_rows);
-    const uint64_t n = (uint64_t)bk.B * p.cout + (uint64_t)((rows + q.mi - 1) / q.mi) * q.cout;
-    buckets_free(&bk);
-    return n;
+    return (uint64_t)B * p.cout + (uint64_t)((rows + q.mi - 1) / q.mi) * q.cout;
 }

@@ -76,6 +76,8 @@ typedef struct gen_sess {
 
     /* Server only: the seed of the sampling noise (never sent). */
     uint8_t sample_seed[32];
+    /* Public, drawn by the server per session: the batch embedding's hashes. */
+    uint8_t embed_key[CG_SEED_BYTES];
 
     /* Reporting (report.c). */
     cg_gen_step_report rep;
