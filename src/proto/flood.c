@@ -34,7 +34,7 @@ static uint64_t pass_cts(const gen_sess *s, size_t pos0, size_t rows, bool pick)
 {
     const uint64_t per_row = cout_of(s, GEN_MAT_QKV) + cout_of(s, GEN_MAT_ATTN_OUT) +
                              cout_of(s, GEN_MAT_MLP_UP) + cout_of(s, GEN_MAT_MLP_DOWN);
-    uint64_t n = rows * cout_of(s, GEN_MAT_EMBED);
+    uint64_t n = 0; /* the embedding: once per step (gen_returned_cts) */
     n += s->cfg.n_layer * (rows * per_row + attention_cts(s, pos0, rows));
     return n + (pick ? cout_of(s, GEN_MAT_LM_HEAD) : 0);
 }
@@ -46,6 +46,7 @@ uint64_t gen_returned_cts(const gen_sess *s)
     for (size_t step = 0; step < n; step++) {
         const size_t len = m + step;
         size_t first = s->req.use_cache && step > 0 ? len - 1 : 0;
+        total += gen_embed_returned_cts(s, len - first);
         while (first < len) {
             const size_t rows = len - first < GEN_PREFILL_CHUNK ? len - first : GEN_PREFILL_CHUNK;
             total += pass_cts(s, base + first, rows, first + rows == len);

@@ -46,16 +46,41 @@ static cg_status embed(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t 
 {
     gen_part_begin(s, CG_PART_EMBEDDING);
     cg_status st = CG_OK;
-    for (size_t r = 0; st == CG_OK && s->party == CG_CLIENT && r < rows; r++) {
+    /* a prompt's rows came from the batch lookup (gen_embed_pass) */
+    const bool batch = s->emb_x && pos0 >= s->emb_pos0 && pos0 + rows <= s->emb_pos0 + s->emb_rows;
+    if (batch) memcpy(a->x, s->emb_x + (pos0 - s->emb_pos0) * s->d, rows * s->d * sizeof *a->x);
+    for (size_t r = 0; !batch && st == CG_OK && s->party == CG_CLIENT && r < rows; r++) {
         if (tokens[r] >= s->V) st = cg_error_set(err, CG_ERR_ARG, "token %u >= vocab %zu", tokens[r], s->V);
         else a->onehot[r * s->V + tokens[r]] = 1;
     }
-    if (st == CG_OK) st = gen_linear(s, GEN_MAT_EMBED, 0, rows, a->onehot, a->x, err);
+    if (st == CG_OK && !batch) st = gen_linear(s, GEN_MAT_EMBED, 0, rows, a->onehot, a->x, err);
     for (size_t r = 0; st == CG_OK && s->party == CG_SERVER && r < rows; r++)
         for (size_t i = 0; i < s->d; i++)
             a->x[r * s->d + i] = (a->x[r * s->d + i] + (uint64_t)s->fm->pos[(pos0 + r) * s->d + i]) & s->mask;
     gen_part_end(s);
     return st;
+}
+
+cg_status gen_embed_pass(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t rows, cg_error *err)
+{
+    gen_embed_pass_end(s);
+    if (rows < GEN_EMBED_BATCH_MIN) return CG_OK;
+    s->emb_x = cg_calloc(rows * s->d, sizeof *s->emb_x);
+    if (!s->emb_x) return cg_error_set(err, CG_ERR_NOMEM, "embedding rows");
+    gen_part_begin(s, CG_PART_EMBEDDING);
+    cg_status st = gen_embed_batch(s, tokens, rows, s->emb_x, err);
+    gen_part_end(s);
+    if (st != CG_OK) gen_embed_pass_end(s);
+    s->emb_pos0 = pos0;
+    s->emb_rows = st == CG_OK ? rows : 0;
+    return st;
+}
+
+void gen_embed_pass_end(gen_sess *s)
+{
+    cg_free(s->emb_x); /* shares: wiped */
+    s->emb_x = NULL;
+    s->emb_rows = 0;
 }
 
 /* LayerNorm without gamma and beta (they are folded into the next layer). */

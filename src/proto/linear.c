@@ -169,7 +169,7 @@ static void windows_free(linear_job *j)
 static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
 {
     const size_t n_in = j->groups * j->p.cin, n_out = j->groups * j->p.cout;
-    if (!j->m.w) return cg_error_set(err, CG_ERR_INTERNAL, "linear layer without weights");
+    if (!j->m.w && !j->m.w64) return cg_error_set(err, CG_ERR_INTERNAL, "linear layer without weights");
     j->pre = s->opt ? gen_weights_find(s->opt->weights, s->he, s->fm, &j->m, &j->p) : NULL;
     CG_TRY(gen_recv_cts(s, j->ins, n_in, err));
     if (j->x) CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
@@ -189,7 +189,14 @@ static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
 cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t rows,
                      const uint64_t *x, uint64_t *y, cg_error *err)
 {
-    linear_job j = {.m = gen_matrix_of(&s->cfg, s->fm, role, layer), .rows = rows, .x = x, .y = y};
+    const gen_matrix m = gen_matrix_of(&s->cfg, s->fm, role, layer);
+    return gen_linear_m(s, &m, rows, x, y, err);
+}
+
+cg_status gen_linear_m(gen_sess *s, const gen_matrix *m, size_t rows, const uint64_t *x,
+                       uint64_t *y, cg_error *err)
+{
+    linear_job j = {.m = *m, .rows = rows, .x = x, .y = y};
     j.p = rows > 1 ? gen_plan_rows(s->N, j.m.in, j.m.out, rows, s->req.prefill_rows)
                    : gen_plan_of(s->N, j.m.in, j.m.out);
     j.groups = (rows + j.p.mi - 1) / j.p.mi;

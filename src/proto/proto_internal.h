@@ -76,6 +76,8 @@ typedef struct gen_sess {
 
     /* Server only: the seed of the sampling noise (never sent). */
     uint8_t sample_seed[32];
+    /* Public, drawn by the server per session: the batch embedding's hashes. */
+    uint8_t embed_key[CG_SEED_BYTES];
 
     /* Reporting (report.c). */
     cg_gen_step_report rep;
@@ -86,6 +88,10 @@ typedef struct gen_sess {
     cg_chan_counters setup;
     /* Prefill progress: layer passes done of all, positions done. */
     size_t prefill_done, prefill_total, prefill_positions_done;
+
+    /* A prefill's embedding rows, all chunks at once (gen_embed_pass). */
+    uint64_t *emb_x;
+    size_t emb_pos0, emb_rows;
 
     /* Ciphertexts whose buffers outlive a layer (gen_take_cts): reused by
      * the next layer instead of allocated and page-faulted again. */
@@ -181,7 +187,8 @@ typedef enum gen_matrix_role {
     GEN_MAT_ATTN_OUT,  /* attention's c_proj */
     GEN_MAT_MLP_UP,    /* c_fc, LayerNorm 2 folded in */
     GEN_MAT_MLP_DOWN,  /* mlp's c_proj */
-    GEN_MAT_LM_HEAD    /* tied embedding, final LayerNorm folded in */
+    GEN_MAT_LM_HEAD,   /* tied embedding, final LayerNorm folded in */
+    GEN_MAT_SESSION    /* made in a session (embed.c), never pre-encoded */
 } gen_matrix_role;
 
 /* One linear layer y = W x + b: W[o][i] = w[o * stride_out + i * stride_in]
@@ -194,6 +201,11 @@ typedef struct gen_matrix {
     size_t stride_out, stride_in;
     const int32_t *w;
     const int64_t *b;
+    /* GEN_MAT_SESSION only: weights mod 2^l read from w64 instead of w,
+     * and/or input i read as table row idx[i] (none, i.e. 0, past idx_n). */
+    const int64_t *w64;
+    const uint32_t *idx;
+    size_t idx_n;
 } gen_matrix;
 
 /* The table: the matrix of (role, layer); fm NULL gives shapes only. */
@@ -242,6 +254,20 @@ const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_
  * all-zero share. */
 cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t rows,
                      const uint64_t *x, uint64_t *y, cg_error *err);
+/* The same for a matrix the caller made (shapes public, weights server's). */
+cg_status gen_linear_m(gen_sess *s, const gen_matrix *m, size_t rows, const uint64_t *x,
+                       uint64_t *y, cg_error *err);
+
+/* ---- embed.c ----------------------------------------------------------------- */
+/* Prompts of at least this many rows are embedded by the batch lookup. */
+#define GEN_EMBED_BATCH_MIN 8
+/* x = shares of emb[tokens[r]] for `rows` rows (tokens: the client's, NULL
+ * at the server), by cuckoo-hashed buckets of the table (embed.c). */
+cg_status gen_embed_batch(gen_sess *s, const uint32_t *tokens, size_t rows, uint64_t *x,
+                          cg_error *err);
+/* Ciphertexts the server returns for the embedding of a pass of `rows`
+ * rows (either way of embedding), for the flooding's count (flood.c). */
+uint64_t gen_embed_returned_cts(const gen_sess *s, size_t rows);
 
 /* ---- attention.c ------------------------------------------------------------- */
 /* rows new positions pos0.. with qkv shares (rows x 3d, scale s): appends k
@@ -256,6 +282,11 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
  * the next token (the client gets it in *token). */
 cg_status gen_forward(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t rows, bool pick,
                       uint32_t *token, cg_error *err);
+/* Before the chunks of a pass of `rows` positions from pos0: their
+ * embedding rows in one batch lookup when rows >= GEN_EMBED_BATCH_MIN
+ * (gen_forward then takes them from s); gen_embed_pass_end after. */
+cg_status gen_embed_pass(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t rows, cg_error *err);
+void gen_embed_pass_end(gen_sess *s);
 
 /* Shares: x += y mod 2^l, and exact truncation in place. */
 static inline void gen_add_shares(const gen_sess *s, size_t n, uint64_t *x, const uint64_t *y)

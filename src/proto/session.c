@@ -213,6 +213,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
         return cg_error_set(err, CG_ERR_PARAM, "server chose parameter set '%s', not '%s'", chosen,
                             s->req.he_preset);
     CG_TRY(read_attention(s, &r, err));
+    CG_TRY(cg_read_bytes(&r, s->embed_key, sizeof s->embed_key, "embedding hash key", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the handshake reply", cg_reader_left(&r));
     s->cfg = (cg_gpt2_config){.n_layer = v[0], .n_head = v[1], .n_embd = v[2],
@@ -299,6 +300,10 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u64(b, (uint64_t)s->score_mul);
     cg_buf_put(b, s->req.he_preset, sizeof s->req.he_preset); /* the set chosen */
     cg_buf_put_u8(b, (uint8_t)s->attn);
+    /* Public and fresh per session, drawn after the request: the batch
+     * embedding's bucket bound then holds for any prompt (embed.c). */
+    cg_random_bytes(s->embed_key, sizeof s->embed_key);
+    cg_buf_put(b, s->embed_key, sizeof s->embed_key);
     /* The sampling noise is the server's alone (semi-honest server): the
      * client sees only the token, never the noise. */
     if (s->opt && s->opt->test_noise_seed)
@@ -476,6 +481,7 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
             s->prefill_done = s->prefill_positions_done = 0;
             s->prefill_total = s->cfg.n_layer * ((len + GEN_PREFILL_CHUNK - 1) / GEN_PREFILL_CHUNK);
         }
+        st = gen_embed_pass(s, seq ? seq + first : NULL, base + first, len - first, err);
         while (st == CG_OK && first < len) {
             const size_t rows = len - first < GEN_PREFILL_CHUNK ? len - first : GEN_PREFILL_CHUNK;
             st = gen_forward(s, seq ? seq + first : NULL, base + first, rows, first + rows == len,
@@ -483,6 +489,7 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
             first += rows;
             s->prefill_positions_done = first;
         }
+        gen_embed_pass_end(s);
         s->prefill_total = 0;
         if (st != CG_OK) break;
         if (seq) {

@@ -8,6 +8,7 @@
  * at x^(o n_i + n_i - 1 - j), so coefficient o n_i + n_i - 1 of the product
  * is sum_j W[o][j] x[j] (n_i n_o <= n keeps the other terms away from it,
  * also across the negacyclic wrap). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,8 @@ gen_matrix gen_matrix_of(const cg_gpt2_config *cfg, const cg_fixed_model *fm,
         m.layer = 0;
         m.in = d, m.out = V, m.stride_out = d;
         if (fm) m.w = fm->head_w, m.b = fm->head_b;
+        break;
+    case GEN_MAT_SESSION: /* made by its caller */
         break;
     }
     return m;
@@ -128,16 +131,30 @@ cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_
     const size_t o_n = (c + 1) * p->no <= m->out ? p->no : m->out - c * p->no;
     const size_t j_n = (a + 1) * p->ni <= m->in ? p->ni : m->in - a * p->ni;
     memset(co, 0, N * sizeof *co);
-    for (size_t o = 0; o < o_n; o++)
-        for (size_t j = 0; j < j_n; j++)
-            co[o * p->ni + p->ni - 1 - j] =
-                m->w[(c * p->no + o) * m->stride_out + (a * p->ni + j) * m->stride_in];
+    if (m->idx || m->w64) {
+        /* a session's matrix: inputs through the row list, or weights mod 2^l */
+        for (size_t j = 0; j < j_n; j++) {
+            const size_t i = a * p->ni + j;
+            if (m->idx && i >= m->idx_n) continue;
+            const size_t col = (m->idx ? m->idx[i] : i) * m->stride_in;
+            for (size_t o = 0; o < o_n; o++) {
+                const size_t at = (c * p->no + o) * m->stride_out + col;
+                co[o * p->ni + p->ni - 1 - j] = m->w64 ? m->w64[at] : m->w[at];
+            }
+        }
+    } else {
+        for (size_t o = 0; o < o_n; o++)
+            for (size_t j = 0; j < j_n; j++)
+                co[o * p->ni + p->ni - 1 - j] =
+                    m->w[(c * p->no + o) * m->stride_out + (a * p->ni + j) * m->stride_in];
+    }
     if (!pt->coeffs) CG_TRY(cg_bfv_plain_alloc(he, pt, err));
     CG_TRY(cg_bfv_encode_coeff(he, co, N, pt, err));
     CG_TRY(cg_bfv_plain_to_ntt(he, pt, cg_bfv_nq(he), dst, err)); /* reuses dst's buffer */
     /* the public bound, not this block's largest weight: the products'
-     * estimates (and the flooding and switching they decide) stay public */
-    dst->norm_log2 = GEN_WEIGHT_BOUND_LOG2;
+     * estimates (and the flooding and switching they decide) stay public;
+     * values mod 2^l (shares) are bounded by t / 2 centred */
+    dst->norm_log2 = m->w64 ? log2((double)cg_bfv_t(he)) - 1.0 : GEN_WEIGHT_BOUND_LOG2;
     return CG_OK;
 }
 
@@ -287,7 +304,9 @@ const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_
                                          const cg_fixed_model *fm, const gen_matrix *m,
                                          const gen_plan *p)
 {
-    if (!ws || ws->fm != fm || memcmp(ws->fingerprint, cg_bfv_fingerprint(he), 32) != 0) return NULL;
+    if (!ws || m->role == GEN_MAT_SESSION || ws->fm != fm ||
+        memcmp(ws->fingerprint, cg_bfv_fingerprint(he), 32) != 0)
+        return NULL;
     const size_t i = matrix_index(m);
     if (i >= ws->count) return NULL;
     const encoded_matrix *e = &ws->mats[i];
