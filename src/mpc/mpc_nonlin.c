@@ -213,20 +213,19 @@ cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint6
         st = cg_error_set(err, CG_ERR_NOMEM, "exp: out of memory");
         goto done;
     }
-    /* t = -x / ln2 in fixed point; c_k = [t >= k] for k = 1..s+1, so that
-     * l = sum c_k (clipped at s+1, where the result is 0). */
-    for (size_t i = 0; i < n; i++) t[i] = (0 - x[i]) & mask;
-    STEP(mul_const_trunc(m, f, n, t, 1.0 / M_LN2, t, err));
-    /* All thresholds test the same t, so they share the client's digit OTs.
-     * By the precondition t < 2^(l-2-s), and the offsets are at most
-     * (s+1) 2^s < 2^(s+5): every t - k 2^s fits a signed ring of mb = l - s
-     * bits (l > 2s + 6), so the shares reduced mod 2^mb give the same signs
-     * with (mb-1)-bit comparisons instead of (l-1)-bit ones. */
-    unsigned mb = l - s;
-    uint64_t mmask = mpc_mask(mb), offs[32]; /* K = s + 1 <= 25 */
-    for (size_t k = 0; k < K; k++) offs[k] = (0 - ((uint64_t)(k + 1) << s)) & mmask;
-    for (size_t i = 0; i < n; i++) e[i] = t[i] & mmask;
-    STEP(mpc_drelu_offsets(m, mb, n, e, K, offs, c, err));
+    /* c_k = [l >= k] for k = 1..s+1 with l = floor(-x / ln2) = floor(-x K
+     * / 2^(2s)) (K = round(2^s / ln2); the reference's two floors are one),
+     * so that l = sum c_k (clipped at s+1, where the result is 0). As a
+     * floor, l >= k iff -x K >= k 2^(2s): the thresholds test the product
+     * itself, with no truncation before them (one comparison's rounds
+     * fewer, and equal in both modes). By the precondition 0 <= -x K <
+     * 2^(l-2), and k 2^(2s) <= (s+1) 2^(2s) < 2^(l-2) (2s + 6 < l), so no
+     * difference wraps. All thresholds test the same product, so they
+     * share the client's digit OTs. */
+    uint64_t kinv = (uint64_t)cg_fxp_encode(f, 1.0 / M_LN2), offs[32]; /* K = s + 1 <= 25 */
+    for (size_t i = 0; i < n; i++) t[i] = ((0 - x[i]) * kinv) & mask;
+    for (size_t k = 0; k < K; k++) offs[k] = (0 - ((uint64_t)(k + 1) << (2 * s))) & mask;
+    STEP(mpc_drelu_offsets(m, l, n, t, K, offs, c, err));
     STEP(cg_mpc_b2a(m, l, nk, c, ca, err));
     /* p = x + l ln2; q = p + 1.353; e = 0.3585 q^2 + 0.344 */
     uint64_t ln2 = (uint64_t)cg_fxp_encode(f, M_LN2);
