@@ -145,6 +145,135 @@ done:
     return st;
 }
 
+/* A group of eight: 28 pair bits [m_i >= m_j] (i < j, pair index pair8),
+ * and member i wins when it is at least every later member and above every
+ * earlier one (ties to the lower position). Its seven bits, ordered by the
+ * other member's position, must equal pat8[i]; every candidate's test and
+ * its value's selection are one 1-of-128 OT each way (the OT sender offers
+ * [its bits xor the receiver's == pattern] times its own share), so a level
+ * of eight costs what a level of four does in rounds (one comparison and
+ * one OT round trip) and divides the entries by eight. */
+#define FAN8_OTS 8 /* candidates per group */
+typedef struct {
+    const uint64_t *val, *idx;
+    const size_t *mem; /* 8 positions per group */
+    const uint8_t *ge; /* 28 bit shares per group */
+    const uint64_t *rv, *ri; /* this party's masks, one per candidate */
+    uint64_t vmask, imask;
+    unsigned bits;
+} fan8_msgs;
+
+static unsigned pair8(unsigned i, unsigned j) /* i < j < 8 */
+{
+    return i * 7 - i * (i + 1) / 2 + j - 1;
+}
+
+/* Candidate i's seven bit shares (the other members in order) as a choice
+ * index, and the pattern that makes it the winner. */
+static unsigned cand8_bits(const uint8_t *ge, unsigned i, unsigned *pat)
+{
+    unsigned c = 0, p = 0, k = 0;
+    for (unsigned j = 0; j < 8; j++) {
+        if (j == i) continue;
+        c |= (unsigned)(ge[i < j ? pair8(i, j) : pair8(j, i)] & 1) << k;
+        p |= (unsigned)(j > i) << k;
+        k++;
+    }
+    *pat = p;
+    return c;
+}
+
+static void fan8_messages(void *ctx, size_t first, size_t count, uint64_t *out)
+{
+    const fan8_msgs *c = ctx;
+    for (size_t t = 0; t < count; t++) {
+        size_t inst = first + t, g = inst / FAN8_OTS;
+        unsigned i = (unsigned)(inst % FAN8_OTS), pat;
+        unsigned s = cand8_bits(c->ge + 28 * g, i, &pat);
+        size_t at = c->mem[8 * g + i];
+        for (unsigned v = 0; v < 128; v++) {
+            bool win = (v ^ s) == pat;
+            uint64_t msg = ((win ? c->val[at] : 0) - c->rv[inst]) & c->vmask;
+            if (c->idx) msg |= (((win ? c->idx[at] : 0) - c->ri[inst]) & c->imask) << c->bits;
+            out[t * 128 + v] = msg;
+        }
+    }
+}
+
+/* One eight-way level, as level4 with groups of eight (a short last group
+ * repeats its first member, a single one passes). */
+static cg_status level8(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_error *err)
+{
+    size_t G = 0;
+    for (size_t r = 0; r < sg->rows; r++) G += sg->cnt[r] / 8 + (sg->cnt[r] % 8 > 1);
+    uint64_t vmask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
+    size_t cap = G ? G : 1, nc = FAN8_OTS * cap;
+    size_t *mem = cg_alloc(8 * cap * sizeof *mem);
+    uint64_t *dif = cg_alloc(28 * cap * sizeof *dif), *rv = cg_alloc(2 * nc * sizeof *rv);
+    uint64_t *got = cg_alloc(nc * sizeof *got);
+    uint8_t *ge = cg_alloc(28 * cap), *choice = cg_alloc(nc);
+    fan8_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
+                    .imask = imask, .bits = bits};
+    cg_status st = CG_OK;
+    if (!mem || !dif || !rv || !got || !ge || !choice) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
+        goto done;
+    }
+    for (size_t r = 0, g = 0; r < sg->rows; r++)
+        for (size_t k0 = 0; k0 + 1 < sg->cnt[r]; k0 += 8, g++) {
+            size_t sz = sg->cnt[r] - k0 < 8 ? sg->cnt[r] - k0 : 8;
+            for (unsigned i = 0; i < 8; i++) mem[8 * g + i] = sg->off[r] + k0 + (i < sz ? i : 0);
+            for (unsigned i = 0; i < 8; i++)
+                for (unsigned j = i + 1; j < 8; j++)
+                    dif[28 * g + pair8(i, j)] =
+                        (val[mem[8 * g + i]] - val[mem[8 * g + j]]) & vmask;
+        }
+    st = cg_mpc_drelu(m, bits, 28 * G, dif, ge, err);
+    if (st != CG_OK) goto done;
+    for (size_t g = 0; g < G; g++)
+        for (unsigned i = 0; i < FAN8_OTS; i++) {
+            unsigned pat;
+            choice[FAN8_OTS * g + i] = (uint8_t)cand8_bits(ge + 28 * g, i, &pat);
+        }
+    cg_prg_bytes(&m->prg, rv, 2 * nc * sizeof *rv);
+    fm.rv = rv;
+    fm.ri = rv + nc;
+    unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
+    size_t ots = FAN8_OTS * G;
+    st = mpc_ot_reserve(m, 7 * ots, 7 * ots, err);
+    if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, ots, 128, mb, choice, got, err);
+    if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, ots, 128, mb, fan8_messages, &fm, err);
+    if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, ots, 128, mb, choice, got, err);
+    if (st != CG_OK) goto done;
+    for (size_t r = 0, g = 0; r < sg->rows; r++) {
+        size_t o = sg->off[r], c = sg->cnt[r], j = 0;
+        for (size_t k0 = 0; k0 + 1 < c; k0 += 8, g++, j++) {
+            uint64_t sv = 0, si = 0;
+            for (unsigned i = 0; i < FAN8_OTS; i++) {
+                size_t u = FAN8_OTS * g + i;
+                sv += rv[u] + got[u];
+                si += rv[nc + u] + (got[u] >> bits);
+            }
+            val[o + j] = sv & vmask;
+            if (idx) idx[o + j] = si & imask;
+        }
+        if (c % 8 == 1) {
+            val[o + j] = val[o + c - 1];
+            if (idx) idx[o + j] = idx[o + c - 1] & imask;
+        }
+        sg->cnt[r] = (c + 7) / 8;
+    }
+done:
+    cg_free(mem);
+    cg_free(dif);
+    if (rv) cg_secure_zero(rv, 2 * nc * sizeof *rv);
+    cg_free(rv);
+    cg_free(got);
+    cg_free(ge);
+    cg_free(choice);
+    return st;
+}
+
 /* One pairwise level: compare-and-select on values and, when idx is given,
  * on index shares with the same bit (one mux call for both). */
 static cg_status level2(cg_mpc *m, unsigned bits, segs *sg, cg_error *err)
@@ -225,8 +354,10 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, size_t rows, const size_t *l
         }
         if (most <= 1) break;
         if (fan4_ok && left <= FAN4_MAX) {
+            /* eight-way while a row has more than four left: the same
+             * rounds as four-way, twice the entries per level */
             imask = mpc_mask(ib);
-            st = level4(m, bits, imask, &sg, err);
+            st = most > 4 ? level8(m, bits, imask, &sg, err) : level4(m, bits, imask, &sg, err);
         } else {
             st = level2(m, bits, &sg, err);
         }
