@@ -159,9 +159,10 @@ cg_status cg_mpc_reduce(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t 
  * (2048.0 at l = 37, s = 12): the sign tests run on the shares reduced to
  * ring_bits - frac_bits bits, and beyond that range the result is
  * unspecified. Needs 2 * (frac_bits + 4) < ring_bits - 2. The quartic's
- * products run in rings of 2 frac_bits + 4 and 2 frac_bits + 1 bits, which
+ * products run in rings of 2 frac_bits + 5 and 2 frac_bits + 1 bits, which
  * hold them for |x| <= 2.7; outside, their values are discarded by the
- * final mux. */
+ * final mux. The square (of x, equal to |x|'s) shares the round trip of
+ * relu(x)'s select. */
 #define CG_MPC_GELU_ULP 48
 /* exp(x) for shared x <= 0 (the caller guarantees the sign, e.g. softmax
  * after subtracting the row max): the steps of cg_fxp_ref_exp_neg, with

@@ -89,6 +89,16 @@ cg_status mpc_arith_last(cg_mpc *m, unsigned bits, size_t rows, size_t q, const 
 cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
                        cg_error *err);
 
+/* ---- Arithmetic (mpc_arith.c) ---- */
+
+/* cg_mpc_select(b, x) over bits and cg_mpc_square(y) over sq_bits <= bits
+ * (y's shares mod 2^sq_bits) in one COT round trip: the square's COTs ride
+ * in the select's batch at bits wide (their values reduced after), so the
+ * two cost the round of one. sel and sq may not alias x or y. */
+cg_status mpc_select_square(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b,
+                            const uint64_t *x, uint64_t *sel, unsigned sq_bits, const uint64_t *y,
+                            uint64_t *sq, cg_error *err);
+
 /* ---- Truncation (mpc_trunc.c) ---- */
 
 /* cg_mpc_trunc without argument checks; shifts (if non-NULL) gives each

@@ -69,26 +69,23 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     for (size_t i = 0; st == CG_OK && i < n; i++) pos[i] = cmp[i];
     cg_free(cmp);
     if (st != CG_OK) goto done;
-    /* relu(x) and y = |x| = 2 relu(x) - x. */
-    STEP(cg_mpc_select(m, l, n, pos, x, b[R], err));
-    for (size_t i = 0; i < n; i++) b[Y][i] = (2 * b[R][i] - x[i]) & mask;
     /* The polynomial only counts where |x| <= T (elsewhere the final mux
      * drops it), so its products run in narrow rings that hold them there,
      * on the shares reduced mod 2^k, and the truncations after them lift
      * the results back to l bits at the cost of plain ones (fewer and
-     * shorter COTs than l-bit products). Shifts by whole numbers keep the
-     * operands small without changing a single floor: with y' = y - 1.5
-     * (1.5 * 2^s is a multiple of 2^(s-1)), floor(y^2 / 2^s) =
-     * floor(y'^2 / 2^s) + 3 y' + 2.25 * 2^s, and y'^2 < 2.25 * 2^(2s) fits
-     * a ring of ksq = 2s + 4 bits with the truncation's headroom. */
-    const unsigned ksq = 2 * s + 4, kmul = 2 * s + 1;
+     * shorter COTs than l-bit products). y = |x| has y^2 = x^2, which a
+     * ring of ksq = 2s + 5 bits holds with the truncation's headroom (x^2 <
+     * 7.3 * 2^(2s) for T = 2.7), so the square needs no y and runs in the
+     * round trip of relu(x)'s select. */
+    const unsigned ksq = 2 * s + 5, kmul = 2 * s + 1;
     const uint64_t ksmask = mpc_mask(ksq), kmmask = mpc_mask(kmul);
-    uint64_t one = 1ull << s, h = 3ull << (s - 1); /* 1.0 and 1.5 */
-    cg_mpc_add_public(m, l, n, b[Y], (0 - h) & mask, b[Z]); /* y' */
-    for (size_t i = 0; i < n; i++) b[W][i] = b[Z][i] & ksmask;
-    STEP(cg_mpc_square(m, ksq, n, b[W], b[Y2], err));
+    uint64_t one = 1ull << s;
+    for (size_t i = 0; i < n; i++) b[W][i] = x[i] & ksmask;
+    STEP(mpc_select_square(m, l, n, pos, x, b[R], ksq, b[W], b[Y2], err));
+    /* relu(x) and y = |x| = 2 relu(x) - x. */
+    for (size_t i = 0; i < n; i++) b[Y][i] = (2 * b[R][i] - x[i]) & mask;
     /* One batch for the truncations that do not depend on each other:
-     * y'^2 >> s, (B y) >> s, (A y) >> s and x >> 1, all in range in the
+     * y^2 >> s, (B y) >> s, (A y) >> s and x >> 1, all in range in the
      * narrow ring where |x| <= T. */
     uint64_t ka = (uint64_t)cg_fxp_encode(f, CG_FXP_GELU_A);
     uint64_t kb = (uint64_t)cg_fxp_encode(f, CG_FXP_GELU_B);
@@ -101,8 +98,6 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
         sh[3 * n + i] = 1;
     }
     STEP(mpc_trunc_lift(m, ksq, l, sh, 4 * n, b[TB], b[TB], err));
-    for (size_t i = 0; i < n; i++) b[TB][i] = (b[TB][i] + 3 * b[Z][i]) & mask;
-    cg_mpc_add_public(m, l, n, b[TB], 9ull << (s - 2), b[TB]); /* + 2.25 * 2^s */
     /* z = A y^2 - B y + C */
     STEP(mul_const_trunc(m, f, n, b[TB], CG_FXP_GELU_A, b[Z], err));
     for (size_t i = 0; i < n; i++) b[Z][i] = (b[Z][i] - b[TB][n + i]) & mask;
