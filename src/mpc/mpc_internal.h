@@ -160,6 +160,15 @@ cg_status mpc_lut_multi(cg_mpc *m, unsigned in_bits, unsigned out_bits, size_t T
                         const uint64_t *tables, size_t n, const uint64_t *x, uint64_t *out,
                         cg_error *err);
 
+/* The chord lookup of reciprocal and rsqrt with its product: for public
+ * tables A and D of 2^in_bits entries (mod 2^bits), shares of a = A[x],
+ * d = D[x] and p = D[x] r for shared r, in one OT round trip both ways
+ * (the server offers A, D and D r0, the client D r1) instead of a lookup
+ * and a product. x as for mpc_lut_multi. */
+cg_status mpc_lut_chord(cg_mpc *m, unsigned in_bits, unsigned bits, const uint64_t *A,
+                        const uint64_t *D, size_t n, const uint64_t *x, const uint64_t *r,
+                        uint64_t *a, uint64_t *d, uint64_t *p, cg_error *err);
+
 /* ---- Row maxima (mpc_max.c) ---- */
 
 /* Maxima of variable-length segments (segment r: len[r] >= 1 entries of v

@@ -161,16 +161,18 @@ static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, u
     STEP(onehot_msb(m, l, n, J, x, e, err));
     STEP(scale_select(m, l, n, J, 2, k, false, e, x, ui, err));
     const uint64_t *u = ui, *idx = ui + n;
-    STEP(mpc_lut_multi(m, t->in_bits, l, 2, m->party == CG_SERVER ? tab : NULL, n, idx, ad,
-                       err));
-    /* y = a 2^(s - ib) + d r, r = u - idx 2^(s - ib) */
-    for (size_t i = 0; i < n; i++) {
-        w[i] = ad[2 * i + 1];
-        p[i] = (u[i] - (idx[i] << (s - ib))) & mask;
+    /* y = a 2^(s - ib) + d r, r = u - idx 2^(s - ib): the tables are
+     * public, so each party offers d times its own share of r in the
+     * lookup's round trip (mpc_lut_chord) and no product follows */
+    for (size_t i = 0; i < n; i++) p[i] = (u[i] - (idx[i] << (s - ib))) & mask;
+    if (s > (unsigned)ib) {
+        STEP(mpc_lut_chord(m, t->in_bits, l, tab, tab + N, n, idx, p, ad, ad + n, w, err));
+        for (size_t i = 0; i < n; i++) y[i] = ((ad[i] << (s - ib)) + w[i]) & mask;
+    } else {
+        STEP(mpc_lut_multi(m, t->in_bits, l, 1, m->party == CG_SERVER ? tab : NULL, n, idx, ad,
+                           err));
+        for (size_t i = 0; i < n; i++) y[i] = (ad[i] << (s - ib)) & mask;
     }
-    if (s > (unsigned)ib) STEP(cg_mpc_mul(m, l, n, w, p, p, err));
-    for (size_t i = 0; i < n; i++)
-        y[i] = ((ad[2 * i] << (s - ib)) + (s > (unsigned)ib ? p[i] : 0)) & mask;
     uint64_t two = (uint64_t)cg_fxp_encode(f, 2.0), three = (uint64_t)cg_fxp_encode(f, 3.0);
     for (unsigned it = 0; it < t->newton; it++) {
         /* w = round(y / 2^sh); then y = w (2 - u w) by s, or w (3 - u w^2) by s + 1 */
