@@ -173,9 +173,11 @@ cg_status mpc_lut_chord(cg_mpc *m, unsigned in_bits, unsigned bits, const uint64
 
 /* Maxima of variable-length segments (segment r: len[r] >= 1 entries of v
  * from off[r]; v, of total entries, is overwritten): the tournament of
- * cg_mpc_row_max, four-way levels once at most 8,192 entries are left
- * (the drop-in for softmax's own pairwise seg_max). */
-cg_status mpc_seg_max(cg_mpc *m, unsigned bits, size_t rows, const size_t *len,
+ * cg_mpc_row_max (the drop-in for softmax's own pairwise seg_max), its
+ * comparisons on the differences' shares reduced mod 2^cmp_bits (2 <=
+ * cmp_bits <= bits), which keep every sign when all differences within a
+ * segment are below 2^(cmp_bits - 1) in magnitude. */
+cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, const size_t *len,
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err);
 
 /* ---- Boolean protocols (mpc_bool.c) ---- */

@@ -69,6 +69,7 @@ static void fan4_messages(void *ctx, size_t first, size_t count, uint64_t *out)
  * off[r] in val (and idx, index shares mod imask + 1). */
 typedef struct {
     size_t rows;
+    unsigned cmp_bits; /* the DReLUs run on the differences' shares mod 2^cmp_bits */
     const size_t *off;
     size_t *cnt;
     uint64_t *val, *idx;
@@ -101,7 +102,8 @@ static cg_status level4(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_e
             for (unsigned p = 0; p < 6; p++)
                 dif[6 * g + p] = (val[mem[4 * g + PI[p]]] - val[mem[4 * g + PJ[p]]]) & vmask;
         }
-    st = cg_mpc_drelu(m, bits, 6 * G, dif, ge, err);
+    for (size_t i = 0; i < 6 * G; i++) dif[i] &= mpc_mask(sg->cmp_bits);
+    st = cg_mpc_drelu(m, sg->cmp_bits, 6 * G, dif, ge, err);
     if (st != CG_OK) goto done;
     for (unsigned v = 0; v < 64; v++) fm.win[v] = (uint8_t)winner4(v);
     for (size_t g = 0; g < G; g++) {
@@ -228,7 +230,8 @@ static cg_status level8(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_e
                     dif[28 * g + pair8(i, j)] =
                         (val[mem[8 * g + i]] - val[mem[8 * g + j]]) & vmask;
         }
-    st = cg_mpc_drelu(m, bits, 28 * G, dif, ge, err);
+    for (size_t i = 0; i < 28 * G; i++) dif[i] &= mpc_mask(sg->cmp_bits);
+    st = cg_mpc_drelu(m, sg->cmp_bits, 28 * G, dif, ge, err);
     if (st != CG_OK) goto done;
     for (size_t g = 0; g < G; g++)
         for (unsigned i = 0; i < FAN8_OTS; i++) {
@@ -301,7 +304,8 @@ static cg_status level2(cg_mpc *m, unsigned bits, segs *sg, cg_error *err)
                 b[pairs + j] = idx[ia + 1];
             }
         }
-    st = cg_mpc_drelu(m, bits, pairs, dif, ge, err);
+    for (size_t i = 0; i < pairs; i++) dif[i] &= mpc_mask(sg->cmp_bits);
+    st = cg_mpc_drelu(m, sg->cmp_bits, pairs, dif, ge, err);
     if (st != CG_OK) goto done;
     if (idx) memcpy(ge + pairs, ge, pairs);
     st = cg_mpc_mux(m, bits, pairs * width, ge, a, b, a, err);
@@ -331,9 +335,9 @@ done:
  * bits) once a four-way level packed value and index into one OT message
  * (used only when every segment's positions fit that ring). Each level is
  * four-way when the entries left number at most FAN4_MAX, else pairwise. */
-static cg_status max_segs(cg_mpc *m, unsigned bits, size_t rows, const size_t *len,
-                          const size_t *off, uint64_t *v, uint64_t *idx, uint64_t *out,
-                          uint64_t *idx_out, uint64_t *imask_out, cg_error *err)
+static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows,
+                         const size_t *len, const size_t *off, uint64_t *v, uint64_t *idx,
+                         uint64_t *out, uint64_t *idx_out, uint64_t *imask_out, cg_error *err)
 {
     uint64_t mask = mpc_mask(bits), imask = mask;
     unsigned ib = bits <= 32 ? bits : 64 - bits;
@@ -344,7 +348,7 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, size_t rows, const size_t *l
         if (len[r] > maxlen) maxlen = len[r];
     }
     bool fan4_ok = !idx || maxlen <= (1ull << ib);
-    segs sg = {.rows = rows, .off = off, .cnt = cnt, .val = v, .idx = idx};
+    segs sg = {.rows = rows, .cmp_bits = cmp_bits, .off = off, .cnt = cnt, .val = v, .idx = idx};
     cg_status st = CG_OK;
     for (;;) {
         size_t left = 0, most = 0;
@@ -372,11 +376,11 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, size_t rows, const size_t *l
     return st;
 }
 
-cg_status mpc_seg_max(cg_mpc *m, unsigned bits, size_t rows, const size_t *len,
+cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, const size_t *len,
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err)
 {
     (void)total;
-    return max_segs(m, bits, rows, len, off, v, NULL, out, NULL, NULL, err);
+    return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, err);
 }
 
 /* max_segs over equal rows of a matrix (copied, as it is overwritten). */
@@ -405,7 +409,7 @@ static cg_status max_tree(cg_mpc *m, unsigned bits, size_t rows, size_t cols, co
         len[r] = cols;
         off[r] = r * cols;
     }
-    st = max_segs(m, bits, rows, len, off, val, ix, out, idx, imask_out, err);
+    st = max_segs(m, bits, bits, rows, len, off, val, ix, out, idx, imask_out, err);
 done:
     cg_free(val);
     cg_free(ix);
