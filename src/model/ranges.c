@@ -203,7 +203,10 @@ cg_status cg_fixed_check_ranges(const cg_gpt2 *m, cg_fixed_config fx, const uint
                          LN_NAMES[q % LN_N]);
             else
                 snprintf(it->quantity, sizeof it->quantity, "%s", quantity_name(q, name, sizeof name));
+            /* a squared quantity is ranked by the root of its ratio: how far
+             * the activation under it is beyond, as a linear one's */
             double ratio = it->needed / it->limit;
+            if (sq) ratio = sqrt(ratio);
             if (!(ratio <= worst)) {
                 worst = ratio;
                 wi = rep->n;

@@ -1,8 +1,10 @@
 /* Row maxima and the argmax: a tournament whose large levels pair the
  * entries (one DReLU and one multiplexer per pair) and whose small levels
- * take groups of four (six DReLUs, then the winner's shares from one 1-of-64
- * OT each way): both cost one comparison's rounds plus one OT round trip,
- * so a level of four halves the rounds per entry eliminated. */
+ * take groups of eight while a row has more than four left (28 DReLUs,
+ * then each candidate's test and selection from one 1-of-128 OT each way)
+ * and of four at the end (six DReLUs, then the winner's shares from one
+ * 1-of-64 OT each way): all cost one comparison's rounds plus one OT round
+ * trip, so wider groups cut the levels. */
 #include <string.h>
 
 #include "mpc/mpc_internal.h"
