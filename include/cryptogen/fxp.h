@@ -95,23 +95,25 @@ cg_status cg_fxp_inv_init(cg_fxp f, bool sqrt_mode, cg_fxp_inv *t, cg_error *err
 /* softmax over a row of n >= 1: exp_neg(x - max), sum, recip, products. */
 cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out, cg_error *err);
 /* LayerNorm without gamma/beta over a row of n >= 1:
- * (x - mean) * rsqrt(var + eps), eps = 2^-frac (one ulp) at least 1e-5. A
- * division of v by n is floor(floor(v / 2^a) * c / 2^b) with 2^a <= n < 2^(a+1)
- * and c = round(2^(a+b) / n), so the product stays near result * 2^b (inside
- * a 37-bit ring); b = CG_LN_MEAN_BITS for the mean, CG_LN_VAR_BITS for the
- * variance. The squares are of d = (x - mean) >> CG_LN_SQ_SHIFT, shifted
- * back by frac - 2 CG_LN_SQ_SHIFT, and they, their sum and the division
- * by n are computed in a ring CG_LN_WIDE_BITS wider (the protocol lifts
- * d's shares into it in its truncation), so that GPT-2's massive
- * activations (|x - mean| ~ 3,000) keep their squares; the variance comes
- * back to ring_bits by a local reduction. The inverse square root carries
- * CG_LN_RS_EXTRA more fraction bits (the small 1/std of an outlier row keeps
- * its significant bits); the final product is truncated by frac +
- * CG_LN_RS_EXTRA. Ranges: cg_mpc_layernorm (mpc.h), docs/NUMERICS.md. */
+ * (x - mean) * rsqrt(var + eps), eps = 2^-frac (one ulp) at least 1e-5. The
+ * row statistics are computed in the 64-bit ring (the protocol lifts x's
+ * shares into it once): with 2^a <= n < 2^(a+1) and c_b = round(2^(a+b) /
+ * n), mean = floor(sum(x) c_m / 2^(a+m)), m = CG_LN_MEAN_BITS, and
+ * var = floor(floor(sum((x - mean)^2) / 2^(frac+a)) c_v / 2^v),
+ * v = CG_LN_VAR_BITS (the squares unshifted, at 2 frac fraction bits, so
+ * that GPT-2's massive activations (|x - mean| ~ 3,000) keep them), with
+ * CG_LN_VAR_EXTRA (even) more fraction bits than x: eps is one of its ulps
+ * (2^-14 at frac 12, at least 1e-5), not 2^-frac, and the inverse square
+ * root of var * 2^e at frac bits is 2^(e/2) / sqrt(var), which e/2 more
+ * extra bits take back. The variance comes back to ring_bits by a local
+ * reduction. The inverse
+ * square root carries CG_LN_RS_EXTRA more fraction bits (the small 1/std
+ * of an outlier row keeps its significant bits); the final product is
+ * truncated by frac + CG_LN_RS_EXTRA. Ranges: cg_mpc_layernorm (mpc.h),
+ * docs/NUMERICS.md. */
 #define CG_LN_MEAN_BITS 16
 #define CG_LN_VAR_BITS 10
-#define CG_LN_SQ_SHIFT 2
-#define CG_LN_WIDE_BITS 13
+#define CG_LN_VAR_EXTRA 2
 #define CG_LN_RS_EXTRA 5
 cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
                                cg_error *err);

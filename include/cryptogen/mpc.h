@@ -159,9 +159,10 @@ cg_status cg_mpc_reduce(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t 
  * (2048.0 at l = 37, s = 12): the sign tests run on the shares reduced to
  * ring_bits - frac_bits bits, and beyond that range the result is
  * unspecified. Needs 2 * (frac_bits + 4) < ring_bits - 2. The quartic's
- * products run in rings of 2 frac_bits + 4 and 2 frac_bits + 1 bits, which
+ * products run in rings of 2 frac_bits + 5 and 2 frac_bits + 1 bits, which
  * hold them for |x| <= 2.7; outside, their values are discarded by the
- * final mux. */
+ * final mux. The square (of x, equal to |x|'s) shares the round trip of
+ * relu(x)'s select. */
 #define CG_MPC_GELU_ULP 48
 /* exp(x) for shared x <= 0 (the caller guarantees the sign, e.g. softmax
  * after subtracting the row max): the steps of cg_fxp_ref_exp_neg, with
@@ -208,15 +209,15 @@ cg_status cg_mpc_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_
 cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const size_t *row_len,
                          const uint64_t *x, uint64_t *out, cg_error *err);
 /* LayerNorm (no gamma/beta) over each row, the steps of
- * cg_fxp_ref_layernorm (divisions by n as in docs/NUMERICS.md).
- * Preconditions (values in real units, l = 37, s = 12 in brackets):
- * |row sum| < 2^(l-2-s) [2^23], |mean| < 2^(l-2-s-CG_LN_MEAN_BITS) [128],
- * |x - mean| < 2^(l-2-s) [2^23]; with L = l + CG_LN_WIDE_BITS [50] and
- * h = CG_LN_SQ_SHIFT: |x - mean| < 2^((L-2)/2 - s + h) [16384], sum of
- * (x - mean)^2 < 2^(L-2-s) [2^36], variance < 2^(l-2-s) [2^23];
- * |x - mean| / sqrt(var + eps) < 2^(l-2-2s-CG_LN_RS_EXTRA) [64]. Format:
- * as cg_mpc_rsqrt, ring_bits >= s + CG_LN_MEAN_BITS + 8 and
- * ring_bits + CG_LN_WIDE_BITS <= 64. */
+ * cg_fxp_ref_layernorm: x's shares lifted exactly to 64 bits (one COT
+ * each), the mean one truncation there, the squares of x - mean in that
+ * ring and summed locally, the variance two truncations of one value per
+ * row; then rsqrt and the final product as before. Preconditions (values
+ * in real units, l = 37, s = 12 in brackets): |x| < 2^(l-2-s) [2^23] (the
+ * exact extension), |row sum| < 2^(l-2-s) [2^23], sum of (x - mean)^2 <
+ * 2^(62-2s) [2^38], variance < 2^(l-2-s-CG_LN_VAR_EXTRA) [2^21]; |x - mean| /
+ * sqrt(var + eps) < 2^(l-2-2s-CG_LN_RS_EXTRA) [64]. Format: as
+ * cg_mpc_rsqrt and ring_bits + CG_LN_MEAN_BITS <= 61. */
 cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
                            uint64_t *out, cg_error *err);
 

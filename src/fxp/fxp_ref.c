@@ -214,35 +214,45 @@ cg_status cg_fxp_ref_softmax(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
     return CG_OK;
 }
 
-/* v / n as the protocol computes it: pre-shift by a = floor(log2 n) so the
- * product with c = round(2^(a+b) / n) stays near result * 2^b. */
-static int64_t div_n(int64_t v, size_t n, unsigned b)
+/* The product v c wrapped to 64 bits, floored by 2^shift: the protocol's
+ * public product and truncation in the 64-bit ring. */
+static int64_t mul_shift64(int64_t v, uint64_t c, unsigned shift)
 {
-    unsigned a = (unsigned)(63 - __builtin_clzll((uint64_t)n));
-    int64_t c = (int64_t)((((uint64_t)1 << (a + b)) + n / 2) / n);
-    return mul_shift(v >> a, c, b);
+    return (int64_t)((uint64_t)v * c) >> shift;
+}
+
+/* c = round(2^(a+b) / n) with 2^a <= n < 2^(a+1); *a gets a. */
+static uint64_t div_const(size_t n, unsigned b, unsigned *a)
+{
+    *a = (unsigned)(63 - __builtin_clzll((uint64_t)n));
+    return (((uint64_t)1 << (*a + b)) + n / 2) / n;
 }
 
 cg_status cg_fxp_ref_layernorm(cg_fxp f, const int64_t *x, size_t n, int64_t *out,
                                cg_error *err)
 {
     if (n == 0) return cg_error_set(err, CG_ERR_ARG, "layernorm of an empty row");
-    const unsigned s = f.frac_bits, h = CG_LN_SQ_SHIFT;
-    const cg_fxp wide = {f.ring_bits + CG_LN_WIDE_BITS, s};
-    int64_t sum = 0;
-    for (size_t i = 0; i < n; i++) sum += x[i];
-    int64_t mean = div_n(sum, n, CG_LN_MEAN_BITS);
-    int64_t sq = 0;
+    const unsigned s = f.frac_bits;
+    unsigned a;
+    /* The row statistics in the 64-bit ring, as the protocol (which lifts
+     * x into it first): the mean is one floor of the sum times c by a + b,
+     * the variance two floors of the sum of the unshifted squares. */
+    uint64_t cm = div_const(n, CG_LN_MEAN_BITS, &a), sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) sum += (uint64_t)x[i];
+    int64_t mean = mul_shift64((int64_t)sum, cm, a + CG_LN_MEAN_BITS);
     for (size_t i = 0; i < n; i++) {
-        /* pre-shifted as the protocol, whose squares live in the wider ring */
-        int64_t d = (x[i] - mean) >> h;
-        sq = cg_fxp_wrap(wide, sq + cg_fxp_wrap(wide, mul_shift(d, d, s - 2 * h)));
+        uint64_t d = (uint64_t)x[i] - (uint64_t)mean;
+        sq += d * d;
     }
-    int64_t var = cg_fxp_wrap(f, cg_fxp_wrap(wide, div_n(sq, n, CG_LN_VAR_BITS)));
-    int64_t eps = cg_fxp_encode(f, 1e-5);
+    uint64_t cv = div_const(n, CG_LN_VAR_BITS, &a);
+    const unsigned ve = CG_LN_VAR_EXTRA;
+    int64_t var = mul_shift64((int64_t)sq >> (s - ve + a), cv, CG_LN_VAR_BITS);
+    var = cg_fxp_wrap(f, var);
+    const cg_fxp fv = {f.ring_bits, s + ve};
+    int64_t eps = cg_fxp_encode(fv, 1e-5);
     if (eps < 1) eps = 1;
     int64_t rs;
-    CG_TRY(rsqrt_ext(f, var + eps, CG_LN_RS_EXTRA, &rs, err));
+    CG_TRY(rsqrt_ext(f, var + eps, CG_LN_RS_EXTRA + ve / 2, &rs, err));
     for (size_t i = 0; i < n; i++)
         out[i] = cg_fxp_wrap(f, mul_shift(x[i] - mean, rs, s + CG_LN_RS_EXTRA));
     return CG_OK;

@@ -106,17 +106,17 @@ static void observe(void *p, unsigned layer, const char *t, const float *x, size
 static double limit(const cg_gpt2_config *cfg, cg_fixed_config fx, int q, bool *squared)
 {
     const int l = fx.act.ring_bits, s = fx.act.frac_bits, w = fx.weight_frac;
-    const int L = l + CG_LN_WIDE_BITS, h = CG_LN_SQ_SHIFT;
     const double lin = ldexp(1.0, l - 2 - s - w);
     *squared = false;
     if (q < Q_QKV) {
         switch (q % LN_N) {
         case LN_SUM: return ldexp(1.0, l - 2 - s);
-        case LN_MEAN: return ldexp(1.0, l - 2 - s - CG_LN_MEAN_BITS);
-        case LN_DEV: /* the pre-shift's truncation in l bits; the square in L bits */
-            return fmin(ldexp(1.0, l - 2 - s), ldexp(sqrt(ldexp(1.0, L - 2)), h - s));
-        case LN_SQ: *squared = true; return ldexp(1.0, L - 2 - s);
-        case LN_VAR: *squared = true; return ldexp(1.0, l - 2 - s);
+        /* x's exact extension to 64 bits needs |x| < 2^(l-2-s): mean and
+         * deviation within half of it each */
+        case LN_MEAN: return ldexp(1.0, l - 3 - s);
+        case LN_DEV: return ldexp(1.0, l - 3 - s);
+        case LN_SQ: *squared = true; return ldexp(1.0, 62 - 2 * s); /* sum of squares, 2s bits */
+        case LN_VAR: *squared = true; return ldexp(1.0, l - 2 - s - CG_LN_VAR_EXTRA);
         default: return ldexp(1.0, l - 2 - 2 * s - CG_LN_RS_EXTRA);
         }
     }
@@ -203,7 +203,10 @@ cg_status cg_fixed_check_ranges(const cg_gpt2 *m, cg_fixed_config fx, const uint
                          LN_NAMES[q % LN_N]);
             else
                 snprintf(it->quantity, sizeof it->quantity, "%s", quantity_name(q, name, sizeof name));
+            /* a squared quantity is ranked by the root of its ratio: how far
+             * the activation under it is beyond, as a linear one's */
             double ratio = it->needed / it->limit;
+            if (sq) ratio = sqrt(ratio);
             if (!(ratio <= worst)) {
                 worst = ratio;
                 wi = rep->n;

@@ -192,3 +192,44 @@ cg_status cg_mpc_mux(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const
     return st;
 }
 
+
+cg_status mpc_select_square(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b,
+                            const uint64_t *x, uint64_t *sel, unsigned sq_bits, const uint64_t *y,
+                            uint64_t *sq, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "select", err));
+    if (sq_bits < 1 || sq_bits > bits)
+        return cg_error_set(err, CG_ERR_PARAM, "square: ring of %u bits", sq_bits);
+    uint64_t mask = mpc_mask(bits), qmask = mpc_mask(sq_bits);
+    bool server = m->party == CG_SERVER;
+    /* the square's cross term as split_cross_term lays it out: the server
+     * sends k COTs per element and receives kk, the client the reverse */
+    unsigned k = (sq_bits + 1) / 2, kk = sq_bits - k;
+    size_t ps = server ? k : kk, pr = server ? kk : k, ns, nr;
+    if (!cg_mul_size(n, ps + 1, &ns) || !cg_mul_size(n, pr + 1, &nr))
+        return cg_error_set(err, CG_ERR_ARG, "select: batch too large");
+    mpc_cot_bufs bf;
+    cg_status st = mpc_cot_bufs_alloc(&bf, ns, nr, "select", err);
+    if (st != CG_OK) return mpc_fail(m, st);
+    /* entries 0 .. n-1: the select's (as cg_mpc_select); then the square's
+     * (as cg_mpc_square), whose sq_bits-wide values ride in bits-wide COTs
+     * and are reduced after */
+    for (size_t i = 0; i < n; i++) {
+        bf.delta[i] = (b[i] & 1 ? -x[i] : x[i]) & mask;
+        bf.choice[i] = b[i] & 1;
+        uint64_t op = (server ? 2 * y[i] : y[i]) & qmask, hi = op >> k;
+        for (unsigned j = 0; j < ps; j++)
+            bf.delta[n + i * ps + j] = (server ? op << j : hi << (k + j)) & qmask;
+        for (unsigned j = 0; j < pr; j++) bf.choice[n + i * pr + j] = (uint8_t)((op >> j) & 1);
+    }
+    st = mpc_cot_both(m, bits, ns, bf.delta, bf.x0, nr, bf.choice, bf.got, err);
+    for (size_t i = 0; st == CG_OK && i < n; i++) {
+        sel[i] = (((b[i] & 1) ? x[i] : 0) - bf.x0[i] + bf.got[i]) & mask;
+        uint64_t v = y[i] * y[i];
+        for (size_t j = 0; j < ps; j++) v -= bf.x0[n + i * ps + j];
+        for (size_t j = 0; j < pr; j++) v += bf.got[n + i * pr + j];
+        sq[i] = v & qmask;
+    }
+    mpc_cot_bufs_free(&bf);
+    return mpc_fail(m, st);
+}

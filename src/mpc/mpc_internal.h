@@ -89,6 +89,16 @@ cg_status mpc_arith_last(cg_mpc *m, unsigned bits, size_t rows, size_t q, const 
 cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
                        cg_error *err);
 
+/* ---- Arithmetic (mpc_arith.c) ---- */
+
+/* cg_mpc_select(b, x) over bits and cg_mpc_square(y) over sq_bits <= bits
+ * (y's shares mod 2^sq_bits) in one COT round trip: the square's COTs ride
+ * in the select's batch at bits wide (their values reduced after), so the
+ * two cost the round of one. sel and sq may not alias x or y. */
+cg_status mpc_select_square(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b,
+                            const uint64_t *x, uint64_t *sel, unsigned sq_bits, const uint64_t *y,
+                            uint64_t *sq, cg_error *err);
+
 /* ---- Truncation (mpc_trunc.c) ---- */
 
 /* cg_mpc_trunc without argument checks; shifts (if non-NULL) gives each
@@ -150,13 +160,24 @@ cg_status mpc_lut_multi(cg_mpc *m, unsigned in_bits, unsigned out_bits, size_t T
                         const uint64_t *tables, size_t n, const uint64_t *x, uint64_t *out,
                         cg_error *err);
 
+/* The chord lookup of reciprocal and rsqrt with its product: for public
+ * tables A and D of 2^in_bits entries (mod 2^bits), shares of a = A[x],
+ * d = D[x] and p = D[x] r for shared r, in one OT round trip both ways
+ * (the server offers A, D and D r0, the client D r1) instead of a lookup
+ * and a product. x as for mpc_lut_multi. */
+cg_status mpc_lut_chord(cg_mpc *m, unsigned in_bits, unsigned bits, const uint64_t *A,
+                        const uint64_t *D, size_t n, const uint64_t *x, const uint64_t *r,
+                        uint64_t *a, uint64_t *d, uint64_t *p, cg_error *err);
+
 /* ---- Row maxima (mpc_max.c) ---- */
 
 /* Maxima of variable-length segments (segment r: len[r] >= 1 entries of v
  * from off[r]; v, of total entries, is overwritten): the tournament of
- * cg_mpc_row_max, four-way levels once at most 8,192 entries are left
- * (the drop-in for softmax's own pairwise seg_max). */
-cg_status mpc_seg_max(cg_mpc *m, unsigned bits, size_t rows, const size_t *len,
+ * cg_mpc_row_max (the drop-in for softmax's own pairwise seg_max), its
+ * comparisons on the differences' shares reduced mod 2^cmp_bits (2 <=
+ * cmp_bits <= bits), which keep every sign when all differences within a
+ * segment are below 2^(cmp_bits - 1) in magnitude. */
+cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, const size_t *len,
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err);
 
 /* ---- Boolean protocols (mpc_bool.c) ---- */

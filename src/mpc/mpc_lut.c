@@ -123,3 +123,67 @@ cg_status cg_mpc_reduce(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t 
     for (size_t i = 0; i < n; i++) out[i] = x[i] & mask;
     return CG_OK;
 }
+
+cg_status mpc_lut_chord(cg_mpc *m, unsigned in_bits, unsigned bits, const uint64_t *A,
+                        const uint64_t *D, size_t n, const uint64_t *x, const uint64_t *r,
+                        uint64_t *a, uint64_t *d, uint64_t *p, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "lut", err));
+    if (in_bits < 1 || in_bits > LUT_MAX_IN_BITS)
+        return cg_error_set(err, CG_ERR_PARAM, "lut: index of %u bits outside [1, %d]", in_bits,
+                            LUT_MAX_IN_BITS);
+    unsigned N = 1u << in_bits;
+    uint64_t imask = N - 1, omask = mpc_mask(bits);
+    bool server = m->party == CG_SERVER;
+    /* The server offers A, D and D r0 (three instances per element), the
+     * client D r1 (one): each table rotated by the sender's index share
+     * and masked, the receiver choosing with its own. */
+    size_t ts = server ? 3 : 1, tr = server ? 1 : 3, ns, nr, nmsg;
+    if (!cg_mul_size(n, 3, &ns) || !cg_mul_size(ns, N, &nmsg))
+        return cg_error_set(err, CG_ERR_ARG, "lut: batch too large");
+    ns = n * ts;
+    nr = n * tr;
+    uint64_t *msgs = cg_alloc((nmsg ? nmsg : 1) * sizeof *msgs);
+    uint64_t *mk = cg_alloc((ns ? ns : 1) * sizeof *mk), *got = cg_alloc((nr ? nr : 1) * sizeof *got);
+    uint8_t *choice = cg_alloc(nr ? nr : 1);
+    cg_status st = CG_OK;
+    if (!msgs || !mk || !got || !choice) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "lut: out of memory");
+        goto done;
+    }
+    cg_prg_bytes(&m->prg, mk, (ns ? ns : 1) * sizeof *mk);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t xs = x[i] & imask;
+        for (size_t t = 0; t < ts; t++) {
+            uint64_t *row = msgs + (i * ts + t) * N, mi = mk[i * ts + t] &= omask;
+            for (unsigned j = 0; j < N; j++) {
+                size_t at = (j + xs) & imask;
+                uint64_t v = server && t == 0 ? A[at] : server && t == 1 ? D[at] : D[at] * r[i];
+                row[j] = (v - mi) & omask;
+            }
+        }
+        for (size_t t = 0; t < tr; t++) choice[i * tr + t] = (uint8_t)xs;
+    }
+    st = mpc_ot_reserve(m, ns * in_bits, nr * in_bits, err);
+    if (st == CG_OK && nr) st = cg_otn_recv_begin(m->ot.recv, nr, N, bits, choice, got, err);
+    if (st == CG_OK && ns) st = cg_otn_send(m->ot.send, ns, N, bits, msgs, err);
+    if (st == CG_OK && nr) st = cg_otn_recv_end(m->ot.recv, nr, N, bits, choice, got, err);
+    for (size_t i = 0; st == CG_OK && i < n; i++) {
+        if (server) {
+            a[i] = mk[3 * i];
+            d[i] = mk[3 * i + 1];
+            p[i] = (mk[3 * i + 2] + got[i]) & omask;
+        } else {
+            a[i] = got[3 * i];
+            d[i] = got[3 * i + 1];
+            p[i] = (got[3 * i + 2] + mk[i]) & omask;
+        }
+    }
+done:
+    if (mk) cg_secure_zero(mk, (ns ? ns : 1) * sizeof *mk);
+    cg_free(msgs);
+    cg_free(mk);
+    cg_free(got);
+    cg_free(choice);
+    return mpc_fail(m, st);
+}

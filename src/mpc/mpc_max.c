@@ -1,8 +1,10 @@
 /* Row maxima and the argmax: a tournament whose large levels pair the
  * entries (one DReLU and one multiplexer per pair) and whose small levels
- * take groups of four (six DReLUs, then the winner's shares from one 1-of-64
- * OT each way): both cost one comparison's rounds plus one OT round trip,
- * so a level of four halves the rounds per entry eliminated. */
+ * take groups of eight while a row has more than four left (28 DReLUs,
+ * then each candidate's test and selection from one 1-of-128 OT each way)
+ * and of four at the end (six DReLUs, then the winner's shares from one
+ * 1-of-64 OT each way): all cost one comparison's rounds plus one OT round
+ * trip, so wider groups cut the levels. */
 #include <string.h>
 
 #include "mpc/mpc_internal.h"
@@ -69,6 +71,7 @@ static void fan4_messages(void *ctx, size_t first, size_t count, uint64_t *out)
  * off[r] in val (and idx, index shares mod imask + 1). */
 typedef struct {
     size_t rows;
+    unsigned cmp_bits; /* the DReLUs run on the differences' shares mod 2^cmp_bits */
     const size_t *off;
     size_t *cnt;
     uint64_t *val, *idx;
@@ -101,7 +104,8 @@ static cg_status level4(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_e
             for (unsigned p = 0; p < 6; p++)
                 dif[6 * g + p] = (val[mem[4 * g + PI[p]]] - val[mem[4 * g + PJ[p]]]) & vmask;
         }
-    st = cg_mpc_drelu(m, bits, 6 * G, dif, ge, err);
+    for (size_t i = 0; i < 6 * G; i++) dif[i] &= mpc_mask(sg->cmp_bits);
+    st = cg_mpc_drelu(m, sg->cmp_bits, 6 * G, dif, ge, err);
     if (st != CG_OK) goto done;
     for (unsigned v = 0; v < 64; v++) fm.win[v] = (uint8_t)winner4(v);
     for (size_t g = 0; g < G; g++) {
@@ -145,6 +149,136 @@ done:
     return st;
 }
 
+/* A group of eight: 28 pair bits [m_i >= m_j] (i < j, pair index pair8),
+ * and member i wins when it is at least every later member and above every
+ * earlier one (ties to the lower position). Its seven bits, ordered by the
+ * other member's position, must equal pat8[i]; every candidate's test and
+ * its value's selection are one 1-of-128 OT each way (the OT sender offers
+ * [its bits xor the receiver's == pattern] times its own share), so a level
+ * of eight costs what a level of four does in rounds (one comparison and
+ * one OT round trip) and divides the entries by eight. */
+#define FAN8_OTS 8 /* candidates per group */
+typedef struct {
+    const uint64_t *val, *idx;
+    const size_t *mem; /* 8 positions per group */
+    const uint8_t *ge; /* 28 bit shares per group */
+    const uint64_t *rv, *ri; /* this party's masks, one per candidate */
+    uint64_t vmask, imask;
+    unsigned bits;
+} fan8_msgs;
+
+static unsigned pair8(unsigned i, unsigned j) /* i < j < 8 */
+{
+    return i * 7 - i * (i + 1) / 2 + j - 1;
+}
+
+/* Candidate i's seven bit shares (the other members in order) as a choice
+ * index, and the pattern that makes it the winner. */
+static unsigned cand8_bits(const uint8_t *ge, unsigned i, unsigned *pat)
+{
+    unsigned c = 0, p = 0, k = 0;
+    for (unsigned j = 0; j < 8; j++) {
+        if (j == i) continue;
+        c |= (unsigned)(ge[i < j ? pair8(i, j) : pair8(j, i)] & 1) << k;
+        p |= (unsigned)(j > i) << k;
+        k++;
+    }
+    *pat = p;
+    return c;
+}
+
+static void fan8_messages(void *ctx, size_t first, size_t count, uint64_t *out)
+{
+    const fan8_msgs *c = ctx;
+    for (size_t t = 0; t < count; t++) {
+        size_t inst = first + t, g = inst / FAN8_OTS;
+        unsigned i = (unsigned)(inst % FAN8_OTS), pat;
+        unsigned s = cand8_bits(c->ge + 28 * g, i, &pat);
+        size_t at = c->mem[8 * g + i];
+        for (unsigned v = 0; v < 128; v++) {
+            bool win = (v ^ s) == pat;
+            uint64_t msg = ((win ? c->val[at] : 0) - c->rv[inst]) & c->vmask;
+            if (c->idx) msg |= (((win ? c->idx[at] : 0) - c->ri[inst]) & c->imask) << c->bits;
+            out[t * 128 + v] = msg;
+        }
+    }
+}
+
+/* One eight-way level, as level4 with groups of eight (a short last group
+ * repeats its first member, a single one passes). */
+static cg_status level8(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_error *err)
+{
+    size_t G = 0;
+    for (size_t r = 0; r < sg->rows; r++) G += sg->cnt[r] / 8 + (sg->cnt[r] % 8 > 1);
+    uint64_t vmask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
+    size_t cap = G ? G : 1, nc = FAN8_OTS * cap;
+    size_t *mem = cg_alloc(8 * cap * sizeof *mem);
+    uint64_t *dif = cg_alloc(28 * cap * sizeof *dif), *rv = cg_alloc(2 * nc * sizeof *rv);
+    uint64_t *got = cg_alloc(nc * sizeof *got);
+    uint8_t *ge = cg_alloc(28 * cap), *choice = cg_alloc(nc);
+    fan8_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
+                    .imask = imask, .bits = bits};
+    cg_status st = CG_OK;
+    if (!mem || !dif || !rv || !got || !ge || !choice) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
+        goto done;
+    }
+    for (size_t r = 0, g = 0; r < sg->rows; r++)
+        for (size_t k0 = 0; k0 + 1 < sg->cnt[r]; k0 += 8, g++) {
+            size_t sz = sg->cnt[r] - k0 < 8 ? sg->cnt[r] - k0 : 8;
+            for (unsigned i = 0; i < 8; i++) mem[8 * g + i] = sg->off[r] + k0 + (i < sz ? i : 0);
+            for (unsigned i = 0; i < 8; i++)
+                for (unsigned j = i + 1; j < 8; j++)
+                    dif[28 * g + pair8(i, j)] =
+                        (val[mem[8 * g + i]] - val[mem[8 * g + j]]) & vmask;
+        }
+    for (size_t i = 0; i < 28 * G; i++) dif[i] &= mpc_mask(sg->cmp_bits);
+    st = cg_mpc_drelu(m, sg->cmp_bits, 28 * G, dif, ge, err);
+    if (st != CG_OK) goto done;
+    for (size_t g = 0; g < G; g++)
+        for (unsigned i = 0; i < FAN8_OTS; i++) {
+            unsigned pat;
+            choice[FAN8_OTS * g + i] = (uint8_t)cand8_bits(ge + 28 * g, i, &pat);
+        }
+    cg_prg_bytes(&m->prg, rv, 2 * nc * sizeof *rv);
+    fm.rv = rv;
+    fm.ri = rv + nc;
+    unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
+    size_t ots = FAN8_OTS * G;
+    st = mpc_ot_reserve(m, 7 * ots, 7 * ots, err);
+    if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, ots, 128, mb, choice, got, err);
+    if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, ots, 128, mb, fan8_messages, &fm, err);
+    if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, ots, 128, mb, choice, got, err);
+    if (st != CG_OK) goto done;
+    for (size_t r = 0, g = 0; r < sg->rows; r++) {
+        size_t o = sg->off[r], c = sg->cnt[r], j = 0;
+        for (size_t k0 = 0; k0 + 1 < c; k0 += 8, g++, j++) {
+            uint64_t sv = 0, si = 0;
+            for (unsigned i = 0; i < FAN8_OTS; i++) {
+                size_t u = FAN8_OTS * g + i;
+                sv += rv[u] + got[u];
+                si += rv[nc + u] + (got[u] >> bits);
+            }
+            val[o + j] = sv & vmask;
+            if (idx) idx[o + j] = si & imask;
+        }
+        if (c % 8 == 1) {
+            val[o + j] = val[o + c - 1];
+            if (idx) idx[o + j] = idx[o + c - 1] & imask;
+        }
+        sg->cnt[r] = (c + 7) / 8;
+    }
+done:
+    cg_free(mem);
+    cg_free(dif);
+    if (rv) cg_secure_zero(rv, 2 * nc * sizeof *rv);
+    cg_free(rv);
+    cg_free(got);
+    cg_free(ge);
+    cg_free(choice);
+    return st;
+}
+
 /* One pairwise level: compare-and-select on values and, when idx is given,
  * on index shares with the same bit (one mux call for both). */
 static cg_status level2(cg_mpc *m, unsigned bits, segs *sg, cg_error *err)
@@ -172,7 +306,8 @@ static cg_status level2(cg_mpc *m, unsigned bits, segs *sg, cg_error *err)
                 b[pairs + j] = idx[ia + 1];
             }
         }
-    st = cg_mpc_drelu(m, bits, pairs, dif, ge, err);
+    for (size_t i = 0; i < pairs; i++) dif[i] &= mpc_mask(sg->cmp_bits);
+    st = cg_mpc_drelu(m, sg->cmp_bits, pairs, dif, ge, err);
     if (st != CG_OK) goto done;
     if (idx) memcpy(ge + pairs, ge, pairs);
     st = cg_mpc_mux(m, bits, pairs * width, ge, a, b, a, err);
@@ -202,9 +337,9 @@ done:
  * bits) once a four-way level packed value and index into one OT message
  * (used only when every segment's positions fit that ring). Each level is
  * four-way when the entries left number at most FAN4_MAX, else pairwise. */
-static cg_status max_segs(cg_mpc *m, unsigned bits, size_t rows, const size_t *len,
-                          const size_t *off, uint64_t *v, uint64_t *idx, uint64_t *out,
-                          uint64_t *idx_out, uint64_t *imask_out, cg_error *err)
+static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows,
+                         const size_t *len, const size_t *off, uint64_t *v, uint64_t *idx,
+                         uint64_t *out, uint64_t *idx_out, uint64_t *imask_out, cg_error *err)
 {
     uint64_t mask = mpc_mask(bits), imask = mask;
     unsigned ib = bits <= 32 ? bits : 64 - bits;
@@ -215,7 +350,7 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, size_t rows, const size_t *l
         if (len[r] > maxlen) maxlen = len[r];
     }
     bool fan4_ok = !idx || maxlen <= (1ull << ib);
-    segs sg = {.rows = rows, .off = off, .cnt = cnt, .val = v, .idx = idx};
+    segs sg = {.rows = rows, .cmp_bits = cmp_bits, .off = off, .cnt = cnt, .val = v, .idx = idx};
     cg_status st = CG_OK;
     for (;;) {
         size_t left = 0, most = 0;
@@ -225,8 +360,10 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, size_t rows, const size_t *l
         }
         if (most <= 1) break;
         if (fan4_ok && left <= FAN4_MAX) {
+            /* eight-way while a row has more than four left: the same
+             * rounds as four-way, twice the entries per level */
             imask = mpc_mask(ib);
-            st = level4(m, bits, imask, &sg, err);
+            st = most > 4 ? level8(m, bits, imask, &sg, err) : level4(m, bits, imask, &sg, err);
         } else {
             st = level2(m, bits, &sg, err);
         }
@@ -241,11 +378,11 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, size_t rows, const size_t *l
     return st;
 }
 
-cg_status mpc_seg_max(cg_mpc *m, unsigned bits, size_t rows, const size_t *len,
+cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, const size_t *len,
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err)
 {
     (void)total;
-    return max_segs(m, bits, rows, len, off, v, NULL, out, NULL, NULL, err);
+    return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, err);
 }
 
 /* max_segs over equal rows of a matrix (copied, as it is overwritten). */
@@ -274,7 +411,7 @@ static cg_status max_tree(cg_mpc *m, unsigned bits, size_t rows, size_t cols, co
         len[r] = cols;
         off[r] = r * cols;
     }
-    st = max_segs(m, bits, rows, len, off, val, ix, out, idx, imask_out, err);
+    st = max_segs(m, bits, bits, rows, len, off, val, ix, out, idx, imask_out, err);
 done:
     cg_free(val);
     cg_free(ix);

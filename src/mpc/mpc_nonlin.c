@@ -69,26 +69,23 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     for (size_t i = 0; st == CG_OK && i < n; i++) pos[i] = cmp[i];
     cg_free(cmp);
     if (st != CG_OK) goto done;
-    /* relu(x) and y = |x| = 2 relu(x) - x. */
-    STEP(cg_mpc_select(m, l, n, pos, x, b[R], err));
-    for (size_t i = 0; i < n; i++) b[Y][i] = (2 * b[R][i] - x[i]) & mask;
     /* The polynomial only counts where |x| <= T (elsewhere the final mux
      * drops it), so its products run in narrow rings that hold them there,
      * on the shares reduced mod 2^k, and the truncations after them lift
      * the results back to l bits at the cost of plain ones (fewer and
-     * shorter COTs than l-bit products). Shifts by whole numbers keep the
-     * operands small without changing a single floor: with y' = y - 1.5
-     * (1.5 * 2^s is a multiple of 2^(s-1)), floor(y^2 / 2^s) =
-     * floor(y'^2 / 2^s) + 3 y' + 2.25 * 2^s, and y'^2 < 2.25 * 2^(2s) fits
-     * a ring of ksq = 2s + 4 bits with the truncation's headroom. */
-    const unsigned ksq = 2 * s + 4, kmul = 2 * s + 1;
+     * shorter COTs than l-bit products). y = |x| has y^2 = x^2, which a
+     * ring of ksq = 2s + 5 bits holds with the truncation's headroom (x^2 <
+     * 7.3 * 2^(2s) for T = 2.7), so the square needs no y and runs in the
+     * round trip of relu(x)'s select. */
+    const unsigned ksq = 2 * s + 5, kmul = 2 * s + 1;
     const uint64_t ksmask = mpc_mask(ksq), kmmask = mpc_mask(kmul);
-    uint64_t one = 1ull << s, h = 3ull << (s - 1); /* 1.0 and 1.5 */
-    cg_mpc_add_public(m, l, n, b[Y], (0 - h) & mask, b[Z]); /* y' */
-    for (size_t i = 0; i < n; i++) b[W][i] = b[Z][i] & ksmask;
-    STEP(cg_mpc_square(m, ksq, n, b[W], b[Y2], err));
+    uint64_t one = 1ull << s;
+    for (size_t i = 0; i < n; i++) b[W][i] = x[i] & ksmask;
+    STEP(mpc_select_square(m, l, n, pos, x, b[R], ksq, b[W], b[Y2], err));
+    /* relu(x) and y = |x| = 2 relu(x) - x. */
+    for (size_t i = 0; i < n; i++) b[Y][i] = (2 * b[R][i] - x[i]) & mask;
     /* One batch for the truncations that do not depend on each other:
-     * y'^2 >> s, (B y) >> s, (A y) >> s and x >> 1, all in range in the
+     * y^2 >> s, (B y) >> s, (A y) >> s and x >> 1, all in range in the
      * narrow ring where |x| <= T. */
     uint64_t ka = (uint64_t)cg_fxp_encode(f, CG_FXP_GELU_A);
     uint64_t kb = (uint64_t)cg_fxp_encode(f, CG_FXP_GELU_B);
@@ -101,8 +98,6 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
         sh[3 * n + i] = 1;
     }
     STEP(mpc_trunc_lift(m, ksq, l, sh, 4 * n, b[TB], b[TB], err));
-    for (size_t i = 0; i < n; i++) b[TB][i] = (b[TB][i] + 3 * b[Z][i]) & mask;
-    cg_mpc_add_public(m, l, n, b[TB], 9ull << (s - 2), b[TB]); /* + 2.25 * 2^s */
     /* z = A y^2 - B y + C */
     STEP(mul_const_trunc(m, f, n, b[TB], CG_FXP_GELU_A, b[Z], err));
     for (size_t i = 0; i < n; i++) b[Z][i] = (b[Z][i] - b[TB][n + i]) & mask;
@@ -213,20 +208,19 @@ cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint6
         st = cg_error_set(err, CG_ERR_NOMEM, "exp: out of memory");
         goto done;
     }
-    /* t = -x / ln2 in fixed point; c_k = [t >= k] for k = 1..s+1, so that
-     * l = sum c_k (clipped at s+1, where the result is 0). */
-    for (size_t i = 0; i < n; i++) t[i] = (0 - x[i]) & mask;
-    STEP(mul_const_trunc(m, f, n, t, 1.0 / M_LN2, t, err));
-    /* All thresholds test the same t, so they share the client's digit OTs.
-     * By the precondition t < 2^(l-2-s), and the offsets are at most
-     * (s+1) 2^s < 2^(s+5): every t - k 2^s fits a signed ring of mb = l - s
-     * bits (l > 2s + 6), so the shares reduced mod 2^mb give the same signs
-     * with (mb-1)-bit comparisons instead of (l-1)-bit ones. */
-    unsigned mb = l - s;
-    uint64_t mmask = mpc_mask(mb), offs[32]; /* K = s + 1 <= 25 */
-    for (size_t k = 0; k < K; k++) offs[k] = (0 - ((uint64_t)(k + 1) << s)) & mmask;
-    for (size_t i = 0; i < n; i++) e[i] = t[i] & mmask;
-    STEP(mpc_drelu_offsets(m, mb, n, e, K, offs, c, err));
+    /* c_k = [l >= k] for k = 1..s+1 with l = floor(-x / ln2) = floor(-x K
+     * / 2^(2s)) (K = round(2^s / ln2); the reference's two floors are one),
+     * so that l = sum c_k (clipped at s+1, where the result is 0). As a
+     * floor, l >= k iff -x K >= k 2^(2s): the thresholds test the product
+     * itself, with no truncation before them (one comparison's rounds
+     * fewer, and equal in both modes). By the precondition 0 <= -x K <
+     * 2^(l-2), and k 2^(2s) <= (s+1) 2^(2s) < 2^(l-2) (2s + 6 < l), so no
+     * difference wraps. All thresholds test the same product, so they
+     * share the client's digit OTs. */
+    uint64_t kinv = (uint64_t)cg_fxp_encode(f, 1.0 / M_LN2), offs[32]; /* K = s + 1 <= 25 */
+    for (size_t i = 0; i < n; i++) t[i] = ((0 - x[i]) * kinv) & mask;
+    for (size_t k = 0; k < K; k++) offs[k] = (0 - ((uint64_t)(k + 1) << (2 * s))) & mask;
+    STEP(mpc_drelu_offsets(m, l, n, t, K, offs, c, err));
     STEP(cg_mpc_b2a(m, l, nk, c, ca, err));
     /* p = x + l ln2; q = p + 1.353; e = 0.3585 q^2 + 0.344 */
     uint64_t ln2 = (uint64_t)cg_fxp_encode(f, M_LN2);

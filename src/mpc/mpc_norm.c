@@ -161,16 +161,18 @@ static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, u
     STEP(onehot_msb(m, l, n, J, x, e, err));
     STEP(scale_select(m, l, n, J, 2, k, false, e, x, ui, err));
     const uint64_t *u = ui, *idx = ui + n;
-    STEP(mpc_lut_multi(m, t->in_bits, l, 2, m->party == CG_SERVER ? tab : NULL, n, idx, ad,
-                       err));
-    /* y = a 2^(s - ib) + d r, r = u - idx 2^(s - ib) */
-    for (size_t i = 0; i < n; i++) {
-        w[i] = ad[2 * i + 1];
-        p[i] = (u[i] - (idx[i] << (s - ib))) & mask;
+    /* y = a 2^(s - ib) + d r, r = u - idx 2^(s - ib): the tables are
+     * public, so each party offers d times its own share of r in the
+     * lookup's round trip (mpc_lut_chord) and no product follows */
+    for (size_t i = 0; i < n; i++) p[i] = (u[i] - (idx[i] << (s - ib))) & mask;
+    if (s > (unsigned)ib) {
+        STEP(mpc_lut_chord(m, t->in_bits, l, tab, tab + N, n, idx, p, ad, ad + n, w, err));
+        for (size_t i = 0; i < n; i++) y[i] = ((ad[i] << (s - ib)) + w[i]) & mask;
+    } else {
+        STEP(mpc_lut_multi(m, t->in_bits, l, 1, m->party == CG_SERVER ? tab : NULL, n, idx, ad,
+                           err));
+        for (size_t i = 0; i < n; i++) y[i] = (ad[i] << (s - ib)) & mask;
     }
-    if (s > (unsigned)ib) STEP(cg_mpc_mul(m, l, n, w, p, p, err));
-    for (size_t i = 0; i < n; i++)
-        y[i] = ((ad[2 * i] << (s - ib)) + (s > (unsigned)ib ? p[i] : 0)) & mask;
     uint64_t two = (uint64_t)cg_fxp_encode(f, 2.0), three = (uint64_t)cg_fxp_encode(f, 3.0);
     for (unsigned it = 0; it < t->newton; it++) {
         /* w = round(y / 2^sh); then y = w (2 - u w) by s, or w (3 - u w^2) by s + 1 */
@@ -253,7 +255,11 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
         for (size_t j = 0; j < len[r]; j++) px[t++] = x[r * cols + j] & mask;
     }
     for (size_t t = 0; t < total; t++) e[t] = px[t];
-    STEP(mpc_seg_max(m, l, rows, len, off, total, e, mx, err));
+    /* By the precondition, entries of a row differ by less than 2^(l-2) /
+     * round(2^s / ln2) < 2^(l-2-s): the maximum's comparisons keep their
+     * signs on the differences reduced to l - s bits (fewer digits, one
+     * AND level fewer at l = 37, s = 12). */
+    STEP(mpc_seg_max(m, l, l - s, rows, len, off, total, e, mx, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < len[r]; j++) e[off[r] + j] = (px[off[r] + j] - mx[r]) & mask;
     STEP(cg_mpc_exp_neg(m, f, total, e, e, err));
@@ -279,30 +285,25 @@ done:
     return mpc_fail(m, st);
 }
 
-/* v / n per row as cg_fxp_ref_layernorm: floor(floor(v / 2^a) c / 2^b). */
-static cg_status div_n(cg_mpc *m, unsigned l, size_t rows, size_t n, unsigned b, uint64_t *v,
-                       cg_error *err)
+/* c = round(2^(a+b) / n) with 2^a <= n < 2^(a+1), as cg_fxp_ref_layernorm. */
+static uint64_t div_const(size_t n, unsigned b, unsigned *a)
 {
-    unsigned a = (unsigned)(63 - __builtin_clzll((uint64_t)n));
-    uint64_t c = (((uint64_t)1 << (a + b)) + n / 2) / n;
-    if (a > 0) CG_TRY(mpc_trunc_var(m, l, a, NULL, rows, v, v, err));
-    cg_mpc_mul_public(m, l, rows, v, c, v);
-    return mpc_trunc_var(m, l, b, NULL, rows, v, v, err);
+    *a = (unsigned)(63 - __builtin_clzll((uint64_t)n));
+    return (((uint64_t)1 << (*a + b)) + n / 2) / n;
 }
 
 cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
                            uint64_t *out, cg_error *err)
 {
-    unsigned l = f.ring_bits, s = f.frac_bits, L = l + CG_LN_WIDE_BITS;
-    const unsigned h = CG_LN_SQ_SHIFT;
+    unsigned l = f.ring_bits, s = f.frac_bits, a;
     CG_TRY(check_fmt(m, f, "layernorm", err));
-    if (l < s + CG_LN_MEAN_BITS + 8 || s <= 2 * h || L > 64)
+    if (l + CG_LN_MEAN_BITS + 1 > 62)
         return cg_error_set(err, CG_ERR_PARAM, "layernorm: format (%u, %u) unsupported", l, s);
     size_t all;
     if (cols == 0 || cols > (1u << 20) || !cg_mul_size(rows, cols, &all))
         return cg_error_set(err, CG_ERR_ARG, "layernorm: bad shape");
     if (rows == 0) return CG_OK;
-    uint64_t mask = mpc_mask(l), wmask = mpc_mask(L);
+    uint64_t mask = mpc_mask(l);
     uint64_t *d = alloc_u64(all), *q = alloc_u64(all);
     uint64_t *mean = alloc_u64(rows), *var = alloc_u64(rows);
     cg_status st = CG_OK;
@@ -310,31 +311,38 @@ cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
         st = cg_error_set(err, CG_ERR_NOMEM, "layernorm: out of memory");
         goto done;
     }
+    /* The statistics in the 64-bit ring: one exact extension of x (one
+     * COT each) lets the mean be one truncation of sum * c and the squares
+     * be of the unshifted x - mean, whose sum is local, so the variance
+     * needs no per-element truncation (the reference's steps). */
+    STEP(cg_mpc_extend(m, l, 64, all, x, d, err));
+    uint64_t cm = div_const(cols, CG_LN_MEAN_BITS, &a);
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
-        for (size_t j = 0; j < cols; j++) z += x[r * cols + j];
-        mean[r] = z & mask;
+        for (size_t j = 0; j < cols; j++) z += d[r * cols + j];
+        mean[r] = z * cm;
     }
-    STEP(div_n(m, l, rows, cols, CG_LN_MEAN_BITS, mean, err));
+    STEP(mpc_trunc_var(m, 64, a + CG_LN_MEAN_BITS, NULL, rows, mean, mean, err));
     for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < cols; j++) d[r * cols + j] = (x[r * cols + j] - mean[r]) & mask;
-    /* squares of (x - mean) >> h, shifted back by s - 2h (as the reference),
-     * in the ring of L bits: the pre-shift's truncation lifts the shares into
-     * it at no extra OT count, so an outlier's square does not wrap */
-    STEP(mpc_trunc_impl(m, l, L, h, NULL, all, d, q, m->exact, err));
-    STEP(cg_mpc_square(m, L, all, q, q, err));
-    STEP(mpc_trunc_var(m, L, s - 2 * h, NULL, all, q, q, err));
+        for (size_t j = 0; j < cols; j++) d[r * cols + j] -= mean[r];
+    STEP(cg_mpc_square(m, 64, all, d, q, err));
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
         for (size_t j = 0; j < cols; j++) z += q[r * cols + j];
-        var[r] = z & wmask;
+        var[r] = z;
     }
-    STEP(div_n(m, L, rows, cols, CG_LN_VAR_BITS, var, err));
+    uint64_t cv = div_const(cols, CG_LN_VAR_BITS, &a);
+    const unsigned ve = CG_LN_VAR_EXTRA;
+    if (s - ve + a > 0) STEP(mpc_trunc_var(m, 64, s - ve + a, NULL, rows, var, var, err));
+    cg_mpc_mul_public(m, 64, rows, var, cv, var);
+    STEP(mpc_trunc_var(m, 64, CG_LN_VAR_BITS, NULL, rows, var, var, err));
     for (size_t r = 0; r < rows; r++) var[r] &= mask; /* back to l bits: local */
-    int64_t eps = cg_fxp_encode(f, 1e-5);
+    for (size_t i = 0; i < all; i++) d[i] &= mask;
+    const cg_fxp fv = {l, s + ve};
+    int64_t eps = cg_fxp_encode(fv, 1e-5);
     if (eps < 1) eps = 1;
     cg_mpc_add_public(m, l, rows, var, (uint64_t)eps, var);
-    STEP(recip_rsqrt(m, f, rows, var, var, true, CG_LN_RS_EXTRA, err));
+    STEP(recip_rsqrt(m, f, rows, var, var, true, CG_LN_RS_EXTRA + ve / 2, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) q[r * cols + j] = var[r];
     STEP(mul_trunc(m, l, s + CG_LN_RS_EXTRA, all, d, q, out, err));
