@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "proto/attn_mat.h"
-#include "proto/attn_parts.h"
 
 /* A score item: one (row, head, block) product. */
 typedef struct score_item {
@@ -406,9 +405,7 @@ static void split_local_scores(gen_sess *s, attn *a)
 
 static cg_status split_scores_client(gen_sess *s, attn *a, cg_error *err)
 {
-    CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
-    CG_TRY(gen_send_cts(s, a->qct, a->n_q, err));
-    CG_TRY(attn_return_parts(s, a->sct, a->n_sc, take_scores, a, err));
+    CG_TRY(scores_client(s, a, err));
     split_local_scores(s, a);
     return CG_OK;
 }
@@ -419,9 +416,9 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
     CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_score_item, a, err));
-    CG_TRY(attn_return_parts(s, a->sct, a->n_sc, take_scores, a, err));
-    split_local_scores(s, a); /* after take_scores, which sets the shares */
-    return CG_OK;
+    CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
+    split_local_scores(s, a);
+    return gen_send_cts(s, a->sct, a->n_sc, err);
 }
 
 /* Item rh: sum over blocks of Enc(p_c) x V_s + Enc(V_c) x p_s. */
@@ -449,48 +446,25 @@ static void split_local_output(gen_sess *s, attn *a)
     }
 }
 
-/* The probabilities go out in parts of whole (row, head) items: part k
- * holds items [rh_k, rh_k+1) with rh_k = n_q k / parts, their score items
- * from first_item[rh_k] on. */
-static size_t probs_parts(const attn *a)
-{
-    const size_t k = attn_parts_of(a->n_sc);
-    return k < a->n_q ? k : a->n_q;
-}
-
-static size_t probs_start(const attn *a, size_t parts, size_t k)
-{
-    const size_t rh = a->n_q * k / parts;
-    return rh < a->n_q ? a->first_item[rh] : a->n_sc;
-}
-
 static cg_status split_values_client(gen_sess *s, attn *a, cg_error *err)
 {
-    const size_t parts = probs_parts(a);
-    for (size_t k = 0; k < parts; k++) {
-        const size_t i0 = probs_start(a, parts, k), m = probs_start(a, parts, k + 1) - i0;
-        attn_part p = {.ctx = a, .off = i0, .layout = probs_layout};
-        CG_TRY(gen_shares_to_he(s, m, attn_layout_part, &p, a->pct + i0, err));
-        CG_TRY(gen_send_cts(s, a->pct + i0, m, err));
-    }
-    CG_TRY(attn_return_parts(s, a->oct, a->n_q, take_output, a, err));
+    CG_TRY(gen_shares_to_he(s, a->n_sc, probs_layout, a, a->pct, err));
+    CG_TRY(gen_send_cts(s, a->pct, a->n_sc, err));
+    CG_TRY(gen_recv_cts(s, a->oct, a->n_q, err));
+    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
     split_local_output(s, a);
     return to_scale_s(s, a, err);
 }
 
 static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
 {
+    /* its plaintexts first: they do not wait for the client */
     CG_TRY(encode_blocks(s, a, KV_VALUE, err));
-    const size_t parts = probs_parts(a);
-    for (size_t k = 0; k < parts; k++) {
-        const size_t i0 = probs_start(a, parts, k), m = probs_start(a, parts, k + 1) - i0;
-        const size_t rh0 = a->n_q * k / parts, nrh = a->n_q * (k + 1) / parts - rh0;
-        attn_part p = {.ctx = a, .off = rh0, .item = split_output_item};
-        CG_TRY(gen_recv_cts(s, a->pct + i0, m, err));
-        CG_TRY(gen_parallel_kv(s, nrh, a->nb, attn_item_part, &p, err));
-    }
-    CG_TRY(attn_return_parts(s, a->oct, a->n_q, take_output, a, err));
+    CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
+    CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_output_item, a, err));
+    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
     split_local_output(s, a);
+    CG_TRY(gen_send_cts(s, a->oct, a->n_q, err));
     return to_scale_s(s, a, err);
 }
 
