@@ -135,14 +135,28 @@ size_t cg_packed_size(size_t count, unsigned width)
  * [i width, (i + 1) width) of the little-endian byte string. Ciphertexts
  * are tens of MB per token, so a byte at a time was a serial bottleneck of
  * every message. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BUF_HOST_LE 1
+#else
+#define BUF_HOST_LE 0
+#endif
+
 static void store_le64(uint8_t *p, uint64_t v, size_t nbytes)
 {
+    if (BUF_HOST_LE && nbytes == 8) {
+        memcpy(p, &v, 8); /* one store instead of eight */
+        return;
+    }
     for (size_t i = 0; i < nbytes; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static uint64_t load_le64(const uint8_t *p, size_t nbytes)
 {
     uint64_t v = 0;
+    if (BUF_HOST_LE && nbytes == 8) {
+        memcpy(&v, p, 8);
+        return v;
+    }
     for (size_t i = 0; i < nbytes; i++) v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
