@@ -510,12 +510,6 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
 {
     attn a;
     CG_TRY(attn_new(s, &a, layer, pos0, rows, qkv, o, err));
-    /* Every batch here has at least H items, spread over the session's
-     * threads: one HE operation inside an item then runs on its item's
-     * thread instead of starting threads of its own (a thread start per
-     * NTT, and 2 x threads of them contending for the cores). */
-    const bool items_fill = s->H >= (size_t)s->threads;
-    if (items_fill) cg_bfv_set_threads(s->he, 1);
     const bool split = s->attn == CG_ATTN_SPLIT;
     /* public: the same choice on both sides */
     mat_plan pl;
@@ -536,6 +530,5 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
                    split ? split_values_server : values_server, err);
     if (a.mat) mat_plan_free(&pl);
     attn_free(s, &a);
-    if (items_fill) cg_bfv_set_threads(s->he, s->threads);
     return st;
 }
