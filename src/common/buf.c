@@ -131,27 +131,58 @@ size_t cg_packed_size(size_t count, unsigned width)
     return (size_t)(((unsigned __int128)count * width + 7) / 8);
 }
 
+/* LSB-first bit packing, 64 bits at a time: value i occupies bits
+ * [i width, (i + 1) width) of the little-endian byte string. Ciphertexts
+ * are tens of MB per token, so a byte at a time was a serial bottleneck of
+ * every message. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BUF_HOST_LE 1
+#else
+#define BUF_HOST_LE 0
+#endif
+
+static void store_le64(uint8_t *p, uint64_t v, size_t nbytes)
+{
+    if (BUF_HOST_LE && nbytes == 8) {
+        memcpy(p, &v, 8); /* one store instead of eight */
+        return;
+    }
+    for (size_t i = 0; i < nbytes; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t load_le64(const uint8_t *p, size_t nbytes)
+{
+    uint64_t v = 0;
+    if (BUF_HOST_LE && nbytes == 8) {
+        memcpy(&v, p, 8);
+        return v;
+    }
+    for (size_t i = 0; i < nbytes; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
 void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned width)
 {
     size_t nbytes = cg_packed_size(count, width);
     if (nbytes == 0 || !cg_buf_reserve(b, nbytes)) return;
     uint8_t *out = b->data + b->len;
-    memset(out, 0, nbytes);
-    const uint64_t mask = width == 64 ? UINT64_MAX : ((1ull << width) - 1);
-    size_t bitpos = 0;
+    const uint64_t mask = width >= 64 ? UINT64_MAX : ((1ull << width) - 1);
+    uint64_t acc = 0;
+    unsigned nacc = 0; /* valid low bits in acc, always < 64 */
     for (size_t i = 0; i < count; i++) {
-        uint64_t v = vals[i] & mask;
-        unsigned left = width;
-        while (left > 0) {
-            size_t byte = bitpos >> 3;
-            unsigned off = (unsigned)(bitpos & 7);
-            unsigned take = 8 - off < left ? 8 - off : left;
-            out[byte] |= (uint8_t)((v & ((1u << take) - 1)) << off);
-            v >>= take;
-            left -= take;
-            bitpos += take;
+        const uint64_t v = vals[i] & mask;
+        acc |= v << nacc;
+        const unsigned total = nacc + width;
+        if (total >= 64) {
+            store_le64(out, acc, 8);
+            out += 8;
+            acc = nacc ? v >> (64 - nacc) : 0;
+            nacc = total - 64;
+        } else {
+            nacc = total;
         }
     }
+    store_le64(out, acc, (nacc + 7) / 8);
     b->len += nbytes;
 }
 
@@ -165,19 +196,26 @@ cg_status cg_read_packed(cg_reader *r, uint64_t *vals, size_t count, unsigned wi
         return cg_error_set(err, CG_ERR_FORMAT, "truncated input: %s needs %zu bytes, %zu left",
                             what, nbytes, cg_reader_left(r));
     const uint8_t *in = r->p + r->pos;
-    size_t bitpos = 0;
+    const uint64_t mask = width >= 64 ? UINT64_MAX : ((1ull << width) - 1);
+    size_t left = nbytes;
+    uint64_t acc = 0;
+    unsigned nacc = 0; /* unread low bits in acc */
     for (size_t i = 0; i < count; i++) {
-        uint64_t v = 0;
-        unsigned got = 0;
-        while (got < width) {
-            size_t byte = bitpos >> 3;
-            unsigned off = (unsigned)(bitpos & 7);
-            unsigned take = 8 - off < width - got ? 8 - off : width - got;
-            v |= (uint64_t)((in[byte] >> off) & ((1u << take) - 1)) << got;
-            got += take;
-            bitpos += take;
+        uint64_t v = acc;
+        if (nacc < width) {
+            const size_t nb = left < 8 ? left : 8;
+            const uint64_t next = load_le64(in, nb);
+            in += nb;
+            left -= nb;
+            v |= nacc < 64 ? next << nacc : 0;
+            const unsigned used = width - nacc; /* 1..64 bits of next */
+            acc = used < 64 ? next >> used : 0;
+            nacc = (unsigned)(8 * nb) - used;
+        } else {
+            acc = width < 64 ? acc >> width : 0;
+            nacc -= width;
         }
-        vals[i] = v;
+        vals[i] = v & mask;
     }
     r->pos += nbytes;
     return CG_OK;

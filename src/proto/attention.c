@@ -429,8 +429,9 @@ static cg_status split_scores_client(gen_sess *s, attn *a, cg_error *err)
 
 static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
 {
-    CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
+    /* its plaintexts first: they do not wait for the client */
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
+    CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_score_item, a, err));
     CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
     split_local_scores(s, a);
@@ -474,8 +475,9 @@ static cg_status split_values_client(gen_sess *s, attn *a, cg_error *err)
 
 static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
 {
-    CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
+    /* its plaintexts first: they do not wait for the client */
     CG_TRY(encode_blocks(s, a, KV_VALUE, err));
+    CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_output_item, a, err));
     CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
     split_local_output(s, a);
