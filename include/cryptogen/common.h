@@ -217,6 +217,10 @@ const cg_json *cg_json_get(const cg_json *obj, const char *key);
 /* Bit packing of w-bit unsigned values (1 <= w <= 64), LSB first. */
 size_t cg_packed_size(size_t count, unsigned width);
 void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned width);
+/* The same format into / from cg_packed_size(count, width) bytes the caller
+ * has (OT corrections are packed in place, 64 bits at a time). */
+void cg_pack_bits(uint8_t *out, const uint64_t *vals, size_t count, unsigned width);
+void cg_unpack_bits(uint64_t *vals, const uint8_t *in, size_t count, unsigned width);
 cg_status cg_read_packed(cg_reader *r, uint64_t *vals, size_t count, unsigned width,
                          const char *what, cg_error *err);
 

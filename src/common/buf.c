@@ -161,12 +161,15 @@ static uint64_t load_le64(const uint8_t *p, size_t nbytes)
     return v;
 }
 
-void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned width)
+void cg_pack_bits(uint8_t *out, const uint64_t *vals, size_t count, unsigned width)
 {
-    size_t nbytes = cg_packed_size(count, width);
-    if (nbytes == 0 || !cg_buf_reserve(b, nbytes)) return;
-    uint8_t *out = b->data + b->len;
-    const uint64_t mask = width >= 64 ? UINT64_MAX : ((1ull << width) - 1);
+    if (width == 64) {
+        if (BUF_HOST_LE) memcpy(out, vals, 8 * count);
+        else
+            for (size_t i = 0; i < count; i++) store_le64(out + 8 * i, vals[i], 8);
+        return;
+    }
+    const uint64_t mask = (1ull << width) - 1;
     uint64_t acc = 0;
     unsigned nacc = 0; /* valid low bits in acc, always < 64 */
     for (size_t i = 0; i < count; i++) {
@@ -183,6 +186,44 @@ void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned w
         }
     }
     store_le64(out, acc, (nacc + 7) / 8);
+}
+
+void cg_unpack_bits(uint64_t *vals, const uint8_t *in, size_t count, unsigned width)
+{
+    if (width == 64) {
+        if (BUF_HOST_LE) memcpy(vals, in, 8 * count);
+        else
+            for (size_t i = 0; i < count; i++) vals[i] = load_le64(in + 8 * i, 8);
+        return;
+    }
+    const uint64_t mask = (1ull << width) - 1;
+    size_t left = cg_packed_size(count, width);
+    uint64_t acc = 0;
+    unsigned nacc = 0; /* unread low bits in acc */
+    for (size_t i = 0; i < count; i++) {
+        uint64_t v = acc;
+        if (nacc < width) {
+            const size_t nb = left < 8 ? left : 8;
+            const uint64_t next = load_le64(in, nb);
+            in += nb;
+            left -= nb;
+            v |= next << nacc;
+            const unsigned used = width - nacc; /* < 64: width < 64 here */
+            acc = next >> used;
+            nacc = (unsigned)(8 * nb) - used;
+        } else {
+            acc >>= width;
+            nacc -= width;
+        }
+        vals[i] = v & mask;
+    }
+}
+
+void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned width)
+{
+    size_t nbytes = cg_packed_size(count, width);
+    if (nbytes == 0 || !cg_buf_reserve(b, nbytes)) return;
+    cg_pack_bits(b->data + b->len, vals, count, width);
     b->len += nbytes;
 }
 
@@ -195,28 +236,7 @@ cg_status cg_read_packed(cg_reader *r, uint64_t *vals, size_t count, unsigned wi
     if (cg_reader_left(r) < nbytes)
         return cg_error_set(err, CG_ERR_FORMAT, "truncated input: %s needs %zu bytes, %zu left",
                             what, nbytes, cg_reader_left(r));
-    const uint8_t *in = r->p + r->pos;
-    const uint64_t mask = width >= 64 ? UINT64_MAX : ((1ull << width) - 1);
-    size_t left = nbytes;
-    uint64_t acc = 0;
-    unsigned nacc = 0; /* unread low bits in acc */
-    for (size_t i = 0; i < count; i++) {
-        uint64_t v = acc;
-        if (nacc < width) {
-            const size_t nb = left < 8 ? left : 8;
-            const uint64_t next = load_le64(in, nb);
-            in += nb;
-            left -= nb;
-            v |= nacc < 64 ? next << nacc : 0;
-            const unsigned used = width - nacc; /* 1..64 bits of next */
-            acc = used < 64 ? next >> used : 0;
-            nacc = (unsigned)(8 * nb) - used;
-        } else {
-            acc = width < 64 ? acc >> width : 0;
-            nacc -= width;
-        }
-        vals[i] = v & mask;
-    }
+    cg_unpack_bits(vals, r->p + r->pos, count, width);
     r->pos += nbytes;
     return CG_OK;
 }

@@ -233,7 +233,7 @@ bool ot_out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned b
 {
     size_t len = cg_packed_size(count, bits);
     if (!cg_buf_reserve(&ot->out, len)) return false;
-    ot_pack(ot->out.data + ot->out.len, vals, count, bits);
+    cg_pack_bits(ot->out.data + ot->out.len, vals, count, bits);
     ot->out.len += len;
     return true;
 }

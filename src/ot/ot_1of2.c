@@ -73,7 +73,7 @@ static cg_status recv_packed_chunk(cg_ot *ot, size_t count, unsigned bits, uint6
     ot->out.len = 0;
     if (!cg_buf_reserve(&ot->out, len)) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     CG_TRY(cg_chan_recv(ot->ch, ot->out.data, len, err));
-    ot_unpack(vals, ot->out.data, count, bits);
+    cg_unpack_bits(vals, ot->out.data, count, bits);
     return CG_OK;
 }
 
