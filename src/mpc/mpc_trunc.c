@@ -29,10 +29,12 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
 }
 
 /* Up to this many elements an exact truncation takes its wrap and carry
- * from bundles (one round fewer, about 127 B more per element with IKNP);
- * beyond, the round costs less than the bytes on a 100 Mbit/s, 40 ms link,
- * and a COT batch converts the carry and the wrap after the comparison. */
-#define TRUNC_BUNDLE_MAX 2048
+ * from bundles (one round fewer, about 127 B more per element with IKNP:
+ * 4096 of them about the 40 ms round of a 100 Mbit/s link, and a decode
+ * step's widest truncations, 3 d = 2304 and 4 d = 3072 at GPT-2 base, take
+ * this path); beyond, a COT batch converts the carry and the wrap after
+ * the comparison. */
+#define TRUNC_BUNDLE_MAX 4096
 
 /* Each party's side of the carry comparison [2^sh - 1 - y0_low < y1_low]
  * (a new array; NULL when out of memory) and its width, the largest shift. */
