@@ -1,6 +1,8 @@
 /* Truncation by a public shift (Cheetah's approximate one, and the exact
  * one that adds the low bits' carry from a millionaires' comparison), per
  * element shifts and the truncation that also extends the ring. */
+#include <string.h>
+
 #include "mpc/mpc_internal.h"
 
 cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const uint64_t *x,
@@ -20,6 +22,36 @@ cg_status cg_mpc_trunc_exact(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
         return cg_error_set(err, CG_ERR_PARAM, "trunc_exact: shift %u outside [1, %u)", shift,
                             bits - 2);
     return mpc_trunc_impl(m, bits, bits, shift, NULL, n, x, out, true, err);
+}
+
+cg_status cg_mpc_trunc_add_lift(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
+                                const uint64_t *y, const uint64_t *x, uint64_t *x64,
+                                cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 4, "trunc_add_lift", err));
+    if (shift < 1 || shift >= bits - 2)
+        return cg_error_set(err, CG_ERR_PARAM, "trunc_add_lift: shift %u outside [1, %u)", shift,
+                            bits - 2);
+    size_t n2;
+    if (!cg_mul_size(n, 2, &n2)) return cg_error_set(err, CG_ERR_ARG, "trunc_add_lift: size");
+    /* [y; x] with shifts [shift; 0]: y truncated and x extended in the same
+     * exchanges (a zero shift's carry is 0), both lifted to 64 bits, where
+     * their sum is exact */
+    uint64_t *v = cg_alloc((n2 ? n2 : 1) * sizeof *v), *o = cg_alloc((n2 ? n2 : 1) * sizeof *o);
+    uint8_t *sh = cg_alloc(n2 ? n2 : 1);
+    cg_status st = v && o && sh ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "trunc_add_lift: out of memory");
+    if (st == CG_OK) {
+        memcpy(v, y, n * sizeof *v);
+        memcpy(v + n, x, n * sizeof *v);
+        memset(sh, (int)shift, n);
+        memset(sh + n, 0, n);
+        st = mpc_trunc_impl(m, bits, 64, shift, sh, n2, v, o, true, err);
+    }
+    for (size_t i = 0; st == CG_OK && i < n; i++) x64[i] = o[i] + o[n + i];
+    cg_free(v);
+    cg_free(o);
+    cg_free(sh);
+    return mpc_fail(m, st);
 }
 
 cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
