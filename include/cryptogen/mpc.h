@@ -108,6 +108,15 @@ cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const
  * of shift bits and one B2A more. */
 cg_status cg_mpc_trunc_exact(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
                              const uint64_t *x, uint64_t *out, cg_error *err);
+/* A projection's truncation and the next LayerNorm's exact extension in
+ * one protocol: x64 gets shares mod 2^64 of x + floor(y / 2^shift) over the
+ * integers (x and y signed mod 2^bits, each |.| < 2^(bits-2), 1 <= shift <
+ * bits - 2); x64 mod 2^bits is then the residual x + trunc(y) mod 2^bits,
+ * and cg_mpc_layernorm_lifted takes x64 without its own extension (one
+ * round fewer). The rounds of cg_mpc_trunc_exact on 2n elements. */
+cg_status cg_mpc_trunc_add_lift(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
+                                const uint64_t *y, const uint64_t *x, uint64_t *x64,
+                                cg_error *err);
 /* Exact mode (default off): when on, every truncation inside every protocol
  * of this context (cg_mpc_trunc, GELU, exp, reciprocal, rsqrt, softmax,
  * LayerNorm) is exact, so the fixed-point protocols equal their cg_fxp_ref_*
@@ -220,6 +229,10 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
  * cg_mpc_rsqrt and ring_bits + CG_LN_MEAN_BITS <= 61. */
 cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
                            uint64_t *out, cg_error *err);
+/* The same on x's exact extension to 64 bits (shares mod 2^64 of the signed
+ * value, as cg_mpc_trunc_add_lift gives): the same output, one round fewer. */
+cg_status cg_mpc_layernorm_lifted(cg_mpc *m, cg_fxp f, size_t rows, size_t cols,
+                                  const uint64_t *x64, uint64_t *out, cg_error *err);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

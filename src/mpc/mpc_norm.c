@@ -2,6 +2,7 @@
  * mirrors its plaintext reference in fxp_ref.c step for step, so in exact
  * mode the results are equal bit for bit. */
 #include <math.h>
+#include <string.h>
 
 #include "mpc/mpc_internal.h"
 
@@ -292,8 +293,9 @@ static uint64_t div_const(size_t n, unsigned b, unsigned *a)
     return (((uint64_t)1 << (*a + b)) + n / 2) / n;
 }
 
-cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
-                           uint64_t *out, cg_error *err)
+/* x: shares mod 2^l to extend, or x64: already extended (one of them). */
+static cg_status layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
+                           const uint64_t *x64, uint64_t *out, cg_error *err)
 {
     unsigned l = f.ring_bits, s = f.frac_bits, a;
     CG_TRY(check_fmt(m, f, "layernorm", err));
@@ -315,7 +317,8 @@ cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
      * COT each) lets the mean be one truncation of sum * c and the squares
      * be of the unshifted x - mean, whose sum is local, so the variance
      * needs no per-element truncation (the reference's steps). */
-    STEP(cg_mpc_extend(m, l, 64, all, x, d, err));
+    if (x64) memcpy(d, x64, all * sizeof *d);
+    else STEP(cg_mpc_extend(m, l, 64, all, x, d, err));
     uint64_t cm = div_const(cols, CG_LN_MEAN_BITS, &a);
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
@@ -352,4 +355,16 @@ done:
     cg_free(mean);
     cg_free(var);
     return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
+                           uint64_t *out, cg_error *err)
+{
+    return layernorm(m, f, rows, cols, x, NULL, out, err);
+}
+
+cg_status cg_mpc_layernorm_lifted(cg_mpc *m, cg_fxp f, size_t rows, size_t cols,
+                                  const uint64_t *x64, uint64_t *out, cg_error *err)
+{
+    return layernorm(m, f, rows, cols, NULL, x64, out, err);
 }

@@ -1,6 +1,8 @@
 /* Truncation by a public shift (Cheetah's approximate one, and the exact
  * one that adds the low bits' carry from a millionaires' comparison), per
  * element shifts and the truncation that also extends the ring. */
+#include <string.h>
+
 #include "mpc/mpc_internal.h"
 
 cg_status cg_mpc_trunc(cg_mpc *m, unsigned bits, unsigned shift, size_t n, const uint64_t *x,
@@ -22,6 +24,36 @@ cg_status cg_mpc_trunc_exact(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
     return mpc_trunc_impl(m, bits, bits, shift, NULL, n, x, out, true, err);
 }
 
+cg_status cg_mpc_trunc_add_lift(cg_mpc *m, unsigned bits, unsigned shift, size_t n,
+                                const uint64_t *y, const uint64_t *x, uint64_t *x64,
+                                cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 4, "trunc_add_lift", err));
+    if (shift < 1 || shift >= bits - 2)
+        return cg_error_set(err, CG_ERR_PARAM, "trunc_add_lift: shift %u outside [1, %u)", shift,
+                            bits - 2);
+    size_t n2;
+    if (!cg_mul_size(n, 2, &n2)) return cg_error_set(err, CG_ERR_ARG, "trunc_add_lift: size");
+    /* [y; x] with shifts [shift; 0]: y truncated and x extended in the same
+     * exchanges (a zero shift's carry is 0), both lifted to 64 bits, where
+     * their sum is exact */
+    uint64_t *v = cg_alloc((n2 ? n2 : 1) * sizeof *v), *o = cg_alloc((n2 ? n2 : 1) * sizeof *o);
+    uint8_t *sh = cg_alloc(n2 ? n2 : 1);
+    cg_status st = v && o && sh ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "trunc_add_lift: out of memory");
+    if (st == CG_OK) {
+        memcpy(v, y, n * sizeof *v);
+        memcpy(v + n, x, n * sizeof *v);
+        memset(sh, (int)shift, n);
+        memset(sh + n, 0, n);
+        st = mpc_trunc_impl(m, bits, 64, shift, sh, n2, v, o, true, err);
+    }
+    for (size_t i = 0; st == CG_OK && i < n; i++) x64[i] = o[i] + o[n + i];
+    cg_free(v);
+    cg_free(o);
+    cg_free(sh);
+    return mpc_fail(m, st);
+}
+
 cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t *shifts, size_t n,
                         const uint64_t *x, uint64_t *out, cg_error *err)
 {
@@ -29,10 +61,12 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
 }
 
 /* Up to this many elements an exact truncation takes its wrap and carry
- * from bundles (one round fewer, about 127 B more per element with IKNP);
- * beyond, the round costs less than the bytes on a 100 Mbit/s, 40 ms link,
- * and a COT batch converts the carry and the wrap after the comparison. */
-#define TRUNC_BUNDLE_MAX 2048
+ * from bundles (one round fewer, about 127 B more per element with IKNP:
+ * 4096 of them about the 40 ms round of a 100 Mbit/s link, and a decode
+ * step's widest truncations, 3 d = 2304 and 4 d = 3072 at GPT-2 base, take
+ * this path); beyond, a COT batch converts the carry and the wrap after
+ * the comparison. */
+#define TRUNC_BUNDLE_MAX 4096
 
 /* Each party's side of the carry comparison [2^sh - 1 - y0_low < y1_low]
  * (a new array; NULL when out of memory) and its width, the largest shift. */

@@ -10,6 +10,8 @@
 /* The pass's activations, rows at a time. */
 typedef struct activations {
     uint64_t *x;      /* rows x d: the residual stream */
+    uint64_t *x64;    /* rows x d: x extended exactly to 64 bits, when lifted */
+    bool lifted;      /* x64 holds x (after a projection into the stream) */
     uint64_t *h;      /* rows x 4d: LayerNorm, attention and GELU outputs */
     uint64_t *qkv;    /* rows x 3d */
     uint64_t *u;      /* rows x 4d: linear layers' outputs */
@@ -19,7 +21,7 @@ typedef struct activations {
 
 static void activations_free(activations *a)
 {
-    cg_free(a->x), cg_free(a->h), cg_free(a->qkv), cg_free(a->u), cg_free(a->onehot);
+    cg_free(a->x), cg_free(a->x64), cg_free(a->h), cg_free(a->qkv), cg_free(a->u), cg_free(a->onehot);
     cg_free(a->logits);
 }
 
@@ -27,12 +29,13 @@ static cg_status activations_new(const gen_sess *s, size_t rows, activations *a,
 {
     const size_t d = s->d;
     *a = (activations){.x = cg_calloc(rows * d, sizeof(uint64_t)),
+                       .x64 = cg_calloc(rows * d, sizeof(uint64_t)),
                        .h = cg_calloc(rows * 4 * d, sizeof(uint64_t)),
                        .qkv = cg_calloc(rows * 3 * d, sizeof(uint64_t)),
                        .u = cg_calloc(rows * 4 * d, sizeof(uint64_t)),
                        .onehot = s->party == CG_CLIENT ? cg_calloc(rows * s->V, sizeof(uint64_t)) : NULL,
                        .logits = cg_calloc(s->V, sizeof(uint64_t))};
-    if (a->x && a->h && a->qkv && a->u && a->logits && (a->onehot || s->party == CG_SERVER))
+    if (a->x && a->x64 && a->h && a->qkv && a->u && a->logits && (a->onehot || s->party == CG_SERVER))
         return CG_OK;
     activations_free(a);
     return cg_error_set(err, CG_ERR_NOMEM, "forward pass");
@@ -83,27 +86,33 @@ void gen_embed_pass_end(gen_sess *s)
     s->emb_rows = 0;
 }
 
-/* LayerNorm without gamma and beta (they are folded into the next layer). */
-static cg_status layernorm(gen_sess *s, cg_gen_part part, size_t rows, const uint64_t *x, uint64_t *h,
-                           cg_error *err)
+/* LayerNorm without gamma and beta (they are folded into the next layer);
+ * on x64, x's exact 64-bit extension, when the projection before gave it. */
+static cg_status layernorm(gen_sess *s, cg_gen_part part, size_t rows, const uint64_t *x,
+                           const uint64_t *x64, uint64_t *h, cg_error *err)
 {
     gen_part_begin(s, part);
-    cg_status st = cg_mpc_layernorm(s->mpc, s->fx.act, rows, s->d, x, h, err);
+    cg_status st = x64 ? cg_mpc_layernorm_lifted(s->mpc, s->fx.act, rows, s->d, x64, h, err)
+                       : cg_mpc_layernorm(s->mpc, s->fx.act, rows, s->d, x, h, err);
     gen_part_end(s);
     return st;
 }
 
-/* y = trunc(W x + b, w): back to scale s; with a residual stream, also
- * residual += y. */
+/* y = trunc(W x + b, w): back to scale s; with a residual stream a, also
+ * a->x += y, the truncation and the next LayerNorm's extension of the sum
+ * in one protocol (a->x64; the same values as truncating, adding mod 2^l
+ * and extending). */
 static cg_status projection(gen_sess *s, cg_gen_part part, gen_matrix_role role, size_t layer,
-                            size_t rows, const uint64_t *x, uint64_t *y, uint64_t *residual,
+                            size_t rows, const uint64_t *x, uint64_t *y, activations *a,
                             cg_error *err)
 {
     const size_t n = rows * gen_matrix_of(&s->cfg, NULL, role, layer).out;
     gen_part_begin(s, part);
     cg_status st = gen_linear(s, role, layer, rows, x, y, err);
-    if (st == CG_OK) st = gen_trunc(s, n, y, s->fx.weight_frac, err);
-    if (st == CG_OK && residual) gen_add_shares(s, n, residual, y);
+    if (st == CG_OK && !a) st = gen_trunc(s, n, y, s->fx.weight_frac, err);
+    if (st == CG_OK && a) st = cg_mpc_trunc_add_lift(s->mpc, s->l, s->fx.weight_frac, n, y, a->x, a->x64, err);
+    for (size_t i = 0; st == CG_OK && a && i < n; i++) a->x[i] = a->x64[i] & s->mask;
+    if (a) a->lifted = st == CG_OK;
     gen_part_end(s);
     return st;
 }
@@ -119,14 +128,14 @@ static cg_status gelu(gen_sess *s, size_t n, const uint64_t *x, uint64_t *y, cg_
 static cg_status block(gen_sess *s, size_t layer, size_t pos0, size_t rows, activations *a,
                        cg_error *err)
 {
-    CG_TRY(layernorm(s, CG_PART_LAYERNORM, rows, a->x, a->h, err));
+    CG_TRY(layernorm(s, CG_PART_LAYERNORM, rows, a->x, a->lifted ? a->x64 : NULL, a->h, err));
     CG_TRY(projection(s, CG_PART_QKV, GEN_MAT_QKV, layer, rows, a->h, a->qkv, NULL, err));
     CG_TRY(gen_attention(s, layer, pos0, rows, a->qkv, a->h, err));
-    CG_TRY(projection(s, CG_PART_ATTN_OUT, GEN_MAT_ATTN_OUT, layer, rows, a->h, a->u, a->x, err));
-    CG_TRY(layernorm(s, CG_PART_LAYERNORM, rows, a->x, a->h, err));
+    CG_TRY(projection(s, CG_PART_ATTN_OUT, GEN_MAT_ATTN_OUT, layer, rows, a->h, a->u, a, err));
+    CG_TRY(layernorm(s, CG_PART_LAYERNORM, rows, a->x, a->x64, a->h, err));
     CG_TRY(projection(s, CG_PART_MLP_UP, GEN_MAT_MLP_UP, layer, rows, a->h, a->u, NULL, err));
     CG_TRY(gelu(s, rows * 4 * s->d, a->u, a->h, err));
-    return projection(s, CG_PART_MLP_DOWN, GEN_MAT_MLP_DOWN, layer, rows, a->h, a->u, a->x, err);
+    return projection(s, CG_PART_MLP_DOWN, GEN_MAT_MLP_DOWN, layer, rows, a->h, a->u, a, err);
 }
 
 /* Gumbel-max: logits / T + G on shares, G = -log(-log u) from the server's
@@ -159,10 +168,11 @@ static cg_status gumbel_scores(gen_sess *s, uint64_t *z, cg_error *err)
 
 /* The token after the last position: its logits (at scale s + w, not
  * truncated), then argmax or Gumbel-max, revealed to the client only. */
-static cg_status next_token(gen_sess *s, const uint64_t *x_last, activations *a, uint32_t *token,
+static cg_status next_token(gen_sess *s, size_t last, activations *a, uint32_t *token,
                             cg_error *err)
 {
-    CG_TRY(layernorm(s, CG_PART_FINAL_NORM, 1, x_last, a->h, err));
+    CG_TRY(layernorm(s, CG_PART_FINAL_NORM, 1, a->x + last * s->d,
+                     a->lifted ? a->x64 + last * s->d : NULL, a->h, err));
     gen_part_begin(s, CG_PART_LM_HEAD);
     cg_status st = gen_linear(s, GEN_MAT_LM_HEAD, 0, 1, a->h, a->logits, err);
     gen_part_end(s);
@@ -190,7 +200,7 @@ cg_status gen_forward(gen_sess *s, const uint32_t *tokens, size_t pos0, size_t r
         if (st == CG_OK && s->prefill_total) gen_progress(s, CG_PHASE_PREFILL, ++s->prefill_done, s->prefill_total);
     }
     /* only the last position's logits are needed */
-    if (st == CG_OK && pick) st = next_token(s, a.x + (rows - 1) * s->d, &a, token, err);
+    if (st == CG_OK && pick) st = next_token(s, rows - 1, &a, token, err);
     activations_free(&a);
     return st;
 }

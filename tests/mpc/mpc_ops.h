@@ -13,7 +13,7 @@
 
 enum op { OP_B2A, OP_MUL, OP_SQUARE, OP_MULPRIV, OP_SELECT, OP_MUX, OP_AND, OP_LT, OP_MSB, OP_DRELU, OP_RELU,
           OP_TRUNC, OP_ROWMAX, OP_GELU, OP_GELU_ACC, OP_ARGMAX, OP_EXP, OP_P2R, OP_TRUNCX, OP_RECIP,
-          OP_RSQRT, OP_SOFTMAX, OP_LAYERNORM };
+          OP_RSQRT, OP_SOFTMAX, OP_LAYERNORM, OP_TRUNC_ADD_LIFT, OP_LAYERNORM_LIFTED };
 
 typedef struct {
     cg_mpc *m;
@@ -59,6 +59,10 @@ static inline cg_status run_op(io *p)
         return cg_mpc_softmax(p->m, p->fx, p->rows, p->cols, p->row_len, p->x, p->out, NULL);
     case OP_LAYERNORM:
         return cg_mpc_layernorm(p->m, p->fx, p->rows, p->cols, p->x, p->out, NULL);
+    case OP_TRUNC_ADD_LIFT: /* x truncated, plus the residual y, out in 64 bits */
+        return cg_mpc_trunc_add_lift(p->m, p->bits, p->shift, p->n, p->x, p->y, p->out, NULL);
+    case OP_LAYERNORM_LIFTED: /* x: shares mod 2^64 */
+        return cg_mpc_layernorm_lifted(p->m, p->fx, p->rows, p->cols, p->x, p->out, NULL);
     case OP_ROWMAX: return cg_mpc_row_max(p->m, p->bits, p->rows, p->cols, p->x, p->out, NULL);
     }
     return CG_ERR_ARG;

@@ -228,6 +228,61 @@ static void test_layernorm_massive(void **state)
     set_exact(f, false);
 }
 
+/* A projection's truncation with the residual add and the extension to 64
+ * bits (cg_mpc_trunc_add_lift) gives x + floor(y / 2^sh) over the integers,
+ * on both of a truncation's paths' sizes here; LayerNorm on that extension
+ * (cg_mpc_layernorm_lifted) equals the reference on x + trunc(y) mod 2^l. */
+static void test_trunc_add_lift(void **state)
+{
+    fixture *f = *state;
+    io s, c;
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    const unsigned l = fx.ring_bits, sh = 12;
+    uint64_t mask = maskb(l);
+    const size_t shapes[][2] = {{1, 5}, {2, 192}, {1, 768}};
+    set_exact(f, true); /* LayerNorm's inner truncations; this one is always exact */
+    for (size_t k = 0; k < 3; k++) {
+        size_t rows = shapes[k][0], cols = shapes[k][1], n = rows * cols;
+        /* y: a product at scale 2s, including the extremes of |y| < 2^(l-2) */
+        for (size_t i = 0; i < n; i++) {
+            int64_t y = (int64_t)(cg_prg_u64(&f->prg) % (1ull << (l - 2))) - (int64_t)(1ull << (l - 3));
+            if (i == 0) y = -(int64_t)(1ull << (l - 2)) + 1;
+            if (i == 1) y = (int64_t)(1ull << (l - 2)) - 1;
+            if (k > 0) y /= 1024; /* |y| / 2^2s < 2: LayerNorm's preconditions */
+            B.w[i] = (uint64_t)y & mask;
+        }
+        for (size_t r = 0; r < rows; r++) fill_acts(&f->prg, fx, cols, 5.0, r == 0, B.v + r * cols);
+        split(&f->prg, l, n, B.w, B.x0, B.x1);
+        split(&f->prg, l, n, B.v, B.y0, B.y1);
+        setup_io(f, &s, &c, OP_TRUNC_ADD_LIFT, l, n);
+        s.shift = c.shift = sh;
+        run_both(&s, &c);
+        int64_t sum[768];
+        for (size_t i = 0; i < n; i++) {
+            int64_t yv = as_signed(l, B.w[i]), t = yv >= 0 ? yv >> sh : -((-yv + (1 << sh) - 1) >> sh);
+            sum[i] = as_signed(l, B.v[i]) + t;
+            assert_int_equal((int64_t)(B.o0[i] + B.o1[i]), sum[i]);
+        }
+        if (k == 0) continue;
+        for (size_t i = 0; i < n; i++) B.x0[i] = B.o0[i], B.x1[i] = B.o1[i];
+        setup_io(f, &s, &c, OP_LAYERNORM_LIFTED, l, n);
+        s.fx = c.fx = fx;
+        s.rows = c.rows = rows;
+        s.cols = c.cols = cols;
+        run_both(&s, &c);
+        for (size_t r = 0; r < rows; r++) {
+            int64_t want[768];
+            assert_int_equal(cg_fxp_ref_layernorm(fx, sum + r * cols, cols, want, NULL), CG_OK);
+            for (size_t j = 0; j < cols; j++)
+                assert_int_equal(as_signed(l, (B.o0[r * cols + j] + B.o1[r * cols + j]) & mask), want[j]);
+        }
+    }
+    set_exact(f, false);
+    cg_error e;
+    uint64_t x[1] = {0};
+    assert_int_equal(cg_mpc_trunc_add_lift(f->m[0], l, 0, 1, x, x, x, &e), CG_ERR_PARAM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_layernorm_massive),
+        cmocka_unit_test(test_trunc_add_lift),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
