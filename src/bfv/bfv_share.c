@@ -4,32 +4,14 @@
 
 #include "bfv/bfv_internal.h"
 
-/* 3-limb little-endian integers (the flood is up to ~190 bits wide). */
-static void add3(uint64_t a[3], const uint64_t b[3])
-{
-    cg_u128 c = 0;
-    for (int i = 0; i < 3; i++) {
-        c += (cg_u128)a[i] + b[i];
-        a[i] = (uint64_t)c;
-        c >>= 64;
-    }
-}
+/* Coefficients per PRG call in the flood sampler: one call per chunk, not
+ * per coefficient (the per-call copy and wipe dominated). */
+#define FLOOD_CHUNK 64
 
-static void sub3(uint64_t r[3], const uint64_t a[3], const uint64_t b[3]) /* r = a - b, a >= b */
+/* x mod q lazily in [0, 2q) for any x < 2^64 (Shoup with w = 1). */
+static inline uint64_t lazy_reduce(uint64_t x, uint64_t onep, uint64_t q)
 {
-    uint64_t borrow = 0;
-    for (int i = 0; i < 3; i++) {
-        const uint64_t d = a[i] - b[i] - borrow;
-        borrow = (a[i] < b[i]) || (a[i] - b[i] < borrow);
-        r[i] = d;
-    }
-}
-
-static bool less3(const uint64_t a[3], const uint64_t b[3])
-{
-    for (int i = 2; i >= 0; i--)
-        if (a[i] != b[i]) return a[i] < b[i];
-    return false;
+    return cg_mul_shoup_lazy(x, 1, onep, q);
 }
 
 /* out += flooding noise: per coefficient the sum of three independent uniforms on
@@ -38,42 +20,80 @@ static bool less3(const uint64_t a[3], const uint64_t b[3])
  * by c costs c^2 I / 8 in squared Hellinger distance per coefficient and
  * the distances add up as sqrt(m) over m coefficients, not as m (one
  * uniform's total variation, c / width, adds up linearly). bits <= 186
- * (the caller checks). */
-static void sample_flood(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, unsigned bits,
-                         uint64_t *out)
+ * (the caller checks).
+ *
+ * Each uniform is drawn as U' uniform on [0, 2^(bits+1)) (whole PRG words,
+ * the top one masked) and the noise is U1' + U2' + U3' - 3 * 2^bits, the same
+ * integer as before this was made fast; it is reduced mod q as
+ * s0 + s1 2^64 + s2 2^128 - centre with 2^64, 2^128 and the centre mod q
+ * precomputed (Shoup products, no division, no branch on the noise). */
+void bfv_sample_flood(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, unsigned bits,
+                      uint64_t *out)
 {
-    const unsigned nbits = bits + 1; /* each uniform in [0, 2^(bits+1)) before centring */
+    const unsigned nbits = bits + 1;
     const size_t limbs = (nbits + 63) / 64;
     const unsigned top = nbits - 64 * (unsigned)(limbs - 1);
     const uint64_t top_mask = top == 64 ? ~0ull : (1ull << top) - 1;
-    uint64_t centre[3] = {0}; /* 3 * 2^bits */
-    centre[bits / 64] = 1ull << (bits % 64);
-    const uint64_t one[3] = {centre[0], centre[1], centre[2]};
-    add3(centre, one);
-    add3(centre, one);
-    uint64_t draw[9];
-    for (size_t j = 0; j < n; j++) {
-        uint64_t sum[3] = {0}, mag[3];
-        cg_prg_bytes(prg, draw, 3 * limbs * sizeof *draw);
-        for (int u = 0; u < 3; u++) {
-            uint64_t v[3] = {0};
-            for (size_t l = 0; l < limbs; l++) v[l] = draw[u * limbs + l];
-            v[limbs - 1] &= top_mask;
-            add3(sum, v);
+    uint64_t mask[3] = {0, 0, 0};
+    for (size_t l = 0; l < limbs; l++) mask[l] = l + 1 == limbs ? top_mask : ~0ull;
+    /* per prime: floor(2^64/q), 2^64 and 2^128 mod q with Shoup constants,
+     * q - (3 * 2^bits mod q) */
+    uint64_t onep[CG_BFV_MAX_ALL], r1[CG_BFV_MAX_ALL], r1p[CG_BFV_MAX_ALL], r2[CG_BFV_MAX_ALL],
+        r2p[CG_BFV_MAX_ALL], negc[CG_BFV_MAX_ALL];
+    for (size_t i = 0; i < k; i++) {
+        const uint64_t q = mods[i].value;
+        onep[i] = cg_shoup(1, q);
+        r1[i] = cg_mod_reduce128((cg_u128)1 << 64, &mods[i]);
+        r2[i] = cg_mod_mul(r1[i], r1[i], &mods[i]);
+        r1p[i] = cg_shoup(r1[i], q);
+        r2p[i] = cg_shoup(r2[i], q);
+        const unsigned sh = bits % 64;
+        const uint64_t pw = bits / 64 == 0 ? 1 : bits / 64 == 1 ? r1[i] : r2[i];
+        const uint64_t c = cg_mod_mul(cg_mod_mul(3, pw, &mods[i]), (uint64_t)1 << sh, &mods[i]);
+        negc[i] = cg_mod_neg(c, q);
+    }
+    uint64_t draw[FLOOD_CHUNK * 9];
+    for (size_t j0 = 0; j0 < n; j0 += FLOOD_CHUNK) {
+        const size_t cn = n - j0 < FLOOD_CHUNK ? n - j0 : FLOOD_CHUNK;
+        cg_prg_bytes(prg, draw, cn * 3 * limbs * sizeof *draw);
+        for (size_t jj = 0; jj < cn; jj++) {
+            const uint64_t *d = draw + jj * 3 * limbs;
+            uint64_t s[3] = {0, 0, 0};
+            cg_u128 carry = 0;
+            for (size_t l = 0; l < 3; l++) {
+                if (l < limbs)
+                    carry += (cg_u128)(d[l] & mask[l]) + (d[limbs + l] & mask[l]) +
+                             (d[2 * limbs + l] & mask[l]);
+                s[l] = (uint64_t)carry;
+                carry >>= 64;
+            }
+            const size_t j = j0 + jj;
+            for (size_t i = 0; i < k; i++) {
+                const uint64_t q = mods[i].value;
+                /* each term in [0, 2q), q < 2^61: the sum below 8q < 2^64 */
+                uint64_t v = lazy_reduce(s[0], onep[i], q) + cg_mul_shoup_lazy(s[1], r1[i], r1p[i], q) +
+                             cg_mul_shoup_lazy(s[2], r2[i], r2p[i], q) + negc[i] + out[i * n + j];
+                v = lazy_reduce(v, onep[i], q);
+                out[i * n + j] = v - (q & (0 - (uint64_t)(v >= q)));
+            }
         }
-        const bool neg = less3(sum, centre);
-        if (neg) sub3(mag, centre, sum);
-        else sub3(mag, sum, centre);
-        for (size_t i = 0; i < k; i++) {
-            uint64_t r = 0;
-            for (size_t l = 3; l-- > 0;) r = cg_mod_reduce128(((cg_u128)r << 64) | mag[l], &mods[i]);
-            const uint64_t q = mods[i].value, v = neg ? cg_mod_neg(r, q) : r;
-            out[i * n + j] = cg_mod_add(out[i * n + j], v, q);
-        }
-        cg_secure_zero(mag, sizeof mag);
-        cg_secure_zero(sum, sizeof sum);
     }
     cg_secure_zero(draw, sizeof draw);
+}
+
+/* A uniform mask on [0, t): Lemire's multiply-and-reject on PRG words drawn
+ * in one call (exactly uniform: a word is refused when the low half of
+ * word * t falls below 2^64 mod t, which never happens for t = 2^l, and
+ * with probability < t / 2^64 otherwise). */
+void bfv_sample_mask(cg_prg *prg, uint64_t t, size_t n, uint64_t *out)
+{
+    const uint64_t thresh = (0 - t) % t; /* 2^64 mod t */
+    cg_prg_bytes(prg, out, n * sizeof *out);
+    for (size_t j = 0; j < n; j++) {
+        cg_u128 m = (cg_u128)out[j] * t;
+        while ((uint64_t)m < thresh) m = (cg_u128)cg_prg_u64(prg) * t;
+        out[j] = (uint64_t)(m >> 64);
+    }
 }
 
 cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv_ct *ct,
@@ -106,10 +126,10 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
         cg_prg prg;
         cg_prg_init_random(&prg);
         /* uniform mask over all n coefficients = all slots */
-        for (size_t j = 0; j < n; j++) mask_out->coeffs[j] = cg_prg_uniform(&prg, c->t);
+        bfv_sample_mask(&prg, c->t, n, mask_out->coeffs);
         unsigned fb = flood_log2 > 1 ? (unsigned)ceil(flood_log2) : 1;
         /* ct + Enc(0) + (e_f, 0) - Delta * mask */
-        sample_flood(&prg, c->mods, L, n, fb, ct->data);
+        bfv_sample_flood(&prg, c->mods, L, n, fb, ct->data);
         cg_prg_clear(&prg);
         bfv_poly_add(c, L, ct->data, z, ct->data);
         bfv_poly_add(c, L, ct->data + w, z + w, ct->data + w);
