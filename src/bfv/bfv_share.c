@@ -8,10 +8,22 @@
  * per coefficient (the per-call copy and wipe dominated). */
 #define FLOOD_CHUNK 64
 
-/* x mod q lazily in [0, 2q) for any x < 2^64 (Shoup with w = 1). */
-static inline uint64_t lazy_reduce(uint64_t x, uint64_t onep, uint64_t q)
+/* Per prime: q, floor(2^64 / q), 2^64 and 2^128 mod q with their Shoup
+ * constants, q - (3 * 2^bits mod q). */
+typedef struct flood_const {
+    uint64_t q, onep, r1, r1p, r2, r2p, negc;
+} flood_const;
+
+/* (o + s0 + s1 2^64 + s2 2^128 - centre) mod q, o in [0, q): each term of
+ * the sum in [0, 2q) or [0, q), q < 2^61, so it stays below 8q < 2^64. */
+static inline uint64_t flood_add(uint64_t o, uint64_t s0, uint64_t s1, uint64_t s2,
+                                 const flood_const *f)
 {
-    return cg_mul_shoup_lazy(x, 1, onep, q);
+    uint64_t v = cg_mul_shoup_lazy(s0, 1, f->onep, f->q) + f->negc + o +
+                 cg_mul_shoup_lazy(s1, f->r1, f->r1p, f->q) +
+                 cg_mul_shoup_lazy(s2, f->r2, f->r2p, f->q);
+    v = cg_mul_shoup_lazy(v, 1, f->onep, f->q);
+    return v - (f->q & (0 - (uint64_t)(v >= f->q)));
 }
 
 /* out += flooding noise: per coefficient the sum of three independent uniforms on
@@ -36,21 +48,19 @@ void bfv_sample_flood(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, u
     const uint64_t top_mask = top == 64 ? ~0ull : (1ull << top) - 1;
     uint64_t mask[3] = {0, 0, 0};
     for (size_t l = 0; l < limbs; l++) mask[l] = l + 1 == limbs ? top_mask : ~0ull;
-    /* per prime: floor(2^64/q), 2^64 and 2^128 mod q with Shoup constants,
-     * q - (3 * 2^bits mod q) */
-    uint64_t onep[CG_BFV_MAX_ALL], r1[CG_BFV_MAX_ALL], r1p[CG_BFV_MAX_ALL], r2[CG_BFV_MAX_ALL],
-        r2p[CG_BFV_MAX_ALL], negc[CG_BFV_MAX_ALL];
+    const size_t sw = (nbits + 2 + 63) / 64; /* words of the sum, < 3 * 2^nbits */
+    flood_const fc[CG_BFV_MAX_ALL];
     for (size_t i = 0; i < k; i++) {
         const uint64_t q = mods[i].value;
-        onep[i] = cg_shoup(1, q);
-        r1[i] = cg_mod_reduce128((cg_u128)1 << 64, &mods[i]);
-        r2[i] = cg_mod_mul(r1[i], r1[i], &mods[i]);
-        r1p[i] = cg_shoup(r1[i], q);
-        r2p[i] = cg_shoup(r2[i], q);
-        const unsigned sh = bits % 64;
-        const uint64_t pw = bits / 64 == 0 ? 1 : bits / 64 == 1 ? r1[i] : r2[i];
-        const uint64_t c = cg_mod_mul(cg_mod_mul(3, pw, &mods[i]), (uint64_t)1 << sh, &mods[i]);
-        negc[i] = cg_mod_neg(c, q);
+        fc[i].q = q;
+        fc[i].onep = cg_shoup(1, q);
+        fc[i].r1 = cg_mod_reduce128((cg_u128)1 << 64, &mods[i]);
+        fc[i].r2 = cg_mod_mul(fc[i].r1, fc[i].r1, &mods[i]);
+        fc[i].r1p = cg_shoup(fc[i].r1, q);
+        fc[i].r2p = cg_shoup(fc[i].r2, q);
+        const uint64_t pw = bits / 64 == 0 ? 1 : bits / 64 == 1 ? fc[i].r1 : fc[i].r2;
+        const uint64_t c = cg_mod_mul(cg_mod_mul(3, pw, &mods[i]), 1ull << (bits % 64), &mods[i]);
+        fc[i].negc = cg_mod_neg(c, q);
     }
     uint64_t draw[FLOOD_CHUNK * 9];
     for (size_t j0 = 0; j0 < n; j0 += FLOOD_CHUNK) {
@@ -68,14 +78,17 @@ void bfv_sample_flood(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, u
                 carry >>= 64;
             }
             const size_t j = j0 + jj;
-            for (size_t i = 0; i < k; i++) {
-                const uint64_t q = mods[i].value;
-                /* each term in [0, 2q), q < 2^61: the sum below 8q < 2^64 */
-                uint64_t v = lazy_reduce(s[0], onep[i], q) + cg_mul_shoup_lazy(s[1], r1[i], r1p[i], q) +
-                             cg_mul_shoup_lazy(s[2], r2[i], r2p[i], q) + negc[i] + out[i * n + j];
-                v = lazy_reduce(v, onep[i], q);
-                out[i * n + j] = v - (q & (0 - (uint64_t)(v >= q)));
-            }
+            /* s < 2^(bits + 3): a literal 0 for the words that always are
+             * lets the compiler drop their products (no branch on s) */
+            if (sw == 1)
+                for (size_t i = 0; i < k; i++)
+                    out[i * n + j] = flood_add(out[i * n + j], s[0], 0, 0, &fc[i]);
+            else if (sw == 2)
+                for (size_t i = 0; i < k; i++)
+                    out[i * n + j] = flood_add(out[i * n + j], s[0], s[1], 0, &fc[i]);
+            else
+                for (size_t i = 0; i < k; i++)
+                    out[i * n + j] = flood_add(out[i * n + j], s[0], s[1], s[2], &fc[i]);
         }
     }
     cg_secure_zero(draw, sizeof draw);
