@@ -139,6 +139,9 @@ cg_status bfv_get_header(const cg_bfv_ctx *c, cg_reader *r, cg_bfv_obj type, cg_
 /* rows (c0 then c1, top level, coefficient form) = Enc_pk(0). */
 cg_status bfv_encrypt_zero_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
                               cg_error *err);
+/* rows (2 x top level, NTT form) -> coefficient form plus Enc_pk(0). */
+cg_status bfv_add_encrypt_zero_pk_ntt(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
+                                      cg_error *err);
 /* Noise added by one key switch (log2 bound of ||t * error||). */
 double bfv_keyswitch_noise_log2(const cg_bfv_ctx *ctx);
 double bfv_fresh_noise_log2(const cg_bfv_ctx *ctx, bool public_key);

@@ -131,10 +131,16 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
     if (mask_out->coeffs && mask_out->n != n) cg_bfv_plain_free(mask_out);
     cg_status st = mask_out->coeffs ? CG_OK : cg_bfv_plain_alloc(c, mask_out, err);
     bfv_ws ws = {0};
-    uint64_t *z = st == CG_OK ? bfv_ws_get(c, 2 * w, &ws) : NULL;
-    if (st == CG_OK && !z) st = cg_error_set(err, CG_ERR_NOMEM, "flooding");
-    if (st == CG_OK) st = bfv_encrypt_zero_pk(c, pk, z, err);
-    if (st == CG_OK) st = cg_bfv_from_ntt(c, ct, err);
+    uint64_t *z = NULL;
+    if (st == CG_OK && ct->ntt) {
+        /* ct + Enc(0) with one inverse transform per row */
+        st = bfv_add_encrypt_zero_pk_ntt(c, pk, ct->data, err);
+        if (st == CG_OK) ct->ntt = false;
+    } else if (st == CG_OK) {
+        z = bfv_ws_get(c, 2 * w, &ws);
+        if (!z) st = cg_error_set(err, CG_ERR_NOMEM, "flooding");
+        if (st == CG_OK) st = bfv_encrypt_zero_pk(c, pk, z, err);
+    }
     if (st == CG_OK) {
         cg_prg prg;
         cg_prg_init_random(&prg);
@@ -144,8 +150,10 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
         /* ct + Enc(0) + (e_f, 0) - Delta * mask */
         bfv_sample_flood(&prg, c->mods, L, n, fb, ct->data);
         cg_prg_clear(&prg);
-        bfv_poly_add(c, L, ct->data, z, ct->data);
-        bfv_poly_add(c, L, ct->data + w, z + w, ct->data + w);
+        if (z) {
+            bfv_poly_add(c, L, ct->data, z, ct->data);
+            bfv_poly_add(c, L, ct->data + w, z + w, ct->data + w);
+        }
         bfv_add_scaled_plain(c, mask_out->coeffs, L, ct->data, true);
         ct->seeded = false;
         ct->noise_log2 = bfv_log2_add(bfv_log2_add(ct->noise_log2, bfv_fresh_noise_log2(c, true)),
@@ -162,6 +170,6 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
             st = cg_bfv_mod_switch_down(c, ct, err);
         }
     }
-    bfv_ws_put(c, &ws, true);
+    if (z) bfv_ws_put(c, &ws, true);
     return st;
 }

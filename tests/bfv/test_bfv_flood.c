@@ -4,7 +4,9 @@
  * a 45-bit prime holds, every coefficient is touched, lies in
  * [-3 * 2^bits, 3 * 2^bits), agrees across the primes and has mean ~ 0; the
  * mask is uniform on [0, t) (range, mean, and for t = 2^l the top l bits of
- * the PRG words). */
+ * the PRG words). mask_and_flood itself, from NTT and from coefficient
+ * form (two code paths), leaves ciphertexts that decrypt to value - mask
+ * within their tracked noise bound. */
 #include <math.h>
 
 #include "bfv_fixture.h"
@@ -172,6 +174,38 @@ static void test_mask_uniform(void **state)
     free(raw);
 }
 
+static void test_mask_and_flood_both_forms(void **state)
+{
+    fixture *f = *state;
+    cg_error err = {0};
+    int64_t *v = malloc(f->n * sizeof *v);
+    for (size_t j = 0; j < f->n; j++) v[j] = (int64_t)cg_prg_uniform(&f->prg, f->t) - (int64_t)(f->t / 2);
+    cg_bfv_plain pt = {0}, mask = {0}, dec = {0};
+    assert_int_equal(cg_bfv_encode_coeff(f->ctx, v, f->n, &pt, &err), CG_OK);
+    for (int form = 0; form < 2; form++) {
+        cg_bfv_ct ct = {0};
+        assert_int_equal(cg_bfv_encrypt_pk(f->ctx, &f->pk, &pt, &ct, &err), CG_OK);
+        if (form) assert_int_equal(cg_bfv_to_ntt(f->ctx, &ct, &err), CG_OK);
+        assert_int_equal(cg_bfv_mask_and_flood(f->ctx, &f->pk, &ct, 52, &mask, &err), CG_OK);
+        assert_false(ct.ntt);
+        double noise = 0, budget = 0;
+        assert_int_equal(cg_bfv_noise_measure(f->ctx, &f->sk, &ct, &noise, &budget, &err), CG_OK);
+        assert_true(noise <= ct.noise_log2);
+        assert_true(budget > 0);
+        assert_int_equal(cg_bfv_decrypt(f->ctx, &f->sk, &ct, &dec, &err), CG_OK);
+        for (size_t j = 0; j < f->n; j++) {
+            const int64_t c = centred(f->t, v[j]);
+            const uint64_t want = c < 0 ? f->t - (uint64_t)(-c) : (uint64_t)c;
+            assert_int_equal((dec.coeffs[j] + mask.coeffs[j]) % f->t, want);
+        }
+        cg_bfv_ct_free(&ct);
+    }
+    cg_bfv_plain_free(&pt);
+    cg_bfv_plain_free(&mask);
+    cg_bfv_plain_free(&dec);
+    free(v);
+}
+
 int main(void)
 {
     cg_error err = {0};
@@ -180,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_flood_matches_reference),
         cmocka_unit_test(test_flood_statistics),
         cmocka_unit_test(test_mask_uniform),
+        cmocka_unit_test_setup_teardown(test_mask_and_flood_both_forms, setup_small, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
