@@ -139,7 +139,16 @@ cg_status bfv_get_header(const cg_bfv_ctx *c, cg_reader *r, cg_bfv_obj type, cg_
 /* rows (c0 then c1, top level, coefficient form) = Enc_pk(0). */
 cg_status bfv_encrypt_zero_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
                               cg_error *err);
+/* rows (2 x top level, NTT form) -> coefficient form plus Enc_pk(0). */
+cg_status bfv_add_encrypt_zero_pk_ntt(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
+                                      cg_error *err);
 /* Noise added by one key switch (log2 bound of ||t * error||). */
 double bfv_keyswitch_noise_log2(const cg_bfv_ctx *ctx);
 double bfv_fresh_noise_log2(const cg_bfv_ctx *ctx, bool public_key);
+/* mask_and_flood's samplers (bfv_share.c; exposed for tests): rows += the
+ * flood, three uniforms on [-2^bits, 2^bits) summed, bits <= 186, moduli
+ * < 2^61; out = n values uniform on [0, t). */
+void bfv_sample_flood(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, unsigned bits,
+                      uint64_t *out);
+void bfv_sample_mask(cg_prg *prg, uint64_t t, size_t n, uint64_t *out);
 #endif

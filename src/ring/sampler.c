@@ -10,6 +10,9 @@
 #define DRAW_BATCH 128
 static void draw_u64(cg_prg *prg, uint64_t *w, size_t count)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    cg_prg_bytes(prg, w, count * 8); /* the words are the stream's bytes as they lie */
+#else
     uint8_t b[DRAW_BATCH * 8];
     cg_prg_bytes(prg, b, count * 8);
     for (size_t x = 0; x < count; x++) {
@@ -18,6 +21,17 @@ static void draw_u64(cg_prg *prg, uint64_t *w, size_t count)
         w[x] = v;
     }
     cg_secure_zero(b, count * 8);
+#endif
+}
+
+/* Bits set in x (SWAR, branch-free, inlined: without -mpopcnt the builtin
+ * is a library call per word). */
+static inline int popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (int)((x * 0x0101010101010101ull) >> 56);
 }
 
 void cg_sample_uniform(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, uint64_t *out)
@@ -38,6 +52,7 @@ void cg_sample_uniform(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, 
             }
         }
     }
+    cg_secure_zero(w, sizeof w); /* callers may sample secrets */
 }
 
 void cg_sample_ternary(cg_prg *prg, size_t n, int8_t *out)
@@ -66,8 +81,8 @@ void cg_sample_cbd(cg_prg *prg, size_t n, int8_t *out)
         const size_t len = n - j0 < DRAW_BATCH ? n - j0 : DRAW_BATCH;
         draw_u64(prg, w, len);
         for (size_t x = 0; x < len; x++) {
-            int a = __builtin_popcountll(w[x] & 0x1fffff);
-            int b = __builtin_popcountll((w[x] >> 21) & 0x1fffff);
+            int a = popcount64(w[x] & 0x1fffff);
+            int b = popcount64((w[x] >> 21) & 0x1fffff);
             out[j0 + x] = (int8_t)(a - b);
         }
     }
