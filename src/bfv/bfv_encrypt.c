@@ -137,41 +137,13 @@ static void add_cbd(const cg_bfv_ctx *c, cg_prg *prg, size_t L, int8_t *small, u
     }
 }
 
-/* rows (2 x top level, coefficient form) = Enc_pk(0); the plaintext is
- * added by the caller. Temporaries from the context's pool, wiped after use. */
-cg_status bfv_encrypt_zero_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
-                              cg_error *err)
-{
-    const size_t n = c->n, L = c->nq;
-    bfv_ws ws;
-    uint64_t *u = bfv_ws_get(c, L * n + n / 8 + 1, &ws);
-    if (!u) return cg_error_set(err, CG_ERR_NOMEM, "encryption");
-    int8_t *small = (int8_t *)(u + L * n);
-    cg_prg prg;
-    cg_prg_init_random(&prg);
-    cg_sample_ternary(&prg, n, small);
-    cg_small_to_rns(c->mods, L, n, small, u);
-    cg_poly_ntt(c->ntt, L, u, c->nthreads);
-    uint64_t *c0 = rows, *c1 = rows + L * n;
-    const uint64_t *b = pk->data, *a = pk->data + L * n;
-    bfv_poly_mul(c, c->mods, L, b, u, c0);
-    bfv_poly_mul(c, c->mods, L, a, u, c1);
-    cg_poly_intt(c->ntt, L, c0, c->nthreads);
-    cg_poly_intt(c->ntt, L, c1, c->nthreads);
-    add_cbd(c, &prg, L, small, c0);
-    add_cbd(c, &prg, L, small, c1);
-    cg_prg_clear(&prg);
-    bfv_ws_put(c, &ws, true);
-    return CG_OK;
-}
-
-/* rows (2 x top level, NTT form) become, in coefficient form, themselves
- * plus Enc_pk(0): the products with u are added before the one inverse
- * transform the rows need anyway (two fewer per row than encrypting zero
- * apart), the errors after it. The same values as from_ntt then
- * bfv_encrypt_zero_pk and an addition. */
-cg_status bfv_add_encrypt_zero_pk_ntt(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
-                                      cg_error *err)
+/* Enc_pk(0) into rows (2 x top level): with onto_ntt the rows are an NTT-form
+ * ciphertext that the products with u are added to before the one inverse
+ * transform they need anyway (two fewer per row than encrypting zero apart),
+ * otherwise the products are the rows. The errors go in after the inverse
+ * transform. Temporaries from the context's pool, wiped after use. */
+static cg_status encrypt_zero_pk_rows(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
+                                      bool onto_ntt, cg_error *err)
 {
     const size_t n = c->n, L = c->nq;
     bfv_ws ws;
@@ -184,19 +156,39 @@ cg_status bfv_add_encrypt_zero_pk_ntt(const cg_bfv_ctx *c, const cg_bfv_pk *pk, 
     cg_sample_ternary(&prg, n, small);
     cg_small_to_rns(c->mods, L, n, small, u);
     cg_poly_ntt(c->ntt, L, u, c->nthreads);
-    uint64_t *c0 = rows, *c1 = rows + L * n;
-    const uint64_t *b = pk->data, *a = pk->data + L * n;
-    bfv_poly_mul(c, c->mods, L, b, u, tmp);
-    bfv_poly_add(c, L, c0, tmp, c0);
-    bfv_poly_mul(c, c->mods, L, a, u, tmp);
-    bfv_poly_add(c, L, c1, tmp, c1);
-    cg_poly_intt(c->ntt, L, c0, c->nthreads);
-    cg_poly_intt(c->ntt, L, c1, c->nthreads);
-    add_cbd(c, &prg, L, small, c0);
-    add_cbd(c, &prg, L, small, c1);
+    const uint64_t *key[2] = {pk->data, pk->data + L * n};
+    for (int k = 0; k < 2; k++) {
+        uint64_t *row = rows + k * L * n;
+        if (onto_ntt) {
+            bfv_poly_mul(c, c->mods, L, key[k], u, tmp);
+            bfv_poly_add(c, L, row, tmp, row);
+        } else {
+            bfv_poly_mul(c, c->mods, L, key[k], u, row);
+        }
+        cg_poly_intt(c->ntt, L, row, c->nthreads);
+    }
+    add_cbd(c, &prg, L, small, rows);
+    add_cbd(c, &prg, L, small, rows + L * n);
     cg_prg_clear(&prg);
     bfv_ws_put(c, &ws, true);
     return CG_OK;
+}
+
+/* rows (2 x top level, coefficient form) = Enc_pk(0); the plaintext is
+ * added by the caller. */
+cg_status bfv_encrypt_zero_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
+                              cg_error *err)
+{
+    return encrypt_zero_pk_rows(c, pk, rows, false, err);
+}
+
+/* rows (2 x top level, NTT form) become, in coefficient form, themselves
+ * plus Enc_pk(0): the same values as from_ntt then bfv_encrypt_zero_pk and
+ * an addition. */
+cg_status bfv_add_encrypt_zero_pk_ntt(const cg_bfv_ctx *c, const cg_bfv_pk *pk, uint64_t *rows,
+                                      cg_error *err)
+{
+    return encrypt_zero_pk_rows(c, pk, rows, true, err);
 }
 
 cg_status cg_bfv_encrypt_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, const cg_bfv_plain *pt,
