@@ -345,3 +345,15 @@ uint64_t gen_embed_returned_cts(const gen_sess *s, size_t rows)
     const gen_plan q = gen_plan_rows(s->N, pm.in, pm.out, rows, s->req.prefill_rows);
     return (uint64_t)B * p.cout + (uint64_t)((rows + q.mi - 1) / q.mi) * q.cout;
 }
+
+uint64_t gen_embed_working_cts(const gen_sess *s, size_t rows)
+{
+    if (rows < GEN_EMBED_BATCH_MIN) return 0;
+    const size_t B = buckets_for(rows);
+    const gen_plan p = gen_plan_of(s->N, bucket_size_max(s->V, B), s->d);
+    const gen_plan q = gen_plan_rows(s->N, B, s->d, rows, s->req.prefill_rows);
+    /* the buckets' queries and replies, then the product to the positions */
+    const uint64_t queries = (uint64_t)B * (p.cin + p.cout);
+    const uint64_t place = (uint64_t)((rows + q.mi - 1) / q.mi) * (q.cin + q.cout);
+    return queries > place ? queries : place;
+}

@@ -86,8 +86,18 @@ uint64_t gen_working_bytes(const gen_sess *s)
         const double need = (double)rows * (double)(p.cin + p.cout) * ct;
         if (need > linear) linear = need;
     }
+    /* the batch embedding of the largest pass (all its rows at once, before
+     * its chunks: the prompt, or the whole sequence in the baseline), its
+     * bucket shares, and its rows kept over the pass's chunks */
+    const size_t erows = s->req.use_cache ? s->req.prompt_len : len;
+    const uint64_t ects = gen_embed_working_cts(s, erows);
+    const double ct2 = 2.0 * (double)cg_bfv_nq(s->he) * (double)s->N * 8.0; /* no product of two */
+    const double embed = (double)ects * ct2 + (ects ? (2.0 * (double)erows + 64.0) * (double)s->d * 8.0 : 0);
+    const double kept = ects ? (double)erows * (double)s->d * 8.0 : 0;
     /* activations (forward.c), with the client's one-hot rows */
-    const double acts = (double)rows * (12.0 * (double)s->d + (double)s->V) * 8.0 + (double)s->V * 8.0;
-    const double most = (attention > linear ? attention : linear) + acts;
+    const double acts = (double)rows * (12.0 * (double)s->d + (double)s->V) * 8.0 + (double)s->V * 8.0 + kept;
+    double most = attention > linear ? attention : linear;
+    if (embed > most) most = embed;
+    most += acts;
     return most < 1.8e19 ? (uint64_t)most : UINT64_MAX;
 }

@@ -268,6 +268,9 @@ cg_status gen_embed_batch(gen_sess *s, const uint32_t *tokens, size_t rows, uint
 /* Ciphertexts the server returns for the embedding of a pass of `rows`
  * rows (either way of embedding), for the flooding's count (flood.c). */
 uint64_t gen_embed_returned_cts(const gen_sess *s, size_t rows);
+/* Ciphertexts the batch embedding of a pass of `rows` rows holds at once
+ * (0 below GEN_EMBED_BATCH_MIN), for the working memory (flood.c). */
+uint64_t gen_embed_working_cts(const gen_sess *s, size_t rows);
 
 /* ---- attention.c ------------------------------------------------------------- */
 /* rows new positions pos0.. with qkv shares (rows x 3d, scale s): appends k

@@ -421,6 +421,16 @@ static void test_block_floor_and_working_memory(void **state)
             ws / 1e9, wd / 1e9);
     assert_true(ws > 8.0 * (1u << 30));
     assert_true(wd < ws / 4);
+    /* a 512-token prompt's batch embedding holds a query and a reply for
+     * each of its 2 x 512 + 64 buckets at once, each at least two full
+     * polynomials: counted, although one prefill chunk's layers hold less */
+    gen_sess longp = gpt2_base_session(512, 1, 0);
+    longp.he = small.he;
+    const double we = (double)gen_working_bytes(&longp);
+    const double floor_bytes = 1088.0 * 2.0 * 2.0 * (double)cg_bfv_nq(small.he) * 8192.0 * 8.0;
+    fprintf(stderr, "GPT-2 base, 512-token prompt: working memory %.1f GB (embedding floor %.1f GB)\n",
+            we / 1e9, floor_bytes / 1e9);
+    assert_true(we >= floor_bytes);
     cg_bfv_ctx_free(small.he);
     /* end to end: a block of 2 is refused; a budget the cache fits but the
      * working memory does not is refused, naming both */
