@@ -221,6 +221,8 @@ void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned w
  * has (OT corrections are packed in place, 64 bits at a time). */
 void cg_pack_bits(uint8_t *out, const uint64_t *vals, size_t count, unsigned width);
 void cg_unpack_bits(uint64_t *vals, const uint8_t *in, size_t count, unsigned width);
+/* Value `index` of a packed buffer of len bytes (which must hold it). */
+uint64_t cg_packed_get(const uint8_t *in, size_t len, size_t index, unsigned width);
 cg_status cg_read_packed(cg_reader *r, uint64_t *vals, size_t count, unsigned width,
                          const char *what, cg_error *err);
 

@@ -219,6 +219,23 @@ void cg_unpack_bits(uint64_t *vals, const uint8_t *in, size_t count, unsigned wi
     }
 }
 
+/* Random access (OT-extension receivers read one message of many): value
+ * `index` without unpacking the rest. */
+uint64_t cg_packed_get(const uint8_t *in, size_t len, size_t index, unsigned width)
+{
+    const uint64_t mask = width >= 64 ? ~0ull : (1ull << width) - 1;
+    size_t bit = index * width, byte = bit / 8;
+    unsigned sh = (unsigned)(bit % 8);
+    if (sh + width <= 64 && byte + 8 <= len) return (load_le64(in + byte, 8) >> sh) & mask;
+    /* Near the end of the buffer, or a value spanning nine bytes. */
+    uint64_t v = 0;
+    for (unsigned j = 0; j < width; j++) {
+        size_t b = bit + j;
+        v |= (uint64_t)((in[b / 8] >> (b % 8)) & 1u) << j;
+    }
+    return v;
+}
+
 void cg_buf_put_packed(cg_buf *b, const uint64_t *vals, size_t count, unsigned width)
 {
     size_t nbytes = cg_packed_size(count, width);

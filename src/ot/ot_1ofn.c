@@ -446,7 +446,7 @@ static cg_status otn_recv_msgs(cg_ot *ot, size_t n, unsigned N, unsigned bits,
         if (st != CG_OK) break;
         /* Only the chosen ciphertext of each instance is read. */
         for (size_t i = 0; i < cnt; i++) {
-            uint64_t e = ot_packed_get(ot->out.data, len, i * N + choice[b0 + i], bits);
+            uint64_t e = cg_packed_get(ot->out.data, len, i * N + choice[b0 + i], bits);
             out[b0 + i] = (out[b0 + i] ^ e) & mask;
         }
     }

@@ -80,10 +80,6 @@ cg_status ot_baseot_send(cg_channel *ch, uint8_t keys[OT_BASE_OTS][2][16], cg_er
 cg_status ot_baseot_recv(cg_channel *ch, const uint8_t choice[OT_BASE_OTS / 8],
                          uint8_t keys[OT_BASE_OTS][16], cg_error *err);
 
-/* ---- Bit packing (pack.c): cg_pack_bits' LSB-first layout, width 1..64.
- * Value `index` of a packed buffer of len bytes (which must hold it). */
-uint64_t ot_packed_get(const uint8_t *in, size_t len, size_t index, unsigned width);
-
 /* ---- The IKNP extension core (iknp.c) ---- */
 
 /* OTs per extension chunk (a multiple of 128): bounds memory and lets the

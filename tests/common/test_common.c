@@ -106,6 +106,10 @@ static void test_bit_packing_all_widths(void **state)
         assert_int_equal(cg_read_u8(&r, &tag, "tag", NULL), CG_OK);
         assert_int_equal(cg_read_packed(&r, back, 37, w, "vals", NULL), CG_OK);
         assert_memory_equal(vals, back, sizeof vals);
+        /* One value read alone, from an unaligned buffer, the last included. */
+        const size_t len = cg_packed_size(37, w);
+        for (size_t i = 0; i < 37; i++)
+            assert_int_equal(cg_packed_get(b.data + 1, len, i, w), vals[i]);
         /* Truncated by one byte: rejected. */
         cg_reader_init(&r, b.data + 1, b.len - 2);
         assert_int_equal(cg_read_packed(&r, back, 37, w, "vals", NULL), CG_ERR_FORMAT);

@@ -223,7 +223,7 @@ static void test_pack_and_random_access(void **state)
                 assert_int_equal(back[i], vals[i] & mask_of(w));
                 assert_int_equal(back[i], ref[i]);
                 /* one value read alone, including the buffer's last bytes */
-                assert_int_equal(ot_packed_get(mine, len, i, w), back[i]);
+                assert_int_equal(cg_packed_get(mine, len, i, w), back[i]);
             }
             cg_buf_free(&b);
         }
