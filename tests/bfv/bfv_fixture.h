@@ -33,15 +33,12 @@ static inline int64_t centred(uint64_t t, int64_t v)
     return r > (int64_t)(t / 2) ? r - (int64_t)t : r;
 }
 
-/* r_bits: ct x ct's auxiliary prime width (0: the CPU's choice). */
-static inline int setup_spec_r(void **state, const char *preset, unsigned r_bits)
+/* A context and keys at a spec a test may have changed from a preset. */
+static inline int setup_with_spec(void **state, const cg_bfv_spec *spec)
 {
     fixture *f = calloc(1, sizeof *f);
-    cg_bfv_spec spec;
     cg_error err = {0};
-    if (cg_bfv_preset(preset, &spec, &err) != CG_OK) return -1;
-    spec.r_bits = r_bits;
-    if (cg_bfv_ctx_new(&f->ctx, &spec, &err) != CG_OK) {
+    if (cg_bfv_ctx_new(&f->ctx, spec, &err) != CG_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
@@ -51,6 +48,15 @@ static inline int setup_spec_r(void **state, const char *preset, unsigned r_bits
     cg_prg_init_random(&f->prg);
     *state = f;
     return 0;
+}
+
+/* r_bits: ct x ct's auxiliary prime width (0: the CPU's choice). */
+static inline int setup_spec_r(void **state, const char *preset, unsigned r_bits)
+{
+    cg_bfv_spec spec;
+    if (cg_bfv_preset(preset, &spec, NULL) != CG_OK) return -1;
+    spec.r_bits = r_bits;
+    return setup_with_spec(state, &spec);
 }
 
 static inline int setup_spec(void **state, const char *preset)
@@ -113,6 +119,19 @@ static inline void check_decrypts_to(fixture *f, const cg_bfv_ct *ct, const int6
         }
     free(got);
     cg_bfv_plain_free(&pt);
+}
+
+/* A masked ciphertext's decryption plus its mask is want mod t at each of
+ * the np positions in pos (NULL: slots 0 .. np-1). */
+static inline void check_unmasks_to(fixture *f, const cg_bfv_plain *dec, const cg_bfv_plain *mask,
+                                    const int64_t *want, const uint32_t *pos, size_t np)
+{
+    for (size_t k = 0; k < np; k++) {
+        const size_t j = pos ? pos[k] : k;
+        const int64_t c = centred(f->t, want[j]);
+        const uint64_t w = c < 0 ? f->t - (uint64_t)(-c) : (uint64_t)c;
+        assert_int_equal((dec->coeffs[j] + mask->coeffs[j]) % f->t, w);
+    }
 }
 
 /* The estimate must bound the measured noise and stay within `slack` bits. */
