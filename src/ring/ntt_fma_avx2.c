@@ -58,6 +58,27 @@ FMA_FN static inline __m256d to_pd(__m256i v)
     return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, magic_i)), _mm256_set1_pd(4503599627370496.0));
 }
 
+/* One layer of span >= 4: groups butterflies of span pairs, twiddle i of
+ * group i. Both directions share it; `inverse` is a constant at each call,
+ * so the branch folds away (the same code as two written-out loops). */
+FMA_FN static inline void layer(double *d, size_t groups, size_t span, const uint64_t *tw,
+                                const fconst *k, int inverse)
+{
+    for (size_t i = 0; i < groups; i++) {
+        const __m256d w = _mm256_set1_pd((double)(int64_t)tw[i]), wq = _mm256_mul_pd(w, k->qinv);
+        double *x = d + 2 * i * span, *y = x + span;
+        for (size_t j = 0; j < span; j += 4) {
+            __m256d u = _mm256_loadu_pd(x + j), v = _mm256_loadu_pd(y + j);
+            if (inverse)
+                inv_bfly(&u, &v, w, wq, k);
+            else
+                fwd_bfly(&u, &v, w, wq, k);
+            _mm256_storeu_pd(x + j, u);
+            _mm256_storeu_pd(y + j, v);
+        }
+    }
+}
+
 /* Span 2 / span 1 over eight words, twiddles regrouped as in ntt_avx2.c. */
 FMA_FN static inline void span2(double *a, const uint64_t *tw, const fconst *k, int inverse)
 {
@@ -117,19 +138,7 @@ FMA_FN void ntt_forward_fma(const cg_ntt_table *t, uint64_t *a)
     double *d = (double *)a;
     words_to_pd(a, n);
     size_t span = n / 2, m = 1;
-    for (; span >= 4; m <<= 1, span >>= 1) {
-        for (size_t i = 0; i < m; i++) {
-            const double ws = (double)(int64_t)t->fwd[m + i];
-            const __m256d w = _mm256_set1_pd(ws), wq = _mm256_mul_pd(w, k.qinv);
-            double *x = d + 2 * i * span, *y = x + span;
-            for (size_t j = 0; j < span; j += 4) {
-                __m256d u = _mm256_loadu_pd(x + j), v = _mm256_loadu_pd(y + j);
-                fwd_bfly(&u, &v, w, wq, &k);
-                _mm256_storeu_pd(x + j, u);
-                _mm256_storeu_pd(y + j, v);
-            }
-        }
-    }
+    for (; span >= 4; m <<= 1, span >>= 1) layer(d, m, span, t->fwd + m, &k, 0);
     /* here span == 2, m == n / 4 (n >= 8) */
     for (size_t j = 0; j < n; j += 8) span2(d + j, t->fwd + m + j / 4, &k, 0);
     m <<= 1;
@@ -147,20 +156,7 @@ FMA_FN void ntt_inverse_fma(const cg_ntt_table *t, uint64_t *a)
     for (size_t j = 0; j < n; j += 8) span1(d + j, t->inv + n / 2 + j / 2, &k, 1);
     for (size_t j = 0; j < n; j += 8) span2(d + j, t->inv + n / 4 + j / 4, &k, 1);
     size_t span = 4;
-    for (size_t m = n / 4; m > 2; m >>= 1, span <<= 1) {
-        const size_t h = m >> 1;
-        for (size_t i = 0; i < h; i++) {
-            const double ws = (double)(int64_t)t->inv[h + i];
-            const __m256d w = _mm256_set1_pd(ws), wq = _mm256_mul_pd(w, k.qinv);
-            double *x = d + 2 * i * span, *y = x + span;
-            for (size_t j = 0; j < span; j += 4) {
-                __m256d u = _mm256_loadu_pd(x + j), v = _mm256_loadu_pd(y + j);
-                inv_bfly(&u, &v, w, wq, &k);
-                _mm256_storeu_pd(x + j, u);
-                _mm256_storeu_pd(y + j, v);
-            }
-        }
-    }
+    for (size_t m = n / 4; m > 2; m >>= 1, span <<= 1) layer(d, m >> 1, span, t->inv + (m >> 1), &k, 1);
     /* The last layer also multiplies by n^-1 (x + y) and n^-1 psi^-bitrev(1) (x - y). */
     const __m256d ni = _mm256_set1_pd((double)(int64_t)t->n_inv), niq = _mm256_mul_pd(ni, k.qinv);
     const __m256d li = _mm256_set1_pd((double)(int64_t)t->last_inv), liq = _mm256_mul_pd(li, k.qinv);
