@@ -228,6 +228,55 @@ static inline void run_case(ot_setup *o, int kind, size_t n, unsigned bits, unsi
     batch_free(&b);
 }
 
+/* ---------------- COTs both ways between two pair holders ---------------- */
+
+/* Party 0 and party 1 each hold a cg_ot_pair; party k's sender COTs go to
+ * party 1 - k's receiver, n of them each way, from random deltas and
+ * choices. */
+typedef struct {
+    int party;
+    cg_ot_pair p;
+    size_t n;
+    uint64_t *delta, *x0, *out;
+    uint8_t *choice;
+} pair_ctx;
+
+static inline void pair_ctx_init(pair_ctx c[2], size_t n, cg_prg *prg)
+{
+    for (int k = 0; k < 2; k++) {
+        c[k] = (pair_ctx){.party = k, .n = n};
+        c[k].delta = cg_alloc(8 * n);
+        c[k].x0 = cg_alloc(8 * n);
+        c[k].out = cg_alloc(8 * n);
+        c[k].choice = cg_alloc(n);
+        cg_prg_bytes(prg, c[k].delta, 8 * n);
+        for (size_t i = 0; i < n; i++) c[k].choice[i] = (uint8_t)(cg_prg_u64(prg) & 1);
+    }
+}
+
+/* Each receiver holds x0 + choice * delta (mod 2^bits) of the other's sender. */
+static inline void pair_ctx_check(const pair_ctx c[2], unsigned bits)
+{
+    const uint64_t m = mask_of(bits);
+    for (int k = 0; k < 2; k++) {
+        const pair_ctx *s = &c[k], *r = &c[1 - k];
+        for (size_t i = 0; i < s->n; i++)
+            assert_int_equal(r->out[i], (s->x0[i] + (r->choice[i] ? s->delta[i] : 0)) & m);
+    }
+}
+
+static inline void pair_ctx_free(pair_ctx c[2])
+{
+    for (int k = 0; k < 2; k++) {
+        cg_ot_pair_free(&c[k].p);
+        assert_null(c[k].p.send);
+        cg_free(c[k].delta);
+        cg_free(c[k].x0);
+        cg_free(c[k].out);
+        cg_free(c[k].choice);
+    }
+}
+
 /* ---------------- a recording / faulty link ---------------- */
 
 /* Forwards bytes between two socket ends; records what goes to the receiver

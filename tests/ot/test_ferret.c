@@ -134,24 +134,16 @@ static void test_every_kind_on_ferret(void **state)
 /* Both directions interleaved as the mpc layer does it: each party begins
  * its receiver, serves its sender, ends its receiver; cg_ot_reserve first
  * (server's sender pair first) so that no _begin needs a refill. */
-typedef struct {
-    cg_ot_pair p;
-    int party;
-    size_t n;
-    uint64_t *delta, *x0, *out;
-    uint8_t *choice;
-} both_ctx;
-
 static cg_status do_pair(cg_channel *ch, void *vctx)
 {
-    both_ctx *c = vctx;
+    pair_ctx *c = vctx;
     return cg_ot_pair_new_kind(&c->p, ch, c->party, CG_OTN_KK13, CG_OT_FERRET, NULL);
 }
 
 static cg_status do_both(cg_channel *ch, void *vctx)
 {
     (void)ch;
-    both_ctx *c = vctx;
+    pair_ctx *c = vctx;
     for (size_t r = 0; r < 3; r++) {
         cg_ot *first = c->party == 0 ? c->p.send : c->p.recv;
         cg_ot *second = c->party == 0 ? c->p.recv : c->p.send;
@@ -177,16 +169,8 @@ static void test_interleaved_directions_with_reserve(void **state)
     cg_prg prg;
     cg_prg_init_random(&prg);
     size_t n = 400000; /* three calls of this cross refills in both directions */
-    both_ctx c[2];
-    for (int p = 0; p < 2; p++) {
-        c[p] = (both_ctx){.party = p, .n = n};
-        c[p].delta = cg_alloc(8 * n);
-        c[p].x0 = cg_alloc(8 * n);
-        c[p].out = cg_alloc(8 * n);
-        c[p].choice = cg_alloc(n);
-        cg_prg_bytes(&prg, c[p].delta, 8 * n);
-        for (size_t i = 0; i < n; i++) c[p].choice[i] = (uint8_t)(cg_prg_u64(&prg) & 1);
-    }
+    pair_ctx c[2];
+    pair_ctx_init(c, n, &prg);
     cg_status s0, s1;
     run_two(a, b, do_pair, &c[0], do_pair, &c[1], &s0, &s1);
     assert_int_equal(s0, CG_OK);
@@ -194,18 +178,8 @@ static void test_interleaved_directions_with_reserve(void **state)
     run_two(a, b, do_both, &c[0], do_both, &c[1], &s0, &s1);
     assert_int_equal(s0, CG_OK);
     assert_int_equal(s1, CG_OK);
-    for (int p = 0; p < 2; p++) { /* party p sends, 1 - p receives */
-        const both_ctx *s = &c[p], *r = &c[1 - p];
-        for (size_t i = 0; i < n; i++)
-            assert_int_equal(r->out[i], s->x0[i] + (r->choice[i] ? s->delta[i] : 0));
-    }
-    for (int p = 0; p < 2; p++) {
-        cg_ot_pair_free(&c[p].p);
-        cg_free(c[p].delta);
-        cg_free(c[p].x0);
-        cg_free(c[p].out);
-        cg_free(c[p].choice);
-    }
+    pair_ctx_check(c, 64);
+    pair_ctx_free(c);
     cg_chan_free(a);
     cg_chan_free(b);
 }

@@ -139,14 +139,6 @@ static void test_aesni_backend_end_to_end(void **state)
 }
 
 /* Party 0 and party 1 each hold a pair; COTs both ways on one channel. */
-typedef struct {
-    int party;
-    cg_ot_pair p;
-    size_t n;
-    uint64_t *delta, *x0, *out;
-    uint8_t *choice;
-} pair_ctx;
-
 static cg_status pair_party(cg_channel *ch, void *vctx)
 {
     pair_ctx *c = vctx;
@@ -168,34 +160,13 @@ static void test_pair_both_directions(void **state)
     pair_ctx c[2];
     cg_prg prg;
     cg_prg_init_random(&prg);
-    for (int k = 0; k < 2; k++) {
-        c[k].party = k;
-        c[k].n = 5000;
-        c[k].delta = cg_alloc(5000 * 8);
-        c[k].x0 = cg_alloc(5000 * 8);
-        c[k].out = cg_alloc(5000 * 8);
-        c[k].choice = cg_alloc(5000);
-        cg_prg_bytes(&prg, c[k].delta, 5000 * 8);
-        for (int i = 0; i < 5000; i++) c[k].choice[i] = (uint8_t)(cg_prg_u64(&prg) & 1);
-    }
+    pair_ctx_init(c, 5000, &prg);
     cg_status sa, sb;
     run_two(a, b, pair_party, &c[0], pair_party, &c[1], &sa, &sb);
     assert_int_equal(sa, CG_OK);
     assert_int_equal(sb, CG_OK);
-    uint64_t m = mask_of(40);
-    for (int k = 0; k < 2; k++) {
-        pair_ctx *s = &c[k], *r = &c[1 - k];
-        for (int i = 0; i < 5000; i++)
-            assert_int_equal(r->out[i], (s->x0[i] + (r->choice[i] ? s->delta[i] : 0)) & m);
-    }
-    for (int k = 0; k < 2; k++) {
-        cg_ot_pair_free(&c[k].p);
-        assert_null(c[k].p.send);
-        cg_free(c[k].delta);
-        cg_free(c[k].x0);
-        cg_free(c[k].out);
-        cg_free(c[k].choice);
-    }
+    pair_ctx_check(c, 40);
+    pair_ctx_free(c);
     cg_chan_free(a);
     cg_chan_free(b);
 }
