@@ -70,17 +70,20 @@ typedef struct {
     cg_ot *s, *r;
 } ot_setup;
 
-/* A sender on o->cs and a receiver on o->cr, of the given 1-of-N kind. */
-static inline void new_pair(ot_setup *o, cg_otn_kind otn)
+/* A sender on o->cs and a receiver on o->cr, each made by `make` (do_new
+ * or a test's own) with its 1-of-N kind. */
+static inline void new_pair_by(ot_setup *o, party_fn make, cg_otn_kind s_otn, cg_otn_kind r_otn)
 {
-    new_ctx a = {NULL, CG_OT_SENDER, otn}, b = {NULL, CG_OT_RECEIVER, otn};
+    new_ctx a = {NULL, CG_OT_SENDER, s_otn}, b = {NULL, CG_OT_RECEIVER, r_otn};
     cg_status sa, sb;
-    run_two(o->cs, o->cr, do_new, &a, do_new, &b, &sa, &sb);
+    run_two(o->cs, o->cr, make, &a, make, &b, &sa, &sb);
     assert_int_equal(sa, CG_OK);
     assert_int_equal(sb, CG_OK);
     o->s = a.ot;
     o->r = b.ot;
 }
+
+static inline void new_pair(ot_setup *o, cg_otn_kind otn) { new_pair_by(o, do_new, otn, otn); }
 
 /* A sender and a receiver of the given 1-of-N kind over a new channel pair. */
 static inline void setup_ot_kind(ot_setup *o, const cg_chan_options *opt, cg_otn_kind otn)
@@ -191,6 +194,21 @@ static inline void batch_run(ot_setup *o, batch *b)
         assert_false(b->fill_bad);
         assert_int_equal(b->filled, b->n);
     }
+}
+
+/* One batch call where the sender is to fail: it hangs up once it returns,
+ * so that the receiver (rb, in a second thread) sees the peer gone rather
+ * than waiting. */
+static inline void batch_run_hang_up(ot_setup *o, batch *sb, batch *rb, cg_status *ss, cg_status *sr)
+{
+    party_job jr = {batch_receiver, o->cr, rb, CG_OK};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, party_thread, &jr), 0);
+    *ss = batch_sender(o->cs, sb);
+    cg_chan_free(o->cs);
+    o->cs = NULL;
+    pthread_join(t, NULL);
+    *sr = jr.st;
 }
 
 static inline void batch_check(const batch *b)

@@ -24,13 +24,7 @@ static cg_status do_new_ferret(cg_channel *ch, void *vctx)
 
 static void new_ferret_pair(ot_setup *o)
 {
-    new_ctx a = {NULL, CG_OT_SENDER, CG_OTN_KK13}, b = {NULL, CG_OT_RECEIVER, CG_OTN_KK13};
-    cg_status sa, sb;
-    run_two(o->cs, o->cr, do_new_ferret, &a, do_new_ferret, &b, &sa, &sb);
-    assert_int_equal(sa, CG_OK);
-    assert_int_equal(sb, CG_OK);
-    o->s = a.ot;
-    o->r = b.ot;
+    new_pair_by(o, do_new_ferret, CG_OTN_KK13, CG_OTN_KK13);
     assert_int_equal(cg_ot_get_kind(o->s), CG_OT_FERRET);
 }
 

@@ -86,19 +86,9 @@ static void test_mismatched_calls(void **state)
     /* Receiver asks for 16-bit COTs, sender offers 32-bit. */
     b.bits = 32;
     cg_status ss = CG_OK, sr = CG_OK;
-    {
-        batch rb = b;
-        rb.bits = 16;
-        party_job jr = {batch_receiver, o.cr, &rb, CG_OK};
-        pthread_t t;
-        assert_int_equal(pthread_create(&t, NULL, party_thread, &jr), 0);
-        ss = batch_sender(o.cs, &b);
-        /* The failed sender hangs up; the receiver then sees the peer gone. */
-        cg_chan_free(o.cs);
-        o.cs = NULL;
-        pthread_join(t, NULL);
-        sr = jr.st;
-    }
+    batch rb = b;
+    rb.bits = 16;
+    batch_run_hang_up(&o, &b, &rb, &ss, &sr);
     assert_int_equal(ss, CG_ERR_FORMAT);
     assert_int_equal(sr, CG_ERR_PEER);
     /* Both instances refuse further use. */
@@ -118,27 +108,15 @@ static void test_otn_kind_mismatch(void **state)
         ot_setup o;
         cg_chan_options opt = {.timeout_ms = 3000};
         assert_int_equal(cg_chan_pair_new(&o.cs, &o.cr, &opt, NULL), CG_OK);
-        new_ctx a = {NULL, CG_OT_SENDER, k ? CG_OTN_SPLIT : CG_OTN_KK13};
-        new_ctx b = {NULL, CG_OT_RECEIVER, k ? CG_OTN_KK13 : CG_OTN_SPLIT};
-        cg_status ss, sr;
-        run_two(o.cs, o.cr, do_new, &a, do_new, &b, &ss, &sr);
-        assert_int_equal(ss, CG_OK);
-        assert_int_equal(sr, CG_OK);
-        o.s = a.ot;
-        o.r = b.ot;
+        new_pair_by(&o, do_new, k ? CG_OTN_SPLIT : CG_OTN_KK13, k ? CG_OTN_KK13 : CG_OTN_SPLIT);
         cg_prg prg;
         cg_prg_init_random(&prg);
         batch bt = {.kind = 3, .n = 50, .bits = 8, .N = 16, .s = o.s, .r = o.r};
         batch_alloc(&bt, &prg);
-        party_job jr = {batch_receiver, o.cr, &bt, CG_OK};
-        pthread_t t;
-        assert_int_equal(pthread_create(&t, NULL, party_thread, &jr), 0);
-        ss = batch_sender(o.cs, &bt);
-        cg_chan_free(o.cs);
-        o.cs = NULL;
-        pthread_join(t, NULL);
+        cg_status ss, sr;
+        batch_run_hang_up(&o, &bt, &bt, &ss, &sr);
         assert_int_equal(ss, CG_ERR_FORMAT);
-        assert_int_equal(jr.st, CG_ERR_PEER);
+        assert_int_equal(sr, CG_ERR_PEER);
         batch_free(&bt);
         teardown_ot(&o);
     }
