@@ -51,6 +51,15 @@ FMA_FN static inline void inv_bfly(__m256d *x, __m256d *y, __m256d w, __m256d wq
     *y = mulmod(_mm256_sub_pd(u, v), w, wq, k->q);
 }
 
+/* `inverse` is a constant at every call: the branch folds away. */
+FMA_FN static inline void bfly(__m256d *x, __m256d *y, __m256d w, __m256d wq, const fconst *k, int inverse)
+{
+    if (inverse)
+        inv_bfly(x, y, w, wq, k);
+    else
+        fwd_bfly(x, y, w, wq, k);
+}
+
 /* Four table words (< 2^52) to doubles. */
 FMA_FN static inline __m256d to_pd(__m256i v)
 {
@@ -59,8 +68,7 @@ FMA_FN static inline __m256d to_pd(__m256i v)
 }
 
 /* One layer of span >= 4: groups butterflies of span pairs, twiddle i of
- * group i. Both directions share it; `inverse` is a constant at each call,
- * so the branch folds away (the same code as two written-out loops). */
+ * group i; both directions share it. */
 FMA_FN static inline void layer(double *d, size_t groups, size_t span, const uint64_t *tw,
                                 const fconst *k, int inverse)
 {
@@ -69,10 +77,7 @@ FMA_FN static inline void layer(double *d, size_t groups, size_t span, const uin
         double *x = d + 2 * i * span, *y = x + span;
         for (size_t j = 0; j < span; j += 4) {
             __m256d u = _mm256_loadu_pd(x + j), v = _mm256_loadu_pd(y + j);
-            if (inverse)
-                inv_bfly(&u, &v, w, wq, k);
-            else
-                fwd_bfly(&u, &v, w, wq, k);
+            bfly(&u, &v, w, wq, k, inverse);
             _mm256_storeu_pd(x + j, u);
             _mm256_storeu_pd(y + j, v);
         }
@@ -86,10 +91,7 @@ FMA_FN static inline void span2(double *a, const uint64_t *tw, const fconst *k, 
     __m256d x = _mm256_permute2f128_pd(v0, v1, 0x20), y = _mm256_permute2f128_pd(v0, v1, 0x31);
     const __m256d w = _mm256_set_pd((double)(int64_t)tw[1], (double)(int64_t)tw[1], (double)(int64_t)tw[0], (double)(int64_t)tw[0]);
     const __m256d wq = _mm256_mul_pd(w, k->qinv);
-    if (inverse)
-        inv_bfly(&x, &y, w, wq, k);
-    else
-        fwd_bfly(&x, &y, w, wq, k);
+    bfly(&x, &y, w, wq, k, inverse);
     _mm256_storeu_pd(a, _mm256_permute2f128_pd(x, y, 0x20));
     _mm256_storeu_pd(a + 4, _mm256_permute2f128_pd(x, y, 0x31));
 }
@@ -100,10 +102,7 @@ FMA_FN static inline void span1(double *a, const uint64_t *tw, const fconst *k, 
     __m256d x = _mm256_unpacklo_pd(v0, v1), y = _mm256_unpackhi_pd(v0, v1);
     const __m256d w = _mm256_permute4x64_pd(to_pd(_mm256_loadu_si256((const __m256i *)tw)), 0xd8);
     const __m256d wq = _mm256_mul_pd(w, k->qinv);
-    if (inverse)
-        inv_bfly(&x, &y, w, wq, k);
-    else
-        fwd_bfly(&x, &y, w, wq, k);
+    bfly(&x, &y, w, wq, k, inverse);
     _mm256_storeu_pd(a, _mm256_unpacklo_pd(x, y));
     _mm256_storeu_pd(a + 4, _mm256_unpackhi_pd(x, y));
 }
