@@ -272,7 +272,27 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
     STEP(cg_mpc_recip(m, f, rows, sum, sum, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < len[r]; j++) rb[off[r] + j] = sum[r];
-    STEP(mul_trunc(m, l, s, total, e, rb, e, err));
+    /* e <= exp(0) < 2^(s+1) and r = 1/sum <= 1 (sum >= exp(0)), so
+     * e r < 2^(2s+1): the product runs on the shares reduced to 2s + 3
+     * bits (fewer and shorter COTs) and its truncation lifts it back. */
+    const unsigned wp = 2 * s + 3;
+    uint64_t pmask = mpc_mask(wp);
+    for (size_t t = 0; t < total; t++) {
+        e[t] &= pmask;
+        rb[t] &= pmask;
+    }
+    STEP(cg_mpc_mul(m, wp, total, e, rb, e, err));
+    {
+        uint8_t *sh = cg_alloc(total ? total : 1);
+        if (!sh) {
+            st = cg_error_set(err, CG_ERR_NOMEM, "softmax: out of memory");
+            goto done;
+        }
+        memset(sh, (int)s, total);
+        st = mpc_trunc_lift(m, wp, l, sh, total, e, e, err);
+        cg_free(sh);
+        if (st != CG_OK) goto done;
+    }
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) out[r * cols + j] = j < len[r] ? e[off[r] + j] : 0;
 done:
