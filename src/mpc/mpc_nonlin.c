@@ -192,6 +192,12 @@ done:
 cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                          cg_error *err)
 {
+    return mpc_exp_neg(m, f, n, x, false, out, err);
+}
+
+cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few_rounds,
+                      uint64_t *out, cg_error *err)
+{
     unsigned l = f.ring_bits, s = f.frac_bits;
     CG_TRY(mpc_check(m, l, 8, "exp", err));
     if (s < 4 || s > 24 || 2 * (s + 2) >= l - 2 || l + 3 > 64)
@@ -222,10 +228,25 @@ cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint6
      * OTs. */
     uint64_t kinv = (uint64_t)cg_fxp_encode(f, 1.0 / M_LN2), offs[32]; /* K = s + 1 <= 25 */
     for (size_t i = 0; i < n; i++) t[i] = ((0 - x[i]) * kinv) & mask;
-    STEP(mpc_trunc_impl(m, l, l, 2 * s, NULL, n, t, t, true, err));
-    for (size_t i = 0; i < n; i++) e[i] = t[i] & lmask;
-    for (size_t k = 0; k < K; k++) offs[k] = (0 - (uint64_t)(k + 1)) & lmask;
-    STEP(mpc_drelu_offsets(m, wl, n, e, K, offs, c, err));
+    if (few_rounds) {
+        /* Two rounds fewer, about 2.6 KB more per element: the thresholds
+         * [-x K >= k 2^(2s)] on the l-bit product itself (no difference
+         * wraps: k 2^(2s) <= (s+1) 2^(2s) < 2^(l-2)), and L = sum c_k from
+         * their B2A (L clipped at s+1, where the result is 0). */
+        for (size_t k = 0; k < K; k++) offs[k] = (0 - ((uint64_t)(k + 1) << (2 * s))) & mask;
+        STEP(mpc_drelu_offsets(m, l, n, t, K, offs, c, err));
+        STEP(cg_mpc_b2a(m, l, nk, c, d, err));
+        for (size_t i = 0; i < n; i++) {
+            uint64_t lv = 0;
+            for (size_t k = 0; k < K; k++) lv += d[i * K + k];
+            t[i] = lv & mask;
+        }
+    } else {
+        STEP(mpc_trunc_impl(m, l, l, 2 * s, NULL, n, t, t, true, err));
+        for (size_t i = 0; i < n; i++) e[i] = t[i] & lmask;
+        for (size_t k = 0; k < K; k++) offs[k] = (0 - (uint64_t)(k + 1)) & lmask;
+        STEP(mpc_drelu_offsets(m, wl, n, e, K, offs, c, err));
+    }
     /* p = x + L ln2; q = p + 1.353. Where L > s the result is 0 (no
      * one-hot bit below is set), so L needs no clipping: q is garbage there
      * and dropped. Elsewhere q is in (0.65, 1.353], so q^2 < 2^(2s+1) and

@@ -220,6 +220,8 @@ cg_status cg_mpc_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_
     return recip_rsqrt(m, f, n, x, out, true, 0, err);
 }
 
+#define SOFTMAX_FEW_ROUNDS 64
+
 cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const size_t *row_len,
                          const uint64_t *x, uint64_t *out, cg_error *err)
 {
@@ -263,7 +265,12 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
     STEP(mpc_seg_max(m, l, l - s, rows, len, off, total, e, mx, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < len[r]; j++) e[off[r] + j] = (px[off[r] + j] - mx[r]) & mask;
-    STEP(cg_mpc_exp_neg(m, f, total, e, e, err));
+    /* Rows of up to SOFTMAX_FEW_ROUNDS entries (decode steps up to L =
+     * 64) keep exp's rounds; longer ones its fewer bytes. */
+    size_t longest = 0;
+    for (size_t r = 0; r < rows; r++)
+        if (len[r] > longest) longest = len[r];
+    STEP(mpc_exp_neg(m, f, total, e, longest <= SOFTMAX_FEW_ROUNDS, e, err));
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
         for (size_t j = 0; j < len[r]; j++) z += e[off[r] + j];
