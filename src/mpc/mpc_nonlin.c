@@ -200,13 +200,13 @@ cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few
 {
     unsigned l = f.ring_bits, s = f.frac_bits;
     CG_TRY(mpc_check(m, l, 8, "exp", err));
-    if (s < 4 || s > 24 || 2 * (s + 2) >= l - 2 || l + 3 > 64)
+    if (s < 4 || s > 20 || 2 * (s + 2) >= l - 2)
         return cg_error_set(err, CG_ERR_PARAM, "exp: format (%u, %u) unsupported", l, s);
     size_t K = s + 1, nk; /* thresholds k = 1..s+1 on l = floor(-x / ln2) */
     if (!cg_mul_size(n, K, &nk)) return cg_error_set(err, CG_ERR_ARG, "exp: batch too large");
     /* wl: the ring of the exponent's thresholds; ws: the square's; wd: the
      * shifted copies' (below) */
-    const unsigned wl = l - 2 * s, ws = 2 * s + 3, wd = l + 3;
+    const unsigned wl = l - 2 * s, ws = 2 * s + 3, wd = l > 3 * s + 3 ? l : 3 * s + 3;
     uint64_t mask = mpc_mask(l), lmask = mpc_mask(wl), smask = mpc_mask(ws), dmask = mpc_mask(wd);
     size_t cap = nk ? nk : 1;
     uint64_t *t = cg_alloc((n ? n : 1) * sizeof *t), *e = cg_alloc((n ? n : 1) * sizeof *e);
@@ -264,18 +264,19 @@ cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few
     }
     /* A = c q2 + E 2^s (c = 0.3585, E = 0.344) in [0, 2^(2s+1)), and the
      * reference's e >> L is floor(A / 2^(s+L)) (floors of floors are one
-     * floor) = floor(A 2^(K-L) / 2^(2s+1)) for L <= s: one selection of
-     * the copies A 2^(K-k) by the one-hot [L == k] = c_k xor c_{k+1} (c_0
-     * = 1; local on XOR shares since c is monotone), in wd = l + 3 bits
-     * where A 2^K < 2^(3s+2) < 2^(wd-2), then ONE truncation by 2s + 1
-     * (instead of s + 1 truncations of copies and their selection). */
+     * floor) = floor(A 2^(s-L) / 2^(2s)) for L <= s: one selection of
+     * the copies A 2^(s-k) by the one-hot [L == k] = c_k xor c_{k+1} (c_0
+     * = 1; local on XOR shares since c is monotone), in wd >= 3s + 3 bits
+     * where A 2^s < 2^(3s+1) = 2^(wd-2), then ONE truncation by 2s
+     * (instead of s + 1 truncations of copies and their selection; 24
+     * bits, not 25, keep its comparison at two AND levels). */
     cg_mpc_mul_public(m, wd, n, e, (uint64_t)cg_fxp_encode(f, 0.3585), e);
     cg_mpc_add_public(m, wd, n, e, (uint64_t)cg_fxp_encode(f, 0.344) << s, e);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < K; k++) {
             uint8_t ck = k == 0 ? (uint8_t)(m->party == CG_SERVER) : c[i * K + k - 1];
             onehot[i * K + k] = ck ^ c[i * K + k];
-            d[i * K + k] = (e[i] << (K - k)) & dmask;
+            d[i * K + k] = (e[i] << (s - k)) & dmask;
         }
     STEP(cg_mpc_select(m, wd, nk, onehot, d, d, err));
     for (size_t i = 0; i < n; i++) {
@@ -283,7 +284,7 @@ cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few
         for (size_t k = 0; k < K; k++) r += d[i * K + k];
         e[i] = r & dmask;
     }
-    STEP(mpc_trunc_var(m, wd, 2 * s + 1, NULL, n, e, e, err));
+    STEP(mpc_trunc_var(m, wd, 2 * s, NULL, n, e, e, err));
     for (size_t i = 0; i < n; i++) out[i] = e[i] & mask;
 done:
     cg_free(t);

@@ -227,7 +227,7 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
 {
     unsigned l = f.ring_bits, s = f.frac_bits;
     CG_TRY(check_fmt(m, f, "softmax", err));
-    if (s > 24 || 2 * (s + 2) >= l - 2)
+    if (s > 20 || 2 * (s + 2) >= l - 2)
         return cg_error_set(err, CG_ERR_PARAM, "softmax: format (%u, %u) unsupported", l, s);
     size_t all;
     if (cols == 0 || !cg_mul_size(rows, cols, &all) || all > SIZE_MAX / 64)
