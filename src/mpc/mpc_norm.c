@@ -261,6 +261,8 @@ static cg_status row_product(cg_mpc *m, unsigned w, size_t rows, const size_t *l
                              uint64_t *out, cg_error *err)
 {
     uint64_t mask = mpc_mask(w);
+    if (rows > SIZE_MAX / 128 || total > SIZE_MAX / (64 * 64))
+        return cg_error_set(err, CG_ERR_ARG, "softmax: batch too large");
     size_t nrot = 2 * rows * w, nbits = 0;
     for (unsigned j = 0; j < w; j++) nbits += total * (w - j);
     size_t nbytes = (nbits + 7) / 8;
