@@ -175,9 +175,10 @@ cg_status cg_mpc_reduce(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t 
 #define CG_MPC_GELU_ULP 48
 /* exp(x) for shared x <= 0 (the caller guarantees the sign, e.g. softmax
  * after subtracting the row max): the steps of cg_fxp_ref_exp_neg, with
- * l = floor(-x / ln2) from s+1 threshold comparisons (so the shift by l is a
- * one-hot select over s+1 truncated copies). Within CG_MPC_EXP_ULP of the
- * reference (so a result of 0 may come out as -1); costs s+1 DReLUs per element. frac_bits in [4, 24] and
+ * l = floor(-x / ln2) from an exact truncation and s+1 narrow threshold
+ * comparisons (so the shift by l is a one-hot select of s+1 scaled copies
+ * and one truncation). Within CG_MPC_EXP_ULP of the reference (so a result
+ * of 0 may come out as -1). frac_bits in [4, 20] and
  * 2 * (frac_bits + 2) < ring_bits - 2; -x * round(2^s / ln2) < 2^(ring_bits - 2)
  * (the product -x / ln2 must be in truncation range: -x < ~1419 at l = 37,
  * s = 12). In exact mode GELU and exp equal their references exactly. */

@@ -151,6 +151,14 @@ cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
 cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
                             const uint64_t *c, uint8_t *out, cg_error *err);
 
+/* ---- exp (mpc_nonlin.c) ---- */
+
+/* cg_mpc_exp_neg; few_rounds: its thresholds on -x / ln2's product itself
+ * and a B2A (two rounds fewer, about 2.6 KB more per element) instead of
+ * an exact truncation and narrow thresholds. The same output. */
+cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few_rounds,
+                      uint64_t *out, cg_error *err);
+
 /* ---- Lookup tables (mpc_lut.c) ---- */
 
 /* cg_mpc_lut with T >= 1 tables (tables[t N + j], N = 2^in_bits) looked up

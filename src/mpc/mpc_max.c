@@ -19,6 +19,15 @@
 #endif
 #define FAN4_MAX ((size_t)CG_MPC_FAN4_MAX)
 
+/* Softmax's maxima (mpc_seg_max) take four-way levels while a row has more
+ * than this many entries left, eight-way ones below: an eight-way level
+ * costs 3.5 DReLUs and one 1-of-128 OT (128 value-wide messages) each way
+ * per entry, a four-way one 1.5 DReLUs and a quarter of a 1-of-64 OT, so
+ * at 512 columns the first levels cost a third of the bytes for one level
+ * more (512 -> 128 -> 32 -> 4 -> 1); rows up to 64 entries (L <= 64) keep
+ * their two eight-way levels and their rounds. */
+#define SEG_FAN8_MAX ((size_t)64)
+
 /* The six pairs of a group of four; pair p's bit is [m_PI[p] >= m_PJ[p]]. */
 static const uint8_t PI[6] = {0, 0, 0, 1, 1, 2}, PJ[6] = {1, 2, 3, 2, 3, 3};
 
@@ -339,7 +348,8 @@ done:
  * four-way when the entries left number at most FAN4_MAX, else pairwise. */
 static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows,
                          const size_t *len, const size_t *off, uint64_t *v, uint64_t *idx,
-                         uint64_t *out, uint64_t *idx_out, uint64_t *imask_out, cg_error *err)
+                         uint64_t *out, uint64_t *idx_out, uint64_t *imask_out, size_t fan8_max,
+                         cg_error *err)
 {
     uint64_t mask = mpc_mask(bits), imask = mask;
     unsigned ib = bits <= 32 ? bits : 64 - bits;
@@ -363,7 +373,8 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
             /* eight-way while a row has more than four left: the same
              * rounds as four-way, twice the entries per level */
             imask = mpc_mask(ib);
-            st = most > 4 ? level8(m, bits, imask, &sg, err) : level4(m, bits, imask, &sg, err);
+            st = most > 4 && most <= fan8_max ? level8(m, bits, imask, &sg, err)
+                                              : level4(m, bits, imask, &sg, err);
         } else {
             st = level2(m, bits, &sg, err);
         }
@@ -382,7 +393,7 @@ cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, 
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err)
 {
     (void)total;
-    return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, err);
+    return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, SEG_FAN8_MAX, err);
 }
 
 /* max_segs over equal rows of a matrix (copied, as it is overwritten). */
@@ -411,7 +422,7 @@ static cg_status max_tree(cg_mpc *m, unsigned bits, size_t rows, size_t cols, co
         len[r] = cols;
         off[r] = r * cols;
     }
-    st = max_segs(m, bits, bits, rows, len, off, val, ix, out, idx, imask_out, err);
+    st = max_segs(m, bits, bits, rows, len, off, val, ix, out, idx, imask_out, SIZE_MAX, err);
 done:
     cg_free(val);
     cg_free(ix);

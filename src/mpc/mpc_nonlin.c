@@ -192,75 +192,104 @@ done:
 cg_status cg_mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                          cg_error *err)
 {
+    return mpc_exp_neg(m, f, n, x, false, out, err);
+}
+
+cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few_rounds,
+                      uint64_t *out, cg_error *err)
+{
     unsigned l = f.ring_bits, s = f.frac_bits;
     CG_TRY(mpc_check(m, l, 8, "exp", err));
-    if (s < 4 || s > 24 || 2 * (s + 2) >= l - 2)
+    if (s < 4 || s > 20 || 2 * (s + 2) >= l - 2)
         return cg_error_set(err, CG_ERR_PARAM, "exp: format (%u, %u) unsupported", l, s);
     size_t K = s + 1, nk; /* thresholds k = 1..s+1 on l = floor(-x / ln2) */
     if (!cg_mul_size(n, K, &nk)) return cg_error_set(err, CG_ERR_ARG, "exp: batch too large");
-    uint64_t mask = mpc_mask(l);
+    /* wl: the ring of the exponent's thresholds; ws: the square's; wd: the
+     * shifted copies' (below) */
+    const unsigned wl = l - 2 * s, ws = 2 * s + 3, wd = l > 3 * s + 3 ? l : 3 * s + 3;
+    uint64_t mask = mpc_mask(l), lmask = mpc_mask(wl), smask = mpc_mask(ws), dmask = mpc_mask(wd);
     size_t cap = nk ? nk : 1;
     uint64_t *t = cg_alloc((n ? n : 1) * sizeof *t), *e = cg_alloc((n ? n : 1) * sizeof *e);
-    uint64_t *d = cg_alloc(cap * sizeof *d), *ca = cg_alloc(cap * sizeof *ca);
+    uint64_t *d = cg_alloc(cap * sizeof *d);
     uint8_t *c = cg_alloc(cap), *onehot = cg_alloc(cap);
     cg_status st = CG_OK;
-    if (!t || !e || !d || !ca || !c || !onehot) {
+    if (!t || !e || !d || !c || !onehot) {
         st = cg_error_set(err, CG_ERR_NOMEM, "exp: out of memory");
         goto done;
     }
-    /* c_k = [l >= k] for k = 1..s+1 with l = floor(-x / ln2) = floor(-x K
-     * / 2^(2s)) (K = round(2^s / ln2); the reference's two floors are one),
-     * so that l = sum c_k (clipped at s+1, where the result is 0). As a
-     * floor, l >= k iff -x K >= k 2^(2s): the thresholds test the product
-     * itself, with no truncation before them (one comparison's rounds
-     * fewer, and equal in both modes). By the precondition 0 <= -x K <
-     * 2^(l-2), and k 2^(2s) <= (s+1) 2^(2s) < 2^(l-2) (2s + 6 < l), so no
-     * difference wraps. All thresholds test the same product, so they
-     * share the client's digit OTs. */
+    /* L = floor(-x / ln2) = floor(-x K / 2^(2s)) (K = round(2^s / ln2); the
+     * reference's two floors are one), from one exact truncation of the
+     * product in both modes (0 <= -x K < 2^(l-2) by the precondition), so
+     * L < 2^(l-2-2s). Its low bits' carry is what every threshold on the
+     * product had in common: the thresholds c_k = [L >= k], k = 1..s+1,
+     * then compare L's shares reduced to wl = l - 2s bits, where L - k
+     * does not wrap (s + 1 < 2^(wl-2) as 2s + 6 < l): 13-bit instead of
+     * 37-bit comparisons at l = 37, s = 12. They share the client's digit
+     * OTs. */
     uint64_t kinv = (uint64_t)cg_fxp_encode(f, 1.0 / M_LN2), offs[32]; /* K = s + 1 <= 25 */
     for (size_t i = 0; i < n; i++) t[i] = ((0 - x[i]) * kinv) & mask;
-    for (size_t k = 0; k < K; k++) offs[k] = (0 - ((uint64_t)(k + 1) << (2 * s))) & mask;
-    STEP(mpc_drelu_offsets(m, l, n, t, K, offs, c, err));
-    STEP(cg_mpc_b2a(m, l, nk, c, ca, err));
-    /* p = x + l ln2; q = p + 1.353; e = 0.3585 q^2 + 0.344 */
-    uint64_t ln2 = (uint64_t)cg_fxp_encode(f, M_LN2);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t lv = 0;
-        for (size_t k = 0; k < K; k++) lv += ca[i * K + k];
-        e[i] = (x[i] + lv * ln2) & mask;
+    if (few_rounds) {
+        /* Two rounds fewer, about 2.6 KB more per element: the thresholds
+         * [-x K >= k 2^(2s)] on the l-bit product itself (no difference
+         * wraps: k 2^(2s) <= (s+1) 2^(2s) < 2^(l-2)), and L = sum c_k from
+         * their B2A (L clipped at s+1, where the result is 0). */
+        for (size_t k = 0; k < K; k++) offs[k] = (0 - ((uint64_t)(k + 1) << (2 * s))) & mask;
+        STEP(mpc_drelu_offsets(m, l, n, t, K, offs, c, err));
+        STEP(cg_mpc_b2a(m, l, nk, c, d, err));
+        for (size_t i = 0; i < n; i++) {
+            uint64_t lv = 0;
+            for (size_t k = 0; k < K; k++) lv += d[i * K + k];
+            t[i] = lv & mask;
+        }
+    } else {
+        STEP(mpc_trunc_impl(m, l, l, 2 * s, NULL, n, t, t, true, err));
+        for (size_t i = 0; i < n; i++) e[i] = t[i] & lmask;
+        for (size_t k = 0; k < K; k++) offs[k] = (0 - (uint64_t)(k + 1)) & lmask;
+        STEP(mpc_drelu_offsets(m, wl, n, e, K, offs, c, err));
     }
+    /* p = x + L ln2; q = p + 1.353. Where L > s the result is 0 (no
+     * one-hot bit below is set), so L needs no clipping: q is garbage there
+     * and dropped. Elsewhere q is in (0.65, 1.353], so q^2 < 2^(2s+1) and
+     * the square runs in a ring of ws = 2s + 3 bits (fewer and shorter
+     * COTs), its truncation lifting it to wd bits. */
+    uint64_t ln2 = (uint64_t)cg_fxp_encode(f, M_LN2);
+    for (size_t i = 0; i < n; i++) e[i] = (x[i] + t[i] * ln2) & mask;
     cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 1.353), e);
-    STEP(cg_mpc_square(m, l, n, e, e, err));
-    STEP(cg_mpc_trunc(m, l, s, n, e, e, err));
-    /* e = floor(c q2 / 2^s) + E (c = 0.3585, E = 0.344) and e >> l are one
-     * floor: floor((c q2 + E 2^s) / 2^(s + l)), so the product's
-     * truncation merges into the shifted copies' (the reference's floors,
-     * one truncation fewer). */
-    cg_mpc_mul_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 0.3585), e);
-    cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 0.344) << s, e);
-    /* e >> l = sum over k in [0, s] of [l == k] (e >> k); [l == k] = c_k xor
-     * c_{k+1} (c_0 = 1) is local on XOR shares since c is monotone. */
+    for (size_t i = 0; i < n; i++) e[i] &= smask;
+    STEP(cg_mpc_square(m, ws, n, e, e, err));
+    {
+        uint8_t *sh = onehot; /* the shifts, before onehot is filled */
+        for (size_t i = 0; i < n; i++) sh[i] = (uint8_t)s;
+        STEP(mpc_trunc_lift(m, ws, wd, sh, n, e, e, err));
+    }
+    /* A = c q2 + E 2^s (c = 0.3585, E = 0.344) in [0, 2^(2s+1)), and the
+     * reference's e >> L is floor(A / 2^(s+L)) (floors of floors are one
+     * floor) = floor(A 2^(s-L) / 2^(2s)) for L <= s: one selection of
+     * the copies A 2^(s-k) by the one-hot [L == k] = c_k xor c_{k+1} (c_0
+     * = 1; local on XOR shares since c is monotone), in wd >= 3s + 3 bits
+     * where A 2^s < 2^(3s+1) = 2^(wd-2), then ONE truncation by 2s
+     * (instead of s + 1 truncations of copies and their selection; 24
+     * bits, not 25, keep its comparison at two AND levels). */
+    cg_mpc_mul_public(m, wd, n, e, (uint64_t)cg_fxp_encode(f, 0.3585), e);
+    cg_mpc_add_public(m, wd, n, e, (uint64_t)cg_fxp_encode(f, 0.344) << s, e);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < K; k++) {
             uint8_t ck = k == 0 ? (uint8_t)(m->party == CG_SERVER) : c[i * K + k - 1];
             onehot[i * K + k] = ck ^ c[i * K + k];
-            d[i * K + k] = e[i];
+            d[i * K + k] = (e[i] << (s - k)) & dmask;
         }
-    /* Copy k shifted right by s + k. */
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < K; k++) c[i * K + k] = (uint8_t)(s + k); /* c: now the shifts */
-    STEP(mpc_trunc_var(m, l, 0, c, nk, d, d, err));
-    STEP(cg_mpc_select(m, l, nk, onehot, d, d, err));
+    STEP(cg_mpc_select(m, wd, nk, onehot, d, d, err));
     for (size_t i = 0; i < n; i++) {
         uint64_t r = 0;
         for (size_t k = 0; k < K; k++) r += d[i * K + k];
-        out[i] = r & mask;
+        e[i] = r & dmask;
     }
+    STEP(mpc_trunc_var(m, wd, 2 * s, NULL, n, e, e, err));
+    for (size_t i = 0; i < n; i++) out[i] = e[i] & mask;
 done:
     cg_free(t);
     cg_free(e);
     cg_free(d);
-    cg_free(ca);
     cg_free(c);
     cg_free(onehot);
     return st;

@@ -220,12 +220,123 @@ cg_status cg_mpc_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_
     return recip_rsqrt(m, f, n, x, out, true, 0, err);
 }
 
+/* Bits appended to a little-endian bit stream (the row product's
+ * messages carry w - j bits per value). */
+typedef struct {
+    uint8_t *p;
+    size_t bit;
+} bitio;
+
+static void bits_put(bitio *b, uint64_t v, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++, b->bit++)
+        if ((v >> k) & 1) b->p[b->bit >> 3] |= (uint8_t)(1u << (b->bit & 7));
+}
+
+static uint64_t bits_get(bitio *b, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned k = 0; k < n; k++, b->bit++) v |= (uint64_t)((b->p[b->bit >> 3] >> (b->bit & 7)) & 1) << k;
+    return v;
+}
+
+/* The PRG of one row product's key: two 64-bit ROT outputs (128 bits). */
+static void key_prg(cg_prg *g, const uint64_t *k)
+{
+    uint8_t seed[CG_SEED_BYTES] = {0};
+    memcpy(seed, k, 2 * sizeof *k);
+    cg_prg_init(g, seed, 0);
+    cg_secure_zero(seed, sizeof seed);
+}
+
+/* Shares mod 2^w of e_i r_row for element shares e (rows packed at off,
+ * len) and one shared r per row: a Gilboa product whose chooser bits, the
+ * peer's bits of its share of r, are one per row and bit, so each is a
+ * ROT whose 128-bit keys expand to a whole row of correlations (a vector
+ * OLE): per element and direction sum_j (w - j) bits (47 bytes at w = 27)
+ * instead of w COTs (16 bytes and w bits each). Both directions at once:
+ * the ROTs, then one message each way. */
+static cg_status row_product(cg_mpc *m, unsigned w, size_t rows, const size_t *len,
+                             const size_t *off, size_t total, const uint64_t *e, const uint64_t *r,
+                             uint64_t *out, cg_error *err)
+{
+    uint64_t mask = mpc_mask(w);
+    if (rows > SIZE_MAX / 128 || total > SIZE_MAX / (64 * 64))
+        return cg_error_set(err, CG_ERR_ARG, "softmax: batch too large");
+    size_t nrot = 2 * rows * w, nbits = 0;
+    for (unsigned j = 0; j < w; j++) nbits += total * (w - j);
+    size_t nbytes = (nbits + 7) / 8;
+    uint64_t *k0 = alloc_u64(nrot), *k1 = alloc_u64(nrot), *kr = alloc_u64(nrot);
+    uint8_t *ch = cg_alloc(nrot), *snd = cg_alloc(nbytes ? nbytes : 1);
+    uint8_t *rcv = cg_alloc(nbytes ? nbytes : 1);
+    cg_status st = CG_OK;
+    if (!k0 || !k1 || !kr || !ch || !snd || !rcv) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "softmax: out of memory");
+        goto done;
+    }
+    for (size_t q = 0; q < rows; q++)
+        for (unsigned j = 0; j < w; j++) ch[2 * (q * w + j)] = ch[2 * (q * w + j) + 1] = (r[q] >> j) & 1;
+    st = mpc_ot_reserve(m, nrot, nrot, err);
+    if (st == CG_OK) st = cg_rot_recv(m->ot.recv, nrot, 64, ch, kr, err);
+    if (st == CG_OK) st = cg_rot_send(m->ot.send, nrot, 64, k0, k1, err);
+    if (st != CG_OK) goto done;
+    /* this party's e times the peer's r: u = G0 - G1 + e 2^j, the G's
+     * multiples of 2^j, so u >> j (w - j bits) travels */
+    for (size_t i = 0; i < total; i++) out[i] = 0;
+    bitio bw = {snd, 0};
+    memset(snd, 0, nbytes ? nbytes : 1);
+    for (size_t q = 0; q < rows; q++)
+        for (unsigned j = 0; j < w; j++) {
+            cg_prg g0, g1;
+            key_prg(&g0, k0 + 2 * (q * w + j));
+            key_prg(&g1, k1 + 2 * (q * w + j));
+            for (size_t i = off[q]; i < off[q] + len[q]; i++) {
+                uint64_t a = cg_prg_u64(&g0) << j, b = cg_prg_u64(&g1) << j;
+                out[i] -= a;
+                bits_put(&bw, ((a - b + (e[i] << j)) & mask) >> j, w - j);
+            }
+            cg_prg_clear(&g0);
+            cg_prg_clear(&g1);
+        }
+    st = cg_chan_send_msg(m->ch, snd, nbytes, err);
+    if (st == CG_OK) st = cg_chan_flush(m->ch, err);
+    if (st == CG_OK) st = cg_chan_recv_msg(m->ch, rcv, nbytes, err);
+    if (st != CG_OK) goto done;
+    bitio br = {rcv, 0};
+    for (size_t q = 0; q < rows; q++)
+        for (unsigned j = 0; j < w; j++) {
+            cg_prg g;
+            uint64_t c = (r[q] >> j) & 1;
+            key_prg(&g, kr + 2 * (q * w + j));
+            for (size_t i = off[q]; i < off[q] + len[q]; i++) {
+                uint64_t u = bits_get(&br, w - j) << j;
+                out[i] += (cg_prg_u64(&g) << j) + c * u;
+            }
+            cg_prg_clear(&g);
+        }
+    for (size_t q = 0; q < rows; q++)
+        for (size_t i = off[q]; i < off[q] + len[q]; i++) out[i] = (out[i] + e[i] * r[q]) & mask;
+done:
+    if (k0) cg_secure_zero(k0, nrot * sizeof *k0);
+    if (k1) cg_secure_zero(k1, nrot * sizeof *k1);
+    if (kr) cg_secure_zero(kr, nrot * sizeof *kr);
+    cg_free(k0);
+    cg_free(k1);
+    cg_free(kr);
+    cg_free(ch);
+    cg_free(snd);
+    cg_free(rcv);
+    return st;
+}
+
+#define SOFTMAX_FEW_ROUNDS 64
+
 cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const size_t *row_len,
                          const uint64_t *x, uint64_t *out, cg_error *err)
 {
     unsigned l = f.ring_bits, s = f.frac_bits;
     CG_TRY(check_fmt(m, f, "softmax", err));
-    if (s > 24 || 2 * (s + 2) >= l - 2)
+    if (s > 20 || 2 * (s + 2) >= l - 2)
         return cg_error_set(err, CG_ERR_PARAM, "softmax: format (%u, %u) unsupported", l, s);
     size_t all;
     if (cols == 0 || !cg_mul_size(rows, cols, &all) || all > SIZE_MAX / 64)
@@ -263,16 +374,38 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
     STEP(mpc_seg_max(m, l, l - s, rows, len, off, total, e, mx, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < len[r]; j++) e[off[r] + j] = (px[off[r] + j] - mx[r]) & mask;
-    STEP(cg_mpc_exp_neg(m, f, total, e, e, err));
+    /* Rows of up to SOFTMAX_FEW_ROUNDS entries (decode steps up to L =
+     * 64) keep exp's rounds; longer ones its fewer bytes. */
+    size_t longest = 0;
+    for (size_t r = 0; r < rows; r++)
+        if (len[r] > longest) longest = len[r];
+    STEP(mpc_exp_neg(m, f, total, e, longest <= SOFTMAX_FEW_ROUNDS, e, err));
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
         for (size_t j = 0; j < len[r]; j++) z += e[off[r] + j];
         sum[r] = z & mask;
     }
     STEP(cg_mpc_recip(m, f, rows, sum, sum, err));
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < len[r]; j++) rb[off[r] + j] = sum[r];
-    STEP(mul_trunc(m, l, s, total, e, rb, e, err));
+    /* e <= exp(0) < 2^(s+1) and r = 1/sum <= 1 (sum >= exp(0)), so
+     * e r < 2^(2s+1): the product runs on the shares reduced to 2s + 3
+     * bits (fewer and shorter COTs) and its truncation lifts it back. */
+    const unsigned wp = 2 * s + 3;
+    uint64_t pmask = mpc_mask(wp);
+    for (size_t t = 0; t < total; t++) e[t] &= pmask;
+    for (size_t r = 0; r < rows; r++) sum[r] &= pmask;
+    STEP(row_product(m, wp, rows, len, off, total, e, sum, rb, err));
+    memcpy(e, rb, total * sizeof *e);
+    {
+        uint8_t *sh = cg_alloc(total ? total : 1);
+        if (!sh) {
+            st = cg_error_set(err, CG_ERR_NOMEM, "softmax: out of memory");
+            goto done;
+        }
+        memset(sh, (int)s, total);
+        st = mpc_trunc_lift(m, wp, l, sh, total, e, e, err);
+        cg_free(sh);
+        if (st != CG_OK) goto done;
+    }
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) out[r * cols + j] = j < len[r] ? e[off[r] + j] : 0;
 done:
