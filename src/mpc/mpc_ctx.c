@@ -42,6 +42,7 @@ void cg_mpc_free(cg_mpc *m)
     if (m->db_arith) cg_secure_zero(m->db_arith, m->db_cap * sizeof *m->db_arith);
     if (m->bd.bit) cg_secure_zero(m->bd.bit, m->bd.cap * MPC_BUNDLE_BITS);
     if (m->bd.ar) cg_secure_zero(m->bd.ar, m->bd.cap * MPC_BUNDLE_ARITH * sizeof *m->bd.ar);
+    mpc_pools_free(m);
     cg_free(m->db_bit);
     cg_free(m->db_arith);
     cg_free(m->bd.bit);

@@ -16,6 +16,14 @@ typedef struct mpc_bundles {
     size_t cap, have, next;
 } mpc_bundles;
 
+/* Product material made ahead (mpc_beaver.c), per kind and ring width:
+ * entries next .. have - 1 unused, each of the kind's values in a row. */
+enum { MPC_POOL_MUL, MPC_POOL_SQ, MPC_POOL_SEL, MPC_POOL_KINDS };
+typedef struct mpc_pool {
+    uint64_t *v;
+    size_t cap, have, next;
+} mpc_pool;
+
 struct cg_mpc {
     cg_channel *ch;
     cg_party party;
@@ -29,6 +37,7 @@ struct cg_mpc {
     uint64_t *db_arith;
     size_t db_cap, db_have, db_next;
     mpc_bundles bd;
+    mpc_pool pool[MPC_POOL_KINDS][65]; /* product material per ring width (mpc_beaver.c) */
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
@@ -89,7 +98,45 @@ cg_status mpc_arith_last(cg_mpc *m, unsigned bits, size_t rows, size_t q, const 
 cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uint64_t *out,
                        cg_error *err);
 
+/* ---- Product material (mpc_beaver.c) ---- */
+
+/* n unused entries of a kind at a ring width (1..64), or NULL (taking
+ * none) when fewer are in stock: the caller then runs the COT form. Both
+ * parties take the same counts in the same order. Entries: MUL (a, b,
+ * ab), SQ (a, a^2), SEL (u, [u], w, [u w]) with u a bit (XOR shares) and
+ * the rest shares mod 2^bits. The pointer is valid until that pool's
+ * next mpc_stock. */
+const uint64_t *mpc_pool_get(cg_mpc *m, int kind, unsigned bits, size_t n);
+/* Makes n more entries of each request's kind and width, all requests'
+ * COTs in one batch (one round trip up to 2^18 COTs each way) at the
+ * widest request's width. */
+typedef struct mpc_stock_req {
+    int kind;
+    unsigned bits;
+    size_t n;
+} mpc_stock_req;
+cg_status mpc_stock(cg_mpc *m, size_t nreq, const mpc_stock_req *req, cg_error *err);
+void mpc_pools_free(cg_mpc *m);
+/* One exchange in which both parties send at once: segment k's sum[i] =
+ * mine[i] + the peer's mine[i] mod 2^bits (bits = 1: XOR). */
+typedef struct mpc_open_seg {
+    unsigned bits;
+    size_t n;
+    const uint64_t *mine;
+    uint64_t *sum;
+} mpc_open_seg;
+cg_status mpc_open_exchange(cg_mpc *m, size_t nseg, const mpc_open_seg *seg, cg_error *err);
+
 /* ---- Arithmetic (mpc_arith.c) ---- */
+
+/* The COT forms of cg_mpc_mul, cg_mpc_square and cg_mpc_select (one COT
+ * round trip each), which make the product material. */
+cg_status mpc_mul_cot(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, const uint64_t *y,
+                      uint64_t *out, cg_error *err);
+cg_status mpc_square_cot(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
+                         cg_error *err);
+cg_status mpc_select_cot(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
+                         uint64_t *out, cg_error *err);
 
 /* cg_mpc_select(b, x) over bits and cg_mpc_square(y) over sq_bits <= bits
  * (y's shares mod 2^sq_bits) in one COT round trip: the square's COTs ride

@@ -78,6 +78,11 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
      * 7.3 * 2^(2s) for T = 2.7), so the square needs no y and runs in the
      * round trip of relu(x)'s select. */
     const unsigned ksq = 2 * s + 5, kmul = 2 * s + 1;
+    /* the material of the select, square, product and mux below in one COT
+     * round trip, so that each of them is one exchange */
+    const mpc_stock_req req[3] = {
+        {MPC_POOL_SEL, l, 2 * n}, {MPC_POOL_SQ, ksq, n}, {MPC_POOL_MUL, kmul, n}};
+    STEP(mpc_stock(m, 3, req, err));
     const uint64_t ksmask = mpc_mask(ksq), kmmask = mpc_mask(kmul);
     uint64_t one = 1ull << s;
     for (size_t i = 0; i < n; i++) b[W][i] = x[i] & ksmask;

@@ -293,6 +293,25 @@ static uint64_t div_const(size_t n, unsigned b, unsigned *a)
     return (((uint64_t)1 << (*a + b)) + n / 2) / n;
 }
 
+/* Stocks the product material of one LayerNorm (rows x cols) and of its
+ * rsqrt (selects of the two rescalings, Newton's square and products), so
+ * that each product below is one exchange: one COT round trip for all
+ * of them instead of one per product. */
+static cg_status layernorm_stock(cg_mpc *m, cg_fxp f, size_t rows, size_t all, cg_error *err)
+{
+    cg_fxp_inv *t = cg_alloc(sizeof *t);
+    if (!t) return cg_error_set(err, CG_ERR_NOMEM, "layernorm: out of memory");
+    cg_status st = cg_fxp_inv_init(f, true, t, err);
+    size_t newton = t->newton, J = f.ring_bits - 2;
+    cg_free(t);
+    if (st != CG_OK) return st;
+    const mpc_stock_req req[4] = {{MPC_POOL_SQ, 64, all},
+                                  {MPC_POOL_MUL, f.ring_bits, all + 2 * newton * rows},
+                                  {MPC_POOL_SQ, f.ring_bits, newton * rows},
+                                  {MPC_POOL_SEL, f.ring_bits, 3 * J * rows}};
+    return mpc_stock(m, 4, req, err);
+}
+
 /* x: shares mod 2^l to extend, or x64: already extended (one of them). */
 static cg_status layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
                            const uint64_t *x64, uint64_t *out, cg_error *err)
@@ -313,6 +332,7 @@ static cg_status layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
         st = cg_error_set(err, CG_ERR_NOMEM, "layernorm: out of memory");
         goto done;
     }
+    STEP(layernorm_stock(m, f, rows, all, err));
     /* The statistics in the 64-bit ring: one exact extension of x (one
      * COT each) lets the mean be one truncation of sum * c and the squares
      * be of the unshifted x - mean, whose sum is local, so the variance
