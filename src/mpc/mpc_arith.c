@@ -40,8 +40,10 @@ static cg_status cross_terms_both(cg_mpc *m, unsigned bits, size_t n, const uint
     return st;
 }
 
-cg_status mpc_mul_cot(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, const uint64_t *y,
-                      uint64_t *out, cg_error *err)
+/* The COT forms of cg_mpc_mul, cg_mpc_square and cg_mpc_select (one
+ * COT round trip each), when no product material is in stock. */
+static cg_status mpc_mul_cot(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                             const uint64_t *y, uint64_t *out, cg_error *err)
 {
     uint64_t mask = mpc_mask(bits);
     uint64_t *acc = cg_alloc((n ? n : 1) * sizeof *acc);
@@ -99,8 +101,8 @@ static cg_status split_cross_term(cg_mpc *m, unsigned bits, size_t n, const uint
     return st;
 }
 
-cg_status mpc_square_cot(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
-                         cg_error *err)
+static cg_status mpc_square_cot(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                                uint64_t *out, cg_error *err)
 {
     uint64_t mask = mpc_mask(bits);
     size_t cap = n ? n : 1;
@@ -156,8 +158,8 @@ void cg_mpc_add_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t 
  * (b_s xor b_r) v_s = b_s v_s + b_r (1 - 2 b_s) v_s, the second term from a
  * COT where the owner of v_s sends correlation (1 - 2 b_s) v_s and the other
  * party chooses with b_r. Both directions at once. */
-cg_status mpc_select_cot(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
-                         uint64_t *out, cg_error *err)
+static cg_status mpc_select_cot(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b,
+                                const uint64_t *x, uint64_t *out, cg_error *err)
 {
     uint64_t mask = mpc_mask(bits);
     mpc_cot_bufs bf;

@@ -9,6 +9,11 @@
 
 static const size_t per_entry[MPC_POOL_KINDS] = {3, 2, 4};
 
+/* At most this many entries of one kind and width are made at once (a
+ * decode step's are a few thousand); larger batches (a long prompt's) run
+ * the COT forms, as their buffers would be too large to hold together. */
+#define STOCK_MAX ((size_t)1 << 16)
+
 static void pool_clear(mpc_pool *p, size_t per)
 {
     if (p->v) cg_secure_zero(p->v, p->cap * per * sizeof *p->v);
@@ -16,16 +21,10 @@ static void pool_clear(mpc_pool *p, size_t per)
     memset(p, 0, sizeof *p);
 }
 
-void mpc_pools_free(cg_mpc *m)
-{
-    for (int k = 0; k < MPC_POOL_KINDS; k++)
-        for (unsigned b = 0; b <= 64; b++) pool_clear(&m->pool[k][b], per_entry[k]);
-}
-
 const uint64_t *mpc_pool_get(cg_mpc *m, int kind, unsigned bits, size_t n)
 {
     mpc_pool *p = &m->pool[kind][bits];
-    if (n == 0 || p->have - p->next < n) return NULL;
+    if (n == 0 || !m->pool_on || p->have - p->next < n) return NULL;
     const uint64_t *q = p->v + p->next * per_entry[kind];
     p->next += n;
     return q;
@@ -122,19 +121,17 @@ static cg_status pool_append(mpc_pool *p, size_t per, const uint64_t *e, size_t 
     memcpy(v + left * per, e, cnt * per * sizeof *v);
     pool_clear(p, per);
     p->v = v;
+    p->per = per;
     p->cap = p->have = cap;
     return CG_OK;
 }
 
-cg_status mpc_stock(cg_mpc *m, size_t nreq, const mpc_stock_req *req, cg_error *err)
+static cg_status make(cg_mpc *m, size_t nreq, const mpc_stock_req *req, cg_error *err)
 {
     size_t S = 0, R = 0, E = 0;
     unsigned W = 1;
     for (size_t i = 0; i < nreq; i++) {
         const mpc_stock_req *r = &req[i];
-        if (r->kind < 0 || r->kind >= MPC_POOL_KINDS || r->bits < 1 || r->bits > 64 ||
-            r->n > ((size_t)1 << 24))
-            return cg_error_set(err, CG_ERR_ARG, "product material: bad request");
         size_t ns, nr;
         req_cots(m, r, &ns, &nr);
         S += ns;
@@ -172,6 +169,26 @@ cg_status mpc_stock(cg_mpc *m, size_t nreq, const mpc_stock_req *req, cg_error *
     cg_secure_zero(b.choice, R ? R : 1);
     mpc_cot_bufs_free(&b);
     return mpc_fail(m, st);
+}
+
+cg_status mpc_stock(cg_mpc *m, size_t nreq, const mpc_stock_req *in, cg_error *err)
+{
+    /* the wanted count per kind and width, less what is in stock */
+    size_t want[MPC_POOL_KINDS][65] = {{0}};
+    for (size_t i = 0; i < nreq; i++) {
+        if (in[i].kind < 0 || in[i].kind >= MPC_POOL_KINDS || in[i].bits < 1 || in[i].bits > 64)
+            return mpc_fail(m, cg_error_set(err, CG_ERR_ARG, "product material: bad request"));
+        want[in[i].kind][in[i].bits] += in[i].n < STOCK_MAX ? in[i].n : STOCK_MAX + 1;
+    }
+    mpc_stock_req req[MPC_POOL_KINDS * 65];
+    size_t nr = 0;
+    for (int k = 0; k < MPC_POOL_KINDS; k++)
+        for (unsigned b = 1; b <= 64; b++) {
+            const mpc_pool *p = &m->pool[k][b];
+            size_t left = p->have - p->next;
+            if (want[k][b] > left && want[k][b] <= STOCK_MAX) req[nr++] = (mpc_stock_req){k, b, want[k][b] - left};
+        }
+    return make(m, nr, req, err);
 }
 
 /* Values mod 2^bits travel in ceil(bits / 8) bytes, little-endian; bits
