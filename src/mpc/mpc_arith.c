@@ -40,10 +40,11 @@ static cg_status cross_terms_both(cg_mpc *m, unsigned bits, size_t n, const uint
     return st;
 }
 
-cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, const uint64_t *y,
-                     uint64_t *out, cg_error *err)
+/* The COT forms of cg_mpc_mul, cg_mpc_square and cg_mpc_select (one
+ * COT round trip each), when no product material is in stock. */
+static cg_status mpc_mul_cot(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                             const uint64_t *y, uint64_t *out, cg_error *err)
 {
-    CG_TRY(mpc_check(m, bits, 1, "mul", err));
     uint64_t mask = mpc_mask(bits);
     uint64_t *acc = cg_alloc((n ? n : 1) * sizeof *acc);
     if (!acc) return cg_error_set(err, CG_ERR_NOMEM, "mul: out of memory");
@@ -53,7 +54,7 @@ cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, cons
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) out[i] = acc[i];
     cg_free(acc);
-    return mpc_fail(m, st);
+    return st;
 }
 
 /* Shares of a * b where the server holds a and the client b (each party
@@ -100,10 +101,9 @@ static cg_status split_cross_term(cg_mpc *m, unsigned bits, size_t n, const uint
     return st;
 }
 
-cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
-                        cg_error *err)
+static cg_status mpc_square_cot(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                                uint64_t *out, cg_error *err)
 {
-    CG_TRY(mpc_check(m, bits, 1, "square", err));
     uint64_t mask = mpc_mask(bits);
     size_t cap = n ? n : 1;
     uint64_t *acc = cg_alloc(cap * sizeof *acc), *op = cg_alloc(cap * sizeof *op);
@@ -118,7 +118,7 @@ cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, u
     if (st == CG_OK) memcpy(out, acc, n * sizeof *out);
     cg_free(acc);
     cg_free(op);
-    return mpc_fail(m, st);
+    return st;
 }
 
 cg_status cg_mpc_mul_private(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
@@ -158,14 +158,13 @@ void cg_mpc_add_public(const cg_mpc *m, unsigned bits, size_t n, const uint64_t 
  * (b_s xor b_r) v_s = b_s v_s + b_r (1 - 2 b_s) v_s, the second term from a
  * COT where the owner of v_s sends correlation (1 - 2 b_s) v_s and the other
  * party chooses with b_r. Both directions at once. */
-cg_status cg_mpc_select(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
-                        uint64_t *out, cg_error *err)
+static cg_status mpc_select_cot(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b,
+                                const uint64_t *x, uint64_t *out, cg_error *err)
 {
-    CG_TRY(mpc_check(m, bits, 1, "select", err));
     uint64_t mask = mpc_mask(bits);
     mpc_cot_bufs bf;
     cg_status st = mpc_cot_bufs_alloc(&bf, n, n, "select", err);
-    if (st != CG_OK) return mpc_fail(m, st);
+    if (st != CG_OK) return st;
     for (size_t i = 0; i < n; i++) {
         bf.delta[i] = (b[i] & 1 ? -x[i] : x[i]) & mask;
         bf.choice[i] = b[i] & 1;
@@ -174,7 +173,7 @@ cg_status cg_mpc_select(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, co
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) out[i] = (((b[i] & 1) ? x[i] : 0) - bf.x0[i] + bf.got[i]) & mask;
     mpc_cot_bufs_free(&bf);
-    return mpc_fail(m, st);
+    return st;
 }
 
 cg_status cg_mpc_mux(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
@@ -193,13 +192,11 @@ cg_status cg_mpc_mux(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const
 }
 
 
-cg_status mpc_select_square(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b,
-                            const uint64_t *x, uint64_t *sel, unsigned sq_bits, const uint64_t *y,
-                            uint64_t *sq, cg_error *err)
+/* The COT form of mpc_select_square (arguments checked by the caller). */
+static cg_status select_square_cot(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b,
+                                   const uint64_t *x, uint64_t *sel, unsigned sq_bits,
+                                   const uint64_t *y, uint64_t *sq, cg_error *err)
 {
-    CG_TRY(mpc_check(m, bits, 1, "select", err));
-    if (sq_bits < 1 || sq_bits > bits)
-        return cg_error_set(err, CG_ERR_PARAM, "square: ring of %u bits", sq_bits);
     uint64_t mask = mpc_mask(bits), qmask = mpc_mask(sq_bits);
     bool server = m->party == CG_SERVER;
     /* the square's cross term as split_cross_term lays it out: the server
@@ -210,7 +207,7 @@ cg_status mpc_select_square(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b
         return cg_error_set(err, CG_ERR_ARG, "select: batch too large");
     mpc_cot_bufs bf;
     cg_status st = mpc_cot_bufs_alloc(&bf, ns, nr, "select", err);
-    if (st != CG_OK) return mpc_fail(m, st);
+    if (st != CG_OK) return st;
     /* entries 0 .. n-1: the select's (as cg_mpc_select); then the square's
      * (as cg_mpc_square), whose sq_bits-wide values ride in bits-wide COTs
      * and are reduced after */
@@ -231,5 +228,132 @@ cg_status mpc_select_square(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b
         sq[i] = v & qmask;
     }
     mpc_cot_bufs_free(&bf);
+    return st;
+}
+
+/* ---- One-exchange forms on product material made ahead (mpc_beaver.c):
+ * each party opens its share of the data minus the material's mask, both
+ * at once, and the product follows locally from the opened differences. */
+
+/* Select parts: b xor u (bits) and x - w. With e = b xor u and f = x - w
+ * opened, b = e + (1 - 2e) u and b x = e x + (1 - 2e)(u f + u w). */
+static void sel_masks(size_t n, const uint8_t *b, const uint64_t *x, const uint64_t *q,
+                      uint64_t *e, uint64_t *f)
+{
+    for (size_t i = 0; i < n; i++) {
+        e[i] = (b[i] ^ q[4 * i]) & 1;
+        f[i] = x[i] - q[4 * i + 2];
+    }
+}
+
+static void sel_finish(unsigned bits, size_t n, const uint64_t *x, const uint64_t *q,
+                       const uint64_t *e, const uint64_t *f, uint64_t *out)
+{
+    uint64_t mask = mpc_mask(bits);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t = q[4 * i + 1] * f[i] + q[4 * i + 3];
+        out[i] = ((e[i] ? x[i] - t : t)) & mask;
+    }
+}
+
+/* Square parts: x - a opened as e, x^2 = a^2 + 2 e a + e^2. */
+static void sq_finish(const cg_mpc *m, unsigned bits, size_t n, const uint64_t *q,
+                      const uint64_t *e, uint64_t *out)
+{
+    bool server = m->party == CG_SERVER;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (q[2 * i + 1] + 2 * e[i] * q[2 * i] + (server ? e[i] * e[i] : 0)) & mpc_mask(bits);
+}
+
+cg_status cg_mpc_mul(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, const uint64_t *y,
+                     uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "mul", err));
+    if (n == 0) return CG_OK;
+    if (n > SIZE_MAX / 32) return mpc_fail(m, cg_error_set(err, CG_ERR_ARG, "mul: batch too large"));
+    const uint64_t *q = mpc_pool_get(m, MPC_POOL_MUL, bits, n);
+    if (!q) return mpc_fail(m, mpc_mul_cot(m, bits, n, x, y, out, err));
+    uint64_t *ef = cg_alloc(4 * n * sizeof *ef);
+    if (!ef) return mpc_fail(m, cg_error_set(err, CG_ERR_NOMEM, "mul: out of memory"));
+    /* e = x - a, f = y - b; x y = ab + e b + f a + e f */
+    for (size_t i = 0; i < n; i++) {
+        ef[i] = x[i] - q[3 * i];
+        ef[n + i] = y[i] - q[3 * i + 1];
+    }
+    const mpc_open_seg sg = {bits, 2 * n, ef, ef + 2 * n};
+    cg_status st = mpc_open_exchange(m, 1, &sg, err);
+    const uint64_t *e = ef + 2 * n, *f = ef + 3 * n;
+    bool server = m->party == CG_SERVER;
+    for (size_t i = 0; st == CG_OK && i < n; i++)
+        out[i] = (q[3 * i + 2] + e[i] * q[3 * i + 1] + f[i] * q[3 * i] +
+                  (server ? e[i] * f[i] : 0)) & mpc_mask(bits);
+    cg_free(ef);
+    return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_square(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
+                        cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "square", err));
+    if (n == 0) return CG_OK;
+    if (n > SIZE_MAX / 32) return mpc_fail(m, cg_error_set(err, CG_ERR_ARG, "square: batch too large"));
+    const uint64_t *q = mpc_pool_get(m, MPC_POOL_SQ, bits, n);
+    if (!q) return mpc_fail(m, mpc_square_cot(m, bits, n, x, out, err));
+    uint64_t *e = cg_alloc(2 * n * sizeof *e);
+    if (!e) return mpc_fail(m, cg_error_set(err, CG_ERR_NOMEM, "square: out of memory"));
+    for (size_t i = 0; i < n; i++) e[i] = x[i] - q[2 * i];
+    const mpc_open_seg sg = {bits, n, e, e + n};
+    cg_status st = mpc_open_exchange(m, 1, &sg, err);
+    if (st == CG_OK) sq_finish(m, bits, n, q, e + n, out);
+    cg_free(e);
+    return mpc_fail(m, st);
+}
+
+cg_status cg_mpc_select(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, const uint64_t *x,
+                        uint64_t *out, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "select", err));
+    if (n == 0) return CG_OK;
+    if (n > SIZE_MAX / 32) return mpc_fail(m, cg_error_set(err, CG_ERR_ARG, "select: batch too large"));
+    const uint64_t *q = mpc_pool_get(m, MPC_POOL_SEL, bits, n);
+    if (!q) return mpc_fail(m, mpc_select_cot(m, bits, n, b, x, out, err));
+    uint64_t *t = cg_alloc(4 * n * sizeof *t);
+    if (!t) return mpc_fail(m, cg_error_set(err, CG_ERR_NOMEM, "select: out of memory"));
+    sel_masks(n, b, x, q, t, t + n);
+    const mpc_open_seg sg[2] = {{1, n, t, t + 2 * n}, {bits, n, t + n, t + 3 * n}};
+    cg_status st = mpc_open_exchange(m, 2, sg, err);
+    if (st == CG_OK) sel_finish(bits, n, x, q, t + 2 * n, t + 3 * n, out);
+    cg_free(t);
+    return mpc_fail(m, st);
+}
+
+cg_status mpc_select_square(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b,
+                            const uint64_t *x, uint64_t *sel, unsigned sq_bits, const uint64_t *y,
+                            uint64_t *sq, cg_error *err)
+{
+    CG_TRY(mpc_check(m, bits, 1, "select", err));
+    if (sq_bits < 1 || sq_bits > bits)
+        return cg_error_set(err, CG_ERR_PARAM, "square: ring of %u bits", sq_bits);
+    if (n == 0) return CG_OK;
+    if (n > SIZE_MAX / 64) return mpc_fail(m, cg_error_set(err, CG_ERR_ARG, "select: batch too large"));
+    if (m->pool[MPC_POOL_SEL][bits].have - m->pool[MPC_POOL_SEL][bits].next < n ||
+        m->pool[MPC_POOL_SQ][sq_bits].have - m->pool[MPC_POOL_SQ][sq_bits].next < n)
+        return mpc_fail(m, select_square_cot(m, bits, n, b, x, sel, sq_bits, y, sq, err));
+    const uint64_t *qs = mpc_pool_get(m, MPC_POOL_SEL, bits, n);
+    const uint64_t *qq = mpc_pool_get(m, MPC_POOL_SQ, sq_bits, n);
+    uint64_t *t = cg_alloc(6 * n * sizeof *t);
+    if (!t) return mpc_fail(m, cg_error_set(err, CG_ERR_NOMEM, "select: out of memory"));
+    /* the select's bits and differences and the square's difference, all
+     * in one exchange */
+    sel_masks(n, b, x, qs, t, t + n);
+    for (size_t i = 0; i < n; i++) t[2 * n + i] = y[i] - qq[2 * i];
+    const mpc_open_seg sg[3] = {
+        {1, n, t, t + 3 * n}, {bits, n, t + n, t + 4 * n}, {sq_bits, n, t + 2 * n, t + 5 * n}};
+    cg_status st = mpc_open_exchange(m, 3, sg, err);
+    if (st == CG_OK) {
+        sel_finish(bits, n, x, qs, t + 3 * n, t + 4 * n, sel);
+        sq_finish(m, sq_bits, n, qq, t + 5 * n, sq);
+    }
+    cg_free(t);
     return mpc_fail(m, st);
 }

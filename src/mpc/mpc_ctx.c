@@ -42,6 +42,12 @@ void cg_mpc_free(cg_mpc *m)
     if (m->db_arith) cg_secure_zero(m->db_arith, m->db_cap * sizeof *m->db_arith);
     if (m->bd.bit) cg_secure_zero(m->bd.bit, m->bd.cap * MPC_BUNDLE_BITS);
     if (m->bd.ar) cg_secure_zero(m->bd.ar, m->bd.cap * MPC_BUNDLE_ARITH * sizeof *m->bd.ar);
+    for (int k = 0; k < MPC_POOL_KINDS; k++) /* product material (mpc_beaver.c) */
+        for (unsigned b = 0; b <= 64; b++) {
+            mpc_pool *p = &m->pool[k][b];
+            if (p->v) cg_secure_zero(p->v, p->cap * p->per * sizeof *p->v);
+            cg_free(p->v);
+        }
     cg_free(m->db_bit);
     cg_free(m->db_arith);
     cg_free(m->bd.bit);

@@ -39,6 +39,14 @@ static cg_status gelu_tests(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, do
     return CG_OK;
 }
 
+void mpc_gelu_needs(cg_fxp f, size_t n, mpc_stock_req *req)
+{
+    /* relu's select and the final mux; the square; w z (ring widths as below) */
+    req[0] = (mpc_stock_req){MPC_POOL_SEL, f.ring_bits, 2 * n};
+    req[1] = (mpc_stock_req){MPC_POOL_SQ, 2 * f.frac_bits + 5, n};
+    req[2] = (mpc_stock_req){MPC_POOL_MUL, 2 * f.frac_bits + 1, n};
+}
+
 cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
                       cg_error *err)
 {
@@ -78,6 +86,13 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
      * 7.3 * 2^(2s) for T = 2.7), so the square needs no y and runs in the
      * round trip of relu(x)'s select. */
     const unsigned ksq = 2 * s + 5, kmul = 2 * s + 1;
+    /* the material of the select, square, product and mux below in one COT
+     * round trip (none if cg_mpc_prepare made it), so that each of them is
+     * one exchange */
+    mpc_stock_req req[MPC_GELU_REQS];
+    mpc_gelu_needs(f, n, req);
+    STEP(mpc_stock(m, MPC_GELU_REQS, req, err));
+    m->pool_on = true;
     const uint64_t ksmask = mpc_mask(ksq), kmmask = mpc_mask(kmul);
     uint64_t one = 1ull << s;
     for (size_t i = 0; i < n; i++) b[W][i] = x[i] & ksmask;
@@ -124,6 +139,7 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
     for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[TB][3 * n + i]) & mask;
     STEP(cg_mpc_mux(m, l, n, inside, b[W], b[R], out, err));
 done:
+    m->pool_on = false;
     for (int i = 0; i < NBUF; i++) cg_free(b[i]);
     cg_free(pos);
     cg_free(inside);

@@ -426,6 +426,26 @@ static uint64_t div_const(size_t n, unsigned b, unsigned *a)
     return (((uint64_t)1 << (*a + b)) + n / 2) / n;
 }
 
+/* One LayerNorm's products: the square of x - mean (64 bits) and the
+ * final product, and its rsqrt's (selects of the two rescalings, Newton's
+ * square and products), stocked at its start so that each is one
+ * exchange. */
+cg_status mpc_layernorm_needs(cg_fxp f, size_t rows, size_t cols, mpc_stock_req *req,
+                              cg_error *err)
+{
+    cg_fxp_inv *t = cg_alloc(sizeof *t);
+    if (!t) return cg_error_set(err, CG_ERR_NOMEM, "layernorm: out of memory");
+    cg_status st = cg_fxp_inv_init(f, true, t, err);
+    size_t newton = t->newton, J = f.ring_bits - 2, all = rows * cols;
+    cg_free(t);
+    if (st != CG_OK) return st;
+    req[0] = (mpc_stock_req){MPC_POOL_SQ, 64, all};
+    req[1] = (mpc_stock_req){MPC_POOL_MUL, f.ring_bits, all + 2 * newton * rows};
+    req[2] = (mpc_stock_req){MPC_POOL_SQ, f.ring_bits, newton * rows};
+    req[3] = (mpc_stock_req){MPC_POOL_SEL, f.ring_bits, 3 * J * rows};
+    return CG_OK;
+}
+
 /* x: shares mod 2^l to extend, or x64: already extended (one of them). */
 static cg_status layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const uint64_t *x,
                            const uint64_t *x64, uint64_t *out, cg_error *err)
@@ -446,6 +466,10 @@ static cg_status layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
         st = cg_error_set(err, CG_ERR_NOMEM, "layernorm: out of memory");
         goto done;
     }
+    mpc_stock_req req[MPC_LN_REQS];
+    STEP(mpc_layernorm_needs(f, rows, cols, req, err));
+    STEP(mpc_stock(m, MPC_LN_REQS, req, err));
+    m->pool_on = true;
     /* The statistics in the 64-bit ring: one exact extension of x (one
      * COT each) lets the mean be one truncation of sum * c and the squares
      * be of the unshifted x - mean, whose sum is local, so the variance
@@ -483,6 +507,7 @@ static cg_status layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
         for (size_t j = 0; j < cols; j++) q[r * cols + j] = var[r];
     STEP(mul_trunc(m, l, s + CG_LN_RS_EXTRA, all, d, q, out, err));
 done:
+    m->pool_on = false;
     cg_free(d);
     cg_free(q);
     cg_free(mean);
@@ -500,4 +525,19 @@ cg_status cg_mpc_layernorm_lifted(cg_mpc *m, cg_fxp f, size_t rows, size_t cols,
                                   const uint64_t *x64, uint64_t *out, cg_error *err)
 {
     return layernorm(m, f, rows, cols, NULL, x64, out, err);
+}
+
+cg_status cg_mpc_prepare(cg_mpc *m, cg_fxp f, size_t layernorms, size_t rows, size_t cols,
+                         size_t gelu_n, cg_error *err)
+{
+    CG_TRY(mpc_check(m, f.ring_bits, 8, "prepare", err));
+    size_t all;
+    if (layernorms > 16 || !cg_mul_size(rows, cols, &all) || all > ((size_t)1 << 24) ||
+        gelu_n > ((size_t)1 << 24))
+        return CG_OK; /* beyond what is made at once (mpc_stock): the calls run the COT forms */
+    mpc_stock_req req[MPC_LN_REQS + MPC_GELU_REQS];
+    CG_TRY(mpc_layernorm_needs(f, rows, cols, req, err));
+    for (size_t i = 0; i < MPC_LN_REQS; i++) req[i].n *= layernorms;
+    mpc_gelu_needs(f, gelu_n, req + MPC_LN_REQS);
+    return mpc_stock(m, MPC_LN_REQS + MPC_GELU_REQS, req, err);
 }

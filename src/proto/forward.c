@@ -128,6 +128,11 @@ static cg_status gelu(gen_sess *s, size_t n, const uint64_t *x, uint64_t *y, cg_
 static cg_status block(gen_sess *s, size_t layer, size_t pos0, size_t rows, activations *a,
                        cg_error *err)
 {
+    /* the block's LayerNorm and GELU product material in one round trip */
+    gen_part_begin(s, CG_PART_LAYERNORM);
+    cg_status sp = cg_mpc_prepare(s->mpc, s->fx.act, 2, rows, s->d, rows * 4 * s->d, err);
+    gen_part_end(s);
+    CG_TRY(sp);
     CG_TRY(layernorm(s, CG_PART_LAYERNORM, rows, a->x, a->lifted ? a->x64 : NULL, a->h, err));
     CG_TRY(projection(s, CG_PART_QKV, GEN_MAT_QKV, layer, rows, a->h, a->qkv, NULL, err));
     CG_TRY(gen_attention(s, layer, pos0, rows, a->qkv, a->h, err));
