@@ -70,6 +70,10 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
 
 /* Each party's side of the carry comparison [2^sh - 1 - y0_low < y1_low]
  * (a new array; NULL when out of memory) and its width, the largest shift. */
+/* v 2^k mod 2^64 for k in [1, 64]: a shift by the whole ring is 0, which
+ * C leaves undefined (the untruncated half of a lift at bits = 64). */
+static inline uint64_t shl_ring(uint64_t v, unsigned k) { return k >= 64 ? 0 : v << k; }
+
 static uint64_t *carry_operand(const cg_mpc *m, unsigned shift, const uint8_t *shifts, size_t n,
                                const uint64_t *y, unsigned *width)
 {
@@ -156,7 +160,7 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned s
         st = wrap_carry_exact(m, shift, shifts, n, y, bit, prod, out_bits, err);
         for (size_t i = 0; st == CG_OK && i < n; i++) {
             unsigned sh = shifts ? shifts[i] : shift;
-            uint64_t r = (y[i] >> sh) - (prod[i] << (bits - sh)) + prod[n + i];
+            uint64_t r = (y[i] >> sh) - shl_ring(prod[i], bits - sh) + prod[n + i];
             if (m->party == CG_SERVER) r -= offset >> sh;
             out[i] = r & mask;
         }
@@ -179,7 +183,7 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned s
         for (size_t i = 0; st == CG_OK && i < n; i++) {
             unsigned sh = shifts ? shifts[i] : shift;
             uint64_t wrap = (bit[i] - prod[i]) & mask; /* this party's share of w */
-            uint64_t r = (y[i] >> sh) - (wrap << (bits - sh));
+            uint64_t r = (y[i] >> sh) - shl_ring(wrap, bits - sh);
             if (m->party == CG_SERVER) r -= offset >> sh;
             if (exact) r += bit[n + i] - 2 * prod[n + i];
             out[i] = r & mask;
