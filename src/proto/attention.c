@@ -443,7 +443,7 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
     CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_score_item, a, err));
-    CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
+    CG_TRY(gen_he_to_shares_at(s, a->n_sc, a->sct, keep_scores, take_scores, a, err));
     split_local_scores(s, a);
     return gen_send_cts_at(s, a->sct, a->n_sc, keep_scores, a, err);
 }
@@ -509,7 +509,8 @@ static cg_status split_values_client(gen_sess *s, attn *a, cg_error *err)
     CG_TRY(gen_shares_to_he(s, a->n_pin, pk ? packed_probs_layout : probs_layout, a, a->pct, err));
     CG_TRY(gen_send_cts(s, a->pct, a->n_pin, err));
     CG_TRY(gen_recv_cts(s, a->oct, a->n_out, err));
-    CG_TRY(gen_he_to_shares(s, a->n_out, a->oct, pk ? packed_take_output : take_output, a, err));
+    CG_TRY(gen_he_to_shares_at(s, a->n_out, a->oct, pk ? packed_keep_output : keep_output,
+                               pk ? packed_take_output : take_output, a, err));
     split_local_output(s, a);
     return to_scale_s(s, a, err);
 }
@@ -523,7 +524,8 @@ static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
     CG_TRY(gen_recv_cts(s, a->pct, a->n_pin, err));
     if (pk) CG_TRY(gen_parallel_kv(s, a->n_q, a->nb + a->ni, packed_output_item, a, err));
     else CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_output_item, a, err));
-    CG_TRY(gen_he_to_shares(s, a->n_out, a->oct, pk ? packed_take_output : take_output, a, err));
+    CG_TRY(gen_he_to_shares_at(s, a->n_out, a->oct, pk ? packed_keep_output : keep_output,
+                               pk ? packed_take_output : take_output, a, err));
     split_local_output(s, a);
     CG_TRY(gen_send_cts_at(s, a->oct, a->n_out, pk ? packed_keep_output : keep_output, a, err));
     return to_scale_s(s, a, err);
