@@ -208,13 +208,13 @@ cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t l
 
 size_t kv_split_pack(const kv_layout *g, size_t nblocks)
 {
-    size_t p = 1;
-    while (p < nblocks) {
-        const size_t q = 2 * p; /* q B must divide n: the layout's argument */
-        if (q > g->head_dim || q * g->block > g->n || g->n % (q * g->block)) break;
-        p = q;
+    size_t best = 1, best_cost = KV_PACK_IN_COST * nblocks + KV_PACK_OUT_COST;
+    for (size_t p = 2; p / 2 < nblocks; p *= 2) {
+        if (p > g->head_dim || p * g->block > g->n || g->n % (p * g->block)) break; /* p B | n */
+        const size_t cost = KV_PACK_IN_COST * ((nblocks + p - 1) / p) + KV_PACK_OUT_COST * p;
+        if (cost < best_cost) best = p, best_cost = cost; /* ties: fewer outputs */
     }
-    return p;
+    return best;
 }
 
 void kv_split_layout_packed(const kv_layout *g, size_t pack, size_t grp, const uint64_t *p,

@@ -107,11 +107,17 @@ cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t l
  * with |pos - pos'| < P B, and P B divides n, so only i = i', pos = pos'.
  * Output m = sum_g Enc(P_g) x W(g, m) + T, T = sum_b Enc(V_c b) x p_s b the
  * cache's cross term in its own layout (correct at every output coefficient),
- * computed once and added to each of the P outputs. P is the smallest power
- * of two >= nb with P B dividing n and P <= d_head (1: the per-block layout
- * above, same bytes); P outputs are returned instead of one, nb / P inputs
+ * computed once and added to each of the P outputs (P = 1: the per-block
+ * layout above). P outputs are returned instead of one, ceil(nb / P) inputs
  * are received instead of nb. */
 size_t kv_split_pack(const kv_layout *g, size_t nblocks);
+/* The pack chosen is the power of two P (P B dividing n, P <= d_head, P <
+ * 2 nb) with the fewest bytes: ceil(nb / P) fresh inputs at IN_COST plus P
+ * extracted outputs at OUT_COST, the ratio of their sizes at the paper set
+ * (about 180 KB and 52 KB). Never more than P = 1 costs, so bytes per token
+ * do not grow; for GPT-2 base P = 1, 2, 4, 4, 4.. for nb = 1, 2, 3, 4, 5.. */
+#define KV_PACK_IN_COST 7u
+#define KV_PACK_OUT_COST 2u
 /* Input ciphertexts of one row's probabilities: ceil(nb / pack). */
 static inline size_t kv_split_prob_cts(const kv_layout *g, size_t nblocks)
 {

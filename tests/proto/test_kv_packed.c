@@ -143,30 +143,40 @@ static void packed_case(size_t dh, size_t B, size_t len, size_t want_pack, size_
     he_teardown(&f);
 }
 
-/* GPT-2 base geometry (n 8192, d_head 64, B 128): pack is the power of two
- * at or above the block count, one input per row up to L = 1024. */
+/* GPT-2 base geometry (n 8192, d_head 64, B 128): pack 1, 2, then 4 (two
+ * inputs from five blocks on: fewer bytes than one input and eight outputs),
+ * never more bytes than the per-block layout. */
 static void test_pack_choice(void **state)
 {
     (void)state;
     cg_error err = {0};
     kv_layout g;
     assert_int_equal(kv_layout_init(&g, 8192, 64, 128, &err), CG_OK);
-    const size_t want[9] = {0, 1, 2, 4, 4, 8, 8, 8, 8};
+    const size_t want[9] = {0, 1, 2, 4, 4, 4, 4, 4, 4}, want_in[9] = {0, 1, 1, 1, 1, 2, 2, 2, 2};
     for (size_t nb = 1; nb <= 8; nb++) {
-        assert_int_equal(kv_split_pack(&g, nb), want[nb]);
-        assert_int_equal(kv_split_prob_cts(&g, nb), 1);
+        const size_t p = kv_split_pack(&g, nb), in = kv_split_prob_cts(&g, nb);
+        assert_int_equal(p, want[nb]);
+        assert_int_equal(in, want_in[nb]);
+        assert_true(KV_PACK_IN_COST * in + KV_PACK_OUT_COST * p <= KV_PACK_IN_COST * nb + KV_PACK_OUT_COST);
     }
     assert_int_equal(kv_layout_init(&g, 8192, 64, 96, &err), CG_OK); /* 2 x 96 does not divide n */
     assert_int_equal(kv_split_pack(&g, 5), 1);
     assert_int_equal(kv_split_prob_cts(&g, 5), 5);
 }
 
-/* Odd length, six blocks of 128 at d_head 64: pack 8, two blocks of the
- * packed input empty. */
+/* Odd length, six blocks of 128 at d_head 64: pack 4, two inputs, the
+ * second with two of its blocks empty. */
 static void test_packed_gpt2_geometry(void **state)
 {
     (void)state;
-    packed_case(64, 128, 701, 8, 1);
+    packed_case(64, 128, 701, 4, 2);
+}
+
+/* Three blocks of 128, the last partial: pack 4, one input. */
+static void test_packed_gpt2_three_blocks(void **state)
+{
+    (void)state;
+    packed_case(64, 128, 301, 4, 1);
 }
 
 /* Three blocks of 16: pack 4, the last block partial. */
@@ -195,6 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pack_choice),
         cmocka_unit_test(test_packed_gpt2_geometry),
+        cmocka_unit_test(test_packed_gpt2_three_blocks),
         cmocka_unit_test(test_packed_small_blocks),
         cmocka_unit_test(test_packed_two_inputs),
         cmocka_unit_test(test_packed_unpackable_block),
