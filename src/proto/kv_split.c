@@ -166,6 +166,23 @@ cg_status kv_split_block_plain(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, 
     return CG_OK;
 }
 
+cg_status kv_split_warm(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, kv_kind kind,
+                        size_t nblocks, cg_error *err)
+{
+    kv_scratch sc;
+    CG_TRY(kv_scratch_init(&sc, he, 1, err));
+    cg_status st = CG_OK;
+    const size_t nb = nblocks < sh->max_blocks ? nblocks : sh->max_blocks;
+    for (size_t i = 0; st == CG_OK && i < sh->layers * sh->heads * nb; i++) {
+        const size_t lh = i / nb, b = i % nb;
+        const cg_bfv_plain_ntt *p;
+        if (kv_shares_block(sh, kind, lh / sh->heads, lh % sh->heads, b))
+            st = kv_split_block_plain(sh, he, l, kind, lh / sh->heads, lh % sh->heads, b, &sc, &p, err);
+    }
+    kv_scratch_free(&sc);
+    return st;
+}
+
 static const cg_bfv_ct *cache_ct(const kv_cache *c, kv_kind kind, size_t layer, size_t head,
                                  size_t block)
 {

@@ -81,6 +81,11 @@ cg_status kv_split_encode(const cg_bfv_ctx *he, unsigned l, const uint64_t *co, 
 cg_status kv_split_block_plain(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, kv_kind kind,
                                size_t layer, size_t head, size_t block, kv_scratch *sc,
                                const cg_bfv_plain_ntt **out, cg_error *err);
+/* Every started block below nblocks of `kind`, all layers and heads, as
+ * kv_split_block_plain keeps it (the benchmark's fill: the state the steps
+ * before would have left, where a step encodes only its changed block). */
+cg_status kv_split_warm(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, kv_kind kind,
+                        size_t nblocks, cg_error *err);
 /* out = Enc(q_c) * K_s-block + Enc(K_c-block) * q_s: the cross terms of the
  * block's scores at kv_score_coeff. q_c in NTT form. */
 cg_status kv_split_scores(const kv_cache *c, const cg_bfv_ctx *he, size_t layer, size_t head,
