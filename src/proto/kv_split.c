@@ -223,13 +223,21 @@ cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t l
 
 /* ---- Decode's p.V with packed probabilities ---------------------------------- */
 
+static size_t pack_cost(size_t nblocks, size_t p, size_t in, size_t out)
+{
+    return in * ((nblocks + p - 1) / p) + out * p;
+}
+
 size_t kv_split_pack(const kv_layout *g, size_t nblocks)
 {
-    size_t best = 1, best_cost = KV_PACK_IN_COST * nblocks + KV_PACK_OUT_COST;
+    const size_t bytes1 = pack_cost(nblocks, 1, KV_PACK_IN_BYTES, KV_PACK_OUT_BYTES);
+    size_t best = 1, best_time = pack_cost(nblocks, 1, KV_PACK_IN_TIME, KV_PACK_OUT_TIME);
     for (size_t p = 2; p / 2 < nblocks; p *= 2) {
         if (p > g->head_dim || p * g->block > g->n || g->n % (p * g->block)) break; /* p B | n */
-        const size_t cost = KV_PACK_IN_COST * ((nblocks + p - 1) / p) + KV_PACK_OUT_COST * p;
-        if (cost < best_cost) best = p, best_cost = cost; /* ties: fewer outputs */
+        const size_t t = pack_cost(nblocks, p, KV_PACK_IN_TIME, KV_PACK_OUT_TIME);
+        /* ties: fewer outputs; never more bytes than the per-block layout */
+        if (t < best_time && pack_cost(nblocks, p, KV_PACK_IN_BYTES, KV_PACK_OUT_BYTES) <= bytes1)
+            best = p, best_time = t;
     }
     return best;
 }

@@ -117,12 +117,17 @@ cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t l
  * are received instead of nb. */
 size_t kv_split_pack(const kv_layout *g, size_t nblocks);
 /* The pack chosen is the power of two P (P B dividing n, P <= d_head, P <
- * 2 nb) with the fewest bytes: ceil(nb / P) fresh inputs at IN_COST plus P
- * extracted outputs at OUT_COST, the ratio of their sizes at the paper set
- * (about 180 KB and 52 KB). Never more than P = 1 costs, so bytes per token
- * do not grow; for GPT-2 base P = 1, 2, 4, 4, 4.. for nb = 1, 2, 3, 4, 5.. */
-#define KV_PACK_IN_COST 7u
-#define KV_PACK_OUT_COST 2u
+ * 2 nb) with the least time: ceil(nb / P) fresh inputs at IN_TIME plus P
+ * outputs at OUT_TIME (measured per ciphertext, both parties: an input is
+ * the client's encryption and the server's parse and transform, ~1.5 ms; an
+ * output is its W layouts and product, the server's mask and flood and the
+ * client's decryption, ~2.3 ms), among those whose bytes (a fresh input
+ * ~180 KB, an extracted output ~52 KB) do not exceed P = 1's, so bytes per
+ * token never grow. GPT-2 base: P = 1, 1, 1, 2, 2.. for nb = 1, 2, 3, 4, 5... */
+#define KV_PACK_IN_TIME 2u
+#define KV_PACK_OUT_TIME 3u
+#define KV_PACK_IN_BYTES 7u
+#define KV_PACK_OUT_BYTES 2u
 /* Input ciphertexts of one row's probabilities: ceil(nb / pack). */
 static inline size_t kv_split_prob_cts(const kv_layout *g, size_t nblocks)
 {

@@ -143,61 +143,61 @@ static void packed_case(size_t dh, size_t B, size_t len, size_t want_pack, size_
     he_teardown(&f);
 }
 
-/* GPT-2 base geometry (n 8192, d_head 64, B 128): pack 1, 2, then 4 (two
- * inputs from five blocks on: fewer bytes than one input and eight outputs),
- * never more bytes than the per-block layout. */
+/* GPT-2 base geometry (n 8192, d_head 64, B 128): pack 1 up to three
+ * blocks, then 2 (time: an output costs more than an input), never more
+ * bytes than the per-block layout. */
 static void test_pack_choice(void **state)
 {
     (void)state;
     cg_error err = {0};
     kv_layout g;
     assert_int_equal(kv_layout_init(&g, 8192, 64, 128, &err), CG_OK);
-    const size_t want[9] = {0, 1, 2, 4, 4, 4, 4, 4, 4}, want_in[9] = {0, 1, 1, 1, 1, 2, 2, 2, 2};
+    const size_t want[9] = {0, 1, 1, 1, 2, 2, 2, 2, 2}, want_in[9] = {0, 1, 2, 3, 2, 3, 3, 4, 4};
     for (size_t nb = 1; nb <= 8; nb++) {
         const size_t p = kv_split_pack(&g, nb), in = kv_split_prob_cts(&g, nb);
         assert_int_equal(p, want[nb]);
         assert_int_equal(in, want_in[nb]);
-        assert_true(KV_PACK_IN_COST * in + KV_PACK_OUT_COST * p <= KV_PACK_IN_COST * nb + KV_PACK_OUT_COST);
+        assert_true(KV_PACK_IN_BYTES * in + KV_PACK_OUT_BYTES * p <= KV_PACK_IN_BYTES * nb + KV_PACK_OUT_BYTES);
     }
     assert_int_equal(kv_layout_init(&g, 8192, 64, 96, &err), CG_OK); /* 2 x 96 does not divide n */
     assert_int_equal(kv_split_pack(&g, 5), 1);
     assert_int_equal(kv_split_prob_cts(&g, 5), 5);
 }
 
-/* Odd length, six blocks of 128 at d_head 64: pack 4, two inputs, the
- * second with two of its blocks empty. */
+/* Odd length, five blocks of 128 at d_head 64: pack 2, three inputs, the
+ * last with one of its blocks empty and one partial. */
 static void test_packed_gpt2_geometry(void **state)
 {
     (void)state;
-    packed_case(64, 128, 701, 4, 2);
+    packed_case(64, 128, 557, 2, 3);
 }
 
-/* Three blocks of 128, the last partial: pack 4, one input. */
-static void test_packed_gpt2_three_blocks(void **state)
+/* Four blocks of 128, the last partial: pack 2, two inputs. */
+static void test_packed_gpt2_four_blocks(void **state)
 {
     (void)state;
-    packed_case(64, 128, 301, 4, 1);
+    packed_case(64, 128, 451, 2, 2);
 }
 
-/* Three blocks of 16: pack 4, the last block partial. */
+/* Sixteen blocks of 16: pack 4 (four inputs), the last block partial. */
 static void test_packed_small_blocks(void **state)
 {
     (void)state;
-    packed_case(64, 16, 37, 4, 1);
+    packed_case(64, 16, 250, 4, 4);
 }
 
-/* d_head 4 caps pack at 4: eight blocks go in two inputs. */
+/* d_head 2 caps pack at 2: twenty-one blocks go in eleven inputs. */
 static void test_packed_two_inputs(void **state)
 {
     (void)state;
-    packed_case(4, 64, 501, 4, 2);
+    packed_case(2, 64, 1301, 2, 11);
 }
 
 /* B = 96: no pack above 1, one input per block (the per-block layout). */
 static void test_packed_unpackable_block(void **state)
 {
     (void)state;
-    packed_case(64, 96, 250, 1, 3);
+    packed_case(64, 96, 450, 1, 5);
 }
 
 int main(void)
@@ -205,7 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pack_choice),
         cmocka_unit_test(test_packed_gpt2_geometry),
-        cmocka_unit_test(test_packed_gpt2_three_blocks),
+        cmocka_unit_test(test_packed_gpt2_four_blocks),
         cmocka_unit_test(test_packed_small_blocks),
         cmocka_unit_test(test_packed_two_inputs),
         cmocka_unit_test(test_packed_unpackable_block),
