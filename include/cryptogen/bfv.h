@@ -268,6 +268,14 @@ cg_status cg_bfv_mask_rotate(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk
 #define CG_BFV_SHARE_MARGIN_BITS 6
 cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *ctx, const cg_bfv_pk *pk, cg_bfv_ct *ct,
                                 unsigned stat_bits, cg_bfv_plain *mask_out, cg_error *err);
+/* The same for a ciphertext of which only c1 and the c0 coefficients with
+ * used[i] != 0 are ever revealed (cg_bfv_ct_serialize_extract at those
+ * positions): the mask and Enc(0) cover everything, the flood only those
+ * coefficients, which is all the key owner can decrypt (most of the cost of
+ * a full flood is drawing it). used: n flags. */
+cg_status cg_bfv_mask_and_flood_at(const cg_bfv_ctx *ctx, const cg_bfv_pk *pk, cg_bfv_ct *ct,
+                                   unsigned stat_bits, const uint8_t *used,
+                                   cg_bfv_plain *mask_out, cg_error *err);
 
 /* ---- Serialization -----------------------------------------------------------
  * Header: magic "CGBF", version u16, object type u16, parameter fingerprint

@@ -109,8 +109,53 @@ void bfv_sample_mask(cg_prg *prg, uint64_t t, size_t n, uint64_t *out)
     }
 }
 
+/* rows += the flood at the coefficients used marks only (the others are
+ * never revealed): drawn for those u coefficients as bfv_sample_flood
+ * draws for n, then added in; the draw is wiped. */
+static cg_status sample_flood_at(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n,
+                                 unsigned bits, const uint8_t *used, uint64_t *rows, cg_error *err)
+{
+    size_t u = 0;
+    for (size_t j = 0; j < n; j++) u += used[j] != 0;
+    if (u == 0) return CG_OK;
+    uint64_t *f = cg_calloc(k * u, sizeof *f);
+    if (!f) return cg_error_set(err, CG_ERR_NOMEM, "flooding");
+    bfv_sample_flood(prg, mods, k, u, bits, f);
+    for (size_t i = 0; i < k; i++) {
+        const uint64_t q = mods[i].value;
+        uint64_t *row = rows + i * n;
+        for (size_t j = 0, x = 0; j < n; j++) {
+            if (!used[j]) continue;
+            const uint64_t v = row[j] + f[i * u + x++]; /* both below q < 2^61 */
+            row[j] = v >= q ? v - q : v;
+        }
+    }
+    cg_secure_zero(f, k * u * sizeof *f);
+    cg_free(f);
+    return CG_OK;
+}
+
+static cg_status mask_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv_ct *ct,
+                            unsigned stat_bits, const uint8_t *used, cg_bfv_plain *mask_out,
+                            cg_error *err);
+
 cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv_ct *ct,
                                 unsigned stat_bits, cg_bfv_plain *mask_out, cg_error *err)
+{
+    return mask_flood(c, pk, ct, stat_bits, NULL, mask_out, err);
+}
+
+cg_status cg_bfv_mask_and_flood_at(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv_ct *ct,
+                                   unsigned stat_bits, const uint8_t *used,
+                                   cg_bfv_plain *mask_out, cg_error *err)
+{
+    if (!used) return cg_error_set(err, CG_ERR_ARG, "mask_and_flood_at without coefficients");
+    return mask_flood(c, pk, ct, stat_bits, used, mask_out, err);
+}
+
+static cg_status mask_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv_ct *ct,
+                            unsigned stat_bits, const uint8_t *used, cg_bfv_plain *mask_out,
+                            cg_error *err)
 {
     if (stat_bits < 40)
         return cg_error_set(err, CG_ERR_PARAM, "noise flooding needs >= 40 statistical bits, got %u",
@@ -148,9 +193,10 @@ cg_status cg_bfv_mask_and_flood(const cg_bfv_ctx *c, const cg_bfv_pk *pk, cg_bfv
         bfv_sample_mask(&prg, c->t, n, mask_out->coeffs);
         unsigned fb = flood_log2 > 1 ? (unsigned)ceil(flood_log2) : 1;
         /* ct + Enc(0) + (e_f, 0) - Delta * mask */
-        bfv_sample_flood(&prg, c->mods, L, n, fb, ct->data);
+        if (used) st = sample_flood_at(&prg, c->mods, L, n, fb, used, ct->data, err);
+        else bfv_sample_flood(&prg, c->mods, L, n, fb, ct->data);
         cg_prg_clear(&prg);
-        if (z) {
+        if (z && st == CG_OK) {
             bfv_poly_add(c, L, ct->data, z, ct->data);
             bfv_poly_add(c, L, ct->data + w, z + w, ct->data + w);
         }

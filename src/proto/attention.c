@@ -20,6 +20,9 @@ typedef struct attn {
     size_t layer, pos0, rows, cols; /* cols = pos0 + rows: the longest row */
     size_t n_app, n_q, n_sc, n_refresh_max;
     size_t app_blk0, n_app_blk; /* split appends: the blocks the new rows touch */
+    /* Split decode's packed probabilities (kv_split.h): pack > 0 when on;
+     * n_pin inputs (ni per head) and n_out outputs (pack per head) of p.V */
+    size_t pack, ni, n_pin, n_out;
     const uint64_t *qkv; /* rows x 3d */
     uint64_t *o;         /* rows x d */
     uint64_t *sc, *pr;   /* (row, head) x cols: scores, probabilities */
@@ -67,8 +70,15 @@ static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_
     a->n_app = s->attn == CG_ATTN_SPLIT ? 2 * H * a->n_app_blk : 2 * rows * H;
     a->n_q = rows * H;
     for (size_t r = 0; r < rows; r++) a->n_sc += H * (kv_block_of(&s->kv, pos0 + r) + 1);
-    a->n_refresh_max = 2 * H * kv_blocks_for(&s->kv, a->cols);
-    a->n_cts = a->n_app + 2 * a->n_q + 2 * a->n_sc + a->n_refresh_max;
+    const bool split = s->attn == CG_ATTN_SPLIT;
+    a->n_refresh_max = split ? 0 : 2 * H * kv_blocks_for(&s->kv, a->cols);
+    a->n_pin = a->n_sc, a->n_out = a->n_q;
+    if (split && rows == 1) { /* decode: public, the same on both sides */
+        const size_t nb = kv_block_of(&s->kv, pos0) + 1;
+        a->pack = kv_split_pack(&s->kv, nb), a->ni = kv_split_prob_cts(&s->kv, nb);
+        a->n_pin = H * a->ni, a->n_out = H * a->pack;
+    }
+    a->n_cts = a->n_app + a->n_q + a->n_out + a->n_sc + a->n_pin + a->n_refresh_max;
     a->cts = gen_take_cts(s, a->n_cts);
     a->sc = cg_calloc(2 * a->n_q * a->cols, sizeof *a->sc);
     a->row_len = cg_alloc(2 * a->n_q * sizeof *a->row_len);
@@ -83,9 +93,9 @@ static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_
     a->app = a->cts;
     a->qct = a->app + a->n_app;
     a->oct = a->qct + a->n_q;
-    a->sct = a->oct + a->n_q;
+    a->sct = a->oct + a->n_out;
     a->pct = a->sct + a->n_sc;
-    a->rct = a->pct + a->n_sc;
+    a->rct = a->pct + a->n_pin;
     size_t k = 0;
     for (size_t r = 0; r < rows; r++)
         for (size_t h = 0; h < H; h++) {
@@ -433,7 +443,7 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
     CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_score_item, a, err));
-    CG_TRY(gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err));
+    CG_TRY(gen_he_to_shares_at(s, a->n_sc, a->sct, keep_scores, take_scores, a, err));
     split_local_scores(s, a);
     return gen_send_cts_at(s, a->sct, a->n_sc, keep_scores, a, err);
 }
@@ -463,25 +473,61 @@ static void split_local_output(gen_sess *s, attn *a)
     }
 }
 
+/* Packed (decode): input k = head ni + group, output k = head pack + m. */
+static void packed_probs_layout(const gen_sess *s, const void *ctx, size_t k, uint64_t *co)
+{
+    const attn *a = ctx;
+    const size_t rh = k / a->ni;
+    kv_split_layout_packed(&s->kv, a->pack, k % a->ni, a->pr + rh * a->cols, a->row_len[rh], co);
+}
+
+static void packed_take_output(const gen_sess *s, void *ctx, size_t k, const uint64_t *share)
+{
+    attn *a = ctx;
+    const size_t rh = k / a->pack, r = rh / s->H, h = rh % s->H;
+    kv_split_take_packed(&s->kv, a->pack, k % a->pack, share, a->o + r * s->d + h * s->dh);
+}
+
+static void packed_keep_output(const gen_sess *s, const void *ctx, size_t k, uint8_t *used)
+{
+    const attn *a = ctx;
+    kv_split_keep_packed(&s->kv, a->pack, k % a->pack, used);
+}
+
+/* Item rh: its pack outputs (kv_split_packed_row). */
+static cg_status packed_output_item(gen_sess *s, void *ctx, size_t rh, kv_scratch *sc, cg_error *err)
+{
+    attn *a = ctx;
+    return kv_split_packed_row(&s->cache, &s->shares, s->he, s->l, a->layer, rh % s->H,
+                               a->row_len[rh], a->pr + rh * a->cols, &a->pct[rh * a->ni], sc,
+                               &a->oct[rh * a->pack], err);
+}
+
 static cg_status split_values_client(gen_sess *s, attn *a, cg_error *err)
 {
-    CG_TRY(gen_shares_to_he(s, a->n_sc, probs_layout, a, a->pct, err));
-    CG_TRY(gen_send_cts(s, a->pct, a->n_sc, err));
-    CG_TRY(gen_recv_cts(s, a->oct, a->n_q, err));
-    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
+    const bool pk = a->pack != 0;
+    CG_TRY(gen_shares_to_he(s, a->n_pin, pk ? packed_probs_layout : probs_layout, a, a->pct, err));
+    CG_TRY(gen_send_cts(s, a->pct, a->n_pin, err));
+    CG_TRY(gen_recv_cts(s, a->oct, a->n_out, err));
+    CG_TRY(gen_he_to_shares_at(s, a->n_out, a->oct, pk ? packed_keep_output : keep_output,
+                               pk ? packed_take_output : take_output, a, err));
     split_local_output(s, a);
     return to_scale_s(s, a, err);
 }
 
 static cg_status split_values_server(gen_sess *s, attn *a, cg_error *err)
 {
-    /* its plaintexts first: they do not wait for the client */
-    CG_TRY(encode_blocks(s, a, KV_VALUE, err));
-    CG_TRY(gen_recv_cts(s, a->pct, a->n_sc, err));
-    CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_output_item, a, err));
-    CG_TRY(gen_he_to_shares(s, a->n_q, a->oct, take_output, a, err));
+    const bool pk = a->pack != 0;
+    /* its block plaintexts first: they do not wait for the client (packed:
+     * its W layouts change with every append, made per item) */
+    if (!pk) CG_TRY(encode_blocks(s, a, KV_VALUE, err));
+    CG_TRY(gen_recv_cts(s, a->pct, a->n_pin, err));
+    if (pk) CG_TRY(gen_parallel_kv(s, a->n_q, a->nb + a->ni, packed_output_item, a, err));
+    else CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_output_item, a, err));
+    CG_TRY(gen_he_to_shares_at(s, a->n_out, a->oct, pk ? packed_keep_output : keep_output,
+                               pk ? packed_take_output : take_output, a, err));
     split_local_output(s, a);
-    CG_TRY(gen_send_cts_at(s, a->oct, a->n_q, keep_output, a, err));
+    CG_TRY(gen_send_cts_at(s, a->oct, a->n_out, pk ? packed_keep_output : keep_output, a, err));
     return to_scale_s(s, a, err);
 }
 

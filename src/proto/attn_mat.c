@@ -224,7 +224,7 @@ static cg_status run(gen_sess *s, mat_job *j, cg_error *err)
         st = gen_parallel_kv(s, j->n_out, j->pl->nk, j->values ? value_item : score_item, j, err);
     for (size_t i = 0; j->pts && i < j->n_in; i++) cg_bfv_plain_ntt_free(&j->pts[i]); /* wipes */
     cg_free(j->pts);
-    if (st == CG_OK) st = gen_he_to_shares(s, j->n_out, j->outs, take_output, j, err);
+    if (st == CG_OK) st = gen_he_to_shares_at(s, j->n_out, j->outs, keep_output, take_output, j, err);
     if (st == CG_OK) st = gen_send_cts_at(s, j->outs, j->n_out, keep_output, j, err);
     return st;
 }

@@ -284,3 +284,34 @@ cg_status gen_he_to_shares(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_take_fn ta
     to_share_job j = {cts, take, ctx};
     return scratch_parallel(s, n, s->party == CG_CLIENT ? decrypt_item : mask_item, &j, err);
 }
+
+/* gen_he_to_shares for results sent by gen_send_cts_at with the same keep:
+ * the server floods only the coefficients keep marks (the rest of c0 never
+ * leaves it; cg_bfv_mask_and_flood_at). */
+typedef struct to_share_at_job {
+    to_share_job j;
+    gen_keep_fn keep;
+} to_share_at_job;
+
+static cg_status mask_at_item(gen_sess *s, void *ctx, size_t i, item_scratch *sc, cg_error *err)
+{
+    const to_share_at_job *a = ctx;
+    uint8_t *used = (uint8_t *)sc->co; /* n bytes of the n-word scratch */
+    memset(used, 0, s->N);
+    a->keep(s, a->j.ctx, i, used);
+    CG_TRY(cg_bfv_mask_and_flood_at(s->he, &s->pk, &a->j.cts[i], s->flood_bits, used, &sc->pt, err));
+    take_share(s, &a->j, i, &sc->pt);
+    return CG_OK;
+}
+
+static cg_status decrypt_at_item(gen_sess *s, void *ctx, size_t i, item_scratch *sc, cg_error *err)
+{
+    return decrypt_item(s, &((to_share_at_job *)ctx)->j, i, sc, err);
+}
+
+cg_status gen_he_to_shares_at(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_keep_fn keep,
+                              gen_take_fn take, void *ctx, cg_error *err)
+{
+    to_share_at_job a = {{cts, take, ctx}, keep};
+    return scratch_parallel(s, n, s->party == CG_CLIENT ? decrypt_at_item : mask_at_item, &a, err);
+}

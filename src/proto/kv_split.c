@@ -120,6 +120,7 @@ void kv_scratch_free(kv_scratch *sc)
     cg_free(sc->cts);
     cg_free(sc->pts);
     cg_bfv_plain_free(&sc->pt);
+    cg_bfv_ct_free(&sc->t);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -165,6 +166,23 @@ cg_status kv_split_block_plain(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, 
     return CG_OK;
 }
 
+cg_status kv_split_warm(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, kv_kind kind,
+                        size_t nblocks, cg_error *err)
+{
+    kv_scratch sc;
+    CG_TRY(kv_scratch_init(&sc, he, 1, err));
+    cg_status st = CG_OK;
+    const size_t nb = nblocks < sh->max_blocks ? nblocks : sh->max_blocks;
+    for (size_t i = 0; st == CG_OK && i < sh->layers * sh->heads * nb; i++) {
+        const size_t lh = i / nb, b = i % nb;
+        const cg_bfv_plain_ntt *p;
+        if (kv_shares_block(sh, kind, lh / sh->heads, lh % sh->heads, b))
+            st = kv_split_block_plain(sh, he, l, kind, lh / sh->heads, lh % sh->heads, b, &sc, &p, err);
+    }
+    kv_scratch_free(&sc);
+    return st;
+}
+
 static const cg_bfv_ct *cache_ct(const kv_cache *c, kv_kind kind, size_t layer, size_t head,
                                  size_t block)
 {
@@ -201,4 +219,119 @@ cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t l
     }
     /* one fused sum: a single reduction per coefficient */
     return cg_bfv_mac_plain(he, sc->cts, sc->pts, 2 * nblocks, out, err);
+}
+
+/* ---- Decode's p.V with packed probabilities ---------------------------------- */
+
+static size_t pack_cost(size_t nblocks, size_t p, size_t in, size_t out)
+{
+    return in * ((nblocks + p - 1) / p) + out * p;
+}
+
+size_t kv_split_pack(const kv_layout *g, size_t nblocks)
+{
+    const size_t bytes1 = pack_cost(nblocks, 1, KV_PACK_IN_BYTES, KV_PACK_OUT_BYTES);
+    size_t best = 1, best_time = pack_cost(nblocks, 1, KV_PACK_IN_TIME, KV_PACK_OUT_TIME);
+    for (size_t p = 2; p / 2 < nblocks; p *= 2) {
+        if (p > g->head_dim || p * g->block > g->n || g->n % (p * g->block)) break; /* p B | n */
+        const size_t t = pack_cost(nblocks, p, KV_PACK_IN_TIME, KV_PACK_OUT_TIME);
+        /* ties: fewer outputs; never more bytes than the per-block layout */
+        if (t < best_time && pack_cost(nblocks, p, KV_PACK_IN_BYTES, KV_PACK_OUT_BYTES) <= bytes1)
+            best = p, best_time = t;
+    }
+    return best;
+}
+
+void kv_split_layout_packed(const kv_layout *g, size_t pack, size_t grp, const uint64_t *p,
+                            size_t len, uint64_t *co)
+{
+    const size_t span = pack * g->block, pos0 = grp * span;
+    memset(co, 0, g->n * sizeof *co);
+    for (size_t j = 0; j < span && pos0 + j < len; j++) co[j] = p[pos0 + j];
+}
+
+void kv_split_take_packed(const kv_layout *g, size_t pack, size_t m, const uint64_t *prod,
+                          uint64_t *o)
+{
+    for (size_t i = m; i < g->head_dim; i += pack) o[i] = prod[kv_output_coeff(g, i)];
+}
+
+void kv_split_keep_packed(const kv_layout *g, size_t pack, size_t m, uint8_t *used)
+{
+    for (size_t i = m; i < g->head_dim; i += pack) used[kv_output_coeff(g, i)] = 1;
+}
+
+cg_status kv_split_cache_output(const kv_cache *c, const cg_bfv_ctx *he, size_t layer, size_t head,
+                                size_t nblocks, const cg_bfv_plain_ntt *p_s, kv_scratch *sc,
+                                cg_bfv_ct *t, cg_error *err)
+{
+    if (nblocks == 0 || nblocks > sc->max)
+        return cg_error_set(err, CG_ERR_INTERNAL, "split probabilities over %zu blocks", nblocks);
+    for (size_t b = 0; b < nblocks; b++) {
+        sc->cts[b] = cache_ct(c, KV_VALUE, layer, head, b);
+        if (!sc->cts[b]) return cg_error_set(err, CG_ERR_INTERNAL, "split probabilities outside the cache");
+        sc->pts[b] = &p_s[b];
+    }
+    return cg_bfv_mac_plain(he, sc->cts, sc->pts, nblocks, t, err);
+}
+
+/* W(grp, m) of kv_split.h into co (n values mod 2^l). */
+static void packed_values(const kv_shares *sh, unsigned l, size_t layer, size_t head, size_t len,
+                          size_t pack, size_t grp, size_t m, uint64_t *co)
+{
+    const kv_layout *g = &sh->g;
+    const size_t span = pack * g->block, pos0 = grp * span, B = g->block;
+    const uint64_t mask = l >= 64 ? ~0ull : (1ull << l) - 1;
+    memset(co, 0, g->n * sizeof *co);
+    for (size_t j = 0; j < span && pos0 + j < len; j++) {
+        const uint64_t *v = kv_shares_block(sh, KV_VALUE, layer, head, (pos0 + j) / B);
+        if (!v) continue; /* never written: zero */
+        v += ((pos0 + j) % B) * g->head_dim;
+        for (size_t i = m; i < g->head_dim; i += pack) {
+            const size_t at = i * B + B - 1;
+            if (at >= j) co[at - j] = v[i];
+            else co[g->n + at - j] = (0 - v[i]) & mask; /* x^-k = -x^(n-k) */
+        }
+    }
+}
+
+cg_status kv_split_packed_output(const kv_shares *sh, const cg_bfv_ctx *he, unsigned l,
+                                 size_t layer, size_t head, size_t len, size_t m,
+                                 const cg_bfv_ct *p_c, const cg_bfv_ct *t, kv_scratch *sc,
+                                 size_t first_pt, cg_bfv_ct *out, cg_error *err)
+{
+    const kv_layout *g = &sh->g;
+    const size_t nb = kv_blocks_for(g, len), pack = kv_split_pack(g, nb);
+    const size_t ni = kv_split_prob_cts(g, nb);
+    if (nb == 0 || m >= pack || first_pt + ni > sc->max)
+        return cg_error_set(err, CG_ERR_INTERNAL, "packed probabilities over %zu blocks", nb);
+    for (size_t grp = 0; grp < ni; grp++) {
+        packed_values(sh, l, layer, head, len, pack, grp, m, sc->co);
+        CG_TRY(kv_split_encode(he, l, sc->co, &sc->pt, &sc->ntt[first_pt + grp], err));
+        sc->cts[grp] = &p_c[grp];
+        sc->pts[grp] = &sc->ntt[first_pt + grp];
+    }
+    CG_TRY(cg_bfv_mac_plain(he, sc->cts, sc->pts, ni, out, err));
+    return cg_bfv_add_inplace(he, out, t, err);
+}
+
+cg_status kv_split_packed_row(const kv_cache *c, const kv_shares *sh, const cg_bfv_ctx *he,
+                              unsigned l, size_t layer, size_t head, size_t len,
+                              const uint64_t *p_s, cg_bfv_ct *p_c, kv_scratch *sc, cg_bfv_ct *out,
+                              cg_error *err)
+{
+    const kv_layout *g = &sh->g;
+    const size_t nb = kv_blocks_for(g, len), pack = kv_split_pack(g, nb);
+    const size_t ni = kv_split_prob_cts(g, nb);
+    if (nb == 0 || nb + ni > sc->max)
+        return cg_error_set(err, CG_ERR_INTERNAL, "packed probabilities over %zu blocks", nb);
+    for (size_t i = 0; i < ni; i++) CG_TRY(cg_bfv_to_ntt(he, &p_c[i], err));
+    for (size_t b = 0; b < nb; b++) {
+        kv_layout_probs(g, b, p_s, len, sc->co);
+        CG_TRY(kv_split_encode(he, l, sc->co, &sc->pt, &sc->ntt[b], err));
+    }
+    CG_TRY(kv_split_cache_output(c, he, layer, head, nb, sc->ntt, sc, &sc->t, err));
+    for (size_t m = 0; m < pack; m++)
+        CG_TRY(kv_split_packed_output(sh, he, l, layer, head, len, m, p_c, &sc->t, sc, nb, &out[m], err));
+    return CG_OK;
 }

@@ -62,6 +62,7 @@ typedef struct kv_scratch {
     const cg_bfv_ct **cts;
     const cg_bfv_plain_ntt **pts;
     size_t max;
+    cg_bfv_ct t; /* packed p.V: the cache's cross term, added to every output */
 } kv_scratch;
 
 cg_status kv_scratch_init(kv_scratch *sc, const cg_bfv_ctx *he, size_t max, cg_error *err);
@@ -80,6 +81,11 @@ cg_status kv_split_encode(const cg_bfv_ctx *he, unsigned l, const uint64_t *co, 
 cg_status kv_split_block_plain(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, kv_kind kind,
                                size_t layer, size_t head, size_t block, kv_scratch *sc,
                                const cg_bfv_plain_ntt **out, cg_error *err);
+/* Every started block below nblocks of `kind`, all layers and heads, as
+ * kv_split_block_plain keeps it (the benchmark's fill: the state the steps
+ * before would have left, where a step encodes only its changed block). */
+cg_status kv_split_warm(kv_shares *sh, const cg_bfv_ctx *he, unsigned l, kv_kind kind,
+                        size_t nblocks, cg_error *err);
 /* out = Enc(q_c) * K_s-block + Enc(K_c-block) * q_s: the cross terms of the
  * block's scores at kv_score_coeff. q_c in NTT form. */
 cg_status kv_split_scores(const kv_cache *c, const cg_bfv_ctx *he, size_t layer, size_t head,
@@ -92,5 +98,69 @@ cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t l
                                size_t nblocks, const cg_bfv_ct *p_c, const cg_bfv_plain_ntt *p_s,
                                const cg_bfv_plain_ntt *const *v_s, kv_scratch *sc, cg_bfv_ct *out,
                                cg_error *err);
+
+/* ---- Decode's p.V with packed probabilities (PROTOCOL.md, "Packed
+ * probabilities") ------------------------------------------------------------
+ * One row over nb blocks: the client's probabilities for P = pack blocks go
+ * in one ciphertext, p[pos] at x^(pos - g P B) for group g = pos / (P B),
+ * instead of one ciphertext per block (1.6 % dense at B = 128). The server
+ * lays its V share out per group g and output m < P as W(g, m):
+ *   v_pos[i] at x^(i B + B - 1 - (pos - g P B))   for i = m (mod P),
+ * negated where the index wraps below zero (x^-k = -x^(n-k)), so that
+ * Enc(P_g) x W(g, m) holds o[i] for i = m (mod P) at kv_output_coeff: two
+ * entries with i = i' (mod P) meet only if (i - i') B = (pos - pos') mod n
+ * with |pos - pos'| < P B, and P B divides n, so only i = i', pos = pos'.
+ * Output m = sum_g Enc(P_g) x W(g, m) + T, T = sum_b Enc(V_c b) x p_s b the
+ * cache's cross term in its own layout (correct at every output coefficient),
+ * computed once and added to each of the P outputs (P = 1: the per-block
+ * layout above). P outputs are returned instead of one, ceil(nb / P) inputs
+ * are received instead of nb. */
+size_t kv_split_pack(const kv_layout *g, size_t nblocks);
+/* The pack chosen is the power of two P (P B dividing n, P <= d_head, P <
+ * 2 nb) with the least time: ceil(nb / P) fresh inputs at IN_TIME plus P
+ * outputs at OUT_TIME (measured per ciphertext, both parties: an input is
+ * the client's encryption and the server's parse and transform, ~1.5 ms; an
+ * output is its W layouts and product, the server's mask and flood and the
+ * client's decryption, ~2.3 ms), among those whose bytes (a fresh input
+ * ~180 KB, an extracted output ~52 KB) do not exceed P = 1's, so bytes per
+ * token never grow. GPT-2 base: P = 1, 1, 1, 2, 2.. for nb = 1, 2, 3, 4, 5... */
+#define KV_PACK_IN_TIME 2u
+#define KV_PACK_OUT_TIME 3u
+#define KV_PACK_IN_BYTES 7u
+#define KV_PACK_OUT_BYTES 2u
+/* Input ciphertexts of one row's probabilities: ceil(nb / pack). */
+static inline size_t kv_split_prob_cts(const kv_layout *g, size_t nblocks)
+{
+    const size_t p = kv_split_pack(g, nblocks);
+    return (nblocks + p - 1) / p;
+}
+/* Client: group grp of the row's probabilities p[pos], pos < len. */
+void kv_split_layout_packed(const kv_layout *g, size_t pack, size_t grp, const uint64_t *p,
+                            size_t len, uint64_t *co);
+/* Output m's dimensions (i = m mod pack) from a decrypted or masked product
+ * into o, and the coefficients they are read at. */
+void kv_split_take_packed(const kv_layout *g, size_t pack, size_t m, const uint64_t *prod,
+                          uint64_t *o);
+void kv_split_keep_packed(const kv_layout *g, size_t pack, size_t m, uint8_t *used);
+/* Server: t = sum over blocks b < nblocks of Enc(V_c b) x p_s[b] (NTT form). */
+cg_status kv_split_cache_output(const kv_cache *c, const cg_bfv_ctx *he, size_t layer, size_t head,
+                                size_t nblocks, const cg_bfv_plain_ntt *p_s, kv_scratch *sc,
+                                cg_bfv_ct *t, cg_error *err);
+/* Server: output m of one row of (layer, head) over positions < len:
+ * out = sum_g Enc(p_c[g]) x W(g, m) + t (all NTT form; p_c: the row's
+ * kv_split_prob_cts inputs). W(g, m) is encoded from the server's V share
+ * into sc->ntt[first_pt + g], at the public norm bound. */
+cg_status kv_split_packed_output(const kv_shares *sh, const cg_bfv_ctx *he, unsigned l,
+                                 size_t layer, size_t head, size_t len, size_t m,
+                                 const cg_bfv_ct *p_c, const cg_bfv_ct *t, kv_scratch *sc,
+                                 size_t first_pt, cg_bfv_ct *out, cg_error *err);
+/* Server: one row's outputs out[0 .. pack): T = kv_split_cache_output over
+ * its server probabilities p_s (the row's shares, positions < len) once,
+ * then each kv_split_packed_output; p_c in coefficient form (moved to NTT
+ * here). sc: kv_scratch_init(nb + kv_split_prob_cts). */
+cg_status kv_split_packed_row(const kv_cache *c, const kv_shares *sh, const cg_bfv_ctx *he,
+                              unsigned l, size_t layer, size_t head, size_t len,
+                              const uint64_t *p_s, cg_bfv_ct *p_c, kv_scratch *sc, cg_bfv_ct *out,
+                              cg_error *err);
 
 #endif

@@ -179,6 +179,10 @@ cg_status gen_shares_to_he(gen_sess *s, size_t n, gen_layout_fn layout, const vo
  * share is the mask). Client: decrypts cts[i]. Then take(i, share). */
 cg_status gen_he_to_shares(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_take_fn take, void *ctx,
                            cg_error *err);
+/* The same for results that go out by gen_send_cts_at with this keep: the
+ * server floods only the coefficients sent (keep gets ctx too). */
+cg_status gen_he_to_shares_at(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_keep_fn keep,
+                              gen_take_fn take, void *ctx, cg_error *err);
 
 /* ---- weights.c ------------------------------------------------------------- */
 typedef enum gen_matrix_role {

@@ -431,6 +431,10 @@ static cg_status bench_fill(gen_sess *s, cg_error *err)
         st = kv_shares_put(&s->shares, (kv_kind)(k % 2), k / 2 / f.fill / s->H, k / 2 / f.fill % s->H,
                            k / 2 % f.fill, zero, err);
     cg_free(zero);
+    /* split server: its K blocks as plaintexts, as the steps before would
+     * have left them (decode re-encodes only the block an append changed) */
+    if (st == CG_OK && s->attn == CG_ATTN_SPLIT && s->party == CG_SERVER)
+        st = kv_split_warm(&s->shares, s->he, s->l, KV_KEY, f.blocks, err);
     gen_free_cts(cts, n);
     cg_free(cts);
     return st;
