@@ -214,6 +214,11 @@ cg_status cg_bfv_sub_plain(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, const cg_bfv_pl
  * keeps its buffer when it has room for `level` rows (no allocation). */
 cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *ctx, const cg_bfv_plain *pt, size_t level,
                               cg_bfv_plain_ntt *out, cg_error *err);
+/* cg_bfv_encode_coeff of vals[0..count) (the rest zero) then
+ * cg_bfv_plain_to_ntt, the same result in one pass without the plaintext
+ * in between (for weights encoded per use). */
+cg_status cg_bfv_encode_coeff_ntt(const cg_bfv_ctx *ctx, const int64_t *vals, size_t count,
+                                  size_t level, cg_bfv_plain_ntt *out, cg_error *err);
 /* out = ct * pt; out is in NTT form. */
 cg_status cg_bfv_mul_plain(const cg_bfv_ctx *ctx, const cg_bfv_ct *ct,
                            const cg_bfv_plain_ntt *pt, cg_bfv_ct *out, cg_error *err);

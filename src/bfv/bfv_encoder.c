@@ -1,4 +1,7 @@
 /* Batch (SIMD slot) and coefficient encoders. */
+#include <math.h>
+#include <string.h>
+
 #include "bfv/bfv_internal.h"
 
 static uint64_t reduce_signed(const cg_bfv_ctx *c, int64_t v)
@@ -63,5 +66,40 @@ cg_status cg_bfv_decode_coeff(const cg_bfv_ctx *c, const cg_bfv_plain *pt, int64
 {
     if (!pt->coeffs || pt->n != c->n) return cg_error_set(err, CG_ERR_ARG, "bad plaintext");
     for (size_t i = 0; i < c->n; i++) vals[i] = centred(c, pt->coeffs[i] % c->t);
+    return CG_OK;
+}
+
+cg_status cg_bfv_encode_coeff_ntt(const cg_bfv_ctx *c, const int64_t *vals, size_t count,
+                                  size_t level, cg_bfv_plain_ntt *out, cg_error *err)
+{
+    if (count > c->n) return cg_error_set(err, CG_ERR_ARG, "%zu values for %zu slots", count, c->n);
+    if (level < 1 || level > c->nq) return cg_error_set(err, CG_ERR_ARG, "level %zu", level);
+    const size_t n = c->n, need = level * n;
+    uint64_t *d = out->data && out->cap >= need ? out->data : cg_alloc(need * sizeof(uint64_t));
+    if (!d) return cg_error_set(err, CG_ERR_NOMEM, "plaintext");
+    const uint64_t t = c->t, half = t / 2;
+    const bool pow2 = (t & (t - 1)) == 0; /* reduction by a mask, no division */
+    uint64_t maxabs = 0;
+    /* row 0 holds the values mod t (centred: r > t/2 stands for r - t) */
+    for (size_t j = 0; j < count; j++) {
+        const uint64_t r = pow2 ? (uint64_t)vals[j] & (t - 1) : reduce_signed(c, vals[j]);
+        const uint64_t a = r > half ? t - r : r;
+        if (a > maxabs) maxabs = a;
+        d[j] = r;
+    }
+    for (size_t i = level; i-- > 0;) {
+        const uint64_t q = c->mods[i].value;
+        uint64_t *row = d + i * n;
+        for (size_t j = 0; j < count; j++) row[j] = d[j] > half ? q - (t - d[j]) : d[j];
+        memset(row + count, 0, (n - count) * sizeof *row);
+    }
+    cg_poly_ntt(c->ntt, level, d, c->nthreads);
+    if (d != out->data) {
+        cg_bfv_plain_ntt_free(out);
+        out->data = d;
+        out->cap = need;
+    }
+    out->level = level;
+    out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
     return CG_OK;
 }

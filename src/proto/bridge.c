@@ -143,13 +143,30 @@ cg_bfv_ct *gen_take_cts(gen_sess *s, size_t n)
     return cts;
 }
 
+/* The stock grows up to STOCK_GROWN ciphertexts when a call gives back more
+ * than it holds (a prefill chunk's linear layer: 336-384 inputs and outputs
+ * for GPT-2 base), so the next layer reuses these buffers instead of
+ * mapping fresh ones (a page fault per 4 KB); it holds at most what was in
+ * use at once, which the working memory already counts. */
+#define STOCK_GROWN (2 * GEN_CT_STOCK_MAX)
+
+static void stock_reserve(gen_sess *s, size_t want)
+{
+    if (want > STOCK_GROWN) want = STOCK_GROWN;
+    if (s->ct_stock && want <= s->ct_stock_cap) return;
+    if (want < GEN_CT_STOCK_MAX) want = GEN_CT_STOCK_MAX;
+    cg_bfv_ct *grown = cg_calloc(want, sizeof *grown);
+    if (!grown) return; /* the old stock stays; what does not fit is freed */
+    for (size_t i = 0; i < s->ct_stock_n; i++) grown[i] = s->ct_stock[i];
+    cg_free(s->ct_stock); /* holds only headers: the buffers moved */
+    s->ct_stock = grown;
+    s->ct_stock_cap = want;
+}
+
 void gen_give_cts(gen_sess *s, cg_bfv_ct *cts, size_t n)
 {
     if (!cts) return;
-    if (!s->ct_stock) {
-        s->ct_stock = cg_calloc(GEN_CT_STOCK_MAX, sizeof *s->ct_stock);
-        s->ct_stock_cap = s->ct_stock ? GEN_CT_STOCK_MAX : 0;
-    }
+    stock_reserve(s, s->ct_stock_n + n);
     for (size_t i = 0; i < n; i++) {
         if (cts[i].data && s->ct_stock_n < s->ct_stock_cap)
             s->ct_stock[s->ct_stock_n++] = cts[i];

@@ -14,6 +14,8 @@
  * one-hot rows P (row r picks its token's bucket) times the server's shares
  * A (B x d) as a matrix, y = P A on shares (linear.c), and
  *   client: x_r = (emb[t] - a_b) + y_r^client,   server: x_r = y_r^server.
+ * The buckets go in batches (EMBED_BATCH_CTS), one round trip each, so
+ * the ciphertexts held at once are bounded whatever the prompt length.
  * The server sees only fresh encryptions (every bucket, the same count
  * whatever the tokens); the client sees its bucket rows and y masked by
  * independent uniform shares. Same values mod 2^l as the one-hot product.
@@ -34,6 +36,11 @@
 
 #define EMBED_HASHES 5
 #define EMBED_NONE UINT32_MAX
+/* Ciphertexts (queries and replies) held at once: the buckets go in
+ * batches of EMBED_BATCH_CTS / (cin + cout), one round trip each, so a
+ * pass's working memory stays ~128 MB per party (size-2, n = 8192, four
+ * primes) whatever the prompt length; the same ciphertexts cross the wire. */
+#define EMBED_BATCH_CTS 256
 
 static size_t buckets_for(size_t rows) { return 2 * rows + 64; }
 
@@ -161,8 +168,16 @@ typedef struct embed_job {
     gen_matrix m;            /* the table's shape and weights (server) */
     const uint32_t *holder;  /* client: token in bucket b, or EMBED_NONE */
     uint64_t *share;         /* B x d: this party's share of each bucket's row */
-    cg_bfv_ct *ins, *outs;   /* B x cin, B x cout */
+    size_t b0;               /* the batch's first bucket */
+    cg_bfv_ct *ins, *outs;   /* the batch's: its buckets x cin, x cout */
 } embed_job;
+
+/* Buckets per batch (public: the plan's shape only). */
+static size_t batch_buckets(const gen_plan *p)
+{
+    const size_t per = p->cin + p->cout, bb = EMBED_BATCH_CTS / per;
+    return bb ? bb : 1;
+}
 
 /* Row in bucket b of token v (it is there: placed by its hashes). */
 static size_t slot_in_bucket(const buckets *bk, size_t b, uint32_t v)
@@ -179,7 +194,7 @@ static size_t slot_in_bucket(const buckets *bk, size_t b, uint32_t v)
 static void bucket_onehot(const gen_sess *s, const void *ctx, size_t i, uint64_t *co)
 {
     const embed_job *j = ctx;
-    const size_t b = i / j->p.cin, a = i % j->p.cin;
+    const size_t b = j->b0 + i / j->p.cin, a = i % j->p.cin;
     memset(co, 0, s->N * sizeof *co);
     if (j->holder[b] == EMBED_NONE) return;
     const size_t k = slot_in_bucket(&j->bk, b, j->holder[b]);
@@ -189,7 +204,7 @@ static void bucket_onehot(const gen_sess *s, const void *ctx, size_t i, uint64_t
 static void take_bucket(const gen_sess *s, void *ctx, size_t i, const uint64_t *share)
 {
     embed_job *j = ctx;
-    const size_t b = i / j->p.cout, c = i % j->p.cout;
+    const size_t b = j->b0 + i / j->p.cout, c = i % j->p.cout;
     for (size_t o = 0; o < j->p.no && c * j->p.no + o < s->d; o++)
         j->share[b * s->d + c * j->p.no + o] = share[gen_out_coeff(&j->p, 0, o)];
 }
@@ -217,16 +232,16 @@ typedef struct bucket_run {
 
 static cg_status bucket_item(gen_sess *s, embed_job *j, size_t item, cg_bfv_plain_ntt *pts,
                              const cg_bfv_plain_ntt **wpp, const cg_bfv_ct **inp, int64_t *co,
-                             cg_bfv_plain *pt, cg_error *err)
+                             cg_error *err)
 {
-    const size_t b = item / j->p.cout, c = item % j->p.cout;
+    const size_t bl = item / j->p.cout, b = j->b0 + bl, c = item % j->p.cout;
     gen_matrix mb = j->m;
     mb.idx = j->bk.list + j->bk.off[b];
     mb.idx_n = j->bk.off[b + 1] - j->bk.off[b];
     for (size_t a = 0; a < j->p.cin; a++) {
-        CG_TRY(gen_encode_block(s->he, &mb, &j->p, a, c, co, pt, &pts[a], err));
+        CG_TRY(gen_encode_block(s->he, &mb, &j->p, a, c, co, NULL, &pts[a], err));
         wpp[a] = &pts[a];
-        inp[a] = &j->ins[b * j->p.cin + a];
+        inp[a] = &j->ins[bl * j->p.cin + a];
     }
     return cg_bfv_mac_plain(s->he, inp, wpp, j->p.cin, &j->outs[item], err);
 }
@@ -240,21 +255,20 @@ static void bucket_range(void *ctx, cg_error *errs, size_t begin, size_t end)
     const cg_bfv_plain_ntt **wpp = cg_calloc(cin, sizeof *wpp);
     const cg_bfv_ct **inp = cg_calloc(cin, sizeof *inp);
     int64_t *co = cg_alloc(r->s->N * sizeof *co);
-    cg_bfv_plain pt = {0};
     cg_status st = pts && wpp && inp && co ? CG_OK : cg_error_set(&errs[begin], CG_ERR_NOMEM, "embedding");
     if (st != CG_OK) errs[begin].code = st;
     for (size_t i = begin; st == CG_OK && i < end; i++) {
-        errs[i].code = bucket_item(r->s, j, i, pts, wpp, inp, co, &pt, &errs[i]);
+        errs[i].code = bucket_item(r->s, j, i, pts, wpp, inp, co, &errs[i]);
         st = errs[i].code;
     }
     for (size_t a = 0; pts && a < cin; a++) cg_bfv_plain_ntt_free(&pts[a]);
     cg_free(pts), cg_free(wpp), cg_free(inp), cg_free(co);
-    cg_bfv_plain_free(&pt);
 }
 
-static cg_status buckets_exchange(gen_sess *s, embed_job *j, cg_error *err)
+/* One batch of nb buckets from j->b0: queries, products, replies. */
+static cg_status buckets_exchange(gen_sess *s, embed_job *j, size_t nb, cg_error *err)
 {
-    const size_t n_in = j->bk.B * j->p.cin, n_out = j->bk.B * j->p.cout;
+    const size_t n_in = nb * j->p.cin, n_out = nb * j->p.cout;
     if (s->party == CG_CLIENT) {
         CG_TRY(gen_shares_to_he(s, n_in, bucket_onehot, j, j->ins, err));
         CG_TRY(gen_send_cts(s, j->ins, n_in, err));
@@ -312,7 +326,8 @@ cg_status gen_embed_batch(gen_sess *s, const uint32_t *tokens, size_t rows, uint
     j.m.role = GEN_MAT_SESSION;
     j.m.in = j.bk.S;
     j.p = gen_plan_of(s->N, j.bk.S, s->d);
-    const size_t n_in = j.bk.B * j.p.cin, n_out = j.bk.B * j.p.cout;
+    const size_t bb = batch_buckets(&j.p), nb = j.bk.B < bb ? j.bk.B : bb;
+    const size_t n_in = nb * j.p.cin, n_out = nb * j.p.cout;
     uint32_t *holder = s->party == CG_CLIENT ? cg_alloc(j.bk.B * sizeof *holder) : NULL;
     j.holder = holder;
     j.share = cg_calloc(j.bk.B * s->d, sizeof *j.share);
@@ -324,7 +339,8 @@ cg_status gen_embed_batch(gen_sess *s, const uint32_t *tokens, size_t rows, uint
     for (size_t r = 0; st == CG_OK && s->party == CG_CLIENT && r < rows; r++)
         if (tokens[r] >= s->V) st = cg_error_set(err, CG_ERR_ARG, "token %u >= vocab %zu", tokens[r], s->V);
     if (st == CG_OK && holder) st = place_tokens(&j.bk, tokens, rows, holder, err);
-    if (st == CG_OK) st = buckets_exchange(s, &j, err);
+    for (j.b0 = 0; st == CG_OK && j.b0 < j.bk.B; j.b0 += bb)
+        st = buckets_exchange(s, &j, j.bk.B - j.b0 < bb ? j.bk.B - j.b0 : bb, err);
     gen_give_cts(s, j.ins, n_in);
     gen_give_cts(s, j.outs, n_out);
     if (st == CG_OK) st = to_positions(s, &j, tokens, rows, x, err);
@@ -352,8 +368,10 @@ uint64_t gen_embed_working_cts(const gen_sess *s, size_t rows)
     const size_t B = buckets_for(rows);
     const gen_plan p = gen_plan_of(s->N, bucket_size_max(s->V, B), s->d);
     const gen_plan q = gen_plan_rows(s->N, B, s->d, rows, s->req.prefill_rows);
-    /* the buckets' queries and replies, then the product to the positions */
-    const uint64_t queries = (uint64_t)B * (p.cin + p.cout);
+    /* one batch of buckets' queries and replies, then the product to the
+     * positions */
+    const size_t bb = batch_buckets(&p);
+    const uint64_t queries = (uint64_t)(B < bb ? B : bb) * (p.cin + p.cout);
     const uint64_t place = (uint64_t)((rows + q.mi - 1) / q.mi) * (q.cin + q.cout);
     return queries > place ? queries : place;
 }

@@ -90,8 +90,10 @@ uint64_t gen_working_bytes(const gen_sess *s)
         if (need > linear) linear = need;
     }
     /* the batch embedding of the largest pass (all its rows at once, before
-     * its chunks: the prompt, or the whole sequence in the baseline), its
-     * bucket shares, and its rows kept over the pass's chunks */
+     * its chunks: the prompt, or the whole sequence in the baseline): one
+     * batch of buckets' queries and replies or the product to the
+     * positions (gen_embed_working_cts), every bucket's shares, and its
+     * rows kept over the pass's chunks */
     const size_t erows = s->req.use_cache ? s->req.prompt_len : len;
     const uint64_t ects = gen_embed_working_cts(s, erows);
     const double ct2 = 2.0 * (double)cg_bfv_nq(s->he) * (double)s->N * 8.0; /* no product of two */

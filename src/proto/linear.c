@@ -143,14 +143,12 @@ static cg_status row_block_item(gen_sess *s, void *ctx, size_t c, cg_error *err)
     if (!ws) return cg_error_set(err, CG_ERR_INTERNAL, "linear layer: no free encoding window");
     if (!ws->pts) ws->pts = cg_calloc(j->p.cin, sizeof *ws->pts);
     int64_t *co = cg_alloc(s->N * sizeof *co);
-    cg_bfv_plain pt = {0};
     cg_status st = ws->pts && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     for (size_t a = 0; st == CG_OK && a < j->p.cin; a++)
-        st = gen_encode_block(s->he, &j->m, &j->p, a, c, co, &pt, &ws->pts[a], err);
+        st = gen_encode_block(s->he, &j->m, &j->p, a, c, co, NULL, &ws->pts[a], err);
     for (size_t g = 0; st == CG_OK && g < j->groups; g++) st = block_product(s, j, g, c, ws->pts, err);
     atomic_store(&ws->busy, 0);
     cg_free(co);
-    cg_bfv_plain_free(&pt);
     return st;
 }
 

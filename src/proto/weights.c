@@ -127,10 +127,11 @@ cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_
                            size_t c, int64_t *co, cg_bfv_plain *pt, cg_bfv_plain_ntt *dst,
                            cg_error *err)
 {
-    const size_t N = cg_bfv_n(he);
+    (void)pt; /* no plaintext in between any more (cg_bfv_encode_coeff_ntt); may be NULL */
     const size_t o_n = (c + 1) * p->no <= m->out ? p->no : m->out - c * p->no;
     const size_t j_n = (a + 1) * p->ni <= m->in ? p->ni : m->in - a * p->ni;
-    memset(co, 0, N * sizeof *co);
+    const size_t used = o_n * p->ni; /* the block's coefficients; the rest are zero */
+    memset(co, 0, used * sizeof *co);
     if (m->idx || m->w64) {
         /* a session's matrix: inputs through the row list, or weights mod 2^l */
         for (size_t j = 0; j < j_n; j++) {
@@ -148,9 +149,7 @@ cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_
                 co[o * p->ni + p->ni - 1 - j] =
                     m->w[(c * p->no + o) * m->stride_out + (a * p->ni + j) * m->stride_in];
     }
-    if (!pt->coeffs) CG_TRY(cg_bfv_plain_alloc(he, pt, err));
-    CG_TRY(cg_bfv_encode_coeff(he, co, N, pt, err));
-    CG_TRY(cg_bfv_plain_to_ntt(he, pt, cg_bfv_nq(he), dst, err)); /* reuses dst's buffer */
+    CG_TRY(cg_bfv_encode_coeff_ntt(he, co, used, cg_bfv_nq(he), dst, err)); /* reuses dst's buffer */
     /* the public bound, not this block's largest weight: the products'
      * estimates (and the flooding and switching they decide) stay public;
      * values mod 2^l (shares) are bounded by t / 2 centred */
@@ -185,15 +184,13 @@ static void encode_range(void *ctx, size_t begin, size_t end)
 {
     encode_job *j = ctx;
     int64_t *co = cg_alloc(cg_bfv_n(j->he) * sizeof *co);
-    cg_bfv_plain pt = {0};
     cg_error err = {0};
     cg_status st = co ? CG_OK : CG_ERR_NOMEM;
     for (size_t k = begin; st == CG_OK && k < end; k++)
-        st = gen_encode_block(j->he, j->m, j->plan, k % j->plan->cin, k / j->plan->cin, co, &pt,
+        st = gen_encode_block(j->he, j->m, j->plan, k % j->plan->cin, k / j->plan->cin, co, NULL,
                               &j->blocks[k], &err);
     if (st != CG_OK) j->st = st; /* any failure is reported as a whole */
     cg_free(co);
-    cg_bfv_plain_free(&pt);
 }
 
 void cg_gen_weights_free(cg_gen_weights *ws)
