@@ -239,7 +239,7 @@ static cg_status bucket_item(gen_sess *s, embed_job *j, size_t item, cg_bfv_plai
     mb.idx = j->bk.list + j->bk.off[b];
     mb.idx_n = j->bk.off[b + 1] - j->bk.off[b];
     for (size_t a = 0; a < j->p.cin; a++) {
-        CG_TRY(gen_encode_block(s->he, &mb, &j->p, a, c, co, NULL, &pts[a], err));
+        CG_TRY(gen_encode_block(s->he, &mb, &j->p, a, c, co, &pts[a], err));
         wpp[a] = &pts[a];
         inp[a] = &j->ins[bl * j->p.cin + a];
     }

@@ -145,7 +145,7 @@ static cg_status row_block_item(gen_sess *s, void *ctx, size_t c, cg_error *err)
     int64_t *co = cg_alloc(s->N * sizeof *co);
     cg_status st = ws->pts && co ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     for (size_t a = 0; st == CG_OK && a < j->p.cin; a++)
-        st = gen_encode_block(s->he, &j->m, &j->p, a, c, co, NULL, &ws->pts[a], err);
+        st = gen_encode_block(s->he, &j->m, &j->p, a, c, co, &ws->pts[a], err);
     for (size_t g = 0; st == CG_OK && g < j->groups; g++) st = block_product(s, j, g, c, ws->pts, err);
     atomic_store(&ws->busy, 0);
     cg_free(co);

@@ -244,7 +244,7 @@ static inline size_t gen_out_coeff(const gen_plan *p, size_t t, size_t o)
 }
 /* The NTT-form plaintext of block (chunk a, row block c) of m. */
 cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_plan *p, size_t a,
-                           size_t c, int64_t *scratch, cg_bfv_plain *pt, cg_bfv_plain_ntt *dst,
+                           size_t c, int64_t *scratch, cg_bfv_plain_ntt *dst,
                            cg_error *err);
 /* The pre-encoded blocks of m (cin * cout, chunk-major per row block), or
  * NULL when ws holds none for m in this model and parameter set. */

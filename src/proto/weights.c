@@ -124,10 +124,9 @@ gen_plan gen_plan_rows(size_t n, size_t in, size_t out, size_t rows, size_t want
 }
 
 cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_plan *p, size_t a,
-                           size_t c, int64_t *co, cg_bfv_plain *pt, cg_bfv_plain_ntt *dst,
+                           size_t c, int64_t *co, cg_bfv_plain_ntt *dst,
                            cg_error *err)
 {
-    (void)pt; /* no plaintext in between any more (cg_bfv_encode_coeff_ntt); may be NULL */
     const size_t o_n = (c + 1) * p->no <= m->out ? p->no : m->out - c * p->no;
     const size_t j_n = (a + 1) * p->ni <= m->in ? p->ni : m->in - a * p->ni;
     const size_t used = o_n * p->ni; /* the block's coefficients; the rest are zero */
@@ -187,7 +186,7 @@ static void encode_range(void *ctx, size_t begin, size_t end)
     cg_error err = {0};
     cg_status st = co ? CG_OK : CG_ERR_NOMEM;
     for (size_t k = begin; st == CG_OK && k < end; k++)
-        st = gen_encode_block(j->he, j->m, j->plan, k % j->plan->cin, k / j->plan->cin, co, NULL,
+        st = gen_encode_block(j->he, j->m, j->plan, k % j->plan->cin, k / j->plan->cin, co,
                               &j->blocks[k], &err);
     if (st != CG_OK) j->st = st; /* any failure is reported as a whole */
     cg_free(co);

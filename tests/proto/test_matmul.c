@@ -79,7 +79,7 @@ static void packed_product(const fixture *f, const gen_matrix *m, const gen_plan
         }
     for (size_t c = 0; c < p->cout; c++)
         for (size_t a = 0; a < p->cin; a++)
-            assert_int_equal(gen_encode_block(f->he, m, p, a, c, co, &pt, &blocks[c * p->cin + a], &err), CG_OK);
+            assert_int_equal(gen_encode_block(f->he, m, p, a, c, co, &blocks[c * p->cin + a], &err), CG_OK);
     const cg_bfv_ct **inp = calloc(p->cin, sizeof *inp);
     const cg_bfv_plain_ntt **wpp = calloc(p->cin, sizeof *wpp);
     assert_true(inp && wpp);
