@@ -53,7 +53,7 @@ static cg_status run(io *p)
     }
     if (st != CG_OK || p->op == 1) return st;
     if (p->op >= 3) {
-        if (p->prepare) st = cg_mpc_prepare(p->m, f, 1, 1, N, p->op == 4 ? N : 0, NULL);
+        if (p->prepare) st = cg_mpc_prepare(p->m, f, 1, 1, N, p->op == 4 ? N : 0, 0, 0, NULL);
         stats(p->m, &r0, &s0);
         if (st == CG_OK && p->op == 3) st = cg_mpc_layernorm(p->m, f, 1, N, p->x, p->ln, NULL);
         if (st == CG_OK && p->op == 4) st = cg_mpc_gelu(p->m, f, N, p->x, p->ln, NULL);
