@@ -109,7 +109,7 @@ cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uin
  * next mpc_stock. */
 const uint64_t *mpc_pool_get(cg_mpc *m, int kind, unsigned bits, size_t n);
 /* Only while pool_on: a protocol that stocked its material turns it on for
- * its own products (LayerNorm, GELU), so that other callers' products do
+ * its own products (LayerNorm, GELU, softmax), so that other callers' products do
  * not take what was made for the ones after them. */
 /* Makes sure at least n unused entries of each request's kind and width
  * are in stock (requests of the same kind and width add up), all the
