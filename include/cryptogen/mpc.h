@@ -237,13 +237,14 @@ cg_status cg_mpc_layernorm_lifted(cg_mpc *m, cg_fxp f, size_t rows, size_t cols,
 
 /* Product material made ahead: the products, squares and selects of
  * `layernorms` LayerNorms of rows x cols (with their rsqrt) and of GELUs
- * over gelu_n elements in all (format f), made in one COT round trip.
+ * over gelu_n elements in all, and of a softmax of sm_rows x sm_cols
+ * (0 x 0: none) (format f), made in one COT round trip.
  * Those calls then find it in stock and each product is one exchange of
  * masked values; without it each call makes its own first (one round trip
  * per call). Both parties call it with the same arguments; optional, and
  * material a call does not use stays for the next ones. */
 cg_status cg_mpc_prepare(cg_mpc *m, cg_fxp f, size_t layernorms, size_t rows, size_t cols,
-                         size_t gelu_n, cg_error *err);
+                         size_t gelu_n, size_t sm_rows, size_t sm_cols, cg_error *err);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

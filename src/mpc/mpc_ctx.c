@@ -89,9 +89,10 @@ cg_status mpc_ot_reserve(cg_mpc *m, size_t rows_send, size_t rows_recv, cg_error
 }
 
 /* COTs per direction per piece of mpc_cot_both: bounds what is in flight
- * (about 4 MB of IKNP extension); each piece is one round trip, so a
- * GELU-sized product (3,072 x 37 COTs) takes one. */
-#define COT_PIECE ((size_t)1 << 18)
+ * (about 8 MB of IKNP extension); each piece is one round trip, so a
+ * block's material at a decode step (cg_mpc_prepare: LayerNorm, GELU and
+ * softmax, about 2^18.1 COTs at L = 64) takes one. */
+#define COT_PIECE ((size_t)1 << 19)
 
 /* Each party begins its receiver end first, so both expand their extension
  * matrices at the same time instead of taking turns. */

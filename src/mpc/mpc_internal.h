@@ -109,11 +109,11 @@ cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uin
  * next mpc_stock. */
 const uint64_t *mpc_pool_get(cg_mpc *m, int kind, unsigned bits, size_t n);
 /* Only while pool_on: a protocol that stocked its material turns it on for
- * its own products (LayerNorm, GELU), so that other callers' products do
+ * its own products (LayerNorm, GELU, softmax), so that other callers' products do
  * not take what was made for the ones after them. */
 /* Makes sure at least n unused entries of each request's kind and width
  * are in stock (requests of the same kind and width add up), all the
- * missing ones' COTs in one batch (one round trip up to 2^18 COTs each
+ * missing ones' COTs in one batch (one round trip up to 2^19 COTs each
  * way) at the widest width; nothing to make: no traffic. A kind and width
  * wanted more than 2^16 times is not made (those calls run the COT forms). */
 typedef struct mpc_stock_req {
@@ -130,6 +130,10 @@ cg_status mpc_stock(cg_mpc *m, size_t nreq, const mpc_stock_req *req, cg_error *
 cg_status mpc_layernorm_needs(cg_fxp f, size_t rows, size_t cols, mpc_stock_req *req,
                               cg_error *err);
 void mpc_gelu_needs(cg_fxp f, size_t n, mpc_stock_req *req);
+/* Softmax's (mpc_norm.c) for rows rows of total entries in all. */
+#define MPC_SM_REQS 4
+cg_status mpc_softmax_needs(cg_fxp f, size_t rows, size_t total, mpc_stock_req *req,
+                            cg_error *err);
 /* One exchange in which both parties send at once: segment k's sum[i] =
  * mine[i] + the peer's mine[i] mod 2^bits (bits = 1: XOR). */
 typedef struct mpc_open_seg {

@@ -331,6 +331,27 @@ done:
 
 #define SOFTMAX_FEW_ROUNDS 64
 
+/* Softmax's stocked material for `rows` rows of `total` entries in all:
+ * exp's square (2s + 3 bits) and its selection of s + 1 copies (wide
+ * ring), the reciprocal's selects (two rescalings) and Newton products. */
+cg_status mpc_softmax_needs(cg_fxp f, size_t rows, size_t total, mpc_stock_req *req,
+                            cg_error *err)
+{
+    cg_fxp_inv *t = cg_alloc(sizeof *t);
+    if (!t) return cg_error_set(err, CG_ERR_NOMEM, "softmax: out of memory");
+    cg_status st = cg_fxp_inv_init(f, false, t, err);
+    unsigned l = f.ring_bits, s = f.frac_bits, wd = l > 3 * s + 3 ? l : 3 * s + 3;
+    size_t newton = t->newton, J = l - 2, nk;
+    cg_free(t);
+    if (st != CG_OK) return st;
+    if (!cg_mul_size(total, s + 1, &nk)) nk = SIZE_MAX; /* too many: not made */
+    req[0] = (mpc_stock_req){MPC_POOL_SQ, 2 * s + 3, total};
+    req[1] = (mpc_stock_req){MPC_POOL_SEL, wd, nk};
+    req[2] = (mpc_stock_req){MPC_POOL_SEL, l, 3 * J * rows};
+    req[3] = (mpc_stock_req){MPC_POOL_MUL, l, 2 * newton * rows};
+    return CG_OK;
+}
+
 cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const size_t *row_len,
                          const uint64_t *x, uint64_t *out, cg_error *err)
 {
@@ -372,6 +393,15 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
      * signs on the differences reduced to l - s bits (fewer digits, one
      * AND level fewer at l = 37, s = 12). */
     STEP(mpc_seg_max(m, l, l - s, rows, len, off, total, e, mx, err));
+    /* exp's square and selection, the reciprocal's selects and products:
+     * one exchange each on material from stock (made by cg_mpc_prepare,
+     * or here in one round trip); the row maximum keeps the COT forms. */
+    {
+        mpc_stock_req req[MPC_SM_REQS];
+        STEP(mpc_softmax_needs(f, rows, total, req, err));
+        STEP(mpc_stock(m, MPC_SM_REQS, req, err));
+    }
+    m->pool_on = true;
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < len[r]; j++) e[off[r] + j] = (px[off[r] + j] - mx[r]) & mask;
     /* Rows of up to SOFTMAX_FEW_ROUNDS entries (decode steps up to L =
@@ -393,6 +423,7 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
     uint64_t pmask = mpc_mask(wp);
     for (size_t t = 0; t < total; t++) e[t] &= pmask;
     for (size_t r = 0; r < rows; r++) sum[r] &= pmask;
+    m->pool_on = false;
     STEP(row_product(m, wp, rows, len, off, total, e, sum, rb, err));
     memcpy(e, rb, total * sizeof *e);
     {
@@ -409,6 +440,7 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) out[r * cols + j] = j < len[r] ? e[off[r] + j] : 0;
 done:
+    m->pool_on = false;
     cg_free(len);
     cg_free(off);
     cg_free(px);
@@ -528,16 +560,23 @@ cg_status cg_mpc_layernorm_lifted(cg_mpc *m, cg_fxp f, size_t rows, size_t cols,
 }
 
 cg_status cg_mpc_prepare(cg_mpc *m, cg_fxp f, size_t layernorms, size_t rows, size_t cols,
-                         size_t gelu_n, cg_error *err)
+                         size_t gelu_n, size_t sm_rows, size_t sm_cols, cg_error *err)
 {
     CG_TRY(mpc_check(m, f.ring_bits, 8, "prepare", err));
-    size_t all;
+    size_t all, sm_all;
     if (layernorms > 16 || !cg_mul_size(rows, cols, &all) || all > ((size_t)1 << 24) ||
-        gelu_n > ((size_t)1 << 24))
+        gelu_n > ((size_t)1 << 24) || !cg_mul_size(sm_rows, sm_cols, &sm_all) ||
+        sm_all > ((size_t)1 << 24))
         return CG_OK; /* beyond what is made at once (mpc_stock): the calls run the COT forms */
-    mpc_stock_req req[MPC_LN_REQS + MPC_GELU_REQS];
+    enum { NR = MPC_LN_REQS + MPC_GELU_REQS + MPC_SM_REQS };
+    mpc_stock_req req[NR];
     CG_TRY(mpc_layernorm_needs(f, rows, cols, req, err));
     for (size_t i = 0; i < MPC_LN_REQS; i++) req[i].n *= layernorms;
     mpc_gelu_needs(f, gelu_n, req + MPC_LN_REQS);
-    return mpc_stock(m, MPC_LN_REQS + MPC_GELU_REQS, req, err);
+    size_t nr = MPC_LN_REQS + MPC_GELU_REQS;
+    if (sm_all && f.frac_bits <= 20) {
+        CG_TRY(mpc_softmax_needs(f, sm_rows, sm_all, req + nr, err));
+        nr += MPC_SM_REQS;
+    }
+    return mpc_stock(m, nr, req, err);
 }

@@ -128,9 +128,11 @@ static cg_status gelu(gen_sess *s, size_t n, const uint64_t *x, uint64_t *y, cg_
 static cg_status block(gen_sess *s, size_t layer, size_t pos0, size_t rows, activations *a,
                        cg_error *err)
 {
-    /* the block's LayerNorm and GELU product material in one round trip */
+    /* the block's LayerNorm, softmax and GELU product material in one
+     * round trip (softmax: rows x heads rows of up to pos0 + rows) */
     gen_part_begin(s, CG_PART_LAYERNORM);
-    cg_status sp = cg_mpc_prepare(s->mpc, s->fx.act, 2, rows, s->d, rows * 4 * s->d, err);
+    cg_status sp = cg_mpc_prepare(s->mpc, s->fx.act, 2, rows, s->d, rows * 4 * s->d, rows * s->H,
+                                  pos0 + rows, err);
     gen_part_end(s);
     CG_TRY(sp);
     CG_TRY(layernorm(s, CG_PART_LAYERNORM, rows, a->x, a->lifted ? a->x64 : NULL, a->h, err));

@@ -2,7 +2,7 @@
  * and select-with-square on stocked material are one exchange and equal
  * to plaintext; stocking is "at least n" (nothing sent when in stock);
  * without pool_on the COT forms run; cg_mpc_prepare leaves LayerNorm's and
- * GELU's outputs unchanged and takes rounds off them. Two parties in two
+ * GELU's and softmax's outputs unchanged and takes rounds off them. Two parties in two
  * threads over the in-process channel. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,11 +18,12 @@
 #include "mpc/mpc_internal.h"
 #include "mpc_fixture.h"
 
-enum { N = 300, L = 37, SQB = 29 };
+enum { N = 300, L = 37, SQB = 29, SM_ROWS = 5 };
 
 typedef struct {
     cg_mpc *m;
-    int op; /* 0 stock + products, 1 stock only, 2 products without pool_on, 3 LN, 4 GELU */
+    int op; /* 0 stock + products, 1 stock only, 2 products without pool_on, 3 LN, 4 GELU,
+             * 5 softmax of SM_ROWS x N / SM_ROWS */
     bool prepare;
     const uint64_t *x, *y;
     const uint8_t *b;
@@ -53,10 +54,15 @@ static cg_status run(io *p)
     }
     if (st != CG_OK || p->op == 1) return st;
     if (p->op >= 3) {
-        if (p->prepare) st = cg_mpc_prepare(p->m, f, 1, 1, N, p->op == 4 ? N : 0, NULL);
+        if (p->prepare && p->op == 5)
+            st = cg_mpc_prepare(p->m, f, 0, 0, 0, 0, SM_ROWS, N / SM_ROWS, NULL);
+        else if (p->prepare)
+            st = cg_mpc_prepare(p->m, f, 1, 1, N, p->op == 4 ? N : 0, 0, 0, NULL);
         stats(p->m, &r0, &s0);
         if (st == CG_OK && p->op == 3) st = cg_mpc_layernorm(p->m, f, 1, N, p->x, p->ln, NULL);
         if (st == CG_OK && p->op == 4) st = cg_mpc_gelu(p->m, f, N, p->x, p->ln, NULL);
+        if (st == CG_OK && p->op == 5)
+            st = cg_mpc_softmax(p->m, f, SM_ROWS, N / SM_ROWS, NULL, p->x, p->ln, NULL);
         stats(p->m, &r1, &s1);
         p->rounds = r1 - r0;
         return st;
@@ -186,7 +192,7 @@ static void test_stock_at_least(void **state)
     assert_int_equal(r[0], 4);
 }
 
-/* LayerNorm (op 3) or GELU (op 4) with and without cg_mpc_prepare: the
+/* LayerNorm (op 3), GELU (op 4) or softmax (op 5) with and without cg_mpc_prepare: the
  * same values, fewer rounds in the call itself. */
 static void prepared(fixture *f, int op)
 {
@@ -223,13 +229,14 @@ static void prepared(fixture *f, int op)
 
 static void test_prepare_layernorm(void **state) { prepared(*state, 3); }
 static void test_prepare_gelu(void **state) { prepared(*state, 4); }
+static void test_prepare_softmax(void **state) { prepared(*state, 5); }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stocked_products), cmocka_unit_test(test_cot_forms),
         cmocka_unit_test(test_stock_at_least), cmocka_unit_test(test_prepare_layernorm),
-        cmocka_unit_test(test_prepare_gelu),
+        cmocka_unit_test(test_prepare_gelu), cmocka_unit_test(test_prepare_softmax),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
