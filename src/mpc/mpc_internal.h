@@ -169,6 +169,14 @@ cg_status mpc_trunc_var(cg_mpc *m, unsigned bits, unsigned shift, const uint8_t 
 cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned shift,
                          const uint8_t *shifts, size_t n, const uint64_t *x, uint64_t *out,
                          bool exact, cg_error *err);
+/* Two jobs that depend only on their inputs in one comparison batch:
+ * dout[i*K + k] = shares of [x_i + c_k >= 0] (as mpc_drelu_offsets) and
+ * tout = the exact truncations of t by per-element shifts in [1, bits - 3]
+ * (as mpc_trunc_var); about a comparison's rounds fewer than the two
+ * calls, which it falls back to when inexact or over a bundle batch. */
+cg_status mpc_drelu_trunc(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
+                          const uint64_t *c, uint8_t *dout, size_t nt, const uint8_t *shifts,
+                          const uint64_t *t, uint64_t *tout, cg_error *err);
 /* mpc_trunc_impl with per-element shifts and the context's exactness. */
 cg_status mpc_trunc_lift(cg_mpc *m, unsigned bits, unsigned out_bits, const uint8_t *shifts,
                          size_t n, const uint64_t *x, uint64_t *out, cg_error *err);

@@ -25,9 +25,10 @@ static cg_status check_fmt(cg_mpc *m, cg_fxp f, const char *what, cg_error *err)
 
 /* One-hot shares of the leading-bit position j in [0, J) of 0 < x < 2^J:
  * b_j = [x >= 2^j] from DReLU(x - 2^j) for j = 1..J-1 (b_0 = 1, b_J = 0),
- * and [msb == j] = b_j xor b_{j+1}, local because b is monotone. */
+ * and [msb == j] = b_j xor b_{j+1}, local because b is monotone. The nt
+ * truncations tr by sh (also depending on x only) share the comparisons. */
 static cg_status onehot_msb(cg_mpc *m, unsigned l, size_t n, size_t J, const uint64_t *x,
-                            uint8_t *e, cg_error *err)
+                            uint8_t *e, size_t nt, const uint8_t *sh, uint64_t *tr, cg_error *err)
 {
     uint64_t mask = mpc_mask(l);
     size_t nb = n * (J - 1);
@@ -40,7 +41,7 @@ static cg_status onehot_msb(cg_mpc *m, unsigned l, size_t n, size_t J, const uin
     }
     /* All thresholds test the same x: they share the client's digit OTs. */
     for (size_t j = 1; j < J; j++) d[j - 1] = (0 - (1ull << j)) & mask;
-    STEP(mpc_drelu_offsets(m, l, n, x, J - 1, d, b, err));
+    STEP(mpc_drelu_trunc(m, l, n, x, J - 1, d, b, nt, sh, tr, tr, err));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < J; j++) {
             uint8_t lo = j == 0 ? (uint8_t)(m->party == CG_SERVER) : b[i * (J - 1) + j - 1];
@@ -57,21 +58,13 @@ done:
  * i] = sum_j e[i J + j] sc(v_i, k[f J + j]), sc(v, k) = v 2^-k, for k > 0
  * a truncation by a public per-copy shift (rounding to nearest when
  * `round`: the server adds 2^(k-1) first), for k <= 0 a local product.
- * All families' truncations are one batch and their selections one
- * exchange; copies that are not selected may be garbage and are dropped. */
-static cg_status scale_select(cg_mpc *m, unsigned l, size_t n, size_t J, size_t nf, const int *k,
-                              bool round, const uint8_t *e, const uint64_t *v, uint64_t *out,
-                              cg_error *err)
+ * scale_prep lays out the truncations' inputs tr and shifts sh (returning
+ * their count), scale_pick takes them truncated; all families'
+ * truncations are one batch and their selections one exchange; copies
+ * that are not selected may be garbage and are dropped. */
+static size_t scale_prep(const cg_mpc *m, unsigned l, size_t n, size_t J, size_t nf, const int *k,
+                         bool round, const uint64_t *v, uint64_t *tr, uint8_t *sh)
 {
-    uint64_t mask = mpc_mask(l);
-    size_t nJ = n * J * nf;
-    uint64_t *cp = alloc_u64(nJ), *tr = alloc_u64(nJ);
-    uint8_t *sh = cg_alloc(nJ ? nJ : 1), *ee = cg_alloc(nJ ? nJ : 1);
-    cg_status st = CG_OK;
-    if (!cp || !tr || !sh || !ee) {
-        st = cg_error_set(err, CG_ERR_NOMEM, "rescale: out of memory");
-        goto done;
-    }
     size_t nt = 0;
     for (size_t f = 0; f < nf; f++)
         for (size_t i = 0; i < n; i++)
@@ -79,11 +72,25 @@ static cg_status scale_select(cg_mpc *m, unsigned l, size_t n, size_t J, size_t 
                 int kj = k[f * J + j];
                 if (kj <= 0) continue;
                 uint64_t half = round && m->party == CG_SERVER ? 1ull << (kj - 1) : 0;
-                tr[nt] = (v[i] + half) & mask;
+                tr[nt] = (v[i] + half) & mpc_mask(l);
                 sh[nt++] = (uint8_t)kj;
             }
-    if (nt) STEP(mpc_trunc_var(m, l, 0, sh, nt, tr, tr, err));
-    nt = 0;
+    return nt;
+}
+
+static cg_status scale_pick(cg_mpc *m, unsigned l, size_t n, size_t J, size_t nf, const int *k,
+                            const uint8_t *e, const uint64_t *v, const uint64_t *tr,
+                            uint64_t *out, cg_error *err)
+{
+    uint64_t mask = mpc_mask(l);
+    size_t nJ = n * J * nf, nt = 0;
+    uint64_t *cp = alloc_u64(nJ);
+    uint8_t *ee = cg_alloc(nJ ? nJ : 1);
+    cg_status st = CG_OK;
+    if (!cp || !ee) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "rescale: out of memory");
+        goto done;
+    }
     for (size_t f = 0; f < nf; f++)
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < J; j++) {
@@ -100,8 +107,6 @@ static cg_status scale_select(cg_mpc *m, unsigned l, size_t n, size_t J, size_t 
     }
 done:
     cg_free(cp);
-    cg_free(tr);
-    cg_free(sh);
     cg_free(ee);
     return st;
 }
@@ -150,8 +155,9 @@ static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, u
     size_t N = (size_t)1 << t->in_bits;
     uint64_t *tab = alloc_u64(2 * N), *ui = alloc_u64(2 * n), *ad = alloc_u64(2 * n);
     uint64_t *y = alloc_u64(n), *w = alloc_u64(n), *p = alloc_u64(n);
-    uint8_t *e = cg_alloc(nJ ? nJ : 1);
-    if (!tab || !ui || !ad || !y || !w || !p || !e) {
+    uint64_t *tr = alloc_u64(2 * nJ);
+    uint8_t *e = cg_alloc(nJ ? nJ : 1), *tsh = cg_alloc(2 * nJ);
+    if (!tab || !ui || !ad || !y || !w || !p || !e || !tr || !tsh) {
         st = cg_error_set(err, CG_ERR_NOMEM, "%s: out of memory", what);
         goto done;
     }
@@ -159,8 +165,11 @@ static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, u
         tab[i] = (uint64_t)t->a[i] & mask;
         tab[N + i] = (uint64_t)t->d[i] & mask;
     }
-    STEP(onehot_msb(m, l, n, J, x, e, err));
-    STEP(scale_select(m, l, n, J, 2, k, false, e, x, ui, err));
+    /* the first rescaling's truncations depend on x only: they share the
+     * one-hot's comparisons */
+    size_t nt = scale_prep(m, l, n, J, 2, k, false, x, tr, tsh);
+    STEP(onehot_msb(m, l, n, J, x, e, nt, tsh, tr, err));
+    STEP(scale_pick(m, l, n, J, 2, k, e, x, tr, ui, err));
     const uint64_t *u = ui, *idx = ui + n;
     /* y = a 2^(s - ib) + d r, r = u - idx 2^(s - ib): the tables are
      * public, so each party offers d times its own share of r in the
@@ -195,7 +204,9 @@ static cg_status recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, u
         int kj = sh + kout[j];
         k[j] = kj > (int)t->cap ? (int)t->cap : kj;
     }
-    STEP(scale_select(m, l, n, J, 1, k, true, e, y, out, err));
+    nt = scale_prep(m, l, n, J, 1, k, true, y, tr, tsh);
+    if (nt) STEP(mpc_trunc_var(m, l, 0, tsh, nt, tr, tr, err));
+    STEP(scale_pick(m, l, n, J, 1, k, e, y, tr, out, err));
 done:
     cg_free(t);
     cg_free(tab);
@@ -205,6 +216,8 @@ done:
     cg_free(w);
     cg_free(p);
     cg_free(e);
+    cg_free(tr);
+    cg_free(tsh);
     return mpc_fail(m, st);
 }
 

@@ -194,3 +194,69 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned s
     cg_free(y);
     return mpc_fail(m, st);
 }
+
+cg_status mpc_drelu_trunc(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
+                          const uint64_t *c, uint8_t *dout, size_t nt, const uint8_t *shifts,
+                          const uint64_t *t, uint64_t *tout, cg_error *err)
+{
+    size_t nd, all;
+    if (!cg_mul_size(n, K, &nd) || nd > SIZE_MAX / 2 - nt)
+        return cg_error_set(err, CG_ERR_ARG, "drelu_trunc: batch too large");
+    all = nd + nt;
+    /* Beyond the bundles' batch (or approximate): the two calls. */
+    if (!m->exact || all > TRUNC_BUNDLE_MAX) {
+        CG_TRY(mpc_drelu_offsets(m, bits, n, x, K, c, dout, err));
+        return nt ? mpc_trunc_var(m, bits, 0, shifts, nt, t, tout, err) : CG_OK;
+    }
+    bool server = m->party == CG_SERVER;
+    uint64_t low = mpc_mask(bits - 1), mask = mpc_mask(bits), offset = 1ull << (bits - 2);
+    unsigned w = bits - 1;
+    for (size_t i = 0; i < nt; i++)
+        if (shifts[i] > w) w = shifts[i];
+    uint64_t *v = cg_alloc((all ? all : 1) * sizeof *v), *y = cg_alloc((nt ? nt : 1) * sizeof *y);
+    uint64_t *alt = cg_alloc((all ? all : 1) * sizeof *alt);
+    uint64_t *aor = cg_alloc((all ? all : 1) * sizeof *aor);
+    uint8_t *priv = cg_alloc(all ? all : 1);
+    cg_status st = CG_OK;
+    if (!v || !y || !alt || !aor || !priv) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "drelu_trunc: out of memory");
+        goto done;
+    }
+    /* One comparison per DReLU (the server adds the offset: any split of
+     * x + c_k serves, mpc_drelu_multi) and per truncation's carry, all at
+     * the widest width (the shorter ones' top digits are 0 on both sides)
+     * with arithmetic results, whose low bit is a boolean share. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < K; k++) {
+            uint64_t sv = (x[i] + (server ? c[k] : 0)) & low;
+            v[i * K + k] = server ? low - sv : sv;
+            priv[i * K + k] = 0;
+        }
+    for (size_t i = 0; i < nt; i++) {
+        uint64_t lk = mpc_mask(shifts[i]);
+        y[i] = (t[i] + (server ? offset : 0)) & mask;
+        priv[nd + i] = (y[i] >> (bits - 1)) & 1;
+        v[nd + i] = server ? lk - (y[i] & lk) : y[i] & lk;
+    }
+    const mpc_lt_arith ar = {bits, priv, alt, aor};
+    st = mpc_less_than_arith(m, w, all, v, &ar, err);
+    for (size_t i = 0; st == CG_OK && i < n; i++)
+        for (size_t k = 0; k < K; k++) {
+            uint64_t sv = x[i] + (server ? c[k] : 0);
+            dout[i * K + k] = (uint8_t)((alt[i * K + k] ^ (sv >> (bits - 1)) ^ server) & 1);
+        }
+    for (size_t i = 0; st == CG_OK && i < nt; i++) {
+        unsigned sh = shifts[i];
+        uint64_t r = (y[i] >> sh) - shl_ring(aor[nd + i], bits - sh) + alt[nd + i];
+        if (server) r -= offset >> sh;
+        tout[i] = r & mask;
+    }
+done:
+    if (priv) cg_secure_zero(priv, all ? all : 1);
+    cg_free(v);
+    cg_free(y);
+    cg_free(alt);
+    cg_free(aor);
+    cg_free(priv);
+    return mpc_fail(m, st);
+}
