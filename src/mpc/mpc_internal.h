@@ -222,6 +222,18 @@ cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *
 cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few_rounds,
                       uint64_t *out, cg_error *err);
 
+/* ---- Reciprocal and rsqrt (mpc_recip.c) ---- */
+
+/* The format checks of reciprocal, rsqrt, softmax and LayerNorm. */
+cg_status mpc_check_fmt(cg_mpc *m, cg_fxp f, const char *what, cg_error *err);
+/* out = trunc(a * b) by shift (a product of two shared vectors). */
+cg_status mpc_mul_trunc(cg_mpc *m, unsigned l, unsigned shift, size_t n, const uint64_t *a,
+                        const uint64_t *b, uint64_t *out, cg_error *err);
+/* cg_mpc_recip / cg_mpc_rsqrt (sqrt_mode), with `extra` more fraction
+ * bits in the result than x has (rsqrt only). */
+cg_status mpc_recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t *out,
+                          bool sqrt_mode, unsigned extra, cg_error *err);
+
 /* ---- Lookup tables (mpc_lut.c) ---- */
 
 /* cg_mpc_lut with T >= 1 tables (tables[t N + j], N = 2^in_bits) looked up
