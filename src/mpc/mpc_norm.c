@@ -141,7 +141,7 @@ cg_status mpc_softmax_needs(cg_fxp f, size_t rows, size_t total, mpc_stock_req *
     if (!cg_mul_size(total, s + 1, &nk)) nk = SIZE_MAX; /* too many: not made */
     req[0] = (mpc_stock_req){MPC_POOL_SQ, 2 * s + 3, total};
     req[1] = (mpc_stock_req){MPC_POOL_SEL, wd, nk};
-    req[2] = (mpc_stock_req){MPC_POOL_SEL, l, (newton ? 3 : 2) * J * rows};
+    req[2] = (mpc_stock_req){MPC_POOL_SEL, l, 3 * J * rows};
     req[3] = (mpc_stock_req){MPC_POOL_MUL, l, 2 * newton * rows};
     return CG_OK;
 }
@@ -268,7 +268,7 @@ cg_status mpc_layernorm_needs(cg_fxp f, size_t rows, size_t cols, mpc_stock_req 
     req[0] = (mpc_stock_req){MPC_POOL_SQ, 64, all};
     req[1] = (mpc_stock_req){MPC_POOL_MUL, f.ring_bits, all + 2 * newton * rows};
     req[2] = (mpc_stock_req){MPC_POOL_SQ, f.ring_bits, newton * rows};
-    req[3] = (mpc_stock_req){MPC_POOL_SEL, f.ring_bits, (newton ? 3 : 2) * J * rows};
+    req[3] = (mpc_stock_req){MPC_POOL_SEL, f.ring_bits, 3 * J * rows};
     return CG_OK;
 }
 

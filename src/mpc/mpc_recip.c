@@ -59,9 +59,9 @@ done:
  * a truncation by a public per-copy shift (rounding to nearest when
  * `round`: the server adds 2^(k-1) first), for k <= 0 a local product.
  * scale_prep lays out the truncations' inputs tr and shifts sh (returning
- * their count), scale_copies takes them truncated, pick_sum selects; all
- * families' truncations are one batch and their selections one exchange;
- * copies that are not selected may be garbage and are dropped. */
+ * their count), scale_pick takes them truncated; all families'
+ * truncations are one batch and their selections one exchange; copies
+ * that are not selected may be garbage and are dropped. */
 static size_t scale_prep(const cg_mpc *m, unsigned l, size_t n, size_t J, size_t nf, const int *k,
                          bool round, const uint64_t *v, uint64_t *tr, uint8_t *sh)
 {
@@ -78,33 +78,35 @@ static size_t scale_prep(const cg_mpc *m, unsigned l, size_t n, size_t J, size_t
     return nt;
 }
 
-/* The nf families' copies, cp[(f n + i) J + j], from the truncated tr. */
-static void scale_copies(unsigned l, size_t n, size_t J, size_t nf, const int *k,
-                         const uint64_t *v, const uint64_t *tr, uint64_t *cp)
+static cg_status scale_pick(cg_mpc *m, unsigned l, size_t n, size_t J, size_t nf, const int *k,
+                            const uint8_t *e, const uint64_t *v, const uint64_t *tr,
+                            uint64_t *out, cg_error *err)
 {
-    size_t nt = 0;
+    uint64_t mask = mpc_mask(l);
+    size_t nJ = n * J * nf, nt = 0;
+    uint64_t *cp = alloc_u64(nJ);
+    uint8_t *ee = cg_alloc(nJ ? nJ : 1);
+    cg_status st = CG_OK;
+    if (!cp || !ee) {
+        st = cg_error_set(err, CG_ERR_NOMEM, "rescale: out of memory");
+        goto done;
+    }
     for (size_t f = 0; f < nf; f++)
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < J; j++) {
                 int kj = k[f * J + j];
-                cp[(f * n + i) * J + j] = kj > 0 ? tr[nt++] : (v[i] << (unsigned)-kj) & mpc_mask(l);
+                size_t at = (f * n + i) * J + j;
+                cp[at] = kj > 0 ? tr[nt++] : (v[i] << (unsigned)-kj) & mask;
+                ee[at] = e[i * J + j];
             }
-}
-
-/* out[f n + i] = sum_j e[i J + j] cp[(f n + i) J + j]: one exchange. */
-static cg_status pick_sum(cg_mpc *m, unsigned l, size_t n, size_t J, size_t nf,
-                          const uint8_t *e, uint64_t *cp, uint64_t *out, cg_error *err)
-{
-    size_t nJ = n * J * nf;
-    uint8_t *ee = cg_alloc(nJ ? nJ : 1);
-    if (!ee) return cg_error_set(err, CG_ERR_NOMEM, "rescale: out of memory");
-    for (size_t f = 0; f < nf; f++) memcpy(ee + f * n * J, e, n * J);
-    cg_status st = cg_mpc_select(m, l, nJ, ee, cp, cp, err);
-    for (size_t fi = 0; st == CG_OK && fi < nf * n; fi++) {
+    STEP(cg_mpc_select(m, l, nJ, ee, cp, cp, err));
+    for (size_t fi = 0; fi < nf * n; fi++) {
         uint64_t r = 0;
         for (size_t j = 0; j < J; j++) r += cp[fi * J + j];
-        out[fi] = r & mpc_mask(l);
+        out[fi] = r & mask;
     }
+done:
+    cg_free(cp);
     cg_free(ee);
     return st;
 }
@@ -150,12 +152,12 @@ cg_status mpc_recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint
         k[J + j] = kj + (int)s - ib; /* the bin index u >> (s - ib) */
         kout[j] = sqrt_mode ? kj / 2 - (int)extra : kj;
     }
-    size_t N = (size_t)1 << t->in_bits, nf = t->newton ? 2 : 1;
-    uint64_t *tab = alloc_u64(2 * N), *ui = alloc_u64(2 * n), *ad = alloc_u64(2 * nJ);
-    uint64_t *y = alloc_u64(n), *w = alloc_u64(nJ), *p = alloc_u64(nJ);
-    uint64_t *tr = alloc_u64(2 * nJ), *cu = alloc_u64(2 * nJ);
+    size_t N = (size_t)1 << t->in_bits;
+    uint64_t *tab = alloc_u64(2 * N), *ui = alloc_u64(2 * n), *ad = alloc_u64(2 * n);
+    uint64_t *y = alloc_u64(n), *w = alloc_u64(n), *p = alloc_u64(n);
+    uint64_t *tr = alloc_u64(2 * nJ);
     uint8_t *e = cg_alloc(nJ ? nJ : 1), *tsh = cg_alloc(2 * nJ);
-    if (!tab || !ui || !ad || !y || !w || !p || !e || !tr || !tsh || !cu) {
+    if (!tab || !ui || !ad || !y || !w || !p || !e || !tr || !tsh) {
         st = cg_error_set(err, CG_ERR_NOMEM, "%s: out of memory", what);
         goto done;
     }
@@ -167,28 +169,20 @@ cg_status mpc_recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint
      * one-hot's comparisons */
     size_t nt = scale_prep(m, l, n, J, 2, k, false, x, tr, tsh);
     STEP(onehot_msb(m, l, n, J, x, e, nt, tsh, tr, err));
-    scale_copies(l, n, J, 2, k, x, tr, cu);
-    /* Every copy of u and of its bin index goes through the lookup (one
-     * not selected is garbage: an index is taken mod the table's size),
-     * and one select after it picks y (and u for Newton): no select
-     * between the comparisons and the lookup. y = a 2^(s - ib) + d r, r =
-     * u - idx 2^(s - ib): the tables are public, so each party offers d
-     * times its own share of r in the lookup's round trip (mpc_lut_chord)
-     * and no product follows. */
-    const uint64_t *uc = cu, *ic = cu + nJ;
-    for (size_t q = 0; q < nJ; q++) p[q] = (uc[q] - (ic[q] << (s - ib))) & mask;
+    STEP(scale_pick(m, l, n, J, 2, k, e, x, tr, ui, err));
+    const uint64_t *u = ui, *idx = ui + n;
+    /* y = a 2^(s - ib) + d r, r = u - idx 2^(s - ib): the tables are
+     * public, so each party offers d times its own share of r in the
+     * lookup's round trip (mpc_lut_chord) and no product follows */
+    for (size_t i = 0; i < n; i++) p[i] = (u[i] - (idx[i] << (s - ib))) & mask;
     if (s > (unsigned)ib) {
-        STEP(mpc_lut_chord(m, t->in_bits, l, tab, tab + N, nJ, ic, p, ad, ad + nJ, w, err));
-        for (size_t q = 0; q < nJ; q++) ad[q] = ((ad[q] << (s - ib)) + w[q]) & mask;
+        STEP(mpc_lut_chord(m, t->in_bits, l, tab, tab + N, n, idx, p, ad, ad + n, w, err));
+        for (size_t i = 0; i < n; i++) y[i] = ((ad[i] << (s - ib)) + w[i]) & mask;
     } else {
-        STEP(mpc_lut_multi(m, t->in_bits, l, 1, m->party == CG_SERVER ? tab : NULL, nJ, ic, ad,
+        STEP(mpc_lut_multi(m, t->in_bits, l, 1, m->party == CG_SERVER ? tab : NULL, n, idx, ad,
                            err));
-        for (size_t q = 0; q < nJ; q++) ad[q] = (ad[q] << (s - ib)) & mask;
+        for (size_t i = 0; i < n; i++) y[i] = (ad[i] << (s - ib)) & mask;
     }
-    if (nf == 2) memcpy(ad + nJ, uc, nJ * sizeof *ad);
-    STEP(pick_sum(m, l, n, J, nf, e, ad, ui, err));
-    memcpy(y, ui, n * sizeof *y);
-    const uint64_t *u = ui + n;
     uint64_t two = (uint64_t)cg_fxp_encode(f, 2.0), three = (uint64_t)cg_fxp_encode(f, 3.0);
     for (unsigned it = 0; it < t->newton; it++) {
         /* w = round(y / 2^sh); then y = w (2 - u w) by s, or w (3 - u w^2) by s + 1 */
@@ -212,8 +206,7 @@ cg_status mpc_recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint
     }
     nt = scale_prep(m, l, n, J, 1, k, true, y, tr, tsh);
     if (nt) STEP(mpc_trunc_var(m, l, 0, tsh, nt, tr, tr, err));
-    scale_copies(l, n, J, 1, k, y, tr, cu);
-    STEP(pick_sum(m, l, n, J, 1, e, cu, out, err));
+    STEP(scale_pick(m, l, n, J, 1, k, e, y, tr, out, err));
 done:
     cg_free(t);
     cg_free(tab);
@@ -225,7 +218,6 @@ done:
     cg_free(e);
     cg_free(tr);
     cg_free(tsh);
-    cg_free(cu);
     return mpc_fail(m, st);
 }
 
