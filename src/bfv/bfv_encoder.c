@@ -1,5 +1,4 @@
 /* Batch (SIMD slot) and coefficient encoders. */
-#include <math.h>
 #include <string.h>
 
 #include "bfv/bfv_internal.h"
@@ -93,13 +92,6 @@ cg_status cg_bfv_encode_coeff_ntt(const cg_bfv_ctx *c, const int64_t *vals, size
         for (size_t j = 0; j < count; j++) row[j] = d[j] > half ? q - (t - d[j]) : d[j];
         memset(row + count, 0, (n - count) * sizeof *row);
     }
-    cg_poly_ntt(c->ntt, level, d, c->nthreads);
-    if (d != out->data) {
-        cg_bfv_plain_ntt_free(out);
-        out->data = d;
-        out->cap = need;
-    }
-    out->level = level;
-    out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
+    bfv_plain_ntt_finish(c, out, d, need, level, maxabs);
     return CG_OK;
 }

@@ -173,6 +173,19 @@ cg_status cg_bfv_sub_plain(const cg_bfv_ctx *c, cg_bfv_ct *ct, const cg_bfv_plai
     return plain_addsub(c, ct, pt, true, err);
 }
 
+void bfv_plain_ntt_finish(const cg_bfv_ctx *c, cg_bfv_plain_ntt *out, uint64_t *d, size_t need,
+                          size_t level, uint64_t maxabs)
+{
+    cg_poly_ntt(c->ntt, level, d, c->nthreads);
+    if (d != out->data) {
+        cg_bfv_plain_ntt_free(out);
+        out->data = d;
+        out->cap = need;
+    }
+    out->level = level;
+    out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
+}
+
 cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_t level,
                               cg_bfv_plain_ntt *out, cg_error *err)
 {
@@ -190,14 +203,7 @@ cg_status cg_bfv_plain_to_ntt(const cg_bfv_ctx *c, const cg_bfv_plain *pt, size_
         uint64_t a = v > c->t / 2 ? c->t - v : v;
         if (a > maxabs) maxabs = a;
     }
-    cg_poly_ntt(c->ntt, level, d, c->nthreads);
-    if (d != out->data) {
-        cg_bfv_plain_ntt_free(out);
-        out->data = d;
-        out->cap = need;
-    }
-    out->level = level;
-    out->norm_log2 = maxabs ? log2((double)maxabs) : -INFINITY;
+    bfv_plain_ntt_finish(c, out, d, need, level, maxabs);
     return CG_OK;
 }
 

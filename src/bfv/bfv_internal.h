@@ -151,4 +151,10 @@ double bfv_fresh_noise_log2(const cg_bfv_ctx *ctx, bool public_key);
 void bfv_sample_flood(cg_prg *prg, const cg_modulus *mods, size_t k, size_t n, unsigned bits,
                       uint64_t *out);
 void bfv_sample_mask(cg_prg *prg, uint64_t t, size_t n, uint64_t *out);
+/* The last steps of an NTT-form plaintext: d (level rows of need words,
+ * lifted) to NTT form, installed in out (out's old buffer freed when d is
+ * new), with its level and the log2 of its largest centred value. */
+void bfv_plain_ntt_finish(const cg_bfv_ctx *c, cg_bfv_plain_ntt *out, uint64_t *d, size_t need,
+                          size_t level, uint64_t maxabs);
+
 #endif

@@ -42,6 +42,14 @@ struct cg_mpc {
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
+/* A protocol's steps: the first failure jumps to its clean-up. */
+#define MPC_STEP(call)                                                                         \
+    do {                                                                                       \
+        st = (call);                                                                           \
+        if (st != CG_OK) goto done;                                                            \
+    } while (0)
+/* n words, at least one (so that an empty batch is not a failed allocation) */
+static inline uint64_t *mpc_alloc_u64(size_t n) { return cg_alloc((n ? n : 1) * sizeof(uint64_t)); }
 
 /* ---- The context (mpc_ctx.c) ---- */
 

@@ -5,12 +5,6 @@
 #include "mpc/mpc_internal.h"
 
 /* Runs a protocol step; on failure jumps to the function's cleanup. */
-#define STEP(call)                                                                             \
-    do {                                                                                       \
-        st = (call);                                                                           \
-        if (st != CG_OK) goto done;                                                            \
-    } while (0)
-
 /* out = floor-ish(c * x / 2^s) for a public fixed-point constant c. */
 static cg_status mul_const_trunc(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, double c,
                                  uint64_t *out, cg_error *err)
@@ -91,12 +85,12 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
      * one exchange */
     mpc_stock_req req[MPC_GELU_REQS];
     mpc_gelu_needs(f, n, req);
-    STEP(mpc_stock(m, MPC_GELU_REQS, req, err));
+    MPC_STEP(mpc_stock(m, MPC_GELU_REQS, req, err));
     m->pool_on = true;
     const uint64_t ksmask = mpc_mask(ksq), kmmask = mpc_mask(kmul);
     uint64_t one = 1ull << s;
     for (size_t i = 0; i < n; i++) b[W][i] = x[i] & ksmask;
-    STEP(mpc_select_square(m, l, n, pos, x, b[R], ksq, b[W], b[Y2], err));
+    MPC_STEP(mpc_select_square(m, l, n, pos, x, b[R], ksq, b[W], b[Y2], err));
     /* relu(x) and y = |x| = 2 relu(x) - x. */
     for (size_t i = 0; i < n; i++) b[Y][i] = (2 * b[R][i] - x[i]) & mask;
     /* One batch for the truncations that do not depend on each other:
@@ -112,9 +106,9 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
         sh[i] = sh[n + i] = sh[2 * n + i] = (uint8_t)s;
         sh[3 * n + i] = 1;
     }
-    STEP(mpc_trunc_lift(m, ksq, l, sh, 4 * n, b[TB], b[TB], err));
+    MPC_STEP(mpc_trunc_lift(m, ksq, l, sh, 4 * n, b[TB], b[TB], err));
     /* z = A y^2 - B y + C */
-    STEP(mul_const_trunc(m, f, n, b[TB], CG_FXP_GELU_A, b[Z], err));
+    MPC_STEP(mul_const_trunc(m, f, n, b[TB], CG_FXP_GELU_A, b[Z], err));
     for (size_t i = 0; i < n; i++) b[Z][i] = (b[Z][i] - b[TB][n + i]) & mask;
     cg_mpc_add_public(m, l, n, b[Z], (uint64_t)cg_fxp_encode(f, CG_FXP_GELU_C), b[Z]);
     /* w = z + A y - D; P = w z + E. For |x| <= T, z is in [3.70, 4.58] and
@@ -129,15 +123,15 @@ cg_status cg_mpc_gelu(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint64_t
         b[Y2][i] = b[W][i] & kmmask;
         b[Y][i] = b[Z][i] & kmmask;
     }
-    STEP(cg_mpc_mul(m, kmul, n, b[Y2], b[Y], b[Y2], err));
+    MPC_STEP(cg_mpc_mul(m, kmul, n, b[Y2], b[Y], b[Y2], err));
     for (size_t i = 0; i < n; i++) sh[i] = (uint8_t)s;
-    STEP(mpc_trunc_lift(m, kmul, l, sh, n, b[Y2], b[Y2], err));
+    MPC_STEP(mpc_trunc_lift(m, kmul, l, sh, n, b[Y2], b[Y2], err));
     for (size_t i = 0; i < n; i++) b[W][i] = (b[Y2][i] + 4 * b[W][i] - 4 * b[Z][i]) & mask;
     cg_mpc_add_public(m, l, n, b[W], ((uint64_t)cg_fxp_encode(f, CG_FXP_GELU_E) - 16 * one) & mask,
                       b[W]);
     /* inner = x/2 + P */
     for (size_t i = 0; i < n; i++) b[W][i] = (b[W][i] + b[TB][3 * n + i]) & mask;
-    STEP(cg_mpc_mux(m, l, n, inside, b[W], b[R], out, err));
+    MPC_STEP(cg_mpc_mux(m, l, n, inside, b[W], b[R], out, err));
 done:
     m->pool_on = false;
     for (int i = 0; i < NBUF; i++) cg_free(b[i]);
@@ -169,14 +163,14 @@ cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x,
         st = cg_error_set(err, CG_ERR_NOMEM, "gelu: out of memory");
         goto done;
     }
-    STEP(gelu_tests(m, f, n, x, CG_FXP_GELU_ACC_T, cmp, inside, b[T1], err));
+    MPC_STEP(gelu_tests(m, f, n, x, CG_FXP_GELU_ACC_T, cmp, inside, b[T1], err));
     /* relu(x); t = |x| / 4 = (2 relu(x) - x) * 2^3 with ts = s + 5 fraction bits. */
-    STEP(cg_mpc_select(m, l, n, cmp, x, b[R], err));
+    MPC_STEP(cg_mpc_select(m, l, n, cmp, x, b[R], err));
     for (size_t i = 0; i < n; i++) b[T1][i] = ((2 * b[R][i] - x[i]) << 3) & mask;
-    STEP(cg_mpc_square(m, l, n, b[T1], b[T2], err));
-    STEP(mpc_trunc_var(m, l, ts, NULL, n, b[T2], b[T2], err));
-    STEP(cg_mpc_mul(m, l, n, b[T1], b[T2], b[T3], err));
-    STEP(mpc_trunc_var(m, l, ts, NULL, n, b[T3], b[T3], err));
+    MPC_STEP(cg_mpc_square(m, l, n, b[T1], b[T2], err));
+    MPC_STEP(mpc_trunc_var(m, l, ts, NULL, n, b[T2], b[T2], err));
+    MPC_STEP(cg_mpc_mul(m, l, n, b[T1], b[T2], b[T3], err));
+    MPC_STEP(mpc_trunc_var(m, l, ts, NULL, n, b[T3], b[T3], err));
     /* A = d0 + d1 t + d2 t^2 + d3 t^3 and B = d4 t + d5 t^2 + d6 t^3 (local);
      * B >> ts and x >> 1 in one truncation batch. */
     uint64_t k[7];
@@ -190,13 +184,13 @@ cg_status cg_mpc_gelu_accurate(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x,
         sh[n + i] = 1;
     }
     cg_mpc_add_public(m, l, n, b[A], (uint64_t)cg_fxp_encode(fa, d[0]), b[A]);
-    STEP(mpc_trunc_var(m, l, 0, sh, 2 * n, b[TB], b[TB], err));
+    MPC_STEP(mpc_trunc_var(m, l, 0, sh, 2 * n, b[TB], b[TB], err));
     /* Q = (A + t^3 B) >> (sd + ts - s); inner = x/2 + Q. */
-    STEP(cg_mpc_mul(m, l, n, b[T3], b[TB], b[P], err));
+    MPC_STEP(cg_mpc_mul(m, l, n, b[T3], b[TB], b[P], err));
     for (size_t i = 0; i < n; i++) b[P][i] = (b[P][i] + b[A][i]) & mask;
-    STEP(mpc_trunc_var(m, l, sd + ts - s, NULL, n, b[P], b[P], err));
+    MPC_STEP(mpc_trunc_var(m, l, sd + ts - s, NULL, n, b[P], b[P], err));
     for (size_t i = 0; i < n; i++) b[P][i] = (b[P][i] + b[TB][n + i]) & mask;
-    STEP(cg_mpc_mux(m, l, n, inside, b[P], b[R], out, err));
+    MPC_STEP(cg_mpc_mux(m, l, n, inside, b[P], b[R], out, err));
 done:
     for (int i = 0; i < NBUF; i++) cg_free(b[i]);
     cg_free(cmp);
@@ -250,18 +244,18 @@ cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few
          * wraps: k 2^(2s) <= (s+1) 2^(2s) < 2^(l-2)), and L = sum c_k from
          * their B2A (L clipped at s+1, where the result is 0). */
         for (size_t k = 0; k < K; k++) offs[k] = (0 - ((uint64_t)(k + 1) << (2 * s))) & mask;
-        STEP(mpc_drelu_offsets(m, l, n, t, K, offs, c, err));
-        STEP(cg_mpc_b2a(m, l, nk, c, d, err));
+        MPC_STEP(mpc_drelu_offsets(m, l, n, t, K, offs, c, err));
+        MPC_STEP(cg_mpc_b2a(m, l, nk, c, d, err));
         for (size_t i = 0; i < n; i++) {
             uint64_t lv = 0;
             for (size_t k = 0; k < K; k++) lv += d[i * K + k];
             t[i] = lv & mask;
         }
     } else {
-        STEP(mpc_trunc_impl(m, l, l, 2 * s, NULL, n, t, t, true, err));
+        MPC_STEP(mpc_trunc_impl(m, l, l, 2 * s, NULL, n, t, t, true, err));
         for (size_t i = 0; i < n; i++) e[i] = t[i] & lmask;
         for (size_t k = 0; k < K; k++) offs[k] = (0 - (uint64_t)(k + 1)) & lmask;
-        STEP(mpc_drelu_offsets(m, wl, n, e, K, offs, c, err));
+        MPC_STEP(mpc_drelu_offsets(m, wl, n, e, K, offs, c, err));
     }
     /* p = x + L ln2; q = p + 1.353. Where L > s the result is 0 (no
      * one-hot bit below is set), so L needs no clipping: q is garbage there
@@ -272,11 +266,11 @@ cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few
     for (size_t i = 0; i < n; i++) e[i] = (x[i] + t[i] * ln2) & mask;
     cg_mpc_add_public(m, l, n, e, (uint64_t)cg_fxp_encode(f, 1.353), e);
     for (size_t i = 0; i < n; i++) e[i] &= smask;
-    STEP(cg_mpc_square(m, ws, n, e, e, err));
+    MPC_STEP(cg_mpc_square(m, ws, n, e, e, err));
     {
         uint8_t *sh = onehot; /* the shifts, before onehot is filled */
         for (size_t i = 0; i < n; i++) sh[i] = (uint8_t)s;
-        STEP(mpc_trunc_lift(m, ws, wd, sh, n, e, e, err));
+        MPC_STEP(mpc_trunc_lift(m, ws, wd, sh, n, e, e, err));
     }
     /* A = c q2 + E 2^s (c = 0.3585, E = 0.344) in [0, 2^(2s+1)), and the
      * reference's e >> L is floor(A / 2^(s+L)) (floors of floors are one
@@ -294,13 +288,13 @@ cg_status mpc_exp_neg(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, bool few
             onehot[i * K + k] = ck ^ c[i * K + k];
             d[i * K + k] = (e[i] << (s - k)) & dmask;
         }
-    STEP(cg_mpc_select(m, wd, nk, onehot, d, d, err));
+    MPC_STEP(cg_mpc_select(m, wd, nk, onehot, d, d, err));
     for (size_t i = 0; i < n; i++) {
         uint64_t r = 0;
         for (size_t k = 0; k < K; k++) r += d[i * K + k];
         e[i] = r & dmask;
     }
-    STEP(mpc_trunc_var(m, wd, 2 * s, NULL, n, e, e, err));
+    MPC_STEP(mpc_trunc_var(m, wd, 2 * s, NULL, n, e, e, err));
     for (size_t i = 0; i < n; i++) out[i] = e[i] & mask;
 done:
     cg_free(t);

@@ -6,14 +6,6 @@
 
 #include "mpc/mpc_internal.h"
 
-#define STEP(call)                                                                             \
-    do {                                                                                       \
-        st = (call);                                                                           \
-        if (st != CG_OK) goto done;                                                            \
-    } while (0)
-
-static uint64_t *alloc_u64(size_t n) { return cg_alloc((n ? n : 1) * sizeof(uint64_t)); }
-
 /* Bits appended to a little-endian bit stream (the row product's
  * messages carry w - j bits per value). */
 typedef struct {
@@ -60,7 +52,7 @@ static cg_status row_product(cg_mpc *m, unsigned w, size_t rows, const size_t *l
     size_t nrot = 2 * rows * w, nbits = 0;
     for (unsigned j = 0; j < w; j++) nbits += total * (w - j);
     size_t nbytes = (nbits + 7) / 8;
-    uint64_t *k0 = alloc_u64(nrot), *k1 = alloc_u64(nrot), *kr = alloc_u64(nrot);
+    uint64_t *k0 = mpc_alloc_u64(nrot), *k1 = mpc_alloc_u64(nrot), *kr = mpc_alloc_u64(nrot);
     uint8_t *ch = cg_alloc(nrot), *snd = cg_alloc(nbytes ? nbytes : 1);
     uint8_t *rcv = cg_alloc(nbytes ? nbytes : 1);
     cg_status st = CG_OK;
@@ -168,8 +160,8 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
     uint64_t mask = mpc_mask(l);
     size_t *len = cg_alloc((rows ? rows : 1) * sizeof *len);
     size_t *off = cg_alloc((rows ? rows : 1) * sizeof *off);
-    uint64_t *px = alloc_u64(total), *e = alloc_u64(total), *rb = alloc_u64(total);
-    uint64_t *mx = alloc_u64(rows), *sum = alloc_u64(rows);
+    uint64_t *px = mpc_alloc_u64(total), *e = mpc_alloc_u64(total), *rb = mpc_alloc_u64(total);
+    uint64_t *mx = mpc_alloc_u64(rows), *sum = mpc_alloc_u64(rows);
     cg_status st = CG_OK;
     if (!len || !off || !px || !e || !rb || !mx || !sum) {
         st = cg_error_set(err, CG_ERR_NOMEM, "softmax: out of memory");
@@ -186,14 +178,14 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
      * round(2^s / ln2) < 2^(l-2-s): the maximum's comparisons keep their
      * signs on the differences reduced to l - s bits (fewer digits, one
      * AND level fewer at l = 37, s = 12). */
-    STEP(mpc_seg_max(m, l, l - s, rows, len, off, total, e, mx, err));
+    MPC_STEP(mpc_seg_max(m, l, l - s, rows, len, off, total, e, mx, err));
     /* exp's square and selection, the reciprocal's selects and products:
      * one exchange each on material from stock (made by cg_mpc_prepare,
      * or here in one round trip); the row maximum keeps the COT forms. */
     {
         mpc_stock_req req[MPC_SM_REQS];
-        STEP(mpc_softmax_needs(f, rows, total, req, err));
-        STEP(mpc_stock(m, MPC_SM_REQS, req, err));
+        MPC_STEP(mpc_softmax_needs(f, rows, total, req, err));
+        MPC_STEP(mpc_stock(m, MPC_SM_REQS, req, err));
     }
     m->pool_on = true;
     for (size_t r = 0; r < rows; r++)
@@ -203,13 +195,13 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
     size_t longest = 0;
     for (size_t r = 0; r < rows; r++)
         if (len[r] > longest) longest = len[r];
-    STEP(mpc_exp_neg(m, f, total, e, longest <= SOFTMAX_FEW_ROUNDS, e, err));
+    MPC_STEP(mpc_exp_neg(m, f, total, e, longest <= SOFTMAX_FEW_ROUNDS, e, err));
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
         for (size_t j = 0; j < len[r]; j++) z += e[off[r] + j];
         sum[r] = z & mask;
     }
-    STEP(cg_mpc_recip(m, f, rows, sum, sum, err));
+    MPC_STEP(cg_mpc_recip(m, f, rows, sum, sum, err));
     /* e <= exp(0) < 2^(s+1) and r = 1/sum <= 1 (sum >= exp(0)), so
      * e r < 2^(2s+1): the product runs on the shares reduced to 2s + 3
      * bits (fewer and shorter COTs) and its truncation lifts it back. */
@@ -218,7 +210,7 @@ cg_status cg_mpc_softmax(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const si
     for (size_t t = 0; t < total; t++) e[t] &= pmask;
     for (size_t r = 0; r < rows; r++) sum[r] &= pmask;
     m->pool_on = false;
-    STEP(row_product(m, wp, rows, len, off, total, e, sum, rb, err));
+    MPC_STEP(row_product(m, wp, rows, len, off, total, e, sum, rb, err));
     memcpy(e, rb, total * sizeof *e);
     {
         uint8_t *sh = cg_alloc(total ? total : 1);
@@ -285,33 +277,33 @@ static cg_status layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
         return cg_error_set(err, CG_ERR_ARG, "layernorm: bad shape");
     if (rows == 0) return CG_OK;
     uint64_t mask = mpc_mask(l);
-    uint64_t *d = alloc_u64(all), *q = alloc_u64(all);
-    uint64_t *mean = alloc_u64(rows), *var = alloc_u64(rows);
+    uint64_t *d = mpc_alloc_u64(all), *q = mpc_alloc_u64(all);
+    uint64_t *mean = mpc_alloc_u64(rows), *var = mpc_alloc_u64(rows);
     cg_status st = CG_OK;
     if (!d || !q || !mean || !var) {
         st = cg_error_set(err, CG_ERR_NOMEM, "layernorm: out of memory");
         goto done;
     }
     mpc_stock_req req[MPC_LN_REQS];
-    STEP(mpc_layernorm_needs(f, rows, cols, req, err));
-    STEP(mpc_stock(m, MPC_LN_REQS, req, err));
+    MPC_STEP(mpc_layernorm_needs(f, rows, cols, req, err));
+    MPC_STEP(mpc_stock(m, MPC_LN_REQS, req, err));
     m->pool_on = true;
     /* The statistics in the 64-bit ring: one exact extension of x (one
      * COT each) lets the mean be one truncation of sum * c and the squares
      * be of the unshifted x - mean, whose sum is local, so the variance
      * needs no per-element truncation (the reference's steps). */
     if (x64) memcpy(d, x64, all * sizeof *d);
-    else STEP(cg_mpc_extend(m, l, 64, all, x, d, err));
+    else MPC_STEP(cg_mpc_extend(m, l, 64, all, x, d, err));
     uint64_t cm = div_const(cols, CG_LN_MEAN_BITS, &a);
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
         for (size_t j = 0; j < cols; j++) z += d[r * cols + j];
         mean[r] = z * cm;
     }
-    STEP(mpc_trunc_var(m, 64, a + CG_LN_MEAN_BITS, NULL, rows, mean, mean, err));
+    MPC_STEP(mpc_trunc_var(m, 64, a + CG_LN_MEAN_BITS, NULL, rows, mean, mean, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) d[r * cols + j] -= mean[r];
-    STEP(cg_mpc_square(m, 64, all, d, q, err));
+    MPC_STEP(cg_mpc_square(m, 64, all, d, q, err));
     for (size_t r = 0; r < rows; r++) {
         uint64_t z = 0;
         for (size_t j = 0; j < cols; j++) z += q[r * cols + j];
@@ -319,19 +311,19 @@ static cg_status layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
     }
     uint64_t cv = div_const(cols, CG_LN_VAR_BITS, &a);
     const unsigned ve = CG_LN_VAR_EXTRA;
-    if (s - ve + a > 0) STEP(mpc_trunc_var(m, 64, s - ve + a, NULL, rows, var, var, err));
+    if (s - ve + a > 0) MPC_STEP(mpc_trunc_var(m, 64, s - ve + a, NULL, rows, var, var, err));
     cg_mpc_mul_public(m, 64, rows, var, cv, var);
-    STEP(mpc_trunc_var(m, 64, CG_LN_VAR_BITS, NULL, rows, var, var, err));
+    MPC_STEP(mpc_trunc_var(m, 64, CG_LN_VAR_BITS, NULL, rows, var, var, err));
     for (size_t r = 0; r < rows; r++) var[r] &= mask; /* back to l bits: local */
     for (size_t i = 0; i < all; i++) d[i] &= mask;
     const cg_fxp fv = {l, s + ve};
     int64_t eps = cg_fxp_encode(fv, 1e-5);
     if (eps < 1) eps = 1;
     cg_mpc_add_public(m, l, rows, var, (uint64_t)eps, var);
-    STEP(mpc_recip_rsqrt(m, f, rows, var, var, true, CG_LN_RS_EXTRA + ve / 2, err));
+    MPC_STEP(mpc_recip_rsqrt(m, f, rows, var, var, true, CG_LN_RS_EXTRA + ve / 2, err));
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) q[r * cols + j] = var[r];
-    STEP(mpc_mul_trunc(m, l, s + CG_LN_RS_EXTRA, all, d, q, out, err));
+    MPC_STEP(mpc_mul_trunc(m, l, s + CG_LN_RS_EXTRA, all, d, q, out, err));
 done:
     m->pool_on = false;
     cg_free(d);

@@ -6,14 +6,6 @@
 
 #include "mpc/mpc_internal.h"
 
-#define STEP(call)                                                                             \
-    do {                                                                                       \
-        st = (call);                                                                           \
-        if (st != CG_OK) goto done;                                                            \
-    } while (0)
-
-static uint64_t *alloc_u64(size_t n) { return cg_alloc((n ? n : 1) * sizeof(uint64_t)); }
-
 cg_status mpc_check_fmt(cg_mpc *m, cg_fxp f, const char *what, cg_error *err)
 {
     CG_TRY(mpc_check(m, f.ring_bits, 8, what, err));
@@ -32,7 +24,7 @@ static cg_status onehot_msb(cg_mpc *m, unsigned l, size_t n, size_t J, const uin
 {
     uint64_t mask = mpc_mask(l);
     size_t nb = n * (J - 1);
-    uint64_t *d = alloc_u64(nb);
+    uint64_t *d = mpc_alloc_u64(nb);
     uint8_t *b = cg_alloc(nb ? nb : 1);
     cg_status st = CG_OK;
     if (!d || !b) {
@@ -41,7 +33,7 @@ static cg_status onehot_msb(cg_mpc *m, unsigned l, size_t n, size_t J, const uin
     }
     /* All thresholds test the same x: they share the client's digit OTs. */
     for (size_t j = 1; j < J; j++) d[j - 1] = (0 - (1ull << j)) & mask;
-    STEP(mpc_drelu_trunc(m, l, n, x, J - 1, d, b, nt, sh, tr, tr, err));
+    MPC_STEP(mpc_drelu_trunc(m, l, n, x, J - 1, d, b, nt, sh, tr, tr, err));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < J; j++) {
             uint8_t lo = j == 0 ? (uint8_t)(m->party == CG_SERVER) : b[i * (J - 1) + j - 1];
@@ -84,7 +76,7 @@ static cg_status scale_pick(cg_mpc *m, unsigned l, size_t n, size_t J, size_t nf
 {
     uint64_t mask = mpc_mask(l);
     size_t nJ = n * J * nf, nt = 0;
-    uint64_t *cp = alloc_u64(nJ);
+    uint64_t *cp = mpc_alloc_u64(nJ);
     uint8_t *ee = cg_alloc(nJ ? nJ : 1);
     cg_status st = CG_OK;
     if (!cp || !ee) {
@@ -99,7 +91,7 @@ static cg_status scale_pick(cg_mpc *m, unsigned l, size_t n, size_t J, size_t nf
                 cp[at] = kj > 0 ? tr[nt++] : (v[i] << (unsigned)-kj) & mask;
                 ee[at] = e[i * J + j];
             }
-    STEP(cg_mpc_select(m, l, nJ, ee, cp, cp, err));
+    MPC_STEP(cg_mpc_select(m, l, nJ, ee, cp, cp, err));
     for (size_t fi = 0; fi < nf * n; fi++) {
         uint64_t r = 0;
         for (size_t j = 0; j < J; j++) r += cp[fi * J + j];
@@ -153,9 +145,9 @@ cg_status mpc_recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint
         kout[j] = sqrt_mode ? kj / 2 - (int)extra : kj;
     }
     size_t N = (size_t)1 << t->in_bits;
-    uint64_t *tab = alloc_u64(2 * N), *ui = alloc_u64(2 * n), *ad = alloc_u64(2 * n);
-    uint64_t *y = alloc_u64(n), *w = alloc_u64(n), *p = alloc_u64(n);
-    uint64_t *tr = alloc_u64(2 * nJ);
+    uint64_t *tab = mpc_alloc_u64(2 * N), *ui = mpc_alloc_u64(2 * n), *ad = mpc_alloc_u64(2 * n);
+    uint64_t *y = mpc_alloc_u64(n), *w = mpc_alloc_u64(n), *p = mpc_alloc_u64(n);
+    uint64_t *tr = mpc_alloc_u64(2 * nJ);
     uint8_t *e = cg_alloc(nJ ? nJ : 1), *tsh = cg_alloc(2 * nJ);
     if (!tab || !ui || !ad || !y || !w || !p || !e || !tr || !tsh) {
         st = cg_error_set(err, CG_ERR_NOMEM, "%s: out of memory", what);
@@ -168,18 +160,18 @@ cg_status mpc_recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint
     /* the first rescaling's truncations depend on x only: they share the
      * one-hot's comparisons */
     size_t nt = scale_prep(m, l, n, J, 2, k, false, x, tr, tsh);
-    STEP(onehot_msb(m, l, n, J, x, e, nt, tsh, tr, err));
-    STEP(scale_pick(m, l, n, J, 2, k, e, x, tr, ui, err));
+    MPC_STEP(onehot_msb(m, l, n, J, x, e, nt, tsh, tr, err));
+    MPC_STEP(scale_pick(m, l, n, J, 2, k, e, x, tr, ui, err));
     const uint64_t *u = ui, *idx = ui + n;
     /* y = a 2^(s - ib) + d r, r = u - idx 2^(s - ib): the tables are
      * public, so each party offers d times its own share of r in the
      * lookup's round trip (mpc_lut_chord) and no product follows */
     for (size_t i = 0; i < n; i++) p[i] = (u[i] - (idx[i] << (s - ib))) & mask;
     if (s > (unsigned)ib) {
-        STEP(mpc_lut_chord(m, t->in_bits, l, tab, tab + N, n, idx, p, ad, ad + n, w, err));
+        MPC_STEP(mpc_lut_chord(m, t->in_bits, l, tab, tab + N, n, idx, p, ad, ad + n, w, err));
         for (size_t i = 0; i < n; i++) y[i] = ((ad[i] << (s - ib)) + w[i]) & mask;
     } else {
-        STEP(mpc_lut_multi(m, t->in_bits, l, 1, m->party == CG_SERVER ? tab : NULL, n, idx, ad,
+        MPC_STEP(mpc_lut_multi(m, t->in_bits, l, 1, m->party == CG_SERVER ? tab : NULL, n, idx, ad,
                            err));
         for (size_t i = 0; i < n; i++) y[i] = (ad[i] << (s - ib)) & mask;
     }
@@ -187,17 +179,17 @@ cg_status mpc_recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint
     for (unsigned it = 0; it < t->newton; it++) {
         /* w = round(y / 2^sh); then y = w (2 - u w) by s, or w (3 - u w^2) by s + 1 */
         cg_mpc_add_public(m, l, n, y, 1ull << (sh - 1), w);
-        STEP(mpc_trunc_var(m, l, (unsigned)sh, NULL, n, w, w, err));
+        MPC_STEP(mpc_trunc_var(m, l, (unsigned)sh, NULL, n, w, w, err));
         if (sqrt_mode) {
-            STEP(cg_mpc_square(m, l, n, w, p, err));
-            STEP(mpc_trunc_var(m, l, s, NULL, n, p, p, err));
-            STEP(mpc_mul_trunc(m, l, s, n, u, p, p, err));
+            MPC_STEP(cg_mpc_square(m, l, n, w, p, err));
+            MPC_STEP(mpc_trunc_var(m, l, s, NULL, n, p, p, err));
+            MPC_STEP(mpc_mul_trunc(m, l, s, n, u, p, p, err));
         } else {
-            STEP(mpc_mul_trunc(m, l, s, n, u, w, p, err));
+            MPC_STEP(mpc_mul_trunc(m, l, s, n, u, w, p, err));
         }
         for (size_t i = 0; i < n; i++) p[i] = (0 - p[i]) & mask;
         cg_mpc_add_public(m, l, n, p, sqrt_mode ? three : two, p);
-        STEP(cg_mpc_mul(m, l, n, w, p, y, err));
+        MPC_STEP(cg_mpc_mul(m, l, n, w, p, y, err));
         sh = sqrt_mode ? (int)s + 1 : (int)s;
     }
     for (size_t j = 0; j < J; j++) {
@@ -205,8 +197,8 @@ cg_status mpc_recip_rsqrt(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, uint
         k[j] = kj > (int)t->cap ? (int)t->cap : kj;
     }
     nt = scale_prep(m, l, n, J, 1, k, true, y, tr, tsh);
-    if (nt) STEP(mpc_trunc_var(m, l, 0, tsh, nt, tr, tr, err));
-    STEP(scale_pick(m, l, n, J, 1, k, e, y, tr, out, err));
+    if (nt) MPC_STEP(mpc_trunc_var(m, l, 0, tsh, nt, tr, tr, err));
+    MPC_STEP(scale_pick(m, l, n, J, 1, k, e, y, tr, out, err));
 done:
     cg_free(t);
     cg_free(tab);
