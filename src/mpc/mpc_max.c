@@ -86,13 +86,55 @@ typedef struct {
     uint64_t *val, *idx;
 } segs;
 
+/* Groups of two or more members when each segment is cut into groups of
+ * fan consecutive entries (a single last entry passes alone). */
+static size_t level_groups(const segs *sg, unsigned fan)
+{
+    size_t G = 0;
+    for (size_t r = 0; r < sg->rows; r++) G += sg->cnt[r] / fan + (sg->cnt[r] % fan > 1);
+    return G;
+}
+
+/* The comparison every fan-way level starts with: the G groups' members in
+ * mem (a short last group repeats its first member) and the bits
+ * [m_i >= m_j] of all their pairs i < j, in lexicographic pair order, in ge
+ * (dif: fan (fan - 1) / 2 words per group of scratch). */
+static cg_status level_compare(cg_mpc *m, const segs *sg, unsigned fan, uint64_t vmask, size_t G,
+                               size_t *mem, uint64_t *dif, uint8_t *ge, cg_error *err)
+{
+    const size_t pairs = (size_t)fan * (fan - 1) / 2;
+    const uint64_t *val = sg->val;
+    for (size_t r = 0, g = 0; r < sg->rows; r++)
+        for (size_t k0 = 0; k0 + 1 < sg->cnt[r]; k0 += fan, g++) {
+            size_t sz = sg->cnt[r] - k0 < fan ? sg->cnt[r] - k0 : fan, p = 0;
+            for (unsigned i = 0; i < fan; i++) mem[fan * g + i] = sg->off[r] + k0 + (i < sz ? i : 0);
+            for (unsigned i = 0; i < fan; i++)
+                for (unsigned j = i + 1; j < fan; j++, p++)
+                    dif[pairs * g + p] = (val[mem[fan * g + i]] - val[mem[fan * g + j]]) & vmask;
+        }
+    for (size_t i = 0; i < pairs * G; i++) dif[i] &= mpc_mask(sg->cmp_bits);
+    return cg_mpc_drelu(m, sg->cmp_bits, pairs * G, dif, ge, err);
+}
+
+/* Segment r after a fan-way level whose j winners are at its front: a
+ * single last entry passes behind them (it sits after them, so nothing it
+ * needs was overwritten), and the segment shrinks to its winners. */
+static void level_close_segment(segs *sg, size_t r, size_t j, unsigned fan, uint64_t imask)
+{
+    const size_t o = sg->off[r], c = sg->cnt[r];
+    if (c % fan == 1) {
+        sg->val[o + j] = sg->val[o + c - 1];
+        if (sg->idx) sg->idx[o + j] = sg->idx[o + c - 1] & imask;
+    }
+    sg->cnt[r] = (c + fan - 1) / fan;
+}
+
 /* One four-way level: groups of four consecutive entries of each segment
  * (a short last group repeats its first member, a single one passes),
  * their winners moved to the front of the segment. */
 static cg_status level4(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_error *err)
 {
-    size_t G = 0; /* groups of two or more */
-    for (size_t r = 0; r < sg->rows; r++) G += sg->cnt[r] / 4 + (sg->cnt[r] % 4 > 1);
+    const size_t G = level_groups(sg, 4);
     uint64_t vmask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
     size_t cap = G ? G : 1;
     size_t *mem = cg_alloc(4 * cap * sizeof *mem);
@@ -106,15 +148,7 @@ static cg_status level4(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_e
         st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
         goto done;
     }
-    for (size_t r = 0, g = 0; r < sg->rows; r++)
-        for (size_t k0 = 0; k0 + 1 < sg->cnt[r]; k0 += 4, g++) {
-            size_t sz = sg->cnt[r] - k0 < 4 ? sg->cnt[r] - k0 : 4;
-            for (unsigned i = 0; i < 4; i++) mem[4 * g + i] = sg->off[r] + k0 + (i < sz ? i : 0);
-            for (unsigned p = 0; p < 6; p++)
-                dif[6 * g + p] = (val[mem[4 * g + PI[p]]] - val[mem[4 * g + PJ[p]]]) & vmask;
-        }
-    for (size_t i = 0; i < 6 * G; i++) dif[i] &= mpc_mask(sg->cmp_bits);
-    st = cg_mpc_drelu(m, sg->cmp_bits, 6 * G, dif, ge, err);
+    st = level_compare(m, sg, 4, vmask, G, mem, dif, ge, err); /* pairs in PI/PJ's order */
     if (st != CG_OK) goto done;
     for (unsigned v = 0; v < 64; v++) fm.win[v] = (uint8_t)winner4(v);
     for (size_t g = 0; g < G; g++) {
@@ -133,19 +167,14 @@ static cg_status level4(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_e
     if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, G, 64, mb, fan4_messages, &fm, err);
     if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, G, 64, mb, choice, got, err);
     if (st != CG_OK) goto done;
-    /* Winners to the front; a passing single entry follows its segment's
-     * groups (it sits after them, so nothing it needs is overwritten). */
+    /* Winners to the front of their segments. */
     for (size_t r = 0, g = 0; r < sg->rows; r++) {
         size_t o = sg->off[r], c = sg->cnt[r], j = 0;
         for (size_t k0 = 0; k0 + 1 < c; k0 += 4, g++, j++) {
             val[o + j] = (rv[g] + got[g]) & vmask;
             if (idx) idx[o + j] = (rv[cap + g] + (got[g] >> bits)) & imask;
         }
-        if (c % 4 == 1) {
-            val[o + j] = val[o + c - 1];
-            if (idx) idx[o + j] = idx[o + c - 1] & imask;
-        }
-        sg->cnt[r] = (c + 3) / 4;
+        level_close_segment(sg, r, j, 4, imask);
     }
 done:
     cg_free(mem);
@@ -217,8 +246,7 @@ static void fan8_messages(void *ctx, size_t first, size_t count, uint64_t *out)
  * repeats its first member, a single one passes). */
 static cg_status level8(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_error *err)
 {
-    size_t G = 0;
-    for (size_t r = 0; r < sg->rows; r++) G += sg->cnt[r] / 8 + (sg->cnt[r] % 8 > 1);
+    const size_t G = level_groups(sg, 8);
     uint64_t vmask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
     size_t cap = G ? G : 1, nc = FAN8_OTS * cap;
     size_t *mem = cg_alloc(8 * cap * sizeof *mem);
@@ -232,17 +260,7 @@ static cg_status level8(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_e
         st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
         goto done;
     }
-    for (size_t r = 0, g = 0; r < sg->rows; r++)
-        for (size_t k0 = 0; k0 + 1 < sg->cnt[r]; k0 += 8, g++) {
-            size_t sz = sg->cnt[r] - k0 < 8 ? sg->cnt[r] - k0 : 8;
-            for (unsigned i = 0; i < 8; i++) mem[8 * g + i] = sg->off[r] + k0 + (i < sz ? i : 0);
-            for (unsigned i = 0; i < 8; i++)
-                for (unsigned j = i + 1; j < 8; j++)
-                    dif[28 * g + pair8(i, j)] =
-                        (val[mem[8 * g + i]] - val[mem[8 * g + j]]) & vmask;
-        }
-    for (size_t i = 0; i < 28 * G; i++) dif[i] &= mpc_mask(sg->cmp_bits);
-    st = cg_mpc_drelu(m, sg->cmp_bits, 28 * G, dif, ge, err);
+    st = level_compare(m, sg, 8, vmask, G, mem, dif, ge, err); /* pairs in pair8's order */
     if (st != CG_OK) goto done;
     for (size_t g = 0; g < G; g++)
         for (unsigned i = 0; i < FAN8_OTS; i++) {
@@ -271,11 +289,7 @@ static cg_status level8(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_e
             val[o + j] = sv & vmask;
             if (idx) idx[o + j] = si & imask;
         }
-        if (c % 8 == 1) {
-            val[o + j] = val[o + c - 1];
-            if (idx) idx[o + j] = idx[o + c - 1] & imask;
-        }
-        sg->cnt[r] = (c + 7) / 8;
+        level_close_segment(sg, r, j, 8, imask);
     }
 done:
     cg_free(mem);
