@@ -98,6 +98,14 @@ void cg_ot_get_stats(const cg_ot *ot, cg_ot_stats *s);
  * of stock refills, which reads from the sender: with calls interleaved as
  * in cg_cot_recv_begin's note, reserve first. A no-op on IKNP. */
 cg_status cg_ot_reserve(cg_ot *ot, size_t n, unsigned N, cg_error *err);
+/* Ferret: moves the instance to its large parameter set now (a long
+ * session will need it) and refills until the stock holds half a large
+ * refill's output, so that the big refills fall here, at a point the caller
+ * picks (session set-up, between tokens), rather than inside a later call.
+ * The first such call costs the large set's first refill (~180 MB, about a
+ * second); later ones refill only when the stock is below half. Both ends
+ * call it at the same point. A no-op on IKNP. */
+cg_status cg_ot_fill_ahead(cg_ot *ot, cg_error *err);
 
 cg_ot_role cg_ot_get_role(const cg_ot *ot);
 /* The AES back-end new instances use: "vaes", "aesni" or "none" (no AES-NI:

@@ -77,3 +77,63 @@ VAES_FN void ot_tccr_vaes(const ot_aes_key *pi, const uint8_t *x, const uint8_t 
     }
     if (i < n) ot_tccr_aesni(pi, x + 16 * i, mask, out + 16 * i, n - i, tweak_lo + i, tweak_hi);
 }
+
+/* One GGM level in place, as ot_ggm_level_aesni: eight parents at a time
+ * (two vectors, both keys: sixteen blocks in flight), from the top down so
+ * that children 2j .. 2j + 15 only overwrite parents already read. The
+ * children are put in order (left, right of each parent) by two permutes;
+ * fewer than eight parents left go through the AES-NI version, which also
+ * gives their sums. */
+VAES_FN void ot_ggm_level_vaes(const ot_aes_key *k0, const ot_aes_key *k1, uint8_t *nodes, size_t m,
+                               uint8_t sums[32])
+{
+    /* Parents [rest, m) in eights from the top; the lowest m % 8 last. */
+    size_t rest = m % 8, j = m;
+    uint8_t tail[32] = {0};
+    __m512i r0[11], r1[11];
+    load_keys(k0, r0);
+    load_keys(k1, r1);
+    __m512i sl = _mm512_setzero_si512(), sr = _mm512_setzero_si512();
+    /* 64-bit lanes: left children block a, right block a, ... */
+    const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    while (j - rest >= 8) {
+        j -= 8;
+        const uint8_t *src = nodes + 16 * j;
+        __m512i p[2], b[4];
+        p[0] = _mm512_loadu_si512((const void *)src);
+        p[1] = _mm512_loadu_si512((const void *)(src + 64));
+        b[0] = _mm512_xor_si512(p[0], r0[0]);
+        b[1] = _mm512_xor_si512(p[0], r1[0]);
+        b[2] = _mm512_xor_si512(p[1], r0[0]);
+        b[3] = _mm512_xor_si512(p[1], r1[0]);
+        #pragma GCC unroll 16
+        for (int r = 1; r < 10; r++) {
+            b[0] = _mm512_aesenc_epi128(b[0], r0[r]);
+            b[1] = _mm512_aesenc_epi128(b[1], r1[r]);
+            b[2] = _mm512_aesenc_epi128(b[2], r0[r]);
+            b[3] = _mm512_aesenc_epi128(b[3], r1[r]);
+        }
+        b[0] = _mm512_xor_si512(_mm512_aesenclast_epi128(b[0], r0[10]), p[0]);
+        b[1] = _mm512_xor_si512(_mm512_aesenclast_epi128(b[1], r1[10]), p[0]);
+        b[2] = _mm512_xor_si512(_mm512_aesenclast_epi128(b[2], r0[10]), p[1]);
+        b[3] = _mm512_xor_si512(_mm512_aesenclast_epi128(b[3], r1[10]), p[1]);
+        sl = _mm512_xor_si512(sl, _mm512_xor_si512(b[0], b[2]));
+        sr = _mm512_xor_si512(sr, _mm512_xor_si512(b[1], b[3]));
+        uint8_t *dst = nodes + 32 * j;
+        _mm512_storeu_si512((void *)dst, _mm512_permutex2var_epi64(b[0], lo, b[1]));
+        _mm512_storeu_si512((void *)(dst + 64), _mm512_permutex2var_epi64(b[0], hi, b[1]));
+        _mm512_storeu_si512((void *)(dst + 128), _mm512_permutex2var_epi64(b[2], lo, b[3]));
+        _mm512_storeu_si512((void *)(dst + 192), _mm512_permutex2var_epi64(b[2], hi, b[3]));
+    }
+    if (rest) ot_ggm_level_aesni(k0, k1, nodes, rest, tail);
+    /* The four lanes' sums folded, then the tail's. */
+    __m256i l4 = _mm256_xor_si256(_mm512_castsi512_si256(sl), _mm512_extracti64x4_epi64(sl, 1));
+    __m256i r4 = _mm256_xor_si256(_mm512_castsi512_si256(sr), _mm512_extracti64x4_epi64(sr, 1));
+    __m128i l2 = _mm_xor_si128(_mm256_castsi256_si128(l4), _mm256_extracti128_si256(l4, 1));
+    __m128i r2 = _mm_xor_si128(_mm256_castsi256_si128(r4), _mm256_extracti128_si256(r4, 1));
+    l2 = _mm_xor_si128(l2, _mm_loadu_si128((const __m128i *)tail));
+    r2 = _mm_xor_si128(r2, _mm_loadu_si128((const __m128i *)(tail + 16)));
+    _mm_storeu_si128((__m128i *)sums, l2);
+    _mm_storeu_si128((__m128i *)(sums + 16), r2);
+}

@@ -44,19 +44,34 @@ extern const fe_params fe_small, fe_large;
 
 static inline size_t fe_base_size(const fe_params *p) { return p->k + p->t * p->h; }
 
+/* A buffer of one refill's output: rows and, on the receiver, choice bytes. */
+typedef struct fe_buf {
+    uint8_t *rows, *b;
+    size_t cap;
+} fe_buf;
+
+/* Stock COTs [head, end) of pool buffer buf. */
+typedef struct fe_seg {
+    size_t buf, head, end;
+} fe_seg;
+
 struct ot_ferret {
     const fe_params *set; /* of the next refill; NULL before the first */
-    /* The next refill's base: rows (q on the sender, t on the receiver) and
-     * the receiver's choice bytes. */
-    uint8_t *base, *base_b;
-    size_t base_cap;
-    /* FIFO stock: rows and choice bytes [head, head + len). */
-    uint8_t *stock, *stock_b;
-    size_t head, len, cap;
-    uint64_t tweak; /* next tweak of the GGM level OTs */
-    /* The LPN's lists (ferret_lpn.c), kept from refill to refill: 10 MB
-     * allocated anew each time cost more in page faults than it saved. */
-    struct fe_lpn_work *lpn;
+    bool go_large; /* the next refills are large whatever the use so far */
+    /* The next refill's base: the last rows of the previous refill's
+     * output (pool buffer base_buf), or the IKNP bootstrap's (boot). */
+    const uint8_t *base, *base_b;
+    size_t base_buf; /* SIZE_MAX: boot */
+    fe_buf boot;
+    /* Refills write into buffers of this pool, kept for the instance's
+     * life: no copy into a stock, no regrowth, no fresh pages to fault in
+     * after the first refills of a set. The stock is a FIFO of segments,
+     * at most one per buffer, oldest first. */
+    fe_buf *pool;
+    size_t npool;
+    fe_seg *seg;
+    size_t nseg, len; /* segments; COTs in stock */
+    uint64_t tweak;   /* next tweak of the GGM level OTs */
 };
 
 /* ---- ferret_ggm.c ----
@@ -67,6 +82,8 @@ struct ot_ferret {
  * number only, so any split of a refill into calls gives the same bytes. */
 typedef struct fe_ggm {
     ot_aes_key k0, k1;
+    /* ot_ggm_level_vaes where available, else the AES-NI one */
+    void (*level)(const ot_aes_key *, const ot_aes_key *, uint8_t *, size_t, uint8_t *);
 } fe_ggm;
 void fe_ggm_init(fe_ggm *g);
 /* Sender: fresh seeds from prg, the leaves (low bit cleared) into v. */
@@ -85,35 +102,16 @@ static inline size_t fe_msg_size(const fe_params *p) { return 16 + p->t * (32 * 
 /* ---- ferret_lpn.c ----
  * rows[i] ^= xor of the FE_D base rows that the public code picks for row
  * i (words 10 i .. 10 i + 9 of AES-CTR under a fixed key, each mapped to
- * [0, k) by multiply-shift). fe_lpn is the plain form (the reference);
- * fe_lpn_add / fe_lpn_flush compute the same in two passes over a window
- * of rows: columns below `split` (half the table, which then stays in
- * cache; two parties' whole tables did not) at once, the others listed and
- * added by the flush, the second half then staying in cache. */
-void fe_lpn(const fe_params *p, uint8_t *rows, uint8_t *b, const uint8_t *base,
-            const uint8_t *base_b);
-/* Rows per window: the lists hold at most FE_WINDOW * FE_D columns. */
-#define FE_WINDOW ((size_t)1 << 18)
-typedef struct fe_lpn_work {
-    const fe_params *p;
-    const uint8_t *base;
-    size_t split;
+ * [0, k) by multiply-shift). */
+typedef struct fe_lpn_code {
     ot_aes_key key;
-    size_t w0, wn;   /* the window's first row, and rows added so far */
-    uint8_t *cnt;    /* per row of the window: its listed columns */
-    uint32_t *cols;  /* the listed columns, in row order */
-    size_t ncols;
-} fe_lpn_work;
-cg_status fe_lpn_init(fe_lpn_work *l, const fe_params *p, const uint8_t *base, size_t split,
-                      cg_error *err);
-void fe_lpn_free(fe_lpn_work *l);
-/* Rows i0 .. i0 + cnt - 1 (rows points to row i0): the first pass. Calls
- * follow each other in row order, i0 even, at most FE_WINDOW rows between
- * flushes. */
-void fe_lpn_add(fe_lpn_work *l, uint8_t *rows, size_t i0, size_t cnt);
-/* The second pass over every row added since the last flush (rows points
- * to the first of them). */
-void fe_lpn_flush(fe_lpn_work *l, uint8_t *rows);
+    void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t); /* the instance's back-end */
+} fe_lpn_code;
+void fe_lpn_code_init(fe_lpn_code *c, const cg_ot *ot);
+/* Rows i0 .. i0 + cnt - 1 (rows points to row i0; i0 even) with a table
+ * of k base rows. */
+void fe_lpn_rows(const fe_lpn_code *c, size_t k, const uint8_t *base, uint8_t *rows, size_t i0,
+                 size_t cnt);
 
 /* ---- ferret.c ---- */
 cg_status ot_ferret_new(cg_ot *ot, cg_error *err);
@@ -123,6 +121,8 @@ void ot_ferret_free(struct ot_ferret *fe);
 cg_status ot_ferret_take(cg_ot *ot, size_t count, uint8_t *rows, uint8_t *b, cg_error *err);
 /* The stock holds at least count COTs afterwards. */
 cg_status ot_ferret_ensure(cg_ot *ot, size_t count, cg_error *err);
+/* cg_ot_fill_ahead on a Ferret instance. */
+cg_status ot_ferret_fill_ahead(cg_ot *ot, cg_error *err);
 /* The extension core's two ends on Ferret COTs (see ot_extend_send). */
 cg_status ot_ferret_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx,
                                 cg_error *err);

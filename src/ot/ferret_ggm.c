@@ -36,23 +36,27 @@ void fe_ggm_init(fe_ggm *g)
 {
     ot_aes_expand_aesni(&g->k0, ggm_key0);
     ot_aes_expand_aesni(&g->k1, ggm_key1);
+    g->level = ot_vaes_available() ? ot_ggm_level_vaes : ot_ggm_level_aesni;
 }
 
 void fe_ggm_expand(const fe_ggm *g, unsigned h, uint8_t *nodes, uint8_t *sums)
 {
     uint8_t k[32];
     for (unsigned l = 0; l < h; l++)
-        ot_ggm_level_aesni(&g->k0, &g->k1, nodes, (size_t)1 << l, sums ? sums + 32 * l : k);
+        g->level(&g->k0, &g->k1, nodes, (size_t)1 << l, sums ? sums + 32 * l : k);
 }
 
-/* Low bits 0 (ferret.c) and the xor of the 2^h leaves into c. */
+/* Low bits 0 (ferret.c) and the xor of the 2^h leaves into c. The bit is
+ * cleared in a register: a byte store followed by the 8-byte load of the
+ * same leaf defeated store forwarding (about 5 ns per leaf). */
 static void clear_and_sum(uint8_t *nodes, size_t N, uint8_t c[16])
 {
     uint64_t s[2] = {0, 0};
     for (size_t j = 0; j < N; j++) {
-        nodes[16 * j] &= 0xfe;
         uint64_t x[2];
         memcpy(x, nodes + 16 * j, 16);
+        x[0] &= ~(uint64_t)1;
+        memcpy(nodes + 16 * j, x, 16);
         s[0] ^= x[0];
         s[1] ^= x[1];
     }
@@ -104,7 +108,7 @@ void fe_ggm_recv(cg_ot *ot, const fe_ggm *g, const fe_params *p, const uint8_t *
             uint8_t k[32];
             unsigned c = base_b[b * p->h + l] & 1u;
             /* The unknown node's children are garbage. */
-            ot_ggm_level_aesni(&g->k0, &g->k1, nodes, (size_t)1 << l, k);
+            g->level(&g->k0, &g->k1, nodes, (size_t)1 << l, k);
             /* The sibling: K_c xor every other node of its side, i.e. xor
              * the computed sum k_c without the garbage in the sibling's slot. */
             size_t sib = 2 * path + c;

@@ -78,6 +78,13 @@ cg_status cg_ot_reserve(cg_ot *ot, size_t n, unsigned N, cg_error *err)
     return ot_finish(ot, ot_ferret_ensure(ot, n * k, err));
 }
 
+cg_status cg_ot_fill_ahead(cg_ot *ot, cg_error *err)
+{
+    CG_TRY(ot_check_usable(ot, err));
+    if (!ot->fe) return CG_OK;
+    return ot_finish(ot, ot_ferret_fill_ahead(ot, err));
+}
+
 /* ---- call framing ---- */
 
 /* Ferret: every refill a call needs runs right after its header, on both

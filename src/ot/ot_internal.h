@@ -60,6 +60,8 @@ bool ot_vaes_available(void);
 void ot_aes_ctr_vaes(const ot_aes_key *k, uint64_t ctr, uint8_t *out, size_t nblocks);
 void ot_tccr_vaes(const ot_aes_key *pi, const uint8_t *x, const uint8_t *mask, uint8_t *out,
                   size_t n, uint64_t tweak_lo, uint64_t tweak_hi);
+void ot_ggm_level_vaes(const ot_aes_key *k0, const ot_aes_key *k1, uint8_t *nodes, size_t m,
+                       uint8_t sums[32]);
 
 /* ---- Transposition (transpose.c) ----
  * in: `rows` rows of `cols` bits, row r at in + r * cols/8, bit c of a row at

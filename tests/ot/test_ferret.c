@@ -277,6 +277,79 @@ static void test_reserve_arguments(void **state)
     teardown_ot(&o);
 }
 
+static cg_status do_fill(cg_channel *ch, void *vctx)
+{
+    (void)ch;
+    return cg_ot_fill_ahead(*(cg_ot **)vctx, NULL);
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* cg_ot_fill_ahead moves a fresh instance to the large set at once (one
+ * small refill for the large base, one large refill) and fills the stock;
+ * a second call with the stock above half does nothing. Then COTs past two
+ * more large refills: each Delta-correlated, none twice, and the refills
+ * write into the pool's two large buffers in turn (no third). */
+static void test_fill_ahead_and_buffer_reuse(void **state)
+{
+    (void)state;
+    ot_setup o;
+    setup_ferret(&o);
+    cg_status sa, sb;
+    run_two(o.cs, o.cr, do_fill, &o.s, do_fill, &o.r, &sa, &sb);
+    assert_int_equal(sa, CG_OK);
+    assert_int_equal(sb, CG_OK);
+    cg_ot_stats ss, rs;
+    cg_ot_get_stats(o.s, &ss);
+    cg_ot_get_stats(o.r, &rs);
+    size_t fresh = fe_large.n - fe_base_size(&fe_large);
+    assert_int_equal(ss.refills, 2);
+    assert_int_equal(rs.refills, 2);
+    assert_int_equal(ss.refill_bytes, fe_msg_size(&fe_small) + fe_msg_size(&fe_large));
+    assert_true(o.s->fe->set == &fe_large && o.r->fe->set == &fe_large);
+    assert_int_equal(ss.stock, rs.stock);
+    assert_true(ss.stock >= fresh / 2);
+    run_two(o.cs, o.cr, do_fill, &o.s, do_fill, &o.r, &sa, &sb);
+    assert_int_equal(sa, CG_OK);
+    assert_int_equal(sb, CG_OK);
+    cg_ot_get_stats(o.s, &ss);
+    assert_int_equal(ss.refills, 2);
+
+    size_t n = ss.stock + fresh + 1000; /* two more large refills */
+    take_ctx s = {o.s, n, cg_alloc(16 * n), NULL}, r = {o.r, n, cg_alloc(16 * n), cg_alloc(n)};
+    assert_non_null(s.rows);
+    assert_non_null(r.rows);
+    run_two(o.cs, o.cr, do_take, &s, do_take, &r, &sa, &sb);
+    assert_int_equal(sa, CG_OK);
+    assert_int_equal(sb, CG_OK);
+    uint64_t dl = lo64(o.s->delta), dh = lo64(o.s->delta + 8);
+    uint64_t *key = cg_alloc(8 * n);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t q[2], t[2], m = 0 - (uint64_t)(r.b[i] & 1u);
+        memcpy(q, s.rows + 16 * i, 16);
+        memcpy(t, r.rows + 16 * i, 16);
+        if (r.b[i] > 1 || t[0] != (q[0] ^ (dl & m)) || t[1] != (q[1] ^ (dh & m))) fail();
+        key[i] = q[0] ^ q[1];
+    }
+    qsort(key, n, 8, cmp64);
+    for (size_t i = 1; i < n; i++)
+        if (key[i] == key[i - 1]) fail();
+    cg_ot_get_stats(o.s, &ss);
+    assert_int_equal(ss.refills, 4);
+    size_t large = 0;
+    for (size_t i = 0; i < o.s->fe->npool; i++) large += o.s->fe->pool[i].cap >= fe_large.n;
+    assert_int_equal(large, 2);
+    cg_free(key);
+    cg_free(s.rows);
+    cg_free(r.rows);
+    cg_free(r.b);
+    teardown_ot(&o);
+}
+
 int main(void)
 {
     if (cg_init(NULL) != CG_OK) return 1;
@@ -289,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_transcript_hides_unchosen),
         cmocka_unit_test(test_reserve_arguments),
         cmocka_unit_test(test_switch_to_large_set),
+        cmocka_unit_test(test_fill_ahead_and_buffer_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* Ferret's kernels (ferret_lpn.c, ferret_ggm.c) against plain references:
- * the two-pass, half-table LPN gives the rows of the one-pass loop for any
- * split, call size and window; a GGM tree expanded in place equals the
+ * the LPN (both AES back-ends, any call size) gives the rows of a plain
+ * per-row loop; the VAES GGM level equals the AES-NI one; a GGM tree expanded in place equals the
  * tree built level by level with one-block AES, level sums included; the
  * receiver of the single-point COTs gets every leaf but the punctured one,
  * which is the sender's xor Delta; and a refill's trees split into calls
@@ -15,47 +15,96 @@
 #include "ot_fixture.h"
 #include "ot/ferret.h"
 
-static void lpn_case(const fe_params *p, size_t split, size_t call, size_t window)
+/* The reference: row by row, each word of the code from its own counter
+ * block (one-block AES-NI ECB of the block's index), multiply-shift, and
+ * the ten base rows xored in. */
+static void lpn_plain(size_t n, size_t k, uint8_t *rows, const uint8_t *base)
+{
+    static const uint8_t key16[16] = "cryptogen-lpn-1";
+    ot_aes_key key;
+    ot_aes_expand_aesni(&key, key16);
+    for (size_t i = 0; i < n; i++)
+        for (size_t d = 0; d < FE_D; d++) {
+            size_t w = FE_D * i + d;
+            uint8_t ctr[16] = {0}, ks[16];
+            uint64_t blk = w / 4;
+            memcpy(ctr, &blk, 8);
+            ot_aes_ecb_aesni(&key, ctr, ks, 1);
+            uint32_t word;
+            memcpy(&word, ks + 4 * (w % 4), 4);
+            size_t j = (size_t)(((uint64_t)word * k) >> 32);
+            for (int x = 0; x < 16; x++) rows[16 * i + (size_t)x] ^= base[16 * j + (size_t)x];
+        }
+}
+
+/* fe_lpn_rows in calls of `call` rows, with the AES back-end ctr. */
+static void lpn_case(size_t n, size_t k, size_t call,
+                     void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t))
 {
     cg_prg prg;
     cg_prg_init_random(&prg);
-    uint8_t *base = cg_alloc(16 * p->k), *a = cg_alloc(16 * p->n), *b = cg_alloc(16 * p->n);
+    uint8_t *base = cg_alloc(16 * k), *a = cg_alloc(16 * n), *b = cg_alloc(16 * n);
     assert_non_null(base);
     assert_non_null(a);
     assert_non_null(b);
-    cg_prg_bytes(&prg, base, 16 * p->k);
-    cg_prg_bytes(&prg, a, 16 * p->n);
-    memcpy(b, a, 16 * p->n);
-    fe_lpn(p, a, NULL, base, NULL);
-    fe_lpn_work l;
-    assert_int_equal(fe_lpn_init(&l, p, base, split, NULL), CG_OK);
-    for (size_t w0 = 0; w0 < p->n; w0 += window) {
-        size_t wn = p->n - w0 < window ? p->n - w0 : window;
-        for (size_t i = w0; i < w0 + wn; i += call)
-            fe_lpn_add(&l, b + 16 * i, i, w0 + wn - i < call ? w0 + wn - i : call);
-        fe_lpn_flush(&l, b + 16 * w0);
-    }
-    fe_lpn_free(&l);
-    assert_memory_equal(a, b, 16 * p->n);
+    cg_prg_bytes(&prg, base, 16 * k);
+    cg_prg_bytes(&prg, a, 16 * n);
+    memcpy(b, a, 16 * n);
+    lpn_plain(n, k, a, base);
+    cg_ot ot = {0};
+    ot.ctr = ctr;
+    fe_lpn_code c;
+    fe_lpn_code_init(&c, &ot);
+    for (size_t i = 0; i < n; i += call)
+        fe_lpn_rows(&c, k, base, b + 16 * i, i, n - i < call ? n - i : call);
+    assert_memory_equal(a, b, 16 * n);
     cg_free(base);
     cg_free(a);
     cg_free(b);
 }
 
-static void test_blocked_lpn_equals_plain(void **state)
+static void test_lpn_equals_plain(void **state)
 {
     (void)state;
     /* Only n and k matter to the LPN. */
-    const fe_params small = {20000, 3001, 0, 0}, big = {FE_WINDOW + 5000, 589824, 0, 0};
-    static const size_t splits[] = {0, 1, 1500, 3000, 3001, 100000};
-    for (size_t s = 0; s < sizeof splits / sizeof *splits; s++) {
-        lpn_case(&small, splits[s], 512, 20000);
-        lpn_case(&small, splits[s], 8192, 8192);
-        lpn_case(&small, splits[s], 2, 1000);
-        lpn_case(&small, splits[s], 1026, 5130);
+    void (*ctrs[2])(const ot_aes_key *, uint64_t, uint8_t *, size_t) = {ot_aes_ctr_aesni, ot_aes_ctr_vaes};
+    size_t nctr = ot_vaes_available() ? 2 : 1;
+    if (nctr == 1) fprintf(stderr, "no VAES here: the AES-NI back-end only\n");
+    for (size_t c = 0; c < nctr; c++) {
+        lpn_case(20000, 3001, 512, ctrs[c]);
+        lpn_case(20000, 3001, 8192, ctrs[c]);
+        lpn_case(20000, 3001, 2, ctrs[c]);
+        lpn_case(20001, 3001, 1026, ctrs[c]);
+        lpn_case(70000, 589824, 8192, ctrs[c]);
+        lpn_case(9000, 36288, 8190, ctrs[c]);
     }
-    lpn_case(&big, big.k / 2, 8192, FE_WINDOW);
-    lpn_case(&big, big.k / 3, 512, FE_WINDOW / 2);
+}
+
+/* The VAES level (eight parents at a time, the rest by AES-NI) against the
+ * AES-NI one, for level sizes around the multiples of eight. */
+static void test_ggm_level_vaes_equals_aesni(void **state)
+{
+    (void)state;
+    if (!ot_vaes_available()) {
+        fprintf(stderr, "no VAES here: nothing to compare\n");
+        return;
+    }
+    fe_ggm g;
+    fe_ggm_init(&g);
+    static const size_t ms[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 23, 24, 31, 33, 64, 100, 4096};
+    uint8_t *a = cg_alloc(16 * 8192), *b = cg_alloc(16 * 8192);
+    for (size_t t = 0; t < sizeof ms / sizeof *ms; t++) {
+        size_t m = ms[t];
+        uint8_t sa[32], sb[32];
+        cg_random_bytes(a, 16 * m);
+        memcpy(b, a, 16 * m);
+        ot_ggm_level_aesni(&g.k0, &g.k1, a, m, sa);
+        ot_ggm_level_vaes(&g.k0, &g.k1, b, m, sb);
+        assert_memory_equal(a, b, 32 * m);
+        assert_memory_equal(sa, sb, 32);
+    }
+    cg_free(a);
+    cg_free(b);
 }
 
 /* The tree level by level from one-block AES. */
@@ -158,7 +207,8 @@ int main(void)
     if (cg_init(NULL) != CG_OK) return 1;
     if (!ot_supported_here()) return 0;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_blocked_lpn_equals_plain),
+        cmocka_unit_test(test_lpn_equals_plain),
+        cmocka_unit_test(test_ggm_level_vaes_equals_aesni),
         cmocka_unit_test(test_ggm_expand_equals_plain),
         cmocka_unit_test(test_ggm_single_point_cots),
     };
