@@ -235,6 +235,11 @@ cg_status cg_mpc_layernorm(cg_mpc *m, cg_fxp f, size_t rows, size_t cols, const 
 cg_status cg_mpc_layernorm_lifted(cg_mpc *m, cg_fxp f, size_t rows, size_t cols,
                                   const uint64_t *x64, uint64_t *out, cg_error *err);
 
+/* cg_ot_fill_ahead on both directions' OT instances (Ferret's big refills
+ * at a point the caller picks; a no-op on IKNP). Both parties call it at
+ * the same point. */
+cg_status cg_mpc_ot_fill_ahead(cg_mpc *m, cg_error *err);
+
 /* Product material made ahead: the products, squares and selects of
  * `layernorms` LayerNorms of rows x cols (with their rsqrt) and of GELUs
  * over gelu_n elements in all, and of a softmax of sm_rows x sm_cols

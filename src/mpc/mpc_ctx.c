@@ -88,6 +88,16 @@ cg_status mpc_ot_reserve(cg_mpc *m, size_t rows_send, size_t rows_recv, cg_error
     return cg_ot_reserve(server ? m->ot.recv : m->ot.send, server ? rows_recv : rows_send, 2, err);
 }
 
+cg_status cg_mpc_ot_fill_ahead(cg_mpc *m, cg_error *err)
+{
+    CG_TRY(mpc_check(m, 64, 1, "cg_mpc_ot_fill_ahead", err));
+    /* The order of mpc_ot_reserve: each instance meets its peer's. */
+    bool server = m->party == CG_SERVER;
+    cg_status st = cg_ot_fill_ahead(server ? m->ot.send : m->ot.recv, err);
+    if (st == CG_OK) st = cg_ot_fill_ahead(server ? m->ot.recv : m->ot.send, err);
+    return mpc_fail(m, st);
+}
+
 /* COTs per direction per piece of mpc_cot_both: bounds what is in flight
  * (about 8 MB of IKNP extension); each piece is one round trip, so a
  * block's material at a decode step (cg_mpc_prepare: LayerNorm, GELU and
