@@ -103,6 +103,10 @@ typedef struct {
     double cot_bits_up, cot_bits_down, rot_bits_up, rot_bits_down;
     /* CPU time per COT of the timed COT batch, each party's thread. */
     double cot_cpu_ns_send, cot_cpu_ns_recv;
+    /* Steady state: COT batches after the timed one, over at least 2^25
+     * COTs (three of Ferret's large refills), all refills included. */
+    double steady_per_s, steady_bits_up, steady_refill_bits;
+    size_t steady_cots;
     cg_ot_stats send_stats; /* the sender's counters at the end */
 } results;
 
@@ -149,6 +153,23 @@ static int bench_link(cg_channel *cs, cg_channel *cr, size_t n, size_t n_otn, cg
     cg_chan_get_stats(cr, &st);
     res->cot_bytes_per_ot = (double)(st.total.bytes_sent + st.total.bytes_received) / (double)n;
     bits_per_ot(cr, n, &res->cot_bits_up, &res->cot_bits_down);
+    {
+        size_t reps = ((size_t)1 << 25) / n + (((size_t)1 << 25) % n != 0);
+        cg_ot_stats f0, f1;
+        cg_ot_get_stats(s.ot, &f0);
+        cg_chan_reset_stats(cr);
+        double total = 0;
+        for (size_t i = 0; i < reps; i++) {
+            if ((dt = run_once(&s, &r, OP_COT)) < 0) goto out;
+            total += dt;
+        }
+        cg_ot_get_stats(s.ot, &f1);
+        double down;
+        res->steady_cots = reps * n;
+        res->steady_per_s = (double)res->steady_cots / total;
+        bits_per_ot(cr, res->steady_cots, &res->steady_bits_up, &down);
+        res->steady_refill_bits = 8.0 * (double)(f1.refill_bytes - f0.refill_bytes) / (double)res->steady_cots;
+    }
     s.bits = r.bits = 1;
     if (run_once(&s, &r, OP_ROT) < 0) goto out;
     cg_chan_reset_stats(cr);
@@ -184,11 +205,14 @@ static void print_results(const char *name, const results *r, int last)
            "\"cot64_bits_up_per_ot\": %.3f, \"cot64_bits_down_per_ot\": %.3f, "
            "\"rot1_bits_up_per_ot\": %.3f, \"rot1_bits_down_per_ot\": %.3f, "
            "\"cot64_cpu_ns_per_ot_sender\": %.1f, \"cot64_cpu_ns_per_ot_receiver\": %.1f, "
+           "\"cot64_steady\": {\"cots\": %zu, \"per_s\": %.0f, \"bits_up_per_ot\": %.3f, "
+           "\"refill_bits_per_ot\": %.3f}, "
            "\"sender\": {\"cots_used\": %llu, \"cots_made\": %llu, \"refills\": %llu, "
            "\"base_iknp\": %llu, \"refill_bytes\": %llu, \"refill_bits_per_cot_made\": %.3f}}%s\n",
            name, r->setup_ms, r->first_cot_ms, r->cot_per_s, r->rot_per_s, r->ot_per_s,
            r->otn16_per_s, r->cot_bytes_per_ot, r->cot_bits_up, r->cot_bits_down, r->rot_bits_up,
-           r->rot_bits_down, r->cot_cpu_ns_send, r->cot_cpu_ns_recv, (unsigned long long)f->cots_used, (unsigned long long)f->cots_made,
+           r->rot_bits_down, r->cot_cpu_ns_send, r->cot_cpu_ns_recv, r->steady_cots, r->steady_per_s,
+           r->steady_bits_up, r->steady_refill_bits, (unsigned long long)f->cots_used, (unsigned long long)f->cots_made,
            (unsigned long long)f->refills, (unsigned long long)f->base_iknp,
            (unsigned long long)f->refill_bytes,
            f->cots_made ? 8.0 * (double)f->refill_bytes / (double)f->cots_made : 0.0,
