@@ -22,8 +22,9 @@
  * emp-ot/ferret/constants.h), 128-bit security against the LPN attacks the
  * Ferret paper analyses: small (n = 649,728, k = 36,288, t = 1,269, h = 9)
  * and large (n = 10,608,640, k = 589,824, t = 1,295, h = 13). An instance
- * starts on the small set (about 10 MB) and moves to the large one (about
- * 180 MB) once it has used FE_SWITCH COTs; the first large base is a whole
+ * starts on the small set (about 10 MB) and moves to the large one (two
+ * 170 MB output buffers) once it has used FE_SWITCH COTs, a call would take
+ * it past that, or cg_ot_fill_ahead asks; the first large base is a whole
  * small refill. Both ends decide alike: they make the same calls. */
 #ifndef CG_OT_FERRET_H
 #define CG_OT_FERRET_H
