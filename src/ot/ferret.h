@@ -107,7 +107,12 @@ static inline size_t fe_msg_size(const fe_params *p) { return 16 + p->t * (32 * 
 typedef struct fe_lpn_code {
     ot_aes_key key;
     void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t); /* the instance's back-end */
+    void (*offsets)(uint32_t *, size_t, uint32_t);                  /* AVX-512 or portable */
 } fe_lpn_code;
+/* w[j] = ((w[j] * k) >> 32) * 16, the table byte offset of a code word
+ * (k < 2^28); the AVX-512 form (ferret_lpn_avx512.c) where the CPU has it. */
+void fe_lpn_offsets_portable(uint32_t *w, size_t n, uint32_t k);
+void fe_lpn_offsets_avx512(uint32_t *w, size_t n, uint32_t k);
 void fe_lpn_code_init(fe_lpn_code *c, const cg_ot *ot);
 /* Rows i0 .. i0 + cnt - 1 (rows points to row i0; i0 even) with a table
  * of k base rows. */

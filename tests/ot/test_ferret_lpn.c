@@ -1,6 +1,7 @@
 /* Ferret's kernels (ferret_lpn.c, ferret_ggm.c) against plain references:
- * the LPN (both AES back-ends, any call size) gives the rows of a plain
- * per-row loop; the VAES GGM level equals the AES-NI one; a GGM tree expanded in place equals the
+ * the LPN (both AES back-ends, both multiply-shifts, any call size) gives
+ * the rows of a plain per-row loop; the AVX-512 multiply-shift equals the
+ * portable one; the VAES GGM level equals the AES-NI one; a GGM tree expanded in place equals the
  * tree built level by level with one-block AES, level sums included; the
  * receiver of the single-point COTs gets every leaf but the punctured one,
  * which is the sender's xor Delta; and a refill's trees split into calls
@@ -37,9 +38,12 @@ static void lpn_plain(size_t n, size_t k, uint8_t *rows, const uint8_t *base)
         }
 }
 
-/* fe_lpn_rows in calls of `call` rows, with the AES back-end ctr. */
+typedef void (*offsets_fn)(uint32_t *, size_t, uint32_t);
+
+/* fe_lpn_rows in calls of `call` rows, with the AES back-end ctr and the
+ * multiply-shift offs. */
 static void lpn_case(size_t n, size_t k, size_t call,
-                     void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t))
+                     void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t), offsets_fn offs)
 {
     cg_prg prg;
     cg_prg_init_random(&prg);
@@ -55,6 +59,7 @@ static void lpn_case(size_t n, size_t k, size_t call,
     ot.ctr = ctr;
     fe_lpn_code c;
     fe_lpn_code_init(&c, &ot);
+    c.offsets = offs;
     for (size_t i = 0; i < n; i += call)
         fe_lpn_rows(&c, k, base, b + 16 * i, i, n - i < call ? n - i : call);
     assert_memory_equal(a, b, 16 * n);
@@ -68,16 +73,43 @@ static void test_lpn_equals_plain(void **state)
     (void)state;
     /* Only n and k matter to the LPN. */
     void (*ctrs[2])(const ot_aes_key *, uint64_t, uint8_t *, size_t) = {ot_aes_ctr_aesni, ot_aes_ctr_vaes};
+    offsets_fn offs[2] = {fe_lpn_offsets_portable, fe_lpn_offsets_avx512};
     size_t nctr = ot_vaes_available() ? 2 : 1;
+    size_t noff = (cg_cpu_features() & CG_CPU_AVX512F) ? 2 : 1;
     if (nctr == 1) fprintf(stderr, "no VAES here: the AES-NI back-end only\n");
-    for (size_t c = 0; c < nctr; c++) {
-        lpn_case(20000, 3001, 512, ctrs[c]);
-        lpn_case(20000, 3001, 8192, ctrs[c]);
-        lpn_case(20000, 3001, 2, ctrs[c]);
-        lpn_case(20001, 3001, 1026, ctrs[c]);
-        lpn_case(70000, 589824, 8192, ctrs[c]);
-        lpn_case(9000, 36288, 8190, ctrs[c]);
+    if (noff == 1) fprintf(stderr, "no AVX-512 here: the portable multiply-shift only\n");
+    for (size_t c = 0; c < nctr; c++)
+        for (size_t o = 0; o < noff; o++) {
+            lpn_case(20000, 3001, 512, ctrs[c], offs[o]);
+            lpn_case(20000, 3001, 8192, ctrs[c], offs[o]);
+            lpn_case(20000, 3001, 2, ctrs[c], offs[o]);
+            lpn_case(20001, 3001, 1026, ctrs[c], offs[o]);
+            lpn_case(70000, 589824, 8192, ctrs[c], offs[o]);
+            lpn_case(9000, 36288, 8190, ctrs[c], offs[o]);
+        }
+}
+
+/* The AVX-512 multiply-shift against the portable one on random words
+ * (both ends of the range included) for lengths around sixteen. */
+static void test_lpn_offsets_avx512_equals_portable(void **state)
+{
+    (void)state;
+    if (!(cg_cpu_features() & CG_CPU_AVX512F)) {
+        fprintf(stderr, "no AVX-512 here: nothing to compare\n");
+        return;
     }
+    static const uint32_t ks[] = {1, 3001, 36288, 589824, (1u << 28) - 1};
+    uint32_t a[100], b[100];
+    for (size_t t = 0; t < 5; t++)
+        for (size_t n = 0; n <= 100; n += 7) {
+            cg_random_bytes(a, sizeof a);
+            a[0] = 0;
+            a[1] = UINT32_MAX;
+            memcpy(b, a, sizeof a);
+            fe_lpn_offsets_portable(a, n, ks[t]);
+            fe_lpn_offsets_avx512(b, n, ks[t]);
+            assert_memory_equal(a, b, sizeof a);
+        }
 }
 
 /* The VAES level (eight parents at a time, the rest by AES-NI) against the
@@ -209,6 +241,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lpn_equals_plain),
         cmocka_unit_test(test_ggm_level_vaes_equals_aesni),
+        cmocka_unit_test(test_lpn_offsets_avx512_equals_portable),
         cmocka_unit_test(test_ggm_expand_equals_plain),
         cmocka_unit_test(test_ggm_single_point_cots),
     };
