@@ -114,9 +114,11 @@ static cg_status bootstrap(cg_ot *ot, const fe_params *p, cg_error *err)
 /* The refill's trees and LPN, window by window: the sender sends each
  * window's tree messages as soon as they are made (the receiver starts on
  * them while the sender goes on; the bytes are those of one message), and
- * each group of trees goes through the LPN while its leaves are in cache. */
+ * each group of trees goes through the LPN while its leaves are in cache;
+ * the receiver's choice bytes (the rows' low bits) into ob. */
 #define FE_WINDOW ((size_t)1 << 18) /* rows per window of tree messages */
-static cg_status trees_and_lpn(cg_ot *ot, const fe_params *p, uint8_t *out, cg_error *err)
+static cg_status trees_and_lpn(cg_ot *ot, const fe_params *p, uint8_t *out, uint8_t *ob,
+                               cg_error *err)
 {
     struct ot_ferret *fe = ot->fe;
     bool recv = ot->role == CG_OT_RECEIVER;
@@ -146,6 +148,8 @@ static cg_status trees_and_lpn(cg_ot *ot, const fe_params *p, uint8_t *out, cg_e
             else
                 fe_ggm_send(ot, &g, p, tree, fe->tweak, b, nt, &prg, rows, m);
             fe_lpn_rows(&code, p->k, fe->base, rows, N * b, N * nt);
+            /* The receiver's choice bytes while the rows are in cache. */
+            for (size_t i = 0; recv && i < N * nt; i++) ob[N * b + i] = rows[16 * i] & 1u;
         }
         if (st == CG_OK && !recv) {
             st = cg_chan_send(ot->ch, msg, per * wn, err);
@@ -224,9 +228,7 @@ static cg_status refill(cg_ot *ot, cg_error *err)
             return cg_error_set(err, CG_ERR_FORMAT, "Ferret: refill %llu out of step with the peer",
                                 (unsigned long long)ot->stats.refills);
     }
-    CG_TRY(trees_and_lpn(ot, p, ob->rows, err));
-    if (recv)
-        for (size_t i = 0; i < p->n; i++) ob->b[i] = ob->rows[16 * i] & 1u;
+    CG_TRY(trees_and_lpn(ot, p, ob->rows, ob->b, err));
     /* The old base is used up: wiped (each COT once), or freed if it was
      * the bootstrap's. */
     if (fe->base_buf == SIZE_MAX) {
