@@ -225,6 +225,13 @@ gen_matrix gen_matrix_at(const cg_gpt2_config *cfg, const cg_fixed_model *fm, si
  * not depend on mi). */
 typedef struct gen_plan {
     size_t ni, no, cin, cout, mi;
+    /* 0: the block layout below. Else the strided layout of packed client
+     * inputs (one row, gen_plan_packed): input value k at x^(stride k),
+     * the block holds W[o][k] at x^(o - stride k) (negacyclic: -x^(n + o -
+     * stride k) for k > 0), output o at x^o; no <= stride and
+     * ni stride <= n keep every other term x_k W[o'][k'] (at o' +
+     * stride (k - k')) off [0, stride), across the wrap too. */
+    size_t stride;
 } gen_plan;
 /* One row per ciphertext (decode; the pre-encoded weights' plan). */
 gen_plan gen_plan_of(size_t n, size_t in, size_t out);
@@ -236,11 +243,27 @@ gen_plan gen_plan_rows(size_t n, size_t in, size_t out, size_t rows, size_t want
  * blocks; mi * ni * no <= n keeps every other term off it). */
 static inline size_t gen_in_coeff(const gen_plan *p, size_t t, size_t k)
 {
-    return t * p->ni * p->no + k;
+    return p->stride ? p->stride * k : t * p->ni * p->no + k;
 }
 static inline size_t gen_out_coeff(const gen_plan *p, size_t t, size_t o)
 {
-    return t * p->ni * p->no + o * p->ni + p->ni - 1;
+    return p->stride ? o : t * p->ni * p->no + o * p->ni + p->ni - 1;
+}
+/* gen_plan_of in the strided layout for packed client inputs: the stride
+ * is n_o rounded up to a power of two (so the client can pack up to
+ * stride chunks in one ciphertext, chunk a at a + stride k, and the
+ * server's expansion leaves each chunk at stride k); stride 0 when that
+ * does not fit the ring (the caller then sends chunks one by one). */
+gen_plan gen_plan_packed(size_t n, size_t in, size_t out);
+/* Chunks per packed ciphertext (at most the stride) and the number of
+ * packed ciphertexts for the plan's cin chunks. */
+static inline size_t gen_pack_chunks(const gen_plan *p)
+{
+    return p->cin < p->stride ? p->cin : p->stride;
+}
+static inline size_t gen_pack_cts(const gen_plan *p)
+{
+    return (p->cin + gen_pack_chunks(p) - 1) / gen_pack_chunks(p);
 }
 /* The NTT-form plaintext of block (chunk a, row block c) of m. */
 cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_plan *p, size_t a,
