@@ -300,8 +300,21 @@ cg_status cg_gen_weights_size(const cg_gpt2_config *cfg, const char *preset, uin
     return CG_OK;
 }
 
-cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
-                             uint64_t max_bytes, int threads, cg_error *err)
+unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n)
+{
+    unsigned e = 0;
+    for (size_t i = 0; i < gen_matrix_count(cfg); i++) {
+        const gen_matrix m = gen_matrix_at(cfg, NULL, i);
+        if (!gen_packable(m.role)) continue;
+        const gen_plan p = gen_plan_packed(n, m.in, m.out);
+        const unsigned k = p.stride ? cg_bfv_expand_levels(gen_pack_chunks(&p)) : 0;
+        if (k > e) e = k;
+    }
+    return e;
+}
+
+static cg_status weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
+                             uint64_t max_bytes, int threads, bool packed, cg_error *err)
 {
     if (!out || !fm || !preset) return cg_error_set(err, CG_ERR_ARG, "cg_gen_weights_new: NULL argument");
     *out = NULL;
@@ -327,6 +340,10 @@ cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
             gen_matrix m = gen_matrix_at(&fm->cfg, fm, i);
             order[i] = (by_size){i, m.in * m.out};
             ws->mats[i].plan = gen_plan_of(N, m.in, m.out);
+            if (packed && gen_packable(m.role)) {
+                const gen_plan q = gen_plan_packed(N, m.in, m.out);
+                if (q.stride) ws->mats[i].plan = q;
+            }
         }
         qsort(order, count, sizeof *order, larger_first);
     }
@@ -355,6 +372,19 @@ cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
     }
     *out = ws;
     return CG_OK;
+}
+
+cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
+                             uint64_t max_bytes, int threads, cg_error *err)
+{
+    return weights_new(out, fm, preset, max_bytes, threads, false, err);
+}
+
+cg_status cg_gen_weights_new_packed(cg_gen_weights **out, const cg_fixed_model *fm,
+                                    const char *preset, uint64_t max_bytes, int threads,
+                                    cg_error *err)
+{
+    return weights_new(out, fm, preset, max_bytes, threads, true, err);
 }
 
 const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_ctx *he,
