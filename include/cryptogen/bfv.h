@@ -151,6 +151,11 @@ cg_status cg_bfv_keygen_relin(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, cg_bfv
 cg_status cg_bfv_keygen_galois(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const int *steps,
                                size_t nsteps, bool column_swap, cg_bfv_galois_keys *gk,
                                cg_error *err);
+/* Galois keys for the elements elts[0..count) (odd, below 2n; 1 and repeats
+ * skipped), e.g. those of cg_bfv_expand_elts. */
+cg_status cg_bfv_keygen_galois_elts(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk,
+                                    const uint32_t *elts, size_t count, cg_bfv_galois_keys *gk,
+                                    cg_error *err);
 /* Galois element of a row rotation to the left by step. */
 uint32_t cg_bfv_galois_elt(const cg_bfv_ctx *ctx, int step);
 
@@ -161,6 +166,11 @@ cg_status cg_bfv_encrypt_pk(const cg_bfv_ctx *ctx, const cg_bfv_pk *pk, const cg
 /* Secret-key encryption: c1 is expanded from a fresh seed (ct->seeded). */
 cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const cg_bfv_plain *pt,
                             cg_bfv_ct *ct, cg_error *err);
+/* The same with the scale round(Q / (t 2^scale_bits)) instead of Delta: a
+ * packed ciphertext for cg_bfv_expand with scale_bits = its levels. */
+cg_status cg_bfv_encrypt_sk_packed(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk,
+                                   const cg_bfv_plain *pt, unsigned scale_bits, cg_bfv_ct *ct,
+                                   cg_error *err);
 cg_status cg_bfv_decrypt(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const cg_bfv_ct *ct,
                          cg_bfv_plain *pt, cg_error *err);
 /* Measured noise: log2 ||[t (c0 + c1 s + c2 s^2)]_Q||_inf, and the budget in
@@ -258,6 +268,22 @@ cg_status cg_bfv_rotate_hoisted(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys 
 cg_status cg_bfv_mask_rotate(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk,
                              const cg_bfv_ct *ct, const cg_bfv_plain_ntt *mask, int step,
                              cg_bfv_ct *out, cg_error *err);
+
+/* ---- Expansion (PIR query expansion, bfv_expand.c) ------------------------------
+ * A packed ciphertext (cg_bfv_encrypt_sk_packed at scale_bits e =
+ * cg_bfv_expand_levels(count)) holding chunk a < count's value k at
+ * coefficient a + S k for a stride S that is a multiple of 2^e (no other
+ * coefficient nonzero) becomes count ciphertexts at the ordinary scale,
+ * outs[a] holding chunk a's value k at S k. count - 1 automorphisms with
+ * key switching (top level); the keys are those of cg_bfv_expand_elts.
+ * Each output's noise_log2 is 2^e times the input's plus (2^e - 1) key
+ * switches, at most (tracked exactly per split). outs: count zeroed or valid
+ * ciphertexts (buffers reused). */
+unsigned cg_bfv_expand_levels(size_t count);
+/* The e Galois elements n / 2^j + 1 (j < levels) into elts; returns e. */
+size_t cg_bfv_expand_elts(const cg_bfv_ctx *ctx, unsigned levels, uint32_t *elts);
+cg_status cg_bfv_expand(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk, const cg_bfv_ct *ct,
+                        size_t count, cg_bfv_ct *outs, cg_error *err);
 
 /* ---- HE -> shares ------------------------------------------------------------
  * The evaluator (server) turns an encryption of x into an encryption of

@@ -22,7 +22,7 @@ extern "C" {
 /* What this header declares is the library's API; the rest is hidden. */
 #pragma GCC visibility push(default)
 
-#define CG_GEN_VERSION 8
+#define CG_GEN_VERSION 9
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {
@@ -131,6 +131,10 @@ typedef struct cg_gen_request {
     uint32_t prefill_rows;   /* prompt rows per ciphertext in the prefill's linear layers
                                 (a packed matrix product): 0 the cost model's choice,
                                 1 one row per ciphertext as in decode; at most 4096 */
+    bool pack_inputs;        /* one-row linear layers: the client packs an input's chunks
+                                into one ciphertext and the server expands it with Galois
+                                keys sent once (docs/PROTOCOL.md); the server may refuse,
+                                and then the chunks go one per ciphertext */
 } cg_gen_request;
 
 /* Server: the model's weight matrices pre-encoded as NTT-form plaintexts for
@@ -141,6 +145,12 @@ typedef struct cg_gen_request {
 typedef struct cg_gen_weights cg_gen_weights;
 cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
                              uint64_t max_bytes, int threads, cg_error *err);
+/* The same with the one-row linear layers' blocks in the strided layout of
+ * packed client inputs (cg_gen_request.pack_inputs); a session in the other
+ * layout encodes its blocks per use. */
+cg_status cg_gen_weights_new_packed(cg_gen_weights **out, const cg_fixed_model *fm,
+                                    const char *preset, uint64_t max_bytes, int threads,
+                                    cg_error *err);
 void cg_gen_weights_free(cg_gen_weights *w);
 uint64_t cg_gen_weights_bytes(const cg_gen_weights *w);
 /* The bytes cg_gen_weights_new needs to pre-encode every matrix of a model of
@@ -176,6 +186,7 @@ typedef struct cg_gen_options {
      * the server choose). Server: the only kind it accepts (DEFAULT: both,
      * SPLIT for a client that leaves it to the server); another is refused. */
     cg_gen_attention attention;
+    bool refuse_pack_inputs; /* server: answer a request for packed inputs with "off" */
 } cg_gen_options;
 
 /* Client side: runs the whole generation over ch; out gets req->new_tokens

@@ -96,6 +96,38 @@ void bfv_add_scaled_plain(const cg_bfv_ctx *c, const uint64_t *m, size_t level, 
     }
 }
 
+void bfv_add_scaled_plain_e(const cg_bfv_ctx *c, const uint64_t *m, size_t level, uint64_t *rows,
+                            unsigned e)
+{
+    const size_t n = c->n;
+    const uint64_t T = c->t << e;
+    /* round(Q m / T) = floor(Q/T) m + round((Q mod T) m / T) */
+    uint64_t q[CG_BFV_MAX_Q + 1] = {0};
+    memcpy(q, c->level[level].base.prod, level * sizeof(uint64_t));
+    cg_u128 r = 0;
+    for (size_t i = level; i-- > 0;) {
+        const cg_u128 cur = (r << 64) | q[i];
+        q[i] = (uint64_t)(cur / T);
+        r = cur % T;
+    }
+    const uint64_t rem = (uint64_t)r;
+    uint64_t d[CG_BFV_MAX_Q];
+    for (size_t i = 0; i < level; i++) {
+        uint64_t v = 0;
+        for (size_t k = level; k-- > 0;) v = cg_mod_reduce128(((cg_u128)v << 64) | q[k], &c->mods[i]);
+        d[i] = v;
+    }
+    for (size_t j = 0; j < n; j++) {
+        const uint64_t extra = (uint64_t)(((cg_u128)rem * m[j] + T / 2) / T);
+        for (size_t i = 0; i < level; i++) {
+            const uint64_t qi = c->mods[i].value;
+            uint64_t v = cg_mod_mul(m[j], d[i], &c->mods[i]); /* m, extra < t < q_i */
+            v = cg_mod_add(v, extra, qi);
+            rows[i * n + j] = cg_mod_add(rows[i * n + j], v, qi);
+        }
+    }
+}
+
 double bfv_fresh_noise_log2(const cg_bfv_ctx *c, bool public_key)
 {
     /* ||e|| for e*u + e0 + e1*s (pk) or e (sk), 8-sigma high-probability bound
@@ -202,8 +234,9 @@ cg_status cg_bfv_encrypt_pk(const cg_bfv_ctx *c, const cg_bfv_pk *pk, const cg_b
     return CG_OK;
 }
 
-cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_plain *pt,
-                            cg_bfv_ct *ct, cg_error *err)
+/* scale_bits e: Delta = round(Q / (t 2^e)) (cg_bfv_encrypt_sk_packed). */
+static cg_status encrypt_sk(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_plain *pt,
+                            unsigned scale_bits, cg_bfv_ct *ct, cg_error *err)
 {
     CG_TRY(check_plain(c, pt, err));
     const size_t n = c->n, L = c->nq;
@@ -226,10 +259,29 @@ cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_b
     add_cbd(c, &prg, L, small, c0);
     cg_prg_clear(&prg);
     bfv_ws_put(c, &ws, true);
-    bfv_add_scaled_plain(c, pt->coeffs, L, c0, false);
+    if (scale_bits)
+        bfv_add_scaled_plain_e(c, pt->coeffs, L, c0, scale_bits);
+    else
+        bfv_add_scaled_plain(c, pt->coeffs, L, c0, false);
     ct->seeded = true;
+    /* t round(Q m / (t 2^e)) = Q m / 2^e + t r, |r| <= 1/2: the same
+     * rounding term as Delta m, so the same fresh bound */
     ct->noise_log2 = bfv_fresh_noise_log2(c, false);
     return CG_OK;
+}
+
+cg_status cg_bfv_encrypt_sk(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_plain *pt,
+                            cg_bfv_ct *ct, cg_error *err)
+{
+    return encrypt_sk(c, sk, pt, 0, ct, err);
+}
+
+cg_status cg_bfv_encrypt_sk_packed(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const cg_bfv_plain *pt,
+                                   unsigned scale_bits, cg_bfv_ct *ct, cg_error *err)
+{
+    if (scale_bits > c->logn || (c->t >> (63 - scale_bits)) != 0)
+        return cg_error_set(err, CG_ERR_ARG, "packed encryption: 2^%u too large", scale_bits);
+    return encrypt_sk(c, sk, pt, scale_bits, ct, err);
 }
 
 /* x = c0 + c1 s (+ c2 s^2) in coefficient form over the ct's level. A

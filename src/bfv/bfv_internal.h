@@ -118,6 +118,10 @@ void bfv_lift_plain(const cg_bfv_ctx *ctx, const uint64_t *m, size_t level, uint
  * rounding of Q*m/t. */
 void bfv_add_scaled_plain(const cg_bfv_ctx *ctx, const uint64_t *m, size_t level, uint64_t *rows,
                           bool subtract);
+/* The same with Delta = round(Q / (t 2^e)) (packed encryption, e >= 1,
+ * t 2^e < 2^63). */
+void bfv_add_scaled_plain_e(const cg_bfv_ctx *ctx, const uint64_t *m, size_t level, uint64_t *rows,
+                            unsigned e);
 /* Key switching of one coefficient-form polynomial c (top level) with key
  * ksk: out0, out1 (top-level rows, NTT form) such that
  * out0 + out1 * s ~ c * s'. */
@@ -128,6 +132,12 @@ cg_status bfv_ks_decompose(const cg_bfv_ctx *ctx, const uint64_t *c, uint64_t *d
                            cg_error *err);
 cg_status bfv_ks_apply(const cg_bfv_ctx *ctx, const uint64_t *digits, const uint32_t *perm,
                        const cg_bfv_ksk *ksk, uint64_t *out0, uint64_t *out1, cg_error *err);
+/* One automorphism with its key: out = ks(sigma_g(ct)), NTT form, top
+ * level, size 2; out may be ct. */
+cg_status bfv_apply_galois(const cg_bfv_ctx *ctx, const cg_bfv_ksk *key, uint32_t g,
+                           const cg_bfv_ct *ct, cg_bfv_ct *out, cg_error *err);
+/* The key for element g in gk, or NULL. */
+const cg_bfv_ksk *bfv_find_key(const cg_bfv_galois_keys *gk, uint32_t g);
 /* Key-switching key from s' (ntt rows over QP) to s. */
 cg_status bfv_make_ksk(const cg_bfv_ctx *ctx, const cg_bfv_sk *sk, const uint64_t *s_prime_ntt,
                        cg_bfv_ksk *ksk, cg_error *err);

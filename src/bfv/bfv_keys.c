@@ -153,15 +153,17 @@ uint32_t cg_bfv_galois_elt(const cg_bfv_ctx *c, int step)
     return (uint32_t)g;
 }
 
-cg_status cg_bfv_keygen_galois(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const int *steps,
-                               size_t nsteps, bool column_swap, cg_bfv_galois_keys *gk,
-                               cg_error *err)
+/* Keys for the elements elts[0..count) (1 and repeats skipped). */
+cg_status cg_bfv_keygen_galois_elts(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const uint32_t *elts,
+                                    size_t count, cg_bfv_galois_keys *gk, cg_error *err)
 {
     const size_t n = c->n, K = nqp(c);
     *gk = (cg_bfv_galois_keys){0};
-    size_t total = nsteps + (column_swap ? 1 : 0);
-    gk->elts = cg_calloc(total ? total : 1, sizeof(uint32_t));
-    gk->keys = cg_calloc(total ? total : 1, sizeof(cg_bfv_ksk));
+    for (size_t i = 0; i < count; i++)
+        if ((elts[i] & 1) == 0 || elts[i] >= 2 * n)
+            return cg_error_set(err, CG_ERR_ARG, "Galois element %u is not odd below 2n", elts[i]);
+    gk->elts = cg_calloc(count ? count : 1, sizeof(uint32_t));
+    gk->keys = cg_calloc(count ? count : 1, sizeof(cg_bfv_ksk));
     uint64_t *sg = cg_alloc(K * n * sizeof(uint64_t));
     uint32_t *perm = cg_alloc(n * sizeof(uint32_t));
     if (!gk->elts || !gk->keys || !sg || !perm) {
@@ -171,8 +173,8 @@ cg_status cg_bfv_keygen_galois(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const i
         return cg_error_set(err, CG_ERR_NOMEM, "Galois keys");
     }
     cg_status st = CG_OK;
-    for (size_t i = 0; i < total && st == CG_OK; i++) {
-        uint32_t g = i < nsteps ? cg_bfv_galois_elt(c, steps[i]) : (uint32_t)(2 * n - 1);
+    for (size_t i = 0; i < count && st == CG_OK; i++) {
+        const uint32_t g = elts[i];
         bool dup = false;
         for (size_t j = 0; j < gk->count; j++) dup |= gk->elts[j] == g;
         if (dup || g == 1) continue;
@@ -185,5 +187,22 @@ cg_status cg_bfv_keygen_galois(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const i
     cg_free(sg);
     cg_free(perm);
     if (st != CG_OK) cg_bfv_galois_free(gk);
+    return st;
+}
+
+cg_status cg_bfv_keygen_galois(const cg_bfv_ctx *c, const cg_bfv_sk *sk, const int *steps,
+                               size_t nsteps, bool column_swap, cg_bfv_galois_keys *gk,
+                               cg_error *err)
+{
+    const size_t total = nsteps + (column_swap ? 1 : 0);
+    uint32_t *elts = cg_calloc(total ? total : 1, sizeof *elts);
+    if (!elts) {
+        *gk = (cg_bfv_galois_keys){0};
+        return cg_error_set(err, CG_ERR_NOMEM, "Galois keys");
+    }
+    for (size_t i = 0; i < total; i++)
+        elts[i] = i < nsteps ? cg_bfv_galois_elt(c, steps[i]) : (uint32_t)(2 * c->n - 1);
+    cg_status st = cg_bfv_keygen_galois_elts(c, sk, elts, total, gk, err);
+    cg_free(elts);
     return st;
 }

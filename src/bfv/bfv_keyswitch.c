@@ -150,7 +150,7 @@ cg_status cg_bfv_relinearize(const cg_bfv_ctx *c, const cg_bfv_ksk *rk, cg_bfv_c
     return st;
 }
 
-static const cg_bfv_ksk *find_key(const cg_bfv_galois_keys *gk, uint32_t g)
+const cg_bfv_ksk *bfv_find_key(const cg_bfv_galois_keys *gk, uint32_t g)
 {
     for (size_t i = 0; i < gk->count; i++)
         if (gk->elts[i] == g) return &gk->keys[i];
@@ -160,8 +160,8 @@ static const cg_bfv_ksk *find_key(const cg_bfv_galois_keys *gk, uint32_t g)
 /* One automorphism with its key: out = ks(sigma_g(ct)), NTT form. The
  * input is copied to a workspace first, so out may be ct itself; out's
  * buffer is reused. */
-static cg_status apply_galois(const cg_bfv_ctx *c, const cg_bfv_ksk *key, uint32_t g,
-                              const cg_bfv_ct *ct, cg_bfv_ct *out, cg_error *err)
+cg_status bfv_apply_galois(const cg_bfv_ctx *c, const cg_bfv_ksk *key, uint32_t g,
+                           const cg_bfv_ct *ct, cg_bfv_ct *out, cg_error *err)
 {
     const size_t n = c->n, L = c->nq, w = L * n;
     bfv_ws ws;
@@ -199,8 +199,8 @@ cg_status cg_bfv_rotate_rows(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, 
     int s = step % half;
     if (s < 0) s += half;
     if (s == 0) return cg_bfv_ct_copy(c, out, ct, err);
-    const cg_bfv_ksk *key = find_key(gk, cg_bfv_galois_elt(c, s));
-    if (key) return apply_galois(c, key, cg_bfv_galois_elt(c, s), ct, out, err);
+    const cg_bfv_ksk *key = bfv_find_key(gk, cg_bfv_galois_elt(c, s));
+    if (key) return bfv_apply_galois(c, key, cg_bfv_galois_elt(c, s), ct, out, err);
     /* No key for this step: compose steps that have keys (NAF-free greedy on
      * powers of two, left or right, whichever keys exist). */
     cg_bfv_ct cur = {0};
@@ -208,14 +208,14 @@ cg_status cg_bfv_rotate_rows(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, 
     int left = s;
     for (int bit = 1; left && bit < half; bit <<= 1) {
         if (!(left & bit)) continue;
-        const cg_bfv_ksk *k = find_key(gk, cg_bfv_galois_elt(c, bit));
+        const cg_bfv_ksk *k = bfv_find_key(gk, cg_bfv_galois_elt(c, bit));
         if (!k) {
             cg_bfv_ct_free(&cur);
             return cg_error_set(err, CG_ERR_STATE,
                                 "no Galois key for rotation by %d (needs the key for step %d)", step,
                                 bit);
         }
-        cg_status st = apply_galois(c, k, cg_bfv_galois_elt(c, bit), &cur, &cur, err);
+        cg_status st = bfv_apply_galois(c, k, cg_bfv_galois_elt(c, bit), &cur, &cur, err);
         if (st != CG_OK) {
             cg_bfv_ct_free(&cur);
             return st;
@@ -232,9 +232,9 @@ cg_status cg_bfv_rotate_columns(const cg_bfv_ctx *c, const cg_bfv_galois_keys *g
 {
     CG_TRY(need_top(c, ct, err));
     const uint32_t g = (uint32_t)(2 * c->n - 1);
-    const cg_bfv_ksk *key = find_key(gk, g);
+    const cg_bfv_ksk *key = bfv_find_key(gk, g);
     if (!key) return cg_error_set(err, CG_ERR_STATE, "no Galois key for the column swap");
-    return apply_galois(c, key, g, ct, out, err);
+    return bfv_apply_galois(c, key, g, ct, out, err);
 }
 
 typedef struct hoist_job {
@@ -275,7 +275,7 @@ static void hoist_range(void *ctx, size_t begin, size_t end)
         st = bfv_ct_reserve(c, r, 2, L, &err);
         if (st != CG_OK) break;
         cg_automorphism_ntt_perm(n, g, perm);
-        st = bfv_ks_apply(c, j->digits, perm, find_key(j->gk, g), r->data, r->data + w, &err);
+        st = bfv_ks_apply(c, j->digits, perm, bfv_find_key(j->gk, g), r->data, r->data + w, &err);
         if (st == CG_OK) {
             cg_poly_permute(L, n, perm, j->c0n, tmp);
             bfv_poly_add(c, L, r->data, tmp, r->data);
@@ -303,7 +303,7 @@ cg_status cg_bfv_rotate_hoisted(const cg_bfv_ctx *c, const cg_bfv_galois_keys *g
     const size_t n = c->n, L = c->nq, w = L * n, K = nqp(c);
     for (size_t i = 0; i < nsteps; i++) {
         int s = steps[i] % (int)(n / 2);
-        if (s && !find_key(gk, cg_bfv_galois_elt(c, s)))
+        if (s && !bfv_find_key(gk, cg_bfv_galois_elt(c, s)))
             return cg_error_set(err, CG_ERR_STATE, "hoisted rotation by %d has no key", steps[i]);
     }
     /* one workspace: the input in coefficient form (2 w), c0 in NTT form

@@ -1,6 +1,7 @@
 /* `cryptogen bench gen [--shape gpt2-base|L,H,D,V,P] [--prefix P]
  *   [--lengths 64,128,256,512] [--mode cache,baseline] [--baseline-max L]
- *   [--threads T] [--rtt-ms X] [--mbps Y] [--attention split,ctct] [--json]`
+ *   [--threads T] [--rtt-ms X] [--mbps Y] [--attention split,ctct]
+ *   [--pack-inputs off|on] [--json]`
  *
  * Per-token decode latency at total length L, for one transformer block and
  * for the whole model, with the paper's per-component rows. A server thread
@@ -142,6 +143,9 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
            (unsigned long long)c->share_bytes, (unsigned long long)s->share_bytes);
     /* The whole session's socket bytes (handshake, records, frame headers):
      * set beside the payload counts to see the channel's overhead. */
+    printf(", \"setup\": {\"seconds\": %.3f, \"bytes_client_to_server\": %llu, "
+           "\"bytes_server_to_client\": %llu}", c->setup_seconds, (unsigned long long)c->setup_sent,
+           (unsigned long long)c->setup_received);
     printf(", \"channel\": {\"tls\": %s, \"cipher\": \"%s\", \"handshake_ms\": %.2f, "
            "\"session_wire_bytes_client_to_server\": %llu, \"session_wire_bytes_server_to_client\": %llu}}",
            ti->tls ? "true" : "false", ti->cipher, (double)ti->handshake_ns * 1e-6,
@@ -271,6 +275,8 @@ int cg_bench_gen(int argc, char **argv)
     static const char *const channels[] = {"tls", "plaintext", NULL};
     const char *channel = channels[0];
     const char *ot = cli_ot_names[CG_OT_IKNP];
+    static const char *const on_off[] = {"off", "on", NULL};
+    const char *pack = on_off[0];
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
                         "model shape: gpt2-base|gpt2-medium|gpt2-large|gpt2-xl|distilgpt2 or layers,heads,width,vocab,positions"),
@@ -298,6 +304,9 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_CHECKED("prefill-rows", 0, prefill_rows, "R,R,...", cli_check_ids,
                         "prompt rows per ciphertext in the prefill's linear layers, each run in turn "
                         "(0: the cost model, 1: one row per ciphertext)"),
+        CLI_OPT_CHOICE("pack-inputs", 0, pack, NULL, on_off,
+                       "decode linear layers: the client packs each input into one ciphertext and the "
+                       "server expands it (Galois keys sent once; the weights pre-encoded to match)"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -341,13 +350,17 @@ int cg_bench_gen(int argc, char **argv)
         goto done;
     bench_channel bc = {.server = tls_srv, .client = tls_cli};
     uint64_t t0 = cg_now_ns();
-    if (cg_gen_weights_new(&ws, fm, "paper", (uint64_t)6 << 30, threads, &err) != CG_OK) goto done;
+    const bool pack_on = strcmp(pack, "on") == 0;
+    if ((pack_on ? cg_gen_weights_new_packed : cg_gen_weights_new)(&ws, fm, "paper", (uint64_t)6 << 30, threads,
+                                                                   &err) != CG_OK)
+        goto done;
     double encode_s = (double)(cg_now_ns() - t0) * 1e-9;
     cg_chan_options copt = {.timeout_ms = 3600000,
                             .shape = {.one_way_latency_us = (uint32_t)(rtt_ms * 500.0),
                                       .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
     printf("{\"bench\": \"gen\", ");
     cli_print_machine_json(stdout);
+    printf(", \"pack_inputs\": %s", pack_on ? "true" : "false");
     printf(", \"channel\": \"%s\", \"ot\": \"%s\", \"otn\": \"%s\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
            "\"vocab\": %u, \"positions\": %u}, \"prefix\": %lu, \"threads\": %d, "
            "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
@@ -395,7 +408,8 @@ int cg_bench_gen(int argc, char **argv)
                     continue;
                 }
                 cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1,
-                                      .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot)};
+                                      .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot),
+                                      .pack_inputs = pack_on};
                 if (mode == 0) {
                     req.bench_fill = (uint32_t)(L - 1);
                     req.prompt_len = 1;

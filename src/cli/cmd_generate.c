@@ -43,6 +43,8 @@ int cg_cmd_generate(int argc, char **argv)
     cli_tls tls = {0};
     const char *ot = cli_ot_names[CG_OT_IKNP];
     const char *attention = cli_attention_names[0];
+    static const char *const on_off[] = {"off", "on", NULL};
+    const char *pack = on_off[1];
     const cli_opt opts[] = {
         CLI_OPT_STRING("connect", 0, connect, "HOST:PORT", "generate securely with the server there"),
         CLI_TLS_CLIENT_OPTS(tls),
@@ -96,6 +98,9 @@ int cg_cmd_generate(int argc, char **argv)
         CLI_OPT_CHOICE("attention", 0, attention, NULL, cli_attention_names,
                        "attention over the cache: ct x ct products or the share split (PROTOCOL.md); "
                        "default: the server's choice, refused when the server does not run the one asked"),
+        CLI_OPT_CHOICE("pack-inputs", 0, pack, NULL, on_off,
+                       "decode linear layers: send each input packed in one ciphertext for the server "
+                       "to expand (Galois keys sent once; a server may refuse, then off; docs/PERFORMANCE.md)"),
         {0},
     };
     const cli_command cmd = {
@@ -206,7 +211,8 @@ int cg_cmd_generate(int argc, char **argv)
                           .new_tokens = (uint32_t)n, .block_positions = (uint32_t)block,
                           .refresh_every = (uint32_t)refresh,
                           .temperature_milli = (uint32_t)(temperature * 1000.0 + 0.5),
-                          .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot)};
+                          .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot),
+                          .pack_inputs = strcmp(pack, "on") == 0};
     memcpy(req.he_preset, preset, strlen(preset));
     cg_chan_options copt = {.timeout_ms = (uint32_t)(timeout_s * 1000), .tls = tls_cfg};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;

@@ -230,6 +230,7 @@ typedef struct to_he_job {
     gen_layout_fn layout;
     const void *ctx;
     cg_bfv_ct *cts;
+    gen_scale_fn scale; /* client: packed encryptions at these scale bits, or NULL */
 } to_he_job;
 
 /* Item i's plaintext. Shares are below 2^l <= 2^48, so they read as
@@ -247,6 +248,7 @@ static cg_status encrypt_item(gen_sess *s, void *ctx, size_t i, item_scratch *sc
 {
     const to_he_job *j = ctx;
     CG_TRY(encode_item(s, j, i, sc, err));
+    if (j->scale) return cg_bfv_encrypt_sk_packed(s->he, &s->sk, &sc->pt, j->scale(j->ctx, i), &j->cts[i], err);
     return cg_bfv_encrypt_sk(s->he, &s->sk, &sc->pt, &j->cts[i], err);
 }
 
@@ -260,8 +262,16 @@ static cg_status add_item(gen_sess *s, void *ctx, size_t i, item_scratch *sc, cg
 cg_status gen_shares_to_he(gen_sess *s, size_t n, gen_layout_fn layout, const void *ctx,
                            cg_bfv_ct *cts, cg_error *err)
 {
-    to_he_job j = {layout, ctx, cts};
+    to_he_job j = {layout, ctx, cts, NULL};
     return scratch_parallel(s, n, s->party == CG_CLIENT ? encrypt_item : add_item, &j, err);
+}
+
+cg_status gen_encrypt_packed(gen_sess *s, size_t n, gen_layout_fn layout, gen_scale_fn scale,
+                             const void *ctx, cg_bfv_ct *cts, cg_error *err)
+{
+    if (s->party != CG_CLIENT) return cg_error_set(err, CG_ERR_INTERNAL, "packed encryption on the server");
+    to_he_job j = {layout, ctx, cts, scale};
+    return scratch_parallel(s, n, encrypt_item, &j, err);
 }
 
 /* ---- HE -> share ---------------------------------------------------------------- */

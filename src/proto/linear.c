@@ -6,7 +6,11 @@
  *   client: encrypts its share of each input chunk -> server
  *   server: adds its share, multiplies by the weight blocks (fused over the
  *           chunks), adds the bias, masks and floods -> client
- *   client: decrypts its share of the outputs. */
+ *   client: decrypts its share of the outputs.
+ * With packed inputs (one row, s->pack, gen_plan_packed's strided plan) the
+ * client sends its chunks packed, up to `stride` per ciphertext (chunk a at
+ * a + stride k), and the server expands them (cg_bfv_expand) into the
+ * strided layout before it adds its share. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -29,6 +33,7 @@ typedef struct linear_job {
     uint64_t *y;       /* rows x out */
     cg_bfv_ct *ins;    /* groups x cin: item i is group i / cin, chunk i % cin */
     cg_bfv_ct *outs;   /* groups x cout: item i is group i / cout, row block i % cout */
+    cg_bfv_ct *packed; /* packed inputs: gen_pack_cts(&p) ciphertexts, else NULL */
     const cg_bfv_plain_ntt *pre;    /* server: cin x cout pre-encoded blocks, or NULL */
     window_set *windows;            /* server without pre: LINEAR_WINDOWS sets */
 } linear_job;
@@ -48,6 +53,29 @@ static void input_chunk(const gen_sess *s, const void *ctx, size_t i, uint64_t *
         const uint64_t *x = j->x + (g * j->p.mi + t) * j->m.in + a * j->p.ni;
         for (size_t k = 0; k < j->p.ni && a * j->p.ni + k < j->m.in; k++) co[gen_in_coeff(&j->p, t, k)] = x[k];
     }
+}
+
+/* Packed ciphertext q: chunks [q G, q G + count) (G = gen_pack_chunks). */
+static size_t pack_count(const linear_job *j, size_t q)
+{
+    const size_t G = gen_pack_chunks(&j->p), a0 = q * G;
+    return j->p.cin - a0 < G ? j->p.cin - a0 : G;
+}
+
+/* One row: chunk a's value k at (a - q G) + stride k. */
+static void input_packed(const gen_sess *s, const void *ctx, size_t q, uint64_t *co)
+{
+    const linear_job *j = ctx;
+    const size_t G = gen_pack_chunks(&j->p);
+    memset(co, 0, s->N * sizeof *co);
+    for (size_t a = q * G; a < q * G + pack_count(j, q); a++)
+        for (size_t k = 0; k < j->p.ni && a * j->p.ni + k < j->m.in; k++)
+            co[a - q * G + j->p.stride * k] = j->x[a * j->p.ni + k];
+}
+
+static unsigned pack_scale(const void *ctx, size_t q)
+{
+    return cg_bfv_expand_levels(pack_count(ctx, q));
 }
 
 static size_t rows_in_block(const linear_job *j, size_t c)
@@ -84,8 +112,14 @@ static void keep_outputs(const gen_sess *s, const void *ctx, size_t i, uint8_t *
 static cg_status linear_client(gen_sess *s, linear_job *j, cg_error *err)
 {
     const size_t n_in = j->groups * j->p.cin, n_out = j->groups * j->p.cout;
-    CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
-    CG_TRY(gen_send_cts(s, j->ins, n_in, err));
+    if (j->packed) {
+        const size_t npk = gen_pack_cts(&j->p);
+        CG_TRY(gen_encrypt_packed(s, npk, input_packed, pack_scale, j, j->packed, err));
+        CG_TRY(gen_send_cts(s, j->packed, npk, err));
+    } else {
+        CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
+        CG_TRY(gen_send_cts(s, j->ins, n_in, err));
+    }
     CG_TRY(gen_recv_cts(s, j->outs, n_out, err));
     return gen_he_to_shares(s, n_out, j->outs, take_outputs, j, err);
 }
@@ -169,7 +203,16 @@ static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
     const size_t n_in = j->groups * j->p.cin, n_out = j->groups * j->p.cout;
     if (!j->m.w && !j->m.w64) return cg_error_set(err, CG_ERR_INTERNAL, "linear layer without weights");
     j->pre = s->opt ? gen_weights_find(s->opt->weights, s->he, s->fm, &j->m, &j->p) : NULL;
-    CG_TRY(gen_recv_cts(s, j->ins, n_in, err));
+    if (j->packed) {
+        /* the client's packed chunks, expanded (noise from the fresh
+         * estimate gen_recv_cts sets, never the sender's) */
+        const size_t npk = gen_pack_cts(&j->p), G = gen_pack_chunks(&j->p);
+        CG_TRY(gen_recv_cts(s, j->packed, npk, err));
+        for (size_t q = 0; q < npk; q++)
+            CG_TRY(cg_bfv_expand(s->he, &s->pack_gk, &j->packed[q], pack_count(j, q), &j->ins[q * G], err));
+    } else {
+        CG_TRY(gen_recv_cts(s, j->ins, n_in, err));
+    }
     if (j->x) CG_TRY(gen_shares_to_he(s, n_in, input_chunk, j, j->ins, err));
     CG_TRY(gen_parallel(s, n_in, to_ntt_item, j, err));
     if (!j->pre) {
@@ -197,13 +240,44 @@ cg_status gen_linear_m(gen_sess *s, const gen_matrix *m, size_t rows, const uint
     linear_job j = {.m = *m, .rows = rows, .x = x, .y = y};
     j.p = rows > 1 ? gen_plan_rows(s->N, j.m.in, j.m.out, rows, s->req.prefill_rows)
                    : gen_plan_of(s->N, j.m.in, j.m.out);
+    if (rows == 1 && s->pack && gen_packable(m->role)) {
+        const gen_plan q = gen_plan_packed(s->N, j.m.in, j.m.out);
+        if (q.stride) j.p = q;
+    }
     j.groups = (rows + j.p.mi - 1) / j.p.mi;
     const size_t n_in = j.groups * j.p.cin, n_out = j.groups * j.p.cout;
+    const size_t n_pk = j.p.stride ? gen_pack_cts(&j.p) : 0;
     j.ins = gen_take_cts(s, n_in);
     j.outs = gen_take_cts(s, n_out);
-    cg_status st = j.ins && j.outs ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
+    if (n_pk) j.packed = gen_take_cts(s, n_pk);
+    cg_status st = j.ins && j.outs && (!n_pk || j.packed) ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "linear layer");
     if (st == CG_OK) st = s->party == CG_CLIENT ? linear_client(s, &j, err) : linear_server(s, &j, err);
     gen_give_cts(s, j.ins, n_in);
     gen_give_cts(s, j.outs, n_out);
+    if (j.packed) gen_give_cts(s, j.packed, n_pk);
     return st;
+}
+
+/* ---- Expansion keys ------------------------------------------------------------ */
+
+cg_status gen_pack_keys_make(gen_sess *s, cg_buf *out, cg_error *err)
+{
+    uint32_t elts[32];
+    const size_t ne = cg_bfv_expand_elts(s->he, gen_pack_levels(&s->cfg, s->N), elts);
+    CG_TRY(cg_bfv_keygen_galois_elts(s->he, &s->sk, elts, ne, &s->pack_gk, err));
+    return cg_bfv_galois_serialize(s->he, &s->pack_gk, out, err);
+}
+
+cg_status gen_pack_keys_read(gen_sess *s, const uint8_t *p, size_t len, cg_error *err)
+{
+    CG_TRY(cg_bfv_galois_deserialize(s->he, p, len, &s->pack_gk, err));
+    /* every level the model's packed inputs need, checked once here */
+    uint32_t elts[32];
+    const size_t ne = cg_bfv_expand_elts(s->he, gen_pack_levels(&s->cfg, s->N), elts);
+    for (size_t i = 0; i < ne; i++) {
+        bool found = false;
+        for (size_t k = 0; k < s->pack_gk.count; k++) found |= s->pack_gk.elts[k] == elts[i];
+        if (!found) return cg_error_set(err, CG_ERR_FORMAT, "no expansion key for Galois element %u", elts[i]);
+    }
+    return CG_OK;
 }

@@ -66,6 +66,8 @@ typedef struct gen_sess {
     cg_bfv_sk sk; /* client only */
     cg_bfv_pk pk;
     cg_bfv_ksk rk;
+    bool pack;                 /* packed client inputs agreed (req.pack_inputs and the server) */
+    cg_bfv_galois_keys pack_gk; /* their expansion keys (client makes, server holds) */
     cg_mpc *mpc;
 
     /* Server only: the model and the encrypted cache. */
@@ -175,6 +177,11 @@ typedef void (*gen_take_fn)(const gen_sess *s, void *ctx, size_t i, const uint64
  * Enc(its layout). Server: cts[i] += its layout, in the clear. */
 cg_status gen_shares_to_he(gen_sess *s, size_t n, gen_layout_fn layout, const void *ctx,
                            cg_bfv_ct *cts, cg_error *err);
+/* Client: cts[i] = a packed encryption of its layout at scale bits
+ * scale(ctx, i) (cg_bfv_encrypt_sk_packed), for the server's expansion. */
+typedef unsigned (*gen_scale_fn)(const void *ctx, size_t i);
+cg_status gen_encrypt_packed(gen_sess *s, size_t n, gen_layout_fn layout, gen_scale_fn scale,
+                             const void *ctx, cg_bfv_ct *cts, cg_error *err);
 /* HE -> share for n items. Server: masks and floods cts[i] in place (its
  * share is the mask). Client: decrypts cts[i]. Then take(i, share). */
 cg_status gen_he_to_shares(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_take_fn take, void *ctx,
@@ -183,6 +190,12 @@ cg_status gen_he_to_shares(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_take_fn ta
  * server floods only the coefficients sent (keep gets ctx too). */
 cg_status gen_he_to_shares_at(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_keep_fn keep,
                               gen_take_fn take, void *ctx, cg_error *err);
+
+/* Packed inputs' expansion keys (linear.c). Client: made from its secret
+ * key into s->pack_gk and serialized to out. Server: read into s->pack_gk,
+ * refused unless they cover gen_pack_levels. */
+cg_status gen_pack_keys_make(gen_sess *s, cg_buf *out, cg_error *err);
+cg_status gen_pack_keys_read(gen_sess *s, const uint8_t *p, size_t len, cg_error *err);
 
 /* ---- weights.c ------------------------------------------------------------- */
 typedef enum gen_matrix_role {
@@ -225,6 +238,13 @@ gen_matrix gen_matrix_at(const cg_gpt2_config *cfg, const cg_fixed_model *fm, si
  * not depend on mi). */
 typedef struct gen_plan {
     size_t ni, no, cin, cout, mi;
+    /* 0: the block layout below. Else the strided layout of packed client
+     * inputs (one row, gen_plan_packed): input value k at x^(stride k),
+     * the block holds W[o][k] at x^(o - stride k) (negacyclic: -x^(n + o -
+     * stride k) for k > 0), output o at x^o; no <= stride and
+     * ni stride <= n keep every other term x_k W[o'][k'] (at o' +
+     * stride (k - k')) off [0, stride), across the wrap too. */
+    size_t stride;
 } gen_plan;
 /* One row per ciphertext (decode; the pre-encoded weights' plan). */
 gen_plan gen_plan_of(size_t n, size_t in, size_t out);
@@ -236,11 +256,35 @@ gen_plan gen_plan_rows(size_t n, size_t in, size_t out, size_t rows, size_t want
  * blocks; mi * ni * no <= n keeps every other term off it). */
 static inline size_t gen_in_coeff(const gen_plan *p, size_t t, size_t k)
 {
-    return t * p->ni * p->no + k;
+    return p->stride ? p->stride * k : t * p->ni * p->no + k;
 }
 static inline size_t gen_out_coeff(const gen_plan *p, size_t t, size_t o)
 {
-    return t * p->ni * p->no + o * p->ni + p->ni - 1;
+    return p->stride ? o : t * p->ni * p->no + o * p->ni + p->ni - 1;
+}
+/* gen_plan_of in the strided layout for packed client inputs: the stride
+ * is n_o rounded up to a power of two (so the client can pack up to
+ * stride chunks in one ciphertext, chunk a at a + stride k, and the
+ * server's expansion leaves each chunk at stride k); stride 0 when that
+ * does not fit the ring (the caller then sends chunks one by one). */
+gen_plan gen_plan_packed(size_t n, size_t in, size_t out);
+/* The one-row layers whose inputs the client may pack (all but the
+ * embedding's one-hot rows and a session's matrices). */
+static inline bool gen_packable(gen_matrix_role role)
+{
+    return role != GEN_MAT_EMBED && role != GEN_MAT_SESSION;
+}
+/* The expansion levels (Galois keys) the model's packable matrices need. */
+unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n);
+/* Chunks per packed ciphertext (at most the stride) and the number of
+ * packed ciphertexts for the plan's cin chunks. */
+static inline size_t gen_pack_chunks(const gen_plan *p)
+{
+    return p->cin < p->stride ? p->cin : p->stride;
+}
+static inline size_t gen_pack_cts(const gen_plan *p)
+{
+    return (p->cin + gen_pack_chunks(p) - 1) / gen_pack_chunks(p);
 }
 /* The NTT-form plaintext of block (chunk a, row block c) of m. */
 cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_plan *p, size_t a,

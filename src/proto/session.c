@@ -23,6 +23,7 @@ static void sess_free(gen_sess *s)
     cg_bfv_sk_free(&s->sk);
     cg_bfv_pk_free(&s->pk);
     cg_bfv_ksk_free(&s->rk);
+    cg_bfv_galois_free(&s->pack_gk);
     cg_bfv_ctx_free(s->he);
     cg_buf_free(&s->msg);
     sodium_memzero(s, sizeof *s); /* the sampling seeds and key pointers */
@@ -175,6 +176,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, (uint8_t)s->req.ot);
     cg_buf_put_u32(b, s->req.prefill_rows);
     cg_buf_put_u8(b, (uint8_t)(s->opt ? s->opt->attention : CG_ATTN_DEFAULT));
+    cg_buf_put_u8(b, s->req.pack_inputs);
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
     cg_reader r;
     uint8_t ok = 0;
@@ -200,7 +202,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
         return cg_error_set(err, CG_ERR_PARAM, "server refused: %s", reason);
     }
     uint32_t v[5];
-    uint8_t fx[4];
+    uint8_t fx[4], pack = 0;
     uint64_t mul = 0;
     for (int i = 0; i < 5; i++) CG_TRY(cg_read_u32(&r, &v[i], "model shape", err));
     for (int i = 0; i < 4; i++) CG_TRY(cg_read_u8(&r, &fx[i], "fixed-point format", err));
@@ -213,6 +215,10 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
         return cg_error_set(err, CG_ERR_PARAM, "server chose parameter set '%s', not '%s'", chosen,
                             s->req.he_preset);
     CG_TRY(read_attention(s, &r, err));
+    CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
+    if (pack > 1 || (pack && !s->req.pack_inputs))
+        return cg_error_set(err, CG_ERR_FORMAT, "server answered packed inputs %u unasked", pack);
+    s->pack = pack != 0;
     CG_TRY(cg_read_bytes(&r, s->embed_key, sizeof s->embed_key, "embedding hash key", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the handshake reply", cg_reader_left(&r));
@@ -245,7 +251,7 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     cg_reader_init(&r, b->data, b->len);
     uint32_t magic = 0;
     uint16_t ver = 0;
-    uint8_t cache = 0, otn = 0, ot = 0, attention = 0;
+    uint8_t cache = 0, otn = 0, ot = 0, attention = 0, pack = 0;
     cg_gen_request *q = &s->req;
     CG_TRY(cg_read_u32(&r, &magic, "magic", err));
     CG_TRY(cg_read_u16(&r, &ver, "version", err));
@@ -264,6 +270,9 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u8(&r, &ot, "OT kind", err));
     CG_TRY(cg_read_u32(&r, &q->prefill_rows, "prefill rows", err));
     CG_TRY(cg_read_u8(&r, &attention, "attention kind", err));
+    CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
+    if (pack > 1) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
+    q->pack_inputs = pack != 0;
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
     q->he_preset[sizeof q->he_preset - 1] = '\0';
@@ -300,6 +309,8 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u64(b, (uint64_t)s->score_mul);
     cg_buf_put(b, s->req.he_preset, sizeof s->req.he_preset); /* the set chosen */
     cg_buf_put_u8(b, (uint8_t)s->attn);
+    s->pack = s->req.pack_inputs && !(s->opt && s->opt->refuse_pack_inputs);
+    cg_buf_put_u8(b, s->pack);
     /* Public and fresh per session, drawn after the request: the batch
      * embedding's bucket bound then holds for any prompt (embed.c). */
     cg_random_bytes(s->embed_key, sizeof s->embed_key);
@@ -337,10 +348,13 @@ static cg_status send_keys(gen_sess *s, cg_error *err)
         cg_buf_reset(&one);
         st = cg_bfv_ksk_serialize(s->he, &s->rk, &one, err);
     }
-    if (st == CG_OK) {
-        put_key(b, &one);
-        st = cg_chan_send_buf(s->ch, b, err);
+    if (st == CG_OK) put_key(b, &one);
+    if (st == CG_OK && s->pack) {
+        cg_buf_reset(&one);
+        st = gen_pack_keys_make(s, &one, err);
+        if (st == CG_OK) put_key(b, &one);
     }
+    if (st == CG_OK) st = cg_chan_send_buf(s->ch, b, err);
     cg_buf_free(&one);
     return st;
 }
@@ -358,10 +372,16 @@ static cg_status receive_keys(gen_sess *s, cg_error *err)
     CG_TRY(cg_bfv_pk_deserialize(s->he, r.p + r.pos, len, &s->pk, err));
     r.pos += len;
     CG_TRY(cg_read_u32(&r, &len, "relinearisation key length", err));
-    if (len != cg_reader_left(&r))
+    if (s->pack ? len > cg_reader_left(&r) : len != cg_reader_left(&r))
         return cg_error_set(err, CG_ERR_FORMAT, "relinearisation key: %u bytes, %zu sent", len,
                             cg_reader_left(&r));
-    return cg_bfv_ksk_deserialize(s->he, r.p + r.pos, len, &s->rk, err);
+    CG_TRY(cg_bfv_ksk_deserialize(s->he, r.p + r.pos, len, &s->rk, err));
+    if (!s->pack) return CG_OK;
+    r.pos += len;
+    CG_TRY(cg_read_u32(&r, &len, "expansion key length", err));
+    if (len != cg_reader_left(&r))
+        return cg_error_set(err, CG_ERR_FORMAT, "expansion keys: %u bytes, %zu sent", len, cg_reader_left(&r));
+    return gen_pack_keys_read(s, r.p + r.pos, len, err);
 }
 
 static cg_status start_mpc(gen_sess *s, cg_error *err)

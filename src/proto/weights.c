@@ -123,13 +123,60 @@ gen_plan gen_plan_rows(size_t n, size_t in, size_t out, size_t rows, size_t want
     return p;
 }
 
-cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_plan *p, size_t a,
-                           size_t c, int64_t *co, cg_bfv_plain_ntt *dst,
-                           cg_error *err)
+static size_t pow2_at_least(size_t v)
 {
-    const size_t o_n = (c + 1) * p->no <= m->out ? p->no : m->out - c * p->no;
-    const size_t j_n = (a + 1) * p->ni <= m->in ? p->ni : m->in - a * p->ni;
-    const size_t used = o_n * p->ni; /* the block's coefficients; the rest are zero */
+    size_t s = 1;
+    while (s < v) s <<= 1;
+    return s;
+}
+
+gen_plan gen_plan_packed(size_t n, size_t in, size_t out)
+{
+    gen_plan p = gen_plan_of(n, in, out);
+    p.stride = pow2_at_least(p.no);
+    if (p.stride * p.ni <= n) return p;
+    /* the decode plan's n_o rounded up does not fit: the cheapest cut whose
+     * n_o is a power of two (the one-row cost model) */
+    double best = 1e300;
+    for (size_t a = 1; a <= in && a <= n; a++) {
+        size_t s = 1;
+        while (2 * s * a <= n) s <<= 1; /* largest power of two with s a <= n */
+        const size_t b = pow2_at_least(s < out ? s : out);
+        const double cin = (double)((in + a - 1) / a), cout = (double)((out + b - 1) / b);
+        const double c = PLAN_CT_COST * (cin + cout) + cin * cout;
+        if (c < best) best = c, p.ni = a, p.no = b < out ? b : out, p.stride = b;
+    }
+    p.cin = (in + p.ni - 1) / p.ni;
+    p.cout = (out + p.no - 1) / p.no;
+    return p;
+}
+
+/* The strided layout's block (gen_plan.stride): W[o][k] at x^(o - S k). */
+static void encode_strided(const gen_matrix *m, const gen_plan *p, size_t a, size_t c, size_t n,
+                           size_t o_n, size_t j_n, int64_t *co)
+{
+    memset(co, 0, n * sizeof *co);
+    for (size_t j = 0; j < j_n; j++) {
+        const size_t i = a * p->ni + j;
+        if (m->idx && i >= m->idx_n) continue;
+        const size_t col = (m->idx ? m->idx[i] : i) * m->stride_in;
+        for (size_t o = 0; o < o_n; o++) {
+            const size_t at = (c * p->no + o) * m->stride_out + col;
+            const int64_t v = m->w64 ? m->w64[at] : m->w[at];
+            if (j == 0)
+                co[o] = v;
+            else
+                co[n + o - p->stride * j] = -v; /* x^(o - S j) = -x^(n + o - S j) */
+        }
+    }
+}
+
+/* The block layout's block: W[o][j] at x^(o n_i + n_i - 1 - j); returns
+ * the coefficients used (the rest are zero). */
+static size_t encode_blocked(const gen_matrix *m, const gen_plan *p, size_t a, size_t c,
+                             size_t o_n, size_t j_n, int64_t *co)
+{
+    const size_t used = o_n * p->ni;
     memset(co, 0, used * sizeof *co);
     if (m->idx || m->w64) {
         /* a session's matrix: inputs through the row list, or weights mod 2^l */
@@ -148,6 +195,20 @@ cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_
                 co[o * p->ni + p->ni - 1 - j] =
                     m->w[(c * p->no + o) * m->stride_out + (a * p->ni + j) * m->stride_in];
     }
+    return used;
+}
+
+cg_status gen_encode_block(const cg_bfv_ctx *he, const gen_matrix *m, const gen_plan *p, size_t a,
+                           size_t c, int64_t *co, cg_bfv_plain_ntt *dst,
+                           cg_error *err)
+{
+    const size_t o_n = (c + 1) * p->no <= m->out ? p->no : m->out - c * p->no;
+    const size_t j_n = (a + 1) * p->ni <= m->in ? p->ni : m->in - a * p->ni;
+    size_t used = cg_bfv_n(he);
+    if (p->stride)
+        encode_strided(m, p, a, c, used, o_n, j_n, co);
+    else
+        used = encode_blocked(m, p, a, c, o_n, j_n, co);
     CG_TRY(cg_bfv_encode_coeff_ntt(he, co, used, cg_bfv_nq(he), dst, err)); /* reuses dst's buffer */
     /* the public bound, not this block's largest weight: the products'
      * estimates (and the flooding and switching they decide) stay public;
@@ -239,8 +300,21 @@ cg_status cg_gen_weights_size(const cg_gpt2_config *cfg, const char *preset, uin
     return CG_OK;
 }
 
-cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
-                             uint64_t max_bytes, int threads, cg_error *err)
+unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n)
+{
+    unsigned e = 0;
+    for (size_t i = 0; i < gen_matrix_count(cfg); i++) {
+        const gen_matrix m = gen_matrix_at(cfg, NULL, i);
+        if (!gen_packable(m.role)) continue;
+        const gen_plan p = gen_plan_packed(n, m.in, m.out);
+        const unsigned k = p.stride ? cg_bfv_expand_levels(gen_pack_chunks(&p)) : 0;
+        if (k > e) e = k;
+    }
+    return e;
+}
+
+static cg_status weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
+                             uint64_t max_bytes, int threads, bool packed, cg_error *err)
 {
     if (!out || !fm || !preset) return cg_error_set(err, CG_ERR_ARG, "cg_gen_weights_new: NULL argument");
     *out = NULL;
@@ -266,6 +340,10 @@ cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
             gen_matrix m = gen_matrix_at(&fm->cfg, fm, i);
             order[i] = (by_size){i, m.in * m.out};
             ws->mats[i].plan = gen_plan_of(N, m.in, m.out);
+            if (packed && gen_packable(m.role)) {
+                const gen_plan q = gen_plan_packed(N, m.in, m.out);
+                if (q.stride) ws->mats[i].plan = q;
+            }
         }
         qsort(order, count, sizeof *order, larger_first);
     }
@@ -296,6 +374,19 @@ cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
     return CG_OK;
 }
 
+cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
+                             uint64_t max_bytes, int threads, cg_error *err)
+{
+    return weights_new(out, fm, preset, max_bytes, threads, false, err);
+}
+
+cg_status cg_gen_weights_new_packed(cg_gen_weights **out, const cg_fixed_model *fm,
+                                    const char *preset, uint64_t max_bytes, int threads,
+                                    cg_error *err)
+{
+    return weights_new(out, fm, preset, max_bytes, threads, true, err);
+}
+
 const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_ctx *he,
                                          const cg_fixed_model *fm, const gen_matrix *m,
                                          const gen_plan *p)
@@ -308,6 +399,6 @@ const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_
     const encoded_matrix *e = &ws->mats[i];
     /* one table and one planner make these equal; a mismatch would mean
      * plaintexts of another layout, so they are not used */
-    if (e->plan.ni != p->ni || e->plan.no != p->no) return NULL;
+    if (e->plan.ni != p->ni || e->plan.no != p->no || e->plan.stride != p->stride) return NULL;
     return e->blocks;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdbool.h>
 
 #include "proto/proto_internal.h"
 
@@ -56,7 +57,7 @@ static uint64_t next_rand(uint64_t *s)
 /* Y = X W^T + b through the plan's ciphertexts, as linear.c computes it
  * (client encrypts, server multiplies and adds the bias, client decrypts). */
 static void packed_product(const fixture *f, const gen_matrix *m, const gen_plan *p, size_t rows,
-                           const uint64_t *x, uint64_t *y)
+                           const uint64_t *x, uint64_t *y, const cg_bfv_galois_keys *gk)
 {
     const uint64_t mask = (1ull << L_BITS) - 1;
     const size_t groups = (rows + p->mi - 1) / p->mi, N = f->N;
@@ -67,7 +68,27 @@ static void packed_product(const fixture *f, const gen_matrix *m, const gen_plan
     cg_bfv_plain pt = {0};
     assert_true(ins && blocks && co);
     assert_int_equal(cg_bfv_plain_alloc(f->he, &pt, &err), CG_OK);
-    for (size_t g = 0; g < groups; g++)
+    if (gk) {
+        /* packed client inputs: G chunks per ciphertext at a + S k, expanded
+         * by the server into the strided layout (linear.c's packed path) */
+        assert_true(p->stride && rows == 1);
+        const size_t G = gen_pack_chunks(p);
+        for (size_t q = 0; q < gen_pack_cts(p); q++) {
+            const size_t a0 = q * G, cnt = p->cin - a0 < G ? p->cin - a0 : G;
+            memset(co, 0, N * sizeof *co);
+            for (size_t a = a0; a < a0 + cnt; a++)
+                for (size_t k = 0; k < p->ni && a * p->ni + k < m->in; k++)
+                    co[a - a0 + p->stride * k] = (int64_t)x[a * p->ni + k];
+            cg_bfv_ct packed = {0};
+            assert_int_equal(cg_bfv_encode_coeff(f->he, co, N, &pt, &err), CG_OK);
+            assert_int_equal(cg_bfv_encrypt_sk_packed(f->he, &f->sk, &pt, cg_bfv_expand_levels(cnt),
+                                                      &packed, &err), CG_OK);
+            assert_int_equal(cg_bfv_expand(f->he, gk, &packed, cnt, &ins[a0], &err), CG_OK);
+            for (size_t a = a0; a < a0 + cnt; a++) assert_int_equal(cg_bfv_to_ntt(f->he, &ins[a], &err), CG_OK);
+            cg_bfv_ct_free(&packed);
+        }
+    }
+    for (size_t g = 0; g < groups && !gk; g++)
         for (size_t a = 0; a < p->cin; a++) {
             memset(co, 0, N * sizeof *co);
             for (size_t t = 0; t < p->mi && g * p->mi + t < rows; t++)
@@ -116,7 +137,10 @@ static void packed_product(const fixture *f, const gen_matrix *m, const gen_plan
 
 /* One shape: random X (shares mod t) and W (signed, weight-sized), the
  * packed product against the naive one. */
-static void check_shape(const fixture *f, size_t in, size_t out, size_t rows, size_t want, uint64_t seed)
+/* want SIZE_MAX: the strided plan of packed inputs (one row), computed from
+ * ciphertexts packed and expanded with gk when gk is given. */
+static void check_shape_gk(const fixture *f, size_t in, size_t out, size_t rows, size_t want,
+                           uint64_t seed, const cg_bfv_galois_keys *gk)
 {
     const uint64_t mask = (1ull << L_BITS) - 1;
     int32_t *w = malloc(in * out * sizeof *w);
@@ -129,12 +153,17 @@ static void check_shape(const fixture *f, size_t in, size_t out, size_t rows, si
     /* W stored transposed (stride_in = out), like the embedding's view */
     const gen_matrix m = {.role = GEN_MAT_QKV, .in = in, .out = out, .stride_out = 1, .stride_in = out,
                           .w = w, .b = b};
-    const gen_plan p = gen_plan_rows(f->N, in, out, rows, want);
+    const bool strided = want == SIZE_MAX;
+    const gen_plan p = strided ? gen_plan_packed(f->N, in, out) : gen_plan_rows(f->N, in, out, rows, want);
     assert_true(p.mi >= 1 && p.mi <= rows);
-    if (want) assert_int_equal(p.mi, want < rows ? want : rows);
+    if (want && !strided) assert_int_equal(p.mi, want < rows ? want : rows);
     assert_true(p.mi * p.ni * p.no <= f->N);
     assert_true(p.cin * p.ni >= in && p.cout * p.no >= out);
-    packed_product(f, &m, &p, rows, x, y);
+    if (strided) {
+        assert_true(p.stride >= p.no && p.stride * p.ni <= f->N);
+        assert_true((p.stride & (p.stride - 1)) == 0);
+    }
+    packed_product(f, &m, &p, rows, x, y, gk);
     for (size_t r = 0; r < rows; r++)
         for (size_t o = 0; o < out; o++) {
             uint64_t acc = (uint64_t)b[o];
@@ -145,6 +174,39 @@ static void check_shape(const fixture *f, size_t in, size_t out, size_t rows, si
     free(b);
     free(x);
     free(y);
+}
+
+static void check_shape(const fixture *f, size_t in, size_t out, size_t rows, size_t want, uint64_t seed)
+{
+    check_shape_gk(f, in, out, rows, want, seed, NULL);
+}
+
+/* The strided layout against the naive product, from chunk-by-chunk
+ * encryptions and from packed ones expanded by the server. */
+static void test_strided_product_known_answers(void **state)
+{
+    const fixture *f = *state;
+    const size_t shapes[][2] = {{96, 288}, {384, 96}, {40, 72}, {200, 30}, {1000, 64}};
+    cg_bfv_galois_keys gk = {0};
+    uint32_t elts[16];
+    cg_error err = {0};
+    const size_t ne = cg_bfv_expand_elts(f->he, 11, elts);
+    assert_int_equal(cg_bfv_keygen_galois_elts(f->he, &f->sk, elts, ne, &gk, &err), CG_OK);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const gen_plan p = gen_plan_packed(f->N, shapes[k][0], shapes[k][1]);
+        assert_int_not_equal(p.stride, 0);
+        check_shape_gk(f, shapes[k][0], shapes[k][1], 1, SIZE_MAX, 30 + k, NULL);
+        check_shape_gk(f, shapes[k][0], shapes[k][1], 1, SIZE_MAX, 40 + k, &gk);
+    }
+    /* GPT-2 base's decode shapes at n = 8192 have a strided plan, one
+     * packed ciphertext per input */
+    const size_t gpt2[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}, {768, 50257}};
+    for (size_t k = 0; k < sizeof gpt2 / sizeof gpt2[0]; k++) {
+        const gen_plan p = gen_plan_packed(8192, gpt2[k][0], gpt2[k][1]);
+        assert_true(p.stride >= p.no && p.stride * p.ni <= 8192);
+        assert_int_equal(gen_pack_cts(&p), 1);
+    }
+    cg_bfv_galois_free(&gk);
 }
 
 static void test_packed_product_known_answers(void **state)
@@ -196,6 +258,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_packed_product_known_answers, setup, teardown),
         cmocka_unit_test(test_plans),
+        cmocka_unit_test_setup_teardown(test_strided_product_known_answers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
