@@ -349,11 +349,8 @@ static cg_status send_keys(gen_sess *s, cg_error *err)
         st = cg_bfv_ksk_serialize(s->he, &s->rk, &one, err);
     }
     if (st == CG_OK) put_key(b, &one);
-    if (st == CG_OK && s->pack) {
-        cg_buf_reset(&one);
-        st = gen_pack_keys_make(s, &one, err);
-        if (st == CG_OK) put_key(b, &one);
-    }
+    if (st == CG_OK && s->pack) cg_buf_reset(&one), st = gen_pack_keys_make(s, &one, err);
+    if (st == CG_OK && s->pack) put_key(b, &one);
     if (st == CG_OK) st = cg_chan_send_buf(s->ch, b, err);
     cg_buf_free(&one);
     return st;
@@ -389,9 +386,7 @@ static cg_status start_mpc(gen_sess *s, cg_error *err)
     const cg_mpc_options mo = {.otn = s->req.otn, .ot = s->req.ot};
     CG_TRY(cg_mpc_new(&s->mpc, s->ch, s->party, &mo, err));
     cg_mpc_set_exact(s->mpc, true);
-    /* Ferret: the large set's first refill (about a second) here rather
-     * than wherever the stock first runs out (it was the token choice). */
-    CG_TRY(cg_mpc_ot_fill_ahead(s->mpc, err));
+    CG_TRY(cg_mpc_ot_fill_ahead(s->mpc, err)); /* Ferret's first big refill: not in the token choice */
     s->setup = gen_channel_totals(s);
     gen_progress(s, CG_PHASE_BASE_OT, 1, 1);
     return CG_OK;
@@ -495,10 +490,8 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
             st = s->party == CG_CLIENT ? cg_chan_send(s->ch, &go, 1, err) : cg_chan_recv(s->ch, &go, 1, err);
             if (st == CG_OK && go > 1) st = cg_error_set(err, CG_ERR_FORMAT, "step flag %u", go);
             if (st != CG_OK || !go) break;
-            /* Ferret: a stock below half a refill is refilled here, between
-             * tokens, not in the middle of a layer or the token choice. */
-            st = cg_mpc_ot_fill_ahead(s->mpc, err);
-            if (st != CG_OK) break;
+            /* Ferret: a low stock is refilled between tokens, not inside a layer */
+            if ((st = cg_mpc_ot_fill_ahead(s->mpc, err)) != CG_OK) break;
         }
         uint32_t tok = 0;
         const size_t len = m + step; /* tokens known before this step */
