@@ -78,14 +78,7 @@ static void level_range(void *ctx, size_t begin, size_t end)
     cg_status st = buf ? CG_OK : cg_error_set(&err, CG_ERR_NOMEM, "expansion");
     for (size_t r = begin; r < end && st == CG_OK; r++) st = split_node(j, r, &auto_ct, &err);
     if (buf) bfv_ws_put(j->c, &ws, false);
-    if (st != CG_OK) {
-        pthread_mutex_lock(&j->lock);
-        if (j->st == CG_OK) {
-            j->st = st;
-            j->err = err;
-        }
-        pthread_mutex_unlock(&j->lock);
-    }
+    if (st != CG_OK) bfv_job_fail(&j->lock, &j->st, &j->err, st, &err);
 }
 
 cg_status cg_bfv_expand(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, const cg_bfv_ct *ct,

@@ -1,6 +1,8 @@
 /* Internal layout of the BFV context (shared by the bfv modules only). */
 #ifndef CG_BFV_INTERNAL_H
 #define CG_BFV_INTERNAL_H
+#include <pthread.h>
+
 #include "cryptogen/bfv.h"
 
 #define CG_BFV_MAX_R 12 /* auxiliary primes for ct x ct */
@@ -166,5 +168,18 @@ void bfv_sample_mask(cg_prg *prg, uint64_t t, size_t n, uint64_t *out);
  * new), with its level and the log2 of its largest centred value. */
 void bfv_plain_ntt_finish(const cg_bfv_ctx *c, cg_bfv_plain_ntt *out, uint64_t *d, size_t need,
                           size_t level, uint64_t maxabs);
+
+/* A threaded job keeps its first failure: a worker that fails records its
+ * status and message unless another worker already did. */
+static inline void bfv_job_fail(pthread_mutex_t *lock, cg_status *first, cg_error *first_err,
+                                cg_status st, const cg_error *err)
+{
+    pthread_mutex_lock(lock);
+    if (*first == CG_OK) {
+        *first = st;
+        *first_err = *err;
+    }
+    pthread_mutex_unlock(lock);
+}
 
 #endif

@@ -284,14 +284,7 @@ static void hoist_range(void *ctx, size_t begin, size_t end)
         }
     }
     if (tmp) bfv_ws_put(c, &ws, false);
-    if (st != CG_OK) {
-        pthread_mutex_lock(&j->lock);
-        if (j->st == CG_OK) {
-            j->st = st;
-            j->err = err;
-        }
-        pthread_mutex_unlock(&j->lock);
-    }
+    if (st != CG_OK) bfv_job_fail(&j->lock, &j->st, &j->err, st, &err);
 }
 
 cg_status cg_bfv_rotate_hoisted(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk,

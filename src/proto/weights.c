@@ -151,18 +151,33 @@ gen_plan gen_plan_packed(size_t n, size_t in, size_t out)
     return p;
 }
 
+/* Input j of chunk a: its column offset in the weights, or false past a
+ * session matrix's row list. */
+static bool block_column(const gen_matrix *m, const gen_plan *p, size_t a, size_t j, size_t *col)
+{
+    const size_t i = a * p->ni + j;
+    if (m->idx && i >= m->idx_n) return false;
+    *col = (m->idx ? m->idx[i] : i) * m->stride_in;
+    return true;
+}
+
+/* Output o of row block c at that column (weights mod 2^l or signed). */
+static int64_t weight_at(const gen_matrix *m, const gen_plan *p, size_t c, size_t o, size_t col)
+{
+    const size_t at = (c * p->no + o) * m->stride_out + col;
+    return m->w64 ? m->w64[at] : m->w[at];
+}
+
 /* The strided layout's block (gen_plan.stride): W[o][k] at x^(o - S k). */
 static void encode_strided(const gen_matrix *m, const gen_plan *p, size_t a, size_t c, size_t n,
                            size_t o_n, size_t j_n, int64_t *co)
 {
     memset(co, 0, n * sizeof *co);
     for (size_t j = 0; j < j_n; j++) {
-        const size_t i = a * p->ni + j;
-        if (m->idx && i >= m->idx_n) continue;
-        const size_t col = (m->idx ? m->idx[i] : i) * m->stride_in;
+        size_t col;
+        if (!block_column(m, p, a, j, &col)) continue;
         for (size_t o = 0; o < o_n; o++) {
-            const size_t at = (c * p->no + o) * m->stride_out + col;
-            const int64_t v = m->w64 ? m->w64[at] : m->w[at];
+            const int64_t v = weight_at(m, p, c, o, col);
             if (j == 0)
                 co[o] = v;
             else
@@ -181,13 +196,9 @@ static size_t encode_blocked(const gen_matrix *m, const gen_plan *p, size_t a, s
     if (m->idx || m->w64) {
         /* a session's matrix: inputs through the row list, or weights mod 2^l */
         for (size_t j = 0; j < j_n; j++) {
-            const size_t i = a * p->ni + j;
-            if (m->idx && i >= m->idx_n) continue;
-            const size_t col = (m->idx ? m->idx[i] : i) * m->stride_in;
-            for (size_t o = 0; o < o_n; o++) {
-                const size_t at = (c * p->no + o) * m->stride_out + col;
-                co[o * p->ni + p->ni - 1 - j] = m->w64 ? m->w64[at] : m->w[at];
-            }
+            size_t col;
+            if (!block_column(m, p, a, j, &col)) continue;
+            for (size_t o = 0; o < o_n; o++) co[o * p->ni + p->ni - 1 - j] = weight_at(m, p, c, o, col);
         }
     } else {
         for (size_t o = 0; o < o_n; o++)
