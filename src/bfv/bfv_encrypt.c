@@ -70,38 +70,43 @@ void bfv_lift_plain(const cg_bfv_ctx *c, const uint64_t *m, size_t level, uint64
     }
 }
 
-void bfv_add_scaled_plain(const cg_bfv_ctx *c, const uint64_t *m, size_t level, uint64_t *rows,
-                          bool subtract)
+/* rows += round(Q m / T) at the level, per prime delta[i] = floor(Q/T) mod
+ * q_i and rem = Q mod T: round(Q m / T) = floor(Q/T) m + round(rem m / T).
+ * m < t <= T < q_i is already reduced; the rounding term's division runs in
+ * 64 bits when rem * m + T/2 fits them. */
+static void add_scaled(const cg_bfv_ctx *c, const uint64_t *m, size_t level, uint64_t *rows,
+                       const uint64_t *delta, uint64_t rem, uint64_t T, bool subtract)
 {
     const size_t n = c->n;
-    const bfv_level *L = &c->level[level];
-    const uint64_t t = c->t;
-    /* Delta_i * m by Shoup (m < t < q_i is already reduced); the rounding
-     * term's division in 64 bits when (Q mod t) * m + t/2 fits them. */
     uint64_t dsh[CG_BFV_MAX_Q];
-    for (size_t i = 0; i < level; i++) dsh[i] = cg_shoup(L->delta[i], c->mods[i].value);
-    const bool narrow = t <= (1ull << 31);
+    for (size_t i = 0; i < level; i++) dsh[i] = cg_shoup(delta[i], c->mods[i].value);
+    const bool narrow = T <= (1ull << 31);
     for (size_t j = 0; j < n; j++) {
-        /* round(Q m / t) = floor(Q/t) m + round((Q mod t) m / t) */
         const uint64_t mj = m[j];
-        const uint64_t extra = narrow && mj <= 0xffffffffu ? (L->q_mod_t * mj + t / 2) / t
-                                      : (uint64_t)(((cg_u128)L->q_mod_t * mj + t / 2) / t);
+        const uint64_t extra = narrow && mj <= 0xffffffffu ? (rem * mj + T / 2) / T
+                                      : (uint64_t)(((cg_u128)rem * mj + T / 2) / T);
         for (size_t i = 0; i < level; i++) {
             const uint64_t q = c->mods[i].value;
-            uint64_t v = cg_mul_shoup(mj, L->delta[i], dsh[i], q);
-            v = cg_mod_add(v, extra, q); /* extra <= t < q */
+            uint64_t v = cg_mul_shoup(mj, delta[i], dsh[i], q);
+            v = cg_mod_add(v, extra, q); /* extra <= m < q */
             uint64_t *r = &rows[i * n + j];
             *r = subtract ? cg_mod_sub(*r, v, q) : cg_mod_add(*r, v, q);
         }
     }
 }
 
+void bfv_add_scaled_plain(const cg_bfv_ctx *c, const uint64_t *m, size_t level, uint64_t *rows,
+                          bool subtract)
+{
+    const bfv_level *L = &c->level[level];
+    add_scaled(c, m, level, rows, L->delta, L->q_mod_t, c->t, subtract);
+}
+
 void bfv_add_scaled_plain_e(const cg_bfv_ctx *c, const uint64_t *m, size_t level, uint64_t *rows,
                             unsigned e)
 {
-    const size_t n = c->n;
     const uint64_t T = c->t << e;
-    /* round(Q m / T) = floor(Q/T) m + round((Q mod T) m / T) */
+    /* floor(Q/T) and Q mod T by long division of Q's words */
     uint64_t q[CG_BFV_MAX_Q + 1] = {0};
     memcpy(q, c->level[level].base.prod, level * sizeof(uint64_t));
     cg_u128 r = 0;
@@ -110,22 +115,13 @@ void bfv_add_scaled_plain_e(const cg_bfv_ctx *c, const uint64_t *m, size_t level
         q[i] = (uint64_t)(cur / T);
         r = cur % T;
     }
-    const uint64_t rem = (uint64_t)r;
     uint64_t d[CG_BFV_MAX_Q];
     for (size_t i = 0; i < level; i++) {
         uint64_t v = 0;
         for (size_t k = level; k-- > 0;) v = cg_mod_reduce128(((cg_u128)v << 64) | q[k], &c->mods[i]);
         d[i] = v;
     }
-    for (size_t j = 0; j < n; j++) {
-        const uint64_t extra = (uint64_t)(((cg_u128)rem * m[j] + T / 2) / T);
-        for (size_t i = 0; i < level; i++) {
-            const uint64_t qi = c->mods[i].value;
-            uint64_t v = cg_mod_mul(m[j], d[i], &c->mods[i]); /* m, extra < t < q_i */
-            v = cg_mod_add(v, extra, qi);
-            rows[i * n + j] = cg_mod_add(rows[i * n + j], v, qi);
-        }
-    }
+    add_scaled(c, m, level, rows, d, (uint64_t)r, T, false);
 }
 
 double bfv_fresh_noise_log2(const cg_bfv_ctx *c, bool public_key)

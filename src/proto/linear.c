@@ -264,8 +264,12 @@ cg_status gen_pack_keys_make(gen_sess *s, cg_buf *out, cg_error *err)
 {
     uint32_t elts[32];
     const size_t ne = cg_bfv_expand_elts(s->he, gen_pack_levels(&s->cfg, s->N), elts);
-    CG_TRY(cg_bfv_keygen_galois_elts(s->he, &s->sk, elts, ne, &s->pack_gk, err));
-    return cg_bfv_galois_serialize(s->he, &s->pack_gk, out, err);
+    /* the client only sends them: no copy kept for the session */
+    cg_bfv_galois_keys gk;
+    CG_TRY(cg_bfv_keygen_galois_elts(s->he, &s->sk, elts, ne, &gk, err));
+    const cg_status st = cg_bfv_galois_serialize(s->he, &gk, out, err);
+    cg_bfv_galois_free(&gk);
+    return st;
 }
 
 cg_status gen_pack_keys_read(gen_sess *s, const uint8_t *p, size_t len, cg_error *err)

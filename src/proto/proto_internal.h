@@ -192,7 +192,7 @@ cg_status gen_he_to_shares_at(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_keep_fn
                               gen_take_fn take, void *ctx, cg_error *err);
 
 /* Packed inputs' expansion keys (linear.c). Client: made from its secret
- * key into s->pack_gk and serialized to out. Server: read into s->pack_gk,
+ * key and serialized to out, not kept. Server: read into s->pack_gk,
  * refused unless they cover gen_pack_levels. */
 cg_status gen_pack_keys_make(gen_sess *s, cg_buf *out, cg_error *err);
 cg_status gen_pack_keys_read(gen_sess *s, const uint8_t *p, size_t len, cg_error *err);
