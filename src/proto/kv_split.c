@@ -63,6 +63,17 @@ cg_status kv_shares_put(kv_shares *sh, kv_kind kind, size_t layer, size_t head, 
     return CG_OK;
 }
 
+cg_status kv_shares_put_rows(kv_shares *sh, size_t layer, size_t pos0, size_t rows,
+                             const uint64_t *qkv, cg_error *err)
+{
+    const size_t H = sh->heads, dh = sh->g.head_dim, d = H * dh;
+    for (size_t i = 0; i < 2 * rows * H; i++) {
+        const size_t r = i / (2 * H), h = (i / 2) % H, kind = i % 2;
+        CG_TRY(kv_shares_put(sh, (kv_kind)kind, layer, h, pos0 + r, qkv + r * 3 * d + (kind + 1) * d + h * dh, err));
+    }
+    return CG_OK;
+}
+
 const uint64_t *kv_shares_block(const kv_shares *sh, kv_kind kind, size_t layer, size_t head,
                                 size_t block)
 {
@@ -233,7 +244,9 @@ size_t kv_split_pack(const kv_layout *g, size_t nblocks)
     const size_t bytes1 = pack_cost(nblocks, 1, KV_PACK_IN_BYTES, KV_PACK_OUT_BYTES);
     size_t best = 1, best_time = pack_cost(nblocks, 1, KV_PACK_IN_TIME, KV_PACK_OUT_TIME);
     for (size_t p = 2; p / 2 < nblocks; p *= 2) {
-        if (p > g->head_dim || p * g->block > g->n || g->n % (p * g->block)) break; /* p B | n */
+        /* p S | n for the V stride S (B, or T in the strided layout) */
+        const size_t S = kv_value_stride(g);
+        if (p > g->head_dim || p * S > g->n || g->n % (p * S)) break;
         const size_t t = pack_cost(nblocks, p, KV_PACK_IN_TIME, KV_PACK_OUT_TIME);
         /* ties: fewer outputs; never more bytes than the per-block layout */
         if (t < best_time && pack_cost(nblocks, p, KV_PACK_IN_BYTES, KV_PACK_OUT_BYTES) <= bytes1)
@@ -288,7 +301,7 @@ static void packed_values(const kv_shares *sh, unsigned l, size_t layer, size_t 
         if (!v) continue; /* never written: zero */
         v += ((pos0 + j) % B) * g->head_dim;
         for (size_t i = m; i < g->head_dim; i += pack) {
-            const size_t at = i * B + B - 1;
+            const size_t at = kv_output_coeff(g, i);
             if (at >= j) co[at - j] = v[i];
             else co[g->n + at - j] = (0 - v[i]) & mask; /* x^-k = -x^(n-k) */
         }

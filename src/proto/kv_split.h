@@ -36,6 +36,10 @@ void kv_shares_free(kv_shares *sh);
 /* Stores x[0..d_head) as the share of position pos. */
 cg_status kv_shares_put(kv_shares *sh, kv_kind kind, size_t layer, size_t head, size_t pos,
                         const uint64_t *x, cg_error *err);
+/* The k and v of `rows` rows from pos0, every head: row r's shares at
+ * qkv + r 3 d (q, k, v; d = heads x d_head). */
+cg_status kv_shares_put_rows(kv_shares *sh, size_t layer, size_t pos0, size_t rows,
+                             const uint64_t *qkv, cg_error *err);
 /* The block's words (B x d_head, position-major), or NULL if never written
  * (all zero). */
 const uint64_t *kv_shares_block(const kv_shares *sh, kv_kind kind, size_t layer, size_t head,
@@ -113,11 +117,13 @@ cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t l
  * Output m = sum_g Enc(P_g) x W(g, m) + T, T = sum_b Enc(V_c b) x p_s b the
  * cache's cross term in its own layout (correct at every output coefficient),
  * computed once and added to each of the P outputs (P = 1: the per-block
- * layout above). P outputs are returned instead of one, ceil(nb / P) inputs
+ * layout above). In the strided layout (kv_cache.h) the V stride is T, not
+ * B: read i T + T - 1 for i B + B - 1 above, and P T for P B where it
+ * divides n (|pos - pos'| < P B <= P T keeps the argument). P outputs are returned instead of one, ceil(nb / P) inputs
  * are received instead of nb. */
 size_t kv_split_pack(const kv_layout *g, size_t nblocks);
-/* The pack chosen is the power of two P (P B dividing n, P <= d_head, P <
- * 2 nb) with the least time: ceil(nb / P) fresh inputs at IN_TIME plus P
+/* The pack chosen is the power of two P (P S dividing n, S the V stride,
+ * P <= d_head, P < 2 nb) with the least time: ceil(nb / P) fresh inputs at IN_TIME plus P
  * outputs at OUT_TIME (measured per ciphertext, both parties: an input is
  * the client's encryption and the server's parse and transform, ~1.5 ms; an
  * output is its W layouts and product, the server's mask and flood and the
