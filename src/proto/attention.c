@@ -553,7 +553,7 @@ static cg_status mat_scores_half(gen_sess *s, attn *a, cg_error *err)
 static cg_status mat_values_half(gen_sess *s, attn *a, cg_error *err)
 {
     const mat_io io = mat_io_of(a);
-    CG_TRY(mat_values(s, &io, a->mat, err));
+    CG_TRY(a->mat ? mat_values(s, &io, a->mat, err) : gen_kv_pack_values(s, &io, err));
     split_local_output(s, a);
     return to_scale_s(s, a, err);
 }
@@ -590,7 +590,7 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
     if (st == CG_OK && !split)
         st = phase(s, &a, CG_PART_REFRESH, refresh_client, refresh_server, err);
     if (st == CG_OK) st = phase(s, &a, CG_PART_SOFTMAX, softmax, softmax, err);
-    if (st == CG_OK && a.mat) st = phase(s, &a, CG_PART_SV, mat_values_half, mat_values_half, err);
+    if (st == CG_OK && (a.mat || a.kp[0].n_pk)) st = phase(s, &a, CG_PART_SV, mat_values_half, mat_values_half, err);
     else if (st == CG_OK)
         st = phase(s, &a, CG_PART_SV, split ? split_values_client : values_client,
                    split ? split_values_server : values_server, err);

@@ -9,9 +9,9 @@
 #ifndef CG_PROTO_KV_PACK_H
 #define CG_PROTO_KV_PACK_H
 
-#include "proto/proto_internal.h"
+#include "proto/attn_mat.h"
 
-typedef enum kv_pack_kind { KV_PACK_APPEND = 0, KV_PACK_QUERY = 1 } kv_pack_kind;
+typedef enum kv_pack_kind { KV_PACK_APPEND = 0, KV_PACK_QUERY = 1, KV_PACK_PROBS = 2 } kv_pack_kind;
 
 typedef struct kv_pack {
     kv_pack_kind kind;
@@ -20,6 +20,8 @@ typedef struct kv_pack {
     size_t chunks, G, n_pk;
     cg_bfv_ct *pk;       /* n_pk packed ciphertexts (the caller's room) */
     cg_bfv_ct *leaves;   /* chunks ciphertexts, one per chunk (the caller's) */
+    const mat_io *io;    /* probabilities: the row's (chunk = head groups + group) */
+    size_t groups;
 } kv_pack;
 
 /* Chunks per packed ciphertext: at most the stride T (chunk a at a + T k
@@ -40,5 +42,10 @@ cg_status gen_kv_pack_send(gen_sess *s, kv_pack *p, cg_error *err);
  * shifted into their block's layout). The leaves' noise starts from the
  * fresh bound gen_recv_cts sets, never the sender's. */
 cg_status gen_kv_pack_recv(gen_sess *s, kv_pack *p, cg_error *err);
+/* Both parties, a one-row split pass with appends packed: the cross terms of
+ * p.V (kv_split.h, "expanded probabilities") into io->o, the client's
+ * probabilities packed as leaves of T positions (chunks of d_head stride,
+ * so at most d_head per ciphertext), two outputs per head returned. */
+cg_status gen_kv_pack_values(gen_sess *s, const mat_io *io, cg_error *err);
 
 #endif

@@ -348,3 +348,53 @@ cg_status kv_split_packed_row(const kv_cache *c, const kv_shares *sh, const cg_b
         CG_TRY(kv_split_packed_output(sh, he, l, layer, head, len, m, p_c, &sc->t, sc, nb, &out[m], err));
     return CG_OK;
 }
+
+/* ---- Decode's p.V with expanded probabilities -------------------------------- */
+
+void kv_pack_probs(const kv_layout *g, size_t a, size_t grp, const uint64_t *p, size_t len,
+                   uint64_t *co)
+{
+    for (size_t j = 0; j < g->stride && grp * g->stride + j < len; j++)
+        co[a + g->head_dim * j] = p[grp * g->stride + j];
+}
+
+/* The server's V share of group grp in the leaves' layout (kv_split.h). */
+static void leaf_values(const kv_shares *sh, size_t layer, size_t head, size_t len, size_t grp,
+                        uint64_t *co)
+{
+    const kv_layout *g = &sh->g;
+    const size_t T = g->stride, dh = g->head_dim, B = g->block;
+    memset(co, 0, g->n * sizeof *co);
+    for (size_t j = 0; j < T && grp * T + j < len; j++) {
+        const size_t pos = grp * T + j;
+        const uint64_t *v = kv_shares_block(sh, KV_VALUE, layer, head, pos / B);
+        if (!v) continue; /* never written: zero */
+        v += (pos % B) * dh;
+        for (size_t i = 0; i < dh; i++) {
+            if (j == 0) co[i] = v[i];
+            else co[g->n + i - dh * j] = (0 - v[i]) & g->mask; /* x^-k = -x^(n-k) */
+        }
+    }
+}
+
+cg_status kv_split_leaf_row(const kv_cache *c, const kv_shares *sh, const cg_bfv_ctx *he, unsigned l,
+                            size_t layer, size_t head, size_t len, const uint64_t *p_s,
+                            const cg_bfv_ct *p_c, kv_scratch *sc, cg_bfv_ct *out, cg_error *err)
+{
+    const kv_layout *g = &sh->g;
+    const size_t nb = kv_blocks_for(g, len), ng = g->stride ? kv_split_leaf_groups(g, len) : 0;
+    if (nb == 0 || ng == 0 || nb + ng > sc->max)
+        return cg_error_set(err, CG_ERR_INTERNAL, "expanded probabilities over %zu blocks", nb);
+    for (size_t b = 0; b < nb; b++) {
+        kv_layout_probs(g, b, p_s, len, sc->co);
+        CG_TRY(kv_split_encode(he, l, sc->co, &sc->pt, &sc->ntt[b], err));
+    }
+    CG_TRY(kv_split_cache_output(c, he, layer, head, nb, sc->ntt, sc, &out[1], err));
+    for (size_t grp = 0; grp < ng; grp++) {
+        leaf_values(sh, layer, head, len, grp, sc->co);
+        CG_TRY(kv_split_encode(he, l, sc->co, &sc->pt, &sc->ntt[nb + grp], err));
+        sc->cts[grp] = &p_c[grp];
+        sc->pts[grp] = &sc->ntt[nb + grp];
+    }
+    return cg_bfv_mac_plain(he, sc->cts, sc->pts, ng, &out[0], err);
+}

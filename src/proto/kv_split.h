@@ -169,4 +169,31 @@ cg_status kv_split_packed_row(const kv_cache *c, const kv_shares *sh, const cg_b
                               const uint64_t *p_s, cg_bfv_ct *p_c, kv_scratch *sc, cg_bfv_ct *out,
                               cg_error *err);
 
+/* ---- Decode's p.V with expanded probabilities (the strided layout,
+ * kv_pack.h) -------------------------------------------------------------------
+ * An expansion leaf holds values at a stride, so the client's probabilities
+ * come to the server as leaves of T = n / d_head positions each, group grp's
+ * p[grp T + j] at x^(d_head j). The server lays its V share out per group as
+ *   v_pos[i] at x^(i - d_head j)   (j = pos - grp T; -x^(n + i - d_head j))
+ * so that Enc(leaf) x that holds o[i] at x^i: another pair gives
+ * i + d_head (j' - j), j' != j, which is >= d_head or wraps to at least
+ * n - (T - 1) d_head = d_head. The cache's cross term Enc(V_c) x p_s keeps
+ * its own layout (o[i] at kv_output_coeff), which no leaf layout can share
+ * (both strides would be even: n / 2 coefficients for n products), so a head
+ * returns two outputs: out[0] the leaves' term at x^i, out[1] the cache's. */
+static inline size_t kv_split_leaf_groups(const kv_layout *g, size_t len)
+{
+    return (len + g->stride - 1) / g->stride;
+}
+/* Client: group grp of p[pos], pos < len, as chunk a of a packed ciphertext
+ * (chunk a at a + d_head k: the leaf's stride is d_head, d_head >= 2^e). */
+void kv_pack_probs(const kv_layout *g, size_t a, size_t grp, const uint64_t *p, size_t len,
+                   uint64_t *co);
+/* Server: out[0 .. 2) of (layer, head) over positions < len from the row's
+ * leaves p_c (kv_split_leaf_groups, NTT form) and its share p_s.
+ * sc: kv_scratch_init(blocks + groups). */
+cg_status kv_split_leaf_row(const kv_cache *c, const kv_shares *sh, const cg_bfv_ctx *he, unsigned l,
+                            size_t layer, size_t head, size_t len, const uint64_t *p_s,
+                            const cg_bfv_ct *p_c, kv_scratch *sc, cg_bfv_ct *out, cg_error *err);
+
 #endif

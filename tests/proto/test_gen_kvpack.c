@@ -2,9 +2,9 @@
  * strided KV layout, PROTOCOL.md "Packed attention inputs"): with a model
  * whose expansion keys cover four chunks (d = 128, two heads of 64), the
  * client's K and V appends go in one packed ciphertext per decode step and
- * layer, its queries in one; over blocks of 4 positions (a prefill in the
- * strided layout, then decode across several blocks, with the packed
- * probabilities of kv_split_pack in the strided layout too) the secure
+ * layer, its queries in one, its probabilities in one; over blocks of 4 positions (a prefill in the
+ * strided layout, then decode across several blocks, the probabilities
+ * packed too, two outputs per head) the secure
  * tokens equal the fixed-point emulator's; the server receives fewer append
  * and query bytes than unpacked; and its view does not depend on the
  * prompt. */
@@ -68,19 +68,13 @@ static void run_split(const cg_fixed_model *fm, bool pack, const uint32_t *promp
     assert_int_equal(sl->steps, n);
 }
 
-/* 6 prompt positions, then 10 decoded: positions 0..15, four blocks; the
- * last steps read four blocks, where kv_split_pack packs two per input. */
+/* 6 prompt positions, then 10 decoded: positions 0..15, four blocks. */
 static void test_kvpack_decode_equals_emulator(void **state)
 {
     (void)state;
     cg_gpt2 *m = wide_model();
     cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     assert_int_equal(gen_pack_levels(&fm->cfg, 8192), 2); /* keys for 4 chunks = 2 heads x K, V */
-    kv_layout g;
-    cg_error err = {0};
-    assert_int_equal(kv_layout_init(&g, 8192, 64, 4, &err), CG_OK);
-    kv_layout_strided(&g, fm->fx.act.ring_bits);
-    assert_int_equal(kv_split_pack(&g, 4), 2);
     enum { M = 6, NEW = 10 };
     const uint32_t prompt[M] = {5, 280, 17, 99, 3, 42};
     uint32_t want[NEW], got[NEW];
@@ -97,11 +91,12 @@ static void test_kvpack_decode_equals_emulator(void **state)
             (unsigned long long)packed.received[CG_PART_QK], (unsigned long long)plain.received[CG_PART_QK],
             (unsigned long long)packed.received[CG_PART_SV], (unsigned long long)plain.received[CG_PART_SV]);
     /* decode steps: one append ciphertext instead of four (2 heads x K, V),
-     * one query instead of two; the prefill's appends are the same dense
-     * ones (one per head, kind and block), its scores the matrix path's */
+     * one query instead of two, one probabilities ciphertext instead of one
+     * or two per head; the prefill's appends are the same dense ones (one
+     * per head, kind and block), its products the matrix path's */
     assert_true(packed.received[CG_PART_KV_APPEND] < plain.received[CG_PART_KV_APPEND]);
     assert_true(packed.received[CG_PART_QK] < plain.received[CG_PART_QK]);
-    assert_int_equal(packed.received[CG_PART_SV], plain.received[CG_PART_SV]);
+    assert_true(packed.received[CG_PART_SV] < plain.received[CG_PART_SV]);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
 }

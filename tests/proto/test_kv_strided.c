@@ -4,7 +4,9 @@
  * X^m moves a ciphertext's coefficients in either form, noise unchanged; and
  * at the HE level, K and V appends packed two per ciphertext, expanded and
  * shifted into blocks of 4 positions, with a packed query, give the split
- * cross terms q.K and p.V exactly, under their tracked noise bounds. */
+ * cross terms q.K and p.V exactly, under their tracked noise bounds; and
+ * p.V from probabilities packed as expansion leaves over several groups
+ * (kv_split_leaf_row) is exact too. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -300,6 +302,89 @@ static void test_packed_appends_split_products(void **state)
     he_teardown(&f);
 }
 
+/* p.V with expanded probabilities (kv_split_leaf_row) over 300 positions:
+ * three V blocks of 128 (the client's shares encrypted densely), three
+ * leaves of T = 128 probabilities packed in one ciphertext and expanded;
+ * the leaves' term (o[i] at x^i) + the cache's (at kv_output_coeff) + both
+ * local terms = p.V mod 2^l, each output under its tracked noise bound. */
+static void test_leaf_row_products(void **state)
+{
+    (void)state;
+    he_fixture f;
+    he_setup(&f);
+    cg_error err = {0};
+    enum { B = 128, LEN = 300, NB = 3, NG = 3 };
+    kv_layout g;
+    assert_int_equal(kv_layout_init(&g, f.n, DH, B, &err), CG_OK);
+    kv_layout_strided(&g, L);
+    assert_int_equal(kv_split_leaf_groups(&g, LEN), NG);
+    uint32_t elts[4];
+    const size_t ne = cg_bfv_expand_elts(f.c, cg_bfv_expand_levels(NG), elts);
+    cg_bfv_galois_keys gk;
+    assert_int_equal(cg_bfv_keygen_galois_elts(f.c, &f.sk, elts, ne, &gk, &err), CG_OK);
+    kv_cache cache;
+    kv_shares kc, ks;
+    assert_int_equal(kv_cache_init(&cache, &g, 1, 1, NB, &err), CG_OK);
+    assert_int_equal(kv_shares_init(&kc, &g, 1, 1, NB, &err), CG_OK);
+    assert_int_equal(kv_shares_init(&ks, &g, 1, 1, NB, &err), CG_OK);
+    uint64_t x = 0x1234567887654321ull;
+    static uint64_t V[LEN][DH];
+    uint64_t *co = calloc(f.n, 8), *dec = calloc(f.n, 8);
+    assert_non_null(dec);
+    for (size_t pos = 0; pos < LEN; pos++) {
+        uint64_t c[DH], sv[DH];
+        for (size_t i = 0; i < DH; i++) c[i] = next(&x), sv[i] = next(&x), V[pos][i] = (c[i] + sv[i]) & MASK;
+        assert_int_equal(kv_shares_put(&kc, KV_VALUE, 0, 0, pos, c, &err), CG_OK);
+        assert_int_equal(kv_shares_put(&ks, KV_VALUE, 0, 0, pos, sv, &err), CG_OK);
+    }
+    for (size_t b = 0; b < NB; b++) {
+        const uint64_t *sh = kv_shares_block(&kc, KV_VALUE, 0, 0, b);
+        memset(co, 0, f.n * 8);
+        for (size_t j = 0; j < B && b * B + j < LEN; j++) kv_place_value(&g, b * B + j, sh + j * DH, co);
+        cg_bfv_plain pt = {0};
+        cg_bfv_ct ct = {0};
+        assert_int_equal(cg_bfv_encode_coeff(f.c, (const int64_t *)co, f.n, &pt, &err), CG_OK);
+        assert_int_equal(cg_bfv_encrypt_sk(f.c, &f.sk, &pt, &ct, &err), CG_OK);
+        assert_int_equal(cg_bfv_to_ntt(f.c, &ct, &err), CG_OK);
+        assert_int_equal(kv_cache_append(&cache, f.c, KV_VALUE, 0, 0, b * B, &ct, &err), CG_OK);
+        cg_bfv_ct_free(&ct);
+        cg_bfv_plain_free(&pt);
+    }
+    uint64_t pcl[LEN], psv[LEN], o_c[DH] = {0}, o_s[DH] = {0};
+    for (size_t pos = 0; pos < LEN; pos++) pcl[pos] = next(&x), psv[pos] = next(&x);
+    memset(co, 0, f.n * 8);
+    for (size_t grp = 0; grp < NG; grp++) kv_pack_probs(&g, grp, grp, pcl, LEN, co);
+    cg_bfv_ct pk = {0}, leaves[NG] = {{0}}, out[2] = {{0}};
+    encrypt_packed(&f, co, NG, &pk);
+    pk.noise_log2 = cg_bfv_fresh_noise_estimate(f.c, false);
+    assert_int_equal(cg_bfv_expand(f.c, &gk, &pk, NG, leaves, &err), CG_OK);
+    kv_scratch sc;
+    assert_int_equal(kv_scratch_init(&sc, f.c, NB + NG, &err), CG_OK);
+    assert_int_equal(kv_split_leaf_row(&cache, &ks, f.c, L, 0, 0, LEN, psv, leaves, &sc, out, &err), CG_OK);
+    decrypt_checked(&f, &out[0], dec);
+    for (size_t i = 0; i < DH; i++) o_c[i] = dec[i];
+    decrypt_checked(&f, &out[1], dec);
+    for (size_t i = 0; i < DH; i++) o_c[i] += dec[kv_output_coeff(&g, i)];
+    kv_split_local_output(&kc, 0, 0, pcl, LEN, MASK, o_c);
+    kv_split_local_output(&ks, 0, 0, psv, LEN, MASK, o_s);
+    for (size_t i = 0; i < DH; i++) {
+        uint64_t want = 0;
+        for (size_t pos = 0; pos < LEN; pos++) want += (pcl[pos] + psv[pos]) * V[pos][i];
+        assert_int_equal((o_c[i] + o_s[i]) & MASK, want & MASK);
+    }
+    for (int t = 0; t < 2; t++) cg_bfv_ct_free(&out[t]);
+    for (size_t i = 0; i < NG; i++) cg_bfv_ct_free(&leaves[i]);
+    cg_bfv_ct_free(&pk);
+    kv_scratch_free(&sc);
+    kv_shares_free(&kc);
+    kv_shares_free(&ks);
+    kv_cache_free(&cache);
+    cg_bfv_galois_free(&gk);
+    free(co);
+    free(dec);
+    he_teardown(&f);
+}
+
 int main(void)
 {
     cg_error err = {0};
@@ -308,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_strided_layout_products),
         cmocka_unit_test(test_mul_monomial),
         cmocka_unit_test(test_packed_appends_split_products),
+        cmocka_unit_test(test_leaf_row_products),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
