@@ -6,7 +6,8 @@
  * shifted into blocks of 4 positions, with a packed query, give the split
  * cross terms q.K and p.V exactly, under their tracked noise bounds; and
  * p.V from probabilities packed as expansion leaves over several groups
- * (kv_split_leaf_row) is exact too. */
+ * (kv_split_leaf_row) is exact too; at GPT-2 base to L = 1024 the noisier
+ * expanded appends still leave flooded replies at two primes. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -385,6 +386,111 @@ static void test_leaf_row_products(void **state)
     he_teardown(&f);
 }
 
+/* GPT-2 base, packed inputs, decode to position len - 1: the V cache as a
+ * session with every position appended by expansion would hold it (each
+ * block at B leaves' tracked bound: 24 chunks, e = 5), the probabilities as
+ * leaves of 64-chunk expansions (e = 6, the session's keys), the session's
+ * flood bits (gen_flood_bits, two outputs per head): both outputs flooded
+ * still decrypt and leave at two primes, as unpacked ones do. */
+static void flood_at(size_t len, size_t *levels)
+{
+    gen_sess s = {.party = CG_SERVER, .attn = CG_ATTN_SPLIT};
+    s.cfg = (cg_gpt2_config){.n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024,
+                             .vocab_size = 50257, .ln_eps = 1e-5f};
+    s.req = (cg_gen_request){.he_preset = "paper", .use_cache = true, .prompt_len = 1,
+                             .new_tokens = (uint32_t)(len - 1), .pack_inputs = true};
+    s.N = 8192, s.d = 768, s.H = 12, s.dh = 64, s.V = 50257;
+    cg_error err = {0};
+    assert_int_equal(kv_layout_init(&s.kv, s.N, s.dh, 0, &err), CG_OK);
+    kv_layout_strided(&s.kv, L);
+    const unsigned bits = gen_flood_bits(&s);
+    he_fixture f;
+    he_setup(&f);
+    const kv_layout g = s.kv;
+    uint32_t elts[8];
+    const size_t ne = cg_bfv_expand_elts(f.c, 6, elts);
+    cg_bfv_galois_keys gk;
+    assert_int_equal(cg_bfv_keygen_galois_elts(f.c, &f.sk, elts, ne, &gk, &err), CG_OK);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint64_t *co = calloc(f.n, 8), *dec = calloc(f.n, 8);
+    assert_non_null(dec);
+    /* the leaves' tracked bounds: an append (24 chunks) and a probabilities
+     * expansion (64 chunks), both from a fresh packed ciphertext */
+    static cg_bfv_ct leaves[64];
+    double leaf_noise[2];
+    const size_t counts[2] = {24, 64};
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < f.n; i++) co[i] = next(&x);
+        cg_bfv_ct pk = {0};
+        encrypt_packed(&f, co, counts[k], &pk);
+        pk.noise_log2 = cg_bfv_fresh_noise_estimate(f.c, false);
+        assert_int_equal(cg_bfv_expand(f.c, &gk, &pk, counts[k], leaves, &err), CG_OK);
+        leaf_noise[k] = 0;
+        for (size_t i = 0; i < counts[k]; i++)
+            if (leaves[i].noise_log2 > leaf_noise[k]) leaf_noise[k] = leaves[i].noise_log2;
+        cg_bfv_ct_free(&pk);
+    }
+    const size_t nb = kv_blocks_for(&g, len), ng = kv_split_leaf_groups(&g, len);
+    kv_cache cache;
+    kv_shares ks;
+    assert_int_equal(kv_cache_init(&cache, &g, 1, 1, nb, &err), CG_OK);
+    assert_int_equal(kv_shares_init(&ks, &g, 1, 1, nb, &err), CG_OK);
+    for (size_t b = 0; b < nb; b++) {
+        for (size_t i = 0; i < f.n; i++) co[i] = next(&x);
+        cg_bfv_plain pt = {0};
+        cg_bfv_ct v = {0};
+        assert_int_equal(cg_bfv_encode_coeff(f.c, (const int64_t *)co, f.n, &pt, &err), CG_OK);
+        assert_int_equal(cg_bfv_encrypt_sk(f.c, &f.sk, &pt, &v, &err), CG_OK);
+        assert_int_equal(cg_bfv_to_ntt(f.c, &v, &err), CG_OK);
+        v.noise_log2 = leaf_noise[0] + log2((double)g.block); /* B appended leaves */
+        kv_cache_replace(&cache, (kv_ref){.kind = KV_VALUE, .block = b}, &v);
+        cg_bfv_plain_free(&pt);
+    }
+    uint64_t vs[64], *ps = calloc(len, 8);
+    assert_non_null(ps);
+    for (size_t pos = 0; pos < len; pos++) {
+        for (size_t i = 0; i < DH; i++) vs[i] = next(&x);
+        assert_int_equal(kv_shares_put(&ks, KV_VALUE, 0, 0, pos, vs, &err), CG_OK);
+        ps[pos] = next(&x);
+    }
+    kv_scratch sc;
+    assert_int_equal(kv_scratch_init(&sc, f.c, nb + ng, &err), CG_OK);
+    cg_bfv_ct out[2] = {{0}};
+    assert_int_equal(kv_split_leaf_row(&cache, &ks, f.c, L, 0, 0, len, ps, leaves, &sc, out, &err), CG_OK);
+    for (int t = 0; t < 2; t++) {
+        cg_bfv_plain r = {0};
+        const double est = out[t].noise_log2;
+        assert_int_equal(cg_bfv_mask_and_flood(f.c, &f.pk, &out[t], bits, &r, &err), CG_OK);
+        double noise, budget;
+        assert_int_equal(cg_bfv_noise_measure(f.c, &f.sk, &out[t], &noise, &budget, &err), CG_OK);
+        fprintf(stderr, "  L = %zu, %s term: estimate 2^%.1f (leaf 2^%.1f / 2^%.1f), %u flood bits: noise 2^%.1f, "
+                "budget %.1f, %zu primes\n", len, t ? "cache" : "leaves", est, leaf_noise[0], leaf_noise[1], bits,
+                noise, budget, out[t].level);
+        assert_true(budget > 0);
+        assert_int_equal(out[t].level, 2); /* replies keep their size */
+        levels[t] = out[t].level;
+        cg_bfv_plain_free(&r);
+        cg_bfv_ct_free(&out[t]);
+    }
+    for (size_t i = 0; i < 64; i++) cg_bfv_ct_free(&leaves[i]);
+    kv_scratch_free(&sc);
+    kv_shares_free(&ks);
+    kv_cache_free(&cache);
+    cg_bfv_galois_free(&gk);
+    free(ps);
+    free(co);
+    free(dec);
+    he_teardown(&f);
+}
+
+static void test_kvpack_flood_fits(void **state)
+{
+    (void)state;
+    size_t lv[2];
+    flood_at(512, lv);
+    flood_at(1024, lv);
+}
+
 int main(void)
 {
     cg_error err = {0};
@@ -394,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_mul_monomial),
         cmocka_unit_test(test_packed_appends_split_products),
         cmocka_unit_test(test_leaf_row_products),
+        cmocka_unit_test(test_kvpack_flood_fits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
