@@ -284,6 +284,10 @@ unsigned cg_bfv_expand_levels(size_t count);
 size_t cg_bfv_expand_elts(const cg_bfv_ctx *ctx, unsigned levels, uint32_t *elts);
 cg_status cg_bfv_expand(const cg_bfv_ctx *ctx, const cg_bfv_galois_keys *gk, const cg_bfv_ct *ct,
                         size_t count, cg_bfv_ct *outs, cg_error *err);
+/* ct *= X^m (m < 2n), in either form: a signed permutation of the
+ * coefficients, noise bound unchanged (moves an expansion leaf's values
+ * from S k to S k + m). */
+cg_status cg_bfv_mul_monomial(const cg_bfv_ctx *ctx, cg_bfv_ct *ct, size_t m, cg_error *err);
 
 /* ---- HE -> shares ------------------------------------------------------------
  * The evaluator (server) turns an encryption of x into an encryption of

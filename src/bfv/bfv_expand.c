@@ -117,3 +117,50 @@ cg_status cg_bfv_expand(const cg_bfv_ctx *c, const cg_bfv_galois_keys *gk, const
     bfv_ws_put(c, &ws, false);
     return st;
 }
+
+/* An expansion leaf holds its values at S k; a caller that wants them at
+ * S k + m (a cache position) multiplies by X^m: a signed permutation of the
+ * coefficients, so the noise bound is unchanged. */
+cg_status cg_bfv_mul_monomial(const cg_bfv_ctx *c, cg_bfv_ct *ct, size_t m, cg_error *err)
+{
+    const size_t n = c->n;
+    if (!ct || !ct->data || ct->level == 0 || ct->level > c->nq || m >= 2 * n)
+        return cg_error_set(err, CG_ERR_ARG, "monomial X^%zu of an empty or bad ciphertext", m);
+    if (m == 0) return CG_OK;
+    const size_t L = ct->level, w = L * n;
+    /* X^(n + r) = -X^r */
+    const bool neg = m >= n;
+    const size_t r = neg ? m - n : m;
+    if (ct->ntt) {
+        bfv_ws ws;
+        uint64_t *mono = bfv_ws_get(c, w, &ws);
+        if (!mono) return cg_error_set(err, CG_ERR_NOMEM, "monomial");
+        memset(mono, 0, w * sizeof(uint64_t));
+        for (size_t i = 0; i < L; i++) mono[i * n + r] = neg ? c->mods[i].value - 1 : 1;
+        cg_poly_ntt(c->ntt, L, mono, c->nthreads);
+        for (size_t k = 0; k < ct->size; k++) bfv_poly_mul(c, c->mods, L, ct->data + k * w, mono, ct->data + k * w);
+        bfv_ws_put(c, &ws, false);
+        ct->seeded = false;
+        return CG_OK;
+    }
+    bfv_ws ws;
+    uint64_t *tmp = bfv_ws_get(c, n, &ws);
+    if (!tmp) return cg_error_set(err, CG_ERR_NOMEM, "monomial");
+    for (size_t k = 0; k < ct->size; k++)
+        for (size_t i = 0; i < L; i++) {
+            uint64_t *p = ct->data + k * w + i * n;
+            const uint64_t q = c->mods[i].value;
+            /* coefficient j goes to j + r, negated when it passes n (and
+             * once more when m >= n) */
+            for (size_t j = 0; j < n; j++) {
+                const size_t to = j + r;
+                const bool flip = (to >= n) != neg;
+                const uint64_t v = p[j];
+                tmp[to >= n ? to - n : to] = flip && v ? q - v : v;
+            }
+            memcpy(p, tmp, n * sizeof *tmp);
+        }
+    bfv_ws_put(c, &ws, false);
+    ct->seeded = false;
+    return CG_OK;
+}

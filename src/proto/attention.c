@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "proto/attn_mat.h"
+#include "proto/kv_pack.h"
 
 /* A score item: one (row, head, block) product. */
 typedef struct score_item {
@@ -23,6 +24,7 @@ typedef struct attn {
     /* Split decode's packed probabilities (kv_split.h): pack > 0 when on;
      * n_pin inputs (ni per head) and n_out outputs (pack per head) of p.V */
     size_t pack, ni, n_pin, n_out;
+    kv_pack kp[2]; /* packed client inputs (kv_pack.h): appends, queries */
     const uint64_t *qkv; /* rows x 3d */
     uint64_t *o;         /* rows x d */
     uint64_t *sc, *pr;   /* (row, head) x cols: scores, probabilities */
@@ -78,7 +80,8 @@ static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_
         a->pack = kv_split_pack(&s->kv, nb), a->ni = kv_split_prob_cts(&s->kv, nb);
         a->n_pin = H * a->ni, a->n_out = H * a->pack;
     }
-    a->n_cts = a->n_app + a->n_q + a->n_out + a->n_sc + a->n_pin + a->n_refresh_max;
+    const size_t n_pk = gen_kv_pack_plan(s, pos0, rows, qkv, a->kp);
+    a->n_cts = a->n_app + a->n_q + a->n_out + a->n_sc + a->n_pin + a->n_refresh_max + n_pk;
     a->cts = gen_take_cts(s, a->n_cts);
     a->sc = cg_calloc(2 * a->n_q * a->cols, sizeof *a->sc);
     a->row_len = cg_alloc(2 * a->n_q * sizeof *a->row_len);
@@ -96,6 +99,7 @@ static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_
     a->sct = a->oct + a->n_out;
     a->pct = a->sct + a->n_sc;
     a->rct = a->pct + a->n_pin;
+    gen_kv_pack_room(a->kp, a->rct + a->n_refresh_max, a->app, a->qct);
     size_t k = 0;
     for (size_t r = 0; r < rows; r++)
         for (size_t h = 0; h < H; h++) {
@@ -147,12 +151,7 @@ static void append_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t
 /* Split: this party keeps its own shares of the new k and v in the clear. */
 static cg_status keep_shares(gen_sess *s, attn *a, cg_error *err)
 {
-    for (size_t i = 0; s->attn == CG_ATTN_SPLIT && i < 2 * a->rows * s->H; i++) {
-        const size_t r = i / (2 * s->H), h = (i / 2) % s->H, kind = i % 2;
-        CG_TRY(kv_shares_put(&s->shares, (kv_kind)kind, a->layer, h, a->pos0 + r,
-                             a->qkv + r * 3 * s->d + (kind + 1) * s->d + h * s->dh, err));
-    }
-    return CG_OK;
+    return s->attn != CG_ATTN_SPLIT ? CG_OK : kv_shares_put_rows(&s->shares, a->layer, a->pos0, a->rows, a->qkv, err);
 }
 
 static cg_status to_ntt_app(gen_sess *s, void *ctx, size_t i, cg_error *err)
@@ -164,6 +163,7 @@ static cg_status to_ntt_app(gen_sess *s, void *ctx, size_t i, cg_error *err)
 static cg_status append_client(gen_sess *s, attn *a, cg_error *err)
 {
     CG_TRY(keep_shares(s, a, err));
+    if (a->kp[0].n_pk) return gen_kv_pack_send(s, &a->kp[0], err);
     CG_TRY(gen_shares_to_he(s, a->n_app, append_layout, a, a->app, err));
     return gen_send_cts(s, a->app, a->n_app, err);
 }
@@ -174,7 +174,8 @@ static cg_status append_client(gen_sess *s, attn *a, cg_error *err)
  * stays in the clear. */
 static cg_status append_server(gen_sess *s, attn *a, cg_error *err)
 {
-    CG_TRY(gen_recv_cts(s, a->app, a->n_app, err));
+    if (a->kp[0].n_pk) CG_TRY(gen_kv_pack_recv(s, &a->kp[0], err)); /* leaves: NTT already */
+    else CG_TRY(gen_recv_cts(s, a->app, a->n_app, err));
     if (s->attn == CG_ATTN_SPLIT) {
         CG_TRY(keep_shares(s, a, err));
         CG_TRY(gen_parallel(s, a->n_app, to_ntt_app, a, err));
@@ -228,8 +229,9 @@ static cg_status score_product_item(gen_sess *s, void *ctx, size_t k, cg_error *
 
 static cg_status scores_client(gen_sess *s, attn *a, cg_error *err)
 {
-    CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
-    CG_TRY(gen_send_cts(s, a->qct, a->n_q, err));
+    if (a->kp[1].n_pk) CG_TRY(gen_kv_pack_send(s, &a->kp[1], err));
+    else CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
+    if (!a->kp[1].n_pk) CG_TRY(gen_send_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_recv_cts(s, a->sct, a->n_sc, err));
     return gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err);
 }
@@ -441,7 +443,8 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
 {
     /* its plaintexts first: they do not wait for the client */
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
-    CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
+    if (a->kp[1].n_pk) CG_TRY(gen_kv_pack_recv(s, &a->kp[1], err));
+    else CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_score_item, a, err));
     CG_TRY(gen_he_to_shares_at(s, a->n_sc, a->sct, keep_scores, take_scores, a, err));
     split_local_scores(s, a);
@@ -550,7 +553,7 @@ static cg_status mat_scores_half(gen_sess *s, attn *a, cg_error *err)
 static cg_status mat_values_half(gen_sess *s, attn *a, cg_error *err)
 {
     const mat_io io = mat_io_of(a);
-    CG_TRY(mat_values(s, &io, a->mat, err));
+    CG_TRY(a->mat ? mat_values(s, &io, a->mat, err) : gen_kv_pack_values(s, &io, err));
     split_local_output(s, a);
     return to_scale_s(s, a, err);
 }
@@ -587,7 +590,7 @@ cg_status gen_attention(gen_sess *s, size_t layer, size_t pos0, size_t rows, con
     if (st == CG_OK && !split)
         st = phase(s, &a, CG_PART_REFRESH, refresh_client, refresh_server, err);
     if (st == CG_OK) st = phase(s, &a, CG_PART_SOFTMAX, softmax, softmax, err);
-    if (st == CG_OK && a.mat) st = phase(s, &a, CG_PART_SV, mat_values_half, mat_values_half, err);
+    if (st == CG_OK && (a.mat || a.kp[0].n_pk)) st = phase(s, &a, CG_PART_SV, mat_values_half, mat_values_half, err);
     else if (st == CG_OK)
         st = phase(s, &a, CG_PART_SV, split ? split_values_client : values_client,
                    split ? split_values_server : values_server, err);

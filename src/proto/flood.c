@@ -27,6 +27,7 @@ static uint64_t attention_cts(const gen_sess *s, size_t pos0, size_t rows)
     uint64_t n = (uint64_t)rows * s->H; /* outputs */
     for (size_t r = 0; r < rows; r++) n += s->H * (kv_block_of(&s->kv, pos0 + r) + 1);
     /* split decode: kv_split_pack outputs per head (packed probabilities) */
+    if (s->attn == CG_ATTN_SPLIT && rows == 1 && s->kv.stride) return n + s->H; /* two (kv_pack.h) */
     if (s->attn == CG_ATTN_SPLIT && rows == 1)
         return n + s->H * (kv_split_pack(&s->kv, kv_block_of(&s->kv, pos0) + 1) - 1);
     if (s->attn == CG_ATTN_SPLIT) return n;

@@ -15,6 +15,12 @@ cg_status kv_layout_init(kv_layout *g, size_t n, size_t head_dim, size_t block, 
     return CG_OK;
 }
 
+void kv_layout_strided(kv_layout *g, unsigned l)
+{
+    g->stride = g->n / g->head_dim;
+    g->mask = l >= 64 ? ~0ull : (1ull << l) - 1;
+}
+
 void kv_place_key(const kv_layout *g, size_t pos, const uint64_t *k, uint64_t *co)
 {
     const size_t j = pos % g->block;
@@ -27,9 +33,25 @@ void kv_place_value(const kv_layout *g, size_t pos, const uint64_t *v, uint64_t 
     for (size_t i = 0; i < g->head_dim; i++) co[kv_value_coeff(g, j, i)] = v[i];
 }
 
+void kv_pack_leaf(const kv_layout *g, size_t a, const uint64_t *x, uint64_t *co)
+{
+    for (size_t i = 0; i < g->head_dim; i++) co[a + kv_leaf_coeff(g, i)] = x[i];
+}
+
+void kv_pack_query(const kv_layout *g, size_t a, const uint64_t *q, uint64_t *co)
+{
+    /* x^(-T i) = -x^(n - T i) */
+    co[a] = q[0];
+    for (size_t i = 1; i < g->head_dim; i++) co[a + g->n - g->stride * i] = (0 - q[i]) & g->mask;
+}
+
 void kv_layout_query(const kv_layout *g, const uint64_t *q, uint64_t *co)
 {
     memset(co, 0, g->n * sizeof *co);
+    if (g->stride) {
+        kv_pack_query(g, 0, q, co);
+        return;
+    }
     for (size_t i = 0; i < g->head_dim; i++) co[kv_query_coeff(g, i)] = q[i];
 }
 

@@ -63,6 +63,17 @@ cg_status kv_shares_put(kv_shares *sh, kv_kind kind, size_t layer, size_t head, 
     return CG_OK;
 }
 
+cg_status kv_shares_put_rows(kv_shares *sh, size_t layer, size_t pos0, size_t rows,
+                             const uint64_t *qkv, cg_error *err)
+{
+    const size_t H = sh->heads, dh = sh->g.head_dim, d = H * dh;
+    for (size_t i = 0; i < 2 * rows * H; i++) {
+        const size_t r = i / (2 * H), h = (i / 2) % H, kind = i % 2;
+        CG_TRY(kv_shares_put(sh, (kv_kind)kind, layer, h, pos0 + r, qkv + r * 3 * d + (kind + 1) * d + h * dh, err));
+    }
+    return CG_OK;
+}
+
 const uint64_t *kv_shares_block(const kv_shares *sh, kv_kind kind, size_t layer, size_t head,
                                 size_t block)
 {
@@ -233,7 +244,9 @@ size_t kv_split_pack(const kv_layout *g, size_t nblocks)
     const size_t bytes1 = pack_cost(nblocks, 1, KV_PACK_IN_BYTES, KV_PACK_OUT_BYTES);
     size_t best = 1, best_time = pack_cost(nblocks, 1, KV_PACK_IN_TIME, KV_PACK_OUT_TIME);
     for (size_t p = 2; p / 2 < nblocks; p *= 2) {
-        if (p > g->head_dim || p * g->block > g->n || g->n % (p * g->block)) break; /* p B | n */
+        /* p S | n for the V stride S (B, or T in the strided layout) */
+        const size_t S = kv_value_stride(g);
+        if (p > g->head_dim || p * S > g->n || g->n % (p * S)) break;
         const size_t t = pack_cost(nblocks, p, KV_PACK_IN_TIME, KV_PACK_OUT_TIME);
         /* ties: fewer outputs; never more bytes than the per-block layout */
         if (t < best_time && pack_cost(nblocks, p, KV_PACK_IN_BYTES, KV_PACK_OUT_BYTES) <= bytes1)
@@ -288,7 +301,7 @@ static void packed_values(const kv_shares *sh, unsigned l, size_t layer, size_t 
         if (!v) continue; /* never written: zero */
         v += ((pos0 + j) % B) * g->head_dim;
         for (size_t i = m; i < g->head_dim; i += pack) {
-            const size_t at = i * B + B - 1;
+            const size_t at = kv_output_coeff(g, i);
             if (at >= j) co[at - j] = v[i];
             else co[g->n + at - j] = (0 - v[i]) & mask; /* x^-k = -x^(n-k) */
         }
@@ -334,4 +347,54 @@ cg_status kv_split_packed_row(const kv_cache *c, const kv_shares *sh, const cg_b
     for (size_t m = 0; m < pack; m++)
         CG_TRY(kv_split_packed_output(sh, he, l, layer, head, len, m, p_c, &sc->t, sc, nb, &out[m], err));
     return CG_OK;
+}
+
+/* ---- Decode's p.V with expanded probabilities -------------------------------- */
+
+void kv_pack_probs(const kv_layout *g, size_t a, size_t grp, const uint64_t *p, size_t len,
+                   uint64_t *co)
+{
+    for (size_t j = 0; j < g->stride && grp * g->stride + j < len; j++)
+        co[a + g->head_dim * j] = p[grp * g->stride + j];
+}
+
+/* The server's V share of group grp in the leaves' layout (kv_split.h). */
+static void leaf_values(const kv_shares *sh, size_t layer, size_t head, size_t len, size_t grp,
+                        uint64_t *co)
+{
+    const kv_layout *g = &sh->g;
+    const size_t T = g->stride, dh = g->head_dim, B = g->block;
+    memset(co, 0, g->n * sizeof *co);
+    for (size_t j = 0; j < T && grp * T + j < len; j++) {
+        const size_t pos = grp * T + j;
+        const uint64_t *v = kv_shares_block(sh, KV_VALUE, layer, head, pos / B);
+        if (!v) continue; /* never written: zero */
+        v += (pos % B) * dh;
+        for (size_t i = 0; i < dh; i++) {
+            if (j == 0) co[i] = v[i];
+            else co[g->n + i - dh * j] = (0 - v[i]) & g->mask; /* x^-k = -x^(n-k) */
+        }
+    }
+}
+
+cg_status kv_split_leaf_row(const kv_cache *c, const kv_shares *sh, const cg_bfv_ctx *he, unsigned l,
+                            size_t layer, size_t head, size_t len, const uint64_t *p_s,
+                            const cg_bfv_ct *p_c, kv_scratch *sc, cg_bfv_ct *out, cg_error *err)
+{
+    const kv_layout *g = &sh->g;
+    const size_t nb = kv_blocks_for(g, len), ng = g->stride ? kv_split_leaf_groups(g, len) : 0;
+    if (nb == 0 || ng == 0 || nb + ng > sc->max)
+        return cg_error_set(err, CG_ERR_INTERNAL, "expanded probabilities over %zu blocks", nb);
+    for (size_t b = 0; b < nb; b++) {
+        kv_layout_probs(g, b, p_s, len, sc->co);
+        CG_TRY(kv_split_encode(he, l, sc->co, &sc->pt, &sc->ntt[b], err));
+    }
+    CG_TRY(kv_split_cache_output(c, he, layer, head, nb, sc->ntt, sc, &out[1], err));
+    for (size_t grp = 0; grp < ng; grp++) {
+        leaf_values(sh, layer, head, len, grp, sc->co);
+        CG_TRY(kv_split_encode(he, l, sc->co, &sc->pt, &sc->ntt[nb + grp], err));
+        sc->cts[grp] = &p_c[grp];
+        sc->pts[grp] = &sc->ntt[nb + grp];
+    }
+    return cg_bfv_mac_plain(he, sc->cts, sc->pts, ng, &out[0], err);
 }

@@ -36,6 +36,10 @@ void kv_shares_free(kv_shares *sh);
 /* Stores x[0..d_head) as the share of position pos. */
 cg_status kv_shares_put(kv_shares *sh, kv_kind kind, size_t layer, size_t head, size_t pos,
                         const uint64_t *x, cg_error *err);
+/* The k and v of `rows` rows from pos0, every head: row r's shares at
+ * qkv + r 3 d (q, k, v; d = heads x d_head). */
+cg_status kv_shares_put_rows(kv_shares *sh, size_t layer, size_t pos0, size_t rows,
+                             const uint64_t *qkv, cg_error *err);
 /* The block's words (B x d_head, position-major), or NULL if never written
  * (all zero). */
 const uint64_t *kv_shares_block(const kv_shares *sh, kv_kind kind, size_t layer, size_t head,
@@ -113,11 +117,13 @@ cg_status kv_split_apply_probs(const kv_cache *c, const cg_bfv_ctx *he, size_t l
  * Output m = sum_g Enc(P_g) x W(g, m) + T, T = sum_b Enc(V_c b) x p_s b the
  * cache's cross term in its own layout (correct at every output coefficient),
  * computed once and added to each of the P outputs (P = 1: the per-block
- * layout above). P outputs are returned instead of one, ceil(nb / P) inputs
+ * layout above). In the strided layout (kv_cache.h) the V stride is T, not
+ * B: read i T + T - 1 for i B + B - 1 above, and P T for P B where it
+ * divides n (|pos - pos'| < P B <= P T keeps the argument). P outputs are returned instead of one, ceil(nb / P) inputs
  * are received instead of nb. */
 size_t kv_split_pack(const kv_layout *g, size_t nblocks);
-/* The pack chosen is the power of two P (P B dividing n, P <= d_head, P <
- * 2 nb) with the least time: ceil(nb / P) fresh inputs at IN_TIME plus P
+/* The pack chosen is the power of two P (P S dividing n, S the V stride,
+ * P <= d_head, P < 2 nb) with the least time: ceil(nb / P) fresh inputs at IN_TIME plus P
  * outputs at OUT_TIME (measured per ciphertext, both parties: an input is
  * the client's encryption and the server's parse and transform, ~1.5 ms; an
  * output is its W layouts and product, the server's mask and flood and the
@@ -162,5 +168,32 @@ cg_status kv_split_packed_row(const kv_cache *c, const kv_shares *sh, const cg_b
                               unsigned l, size_t layer, size_t head, size_t len,
                               const uint64_t *p_s, cg_bfv_ct *p_c, kv_scratch *sc, cg_bfv_ct *out,
                               cg_error *err);
+
+/* ---- Decode's p.V with expanded probabilities (the strided layout,
+ * kv_pack.h) -------------------------------------------------------------------
+ * An expansion leaf holds values at a stride, so the client's probabilities
+ * come to the server as leaves of T = n / d_head positions each, group grp's
+ * p[grp T + j] at x^(d_head j). The server lays its V share out per group as
+ *   v_pos[i] at x^(i - d_head j)   (j = pos - grp T; -x^(n + i - d_head j))
+ * so that Enc(leaf) x that holds o[i] at x^i: another pair gives
+ * i + d_head (j' - j), j' != j, which is >= d_head or wraps to at least
+ * n - (T - 1) d_head = d_head. The cache's cross term Enc(V_c) x p_s keeps
+ * its own layout (o[i] at kv_output_coeff), which no leaf layout can share
+ * (both strides would be even: n / 2 coefficients for n products), so a head
+ * returns two outputs: out[0] the leaves' term at x^i, out[1] the cache's. */
+static inline size_t kv_split_leaf_groups(const kv_layout *g, size_t len)
+{
+    return (len + g->stride - 1) / g->stride;
+}
+/* Client: group grp of p[pos], pos < len, as chunk a of a packed ciphertext
+ * (chunk a at a + d_head k: the leaf's stride is d_head, d_head >= 2^e). */
+void kv_pack_probs(const kv_layout *g, size_t a, size_t grp, const uint64_t *p, size_t len,
+                   uint64_t *co);
+/* Server: out[0 .. 2) of (layer, head) over positions < len from the row's
+ * leaves p_c (kv_split_leaf_groups, NTT form) and its share p_s.
+ * sc: kv_scratch_init(blocks + groups). */
+cg_status kv_split_leaf_row(const kv_cache *c, const kv_shares *sh, const cg_bfv_ctx *he, unsigned l,
+                            size_t layer, size_t head, size_t len, const uint64_t *p_s,
+                            const cg_bfv_ct *p_c, kv_scratch *sc, cg_bfv_ct *out, cg_error *err);
 
 #endif

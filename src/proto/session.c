@@ -89,6 +89,7 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
         return cg_error_set(err, CG_ERR_ARG, "%u positions per cache ciphertext: at least %u (or 0 for the most)",
                             s->req.block_positions, GEN_MIN_BLOCK);
     CG_TRY(kv_layout_init(&s->kv, s->N, s->dh, s->req.block_positions, err));
+    if (s->pack && s->attn == CG_ATTN_SPLIT) kv_layout_strided(&s->kv, s->l); /* kv_pack.h */
     const cg_gen_request *q = &s->req;
     if (q->prompt_len < 1 || q->new_tokens < 1 ||
         (uint64_t)q->bench_fill + q->prompt_len + q->new_tokens > s->cfg.n_positions)
@@ -272,7 +273,7 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u8(&r, &attention, "attention kind", err));
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
     if (pack > 1) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
-    q->pack_inputs = pack != 0;
+    s->pack = (q->pack_inputs = pack != 0) && !(s->opt && s->opt->refuse_pack_inputs); /* the answer */
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
     q->he_preset[sizeof q->he_preset - 1] = '\0';
@@ -309,7 +310,6 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u64(b, (uint64_t)s->score_mul);
     cg_buf_put(b, s->req.he_preset, sizeof s->req.he_preset); /* the set chosen */
     cg_buf_put_u8(b, (uint8_t)s->attn);
-    s->pack = s->req.pack_inputs && !(s->opt && s->opt->refuse_pack_inputs);
     cg_buf_put_u8(b, s->pack);
     /* Public and fresh per session, drawn after the request: the batch
      * embedding's bucket bound then holds for any prompt (embed.c). */

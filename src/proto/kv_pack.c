@@ -1,0 +1,138 @@
+/* Split decode's packed client inputs (kv_pack.h). */
+#include <string.h>
+
+#include "proto/kv_pack.h"
+
+size_t gen_kv_pack_chunks(const gen_sess *s)
+{
+    const size_t keys = (size_t)1 << gen_pack_levels(&s->cfg, s->N);
+    return keys < s->kv.stride ? keys : s->kv.stride;
+}
+
+size_t gen_kv_pack_plan(const gen_sess *s, size_t pos0, size_t rows, const uint64_t *qkv,
+                        kv_pack p[2])
+{
+    for (int k = 0; k < 2; k++) {
+        p[k] = (kv_pack){.kind = (kv_pack_kind)k, .qkv = qkv, .pos = pos0};
+        if (!s->kv.stride || s->attn != CG_ATTN_SPLIT || rows != 1) continue;
+        p[k].chunks = k == KV_PACK_APPEND ? 2 * s->H : s->H;
+        p[k].G = gen_kv_pack_chunks(s);
+        p[k].n_pk = (p[k].chunks + p[k].G - 1) / p[k].G;
+    }
+    return p[0].n_pk + p[1].n_pk;
+}
+
+void gen_kv_pack_room(kv_pack p[2], cg_bfv_ct *pk, cg_bfv_ct *app, cg_bfv_ct *qct)
+{
+    p[0].pk = pk, p[0].leaves = app;
+    p[1].pk = pk + p[0].n_pk, p[1].leaves = qct;
+}
+
+/* Ciphertext q holds chunks [q G, q G + count). */
+static size_t pack_count(const kv_pack *p, size_t q)
+{
+    return p->chunks - q * p->G < p->G ? p->chunks - q * p->G : p->G;
+}
+
+static void pack_layout(const gen_sess *s, const void *ctx, size_t q, uint64_t *co)
+{
+    const kv_pack *p = ctx;
+    memset(co, 0, s->N * sizeof *co);
+    for (size_t t = 0; t < pack_count(p, q); t++) {
+        const size_t c = q * p->G + t;
+        if (p->kind == KV_PACK_QUERY) kv_pack_query(&s->kv, t, p->qkv + c * s->dh, co);
+        else if (p->kind == KV_PACK_APPEND) kv_pack_leaf(&s->kv, t, p->qkv + (c % 2 + 1) * s->d + c / 2 * s->dh, co);
+        else kv_pack_probs(&s->kv, t, c % p->groups, p->io->pr + c / p->groups * p->io->cols,
+                           p->io->row_len[c / p->groups], co);
+    }
+}
+
+static unsigned pack_scale(const void *ctx, size_t q)
+{
+    return cg_bfv_expand_levels(pack_count(ctx, q));
+}
+
+cg_status gen_kv_pack_send(gen_sess *s, kv_pack *p, cg_error *err)
+{
+    CG_TRY(gen_encrypt_packed(s, p->n_pk, pack_layout, pack_scale, p, p->pk, err));
+    return gen_send_cts(s, p->pk, p->n_pk, err);
+}
+
+/* Leaf c (head c / 2, kind c % 2) to the new position's place in its block. */
+static cg_status shift_leaf(gen_sess *s, void *ctx, size_t c, cg_error *err)
+{
+    kv_pack *p = ctx;
+    return cg_bfv_mul_monomial(s->he, &p->leaves[c], kv_leaf_shift(&s->kv, (int)(c % 2), p->pos), err);
+}
+
+cg_status gen_kv_pack_recv(gen_sess *s, kv_pack *p, cg_error *err)
+{
+    CG_TRY(gen_recv_cts(s, p->pk, p->n_pk, err));
+    for (size_t q = 0; q < p->n_pk; q++)
+        CG_TRY(cg_bfv_expand(s->he, &s->pack_gk, &p->pk[q], pack_count(p, q), &p->leaves[q * p->G], err));
+    return p->kind == KV_PACK_APPEND ? gen_parallel(s, p->chunks, shift_leaf, p, err) : CG_OK;
+}
+
+/* ---- p.V with expanded probabilities -------------------------------------------- */
+
+typedef struct values_job {
+    kv_pack kp;
+    cg_bfv_ct *outs; /* 2 per head: the leaves' term, the cache's */
+    uint64_t *o2;    /* the cache terms' shares (added to io->o after) */
+} values_job;
+
+/* Item k = 2 head + t. */
+static void values_take(const gen_sess *s, void *ctx, size_t k, const uint64_t *share)
+{
+    values_job *j = ctx;
+    const size_t h = k / 2;
+    uint64_t *o = k % 2 ? j->o2 + h * s->dh : j->kp.io->o + h * s->dh;
+    for (size_t i = 0; i < s->dh; i++) o[i] = share[k % 2 ? kv_output_coeff(&s->kv, i) : i];
+}
+
+static void values_keep(const gen_sess *s, const void *ctx, size_t k, uint8_t *used)
+{
+    (void)ctx;
+    for (size_t i = 0; i < s->dh; i++) used[k % 2 ? kv_output_coeff(&s->kv, i) : i] = 1;
+}
+
+static cg_status values_item(gen_sess *s, void *ctx, size_t h, kv_scratch *sc, cg_error *err)
+{
+    values_job *j = ctx;
+    const mat_io *io = j->kp.io;
+    return kv_split_leaf_row(&s->cache, &s->shares, s->he, s->l, io->layer, h, io->row_len[h],
+                             io->pr + h * io->cols, &j->kp.leaves[h * j->kp.groups], sc, &j->outs[2 * h], err);
+}
+
+cg_status gen_kv_pack_values(gen_sess *s, const mat_io *io, cg_error *err)
+{
+    const size_t H = s->H, keys = (size_t)1 << gen_pack_levels(&s->cfg, s->N);
+    values_job j = {.kp = {.kind = KV_PACK_PROBS, .io = io, .pos = io->pos0}};
+    if (io->rows != 1 || !s->kv.stride) return cg_error_set(err, CG_ERR_INTERNAL, "expanded probabilities");
+    j.kp.groups = kv_split_leaf_groups(&s->kv, io->cols);
+    j.kp.chunks = H * j.kp.groups;
+    j.kp.G = keys < s->dh ? keys : s->dh;
+    j.kp.n_pk = (j.kp.chunks + j.kp.G - 1) / j.kp.G;
+    const size_t n = j.kp.n_pk + j.kp.chunks + 2 * H;
+    cg_bfv_ct *cts = gen_take_cts(s, n);
+    j.o2 = cg_calloc(s->d, sizeof *j.o2);
+    cg_status st = cts && j.o2 ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "expanded probabilities");
+    if (st == CG_OK) {
+        j.kp.pk = cts, j.kp.leaves = cts + j.kp.n_pk, j.outs = j.kp.leaves + j.kp.chunks;
+        if (s->party == CG_CLIENT) {
+            st = gen_kv_pack_send(s, &j.kp, err);
+            if (st == CG_OK) st = gen_recv_cts(s, j.outs, 2 * H, err);
+            if (st == CG_OK) st = gen_he_to_shares_at(s, 2 * H, j.outs, values_keep, values_take, &j, err);
+        } else {
+            st = gen_kv_pack_recv(s, &j.kp, err);
+            if (st == CG_OK)
+                st = gen_parallel_kv(s, H, kv_blocks_for(&s->kv, io->cols) + j.kp.groups, values_item, &j, err);
+            if (st == CG_OK) st = gen_he_to_shares_at(s, 2 * H, j.outs, values_keep, values_take, &j, err);
+            if (st == CG_OK) st = gen_send_cts_at(s, j.outs, 2 * H, values_keep, &j, err);
+        }
+    }
+    if (st == CG_OK) gen_add_shares(s, s->d, io->o, j.o2);
+    gen_give_cts(s, cts, cts ? n : 0);
+    cg_free(j.o2); /* wipes */
+    return st;
+}
