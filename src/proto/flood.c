@@ -12,10 +12,13 @@
 
 #include "proto/proto_internal.h"
 
-static uint64_t cout_of(const gen_sess *s, gen_matrix_role role)
+/* Returned by one row's product: the session's decode plan (packed and
+ * dense replies return fewer), or gen_plan_of's count for a prefill row
+ * (an upper bound on the several-rows plans' count per row). */
+static uint64_t cout_of(const gen_sess *s, gen_matrix_role role, bool decode)
 {
     const gen_matrix m = gen_matrix_of(&s->cfg, NULL, role, 0);
-    return gen_plan_of(s->N, m.in, m.out).cout;
+    return decode ? gen_plan_decode(s, &m).cout : gen_plan_of(s->N, m.in, m.out).cout;
 }
 
 /* Returned by one attention call: scores, outputs, and (ctct) every
@@ -35,11 +38,12 @@ static uint64_t attention_cts(const gen_sess *s, size_t pos0, size_t rows)
 
 static uint64_t pass_cts(const gen_sess *s, size_t pos0, size_t rows, bool pick)
 {
-    const uint64_t per_row = cout_of(s, GEN_MAT_QKV) + cout_of(s, GEN_MAT_ATTN_OUT) +
-                             cout_of(s, GEN_MAT_MLP_UP) + cout_of(s, GEN_MAT_MLP_DOWN);
+    const bool one = rows == 1;
+    const uint64_t per_row = cout_of(s, GEN_MAT_QKV, one) + cout_of(s, GEN_MAT_ATTN_OUT, one) +
+                             cout_of(s, GEN_MAT_MLP_UP, one) + cout_of(s, GEN_MAT_MLP_DOWN, one);
     uint64_t n = 0; /* the embedding: once per step (gen_returned_cts) */
     n += s->cfg.n_layer * (rows * per_row + attention_cts(s, pos0, rows));
-    return n + (pick ? cout_of(s, GEN_MAT_LM_HEAD) : 0);
+    return n + (pick ? cout_of(s, GEN_MAT_LM_HEAD, true) : 0); /* always one row (forward.c) */
 }
 
 uint64_t gen_returned_cts(const gen_sess *s)
@@ -85,8 +89,11 @@ uint64_t gen_working_bytes(const gen_sess *s)
     double linear = 0;
     for (size_t i = 0; i < gen_matrix_count(&s->cfg); i++) {
         const gen_matrix m = gen_matrix_at(&s->cfg, NULL, i);
-        const gen_plan p = gen_plan_of(s->N, m.in, m.out);
-        const double need = (double)rows * (double)(p.cin + p.cout) * ct;
+        const gen_plan p = gen_plan_of(s->N, m.in, m.out), d = gen_plan_decode(s, &m);
+        double need = (double)rows * (double)(p.cin + p.cout) * ct;
+        /* a decode step's plan (dense replies: more leaves, one packed input) */
+        const double one = (double)(d.cin + d.cout + (d.stride ? gen_pack_cts(&d) : 0)) * ct;
+        if (one > need) need = one;
         if (need > linear) linear = need;
     }
     /* the batch embedding of the largest pass (all its rows at once, before

@@ -67,6 +67,7 @@ typedef struct gen_sess {
     cg_bfv_pk pk;
     cg_bfv_ksk rk;
     bool pack;                 /* packed client inputs agreed (req.pack_inputs and the server) */
+    bool dense;                /* with pack: dense replies agreed (gen_plan_packed's dense plans) */
     cg_bfv_galois_keys pack_gk; /* their expansion keys (client makes, server holds) */
     cg_mpc *mpc;
 
@@ -267,7 +268,18 @@ static inline size_t gen_out_coeff(const gen_plan *p, size_t t, size_t o)
  * stride chunks in one ciphertext, chunk a at a + stride k, and the
  * server's expansion leaves each chunk at stride k); stride 0 when that
  * does not fit the ring (the caller then sends chunks one by one). */
-gen_plan gen_plan_packed(size_t n, size_t in, size_t out);
+gen_plan gen_plan_packed(size_t n, size_t in, size_t out, bool dense);
+/* With dense (dense replies): n_i from the plan above halved while a fixed
+ * cost model (reply bytes at a reference link and the reply's CPU against
+ * the expansion's key switches and the products) says it pays, each as
+ * gen_plan_strided. */
+/* The strided plan with n_i = min(ni, in) values per leaf: the stride is
+ * the largest power of two S with S n_i <= n, n_o = min(S, out) (so each
+ * reply holds up to S outputs); all zero when ni is 0 or above n. */
+gen_plan gen_plan_strided(size_t n, size_t in, size_t out, size_t ni);
+/* The plan of a one-row product of m in session s (the strided plan when
+ * inputs are packed, else gen_plan_of). */
+gen_plan gen_plan_decode(const gen_sess *s, const gen_matrix *m);
 /* The one-row layers whose inputs the client may pack (all but the
  * embedding's one-hot rows and a session's matrices). */
 static inline bool gen_packable(gen_matrix_role role)
@@ -275,7 +287,7 @@ static inline bool gen_packable(gen_matrix_role role)
     return role != GEN_MAT_EMBED && role != GEN_MAT_SESSION;
 }
 /* The expansion levels (Galois keys) the model's packable matrices need. */
-unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n);
+unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n, bool dense);
 /* Chunks per packed ciphertext (at most the stride) and the number of
  * packed ciphertexts for the plan's cin chunks. */
 static inline size_t gen_pack_chunks(const gen_plan *p)

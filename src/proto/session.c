@@ -176,7 +176,8 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, (uint8_t)s->req.ot);
     cg_buf_put_u32(b, s->req.prefill_rows);
     cg_buf_put_u8(b, (uint8_t)(s->opt ? s->opt->attention : CG_ATTN_DEFAULT));
-    cg_buf_put_u8(b, s->req.pack_inputs);
+    /* 0 off, 1 packed inputs, 2 packed inputs with dense replies */
+    cg_buf_put_u8(b, (uint8_t)(s->req.pack_inputs ? 1 + s->req.dense_replies : 0));
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
     cg_reader r;
     uint8_t ok = 0;
@@ -216,9 +217,10 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
                             s->req.he_preset);
     CG_TRY(read_attention(s, &r, err));
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
-    if (pack > 1 || (pack && !s->req.pack_inputs))
+    if (pack > (s->req.pack_inputs ? 1 + s->req.dense_replies : 0))
         return cg_error_set(err, CG_ERR_FORMAT, "server answered packed inputs %u unasked", pack);
     s->pack = pack != 0;
+    s->dense = pack == 2;
     CG_TRY(cg_read_bytes(&r, s->embed_key, sizeof s->embed_key, "embedding hash key", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the handshake reply", cg_reader_left(&r));
@@ -271,8 +273,9 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u32(&r, &q->prefill_rows, "prefill rows", err));
     CG_TRY(cg_read_u8(&r, &attention, "attention kind", err));
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
-    if (pack > 1) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
+    if (pack > 2) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
     q->pack_inputs = pack != 0;
+    q->dense_replies = pack == 2;
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
     q->he_preset[sizeof q->he_preset - 1] = '\0';
@@ -290,6 +293,10 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     s->fx = s->fm->fx;
     s->score_shift = s->fm->score_shift;
     s->score_mul = s->fm->score_mul;
+    /* decided before agree_shapes: the returned count (flood bits) and the
+     * working memory depend on the decode plans, as on the client */
+    s->pack = s->req.pack_inputs && !(s->opt && s->opt->refuse_pack_inputs);
+    s->dense = s->pack && s->req.dense_replies && !(s->opt && s->opt->refuse_dense_replies);
     st = cg_gen_preset_allowed(s->opt ? s->opt->allow_presets : NULL,
                                s->opt && s->opt->allow_insecure, s->req.he_preset, err);
     if (st == CG_OK) st = agree_shapes(s, err);
@@ -309,8 +316,7 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u64(b, (uint64_t)s->score_mul);
     cg_buf_put(b, s->req.he_preset, sizeof s->req.he_preset); /* the set chosen */
     cg_buf_put_u8(b, (uint8_t)s->attn);
-    s->pack = s->req.pack_inputs && !(s->opt && s->opt->refuse_pack_inputs);
-    cg_buf_put_u8(b, s->pack);
+    cg_buf_put_u8(b, (uint8_t)(s->pack + s->dense));
     /* Public and fresh per session, drawn after the request: the batch
      * embedding's bucket bound then holds for any prompt (embed.c). */
     cg_random_bytes(s->embed_key, sizeof s->embed_key);
