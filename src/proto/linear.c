@@ -229,6 +229,12 @@ static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
     return gen_send_cts_at(s, j->outs, n_out, keep_outputs, j, err);
 }
 
+void gen_pack_decide(gen_sess *s)
+{
+    s->pack = s->req.pack_inputs && !(s->opt && s->opt->refuse_pack_inputs);
+    s->dense = s->pack && s->req.dense_replies && !(s->opt && s->opt->refuse_dense_replies);
+}
+
 gen_plan gen_plan_decode(const gen_sess *s, const gen_matrix *m)
 {
     if (s->pack && gen_packable(m->role)) {

@@ -196,6 +196,8 @@ cg_status gen_he_to_shares_at(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_keep_fn
  * key and serialized to out, not kept. Server: read into s->pack_gk,
  * refused unless they cover gen_pack_levels. */
 cg_status gen_pack_keys_make(gen_sess *s, cg_buf *out, cg_error *err);
+/* Server: packed inputs and dense replies from the request and its options. */
+void gen_pack_decide(gen_sess *s);
 cg_status gen_pack_keys_read(gen_sess *s, const uint8_t *p, size_t len, cg_error *err);
 
 /* ---- weights.c ------------------------------------------------------------- */

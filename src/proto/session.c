@@ -176,8 +176,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, (uint8_t)s->req.ot);
     cg_buf_put_u32(b, s->req.prefill_rows);
     cg_buf_put_u8(b, (uint8_t)(s->opt ? s->opt->attention : CG_ATTN_DEFAULT));
-    /* 0 off, 1 packed inputs, 2 packed inputs with dense replies */
-    cg_buf_put_u8(b, (uint8_t)(s->req.pack_inputs ? 1 + s->req.dense_replies : 0));
+    cg_buf_put_u8(b, (uint8_t)(s->req.pack_inputs ? 1 + s->req.dense_replies : 0)); /* 2: dense replies */
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
     cg_reader r;
     uint8_t ok = 0;
@@ -219,8 +218,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
     if (pack > (s->req.pack_inputs ? 1 + s->req.dense_replies : 0))
         return cg_error_set(err, CG_ERR_FORMAT, "server answered packed inputs %u unasked", pack);
-    s->pack = pack != 0;
-    s->dense = pack == 2;
+    s->pack = pack != 0, s->dense = pack == 2;
     CG_TRY(cg_read_bytes(&r, s->embed_key, sizeof s->embed_key, "embedding hash key", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the handshake reply", cg_reader_left(&r));
@@ -274,8 +272,7 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u8(&r, &attention, "attention kind", err));
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
     if (pack > 2) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
-    q->pack_inputs = pack != 0;
-    q->dense_replies = pack == 2;
+    q->pack_inputs = pack != 0, q->dense_replies = pack == 2;
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
     q->he_preset[sizeof q->he_preset - 1] = '\0';
@@ -293,10 +290,7 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     s->fx = s->fm->fx;
     s->score_shift = s->fm->score_shift;
     s->score_mul = s->fm->score_mul;
-    /* decided before agree_shapes: the returned count (flood bits) and the
-     * working memory depend on the decode plans, as on the client */
-    s->pack = s->req.pack_inputs && !(s->opt && s->opt->refuse_pack_inputs);
-    s->dense = s->pack && s->req.dense_replies && !(s->opt && s->opt->refuse_dense_replies);
+    gen_pack_decide(s); /* before agree_shapes: the flood bits use the plans, as on the client */
     st = cg_gen_preset_allowed(s->opt ? s->opt->allow_presets : NULL,
                                s->opt && s->opt->allow_insecure, s->req.he_preset, err);
     if (st == CG_OK) st = agree_shapes(s, err);
