@@ -141,6 +141,9 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
            (unsigned long long)((c->total_received - br) + (uint64_t)n_layer * br),
            (unsigned long long)s->cache_bytes, (unsigned long long)(s->cache_bytes * n_layer),
            (unsigned long long)c->share_bytes, (unsigned long long)s->share_bytes);
+    /* once per token, outside the blocks: embedding, final LayerNorm, LM head, token choice */
+    printf(", \"outside_block_parts\": ");
+    print_part_list(c, outside_parts, sizeof outside_parts / sizeof outside_parts[0], 1.0);
     /* The whole session's socket bytes (handshake, records, frame headers):
      * set beside the payload counts to see the channel's overhead. */
     printf(", \"setup\": {\"seconds\": %.3f, \"bytes_client_to_server\": %llu, "
