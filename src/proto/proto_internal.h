@@ -270,11 +270,11 @@ static inline size_t gen_out_coeff(const gen_plan *p, size_t t, size_t o)
  * stride chunks in one ciphertext, chunk a at a + stride k, and the
  * server's expansion leaves each chunk at stride k); stride 0 when that
  * does not fit the ring (the caller then sends chunks one by one). */
+/* With dense (dense replies): from that plan, n_i halved while a fixed cost
+ * model (reply bytes at a reference link and the reply's CPU against the
+ * expansion's key switches and the products) says it pays, each candidate
+ * as gen_plan_strided. */
 gen_plan gen_plan_packed(size_t n, size_t in, size_t out, bool dense);
-/* With dense (dense replies): n_i from the plan above halved while a fixed
- * cost model (reply bytes at a reference link and the reply's CPU against
- * the expansion's key switches and the products) says it pays, each as
- * gen_plan_strided. */
 /* The strided plan with n_i = min(ni, in) values per leaf: the stride is
  * the largest power of two S with S n_i <= n, n_o = min(S, out) (so each
  * reply holds up to S outputs); all zero when ni is 0 or above n. */
