@@ -244,6 +244,17 @@ gen_plan gen_plan_decode(const gen_sess *s, const gen_matrix *m)
     return gen_plan_of(s->N, m->in, m->out);
 }
 
+gen_plan gen_plan_for_rows(const gen_sess *s, const gen_matrix *m, size_t rows)
+{
+    return rows > 1 ? gen_plan_rows(s->N, m->in, m->out, rows, s->req.prefill_rows) : gen_plan_decode(s, m);
+}
+
+uint64_t gen_linear_returned(const gen_sess *s, const gen_matrix *m, size_t rows)
+{
+    const gen_plan p = gen_plan_for_rows(s, m, rows);
+    return (uint64_t)((rows + p.mi - 1) / p.mi) * p.cout;
+}
+
 cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t rows,
                      const uint64_t *x, uint64_t *y, cg_error *err)
 {
@@ -255,8 +266,7 @@ cg_status gen_linear_m(gen_sess *s, const gen_matrix *m, size_t rows, const uint
                        uint64_t *y, cg_error *err)
 {
     linear_job j = {.m = *m, .rows = rows, .x = x, .y = y};
-    j.p = rows > 1 ? gen_plan_rows(s->N, j.m.in, j.m.out, rows, s->req.prefill_rows)
-                   : gen_plan_decode(s, m);
+    j.p = gen_plan_for_rows(s, m, rows);
     j.groups = (rows + j.p.mi - 1) / j.p.mi;
     const size_t n_in = j.groups * j.p.cin, n_out = j.groups * j.p.cout;
     const size_t n_pk = j.p.stride ? gen_pack_cts(&j.p) : 0;

@@ -68,6 +68,7 @@ typedef struct gen_sess {
     cg_bfv_ksk rk;
     bool pack;                 /* packed client inputs agreed (req.pack_inputs and the server) */
     bool dense;                /* with pack: dense replies agreed (gen_plan_packed's dense plans) */
+    uint64_t returned, returned_max; /* server: ciphertexts returned so far, and gen_returned_cts */
     cg_bfv_galois_keys pack_gk; /* their expansion keys (client makes, server holds) */
     cg_mpc *mpc;
 
@@ -119,6 +120,9 @@ cg_chan_counters gen_channel_totals(const gen_sess *s);
 /* Ciphertexts the server returns over the session (every refresh that could
  * be due counted). */
 uint64_t gen_returned_cts(const gen_sess *s);
+/* Both parties after the handshake: s->returned_max (gen_returned_cts, the
+ * server's limit on what it returns) and s->flood_bits. */
+void gen_flood_init(gen_sess *s);
 /* GEN_FLOOD_BITS + ceil(log2(returned coefficients) / 2). */
 unsigned gen_flood_bits(const gen_sess *s);
 /* The largest working memory of one pass, in bytes (counted in the
@@ -282,6 +286,11 @@ gen_plan gen_plan_strided(size_t n, size_t in, size_t out, size_t ni);
 /* The plan of a one-row product of m in session s (the strided plan when
  * inputs are packed, else gen_plan_of). */
 gen_plan gen_plan_decode(const gen_sess *s, const gen_matrix *m);
+/* The plan gen_linear_m uses for `rows` rows of m (gen_plan_rows with the
+ * request's prefill_rows, or gen_plan_decode for one), and the ciphertexts
+ * it returns (the flood count, flood.c). */
+gen_plan gen_plan_for_rows(const gen_sess *s, const gen_matrix *m, size_t rows);
+uint64_t gen_linear_returned(const gen_sess *s, const gen_matrix *m, size_t rows);
 /* The one-row layers whose inputs the client may pack (all but the
  * embedding's one-hot rows and a session's matrices). */
 static inline bool gen_packable(gen_matrix_role role)

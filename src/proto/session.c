@@ -125,7 +125,7 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
                                 "the server allows %.0f MB", (cache + work) / 1e6, cache / 1e6, work / 1e6,
                                 (double)s->opt->max_cache_bytes / 1e6);
     }
-    s->flood_bits = gen_flood_bits(s);
+    gen_flood_init(s);
     return CG_OK;
 }
 
