@@ -22,7 +22,7 @@ extern "C" {
 /* What this header declares is the library's API; the rest is hidden. */
 #pragma GCC visibility push(default)
 
-#define CG_GEN_VERSION 10
+#define CG_GEN_VERSION 11
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {
@@ -135,6 +135,11 @@ typedef struct cg_gen_request {
                                 into one ciphertext and the server expands it with Galois
                                 keys sent once (docs/PROTOCOL.md); the server may refuse,
                                 and then the chunks go one per ciphertext */
+    bool dense_replies;      /* with pack_inputs: the one-row layers' plans take fewer
+                                values per expanded leaf and return up to n / n_i outputs
+                                per reply (fewer, fuller replies for more key switches;
+                                a fixed cost model picks n_i per matrix); the server may
+                                refuse. Sent in the packed-inputs byte (2 = dense). */
 } cg_gen_request;
 
 /* Server: the model's weight matrices pre-encoded as NTT-form plaintexts for
@@ -151,6 +156,11 @@ cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
 cg_status cg_gen_weights_new_packed(cg_gen_weights **out, const cg_fixed_model *fm,
                                     const char *preset, uint64_t max_bytes, int threads,
                                     cg_error *err);
+/* The same for packed inputs with dense replies (cg_gen_request.dense_replies):
+ * the strided blocks of the dense plans. */
+cg_status cg_gen_weights_new_dense(cg_gen_weights **out, const cg_fixed_model *fm,
+                                   const char *preset, uint64_t max_bytes, int threads,
+                                   cg_error *err);
 void cg_gen_weights_free(cg_gen_weights *w);
 uint64_t cg_gen_weights_bytes(const cg_gen_weights *w);
 /* The bytes cg_gen_weights_new needs to pre-encode every matrix of a model of
@@ -187,6 +197,7 @@ typedef struct cg_gen_options {
      * SPLIT for a client that leaves it to the server); another is refused. */
     cg_gen_attention attention;
     bool refuse_pack_inputs; /* server: answer a request for packed inputs with "off" */
+    bool refuse_dense_replies; /* server: answer packed inputs without dense replies */
 } cg_gen_options;
 
 /* Client side: runs the whole generation over ch; out gets req->new_tokens

@@ -1,7 +1,7 @@
 /* `cryptogen bench gen [--shape gpt2-base|L,H,D,V,P] [--prefix P]
  *   [--lengths 64,128,256,512] [--mode cache,baseline] [--baseline-max L]
  *   [--threads T] [--rtt-ms X] [--mbps Y] [--attention split,ctct]
- *   [--pack-inputs off|on] [--json]`
+ *   [--pack-inputs off|on] [--dense-replies off|on] [--json]`
  *
  * Per-token decode latency at total length L, for one transformer block and
  * for the whole model, with the paper's per-component rows. A server thread
@@ -141,6 +141,9 @@ static void print_result(const char *mode, size_t L, const cg_gen_step_report *c
            (unsigned long long)((c->total_received - br) + (uint64_t)n_layer * br),
            (unsigned long long)s->cache_bytes, (unsigned long long)(s->cache_bytes * n_layer),
            (unsigned long long)c->share_bytes, (unsigned long long)s->share_bytes);
+    /* once per token, outside the blocks: embedding, final LayerNorm, LM head, token choice */
+    printf(", \"outside_block_parts\": ");
+    print_part_list(c, outside_parts, sizeof outside_parts / sizeof outside_parts[0], 1.0);
     /* The whole session's socket bytes (handshake, records, frame headers):
      * set beside the payload counts to see the channel's overhead. */
     printf(", \"setup\": {\"seconds\": %.3f, \"bytes_client_to_server\": %llu, "
@@ -277,6 +280,7 @@ int cg_bench_gen(int argc, char **argv)
     const char *ot = cli_ot_names[CG_OT_IKNP];
     static const char *const on_off[] = {"off", "on", NULL};
     const char *pack = on_off[0];
+    const char *dense = on_off[0];
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
                         "model shape: gpt2-base|gpt2-medium|gpt2-large|gpt2-xl|distilgpt2 or layers,heads,width,vocab,positions"),
@@ -307,6 +311,9 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_CHOICE("pack-inputs", 0, pack, NULL, on_off,
                        "decode linear layers: the client packs each input into one ciphertext and the "
                        "server expands it (Galois keys sent once; the weights pre-encoded to match)"),
+        CLI_OPT_CHOICE("dense-replies", 0, dense, NULL, on_off,
+                       "with --pack-inputs on: plans with fewer values per expanded chunk and more "
+                       "outputs per reply (fewer replies, more key switches; weights pre-encoded to match)"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -350,9 +357,10 @@ int cg_bench_gen(int argc, char **argv)
         goto done;
     bench_channel bc = {.server = tls_srv, .client = tls_cli};
     uint64_t t0 = cg_now_ns();
-    const bool pack_on = strcmp(pack, "on") == 0;
-    if ((pack_on ? cg_gen_weights_new_packed : cg_gen_weights_new)(&ws, fm, "paper", (uint64_t)6 << 30, threads,
-                                                                   &err) != CG_OK)
+    const bool pack_on = strcmp(pack, "on") == 0, dense_on = pack_on && strcmp(dense, "on") == 0;
+    if ((dense_on  ? cg_gen_weights_new_dense
+         : pack_on ? cg_gen_weights_new_packed
+                   : cg_gen_weights_new)(&ws, fm, "paper", (uint64_t)6 << 30, threads, &err) != CG_OK)
         goto done;
     double encode_s = (double)(cg_now_ns() - t0) * 1e-9;
     cg_chan_options copt = {.timeout_ms = 3600000,
@@ -360,7 +368,8 @@ int cg_bench_gen(int argc, char **argv)
                                       .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
     printf("{\"bench\": \"gen\", ");
     cli_print_machine_json(stdout);
-    printf(", \"pack_inputs\": %s", pack_on ? "true" : "false");
+    printf(", \"pack_inputs\": %s, \"dense_replies\": %s", pack_on ? "true" : "false",
+           dense_on ? "true" : "false");
     printf(", \"channel\": \"%s\", \"ot\": \"%s\", \"otn\": \"%s\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
            "\"vocab\": %u, \"positions\": %u}, \"prefix\": %lu, \"threads\": %d, "
            "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
@@ -409,7 +418,7 @@ int cg_bench_gen(int argc, char **argv)
                 }
                 cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1,
                                       .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot),
-                                      .pack_inputs = pack_on};
+                                      .pack_inputs = pack_on, .dense_replies = dense_on};
                 if (mode == 0) {
                     req.bench_fill = (uint32_t)(L - 1);
                     req.prompt_len = 1;

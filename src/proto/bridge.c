@@ -12,8 +12,22 @@
 
 /* One message of n ciphertexts: u32 count, then u32 length + bytes each,
  * serialised straight into the session's buffer. */
+/* The flooding was sized for returned_max = gen_returned_cts ciphertexts
+ * (gen_flood_init): the server refuses to return more, so a miscounted plan
+ * cannot weaken the statistical argument silently. */
+static cg_status count_returned(gen_sess *s, size_t n, cg_error *err)
+{
+    if (s->party != CG_SERVER) return CG_OK;
+    s->returned += n;
+    if (s->returned > s->returned_max)
+        return cg_error_set(err, CG_ERR_INTERNAL, "%llu ciphertexts returned, the flooding counted %llu",
+                            (unsigned long long)s->returned, (unsigned long long)s->returned_max);
+    return CG_OK;
+}
+
 cg_status gen_send_cts(gen_sess *s, const cg_bfv_ct *cts, size_t n, cg_error *err)
 {
+    CG_TRY(count_returned(s, n, err));
     cg_buf *b = &s->msg;
     cg_buf_reset(b);
     cg_buf_put_u32(b, (uint32_t)n);
@@ -37,6 +51,7 @@ cg_status gen_send_cts(gen_sess *s, const cg_bfv_ct *cts, size_t n, cg_error *er
 cg_status gen_send_cts_at(gen_sess *s, const cg_bfv_ct *cts, size_t n, gen_keep_fn keep,
                           const void *ctx, cg_error *err)
 {
+    CG_TRY(count_returned(s, n, err));
     uint8_t *used = cg_calloc(s->N, 1);
     uint32_t *pos = cg_alloc(s->N * sizeof *pos);
     cg_status st = used && pos ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "extraction");

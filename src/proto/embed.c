@@ -354,7 +354,7 @@ cg_status gen_embed_batch(gen_sess *s, const uint32_t *tokens, size_t rows, uint
 uint64_t gen_embed_returned_cts(const gen_sess *s, size_t rows)
 {
     const gen_matrix m = gen_matrix_of(&s->cfg, NULL, GEN_MAT_EMBED, 0);
-    if (rows < GEN_EMBED_BATCH_MIN) return (uint64_t)rows * gen_plan_of(s->N, m.in, m.out).cout;
+    if (rows < GEN_EMBED_BATCH_MIN) return gen_linear_returned(s, &m, rows); /* one-hot rows (forward.c) */
     const size_t B = buckets_for(rows); /* the largest bucket's size sets the plan */
     const gen_plan p = gen_plan_of(s->N, bucket_size_max(s->V, B), s->d);
     const gen_matrix pm = {.in = B, .out = s->d};

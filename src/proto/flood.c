@@ -12,10 +12,13 @@
 
 #include "proto/proto_internal.h"
 
-static uint64_t cout_of(const gen_sess *s, gen_matrix_role role)
+/* Returned by one linear layer over `rows` rows: exactly the plan
+ * gen_linear_m uses (packed or dense decode plans, prefill's several-rows
+ * plans; rows x gen_plan_of's count is not an upper bound for the latter). */
+static uint64_t returned_by(const gen_sess *s, gen_matrix_role role, size_t rows)
 {
     const gen_matrix m = gen_matrix_of(&s->cfg, NULL, role, 0);
-    return gen_plan_of(s->N, m.in, m.out).cout;
+    return gen_linear_returned(s, &m, rows);
 }
 
 /* Returned by one attention call: scores, outputs, and (ctct) every
@@ -36,11 +39,11 @@ static uint64_t attention_cts(const gen_sess *s, size_t pos0, size_t rows)
 
 static uint64_t pass_cts(const gen_sess *s, size_t pos0, size_t rows, bool pick)
 {
-    const uint64_t per_row = cout_of(s, GEN_MAT_QKV) + cout_of(s, GEN_MAT_ATTN_OUT) +
-                             cout_of(s, GEN_MAT_MLP_UP) + cout_of(s, GEN_MAT_MLP_DOWN);
+    const uint64_t linear = returned_by(s, GEN_MAT_QKV, rows) + returned_by(s, GEN_MAT_ATTN_OUT, rows) +
+                            returned_by(s, GEN_MAT_MLP_UP, rows) + returned_by(s, GEN_MAT_MLP_DOWN, rows);
     uint64_t n = 0; /* the embedding: once per step (gen_returned_cts) */
-    n += s->cfg.n_layer * (rows * per_row + attention_cts(s, pos0, rows));
-    return n + (pick ? cout_of(s, GEN_MAT_LM_HEAD) : 0);
+    n += s->cfg.n_layer * (linear + attention_cts(s, pos0, rows));
+    return n + (pick ? returned_by(s, GEN_MAT_LM_HEAD, 1) : 0); /* always one row (forward.c) */
 }
 
 uint64_t gen_returned_cts(const gen_sess *s)
@@ -58,6 +61,12 @@ uint64_t gen_returned_cts(const gen_sess *s)
         }
     }
     return total;
+}
+
+void gen_flood_init(gen_sess *s)
+{
+    s->returned_max = gen_returned_cts(s);
+    s->flood_bits = gen_flood_bits(s);
 }
 
 unsigned gen_flood_bits(const gen_sess *s)
@@ -86,8 +95,16 @@ uint64_t gen_working_bytes(const gen_sess *s)
     double linear = 0;
     for (size_t i = 0; i < gen_matrix_count(&s->cfg); i++) {
         const gen_matrix m = gen_matrix_at(&s->cfg, NULL, i);
-        const gen_plan p = gen_plan_of(s->N, m.in, m.out);
-        const double need = (double)rows * (double)(p.cin + p.cout) * ct;
+        const gen_plan p = gen_plan_of(s->N, m.in, m.out), d = gen_plan_decode(s, &m);
+        const gen_plan q = gen_plan_for_rows(s, &m, rows);
+        double need = (double)rows * (double)(p.cin + p.cout) * ct;
+        /* the pass's own plan, and a decode step's (dense replies: more
+         * leaves, one packed input) */
+        const double g = (double)((rows + q.mi - 1) / q.mi);
+        const double several = g * (double)(q.cin + q.cout) * ct;
+        const double one = (double)(d.cin + d.cout + (d.stride ? gen_pack_cts(&d) : 0)) * ct;
+        if (several > need) need = several;
+        if (one > need) need = one;
         if (need > linear) linear = need;
     }
     /* the batch embedding of the largest pass (all its rows at once, before

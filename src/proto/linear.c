@@ -10,7 +10,9 @@
  * With packed inputs (one row, s->pack, gen_plan_packed's strided plan) the
  * client sends its chunks packed, up to `stride` per ciphertext (chunk a at
  * a + stride k), and the server expands them (cg_bfv_expand) into the
- * strided layout before it adds its share. */
+ * strided layout before it adds its share. With dense replies (s->dense)
+ * the plan has fewer values per chunk and a wider stride: more leaves,
+ * fewer returned ciphertexts. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -227,6 +229,32 @@ static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
     return gen_send_cts_at(s, j->outs, n_out, keep_outputs, j, err);
 }
 
+void gen_pack_decide(gen_sess *s)
+{
+    s->pack = s->req.pack_inputs && !(s->opt && s->opt->refuse_pack_inputs);
+    s->dense = s->pack && s->req.dense_replies && !(s->opt && s->opt->refuse_dense_replies);
+}
+
+gen_plan gen_plan_decode(const gen_sess *s, const gen_matrix *m)
+{
+    if (s->pack && gen_packable(m->role)) {
+        const gen_plan q = gen_plan_packed(s->N, m->in, m->out, s->dense);
+        if (q.stride) return q;
+    }
+    return gen_plan_of(s->N, m->in, m->out);
+}
+
+gen_plan gen_plan_for_rows(const gen_sess *s, const gen_matrix *m, size_t rows)
+{
+    return rows > 1 ? gen_plan_rows(s->N, m->in, m->out, rows, s->req.prefill_rows) : gen_plan_decode(s, m);
+}
+
+uint64_t gen_linear_returned(const gen_sess *s, const gen_matrix *m, size_t rows)
+{
+    const gen_plan p = gen_plan_for_rows(s, m, rows);
+    return (uint64_t)((rows + p.mi - 1) / p.mi) * p.cout;
+}
+
 cg_status gen_linear(gen_sess *s, gen_matrix_role role, size_t layer, size_t rows,
                      const uint64_t *x, uint64_t *y, cg_error *err)
 {
@@ -238,12 +266,7 @@ cg_status gen_linear_m(gen_sess *s, const gen_matrix *m, size_t rows, const uint
                        uint64_t *y, cg_error *err)
 {
     linear_job j = {.m = *m, .rows = rows, .x = x, .y = y};
-    j.p = rows > 1 ? gen_plan_rows(s->N, j.m.in, j.m.out, rows, s->req.prefill_rows)
-                   : gen_plan_of(s->N, j.m.in, j.m.out);
-    if (rows == 1 && s->pack && gen_packable(m->role)) {
-        const gen_plan q = gen_plan_packed(s->N, j.m.in, j.m.out);
-        if (q.stride) j.p = q;
-    }
+    j.p = gen_plan_for_rows(s, m, rows);
     j.groups = (rows + j.p.mi - 1) / j.p.mi;
     const size_t n_in = j.groups * j.p.cin, n_out = j.groups * j.p.cout;
     const size_t n_pk = j.p.stride ? gen_pack_cts(&j.p) : 0;
@@ -263,7 +286,7 @@ cg_status gen_linear_m(gen_sess *s, const gen_matrix *m, size_t rows, const uint
 cg_status gen_pack_keys_make(gen_sess *s, cg_buf *out, cg_error *err)
 {
     uint32_t elts[32];
-    const size_t ne = cg_bfv_expand_elts(s->he, gen_pack_levels(&s->cfg, s->N), elts);
+    const size_t ne = cg_bfv_expand_elts(s->he, gen_pack_levels(&s->cfg, s->N, s->dense), elts);
     /* the client only sends them: no copy kept for the session */
     cg_bfv_galois_keys gk;
     CG_TRY(cg_bfv_keygen_galois_elts(s->he, &s->sk, elts, ne, &gk, err));
@@ -277,7 +300,7 @@ cg_status gen_pack_keys_read(gen_sess *s, const uint8_t *p, size_t len, cg_error
     CG_TRY(cg_bfv_galois_deserialize(s->he, p, len, &s->pack_gk, err));
     /* every level the model's packed inputs need, checked once here */
     uint32_t elts[32];
-    const size_t ne = cg_bfv_expand_elts(s->he, gen_pack_levels(&s->cfg, s->N), elts);
+    const size_t ne = cg_bfv_expand_elts(s->he, gen_pack_levels(&s->cfg, s->N, s->dense), elts);
     for (size_t i = 0; i < ne; i++) {
         bool found = false;
         for (size_t k = 0; k < s->pack_gk.count; k++) found |= s->pack_gk.elts[k] == elts[i];

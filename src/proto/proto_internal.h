@@ -67,6 +67,8 @@ typedef struct gen_sess {
     cg_bfv_pk pk;
     cg_bfv_ksk rk;
     bool pack;                 /* packed client inputs agreed (req.pack_inputs and the server) */
+    bool dense;                /* with pack: dense replies agreed (gen_plan_packed's dense plans) */
+    uint64_t returned, returned_max; /* server: ciphertexts returned so far, and gen_returned_cts */
     cg_bfv_galois_keys pack_gk; /* their expansion keys (client makes, server holds) */
     cg_mpc *mpc;
 
@@ -118,6 +120,9 @@ cg_chan_counters gen_channel_totals(const gen_sess *s);
 /* Ciphertexts the server returns over the session (every refresh that could
  * be due counted). */
 uint64_t gen_returned_cts(const gen_sess *s);
+/* Both parties after the handshake: s->returned_max (gen_returned_cts, the
+ * server's limit on what it returns) and s->flood_bits. */
+void gen_flood_init(gen_sess *s);
 /* GEN_FLOOD_BITS + ceil(log2(returned coefficients) / 2). */
 unsigned gen_flood_bits(const gen_sess *s);
 /* The largest working memory of one pass, in bytes (counted in the
@@ -195,6 +200,8 @@ cg_status gen_he_to_shares_at(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_keep_fn
  * key and serialized to out, not kept. Server: read into s->pack_gk,
  * refused unless they cover gen_pack_levels. */
 cg_status gen_pack_keys_make(gen_sess *s, cg_buf *out, cg_error *err);
+/* Server: packed inputs and dense replies from the request and its options. */
+void gen_pack_decide(gen_sess *s);
 cg_status gen_pack_keys_read(gen_sess *s, const uint8_t *p, size_t len, cg_error *err);
 
 /* ---- weights.c ------------------------------------------------------------- */
@@ -267,7 +274,23 @@ static inline size_t gen_out_coeff(const gen_plan *p, size_t t, size_t o)
  * stride chunks in one ciphertext, chunk a at a + stride k, and the
  * server's expansion leaves each chunk at stride k); stride 0 when that
  * does not fit the ring (the caller then sends chunks one by one). */
-gen_plan gen_plan_packed(size_t n, size_t in, size_t out);
+/* With dense (dense replies): from that plan, n_i halved while a fixed cost
+ * model (reply bytes at a reference link and the reply's CPU against the
+ * expansion's key switches and the products) says it pays, each candidate
+ * as gen_plan_strided. */
+gen_plan gen_plan_packed(size_t n, size_t in, size_t out, bool dense);
+/* The strided plan with n_i = min(ni, in) values per leaf: the stride is
+ * the largest power of two S with S n_i <= n, n_o = min(S, out) (so each
+ * reply holds up to S outputs); all zero when ni is 0 or above n. */
+gen_plan gen_plan_strided(size_t n, size_t in, size_t out, size_t ni);
+/* The plan of a one-row product of m in session s (the strided plan when
+ * inputs are packed, else gen_plan_of). */
+gen_plan gen_plan_decode(const gen_sess *s, const gen_matrix *m);
+/* The plan gen_linear_m uses for `rows` rows of m (gen_plan_rows with the
+ * request's prefill_rows, or gen_plan_decode for one), and the ciphertexts
+ * it returns (the flood count, flood.c). */
+gen_plan gen_plan_for_rows(const gen_sess *s, const gen_matrix *m, size_t rows);
+uint64_t gen_linear_returned(const gen_sess *s, const gen_matrix *m, size_t rows);
 /* The one-row layers whose inputs the client may pack (all but the
  * embedding's one-hot rows and a session's matrices). */
 static inline bool gen_packable(gen_matrix_role role)
@@ -275,7 +298,7 @@ static inline bool gen_packable(gen_matrix_role role)
     return role != GEN_MAT_EMBED && role != GEN_MAT_SESSION;
 }
 /* The expansion levels (Galois keys) the model's packable matrices need. */
-unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n);
+unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n, bool dense);
 /* Chunks per packed ciphertext (at most the stride) and the number of
  * packed ciphertexts for the plan's cin chunks. */
 static inline size_t gen_pack_chunks(const gen_plan *p)

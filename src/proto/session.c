@@ -126,7 +126,7 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
                                 "the server allows %.0f MB", (cache + work) / 1e6, cache / 1e6, work / 1e6,
                                 (double)s->opt->max_cache_bytes / 1e6);
     }
-    s->flood_bits = gen_flood_bits(s);
+    gen_flood_init(s);
     return CG_OK;
 }
 
@@ -177,7 +177,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, (uint8_t)s->req.ot);
     cg_buf_put_u32(b, s->req.prefill_rows);
     cg_buf_put_u8(b, (uint8_t)(s->opt ? s->opt->attention : CG_ATTN_DEFAULT));
-    cg_buf_put_u8(b, s->req.pack_inputs);
+    cg_buf_put_u8(b, (uint8_t)(s->req.pack_inputs ? 1 + s->req.dense_replies : 0)); /* 2: dense replies */
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
     cg_reader r;
     uint8_t ok = 0;
@@ -208,8 +208,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     for (int i = 0; i < 5; i++) CG_TRY(cg_read_u32(&r, &v[i], "model shape", err));
     for (int i = 0; i < 4; i++) CG_TRY(cg_read_u8(&r, &fx[i], "fixed-point format", err));
     CG_TRY(cg_read_u64(&r, &mul, "attention scale", err));
-    /* the set the server chose (today it must be the one asked for) */
-    char chosen[sizeof s->req.he_preset];
+    char chosen[sizeof s->req.he_preset]; /* the server's set: today the one asked for */
     CG_TRY(cg_read_bytes(&r, chosen, sizeof chosen, "parameter set", err));
     chosen[sizeof chosen - 1] = '\0';
     if (strcmp(chosen, s->req.he_preset) != 0)
@@ -217,9 +216,9 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
                             s->req.he_preset);
     CG_TRY(read_attention(s, &r, err));
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
-    if (pack > 1 || (pack && !s->req.pack_inputs))
+    if (pack > (s->req.pack_inputs ? 1 + s->req.dense_replies : 0))
         return cg_error_set(err, CG_ERR_FORMAT, "server answered packed inputs %u unasked", pack);
-    s->pack = pack != 0;
+    s->pack = pack != 0, s->dense = pack == 2;
     CG_TRY(cg_read_bytes(&r, s->embed_key, sizeof s->embed_key, "embedding hash key", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the handshake reply", cg_reader_left(&r));
@@ -272,8 +271,8 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u32(&r, &q->prefill_rows, "prefill rows", err));
     CG_TRY(cg_read_u8(&r, &attention, "attention kind", err));
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
-    if (pack > 1) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
-    s->pack = (q->pack_inputs = pack != 0) && !(s->opt && s->opt->refuse_pack_inputs); /* the answer */
+    if (pack > 2) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
+    q->pack_inputs = pack != 0, q->dense_replies = pack == 2;
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
     q->he_preset[sizeof q->he_preset - 1] = '\0';
@@ -291,6 +290,7 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     s->fx = s->fm->fx;
     s->score_shift = s->fm->score_shift;
     s->score_mul = s->fm->score_mul;
+    gen_pack_decide(s); /* before agree_shapes: the flood bits use the plans, as on the client */
     st = cg_gen_preset_allowed(s->opt ? s->opt->allow_presets : NULL,
                                s->opt && s->opt->allow_insecure, s->req.he_preset, err);
     if (st == CG_OK) st = agree_shapes(s, err);
@@ -310,7 +310,7 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u64(b, (uint64_t)s->score_mul);
     cg_buf_put(b, s->req.he_preset, sizeof s->req.he_preset); /* the set chosen */
     cg_buf_put_u8(b, (uint8_t)s->attn);
-    cg_buf_put_u8(b, s->pack);
+    cg_buf_put_u8(b, (uint8_t)(s->pack + s->dense));
     /* Public and fresh per session, drawn after the request: the batch
      * embedding's bucket bound then holds for any prompt (embed.c). */
     cg_random_bytes(s->embed_key, sizeof s->embed_key);

@@ -130,24 +130,73 @@ static size_t pow2_at_least(size_t v)
     return s;
 }
 
-gen_plan gen_plan_packed(size_t n, size_t in, size_t out)
+gen_plan gen_plan_strided(size_t n, size_t in, size_t out, size_t ni)
+{
+    gen_plan p = {.mi = 1, .ni = ni < in ? ni : in};
+    if (p.ni == 0 || p.ni > n) return (gen_plan){0};
+    size_t s = 1;
+    while (2 * s * p.ni <= n) s <<= 1; /* the largest power of two with s n_i <= n */
+    p.stride = s;
+    p.no = s < out ? s : out;
+    p.cin = (in + p.ni - 1) / p.ni;
+    p.cout = (out + p.no - 1) / p.no;
+    return p;
+}
+
+/* Dense replies' cost model, in seconds at a reference link of 100 Mbit/s
+ * (issue 14's) and 2 threads, measured on the paper set (PERFORMANCE.md,
+ * "Fuller replies"): a returned ciphertext is all of c1 and c0 at the
+ * outputs at 48 bits (6 bytes; the extracted form, 2 bytes more per output
+ * for its position) plus its masking, flooding and decryption; an
+ * expansion split is one key switch; a fused ct x pt product term. Fixed
+ * constants, so both parties (and the server's pre-encoded weights) make
+ * the same choice from the shapes alone. */
+#define DENSE_LINK_BYTES_PER_S 12.5e6
+#define DENSE_REPLY_S 1.5e-3
+#define DENSE_KEY_SWITCH_S 1.6e-3
+#define DENSE_MAC_S 5.0e-5
+/* At most 2^8 leaves per packed ciphertext: each level is one more Galois
+ * key in the session set-up (~0.9 MB at the paper set). */
+#define DENSE_MAX_LEVELS 8
+
+static double dense_cost(size_t n, const gen_plan *p)
+{
+    const double cin = (double)p->cin, cout = (double)p->cout;
+    const double reply_bytes = 6.0 * (double)n + 8.0 * (double)p->no;
+    const double splits = cin - (double)gen_pack_cts(p); /* leaves minus packed cts */
+    return cout * (reply_bytes / DENSE_LINK_BYTES_PER_S + DENSE_REPLY_S) + splits * DENSE_KEY_SWITCH_S +
+           cin * cout * DENSE_MAC_S;
+}
+
+gen_plan gen_plan_packed(size_t n, size_t in, size_t out, bool dense)
 {
     gen_plan p = gen_plan_of(n, in, out);
     p.stride = pow2_at_least(p.no);
-    if (p.stride * p.ni <= n) return p;
-    /* the decode plan's n_o rounded up does not fit: the cheapest cut whose
-     * n_o is a power of two (the one-row cost model) */
-    double best = 1e300;
-    for (size_t a = 1; a <= in && a <= n; a++) {
-        size_t s = 1;
-        while (2 * s * a <= n) s <<= 1; /* largest power of two with s a <= n */
-        const size_t b = pow2_at_least(s < out ? s : out);
-        const double cin = (double)((in + a - 1) / a), cout = (double)((out + b - 1) / b);
-        const double c = PLAN_CT_COST * (cin + cout) + cin * cout;
-        if (c < best) best = c, p.ni = a, p.no = b < out ? b : out, p.stride = b;
+    if (p.stride * p.ni > n) {
+        /* the decode plan's n_o rounded up does not fit: the cheapest cut
+         * whose n_o is a power of two (the one-row cost model) */
+        double best = 1e300;
+        for (size_t a = 1; a <= in && a <= n; a++) {
+            size_t s = 1;
+            while (2 * s * a <= n) s <<= 1; /* largest power of two with s a <= n */
+            const size_t b = pow2_at_least(s < out ? s : out);
+            const double cin = (double)((in + a - 1) / a), cout = (double)((out + b - 1) / b);
+            const double c = PLAN_CT_COST * (cin + cout) + cin * cout;
+            if (c < best) best = c, p.ni = a, p.no = b < out ? b : out, p.stride = b;
+        }
+        p.cin = (in + p.ni - 1) / p.ni;
+        p.cout = (out + p.no - 1) / p.no;
     }
-    p.cin = (in + p.ni - 1) / p.ni;
-    p.cout = (out + p.no - 1) / p.no;
+    if (!dense) return p;
+    /* fewer values per leaf, a wider stride, up to stride outputs per
+     * reply: n_i halved down to 1 while the model says it pays */
+    double best = dense_cost(n, &p);
+    for (size_t a = pow2_at_least(p.ni) / 2; a >= 1; a /= 2) {
+        const gen_plan q = gen_plan_strided(n, in, out, a);
+        if (!q.stride || cg_bfv_expand_levels(gen_pack_chunks(&q)) > DENSE_MAX_LEVELS) continue;
+        const double c = dense_cost(n, &q);
+        if (c < best) best = c, p = q;
+    }
     return p;
 }
 
@@ -311,13 +360,13 @@ cg_status cg_gen_weights_size(const cg_gpt2_config *cfg, const char *preset, uin
     return CG_OK;
 }
 
-unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n)
+unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n, bool dense)
 {
     unsigned e = 0;
     for (size_t i = 0; i < gen_matrix_count(cfg); i++) {
         const gen_matrix m = gen_matrix_at(cfg, NULL, i);
         if (!gen_packable(m.role)) continue;
-        const gen_plan p = gen_plan_packed(n, m.in, m.out);
+        const gen_plan p = gen_plan_packed(n, m.in, m.out, dense);
         const unsigned k = p.stride ? cg_bfv_expand_levels(gen_pack_chunks(&p)) : 0;
         if (k > e) e = k;
     }
@@ -325,7 +374,8 @@ unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n)
 }
 
 static cg_status weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
-                             uint64_t max_bytes, int threads, bool packed, cg_error *err)
+                             uint64_t max_bytes, int threads, bool packed, bool dense,
+                             cg_error *err)
 {
     if (!out || !fm || !preset) return cg_error_set(err, CG_ERR_ARG, "cg_gen_weights_new: NULL argument");
     *out = NULL;
@@ -352,7 +402,7 @@ static cg_status weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
             order[i] = (by_size){i, m.in * m.out};
             ws->mats[i].plan = gen_plan_of(N, m.in, m.out);
             if (packed && gen_packable(m.role)) {
-                const gen_plan q = gen_plan_packed(N, m.in, m.out);
+                const gen_plan q = gen_plan_packed(N, m.in, m.out, dense);
                 if (q.stride) ws->mats[i].plan = q;
             }
         }
@@ -388,14 +438,21 @@ static cg_status weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
 cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
                              uint64_t max_bytes, int threads, cg_error *err)
 {
-    return weights_new(out, fm, preset, max_bytes, threads, false, err);
+    return weights_new(out, fm, preset, max_bytes, threads, false, false, err);
 }
 
 cg_status cg_gen_weights_new_packed(cg_gen_weights **out, const cg_fixed_model *fm,
                                     const char *preset, uint64_t max_bytes, int threads,
                                     cg_error *err)
 {
-    return weights_new(out, fm, preset, max_bytes, threads, true, err);
+    return weights_new(out, fm, preset, max_bytes, threads, true, false, err);
+}
+
+cg_status cg_gen_weights_new_dense(cg_gen_weights **out, const cg_fixed_model *fm,
+                                   const char *preset, uint64_t max_bytes, int threads,
+                                   cg_error *err)
+{
+    return weights_new(out, fm, preset, max_bytes, threads, true, true, err);
 }
 
 const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_ctx *he,

@@ -93,6 +93,10 @@ static void test_expand_paper(void **state)
     for (size_t i = 0; i < sizeof Bs / sizeof *Bs; i++) check_expand(f, &gk, Bs[i], 128, 64);
     /* stride exactly 2^e, a full ring */
     check_expand(f, &gk, 8, 8, f->n / 8);
+    /* dense replies' GPT-2 base plans: QKV 24 chunks of 32 at stride 256,
+     * the LM head 96 chunks of 8 at stride 1024 (seven levels) */
+    check_expand(f, &gk, 24, 256, 32);
+    check_expand(f, &gk, 96, 1024, 8);
     cg_bfv_galois_free(&gk);
 }
 

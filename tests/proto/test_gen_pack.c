@@ -40,7 +40,7 @@ typedef struct pack_server {
     cg_channel *ch;
     const cg_fixed_model *fm;
     const cg_gen_weights *ws;
-    bool refuse;
+    bool refuse, refuse_dense;
     cg_status st;
     cg_error err;
 } pack_server;
@@ -48,23 +48,26 @@ typedef struct pack_server {
 static void *pack_server_main(void *arg)
 {
     pack_server *j = arg;
-    cg_gen_options o = {.threads = 2, .weights = j->ws, .refuse_pack_inputs = j->refuse};
+    cg_gen_options o = {.threads = 2, .weights = j->ws, .refuse_pack_inputs = j->refuse,
+                        .refuse_dense_replies = j->refuse_dense};
     j->st = cg_gen_server(j->ch, j->fm, &o, &j->err);
     return NULL;
 }
 
-/* One session; returns the bytes the client sent. */
-static uint64_t run(const cg_fixed_model *fm, const cg_gen_weights *ws, bool pack, bool refuse,
-                    const uint32_t *prompt, size_t m, uint32_t *out, size_t n)
+/* One session; returns the bytes the client sent (and, with got_back, the
+ * bytes it received). */
+static uint64_t run_dense(const cg_fixed_model *fm, const cg_gen_weights *ws, bool pack, bool refuse,
+                          bool dense, bool refuse_dense, const uint32_t *prompt, size_t m, uint32_t *out,
+                          size_t n, uint64_t *got_back)
 {
     cg_channel *a = NULL, *b = NULL;
     cg_error err = {0};
     assert_int_equal(cg_chan_pair_new(&a, &b, NULL, &err), CG_OK);
-    pack_server sj = {.ch = b, .fm = fm, .ws = ws, .refuse = refuse};
+    pack_server sj = {.ch = b, .fm = fm, .ws = ws, .refuse = refuse, .refuse_dense = refuse_dense};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, pack_server_main, &sj), 0);
     const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
-                                .new_tokens = (uint32_t)n, .pack_inputs = pack};
+                                .new_tokens = (uint32_t)n, .pack_inputs = pack, .dense_replies = dense};
     client_log cl = {0};
     cg_gen_options o = {.threads = 2, .on_step = client_step, .on_step_ctx = &cl};
     cg_status st = cg_gen_client(a, &req, prompt, out, &o, &err);
@@ -79,7 +82,14 @@ static uint64_t run(const cg_fixed_model *fm, const cg_gen_weights *ws, bool pac
     assert_int_equal(sj.st, CG_OK);
     cg_chan_free(a);
     cg_chan_free(b);
+    if (got_back) *got_back = cl.received;
     return cl.sent;
+}
+
+static uint64_t run(const cg_fixed_model *fm, const cg_gen_weights *ws, bool pack, bool refuse,
+                    const uint32_t *prompt, size_t m, uint32_t *out, size_t n)
+{
+    return run_dense(fm, ws, pack, refuse, false, false, prompt, m, out, n, NULL);
 }
 
 static void test_packed_decode_equals_emulator(void **state)
@@ -88,7 +98,7 @@ static void test_packed_decode_equals_emulator(void **state)
     cg_gpt2 *m = wide_model();
     cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     /* the model's decode layers really split their inputs */
-    assert_int_equal(gen_pack_levels(&fm->cfg, 8192), 2);
+    assert_int_equal(gen_pack_levels(&fm->cfg, 8192, false), 2);
     const uint32_t prompt[3] = {5, 280, 17};
     enum { NEW = 4 };
     uint32_t want[NEW], got[NEW];
@@ -135,7 +145,7 @@ static void test_packed_with_strided_weights(void **state)
     const gen_matrix_role roles[] = {GEN_MAT_QKV, GEN_MAT_ATTN_OUT, GEN_MAT_MLP_UP, GEN_MAT_MLP_DOWN};
     for (size_t r = 0; r < 4; r++) {
         const gen_matrix mat = gen_matrix_of(&fm->cfg, fm, roles[r], 0);
-        const gen_plan pp = gen_plan_packed(8192, mat.in, mat.out), po = gen_plan_of(8192, mat.in, mat.out);
+        const gen_plan pp = gen_plan_packed(8192, mat.in, mat.out, false), po = gen_plan_of(8192, mat.in, mat.out);
         assert_int_not_equal(pp.stride, 0);
         assert_non_null(gen_weights_find(ws, he, fm, &mat, &pp));
         assert_null(gen_weights_find(ws, he, fm, &mat, &po));
@@ -158,6 +168,64 @@ static void test_packed_with_strided_weights(void **state)
     cg_gpt2_free(m);
 }
 
+/* Dense replies: the wide model's QKV and LM head take fewer, fuller
+ * replies (3 -> 2 each); the secure tokens equal the emulator's with and
+ * without pre-encoded dense weights and when the server refuses dense
+ * replies (then packed as before, byte for byte); the client receives
+ * fewer bytes. */
+static void test_dense_replies_equal_emulator(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = wide_model();
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
+    const gen_matrix qkv = gen_matrix_of(&fm->cfg, fm, GEN_MAT_QKV, 0);
+    const gen_matrix head = gen_matrix_of(&fm->cfg, fm, GEN_MAT_LM_HEAD, 0);
+    assert_true(gen_plan_packed(8192, qkv.in, qkv.out, true).cout < gen_plan_packed(8192, qkv.in, qkv.out, false).cout);
+    assert_true(gen_plan_packed(8192, head.in, head.out, true).cout <
+                gen_plan_packed(8192, head.in, head.out, false).cout);
+    assert_int_equal(gen_pack_levels(&fm->cfg, 8192, true), 2);
+    cg_error err = {0};
+    cg_gen_weights *ws = NULL, *packed_ws = NULL;
+    assert_int_equal(cg_gen_weights_new_dense(&ws, fm, "paper", UINT64_MAX, 2, &err), CG_OK);
+    assert_int_equal(cg_gen_weights_new_packed(&packed_ws, fm, "paper", UINT64_MAX, 2, &err), CG_OK);
+    cg_bfv_spec spec;
+    cg_bfv_ctx *he = NULL;
+    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
+    spec.t = 1ull << fm->fx.act.ring_bits;
+    assert_int_equal(cg_bfv_ctx_new(&he, &spec, &err), CG_OK);
+    const gen_plan dq = gen_plan_packed(8192, qkv.in, qkv.out, true), pq = gen_plan_packed(8192, qkv.in, qkv.out, false);
+    assert_non_null(gen_weights_find(ws, he, fm, &qkv, &dq));
+    assert_null(gen_weights_find(ws, he, fm, &qkv, &pq));
+    assert_null(gen_weights_find(packed_ws, he, fm, &qkv, &dq));
+    cg_bfv_ctx_free(he);
+    const uint32_t prompt[3] = {5, 280, 17};
+    enum { NEW = 4 };
+    uint32_t want[NEW], got[NEW];
+    emulate(fm, prompt, 3, NEW, want);
+    uint64_t back_dense = 0, back_packed = 0, back_refused = 0;
+    const uint64_t sent_dense = run_dense(fm, ws, true, false, true, false, prompt, 3, got, NEW, &back_dense);
+    assert_memory_equal(got, want, sizeof want);
+    memset(got, 0, sizeof got);
+    run_dense(fm, NULL, true, false, true, false, prompt, 3, got, NEW, NULL);
+    assert_memory_equal(got, want, sizeof want);
+    memset(got, 0, sizeof got);
+    const uint64_t sent_packed = run_dense(fm, packed_ws, true, false, false, false, prompt, 3, got, NEW, &back_packed);
+    assert_memory_equal(got, want, sizeof want);
+    memset(got, 0, sizeof got);
+    const uint64_t sent_refused = run_dense(fm, packed_ws, true, false, true, true, prompt, 3, got, NEW, &back_refused);
+    assert_memory_equal(got, want, sizeof want);
+    fprintf(stderr, "client received: dense %llu, packed %llu, refused %llu bytes; sent %llu / %llu\n",
+            (unsigned long long)back_dense, (unsigned long long)back_packed, (unsigned long long)back_refused,
+            (unsigned long long)sent_dense, (unsigned long long)sent_packed);
+    assert_true(back_dense < back_packed);
+    assert_int_equal(back_refused, back_packed);
+    assert_int_equal(sent_refused, sent_packed);
+    cg_gen_weights_free(ws);
+    cg_gen_weights_free(packed_ws);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 /* The server's view with packing on (its expansion keys included) does not
  * depend on the prompt. */
 static void test_packed_server_view_independent_of_prompt(void **state)
@@ -172,6 +240,13 @@ static void test_packed_server_view_independent_of_prompt(void **state)
     assert_views_alike(&a, &b, "packed server view");
     free(a.bytes);
     free(b.bytes);
+    /* and with dense replies */
+    view c = {.pack_inputs = true, .dense_replies = true}, d = {.pack_inputs = true, .dense_replies = true};
+    server_view_of(fm, NULL, NULL, CG_ATTN_DEFAULT, pa, 3, 2, &c);
+    server_view_of(fm, NULL, NULL, CG_ATTN_DEFAULT, pb, 3, 2, &d);
+    assert_views_alike(&c, &d, "dense server view");
+    free(c.bytes);
+    free(d.bytes);
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
 }
@@ -183,6 +258,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_packed_decode_equals_emulator),
         cmocka_unit_test(test_packed_with_strided_weights),
+        cmocka_unit_test(test_dense_replies_equal_emulator),
         cmocka_unit_test(test_packed_server_view_independent_of_prompt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -167,6 +167,32 @@ static void test_flood_bits_grow_with_the_session(void **state)
     assert_true(gen_flood_bits(&one) < gen_flood_bits(&full));
 }
 
+/* The count is the plans' own: a forced prefill cut (2 rows per ciphertext
+ * over 3 rows) returns more than 3 x the one-row plan's count for the
+ * projection (24, not 18), and the decode plans of packed and dense
+ * sessions are counted as they are (the LM head's 99 and 50, not the block
+ * layout's 74); the server refuses to return more than this count
+ * (bridge.c), so every session test checks it end to end. */
+static void test_flood_count_follows_the_plans(void **state)
+{
+    (void)state;
+    gen_sess s = gpt2_base_session(3, 1, 0);
+    s.req.prefill_rows = 2;
+    const gen_matrix proj = gen_matrix_of(&s.cfg, NULL, GEN_MAT_ATTN_OUT, 0);
+    const gen_matrix head = gen_matrix_of(&s.cfg, NULL, GEN_MAT_LM_HEAD, 0);
+    assert_int_equal(gen_linear_returned(&s, &proj, 3), 24);
+    assert_int_equal(3 * gen_plan_of(s.N, proj.in, proj.out).cout, 18);
+    assert_int_equal(gen_linear_returned(&s, &head, 1), 74);
+    s.pack = true;
+    assert_int_equal(gen_linear_returned(&s, &head, 1), 99);
+    s.dense = true;
+    assert_int_equal(gen_linear_returned(&s, &head, 1), 50);
+    /* a whole session: the dense one returns fewer */
+    gen_sess a = gpt2_base_session(1, 8, 0), b = gpt2_base_session(1, 8, 0);
+    a.pack = b.pack = b.dense = true;
+    assert_true(gen_returned_cts(&b) < gen_returned_cts(&a));
+}
+
 /* A fresh encryption of small values at the first 64 coefficients. */
 static void encrypt_small(const he_fixture *f, int64_t base, cg_bfv_ct *ct, cg_bfv_plain *pt)
 {
@@ -466,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_insecure_preset_refused),
         cmocka_unit_test(test_client_never_sees_noise),
         cmocka_unit_test(test_flood_bits_grow_with_the_session),
+        cmocka_unit_test(test_flood_count_follows_the_plans),
         cmocka_unit_test(test_flood_fits_at_1024),
         cmocka_unit_test(test_linear_output_flooded),
         cmocka_unit_test(test_client_estimate_ignored),

@@ -139,8 +139,8 @@ static void packed_product(const fixture *f, const gen_matrix *m, const gen_plan
  * packed product against the naive one. */
 /* want SIZE_MAX: the strided plan of packed inputs (one row), computed from
  * ciphertexts packed and expanded with gk when gk is given. */
-static void check_shape_gk(const fixture *f, size_t in, size_t out, size_t rows, size_t want,
-                           uint64_t seed, const cg_bfv_galois_keys *gk)
+static void check_plan_gk(const fixture *f, size_t in, size_t out, size_t rows, size_t want,
+                          const gen_plan *forced, uint64_t seed, const cg_bfv_galois_keys *gk)
 {
     const uint64_t mask = (1ull << L_BITS) - 1;
     int32_t *w = malloc(in * out * sizeof *w);
@@ -154,7 +154,9 @@ static void check_shape_gk(const fixture *f, size_t in, size_t out, size_t rows,
     const gen_matrix m = {.role = GEN_MAT_QKV, .in = in, .out = out, .stride_out = 1, .stride_in = out,
                           .w = w, .b = b};
     const bool strided = want == SIZE_MAX;
-    const gen_plan p = strided ? gen_plan_packed(f->N, in, out) : gen_plan_rows(f->N, in, out, rows, want);
+    const gen_plan p = forced      ? *forced
+                       : strided ? gen_plan_packed(f->N, in, out, false)
+                                 : gen_plan_rows(f->N, in, out, rows, want);
     assert_true(p.mi >= 1 && p.mi <= rows);
     if (want && !strided) assert_int_equal(p.mi, want < rows ? want : rows);
     assert_true(p.mi * p.ni * p.no <= f->N);
@@ -176,6 +178,12 @@ static void check_shape_gk(const fixture *f, size_t in, size_t out, size_t rows,
     free(y);
 }
 
+static void check_shape_gk(const fixture *f, size_t in, size_t out, size_t rows, size_t want,
+                           uint64_t seed, const cg_bfv_galois_keys *gk)
+{
+    check_plan_gk(f, in, out, rows, want, NULL, seed, gk);
+}
+
 static void check_shape(const fixture *f, size_t in, size_t out, size_t rows, size_t want, uint64_t seed)
 {
     check_shape_gk(f, in, out, rows, want, seed, NULL);
@@ -193,7 +201,7 @@ static void test_strided_product_known_answers(void **state)
     const size_t ne = cg_bfv_expand_elts(f->he, 11, elts);
     assert_int_equal(cg_bfv_keygen_galois_elts(f->he, &f->sk, elts, ne, &gk, &err), CG_OK);
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
-        const gen_plan p = gen_plan_packed(f->N, shapes[k][0], shapes[k][1]);
+        const gen_plan p = gen_plan_packed(f->N, shapes[k][0], shapes[k][1], false);
         assert_int_not_equal(p.stride, 0);
         check_shape_gk(f, shapes[k][0], shapes[k][1], 1, SIZE_MAX, 30 + k, NULL);
         check_shape_gk(f, shapes[k][0], shapes[k][1], 1, SIZE_MAX, 40 + k, &gk);
@@ -202,10 +210,56 @@ static void test_strided_product_known_answers(void **state)
      * packed ciphertext per input */
     const size_t gpt2[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}, {768, 50257}};
     for (size_t k = 0; k < sizeof gpt2 / sizeof gpt2[0]; k++) {
-        const gen_plan p = gen_plan_packed(8192, gpt2[k][0], gpt2[k][1]);
+        const gen_plan p = gen_plan_packed(8192, gpt2[k][0], gpt2[k][1], false);
         assert_true(p.stride >= p.no && p.stride * p.ni <= 8192);
         assert_int_equal(gen_pack_cts(&p), 1);
     }
+    cg_bfv_galois_free(&gk);
+}
+
+/* Dense replies: strided plans with n_i = 32 ... 1 values per leaf (so
+ * strides up to n and up to n outputs per reply, up to 2^10 leaves from one
+ * packed ciphertext) against the naive product, sent chunk by chunk and
+ * packed and expanded; and the dense choice for GPT-2 base's decode shapes
+ * at n = 8192 keeps the layout's invariants with fewer replies. */
+static void test_dense_plans_known_answers(void **state)
+{
+    const fixture *f = *state;
+    const size_t shapes[][2] = {{96, 288}, {200, 30}, {130, 2500}, {1000, 64}};
+    cg_bfv_galois_keys gk = {0};
+    uint32_t elts[16];
+    cg_error err = {0};
+    const size_t ne = cg_bfv_expand_elts(f->he, 11, elts);
+    assert_int_equal(cg_bfv_keygen_galois_elts(f->he, &f->sk, elts, ne, &gk, &err), CG_OK);
+    uint64_t seed = 60;
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (size_t ni = 32; ni >= 1; ni /= 2) {
+            const size_t in = shapes[k][0], out = shapes[k][1];
+            const gen_plan p = gen_plan_strided(f->N, in, out, ni);
+            assert_int_equal(p.ni, ni < in ? ni : in);
+            assert_true(p.stride * p.ni <= f->N && 2 * p.stride * p.ni > f->N);
+            assert_int_equal(p.no, p.stride < out ? p.stride : out);
+            /* the largest shape one packed way only, the expansion is the slow part */
+            if (in < 1000 || ni <= 2) check_plan_gk(f, in, out, 1, SIZE_MAX, &p, seed++, &gk);
+            if (in < 1000 && ni >= 8) check_plan_gk(f, in, out, 1, SIZE_MAX, &p, seed++, NULL);
+        }
+    assert_int_equal(gen_plan_strided(f->N, 10, 10, 0).stride, 0);
+    assert_int_equal(gen_plan_strided(f->N, 4 * f->N, 10, 2 * f->N).stride, 0);
+    const size_t gpt2[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}, {768, 50257}};
+    size_t fewer = 0;
+    for (size_t k = 0; k < sizeof gpt2 / sizeof gpt2[0]; k++) {
+        const gen_plan o = gen_plan_packed(8192, gpt2[k][0], gpt2[k][1], false);
+        const gen_plan d = gen_plan_packed(8192, gpt2[k][0], gpt2[k][1], true);
+        assert_true(d.stride >= d.no && d.stride * d.ni <= 8192 && (d.stride & (d.stride - 1)) == 0);
+        assert_true(d.cin * d.ni >= gpt2[k][0] && d.cout * d.no >= gpt2[k][1]);
+        assert_int_equal(gen_pack_cts(&d), 1);
+        assert_true(cg_bfv_expand_levels(gen_pack_chunks(&d)) <= 8);
+        assert_true(d.cout <= o.cout);
+        fewer += d.cout < o.cout;
+    }
+    /* QKV and the LM head at least (9 and 50 replies instead of 18 and 99) */
+    assert_true(fewer >= 2);
+    assert_int_equal(gen_plan_packed(8192, 768, 50257, true).cout, 50);
     cg_bfv_galois_free(&gk);
 }
 
@@ -258,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_packed_product_known_answers, setup, teardown),
         cmocka_unit_test(test_plans),
+        cmocka_unit_test_setup_teardown(test_dense_plans_known_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strided_product_known_answers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
