@@ -3,9 +3,11 @@
 
 #include "proto/kv_pack.h"
 
+/* The packed (not dense) plans' levels: keys every packed session has, and
+ * the leaf noise test_kv_strided bounds; dense sessions' extra level unused. */
 size_t gen_kv_pack_chunks(const gen_sess *s)
 {
-    const size_t keys = (size_t)1 << gen_pack_levels(&s->cfg, s->N);
+    const size_t keys = (size_t)1 << gen_pack_levels(&s->cfg, s->N, false);
     return keys < s->kv.stride ? keys : s->kv.stride;
 }
 
@@ -106,7 +108,7 @@ static cg_status values_item(gen_sess *s, void *ctx, size_t h, kv_scratch *sc, c
 
 cg_status gen_kv_pack_values(gen_sess *s, const mat_io *io, cg_error *err)
 {
-    const size_t H = s->H, keys = (size_t)1 << gen_pack_levels(&s->cfg, s->N);
+    const size_t H = s->H, keys = (size_t)1 << gen_pack_levels(&s->cfg, s->N, false);
     values_job j = {.kp = {.kind = KV_PACK_PROBS, .io = io, .pos = io->pos0}};
     if (io->rows != 1 || !s->kv.stride) return cg_error_set(err, CG_ERR_INTERNAL, "expanded probabilities");
     j.kp.groups = kv_split_leaf_groups(&s->kv, io->cols);

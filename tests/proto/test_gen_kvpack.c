@@ -74,7 +74,7 @@ static void test_kvpack_decode_equals_emulator(void **state)
     (void)state;
     cg_gpt2 *m = wide_model();
     cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
-    assert_int_equal(gen_pack_levels(&fm->cfg, 8192), 2); /* keys for 4 chunks = 2 heads x K, V */
+    assert_int_equal(gen_pack_levels(&fm->cfg, 8192, false), 2); /* keys for 4 chunks = 2 heads x K, V */
     enum { M = 6, NEW = 10 };
     const uint32_t prompt[M] = {5, 280, 17, 99, 3, 42};
     uint32_t want[NEW], got[NEW];
