@@ -10,8 +10,6 @@
 
 #include "proto/proto_internal.h"
 
-/* One message of n ciphertexts: u32 count, then u32 length + bytes each,
- * serialised straight into the session's buffer. */
 /* The flooding was sized for returned_max = gen_returned_cts ciphertexts
  * (gen_flood_init): the server refuses to return more, so a miscounted plan
  * cannot weaken the statistical argument silently. */
@@ -25,6 +23,8 @@ static cg_status count_returned(gen_sess *s, size_t n, cg_error *err)
     return CG_OK;
 }
 
+/* One message of n ciphertexts: u32 count, then u32 length + bytes each,
+ * serialised straight into the session's buffer. */
 cg_status gen_send_cts(gen_sess *s, const cg_bfv_ct *cts, size_t n, cg_error *err)
 {
     CG_TRY(count_returned(s, n, err));
