@@ -205,6 +205,7 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     uint64_t vmask = mpc_mask(w);
     /* lt/eq[row*q + d] over all rows, half 0's K*n0 rows first: shares of
      * [a_d < b_d], [a_d == b_d] for digit d. */
+    mpc_prof_push(m, "cmp.ot");
     uint8_t *lt = cg_alloc(cells ? cells : 1), *eq = cg_alloc(cells ? cells : 1);
     uint8_t *dig = cg_alloc(nq[rcv] ? nq[rcv] : 1), *res = cg_alloc(all ? all : 1);
     uint64_t *buf = cg_alloc((nq[rcv] ? nq[rcv] : 1) * sizeof *buf); /* received OT outputs */
@@ -260,6 +261,7 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     if (st == CG_OK && rows[0]) memcpy(h[0].out, res, rows[0]);
     if (st == CG_OK && rows[1]) memcpy(h[1].out, res + rows[0], rows[1]);
 done:
+    mpc_prof_pop(m);
     mpc_triples_free(&tr);
     cg_free(lt);
     cg_free(eq);

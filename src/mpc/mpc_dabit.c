@@ -43,6 +43,7 @@ static cg_status refill(cg_mpc *m, size_t cnt, cg_error *err)
         cg_prg_bytes(&m->prg, nb, cnt);
         for (size_t i = 0; i < cnt; i++) nb[i] &= 1;
         bool server = m->party == CG_SERVER; /* server to client only */
+        mpc_prof_push(m, "dabit.make");
         st = mpc_ot_reserve(m, server ? cnt : 0, server ? 0 : cnt, err);
         if (st == CG_OK && m->party == CG_SERVER) {
             for (size_t i = 0; i < cnt; i++) c[i] = nb[i];
@@ -51,6 +52,7 @@ static cg_status refill(cg_mpc *m, size_t cnt, cg_error *err)
         } else if (st == CG_OK) {
             st = cg_cot_recv(m->ot.recv, cnt, 64, nb, d, err);
         }
+        mpc_prof_pop(m);
         for (size_t i = 0; st == CG_OK && i < cnt; i++) ar[left + i] = nb[i] - 2 * d[i];
     }
     cg_free(d);
@@ -95,10 +97,12 @@ cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uin
     if (st == CG_OK) {
         memset(mine, 0, nb);
         for (size_t i = 0; i < n; i++) mine[i / 8] |= (uint8_t)(((b[i] ^ r[i]) & 1) << (i % 8));
+        mpc_prof_push(m, "b2a");
         st = cg_chan_send(m->ch, mine, nb, err);
+        if (st == CG_OK) st = cg_chan_flush(m->ch, err);
+        if (st == CG_OK) st = cg_chan_recv(m->ch, peer, nb, err);
+        mpc_prof_pop(m);
     }
-    if (st == CG_OK) st = cg_chan_flush(m->ch, err);
-    if (st == CG_OK) st = cg_chan_recv(m->ch, peer, nb, err);
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) {
             /* b = f xor r = f + (1 - 2f) r for the opened f */
@@ -170,6 +174,7 @@ static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
             cc[5] = u[3];
             cc[6] = u[2] & u[3];
         }
+        mpc_prof_push(m, "bundle.make");
         st = mpc_ot_reserve(m, server ? nc : 0, server ? 0 : nc, err);
         if (st == CG_OK && server) {
             st = cg_cot_send(m->ot.send, nc, 64, d, x, err);
@@ -177,6 +182,7 @@ static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
         } else if (st == CG_OK) {
             st = cg_cot_recv(m->ot.recv, nc, 64, ch, x, err);
         }
+        mpc_prof_pop(m);
         for (size_t i = 0; st == CG_OK && i < cnt; i++) {
             const uint8_t *u = nb + i * MPC_BUNDLE_BITS;
             const uint64_t *s = x + i * BUNDLE_COTS;
@@ -247,10 +253,12 @@ cg_status mpc_arith_last(cg_mpc *m, unsigned bits, size_t rows, size_t q, const 
             put(mine, 4 * i + 2, q >= 2 ? eq[i * q + 1] ^ u[2] : 0);
             put(mine, 4 * i + 3, q >= 2 ? lt[i * q] ^ u[3] : 0);
         }
+        mpc_prof_push(m, "cmp.last");
         st = cg_chan_send(m->ch, mine, nb, err);
+        if (st == CG_OK) st = cg_chan_flush(m->ch, err);
+        if (st == CG_OK) st = cg_chan_recv(m->ch, peer, nb, err);
+        mpc_prof_pop(m);
     }
-    if (st == CG_OK) st = cg_chan_flush(m->ch, err);
-    if (st == CG_OK) st = cg_chan_recv(m->ch, peer, nb, err);
     for (size_t i = 0; st == CG_OK && i < rows; i++) {
         const uint8_t *u = bb + i * MPC_BUNDLE_BITS;
         const uint64_t *A = ba + i * MPC_BUNDLE_ARITH;

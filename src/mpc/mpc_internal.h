@@ -24,6 +24,19 @@ typedef struct mpc_pool {
     size_t per, cap, have, next; /* per: values per entry */
 } mpc_pool;
 
+/* Profiling state (cg_mpc_profile_*): a stack of sub-protocol names and
+ * the counters at the last charge. */
+#define MPC_PROF_DEPTH 8
+typedef struct mpc_prof {
+    bool on;
+    char label[24];
+    const char *stack[MPC_PROF_DEPTH];
+    size_t depth;
+    cg_chan_counters c0;
+    uint64_t cs0, cr0, rs0, rr0; /* COTs drawn, refill bytes sent / received */
+    cg_mpc_profile p;
+} mpc_prof;
+
 struct cg_mpc {
     cg_channel *ch;
     cg_party party;
@@ -39,6 +52,7 @@ struct cg_mpc {
     mpc_bundles bd;
     mpc_pool pool[MPC_POOL_KINDS][65]; /* product material per ring width (mpc_beaver.c) */
     bool pool_on; /* products may take it: set by the protocols that stocked theirs */
+    mpc_prof *prof; /* NULL unless profiling was turned on */
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
@@ -72,6 +86,11 @@ cg_status mpc_ot_reserve(cg_mpc *m, size_t rows_send, size_t rows_recv, cg_error
 cg_status mpc_cot_both(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
                        uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
                        cg_error *err);
+/* mpc_cot_both with a ring width per COT (cg_cot_send_w): ws[i] for this
+ * party's i-th sent COT, wr[i] for its i-th received one (the peer's ws). */
+cg_status mpc_cot_both_w(cg_mpc *m, size_t n_send, const uint8_t *ws, const uint64_t *delta,
+                         uint64_t *x0, size_t n_recv, const uint8_t *wr, const uint8_t *choice,
+                         uint64_t *out, cg_error *err);
 /* Scratch of one mpc_cot_both call: what this party sends (delta -> x0) and
  * what it receives (choice -> got). _alloc frees what it got on failure
  * (CG_ERR_NOMEM, the message naming `what`). */
@@ -82,6 +101,12 @@ typedef struct mpc_cot_bufs {
 cg_status mpc_cot_bufs_alloc(mpc_cot_bufs *b, size_t n_send, size_t n_recv, const char *what,
                              cg_error *err);
 void mpc_cot_bufs_free(mpc_cot_bufs *b);
+
+/* Profiling: what passed since the last charge goes to the running
+ * sub-protocol, then `name` runs until its pop (calls nest; the innermost
+ * is charged). No-ops unless profiling is on. */
+void mpc_prof_push(cg_mpc *m, const char *name);
+void mpc_prof_pop(cg_mpc *m);
 
 /* ---- daBits (mpc_dabit.c) ---- */
 

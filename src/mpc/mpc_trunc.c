@@ -168,6 +168,7 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned s
         /* the COT batch: entry i < n the wrap term top0 * top1, entry n + i
          * (exact only) the carry's c0 * c1 (its B2A) */
         if (exact) st = low_carry_bits(m, shift, shifts, n, y, bit + n, err);
+        mpc_prof_push(m, "trunc.cot");
         if (st == CG_OK && m->party == CG_SERVER) {
             uint64_t *delta = cg_alloc(cap * sizeof *delta);
             if (!delta) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
@@ -180,6 +181,7 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned s
         } else if (st == CG_OK) {
             st = cg_cot_recv(m->ot.recv, np, out_bits, bit, prod, err);
         }
+        mpc_prof_pop(m);
         for (size_t i = 0; st == CG_OK && i < n; i++) {
             unsigned sh = shifts ? shifts[i] : shift;
             uint64_t wrap = (bit[i] - prod[i]) & mask; /* this party's share of w */

@@ -90,7 +90,7 @@ cg_status ot_baseot_recv(cg_channel *ch, const uint8_t choice[OT_BASE_OTS / 8],
 #define CHUNK_BYTES (CHUNK / 8)
 
 /* What a call's header names (the receiver's first message). */
-enum { KIND_COT = 1, KIND_OT = 2, KIND_ROT = 3, KIND_OTN = 4, KIND_OTN_KK = 5 };
+enum { KIND_COT = 1, KIND_OT = 2, KIND_ROT = 3, KIND_OTN = 4, KIND_OTN_KK = 5, KIND_COTW = 6 };
 
 /* KK13 1-out-of-N OT: rows of KK_COLS bits, encoded with the Walsh-Hadamard
  * code on 8 bits (any two codewords differ in exactly 128 positions). */
@@ -124,7 +124,7 @@ struct cg_ot {
     uint64_t kk_block;  /* next PRG block of every KK column */
     uint64_t kk_index;  /* next KK row index (hash tweak) */
     bool pending;       /* receiver: a cg_cot_recv_begin / cg_otn_recv_begin awaits its _end */
-    unsigned pending_kind; /* KIND_COT or KIND_OTN */
+    unsigned pending_kind; /* KIND_COT, KIND_COTW or KIND_OTN */
     size_t pending_n;
     unsigned pending_bits;
     cg_ot_kind kind;
