@@ -66,6 +66,7 @@ static double thread_cpu_ms(void)
 #define BLOCK_D 768
 #define BLOCK_H 12
 #define BLOCK_L 64
+#define BLOCK_V 50257 /* the token's argmax over GPT-2's vocabulary, after the blocks */
 static cg_status block_calls(party_job *p)
 {
     cg_mpc *m = p->m;
@@ -153,7 +154,15 @@ static void *run_job(void *arg)
     case B_LAYERNORM:
         p->st = cg_mpc_layernorm(p->m, FMT, p->rows, p->cols, p->x, p->out, &p->err);
         break;
-    case B_BLOCK: p->st = block_calls(p); break;
+    case B_BLOCK:
+        if (p->n == BLOCK_V) {
+            uint64_t idx = 0;
+            cg_mpc_profile_label(p->m, "argmax");
+            p->st = cg_mpc_argmax_reveal(p->m, l, p->n, p->x, &idx, &p->err);
+        } else {
+            p->st = block_calls(p);
+        }
+        break;
     default: p->st = CG_ERR_ARG; break;
     }
     p->cpu_ms = thread_cpu_ms() - cpu0;
@@ -316,11 +325,13 @@ static bool bench_shaped(party_job *s, party_job *c, cg_prg *prg, bool *first)
 
 /* --op block: the decode block's calls (block_calls), once to warm up,
  * then `reps` times with profiling on; prints the bytes per block each way
- * and rounds, per part and per part/sub-protocol (means over the reps). */
-static bool bench_block(party_job *s, party_job *c, cg_prg *prg, bool *first)
+ * and rounds, per part and per part/sub-protocol (means over the reps);
+ * then the same for the token's argmax over BLOCK_V logits (argmax). */
+static bool bench_block(party_job *s, party_job *c, cg_prg *prg, bool *first, bool argmax)
 {
-    const size_t n = 4 * BLOCK_D;
+    const size_t n = argmax ? BLOCK_V : 4 * BLOCK_D;
     bool ok = alloc_party(s, n, prg) && alloc_party(c, n, prg);
+    s->n = c->n = n;
     for (size_t i = 0; ok && i < n; i++) { /* x64: shares mod 2^64 of values in +-8 */
         int64_t v = (int64_t)cg_prg_uniform(prg, 1u << 16) - (1 << 15);
         s->y[i] = cg_prg_u64(prg);
@@ -356,10 +367,15 @@ static bool bench_block(party_job *s, party_job *c, cg_prg *prg, bool *first)
         tc += (double)ps.e[i].bytes_received / reps;
         tr += (double)ps.e[i].rounds / reps;
     }
-    printf("%s\n {\"op\":\"block\",\"d\":%d,\"heads\":%d,\"L\":%d,\"exact\":true,"
-           "\"ms_per_block\":%.2f,\"bytes_client_to_server\":%.0f,\"bytes_server_to_client\":%.0f,"
-           "\"rounds\":%.1f,\"sub\":[",
-           *first ? "" : ",", BLOCK_D, BLOCK_H, BLOCK_L, median(wall, reps), tc, ts, tr);
+    if (argmax)
+        printf("%s\n {\"op\":\"argmax_reveal\",\"n\":%d,\"ring_bits\":%u,\"ms_per_call\":%.2f,"
+               "\"bytes_client_to_server\":%.0f,\"bytes_server_to_client\":%.0f,\"rounds\":%.1f,\"sub\":[",
+               *first ? "" : ",", BLOCK_V, FMT.ring_bits, median(wall, reps), tc, ts, tr);
+    else
+        printf("%s\n {\"op\":\"block\",\"d\":%d,\"heads\":%d,\"L\":%d,\"exact\":true,"
+               "\"ms_per_block\":%.2f,\"bytes_client_to_server\":%.0f,\"bytes_server_to_client\":%.0f,"
+               "\"rounds\":%.1f,\"sub\":[",
+               *first ? "" : ",", BLOCK_D, BLOCK_H, BLOCK_L, median(wall, reps), tc, ts, tr);
     for (size_t i = 0; i < ps.n; i++) {
         const cg_mpc_prof_entry *a = &ps.e[i], *b = a;
         for (size_t j = 0; j < pc.n; j++)
@@ -437,7 +453,8 @@ int cg_bench_mpc(int argc, char **argv)
            cli_otn_names[mpc_opt.otn], reps);
     bool first = true;
     if (only_op && strcmp(only_op, "block") == 0) {
-        if (!bench_block(&s, &c, &prg, &first)) goto out;
+        if (!bench_block(&s, &c, &prg, &first, false) || !bench_block(&s, &c, &prg, &first, true))
+            goto out;
         printf("\n]}\n");
         rc = 0;
         goto out;

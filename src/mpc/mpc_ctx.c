@@ -43,8 +43,13 @@ void cg_mpc_free(cg_mpc *m)
     /* the daBits and bundles made ahead (mpc_dabit.c) are secret */
     if (m->db_bit) cg_secure_zero(m->db_bit, m->db_cap);
     if (m->db_arith) cg_secure_zero(m->db_arith, m->db_cap * sizeof *m->db_arith);
-    if (m->bd.bit) cg_secure_zero(m->bd.bit, m->bd.cap * MPC_BUNDLE_BITS);
-    if (m->bd.ar) cg_secure_zero(m->bd.ar, m->bd.cap * MPC_BUNDLE_ARITH * sizeof *m->bd.ar);
+    for (unsigned b = 0; b <= 64; b++) {
+        mpc_bundles *bd = &m->bd[b];
+        if (bd->bit) cg_secure_zero(bd->bit, bd->cap * MPC_BUNDLE_BITS);
+        if (bd->ar) cg_secure_zero(bd->ar, bd->cap * MPC_BUNDLE_ARITH * sizeof *bd->ar);
+        cg_free(bd->bit);
+        cg_free(bd->ar);
+    }
     for (int k = 0; k < MPC_POOL_KINDS; k++) /* product material (mpc_beaver.c) */
         for (unsigned b = 0; b <= 64; b++) {
             mpc_pool *p = &m->pool[k][b];
@@ -54,8 +59,6 @@ void cg_mpc_free(cg_mpc *m)
     cg_free(m->prof);
     cg_free(m->db_bit);
     cg_free(m->db_arith);
-    cg_free(m->bd.bit);
-    cg_free(m->bd.ar);
     cg_prg_clear(&m->prg);
     cg_free(m);
 }

@@ -119,15 +119,15 @@ cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uin
  * Per element: a daBit r, a product of private bits (rho0 the server's,
  * rho1 the client's, arithmetic shares of rho0 rho1) and an arithmetic bit
  * triple (a, b XOR-shared; arithmetic shares of a, b and ab). Seven COTs
- * (server to client, 64 bits) each, with u_p = (a_p, b_p):
+ * (server to client) each, as wide as the results (a pool per width: the
+ * exact truncations at l = 37 bits need no 64-bit ones), with u_p = (a_p, b_p):
  * r0 r1; rho0 rho1; a0 a1; b0 b1; and for ab = a0 b0 + b0 (1 - 2 a0) a1 +
  * a0 (1 - 2 b0) b1 + (1 - 2 a0)(1 - 2 b0) a1 b1 the last three terms. */
 #define BUNDLE_COTS 7
 #define BUNDLE_BATCH ((size_t)1 << 14)
 
-static void bundles_free(cg_mpc *m)
+static void bundles_free(mpc_bundles *b)
 {
-    mpc_bundles *b = &m->bd;
     if (b->bit) cg_secure_zero(b->bit, b->cap * MPC_BUNDLE_BITS);
     if (b->ar) cg_secure_zero(b->ar, b->cap * MPC_BUNDLE_ARITH * sizeof *b->ar);
     cg_free(b->bit);
@@ -135,9 +135,9 @@ static void bundles_free(cg_mpc *m)
     memset(b, 0, sizeof *b);
 }
 
-static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
+static cg_status bundles_refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *err)
 {
-    mpc_bundles *b = &m->bd;
+    mpc_bundles *b = &m->bd[bits];
     size_t left = b->have - b->next, cap = left + cnt, nc = cnt * BUNDLE_COTS;
     uint8_t *bit = cg_alloc(cap * MPC_BUNDLE_BITS), *ch = cg_alloc(nc);
     uint64_t *ar = cg_alloc(cap * MPC_BUNDLE_ARITH * sizeof *ar);
@@ -177,10 +177,10 @@ static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
         mpc_prof_push(m, "bundle.make");
         st = mpc_ot_reserve(m, server ? nc : 0, server ? 0 : nc, err);
         if (st == CG_OK && server) {
-            st = cg_cot_send(m->ot.send, nc, 64, d, x, err);
+            st = cg_cot_send(m->ot.send, nc, bits, d, x, err);
             for (size_t i = 0; st == CG_OK && i < nc; i++) x[i] = 0 - x[i];
         } else if (st == CG_OK) {
-            st = cg_cot_recv(m->ot.recv, nc, 64, ch, x, err);
+            st = cg_cot_recv(m->ot.recv, nc, bits, ch, x, err);
         }
         mpc_prof_pop(m);
         for (size_t i = 0; st == CG_OK && i < cnt; i++) {
@@ -202,20 +202,20 @@ static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
         cg_free(ar);
         return st;
     }
-    bundles_free(m);
+    bundles_free(b);
     b->bit = bit;
     b->ar = ar;
     b->cap = b->have = cap;
     return CG_OK;
 }
 
-cg_status mpc_bundles_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **ar,
-                           cg_error *err)
+cg_status mpc_bundles_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
+                           const uint64_t **ar, cg_error *err)
 {
-    mpc_bundles *b = &m->bd;
+    mpc_bundles *b = &m->bd[bits];
     if (b->have - b->next < n) {
         size_t more = n - (b->have - b->next);
-        CG_TRY(bundles_refill(m, more > BUNDLE_BATCH ? more : BUNDLE_BATCH, err));
+        CG_TRY(bundles_refill(m, bits, more > BUNDLE_BATCH ? more : BUNDLE_BATCH, err));
     }
     *bit = b->bit + b->next * MPC_BUNDLE_BITS;
     *ar = b->ar + b->next * MPC_BUNDLE_ARITH;
@@ -236,7 +236,7 @@ cg_status mpc_arith_last(cg_mpc *m, unsigned bits, size_t rows, size_t q, const 
     if (rows == 0) return CG_OK;
     const uint8_t *bb;
     const uint64_t *ba;
-    CG_TRY(mpc_bundles_take(m, rows, &bb, &ba, err));
+    CG_TRY(mpc_bundles_take(m, bits, rows, &bb, &ba, err));
     bool server = m->party == CG_SERVER;
     uint64_t mask = mpc_mask(bits);
     size_t nb = (4 * rows + 7) / 8;

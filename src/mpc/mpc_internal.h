@@ -49,7 +49,7 @@ struct cg_mpc {
     uint8_t *db_bit;
     uint64_t *db_arith;
     size_t db_cap, db_have, db_next;
-    mpc_bundles bd;
+    mpc_bundles bd[65]; /* per width of the results (mpc_arith_last's bits) */
     mpc_pool pool[MPC_POOL_KINDS][65]; /* product material per ring width (mpc_beaver.c) */
     bool pool_on; /* products may take it: set by the protocols that stocked theirs */
     mpc_prof *prof; /* NULL unless profiling was turned on */
@@ -115,9 +115,10 @@ void mpc_prof_pop(cg_mpc *m);
  * parties take the same counts in the same order. */
 cg_status mpc_dabits_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **arith,
                           cg_error *err);
-/* Bundles as daBits (2^14 per refill, seven COTs each). */
-cg_status mpc_bundles_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **ar,
-                           cg_error *err);
+/* Bundles as daBits (2^14 per refill, seven COTs each), with arithmetic
+ * shares mod 2^bits: a pool per width, whose COTs are that wide. */
+cg_status mpc_bundles_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
+                           const uint64_t **ar, cg_error *err);
 /* The last exchange of `rows` comparisons of q digits with arithmetic
  * results mod 2^bits: lt/eq as lt_tree leaves them before its last level
  * (blocks 0 and 1 of each row, or the only one); alt[i] = shares of row
