@@ -204,5 +204,8 @@ cg_status ot_expect_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, c
 cg_status ot_finish(cg_ot *ot, cg_status st);
 /* Appends count packed values to ot->out (false: out of memory). */
 bool ot_out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned bits);
+/* w bits of v at bit offset `bit` of a zeroed stream (ot_bits.c), and back. */
+void ot_put_bits(uint8_t *p, size_t bit, uint64_t v, unsigned w);
+uint64_t ot_get_bits(const uint8_t *p, size_t bit, unsigned w);
 
 #endif
