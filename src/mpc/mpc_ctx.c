@@ -41,8 +41,13 @@ void cg_mpc_free(cg_mpc *m)
     if (!m) return;
     cg_ot_pair_free(&m->ot);
     /* the daBits and bundles made ahead (mpc_dabit.c) are secret */
-    if (m->db_bit) cg_secure_zero(m->db_bit, m->db_cap);
-    if (m->db_arith) cg_secure_zero(m->db_arith, m->db_cap * sizeof *m->db_arith);
+    for (unsigned b = 0; b <= 64; b++) {
+        mpc_dabits *d = &m->db[b];
+        if (d->bit) cg_secure_zero(d->bit, d->cap);
+        if (d->arith) cg_secure_zero(d->arith, d->cap * sizeof *d->arith);
+        cg_free(d->bit);
+        cg_free(d->arith);
+    }
     for (unsigned b = 0; b <= 64; b++) {
         mpc_bundles *bd = &m->bd[b];
         if (bd->bit) cg_secure_zero(bd->bit, bd->cap * MPC_BUNDLE_BITS);
@@ -57,8 +62,6 @@ void cg_mpc_free(cg_mpc *m)
             cg_free(p->v);
         }
     cg_free(m->prof);
-    cg_free(m->db_bit);
-    cg_free(m->db_arith);
     cg_prg_clear(&m->prg);
     cg_free(m);
 }

@@ -16,6 +16,12 @@ typedef struct mpc_bundles {
     size_t cap, have, next;
 } mpc_bundles;
 
+typedef struct mpc_dabits {
+    uint8_t *bit;
+    uint64_t *arith;
+    size_t cap, have, next;
+} mpc_dabits;
+
 /* Product material made ahead (mpc_beaver.c), per kind and ring width:
  * entries next .. have - 1 unused, each of the kind's values in a row. */
 enum { MPC_POOL_MUL, MPC_POOL_SQ, MPC_POOL_SEL, MPC_POOL_KINDS };
@@ -44,11 +50,9 @@ struct cg_mpc {
     cg_prg prg;
     bool failed; /* a call failed: the parties are out of step */
     bool exact;  /* every truncation adds the low-bit carry (cg_mpc_set_exact) */
-    /* daBits made ahead (mpc_dabit.c): bit and arithmetic (mod 2^64) shares,
-     * entries db_next .. db_have - 1 unused */
-    uint8_t *db_bit;
-    uint64_t *db_arith;
-    size_t db_cap, db_have, db_next;
+    /* daBits made ahead (mpc_dabit.c), a pool per width of the arithmetic
+     * shares: bits and arithmetic shares, entries next .. have - 1 unused */
+    mpc_dabits db[65];
     mpc_bundles bd[65]; /* per width of the results (mpc_arith_last's bits) */
     mpc_pool pool[MPC_POOL_KINDS][65]; /* product material per ring width (mpc_beaver.c) */
     bool pool_on; /* products may take it: set by the protocols that stocked theirs */
@@ -110,11 +114,11 @@ void mpc_prof_pop(cg_mpc *m);
 
 /* ---- daBits (mpc_dabit.c) ---- */
 
-/* n unused daBits (this party's bit and arithmetic shares, mod 2^64),
- * made first in one COT batch of at least 2^15 when fewer are left; both
- * parties take the same counts in the same order. */
-cg_status mpc_dabits_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **arith,
-                          cg_error *err);
+/* n unused daBits (this party's bit and arithmetic shares, mod 2^bits),
+ * made first in one COT batch (bits wide) of at least 2^15 when fewer are
+ * left; both parties take the same counts in the same order. */
+cg_status mpc_dabits_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
+                          const uint64_t **arith, cg_error *err);
 /* Bundles as daBits (2^14 per refill, seven COTs each), with arithmetic
  * shares mod 2^bits: a pool per width, whose COTs are that wide. */
 cg_status mpc_bundles_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
