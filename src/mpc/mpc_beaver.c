@@ -32,8 +32,9 @@ const uint64_t *mpc_pool_get(cg_mpc *m, int kind, unsigned bits, size_t n)
 
 /* COTs request r sends and receives: MUL both cross terms (bits each way
  * per entry), SQ the split cross term (the server sends k = ceil(bits/2)
- * and receives bits - k per entry, the client the reverse), SEL two
- * selects (u times 1 and u times w) each way. */
+ * and receives bits - k per entry, the client the reverse), SEL u times w
+ * each way and u times the public 1 from the server only (the client's
+ * share of 1 is 0: its COT would carry nothing). */
 static void req_cots(const cg_mpc *m, const mpc_stock_req *r, size_t *ns, size_t *nr)
 {
     size_t k = (r->bits + 1) / 2, kk = r->bits - k;
@@ -42,7 +43,10 @@ static void req_cots(const cg_mpc *m, const mpc_stock_req *r, size_t *ns, size_t
     else if (r->kind == MPC_POOL_SQ) {
         *ns = r->n * (server ? k : kk);
         *nr = r->n * (server ? kk : k);
-    } else *ns = *nr = 2 * r->n;
+    } else {
+        *ns = (server ? 2 : 1) * r->n;
+        *nr = (server ? 1 : 2) * r->n;
+    }
 }
 
 /* The shift of a request's j-th sent (send) or received COT of an entry:
@@ -102,9 +106,15 @@ static void req_fill(cg_mpc *m, const mpc_stock_req *r, uint64_t *e, uint64_t *d
             uint64_t one = server ? 1 : 0;
             q[1] = q[0] ? one : 0;
             q[3] = q[0] ? q[2] : 0;
-            delta[2 * i] = (q[0] ? 0 - one : one) & mask;
-            delta[2 * i + 1] = (q[0] ? 0 - q[2] : q[2]) & mask;
-            choice[2 * i] = choice[2 * i + 1] = (uint8_t)q[0];
+            uint64_t dw = (q[0] ? 0 - q[2] : q[2]) & mask;
+            if (server) {
+                delta[2 * i] = (q[0] ? 0 - one : one) & mask;
+                delta[2 * i + 1] = dw;
+                choice[i] = (uint8_t)q[0];
+            } else {
+                delta[i] = dw;
+                choice[2 * i] = choice[2 * i + 1] = (uint8_t)q[0];
+            }
         }
     }
 }
@@ -123,9 +133,14 @@ static void req_finish(const cg_mpc *m, const mpc_stock_req *r, uint64_t *e, con
     for (size_t j = 0; j < pr && j < 64; j++) shr[j] = req_shift(m, r, false, j);
     for (size_t i = 0; i < r->n; i++) {
         uint64_t *q = e + i * pe;
+        if (r->kind == MPC_POOL_SEL && m->party == CG_SERVER) {
+            q[1] = (q[1] - x0[2 * i]) & mask;
+            q[3] = (q[3] - x0[2 * i + 1] + got[i]) & mask;
+            continue;
+        }
         if (r->kind == MPC_POOL_SEL) {
-            q[1] = (q[1] - x0[2 * i] + got[2 * i]) & mask;
-            q[3] = (q[3] - x0[2 * i + 1] + got[2 * i + 1]) & mask;
+            q[1] = (q[1] + got[2 * i]) & mask;
+            q[3] = (q[3] - x0[i] + got[2 * i + 1]) & mask;
             continue;
         }
         uint64_t v = q[at];
