@@ -18,60 +18,6 @@ typedef struct cot_ctx {
     const uint8_t *choice;
 } cot_ctx;
 
-/* Variable widths (the _w calls): a chunk's values back to back, value i
- * in w[i] bits from the lowest, little-endian, the chunk padded to a byte. */
-static size_t var_bytes(const uint8_t *w, size_t count)
-{
-    size_t bits = 0;
-    for (size_t i = 0; i < count; i++) bits += w[i];
-    return (bits + 7) / 8;
-}
-
-static bool out_put_var(cg_ot *ot, const uint64_t *vals, const uint8_t *w, size_t count)
-{
-    size_t len = var_bytes(w, count);
-    if (!cg_buf_reserve(&ot->out, len)) return false;
-    uint8_t *p = ot->out.data + ot->out.len;
-    uint64_t acc = 0;
-    unsigned have = 0; /* bits in acc */
-    for (size_t i = 0; i < count; i++) {
-        uint64_t v = vals[i] & mask_of(w[i]);
-        acc |= v << have; /* have < 64 */
-        if (have + w[i] < 64) {
-            have += w[i];
-            continue;
-        }
-        for (int b = 0; b < 8; b++) *p++ = (uint8_t)(acc >> (8 * b));
-        have = have + w[i] - 64;
-        acc = have ? v >> (w[i] - have) : 0;
-    }
-    for (unsigned b = 0; 8 * b < have; b++) *p++ = (uint8_t)(acc >> (8 * b));
-    ot->out.len += len;
-    return true;
-}
-
-static void unpack_var(uint64_t *vals, const uint8_t *p, const uint8_t *w, size_t count)
-{
-    uint64_t acc = 0;
-    unsigned have = 0; /* bits in acc, < 64 */
-    size_t at = 0, len = var_bytes(w, count);
-    for (size_t i = 0; i < count; i++) {
-        unsigned need = w[i];
-        if (have >= need) {
-            vals[i] = acc & mask_of(need);
-            acc >>= need; /* need <= have < 64 */
-            have -= need;
-            continue;
-        }
-        uint64_t nx = 0; /* the next eight bytes (zeros past the end) */
-        for (int b = 0; b < 8 && at < len; b++) nx |= (uint64_t)p[at++] << (8 * b);
-        vals[i] = (acc | (nx << have)) & mask_of(need);
-        unsigned used = need - have; /* 1..64 bits of nx */
-        acc = used >= 64 ? 0 : nx >> used;
-        have = 64 - used;
-    }
-}
-
 static cg_status cot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t count, uint64_t first,
                                 cg_error *err)
 {
@@ -88,7 +34,7 @@ static cg_status cot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t coun
     /* Appended, sent whole after the last chunk (send_out): the receiver
      * sent every chunk up front, so answering chunk by chunk would only add
      * changes of direction. */
-    if (!(w ? out_put_var(ot, ot->vals, w, count) : ot_out_put_packed(ot, ot->vals, count, c->bits)))
+    if (!(w ? ot_out_put_var(ot, ot->vals, w, count) : ot_out_put_packed(ot, ot->vals, count, c->bits)))
         return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     return CG_OK;
 }
@@ -262,12 +208,12 @@ cg_status cg_cot_recv_w_end(cg_ot *ot, size_t n, const uint8_t *widths, const ui
     for (size_t begin = 0; begin < n; begin += CHUNK) {
         size_t count = n - begin < CHUNK ? n - begin : CHUNK;
         const uint8_t *w = widths + begin;
-        size_t len = var_bytes(w, count);
+        size_t len = ot_var_bytes(w, count, 1);
         ot->out.len = 0;
         if (!cg_buf_reserve(&ot->out, len)) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
         if (st == CG_OK) st = cg_chan_recv(ot->ch, ot->out.data, len, err);
         if (st != CG_OK) break;
-        unpack_var(ot->vals, ot->out.data, w, count);
+        ot_unpack_var(ot->vals, ot->out.data, w, count);
         for (size_t i = 0; i < count; i++) {
             uint64_t sel = 0 - (uint64_t)choice[begin + i];
             out[begin + i] = (out[begin + i] + (ot->vals[i] & sel)) & mask_of(w[i]);

@@ -143,15 +143,6 @@ typedef struct {
     const uint8_t *widths; /* the _w calls: instance i's messages widths[i] bits */
 } msg_source;
 
-/* Variable widths (cg_otn_send_fn_w): instance i's N values in w[i] bits
- * each, back to back from the lowest bit, each batch padded to a byte. */
-static size_t wbatch_bytes(const uint8_t *w, size_t cnt, unsigned N)
-{
-    size_t bits = 0;
-    for (size_t i = 0; i < cnt; i++) bits += (size_t)N * w[i];
-    return (bits + 7) / 8;
-}
-
 /* The header's parameter: N and the width (uniform), or N and the widths'
  * sum (bits field 0: variable), so that ends that differ fail there. */
 static unsigned otn_param(unsigned N, unsigned bits, const uint8_t *w, size_t n)
@@ -192,12 +183,9 @@ static cg_status put_batch(cg_ot *ot, const uint64_t *vals, size_t cnt, unsigned
                            const uint8_t *w, cg_error *err)
 {
     if (!w) return put_packed(ot, vals, cnt * N, bits, err);
-    size_t len = wbatch_bytes(w, cnt, N), bit = 0;
+    size_t len = ot_var_bytes(w, cnt, N);
     if (!cg_buf_reserve(&ot->out, len)) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
-    uint8_t *p = ot->out.data + ot->out.len;
-    memset(p, 0, len);
-    for (size_t i = 0; i < cnt; i++)
-        for (unsigned x = 0; x < N; x++, bit += w[i]) ot_put_bits(p, bit, vals[i * N + x], w[i]);
+    ot_pack_var(ot->out.data + ot->out.len, vals, w, cnt, N);
     ot->out.len += len;
     return CG_OK;
 }
@@ -494,7 +482,7 @@ static cg_status otn_recv_msgs(cg_ot *ot, size_t n, unsigned N, unsigned bits,
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         const uint8_t *w = widths ? widths + b0 : NULL;
-        size_t len = w ? wbatch_bytes(w, cnt, N) : cg_packed_size(cnt * N, bits);
+        size_t len = w ? ot_var_bytes(w, cnt, N) : cg_packed_size(cnt * N, bits);
         ot->out.len = 0;
         if (!cg_buf_reserve(&ot->out, len)) {
             st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");

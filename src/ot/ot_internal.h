@@ -204,8 +204,14 @@ cg_status ot_expect_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, c
 cg_status ot_finish(cg_ot *ot, cg_status st);
 /* Appends count packed values to ot->out (false: out of memory). */
 bool ot_out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned bits);
-/* w bits of v at bit offset `bit` of a zeroed stream (ot_bits.c), and back. */
-void ot_put_bits(uint8_t *p, size_t bit, uint64_t v, unsigned w);
+/* Width-per-instance streams (ot_bits.c): value k of count * rep in
+ * w[k / rep] bits, back to back, padded to a byte at the end
+ * (ot_var_bytes bytes); the same appended to ot->out; count values back
+ * (rep 1); and the w bits at bit offset `bit`. */
+size_t ot_var_bytes(const uint8_t *w, size_t count, unsigned rep);
+void ot_pack_var(uint8_t *p, const uint64_t *vals, const uint8_t *w, size_t count, unsigned rep);
+bool ot_out_put_var(cg_ot *ot, const uint64_t *vals, const uint8_t *w, size_t count);
+void ot_unpack_var(uint64_t *vals, const uint8_t *p, const uint8_t *w, size_t count);
 uint64_t ot_get_bits(const uint8_t *p, size_t bit, unsigned w);
 
 #endif
