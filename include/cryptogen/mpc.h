@@ -251,6 +251,29 @@ cg_status cg_mpc_ot_fill_ahead(cg_mpc *m, cg_error *err);
 cg_status cg_mpc_prepare(cg_mpc *m, cg_fxp f, size_t layernorms, size_t rows, size_t cols,
                          size_t gelu_n, size_t sm_rows, size_t sm_cols, cg_error *err);
 
+/* Accounting by sub-protocol (a measuring aid: bench mpc --op block): with
+ * profiling on, every message a context's calls send or receive is charged
+ * to an entry "label/sub" (label: the caller's, cg_mpc_profile_label; sub:
+ * the innermost sub-protocol running, e.g. "stock", "cmp.ot", "cmp.and",
+ * "open", "dabit.make"; "-" outside any). Ferret refill messages are taken
+ * out of their call's entry into "label/ferret.refill". Counts are this
+ * party's: bytes it sent and received, rounds as the channel counts them,
+ * COTs its sender and receiver instances drew. Off by default (no cost). */
+#define CG_MPC_PROF_MAX 64
+typedef struct cg_mpc_prof_entry {
+    char name[48];
+    uint64_t calls, bytes_sent, bytes_received, rounds, cots_sent, cots_received;
+} cg_mpc_prof_entry;
+typedef struct cg_mpc_profile {
+    size_t n; /* entries used; further names are charged to the last */
+    cg_mpc_prof_entry e[CG_MPC_PROF_MAX];
+} cg_mpc_profile;
+/* Clears the counts and turns profiling on or off. */
+void cg_mpc_profile_reset(cg_mpc *m, bool on);
+/* The label of later calls' entries (copied; NULL: "-"). */
+void cg_mpc_profile_label(cg_mpc *m, const char *label);
+void cg_mpc_profile_get(cg_mpc *m, cg_mpc_profile *out);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

@@ -131,6 +131,18 @@ cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *c
 cg_status cg_cot_recv_end(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
                           cg_error *err);
 
+/* Correlated OT with a ring width per instance: instance i over
+ * Z_{2^widths[i]} (1..64; both ends pass the same widths), its correction
+ * in widths[i] bits. A Gilboa product's bit j needs its term only mod
+ * 2^(l-j) (the term is shifted up by j after): l - j bits instead of l.
+ * Receiver in two halves as cg_cot_recv_begin/_end. */
+cg_status cg_cot_send_w(cg_ot *ot, size_t n, const uint8_t *widths, const uint64_t *delta,
+                        uint64_t *x0, cg_error *err);
+cg_status cg_cot_recv_w_begin(cg_ot *ot, size_t n, const uint8_t *widths, const uint8_t *choice,
+                              uint64_t *out, cg_error *err);
+cg_status cg_cot_recv_w_end(cg_ot *ot, size_t n, const uint8_t *widths, const uint8_t *choice,
+                            uint64_t *out, cg_error *err);
+
 /* Chosen-message OT: receiver gets m0[i] if c[i] == 0 else m1[i]. */
 cg_status cg_ot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *m0, const uint64_t *m1,
                      cg_error *err);
@@ -167,6 +179,16 @@ cg_status cg_otn_send_fn(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_
                          void *ctx, cg_error *err);
 cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
                       uint64_t *out, cg_error *err);
+/* cg_otn_send_fn / cg_otn_recv_begin / _end with a message width per
+ * instance: instance i's N messages are widths[i] bits (1..64; both ends
+ * pass the same widths), e.g. a comparison's lowest digit, whose equality
+ * bits nobody reads. */
+cg_status cg_otn_send_fn_w(cg_ot *ot, size_t n, unsigned N, const uint8_t *widths,
+                           cg_otn_fill_fn fill, void *ctx, cg_error *err);
+cg_status cg_otn_recv_w_begin(cg_ot *ot, size_t n, unsigned N, const uint8_t *widths,
+                              const uint8_t *choice, uint64_t *out, cg_error *err);
+cg_status cg_otn_recv_w_end(cg_ot *ot, size_t n, unsigned N, const uint8_t *widths,
+                            const uint8_t *choice, uint64_t *out, cg_error *err);
 /* cg_otn_recv in two halves, as cg_cot_recv_begin/_end: _begin sends the
  * extension, _end (same arguments) receives the ciphertexts. Call
  * cg_ot_setup_otn first when other traffic is interleaved: otherwise _begin

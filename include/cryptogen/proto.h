@@ -22,7 +22,9 @@ extern "C" {
 /* What this header declares is the library's API; the rest is hidden. */
 #pragma GCC visibility push(default)
 
-#define CG_GEN_VERSION 11
+/* 10: packed attention inputs; 11: dense replies; 12: product material in
+ * COTs as wide as each term needs (stop 27: kvpack, rdense, nlb) */
+#define CG_GEN_VERSION 12
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {

@@ -23,13 +23,13 @@
 
 typedef enum { B_B2A, B_MUL, B_SQUARE, B_SELECT, B_AND, B_DRELU, B_RELU, B_TRUNC, B_ROWMAX,
                B_GELU, B_ARGMAX, B_EXP, B_TRUNCX, B_LUT, B_EXTEND, B_P2R, B_GELU_ACC, B_COUNT, B_RECIP = B_COUNT, B_RSQRT,
-               B_SOFTMAX, B_LAYERNORM, B_ALL } bench_op;
+               B_SOFTMAX, B_LAYERNORM, B_BLOCK, B_ALL } bench_op;
 /* NULL-terminated: also the choices of --op */
 static const char *const op_names[B_ALL + 1] = {"b2a",  "mul",  "square", "select", "and",
                                             "drelu", "relu", "trunc", "row_max", "gelu",
                                             "argmax_reveal", "exp_neg", "trunc_exact",
                                             "lut8_37", "extend37_64", "prime29_to_ring37", "gelu_accurate",
-                                            "recip", "rsqrt", "softmax", "layernorm"};
+                                            "recip", "rsqrt", "softmax", "layernorm", "block"};
 
 static const cg_fxp FMT = {.ring_bits = 37, .frac_bits = 12};
 /* The lookup table of the lut row: 256 entries of 37 bits (server's). */
@@ -55,6 +55,49 @@ static double thread_cpu_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* The non-linear calls of one GPT-2-base decode block at length L =
+ * BLOCK_L, one row, in src/proto/forward.c's order and sizes (d = 768, 12
+ * heads of 64; w = s = 12, scores truncated by s + 3), each under the
+ * profile label of the gen report's part it falls in; the step's Ferret
+ * fill-ahead first. Values are random small shares: no call's traffic
+ * depends on them. p->x holds 4d shares mod 2^l, p->y 4d mod 2^64. */
+#define BLOCK_D 768
+#define BLOCK_H 12
+#define BLOCK_L 64
+#define BLOCK_V 50257 /* the token's argmax over GPT-2's vocabulary, after the blocks */
+static cg_status block_calls(party_job *p)
+{
+    cg_mpc *m = p->m;
+    cg_error *e = &p->err;
+    const size_t d = BLOCK_D, H = BLOCK_H, L = BLOCK_L;
+    const unsigned l = FMT.ring_bits, s = FMT.frac_bits, w = 12;
+    uint64_t *x = p->x, *x64 = p->y, *o = p->out, *res = p->x + 3 * d;
+    cg_mpc_profile_label(m, "fill_ahead");
+    CG_TRY(cg_mpc_ot_fill_ahead(m, e));
+    cg_mpc_profile_label(m, "layernorm");
+    CG_TRY(cg_mpc_prepare(m, FMT, 2, 1, d, 4 * d, H, L, e));
+    CG_TRY(cg_mpc_layernorm_lifted(m, FMT, 1, d, x64, o, e));
+    cg_mpc_profile_label(m, "qkv");
+    CG_TRY(cg_mpc_trunc_exact(m, l, w, 3 * d, x, o, e));
+    cg_mpc_profile_label(m, "softmax");
+    CG_TRY(cg_mpc_trunc_exact(m, l, s + 3, H * L, x, o, e));
+    CG_TRY(cg_mpc_softmax(m, FMT, H, L, NULL, x, o, e));
+    cg_mpc_profile_label(m, "sv");
+    CG_TRY(cg_mpc_trunc_exact(m, l, s, d, x, o, e));
+    cg_mpc_profile_label(m, "attn_out");
+    CG_TRY(cg_mpc_trunc_add_lift(m, l, w, d, x, res, x64, e));
+    cg_mpc_profile_label(m, "layernorm");
+    CG_TRY(cg_mpc_layernorm_lifted(m, FMT, 1, d, x64, o, e));
+    cg_mpc_profile_label(m, "mlp_up");
+    CG_TRY(cg_mpc_trunc_exact(m, l, w, 4 * d, x, o, e));
+    cg_mpc_profile_label(m, "gelu");
+    CG_TRY(cg_mpc_gelu(m, FMT, 4 * d, x, o, e));
+    cg_mpc_profile_label(m, "mlp_down");
+    CG_TRY(cg_mpc_trunc_add_lift(m, l, w, d, x, res, x64, e));
+    cg_mpc_profile_label(m, NULL);
+    return CG_OK;
 }
 
 static void *run_job(void *arg)
@@ -110,6 +153,15 @@ static void *run_job(void *arg)
         break;
     case B_LAYERNORM:
         p->st = cg_mpc_layernorm(p->m, FMT, p->rows, p->cols, p->x, p->out, &p->err);
+        break;
+    case B_BLOCK:
+        if (p->n == BLOCK_V) {
+            uint64_t idx = 0;
+            cg_mpc_profile_label(p->m, "argmax");
+            p->st = cg_mpc_argmax_reveal(p->m, l, p->n, p->x, &idx, &p->err);
+        } else {
+            p->st = block_calls(p);
+        }
         break;
     default: p->st = CG_ERR_ARG; break;
     }
@@ -271,6 +323,77 @@ static bool bench_shaped(party_job *s, party_job *c, cg_prg *prg, bool *first)
     return ok;
 }
 
+/* --op block: the decode block's calls (block_calls), once to warm up,
+ * then `reps` times with profiling on; prints the bytes per block each way
+ * and rounds, per part and per part/sub-protocol (means over the reps);
+ * then the same for the token's argmax over BLOCK_V logits (argmax). */
+static bool bench_block(party_job *s, party_job *c, cg_prg *prg, bool *first, bool argmax)
+{
+    const size_t n = argmax ? BLOCK_V : 4 * BLOCK_D;
+    bool ok = alloc_party(s, n, prg) && alloc_party(c, n, prg);
+    s->n = c->n = n;
+    for (size_t i = 0; ok && i < n; i++) { /* x64: shares mod 2^64 of values in +-8 */
+        int64_t v = (int64_t)cg_prg_uniform(prg, 1u << 16) - (1 << 15);
+        s->y[i] = cg_prg_u64(prg);
+        c->y[i] = (uint64_t)v - s->y[i];
+    }
+    s->op = c->op = B_BLOCK;
+    cg_mpc_set_exact(s->m, true);
+    cg_mpc_set_exact(c->m, true);
+    if (ok) ok = both(s, c, run_job);
+    cg_mpc_profile_reset(s->m, true);
+    cg_mpc_profile_reset(c->m, true);
+    double wall[100];
+    for (int r = 0; ok && r < reps; r++) {
+        uint64_t t0 = cg_now_ns();
+        ok = both(s, c, run_job);
+        wall[r] = (double)(cg_now_ns() - t0) * 1e-6;
+    }
+    static cg_mpc_profile ps, pc;
+    cg_mpc_profile_get(s->m, &ps);
+    cg_mpc_profile_get(c->m, &pc);
+    cg_mpc_profile_reset(s->m, false);
+    cg_mpc_profile_reset(c->m, false);
+    cg_mpc_set_exact(s->m, false);
+    cg_mpc_set_exact(c->m, false);
+    free_party(s);
+    free_party(c);
+    if (!ok) return false;
+    /* Each entry from the server's counts (both parties have the same
+     * entries in the same order: they make the same calls). */
+    double tc = 0, ts = 0, tr = 0;
+    for (size_t i = 0; i < ps.n; i++) {
+        ts += (double)ps.e[i].bytes_sent / reps;
+        tc += (double)ps.e[i].bytes_received / reps;
+        tr += (double)ps.e[i].rounds / reps;
+    }
+    if (argmax)
+        printf("%s\n {\"op\":\"argmax_reveal\",\"n\":%d,\"ring_bits\":%u,\"ms_per_call\":%.2f,"
+               "\"bytes_client_to_server\":%.0f,\"bytes_server_to_client\":%.0f,\"rounds\":%.1f,\"sub\":[",
+               *first ? "" : ",", BLOCK_V, FMT.ring_bits, median(wall, reps), tc, ts, tr);
+    else
+        printf("%s\n {\"op\":\"block\",\"d\":%d,\"heads\":%d,\"L\":%d,\"exact\":true,"
+               "\"ms_per_block\":%.2f,\"bytes_client_to_server\":%.0f,\"bytes_server_to_client\":%.0f,"
+               "\"rounds\":%.1f,\"sub\":[",
+               *first ? "" : ",", BLOCK_D, BLOCK_H, BLOCK_L, median(wall, reps), tc, ts, tr);
+    for (size_t i = 0; i < ps.n; i++) {
+        const cg_mpc_prof_entry *a = &ps.e[i], *b = a;
+        for (size_t j = 0; j < pc.n; j++)
+            if (strcmp(pc.e[j].name, a->name) == 0) b = &pc.e[j];
+        printf("%s\n  {\"name\":\"%s\",\"calls\":%.1f,\"bytes_client_to_server\":%.0f,"
+               "\"bytes_server_to_client\":%.0f,\"rounds\":%.1f,\"cots_server_sends\":%.0f,"
+               "\"cots_client_sends\":%.0f}",
+               i ? "," : "", a->name, (double)a->calls / reps, (double)a->bytes_received / reps,
+               (double)a->bytes_sent / reps,
+               (double)(a->rounds > b->rounds ? a->rounds : b->rounds) / reps,
+               (double)a->cots_sent / reps, (double)b->cots_sent / reps);
+    }
+    printf("]}");
+    fflush(stdout);
+    *first = false;
+    return true;
+}
+
 static void free_party(party_job *p)
 {
     cg_free(p->x);
@@ -329,6 +452,13 @@ int cg_bench_mpc(int argc, char **argv)
            tcp ? "tcp_loopback" : "inproc", FMT.ring_bits, FMT.frac_bits, cli_ot_names[mpc_opt.ot],
            cli_otn_names[mpc_opt.otn], reps);
     bool first = true;
+    if (only_op && strcmp(only_op, "block") == 0) {
+        if (!bench_block(&s, &c, &prg, &first, false) || !bench_block(&s, &c, &prg, &first, true))
+            goto out;
+        printf("\n]}\n");
+        rc = 0;
+        goto out;
+    }
     for (size_t si = 0; si < 3; si++) {
         size_t n = sizes[si];
         if (n > max) continue;

@@ -29,7 +29,9 @@ static cg_status cross_terms_both(cg_mpc *m, unsigned bits, size_t n, const uint
             b.delta[i * bits + j] = (a[i] << j) & mask;
             b.choice[i * bits + j] = (uint8_t)((c[i] >> j) & 1);
         }
+    mpc_prof_push(m, "cot.mul");
     cg_status st = mpc_cot_both(m, bits, total, b.delta, b.x0, total, b.choice, b.got, err);
+    mpc_prof_pop(m);
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) {
             uint64_t s = 0;
@@ -87,7 +89,9 @@ static cg_status split_cross_term(cg_mpc *m, unsigned bits, size_t n, const uint
             for (unsigned j = 0; j < kk; j++) bf.delta[i * kk + j] = (hi << (k + j)) & mask;
             for (unsigned j = 0; j < k; j++) bf.choice[i * k + j] = (uint8_t)((mine[i] >> j) & 1);
         }
+    mpc_prof_push(m, "cot.split");
     cg_status st = mpc_cot_both(m, bits, ns, bf.delta, bf.x0, nr, bf.choice, bf.got, err);
+    mpc_prof_pop(m);
     if (st == CG_OK) {
         size_t per_s = server ? k : kk, per_r = server ? kk : k;
         for (size_t i = 0; i < n; i++) {
@@ -169,7 +173,9 @@ static cg_status mpc_select_cot(cg_mpc *m, unsigned bits, size_t n, const uint8_
         bf.delta[i] = (b[i] & 1 ? -x[i] : x[i]) & mask;
         bf.choice[i] = b[i] & 1;
     }
+    mpc_prof_push(m, "cot.sel");
     st = mpc_cot_both(m, bits, n, bf.delta, bf.x0, n, bf.choice, bf.got, err);
+    mpc_prof_pop(m);
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) out[i] = (((b[i] & 1) ? x[i] : 0) - bf.x0[i] + bf.got[i]) & mask;
     mpc_cot_bufs_free(&bf);
@@ -219,7 +225,9 @@ static cg_status select_square_cot(cg_mpc *m, unsigned bits, size_t n, const uin
             bf.delta[n + i * ps + j] = (server ? op << j : hi << (k + j)) & qmask;
         for (unsigned j = 0; j < pr; j++) bf.choice[n + i * pr + j] = (uint8_t)((op >> j) & 1);
     }
+    mpc_prof_push(m, "cot.selsq");
     st = mpc_cot_both(m, bits, ns, bf.delta, bf.x0, nr, bf.choice, bf.got, err);
+    mpc_prof_pop(m);
     for (size_t i = 0; st == CG_OK && i < n; i++) {
         sel[i] = (((b[i] & 1) ? x[i] : 0) - bf.x0[i] + bf.got[i]) & mask;
         uint64_t v = y[i] * y[i];

@@ -32,8 +32,9 @@ const uint64_t *mpc_pool_get(cg_mpc *m, int kind, unsigned bits, size_t n)
 
 /* COTs request r sends and receives: MUL both cross terms (bits each way
  * per entry), SQ the split cross term (the server sends k = ceil(bits/2)
- * and receives bits - k per entry, the client the reverse), SEL two
- * selects (u times 1 and u times w) each way. */
+ * and receives bits - k per entry, the client the reverse), SEL u times w
+ * each way and u times the public 1 from the server only (the client's
+ * share of 1 is 0: its COT would carry nothing). */
 static void req_cots(const cg_mpc *m, const mpc_stock_req *r, size_t *ns, size_t *nr)
 {
     size_t k = (r->bits + 1) / 2, kk = r->bits - k;
@@ -42,18 +43,44 @@ static void req_cots(const cg_mpc *m, const mpc_stock_req *r, size_t *ns, size_t
     else if (r->kind == MPC_POOL_SQ) {
         *ns = r->n * (server ? k : kk);
         *nr = r->n * (server ? kk : k);
-    } else *ns = *nr = 2 * r->n;
+    } else {
+        *ns = (server ? 2 : 1) * r->n;
+        *nr = (server ? 1 : 2) * r->n;
+    }
 }
 
-/* Request r's random values (per_entry layout in e) and its COT inputs;
- * the COTs are W bits wide, the values reduced mod 2^bits after. */
+/* The shift of a request's j-th sent (send) or received COT of an entry:
+ * a Gilboa term a 2^sh mod 2^l runs as a COT of a mod 2^(l - sh), l - sh
+ * bits wide, shifted up after (cg_cot_send_w). MUL: bit j of the chooser's
+ * operand; SQ: the server's correlations 2 a0 2^j (j < k), the client's
+ * hi 2^(k + j); SEL: none. */
+static unsigned req_shift(const cg_mpc *m, const mpc_stock_req *r, bool send, size_t j)
+{
+    size_t k = (r->bits + 1) / 2;
+    if (r->kind == MPC_POOL_MUL) return (unsigned)j;
+    if (r->kind == MPC_POOL_SEL) return 0;
+    bool server_sent = send == (m->party == CG_SERVER);
+    return (unsigned)(server_sent ? j : k + j);
+}
+
+/* Request r's random values (per_entry layout in e) and its COT inputs:
+ * correlations, choices and widths (ws for the sent COTs, wr for the
+ * received ones). */
 static void req_fill(cg_mpc *m, const mpc_stock_req *r, uint64_t *e, uint64_t *delta,
-                     uint8_t *choice)
+                     uint8_t *choice, uint8_t *ws, uint8_t *wr)
 {
     unsigned l = r->bits;
     uint64_t mask = mpc_mask(l);
-    size_t k = (l + 1) / 2, kk = l - k, pe = per_entry[r->kind];
+    size_t k = (l + 1) / 2, pe = per_entry[r->kind], ns, nr;
     bool server = m->party == CG_SERVER;
+    req_cots(m, r, &ns, &nr);
+    size_t ps = r->n ? ns / r->n : 0, pr = r->n ? nr / r->n : 0;
+    for (size_t j = 0; j < ps; j++) ws[j] = (uint8_t)(l - req_shift(m, r, true, j));
+    for (size_t j = 0; j < pr; j++) wr[j] = (uint8_t)(l - req_shift(m, r, false, j));
+    for (size_t i = 1; i < r->n; i++) {
+        memcpy(ws + i * ps, ws, ps);
+        memcpy(wr + i * pr, wr, pr);
+    }
     for (size_t i = 0; i < r->n; i++) {
         uint64_t *q = e + i * pe;
         if (r->kind == MPC_POOL_MUL) {
@@ -61,7 +88,7 @@ static void req_fill(cg_mpc *m, const mpc_stock_req *r, uint64_t *e, uint64_t *d
             q[1] = cg_prg_u64(&m->prg) & mask;
             q[2] = q[0] * q[1];
             for (unsigned j = 0; j < l; j++) {
-                delta[i * l + j] = (q[0] << j) & mask;
+                delta[i * l + j] = q[0] & mpc_mask(l - j);
                 choice[i * l + j] = (uint8_t)((q[1] >> j) & 1);
             }
         } else if (r->kind == MPC_POOL_SQ) {
@@ -69,9 +96,7 @@ static void req_fill(cg_mpc *m, const mpc_stock_req *r, uint64_t *e, uint64_t *d
             q[0] = cg_prg_u64(&m->prg) & mask;
             q[1] = q[0] * q[0];
             uint64_t op = (server ? 2 * q[0] : q[0]) & mask, hi = op >> k;
-            size_t ps = server ? k : kk, pr = server ? kk : k;
-            for (size_t j = 0; j < ps; j++)
-                delta[i * ps + j] = (server ? op << j : hi << (k + j)) & mask;
+            for (size_t j = 0; j < ps; j++) delta[i * ps + j] = (server ? op : hi) & mpc_mask(ws[j]);
             for (size_t j = 0; j < pr; j++) choice[i * pr + j] = (uint8_t)((op >> j) & 1);
         } else {
             /* u XOR-shared: [u] = u times the public 1, [u w] for a random w,
@@ -81,14 +106,20 @@ static void req_fill(cg_mpc *m, const mpc_stock_req *r, uint64_t *e, uint64_t *d
             uint64_t one = server ? 1 : 0;
             q[1] = q[0] ? one : 0;
             q[3] = q[0] ? q[2] : 0;
-            delta[2 * i] = (q[0] ? 0 - one : one) & mask;
-            delta[2 * i + 1] = (q[0] ? 0 - q[2] : q[2]) & mask;
-            choice[2 * i] = choice[2 * i + 1] = (uint8_t)q[0];
+            uint64_t dw = (q[0] ? 0 - q[2] : q[2]) & mask;
+            if (server) {
+                delta[2 * i] = (q[0] ? 0 - one : one) & mask;
+                delta[2 * i + 1] = dw;
+                choice[i] = (uint8_t)q[0];
+            } else {
+                delta[i] = dw;
+                choice[2 * i] = choice[2 * i + 1] = (uint8_t)q[0];
+            }
         }
     }
 }
 
-/* Adds the COT outputs: per entry, sum got - sum x0 onto the product. */
+/* Adds the COT outputs: per entry, sum (got - x0) 2^shift onto the product. */
 static void req_finish(const cg_mpc *m, const mpc_stock_req *r, uint64_t *e, const uint64_t *x0,
                        const uint64_t *got)
 {
@@ -97,16 +128,24 @@ static void req_finish(const cg_mpc *m, const mpc_stock_req *r, uint64_t *e, con
     req_cots(m, r, &ns, &nr);
     size_t ps = ns / r->n, pr = nr / r->n, at = r->kind == MPC_POOL_SQ ? 1 : 2;
     uint64_t mask = mpc_mask(r->bits);
+    unsigned shs[64], shr[64];
+    for (size_t j = 0; j < ps && j < 64; j++) shs[j] = req_shift(m, r, true, j);
+    for (size_t j = 0; j < pr && j < 64; j++) shr[j] = req_shift(m, r, false, j);
     for (size_t i = 0; i < r->n; i++) {
         uint64_t *q = e + i * pe;
+        if (r->kind == MPC_POOL_SEL && m->party == CG_SERVER) {
+            q[1] = (q[1] - x0[2 * i]) & mask;
+            q[3] = (q[3] - x0[2 * i + 1] + got[i]) & mask;
+            continue;
+        }
         if (r->kind == MPC_POOL_SEL) {
-            q[1] = (q[1] - x0[2 * i] + got[2 * i]) & mask;
-            q[3] = (q[3] - x0[2 * i + 1] + got[2 * i + 1]) & mask;
+            q[1] = (q[1] + got[2 * i]) & mask;
+            q[3] = (q[3] - x0[i] + got[2 * i + 1]) & mask;
             continue;
         }
         uint64_t v = q[at];
-        for (size_t j = 0; j < ps; j++) v -= x0[i * ps + j];
-        for (size_t j = 0; j < pr; j++) v += got[i * pr + j];
+        for (size_t j = 0; j < ps; j++) v -= x0[i * ps + j] << shs[j];
+        for (size_t j = 0; j < pr; j++) v += got[i * pr + j] << shr[j];
         q[at] = v & mask;
     }
 }
@@ -129,7 +168,6 @@ static cg_status pool_append(mpc_pool *p, size_t per, const uint64_t *e, size_t 
 static cg_status make(cg_mpc *m, size_t nreq, const mpc_stock_req *req, cg_error *err)
 {
     size_t S = 0, R = 0, E = 0;
-    unsigned W = 1;
     for (size_t i = 0; i < nreq; i++) {
         const mpc_stock_req *r = &req[i];
         size_t ns, nr;
@@ -137,23 +175,27 @@ static cg_status make(cg_mpc *m, size_t nreq, const mpc_stock_req *req, cg_error
         S += ns;
         R += nr;
         E += r->n * per_entry[r->kind];
-        if (r->bits > W) W = r->bits;
     }
     if (S + R == 0) return CG_OK;
     mpc_cot_bufs b;
     CG_TRY(mpc_cot_bufs_alloc(&b, S, R, "product material", err));
     uint64_t *e = cg_alloc((E ? E : 1) * sizeof *e);
-    cg_status st = e ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "product material: out of memory");
+    uint8_t *ws = cg_alloc(S ? S : 1), *wr = cg_alloc(R ? R : 1);
+    cg_status st = e && ws && wr ? CG_OK : cg_error_set(err, CG_ERR_NOMEM, "product material: out of memory");
     for (size_t i = 0, s = 0, r = 0, at = 0; st == CG_OK && i < nreq; i++) {
         size_t ns, nr;
         req_cots(m, &req[i], &ns, &nr);
-        req_fill(m, &req[i], e + at, b.delta + s, b.choice + r);
+        req_fill(m, &req[i], e + at, b.delta + s, b.choice + r, ws + s, wr + r);
         s += ns;
         r += nr;
         at += req[i].n * per_entry[req[i].kind];
     }
-    /* every request's COTs in one batch, at the widest request's width */
-    if (st == CG_OK) st = mpc_cot_both(m, W, S, b.delta, b.x0, R, b.choice, b.got, err);
+    /* every request's COTs in one batch, each as wide as its term needs */
+    mpc_prof_push(m, "stock");
+    if (st == CG_OK) st = mpc_cot_both_w(m, S, ws, b.delta, b.x0, R, wr, b.choice, b.got, err);
+    mpc_prof_pop(m);
+    cg_free(ws);
+    cg_free(wr);
     for (size_t i = 0, s = 0, r = 0, at = 0; st == CG_OK && i < nreq; i++) {
         size_t ns, nr, pe = per_entry[req[i].kind];
         req_cots(m, &req[i], &ns, &nr);
@@ -234,9 +276,11 @@ cg_status mpc_open_exchange(cg_mpc *m, size_t nseg, const mpc_open_seg *seg, cg_
     uint8_t *buf = cg_alloc(nb);
     if (!buf) return cg_error_set(err, CG_ERR_NOMEM, "open: out of memory");
     for (size_t k = 0, at = 0; k < nseg; at += seg_bytes(&seg[k]), k++) seg_put(&seg[k], buf + at);
+    mpc_prof_push(m, "open");
     cg_status st = cg_chan_send(m->ch, buf, nb, err);
     if (st == CG_OK) st = cg_chan_flush(m->ch, err);
     if (st == CG_OK) st = cg_chan_recv(m->ch, buf, nb, err);
+    mpc_prof_pop(m);
     for (size_t k = 0, at = 0; st == CG_OK && k < nseg; at += seg_bytes(&seg[k]), k++)
         seg_sum(&seg[k], buf + at);
     cg_free(buf);

@@ -18,7 +18,9 @@ cg_status cg_mpc_and(cg_mpc *m, size_t n, const uint8_t *x, const uint8_t *y, ui
         bf.delta[i] = x[i] & 1;
         bf.choice[i] = y[i] & 1;
     }
+    mpc_prof_push(m, "cot.and");
     st = mpc_cot_both(m, 1, n, bf.delta, bf.x0, n, bf.choice, bf.got, err);
+    mpc_prof_pop(m);
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++)
             z[i] = (uint8_t)((x[i] & y[i] & 1) ^ ((bf.x0[i] ^ bf.got[i]) & 1));
@@ -120,10 +122,12 @@ cg_status mpc_and_units(cg_mpc *m, size_t nu, const uint8_t *two, const uint8_t 
             for (unsigned j = 0; j < 1u + (two[u] != 0); j++)
                 put_bit(wire, &pos, x[2 * u + j] ^ a[2 * u + j]);
         }
+        mpc_prof_push(m, "cmp.and");
         st = cg_chan_send(m->ch, wire, (pos + 7) / 8, err);
+        if (st == CG_OK) st = cg_chan_flush(m->ch, err);
+        if (st == CG_OK) st = cg_chan_recv(m->ch, peer, (pos + 7) / 8, err);
+        mpc_prof_pop(m);
     }
-    if (st == CG_OK) st = cg_chan_flush(m->ch, err);
-    if (st == CG_OK) st = cg_chan_recv(m->ch, peer, (pos + 7) / 8, err);
     if (st == CG_OK) {
         size_t mp = 0, pp = 0;
         for (size_t u = 0; u < nu; u++) {

@@ -149,11 +149,13 @@ static void digit_messages(void *ctx, size_t first, size_t count, uint64_t *out)
             unsigned ud = (unsigned)((mv >> (c->db * d)) & (nv - 1));
             unsigned msk = c->lt[at] | (c->eq[at] << 1);
             /* receiver digit v against ud: [a < b] | [a == b] << 1, a the
-             * server's digit */
+             * server's digit; the lowest digit's [a == b] is never read
+             * (lt_tree), so its message carries [a < b] alone, in bit k */
             for (unsigned v = 0; v < nv; v++) {
                 unsigned a = c->sender_is_a ? ud : v, b = c->sender_is_a ? v : ud;
                 unsigned cv = (unsigned)(a < b) | ((unsigned)(a == b) << 1);
-                row[v] |= (uint64_t)(cv ^ msk) << (2 * k);
+                if (d == 0) row[v] |= (uint64_t)((cv ^ msk) & 1) << k;
+                else row[v] |= (uint64_t)(cv ^ msk) << (2 * k);
             }
         }
     }
@@ -205,12 +207,16 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     uint64_t vmask = mpc_mask(w);
     /* lt/eq[row*q + d] over all rows, half 0's K*n0 rows first: shares of
      * [a_d < b_d], [a_d == b_d] for digit d. */
+    mpc_prof_push(m, "cmp.ot");
     uint8_t *lt = cg_alloc(cells ? cells : 1), *eq = cg_alloc(cells ? cells : 1);
     uint8_t *dig = cg_alloc(nq[rcv] ? nq[rcv] : 1), *res = cg_alloc(all ? all : 1);
     uint64_t *buf = cg_alloc((nq[rcv] ? nq[rcv] : 1) * sizeof *buf); /* received OT outputs */
+    /* message widths per digit OT: K bits for the lowest digit, 2K above */
+    size_t nw = nq[0] > nq[1] ? nq[0] : nq[1];
+    uint8_t *wid = cg_alloc(nw ? nw : 1);
     mpc_triples tr = {0};
     cg_status st = CG_OK;
-    if (!lt || !eq || !dig || !res || !buf) {
+    if (!lt || !eq || !dig || !res || !buf || !wid) {
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
         goto done;
     }
@@ -234,23 +240,22 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
         for (size_t d = 0; d < q; d++)
             dig[i * q + d] = (uint8_t)((b >> (db * d)) & (nv - 1));
     }
-    if (st == CG_OK && nq[rcv])
-        st = cg_otn_recv_begin(m->ot.recv, nq[rcv], nv, 2 * K, dig, buf, err);
+    for (size_t i = 0; i < nw; i++) wid[i] = (uint8_t)(i % q == 0 ? K : 2 * K);
+    if (st == CG_OK && nq[rcv]) st = cg_otn_recv_w_begin(m->ot.recv, nq[rcv], nv, wid, dig, buf, err);
     if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
     digit_msgs dm = {.mine = h[snd].mine, .lt = lt + base[snd], .eq = eq + base[snd],
                      .vmask = vmask, .n = h[snd].n, .q = q, .K = K, .db = db,
                      .sender_is_a = snd == 0};
     if (st == CG_OK && nq[snd])
-        st = cg_otn_send_fn(m->ot.send, nq[snd], nv, 2 * K, digit_messages, &dm, err);
-    if (st == CG_OK && nq[rcv])
-        st = cg_otn_recv_end(m->ot.recv, nq[rcv], nv, 2 * K, dig, buf, err);
+        st = cg_otn_send_fn_w(m->ot.send, nq[snd], nv, wid, digit_messages, &dm, err);
+    if (st == CG_OK && nq[rcv]) st = cg_otn_recv_w_end(m->ot.recv, nq[rcv], nv, wid, dig, buf, err);
     for (size_t i = 0; st == CG_OK && i < h[rcv].n; i++)
         for (size_t d = 0; d < q; d++)
             for (unsigned k = 0; k < K; k++) {
                 size_t at = base[rcv] + ((size_t)k * h[rcv].n + i) * q + d;
-                uint64_t msg = buf[i * q + d] >> (2 * k);
+                uint64_t msg = d == 0 ? buf[i * q] >> k : buf[i * q + d] >> (2 * k);
                 lt[at] = msg & 1;
-                eq[at] = (msg >> 1) & 1;
+                eq[at] = d == 0 ? 0 : (msg >> 1) & 1;
             }
     if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, stop, ar ? NULL : res, err);
     if (st == CG_OK && ar)
@@ -260,12 +265,14 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
     if (st == CG_OK && rows[0]) memcpy(h[0].out, res, rows[0]);
     if (st == CG_OK && rows[1]) memcpy(h[1].out, res + rows[0], rows[1]);
 done:
+    mpc_prof_pop(m);
     mpc_triples_free(&tr);
     cg_free(lt);
     cg_free(eq);
     cg_free(dig);
     cg_free(res);
     cg_free(buf);
+    cg_free(wid);
     return mpc_fail(m, st);
 }
 

@@ -1,6 +1,9 @@
 /* The two-party context: set-up over an OT pair, the failed state, the exact
  * switch, and the COT batches in both directions at once that the arithmetic
  * (mpc_arith.c) and boolean (mpc_bool.c) protocols run on. */
+#include <stdio.h>
+#include <string.h>
+
 #include "mpc/mpc_internal.h"
 
 cg_status cg_mpc_new(cg_mpc **out, cg_channel *ch, cg_party party, const cg_mpc_options *opt,
@@ -38,20 +41,27 @@ void cg_mpc_free(cg_mpc *m)
     if (!m) return;
     cg_ot_pair_free(&m->ot);
     /* the daBits and bundles made ahead (mpc_dabit.c) are secret */
-    if (m->db_bit) cg_secure_zero(m->db_bit, m->db_cap);
-    if (m->db_arith) cg_secure_zero(m->db_arith, m->db_cap * sizeof *m->db_arith);
-    if (m->bd.bit) cg_secure_zero(m->bd.bit, m->bd.cap * MPC_BUNDLE_BITS);
-    if (m->bd.ar) cg_secure_zero(m->bd.ar, m->bd.cap * MPC_BUNDLE_ARITH * sizeof *m->bd.ar);
+    for (unsigned b = 0; b <= 64; b++) {
+        mpc_dabits *d = &m->db[b];
+        if (d->bit) cg_secure_zero(d->bit, d->cap);
+        if (d->arith) cg_secure_zero(d->arith, d->cap * sizeof *d->arith);
+        cg_free(d->bit);
+        cg_free(d->arith);
+    }
+    for (unsigned b = 0; b <= 64; b++) {
+        mpc_bundles *bd = &m->bd[b];
+        if (bd->bit) cg_secure_zero(bd->bit, bd->cap * MPC_BUNDLE_BITS);
+        if (bd->ar) cg_secure_zero(bd->ar, bd->cap * MPC_BUNDLE_ARITH * sizeof *bd->ar);
+        cg_free(bd->bit);
+        cg_free(bd->ar);
+    }
     for (int k = 0; k < MPC_POOL_KINDS; k++) /* product material (mpc_beaver.c) */
         for (unsigned b = 0; b <= 64; b++) {
             mpc_pool *p = &m->pool[k][b];
             if (p->v) cg_secure_zero(p->v, p->cap * p->per * sizeof *p->v);
             cg_free(p->v);
         }
-    cg_free(m->db_bit);
-    cg_free(m->db_arith);
-    cg_free(m->bd.bit);
-    cg_free(m->bd.ar);
+    cg_free(m->prof);
     cg_prg_clear(&m->prg);
     cg_free(m);
 }
@@ -106,22 +116,44 @@ cg_status cg_mpc_ot_fill_ahead(cg_mpc *m, cg_error *err)
 
 /* Each party begins its receiver end first, so both expand their extension
  * matrices at the same time instead of taking turns. */
-cg_status mpc_cot_both(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
-                       uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
-                       cg_error *err)
+static cg_status cot_both(cg_mpc *m, unsigned bits, const uint8_t *ws, size_t n_send,
+                          const uint64_t *delta, uint64_t *x0, const uint8_t *wr, size_t n_recv,
+                          const uint8_t *choice, uint64_t *out, cg_error *err)
 {
     cg_status st = CG_OK;
+    bool w = ws || wr;
     for (size_t s = 0, r = 0; st == CG_OK && (s < n_send || r < n_recv);) {
         size_t ps = n_send - s < COT_PIECE ? n_send - s : COT_PIECE;
         size_t pr = n_recv - r < COT_PIECE ? n_recv - r : COT_PIECE;
         st = mpc_ot_reserve(m, ps, pr, err);
-        if (st == CG_OK) st = cg_cot_recv_begin(m->ot.recv, pr, bits, choice + r, out + r, err);
-        if (st == CG_OK) st = cg_cot_send(m->ot.send, ps, bits, delta + s, x0 + s, err);
-        if (st == CG_OK) st = cg_cot_recv_end(m->ot.recv, pr, bits, choice + r, out + r, err);
+        if (st == CG_OK)
+            st = w ? cg_cot_recv_w_begin(m->ot.recv, pr, wr + r, choice + r, out + r, err)
+                   : cg_cot_recv_begin(m->ot.recv, pr, bits, choice + r, out + r, err);
+        if (st == CG_OK)
+            st = w ? cg_cot_send_w(m->ot.send, ps, ws + s, delta + s, x0 + s, err)
+                   : cg_cot_send(m->ot.send, ps, bits, delta + s, x0 + s, err);
+        if (st == CG_OK)
+            st = w ? cg_cot_recv_w_end(m->ot.recv, pr, wr + r, choice + r, out + r, err)
+                   : cg_cot_recv_end(m->ot.recv, pr, bits, choice + r, out + r, err);
         s += ps;
         r += pr;
     }
     return st;
+}
+
+cg_status mpc_cot_both(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
+                       uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
+                       cg_error *err)
+{
+    return cot_both(m, bits, NULL, n_send, delta, x0, NULL, n_recv, choice, out, err);
+}
+
+cg_status mpc_cot_both_w(cg_mpc *m, size_t n_send, const uint8_t *ws, const uint64_t *delta,
+                         uint64_t *x0, size_t n_recv, const uint8_t *wr, const uint8_t *choice,
+                         uint64_t *out, cg_error *err)
+{
+    if ((n_send && !ws) || (n_recv && !wr)) return cg_error_set(err, CG_ERR_ARG, "cot: no widths");
+    return cot_both(m, 64, ws, n_send, delta, x0, wr, n_recv, choice, out, err);
 }
 
 void mpc_cot_bufs_free(mpc_cot_bufs *b)
@@ -143,4 +175,90 @@ cg_status mpc_cot_bufs_alloc(mpc_cot_bufs *b, size_t n_send, size_t n_recv, cons
     if (b->delta && b->x0 && b->got && b->choice) return CG_OK;
     mpc_cot_bufs_free(b);
     return cg_error_set(err, CG_ERR_NOMEM, "%s: out of memory", what);
+}
+
+/* ---- Profiling ---- */
+
+static cg_mpc_prof_entry *prof_entry(mpc_prof *p, const char *sub)
+{
+    char name[sizeof p->p.e[0].name];
+    snprintf(name, sizeof name, "%s/%s", p->label[0] ? p->label : "-", sub);
+    for (size_t i = 0; i < p->p.n; i++)
+        if (strcmp(p->p.e[i].name, name) == 0) return &p->p.e[i];
+    if (p->p.n == CG_MPC_PROF_MAX) return &p->p.e[CG_MPC_PROF_MAX - 1];
+    cg_mpc_prof_entry *e = &p->p.e[p->p.n++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    return e;
+}
+
+/* Charges what passed since the last charge to the innermost running
+ * sub-protocol (refill bytes to ferret.refill) and takes new counters. */
+static void prof_charge(cg_mpc *m)
+{
+    mpc_prof *p = m->prof;
+    cg_chan_stats cs;
+    cg_ot_stats os, orc;
+    cg_chan_get_stats(m->ch, &cs);
+    cg_ot_get_stats(m->ot.send, &os);
+    cg_ot_get_stats(m->ot.recv, &orc);
+    uint64_t rs = os.refill_bytes - p->rs0, rr = orc.refill_bytes - p->rr0;
+    cg_mpc_prof_entry *e = prof_entry(p, p->depth ? p->stack[p->depth - 1] : "-");
+    e->bytes_sent += cs.total.bytes_sent - p->c0.bytes_sent - rs;
+    e->bytes_received += cs.total.bytes_received - p->c0.bytes_received - rr;
+    e->rounds += cs.total.rounds - p->c0.rounds;
+    e->cots_sent += os.cots_used - p->cs0;
+    e->cots_received += orc.cots_used - p->cr0;
+    if (rs || rr) {
+        cg_mpc_prof_entry *f = prof_entry(p, "ferret.refill");
+        f->bytes_sent += rs;
+        f->bytes_received += rr;
+    }
+    p->c0 = cs.total;
+    p->cs0 = os.cots_used;
+    p->cr0 = orc.cots_used;
+    p->rs0 = os.refill_bytes;
+    p->rr0 = orc.refill_bytes;
+}
+
+void mpc_prof_push(cg_mpc *m, const char *name)
+{
+    if (!m->prof || !m->prof->on) return;
+    prof_charge(m);
+    mpc_prof *p = m->prof;
+    if (p->depth < MPC_PROF_DEPTH) p->stack[p->depth] = name;
+    p->depth++;
+    if (p->depth <= MPC_PROF_DEPTH) prof_entry(p, name)->calls++;
+}
+
+void mpc_prof_pop(cg_mpc *m)
+{
+    if (!m->prof || !m->prof->on || m->prof->depth == 0) return;
+    prof_charge(m);
+    m->prof->depth--;
+}
+
+void cg_mpc_profile_reset(cg_mpc *m, bool on)
+{
+    if (!m) return;
+    if (!m->prof && !(m->prof = cg_calloc(1, sizeof *m->prof))) return; /* profiling stays off */
+    memset(m->prof, 0, sizeof *m->prof);
+    m->prof->on = on;
+    if (on) prof_charge(m), m->prof->p.n = 0; /* takes the counters now */
+}
+
+void cg_mpc_profile_label(cg_mpc *m, const char *label)
+{
+    if (!m || !m->prof || !m->prof->on) return;
+    prof_charge(m);
+    snprintf(m->prof->label, sizeof m->prof->label, "%s", label ? label : "");
+}
+
+void cg_mpc_profile_get(cg_mpc *m, cg_mpc_profile *out)
+{
+    memset(out, 0, sizeof *out);
+    if (m && m->prof && m->prof->on) {
+        prof_charge(m);
+        *out = m->prof->p;
+    }
 }

@@ -1,5 +1,5 @@
 /* daBits: random bits held both as XOR shares and as arithmetic shares mod
- * 2^64, made in bulk ahead of their use, and the one-exchange B2A they
+ * 2^bits (a pool per width), made in bulk ahead of their use, and the one-exchange B2A they
  * give (open b xor r, then the arithmetic shares follow locally). A
  * conversion on COTs costs the receiver's extension and the sender's
  * corrections, two one-way trips in turn; opening a masked bit is one
@@ -12,23 +12,23 @@
  * GPT-2-base layer's exact truncations take a few ten thousand). */
 #define DABIT_BATCH ((size_t)1 << 15)
 
-static void dabits_free(cg_mpc *m)
+static void dabits_free(mpc_dabits *p)
 {
-    if (m->db_bit) cg_secure_zero(m->db_bit, m->db_cap);
-    if (m->db_arith) cg_secure_zero(m->db_arith, m->db_cap * sizeof *m->db_arith);
-    cg_free(m->db_bit);
-    cg_free(m->db_arith);
-    m->db_bit = NULL;
-    m->db_arith = NULL;
-    m->db_cap = m->db_have = m->db_next = 0;
+    if (p->bit) cg_secure_zero(p->bit, p->cap);
+    if (p->arith) cg_secure_zero(p->arith, p->cap * sizeof *p->arith);
+    cg_free(p->bit);
+    cg_free(p->arith);
+    memset(p, 0, sizeof *p);
 }
 
 /* Makes cnt new daBits behind the unused ones: each party draws its bit
- * r_p; r = r0 xor r1 = r0 + r1 - 2 r0 r1, the product from one 64-bit COT
- * (the server's bit as correlation, the client's as choice). */
-static cg_status refill(cg_mpc *m, size_t cnt, cg_error *err)
+ * r_p; r = r0 xor r1 = r0 + r1 - 2 r0 r1, the product from one COT of
+ * the pool's width (the server's bit as correlation, the client's as
+ * choice). */
+static cg_status refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *err)
 {
-    size_t left = m->db_have - m->db_next, cap = left + cnt;
+    mpc_dabits *p = &m->db[bits];
+    size_t left = p->have - p->next, cap = left + cnt;
     uint8_t *bit = cg_alloc(cap);
     uint64_t *ar = cg_alloc(cap * sizeof *ar), *d = cg_alloc(cnt * sizeof *d);
     uint64_t *c = cg_alloc(cnt * sizeof *c);
@@ -36,21 +36,23 @@ static cg_status refill(cg_mpc *m, size_t cnt, cg_error *err)
     if (!bit || !ar || !d || !c) st = cg_error_set(err, CG_ERR_NOMEM, "daBits: out of memory");
     if (st == CG_OK) {
         if (left) { /* the stock may still be empty (NULL) */
-            memcpy(bit, m->db_bit + m->db_next, left);
-            memcpy(ar, m->db_arith + m->db_next, left * sizeof *ar);
+            memcpy(bit, p->bit + p->next, left);
+            memcpy(ar, p->arith + p->next, left * sizeof *ar);
         }
         uint8_t *nb = bit + left;
         cg_prg_bytes(&m->prg, nb, cnt);
         for (size_t i = 0; i < cnt; i++) nb[i] &= 1;
         bool server = m->party == CG_SERVER; /* server to client only */
+        mpc_prof_push(m, "dabit.make");
         st = mpc_ot_reserve(m, server ? cnt : 0, server ? 0 : cnt, err);
         if (st == CG_OK && m->party == CG_SERVER) {
             for (size_t i = 0; i < cnt; i++) c[i] = nb[i];
-            st = cg_cot_send(m->ot.send, cnt, 64, c, d, err);
+            st = cg_cot_send(m->ot.send, cnt, bits, c, d, err);
             for (size_t i = 0; st == CG_OK && i < cnt; i++) d[i] = 0 - d[i];
         } else if (st == CG_OK) {
-            st = cg_cot_recv(m->ot.recv, cnt, 64, nb, d, err);
+            st = cg_cot_recv(m->ot.recv, cnt, bits, nb, d, err);
         }
+        mpc_prof_pop(m);
         for (size_t i = 0; st == CG_OK && i < cnt; i++) ar[left + i] = nb[i] - 2 * d[i];
     }
     cg_free(d);
@@ -60,23 +62,24 @@ static cg_status refill(cg_mpc *m, size_t cnt, cg_error *err)
         cg_free(ar);
         return st;
     }
-    dabits_free(m);
-    m->db_bit = bit;
-    m->db_arith = ar;
-    m->db_cap = m->db_have = cap;
+    dabits_free(p);
+    p->bit = bit;
+    p->arith = ar;
+    p->cap = p->have = cap;
     return CG_OK;
 }
 
-cg_status mpc_dabits_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **arith,
-                          cg_error *err)
+cg_status mpc_dabits_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
+                          const uint64_t **arith, cg_error *err)
 {
-    if (m->db_have - m->db_next < n) {
-        size_t more = n - (m->db_have - m->db_next);
-        CG_TRY(refill(m, more > DABIT_BATCH ? more : DABIT_BATCH, err));
+    mpc_dabits *p = &m->db[bits];
+    if (p->have - p->next < n) {
+        size_t more = n - (p->have - p->next);
+        CG_TRY(refill(m, bits, more > DABIT_BATCH ? more : DABIT_BATCH, err));
     }
-    *bit = m->db_bit + m->db_next;
-    *arith = m->db_arith + m->db_next;
-    m->db_next += n;
+    *bit = p->bit + p->next;
+    *arith = p->arith + p->next;
+    p->next += n;
     return CG_OK;
 }
 
@@ -86,7 +89,7 @@ cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uin
     if (n == 0) return CG_OK;
     const uint8_t *r;
     const uint64_t *ra;
-    CG_TRY(mpc_dabits_take(m, n, &r, &ra, err));
+    CG_TRY(mpc_dabits_take(m, bits, n, &r, &ra, err));
     uint64_t mask = mpc_mask(bits);
     size_t nb = (n + 7) / 8;
     uint8_t *mine = cg_alloc(nb), *peer = cg_alloc(nb);
@@ -95,10 +98,12 @@ cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uin
     if (st == CG_OK) {
         memset(mine, 0, nb);
         for (size_t i = 0; i < n; i++) mine[i / 8] |= (uint8_t)(((b[i] ^ r[i]) & 1) << (i % 8));
+        mpc_prof_push(m, "b2a");
         st = cg_chan_send(m->ch, mine, nb, err);
+        if (st == CG_OK) st = cg_chan_flush(m->ch, err);
+        if (st == CG_OK) st = cg_chan_recv(m->ch, peer, nb, err);
+        mpc_prof_pop(m);
     }
-    if (st == CG_OK) st = cg_chan_flush(m->ch, err);
-    if (st == CG_OK) st = cg_chan_recv(m->ch, peer, nb, err);
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) {
             /* b = f xor r = f + (1 - 2f) r for the opened f */
@@ -115,15 +120,15 @@ cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uin
  * Per element: a daBit r, a product of private bits (rho0 the server's,
  * rho1 the client's, arithmetic shares of rho0 rho1) and an arithmetic bit
  * triple (a, b XOR-shared; arithmetic shares of a, b and ab). Seven COTs
- * (server to client, 64 bits) each, with u_p = (a_p, b_p):
+ * (server to client) each, as wide as the results (a pool per width: the
+ * exact truncations at l = 37 bits need no 64-bit ones), with u_p = (a_p, b_p):
  * r0 r1; rho0 rho1; a0 a1; b0 b1; and for ab = a0 b0 + b0 (1 - 2 a0) a1 +
  * a0 (1 - 2 b0) b1 + (1 - 2 a0)(1 - 2 b0) a1 b1 the last three terms. */
 #define BUNDLE_COTS 7
 #define BUNDLE_BATCH ((size_t)1 << 14)
 
-static void bundles_free(cg_mpc *m)
+static void bundles_free(mpc_bundles *b)
 {
-    mpc_bundles *b = &m->bd;
     if (b->bit) cg_secure_zero(b->bit, b->cap * MPC_BUNDLE_BITS);
     if (b->ar) cg_secure_zero(b->ar, b->cap * MPC_BUNDLE_ARITH * sizeof *b->ar);
     cg_free(b->bit);
@@ -131,9 +136,9 @@ static void bundles_free(cg_mpc *m)
     memset(b, 0, sizeof *b);
 }
 
-static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
+static cg_status bundles_refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *err)
 {
-    mpc_bundles *b = &m->bd;
+    mpc_bundles *b = &m->bd[bits];
     size_t left = b->have - b->next, cap = left + cnt, nc = cnt * BUNDLE_COTS;
     uint8_t *bit = cg_alloc(cap * MPC_BUNDLE_BITS), *ch = cg_alloc(nc);
     uint64_t *ar = cg_alloc(cap * MPC_BUNDLE_ARITH * sizeof *ar);
@@ -170,13 +175,15 @@ static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
             cc[5] = u[3];
             cc[6] = u[2] & u[3];
         }
+        mpc_prof_push(m, "bundle.make");
         st = mpc_ot_reserve(m, server ? nc : 0, server ? 0 : nc, err);
         if (st == CG_OK && server) {
-            st = cg_cot_send(m->ot.send, nc, 64, d, x, err);
+            st = cg_cot_send(m->ot.send, nc, bits, d, x, err);
             for (size_t i = 0; st == CG_OK && i < nc; i++) x[i] = 0 - x[i];
         } else if (st == CG_OK) {
-            st = cg_cot_recv(m->ot.recv, nc, 64, ch, x, err);
+            st = cg_cot_recv(m->ot.recv, nc, bits, ch, x, err);
         }
+        mpc_prof_pop(m);
         for (size_t i = 0; st == CG_OK && i < cnt; i++) {
             const uint8_t *u = nb + i * MPC_BUNDLE_BITS;
             const uint64_t *s = x + i * BUNDLE_COTS;
@@ -196,20 +203,20 @@ static cg_status bundles_refill(cg_mpc *m, size_t cnt, cg_error *err)
         cg_free(ar);
         return st;
     }
-    bundles_free(m);
+    bundles_free(b);
     b->bit = bit;
     b->ar = ar;
     b->cap = b->have = cap;
     return CG_OK;
 }
 
-cg_status mpc_bundles_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **ar,
-                           cg_error *err)
+cg_status mpc_bundles_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
+                           const uint64_t **ar, cg_error *err)
 {
-    mpc_bundles *b = &m->bd;
+    mpc_bundles *b = &m->bd[bits];
     if (b->have - b->next < n) {
         size_t more = n - (b->have - b->next);
-        CG_TRY(bundles_refill(m, more > BUNDLE_BATCH ? more : BUNDLE_BATCH, err));
+        CG_TRY(bundles_refill(m, bits, more > BUNDLE_BATCH ? more : BUNDLE_BATCH, err));
     }
     *bit = b->bit + b->next * MPC_BUNDLE_BITS;
     *ar = b->ar + b->next * MPC_BUNDLE_ARITH;
@@ -230,7 +237,7 @@ cg_status mpc_arith_last(cg_mpc *m, unsigned bits, size_t rows, size_t q, const 
     if (rows == 0) return CG_OK;
     const uint8_t *bb;
     const uint64_t *ba;
-    CG_TRY(mpc_bundles_take(m, rows, &bb, &ba, err));
+    CG_TRY(mpc_bundles_take(m, bits, rows, &bb, &ba, err));
     bool server = m->party == CG_SERVER;
     uint64_t mask = mpc_mask(bits);
     size_t nb = (4 * rows + 7) / 8;
@@ -247,10 +254,12 @@ cg_status mpc_arith_last(cg_mpc *m, unsigned bits, size_t rows, size_t q, const 
             put(mine, 4 * i + 2, q >= 2 ? eq[i * q + 1] ^ u[2] : 0);
             put(mine, 4 * i + 3, q >= 2 ? lt[i * q] ^ u[3] : 0);
         }
+        mpc_prof_push(m, "cmp.last");
         st = cg_chan_send(m->ch, mine, nb, err);
+        if (st == CG_OK) st = cg_chan_flush(m->ch, err);
+        if (st == CG_OK) st = cg_chan_recv(m->ch, peer, nb, err);
+        mpc_prof_pop(m);
     }
-    if (st == CG_OK) st = cg_chan_flush(m->ch, err);
-    if (st == CG_OK) st = cg_chan_recv(m->ch, peer, nb, err);
     for (size_t i = 0; st == CG_OK && i < rows; i++) {
         const uint8_t *u = bb + i * MPC_BUNDLE_BITS;
         const uint64_t *A = ba + i * MPC_BUNDLE_ARITH;

@@ -16,6 +16,12 @@ typedef struct mpc_bundles {
     size_t cap, have, next;
 } mpc_bundles;
 
+typedef struct mpc_dabits {
+    uint8_t *bit;
+    uint64_t *arith;
+    size_t cap, have, next;
+} mpc_dabits;
+
 /* Product material made ahead (mpc_beaver.c), per kind and ring width:
  * entries next .. have - 1 unused, each of the kind's values in a row. */
 enum { MPC_POOL_MUL, MPC_POOL_SQ, MPC_POOL_SEL, MPC_POOL_KINDS };
@@ -24,6 +30,19 @@ typedef struct mpc_pool {
     size_t per, cap, have, next; /* per: values per entry */
 } mpc_pool;
 
+/* Profiling state (cg_mpc_profile_*): a stack of sub-protocol names and
+ * the counters at the last charge. */
+#define MPC_PROF_DEPTH 8
+typedef struct mpc_prof {
+    bool on;
+    char label[24];
+    const char *stack[MPC_PROF_DEPTH];
+    size_t depth;
+    cg_chan_counters c0;
+    uint64_t cs0, cr0, rs0, rr0; /* COTs drawn, refill bytes sent / received */
+    cg_mpc_profile p;
+} mpc_prof;
+
 struct cg_mpc {
     cg_channel *ch;
     cg_party party;
@@ -31,14 +50,13 @@ struct cg_mpc {
     cg_prg prg;
     bool failed; /* a call failed: the parties are out of step */
     bool exact;  /* every truncation adds the low-bit carry (cg_mpc_set_exact) */
-    /* daBits made ahead (mpc_dabit.c): bit and arithmetic (mod 2^64) shares,
-     * entries db_next .. db_have - 1 unused */
-    uint8_t *db_bit;
-    uint64_t *db_arith;
-    size_t db_cap, db_have, db_next;
-    mpc_bundles bd;
+    /* daBits made ahead (mpc_dabit.c), a pool per width of the arithmetic
+     * shares: bits and arithmetic shares, entries next .. have - 1 unused */
+    mpc_dabits db[65];
+    mpc_bundles bd[65]; /* per width of the results (mpc_arith_last's bits) */
     mpc_pool pool[MPC_POOL_KINDS][65]; /* product material per ring width (mpc_beaver.c) */
     bool pool_on; /* products may take it: set by the protocols that stocked theirs */
+    mpc_prof *prof; /* NULL unless profiling was turned on */
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
@@ -72,6 +90,11 @@ cg_status mpc_ot_reserve(cg_mpc *m, size_t rows_send, size_t rows_recv, cg_error
 cg_status mpc_cot_both(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
                        uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
                        cg_error *err);
+/* mpc_cot_both with a ring width per COT (cg_cot_send_w): ws[i] for this
+ * party's i-th sent COT, wr[i] for its i-th received one (the peer's ws). */
+cg_status mpc_cot_both_w(cg_mpc *m, size_t n_send, const uint8_t *ws, const uint64_t *delta,
+                         uint64_t *x0, size_t n_recv, const uint8_t *wr, const uint8_t *choice,
+                         uint64_t *out, cg_error *err);
 /* Scratch of one mpc_cot_both call: what this party sends (delta -> x0) and
  * what it receives (choice -> got). _alloc frees what it got on failure
  * (CG_ERR_NOMEM, the message naming `what`). */
@@ -83,16 +106,23 @@ cg_status mpc_cot_bufs_alloc(mpc_cot_bufs *b, size_t n_send, size_t n_recv, cons
                              cg_error *err);
 void mpc_cot_bufs_free(mpc_cot_bufs *b);
 
+/* Profiling: what passed since the last charge goes to the running
+ * sub-protocol, then `name` runs until its pop (calls nest; the innermost
+ * is charged). No-ops unless profiling is on. */
+void mpc_prof_push(cg_mpc *m, const char *name);
+void mpc_prof_pop(cg_mpc *m);
+
 /* ---- daBits (mpc_dabit.c) ---- */
 
-/* n unused daBits (this party's bit and arithmetic shares, mod 2^64),
- * made first in one COT batch of at least 2^15 when fewer are left; both
- * parties take the same counts in the same order. */
-cg_status mpc_dabits_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **arith,
-                          cg_error *err);
-/* Bundles as daBits (2^14 per refill, seven COTs each). */
-cg_status mpc_bundles_take(cg_mpc *m, size_t n, const uint8_t **bit, const uint64_t **ar,
-                           cg_error *err);
+/* n unused daBits (this party's bit and arithmetic shares, mod 2^bits),
+ * made first in one COT batch (bits wide) of at least 2^15 when fewer are
+ * left; both parties take the same counts in the same order. */
+cg_status mpc_dabits_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
+                          const uint64_t **arith, cg_error *err);
+/* Bundles as daBits (2^14 per refill, seven COTs each), with arithmetic
+ * shares mod 2^bits: a pool per width, whose COTs are that wide. */
+cg_status mpc_bundles_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
+                           const uint64_t **ar, cg_error *err);
 /* The last exchange of `rows` comparisons of q digits with arithmetic
  * results mod 2^bits: lt/eq as lt_tree leaves them before its last level
  * (blocks 0 and 1 of each row, or the only one); alt[i] = shares of row

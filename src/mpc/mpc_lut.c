@@ -45,7 +45,9 @@ cg_status mpc_lut_multi(cg_mpc *m, unsigned in_bits, unsigned out_bits, size_t T
                 uint64_t ri = r[i * T + t] = cg_prg_u64(&m->prg) & omask;
                 for (unsigned j = 0; j < N; j++) row[j] = (tab[(j + xs) & imask] - ri) & omask;
             }
+        mpc_prof_push(m, "lut");
         st = cg_otn_send(m->ot.send, ni, N, out_bits, msgs, err);
+        mpc_prof_pop(m);
         if (st == CG_OK)
             for (size_t i = 0; i < ni; i++) out[i] = r[i];
         cg_free(msgs);
@@ -55,7 +57,9 @@ cg_status mpc_lut_multi(cg_mpc *m, unsigned in_bits, unsigned out_bits, size_t T
         if (!choice) return cg_error_set(err, CG_ERR_NOMEM, "lut: out of memory");
         for (size_t i = 0; i < ni; i++) choice[i] = (uint8_t)(x[i / T] & imask);
         /* out may alias x: the choices are copied out first. */
+        mpc_prof_push(m, "lut");
         st = cg_otn_recv(m->ot.recv, ni, N, out_bits, choice, out, err);
+        mpc_prof_pop(m);
         cg_free(choice);
     }
     return mpc_fail(m, st);
@@ -91,10 +95,14 @@ cg_status cg_mpc_extend(cg_mpc *m, unsigned from_bits, unsigned to_bits, size_t 
     }
     if (m->party == CG_SERVER) {
         for (size_t i = 0; i < n; i++) delta[i] = top[i];
+        mpc_prof_push(m, "extend.cot");
         st = cg_cot_send(m->ot.send, n, to_bits, delta, prod, err);
+        mpc_prof_pop(m);
         for (size_t i = 0; st == CG_OK && i < n; i++) prod[i] = (0 - prod[i]) & tmask;
     } else {
+        mpc_prof_push(m, "extend.cot");
         st = cg_cot_recv(m->ot.recv, n, to_bits, top, prod, err);
+        mpc_prof_pop(m);
     }
     if (st == CG_OK)
         for (size_t i = 0; i < n; i++) {
@@ -164,10 +172,12 @@ cg_status mpc_lut_chord(cg_mpc *m, unsigned in_bits, unsigned bits, const uint64
         }
         for (size_t t = 0; t < tr; t++) choice[i * tr + t] = (uint8_t)xs;
     }
+    mpc_prof_push(m, "lut.chord");
     st = mpc_ot_reserve(m, ns * in_bits, nr * in_bits, err);
     if (st == CG_OK && nr) st = cg_otn_recv_begin(m->ot.recv, nr, N, bits, choice, got, err);
     if (st == CG_OK && ns) st = cg_otn_send(m->ot.send, ns, N, bits, msgs, err);
     if (st == CG_OK && nr) st = cg_otn_recv_end(m->ot.recv, nr, N, bits, choice, got, err);
+    mpc_prof_pop(m);
     for (size_t i = 0; st == CG_OK && i < n; i++) {
         if (server) {
             a[i] = mk[3 * i];

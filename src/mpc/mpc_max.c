@@ -162,10 +162,12 @@ static cg_status level4(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_e
     unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
     /* Both directions at once, as the comparison's digit OTs: each party
      * offers its own shares, chosen by the peer's bit shares. */
+    mpc_prof_push(m, "max.ot");
     st = mpc_ot_reserve(m, 6 * G, 6 * G, err);
     if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, G, 64, mb, choice, got, err);
     if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, G, 64, mb, fan4_messages, &fm, err);
     if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, G, 64, mb, choice, got, err);
+    mpc_prof_pop(m);
     if (st != CG_OK) goto done;
     /* Winners to the front of their segments. */
     for (size_t r = 0, g = 0; r < sg->rows; r++) {
@@ -272,10 +274,12 @@ static cg_status level8(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_e
     fm.ri = rv + nc;
     unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
     size_t ots = FAN8_OTS * G;
+    mpc_prof_push(m, "max.ot");
     st = mpc_ot_reserve(m, 7 * ots, 7 * ots, err);
     if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, ots, 128, mb, choice, got, err);
     if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, ots, 128, mb, fan8_messages, &fm, err);
     if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, ots, 128, mb, choice, got, err);
+    mpc_prof_pop(m);
     if (st != CG_OK) goto done;
     for (size_t r = 0, g = 0; r < sg->rows; r++) {
         size_t o = sg->off[r], c = sg->cnt[r], j = 0;

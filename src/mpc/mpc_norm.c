@@ -62,10 +62,14 @@ static cg_status row_product(cg_mpc *m, unsigned w, size_t rows, const size_t *l
     }
     for (size_t q = 0; q < rows; q++)
         for (unsigned j = 0; j < w; j++) ch[2 * (q * w + j)] = ch[2 * (q * w + j) + 1] = (r[q] >> j) & 1;
+    mpc_prof_push(m, "rowprod");
     st = mpc_ot_reserve(m, nrot, nrot, err);
     if (st == CG_OK) st = cg_rot_recv(m->ot.recv, nrot, 64, ch, kr, err);
     if (st == CG_OK) st = cg_rot_send(m->ot.send, nrot, 64, k0, k1, err);
-    if (st != CG_OK) goto done;
+    if (st != CG_OK) {
+        mpc_prof_pop(m);
+        goto done;
+    }
     /* this party's e times the peer's r: u = G0 - G1 + e 2^j, the G's
      * multiples of 2^j, so u >> j (w - j bits) travels */
     for (size_t i = 0; i < total; i++) out[i] = 0;
@@ -87,6 +91,7 @@ static cg_status row_product(cg_mpc *m, unsigned w, size_t rows, const size_t *l
     st = cg_chan_send_msg(m->ch, snd, nbytes, err);
     if (st == CG_OK) st = cg_chan_flush(m->ch, err);
     if (st == CG_OK) st = cg_chan_recv_msg(m->ch, rcv, nbytes, err);
+    mpc_prof_pop(m);
     if (st != CG_OK) goto done;
     bitio br = {rcv, 0};
     for (size_t q = 0; q < rows; q++)

@@ -168,18 +168,31 @@ cg_status mpc_trunc_impl(cg_mpc *m, unsigned bits, unsigned out_bits, unsigned s
         /* the COT batch: entry i < n the wrap term top0 * top1, entry n + i
          * (exact only) the carry's c0 * c1 (its B2A) */
         if (exact) st = low_carry_bits(m, shift, shifts, n, y, bit + n, err);
+        /* the wrap enters as w 2^(bits - sh) mod 2^out_bits: w mod
+         * 2^(out_bits - bits + sh) is all it needs, so its COT is that wide;
+         * the carry's, out_bits */
+        uint8_t *wd = cg_alloc(cap);
+        if (st == CG_OK && !wd) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
+        for (size_t i = 0; st == CG_OK && i < np; i++) {
+            unsigned need = out_bits - bits + (shifts ? shifts[i % n] : shift);
+            wd[i] = (uint8_t)(i >= n || need >= out_bits ? out_bits : need ? need : 1);
+        }
+        mpc_prof_push(m, "trunc.cot");
         if (st == CG_OK && m->party == CG_SERVER) {
             uint64_t *delta = cg_alloc(cap * sizeof *delta);
             if (!delta) st = cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
             else {
                 for (size_t i = 0; i < np; i++) delta[i] = bit[i];
-                st = cg_cot_send(m->ot.send, np, out_bits, delta, prod, err);
+                st = cg_cot_send_w(m->ot.send, np, wd, delta, prod, err);
                 for (size_t i = 0; st == CG_OK && i < np; i++) prod[i] = (0 - prod[i]) & mask;
                 cg_free(delta);
             }
         } else if (st == CG_OK) {
-            st = cg_cot_recv(m->ot.recv, np, out_bits, bit, prod, err);
+            st = cg_cot_recv_w_begin(m->ot.recv, np, wd, bit, prod, err);
+            if (st == CG_OK) st = cg_cot_recv_w_end(m->ot.recv, np, wd, bit, prod, err);
         }
+        mpc_prof_pop(m);
+        cg_free(wd);
         for (size_t i = 0; st == CG_OK && i < n; i++) {
             unsigned sh = shifts ? shifts[i] : shift;
             uint64_t wrap = (bit[i] - prod[i]) & mask; /* this party's share of w */

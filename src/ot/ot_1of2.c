@@ -11,6 +11,7 @@
 
 typedef struct cot_ctx {
     unsigned bits;
+    const uint8_t *widths; /* per instance (the _w calls), else NULL: all `bits` */
     const uint64_t *delta;
     uint64_t *x0;
     uint64_t *out;
@@ -23,7 +24,9 @@ static cg_status cot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t coun
     (void)first;
     cot_ctx *c = vctx;
     uint64_t mask = mask_of(c->bits);
+    const uint8_t *w = c->widths ? c->widths + begin : NULL;
     for (size_t i = 0; i < count; i++) {
+        if (w) mask = mask_of(w[i]);
         uint64_t x0 = lo64(ot->h0 + 16 * i) & mask;
         c->x0[begin + i] = x0;
         ot->vals[i] = (x0 + c->delta[begin + i] - lo64(ot->h1 + 16 * i)) & mask;
@@ -31,7 +34,7 @@ static cg_status cot_send_chunk(cg_ot *ot, void *vctx, size_t begin, size_t coun
     /* Appended, sent whole after the last chunk (send_out): the receiver
      * sent every chunk up front, so answering chunk by chunk would only add
      * changes of direction. */
-    if (!ot_out_put_packed(ot, ot->vals, count, c->bits))
+    if (!(w ? ot_out_put_var(ot, ot->vals, w, count) : ot_out_put_packed(ot, ot->vals, count, c->bits)))
         return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
     return CG_OK;
 }
@@ -50,17 +53,21 @@ static cg_status store_hash_chunk(cg_ot *ot, void *vctx, size_t begin, size_t co
     (void)err;
     cot_ctx *c = vctx;
     uint64_t mask = mask_of(c->bits);
-    for (size_t i = 0; i < count; i++) c->out[begin + i] = lo64(ot->h0 + 16 * i) & mask;
+    const uint8_t *w = c->widths ? c->widths + begin : NULL;
+    for (size_t i = 0; i < count; i++) {
+        if (w) mask = mask_of(w[i]);
+        c->out[begin + i] = lo64(ot->h0 + 16 * i) & mask;
+    }
     return CG_OK;
 }
 
 /* Receives one chunk's count packed values into vals. */
 /* The receiver's part of every 1-out-of-2 batch: the header, then the
  * extension with out[i] = the pad of choice[i] (H(t_i), low bits). */
-static cg_status recv_pads(cg_ot *ot, unsigned kind, size_t n, unsigned bits, const uint8_t *choice,
-                           uint64_t *out, cg_error *err)
+static cg_status recv_pads(cg_ot *ot, unsigned kind, size_t n, unsigned bits, const uint8_t *widths,
+                           const uint8_t *choice, uint64_t *out, cg_error *err)
 {
-    cot_ctx c = {.bits = bits, .out = out, .choice = choice};
+    cot_ctx c = {.bits = bits, .widths = widths, .out = out, .choice = choice};
     ot_choice_src cs = {choice, 0};
     CG_TRY(ot_send_header(ot, kind, bits, n, err));
     return ot_extend_recv(ot, n, true, &cs, store_hash_chunk, &c, err);
@@ -96,7 +103,7 @@ cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *c
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cg_status st = recv_pads(ot, KIND_COT, n, bits, choice, out, err);
+    cg_status st = recv_pads(ot, KIND_COT, n, bits, NULL, choice, out, err);
     if (st == CG_OK) {
         ot->pending = true;
         ot->pending_kind = KIND_COT;
@@ -134,6 +141,85 @@ cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
 {
     CG_TRY(cg_cot_recv_begin(ot, n, bits, choice, out, err));
     return cg_cot_recv_end(ot, n, bits, choice, out, err);
+}
+
+/* ---- correlated OT with a width per instance ---- */
+
+/* The header's parameter: the widths' sum (mod 2^32), so that two ends
+ * with different widths fail at the header. Every width in 1..64. */
+static cg_status width_param(const uint8_t *w, size_t n, unsigned *param, cg_error *err)
+{
+    if (n && !w) return cg_error_set(err, CG_ERR_ARG, "OT: NULL widths");
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] < 1 || w[i] > 64)
+            return cg_error_set(err, CG_ERR_ARG, "OT: width[%zu] = %u, need 1..64", i, w[i]);
+        sum += w[i];
+    }
+    *param = (unsigned)(sum & 0xffffffffu);
+    return CG_OK;
+}
+
+cg_status cg_cot_send_w(cg_ot *ot, size_t n, const uint8_t *widths, const uint64_t *delta,
+                        uint64_t *x0, cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_SENDER, n, 64, delta, x0, err));
+    if (n == 0) return CG_OK;
+    unsigned param;
+    CG_TRY(width_param(widths, n, &param, err));
+    cot_ctx c = {.bits = 64, .widths = widths, .delta = delta, .x0 = x0};
+    cg_status st = ot_expect_header(ot, KIND_COTW, param, n, err);
+    ot->out.len = 0;
+    if (st == CG_OK) st = ot_extend_send(ot, n, true, cot_send_chunk, &c, err);
+    if (st == CG_OK) st = send_out(ot, err);
+    return ot_finish(ot, st);
+}
+
+cg_status cg_cot_recv_w_begin(cg_ot *ot, size_t n, const uint8_t *widths, const uint8_t *choice,
+                              uint64_t *out, cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, 64, choice, out, err));
+    if (n == 0) return CG_OK;
+    unsigned param;
+    CG_TRY(width_param(widths, n, &param, err));
+    CG_TRY(ot_check_choices(choice, n, 2, err));
+    cg_status st = recv_pads(ot, KIND_COTW, n, param, widths, choice, out, err); /* param: the header's */
+    if (st == CG_OK) {
+        ot->pending = true;
+        ot->pending_kind = KIND_COTW;
+        ot->pending_n = n;
+        ot->pending_bits = param;
+    }
+    return ot_finish(ot, st);
+}
+
+cg_status cg_cot_recv_w_end(cg_ot *ot, size_t n, const uint8_t *widths, const uint8_t *choice,
+                            uint64_t *out, cg_error *err)
+{
+    if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
+    if (n == 0 && !ot->pending) return CG_OK;
+    unsigned param = 0;
+    if (n) CG_TRY(width_param(widths, n, &param, err));
+    if (!ot->pending || ot->pending_kind != KIND_COTW || ot->pending_n != n ||
+        ot->pending_bits != param || !choice || !out)
+        return cg_error_set(err, CG_ERR_STATE, "OT: cg_cot_recv_w_end does not match a begun COT");
+    ot->pending = false;
+    cg_status st = CG_OK;
+    for (size_t begin = 0; begin < n; begin += CHUNK) {
+        size_t count = n - begin < CHUNK ? n - begin : CHUNK;
+        const uint8_t *w = widths + begin;
+        size_t len = ot_var_bytes(w, count, 1);
+        ot->out.len = 0;
+        if (!cg_buf_reserve(&ot->out, len)) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+        if (st == CG_OK) st = cg_chan_recv(ot->ch, ot->out.data, len, err);
+        if (st != CG_OK) break;
+        ot_unpack_var(ot->vals, ot->out.data, w, count);
+        for (size_t i = 0; i < count; i++) {
+            uint64_t sel = 0 - (uint64_t)choice[begin + i];
+            out[begin + i] = (out[begin + i] + (ot->vals[i] & sel)) & mask_of(w[i]);
+        }
+    }
+    return ot_finish(ot, st);
 }
 
 /* ---- chosen-message OT ---- */
@@ -176,7 +262,7 @@ cg_status cg_ot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, 
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cg_status st = recv_pads(ot, KIND_OT, n, bits, choice, out, err);
+    cg_status st = recv_pads(ot, KIND_OT, n, bits, NULL, choice, out, err);
     uint64_t *e1 = NULL;
     if (st == CG_OK && !(e1 = cg_alloc(CHUNK * sizeof *e1)))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
@@ -234,7 +320,7 @@ cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cg_status st = recv_pads(ot, KIND_ROT, n, bits, choice, out, err);
+    cg_status st = recv_pads(ot, KIND_ROT, n, bits, NULL, choice, out, err);
     if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
     return ot_finish(ot, st);
 }

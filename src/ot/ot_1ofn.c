@@ -140,7 +140,18 @@ typedef struct {
     cg_otn_fill_fn fill;
     void *ctx;
     unsigned N;
+    const uint8_t *widths; /* the _w calls: instance i's messages widths[i] bits */
 } msg_source;
+
+/* The header's parameter: N and the width (uniform), or N and the widths'
+ * sum (bits field 0: variable), so that ends that differ fail there. */
+static unsigned otn_param(unsigned N, unsigned bits, const uint8_t *w, size_t n)
+{
+    if (!w) return bits | (N << 8);
+    size_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += w[i];
+    return (N << 8) | (unsigned)((sum & 0x7fff) << 17);
+}
 
 /* The messages of instances first .. first + count - 1; scratch holds
  * count * N entries and is only written for a callback source. */
@@ -166,6 +177,19 @@ static cg_status put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsig
     return CG_OK;
 }
 
+/* A batch of cnt instances' N values each: uniform `bits`, or w[i] bits for
+ * instance i (w non-NULL, pointing at the batch's first instance). */
+static cg_status put_batch(cg_ot *ot, const uint64_t *vals, size_t cnt, unsigned N, unsigned bits,
+                           const uint8_t *w, cg_error *err)
+{
+    if (!w) return put_packed(ot, vals, cnt * N, bits, err);
+    size_t len = ot_var_bytes(w, cnt, N);
+    if (!cg_buf_reserve(&ot->out, len)) return cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
+    ot_pack_var(ot->out.data + ot->out.len, vals, w, cnt, N);
+    ot->out.len += len;
+    return CG_OK;
+}
+
 static cg_status send_all(cg_ot *ot, cg_error *err)
 {
     CG_TRY(cg_chan_send(ot->ch, ot->out.data, ot->out.len, err));
@@ -185,7 +209,7 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
     cg_status st = CG_OK;
     if (!u || !q || !rows || !cs || !pads || (!src->table && !scratch))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
-    if (st == CG_OK) st = ot_expect_header(ot, KIND_OTN_KK, bits | (N << 8), n, err);
+    if (st == CG_OK) st = ot_expect_header(ot, KIND_OTN_KK, otn_param(N, bits, src->widths, n), n, err);
     if (st == CG_OK && !ot->kk_ready) st = kk_setup(ot, err);
     /* cs[x] = C(x) & s: what separates message x's hash input from q. */
     if (st == CG_OK) memset(cs, 0, (size_t)N * 32);
@@ -205,7 +229,7 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
         ot->kk_index += cols;
         const uint64_t *m = source_batch(src, b0, cnt, scratch);
         for (size_t i = 0; i < cnt * N; i++) pads[i] = (pads[i] ^ m[i]) & mask;
-        st = put_packed(ot, pads, cnt * N, bits, err);
+        st = put_batch(ot, pads, cnt, N, bits, src->widths ? src->widths + b0 : NULL, err);
     }
     if (st == CG_OK) st = send_all(ot, err);
     cg_free(u);
@@ -219,7 +243,7 @@ static cg_status otn_send_kk(cg_ot *ot, size_t n, unsigned N, unsigned bits, con
 
 /* The receiver's first half: the extension, leaving the chosen message's
  * pad in out (the ciphertexts come in otn_recv_msgs). */
-static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits,
+static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned param,
                                   const uint8_t *choice, uint64_t *out, cg_error *err)
 {
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH, cap = round128(batch), rb = cap / 8;
@@ -228,7 +252,7 @@ static cg_status otn_recv_kk_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits
     static const uint8_t zero_off[32];
     cg_status st = CG_OK;
     if (!t || !code || !ucol || !rows) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
-    if (st == CG_OK) st = ot_send_header(ot, KIND_OTN_KK, bits | (N << 8), n, err);
+    if (st == CG_OK) st = ot_send_header(ot, KIND_OTN_KK, param, n, err);
     if (st == CG_OK && !ot->kk_ready) st = kk_setup(ot, err);
     /* Every batch's extension first; all ciphertexts after (one round trip
      * for any n). */
@@ -316,7 +340,7 @@ static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
     cg_status st = otn_alloc(&c, batch * k, err);
     if (st == CG_OK && (!pads || (!src->table && !scratch) || !hin || !hout || !tlo || !thi))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
-    if (st == CG_OK) st = ot_expect_header(ot, KIND_OTN, bits | (N << 8), n, err);
+    if (st == CG_OK) st = ot_expect_header(ot, KIND_OTN, otn_param(N, bits, src->widths, n), n, err);
     ot->out.len = 0;
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
@@ -362,7 +386,7 @@ static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
                 }
             }
         }
-        st = put_packed(ot, pads, cnt * N, bits, err);
+        st = put_batch(ot, pads, cnt, N, bits, src->widths ? src->widths + b0 : NULL, err);
     }
     if (st == CG_OK) st = send_all(ot, err);
     cg_free(hin);
@@ -392,8 +416,28 @@ cg_status cg_otn_send_fn(cg_ot *ot, size_t n, unsigned N, unsigned bits, cg_otn_
     return otn_send(ot, n, N, bits, &src, err);
 }
 
+/* Every width in 1..64. */
+static cg_status check_widths(const uint8_t *w, size_t n, cg_error *err)
+{
+    if (n && !w) return cg_error_set(err, CG_ERR_ARG, "OT: NULL widths");
+    for (size_t i = 0; i < n; i++)
+        if (w[i] < 1 || w[i] > 64)
+            return cg_error_set(err, CG_ERR_ARG, "OT: width[%zu] = %u, need 1..64", i, w[i]);
+    return CG_OK;
+}
+
+cg_status cg_otn_send_fn_w(cg_ot *ot, size_t n, unsigned N, const uint8_t *widths,
+                           cg_otn_fill_fn fill, void *ctx, cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_SENDER, n, 64, ot, ot, err));
+    CG_TRY(check_widths(widths, n, err));
+    if (n && !fill) return cg_error_set(err, CG_ERR_ARG, "OT: no message source");
+    msg_source src = {.fill = fill, .ctx = ctx, .N = N, .widths = widths};
+    return otn_send(ot, n, N, 64, &src, err);
+}
+
 /* The log2 N-row receiver's first half, as otn_recv_kk_pads. */
-static cg_status otn_recv_split_pads(cg_ot *ot, size_t n, unsigned N, unsigned bits,
+static cg_status otn_recv_split_pads(cg_ot *ot, size_t n, unsigned N, unsigned param,
                                      const uint8_t *choice, uint64_t *out, cg_error *err)
 {
     unsigned k = log2_ceil(N), half = 1u << (k - 1);
@@ -403,7 +447,7 @@ static cg_status otn_recv_split_pads(cg_ot *ot, size_t n, unsigned N, unsigned b
     uint8_t *hout = cg_alloc(nh * 16);
     cg_status st = otn_alloc(&c, nh, err);
     if (st == CG_OK && (!thi || !hout)) st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
-    if (st == CG_OK) st = ot_send_header(ot, KIND_OTN, bits | (N << 8), n, err);
+    if (st == CG_OK) st = ot_send_header(ot, KIND_OTN, param, n, err);
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
         ot_choice_src cs = {choice + b0, k};
@@ -429,14 +473,16 @@ static cg_status otn_recv_split_pads(cg_ot *ot, size_t n, unsigned N, unsigned b
 /* The receiver's second half (both constructions): every batch's
  * ciphertexts, unmasked with the pads in out. */
 static cg_status otn_recv_msgs(cg_ot *ot, size_t n, unsigned N, unsigned bits,
-                               const uint8_t *choice, uint64_t *out, cg_error *err)
+                               const uint8_t *widths, const uint8_t *choice, uint64_t *out,
+                               cg_error *err)
 {
     uint64_t mask = mask_of(bits);
     size_t batch = n < OTN_BATCH ? n : OTN_BATCH;
     cg_status st = CG_OK;
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
-        size_t len = cg_packed_size(cnt * N, bits);
+        const uint8_t *w = widths ? widths + b0 : NULL;
+        size_t len = w ? ot_var_bytes(w, cnt, N) : cg_packed_size(cnt * N, bits);
         ot->out.len = 0;
         if (!cg_buf_reserve(&ot->out, len)) {
             st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
@@ -445,7 +491,11 @@ static cg_status otn_recv_msgs(cg_ot *ot, size_t n, unsigned N, unsigned bits,
         st = cg_chan_recv(ot->ch, ot->out.data, len, err);
         if (st != CG_OK) break;
         /* Only the chosen ciphertext of each instance is read. */
-        for (size_t i = 0; i < cnt; i++) {
+        for (size_t i = 0, bit = 0; w && i < cnt; bit += (size_t)N * w[i], i++) {
+            uint64_t e = ot_get_bits(ot->out.data, bit + (size_t)choice[b0 + i] * w[i], w[i]);
+            out[b0 + i] = (out[b0 + i] ^ e) & mask_of(w[i]);
+        }
+        for (size_t i = 0; !w && i < cnt; i++) {
             uint64_t e = cg_packed_get(ot->out.data, len, i * N + choice[b0 + i], bits);
             out[b0 + i] = (out[b0 + i] ^ e) & mask;
         }
@@ -453,35 +503,66 @@ static cg_status otn_recv_msgs(cg_ot *ot, size_t n, unsigned N, unsigned bits,
     return st;
 }
 
-cg_status cg_otn_recv_begin(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
-                            uint64_t *out, cg_error *err)
+static cg_status otn_recv_begin(cg_ot *ot, size_t n, unsigned N, unsigned bits,
+                                const uint8_t *widths, const uint8_t *choice, uint64_t *out,
+                                cg_error *err)
 {
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (N < 2 || N > 256) return cg_error_set(err, CG_ERR_ARG, "OT: N = %u, need 2..256", N);
+    if (widths) CG_TRY(check_widths(widths, n, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, N, err));
     bool kk = N >= 8 && ot->otn == CG_OTN_KK13;
-    cg_status st = kk ? otn_recv_kk_pads(ot, n, N, bits, choice, out, err)
-                      : otn_recv_split_pads(ot, n, N, bits, choice, out, err);
+    unsigned param = otn_param(N, bits, widths, n);
+    cg_status st = kk ? otn_recv_kk_pads(ot, n, N, param, choice, out, err)
+                      : otn_recv_split_pads(ot, n, N, param, choice, out, err);
     if (st == CG_OK) {
         ot->pending = true;
         ot->pending_kind = KIND_OTN;
         ot->pending_n = n;
-        ot->pending_bits = bits | (N << 8);
+        ot->pending_bits = param;
     }
     return ot_finish(ot, st);
+}
+
+static cg_status otn_recv_end(cg_ot *ot, size_t n, unsigned N, unsigned bits,
+                              const uint8_t *widths, const uint8_t *choice, uint64_t *out,
+                              cg_error *err)
+{
+    if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
+    if (n == 0 && !ot->pending) return CG_OK;
+    if (widths) CG_TRY(check_widths(widths, n, err));
+    if (!ot->pending || ot->pending_kind != KIND_OTN || ot->pending_n != n ||
+        ot->pending_bits != otn_param(N, bits, widths, n) || !choice || !out)
+        return cg_error_set(err, CG_ERR_STATE, "OT: cg_otn_recv_end does not match a begun 1-of-N OT");
+    ot->pending = false;
+    return ot_finish(ot, otn_recv_msgs(ot, n, N, bits, widths, choice, out, err));
+}
+
+cg_status cg_otn_recv_begin(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
+                            uint64_t *out, cg_error *err)
+{
+    return otn_recv_begin(ot, n, N, bits, NULL, choice, out, err);
 }
 
 cg_status cg_otn_recv_end(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,
                           uint64_t *out, cg_error *err)
 {
-    if (!ot) return cg_error_set(err, CG_ERR_ARG, "OT: NULL instance");
-    if (n == 0 && !ot->pending) return CG_OK;
-    if (!ot->pending || ot->pending_kind != KIND_OTN || ot->pending_n != n ||
-        ot->pending_bits != (bits | (N << 8)) || !choice || !out)
-        return cg_error_set(err, CG_ERR_STATE, "OT: cg_otn_recv_end does not match a begun 1-of-N OT");
-    ot->pending = false;
-    return ot_finish(ot, otn_recv_msgs(ot, n, N, bits, choice, out, err));
+    return otn_recv_end(ot, n, N, bits, NULL, choice, out, err);
+}
+
+cg_status cg_otn_recv_w_begin(cg_ot *ot, size_t n, unsigned N, const uint8_t *widths,
+                              const uint8_t *choice, uint64_t *out, cg_error *err)
+{
+    if (n && !widths) return cg_error_set(err, CG_ERR_ARG, "OT: NULL widths");
+    return otn_recv_begin(ot, n, N, 64, widths, choice, out, err);
+}
+
+cg_status cg_otn_recv_w_end(cg_ot *ot, size_t n, unsigned N, const uint8_t *widths,
+                            const uint8_t *choice, uint64_t *out, cg_error *err)
+{
+    if (n && !widths) return cg_error_set(err, CG_ERR_ARG, "OT: NULL widths");
+    return otn_recv_end(ot, n, N, 64, widths, choice, out, err);
 }
 
 cg_status cg_otn_recv(cg_ot *ot, size_t n, unsigned N, unsigned bits, const uint8_t *choice,

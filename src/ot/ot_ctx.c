@@ -95,7 +95,7 @@ static cg_status prepare(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_
     if (!ot->fe) return CG_OK;
     size_t rows = n;
     if (kind == KIND_OTN) {
-        unsigned N = param >> 8, k = 0;
+        unsigned N = (param >> 8) & 0x1ff, k = 0; /* above: a width sum (ot_1ofn.c) */
         while ((1u << k) < N) k++;
         rows = n * k;
     }

@@ -90,7 +90,7 @@ cg_status ot_baseot_recv(cg_channel *ch, const uint8_t choice[OT_BASE_OTS / 8],
 #define CHUNK_BYTES (CHUNK / 8)
 
 /* What a call's header names (the receiver's first message). */
-enum { KIND_COT = 1, KIND_OT = 2, KIND_ROT = 3, KIND_OTN = 4, KIND_OTN_KK = 5 };
+enum { KIND_COT = 1, KIND_OT = 2, KIND_ROT = 3, KIND_OTN = 4, KIND_OTN_KK = 5, KIND_COTW = 6 };
 
 /* KK13 1-out-of-N OT: rows of KK_COLS bits, encoded with the Walsh-Hadamard
  * code on 8 bits (any two codewords differ in exactly 128 positions). */
@@ -124,7 +124,7 @@ struct cg_ot {
     uint64_t kk_block;  /* next PRG block of every KK column */
     uint64_t kk_index;  /* next KK row index (hash tweak) */
     bool pending;       /* receiver: a cg_cot_recv_begin / cg_otn_recv_begin awaits its _end */
-    unsigned pending_kind; /* KIND_COT or KIND_OTN */
+    unsigned pending_kind; /* KIND_COT, KIND_COTW or KIND_OTN */
     size_t pending_n;
     unsigned pending_bits;
     cg_ot_kind kind;
@@ -204,5 +204,14 @@ cg_status ot_expect_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, c
 cg_status ot_finish(cg_ot *ot, cg_status st);
 /* Appends count packed values to ot->out (false: out of memory). */
 bool ot_out_put_packed(cg_ot *ot, const uint64_t *vals, size_t count, unsigned bits);
+/* Width-per-instance streams (ot_bits.c): value k of count * rep in
+ * w[k / rep] bits, back to back, padded to a byte at the end
+ * (ot_var_bytes bytes); the same appended to ot->out; count values back
+ * (rep 1); and the w bits at bit offset `bit`. */
+size_t ot_var_bytes(const uint8_t *w, size_t count, unsigned rep);
+void ot_pack_var(uint8_t *p, const uint64_t *vals, const uint8_t *w, size_t count, unsigned rep);
+bool ot_out_put_var(cg_ot *ot, const uint64_t *vals, const uint8_t *w, size_t count);
+void ot_unpack_var(uint64_t *vals, const uint8_t *p, const uint8_t *w, size_t count);
+uint64_t ot_get_bits(const uint8_t *p, size_t bit, unsigned w);
 
 #endif

@@ -196,6 +196,59 @@ static inline void batch_run(ot_setup *o, batch *b)
     }
 }
 
+/* ---------------- COTs with a width per instance ---------------- */
+
+typedef struct {
+    cg_ot *s, *r;
+    size_t n;
+    uint8_t *w, *choice;
+    uint64_t *delta, *x0, *out;
+} wbatch;
+
+static inline cg_status wbatch_sender(cg_channel *ch, void *v)
+{
+    (void)ch;
+    wbatch *b = v;
+    return cg_cot_send_w(b->s, b->n, b->w, b->delta, b->x0, NULL);
+}
+
+static inline cg_status wbatch_receiver(cg_channel *ch, void *v)
+{
+    (void)ch;
+    wbatch *b = v;
+    CG_TRY(cg_cot_recv_w_begin(b->r, b->n, b->w, b->choice, b->out, NULL));
+    return cg_cot_recv_w_end(b->r, b->n, b->w, b->choice, b->out, NULL);
+}
+
+/* n COTs of random widths in [1, 64] (max_w 0) or all max_w wide, checked
+ * against out = x0 + c delta mod 2^w_i with x0 and out inside the width;
+ * returns the bytes the receiver got. */
+static inline uint64_t run_wcase(ot_setup *o, size_t n, unsigned max_w, cg_prg *prg)
+{
+    wbatch b = {o->s, o->r, n, cg_calloc(n + 1, 1), cg_calloc(n + 1, 1), cg_calloc(n + 1, 8),
+                cg_calloc(n + 1, 8), cg_calloc(n + 1, 8)};
+    for (size_t i = 0; i < n; i++) {
+        b.w[i] = (uint8_t)(max_w ? max_w : 1 + cg_prg_uniform(prg, 64));
+        b.choice[i] = (uint8_t)(cg_prg_u64(prg) & 1);
+        b.delta[i] = cg_prg_u64(prg);
+    }
+    cg_chan_stats st;
+    cg_chan_reset_stats(o->cr);
+    cg_status sa, sb;
+    run_two(o->cs, o->cr, wbatch_sender, &b, wbatch_receiver, &b, &sa, &sb);
+    assert_int_equal(sa, CG_OK);
+    assert_int_equal(sb, CG_OK);
+    cg_chan_get_stats(o->cr, &st);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t mask = b.w[i] >= 64 ? ~0ull : (1ull << b.w[i]) - 1;
+        assert_int_equal(b.x0[i] & ~mask, 0);
+        assert_int_equal(b.out[i] & ~mask, 0);
+        assert_int_equal(b.out[i], (b.x0[i] + (b.choice[i] ? b.delta[i] : 0)) & mask);
+    }
+    cg_free(b.w), cg_free(b.choice), cg_free(b.delta), cg_free(b.x0), cg_free(b.out);
+    return st.total.bytes_received;
+}
+
 /* One batch call where the sender is to fail: it hangs up once it returns,
  * so that the receiver (rb, in a second thread) sees the peer gone rather
  * than waiting. */

@@ -117,6 +117,9 @@ static void test_every_kind_on_ferret(void **state)
      * first chunk (a COT sender sends each chunk's corrections at once). */
     run_case(&o, 0, 1300000, 37, 2, &prg);
     run_case(&o, 3, 400000, 8, 16, &prg);
+    /* a width per COT (cg_cot_send_w) */
+    run_wcase(&o, 70001, 0, &prg);
+    run_wcase(&o, 1, 0, &prg);
     static const unsigned Ns[] = {2, 3, 4, 16, 256};
     for (size_t k = 0; k < 5; k++) {
         run_case(&o, 3, 3000, 16, Ns[k], &prg);

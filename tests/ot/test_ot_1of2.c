@@ -34,6 +34,25 @@ static void test_cot_rot_ot_sizes_and_widths(void **state)
     teardown_ot(&o);
 }
 
+/* cg_cot_send_w: random widths at sizes around the chunk, the traffic
+ * (each chunk's widths summed, to the byte), a uniform width costs what
+ * cg_cot_send does. */
+static void test_cot_widths_per_instance(void **state)
+{
+    (void)state;
+    ot_setup o;
+    setup_ot(&o, NULL);
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    size_t sizes[] = {0, 1, 2, 127, 129, 1000, 70001};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) run_wcase(&o, sizes[s], 0, &prg);
+    /* 40000 at 13 bits: the bytes of cg_cot_send's test below */
+    assert_int_equal(run_wcase(&o, 40000, 13, &prg), cg_packed_size(32768, 13) + cg_packed_size(7232, 13));
+    assert_int_equal(run_wcase(&o, 3, 64, &prg), 24);
+    assert_int_equal(run_wcase(&o, 5, 1, &prg), 1);
+    teardown_ot(&o);
+}
+
 typedef struct {
     cg_ot *s, *r;
     uint64_t r0[300], r1[300], out[300];
@@ -283,6 +302,7 @@ int main(void)
     if (!ot_supported_here()) return 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cot_rot_ot_sizes_and_widths),
+        cmocka_unit_test(test_cot_widths_per_instance),
         cmocka_unit_test(test_cot_traffic_and_random_choice_rot),
         cmocka_unit_test(test_aesni_backend_end_to_end),
         cmocka_unit_test(test_pair_both_directions),

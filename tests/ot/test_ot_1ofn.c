@@ -39,6 +39,79 @@ static void test_otn(void **state)
  * widths 1, 8, 37, 64, random choices, n = 1 and 1000 (results against the
  * messages), then over a logging link: no message the receiver did not
  * choose appears in the clear in what the receiver gets. */
+/* cg_otn_send_fn_w / cg_otn_recv_w_*: a message width per instance, both
+ * constructions (KK13 and the log2 N-row one), N from 2 to 256, against
+ * the messages table; and the bytes: N w_i bits per instance, summed. */
+typedef struct {
+    cg_ot *s, *r;
+    size_t n;
+    unsigned N;
+    uint8_t *w, *choice;
+    uint64_t *msgs, *out;
+} wotn;
+
+static void wotn_fill(void *ctx, size_t first, size_t count, uint64_t *out)
+{
+    const wotn *c = ctx;
+    memcpy(out, c->msgs + first * c->N, count * c->N * sizeof *out);
+}
+
+static cg_status wotn_sender(cg_channel *ch, void *v)
+{
+    (void)ch;
+    wotn *c = v;
+    return cg_otn_send_fn_w(c->s, c->n, c->N, c->w, wotn_fill, c, NULL);
+}
+
+static cg_status wotn_receiver(cg_channel *ch, void *v)
+{
+    (void)ch;
+    wotn *c = v;
+    CG_TRY(cg_otn_recv_w_begin(c->r, c->n, c->N, c->w, c->choice, c->out, NULL));
+    return cg_otn_recv_w_end(c->r, c->n, c->N, c->w, c->choice, c->out, NULL);
+}
+
+static void test_otn_widths_per_instance(void **state)
+{
+    (void)state;
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    for (int split = 0; split < 2; split++) {
+        ot_setup o;
+        setup_ot_kind(&o, NULL, split ? CG_OTN_SPLIT : CG_OTN_KK13);
+        static const unsigned Ns[] = {2, 4, 16, 64, 256};
+        static const size_t sizes[] = {1, 7, 300, 5000};
+        for (size_t a = 0; a < 5; a++)
+            for (size_t b = 0; b < 4; b++) {
+                wotn c = {o.s, o.r, sizes[b], Ns[a], cg_calloc(sizes[b], 1), cg_calloc(sizes[b], 1),
+                          cg_calloc(sizes[b] * Ns[a], 8), cg_calloc(sizes[b], 8)};
+                size_t bits = 0;
+                for (size_t i = 0; i < c.n; i++) {
+                    c.w[i] = (uint8_t)(1 + cg_prg_uniform(&prg, 64));
+                    c.choice[i] = (uint8_t)cg_prg_uniform(&prg, c.N);
+                    bits += (size_t)c.N * c.w[i];
+                }
+                cg_prg_bytes(&prg, c.msgs, c.n * c.N * 8);
+                cg_chan_reset_stats(o.cr);
+                cg_status sa, sb;
+                run_two(o.cs, o.cr, wotn_sender, &c, wotn_receiver, &c, &sa, &sb);
+                assert_int_equal(sa, CG_OK);
+                assert_int_equal(sb, CG_OK);
+                for (size_t i = 0; i < c.n; i++) {
+                    uint64_t mask = c.w[i] >= 64 ? ~0ull : (1ull << c.w[i]) - 1;
+                    assert_int_equal(c.out[i], c.msgs[i * c.N + c.choice[i]] & mask);
+                }
+                cg_chan_stats st;
+                cg_chan_get_stats(o.cr, &st);
+                /* one batch (4,096 instances): its bits to the byte; the
+                 * first call of a kind may also receive set-up traffic */
+                if (c.n <= 4096 && b) assert_int_equal(st.total.bytes_received, (bits + 7) / 8);
+                cg_free(c.w), cg_free(c.choice), cg_free(c.msgs), cg_free(c.out);
+            }
+        teardown_ot(&o);
+    }
+}
+
 static void test_otn_grid_and_transcript(void **state)
 {
     (void)state;
@@ -88,6 +161,7 @@ int main(void)
     if (!ot_supported_here()) return 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_otn),
+        cmocka_unit_test(test_otn_widths_per_instance),
         cmocka_unit_test(test_otn_grid_and_transcript),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
