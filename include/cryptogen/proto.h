@@ -22,7 +22,7 @@ extern "C" {
 /* What this header declares is the library's API; the rest is hidden. */
 #pragma GCC visibility push(default)
 
-#define CG_GEN_VERSION 11
+#define CG_GEN_VERSION 13
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {
