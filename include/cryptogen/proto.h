@@ -23,8 +23,9 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 /* 10: packed attention inputs; 11: dense replies; 12: product material in
- * COTs as wide as each term needs (stop 27: kvpack, rdense, nlb) */
-#define CG_GEN_VERSION 12
+ * COTs as wide as each term needs; 13: the decode embedding packed (stop 27:
+ * kvpack, rdense, nlb, embpack) */
+#define CG_GEN_VERSION 13
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {

@@ -291,11 +291,13 @@ gen_plan gen_plan_decode(const gen_sess *s, const gen_matrix *m);
  * it returns (the flood count, flood.c). */
 gen_plan gen_plan_for_rows(const gen_sess *s, const gen_matrix *m, size_t rows);
 uint64_t gen_linear_returned(const gen_sess *s, const gen_matrix *m, size_t rows);
-/* The one-row layers whose inputs the client may pack (all but the
- * embedding's one-hot rows and a session's matrices). */
+/* The one-row layers whose inputs the client may pack: all the model's,
+ * the embedding's one-hot row too (a decode step's lookup, rows below
+ * GEN_EMBED_BATCH_MIN: its V inputs are most of the step's upload), but not
+ * a session's matrices (the prompt's batch lookup keeps its block plans). */
 static inline bool gen_packable(gen_matrix_role role)
 {
-    return role != GEN_MAT_EMBED && role != GEN_MAT_SESSION;
+    return role != GEN_MAT_SESSION;
 }
 /* The expansion levels (Galois keys) the model's packable matrices need. */
 unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n, bool dense);
