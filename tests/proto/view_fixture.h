@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -124,6 +125,21 @@ static inline void assert_views_alike(const view *a, const view *b, const char *
     fprintf(stderr, "%s: %zu bytes, chi-square %.1f on %d degrees of freedom\n", what, a->len, chi, df);
     assert_true(chi < (double)df + 7.5 * sqrt(2.0 * df));
     assert_true(memcmp(a->bytes, b->bytes, a->len) != 0);
+}
+
+/* The transcript test: sessions of prompts pa and pb (m tokens each, then
+ * `fresh` new ones) with the request options of `asked` (pack_inputs,
+ * dense_replies) give the server views alike. */
+static inline void assert_prompt_hidden(const cg_fixed_model *fm, cg_gen_attention attention,
+                                        const uint32_t *pa, const uint32_t *pb, size_t m,
+                                        uint32_t fresh, view asked, const char *what)
+{
+    view a = asked, b = asked;
+    server_view_of(fm, NULL, NULL, attention, pa, m, fresh, &a);
+    server_view_of(fm, NULL, NULL, attention, pb, m, fresh, &b);
+    assert_views_alike(&a, &b, what);
+    free(a.bytes);
+    free(b.bytes);
 }
 
 #endif
