@@ -42,7 +42,7 @@ static void test_argmax_mixed_levels(void **state)
 {
     fixture *f = *state;
     const unsigned rings[] = {17, 37, 50, 63};
-    const size_t sizes[] = {9001, 8193, 5, 6, 7, 4097, 2049, 2048, 513, 65, BIG, 1};
+    const size_t sizes[] = {9001, 8193, 5, 6, 7, 4097, 2049, 2048, 513, 65, BIG, 1, 1025, 1024};
     for (size_t ri = 0; ri < sizeof rings / sizeof rings[0]; ri++)
         for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
             unsigned bits = rings[ri];
