@@ -28,6 +28,27 @@
  * their two eight-way levels and their rounds. */
 #define SEG_FAN8_MAX ((size_t)64)
 
+/* The token's argmax (one row of 50,257) has its own policy: a many-way
+ * level costs a 1-of-64 OT per group of four (1-of-128 per candidate for
+ * eight) whose messages carry value and index, i.e. several hundred bytes
+ * per entry against about 100 for a pair's DReLU and selects, so the
+ * levels stay pairwise while more than ARGMAX_PAIR_ABOVE entries are left
+ * and only the last few levels group (eight-way while at most
+ * ARGMAX_FAN8_MAX are left and more than four, else four-way). */
+#ifndef CG_MPC_ARGMAX_PAIR_ABOVE
+#define CG_MPC_ARGMAX_PAIR_ABOVE 1024
+#endif
+#ifndef CG_MPC_ARGMAX_FAN8_MAX
+#define CG_MPC_ARGMAX_FAN8_MAX 64
+#endif
+
+/* When a tournament's levels pair and when they group: pairwise while more
+ * than pair_above entries are left (all rows together), then eight-way
+ * while a row has more than four and at most fan8_max left, else four. */
+typedef struct {
+    size_t pair_above, fan8_max;
+} fan_policy;
+
 /* The six pairs of a group of four; pair p's bit is [m_PI[p] >= m_PJ[p]]. */
 static const uint8_t PI[6] = {0, 0, 0, 1, 1, 2}, PJ[6] = {1, 2, 3, 2, 3, 3};
 
@@ -306,9 +327,53 @@ done:
     return st;
 }
 
+/* Shares of the winners y + b (x - y) of n pairs at once: the values over
+ * Z_2^bits and, when ix is given, the index shares over Z_2^ib with the
+ * same bits, as one COT batch each way (mpc_cot_both_w; the select of
+ * cg_mpc_select's COT form, whose index COTs are ib, not bits, wide). */
+static cg_status pair_mux(cg_mpc *m, unsigned bits, unsigned ib, size_t n, const uint8_t *b,
+                          uint64_t *x, const uint64_t *y, uint64_t *ix, const uint64_t *iy,
+                          cg_error *err)
+{
+    const size_t tot = ix ? 2 * n : n;
+    const uint64_t vm = mpc_mask(bits), im = mpc_mask(ib);
+    mpc_cot_bufs bf;
+    uint8_t *w = cg_alloc(tot ? tot : 1);
+    if (!w) return cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
+    cg_status st = mpc_cot_bufs_alloc(&bf, tot, tot, "row_max", err);
+    if (st != CG_OK) {
+        cg_free(w);
+        return st;
+    }
+    for (size_t i = 0; i < tot; i++) {
+        bool second = i >= n;
+        size_t k = second ? i - n : i;
+        uint64_t mk = second ? im : vm;
+        uint64_t d = second ? ix[k] - iy[k] : x[k] - y[k];
+        w[i] = (uint8_t)(second ? ib : bits);
+        bf.delta[i] = (b[k] & 1 ? -d : d) & mk;
+        bf.choice[i] = b[k] & 1;
+    }
+    mpc_prof_push(m, "cot.sel");
+    st = mpc_cot_both_w(m, tot, w, bf.delta, bf.x0, tot, w, bf.choice, bf.got, err);
+    mpc_prof_pop(m);
+    for (size_t i = 0; st == CG_OK && i < tot; i++) {
+        bool second = i >= n;
+        size_t k = second ? i - n : i;
+        uint64_t mk = second ? im : vm;
+        uint64_t *o = second ? &ix[k] : &x[k];
+        const uint64_t yy = second ? iy[k] : y[k];
+        uint64_t d = *o - yy, sel = ((b[k] & 1) ? d : 0) - bf.x0[i] + bf.got[i];
+        *o = (yy + sel) & mk;
+    }
+    mpc_cot_bufs_free(&bf);
+    cg_free(w);
+    return st;
+}
+
 /* One pairwise level: compare-and-select on values and, when idx is given,
- * on index shares with the same bit (one mux call for both). */
-static cg_status level2(cg_mpc *m, unsigned bits, segs *sg, cg_error *err)
+ * on index shares (mod 2^ib) with the same bit (one COT batch for both). */
+static cg_status level2(cg_mpc *m, unsigned bits, unsigned ib, segs *sg, cg_error *err)
 {
     size_t pairs = 0;
     for (size_t r = 0; r < sg->rows; r++) pairs += sg->cnt[r] / 2;
@@ -316,7 +381,7 @@ static cg_status level2(cg_mpc *m, unsigned bits, segs *sg, cg_error *err)
     size_t width = idx ? 2 : 1, cap = pairs ? pairs : 1;
     uint64_t *a = cg_alloc(cap * 2 * sizeof *a), *b = cg_alloc(cap * 2 * sizeof *b);
     uint64_t *dif = cg_alloc(cap * sizeof *dif);
-    uint8_t *ge = cg_alloc(cap * 2);
+    uint8_t *ge = cg_alloc(cap);
     cg_status st = CG_OK;
     if (!a || !b || !dif || !ge) {
         st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
@@ -336,8 +401,10 @@ static cg_status level2(cg_mpc *m, unsigned bits, segs *sg, cg_error *err)
     for (size_t i = 0; i < pairs; i++) dif[i] &= mpc_mask(sg->cmp_bits);
     st = cg_mpc_drelu(m, sg->cmp_bits, pairs, dif, ge, err);
     if (st != CG_OK) goto done;
-    if (idx) memcpy(ge + pairs, ge, pairs);
-    st = cg_mpc_mux(m, bits, pairs * width, ge, a, b, a, err);
+    if (!idx) /* softmax's maxima: values only, as ever */
+        st = cg_mpc_mux(m, bits, pairs, ge, a, b, a, err);
+    else if (pairs)
+        st = pair_mux(m, bits, ib, pairs, ge, a, b, a + pairs, b + pairs, err);
     if (st != CG_OK) goto done;
     for (size_t w = 0; w < width; w++) {
         uint64_t *base = w ? idx : val;
@@ -360,24 +427,29 @@ done:
 /* Tournament over segments (segment r: len[r] >= 1 entries of v from
  * off[r]; v is overwritten); ties go to the lower index. idx (if given)
  * holds index shares (positions within the segment) and gets the winners'
- * mod *imask_out + 1: 2^bits while every level pairs, 2^min(bits, 64 -
- * bits) once a four-way level packed value and index into one OT message
- * (used only when every segment's positions fit that ring). Each level is
- * four-way when the entries left number at most FAN4_MAX, else pairwise. */
+ * mod *imask_out + 1 = 2^ib, the least power of two that holds the
+ * positions (many-way levels, which pack value and index into one OT
+ * message, only where bits + ib <= 64). Levels follow pol. */
 static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows,
                          const size_t *len, const size_t *off, uint64_t *v, uint64_t *idx,
-                         uint64_t *out, uint64_t *idx_out, uint64_t *imask_out, size_t fan8_max,
+                         uint64_t *out, uint64_t *idx_out, uint64_t *imask_out, fan_policy pol,
                          cg_error *err)
 {
-    uint64_t mask = mpc_mask(bits), imask = mask;
-    unsigned ib = bits <= 32 ? bits : 64 - bits;
+    uint64_t mask = mpc_mask(bits);
     size_t *cnt = cg_alloc((rows ? rows : 1) * sizeof *cnt), maxlen = 0;
     if (!cnt) return cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
     for (size_t r = 0; r < rows; r++) {
         cnt[r] = len[r];
         if (len[r] > maxlen) maxlen = len[r];
     }
-    bool fan4_ok = !idx || maxlen <= (1ull << ib);
+    /* Index shares live mod 2^ib, just the bits the positions need (16 for
+     * 50,257; never more than the ring), in the pairwise levels' selects
+     * and beside the value in the many-way levels' OT messages (which must
+     * hold both in 64 bits). */
+    unsigned ib = 1;
+    while (ib < bits && (1ull << ib) < maxlen) ib++;
+    const uint64_t imask = mpc_mask(ib);
+    bool fan4_ok = !idx || bits + ib <= 64;
     segs sg = {.rows = rows, .cmp_bits = cmp_bits, .off = off, .cnt = cnt, .val = v, .idx = idx};
     cg_status st = CG_OK;
     for (;;) {
@@ -387,14 +459,13 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
             if (cnt[r] > most) most = cnt[r];
         }
         if (most <= 1) break;
-        if (fan4_ok && left <= FAN4_MAX) {
+        if (fan4_ok && left <= pol.pair_above) {
             /* eight-way while a row has more than four left: the same
              * rounds as four-way, twice the entries per level */
-            imask = mpc_mask(ib);
-            st = most > 4 && most <= fan8_max ? level8(m, bits, imask, &sg, err)
-                                              : level4(m, bits, imask, &sg, err);
+            st = most > 4 && most <= pol.fan8_max ? level8(m, bits, imask, &sg, err)
+                                                  : level4(m, bits, imask, &sg, err);
         } else {
-            st = level2(m, bits, &sg, err);
+            st = level2(m, bits, ib, &sg, err);
         }
         if (st != CG_OK) break;
     }
@@ -411,12 +482,14 @@ cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, 
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err)
 {
     (void)total;
-    return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, SEG_FAN8_MAX, err);
+    const fan_policy pol = {FAN4_MAX, SEG_FAN8_MAX};
+    return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, pol, err);
 }
 
 /* max_segs over equal rows of a matrix (copied, as it is overwritten). */
 static cg_status max_tree(cg_mpc *m, unsigned bits, size_t rows, size_t cols, const uint64_t *x,
-                          uint64_t *out, uint64_t *idx, uint64_t *imask_out, cg_error *err)
+                          uint64_t *out, uint64_t *idx, uint64_t *imask_out, fan_policy pol,
+                          cg_error *err)
 {
     size_t total;
     if (cols == 0) return cg_error_set(err, CG_ERR_ARG, "row_max: empty rows");
@@ -440,7 +513,7 @@ static cg_status max_tree(cg_mpc *m, unsigned bits, size_t rows, size_t cols, co
         len[r] = cols;
         off[r] = r * cols;
     }
-    st = max_segs(m, bits, bits, rows, len, off, val, ix, out, idx, imask_out, SIZE_MAX, err);
+    st = max_segs(m, bits, bits, rows, len, off, val, ix, out, idx, imask_out, pol, err);
 done:
     cg_free(val);
     cg_free(ix);
@@ -456,7 +529,8 @@ cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, con
     size_t total; /* refused before anything is sent: the context stays usable */
     if (cols == 0 || !cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 16)
         return cg_error_set(err, CG_ERR_ARG, "row_max: empty or too large rows");
-    return mpc_fail(m, max_tree(m, bits, rows, cols, x, out, NULL, NULL, err));
+    const fan_policy pol = {FAN4_MAX, SIZE_MAX};
+    return mpc_fail(m, max_tree(m, bits, rows, cols, x, out, NULL, NULL, pol, err));
 }
 
 cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
@@ -466,7 +540,8 @@ cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_
     if (n == 0 || (bits < 64 && n > (1ull << (bits - 1))))
         return cg_error_set(err, CG_ERR_ARG, "argmax: %zu entries do not fit the ring", n);
     uint64_t max, idx, mask;
-    CG_TRY(mpc_fail(m, max_tree(m, bits, 1, n, x, &max, &idx, &mask, err)));
+    const fan_policy pol = {CG_MPC_ARGMAX_PAIR_ABOVE, CG_MPC_ARGMAX_FAN8_MAX};
+    CG_TRY(mpc_fail(m, max_tree(m, bits, 1, n, x, &max, &idx, &mask, pol, err)));
     cg_secure_zero(&max, sizeof max);
     uint8_t wire[8];
     if (m->party == CG_SERVER) {
