@@ -40,20 +40,9 @@ void cg_mpc_free(cg_mpc *m)
 {
     if (!m) return;
     cg_ot_pair_free(&m->ot);
-    /* the daBits and bundles made ahead (mpc_dabit.c) are secret */
-    for (unsigned b = 0; b <= 64; b++) {
-        mpc_dabits *d = &m->db[b];
-        if (d->bit) cg_secure_zero(d->bit, d->cap);
-        if (d->arith) cg_secure_zero(d->arith, d->cap * sizeof *d->arith);
-        cg_free(d->bit);
-        cg_free(d->arith);
-    }
-    for (unsigned b = 0; b <= 64; b++) {
-        mpc_bundles *bd = &m->bd[b];
-        if (bd->bit) cg_secure_zero(bd->bit, bd->cap * MPC_BUNDLE_BITS);
-        if (bd->ar) cg_secure_zero(bd->ar, bd->cap * MPC_BUNDLE_ARITH * sizeof *bd->ar);
-        cg_free(bd->bit);
-        cg_free(bd->ar);
+    for (unsigned b = 0; b <= 64; b++) { /* the daBits and bundles made ahead (mpc_dabit.c) */
+        mpc_bitstock_free(&m->db[b], MPC_DABIT_BITS, MPC_DABIT_ARITH);
+        mpc_bitstock_free(&m->bd[b], MPC_BUNDLE_BITS, MPC_BUNDLE_ARITH);
     }
     for (int k = 0; k < MPC_POOL_KINDS; k++) /* product material (mpc_beaver.c) */
         for (unsigned b = 0; b <= 64; b++) {

@@ -12,13 +12,39 @@
  * GPT-2-base layer's exact truncations take a few ten thousand). */
 #define DABIT_BATCH ((size_t)1 << 15)
 
-static void dabits_free(mpc_dabits *p)
+/* A refill's new buffers: the unused entries moved to their front. */
+static void stock_carry(const mpc_bitstock *s, size_t nbit, size_t nar, uint8_t *bit, uint64_t *ar)
 {
-    if (p->bit) cg_secure_zero(p->bit, p->cap);
-    if (p->arith) cg_secure_zero(p->arith, p->cap * sizeof *p->arith);
-    cg_free(p->bit);
-    cg_free(p->arith);
-    memset(p, 0, sizeof *p);
+    const size_t left = s->have - s->next;
+    if (left) { /* the stock may still be empty (NULL) */
+        memcpy(bit, s->bit + s->next * nbit, left * nbit);
+        memcpy(ar, s->ar + s->next * nar, left * nar * sizeof *ar);
+    }
+}
+
+/* The refilled buffers replace the old ones, which are wiped. */
+static void stock_install(mpc_bitstock *s, size_t nbit, size_t nar, uint8_t *bit, uint64_t *ar,
+                          size_t cap)
+{
+    mpc_bitstock_free(s, nbit, nar);
+    *s = (mpc_bitstock){.bit = bit, .ar = ar, .cap = cap, .have = cap};
+}
+
+/* How many entries a take of n must make first: none while the stock has
+ * n, else at least `batch`. */
+static size_t stock_short(const mpc_bitstock *s, size_t n, size_t batch)
+{
+    const size_t left = s->have - s->next;
+    if (left >= n) return 0;
+    return n - left > batch ? n - left : batch;
+}
+
+static void stock_take(mpc_bitstock *s, size_t nbit, size_t nar, size_t n, const uint8_t **bit,
+                       const uint64_t **ar)
+{
+    *bit = s->bit + s->next * nbit;
+    *ar = s->ar + s->next * nar;
+    s->next += n;
 }
 
 /* Makes cnt new daBits behind the unused ones: each party draws its bit
@@ -27,7 +53,7 @@ static void dabits_free(mpc_dabits *p)
  * choice). */
 static cg_status refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *err)
 {
-    mpc_dabits *p = &m->db[bits];
+    mpc_bitstock *p = &m->db[bits];
     size_t left = p->have - p->next, cap = left + cnt;
     uint8_t *bit = cg_alloc(cap);
     uint64_t *ar = cg_alloc(cap * sizeof *ar), *d = cg_alloc(cnt * sizeof *d);
@@ -35,10 +61,7 @@ static cg_status refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *err)
     cg_status st = CG_OK;
     if (!bit || !ar || !d || !c) st = cg_error_set(err, CG_ERR_NOMEM, "daBits: out of memory");
     if (st == CG_OK) {
-        if (left) { /* the stock may still be empty (NULL) */
-            memcpy(bit, p->bit + p->next, left);
-            memcpy(ar, p->arith + p->next, left * sizeof *ar);
-        }
+        stock_carry(p, MPC_DABIT_BITS, MPC_DABIT_ARITH, bit, ar);
         uint8_t *nb = bit + left;
         cg_prg_bytes(&m->prg, nb, cnt);
         for (size_t i = 0; i < cnt; i++) nb[i] &= 1;
@@ -62,24 +85,16 @@ static cg_status refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *err)
         cg_free(ar);
         return st;
     }
-    dabits_free(p);
-    p->bit = bit;
-    p->arith = ar;
-    p->cap = p->have = cap;
+    stock_install(p, MPC_DABIT_BITS, MPC_DABIT_ARITH, bit, ar, cap);
     return CG_OK;
 }
 
 cg_status mpc_dabits_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
                           const uint64_t **arith, cg_error *err)
 {
-    mpc_dabits *p = &m->db[bits];
-    if (p->have - p->next < n) {
-        size_t more = n - (p->have - p->next);
-        CG_TRY(refill(m, bits, more > DABIT_BATCH ? more : DABIT_BATCH, err));
-    }
-    *bit = p->bit + p->next;
-    *arith = p->arith + p->next;
-    p->next += n;
+    const size_t more = stock_short(&m->db[bits], n, DABIT_BATCH);
+    if (more) CG_TRY(refill(m, bits, more, err));
+    stock_take(&m->db[bits], MPC_DABIT_BITS, MPC_DABIT_ARITH, n, bit, arith);
     return CG_OK;
 }
 
@@ -127,18 +142,9 @@ cg_status mpc_b2a_open(cg_mpc *m, unsigned bits, size_t n, const uint8_t *b, uin
 #define BUNDLE_COTS 7
 #define BUNDLE_BATCH ((size_t)1 << 14)
 
-static void bundles_free(mpc_bundles *b)
-{
-    if (b->bit) cg_secure_zero(b->bit, b->cap * MPC_BUNDLE_BITS);
-    if (b->ar) cg_secure_zero(b->ar, b->cap * MPC_BUNDLE_ARITH * sizeof *b->ar);
-    cg_free(b->bit);
-    cg_free(b->ar);
-    memset(b, 0, sizeof *b);
-}
-
 static cg_status bundles_refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *err)
 {
-    mpc_bundles *b = &m->bd[bits];
+    mpc_bitstock *b = &m->bd[bits];
     size_t left = b->have - b->next, cap = left + cnt, nc = cnt * BUNDLE_COTS;
     uint8_t *bit = cg_alloc(cap * MPC_BUNDLE_BITS), *ch = cg_alloc(nc);
     uint64_t *ar = cg_alloc(cap * MPC_BUNDLE_ARITH * sizeof *ar);
@@ -147,10 +153,7 @@ static cg_status bundles_refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *
     cg_status st = CG_OK;
     if (!bit || !ch || !ar || !d || !x) st = cg_error_set(err, CG_ERR_NOMEM, "bundles: out of memory");
     if (st == CG_OK) {
-        if (left) {
-            memcpy(bit, b->bit + b->next * MPC_BUNDLE_BITS, left * MPC_BUNDLE_BITS);
-            memcpy(ar, b->ar + b->next * MPC_BUNDLE_ARITH, left * MPC_BUNDLE_ARITH * sizeof *ar);
-        }
+        stock_carry(b, MPC_BUNDLE_BITS, MPC_BUNDLE_ARITH, bit, ar);
         uint8_t *nb = bit + left * MPC_BUNDLE_BITS;
         cg_prg_bytes(&m->prg, nb, cnt * MPC_BUNDLE_BITS);
         for (size_t i = 0; i < cnt * MPC_BUNDLE_BITS; i++) nb[i] &= 1;
@@ -203,24 +206,16 @@ static cg_status bundles_refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *
         cg_free(ar);
         return st;
     }
-    bundles_free(b);
-    b->bit = bit;
-    b->ar = ar;
-    b->cap = b->have = cap;
+    stock_install(b, MPC_BUNDLE_BITS, MPC_BUNDLE_ARITH, bit, ar, cap);
     return CG_OK;
 }
 
 cg_status mpc_bundles_take(cg_mpc *m, unsigned bits, size_t n, const uint8_t **bit,
                            const uint64_t **ar, cg_error *err)
 {
-    mpc_bundles *b = &m->bd[bits];
-    if (b->have - b->next < n) {
-        size_t more = n - (b->have - b->next);
-        CG_TRY(bundles_refill(m, bits, more > BUNDLE_BATCH ? more : BUNDLE_BATCH, err));
-    }
-    *bit = b->bit + b->next * MPC_BUNDLE_BITS;
-    *ar = b->ar + b->next * MPC_BUNDLE_ARITH;
-    b->next += n;
+    const size_t more = stock_short(&m->bd[bits], n, BUNDLE_BATCH);
+    if (more) CG_TRY(bundles_refill(m, bits, more, err));
+    stock_take(&m->bd[bits], MPC_BUNDLE_BITS, MPC_BUNDLE_ARITH, n, bit, ar);
     return CG_OK;
 }
 

@@ -2,6 +2,8 @@
 #ifndef CG_MPC_INTERNAL_H
 #define CG_MPC_INTERNAL_H
 
+#include <string.h>
+
 #include "cryptogen/mpc.h"
 #include "cryptogen/ot.h"
 
@@ -10,17 +12,27 @@
  * arithmetic shares mod 2^64 (r, rho0 rho1, a, b, ab). */
 #define MPC_BUNDLE_BITS 4
 #define MPC_BUNDLE_ARITH 5
-typedef struct mpc_bundles {
+/* Secret shared bits made ahead, with their arithmetic shares: the daBits
+ * (one bit, one share per entry) and the bundles (MPC_BUNDLE_BITS,
+ * MPC_BUNDLE_ARITH); entries next .. have - 1 unused. */
+typedef struct mpc_bitstock {
     uint8_t *bit;
     uint64_t *ar;
     size_t cap, have, next;
-} mpc_bundles;
+} mpc_bitstock;
+#define MPC_DABIT_BITS 1
+#define MPC_DABIT_ARITH 1
 
-typedef struct mpc_dabits {
-    uint8_t *bit;
-    uint64_t *arith;
-    size_t cap, have, next;
-} mpc_dabits;
+/* Wipes (the entries are secret) and frees; entries of nbit bits and nar
+ * arithmetic shares. */
+static inline void mpc_bitstock_free(mpc_bitstock *s, size_t nbit, size_t nar)
+{
+    if (s->bit) cg_secure_zero(s->bit, s->cap * nbit);
+    if (s->ar) cg_secure_zero(s->ar, s->cap * nar * sizeof *s->ar);
+    cg_free(s->bit);
+    cg_free(s->ar);
+    memset(s, 0, sizeof *s);
+}
 
 /* Product material made ahead (mpc_beaver.c), per kind and ring width:
  * entries next .. have - 1 unused, each of the kind's values in a row. */
@@ -52,8 +64,8 @@ struct cg_mpc {
     bool exact;  /* every truncation adds the low-bit carry (cg_mpc_set_exact) */
     /* daBits made ahead (mpc_dabit.c), a pool per width of the arithmetic
      * shares: bits and arithmetic shares, entries next .. have - 1 unused */
-    mpc_dabits db[65];
-    mpc_bundles bd[65]; /* per width of the results (mpc_arith_last's bits) */
+    mpc_bitstock db[65]; /* daBits, per width of the arithmetic shares */
+    mpc_bitstock bd[65]; /* bundles, per width of the results (mpc_arith_last's bits) */
     mpc_pool pool[MPC_POOL_KINDS][65]; /* product material per ring width (mpc_beaver.c) */
     bool pool_on; /* products may take it: set by the protocols that stocked theirs */
     mpc_prof *prof; /* NULL unless profiling was turned on */
