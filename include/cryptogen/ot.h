@@ -64,7 +64,8 @@ static inline bool cg_otn_kind_valid(cg_otn_kind k) { return k == CG_OTN_KK13 ||
  * extension, 128 bits from the receiver per COT. CG_OT_FERRET: Ferret
  * silent OT (primal LPN with regular noise, GGM-tree single-point COTs),
  * bootstrapped from IKNP once and then from its own output; per COT the
- * receiver sends 1 bit (its choice, derandomised) and the sender about 0.45
+ * receiver sends 1 bit (its choice, derandomised; none in the random-choice
+ * calls) and the sender about 0.45
  * bits of refills amortised (5 bits while on the small parameter set of the
  * first 2.6 M COTs), see docs/OT.md. A Ferret instance always runs 1-of-N
  * OT on log2 N COTs (its otn is taken as CG_OTN_SPLIT). Both ends must use
@@ -131,6 +132,22 @@ cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *c
 cg_status cg_cot_recv_end(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
                           cg_error *err);
 
+/* Random-choice COT: as cg_cot_recv, but the receiver's choices are random
+ * and come out in choice (0/1 bytes), for protocols whose choice bits only
+ * need to be random (they become the party's random share). Pairs with
+ * cg_cot_send (the sender's side is the same; the receiver's header tells
+ * it). On Ferret these are the COT source's own random choices, so the
+ * receiver sends no choice bits (its header only, 24 bytes: about 0.45 bits
+ * per COT in all, refills included, against 1.45 chosen); on IKNP they
+ * come from the CSPRNG and the traffic is cg_cot_recv's.
+ * _mix_begin: the first n_rc choices random (written to choice), the rest
+ * chosen (read from choice, 0/1), in one call; cg_cot_recv_end (same
+ * arguments, choice now filled) finishes it. */
+cg_status cg_cot_recv_rc(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice, uint64_t *out,
+                         cg_error *err);
+cg_status cg_cot_recv_mix_begin(cg_ot *ot, size_t n, unsigned bits, size_t n_rc, uint8_t *choice,
+                                uint64_t *out, cg_error *err);
+
 /* Correlated OT with a ring width per instance: instance i over
  * Z_{2^widths[i]} (1..64; both ends pass the same widths), its correction
  * in widths[i] bits. A Gilboa product's bit j needs its term only mod
@@ -142,6 +159,11 @@ cg_status cg_cot_recv_w_begin(cg_ot *ot, size_t n, const uint8_t *widths, const 
                               uint64_t *out, cg_error *err);
 cg_status cg_cot_recv_w_end(cg_ot *ot, size_t n, const uint8_t *widths, const uint8_t *choice,
                             uint64_t *out, cg_error *err);
+/* cg_cot_recv_w_begin with the first n_rc choices random (as
+ * cg_cot_recv_mix_begin); cg_cot_recv_w_end finishes it; pairs with
+ * cg_cot_send_w. */
+cg_status cg_cot_recv_w_mix_begin(cg_ot *ot, size_t n, const uint8_t *widths, size_t n_rc,
+                                  uint8_t *choice, uint64_t *out, cg_error *err);
 
 /* Chosen-message OT: receiver gets m0[i] if c[i] == 0 else m1[i]. */
 cg_status cg_ot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *m0, const uint64_t *m1,
@@ -156,7 +178,8 @@ cg_status cg_rot_send(cg_ot *ot, size_t n, unsigned bits, uint64_t *r0, uint64_t
 cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, uint64_t *out,
                       cg_error *err);
 /* The random-choice variant: fills choice[i] with uniform bits (0/1) and
- * out[i] with r_{choice[i]}; pairs with cg_rot_send on the other end. */
+ * out[i] with r_{choice[i]}; pairs with cg_rot_send on the other end. On
+ * Ferret the choices are the COT source's own: no choice message. */
 cg_status cg_rot_recv_random(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice, uint64_t *out,
                              cg_error *err);
 

@@ -24,8 +24,9 @@ extern "C" {
 
 /* 10: packed attention inputs; 11: dense replies; 12: product material in
  * COTs as wide as each term needs; 13: the decode embedding packed (stop 27:
- * kvpack, rdense, nlb, embpack) */
-#define CG_GEN_VERSION 13
+ * kvpack, rdense, nlb, embpack); 14: random-choice COTs for triples, daBits
+ * and bundles (stop 29: rcot) */
+#define CG_GEN_VERSION 14
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {

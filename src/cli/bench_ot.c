@@ -13,7 +13,7 @@
 #include "cli/values.h"
 #include "cryptogen/ot.h"
 
-typedef enum { OP_SETUP, OP_COT, OP_ROT, OP_OT, OP_OTN } bench_op;
+typedef enum { OP_SETUP, OP_COT, OP_RCOT, OP_ROT, OP_OT, OP_OTN } bench_op;
 
 typedef struct {
     cg_channel *ch;
@@ -50,6 +50,10 @@ static void *party_main(void *arg)
     case OP_COT:
         p->st = snd ? cg_cot_send(p->ot, p->n, p->bits, p->a, p->b, &p->err)
                     : cg_cot_recv(p->ot, p->n, p->bits, p->choice, p->a, &p->err);
+        break;
+    case OP_RCOT: /* random choices: the sender's call is cg_cot_send's */
+        p->st = snd ? cg_cot_send(p->ot, p->n, p->bits, p->a, p->b, &p->err)
+                    : cg_cot_recv_rc(p->ot, p->n, p->bits, p->choice, p->a, &p->err);
         break;
     case OP_ROT:
         p->st = snd ? cg_rot_send(p->ot, p->n, p->bits, p->a, p->b, &p->err)
@@ -196,6 +200,71 @@ out:
     return rc;
 }
 
+/* Bits per COT on the wire, each way (up: receiver to sender), for
+ * chosen- and random-choice 64-bit COTs: "whole" from the instances' set-up
+ * (base OTs, Ferret's bootstrap and every refill) to the end of 2^25 COTs
+ * in batches of n, "steady" over the batches after the first 2^24. */
+typedef struct {
+    double whole_up, whole_down, steady_up, steady_down;
+    size_t cots, steady_cots;
+} bits_res;
+
+static int bench_bits(size_t n, cg_otn_kind otn, cg_ot_kind kind, bench_op op, bits_res *out)
+{
+    cg_channel *cs, *cr;
+    if (cg_chan_pair_new(&cs, &cr, NULL, NULL) != CG_OK) return 1;
+    bench_party s = {.ch = cs, .role = CG_OT_SENDER, .otn = otn, .kind = kind, .bits = 64, .n = n};
+    bench_party r = {.ch = cr, .role = CG_OT_RECEIVER, .otn = otn, .kind = kind, .bits = 64, .n = n};
+    s.a = cg_calloc(n, 8);
+    s.b = cg_calloc(n, 8);
+    r.a = cg_calloc(n, 8);
+    r.choice = cg_calloc(n, 1);
+    int rc = 1;
+    const size_t total = (size_t)1 << 25, half = total / 2;
+    cg_chan_stats a0, a1;
+    if (!s.a || !s.b || !r.a || !r.choice || run_once(&s, &r, OP_SETUP) < 0) goto out;
+    cg_random_bytes(s.a, n * 8);
+    for (size_t i = 0; i < n; i++) r.choice[i] = (uint8_t)(i * 0x9e37u >> 7) & 1;
+    memset(out, 0, sizeof *out);
+    memset(&a0, 0, sizeof a0);
+    bool steady = false;
+    for (size_t done = 0; done < total; done += n) {
+        if (done >= half && !steady) {
+            cg_chan_get_stats(cr, &a0);
+            steady = true;
+        }
+        if (run_once(&s, &r, op) < 0) goto out;
+        out->cots += n;
+        if (steady) out->steady_cots += n;
+    }
+    cg_chan_get_stats(cr, &a1);
+    if (!steady) out->steady_cots = out->cots; /* one batch: a0 is still zero */
+    out->whole_up = 8.0 * (double)a1.total.bytes_sent / (double)out->cots;
+    out->whole_down = 8.0 * (double)a1.total.bytes_received / (double)out->cots;
+    out->steady_up = 8.0 * (double)(a1.total.bytes_sent - a0.total.bytes_sent) / (double)out->steady_cots;
+    out->steady_down = 8.0 * (double)(a1.total.bytes_received - a0.total.bytes_received) /
+                       (double)out->steady_cots;
+    rc = 0;
+out:
+    cg_ot_free(s.ot);
+    cg_ot_free(r.ot);
+    cg_free(s.a);
+    cg_free(s.b);
+    cg_free(r.a);
+    cg_free(r.choice);
+    cg_chan_free(cs);
+    cg_chan_free(cr);
+    return rc;
+}
+
+static void print_bits(const char *name, const bits_res *b, int last)
+{
+    printf("      \"%s\": {\"cots\": %zu, \"whole\": {\"up\": %.4f, \"down\": %.4f, \"total\": %.4f}, "
+           "\"steady_cots\": %zu, \"steady\": {\"up\": %.4f, \"down\": %.4f, \"total\": %.4f}}%s\n",
+           name, b->cots, b->whole_up, b->whole_down, b->whole_up + b->whole_down, b->steady_cots,
+           b->steady_up, b->steady_down, b->steady_up + b->steady_down, last ? "" : ",");
+}
+
 static void print_results(const char *name, const results *r, int last)
 {
     const cg_ot_stats *f = &r->send_stats;
@@ -279,6 +348,11 @@ int cg_bench_ot(int argc, char **argv)
             if (rc) return rc;
         }
     }
+    /* Bytes do not depend on the link: the in-process channel only. */
+    bits_res bits[2][2];
+    for (int k = 0; k < 2; k++)
+        for (int m = 0; do_kind[k] && m < 2; m++)
+            if (bench_bits(n, otn, (cg_ot_kind)k, m ? OP_RCOT : OP_COT, &bits[k][m])) return 1;
     printf("{\n  \"bench\": \"ot\",\n  ");
     cli_print_machine_json(stdout);
     printf(",\n  \"aes\": \"%s\",\n  \"otn\": \"%s\",\n  \"n\": %zu,\n  \"n_otn\": %zu,\n"
@@ -294,6 +368,17 @@ int cg_bench_ot(int argc, char **argv)
         if (do_tcp) print_results("tcp_loopback", &res[k][1], 1);
         printf("  }");
     }
-    printf("\n}\n");
+    /* cot64 batches of --n: chosen choices (cg_cot_recv) against random
+     * ones (cg_cot_recv_rc). */
+    printf(",\n  \"bits_per_cot\": {\n");
+    for (int k = 0, first = 1; k < 2; k++) {
+        if (!do_kind[k]) continue;
+        printf("%s    \"%s\": {\n", first ? "" : ",\n", k ? "ferret" : "iknp");
+        print_bits("chosen", &bits[k][0], 0);
+        print_bits("random_choice", &bits[k][1], 1);
+        printf("    }");
+        first = 0;
+    }
+    printf("\n  }\n}\n");
     return 0;
 }

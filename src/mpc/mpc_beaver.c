@@ -84,13 +84,10 @@ static void req_fill(cg_mpc *m, const mpc_stock_req *r, uint64_t *e, uint64_t *d
     for (size_t i = 0; i < r->n; i++) {
         uint64_t *q = e + i * pe;
         if (r->kind == MPC_POOL_MUL) {
+            /* b (q[1]) is the random choices of its COTs: req_finish */
             q[0] = cg_prg_u64(&m->prg) & mask;
-            q[1] = cg_prg_u64(&m->prg) & mask;
-            q[2] = q[0] * q[1];
-            for (unsigned j = 0; j < l; j++) {
-                delta[i * l + j] = q[0] & mpc_mask(l - j);
-                choice[i * l + j] = (uint8_t)((q[1] >> j) & 1);
-            }
+            q[1] = q[2] = 0;
+            for (unsigned j = 0; j < l; j++) delta[i * l + j] = q[0] & mpc_mask(l - j);
         } else if (r->kind == MPC_POOL_SQ) {
             /* a^2 = a0^2 + a1^2 + (2 a0) a1, as mpc_square_cot */
             q[0] = cg_prg_u64(&m->prg) & mask;
@@ -119,9 +116,10 @@ static void req_fill(cg_mpc *m, const mpc_stock_req *r, uint64_t *e, uint64_t *d
     }
 }
 
-/* Adds the COT outputs: per entry, sum (got - x0) 2^shift onto the product. */
+/* Adds the COT outputs: per entry, sum (got - x0) 2^shift onto the product
+ * (a triple's b and ab first, from its COTs' random choices). */
 static void req_finish(const cg_mpc *m, const mpc_stock_req *r, uint64_t *e, const uint64_t *x0,
-                       const uint64_t *got)
+                       const uint64_t *got, const uint8_t *choice)
 {
     size_t ns, nr, pe = per_entry[r->kind];
     if (r->n == 0) return;
@@ -142,6 +140,10 @@ static void req_finish(const cg_mpc *m, const mpc_stock_req *r, uint64_t *e, con
             q[1] = (q[1] + got[2 * i]) & mask;
             q[3] = (q[3] - x0[i] + got[2 * i + 1]) & mask;
             continue;
+        }
+        if (r->kind == MPC_POOL_MUL) { /* b from its random choices, then ab */
+            for (size_t j = 0; j < pr; j++) q[1] |= (uint64_t)choice[i * pr + j] << j;
+            q[2] = q[0] * q[1];
         }
         uint64_t v = q[at];
         for (size_t j = 0; j < ps; j++) v -= x0[i * ps + j] << shs[j];
@@ -177,6 +179,13 @@ static cg_status make(cg_mpc *m, size_t nreq, const mpc_stock_req *req, cg_error
         E += r->n * per_entry[r->kind];
     }
     if (S + R == 0) return CG_OK;
+    /* The triples' received COTs come first (mpc_stock orders the requests
+     * by kind): their choices, the b of each triple, are random ones. */
+    size_t rc = 0;
+    for (size_t i = 0; i < nreq && req[i].kind == MPC_POOL_MUL; i++) rc += req[i].n * req[i].bits;
+    for (size_t i = 1; i < nreq; i++)
+        if (req[i].kind == MPC_POOL_MUL && req[i - 1].kind != MPC_POOL_MUL)
+            return mpc_fail(m, cg_error_set(err, CG_ERR_ARG, "product material: requests out of order"));
     mpc_cot_bufs b;
     CG_TRY(mpc_cot_bufs_alloc(&b, S, R, "product material", err));
     uint64_t *e = cg_alloc((E ? E : 1) * sizeof *e);
@@ -192,14 +201,14 @@ static cg_status make(cg_mpc *m, size_t nreq, const mpc_stock_req *req, cg_error
     }
     /* every request's COTs in one batch, each as wide as its term needs */
     mpc_prof_push(m, "stock");
-    if (st == CG_OK) st = mpc_cot_both_w(m, S, ws, b.delta, b.x0, R, wr, b.choice, b.got, err);
+    if (st == CG_OK) st = mpc_cot_both_w(m, S, ws, b.delta, b.x0, R, wr, rc, b.choice, b.got, err);
     mpc_prof_pop(m);
     cg_free(ws);
     cg_free(wr);
     for (size_t i = 0, s = 0, r = 0, at = 0; st == CG_OK && i < nreq; i++) {
         size_t ns, nr, pe = per_entry[req[i].kind];
         req_cots(m, &req[i], &ns, &nr);
-        req_finish(m, &req[i], e + at, b.x0 + s, b.got + r);
+        req_finish(m, &req[i], e + at, b.x0 + s, b.got + r, b.choice + r);
         if (req[i].n) st = pool_append(&m->pool[req[i].kind][req[i].bits], pe, e + at, req[i].n, err);
         s += ns;
         r += nr;

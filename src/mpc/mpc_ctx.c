@@ -104,20 +104,24 @@ cg_status cg_mpc_ot_fill_ahead(cg_mpc *m, cg_error *err)
 #define COT_PIECE ((size_t)1 << 19)
 
 /* Each party begins its receiver end first, so both expand their extension
- * matrices at the same time instead of taking turns. */
+ * matrices at the same time instead of taking turns. The first rc_send of
+ * the sent COTs and the first rc_recv of the received ones have random
+ * choices (the peer's rc_recv is this party's rc_send): each piece's
+ * share of them rides in its one receiver call (cg_cot_recv_mix_begin). */
 static cg_status cot_both(cg_mpc *m, unsigned bits, const uint8_t *ws, size_t n_send,
                           const uint64_t *delta, uint64_t *x0, const uint8_t *wr, size_t n_recv,
-                          const uint8_t *choice, uint64_t *out, cg_error *err)
+                          size_t rc_recv, uint8_t *choice, uint64_t *out, cg_error *err)
 {
     cg_status st = CG_OK;
     bool w = ws || wr;
     for (size_t s = 0, r = 0; st == CG_OK && (s < n_send || r < n_recv);) {
         size_t ps = n_send - s < COT_PIECE ? n_send - s : COT_PIECE;
         size_t pr = n_recv - r < COT_PIECE ? n_recv - r : COT_PIECE;
+        size_t rc = rc_recv <= r ? 0 : rc_recv - r < pr ? rc_recv - r : pr;
         st = mpc_ot_reserve(m, ps, pr, err);
         if (st == CG_OK)
-            st = w ? cg_cot_recv_w_begin(m->ot.recv, pr, wr + r, choice + r, out + r, err)
-                   : cg_cot_recv_begin(m->ot.recv, pr, bits, choice + r, out + r, err);
+            st = w ? cg_cot_recv_w_mix_begin(m->ot.recv, pr, wr + r, rc, choice + r, out + r, err)
+                   : cg_cot_recv_mix_begin(m->ot.recv, pr, bits, rc, choice + r, out + r, err);
         if (st == CG_OK)
             st = w ? cg_cot_send_w(m->ot.send, ps, ws + s, delta + s, x0 + s, err)
                    : cg_cot_send(m->ot.send, ps, bits, delta + s, x0 + s, err);
@@ -131,18 +135,19 @@ static cg_status cot_both(cg_mpc *m, unsigned bits, const uint8_t *ws, size_t n_
 }
 
 cg_status mpc_cot_both(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
-                       uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
+                       uint64_t *x0, size_t n_recv, uint8_t *choice, uint64_t *out,
                        cg_error *err)
 {
-    return cot_both(m, bits, NULL, n_send, delta, x0, NULL, n_recv, choice, out, err);
+    return cot_both(m, bits, NULL, n_send, delta, x0, NULL, n_recv, 0, choice, out, err);
 }
 
 cg_status mpc_cot_both_w(cg_mpc *m, size_t n_send, const uint8_t *ws, const uint64_t *delta,
-                         uint64_t *x0, size_t n_recv, const uint8_t *wr, const uint8_t *choice,
-                         uint64_t *out, cg_error *err)
+                         uint64_t *x0, size_t n_recv, const uint8_t *wr, size_t rc_recv,
+                         uint8_t *choice, uint64_t *out, cg_error *err)
 {
     if ((n_send && !ws) || (n_recv && !wr)) return cg_error_set(err, CG_ERR_ARG, "cot: no widths");
-    return cot_both(m, 64, ws, n_send, delta, x0, wr, n_recv, choice, out, err);
+    if (rc_recv > n_recv) return cg_error_set(err, CG_ERR_ARG, "cot: random choices past the batch");
+    return cot_both(m, 64, ws, n_send, delta, x0, wr, n_recv, rc_recv, choice, out, err);
 }
 
 void mpc_cot_bufs_free(mpc_cot_bufs *b)

@@ -100,13 +100,16 @@ cg_status mpc_ot_reserve(cg_mpc *m, size_t rows_send, size_t rows_recv, cg_error
  * with correlations delta (getting x0) and receives n_recv with its choice
  * bits (getting out), over Z_{2^bits}. */
 cg_status mpc_cot_both(cg_mpc *m, unsigned bits, size_t n_send, const uint64_t *delta,
-                       uint64_t *x0, size_t n_recv, const uint8_t *choice, uint64_t *out,
+                       uint64_t *x0, size_t n_recv, uint8_t *choice, uint64_t *out,
                        cg_error *err);
 /* mpc_cot_both with a ring width per COT (cg_cot_send_w): ws[i] for this
- * party's i-th sent COT, wr[i] for its i-th received one (the peer's ws). */
+ * party's i-th sent COT, wr[i] for its i-th received one (the peer's ws).
+ * The first rc_recv received COTs have random choices, written to choice
+ * (no choice bits on Ferret; the peer's sender learns the count from
+ * the receiver's call header). */
 cg_status mpc_cot_both_w(cg_mpc *m, size_t n_send, const uint8_t *ws, const uint64_t *delta,
-                         uint64_t *x0, size_t n_recv, const uint8_t *wr, const uint8_t *choice,
-                         uint64_t *out, cg_error *err);
+                         uint64_t *x0, size_t n_recv, const uint8_t *wr, size_t rc_recv,
+                         uint8_t *choice, uint64_t *out, cg_error *err);
 /* Scratch of one mpc_cot_both call: what this party sends (delta -> x0) and
  * what it receives (choice -> got). _alloc frees what it got on failure
  * (CG_ERR_NOMEM, the message naming `what`). */

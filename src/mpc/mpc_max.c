@@ -355,7 +355,7 @@ static cg_status pair_mux(cg_mpc *m, unsigned bits, unsigned ib, size_t n, const
         bf.choice[i] = b[k] & 1;
     }
     mpc_prof_push(m, "cot.sel");
-    st = mpc_cot_both_w(m, tot, w, bf.delta, bf.x0, tot, w, bf.choice, bf.got, err);
+    st = mpc_cot_both_w(m, tot, w, bf.delta, bf.x0, tot, w, 0, bf.choice, bf.got, err);
     mpc_prof_pop(m);
     for (size_t i = 0; st == CG_OK && i < tot; i++) {
         bool second = i >= n;

@@ -1,12 +1,13 @@
 /* Ferret COTs for the extension core: the stock, refills (ferret_ggm.c does
  * the trees and the LPN), the IKNP bootstrap, and the two ends of the
- * extension with chosen choices. See ferret.h for the construction.
+ * extension with chosen or random choices. See ferret.h for the construction.
  *
  * Chosen choices: a stock COT has a random choice b_i; the receiver with
  * choice r_i sends d_i = r_i ^ b_i (one bit) and the sender shifts its row
  * to q_i ^ d_i Delta, so that t_i = q_i ^ r_i Delta as an IKNP row. The
  * derived OTs (ot_1of2.c, ot_1ofn.c) then hash the rows as before, with
- * tweaks from the same per-instance counter.
+ * tweaks from the same per-instance counter. Random choices (a KIND_RC
+ * call's prefix) are the b_i themselves: no d_i, no shift.
  *
  * Choice bits ride in the rows: Delta's low bit is 1 and every sender row
  * of the base, the trees and so (by linearity) the output has low bit 0,
@@ -106,7 +107,7 @@ static cg_status bootstrap(cg_ot *ot, const fe_params *p, cg_error *err)
     cg_prg_bytes(&prg, fe->boot.b, m);
     cg_prg_clear(&prg);
     for (size_t i = 0; i < m; i++) fe->boot.b[i] &= 1;
-    ot_choice_src cs = {fe->boot.b, 0};
+    ot_choice_src cs = {fe->boot.b, 0, NULL, 0};
     c.b = fe->boot.b;
     return ot_iknp_extend_recv(ot, m, false, &cs, boot_chunk, &c, err);
 }
@@ -318,17 +319,28 @@ cg_status ot_ferret_take(cg_ot *ot, size_t count, uint8_t *rows, uint8_t *b, cg_
     return CG_OK;
 }
 
+/* COTs of a chunk [begin, begin + count) before the call's random-choice
+ * prefix of rc_n: they take no correction. */
+static size_t rc_in_chunk(size_t rc_n, size_t begin, size_t count)
+{
+    return rc_n <= begin ? 0 : rc_n - begin < count ? rc_n - begin : count;
+}
+
 cg_status ot_ferret_extend_send(cg_ot *ot, size_t m, bool hash, ot_chunk_fn fn, void *ctx,
                                 cg_error *err)
 {
     for (size_t begin = 0; begin < m; begin += CHUNK) {
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
         CG_TRY(ot_ferret_take(ot, count, ot->rows, NULL, err));
+        /* The random-choice prefix keeps the stock's rows; the corrections
+         * d (one bit each) come for the chosen rest only. */
+        size_t r0 = rc_in_chunk(ot->rc_n, begin, count), nd = count - r0;
         uint8_t *d = ot->scratch;
-        CG_TRY(cg_chan_recv(ot->ch, d, (count + 7) / 8, err));
+        if (nd) CG_TRY(cg_chan_recv(ot->ch, d, (nd + 7) / 8, err));
         uint64_t dl = lo64(ot->delta), dh = lo64(ot->delta + 8);
-        for (size_t i = 0; i < count; i++) {
-            uint64_t sel = 0 - (uint64_t)((d[i / 8] >> (i % 8)) & 1u), r[2];
+        for (size_t j = 0; j < nd; j++) {
+            size_t i = r0 + j;
+            uint64_t sel = 0 - (uint64_t)((d[j / 8] >> (j % 8)) & 1u), r[2];
             memcpy(r, ot->rows + 16 * i, 16);
             r[0] ^= dl & sel;
             r[1] ^= dh & sel;
@@ -357,11 +369,16 @@ cg_status ot_ferret_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_
         size_t count = m - begin < CHUNK ? m - begin : CHUNK;
         uint8_t *b = ot->mat, *d = ot->scratch; /* CHUNK bytes, CHUNK_BYTES bytes */
         CG_TRY(ot_ferret_take(ot, count, ot->rows, b, err));
-        memset(d, 0, (count + 7) / 8);
-        for (size_t i = 0; i < count; i++)
-            d[i / 8] |= (uint8_t)(((choice_bit(cs, begin + i) ^ b[i]) & 1u) << (i % 8));
-        CG_TRY(cg_chan_send(ot->ch, d, (count + 7) / 8, err));
-        CG_TRY(cg_chan_flush(ot->ch, err));
+        /* The random-choice prefix: the stock's choices are the call's. */
+        size_t r0 = cs->rc ? rc_in_chunk(cs->rc_n, begin, count) : 0, nd = count - r0;
+        if (r0) memcpy(cs->rc + begin, b, r0);
+        if (nd) {
+            memset(d, 0, (nd + 7) / 8);
+            for (size_t j = 0; j < nd; j++)
+                d[j / 8] |= (uint8_t)(((choice_bit(cs, begin + r0 + j) ^ b[r0 + j]) & 1u) << (j % 8));
+            CG_TRY(cg_chan_send(ot->ch, d, (nd + 7) / 8, err));
+            CG_TRY(cg_chan_flush(ot->ch, err));
+        }
         uint64_t first = ot->ot_index;
         if (hash) ot->tccr(&ot->pi, ot->rows, NULL, ot->h0, count, first, 0);
         ot->ot_index += round128(count);

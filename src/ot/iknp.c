@@ -225,6 +225,7 @@ cg_status ot_check_choices(const uint8_t *c, size_t n, unsigned limit, cg_error 
 
 cg_status ot_finish(cg_ot *ot, cg_status st)
 {
+    ot->rc_n = 0;
     if (st != CG_OK && st != CG_ERR_ARG && st != CG_ERR_RANGE && ot->failed == CG_OK) ot->failed = st;
     return st;
 }

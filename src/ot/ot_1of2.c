@@ -2,7 +2,10 @@
  * over Z_{2^bits} (with the receiver's split _begin/_end halves),
  * chosen-message OT and random OT. Each hashes the extension's rows once
  * per message (H(i, q_i), H(i, q_i ^ Delta) on the sender, H(i, t_i) on the
- * receiver) and, except ROT, adds one packed message from the sender. */
+ * receiver) and, except ROT, adds one packed message from the sender.
+ * The random-choice receivers (_rc, _mix, cg_rot_recv_random) mark their
+ * header with KIND_RC and the count of random choices; the senders take
+ * either form (their side is the same but for Ferret's corrections). */
 #include "ot/ot_internal.h"
 
 #include <string.h>
@@ -65,11 +68,12 @@ static cg_status store_hash_chunk(cg_ot *ot, void *vctx, size_t begin, size_t co
 /* The receiver's part of every 1-out-of-2 batch: the header, then the
  * extension with out[i] = the pad of choice[i] (H(t_i), low bits). */
 static cg_status recv_pads(cg_ot *ot, unsigned kind, size_t n, unsigned bits, const uint8_t *widths,
-                           const uint8_t *choice, uint64_t *out, cg_error *err)
+                           const uint8_t *choice, uint8_t *rc, size_t rc_n, uint64_t *out,
+                           cg_error *err)
 {
     cot_ctx c = {.bits = bits, .widths = widths, .out = out, .choice = choice};
-    ot_choice_src cs = {choice, 0};
-    CG_TRY(ot_send_header(ot, kind, bits, n, err));
+    ot_choice_src cs = {rc ? rc : choice, 0, rc, rc_n};
+    CG_TRY(ot_send_header_rc(ot, kind, bits, n, rc ? rc_n : 0, err));
     return ot_extend_recv(ot, n, true, &cs, store_hash_chunk, &c, err);
 }
 
@@ -90,7 +94,7 @@ cg_status cg_cot_send(cg_ot *ot, size_t n, unsigned bits, const uint64_t *delta,
     CG_TRY(ot_check_call(ot, CG_OT_SENDER, n, bits, delta, x0, err));
     if (n == 0) return CG_OK;
     cot_ctx c = {.bits = bits, .delta = delta, .x0 = x0};
-    cg_status st = ot_expect_header(ot, KIND_COT, bits, n, err);
+    cg_status st = ot_expect_header_rc(ot, KIND_COT, bits, n, err);
     ot->out.len = 0;
     if (st == CG_OK) st = ot_extend_send(ot, n, true, cot_send_chunk, &c, err);
     if (st == CG_OK) st = send_out(ot, err);
@@ -103,7 +107,7 @@ cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *c
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cg_status st = recv_pads(ot, KIND_COT, n, bits, NULL, choice, out, err);
+    cg_status st = recv_pads(ot, KIND_COT, n, bits, NULL, choice, NULL, 0, out, err);
     if (st == CG_OK) {
         ot->pending = true;
         ot->pending_kind = KIND_COT;
@@ -143,6 +147,37 @@ cg_status cg_cot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
     return cg_cot_recv_end(ot, n, bits, choice, out, err);
 }
 
+/* Random choices in [0, n_rc): the others must be 0/1. */
+static cg_status check_mix(cg_ot *ot, size_t n, size_t n_rc, const uint8_t *choice, cg_error *err)
+{
+    (void)ot;
+    if (n_rc > n) return cg_error_set(err, CG_ERR_ARG, "OT: %zu random choices of %zu", n_rc, n);
+    return ot_check_choices(choice + n_rc, n - n_rc, 2, err);
+}
+
+cg_status cg_cot_recv_mix_begin(cg_ot *ot, size_t n, unsigned bits, size_t n_rc, uint8_t *choice,
+                                uint64_t *out, cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
+    if (n == 0) return CG_OK;
+    CG_TRY(check_mix(ot, n, n_rc, choice, err));
+    cg_status st = recv_pads(ot, KIND_COT, n, bits, NULL, choice, choice, n_rc, out, err);
+    if (st == CG_OK) { /* cg_cot_recv_end finishes it, choice now filled */
+        ot->pending = true;
+        ot->pending_kind = KIND_COT;
+        ot->pending_n = n;
+        ot->pending_bits = bits;
+    }
+    return ot_finish(ot, st);
+}
+
+cg_status cg_cot_recv_rc(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice, uint64_t *out,
+                         cg_error *err)
+{
+    CG_TRY(cg_cot_recv_mix_begin(ot, n, bits, n, choice, out, err));
+    return cg_cot_recv_end(ot, n, bits, choice, out, err);
+}
+
 /* ---- correlated OT with a width per instance ---- */
 
 /* The header's parameter: the widths' sum (mod 2^32), so that two ends
@@ -168,7 +203,7 @@ cg_status cg_cot_send_w(cg_ot *ot, size_t n, const uint8_t *widths, const uint64
     unsigned param;
     CG_TRY(width_param(widths, n, &param, err));
     cot_ctx c = {.bits = 64, .widths = widths, .delta = delta, .x0 = x0};
-    cg_status st = ot_expect_header(ot, KIND_COTW, param, n, err);
+    cg_status st = ot_expect_header_rc(ot, KIND_COTW, param, n, err);
     ot->out.len = 0;
     if (st == CG_OK) st = ot_extend_send(ot, n, true, cot_send_chunk, &c, err);
     if (st == CG_OK) st = send_out(ot, err);
@@ -183,7 +218,25 @@ cg_status cg_cot_recv_w_begin(cg_ot *ot, size_t n, const uint8_t *widths, const 
     unsigned param;
     CG_TRY(width_param(widths, n, &param, err));
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cg_status st = recv_pads(ot, KIND_COTW, n, param, widths, choice, out, err); /* param: the header's */
+    cg_status st = recv_pads(ot, KIND_COTW, n, param, widths, choice, NULL, 0, out, err); /* param: the header's */
+    if (st == CG_OK) {
+        ot->pending = true;
+        ot->pending_kind = KIND_COTW;
+        ot->pending_n = n;
+        ot->pending_bits = param;
+    }
+    return ot_finish(ot, st);
+}
+
+cg_status cg_cot_recv_w_mix_begin(cg_ot *ot, size_t n, const uint8_t *widths, size_t n_rc,
+                                  uint8_t *choice, uint64_t *out, cg_error *err)
+{
+    CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, 64, choice, out, err));
+    if (n == 0) return CG_OK;
+    unsigned param;
+    CG_TRY(width_param(widths, n, &param, err));
+    CG_TRY(check_mix(ot, n, n_rc, choice, err));
+    cg_status st = recv_pads(ot, KIND_COTW, n, param, widths, choice, choice, n_rc, out, err);
     if (st == CG_OK) {
         ot->pending = true;
         ot->pending_kind = KIND_COTW;
@@ -262,7 +315,7 @@ cg_status cg_ot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice, 
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cg_status st = recv_pads(ot, KIND_OT, n, bits, NULL, choice, out, err);
+    cg_status st = recv_pads(ot, KIND_OT, n, bits, NULL, choice, NULL, 0, out, err);
     uint64_t *e1 = NULL;
     if (st == CG_OK && !(e1 = cg_alloc(CHUNK * sizeof *e1)))
         st = cg_error_set(err, CG_ERR_NOMEM, "OT: out of memory");
@@ -309,7 +362,7 @@ cg_status cg_rot_send(cg_ot *ot, size_t n, unsigned bits, uint64_t *r0, uint64_t
     CG_TRY(ot_check_call(ot, CG_OT_SENDER, n, bits, r0, r1, err));
     if (n == 0) return CG_OK;
     rot_ctx c = {bits, r0, r1};
-    cg_status st = ot_expect_header(ot, KIND_ROT, bits, n, err);
+    cg_status st = ot_expect_header_rc(ot, KIND_ROT, bits, n, err);
     if (st == CG_OK) st = ot_extend_send(ot, n, true, rot_send_chunk, &c, err);
     return ot_finish(ot, st);
 }
@@ -320,7 +373,7 @@ cg_status cg_rot_recv(cg_ot *ot, size_t n, unsigned bits, const uint8_t *choice,
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
-    cg_status st = recv_pads(ot, KIND_ROT, n, bits, NULL, choice, out, err);
+    cg_status st = recv_pads(ot, KIND_ROT, n, bits, NULL, choice, NULL, 0, out, err);
     if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
     return ot_finish(ot, st);
 }
@@ -329,12 +382,8 @@ cg_status cg_rot_recv_random(cg_ot *ot, size_t n, unsigned bits, uint8_t *choice
                              cg_error *err)
 {
     CG_TRY(ot_check_call(ot, CG_OT_RECEIVER, n, bits, choice, out, err));
-    /* A PRG keyed from the OS: the OS source in small pieces (getrandom)
-     * cost more than the OTs themselves for large n. */
-    cg_prg prg;
-    cg_prg_init_random(&prg);
-    cg_prg_bytes(&prg, choice, n);
-    cg_prg_clear(&prg);
-    for (size_t i = 0; i < n; i++) choice[i] &= 1;
-    return cg_rot_recv(ot, n, bits, choice, out, err);
+    if (n == 0) return CG_OK;
+    cg_status st = recv_pads(ot, KIND_ROT, n, bits, NULL, choice, choice, n, out, err);
+    if (st == CG_OK) st = cg_chan_flush(ot->ch, err);
+    return ot_finish(ot, st);
 }

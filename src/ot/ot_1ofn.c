@@ -450,7 +450,7 @@ static cg_status otn_recv_split_pads(cg_ot *ot, size_t n, unsigned N, unsigned p
     if (st == CG_OK) st = ot_send_header(ot, KIND_OTN, param, n, err);
     for (size_t b0 = 0; st == CG_OK && b0 < n; b0 += batch) {
         size_t cnt = n - b0 < batch ? n - b0 : batch;
-        ot_choice_src cs = {choice + b0, k};
+        ot_choice_src cs = {choice + b0, k, NULL, 0};
         st = ot_extend_recv(ot, cnt * k, false, &cs, otn_rows_chunk, &c, err);
         if (st != CG_OK) break;
         for (size_t p = 0; p < cnt * k; p++) {

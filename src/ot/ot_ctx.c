@@ -64,7 +64,16 @@ cg_status ot_extend_recv(cg_ot *ot, size_t m, bool hash, const ot_choice_src *cs
 {
     ot->stats.cots_used += m;
     if (ot->fe) return ot_ferret_extend_recv(ot, m, hash, cs, fn, ctx, err);
-    return ot_iknp_extend_recv(ot, m, hash, cs, fn, ctx, err);
+    if (!cs->rc) return ot_iknp_extend_recv(ot, m, hash, cs, fn, ctx, err);
+    /* IKNP's choices are chosen anyway: random ones from a PRG keyed from
+     * the OS, as a fallback with the same interface. */
+    cg_prg prg;
+    cg_prg_init_random(&prg);
+    cg_prg_bytes(&prg, cs->rc, cs->rc_n);
+    cg_prg_clear(&prg);
+    for (size_t i = 0; i < cs->rc_n; i++) cs->rc[i] &= 1;
+    ot_choice_src chosen = {cs->rc, 0, NULL, 0};
+    return ot_iknp_extend_recv(ot, m, hash, &chosen, fn, ctx, err);
 }
 
 cg_status cg_ot_reserve(cg_ot *ot, size_t n, unsigned N, cg_error *err)
@@ -126,6 +135,36 @@ cg_status ot_expect_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, c
     put_header(want, kind, param, n);
     if (memcmp(h, want, sizeof h) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "OT: the peer's call (kind, size) does not match this one");
+    return prepare(ot, kind, param, n, err);
+}
+
+cg_status ot_send_header_rc(cg_ot *ot, unsigned kind, unsigned param, size_t n, size_t rc_n,
+                            cg_error *err)
+{
+    if (rc_n == 0) return ot_send_header(ot, kind, param, n, err);
+    uint8_t h[24];
+    put_header(h, kind | KIND_RC, param, n);
+    for (int i = 0; i < 8; i++) h[16 + i] = (uint8_t)((uint64_t)rc_n >> (8 * i));
+    CG_TRY(cg_chan_send(ot->ch, h, sizeof h, err));
+    return prepare(ot, kind, param, n, err);
+}
+
+cg_status ot_expect_header_rc(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err)
+{
+    uint8_t h[16], want[16], want_rc[16], r[8];
+    CG_TRY(cg_chan_recv(ot->ch, h, sizeof h, err));
+    put_header(want, kind, param, n);
+    put_header(want_rc, kind | KIND_RC, param, n);
+    ot->rc_n = 0;
+    if (memcmp(h, want_rc, sizeof h) == 0) {
+        CG_TRY(cg_chan_recv(ot->ch, r, sizeof r, err));
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++) v |= (uint64_t)r[i] << (8 * i);
+        if (v == 0 || v > n) return cg_error_set(err, CG_ERR_FORMAT, "OT: random choices out of range");
+        ot->rc_n = (size_t)v;
+    } else if (memcmp(h, want, sizeof h) != 0) {
+        return cg_error_set(err, CG_ERR_FORMAT, "OT: the peer's call (kind, size) does not match this one");
+    }
     return prepare(ot, kind, param, n, err);
 }
 

@@ -91,6 +91,10 @@ cg_status ot_baseot_recv(cg_channel *ch, const uint8_t choice[OT_BASE_OTS / 8],
 
 /* What a call's header names (the receiver's first message). */
 enum { KIND_COT = 1, KIND_OT = 2, KIND_ROT = 3, KIND_OTN = 4, KIND_OTN_KK = 5, KIND_COTW = 6 };
+/* Or'ed into a 1-of-2 call's kind: the receiver's first rc_n choices are
+ * random (the COT source's own on Ferret, so no choice bits for them; see
+ * ot_extend_recv); rc_n follows the header in 8 bytes. */
+#define KIND_RC 0x100u
 
 /* KK13 1-out-of-N OT: rows of KK_COLS bits, encoded with the Walsh-Hadamard
  * code on 8 bits (any two codewords differ in exactly 128 positions). */
@@ -127,6 +131,7 @@ struct cg_ot {
     unsigned pending_kind; /* KIND_COT, KIND_COTW or KIND_OTN */
     size_t pending_n;
     unsigned pending_bits;
+    size_t rc_n;        /* sender: the current call's first rc_n choices are random (KIND_RC) */
     cg_ot_kind kind;
     struct ot_ferret *fe; /* CG_OT_FERRET: the COT generator and its stock */
     cg_ot_stats stats;
@@ -162,6 +167,11 @@ typedef cg_status (*ot_chunk_fn)(cg_ot *ot, void *ctx, size_t begin, size_t coun
 typedef struct ot_choice_src {
     const uint8_t *choice;
     unsigned k;
+    /* Random choices (k == 0 only): rc is the choice array itself, and the
+     * extension writes the first rc_n choices into it (0/1 bytes); the
+     * rest are chosen, read from it as usual. */
+    uint8_t *rc;
+    size_t rc_n;
 } ot_choice_src;
 
 /* The extension sender's columns for one chunk: q_j = G(k_j) from PRG block
@@ -199,6 +209,12 @@ cg_status ot_check_choices(const uint8_t *c, size_t n, unsigned limit, cg_error 
 /* The receiver's 16-byte call header, and the sender's check of it. */
 cg_status ot_send_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err);
 cg_status ot_expect_header(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err);
+/* ot_expect_header that also takes kind | KIND_RC, and then sets
+ * ot->rc_n for the call's extension (ot_finish clears it); and the
+ * receiver's header with rc_n random choices (KIND_RC where rc_n > 0). */
+cg_status ot_send_header_rc(cg_ot *ot, unsigned kind, unsigned param, size_t n, size_t rc_n,
+                            cg_error *err);
+cg_status ot_expect_header_rc(cg_ot *ot, unsigned kind, unsigned param, size_t n, cg_error *err);
 /* Any failure mid-protocol leaves the two ends out of step: poisons the
  * instance (argument and range errors excepted); returns st. */
 cg_status ot_finish(cg_ot *ot, cg_status st);
