@@ -259,10 +259,14 @@ out:
 
 static void print_bits(const char *name, const bits_res *b, int last)
 {
-    printf("      \"%s\": {\"cots\": %zu, \"whole\": {\"up\": %.4f, \"down\": %.4f, \"total\": %.4f}, "
-           "\"steady_cots\": %zu, \"steady\": {\"up\": %.4f, \"down\": %.4f, \"total\": %.4f}}%s\n",
-           name, b->cots, b->whole_up, b->whole_down, b->whole_up + b->whole_down, b->steady_cots,
-           b->steady_up, b->steady_down, b->steady_up + b->steady_down, last ? "" : ",");
+    /* "generation": both ways less the 64-bit correction every COT over
+     * Z_{2^64} sends whatever its source (the issue's bits per COT). */
+    printf("      \"%s\": {\"cots\": %zu, \"whole\": {\"up\": %.4f, \"down\": %.4f, \"total\": %.4f, "
+           "\"generation\": %.4f}, \"steady_cots\": %zu, \"steady\": {\"up\": %.4f, \"down\": %.4f, "
+           "\"total\": %.4f, \"generation\": %.4f}}%s\n",
+           name, b->cots, b->whole_up, b->whole_down, b->whole_up + b->whole_down,
+           b->whole_up + b->whole_down - 64, b->steady_cots, b->steady_up, b->steady_down,
+           b->steady_up + b->steady_down, b->steady_up + b->steady_down - 64, last ? "" : ",");
 }
 
 static void print_results(const char *name, const results *r, int last)

@@ -157,47 +157,47 @@ static cg_status bundles_refill(cg_mpc *m, unsigned bits, size_t cnt, cg_error *
     if (st == CG_OK) {
         stock_carry(b, MPC_BUNDLE_BITS, MPC_BUNDLE_ARITH, bit, ar);
         uint8_t *nb = bit + left * MPC_BUNDLE_BITS;
-        /* COT i * 4 + j carries bit j of bundle i (u_j), COT 4 cnt + i * 3
-         * + k its term k: the client's bits are the random choices of the
-         * first 4 cnt COTs (no choice bits on Ferret), the terms' choices
-         * follow from them. */
-        const size_t nu = cnt * MPC_BUNDLE_BITS;
-        if (server) cg_prg_bytes(&m->prg, nb, nu);
-        for (size_t i = 0; server && i < nu; i++) nb[i] &= 1;
-        mpc_prof_push(m, "bundle.make");
-        st = mpc_ot_reserve(m, server ? nc : 0, server ? 0 : nc, err);
-        if (st == CG_OK && !server) st = cg_cot_recv_rc(m->ot.recv, nu, bits, nb, x, err);
-        for (size_t i = 0; st == CG_OK && i < cnt; i++) {
+        cg_prg_bytes(&m->prg, nb, cnt * MPC_BUNDLE_BITS);
+        for (size_t i = 0; i < cnt * MPC_BUNDLE_BITS; i++) nb[i] &= 1;
+        for (size_t i = 0; i < cnt; i++) {
             const uint8_t *u = nb + i * MPC_BUNDLE_BITS; /* r, rho, a, b */
-            uint64_t *dd = d + nu + i * 3;
-            uint8_t *cc = ch + nu + i * 3;
+            uint64_t *dd = d + i * BUNDLE_COTS;
+            uint8_t *cc = ch + i * BUNDLE_COTS;
             uint64_t sa = 1 - 2 * (uint64_t)u[2], sb = 1 - 2 * (uint64_t)u[3];
             /* server: correlations; client: choices */
-            for (int j = 0; j < 4; j++) d[i * 4 + j] = u[j];
-            dd[0] = u[3] * sa;
-            dd[1] = u[2] * sb;
-            dd[2] = sa * sb;
-            cc[0] = u[2];
-            cc[1] = u[3];
-            cc[2] = u[2] & u[3];
+            dd[0] = u[0];
+            dd[1] = u[1];
+            dd[2] = u[2];
+            dd[3] = u[3];
+            dd[4] = u[3] * sa;
+            dd[5] = u[2] * sb;
+            dd[6] = sa * sb;
+            cc[0] = u[0];
+            cc[1] = u[1];
+            cc[2] = u[2];
+            cc[3] = u[3];
+            cc[4] = u[2];
+            cc[5] = u[3];
+            cc[6] = u[2] & u[3];
         }
+        mpc_prof_push(m, "bundle.make");
+        st = mpc_ot_reserve(m, server ? nc : 0, server ? 0 : nc, err);
         if (st == CG_OK && server) {
-            st = cg_cot_send(m->ot.send, nu, bits, d, x, err);
-            if (st == CG_OK) st = cg_cot_send(m->ot.send, nc - nu, bits, d + nu, x + nu, err);
+            st = cg_cot_send(m->ot.send, nc, bits, d, x, err);
             for (size_t i = 0; st == CG_OK && i < nc; i++) x[i] = 0 - x[i];
         } else if (st == CG_OK) {
-            st = cg_cot_recv(m->ot.recv, nc - nu, bits, ch + nu, x + nu, err);
+            st = cg_cot_recv(m->ot.recv, nc, bits, ch, x, err);
         }
         mpc_prof_pop(m);
         for (size_t i = 0; st == CG_OK && i < cnt; i++) {
             const uint8_t *u = nb + i * MPC_BUNDLE_BITS;
-            const uint64_t *s = x + i * MPC_BUNDLE_BITS, *t = x + nu + i * 3;
+            const uint64_t *s = x + i * BUNDLE_COTS;
             uint64_t *o = ar + (left + i) * MPC_BUNDLE_ARITH; /* r, rho0 rho1, a, b, ab */
             o[0] = u[0] - 2 * s[0];
             o[1] = s[1];
             o[2] = u[2] - 2 * s[2];
             o[3] = u[3] - 2 * s[3];
-            o[4] = (server ? (uint64_t)(u[2] & u[3]) : 0) + t[0] + t[1] + t[2];
+            o[4] = (server ? (uint64_t)(u[2] & u[3]) : 0) + s[4] + s[5] + s[6];
         }
     }
     cg_free(ch);
