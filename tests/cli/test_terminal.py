@@ -165,7 +165,9 @@ try:
         check(drawn and not wide, "status lines wider than the terminal: %r" % wide)
         scr = Screen(COLS, ROWS)
         scr.feed(raw.replace("\r\n", "\n"))
-        check("tokens," not in scr.text() and "prefill" not in scr.text(),
+        # the status lines' forms ("[prefill: ...", "[N tokens, ..."): the
+        # summary says "prefill:" too, unbracketed
+        check("tokens," not in scr.text() and "[prefill" not in scr.text(),
               "a status line is left on the screen at the end:\n" + scr.text())
 
     # 3. Pipes only: no escape code anywhere.
