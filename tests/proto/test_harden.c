@@ -170,7 +170,7 @@ static void test_flood_bits_grow_with_the_session(void **state)
 /* The count is the plans' own: a forced prefill cut (2 rows per ciphertext
  * over 3 rows) returns more than 3 x the one-row plan's count for the
  * projection (24, not 18), and the decode plans of packed and dense
- * sessions are counted as they are (the LM head's 99 and 50, not the block
+ * sessions are counted as they are (the LM head's 99, 50 and max's 25, not the block
  * layout's 74); the server refuses to return more than this count
  * (bridge.c), so every session test checks it end to end. */
 static void test_flood_count_follows_the_plans(void **state)
@@ -187,10 +187,15 @@ static void test_flood_count_follows_the_plans(void **state)
     assert_int_equal(gen_linear_returned(&s, &head, 1), 99);
     s.dense = true;
     assert_int_equal(gen_linear_returned(&s, &head, 1), 50);
-    /* a whole session: the dense one returns fewer */
-    gen_sess a = gpt2_base_session(1, 8, 0), b = gpt2_base_session(1, 8, 0);
-    a.pack = b.pack = b.dense = true;
+    s.dense = GEN_DENSE_MAX; /* n_i = 4: 2048 outputs per reply */
+    assert_int_equal(gen_linear_returned(&s, &head, 1), 25);
+    /* a whole session: the dense one returns fewer, the max one fewer still */
+    gen_sess a = gpt2_base_session(1, 8, 0), b = gpt2_base_session(1, 8, 0), c = gpt2_base_session(1, 8, 0);
+    a.pack = b.pack = c.pack = true;
+    b.dense = GEN_DENSE_ON;
+    c.dense = GEN_DENSE_MAX;
     assert_true(gen_returned_cts(&b) < gen_returned_cts(&a));
+    assert_true(gen_returned_cts(&c) < gen_returned_cts(&b));
 }
 
 /* A fresh encryption of small values at the first 64 coefficients. */
