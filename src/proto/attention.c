@@ -230,8 +230,8 @@ static cg_status score_product_item(gen_sess *s, void *ctx, size_t k, cg_error *
 static cg_status scores_client(gen_sess *s, attn *a, cg_error *err)
 {
     if (a->kp[1].n_pk) CG_TRY(gen_kv_pack_send(s, &a->kp[1], err));
-    else CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
-    if (!a->kp[1].n_pk) CG_TRY(gen_send_cts(s, a->qct, a->n_q, err));
+    else if (!a->kp[1].merged) CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
+    if (!a->kp[1].n_pk && !a->kp[1].merged) CG_TRY(gen_send_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_recv_cts(s, a->sct, a->n_sc, err));
     return gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err);
 }
@@ -444,7 +444,7 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
     /* its plaintexts first: they do not wait for the client */
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
     if (a->kp[1].n_pk) CG_TRY(gen_kv_pack_recv(s, &a->kp[1], err));
-    else CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
+    else if (!a->kp[1].merged) CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_score_item, a, err));
     CG_TRY(gen_he_to_shares_at(s, a->n_sc, a->sct, keep_scores, take_scores, a, err));
     split_local_scores(s, a);

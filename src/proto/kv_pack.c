@@ -21,12 +21,16 @@ size_t gen_kv_pack_plan(const gen_sess *s, size_t pos0, size_t rows, const uint6
         p[k].G = gen_kv_pack_chunks(s);
         p[k].n_pk = (p[k].chunks + p[k].G - 1) / p[k].G;
     }
+    if (p[0].n_pk == 1 && p[0].chunks + p[1].chunks <= p[0].G) {
+        p[0].queries = p[1].chunks, p[0].chunks += p[1].chunks;
+        p[1].n_pk = 0, p[1].merged = true;
+    }
     return p[0].n_pk + p[1].n_pk;
 }
 
 void gen_kv_pack_room(kv_pack p[2], cg_bfv_ct *pk, cg_bfv_ct *app, cg_bfv_ct *qct)
 {
-    p[0].pk = pk, p[0].leaves = app;
+    p[0].pk = pk, p[0].leaves = app; /* merged: its query leaves land in qct = app + 2 H */
     p[1].pk = pk + p[0].n_pk, p[1].leaves = qct;
 }
 
@@ -42,7 +46,9 @@ static void pack_layout(const gen_sess *s, const void *ctx, size_t q, uint64_t *
     memset(co, 0, s->N * sizeof *co);
     for (size_t t = 0; t < pack_count(p, q); t++) {
         const size_t c = q * p->G + t;
+        const size_t apps = p->chunks - p->queries; /* appends' chunks (not merged: all) */
         if (p->kind == KV_PACK_QUERY) kv_pack_query(&s->kv, t, p->qkv + c * s->dh, co);
+        else if (p->kind == KV_PACK_APPEND && c >= apps) kv_pack_query(&s->kv, t, p->qkv + (c - apps) * s->dh, co);
         else if (p->kind == KV_PACK_APPEND) kv_pack_leaf(&s->kv, t, p->qkv + (c % 2 + 1) * s->d + c / 2 * s->dh, co);
         else kv_pack_probs(&s->kv, t, c % p->groups, p->io->pr + c / p->groups * p->io->cols,
                            p->io->row_len[c / p->groups], co);
@@ -72,7 +78,8 @@ cg_status gen_kv_pack_recv(gen_sess *s, kv_pack *p, cg_error *err)
     CG_TRY(gen_recv_cts(s, p->pk, p->n_pk, err));
     for (size_t q = 0; q < p->n_pk; q++)
         CG_TRY(cg_bfv_expand(s->he, &s->pack_gk, &p->pk[q], pack_count(p, q), &p->leaves[q * p->G], err));
-    return p->kind == KV_PACK_APPEND ? gen_parallel(s, p->chunks, shift_leaf, p, err) : CG_OK;
+    /* merged queries (the last chunks) are their layout already */
+    return p->kind == KV_PACK_APPEND ? gen_parallel(s, p->chunks - p->queries, shift_leaf, p, err) : CG_OK;
 }
 
 /* ---- p.V with expanded probabilities -------------------------------------------- */

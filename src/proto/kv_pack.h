@@ -18,6 +18,9 @@ typedef struct kv_pack {
     const uint64_t *qkv; /* the row's shares (3 d: q, k, v) */
     size_t pos;          /* the row's position */
     size_t chunks, G, n_pk;
+    size_t queries;      /* appends: the last `queries` chunks are the row's queries
+                            (chunk = 2 H + head; gen_kv_pack_plan merges them) */
+    bool merged;         /* queries: sent with the appends (n_pk 0) */
     cg_bfv_ct *pk;       /* n_pk packed ciphertexts (the caller's room) */
     cg_bfv_ct *leaves;   /* chunks ciphertexts, one per chunk (the caller's) */
     const mat_io *io;    /* probabilities: the row's (chunk = head groups + group) */
@@ -30,11 +33,13 @@ typedef struct kv_pack {
 size_t gen_kv_pack_chunks(const gen_sess *s);
 /* The plan of one attention pass's appends (p[0]) and queries (p[1]): n_pk
  * = 0 (not packed) unless the session packs and this is a one-row split
- * pass. Returns the packed ciphertexts of both. */
+ * pass. When the 3 H chunks fit one ciphertext the queries ride with the
+ * appends (one fresh ciphertext per layer instead of two; p[1].merged).
+ * Returns the packed ciphertexts of both. */
 size_t gen_kv_pack_plan(const gen_sess *s, size_t pos0, size_t rows, const uint64_t *qkv,
                         kv_pack p[2]);
 /* Their room: packed ciphertexts from pk on (appends' then queries'), the
- * leaves in app and qct (attention.c's arrays). */
+ * leaves in app and qct (attention.c's arrays; merged: qct = app + 2 H). */
 void gen_kv_pack_room(kv_pack p[2], cg_bfv_ct *pk, cg_bfv_ct *app, cg_bfv_ct *qct);
 /* Client: the packed encryptions of its shares, sent. */
 cg_status gen_kv_pack_send(gen_sess *s, kv_pack *p, cg_error *err);
