@@ -198,6 +198,22 @@ static void test_flood_count_follows_the_plans(void **state)
     assert_true(gen_returned_cts(&c) < gen_returned_cts(&b));
 }
 
+/* The packed-inputs byte a client asks for: dense max (3) only with dense
+ * replies and packed inputs; the server reads nothing above 3 (session.c)
+ * and the client nothing above what it asked. */
+static void test_dense_max_request_byte(void **state)
+{
+    (void)state;
+    cg_gen_request q = {.dense_replies = true, .dense_max = true};
+    assert_int_equal(gen_asked_pack(&q), 0);
+    q.pack_inputs = true;
+    assert_int_equal(gen_asked_pack(&q), 3);
+    q.dense_replies = false;
+    assert_int_equal(gen_asked_pack(&q), 1);
+    q.dense_replies = true, q.dense_max = false;
+    assert_int_equal(gen_asked_pack(&q), 2);
+}
+
 /* A fresh encryption of small values at the first 64 coefficients. */
 static void encrypt_small(const he_fixture *f, int64_t base, cg_bfv_ct *ct, cg_bfv_plain *pt)
 {
@@ -498,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_client_never_sees_noise),
         cmocka_unit_test(test_flood_bits_grow_with_the_session),
         cmocka_unit_test(test_flood_count_follows_the_plans),
+        cmocka_unit_test(test_dense_max_request_byte),
         cmocka_unit_test(test_flood_fits_at_1024),
         cmocka_unit_test(test_linear_output_flooded),
         cmocka_unit_test(test_client_estimate_ignored),
