@@ -82,6 +82,23 @@ cg_status gen_kv_pack_recv(gen_sess *s, kv_pack *p, cg_error *err)
     return p->kind == KV_PACK_APPEND ? gen_parallel(s, p->chunks - p->queries, shift_leaf, p, err) : CG_OK;
 }
 
+static cg_status pair_item(gen_sess *s, void *ctx, size_t k, cg_error *err)
+{
+    cg_bfv_ct *sct = ctx;
+    CG_TRY(cg_bfv_mul_monomial(s->he, &sct[2 * k + 1], s->kv.stride / 2, err));
+    return cg_bfv_add_inplace(s->he, &sct[2 * k], &sct[2 * k + 1], err);
+}
+
+cg_status gen_kv_pair_scores(gen_sess *s, cg_bfv_ct *sct, size_t n, cg_error *err)
+{
+    CG_TRY(gen_parallel(s, n / 2, pair_item, sct, err));
+    for (size_t k = 1; k < (n + 1) / 2; k++) { /* reply k to sct[k]: swap, buffers stay owned */
+        const cg_bfv_ct t = sct[k];
+        sct[k] = sct[2 * k], sct[2 * k] = t;
+    }
+    return CG_OK;
+}
+
 /* ---- p.V with expanded probabilities -------------------------------------------- */
 
 typedef struct values_job {

@@ -38,6 +38,21 @@ size_t gen_kv_pack_chunks(const gen_sess *s);
  * Returns the packed ciphertexts of both. */
 size_t gen_kv_pack_plan(const gen_sess *s, size_t pos0, size_t rows, const uint64_t *qkv,
                         kv_pack p[2]);
+/* Split decode in the strided layout with one block whose row fits half of
+ * T (len <= T / 2): every score and cross term of a head's product sits at
+ * a coefficient = j mod T, j < len, so a second head's product moved by
+ * x^(T/2) lands on residues [T/2, T) and the two share one reply (2; else
+ * 1). Public: the same at both parties (flood.c counts with it). */
+static inline size_t gen_kv_score_pair(const gen_sess *s, size_t pos0, size_t rows)
+{
+    const bool one_block = kv_block_of(&s->kv, pos0) == 0;
+    return s->attn == CG_ATTN_SPLIT && rows == 1 && s->kv.stride && one_block && 2 * (pos0 + 1) <= s->kv.stride
+               ? 2
+               : 1;
+}
+/* Server: the n score products (one per head) into ceil(n / 2) replies,
+ * reply k = product 2k + product 2k + 1 times x^(T/2), in sct[0..). */
+cg_status gen_kv_pair_scores(gen_sess *s, cg_bfv_ct *sct, size_t n, cg_error *err);
 /* Their room: packed ciphertexts from pk on (appends' then queries'), the
  * leaves in app and qct (attention.c's arrays; merged: qct = app + 2 H). */
 void gen_kv_pack_room(kv_pack p[2], cg_bfv_ct *pk, cg_bfv_ct *app, cg_bfv_ct *qct);
