@@ -30,9 +30,10 @@ static uint64_t attention_cts(const gen_sess *s, size_t pos0, size_t rows)
     uint64_t n = (uint64_t)rows * s->H; /* outputs */
     for (size_t r = 0; r < rows; r++) n += s->H * (kv_block_of(&s->kv, pos0 + r) + 1);
     /* split decode: kv_split_pack outputs per head (packed probabilities) */
-    if (s->attn == CG_ATTN_SPLIT && rows == 1 && s->kv.stride) { /* two (kv_pack.h) */
-        const size_t pair = gen_kv_score_pair(s, pos0, rows); /* one block: its H scores in H / pair */
-        return n - (pair > 1 ? s->H - (s->H + pair - 1) / pair : 0) + s->H;
+    if (s->attn == CG_ATTN_SPLIT && rows == 1 && s->kv.stride) { /* kv_pack.h */
+        /* per head, or per pair of heads (gen_kv_score_pair): its scores and two outputs */
+        const size_t pair = gen_kv_score_pair(s, pos0, rows), heads = (s->H + pair - 1) / pair;
+        return heads * (kv_block_of(&s->kv, pos0) + 1) + 2 * heads;
     }
     if (s->attn == CG_ATTN_SPLIT && rows == 1)
         return n + s->H * (kv_split_pack(&s->kv, kv_block_of(&s->kv, pos0) + 1) - 1);

@@ -1,13 +1,15 @@
-/* Two heads per score reply (kv_pack.h, gen_kv_score_pair): in the strided
+/* Two heads per score and per p.V reply (kv_pack.h, gen_kv_score_pair): in the strided
  * layout a head's K block times its query puts every term at a coefficient
  * = j mod T with j a filled position, so with len <= T / 2 positions the
  * second head's product moved by x^(T/2) reads back exactly on residues
  * [T/2, T) and the first head's scores are untouched (checked on plaintexts
  * with uniform values mod 2^l, schoolbook negacyclic products); one more
- * position breaks it, which is why pairing stops there. The pairing
- * condition is public and the flood count follows it exactly: GPT-2 base
- * returns H / 2 = 6 fewer ciphertexts per layer for a decode step at
- * position 63 than at position 64.
+ * position breaks it, which is why pairing stops there. The same for p.V's
+ * two terms (kv_split.h): the leaves' term (o[i] at x^i, the second head
+ * moved by x^(n/2)) and the cache's (o[i] at i T + T - 1, the second head
+ * moved by x^(-T/2)). The pairing condition is public and the flood count
+ * follows it exactly: GPT-2 base returns 6 + 12 fewer ciphertexts per layer
+ * for a decode step at position 63 than at position 64.
  * The end-to-end equality with the emulator is test_gen_pack's and
  * test_gen_kvpack's (their first decode steps pair). */
 #include <setjmp.h>
@@ -83,6 +85,59 @@ static size_t paired_errors(size_t len)
     return wrong;
 }
 
+/* p.V's two terms for two heads, len positions: the paired products' reads
+ * against the dot products; returns the number of wrong reads. */
+static size_t paired_output_errors(size_t len)
+{
+    cg_error err = {0};
+    kv_layout g;
+    assert_int_equal(kv_layout_init(&g, N, DH, 0, &err), CG_OK);
+    kv_layout_strided(&g, L);
+    const size_t T = g.stride;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint64_t *V = calloc(2 * len * DH, 8), *p = calloc(2 * len, 8);
+    uint64_t *vc = calloc(N, 8), *pc = calloc(N, 8), *leaves = calloc(N, 8), *cache = calloc(N, 8);
+    assert_non_null(cache);
+    for (size_t i = 0; i < 2 * len * DH; i++) V[i] = next(&x);
+    for (size_t j = 0; j < 2 * len; j++) p[j] = next(&x);
+    for (size_t h = 0; h < 2; h++) {
+        const uint64_t *Vh = V + h * len * DH, *ph = p + h * len;
+        /* the cache's term: V block (kv_place_value) x probabilities at x^j */
+        memset(vc, 0, N * 8);
+        for (size_t j = 0; j < len; j++) kv_place_value(&g, j, Vh + j * DH, vc);
+        kv_layout_probs(&g, 0, ph, len, pc);
+        negacyclic_add(vc, pc, h ? 2 * N - T / 2 : 0, cache);
+        /* the leaves' term: leaf p[j] at x^(d_head j) x v_j[i] at x^(i - d_head j) */
+        memset(vc, 0, N * 8), memset(pc, 0, N * 8);
+        for (size_t j = 0; j < len; j++) {
+            pc[DH * j] = ph[j];
+            for (size_t i = 0; i < DH; i++) {
+                if (i >= DH * j) vc[i - DH * j] = (vc[i - DH * j] + Vh[j * DH + i]) & MASK;
+                else vc[N + i - DH * j] = (vc[N + i - DH * j] - Vh[j * DH + i]) & MASK;
+            }
+        }
+        negacyclic_add(vc, pc, h ? N / 2 : 0, leaves);
+    }
+    size_t wrong = 0;
+    for (size_t h = 0; h < 2; h++)
+        for (size_t i = 0; i < DH; i++) {
+            uint64_t want = 0;
+            for (size_t j = 0; j < len; j++) want += p[h * len + j] * V[(h * len + j) * DH + i];
+            wrong += (leaves[i + h * N / 2] & MASK) != (want & MASK);
+            wrong += (cache[kv_output_coeff(&g, i) - h * T / 2] & MASK) != (want & MASK);
+        }
+    free(V), free(p), free(vc), free(pc), free(leaves), free(cache);
+    return wrong;
+}
+
+static void test_paired_outputs_read_back(void **state)
+{
+    (void)state;
+    assert_int_equal(paired_output_errors(1), 0);
+    assert_int_equal(paired_output_errors(64), 0);
+    assert_true(paired_output_errors(66) > 0);
+}
+
 static void test_paired_scores_read_back(void **state)
 {
     (void)state;
@@ -122,12 +177,12 @@ static void test_pairing_is_public_and_counted(void **state)
     kv_layout_strided(&b.kv, L);
     assert_int_equal(gen_kv_score_pair(&b, 3, 1), 2);
     assert_int_equal(gen_kv_score_pair(&b, 4, 1), 1);
-    /* the flood count: a step at position 63 returns 12 x 6 fewer than at 64 */
+    /* the flood count: a step at position 63 returns 12 x (6 + 12) fewer than at 64 */
     gen_sess at63 = base_session(63), at64 = base_session(64);
     const uint64_t n63 = gen_returned_cts(&at63), n64 = gen_returned_cts(&at64);
     fprintf(stderr, "returned at position 63: %llu, at 64: %llu\n", (unsigned long long)n63,
             (unsigned long long)n64);
-    assert_int_equal(n64 - n63, 12 * 6);
+    assert_int_equal(n64 - n63, 12 * (6 + 12));
 }
 
 int main(void)
@@ -136,6 +191,7 @@ int main(void)
     if (cg_init(&err) != CG_OK) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paired_scores_read_back),
+        cmocka_unit_test(test_paired_outputs_read_back),
         cmocka_unit_test(test_pairing_is_public_and_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
