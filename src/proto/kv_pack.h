@@ -65,7 +65,9 @@ cg_status gen_kv_pack_recv(gen_sess *s, kv_pack *p, cg_error *err);
 /* Both parties, a one-row split pass with appends packed: the cross terms of
  * p.V (kv_split.h, "expanded probabilities") into io->o, the client's
  * probabilities packed as leaves of T positions (chunks of d_head stride,
- * so at most d_head per ciphertext), two outputs per head returned. */
+ * so at most d_head per ciphertext), two outputs per head returned (per two
+ * heads while gen_kv_score_pair says so: the second head's moved onto the
+ * coefficients the first's leave free). */
 cg_status gen_kv_pack_values(gen_sess *s, const mat_io *io, cg_error *err);
 
 #endif
