@@ -25,8 +25,10 @@ extern "C" {
 /* 10: packed attention inputs; 11: dense replies; 12: product material in
  * COTs as wide as each term needs; 13: the decode embedding packed (stop 27:
  * kvpack, rdense, nlb, embpack); 14: random-choice COTs for triples, daBits
- * and bundles (stop 29: rcot) */
-#define CG_GEN_VERSION 14
+ * and bundles (stop 29: rcot);
+ * 15: dense replies "max" (packed byte 3), queries packed with the K/V
+ * appends, two heads per score and p.V reply (stop 29: hereply) */
+#define CG_GEN_VERSION 15
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {
@@ -144,6 +146,10 @@ typedef struct cg_gen_request {
                                 per reply (fewer, fuller replies for more key switches;
                                 a fixed cost model picks n_i per matrix); the server may
                                 refuse. Sent in the packed-inputs byte (2 = dense). */
+    bool dense_max;          /* with dense_replies: plans for the fewest bytes (the cost
+                                model at a 10 Mbit/s reference link: fewer, fuller
+                                replies for many more key switches); the server may
+                                refuse and answer plain dense. Packed-inputs byte 3. */
 } cg_gen_request;
 
 /* Server: the model's weight matrices pre-encoded as NTT-form plaintexts for
@@ -165,6 +171,10 @@ cg_status cg_gen_weights_new_packed(cg_gen_weights **out, const cg_fixed_model *
 cg_status cg_gen_weights_new_dense(cg_gen_weights **out, const cg_fixed_model *fm,
                                    const char *preset, uint64_t max_bytes, int threads,
                                    cg_error *err);
+/* The same for dense_max sessions (cg_gen_request.dense_max). */
+cg_status cg_gen_weights_new_dense_max(cg_gen_weights **out, const cg_fixed_model *fm,
+                                       const char *preset, uint64_t max_bytes, int threads,
+                                       cg_error *err);
 void cg_gen_weights_free(cg_gen_weights *w);
 uint64_t cg_gen_weights_bytes(const cg_gen_weights *w);
 /* The bytes cg_gen_weights_new needs to pre-encode every matrix of a model of
@@ -202,6 +212,7 @@ typedef struct cg_gen_options {
     cg_gen_attention attention;
     bool refuse_pack_inputs; /* server: answer a request for packed inputs with "off" */
     bool refuse_dense_replies; /* server: answer packed inputs without dense replies */
+    bool refuse_dense_max;     /* server: answer a dense_max request with plain dense */
 } cg_gen_options;
 
 /* Client side: runs the whole generation over ch; out gets req->new_tokens

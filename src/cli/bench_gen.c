@@ -1,7 +1,7 @@
 /* `cryptogen bench gen [--shape gpt2-base|L,H,D,V,P] [--prefix P]
  *   [--lengths 64,128,256,512] [--mode cache,baseline] [--baseline-max L]
  *   [--threads T] [--rtt-ms X] [--mbps Y] [--attention split,ctct]
- *   [--pack-inputs off|on] [--dense-replies off|on] [--json]`
+ *   [--pack-inputs off|on] [--dense-replies off|on|max] [--json]`
  *
  * Per-token decode latency at total length L, for one transformer block and
  * for the whole model, with the paper's per-component rows. A server thread
@@ -280,7 +280,8 @@ int cg_bench_gen(int argc, char **argv)
     const char *ot = cli_ot_names[CG_OT_IKNP];
     static const char *const on_off[] = {"off", "on", NULL};
     const char *pack = on_off[0];
-    const char *dense = on_off[0];
+    static const char *const dense_modes[] = {"off", "on", "max", NULL};
+    const char *dense = dense_modes[0];
     const cli_opt opts[] = {
         CLI_OPT_CHECKED("shape", 0, shape, "SHAPE", cli_check_shape,
                         "model shape: gpt2-base|gpt2-medium|gpt2-large|gpt2-xl|distilgpt2 or layers,heads,width,vocab,positions"),
@@ -311,9 +312,10 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_CHOICE("pack-inputs", 0, pack, NULL, on_off,
                        "decode linear layers: the client packs each input into one ciphertext and the "
                        "server expands it (Galois keys sent once; the weights pre-encoded to match)"),
-        CLI_OPT_CHOICE("dense-replies", 0, dense, NULL, on_off,
+        CLI_OPT_CHOICE("dense-replies", 0, dense, NULL, dense_modes,
                        "with --pack-inputs on: plans with fewer values per expanded chunk and more "
-                       "outputs per reply (fewer replies, more key switches; weights pre-encoded to match)"),
+                       "outputs per reply (fewer replies, more key switches; weights pre-encoded to match); "
+                       "max: the fewest-bytes plans"),
         CLI_OPT_FLAG("json", 0, json, "JSON output (the only format)"),
         {0},
     };
@@ -357,8 +359,10 @@ int cg_bench_gen(int argc, char **argv)
         goto done;
     bench_channel bc = {.server = tls_srv, .client = tls_cli};
     uint64_t t0 = cg_now_ns();
-    const bool pack_on = strcmp(pack, "on") == 0, dense_on = pack_on && strcmp(dense, "on") == 0;
-    if ((dense_on  ? cg_gen_weights_new_dense
+    const bool pack_on = strcmp(pack, "on") == 0, dense_on = pack_on && strcmp(dense, "off") != 0;
+    const bool dense_max = dense_on && strcmp(dense, "max") == 0;
+    if ((dense_max  ? cg_gen_weights_new_dense_max
+         : dense_on ? cg_gen_weights_new_dense
          : pack_on ? cg_gen_weights_new_packed
                    : cg_gen_weights_new)(&ws, fm, "paper", (uint64_t)6 << 30, threads, &err) != CG_OK)
         goto done;
@@ -368,8 +372,8 @@ int cg_bench_gen(int argc, char **argv)
                                       .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
     printf("{\"bench\": \"gen\", ");
     cli_print_machine_json(stdout);
-    printf(", \"pack_inputs\": %s, \"dense_replies\": %s", pack_on ? "true" : "false",
-           dense_on ? "true" : "false");
+    printf(", \"pack_inputs\": %s, \"dense_replies\": %s, \"dense_max\": %s", pack_on ? "true" : "false",
+           dense_on ? "true" : "false", dense_max ? "true" : "false");
     printf(", \"channel\": \"%s\", \"ot\": \"%s\", \"otn\": \"%s\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
            "\"vocab\": %u, \"positions\": %u}, \"prefix\": %lu, \"threads\": %d, "
            "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
@@ -418,7 +422,8 @@ int cg_bench_gen(int argc, char **argv)
                 }
                 cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1,
                                       .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot),
-                                      .pack_inputs = pack_on, .dense_replies = dense_on};
+                                      .pack_inputs = pack_on, .dense_replies = dense_on,
+                                      .dense_max = dense_max};
                 if (mode == 0) {
                     req.bench_fill = (uint32_t)(L - 1);
                     req.prompt_len = 1;

@@ -48,7 +48,8 @@ int cg_cmd_generate(int argc, char **argv)
     const char *attention = cli_attention_names[0];
     static const char *const on_off[] = {"off", "on", NULL};
     const char *pack = on_off[1];
-    const char *dense = on_off[1];
+    static const char *const dense_modes[] = {"off", "on", "max", NULL};
+    const char *dense = dense_modes[1];
     const cli_opt opts[] = {
         CLI_OPT_STRING("connect", 0, connect, "HOST:PORT", "generate securely with the server there"),
         CLI_TLS_CLIENT_OPTS(tls),
@@ -105,9 +106,10 @@ int cg_cmd_generate(int argc, char **argv)
         CLI_OPT_CHOICE("pack-inputs", 0, pack, NULL, on_off,
                        "decode linear layers: send each input packed in one ciphertext for the server "
                        "to expand (Galois keys sent once; a server may refuse, then off; docs/PERFORMANCE.md)"),
-        CLI_OPT_CHOICE("dense-replies", 0, dense, NULL, on_off,
+        CLI_OPT_CHOICE("dense-replies", 0, dense, NULL, dense_modes,
                        "with packed inputs: fewer, fuller replies from the decode linear layers and the "
-                       "LM head (more key switches on the server; a server may refuse, then off)"),
+                       "LM head (more key switches on the server; a server may refuse, then off); max: "
+                       "fewest bytes, for slow links (a server may answer on instead)"),
         {0},
     };
     const cli_command cmd = {
@@ -220,7 +222,8 @@ int cg_cmd_generate(int argc, char **argv)
                           .temperature_milli = (uint32_t)(temperature * 1000.0 + 0.5),
                           .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot),
                           .pack_inputs = strcmp(pack, "on") == 0,
-                          .dense_replies = strcmp(dense, "on") == 0};
+                          .dense_replies = strcmp(dense, "off") != 0,
+                          .dense_max = strcmp(dense, "max") == 0};
     memcpy(req.he_preset, preset, strlen(preset));
     cg_chan_options copt = {.timeout_ms = (uint32_t)(timeout_s * 1000), .tls = tls_cfg};
     if (cg_connect(&ch, connect, &copt, &err) != CG_OK) goto done;

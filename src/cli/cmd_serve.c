@@ -76,7 +76,7 @@ typedef struct serve_state {
     int max_sessions;
     const char *allow_presets;
     cg_gen_attention attention; /* the kinds allowed (DEFAULT: both) */
-    bool refuse_pack, refuse_dense;
+    bool refuse_pack, refuse_dense, refuse_dense_max;
     pthread_mutex_t lock;
     pthread_cond_t changed;
     int active;
@@ -157,7 +157,8 @@ static void *session_main(void *arg)
                         .weights = s->srv->ws, .allow_presets = s->srv->allow_presets,
                         .on_step = count_step, .on_step_ctx = s, .attention = s->srv->attention,
                         .refuse_pack_inputs = s->srv->refuse_pack,
-                        .refuse_dense_replies = s->srv->refuse_dense};
+                        .refuse_dense_replies = s->srv->refuse_dense,
+                        .refuse_dense_max = s->srv->refuse_dense_max};
     cg_status st = cg_gen_server(s->ch, s->srv->fm, &o, &err);
     double secs = (double)(cg_now_ns() - t0) * 1e-9;
     if (st == CG_OK)
@@ -181,7 +182,8 @@ int cg_cmd_serve(int argc, char **argv)
     const char *attention = cli_attention_names[0];
     static const char *const on_off[] = {"off", "on", NULL};
     const char *pack = on_off[1];
-    const char *dense = on_off[1];
+    static const char *const dense_modes[] = {"off", "on", "max", NULL};
+    const char *dense = dense_modes[1];
     uint64_t seed = 1;
     int threads = 1, max_sessions = 4;
     /* MB counts are shifted into bytes: at most 2^40 MB keeps that in 64 bits */
@@ -220,9 +222,10 @@ int cg_cmd_serve(int argc, char **argv)
         CLI_OPT_CHOICE("pack-inputs", 0, pack, NULL, on_off,
                        "on: accept clients' packed inputs and pre-encode the decode weights for them "
                        "(other clients' are encoded per use); off: refuse them"),
-        CLI_OPT_CHOICE("dense-replies", 0, dense, NULL, on_off,
+        CLI_OPT_CHOICE("dense-replies", 0, dense, NULL, dense_modes,
                        "with --pack-inputs on: accept clients' dense replies and pre-encode the decode "
-                       "weights in their plans (packed clients without them: encoded per use); off: refuse"),
+                       "weights in their plans (packed clients without them: encoded per use); off: refuse; "
+                       "max: accept clients' dense max too and pre-encode its plans (on answers them on)"),
         CLI_TLS_SERVER_OPTS(tls),
         {0},
     };
@@ -288,8 +291,10 @@ int cg_cmd_serve(int argc, char **argv)
     cg_range_report_free(&rep);
     cg_gpt2_free(m); /* the quantised copy is all a session needs */
     cg_gen_weights *ws = NULL;
-    const bool pack_on = strcmp(pack, "on") == 0, dense_on = pack_on && strcmp(dense, "on") == 0;
-    if ((dense_on  ? cg_gen_weights_new_dense
+    const bool pack_on = strcmp(pack, "on") == 0, dense_on = pack_on && strcmp(dense, "off") != 0;
+    const bool dense_max = dense_on && strcmp(dense, "max") == 0;
+    if ((dense_max  ? cg_gen_weights_new_dense_max
+         : dense_on ? cg_gen_weights_new_dense
          : pack_on ? cg_gen_weights_new_packed
                    : cg_gen_weights_new)(&ws, fm, "paper", (uint64_t)weights_mb << 20, threads, &err) != CG_OK) {
         fprintf(stderr, "cryptogen serve: %s\n", err.msg);
@@ -308,7 +313,7 @@ int cg_cmd_serve(int argc, char **argv)
                        .max_sessions = max_sessions,
                        .allow_presets = allow,
                        .attention = (cg_gen_attention)cli_attention_kind(attention),
-                       .refuse_pack = !pack_on, .refuse_dense = !dense_on,
+                       .refuse_pack = !pack_on, .refuse_dense = !dense_on, .refuse_dense_max = !dense_max,
                        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
     uint64_t all_bytes = 0;
     if (cg_gen_weights_size(&fm->cfg, "paper", &all_bytes, &err) == CG_OK &&

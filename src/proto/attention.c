@@ -20,6 +20,7 @@ typedef struct score_item {
 typedef struct attn {
     size_t layer, pos0, rows, cols; /* cols = pos0 + rows: the longest row */
     size_t n_app, n_q, n_sc, n_refresh_max;
+    size_t pair, n_rep; /* score items per reply (gen_kv_score_pair) and replies */
     size_t app_blk0, n_app_blk; /* split appends: the blocks the new rows touch */
     /* Split decode's packed probabilities (kv_split.h): pack > 0 when on;
      * n_pin inputs (ni per head) and n_out outputs (pack per head) of p.V */
@@ -80,6 +81,7 @@ static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_
         a->pack = kv_split_pack(&s->kv, nb), a->ni = kv_split_prob_cts(&s->kv, nb);
         a->n_pin = H * a->ni, a->n_out = H * a->pack;
     }
+    a->pair = gen_kv_score_pair(s, pos0, rows), a->n_rep = (a->n_sc + a->pair - 1) / a->pair;
     const size_t n_pk = gen_kv_pack_plan(s, pos0, rows, qkv, a->kp);
     a->n_cts = a->n_app + a->n_q + a->n_out + a->n_sc + a->n_pin + a->n_refresh_max + n_pk;
     a->cts = gen_take_cts(s, a->n_cts);
@@ -90,15 +92,9 @@ static cg_status attn_new(gen_sess *s, attn *a, size_t layer, size_t pos0, size_
         attn_free(s, a);
         return cg_error_set(err, CG_ERR_NOMEM, "attention");
     }
-    a->nb = kv_blocks_for(&s->kv, a->cols);
-    a->pr = a->sc + a->n_q * a->cols;
-    a->first_item = a->row_len + a->n_q;
-    a->app = a->cts;
-    a->qct = a->app + a->n_app;
-    a->oct = a->qct + a->n_q;
-    a->sct = a->oct + a->n_out;
-    a->pct = a->sct + a->n_sc;
-    a->rct = a->pct + a->n_pin;
+    a->nb = kv_blocks_for(&s->kv, a->cols), a->pr = a->sc + a->n_q * a->cols, a->first_item = a->row_len + a->n_q;
+    a->app = a->cts, a->qct = a->app + a->n_app, a->oct = a->qct + a->n_q;
+    a->sct = a->oct + a->n_out, a->pct = a->sct + a->n_sc, a->rct = a->pct + a->n_pin;
     gen_kv_pack_room(a->kp, a->rct + a->n_refresh_max, a->app, a->qct);
     size_t k = 0;
     for (size_t r = 0; r < rows; r++)
@@ -201,22 +197,25 @@ static void query_layout(const gen_sess *s, const void *ctx, size_t i, uint64_t 
     kv_layout_query(&s->kv, a->qkv + r * 3 * s->d + h * s->dh, co);
 }
 
+/* Reply k: score items k pair + u, u < pair, the u-th from coefficient u T/2. */
 static void take_scores(const gen_sess *s, void *ctx, size_t k, const uint64_t *share)
 {
     attn *a = ctx;
-    const score_item *it = &a->items[k];
-    const size_t rh = it->row * s->H + it->head;
-    kv_take_scores(&s->kv, it->block, a->row_len[rh], share, a->sc + rh * a->cols);
+    for (size_t u = 0, i = k * a->pair; u < a->pair && i < a->n_sc; u++, i++) {
+        const size_t rh = a->items[i].row * s->H + a->items[i].head;
+        kv_take_scores(&s->kv, a->items[i].block, a->row_len[rh], share + u * s->kv.stride / 2, a->sc + rh * a->cols);
+    }
 }
 
 /* The coefficients take_scores reads (the server sends c0 only there). */
 static void keep_scores(const gen_sess *s, const void *ctx, size_t k, uint8_t *used)
 {
     const attn *a = ctx;
-    const score_item *it = &a->items[k];
-    const size_t len = a->row_len[it->row * s->H + it->head];
-    for (size_t j = 0; j < s->kv.block && it->block * s->kv.block + j < len; j++)
-        used[kv_score_coeff(&s->kv, j)] = 1;
+    for (size_t u = 0, i = k * a->pair; u < a->pair && i < a->n_sc; u++, i++) {
+        const size_t len = a->row_len[a->items[i].row * s->H + a->items[i].head], b = a->items[i].block;
+        for (size_t j = 0; j < s->kv.block && b * s->kv.block + j < len; j++)
+            used[kv_score_coeff(&s->kv, j) + u * s->kv.stride / 2] = 1;
+    }
 }
 
 static cg_status score_product_item(gen_sess *s, void *ctx, size_t k, cg_error *err)
@@ -230,10 +229,10 @@ static cg_status score_product_item(gen_sess *s, void *ctx, size_t k, cg_error *
 static cg_status scores_client(gen_sess *s, attn *a, cg_error *err)
 {
     if (a->kp[1].n_pk) CG_TRY(gen_kv_pack_send(s, &a->kp[1], err));
-    else CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
-    if (!a->kp[1].n_pk) CG_TRY(gen_send_cts(s, a->qct, a->n_q, err));
-    CG_TRY(gen_recv_cts(s, a->sct, a->n_sc, err));
-    return gen_he_to_shares(s, a->n_sc, a->sct, take_scores, a, err);
+    else if (!a->kp[1].merged) CG_TRY(gen_shares_to_he(s, a->n_q, query_layout, a, a->qct, err));
+    if (!a->kp[1].n_pk && !a->kp[1].merged) CG_TRY(gen_send_cts(s, a->qct, a->n_q, err));
+    CG_TRY(gen_recv_cts(s, a->sct, a->n_rep, err));
+    return gen_he_to_shares(s, a->n_rep, a->sct, take_scores, a, err);
 }
 
 static cg_status scores_server(gen_sess *s, attn *a, cg_error *err)
@@ -444,11 +443,12 @@ static cg_status split_scores_server(gen_sess *s, attn *a, cg_error *err)
     /* its plaintexts first: they do not wait for the client */
     CG_TRY(encode_blocks(s, a, KV_KEY, err));
     if (a->kp[1].n_pk) CG_TRY(gen_kv_pack_recv(s, &a->kp[1], err));
-    else CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
+    else if (!a->kp[1].merged) CG_TRY(gen_recv_cts(s, a->qct, a->n_q, err));
     CG_TRY(gen_parallel_kv(s, a->n_q, a->nb, split_score_item, a, err));
-    CG_TRY(gen_he_to_shares_at(s, a->n_sc, a->sct, keep_scores, take_scores, a, err));
+    if (a->pair > 1) CG_TRY(gen_kv_pair_scores(s, a->sct, a->n_sc, err));
+    CG_TRY(gen_he_to_shares_at(s, a->n_rep, a->sct, keep_scores, take_scores, a, err));
     split_local_scores(s, a);
-    return gen_send_cts_at(s, a->sct, a->n_sc, keep_scores, a, err);
+    return gen_send_cts_at(s, a->sct, a->n_rep, keep_scores, a, err);
 }
 
 /* Item rh: sum over blocks of Enc(p_c) x V_s + Enc(V_c) x p_s. */

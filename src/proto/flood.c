@@ -10,7 +10,7 @@
  * and linear.c: a change there must be made here too. */
 #include <math.h>
 
-#include "proto/proto_internal.h"
+#include "proto/kv_pack.h"
 
 /* Returned by one linear layer over `rows` rows: exactly the plan
  * gen_linear_m uses (packed or dense decode plans, prefill's several-rows
@@ -30,7 +30,11 @@ static uint64_t attention_cts(const gen_sess *s, size_t pos0, size_t rows)
     uint64_t n = (uint64_t)rows * s->H; /* outputs */
     for (size_t r = 0; r < rows; r++) n += s->H * (kv_block_of(&s->kv, pos0 + r) + 1);
     /* split decode: kv_split_pack outputs per head (packed probabilities) */
-    if (s->attn == CG_ATTN_SPLIT && rows == 1 && s->kv.stride) return n + s->H; /* two (kv_pack.h) */
+    if (s->attn == CG_ATTN_SPLIT && rows == 1 && s->kv.stride) { /* kv_pack.h */
+        /* per head, or per pair of heads (gen_kv_score_pair): its scores and two outputs */
+        const size_t pair = gen_kv_score_pair(s, pos0, rows), heads = (s->H + pair - 1) / pair;
+        return heads * (kv_block_of(&s->kv, pos0) + 1) + 2 * heads;
+    }
     if (s->attn == CG_ATTN_SPLIT && rows == 1)
         return n + s->H * (kv_split_pack(&s->kv, kv_block_of(&s->kv, pos0) + 1) - 1);
     if (s->attn == CG_ATTN_SPLIT) return n;

@@ -232,7 +232,9 @@ static cg_status linear_server(gen_sess *s, linear_job *j, cg_error *err)
 void gen_pack_decide(gen_sess *s)
 {
     s->pack = s->req.pack_inputs && !(s->opt && s->opt->refuse_pack_inputs);
-    s->dense = s->pack && s->req.dense_replies && !(s->opt && s->opt->refuse_dense_replies);
+    const bool dense = s->pack && s->req.dense_replies && !(s->opt && s->opt->refuse_dense_replies);
+    const bool max = dense && s->req.dense_max && !(s->opt && s->opt->refuse_dense_max);
+    s->dense = max ? GEN_DENSE_MAX : dense ? GEN_DENSE_ON : GEN_DENSE_OFF;
 }
 
 gen_plan gen_plan_decode(const gen_sess *s, const gen_matrix *m)

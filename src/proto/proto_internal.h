@@ -67,7 +67,7 @@ typedef struct gen_sess {
     cg_bfv_pk pk;
     cg_bfv_ksk rk;
     bool pack;                 /* packed client inputs agreed (req.pack_inputs and the server) */
-    bool dense;                /* with pack: dense replies agreed (gen_plan_packed's dense plans) */
+    uint8_t dense;             /* with pack: dense replies agreed, a gen_dense level */
     uint64_t returned, returned_max; /* server: ciphertexts returned so far, and gen_returned_cts */
     cg_bfv_galois_keys pack_gk; /* their expansion keys (client makes, server holds) */
     cg_mpc *mpc;
@@ -202,6 +202,13 @@ cg_status gen_he_to_shares_at(gen_sess *s, size_t n, cg_bfv_ct *cts, gen_keep_fn
 cg_status gen_pack_keys_make(gen_sess *s, cg_buf *out, cg_error *err);
 /* Server: packed inputs and dense replies from the request and its options. */
 void gen_pack_decide(gen_sess *s);
+/* Client: the packed-inputs byte it asks for (0 off, 1 packed, 2 dense
+ * replies, 3 dense max); the server answers at most that. */
+static inline uint8_t gen_asked_pack(const cg_gen_request *q)
+{
+    if (!q->pack_inputs) return 0;
+    return (uint8_t)(1 + (q->dense_replies ? 1 + q->dense_max : 0));
+}
 cg_status gen_pack_keys_read(gen_sess *s, const uint8_t *p, size_t len, cg_error *err);
 
 /* ---- weights.c ------------------------------------------------------------- */
@@ -278,7 +285,10 @@ static inline size_t gen_out_coeff(const gen_plan *p, size_t t, size_t o)
  * model (reply bytes at a reference link and the reply's CPU against the
  * expansion's key switches and the products) says it pays, each candidate
  * as gen_plan_strided. */
-gen_plan gen_plan_packed(size_t n, size_t in, size_t out, bool dense);
+/* GEN_DENSE_MAX: the same model at a 10x slower reference link (fewest
+ * bytes for far more key switches). */
+enum { GEN_DENSE_OFF = 0, GEN_DENSE_ON = 1, GEN_DENSE_MAX = 2 };
+gen_plan gen_plan_packed(size_t n, size_t in, size_t out, unsigned dense);
 /* The strided plan with n_i = min(ni, in) values per leaf: the stride is
  * the largest power of two S with S n_i <= n, n_o = min(S, out) (so each
  * reply holds up to S outputs); all zero when ni is 0 or above n. */
@@ -300,7 +310,7 @@ static inline bool gen_packable(gen_matrix_role role)
     return role != GEN_MAT_SESSION;
 }
 /* The expansion levels (Galois keys) the model's packable matrices need. */
-unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n, bool dense);
+unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n, unsigned dense);
 /* Chunks per packed ciphertext (at most the stride) and the number of
  * packed ciphertexts for the plan's cin chunks. */
 static inline size_t gen_pack_chunks(const gen_plan *p)

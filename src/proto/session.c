@@ -177,7 +177,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, (uint8_t)s->req.ot);
     cg_buf_put_u32(b, s->req.prefill_rows);
     cg_buf_put_u8(b, (uint8_t)(s->opt ? s->opt->attention : CG_ATTN_DEFAULT));
-    cg_buf_put_u8(b, (uint8_t)(s->req.pack_inputs ? 1 + s->req.dense_replies : 0)); /* 2: dense replies */
+    cg_buf_put_u8(b, gen_asked_pack(&s->req)); /* 2: dense replies, 3: dense max */
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
     cg_reader r;
     uint8_t ok = 0;
@@ -216,9 +216,9 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
                             s->req.he_preset);
     CG_TRY(read_attention(s, &r, err));
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
-    if (pack > (s->req.pack_inputs ? 1 + s->req.dense_replies : 0))
+    if (pack > gen_asked_pack(&s->req))
         return cg_error_set(err, CG_ERR_FORMAT, "server answered packed inputs %u unasked", pack);
-    s->pack = pack != 0, s->dense = pack == 2;
+    s->pack = pack != 0, s->dense = pack > 1 ? (uint8_t)(pack - 1) : GEN_DENSE_OFF;
     CG_TRY(cg_read_bytes(&r, s->embed_key, sizeof s->embed_key, "embedding hash key", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the handshake reply", cg_reader_left(&r));
@@ -271,8 +271,8 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u32(&r, &q->prefill_rows, "prefill rows", err));
     CG_TRY(cg_read_u8(&r, &attention, "attention kind", err));
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
-    if (pack > 2) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
-    q->pack_inputs = pack != 0, q->dense_replies = pack == 2;
+    if (pack > 3) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
+    q->pack_inputs = pack != 0, q->dense_replies = pack >= 2, q->dense_max = pack == 3;
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the request", cg_reader_left(&r));
     q->he_preset[sizeof q->he_preset - 1] = '\0';

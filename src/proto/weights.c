@@ -159,16 +159,18 @@ gen_plan gen_plan_strided(size_t n, size_t in, size_t out, size_t ni)
  * key in the session set-up (~0.9 MB at the paper set). */
 #define DENSE_MAX_LEVELS 8
 
-static double dense_cost(size_t n, const gen_plan *p)
+static double dense_cost(size_t n, const gen_plan *p, unsigned dense)
 {
     const double cin = (double)p->cin, cout = (double)p->cout;
     const double reply_bytes = 6.0 * (double)n + 8.0 * (double)p->no;
     const double splits = cin - (double)gen_pack_cts(p); /* leaves minus packed cts */
-    return cout * (reply_bytes / DENSE_LINK_BYTES_PER_S + DENSE_REPLY_S) + splits * DENSE_KEY_SWITCH_S +
+    /* max: bytes weigh 10x (a 10 Mbit/s link), so replies give way to key switches */
+    const double link = dense == GEN_DENSE_MAX ? DENSE_LINK_BYTES_PER_S / 10.0 : DENSE_LINK_BYTES_PER_S;
+    return cout * (reply_bytes / link + DENSE_REPLY_S) + splits * DENSE_KEY_SWITCH_S +
            cin * cout * DENSE_MAC_S;
 }
 
-gen_plan gen_plan_packed(size_t n, size_t in, size_t out, bool dense)
+gen_plan gen_plan_packed(size_t n, size_t in, size_t out, unsigned dense)
 {
     gen_plan p = gen_plan_of(n, in, out);
     p.stride = pow2_at_least(p.no);
@@ -190,11 +192,11 @@ gen_plan gen_plan_packed(size_t n, size_t in, size_t out, bool dense)
     if (!dense) return p;
     /* fewer values per leaf, a wider stride, up to stride outputs per
      * reply: n_i halved down to 1 while the model says it pays */
-    double best = dense_cost(n, &p);
+    double best = dense_cost(n, &p, dense);
     for (size_t a = pow2_at_least(p.ni) / 2; a >= 1; a /= 2) {
         const gen_plan q = gen_plan_strided(n, in, out, a);
         if (!q.stride || cg_bfv_expand_levels(gen_pack_chunks(&q)) > DENSE_MAX_LEVELS) continue;
-        const double c = dense_cost(n, &q);
+        const double c = dense_cost(n, &q, dense);
         if (c < best) best = c, p = q;
     }
     return p;
@@ -360,7 +362,7 @@ cg_status cg_gen_weights_size(const cg_gpt2_config *cfg, const char *preset, uin
     return CG_OK;
 }
 
-unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n, bool dense)
+unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n, unsigned dense)
 {
     unsigned e = 0;
     for (size_t i = 0; i < gen_matrix_count(cfg); i++) {
@@ -374,7 +376,7 @@ unsigned gen_pack_levels(const cg_gpt2_config *cfg, size_t n, bool dense)
 }
 
 static cg_status weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
-                             uint64_t max_bytes, int threads, bool packed, bool dense,
+                             uint64_t max_bytes, int threads, bool packed, unsigned dense,
                              cg_error *err)
 {
     if (!out || !fm || !preset) return cg_error_set(err, CG_ERR_ARG, "cg_gen_weights_new: NULL argument");
@@ -438,21 +440,28 @@ static cg_status weights_new(cg_gen_weights **out, const cg_fixed_model *fm, con
 cg_status cg_gen_weights_new(cg_gen_weights **out, const cg_fixed_model *fm, const char *preset,
                              uint64_t max_bytes, int threads, cg_error *err)
 {
-    return weights_new(out, fm, preset, max_bytes, threads, false, false, err);
+    return weights_new(out, fm, preset, max_bytes, threads, false, GEN_DENSE_OFF, err);
 }
 
 cg_status cg_gen_weights_new_packed(cg_gen_weights **out, const cg_fixed_model *fm,
                                     const char *preset, uint64_t max_bytes, int threads,
                                     cg_error *err)
 {
-    return weights_new(out, fm, preset, max_bytes, threads, true, false, err);
+    return weights_new(out, fm, preset, max_bytes, threads, true, GEN_DENSE_OFF, err);
 }
 
 cg_status cg_gen_weights_new_dense(cg_gen_weights **out, const cg_fixed_model *fm,
                                    const char *preset, uint64_t max_bytes, int threads,
                                    cg_error *err)
 {
-    return weights_new(out, fm, preset, max_bytes, threads, true, true, err);
+    return weights_new(out, fm, preset, max_bytes, threads, true, GEN_DENSE_ON, err);
+}
+
+cg_status cg_gen_weights_new_dense_max(cg_gen_weights **out, const cg_fixed_model *fm,
+                                       const char *preset, uint64_t max_bytes, int threads,
+                                       cg_error *err)
+{
+    return weights_new(out, fm, preset, max_bytes, threads, true, GEN_DENSE_MAX, err);
 }
 
 const cg_bfv_plain_ntt *gen_weights_find(const cg_gen_weights *ws, const cg_bfv_ctx *he,

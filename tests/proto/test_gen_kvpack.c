@@ -29,9 +29,9 @@
 #include "proto/session_fixture.h"
 #include "proto/view_fixture.h"
 
-static cg_gpt2 *wide_model(void)
+static cg_gpt2 *model_of(uint32_t heads)
 {
-    cg_gpt2_config cfg = {.n_layer = 1, .n_head = 2, .n_embd = 128, .n_positions = 64,
+    cg_gpt2_config cfg = {.n_layer = 1, .n_head = heads, .n_embd = 128, .n_positions = 64,
                           .vocab_size = 300, .ln_eps = 1e-5f};
     cg_gpt2 *m = NULL;
     cg_error err = {0};
@@ -39,16 +39,22 @@ static cg_gpt2 *wide_model(void)
     return m;
 }
 
+static cg_gpt2 *wide_model(void)
+{
+    return model_of(2);
+}
+
 typedef struct part_log {
     size_t steps;
     uint64_t received[CG_PART_COUNT];
+    uint64_t last[CG_PART_COUNT]; /* the last step's */
 } part_log;
 
 static void part_step(void *ctx, const cg_gen_step_report *r)
 {
     part_log *l = ctx;
     l->steps++;
-    for (int p = 0; p < CG_PART_COUNT; p++) l->received[p] += r->bytes_received[p];
+    for (int p = 0; p < CG_PART_COUNT; p++) l->received[p] += r->bytes_received[p], l->last[p] = r->bytes_received[p];
 }
 
 /* One split session, blocks of 4 positions; sl gets the server's parts. */
@@ -101,6 +107,36 @@ static void test_kvpack_decode_equals_emulator(void **state)
     cg_gpt2_free(m);
 }
 
+/* One head of 128 (three chunks, the keys cover four): a decode step's
+ * queries ride in the appends' ciphertext, so the server receives nothing
+ * in the scores part; the tokens still equal the emulator's across blocks
+ * (blocks of 4, positions 0..9). */
+static void test_kvpack_queries_with_appends(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = model_of(1);
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
+    enum { M = 3, NEW = 7 };
+    const uint32_t prompt[M] = {7, 250, 31};
+    uint32_t want[NEW], got[NEW];
+    emulate(fm, prompt, M, NEW, want);
+    part_log packed, plain;
+    run_split(fm, true, prompt, M, NEW, got, &packed);
+    assert_memory_equal(got, want, sizeof want);
+    memset(got, 0, sizeof got);
+    run_split(fm, false, prompt, M, NEW, got, &plain);
+    assert_memory_equal(got, want, sizeof want);
+    assert_int_equal(packed.last[CG_PART_QK], 0);
+    assert_true(plain.last[CG_PART_QK] > 0);
+    assert_true(packed.last[CG_PART_KV_APPEND] > 0);
+    assert_true(packed.last[CG_PART_KV_APPEND] < plain.last[CG_PART_KV_APPEND]);
+    /* and the server's view of the merged ciphertexts hides the prompt */
+    const uint32_t pa[3] = {1, 2, 3}, pb[3] = {299, 150, 0};
+    assert_prompt_hidden(fm, CG_ATTN_SPLIT, pa, pb, 3, 3, (view){.pack_inputs = true}, "merged queries server view");
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 /* A prompt of two prefill chunks (32 + 9 rows) in the strided layout, then
  * decode over its blocks. */
 static void test_kvpack_long_prefill(void **state)
@@ -138,6 +174,7 @@ int main(void)
     if (cg_init(&err) != CG_OK) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kvpack_decode_equals_emulator),
+        cmocka_unit_test(test_kvpack_queries_with_appends),
         cmocka_unit_test(test_kvpack_long_prefill),
         cmocka_unit_test(test_kvpack_server_view_independent_of_prompt),
     };

@@ -40,7 +40,8 @@ typedef struct pack_server {
     cg_channel *ch;
     const cg_fixed_model *fm;
     const cg_gen_weights *ws;
-    bool refuse, refuse_dense;
+    bool refuse;
+    unsigned refuse_dense; /* 1: dense replies, 2: dense max only */
     cg_status st;
     cg_error err;
 } pack_server;
@@ -49,7 +50,8 @@ static void *pack_server_main(void *arg)
 {
     pack_server *j = arg;
     cg_gen_options o = {.threads = 2, .weights = j->ws, .refuse_pack_inputs = j->refuse,
-                        .refuse_dense_replies = j->refuse_dense};
+                        .refuse_dense_replies = j->refuse_dense == 1,
+                        .refuse_dense_max = j->refuse_dense == 2};
     j->st = cg_gen_server(j->ch, j->fm, &o, &j->err);
     return NULL;
 }
@@ -57,7 +59,7 @@ static void *pack_server_main(void *arg)
 /* One session; returns the bytes the client sent (and, with got_back, the
  * bytes it received). */
 static uint64_t run_dense(const cg_fixed_model *fm, const cg_gen_weights *ws, bool pack, bool refuse,
-                          bool dense, bool refuse_dense, const uint32_t *prompt, size_t m, uint32_t *out,
+                          unsigned dense, unsigned refuse_dense, const uint32_t *prompt, size_t m, uint32_t *out,
                           size_t n, uint64_t *got_back)
 {
     cg_channel *a = NULL, *b = NULL;
@@ -67,7 +69,8 @@ static uint64_t run_dense(const cg_fixed_model *fm, const cg_gen_weights *ws, bo
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, pack_server_main, &sj), 0);
     const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
-                                .new_tokens = (uint32_t)n, .pack_inputs = pack, .dense_replies = dense};
+                                .new_tokens = (uint32_t)n, .pack_inputs = pack, .dense_replies = dense != 0,
+                                .dense_max = dense == GEN_DENSE_MAX};
     client_log cl = {0};
     cg_gen_options o = {.threads = 2, .on_step = client_step, .on_step_ctx = &cl};
     cg_status st = cg_gen_client(a, &req, prompt, out, &o, &err);
@@ -227,6 +230,66 @@ static void test_dense_replies_equal_emulator(void **state)
     cg_gpt2_free(m);
 }
 
+/* Dense max: the wide model's QKV, MLP up, MLP down and LM head take half
+ * the replies of the dense plans (2 -> 1 each) with the same three levels;
+ * the secure tokens equal the emulator's with the max weights pre-encoded;
+ * the client receives fewer bytes than dense; a server that refuses max
+ * answers dense, byte for byte the dense session. */
+static void test_dense_max_equal_emulator(void **state)
+{
+    (void)state;
+    cg_gpt2 *m = wide_model();
+    cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
+    const gen_matrix_role roles[] = {GEN_MAT_QKV, GEN_MAT_MLP_UP, GEN_MAT_MLP_DOWN, GEN_MAT_LM_HEAD};
+    for (size_t r = 0; r < 4; r++) {
+        const gen_matrix mat = gen_matrix_of(&fm->cfg, fm, roles[r], 0);
+        const gen_plan dp = gen_plan_packed(8192, mat.in, mat.out, GEN_DENSE_ON);
+        const gen_plan mp = gen_plan_packed(8192, mat.in, mat.out, GEN_DENSE_MAX);
+        assert_int_equal(mp.cout * 2, dp.cout);
+        assert_int_equal(mp.ni * 2, dp.ni);
+    }
+    assert_int_equal(gen_pack_levels(&fm->cfg, 8192, GEN_DENSE_MAX), 3);
+    cg_error err = {0};
+    cg_gen_weights *ws = NULL, *dense_ws = NULL;
+    assert_int_equal(cg_gen_weights_new_dense_max(&ws, fm, "paper", UINT64_MAX, 2, &err), CG_OK);
+    assert_int_equal(cg_gen_weights_new_dense(&dense_ws, fm, "paper", UINT64_MAX, 2, &err), CG_OK);
+    cg_bfv_spec spec;
+    cg_bfv_ctx *he = NULL;
+    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
+    spec.t = 1ull << fm->fx.act.ring_bits;
+    assert_int_equal(cg_bfv_ctx_new(&he, &spec, &err), CG_OK);
+    const gen_matrix up = gen_matrix_of(&fm->cfg, fm, GEN_MAT_MLP_UP, 0);
+    const gen_plan mu = gen_plan_packed(8192, up.in, up.out, GEN_DENSE_MAX);
+    const gen_plan du = gen_plan_packed(8192, up.in, up.out, GEN_DENSE_ON);
+    assert_non_null(gen_weights_find(ws, he, fm, &up, &mu));
+    assert_null(gen_weights_find(ws, he, fm, &up, &du));
+    assert_null(gen_weights_find(dense_ws, he, fm, &up, &mu));
+    cg_bfv_ctx_free(he);
+    const uint32_t prompt[3] = {5, 280, 17};
+    enum { NEW = 4 };
+    uint32_t want[NEW], got[NEW];
+    emulate(fm, prompt, 3, NEW, want);
+    uint64_t back_max = 0, back_dense = 0, back_refused = 0;
+    const uint64_t sent_max = run_dense(fm, ws, true, false, GEN_DENSE_MAX, 0, prompt, 3, got, NEW, &back_max);
+    assert_memory_equal(got, want, sizeof want);
+    memset(got, 0, sizeof got);
+    const uint64_t sent_dense = run_dense(fm, dense_ws, true, false, GEN_DENSE_ON, 0, prompt, 3, got, NEW, &back_dense);
+    assert_memory_equal(got, want, sizeof want);
+    memset(got, 0, sizeof got);
+    const uint64_t sent_refused = run_dense(fm, dense_ws, true, false, GEN_DENSE_MAX, 2, prompt, 3, got, NEW, &back_refused);
+    assert_memory_equal(got, want, sizeof want);
+    fprintf(stderr, "client received: max %llu, dense %llu, refused max %llu bytes; sent %llu / %llu\n",
+            (unsigned long long)back_max, (unsigned long long)back_dense, (unsigned long long)back_refused,
+            (unsigned long long)sent_max, (unsigned long long)sent_dense);
+    assert_true(back_max < back_dense);
+    assert_int_equal(back_refused, back_dense);
+    assert_int_equal(sent_refused, sent_dense);
+    cg_gen_weights_free(ws);
+    cg_gen_weights_free(dense_ws);
+    cg_fixed_model_free(fm);
+    cg_gpt2_free(m);
+}
+
 /* The server's view with packing on (its expansion keys included) does not
  * depend on the prompt. */
 static void test_packed_server_view_independent_of_prompt(void **state)
@@ -240,6 +303,10 @@ static void test_packed_server_view_independent_of_prompt(void **state)
     /* and with dense replies */
     assert_prompt_hidden(fm, CG_ATTN_DEFAULT, pa, pb, 3, 2, (view){.pack_inputs = true, .dense_replies = true},
                          "dense server view");
+    /* and with dense max */
+    assert_prompt_hidden(fm, CG_ATTN_DEFAULT, pa, pb, 3, 2,
+                         (view){.pack_inputs = true, .dense_replies = true, .dense_max = true},
+                         "dense max server view");
     cg_fixed_model_free(fm);
     cg_gpt2_free(m);
 }
@@ -252,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_packed_decode_equals_emulator),
         cmocka_unit_test(test_packed_with_strided_weights),
         cmocka_unit_test(test_dense_replies_equal_emulator),
+        cmocka_unit_test(test_dense_max_equal_emulator),
         cmocka_unit_test(test_packed_server_view_independent_of_prompt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

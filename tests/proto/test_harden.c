@@ -170,7 +170,7 @@ static void test_flood_bits_grow_with_the_session(void **state)
 /* The count is the plans' own: a forced prefill cut (2 rows per ciphertext
  * over 3 rows) returns more than 3 x the one-row plan's count for the
  * projection (24, not 18), and the decode plans of packed and dense
- * sessions are counted as they are (the LM head's 99 and 50, not the block
+ * sessions are counted as they are (the LM head's 99, 50 and max's 25, not the block
  * layout's 74); the server refuses to return more than this count
  * (bridge.c), so every session test checks it end to end. */
 static void test_flood_count_follows_the_plans(void **state)
@@ -187,10 +187,31 @@ static void test_flood_count_follows_the_plans(void **state)
     assert_int_equal(gen_linear_returned(&s, &head, 1), 99);
     s.dense = true;
     assert_int_equal(gen_linear_returned(&s, &head, 1), 50);
-    /* a whole session: the dense one returns fewer */
-    gen_sess a = gpt2_base_session(1, 8, 0), b = gpt2_base_session(1, 8, 0);
-    a.pack = b.pack = b.dense = true;
+    s.dense = GEN_DENSE_MAX; /* n_i = 4: 2048 outputs per reply */
+    assert_int_equal(gen_linear_returned(&s, &head, 1), 25);
+    /* a whole session: the dense one returns fewer, the max one fewer still */
+    gen_sess a = gpt2_base_session(1, 8, 0), b = gpt2_base_session(1, 8, 0), c = gpt2_base_session(1, 8, 0);
+    a.pack = b.pack = c.pack = true;
+    b.dense = GEN_DENSE_ON;
+    c.dense = GEN_DENSE_MAX;
     assert_true(gen_returned_cts(&b) < gen_returned_cts(&a));
+    assert_true(gen_returned_cts(&c) < gen_returned_cts(&b));
+}
+
+/* The packed-inputs byte a client asks for: dense max (3) only with dense
+ * replies and packed inputs; the server reads nothing above 3 (session.c)
+ * and the client nothing above what it asked. */
+static void test_dense_max_request_byte(void **state)
+{
+    (void)state;
+    cg_gen_request q = {.dense_replies = true, .dense_max = true};
+    assert_int_equal(gen_asked_pack(&q), 0);
+    q.pack_inputs = true;
+    assert_int_equal(gen_asked_pack(&q), 3);
+    q.dense_replies = false;
+    assert_int_equal(gen_asked_pack(&q), 1);
+    q.dense_replies = true, q.dense_max = false;
+    assert_int_equal(gen_asked_pack(&q), 2);
 }
 
 /* A fresh encryption of small values at the first 64 coefficients. */
@@ -493,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_client_never_sees_noise),
         cmocka_unit_test(test_flood_bits_grow_with_the_session),
         cmocka_unit_test(test_flood_count_follows_the_plans),
+        cmocka_unit_test(test_dense_max_request_byte),
         cmocka_unit_test(test_flood_fits_at_1024),
         cmocka_unit_test(test_linear_output_flooded),
         cmocka_unit_test(test_client_estimate_ignored),

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "proto/he_fixture.h"
+#include "proto/kv_pack.h"
 #include "proto/kv_split.h"
 #include "proto/proto_internal.h"
 
@@ -388,7 +389,8 @@ static void test_leaf_row_products(void **state)
 
 /* GPT-2 base, packed inputs, decode to position len - 1: the V cache as a
  * session with every position appended by expansion would hold it (each
- * block at B leaves' tracked bound: 24 chunks, e = 5), the probabilities as
+ * block at B leaves' tracked bound: 24 appends and 12 queries in one
+ * expansion, e = 6), the probabilities as
  * leaves of 64-chunk expansions (e = 6, the session's keys), the session's
  * flood bits (gen_flood_bits, two outputs per head): both outputs flooded
  * still decrypt and leave at two primes, as unpacked ones do. */
@@ -414,11 +416,11 @@ static void flood_at(size_t len, size_t *levels)
     uint64_t x = 0x9e3779b97f4a7c15ull;
     uint64_t *co = calloc(f.n, 8), *dec = calloc(f.n, 8);
     assert_non_null(dec);
-    /* the leaves' tracked bounds: an append (24 chunks) and a probabilities
+    /* the leaves' tracked bounds: an append (36 chunks with the queries) and a probabilities
      * expansion (64 chunks), both from a fresh packed ciphertext */
     static cg_bfv_ct leaves[64];
     double leaf_noise[2];
-    const size_t counts[2] = {24, 64};
+    const size_t counts[2] = {36, 64};
     for (int k = 0; k < 2; k++) {
         for (size_t i = 0; i < f.n; i++) co[i] = next(&x);
         cg_bfv_ct pk = {0};
@@ -483,6 +485,40 @@ static void flood_at(size_t len, size_t *levels)
     he_teardown(&f);
 }
 
+/* A one-row packed split pass of GPT-2 base puts its 24 appends and 12
+ * queries in one fresh ciphertext (36 chunks <= the 64 the six keys cover),
+ * the queries last; two rows pack nothing; a model whose keys cover fewer
+ * chunks than 3 H keeps two ciphertexts. */
+static void test_appends_and_queries_merged(void **state)
+{
+    (void)state;
+    gen_sess s = {.party = CG_SERVER, .attn = CG_ATTN_SPLIT, .N = 8192, .d = 768, .H = 12, .dh = 64};
+    s.cfg = (cg_gpt2_config){.n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024,
+                             .vocab_size = 50257, .ln_eps = 1e-5f};
+    cg_error err = {0};
+    assert_int_equal(kv_layout_init(&s.kv, s.N, s.dh, 0, &err), CG_OK);
+    kv_layout_strided(&s.kv, L);
+    static uint64_t qkv[2 * 3 * 768];
+    kv_pack p[2];
+    for (size_t pos = 0; pos < 1024; pos += 511) {
+        assert_int_equal(gen_kv_pack_plan(&s, pos, 1, qkv, p), 1);
+        assert_int_equal(p[0].n_pk, 1);
+        assert_int_equal(p[0].chunks, 36);
+        assert_int_equal(p[0].queries, 12);
+        assert_int_equal(p[1].n_pk, 0);
+        assert_true(p[1].merged);
+    }
+    assert_int_equal(gen_kv_pack_plan(&s, 5, 2, qkv, p), 0);
+    assert_false(p[1].merged);
+    /* d = 128, two heads: the keys cover 4 chunks, 6 do not fit */
+    s.cfg = (cg_gpt2_config){.n_layer = 1, .n_head = 2, .n_embd = 128, .n_positions = 64, .vocab_size = 300,
+                             .ln_eps = 1e-5f};
+    s.d = 128, s.H = 2;
+    assert_int_equal(gen_kv_pack_plan(&s, 7, 1, qkv, p), 2);
+    assert_false(p[1].merged);
+    assert_int_equal(p[0].queries, 0);
+}
+
 static void test_kvpack_flood_fits(void **state)
 {
     (void)state;
@@ -500,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_mul_monomial),
         cmocka_unit_test(test_packed_appends_split_products),
         cmocka_unit_test(test_leaf_row_products),
+        cmocka_unit_test(test_appends_and_queries_merged),
         cmocka_unit_test(test_kvpack_flood_fits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,6 +31,7 @@ typedef struct view {
     bool tls;
     bool pack_inputs; /* in: the client asks for packed inputs */
     bool dense_replies; /* in: and for dense replies */
+    bool dense_max;     /* in: and for the fewest-bytes plans */
 } view;
 
 static inline void view_step(void *ctx, const cg_gen_step_report *r)
@@ -93,7 +94,8 @@ static inline void server_view_of(const cg_fixed_model *fm, const cg_tls_config 
     assert_int_equal(cg_chan_wrap_fd(&c, cs[0], &opt, &err), CG_OK);
     const cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)m,
                                 .new_tokens = fresh, .block_positions = 4,
-                                .pack_inputs = v->pack_inputs, .dense_replies = v->dense_replies};
+                                .pack_inputs = v->pack_inputs, .dense_replies = v->dense_replies,
+                                .dense_max = v->dense_max};
     uint32_t out[8];
     assert_true(fresh <= 8);
     cg_gen_options o = {.threads = 1, .attention = attention};
