@@ -59,8 +59,13 @@ typedef struct cg_gen_step_report {
     size_t length;      /* tokens in the context after this step */
     uint32_t token;     /* the token chosen (client side; server: 0) */
     double seconds[CG_PART_COUNT];
+    /* CPU seconds of the whole process (all its threads) over each part:
+     * in a process that runs both parties (bench gen) it is the work of
+     * both, which shows where a CPU-bound run spends its cores */
+    double cpu_seconds[CG_PART_COUNT];
     uint64_t bytes_sent[CG_PART_COUNT], bytes_received[CG_PART_COUNT], rounds[CG_PART_COUNT];
     double total_seconds;
+    double total_cpu_seconds; /* the process's, as cpu_seconds */
     uint64_t total_sent, total_received, total_rounds;
     uint64_t cache_bytes;   /* server's encrypted KV cache after the step */
     uint64_t cache_cts;     /* ciphertexts in it */

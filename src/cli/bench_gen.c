@@ -84,17 +84,18 @@ static const cg_gen_part block_parts[] = {CG_PART_LAYERNORM, CG_PART_QKV,     CG
 static const cg_gen_part outside_parts[] = {CG_PART_EMBEDDING, CG_PART_FINAL_NORM, CG_PART_LM_HEAD,
                                             CG_PART_TOKEN};
 
-/* Parts as a JSON object: {part: {seconds, bytes each way, rounds}} from the
- * client's report (sent = client to server). */
+/* Parts as a JSON object: {part: {seconds, bytes each way, rounds,
+ * cpu_seconds}} from the client's report (sent = client to server;
+ * cpu_seconds: the whole process's, so both parties' here). */
 static void print_part_list(const cg_gen_step_report *c, const cg_gen_part *parts, size_t np, double per)
 {
     printf("{");
     for (size_t i = 0; i < np; i++) {
         const cg_gen_part p = parts[i];
         printf("%s\"%s\": {\"seconds\": %.4f, \"bytes_client_to_server\": %.0f, "
-               "\"bytes_server_to_client\": %.0f, \"rounds\": %.0f}",
+               "\"bytes_server_to_client\": %.0f, \"rounds\": %.0f, \"cpu_seconds\": %.4f}",
                i ? ", " : "", cg_gen_part_name(p), c->seconds[p] * per, (double)c->bytes_sent[p] * per,
-               (double)c->bytes_received[p] * per, (double)c->rounds[p] * per);
+               (double)c->bytes_received[p] * per, (double)c->rounds[p] * per, c->cpu_seconds[p] * per);
     }
     printf("}");
 }
@@ -190,7 +191,8 @@ static cg_status print_prefill(const cg_fixed_model *fm, const cg_gen_weights *w
     print_parts(&c, per);
     printf("}, \"outside_block_parts\": ");
     print_part_list(&c, outside_parts, sizeof outside_parts / sizeof outside_parts[0], 1.0);
-    printf(", \"rows_requested\": %u, \"first_token\": %u}", rows, c.token);
+    printf(", \"rows_requested\": %u, \"first_token\": %u, \"whole_model_cpu_seconds\": %.3f}", rows, c.token,
+           c.total_cpu_seconds);
     fflush(stdout);
     return CG_OK;
 }

@@ -86,7 +86,8 @@ typedef struct gen_sess {
     /* Reporting (report.c). */
     cg_gen_step_report rep;
     cg_gen_part part;
-    uint64_t part_t0;
+    uint64_t part_t0, part_cpu0; /* wall and process CPU clocks at the part's start */
+    uint64_t step_cpu0;
     cg_chan_counters part_c0;
     uint64_t setup_t0;
     cg_chan_counters setup;

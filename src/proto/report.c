@@ -3,6 +3,7 @@
  * part (the parts are enum values all the way; nothing is looked up by
  * name). */
 #include <string.h>
+#include <time.h>
 
 #include "proto/proto_internal.h"
 
@@ -31,6 +32,14 @@ const char *cg_gen_attention_name(cg_gen_attention a)
     return NULL;
 }
 
+/* Process CPU time (every thread's), ns; 0 where the clock is missing. */
+static uint64_t process_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 cg_chan_counters gen_channel_totals(const gen_sess *s)
 {
     cg_chan_stats cs;
@@ -43,6 +52,7 @@ void gen_part_begin(gen_sess *s, cg_gen_part p)
     s->part = p;
     s->part_c0 = gen_channel_totals(s);
     s->part_t0 = cg_now_ns();
+    s->part_cpu0 = process_cpu_ns();
 }
 
 void gen_part_end(gen_sess *s)
@@ -50,6 +60,7 @@ void gen_part_end(gen_sess *s)
     const cg_gen_part p = s->part;
     const cg_chan_counters c = gen_channel_totals(s);
     s->rep.seconds[p] += (double)(cg_now_ns() - s->part_t0) * 1e-9;
+    s->rep.cpu_seconds[p] += (double)(process_cpu_ns() - s->part_cpu0) * 1e-9;
     s->rep.bytes_sent[p] += c.bytes_sent - s->part_c0.bytes_sent;
     s->rep.bytes_received[p] += c.bytes_received - s->part_c0.bytes_received;
     s->rep.rounds[p] += c.rounds - s->part_c0.rounds;
@@ -59,6 +70,7 @@ void gen_step_begin(gen_sess *s, size_t step)
 {
     memset(&s->rep, 0, sizeof s->rep);
     s->rep.step = step;
+    s->step_cpu0 = process_cpu_ns();
     cg_chan_reset_stats(s->ch);
 }
 
@@ -69,6 +81,7 @@ void gen_step_end(gen_sess *s, size_t length, uint64_t t0)
     s->rep.total_received = c.bytes_received;
     s->rep.total_rounds = c.rounds;
     s->rep.total_seconds = (double)(cg_now_ns() - t0) * 1e-9;
+    s->rep.total_cpu_seconds = (double)(process_cpu_ns() - s->step_cpu0) * 1e-9;
     s->rep.length = length;
     if (s->rep.step == 0) {
         s->rep.setup_seconds = (double)(t0 - s->setup_t0) * 1e-9;
