@@ -11,32 +11,73 @@
 
 #define MASK52 ((1ull << 52) - 1)
 
-/* a b mod q, q < 2^L <= 2^50, by Barrett on the 52-bit halves of p = a b:
- * x = p >> (L-1) < 2^(L+1), qh = x mu >> 52 with mu = floor(2^(L+51) / q)
- * < 2^52 (q > 2^(L-1): q is an odd prime). x and mu are each short by < 1,
- * so qh is within 2 below floor(p / q): r = p - qh q lies in [0, 3q) below
- * 2^52 and is exact in the low 52 bits; two conditional subtractions. */
-static void mul_row_ifma(const cg_modulus *m, size_t n, const uint64_t *a, const uint64_t *b,
-                         uint64_t *out)
+typedef struct ifma_mod {
+    __m512i q, mu, c1, c2, mask, zero;
+    __m128i sh_lo, sh_hi;
+} ifma_mod;
+
+static ifma_mod ifma_mod_init(const cg_modulus *m)
 {
     const uint64_t q = m->value;
     const unsigned L = m->bits;
-    const uint64_t mu = (uint64_t)(((cg_u128)1 << (L + 51)) / q);
-    const __m512i vq = _mm512_set1_epi64((long long)q), vmu = _mm512_set1_epi64((long long)mu);
-    const __m512i mask = _mm512_set1_epi64((long long)MASK52), zero = _mm512_setzero_si512();
-    const __m128i sh_lo = _mm_cvtsi32_si128((int)(L - 1)), sh_hi = _mm_cvtsi32_si128((int)(53 - L));
+    ifma_mod c;
+    c.q = _mm512_set1_epi64((long long)q);
+    c.mu = _mm512_set1_epi64((long long)(uint64_t)(((cg_u128)1 << (L + 51)) / q));
+    c.c1 = _mm512_set1_epi64((long long)(uint64_t)(((cg_u128)1 << 52) % q));
+    c.c2 = _mm512_set1_epi64((long long)(uint64_t)(((cg_u128)1 << 104) % q));
+    c.mask = _mm512_set1_epi64((long long)MASK52);
+    c.zero = _mm512_setzero_si512();
+    c.sh_lo = _mm_cvtsi32_si128((int)(L - 1));
+    c.sh_hi = _mm_cvtsi32_si128((int)(53 - L));
+    return c;
+}
+
+/* v mod q for v < 2q: below q, v - q wraps above v and the unsigned min keeps v */
+static inline __m512i csub(__m512i v, __m512i q) { return _mm512_min_epu64(v, _mm512_sub_epi64(v, q)); }
+
+/* p = hi 2^52 + lo mod q for p < q^2 + 2^53, lo < 2^53, q < 2^L <= 2^50,
+ * by Barrett: x = p >> (L-1) < 2^(L+1) + 2^(54-L) <= 2^52, qh = x mu >> 52 with mu
+ * = floor(2^(L+51) / q) < 2^52 (q > 2^(L-1): q is an odd prime). x and mu
+ * are each short by < 1 and x < 2^52, so qh is within 2 below floor(p /
+ * q): r = p - qh q lies in [0, 3q) below 2^52 and is exact in the low 52
+ * bits; two conditional subtractions. */
+static inline __m512i barrett(const ifma_mod *c, __m512i hi, __m512i lo)
+{
+    const __m512i x = _mm512_add_epi64(_mm512_sll_epi64(hi, c->sh_hi), _mm512_srl_epi64(lo, c->sh_lo));
+    const __m512i qh = _mm512_madd52hi_epu64(c->zero, x, c->mu);
+    const __m512i r = _mm512_and_si512(_mm512_sub_epi64(lo, _mm512_madd52lo_epu64(c->zero, qh, c->q)), c->mask);
+    return csub(csub(r, c->q), c->q);
+}
+
+/* (hi 2^52 + lo) mod q for any hi, lo < 2^64: with h = h1 2^52 + h0,
+ * T = h0 c1 + h1 c2 + lo' (c1 = 2^52, c2 = 2^104 mod q, lo' the low 52
+ * bits of lo, its carry added to h) as Th 2^52 + Tl with Th < q + q/2^40 + 3
+ * < 2q, Tl < 2^52; Th mod q by one subtraction; then Th c1 + Tl < q^2 +
+ * 2^53 by Barrett. */
+static inline __m512i reduce_wide(const ifma_mod *c, __m512i hi, __m512i lo)
+{
+    hi = _mm512_add_epi64(hi, _mm512_srli_epi64(lo, 52));
+    lo = _mm512_and_si512(lo, c->mask);
+    const __m512i h1 = _mm512_srli_epi64(hi, 52), h0 = _mm512_and_si512(hi, c->mask);
+    __m512i tl = _mm512_madd52lo_epu64(_mm512_madd52lo_epu64(lo, h0, c->c1), h1, c->c2);
+    __m512i th = _mm512_madd52hi_epu64(_mm512_madd52hi_epu64(c->zero, h0, c->c1), h1, c->c2);
+    th = csub(_mm512_add_epi64(th, _mm512_srli_epi64(tl, 52)), c->q);
+    tl = _mm512_and_si512(tl, c->mask);
+    return barrett(c, _mm512_madd52hi_epu64(c->zero, th, c->c1), _mm512_madd52lo_epu64(tl, th, c->c1));
+}
+
+/* a b < q^2: the Barrett step on its 52-bit halves. */
+static void mul_row_ifma(const cg_modulus *m, size_t n, const uint64_t *a, const uint64_t *b,
+                         uint64_t *out)
+{
+    const ifma_mod c = ifma_mod_init(m);
     size_t j = 0;
     for (; j + 8 <= n; j += 8) {
         const __m512i va = _mm512_loadu_si512((const void *)(a + j));
         const __m512i vb = _mm512_loadu_si512((const void *)(b + j));
-        const __m512i lo = _mm512_madd52lo_epu64(zero, va, vb);
-        const __m512i hi = _mm512_madd52hi_epu64(zero, va, vb);
-        const __m512i x = _mm512_or_si512(_mm512_sll_epi64(hi, sh_hi), _mm512_srl_epi64(lo, sh_lo));
-        const __m512i qh = _mm512_madd52hi_epu64(zero, x, vmu);
-        __m512i r = _mm512_and_si512(_mm512_sub_epi64(lo, _mm512_madd52lo_epu64(zero, qh, vq)), mask);
-        r = _mm512_min_epu64(r, _mm512_sub_epi64(r, vq));
-        r = _mm512_min_epu64(r, _mm512_sub_epi64(r, vq));
-        _mm512_storeu_si512((void *)(out + j), r);
+        const __m512i lo = _mm512_madd52lo_epu64(c.zero, va, vb);
+        const __m512i hi = _mm512_madd52hi_epu64(c.zero, va, vb);
+        _mm512_storeu_si512((void *)(out + j), barrett(&c, hi, lo));
     }
     if (j < n) cg_poly_mul(m, 1, n - j, a + j, b + j, out + j);
 }
@@ -57,6 +98,9 @@ void cg_poly_mul_ifma(const cg_modulus *mods, size_t k, size_t n, const uint64_t
  * input's 256 bytes per row read once per block. */
 #define MAC_V 4
 #define MAC_SLOTS (8 * MAC_V)
+#ifndef MAC_PF_HINT
+#define MAC_PF_HINT _MM_HINT_T0
+#endif
 /* Low halves add terms below 2^52: fold them into the high halves every
  * 2^11 terms, well before 2^64. */
 #define MAC_FOLD 2048
@@ -67,13 +111,14 @@ static inline void fold(__m512i *lo, __m512i *hi, __m512i mask)
     *lo = _mm512_and_si512(*lo, mask);
 }
 
-/* Sum = hi 2^52 + lo per slot: below 2^(2 bits - 52 + 16 + 52) for k <
- * 2^16, reduced once by cg_mod_reduce128. */
+/* Sum = hi 2^52 + lo per slot, hi < 2^64 for k < 2^16 (terms' high
+ * halves below 2^48), reduced once per slot in the vector lanes. */
 void cg_poly_mac2_ifma(const cg_modulus *m, size_t n, size_t k, const uint64_t *const *a0,
                        const uint64_t *const *a1, const uint64_t *const *b, uint64_t *o0,
                        uint64_t *o1)
 {
-    const __m512i mask = _mm512_set1_epi64((long long)MASK52);
+    const ifma_mod c = ifma_mod_init(m);
+    const __m512i mask = c.mask;
     size_t x0 = 0;
     for (; x0 + MAC_SLOTS <= n; x0 += MAC_SLOTS) {
         __m512i l0[MAC_V], h0[MAC_V], l1[MAC_V], h1[MAC_V];
@@ -81,6 +126,12 @@ void cg_poly_mac2_ifma(const cg_modulus *m, size_t n, size_t k, const uint64_t *
             l0[v] = h0[v] = l1[v] = h1[v] = _mm512_setzero_si512();
         for (size_t i = 0; i < k; i++) {
             const uint64_t *pb = b[i] + x0, *pa = a0[i] + x0, *pc = a1[i] + x0;
+            if (x0 + 2 * MAC_SLOTS <= n)
+                for (int v = 0; v < MAC_V; v++) {
+                    _mm_prefetch((const char *)(pb + MAC_SLOTS + 8 * v), MAC_PF_HINT);
+                    _mm_prefetch((const char *)(pa + MAC_SLOTS + 8 * v), MAC_PF_HINT);
+                    _mm_prefetch((const char *)(pc + MAC_SLOTS + 8 * v), MAC_PF_HINT);
+                }
             for (int v = 0; v < MAC_V; v++) {
                 const __m512i vb = _mm512_loadu_si512((const void *)(pb + 8 * v));
                 const __m512i va = _mm512_loadu_si512((const void *)(pa + 8 * v));
@@ -93,16 +144,9 @@ void cg_poly_mac2_ifma(const cg_modulus *m, size_t n, size_t k, const uint64_t *
             if ((i + 1) % MAC_FOLD == 0)
                 for (int v = 0; v < MAC_V; v++) fold(&l0[v], &h0[v], mask), fold(&l1[v], &h1[v], mask);
         }
-        uint64_t lanes[4][MAC_SLOTS];
         for (int v = 0; v < MAC_V; v++) {
-            _mm512_storeu_si512((void *)(lanes[0] + 8 * v), l0[v]);
-            _mm512_storeu_si512((void *)(lanes[1] + 8 * v), h0[v]);
-            _mm512_storeu_si512((void *)(lanes[2] + 8 * v), l1[v]);
-            _mm512_storeu_si512((void *)(lanes[3] + 8 * v), h1[v]);
-        }
-        for (size_t x = 0; x < MAC_SLOTS; x++) {
-            o0[x0 + x] = cg_mod_reduce128(((cg_u128)lanes[1][x] << 52) + lanes[0][x], m);
-            o1[x0 + x] = cg_mod_reduce128(((cg_u128)lanes[3][x] << 52) + lanes[2][x], m);
+            _mm512_storeu_si512((void *)(o0 + x0 + 8 * v), reduce_wide(&c, h0[v], l0[v]));
+            _mm512_storeu_si512((void *)(o1 + x0 + 8 * v), reduce_wide(&c, h1[v], l1[v]));
         }
     }
     for (; x0 < n; x0++) { /* tail: n not a multiple of the block */

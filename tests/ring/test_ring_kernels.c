@@ -165,14 +165,14 @@ static uint64_t naive_mac(const uint64_t *const *a, const uint64_t *const *b, si
 }
 
 /* The IFMA two-polynomial multiply-accumulate equals the portable one and
- * the naive sum: 20- to 50-bit primes, k = 1, 2, 70 and 4100 (past two
- * folds of the low halves, all entries q - 1: the largest sums), lengths
+ * the naive sum: 20- to 50-bit primes, k = 1, 2, 70, 4100 and 2^16 - 1
+ * (folds of the low halves, entries q - 1: the largest sums), lengths
  * with and without a tail, outputs written over the first input. */
 static void test_poly_mac2_ifma(void **state)
 {
     (void)state;
     if (!cg_poly_ifma_available()) skip();
-    enum { N = 1030, K = 70, KB = 4100, NB = 37 };
+    enum { N = 1030, K = 70, KB = 4100, NB = 37, KMAX = 65535 };
     static uint64_t a[2 * K][N], b[K][N], r0[N], r1[N], s0[N], s1[N];
     static uint64_t big[3][KB][NB];
     for (size_t w = 0; w + 1 < sizeof ifma_bits / sizeof ifma_bits[0]; w++) {
@@ -209,7 +209,7 @@ static void test_poly_mac2_ifma(void **state)
             assert_memory_equal(a[0], r0, sizeof r0);
             assert_memory_equal(a[K], r1, sizeof r1);
             if (t == 1 || ifma_bits[w] < 44) continue;
-            static const uint64_t *q0[KB], *q1[KB], *qb[KB];
+            static const uint64_t *q0[KMAX], *q1[KMAX], *qb[KMAX];
             for (size_t i = 0; i < KB; i++) {
                 for (size_t x = 0; x < NB; x++) {
                     big[0][i][x] = x < 33 ? q - 1 : rnd() % q;
@@ -218,11 +218,15 @@ static void test_poly_mac2_ifma(void **state)
                 }
                 q0[i] = big[0][i], q1[i] = big[1][i], qb[i] = big[2][i];
             }
-            cg_poly_mac2(&m, NB, KB, q0, q1, qb, r0, r1);
-            cg_poly_mac2_ifma(&m, NB, KB, q0, q1, qb, s0, s1);
-            assert_memory_equal(r0, s0, NB * sizeof r0[0]);
-            assert_memory_equal(r1, s1, NB * sizeof r1[0]);
-            assert_true(r0[0] == naive_mac(q0, qb, KB, 0, q));
+            for (size_t i = KB; i < KMAX; i++) q0[i] = q0[i % KB], q1[i] = q1[i % KB], qb[i] = qb[i % KB];
+            const size_t kk[] = {KB, KMAX}; /* KMAX: the kernel's largest k */
+            for (size_t c = 0; c < 2; c++) {
+                cg_poly_mac2(&m, NB, kk[c], q0, q1, qb, r0, r1);
+                cg_poly_mac2_ifma(&m, NB, kk[c], q0, q1, qb, s0, s1);
+                assert_memory_equal(r0, s0, NB * sizeof r0[0]);
+                assert_memory_equal(r1, s1, NB * sizeof r1[0]);
+                assert_true(r0[0] == naive_mac(q0, qb, kk[c], 0, q));
+            }
         }
     }
 }
