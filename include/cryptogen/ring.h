@@ -230,6 +230,18 @@ void cg_poly_mul(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
 void cg_poly_mul_avx2(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                       const uint64_t *b, uint64_t *out);
 bool cg_poly_fma_available(void);
+/* AVX-512 IFMA forms (vpmadd52luq/huq), bit-identical: the pointwise product
+ * (rows with q >= 2^50 take the portable loop) and the two-polynomial
+ * multiply-accumulate (q < 2^50, k < 2^16; outputs may alias an input as
+ * in cg_poly_mac2_avx2). Only where cg_poly_ifma_available(): the CPU has
+ * AVX-512 IFMA, CG_SIMD does not force it off, and CG_POLY_IFMA is not "0"
+ * (which keeps the IFMA NTT but these kernels off, for A/B timing). */
+void cg_poly_mul_ifma(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
+                      const uint64_t *b, uint64_t *out);
+void cg_poly_mac2_ifma(const cg_modulus *m, size_t n, size_t k, const uint64_t *const *a0,
+                       const uint64_t *const *a1, const uint64_t *const *b, uint64_t *o0,
+                       uint64_t *o1);
+bool cg_poly_ifma_available(void);
 /* out += a * b pointwise (all entries in [0, q)). */
 void cg_poly_mul_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
                      const uint64_t *b, uint64_t *out);

@@ -210,6 +210,7 @@ cg_status cg_bfv_ctx_new(cg_bfv_ctx **out, const cg_bfv_spec *s, cg_error *err)
     c->nthreads = 1;
     c->avx2 = cg_poly_avx2_available();
     c->fma = cg_poly_fma_available();
+    c->ifma = cg_poly_ifma_available();
     c->sigma = sqrt(21.0 / 2.0);
     cg_status st = bfv_pool_new(&c->pool, err);
     if (st != CG_OK) {

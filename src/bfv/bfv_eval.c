@@ -242,18 +242,23 @@ typedef struct mac_job {
  * or, with AVX2, primes below 2^52 and 8 terms or more, three 64-bit rows
  * of 26-bit limb products (cg_poly_mac26_avx2; the same residues, tested). */
 #define MAC_CHUNK 256
-/* Inputs per call of the AVX2 kernel: their row pointers live on the stack
+/* Inputs per call of the IFMA / AVX2 kernel: their row pointers live on the stack
  * (an allocation per call would break the allocation-free warm state). */
 #define MAC_BLOCK 256
 
-/* One prime row of size-2 inputs with the AVX2 kernel. Beyond MAC_BLOCK
+/* One prime row of size-2 inputs with the IFMA or the AVX2 kernel (false:
+ * neither applies, the caller takes the general loop). Beyond MAC_BLOCK
  * inputs the blocks' sums go through a workspace, so an output aliasing an
  * input is written only after every block has read it. */
-static bool mac_row_avx2(const mac_job *j, size_t row)
+static bool mac_row_simd(const mac_job *j, size_t row)
 {
     const cg_modulus *m = &j->c->mods[row];
     const size_t n = j->c->n, w = j->level * n;
-    if (j->k > cg_poly_mac2_max_terms(m)) return false;
+    /* IFMA: primes below 2^50, any k here (blocks of MAC_BLOCK < 2^16) */
+    const bool ifma = j->c->ifma && m->value < (1ull << 50);
+    if (!ifma && (!j->c->avx2 || j->k > cg_poly_mac2_max_terms(m))) return false;
+    void (*mac2)(const cg_modulus *, size_t, size_t, const uint64_t *const *, const uint64_t *const *,
+                 const uint64_t *const *, uint64_t *, uint64_t *) = ifma ? cg_poly_mac2_ifma : cg_poly_mac2_avx2;
     const uint64_t *p0[MAC_BLOCK], *p1[MAC_BLOCK], *pb[MAC_BLOCK];
     bfv_ws ws = {0};
     uint64_t *sum = j->k > MAC_BLOCK ? bfv_ws_get(j->c, 4 * n, &ws) : NULL;
@@ -266,11 +271,11 @@ static bool mac_row_avx2(const mac_job *j, size_t row)
             pb[i] = j->pts[i0 + i]->data + row * n;
         }
         if (!sum) {
-            cg_poly_mac2_avx2(m, n, kb, p0, p1, pb, j->out + row * n, j->out + w + row * n);
+            mac2(m, n, kb, p0, p1, pb, j->out + row * n, j->out + w + row * n);
             return true;
         }
         uint64_t *part = i0 ? sum + 2 * n : sum;
-        cg_poly_mac2_avx2(m, n, kb, p0, p1, pb, part, part + n);
+        mac2(m, n, kb, p0, p1, pb, part, part + n);
         for (size_t x = 0; i0 && x < 2 * n; x++) sum[x] = cg_mod_add(sum[x], part[x], m->value);
     }
     memcpy(j->out + row * n, sum, n * sizeof *sum);
@@ -289,15 +294,15 @@ static void mac_rows(void *ctx, size_t begin, size_t end)
     } u;
     cg_u128(*acc)[MAC_CHUNK] = u.wide;
     uint64_t *acc26 = u.limb;
-    /* Size-2 inputs on AVX2, two terms or more: the 32-bit partial-product
-     * kernel reads each plaintext once for both polynomials (bench he
+    /* Size-2 inputs on AVX2 or IFMA, two terms or more: the two-polynomial
+     * kernels read each plaintext once for both polynomials (bench he
      * mac_plain_16 at the paper set: 0.82x the time of the limb rows below,
      * which stay for size-3 inputs and primes of 50-52 bits) */
-    bool fast = j->c->avx2 && j->size == 2 && j->k >= 2;
+    bool fast = (j->c->avx2 || j->c->ifma) && j->size == 2 && j->k >= 2;
     for (size_t i = 0; fast && i < j->k; i++) fast = j->cts[i]->size == 2;
     for (size_t row = begin; row < end; row++) {
         const cg_modulus *m = &j->c->mods[row];
-        if (fast && mac_row_avx2(j, row)) continue;
+        if (fast && mac_row_simd(j, row)) continue;
         if (j->k == 1) {
             /* one product: a * b < q^2 takes the two-multiplication Barrett
              * directly (elementwise, so out may be the input) */

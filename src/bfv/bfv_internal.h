@@ -54,13 +54,16 @@ struct cg_bfv_ctx {
     struct bfv_pool *pool; /* workspaces (bfv_ws.c) */
     bool avx2;             /* row add/sub back-end, picked once */
     bool fma;              /* pointwise products in AVX2 + FMA doubles */
+    bool ifma;             /* products and multiply-adds in AVX-512 IFMA */
 };
 
 /* Pointwise products through the context's back-end (any moduli list). */
 static inline void bfv_poly_mul(const cg_bfv_ctx *c, const cg_modulus *mods, size_t k,
                                 const uint64_t *a, const uint64_t *b, uint64_t *out)
 {
-    if (c->fma)
+    if (c->ifma)
+        cg_poly_mul_ifma(mods, k, c->n, a, b, out);
+    else if (c->fma)
         cg_poly_mul_avx2(mods, k, c->n, a, b, out);
     else
         cg_poly_mul(mods, k, c->n, a, b, out);

@@ -46,6 +46,16 @@ cg_status bfv_ks_decompose(const cg_bfv_ctx *c, const uint64_t *cpoly, uint64_t 
     return CG_OK;
 }
 
+/* The inner product with the key through cg_poly_mac2_ifma: every QP prime
+ * below 2^50 (the presets' are) and an IFMA CPU. */
+static bool ks_ifma(const cg_bfv_ctx *c)
+{
+    if (!c->ifma) return false;
+    for (size_t i = 0; i < nqp(c); i++)
+        if (c->mods[i].value >= (1ull << 50)) return false;
+    return true;
+}
+
 /* ntt_out false: out0, out1 in coefficient form, ModDown done there (the P
  * and Q rows inverse-transformed, no forward transform of the extension):
  * 2 (nq + np) transforms instead of 2 (np + nq) plus the caller's 2 nq. */
@@ -59,12 +69,35 @@ static cg_status ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uin
     /* one workspace: 128-bit accumulators, beta, the permuted digit, ModDown's
      * extension */
     bfv_ws ws;
-    uint64_t *base = bfv_ws_get(c, 4 * K * n + 2 * K * n + K * n + L * n, &ws);
+    const bool ifma = ks_ifma(c);
+    /* the IFMA path keeps every permuted digit (in the accumulators' place) */
+    const size_t accw = ifma && perm && c->dnum > 4 ? c->dnum * K * n : 4 * K * n;
+    uint64_t *base = bfv_ws_get(c, accw + 2 * K * n + K * n + L * n, &ws);
     if (!base) return cg_error_set(err, CG_ERR_NOMEM, "key switching");
     cg_u128 *acc = (cg_u128 *)base; /* 64-byte aligned: the pool's blocks are */
-    uint64_t *beta = base + 4 * K * n, *pd = beta + 2 * K * n, *ext = pd + K * n;
-    memset(acc, 0, 2 * K * n * sizeof(cg_u128));
-    for (size_t j = 0; j < c->dnum; j++) {
+    uint64_t *beta = base + accw, *pd = beta + 2 * K * n, *ext = pd + K * n;
+    if (ifma) {
+        /* per prime row: sum_j d_j b_j and sum_j d_j a_j in one pass over the
+         * digit (the same residues as the 128-bit sums below) */
+        const uint64_t *p0[CG_BFV_MAX_Q], *p1[CG_BFV_MAX_Q], *pb[CG_BFV_MAX_Q];
+        for (size_t j = 0; j < c->dnum; j++) {
+            const uint64_t *d = digits + j * K * n;
+            if (perm) {
+                cg_poly_permute(K, n, perm, d, base + j * K * n);
+                d = base + j * K * n;
+            }
+            pb[j] = d;
+            p0[j] = ksk->data + 2 * j * K * n;
+            p1[j] = p0[j] + K * n;
+        }
+        for (size_t i = 0; i < K; i++) {
+            const uint64_t *r0[CG_BFV_MAX_Q], *r1[CG_BFV_MAX_Q], *rb[CG_BFV_MAX_Q];
+            for (size_t j = 0; j < c->dnum; j++) r0[j] = p0[j] + i * n, r1[j] = p1[j] + i * n, rb[j] = pb[j] + i * n;
+            cg_poly_mac2_ifma(&c->mods[i], n, c->dnum, r0, r1, rb, beta + i * n, beta + K * n + i * n);
+        }
+    }
+    if (!ifma) memset(acc, 0, 2 * K * n * sizeof(cg_u128));
+    for (size_t j = 0; !ifma && j < c->dnum; j++) {
         const uint64_t *d = digits + j * K * n;
         if (perm) {
             /* the automorphism commutes with the decomposition: permute digits */
@@ -75,8 +108,10 @@ static cg_status ks_apply(const cg_bfv_ctx *c, const uint64_t *digits, const uin
         cg_poly_mac128(K * n, d, b, acc);
         cg_poly_mac128(K * n, d, a, acc + K * n);
     }
-    cg_poly_reduce128(c->mods, K, n, acc, beta);
-    cg_poly_reduce128(c->mods, K, n, acc + K * n, beta + K * n);
+    if (!ifma) {
+        cg_poly_reduce128(c->mods, K, n, acc, beta);
+        cg_poly_reduce128(c->mods, K, n, acc + K * n, beta + K * n);
+    }
     /* ModDown: (beta - ext([beta]_P)) * P^-1 over Q */
     for (int s = 0; s < 2; s++) {
         uint64_t *bq = beta + s * K * n, *out = s ? out1 : out0;

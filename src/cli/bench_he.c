@@ -30,6 +30,11 @@ typedef struct bench_state {
     cg_bfv_ct ct, ct2, ctn, out;
     int64_t *vals;
     uint64_t *poly;
+    /* COLD_SETS x COLD_K distinct inputs (past the last-level cache on the
+     * larger sets); each repetition takes the next set */
+    cg_bfv_ct *cold_cts;
+    cg_bfv_plain_ntt *cold_pts;
+    size_t cold_turn;
     cg_error err;
 } bench_state;
 
@@ -94,6 +99,42 @@ static void op_mac16(bench_state *s)
     }
     cg_bfv_mac_plain(s->ctx, cts, pts, 16, &s->out, &s->err);
 }
+#define COLD_K 48
+#define COLD_SETS 2
+/* A fused product as in a linear layer: 48 inputs per output, every input
+ * read from memory (not the cache) */
+static void op_mac48_cold(bench_state *s)
+{
+    const cg_bfv_ct *cts[COLD_K];
+    const cg_bfv_plain_ntt *pts[COLD_K];
+    const size_t base = (s->cold_turn++ % COLD_SETS) * COLD_K;
+    for (int i = 0; i < COLD_K; i++) {
+        cts[i] = &s->cold_cts[base + i];
+        pts[i] = &s->cold_pts[base + i];
+    }
+    cg_bfv_mac_plain(s->ctx, cts, pts, COLD_K, &s->out, &s->err);
+}
+
+static bool cold_setup(bench_state *s)
+{
+    s->cold_cts = calloc(COLD_SETS * COLD_K, sizeof *s->cold_cts);
+    s->cold_pts = calloc(COLD_SETS * COLD_K, sizeof *s->cold_pts);
+    if (!s->cold_cts || !s->cold_pts) return false;
+    for (size_t i = 0; i < COLD_SETS * COLD_K; i++)
+        if (cg_bfv_ct_copy(s->ctx, &s->cold_cts[i], &s->ctn, &s->err) ||
+            cg_bfv_plain_to_ntt(s->ctx, &s->pt, cg_bfv_nq(s->ctx), &s->cold_pts[i], &s->err))
+            return false;
+    return true;
+}
+
+static void cold_free(bench_state *s)
+{
+    for (size_t i = 0; s->cold_cts && i < COLD_SETS * COLD_K; i++) cg_bfv_ct_free(&s->cold_cts[i]);
+    for (size_t i = 0; s->cold_pts && i < COLD_SETS * COLD_K; i++) cg_bfv_plain_ntt_free(&s->cold_pts[i]);
+    free(s->cold_cts);
+    free(s->cold_pts);
+}
+
 static void op_mask_flood(bench_state *s)
 {
     cg_bfv_ct_copy(s->ctx, &s->out, &s->ct, &s->err);
@@ -133,7 +174,7 @@ static int run_set(const char *name, int threads, bool json, bool first)
         cg_bfv_encrypt_pk(s.ctx, &s.pk, &s.pt, &s.ct2, &s.err) ||
         cg_bfv_ct_copy(s.ctx, &s.ctn, &s.ct, &s.err) ||
         cg_bfv_plain_to_ntt(s.ctx, &s.pt, cg_bfv_nq(s.ctx), &s.ptn, &s.err) ||
-        cg_bfv_to_ntt(s.ctx, &s.ctn, &s.err)) {
+        cg_bfv_to_ntt(s.ctx, &s.ctn, &s.err) || !cold_setup(&s)) {
         fprintf(stderr, "bench he: set-up failed: %s\n", s.err.msg);
         return 1;
     }
@@ -151,6 +192,7 @@ static int run_set(const char *name, int threads, bool json, bool first)
         {"copy", op_copy},                     {"add_inplace", op_add_inplace},
         {"mac_plain_16", op_mac16},            {"mask_and_flood_40_incl_copy", op_mask_flood},
         {"mask_and_flood_56_ntt_incl_copy", op_mask_flood_ntt},
+        {"mac_plain_48_cold", op_mac48_cold},
     };
     const size_t nops = sizeof ops / sizeof ops[0];
     double us[32], al[32];
@@ -181,6 +223,13 @@ static int run_set(const char *name, int threads, bool json, bool first)
     sz_ct1 = b.len;
     cg_buf_free(&b);
     const cg_ntt_table *nt = cg_bfv_q_ntt(s.ctx, 0);
+    /* per multiply-add: terms x 2 polynomials x primes x n */
+    const double madds = 2.0 * (double)cg_bfv_nq(s.ctx) * (double)n;
+    double ns16 = 0, ns48 = 0;
+    for (size_t i = 0; i < nops; i++) {
+        if (ops[i].fn == op_mac16) ns16 = us[i] * 1000.0 / (16 * madds);
+        if (ops[i].fn == op_mac48_cold) ns48 = us[i] * 1000.0 / (COLD_K * madds);
+    }
     if (json) {
         printf("%s    {\"set\": \"%s\", \"n\": %zu, \"log2_qp\": %.1f, \"t\": %llu, \"q_primes\": %zu, "
                "\"ntt_backend\": \"%s\", \"ntt_prime_bits\": %u, \"threads\": %d,\n      \"us\": {",
@@ -189,7 +238,9 @@ static int run_set(const char *name, int threads, bool json, bool first)
         for (size_t i = 0; i < nops; i++) printf("%s\"%s\": %.1f", i ? ", " : "", ops[i].name, us[i]);
         printf("},\n      \"allocs_per_op\": {");
         for (size_t i = 0; i < nops; i++) printf("%s\"%s\": %.2f", i ? ", " : "", ops[i].name, al[i]);
-        printf("},\n      \"bytes\": {\"ct_pk\": %zu, \"ct_sk_seeded\": %zu, \"ct_one_prime\": %zu, "
+        printf("},\n      \"ns_per_multiply_add\": {\"mac_plain_16\": %.3f, \"mac_plain_48_cold\": %.3f}", ns16,
+               ns48);
+        printf(",\n      \"bytes\": {\"ct_pk\": %zu, \"ct_sk_seeded\": %zu, \"ct_one_prime\": %zu, "
                "\"public_key\": %zu, \"relin_key\": %zu, \"galois_key_one\": %zu}}",
                sz_pk_ct, sz_sk_ct, sz_ct1, sz_pk, sz_rk, sz_gk);
     } else {
@@ -197,9 +248,11 @@ static int run_set(const char *name, int threads, bool json, bool first)
                (unsigned long long)cg_bfv_t(s.ctx), cg_ntt_backend_name(nt->backend));
         for (size_t i = 0; i < nops; i++)
             printf("  %-31s %10.1f us %8.2f allocs\n", ops[i].name, us[i], al[i]);
+        printf("  ns per multiply-add: mac_plain_16 %.3f, mac_plain_48_cold %.3f\n", ns16, ns48);
         printf("  bytes: ct %zu, seeded ct %zu, one-prime ct %zu, pk %zu, relin %zu, galois(1) %zu\n",
                sz_pk_ct, sz_sk_ct, sz_ct1, sz_pk, sz_rk, sz_gk);
     }
+    cold_free(&s);
     free(s.vals);
     cg_free(s.poly);
     cg_bfv_ct_free(&s.ct);
@@ -263,8 +316,9 @@ int cg_bench_he(int argc, char **argv)
     {
         printf("{\"bench\": \"he\", \"version\": \"%s\", ", CG_VERSION_STRING);
         cli_print_machine_json(stdout);
-        printf(", \"threads\": %d, \"simd\": \"%s\", \"sets\": [\n", threads,
-               (cg_cpu_features() & CG_CPU_AVX512IFMA) ? "avx512ifma" : "portable");
+        printf(", \"threads\": %d, \"simd\": \"%s\", \"poly_kernel\": \"%s\", \"sets\": [\n", threads,
+               (cg_cpu_features() & CG_CPU_AVX512IFMA) ? "avx512ifma" : "portable",
+               cg_poly_ifma_available() ? "avx512ifma" : cg_poly_avx2_available() ? "avx2" : "portable");
     }
     bool first = true;
     for (char *tok = strtok(sets, ","); tok; tok = strtok(NULL, ",")) {

@@ -1,4 +1,7 @@
 /* Polynomial arithmetic over RNS: rows of n coefficients per modulus. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cryptogen/ring.h"
 
 void cg_poly_add(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a,
@@ -49,6 +52,12 @@ bool cg_poly_fma_available(void)
 {
     __builtin_cpu_init();
     return cg_poly_avx2_available() && __builtin_cpu_supports("fma");
+}
+
+bool cg_poly_ifma_available(void)
+{
+    const char *off = getenv("CG_POLY_IFMA");
+    return (cg_cpu_features() & CG_CPU_AVX512IFMA) != 0 && !(off && strcmp(off, "0") == 0);
 }
 
 void cg_poly_neg(const cg_modulus *mods, size_t k, size_t n, const uint64_t *a, uint64_t *out)

@@ -229,6 +229,53 @@ static void test_mac_many_inputs_aliased(void **state)
     free(want);
 }
 
+/* The context's product kernels (IFMA, AVX2 or portable, as this CPU and
+ * CG_SIMD / CG_POLY_IFMA pick) give the portable kernels' words: a fused
+ * product of 48 inputs (cg_poly_mac2 per prime row) and one product
+ * (cg_poly_mul). */
+static void test_mac_words_match_portable(void **state)
+{
+    fixture *f = *state;
+    enum { K = 48 };
+    cg_bfv_ct cts[K], out = {0}, one = {0};
+    cg_bfv_plain_ntt pts[K];
+    const cg_bfv_ct *cp[K];
+    const cg_bfv_plain_ntt *pp[K];
+    int64_t *want = calloc(f->n, sizeof *want);
+    cg_error err = {0};
+    for (int k = 0; k < K; k++) {
+        product_pair(f, k & 1, 1, &cts[k], &pts[k], want);
+        cp[k] = &cts[k], pp[k] = &pts[k];
+    }
+    assert_int_equal(cg_bfv_mac_plain(f->ctx, cp, pp, K, &out, &err), CG_OK);
+    assert_int_equal(cg_bfv_mul_plain(f->ctx, &cts[0], &pts[0], &one, &err), CG_OK);
+    const size_t n = f->n, L = cts[0].level, w = L * n;
+    uint64_t *r0 = malloc(n * 8), *r1 = malloc(n * 8);
+    const uint64_t *p0[K], *p1[K], *pb[K];
+    for (size_t row = 0; row < L; row++) {
+        const cg_modulus *m = &cg_bfv_q_ntt(f->ctx, row)->mod;
+        for (int k = 0; k < K; k++)
+            p0[k] = cts[k].data + row * n, p1[k] = p0[k] + w, pb[k] = pts[k].data + row * n;
+        cg_poly_mac2(m, n, K, p0, p1, pb, r0, r1);
+        assert_memory_equal(out.data + row * n, r0, n * 8);
+        assert_memory_equal(out.data + w + row * n, r1, n * 8);
+        for (size_t p = 0; p < 2; p++) {
+            cg_poly_mul(m, 1, n, cts[0].data + p * w + row * n, pts[0].data + row * n, r0);
+            assert_memory_equal(one.data + p * w + row * n, r0, n * 8);
+        }
+    }
+    check_decrypts_to(f, &out, want);
+    for (int k = 0; k < K; k++) {
+        cg_bfv_ct_free(&cts[k]);
+        cg_bfv_plain_ntt_free(&pts[k]);
+    }
+    cg_bfv_ct_free(&out);
+    cg_bfv_ct_free(&one);
+    free(r0);
+    free(r1);
+    free(want);
+}
+
 static void test_rotations(void **state)
 {
     fixture *f = *state;
@@ -405,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_encrypt_decrypt_and_encoders),
         cmocka_unit_test(test_add_sub_negate_plain_scalar),
         cmocka_unit_test(test_mul_plain_and_mac), cmocka_unit_test(test_mac_many_inputs_aliased),
+        cmocka_unit_test(test_mac_words_match_portable),
         cmocka_unit_test(test_rotations),
         cmocka_unit_test(test_multiply_relinearize),
         cmocka_unit_test(test_mod_switch_and_flooding),
@@ -413,6 +461,7 @@ int main(void)
     const struct CMUnitTest paper[] = {
         cmocka_unit_test(test_encrypt_decrypt_and_encoders),
         cmocka_unit_test(test_mul_plain_and_mac),
+        cmocka_unit_test(test_mac_words_match_portable),
         cmocka_unit_test(test_rotations),
         cmocka_unit_test(test_multiply_relinearize),
         cmocka_unit_test(test_mod_switch_and_flooding),
