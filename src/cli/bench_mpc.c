@@ -1,8 +1,9 @@
 /* `cryptogen bench mpc [--json] [--max N] [--tcp] [--op NAME] [--reps R]
- * [--otn kk13|split]`: the
+ * [--otn kk13|split] [--size N]`: the
  * two-party protocols between two threads (one per party, each
  * single-threaded) over the in-process channel, or over a loopback TCP
  * connection with --tcp, at batch sizes 1, 3072 and 50257 (those <= --max;
+ * --size adds one, e.g. a 64-row prefill's GELU at 196608;
  * --op keeps one protocol, e.g. for profiling), then the
  * row-shaped protocols (reciprocal, rsqrt, softmax, LayerNorm) at fixed
  * shapes in approximate and exact mode. Each protocol runs once first (its
@@ -406,12 +407,13 @@ static void free_party(party_job *p)
 
 int cg_bench_mpc(int argc, char **argv)
 {
-    uint64_t max = 50257;
+    uint64_t max = 50257, extra = 0;
     bool tcp = false, json = false;
     const char *otn_name = cli_otn_names[CG_OTN_KK13];
     const char *ot_name = cli_ot_names[CG_OT_IKNP];
     const cli_opt opts[] = {
         CLI_OPT_U64("max", 0, max, "N", 0, UINT64_MAX, "batch sizes 1, 3072 and 50257 up to N only"),
+        CLI_OPT_U64("size", 0, extra, "N", 0, 1u << 24, "one more batch size (a prefill's, e.g. 196608)"),
         CLI_OPT_FLAG("tcp", 0, tcp, "loopback TCP instead of the in-process channel"),
         {.name = "op", .kind = CLI_CHOICE, .target = CLI_TARGET(const char *, only_op), .metavar = "NAME",
          .choices = op_names, .default_text = "all", .help = "run this protocol only"},
@@ -441,7 +443,7 @@ int cg_bench_mpc(int argc, char **argv)
     party_job s = {.ch = cs, .party = CG_SERVER}, c = {.ch = cc, .party = CG_CLIENT};
     int rc = 1;
     if (!both(&s, &c, setup_job)) goto out;
-    const size_t sizes[] = {1, 3072, 50257};
+    const size_t sizes[] = {1, 3072, 50257, (size_t)extra};
     cg_prg prg;
     cg_prg_init_random(&prg);
     for (int i = 0; i < 256; i++) LUT[i] = cg_prg_u64(&prg) & ((1ull << FMT.ring_bits) - 1);
@@ -459,9 +461,9 @@ int cg_bench_mpc(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    for (size_t si = 0; si < 3; si++) {
+    for (size_t si = 0; si < 4; si++) {
         size_t n = sizes[si];
-        if (n > max) continue;
+        if (si < 3 ? n > max : n == 0) continue;
         if (!alloc_party(&s, n, &prg) || !alloc_party(&c, n, &prg)) goto out_free;
         s.n = c.n = n;
         for (int op = 0; op < B_COUNT; op++)

@@ -78,6 +78,86 @@ VAES_FN void ot_tccr_vaes(const ot_aes_key *pi, const uint8_t *x, const uint8_t 
     if (i < n) ot_tccr_aesni(pi, x + 16 * i, mask, out + 16 * i, n - i, tweak_lo + i, tweak_hi);
 }
 
+/* ot_tccr_multi_aesni on 512-bit vectors: pi(x) once, then sixteen tweaks
+ * (tweak_lo, tweak_hi + i) in flight. The split 1-of-N sender hashes N
+ * tweaks per row this way, the largest AES cost of the non-linear layers
+ * with Ferret. */
+VAES_FN void ot_tccr_multi_vaes(const ot_aes_key *pi, const uint8_t x[16], uint8_t *out, size_t n,
+                                uint64_t tweak_lo, uint64_t tweak_hi)
+{
+    if (n < 8) {
+        ot_tccr_multi_aesni(pi, x, out, n, tweak_lo, tweak_hi);
+        return;
+    }
+    __m512i rk[11];
+    load_keys(pi, rk);
+    /* s = pi(x) in every lane (one block through a whole vector: the cost of one) */
+    __m512i s = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)x)), rk[0]);
+    #pragma GCC unroll 16
+    for (int r = 1; r < 10; r++) s = _mm512_aesenc_epi128(s, rk[r]);
+    const __m512i sv = _mm512_aesenclast_epi128(s, rk[10]);
+    const __m512i lane = _mm512_set_epi64(3, 0, 2, 0, 1, 0, 0, 0);
+    const __m512i four = _mm512_set_epi64(4, 0, 4, 0, 4, 0, 4, 0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        long long lo = (long long)tweak_lo, hi = (long long)(tweak_hi + i);
+        __m512i tw = _mm512_add_epi64(_mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo), lane);
+        __m512i b[4];
+        #pragma GCC unroll 16
+        for (int j = 0; j < 4; j++) {
+            b[j] = _mm512_xor_si512(sv, tw);
+            tw = _mm512_add_epi64(tw, four);
+        }
+        enc4x4(rk, b);
+        #pragma GCC unroll 16
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_si512((void *)(out + 16 * (i + 4 * (size_t)j)), _mm512_xor_si512(b[j], sv));
+    }
+    /* 4 to 12 left (the sizes here are powers of two: 8 at N = 16) */
+    for (; i + 4 <= n; i += 4) {
+        long long lo = (long long)tweak_lo, hi = (long long)(tweak_hi + i);
+        __m512i b = _mm512_xor_si512(sv, _mm512_add_epi64(_mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo), lane));
+        b = _mm512_xor_si512(b, rk[0]);
+        #pragma GCC unroll 16
+        for (int r = 1; r < 10; r++) b = _mm512_aesenc_epi128(b, rk[r]);
+        b = _mm512_aesenclast_epi128(b, rk[10]);
+        _mm512_storeu_si512((void *)(out + 16 * i), _mm512_xor_si512(b, sv));
+    }
+    if (i < n) ot_tccr_multi_aesni(pi, x, out + 16 * i, n - i, tweak_lo, tweak_hi + i);
+}
+
+/* ot_tccr_tweaks_aesni on 512-bit vectors: sixteen blocks, each with its own
+ * tweak, in flight (the split 1-of-N receiver's hash). */
+VAES_FN void ot_tccr_tweaks_vaes(const ot_aes_key *pi, const uint8_t *x, const uint64_t *tweak_lo,
+                                 const uint64_t *tweak_hi, uint8_t *out, size_t n)
+{
+    __m512i rk[11];
+    load_keys(pi, rk);
+    /* interleaves four lo and four hi words into four (lo, hi) blocks */
+    const __m512i mix = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i s[4], b[4];
+        #pragma GCC unroll 16
+        for (int j = 0; j < 4; j++)
+            s[j] = _mm512_loadu_si512((const void *)(x + 16 * (i + 4 * (size_t)j)));
+        enc4x4(rk, s);
+        #pragma GCC unroll 16
+        for (int j = 0; j < 4; j++) {
+            __m256i lo = _mm256_loadu_si256((const __m256i *)(tweak_lo + i + 4 * (size_t)j));
+            __m256i hi = _mm256_loadu_si256((const __m256i *)(tweak_hi + i + 4 * (size_t)j));
+            __m512i tw = _mm512_permutex2var_epi64(_mm512_castsi256_si512(lo), mix,
+                                                   _mm512_castsi256_si512(hi));
+            b[j] = _mm512_xor_si512(s[j], tw);
+        }
+        enc4x4(rk, b);
+        #pragma GCC unroll 16
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_si512((void *)(out + 16 * (i + 4 * (size_t)j)), _mm512_xor_si512(b[j], s[j]));
+    }
+    if (i < n) ot_tccr_tweaks_aesni(pi, x + 16 * i, tweak_lo + i, tweak_hi + i, out + 16 * i, n - i);
+}
+
 /* One GGM level in place, as ot_ggm_level_aesni: eight parents at a time
  * (two vectors, both keys: sixteen blocks in flight), from the top down so
  * that children 2j .. 2j + 15 only overwrite parents already read. The

@@ -64,6 +64,8 @@ cg_status ot_iknp_init(cg_ot *ot, cg_error *err)
     bool vaes = ot_vaes_available();
     ot->ctr = vaes ? ot_aes_ctr_vaes : ot_aes_ctr_aesni;
     ot->tccr = vaes ? ot_tccr_vaes : ot_tccr_aesni;
+    ot->tccr_multi = vaes ? ot_tccr_multi_vaes : ot_tccr_multi_aesni;
+    ot->tccr_tweaks = vaes ? ot_tccr_tweaks_vaes : ot_tccr_tweaks_aesni;
     cg_buf_init(&ot->out);
     size_t ncol = role == CG_OT_SENDER ? OT_BASE_OTS : 2 * OT_BASE_OTS;
     ot->col = cg_calloc(ncol, sizeof *ot->col);

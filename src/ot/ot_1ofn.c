@@ -358,7 +358,7 @@ static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
                     if (half >= 8) {
                         /* Contiguous tweaks: the multi-tweak routine needs no copies. */
                         for (unsigned bb = 0; bb < 2; bb++)
-                            ot_tccr_multi_aesni(&ot->pi, w[bb],
+                            ot->tccr_multi(&ot->pi, w[bb],
                                                 hout + 16 * (i * nh + (size_t)(2 * j + bb) * half),
                                                 half, c.idx[p], 1 + (uint64_t)bb * half);
                         cg_secure_zero(w, sizeof w);
@@ -373,7 +373,7 @@ static cg_status otn_send(cg_ot *ot, size_t n, unsigned N, unsigned bits, const 
                         }
                     cg_secure_zero(w, sizeof w);
                 }
-            if (half < 8) ot_tccr_tweaks_aesni(&ot->pi, hin, tlo, thi, hout, gcnt * nh);
+            if (half < 8) ot->tccr_tweaks(&ot->pi, hin, tlo, thi, hout, gcnt * nh);
             for (size_t i = 0; i < gcnt; i++) {
                 const uint8_t *hi = hout + 16 * i * nh;
                 uint64_t *pad = pads + (g0 + i) * N;
@@ -457,7 +457,7 @@ static cg_status otn_recv_split_pads(cg_ot *ot, size_t n, unsigned N, unsigned p
             unsigned ch = choice[b0 + p / k], j = (unsigned)(p % k);
             thi[p] = 1 + (uint64_t)((ch >> j) & 1u) * half + drop_bit(ch, j);
         }
-        ot_tccr_tweaks_aesni(&ot->pi, c.rows, c.idx, thi, hout, cnt * k);
+        ot->tccr_tweaks(&ot->pi, c.rows, c.idx, thi, hout, cnt * k);
         for (size_t i = 0; i < cnt; i++) {
             uint64_t v = 0;
             for (unsigned j = 0; j < k; j++) v ^= lo64(hout + 16 * (i * k + j));

@@ -14,17 +14,22 @@ void ot_pack_var(uint8_t *p, const uint64_t *vals, const uint8_t *w, size_t coun
 {
     uint64_t acc = 0;
     unsigned have = 0; /* bits in acc, < 64 */
-    for (size_t k = 0; k < count * rep; k++) {
-        unsigned wk = w[k / rep];
-        uint64_t v = vals[k] & (wk >= 64 ? ~0ull : (1ull << wk) - 1);
-        acc |= v << have;
-        if (have + wk < 64) {
-            have += wk;
-            continue;
+    /* instance by instance: no division per value (the 1-of-N senders pack
+     * N values of each instance's width) */
+    for (size_t i = 0; i < count; i++) {
+        const unsigned wk = w[i];
+        const uint64_t mask = wk >= 64 ? ~0ull : (1ull << wk) - 1;
+        for (const uint64_t *vp = vals + i * rep, *ve = vp + rep; vp < ve; vp++) {
+            uint64_t v = *vp & mask;
+            acc |= v << have;
+            if (have + wk < 64) {
+                have += wk;
+                continue;
+            }
+            for (int b = 0; b < 8; b++) *p++ = (uint8_t)(acc >> (8 * b));
+            have = have + wk - 64;
+            acc = have ? v >> (wk - have) : 0;
         }
-        for (int b = 0; b < 8; b++) *p++ = (uint8_t)(acc >> (8 * b));
-        have = have + wk - 64;
-        acc = have ? v >> (wk - have) : 0;
     }
     for (unsigned b = 0; 8 * b < have; b++) *p++ = (uint8_t)(acc >> (8 * b));
 }

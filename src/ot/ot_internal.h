@@ -62,6 +62,10 @@ void ot_tccr_vaes(const ot_aes_key *pi, const uint8_t *x, const uint8_t *mask, u
                   size_t n, uint64_t tweak_lo, uint64_t tweak_hi);
 void ot_ggm_level_vaes(const ot_aes_key *k0, const ot_aes_key *k1, uint8_t *nodes, size_t m,
                        uint8_t sums[32]);
+void ot_tccr_multi_vaes(const ot_aes_key *pi, const uint8_t x[16], uint8_t *out, size_t n,
+                        uint64_t tweak_lo, uint64_t tweak_hi);
+void ot_tccr_tweaks_vaes(const ot_aes_key *pi, const uint8_t *x, const uint64_t *tweak_lo,
+                         const uint64_t *tweak_hi, uint8_t *out, size_t n);
 
 /* ---- Transposition (transpose.c) ----
  * in: `rows` rows of `cols` bits, row r at in + r * cols/8, bit c of a row at
@@ -118,6 +122,9 @@ struct cg_ot {
     void (*ctr)(const ot_aes_key *, uint64_t, uint8_t *, size_t);
     void (*tccr)(const ot_aes_key *, const uint8_t *, const uint8_t *, uint8_t *, size_t, uint64_t,
                  uint64_t);
+    void (*tccr_multi)(const ot_aes_key *, const uint8_t *, uint8_t *, size_t, uint64_t, uint64_t);
+    void (*tccr_tweaks)(const ot_aes_key *, const uint8_t *, const uint64_t *, const uint64_t *,
+                        uint8_t *, size_t);
     cg_buf out;         /* packed messages: the sender's outgoing, the receiver's incoming */
     /* KK13 1-of-N extension, set up by cg_ot_setup_otn or the first such
      * call (its own 256 base OTs, in the same direction as the IKNP ones). */

@@ -144,7 +144,7 @@ static void test_vaes_matches_aesni(void **state)
     cg_random_bytes(mask, 16);
     ot_aes_key k;
     ot_aes_expand_aesni(&k, key);
-    size_t sizes[] = {0, 1, 15, 16, 17, 33, 64, 100, 1024};
+    size_t sizes[] = {0, 1, 4, 7, 8, 12, 15, 16, 17, 33, 64, 100, 128, 1024};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s];
         uint8_t *x = cg_alloc(16 * n + 16), *a = cg_alloc(16 * n + 16), *b = cg_alloc(16 * n + 16);
@@ -158,6 +158,18 @@ static void test_vaes_matches_aesni(void **state)
         ot_tccr_aesni(&k, x, NULL, a, n, 0xfffffffffffffffaull, 0);
         ot_tccr_vaes(&k, x, NULL, b, n, 0xfffffffffffffffaull, 0);
         if (n) assert_memory_equal(a, b, 16 * n);
+        /* one input, n tweaks (the high word wraps); one tweak per block */
+        ot_tccr_multi_aesni(&k, mask, a, n, 5, 0xfffffffffffffff8ull);
+        ot_tccr_multi_vaes(&k, mask, b, n, 5, 0xfffffffffffffff8ull);
+        if (n) assert_memory_equal(a, b, 16 * n);
+        uint64_t *tl = cg_alloc(8 * n + 8), *th = cg_alloc(8 * n + 8);
+        cg_random_bytes((uint8_t *)tl, 8 * n);
+        cg_random_bytes((uint8_t *)th, 8 * n);
+        ot_tccr_tweaks_aesni(&k, x, tl, th, a, n);
+        ot_tccr_tweaks_vaes(&k, x, tl, th, b, n);
+        if (n) assert_memory_equal(a, b, 16 * n);
+        cg_free(tl);
+        cg_free(th);
         cg_free(x);
         cg_free(a);
         cg_free(b);
