@@ -69,6 +69,9 @@ struct cg_mpc {
     mpc_pool pool[MPC_POOL_KINDS][65]; /* product material per ring width (mpc_beaver.c) */
     bool pool_on; /* products may take it: set by the protocols that stocked theirs */
     mpc_prof *prof; /* NULL unless profiling was turned on */
+    /* 0: each comparison picks its digit width (mpc_cmp.c); else the width
+     * the comparisons use while it is set (the argmax's large levels) */
+    unsigned cmp_digits;
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }

@@ -42,11 +42,25 @@
 #define CG_MPC_ARGMAX_FAN8_MAX 64
 #endif
 
+/* The argmax's pairwise levels with more than ARGMAX_NARROW_ABOVE entries
+ * left compare with ARGMAX_NARROW_DIGITS-bit digits instead of the default
+ * width: a 1-of-2^d digit OT costs about 2^d message bits plus d COTs, so
+ * 3-bit digits move less than half the default 5-bit ones' bytes for one
+ * AND-tree level more per such level. */
+#ifndef CG_MPC_ARGMAX_NARROW_ABOVE
+#define CG_MPC_ARGMAX_NARROW_ABOVE 25000
+#endif
+#ifndef CG_MPC_ARGMAX_NARROW_DIGITS
+#define CG_MPC_ARGMAX_NARROW_DIGITS 3
+#endif
+
 /* When a tournament's levels pair and when they group: pairwise while more
  * than pair_above entries are left (all rows together), then eight-way
  * while a row has more than four and at most fan8_max left, else four. */
 typedef struct {
     size_t pair_above, fan8_max;
+    size_t narrow_above;   /* pairwise levels with more left: narrow digits */
+    unsigned narrow_digits; /* 0: the comparisons' own width */
 } fan_policy;
 
 /* The six pairs of a group of four; pair p's bit is [m_PI[p] >= m_PJ[p]]. */
@@ -465,7 +479,9 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
             st = most > 4 && most <= pol.fan8_max ? level8(m, bits, imask, &sg, err)
                                                   : level4(m, bits, imask, &sg, err);
         } else {
+            if (pol.narrow_digits && left > pol.narrow_above) m->cmp_digits = pol.narrow_digits;
             st = level2(m, bits, ib, &sg, err);
+            m->cmp_digits = 0;
         }
         if (st != CG_OK) break;
     }
@@ -482,7 +498,7 @@ cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, 
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err)
 {
     (void)total;
-    const fan_policy pol = {FAN4_MAX, SEG_FAN8_MAX};
+    const fan_policy pol = {FAN4_MAX, SEG_FAN8_MAX, 0, 0};
     return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, pol, err);
 }
 
@@ -529,7 +545,7 @@ cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, con
     size_t total; /* refused before anything is sent: the context stays usable */
     if (cols == 0 || !cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 16)
         return cg_error_set(err, CG_ERR_ARG, "row_max: empty or too large rows");
-    const fan_policy pol = {FAN4_MAX, SIZE_MAX};
+    const fan_policy pol = {FAN4_MAX, SIZE_MAX, 0, 0};
     return mpc_fail(m, max_tree(m, bits, rows, cols, x, out, NULL, NULL, pol, err));
 }
 
@@ -540,7 +556,8 @@ cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_
     if (n == 0 || (bits < 64 && n > (1ull << (bits - 1))))
         return cg_error_set(err, CG_ERR_ARG, "argmax: %zu entries do not fit the ring", n);
     uint64_t max, idx, mask;
-    const fan_policy pol = {CG_MPC_ARGMAX_PAIR_ABOVE, CG_MPC_ARGMAX_FAN8_MAX};
+    const fan_policy pol = {CG_MPC_ARGMAX_PAIR_ABOVE, CG_MPC_ARGMAX_FAN8_MAX,
+                            CG_MPC_ARGMAX_NARROW_ABOVE, CG_MPC_ARGMAX_NARROW_DIGITS};
     CG_TRY(mpc_fail(m, max_tree(m, bits, 1, n, x, &max, &idx, &mask, pol, err)));
     cg_secure_zero(&max, sizeof max);
     uint8_t wire[8];
