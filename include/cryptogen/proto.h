@@ -27,8 +27,9 @@ extern "C" {
  * kvpack, rdense, nlb, embpack); 14: random-choice COTs for triples, daBits
  * and bundles (stop 29: rcot);
  * 15: dense replies "max" (packed byte 3), queries packed with the K/V
- * appends, two heads per score and p.V reply (stop 29: hereply) */
-#define CG_GEN_VERSION 15
+ * appends, two heads per score and p.V reply (stop 29: hereply);
+ * 16: the argmax's first level compares with 3-bit digits (stop 29: argmax2) */
+#define CG_GEN_VERSION 16
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {

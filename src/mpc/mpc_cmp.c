@@ -194,7 +194,10 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
-    unsigned db = digit_bits_for(w, K, h[0].n + h[1].n), nv = 1u << db;
+    if (m->cmp_digits > MAX_DIGIT_BITS)
+        return cg_error_set(err, CG_ERR_ARG, "less_than: %u-bit digits", m->cmp_digits);
+    unsigned db = m->cmp_digits ? m->cmp_digits : digit_bits_for(w, K, h[0].n + h[1].n);
+    unsigned nv = 1u << db;
     size_t q = (w + db - 1) / db, nq[2], rows[2], cells;
     for (int j = 0; j < 2; j++)
         if (!cg_mul_size(h[j].n, q, &nq[j]) || !cg_mul_size(h[j].n, K, &rows[j]) ||

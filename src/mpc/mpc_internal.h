@@ -69,6 +69,9 @@ struct cg_mpc {
     mpc_pool pool[MPC_POOL_KINDS][65]; /* product material per ring width (mpc_beaver.c) */
     bool pool_on; /* products may take it: set by the protocols that stocked theirs */
     mpc_prof *prof; /* NULL unless profiling was turned on */
+    /* 0: each comparison picks its digit width (mpc_cmp.c); else the width
+     * the comparisons use while it is set (the argmax's large levels) */
+    unsigned cmp_digits;
 };
 
 static inline uint64_t mpc_mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
@@ -96,6 +99,23 @@ cg_status mpc_fail(cg_mpc *m, cg_status st);
  * (mpc_cot_both, the comparison's triples and digit OTs) never wait on a
  * refill. A no-op on IKNP. */
 cg_status mpc_ot_reserve(cg_mpc *m, size_t rows_send, size_t rows_recv, cg_error *err);
+
+/* ---- Selects in one flight (mpc_rsel.c) ---- */
+
+/* n random OTs each way made ahead, used in order from `used`. */
+typedef struct {
+    size_t n, used;
+    uint64_t *r0, *r1; /* this party's sender's pairs */
+    uint64_t *got;     /* this party's receiver's m_r */
+    uint8_t *ch;       /* ... and its random choices r */
+} mpc_rsel;
+/* Makes the n random OTs each way (one flight). */
+cg_status mpc_rsel_make(cg_mpc *m, size_t n, mpc_rsel *s, cg_error *err);
+void mpc_rsel_free(mpc_rsel *s);
+/* Shares of b[i] * d[i] (b XOR-shared bits, d additive shares) mod 2^w1
+ * for the first n1 and mod 2^w2 for the next n2, in one flight each way. */
+cg_status mpc_rsel_mul(cg_mpc *m, mpc_rsel *s, size_t n1, unsigned w1, size_t n2, unsigned w2,
+                       const uint8_t *b, const uint64_t *d, uint64_t *out, cg_error *err);
 /* One COT batch in each direction at once: this party sends n_send COTs
  * with correlations delta (getting x0) and receives n_recv with its choice
  * bits (getting out), over Z_{2^bits}. */

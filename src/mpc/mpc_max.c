@@ -42,11 +42,25 @@
 #define CG_MPC_ARGMAX_FAN8_MAX 64
 #endif
 
+/* The argmax's pairwise levels with more than ARGMAX_NARROW_ABOVE entries
+ * left compare with ARGMAX_NARROW_DIGITS-bit digits instead of the default
+ * width: a 1-of-2^d digit OT costs about 2^d message bits plus d COTs, so
+ * 3-bit digits move less than half the default 5-bit ones' bytes for one
+ * AND-tree level more per such level. */
+#ifndef CG_MPC_ARGMAX_NARROW_ABOVE
+#define CG_MPC_ARGMAX_NARROW_ABOVE 25000
+#endif
+#ifndef CG_MPC_ARGMAX_NARROW_DIGITS
+#define CG_MPC_ARGMAX_NARROW_DIGITS 3
+#endif
+
 /* When a tournament's levels pair and when they group: pairwise while more
  * than pair_above entries are left (all rows together), then eight-way
  * while a row has more than four and at most fan8_max left, else four. */
 typedef struct {
     size_t pair_above, fan8_max;
+    size_t narrow_above;   /* pairwise levels with more left: narrow digits */
+    unsigned narrow_digits; /* 0: the comparisons' own width */
 } fan_policy;
 
 /* The six pairs of a group of four; pair p's bit is [m_PI[p] >= m_PJ[p]]. */
@@ -105,6 +119,7 @@ typedef struct {
     const size_t *off;
     size_t *cnt;
     uint64_t *val, *idx;
+    mpc_rsel *rs; /* the pairwise selects' random OTs when idx is given */
 } segs;
 
 /* Groups of two or more members when each segment is cut into groups of
@@ -328,46 +343,32 @@ done:
 }
 
 /* Shares of the winners y + b (x - y) of n pairs at once: the values over
- * Z_2^bits and, when ix is given, the index shares over Z_2^ib with the
- * same bits, as one COT batch each way (mpc_cot_both_w; the select of
- * cg_mpc_select's COT form, whose index COTs are ib, not bits, wide). */
-static cg_status pair_mux(cg_mpc *m, unsigned bits, unsigned ib, size_t n, const uint8_t *b,
-                          uint64_t *x, const uint64_t *y, uint64_t *ix, const uint64_t *iy,
-                          cg_error *err)
+ * Z_2^bits and the index shares ix over Z_2^ib with the same bits, in one
+ * flight each way from the random OTs made for the tournament (mpc_rsel). */
+static cg_status pair_mux(cg_mpc *m, mpc_rsel *rs, unsigned bits, unsigned ib, size_t n,
+                          const uint8_t *b, uint64_t *x, const uint64_t *y, uint64_t *ix,
+                          const uint64_t *iy, cg_error *err)
 {
-    const size_t tot = ix ? 2 * n : n;
-    const uint64_t vm = mpc_mask(bits), im = mpc_mask(ib);
-    mpc_cot_bufs bf;
-    uint8_t *w = cg_alloc(tot ? tot : 1);
-    if (!w) return cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
-    cg_status st = mpc_cot_bufs_alloc(&bf, tot, tot, "row_max", err);
-    if (st != CG_OK) {
-        cg_free(w);
-        return st;
-    }
-    for (size_t i = 0; i < tot; i++) {
-        bool second = i >= n;
-        size_t k = second ? i - n : i;
-        uint64_t mk = second ? im : vm;
-        uint64_t d = second ? ix[k] - iy[k] : x[k] - y[k];
-        w[i] = (uint8_t)(second ? ib : bits);
-        bf.delta[i] = (b[k] & 1 ? -d : d) & mk;
-        bf.choice[i] = b[k] & 1;
+    const size_t tot = 2 * n;
+    uint64_t *d = mpc_alloc_u64(tot), *p = mpc_alloc_u64(tot);
+    uint8_t *bb = cg_alloc(tot ? tot : 1);
+    cg_status st = CG_OK;
+    if (!d || !p || !bb) st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
+    for (size_t k = 0; st == CG_OK && k < n; k++) {
+        d[k] = (x[k] - y[k]) & mpc_mask(bits);
+        d[n + k] = (ix[k] - iy[k]) & mpc_mask(ib);
+        bb[k] = bb[n + k] = b[k] & 1;
     }
     mpc_prof_push(m, "cot.sel");
-    st = mpc_cot_both_w(m, tot, w, bf.delta, bf.x0, tot, w, 0, bf.choice, bf.got, err);
+    if (st == CG_OK) st = mpc_rsel_mul(m, rs, n, bits, n, ib, bb, d, p, err);
     mpc_prof_pop(m);
-    for (size_t i = 0; st == CG_OK && i < tot; i++) {
-        bool second = i >= n;
-        size_t k = second ? i - n : i;
-        uint64_t mk = second ? im : vm;
-        uint64_t *o = second ? &ix[k] : &x[k];
-        const uint64_t yy = second ? iy[k] : y[k];
-        uint64_t d = *o - yy, sel = ((b[k] & 1) ? d : 0) - bf.x0[i] + bf.got[i];
-        *o = (yy + sel) & mk;
+    for (size_t k = 0; st == CG_OK && k < n; k++) {
+        x[k] = (y[k] + p[k]) & mpc_mask(bits);
+        ix[k] = (iy[k] + p[n + k]) & mpc_mask(ib);
     }
-    mpc_cot_bufs_free(&bf);
-    cg_free(w);
+    cg_free(d);
+    cg_free(p);
+    cg_free(bb);
     return st;
 }
 
@@ -404,7 +405,7 @@ static cg_status level2(cg_mpc *m, unsigned bits, unsigned ib, segs *sg, cg_erro
     if (!idx) /* softmax's maxima: values only, as ever */
         st = cg_mpc_mux(m, bits, pairs, ge, a, b, a, err);
     else if (pairs)
-        st = pair_mux(m, bits, ib, pairs, ge, a, b, a + pairs, b + pairs, err);
+        st = pair_mux(m, sg->rs, bits, ib, pairs, ge, a, b, a + pairs, b + pairs, err);
     if (st != CG_OK) goto done;
     for (size_t w = 0; w < width; w++) {
         uint64_t *base = w ? idx : val;
@@ -450,9 +451,15 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
     while (ib < bits && (1ull << ib) < maxlen) ib++;
     const uint64_t imask = mpc_mask(ib);
     bool fan4_ok = !idx || bits + ib <= 64;
-    segs sg = {.rows = rows, .cmp_bits = cmp_bits, .off = off, .cnt = cnt, .val = v, .idx = idx};
-    cg_status st = CG_OK;
-    for (;;) {
+    mpc_rsel rs;
+    segs sg = {.rows = rows, .cmp_bits = cmp_bits, .off = off, .cnt = cnt, .val = v, .idx = idx,
+               .rs = &rs};
+    /* The pairwise levels' selects (value and index) take their random OTs
+     * in one flight up front: each level's select is then one flight. */
+    size_t npair = 0, c = idx && rows == 1 ? cnt[0] : 0; /* the argmax: one row */
+    for (; c > 1 && !(fan4_ok && c <= pol.pair_above); c = (c + 1) / 2) npair += c / 2;
+    cg_status st = mpc_rsel_make(m, 2 * npair, &rs, err);
+    while (st == CG_OK) {
         size_t left = 0, most = 0;
         for (size_t r = 0; r < rows; r++) {
             left += cnt[r];
@@ -465,7 +472,9 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
             st = most > 4 && most <= pol.fan8_max ? level8(m, bits, imask, &sg, err)
                                                   : level4(m, bits, imask, &sg, err);
         } else {
+            if (pol.narrow_digits && left > pol.narrow_above) m->cmp_digits = pol.narrow_digits;
             st = level2(m, bits, ib, &sg, err);
+            m->cmp_digits = 0;
         }
         if (st != CG_OK) break;
     }
@@ -474,6 +483,7 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
         if (idx) idx_out[r] = idx[off[r]] & imask;
     }
     if (imask_out) *imask_out = imask;
+    mpc_rsel_free(&rs);
     cg_free(cnt);
     return st;
 }
@@ -482,7 +492,7 @@ cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, 
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err)
 {
     (void)total;
-    const fan_policy pol = {FAN4_MAX, SEG_FAN8_MAX};
+    const fan_policy pol = {FAN4_MAX, SEG_FAN8_MAX, 0, 0};
     return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, pol, err);
 }
 
@@ -529,7 +539,7 @@ cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, con
     size_t total; /* refused before anything is sent: the context stays usable */
     if (cols == 0 || !cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 16)
         return cg_error_set(err, CG_ERR_ARG, "row_max: empty or too large rows");
-    const fan_policy pol = {FAN4_MAX, SIZE_MAX};
+    const fan_policy pol = {FAN4_MAX, SIZE_MAX, 0, 0};
     return mpc_fail(m, max_tree(m, bits, rows, cols, x, out, NULL, NULL, pol, err));
 }
 
@@ -540,7 +550,8 @@ cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_
     if (n == 0 || (bits < 64 && n > (1ull << (bits - 1))))
         return cg_error_set(err, CG_ERR_ARG, "argmax: %zu entries do not fit the ring", n);
     uint64_t max, idx, mask;
-    const fan_policy pol = {CG_MPC_ARGMAX_PAIR_ABOVE, CG_MPC_ARGMAX_FAN8_MAX};
+    const fan_policy pol = {CG_MPC_ARGMAX_PAIR_ABOVE, CG_MPC_ARGMAX_FAN8_MAX,
+                            CG_MPC_ARGMAX_NARROW_ABOVE, CG_MPC_ARGMAX_NARROW_DIGITS};
     CG_TRY(mpc_fail(m, max_tree(m, bits, 1, n, x, &max, &idx, &mask, pol, err)));
     cg_secure_zero(&max, sizeof max);
     uint8_t wire[8];
