@@ -108,12 +108,7 @@ cg_status cg_cot_recv_begin(cg_ot *ot, size_t n, unsigned bits, const uint8_t *c
     if (n == 0) return CG_OK;
     CG_TRY(ot_check_choices(choice, n, 2, err));
     cg_status st = recv_pads(ot, KIND_COT, n, bits, NULL, choice, NULL, 0, out, err);
-    if (st == CG_OK) {
-        ot->pending = true;
-        ot->pending_kind = KIND_COT;
-        ot->pending_n = n;
-        ot->pending_bits = bits;
-    }
+    if (st == CG_OK) ot_set_pending(ot, KIND_COT, n, bits);
     return ot_finish(ot, st);
 }
 
@@ -162,12 +157,8 @@ cg_status cg_cot_recv_mix_begin(cg_ot *ot, size_t n, unsigned bits, size_t n_rc,
     if (n == 0) return CG_OK;
     CG_TRY(check_mix(ot, n, n_rc, choice, err));
     cg_status st = recv_pads(ot, KIND_COT, n, bits, NULL, choice, choice, n_rc, out, err);
-    if (st == CG_OK) { /* cg_cot_recv_end finishes it, choice now filled */
-        ot->pending = true;
-        ot->pending_kind = KIND_COT;
-        ot->pending_n = n;
-        ot->pending_bits = bits;
-    }
+    /* cg_cot_recv_end finishes it, choice now filled */
+    if (st == CG_OK) ot_set_pending(ot, KIND_COT, n, bits);
     return ot_finish(ot, st);
 }
 
@@ -219,12 +210,7 @@ cg_status cg_cot_recv_w_begin(cg_ot *ot, size_t n, const uint8_t *widths, const 
     CG_TRY(width_param(widths, n, &param, err));
     CG_TRY(ot_check_choices(choice, n, 2, err));
     cg_status st = recv_pads(ot, KIND_COTW, n, param, widths, choice, NULL, 0, out, err); /* param: the header's */
-    if (st == CG_OK) {
-        ot->pending = true;
-        ot->pending_kind = KIND_COTW;
-        ot->pending_n = n;
-        ot->pending_bits = param;
-    }
+    if (st == CG_OK) ot_set_pending(ot, KIND_COTW, n, param);
     return ot_finish(ot, st);
 }
 
@@ -237,12 +223,7 @@ cg_status cg_cot_recv_w_mix_begin(cg_ot *ot, size_t n, const uint8_t *widths, si
     CG_TRY(width_param(widths, n, &param, err));
     CG_TRY(check_mix(ot, n, n_rc, choice, err));
     cg_status st = recv_pads(ot, KIND_COTW, n, param, widths, choice, choice, n_rc, out, err);
-    if (st == CG_OK) {
-        ot->pending = true;
-        ot->pending_kind = KIND_COTW;
-        ot->pending_n = n;
-        ot->pending_bits = param;
-    }
+    if (st == CG_OK) ot_set_pending(ot, KIND_COTW, n, param);
     return ot_finish(ot, st);
 }
 

@@ -516,12 +516,7 @@ static cg_status otn_recv_begin(cg_ot *ot, size_t n, unsigned N, unsigned bits,
     unsigned param = otn_param(N, bits, widths, n);
     cg_status st = kk ? otn_recv_kk_pads(ot, n, N, param, choice, out, err)
                       : otn_recv_split_pads(ot, n, N, param, choice, out, err);
-    if (st == CG_OK) {
-        ot->pending = true;
-        ot->pending_kind = KIND_OTN;
-        ot->pending_n = n;
-        ot->pending_bits = param;
-    }
+    if (st == CG_OK) ot_set_pending(ot, KIND_OTN, n, param);
     return ot_finish(ot, st);
 }
 

@@ -144,6 +144,16 @@ struct cg_ot {
     cg_ot_stats stats;
 };
 
+/* A receiver's _begin call succeeded: its _end must follow with the same
+ * kind, count and width (checked there). */
+static inline void ot_set_pending(cg_ot *ot, unsigned kind, size_t n, unsigned bits)
+{
+    ot->pending = true;
+    ot->pending_kind = kind;
+    ot->pending_n = n;
+    ot->pending_bits = bits;
+}
+
 static inline uint64_t lo64(const uint8_t *p)
 {
     uint64_t v;
