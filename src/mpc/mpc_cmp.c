@@ -1,6 +1,7 @@
-/* Comparison protocols: the millionaires' protocol (4- to 8-bit digits,
- * 1-of-2^d OTs, AND tree), most significant bit / DReLU of a shared value,
- * ReLU and the Z_p -> ring conversion (row maxima: mpc_max.c). */
+/* Comparison protocols: the millionaires' protocol (digits of up to 8
+ * bits, 1-of-2^d OTs, AND tree; digits that K comparisons share sent once)
+ * and DReLUs against public offsets (MSB, ReLU and the Z_p -> ring
+ * conversion: mpc_sign.c; row maxima: mpc_max.c). */
 #include <string.h>
 
 #include "mpc/mpc_internal.h"
@@ -57,59 +58,99 @@ static unsigned digit_bits_for(unsigned w, unsigned K, size_t n)
 #endif
 }
 
-/* AND units the tree needs for rows values of q digits: one per pair of
- * blocks per level (a pair's two ANDs share eq_hi, so one unit of paired
- * triples serves both). */
-static size_t tree_units(size_t rows, size_t q, size_t stop)
+/* Rows of a comparison batch: half 0's K*n0 rows (row k*n0 + i), then
+ * half 1's K*n1. Where the K values of an element agree on their low bits
+ * (cmp_layout's shared digits), a tree position made only of such digits
+ * is the same in all K rows: it is computed in the element's k = 0 row
+ * (prim_row) and copied to the others. */
+typedef struct {
+    size_t n0, n1;
+    unsigned K;
+} row_map;
+
+static size_t prim_row(const row_map *rm, size_t r)
 {
-    size_t total = 0;
-    for (size_t cnt = q; cnt > stop; cnt = (cnt + 1) / 2) total += rows * (cnt / 2);
+    size_t r0 = (size_t)rm->K * rm->n0;
+    return r < r0 ? r % rm->n0 : r0 + (r - r0) % rm->n1;
+}
+
+/* AND units the tree needs for q digits (sh[d]: digit d shared): one per
+ * pair of blocks per level and row (a pair's two ANDs share eq_hi, so one
+ * unit of paired triples serves both), a shared pair's only in the
+ * n0 + n1 first rows. */
+static size_t tree_units(const row_map *rm, size_t q, const uint8_t *sh0, size_t stop)
+{
+    uint8_t sh[64];
+    memcpy(sh, sh0, q);
+    size_t rows = (size_t)rm->K * (rm->n0 + rm->n1), total = 0;
+    for (size_t cnt = q; cnt > stop; cnt = (cnt + 1) / 2) {
+        size_t half = cnt / 2;
+        for (size_t k = 0; k < half; k++) {
+            sh[k] = sh[2 * k] && sh[2 * k + 1];
+            total += sh[k] ? rm->n0 + rm->n1 : rows;
+        }
+        if (cnt & 1) sh[half] = sh[cnt - 1];
+    }
     return total;
 }
 
-/* Combines per-digit shares into the whole comparison for `rows` values of
+/* Combines per-digit shares into the whole comparison for the rows of rm,
  * q digits each (lt/eq[r*q + d], digit d from the least significant):
  * lt = lt_hi ^ (eq_hi & lt_lo), eq = eq_hi & eq_lo, an unpaired top block
  * passes through. The lowest block is only ever the low half of a pair, so
  * its eq is never needed and not computed. out[r] gets lt of row r. Every
  * level's ANDs use the triples t made with the digit OTs, so a level costs
  * one exchange of opened bits and no OT round of its own. */
-static cg_status lt_tree(cg_mpc *m, size_t rows, size_t q, uint8_t *lt, uint8_t *eq,
-                         const mpc_triples *t, size_t stop, uint8_t *out, cg_error *err)
+static cg_status lt_tree(cg_mpc *m, const row_map *rm, size_t q, const uint8_t *sh0,
+                         uint8_t *lt, uint8_t *eq, const mpc_triples *t, size_t stop,
+                         uint8_t *out, cg_error *err)
 {
-    size_t cap = t->n ? t->n : 1;
+    size_t cap = t->n ? t->n : 1, rows = (size_t)rm->K * (rm->n0 + rm->n1);
     uint8_t *x = cg_alloc(2 * cap), *y = cg_alloc(cap), *two = cg_alloc(cap);
-    uint8_t *z = cg_alloc(2 * cap);
+    uint8_t *z = cg_alloc(2 * cap), sh[64], nsh[64];
     cg_status st = CG_OK;
     if (!x || !y || !two || !z) {
         st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
         goto done;
     }
+    memcpy(sh, sh0, q);
     size_t used = 0;
     for (size_t cnt = q; cnt > stop; cnt = (cnt + 1) / 2) {
         size_t half = cnt / 2, u = 0;
+        for (size_t k = 0; k < half; k++) nsh[k] = sh[2 * k] && sh[2 * k + 1];
         for (size_t i = 0; i < rows; i++)
-            for (size_t k = 0; k < half; k++, u++) {
+            for (size_t k = 0; k < half; k++) {
+                if (nsh[k] && prim_row(rm, i) != i) continue;
                 size_t hi = i * q + 2 * k + 1, lo = i * q + 2 * k;
                 y[u] = eq[hi];
                 x[2 * u] = lt[lo];
                 x[2 * u + 1] = eq[lo];
-                two[u] = k != 0;
+                two[u++] = k != 0;
             }
         st = mpc_and_units(m, u, two, x, y, t, used, z, err);
         if (st != CG_OK) goto done;
         used += u;
         u = 0;
         for (size_t i = 0; i < rows; i++) {
-            for (size_t k = 0; k < half; k++, u++) {
+            /* a copy row's primary row comes first and is done */
+            size_t p = prim_row(rm, i);
+            for (size_t k = 0; k < half; k++) {
+                if (nsh[k] && p != i) {
+                    lt[i * q + k] = lt[p * q + k];
+                    eq[i * q + k] = eq[p * q + k];
+                    continue;
+                }
                 lt[i * q + k] = lt[i * q + 2 * k + 1] ^ z[2 * u];
                 eq[i * q + k] = k == 0 ? 0 : z[2 * u + 1];
+                u++;
             }
             if (cnt & 1) {
                 lt[i * q + half] = lt[i * q + cnt - 1];
                 eq[i * q + half] = eq[i * q + cnt - 1];
             }
         }
+        if (cnt & 1) nsh[half] = sh[cnt - 1];
+        memcpy(sh, nsh, (cnt + 1) / 2);
     }
     for (size_t i = 0; out && i < rows; i++) out[i] = lt[i * q];
 done:
@@ -120,33 +161,108 @@ done:
     return st;
 }
 
+/* Where a comparison's digits lie: digit d is bits off[d] .. off[d] +
+ * wd[d] - 1 of the values (wd[d] <= db, a 1-of-2^db OT each); the qs lowest
+ * are shared: the K values of an element (the sender's) agree on them, so
+ * their OT message carries one comparison's bits, not K's. */
+typedef struct {
+    unsigned db, q, qs;
+    uint8_t off[64], wd[64];
+} cmp_layout;
+
+/* The sender's message bits per element for q digits of db bits, qs of
+ * them shared (the lowest digit's message has no [a == b] bit), plus the
+ * OT's db COT choice bits per digit. */
+static size_t layout_cost(unsigned db, size_t q, size_t qs, unsigned K)
+{
+    size_t lowest = qs ? 1 : K, upper = (qs > 1 ? qs - 1 : 0) * 2 + (q - (qs ? qs : 1)) * 2 * K;
+    return q * db + ((lowest + upper) << db);
+}
+
+/* The layout of a w-bit comparison of K values per element that agree on
+ * their sb low bits: by default (sb = 0 or K = 1) digits of digit_bits_for's
+ * width from bit 0. With sb > 0 the digits split at bit sb (the lowest
+ * digit the narrowest), the shared part below it: among the digit widths
+ * up to the default one whose tree has no more levels than the default's,
+ * the one with the fewest message bits. The exponential's 13 thresholds
+ * (36 bits, all multiples of 2^24) go from 8 digits of 5 bits with 26-bit
+ * messages to 5 shared digits below bit 24 (2-bit messages) and 3 above:
+ * 6,280 to 2,824 bits per element, at the same 3 AND levels. */
+static void layout_for(unsigned w, unsigned K, size_t n, unsigned sb, unsigned fixed,
+                       cmp_layout *ly)
+{
+    unsigned db = fixed ? fixed : digit_bits_for(w, K, n), q = (w + db - 1) / db;
+    unsigned best = db, bs = 0, bh = 0;
+    size_t cost = layout_cost(db, q, 0, K);
+    if (sb > w) sb = w;
+    for (unsigned d = 2; !fixed && K > 1 && sb > 0 && d <= db; d++) {
+        unsigned ns = (sb + d - 1) / d, nh = (w - sb + d - 1) / d;
+        if (tree_levels(ns + nh) > tree_levels(q)) continue;
+        size_t c = layout_cost(d, ns + nh, ns, K);
+        if (c < cost) {
+            cost = c;
+            best = d;
+            bs = ns;
+            bh = nh;
+        }
+    }
+    ly->db = best;
+    ly->qs = bs;
+    if (bs == 0) {
+        ly->q = q;
+        for (unsigned d = 0; d < q; d++) {
+            ly->off[d] = (uint8_t)(d * db);
+            ly->wd[d] = (uint8_t)(w - d * db < db ? w - d * db : db);
+        }
+        return;
+    }
+    ly->q = bs + bh;
+    for (unsigned d = 0; d < bs; d++) {
+        unsigned top = sb - (bs - 1 - d) * best; /* digit d ends below bit top */
+        ly->off[d] = (uint8_t)(d == 0 ? 0 : top - best);
+        ly->wd[d] = (uint8_t)(top - ly->off[d]);
+    }
+    for (unsigned j = 0; j < bh; j++) {
+        unsigned o = sb + j * best;
+        ly->off[bs + j] = (uint8_t)o;
+        ly->wd[bs + j] = (uint8_t)(w - o < best ? w - o : best);
+    }
+}
+
+static unsigned digit_of(const cmp_layout *ly, uint64_t v, size_t d)
+{
+    return (unsigned)((v >> ly->off[d]) & mpc_mask(ly->wd[d]));
+}
+
 /* The sender's digit-OT messages, made batch by batch (cg_otn_send_fn):
  * instance i*q + d is digit d of element i, and its message for the
  * receiver's digit v carries every comparison k's masked ([a < b],
- * [a == b]) in bits 2k, 2k+1 (masks lt/eq[(k*n + i)*q + d]). The server's
- * values are the a side: as sender it holds a_k (sender_is_a), as receiver
- * its digit v is a and the client's b_k are the sender's. */
+ * [a == b]) in bits 2k, 2k+1 (masks lt/eq[(k*n + i)*q + d]), a shared
+ * digit's only k = 0's. The server's values are the a side: as sender it
+ * holds a_k (sender_is_a), as receiver its digit v is a and the client's
+ * b_k are the sender's. */
 typedef struct {
     const uint64_t *mine;
     const uint8_t *lt, *eq;
     uint64_t vmask;
-    size_t n, q;
-    unsigned K, db; /* comparisons per message, digit bits */
+    size_t n;
+    unsigned K; /* comparisons per message */
+    const cmp_layout *ly;
     bool sender_is_a;
 } digit_msgs;
 
 static void digit_messages(void *ctx, size_t first, size_t count, uint64_t *out)
 {
     const digit_msgs *c = ctx;
-    unsigned nv = 1u << c->db;
+    const cmp_layout *ly = c->ly;
+    unsigned nv = 1u << ly->db;
     for (size_t t = 0; t < count; t++) {
-        size_t inst = first + t, i = inst / c->q, d = inst % c->q;
+        size_t inst = first + t, i = inst / ly->q, d = inst % ly->q;
         uint64_t *row = out + t * nv;
         memset(row, 0, nv * sizeof *row);
-        for (unsigned k = 0; k < c->K; k++) {
-            size_t at = ((size_t)k * c->n + i) * c->q + d;
-            uint64_t mv = c->mine[(size_t)k * c->n + i] & c->vmask;
-            unsigned ud = (unsigned)((mv >> (c->db * d)) & (nv - 1));
+        for (unsigned k = 0; k < (d < ly->qs ? 1u : c->K); k++) {
+            size_t at = ((size_t)k * c->n + i) * ly->q + d;
+            unsigned ud = digit_of(ly, c->mine[(size_t)k * c->n + i] & c->vmask, d);
             unsigned msk = c->lt[at] | (c->eq[at] << 1);
             /* receiver digit v against ud: [a < b] | [a == b] << 1, a the
              * server's digit; the lowest digit's [a == b] is never read
@@ -189,16 +305,17 @@ typedef struct {
  * the same at both parties: this party's triple half and its receiver
  * half's extension go out; it reads the peer's triple half, then the peer's
  * extension and answers it; last it reads the answers to its own. */
-static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2],
+static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, unsigned sb, const lt_half h[2],
                            const mpc_lt_arith *ar, cg_error *err)
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
     if (m->cmp_digits > MAX_DIGIT_BITS)
         return cg_error_set(err, CG_ERR_ARG, "less_than: %u-bit digits", m->cmp_digits);
-    unsigned db = m->cmp_digits ? m->cmp_digits : digit_bits_for(w, K, h[0].n + h[1].n);
-    unsigned nv = 1u << db;
-    size_t q = (w + db - 1) / db, nq[2], rows[2], cells;
+    cmp_layout ly;
+    layout_for(w, K, h[0].n + h[1].n, ar ? 0 : sb, m->cmp_digits, &ly);
+    unsigned db = ly.db, nv = 1u << db;
+    size_t q = ly.q, nq[2], rows[2], cells;
     for (int j = 0; j < 2; j++)
         if (!cg_mul_size(h[j].n, q, &nq[j]) || !cg_mul_size(h[j].n, K, &rows[j]) ||
             !cg_mul_size(nq[j], (size_t)K * nv, &cells))
@@ -228,7 +345,10 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
      * the digit OTs' round trip. */
     /* arithmetic results: the tree stops before its last level (at two
      * blocks per row), which mpc_arith_last does on bundles */
-    size_t stop = ar ? 2 : 1, units = tree_units(all, q, stop);
+    const row_map rm = {h[0].n, h[1].n, K};
+    uint8_t sh[64];
+    for (size_t d = 0; d < q; d++) sh[d] = d < ly.qs;
+    size_t stop = ar ? 2 : 1, units = tree_units(&rm, q, sh, stop);
     st = mpc_ot_reserve(m, units + nq[snd] * db, units + nq[rcv] * db, err);
     if (st == CG_OK) st = mpc_triples_begin(m, units, &tr, err);
     /* Sender half: two random mask bits per (comparison, digit). */
@@ -237,17 +357,25 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
         eq[base[snd] + k] = (lt[base[snd] + k] >> 1) & 1;
         lt[base[snd] + k] &= 1;
     }
+    /* a shared digit's masks are the element's k = 0 ones in every row */
+    for (size_t r = 0; r < rows[snd]; r++)
+        for (size_t d = 0, p = r % (h[snd].n ? h[snd].n : 1); d < ly.qs; d++) {
+            lt[base[snd] + r * q + d] = lt[base[snd] + p * q + d];
+            eq[base[snd] + r * q + d] = eq[base[snd] + p * q + d];
+        }
     /* Receiver half: this party's digits choose. */
     for (size_t i = 0; i < h[rcv].n; i++) {
         uint64_t b = h[rcv].mine[i] & vmask;
-        for (size_t d = 0; d < q; d++)
-            dig[i * q + d] = (uint8_t)((b >> (db * d)) & (nv - 1));
+        for (size_t d = 0; d < q; d++) dig[i * q + d] = (uint8_t)digit_of(&ly, b, d);
     }
-    for (size_t i = 0; i < nw; i++) wid[i] = (uint8_t)(i % q == 0 ? K : 2 * K);
+    for (size_t i = 0; i < nw; i++) {
+        unsigned kd = i % q < ly.qs ? 1 : K;
+        wid[i] = (uint8_t)(i % q == 0 ? kd : 2 * kd);
+    }
     if (st == CG_OK && nq[rcv]) st = cg_otn_recv_w_begin(m->ot.recv, nq[rcv], nv, wid, dig, buf, err);
     if (st == CG_OK) st = mpc_triples_end(m, &tr, err);
     digit_msgs dm = {.mine = h[snd].mine, .lt = lt + base[snd], .eq = eq + base[snd],
-                     .vmask = vmask, .n = h[snd].n, .q = q, .K = K, .db = db,
+                     .vmask = vmask, .n = h[snd].n, .K = K, .ly = &ly,
                      .sender_is_a = snd == 0};
     if (st == CG_OK && nq[snd])
         st = cg_otn_send_fn_w(m->ot.send, nq[snd], nv, wid, digit_messages, &dm, err);
@@ -256,11 +384,12 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, const lt_half h[2]
         for (size_t d = 0; d < q; d++)
             for (unsigned k = 0; k < K; k++) {
                 size_t at = base[rcv] + ((size_t)k * h[rcv].n + i) * q + d;
-                uint64_t msg = d == 0 ? buf[i * q] >> k : buf[i * q + d] >> (2 * k);
+                unsigned kk = d < ly.qs ? 0 : k; /* a shared digit's one comparison */
+                uint64_t msg = d == 0 ? buf[i * q] >> kk : buf[i * q + d] >> (2 * kk);
                 lt[at] = msg & 1;
                 eq[at] = d == 0 ? 0 : (msg >> 1) & 1;
             }
-    if (st == CG_OK) st = lt_tree(m, all, q, lt, eq, &tr, stop, ar ? NULL : res, err);
+    if (st == CG_OK) st = lt_tree(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
     if (st == CG_OK && ar)
         st = mpc_arith_last(m, ar->bits, all, q, lt, eq, ar->priv, ar->alt, ar->aor, err);
     if (ar) goto done;
@@ -287,7 +416,7 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
      * direction here (the server's K values would need K receivers). */
     size_t n1 = K == 1 && n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
     const lt_half h[2] = {{n0, mine, out}, {n1, n1 ? mine + n0 : NULL, n1 ? out + n0 : NULL}};
-    return lt_halves(m, w, K, h, NULL, err);
+    return lt_halves(m, w, K, 0, h, NULL, err);
 }
 
 cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine,
@@ -296,13 +425,27 @@ cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *m
     if (n && !mine) return cg_error_set(err, CG_ERR_ARG, "less_than: NULL array");
     size_t n1 = n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
     const lt_half h[2] = {{n0, mine, NULL}, {n1, n1 ? mine + n0 : NULL, NULL}};
-    return lt_halves(m, w, 1, h, ar, err);
+    return lt_halves(m, w, 1, 0, h, ar, err);
 }
 
 cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
                            cg_error *err)
 {
     return mpc_less_than_multi(m, w, n, 1, mine, out, err);
+}
+
+/* How many low bits x + c_k shares for all k of every group of gn
+ * elements (public: from the offsets alone): c_k - c_0 is a multiple of
+ * 2^sb. The exponential's thresholds, multiples of 2^(2s), share 2s. */
+static unsigned shared_low_bits(unsigned w, size_t n, unsigned K, const uint64_t *c, size_t gn)
+{
+    unsigned sb = w;
+    for (size_t g = 0; K > 1 && g * gn < n; g++)
+        for (unsigned k = 1; k < K; k++) {
+            uint64_t dif = (c[g * K + k] - c[g * K]) & mpc_mask(w);
+            if (dif && (unsigned)__builtin_ctzll(dif) < sb) sb = (unsigned)__builtin_ctzll(dif);
+        }
+    return K > 1 ? sb : 0;
 }
 
 /* mpc_drelu_multi with the offsets chosen per group of gn consecutive
@@ -342,7 +485,7 @@ static cg_status drelu_grouped(cg_mpc *m, unsigned bits, size_t n, const uint64_
             }
     }
     const lt_half h[2] = {{n0, vh[0], o}, {n1, vh[1], o + K * n0}};
-    cg_status st = lt_halves(m, bits - 1, K, h, NULL, err);
+    cg_status st = lt_halves(m, bits - 1, K, shared_low_bits(bits - 1, n, K, c, gn), h, NULL, err);
     if (st == CG_OK)
         for (unsigned k = 0; k < K; k++)
             for (size_t i = 0; i < n; i++) {
@@ -396,85 +539,5 @@ cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *
     cg_free(xr);
     cg_free(offs);
     cg_free(tmp);
-    return st;
-}
-
-cg_status cg_mpc_msb(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
-                     cg_error *err)
-{
-    CG_TRY(mpc_check(m, bits, 2, "msb", err));
-    uint64_t low = mpc_mask(bits - 1);
-    uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v);
-    if (!v) return cg_error_set(err, CG_ERR_NOMEM, "msb: out of memory");
-    /* The carry into the top bit is [x0' + x1' >= 2^(l-1)] for the low l-1
-     * bits, i.e. [2^(l-1) - 1 - x0' < x1']. */
-    for (size_t i = 0; i < n; i++)
-        v[i] = m->party == CG_SERVER ? low - (x[i] & low) : x[i] & low;
-    cg_status st = cg_mpc_less_than(m, bits - 1, n, v, out, err);
-    if (st == CG_OK)
-        for (size_t i = 0; i < n; i++) out[i] ^= (uint8_t)((x[i] >> (bits - 1)) & 1);
-    cg_free(v);
-    return st;
-}
-
-cg_status cg_mpc_drelu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
-                       cg_error *err)
-{
-    CG_TRY(cg_mpc_msb(m, bits, n, x, out, err));
-    if (m->party == CG_SERVER)
-        for (size_t i = 0; i < n; i++) out[i] ^= 1;
-    return CG_OK;
-}
-
-cg_status cg_mpc_relu(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint64_t *out,
-                      cg_error *err)
-{
-    CG_TRY(mpc_check(m, bits, 2, "relu", err));
-    uint8_t *d = cg_alloc(n ? n : 1);
-    if (!d) return cg_error_set(err, CG_ERR_NOMEM, "relu: out of memory");
-    cg_status st = cg_mpc_drelu(m, bits, n, x, d, err);
-    if (st == CG_OK) st = cg_mpc_select(m, bits, n, d, x, out, err);
-    cg_free(d);
-    return st;
-}
-
-cg_status cg_mpc_prime_to_ring(cg_mpc *m, uint64_t p, unsigned bits, size_t n, const uint64_t *x,
-                               uint64_t *out, cg_error *err)
-{
-    CG_TRY(mpc_check(m, bits, 3, "prime_to_ring", err));
-    if (p < 3 || !(p & 1) || (bits < 64 && p >= (1ull << (bits - 1))))
-        return cg_error_set(err, CG_ERR_PARAM, "prime_to_ring: modulus %llu unsuited to %u bits",
-                            (unsigned long long)p, bits);
-    for (size_t i = 0; i < n; i++)
-        if (x[i] >= p) return cg_error_set(err, CG_ERR_RANGE, "prime_to_ring: share not below p");
-    uint64_t mask = mpc_mask(bits), half = (p - 1) / 2;
-    unsigned w = (unsigned)(64 - __builtin_clzll(p - 1));
-    uint64_t *v = cg_alloc((n ? n : 1) * sizeof *v), *wa = cg_alloc((n ? n : 1) * sizeof *wa);
-    uint8_t *wrap = cg_alloc(n ? n : 1);
-    cg_status st = CG_OK;
-    if (!v || !wa || !wrap) {
-        st = cg_error_set(err, CG_ERR_NOMEM, "prime_to_ring: out of memory");
-        goto done;
-    }
-    /* Shift the centred secret into [0, p): the server adds (p-1)/2 mod p.
-     * Then x0 + x1 = x' + w p with w = [x0 + x1 >= p] = [p - 1 - x0 < x1]. */
-    for (size_t i = 0; i < n; i++) {
-        uint64_t s = x[i];
-        if (m->party == CG_SERVER) s = s + half >= p ? s + half - p : s + half;
-        out[i] = s; /* kept until the end; out may alias x */
-        v[i] = m->party == CG_SERVER ? p - 1 - s : s;
-    }
-    st = cg_mpc_less_than(m, w, n, v, wrap, err);
-    if (st == CG_OK) st = cg_mpc_b2a(m, bits, n, wrap, wa, err);
-    if (st == CG_OK)
-        for (size_t i = 0; i < n; i++) {
-            uint64_t r = out[i] - wa[i] * p;
-            if (m->party == CG_SERVER) r -= half;
-            out[i] = r & mask;
-        }
-done:
-    cg_free(v);
-    cg_free(wa);
-    cg_free(wrap);
     return st;
 }

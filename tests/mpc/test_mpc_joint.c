@@ -125,11 +125,72 @@ static void test_joint_fallback(void **state)
     check(f, 12, 100, true, false);
 }
 
+/* Offsets that agree on their low bits (the exponential's thresholds,
+ * multiples of 2^24, or any c_k = c_0 + multiple of 2^sb) share those
+ * digits' OTs and tree levels (mpc_cmp.c's cmp_layout): the DReLUs still
+ * equal plaintext, at edges too, with one or two groups of thresholds, split
+ * between the OT directions or not, and when all offsets are equal. */
+typedef struct {
+    cg_mpc *m;
+    size_t n, K;
+    const uint64_t *x, *c;
+    uint8_t *d;
+    cg_status st;
+} dio;
+
+static void *run_offsets(void *arg)
+{
+    dio *p = arg;
+    p->st = mpc_drelu_offsets(p->m, L, p->n, p->x, p->K, p->c, p->d, NULL);
+    return NULL;
+}
+
+static void shared_case(fixture *f, size_t n, size_t nk, unsigned sb, bool same)
+{
+    static uint64_t xv[NMAX], x[2][NMAX], c[40];
+    static uint8_t d[2][NMAX * 40];
+    uint64_t mask = maskb(L), low = cg_prg_u64(&f->prg) & maskb(sb);
+    for (size_t k = 0; k < nk; k++)
+        c[k] = (low - (same ? 5ull << sb : (uint64_t)(k + 1 + k * k) << sb)) & mask;
+    for (size_t i = 0; i < n; i++) {
+        xv[i] = cg_prg_u64(&f->prg) & mask;
+        if (i % 4 == 1) xv[i] = (0 - c[i % nk]) & mask; /* x + c_k = 0 */
+        if (i % 4 == 2) xv[i] = (0 - c[i % nk] - 1) & mask; /* x + c_k = -1 */
+        if (i % 8 == 3) xv[i] = (xv[i] >> sb) << sb;
+        x[0][i] = cg_prg_u64(&f->prg) & mask;
+        x[1][i] = (xv[i] - x[0][i]) & mask;
+    }
+    dio p[2];
+    for (int s = 0; s < 2; s++) p[s] = (dio){f->m[s], n, nk, x[s], c, d[s], CG_OK};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_offsets, &p[1]), 0);
+    run_offsets(&p[0]);
+    pthread_join(th, NULL);
+    assert_int_equal(p[0].st, CG_OK);
+    assert_int_equal(p[1].st, CG_OK);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < nk; k++)
+            assert_int_equal(d[0][i * nk + k] ^ d[1][i * nk + k],
+                             sgn((xv[i] + c[k]) & mask) >= 0);
+}
+
+static void test_shared_low_bits(void **state)
+{
+    fixture *f = *state;
+    shared_case(f, 1, 13, 24, false);
+    shared_case(f, 64, 13, 24, false); /* split between the directions */
+    shared_case(f, 40, 20, 20, false); /* two groups of 10 */
+    shared_case(f, 33, 3, 5, false);
+    shared_case(f, 32, 4, 30, true);
+    shared_case(f, 48, 2, 35, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_joint_rounds),
         cmocka_unit_test(test_joint_fallback),
+        cmocka_unit_test(test_shared_low_bits),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
