@@ -28,8 +28,10 @@ extern "C" {
  * and bundles (stop 29: rcot);
  * 15: dense replies "max" (packed byte 3), queries packed with the K/V
  * appends, two heads per score and p.V reply (stop 29: hereply);
- * 16: the argmax's first level compares with 3-bit digits (stop 29: argmax2) */
-#define CG_GEN_VERSION 16
+ * 16: the argmax's first level compares with 3-bit digits (stop 29: argmax2);
+ * 17: row maxima: per-candidate four-way OTs, softmax fan plans, one-bit
+ *     winner OTs with one-flight selects (stop 30: smax2) */
+#define CG_GEN_VERSION 17
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {

@@ -5,6 +5,7 @@
  * and of four at the end (six DReLUs, then the winner's shares from one
  * 1-of-64 OT each way): all cost one comparison's rounds plus one OT round
  * trip, so wider groups cut the levels. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "mpc/mpc_internal.h"
@@ -61,55 +62,8 @@ typedef struct {
     size_t pair_above, fan8_max;
     size_t narrow_above;   /* pairwise levels with more left: narrow digits */
     unsigned narrow_digits; /* 0: the comparisons' own width */
+    bool plan; /* values only: the grouped levels' fans from fan_plan */
 } fan_policy;
-
-/* The six pairs of a group of four; pair p's bit is [m_PI[p] >= m_PJ[p]]. */
-static const uint8_t PI[6] = {0, 0, 0, 1, 1, 2}, PJ[6] = {1, 2, 3, 2, 3, 3};
-
-/* The winner of a group from its six pair bits: the member that is at least
- * every later one and above every earlier one (so ties go to the lower
- * position). Inconsistent bit patterns (never the true one) give 0. */
-static unsigned winner4(unsigned g)
-{
-    for (unsigned i = 0; i < 4; i++) {
-        bool ok = true;
-        for (unsigned p = 0; p < 6; p++) {
-            unsigned b = (g >> p) & 1u;
-            if ((PI[p] == i && !b) || (PJ[p] == i && b)) ok = false;
-        }
-        if (ok) return i;
-    }
-    return 0;
-}
-
-/* The OT sender's messages of a four-way level (cg_otn_fill_fn): for the
- * receiver's share c of the six bits, this party's shares of the winner's
- * value (low `bits` bits) and index (the next ib bits), minus its masks. */
-typedef struct {
-    const uint64_t *val, *idx;
-    const size_t *mem; /* 4 positions per group */
-    const uint8_t *ge; /* 6 bit shares per group */
-    const uint64_t *rv, *ri;
-    uint64_t vmask, imask;
-    unsigned bits;
-    uint8_t win[64];
-} fan4_msgs;
-
-static void fan4_messages(void *ctx, size_t first, size_t count, uint64_t *out)
-{
-    const fan4_msgs *c = ctx;
-    for (size_t t = 0; t < count; t++) {
-        size_t g = first + t;
-        unsigned s = 0;
-        for (unsigned p = 0; p < 6; p++) s |= (unsigned)(c->ge[6 * g + p] & 1) << p;
-        for (unsigned v = 0; v < 64; v++) {
-            size_t at = c->mem[4 * g + c->win[v ^ s]];
-            uint64_t msg = (c->val[at] - c->rv[g]) & c->vmask;
-            if (c->idx) msg |= ((c->idx[at] - c->ri[g]) & c->imask) << c->bits;
-            out[t * 64 + v] = msg;
-        }
-    }
-}
 
 /* The segments of a tournament: segment r has cnt[r] entries left, from
  * off[r] in val (and idx, index shares mod imask + 1). */
@@ -165,97 +119,42 @@ static void level_close_segment(segs *sg, size_t r, size_t j, unsigned fan, uint
     sg->cnt[r] = (c + fan - 1) / fan;
 }
 
-/* One four-way level: groups of four consecutive entries of each segment
- * (a short last group repeats its first member, a single one passes),
- * their winners moved to the front of the segment. */
-static cg_status level4(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_error *err)
-{
-    const size_t G = level_groups(sg, 4);
-    uint64_t vmask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
-    size_t cap = G ? G : 1;
-    size_t *mem = cg_alloc(4 * cap * sizeof *mem);
-    uint64_t *dif = cg_alloc(6 * cap * sizeof *dif), *rv = cg_alloc(2 * cap * sizeof *rv);
-    uint64_t *got = cg_alloc(cap * sizeof *got);
-    uint8_t *ge = cg_alloc(6 * cap), *choice = cg_alloc(cap);
-    fan4_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
-                    .imask = imask, .bits = bits};
-    cg_status st = CG_OK;
-    if (!mem || !dif || !rv || !got || !ge || !choice) {
-        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
-        goto done;
-    }
-    st = level_compare(m, sg, 4, vmask, G, mem, dif, ge, err); /* pairs in PI/PJ's order */
-    if (st != CG_OK) goto done;
-    for (unsigned v = 0; v < 64; v++) fm.win[v] = (uint8_t)winner4(v);
-    for (size_t g = 0; g < G; g++) {
-        unsigned c = 0;
-        for (unsigned p = 0; p < 6; p++) c |= (unsigned)(ge[6 * g + p] & 1) << p;
-        choice[g] = (uint8_t)c;
-    }
-    cg_prg_bytes(&m->prg, rv, 2 * cap * sizeof *rv);
-    fm.rv = rv;
-    fm.ri = rv + cap;
-    unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
-    /* Both directions at once, as the comparison's digit OTs: each party
-     * offers its own shares, chosen by the peer's bit shares. */
-    mpc_prof_push(m, "max.ot");
-    st = mpc_ot_reserve(m, 6 * G, 6 * G, err);
-    if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, G, 64, mb, choice, got, err);
-    if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, G, 64, mb, fan4_messages, &fm, err);
-    if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, G, 64, mb, choice, got, err);
-    mpc_prof_pop(m);
-    if (st != CG_OK) goto done;
-    /* Winners to the front of their segments. */
-    for (size_t r = 0, g = 0; r < sg->rows; r++) {
-        size_t o = sg->off[r], c = sg->cnt[r], j = 0;
-        for (size_t k0 = 0; k0 + 1 < c; k0 += 4, g++, j++) {
-            val[o + j] = (rv[g] + got[g]) & vmask;
-            if (idx) idx[o + j] = (rv[cap + g] + (got[g] >> bits)) & imask;
-        }
-        level_close_segment(sg, r, j, 4, imask);
-    }
-done:
-    cg_free(mem);
-    cg_free(dif);
-    if (rv) cg_secure_zero(rv, 2 * cap * sizeof *rv);
-    cg_free(rv);
-    cg_free(got);
-    cg_free(ge);
-    cg_free(choice);
-    return st;
-}
-
-/* A group of eight: 28 pair bits [m_i >= m_j] (i < j, pair index pair8),
- * and member i wins when it is at least every later member and above every
- * earlier one (ties to the lower position). Its seven bits, ordered by the
- * other member's position, must equal pat8[i]; every candidate's test and
- * its value's selection are one 1-of-128 OT each way (the OT sender offers
- * [its bits xor the receiver's == pattern] times its own share), so a level
- * of eight costs what a level of four does in rounds (one comparison and
- * one OT round trip) and divides the entries by eight. */
-#define FAN8_OTS 8 /* candidates per group */
+/* One fan-way level (fan 2, 4 or 8): groups of fan consecutive entries of
+ * each segment (a short last group repeats its first member, a single one
+ * passes), their winners moved to the front of the segment. The group's
+ * fan (fan - 1) / 2 pair bits [m_i >= m_j] (i < j, pair index pair_at)
+ * decide it: member i wins when it is at least every later member and
+ * above every earlier one (ties to the lower position), i.e. when its
+ * fan - 1 bits, ordered by the other member's position, equal pattern
+ * [j > i]. Every candidate's test and its value's selection are one
+ * 1-of-2^(fan-1) OT each way (the OT sender offers [its bits xor the
+ * receiver's == pattern] times its own share, minus a mask), so a level
+ * costs one comparison's rounds and one OT round trip whatever its fan;
+ * the messages per entry grow as 2^(fan-1) (4-way: 8 per candidate, where
+ * one 1-of-64 OT per group would carry 16 per entry). */
+#define MAX_FAN 8
 typedef struct {
     const uint64_t *val, *idx;
-    const size_t *mem; /* 8 positions per group */
-    const uint8_t *ge; /* 28 bit shares per group */
+    const size_t *mem; /* fan positions per group */
+    const uint8_t *ge; /* npair bit shares per group */
     const uint64_t *rv, *ri; /* this party's masks, one per candidate */
     uint64_t vmask, imask;
-    unsigned bits;
-} fan8_msgs;
+    unsigned bits, fan, npair;
+} fan_msgs;
 
-static unsigned pair8(unsigned i, unsigned j) /* i < j < 8 */
+static unsigned pair_at(unsigned fan, unsigned i, unsigned j) /* i < j < fan */
 {
-    return i * 7 - i * (i + 1) / 2 + j - 1;
+    return i * (fan - 1) - i * (i + 1) / 2 + j - 1;
 }
 
-/* Candidate i's seven bit shares (the other members in order) as a choice
- * index, and the pattern that makes it the winner. */
-static unsigned cand8_bits(const uint8_t *ge, unsigned i, unsigned *pat)
+/* Candidate i's fan - 1 bit shares (the other members in order) as a
+ * choice index, and the pattern that makes it the winner. */
+static unsigned cand_bits(const uint8_t *ge, unsigned fan, unsigned i, unsigned *pat)
 {
     unsigned c = 0, p = 0, k = 0;
-    for (unsigned j = 0; j < 8; j++) {
+    for (unsigned j = 0; j < fan; j++) {
         if (j == i) continue;
-        c |= (unsigned)(ge[i < j ? pair8(i, j) : pair8(j, i)] & 1) << k;
+        c |= (unsigned)(ge[i < j ? pair_at(fan, i, j) : pair_at(fan, j, i)] & 1) << k;
         p |= (unsigned)(j > i) << k;
         k++;
     }
@@ -263,73 +162,76 @@ static unsigned cand8_bits(const uint8_t *ge, unsigned i, unsigned *pat)
     return c;
 }
 
-static void fan8_messages(void *ctx, size_t first, size_t count, uint64_t *out)
+static void fan_messages(void *ctx, size_t first, size_t count, uint64_t *out)
 {
-    const fan8_msgs *c = ctx;
+    const fan_msgs *c = ctx;
+    const unsigned nv = 1u << (c->fan - 1);
     for (size_t t = 0; t < count; t++) {
-        size_t inst = first + t, g = inst / FAN8_OTS;
-        unsigned i = (unsigned)(inst % FAN8_OTS), pat;
-        unsigned s = cand8_bits(c->ge + 28 * g, i, &pat);
-        size_t at = c->mem[8 * g + i];
-        for (unsigned v = 0; v < 128; v++) {
+        size_t inst = first + t, g = inst / c->fan;
+        unsigned i = (unsigned)(inst % c->fan), pat;
+        unsigned s = cand_bits(c->ge + (size_t)c->npair * g, c->fan, i, &pat);
+        size_t at = c->mem[(size_t)c->fan * g + i];
+        for (unsigned v = 0; v < nv; v++) {
             bool win = (v ^ s) == pat;
             uint64_t msg = ((win ? c->val[at] : 0) - c->rv[inst]) & c->vmask;
             if (c->idx) msg |= (((win ? c->idx[at] : 0) - c->ri[inst]) & c->imask) << c->bits;
-            out[t * 128 + v] = msg;
+            out[t * nv + v] = msg;
         }
     }
 }
 
-/* One eight-way level, as level4 with groups of eight (a short last group
- * repeats its first member, a single one passes). */
-static cg_status level8(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_error *err)
+static cg_status level_fan(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, unsigned fan,
+                           cg_error *err)
 {
-    const size_t G = level_groups(sg, 8);
+    const size_t G = level_groups(sg, fan);
+    const unsigned npair = fan * (fan - 1) / 2, nv = 1u << (fan - 1);
     uint64_t vmask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
-    size_t cap = G ? G : 1, nc = FAN8_OTS * cap;
-    size_t *mem = cg_alloc(8 * cap * sizeof *mem);
-    uint64_t *dif = cg_alloc(28 * cap * sizeof *dif), *rv = cg_alloc(2 * nc * sizeof *rv);
+    size_t cap = G ? G : 1, nc = fan * cap;
+    size_t *mem = cg_alloc(fan * cap * sizeof *mem);
+    uint64_t *dif = cg_alloc(npair * cap * sizeof *dif), *rv = cg_alloc(2 * nc * sizeof *rv);
     uint64_t *got = cg_alloc(nc * sizeof *got);
-    uint8_t *ge = cg_alloc(28 * cap), *choice = cg_alloc(nc);
-    fan8_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
-                    .imask = imask, .bits = bits};
+    uint8_t *ge = cg_alloc(npair * cap), *choice = cg_alloc(nc);
+    fan_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
+                   .imask = imask, .bits = bits, .fan = fan, .npair = npair};
     cg_status st = CG_OK;
     if (!mem || !dif || !rv || !got || !ge || !choice) {
         st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
         goto done;
     }
-    st = level_compare(m, sg, 8, vmask, G, mem, dif, ge, err); /* pairs in pair8's order */
+    st = level_compare(m, sg, fan, vmask, G, mem, dif, ge, err); /* pairs in pair_at's order */
     if (st != CG_OK) goto done;
     for (size_t g = 0; g < G; g++)
-        for (unsigned i = 0; i < FAN8_OTS; i++) {
+        for (unsigned i = 0; i < fan; i++) {
             unsigned pat;
-            choice[FAN8_OTS * g + i] = (uint8_t)cand8_bits(ge + 28 * g, i, &pat);
+            choice[fan * g + i] = (uint8_t)cand_bits(ge + (size_t)npair * g, fan, i, &pat);
         }
     cg_prg_bytes(&m->prg, rv, 2 * nc * sizeof *rv);
     fm.rv = rv;
     fm.ri = rv + nc;
     unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
-    size_t ots = FAN8_OTS * G;
+    size_t ots = fan * G;
+    /* Both directions at once, as the comparison's digit OTs: each party
+     * offers its own shares, chosen by the peer's bit shares. */
     mpc_prof_push(m, "max.ot");
-    st = mpc_ot_reserve(m, 7 * ots, 7 * ots, err);
-    if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, ots, 128, mb, choice, got, err);
-    if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, ots, 128, mb, fan8_messages, &fm, err);
-    if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, ots, 128, mb, choice, got, err);
+    st = mpc_ot_reserve(m, (fan - 1) * ots, (fan - 1) * ots, err);
+    if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, ots, nv, mb, choice, got, err);
+    if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, ots, nv, mb, fan_messages, &fm, err);
+    if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, ots, nv, mb, choice, got, err);
     mpc_prof_pop(m);
     if (st != CG_OK) goto done;
     for (size_t r = 0, g = 0; r < sg->rows; r++) {
         size_t o = sg->off[r], c = sg->cnt[r], j = 0;
-        for (size_t k0 = 0; k0 + 1 < c; k0 += 8, g++, j++) {
+        for (size_t k0 = 0; k0 + 1 < c; k0 += fan, g++, j++) {
             uint64_t sv = 0, si = 0;
-            for (unsigned i = 0; i < FAN8_OTS; i++) {
-                size_t u = FAN8_OTS * g + i;
+            for (unsigned i = 0; i < fan; i++) {
+                size_t u = fan * g + i;
                 sv += rv[u] + got[u];
                 si += rv[nc + u] + (got[u] >> bits);
             }
             val[o + j] = sv & vmask;
             if (idx) idx[o + j] = si & imask;
         }
-        level_close_segment(sg, r, j, 8, imask);
+        level_close_segment(sg, r, j, fan, imask);
     }
 done:
     cg_free(mem);
@@ -425,6 +327,112 @@ done:
     return st;
 }
 
+/* The grouped levels' fans for values alone (softmax's maxima): each
+ * level two-, four- or eight-way, the sequence with the fewest bits by
+ * the estimate below among those with no more rounds than the fixed rule
+ * above (each level costs one comparison and one OT round trip, a two-way
+ * one its multiplexer's; a comparison batch below mpc_cmp.c's split size,
+ * 32, one round less). At 12 rows of 512 entries: 512 -> 128 -> 32 -> 8 ->
+ * 1 (four, four, four, eight) instead of 512 -> 128 -> 32 -> 4 -> 1, the
+ * eight-way level's 1-of-128 OTs on 8 entries a row instead of 32; 12 rows
+ * of 16: four and four instead of eight and four. Rows of 33 to 64 keep
+ * their two eight-way levels (nothing else takes 64 to one in two). Only
+ * public lengths go in, so both parties make the same plan. */
+#define PLAN_MAX 10 /* 3^10 sequences at most; longer: the fixed rule */
+#define PLAN_SPLIT 32
+
+/* Estimated bits (both ways) of one group of fan on a `bits`-bit value
+ * whose comparisons run on cmp_bits: a comparison's digit OTs (6-bit
+ * digits: 64 two-bit messages and six choice bits each), and per candidate
+ * a 1-of-2^(fan-1) OT each way; a pair's multiplexer one COT each way. */
+static uint64_t group_cost(unsigned fan, unsigned bits, unsigned cmp_bits)
+{
+    uint64_t cmp = (uint64_t)((cmp_bits + 4) / 6) * (64 * 2 + 6);
+    if (fan == 2) return cmp + 2 * ((uint64_t)bits + 1);
+    uint64_t ot = ((uint64_t)bits << (fan - 1)) + (fan - 1);
+    return (uint64_t)fan * (fan - 1) / 2 * cmp + 2 * (uint64_t)fan * ot;
+}
+
+/* Bits and rounds (per level: 2 plus a round when its comparisons reach
+ * the split size; the comparisons' own AND levels are the same in every
+ * plan) of the lv levels seq over the distinct lengths len (cnt rows
+ * each, nd of them); *left gets the longest row's count after them. */
+static uint64_t plan_cost(const unsigned *seq, unsigned lv, const size_t *len, const size_t *cnt,
+                          size_t nd, unsigned bits, unsigned cmp_bits, unsigned *rounds,
+                          size_t *left)
+{
+    uint64_t cost = 0;
+    *rounds = 0;
+    *left = 1;
+    for (size_t d = 0; d < nd; d++) {
+        size_t x = len[d];
+        for (unsigned k = 0; k < lv; k++) x = (x + seq[k] - 1) / seq[k];
+        if (x > *left) *left = x;
+    }
+    for (unsigned k = 0; k < lv; k++) {
+        uint64_t cmps = 0, f = seq[k];
+        for (size_t d = 0; d < nd; d++) {
+            size_t x = len[d];
+            for (unsigned j = 0; j < k; j++) x = (x + seq[j] - 1) / seq[j];
+            uint64_t g = (uint64_t)(x / f + (x % f > 1)) * cnt[d];
+            cmps += g * (f * (f - 1) / 2);
+            cost += g * group_cost(seq[k], bits, cmp_bits);
+        }
+        *rounds += 2 + (cmps >= PLAN_SPLIT);
+    }
+    return cost;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static unsigned fan_plan(const segs *sg, size_t most, unsigned bits, fan_policy pol,
+                         unsigned *plan)
+{
+    static const unsigned fans[3] = {2, 4, 8};
+    unsigned old[PLAN_MAX], lv = 0;
+    for (size_t c = most; c > 1; lv++) {
+        if (lv == PLAN_MAX) return 0;
+        old[lv] = c > 4 && c <= pol.fan8_max ? 8 : 4;
+        c = (c + old[lv] - 1) / old[lv];
+    }
+    size_t nd = 0, *len = cg_alloc(2 * sg->rows * sizeof *len), *cnt = len + sg->rows;
+    if (!len || lv == 0) {
+        cg_free(len);
+        return 0; /* the fixed rule: no plan needs memory to be right */
+    }
+    for (size_t r = 0; r < sg->rows; r++)
+        if (sg->cnt[r] > 1) len[nd++] = sg->cnt[r];
+    qsort(len, nd, sizeof *len, cmp_size);
+    size_t u = 0; /* distinct lengths and their rows */
+    for (size_t d = 0; d < nd; d++) {
+        if (u && len[u - 1] == len[d]) {
+            cnt[u - 1]++;
+            continue;
+        }
+        len[u] = len[d];
+        cnt[u++] = 1;
+    }
+    unsigned max_rounds, rounds, seq[PLAN_MAX];
+    size_t left, tries = 1;
+    uint64_t best = plan_cost(old, lv, len, cnt, u, bits, sg->cmp_bits, &max_rounds, &left);
+    memcpy(plan, old, lv * sizeof *old);
+    for (unsigned k = 0; k < lv; k++) tries *= 3;
+    for (size_t t = 0; t < tries; t++) {
+        size_t code = t;
+        for (unsigned k = 0; k < lv; k++, code /= 3) seq[k] = fans[code % 3];
+        uint64_t cost = plan_cost(seq, lv, len, cnt, u, bits, sg->cmp_bits, &rounds, &left);
+        if (left > 1 || rounds > max_rounds || cost >= best) continue;
+        best = cost;
+        memcpy(plan, seq, lv * sizeof *seq);
+    }
+    cg_free(len);
+    return lv;
+}
+
 /* Tournament over segments (segment r: len[r] >= 1 entries of v from
  * off[r]; v is overwritten); ties go to the lower index. idx (if given)
  * holds index shares (positions within the segment) and gets the winners'
@@ -459,6 +467,8 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
     size_t npair = 0, c = idx && rows == 1 ? cnt[0] : 0; /* the argmax: one row */
     for (; c > 1 && !(fan4_ok && c <= pol.pair_above); c = (c + 1) / 2) npair += c / 2;
     cg_status st = mpc_rsel_make(m, 2 * npair, &rs, err);
+    unsigned plan[PLAN_MAX], nplan = 0, lev = 0;
+    bool planned = false;
     while (st == CG_OK) {
         size_t left = 0, most = 0;
         for (size_t r = 0; r < rows; r++) {
@@ -468,9 +478,13 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
         if (most <= 1) break;
         if (fan4_ok && left <= pol.pair_above) {
             /* eight-way while a row has more than four left: the same
-             * rounds as four-way, twice the entries per level */
-            st = most > 4 && most <= pol.fan8_max ? level8(m, bits, imask, &sg, err)
-                                                  : level4(m, bits, imask, &sg, err);
+             * rounds as four-way, twice the entries per level; or the
+             * plan made when the grouped levels begin */
+            if (pol.plan && !idx && !planned) nplan = fan_plan(&sg, most, bits, pol, plan);
+            planned = true;
+            unsigned fan = most > 4 && most <= pol.fan8_max ? 8 : 4;
+            if (lev < nplan) fan = plan[lev++];
+            st = fan == 2 ? level2(m, bits, ib, &sg, err) : level_fan(m, bits, imask, &sg, fan, err);
         } else {
             if (pol.narrow_digits && left > pol.narrow_above) m->cmp_digits = pol.narrow_digits;
             st = level2(m, bits, ib, &sg, err);
@@ -492,7 +506,7 @@ cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, 
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err)
 {
     (void)total;
-    const fan_policy pol = {FAN4_MAX, SEG_FAN8_MAX, 0, 0};
+    const fan_policy pol = {FAN4_MAX, SEG_FAN8_MAX, 0, 0, true};
     return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, pol, err);
 }
 
@@ -539,7 +553,7 @@ cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, con
     size_t total; /* refused before anything is sent: the context stays usable */
     if (cols == 0 || !cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 16)
         return cg_error_set(err, CG_ERR_ARG, "row_max: empty or too large rows");
-    const fan_policy pol = {FAN4_MAX, SIZE_MAX, 0, 0};
+    const fan_policy pol = {FAN4_MAX, SIZE_MAX, 0, 0, false};
     return mpc_fail(m, max_tree(m, bits, rows, cols, x, out, NULL, NULL, pol, err));
 }
 
@@ -551,7 +565,7 @@ cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_
         return cg_error_set(err, CG_ERR_ARG, "argmax: %zu entries do not fit the ring", n);
     uint64_t max, idx, mask;
     const fan_policy pol = {CG_MPC_ARGMAX_PAIR_ABOVE, CG_MPC_ARGMAX_FAN8_MAX,
-                            CG_MPC_ARGMAX_NARROW_ABOVE, CG_MPC_ARGMAX_NARROW_DIGITS};
+                            CG_MPC_ARGMAX_NARROW_ABOVE, CG_MPC_ARGMAX_NARROW_DIGITS, false};
     CG_TRY(mpc_fail(m, max_tree(m, bits, 1, n, x, &max, &idx, &mask, pol, err)));
     cg_secure_zero(&max, sizeof max);
     uint8_t wire[8];
