@@ -1,11 +1,13 @@
 /* Row maxima and the argmax: a tournament whose large levels pair the
  * entries (one DReLU and one multiplexer per pair) and whose small levels
- * take groups of eight while a row has more than four left (28 DReLUs,
- * then each candidate's test and selection from one 1-of-128 OT each way)
- * and of four at the end (six DReLUs, then the winner's shares from one
- * 1-of-64 OT each way): all cost one comparison's rounds plus one OT round
- * trip, so wider groups cut the levels. */
-#include <stdlib.h>
+ * take groups of eight while a row has more than four left and of four at
+ * the end (level_fan: the group's pair DReLUs, then each candidate's test
+ * and selection from one 1-of-2^(fan-1) OT each way): all cost one
+ * comparison's rounds plus one OT round trip, so wider groups cut the
+ * levels. Softmax's maxima choose each level's fan by bytes at the same
+ * rounds (mpc_maxplan.c) and take every level's winners but the last's
+ * with one-bit OTs and one-flight selects (mpc_rsel_point), hidden by the
+ * next level's comparison. */
 #include <string.h>
 
 #include "mpc/mpc_internal.h"
@@ -20,18 +22,16 @@
 #endif
 #define FAN4_MAX ((size_t)CG_MPC_FAN4_MAX)
 
-/* Softmax's maxima (mpc_seg_max) take four-way levels while a row has more
- * than this many entries left, eight-way ones below: an eight-way level
- * costs 3.5 DReLUs and one 1-of-128 OT (128 value-wide messages) each way
- * per entry, a four-way one 1.5 DReLUs and a quarter of a 1-of-64 OT, so
- * at 512 columns the first levels cost a third of the bytes for one level
- * more (512 -> 128 -> 32 -> 4 -> 1); rows up to 64 entries (L <= 64) keep
- * their two eight-way levels and their rounds. */
+/* The fixed rule of softmax's maxima (mpc_seg_max), which sets their
+ * levels and rounds (their fans: mpc_max_plan): four-way levels while a
+ * row has more than this many entries left, eight-way ones below, so rows
+ * up to 64 entries (L <= 64) take two levels and longer ones, at a third
+ * of the eight-way levels' bytes, one more (512 -> 128 -> 32 -> 4 -> 1). */
 #define SEG_FAN8_MAX ((size_t)64)
 
 /* The token's argmax (one row of 50,257) has its own policy: a many-way
- * level costs a 1-of-64 OT per group of four (1-of-128 per candidate for
- * eight) whose messages carry value and index, i.e. several hundred bytes
+ * level costs a 1-of-8 OT per candidate of four (1-of-128 for eight)
+ * whose messages carry value and index, i.e. several hundred bytes
  * per entry against about 100 for a pair's DReLU and selects, so the
  * levels stay pairwise while more than ARGMAX_PAIR_ABOVE entries are left
  * and only the last few levels group (eight-way while at most
@@ -90,7 +90,8 @@ static size_t level_groups(const segs *sg, unsigned fan)
  * [m_i >= m_j] of all their pairs i < j, in lexicographic pair order, in ge
  * (dif: fan (fan - 1) / 2 words per group of scratch). */
 static cg_status level_compare(cg_mpc *m, const segs *sg, unsigned fan, uint64_t vmask, size_t G,
-                               size_t *mem, uint64_t *dif, uint8_t *ge, cg_error *err)
+                               size_t *mem, uint64_t *dif, uint8_t *ge, bool served,
+                               cg_error *err)
 {
     const size_t pairs = (size_t)fan * (fan - 1) / 2;
     const uint64_t *val = sg->val;
@@ -103,7 +104,8 @@ static cg_status level_compare(cg_mpc *m, const segs *sg, unsigned fan, uint64_t
                     dif[pairs * g + p] = (val[mem[fan * g + i]] - val[mem[fan * g + j]]) & vmask;
         }
     for (size_t i = 0; i < pairs * G; i++) dif[i] &= mpc_mask(sg->cmp_bits);
-    return cg_mpc_drelu(m, sg->cmp_bits, pairs * G, dif, ge, err);
+    return served ? mpc_drelu_served(m, sg->cmp_bits, pairs * G, dif, ge, err)
+                  : cg_mpc_drelu(m, sg->cmp_bits, pairs * G, dif, ge, err);
 }
 
 /* Segment r after a fan-way level whose j winners are at its front: a
@@ -181,7 +183,7 @@ static void fan_messages(void *ctx, size_t first, size_t count, uint64_t *out)
 }
 
 static cg_status level_fan(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, unsigned fan,
-                           cg_error *err)
+                           bool sel, bool served, cg_error *err)
 {
     const size_t G = level_groups(sg, fan);
     const unsigned npair = fan * (fan - 1) / 2, nv = 1u << (fan - 1);
@@ -190,7 +192,7 @@ static cg_status level_fan(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, u
     size_t *mem = cg_alloc(fan * cap * sizeof *mem);
     uint64_t *dif = cg_alloc(npair * cap * sizeof *dif), *rv = cg_alloc(2 * nc * sizeof *rv);
     uint64_t *got = cg_alloc(nc * sizeof *got);
-    uint8_t *ge = cg_alloc(npair * cap), *choice = cg_alloc(nc);
+    uint8_t *ge = cg_alloc((npair + fan) * cap), *choice = cg_alloc(nc);
     fan_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
                    .imask = imask, .bits = bits, .fan = fan, .npair = npair};
     cg_status st = CG_OK;
@@ -198,26 +200,36 @@ static cg_status level_fan(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, u
         st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
         goto done;
     }
-    st = level_compare(m, sg, fan, vmask, G, mem, dif, ge, err); /* pairs in pair_at's order */
+    /* pairs in pair_at's order */
+    st = level_compare(m, sg, fan, vmask, G, mem, dif, ge, served, err);
     if (st != CG_OK) goto done;
     for (size_t g = 0; g < G; g++)
         for (unsigned i = 0; i < fan; i++) {
             unsigned pat;
             choice[fan * g + i] = (uint8_t)cand_bits(ge + (size_t)npair * g, fan, i, &pat);
+            rv[fan * g + i] = val[mem[fan * g + i]]; /* sel: the candidates' values */
+            ge[npair * G + fan * g + i] = (uint8_t)pat; /* after the pair bits */
         }
-    cg_prg_bytes(&m->prg, rv, 2 * nc * sizeof *rv);
-    fm.rv = rv;
-    fm.ri = rv + nc;
-    unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
-    size_t ots = fan * G;
-    /* Both directions at once, as the comparison's digit OTs: each party
-     * offers its own shares, chosen by the peer's bit shares. */
-    mpc_prof_push(m, "max.ot");
-    st = mpc_ot_reserve(m, (fan - 1) * ots, (fan - 1) * ots, err);
-    if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, ots, nv, mb, choice, got, err);
-    if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, ots, nv, mb, fan_messages, &fm, err);
-    if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, ots, nv, mb, choice, got, err);
-    mpc_prof_pop(m);
+    const size_t ots = fan * G;
+    if (sel) { /* values only: one-bit winner OTs and one-flight selects */
+        mpc_prof_push(m, "max.sel");
+        st = mpc_rsel_point(m, ots, fan - 1, choice, ge + npair * G, bits, rv, got, err);
+        mpc_prof_pop(m);
+        memset(rv, 0, 2 * nc * sizeof *rv); /* the winners below: sums of got */
+    } else {
+        cg_prg_bytes(&m->prg, rv, 2 * nc * sizeof *rv);
+        fm.rv = rv;
+        fm.ri = rv + nc;
+        unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
+        /* Both directions at once, as the comparison's digit OTs: each
+         * party offers its own shares, chosen by the peer's bit shares. */
+        mpc_prof_push(m, "max.ot");
+        st = mpc_ot_reserve(m, (fan - 1) * ots, (fan - 1) * ots, err);
+        if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, ots, nv, mb, choice, got, err);
+        if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, ots, nv, mb, fan_messages, &fm, err);
+        if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, ots, nv, mb, choice, got, err);
+        mpc_prof_pop(m);
+    }
     if (st != CG_OK) goto done;
     for (size_t r = 0, g = 0; r < sg->rows; r++) {
         size_t o = sg->off[r], c = sg->cnt[r], j = 0;
@@ -327,112 +339,6 @@ done:
     return st;
 }
 
-/* The grouped levels' fans for values alone (softmax's maxima): each
- * level two-, four- or eight-way, the sequence with the fewest bits by
- * the estimate below among those with no more rounds than the fixed rule
- * above (each level costs one comparison and one OT round trip, a two-way
- * one its multiplexer's; a comparison batch below mpc_cmp.c's split size,
- * 32, one round less). At 12 rows of 512 entries: 512 -> 128 -> 32 -> 8 ->
- * 1 (four, four, four, eight) instead of 512 -> 128 -> 32 -> 4 -> 1, the
- * eight-way level's 1-of-128 OTs on 8 entries a row instead of 32; 12 rows
- * of 16: four and four instead of eight and four. Rows of 33 to 64 keep
- * their two eight-way levels (nothing else takes 64 to one in two). Only
- * public lengths go in, so both parties make the same plan. */
-#define PLAN_MAX 10 /* 3^10 sequences at most; longer: the fixed rule */
-#define PLAN_SPLIT 32
-
-/* Estimated bits (both ways) of one group of fan on a `bits`-bit value
- * whose comparisons run on cmp_bits: a comparison's digit OTs (6-bit
- * digits: 64 two-bit messages and six choice bits each), and per candidate
- * a 1-of-2^(fan-1) OT each way; a pair's multiplexer one COT each way. */
-static uint64_t group_cost(unsigned fan, unsigned bits, unsigned cmp_bits)
-{
-    uint64_t cmp = (uint64_t)((cmp_bits + 4) / 6) * (64 * 2 + 6);
-    if (fan == 2) return cmp + 2 * ((uint64_t)bits + 1);
-    uint64_t ot = ((uint64_t)bits << (fan - 1)) + (fan - 1);
-    return (uint64_t)fan * (fan - 1) / 2 * cmp + 2 * (uint64_t)fan * ot;
-}
-
-/* Bits and rounds (per level: 2 plus a round when its comparisons reach
- * the split size; the comparisons' own AND levels are the same in every
- * plan) of the lv levels seq over the distinct lengths len (cnt rows
- * each, nd of them); *left gets the longest row's count after them. */
-static uint64_t plan_cost(const unsigned *seq, unsigned lv, const size_t *len, const size_t *cnt,
-                          size_t nd, unsigned bits, unsigned cmp_bits, unsigned *rounds,
-                          size_t *left)
-{
-    uint64_t cost = 0;
-    *rounds = 0;
-    *left = 1;
-    for (size_t d = 0; d < nd; d++) {
-        size_t x = len[d];
-        for (unsigned k = 0; k < lv; k++) x = (x + seq[k] - 1) / seq[k];
-        if (x > *left) *left = x;
-    }
-    for (unsigned k = 0; k < lv; k++) {
-        uint64_t cmps = 0, f = seq[k];
-        for (size_t d = 0; d < nd; d++) {
-            size_t x = len[d];
-            for (unsigned j = 0; j < k; j++) x = (x + seq[j] - 1) / seq[j];
-            uint64_t g = (uint64_t)(x / f + (x % f > 1)) * cnt[d];
-            cmps += g * (f * (f - 1) / 2);
-            cost += g * group_cost(seq[k], bits, cmp_bits);
-        }
-        *rounds += 2 + (cmps >= PLAN_SPLIT);
-    }
-    return cost;
-}
-
-static int cmp_size(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static unsigned fan_plan(const segs *sg, size_t most, unsigned bits, fan_policy pol,
-                         unsigned *plan)
-{
-    static const unsigned fans[3] = {2, 4, 8};
-    unsigned old[PLAN_MAX], lv = 0;
-    for (size_t c = most; c > 1; lv++) {
-        if (lv == PLAN_MAX) return 0;
-        old[lv] = c > 4 && c <= pol.fan8_max ? 8 : 4;
-        c = (c + old[lv] - 1) / old[lv];
-    }
-    size_t nd = 0, *len = cg_alloc(2 * sg->rows * sizeof *len), *cnt = len + sg->rows;
-    if (!len || lv == 0) {
-        cg_free(len);
-        return 0; /* the fixed rule: no plan needs memory to be right */
-    }
-    for (size_t r = 0; r < sg->rows; r++)
-        if (sg->cnt[r] > 1) len[nd++] = sg->cnt[r];
-    qsort(len, nd, sizeof *len, cmp_size);
-    size_t u = 0; /* distinct lengths and their rows */
-    for (size_t d = 0; d < nd; d++) {
-        if (u && len[u - 1] == len[d]) {
-            cnt[u - 1]++;
-            continue;
-        }
-        len[u] = len[d];
-        cnt[u++] = 1;
-    }
-    unsigned max_rounds, rounds, seq[PLAN_MAX];
-    size_t left, tries = 1;
-    uint64_t best = plan_cost(old, lv, len, cnt, u, bits, sg->cmp_bits, &max_rounds, &left);
-    memcpy(plan, old, lv * sizeof *old);
-    for (unsigned k = 0; k < lv; k++) tries *= 3;
-    for (size_t t = 0; t < tries; t++) {
-        size_t code = t;
-        for (unsigned k = 0; k < lv; k++, code /= 3) seq[k] = fans[code % 3];
-        uint64_t cost = plan_cost(seq, lv, len, cnt, u, bits, sg->cmp_bits, &rounds, &left);
-        if (left > 1 || rounds > max_rounds || cost >= best) continue;
-        best = cost;
-        memcpy(plan, seq, lv * sizeof *seq);
-    }
-    cg_free(len);
-    return lv;
-}
-
 /* Tournament over segments (segment r: len[r] >= 1 entries of v from
  * off[r]; v is overwritten); ties go to the lower index. idx (if given)
  * holds index shares (positions within the segment) and gets the winners'
@@ -467,7 +373,7 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
     size_t npair = 0, c = idx && rows == 1 ? cnt[0] : 0; /* the argmax: one row */
     for (; c > 1 && !(fan4_ok && c <= pol.pair_above); c = (c + 1) / 2) npair += c / 2;
     cg_status st = mpc_rsel_make(m, 2 * npair, &rs, err);
-    unsigned plan[PLAN_MAX], nplan = 0, lev = 0;
+    unsigned plan[MPC_PLAN_MAX], nplan = 0, lev = 0;
     bool planned = false;
     while (st == CG_OK) {
         size_t left = 0, most = 0;
@@ -480,11 +386,20 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
             /* eight-way while a row has more than four left: the same
              * rounds as four-way, twice the entries per level; or the
              * plan made when the grouped levels begin */
-            if (pol.plan && !idx && !planned) nplan = fan_plan(&sg, most, bits, pol, plan);
+            if (pol.plan && !idx && !planned)
+                nplan = mpc_max_plan(rows, cnt, most, bits, cmp_bits, pol.fan8_max, plan);
             planned = true;
             unsigned fan = most > 4 && most <= pol.fan8_max ? 8 : 4;
-            if (lev < nplan) fan = plan[lev++];
-            st = fan == 2 ? level2(m, bits, ib, &sg, err) : level_fan(m, bits, imask, &sg, fan, err);
+            /* a plan's levels but the last select in one flight, hidden
+             * by the next level's comparison (mpc_rsel_point) */
+            bool sel = false, served = false;
+            if (lev < nplan) {
+                fan = plan[lev];
+                sel = lev + 1 < nplan;
+                served = lev > 0;
+                lev++;
+            }
+            st = level_fan(m, bits, imask, &sg, fan, sel, served, err);
         } else {
             if (pol.narrow_digits && left > pol.narrow_above) m->cmp_digits = pol.narrow_digits;
             st = level2(m, bits, ib, &sg, err);
