@@ -7,10 +7,12 @@
  * its candidates cost a one-bit row each, not a value-wide one each way;
  * every level but the first compares with mpc_drelu_served (twice the
  * digit-OT messages and triples), which hides the previous level's select
- * flight. At 12 rows of 512 entries: 512 -> 128 -> 32 -> 8 -> 1 (four,
- * four, four, eight) instead of four, four, eight, four; rows of 33 to 64
- * keep their two eight-way levels (nothing else takes 64 to one in two).
- * Only public lengths go in, so both parties make the same plan. */
+ * flight. Rows of 16 take four and four instead of eight and four, rows
+ * of 2 one two-way level; 33 to 64 keep their two eight-way levels
+ * (nothing else takes 64 to one in two) and 512 its four, four, eight,
+ * four (with one-bit rows an eight-way level but the last is cheap; the
+ * last one's value-wide rows want few candidates). Only public lengths go
+ * in, so both parties make the same plan. */
 #include <stdlib.h>
 #include <string.h>
 
