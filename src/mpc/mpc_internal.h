@@ -116,6 +116,22 @@ void mpc_rsel_free(mpc_rsel *s);
  * for the first n1 and mod 2^w2 for the next n2, in one flight each way. */
 cg_status mpc_rsel_mul(cg_mpc *m, mpc_rsel *s, size_t n1, unsigned w1, size_t n2, unsigned w2,
                        const uint8_t *b, const uint64_t *d, uint64_t *out, cg_error *err);
+/* Shares of w_i v_i for n candidates, w_i = [the XOR of both parties'
+ * nb-bit shares mine[i] == pat[i]] (pat public, nb <= 7), v additive
+ * shares mod 2^bits: one 1-of-2^nb OT of one bit (the server sends, its
+ * row bit masked) and mpc_rsel_mul's products on random OTs made in the
+ * same flight. The server sends its select words with its rows, the client
+ * its words after reading them, so the client's words go out with the next
+ * protocol's first message: no flight of their own when that protocol's
+ * server needs its inputs only in its second flight (mpc_drelu_served). */
+cg_status mpc_rsel_point(cg_mpc *m, size_t n, unsigned nb, const uint8_t *mine, const uint8_t *pat,
+                         unsigned bits, const uint64_t *v, uint64_t *out, cg_error *err);
+/* cg_mpc_drelu with every comparison's digit OTs sent by the server (none
+ * moved to the client), so the server's shares are read only when it
+ * answers the client's extension: about twice the digit-OT message bits
+ * and AND triples of cg_mpc_drelu. */
+cg_status mpc_drelu_served(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, uint8_t *out,
+                           cg_error *err);
 /* One COT batch in each direction at once: this party sends n_send COTs
  * with correlations delta (getting x0) and receives n_recv with its choice
  * bits (getting out), over Z_{2^bits}. */
@@ -335,6 +351,17 @@ cg_status mpc_lut_chord(cg_mpc *m, unsigned in_bits, unsigned bits, const uint64
  * segment are below 2^(cmp_bits - 1) in magnitude. */
 cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, const size_t *len,
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err);
+
+/* ---- Row maxima's fan plans (mpc_maxplan.c) ---- */
+
+#define MPC_PLAN_MAX 10
+/* The fans (2, 4 or 8) of the grouped levels of softmax's maxima over rows
+ * of cnt[0..rows) entries left, the longest `most`, values of `bits` bits
+ * compared on cmp_bits: as many levels as the fixed rule (four- and
+ * eight-way, eight while at most fan8_max are left), the fewest estimated
+ * bits at no more rounds. Returns the levels (0: the fixed rule). */
+unsigned mpc_max_plan(size_t rows, const size_t *cnt, size_t most, unsigned bits,
+                      unsigned cmp_bits, size_t fan8_max, unsigned *plan);
 
 /* ---- Boolean protocols (mpc_bool.c) ---- */
 

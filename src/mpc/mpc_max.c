@@ -1,10 +1,13 @@
 /* Row maxima and the argmax: a tournament whose large levels pair the
  * entries (one DReLU and one multiplexer per pair) and whose small levels
- * take groups of eight while a row has more than four left (28 DReLUs,
- * then each candidate's test and selection from one 1-of-128 OT each way)
- * and of four at the end (six DReLUs, then the winner's shares from one
- * 1-of-64 OT each way): all cost one comparison's rounds plus one OT round
- * trip, so wider groups cut the levels. */
+ * take groups of eight while a row has more than four left and of four at
+ * the end (level_fan: the group's pair DReLUs, then each candidate's test
+ * and selection from one 1-of-2^(fan-1) OT each way): all cost one
+ * comparison's rounds plus one OT round trip, so wider groups cut the
+ * levels. Softmax's maxima choose each level's fan by bytes at the same
+ * rounds (mpc_maxplan.c) and take every level's winners but the last's
+ * with one-bit OTs and one-flight selects (mpc_rsel_point), hidden by the
+ * next level's comparison. */
 #include <string.h>
 
 #include "mpc/mpc_internal.h"
@@ -19,18 +22,16 @@
 #endif
 #define FAN4_MAX ((size_t)CG_MPC_FAN4_MAX)
 
-/* Softmax's maxima (mpc_seg_max) take four-way levels while a row has more
- * than this many entries left, eight-way ones below: an eight-way level
- * costs 3.5 DReLUs and one 1-of-128 OT (128 value-wide messages) each way
- * per entry, a four-way one 1.5 DReLUs and a quarter of a 1-of-64 OT, so
- * at 512 columns the first levels cost a third of the bytes for one level
- * more (512 -> 128 -> 32 -> 4 -> 1); rows up to 64 entries (L <= 64) keep
- * their two eight-way levels and their rounds. */
+/* The fixed rule of softmax's maxima (mpc_seg_max), which sets their
+ * levels and rounds (their fans: mpc_max_plan): four-way levels while a
+ * row has more than this many entries left, eight-way ones below, so rows
+ * up to 64 entries (L <= 64) take two levels and longer ones, at a third
+ * of the eight-way levels' bytes, one more (512 -> 128 -> 32 -> 4 -> 1). */
 #define SEG_FAN8_MAX ((size_t)64)
 
 /* The token's argmax (one row of 50,257) has its own policy: a many-way
- * level costs a 1-of-64 OT per group of four (1-of-128 per candidate for
- * eight) whose messages carry value and index, i.e. several hundred bytes
+ * level costs a 1-of-8 OT per candidate of four (1-of-128 for eight)
+ * whose messages carry value and index, i.e. several hundred bytes
  * per entry against about 100 for a pair's DReLU and selects, so the
  * levels stay pairwise while more than ARGMAX_PAIR_ABOVE entries are left
  * and only the last few levels group (eight-way while at most
@@ -61,55 +62,8 @@ typedef struct {
     size_t pair_above, fan8_max;
     size_t narrow_above;   /* pairwise levels with more left: narrow digits */
     unsigned narrow_digits; /* 0: the comparisons' own width */
+    bool plan; /* values only: the grouped levels' fans from fan_plan */
 } fan_policy;
-
-/* The six pairs of a group of four; pair p's bit is [m_PI[p] >= m_PJ[p]]. */
-static const uint8_t PI[6] = {0, 0, 0, 1, 1, 2}, PJ[6] = {1, 2, 3, 2, 3, 3};
-
-/* The winner of a group from its six pair bits: the member that is at least
- * every later one and above every earlier one (so ties go to the lower
- * position). Inconsistent bit patterns (never the true one) give 0. */
-static unsigned winner4(unsigned g)
-{
-    for (unsigned i = 0; i < 4; i++) {
-        bool ok = true;
-        for (unsigned p = 0; p < 6; p++) {
-            unsigned b = (g >> p) & 1u;
-            if ((PI[p] == i && !b) || (PJ[p] == i && b)) ok = false;
-        }
-        if (ok) return i;
-    }
-    return 0;
-}
-
-/* The OT sender's messages of a four-way level (cg_otn_fill_fn): for the
- * receiver's share c of the six bits, this party's shares of the winner's
- * value (low `bits` bits) and index (the next ib bits), minus its masks. */
-typedef struct {
-    const uint64_t *val, *idx;
-    const size_t *mem; /* 4 positions per group */
-    const uint8_t *ge; /* 6 bit shares per group */
-    const uint64_t *rv, *ri;
-    uint64_t vmask, imask;
-    unsigned bits;
-    uint8_t win[64];
-} fan4_msgs;
-
-static void fan4_messages(void *ctx, size_t first, size_t count, uint64_t *out)
-{
-    const fan4_msgs *c = ctx;
-    for (size_t t = 0; t < count; t++) {
-        size_t g = first + t;
-        unsigned s = 0;
-        for (unsigned p = 0; p < 6; p++) s |= (unsigned)(c->ge[6 * g + p] & 1) << p;
-        for (unsigned v = 0; v < 64; v++) {
-            size_t at = c->mem[4 * g + c->win[v ^ s]];
-            uint64_t msg = (c->val[at] - c->rv[g]) & c->vmask;
-            if (c->idx) msg |= ((c->idx[at] - c->ri[g]) & c->imask) << c->bits;
-            out[t * 64 + v] = msg;
-        }
-    }
-}
 
 /* The segments of a tournament: segment r has cnt[r] entries left, from
  * off[r] in val (and idx, index shares mod imask + 1). */
@@ -136,7 +90,8 @@ static size_t level_groups(const segs *sg, unsigned fan)
  * [m_i >= m_j] of all their pairs i < j, in lexicographic pair order, in ge
  * (dif: fan (fan - 1) / 2 words per group of scratch). */
 static cg_status level_compare(cg_mpc *m, const segs *sg, unsigned fan, uint64_t vmask, size_t G,
-                               size_t *mem, uint64_t *dif, uint8_t *ge, cg_error *err)
+                               size_t *mem, uint64_t *dif, uint8_t *ge, bool served,
+                               cg_error *err)
 {
     const size_t pairs = (size_t)fan * (fan - 1) / 2;
     const uint64_t *val = sg->val;
@@ -149,7 +104,8 @@ static cg_status level_compare(cg_mpc *m, const segs *sg, unsigned fan, uint64_t
                     dif[pairs * g + p] = (val[mem[fan * g + i]] - val[mem[fan * g + j]]) & vmask;
         }
     for (size_t i = 0; i < pairs * G; i++) dif[i] &= mpc_mask(sg->cmp_bits);
-    return cg_mpc_drelu(m, sg->cmp_bits, pairs * G, dif, ge, err);
+    return served ? mpc_drelu_served(m, sg->cmp_bits, pairs * G, dif, ge, err)
+                  : cg_mpc_drelu(m, sg->cmp_bits, pairs * G, dif, ge, err);
 }
 
 /* Segment r after a fan-way level whose j winners are at its front: a
@@ -165,97 +121,42 @@ static void level_close_segment(segs *sg, size_t r, size_t j, unsigned fan, uint
     sg->cnt[r] = (c + fan - 1) / fan;
 }
 
-/* One four-way level: groups of four consecutive entries of each segment
- * (a short last group repeats its first member, a single one passes),
- * their winners moved to the front of the segment. */
-static cg_status level4(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_error *err)
-{
-    const size_t G = level_groups(sg, 4);
-    uint64_t vmask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
-    size_t cap = G ? G : 1;
-    size_t *mem = cg_alloc(4 * cap * sizeof *mem);
-    uint64_t *dif = cg_alloc(6 * cap * sizeof *dif), *rv = cg_alloc(2 * cap * sizeof *rv);
-    uint64_t *got = cg_alloc(cap * sizeof *got);
-    uint8_t *ge = cg_alloc(6 * cap), *choice = cg_alloc(cap);
-    fan4_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
-                    .imask = imask, .bits = bits};
-    cg_status st = CG_OK;
-    if (!mem || !dif || !rv || !got || !ge || !choice) {
-        st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
-        goto done;
-    }
-    st = level_compare(m, sg, 4, vmask, G, mem, dif, ge, err); /* pairs in PI/PJ's order */
-    if (st != CG_OK) goto done;
-    for (unsigned v = 0; v < 64; v++) fm.win[v] = (uint8_t)winner4(v);
-    for (size_t g = 0; g < G; g++) {
-        unsigned c = 0;
-        for (unsigned p = 0; p < 6; p++) c |= (unsigned)(ge[6 * g + p] & 1) << p;
-        choice[g] = (uint8_t)c;
-    }
-    cg_prg_bytes(&m->prg, rv, 2 * cap * sizeof *rv);
-    fm.rv = rv;
-    fm.ri = rv + cap;
-    unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
-    /* Both directions at once, as the comparison's digit OTs: each party
-     * offers its own shares, chosen by the peer's bit shares. */
-    mpc_prof_push(m, "max.ot");
-    st = mpc_ot_reserve(m, 6 * G, 6 * G, err);
-    if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, G, 64, mb, choice, got, err);
-    if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, G, 64, mb, fan4_messages, &fm, err);
-    if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, G, 64, mb, choice, got, err);
-    mpc_prof_pop(m);
-    if (st != CG_OK) goto done;
-    /* Winners to the front of their segments. */
-    for (size_t r = 0, g = 0; r < sg->rows; r++) {
-        size_t o = sg->off[r], c = sg->cnt[r], j = 0;
-        for (size_t k0 = 0; k0 + 1 < c; k0 += 4, g++, j++) {
-            val[o + j] = (rv[g] + got[g]) & vmask;
-            if (idx) idx[o + j] = (rv[cap + g] + (got[g] >> bits)) & imask;
-        }
-        level_close_segment(sg, r, j, 4, imask);
-    }
-done:
-    cg_free(mem);
-    cg_free(dif);
-    if (rv) cg_secure_zero(rv, 2 * cap * sizeof *rv);
-    cg_free(rv);
-    cg_free(got);
-    cg_free(ge);
-    cg_free(choice);
-    return st;
-}
-
-/* A group of eight: 28 pair bits [m_i >= m_j] (i < j, pair index pair8),
- * and member i wins when it is at least every later member and above every
- * earlier one (ties to the lower position). Its seven bits, ordered by the
- * other member's position, must equal pat8[i]; every candidate's test and
- * its value's selection are one 1-of-128 OT each way (the OT sender offers
- * [its bits xor the receiver's == pattern] times its own share), so a level
- * of eight costs what a level of four does in rounds (one comparison and
- * one OT round trip) and divides the entries by eight. */
-#define FAN8_OTS 8 /* candidates per group */
+/* One fan-way level (fan 2, 4 or 8): groups of fan consecutive entries of
+ * each segment (a short last group repeats its first member, a single one
+ * passes), their winners moved to the front of the segment. The group's
+ * fan (fan - 1) / 2 pair bits [m_i >= m_j] (i < j, pair index pair_at)
+ * decide it: member i wins when it is at least every later member and
+ * above every earlier one (ties to the lower position), i.e. when its
+ * fan - 1 bits, ordered by the other member's position, equal pattern
+ * [j > i]. Every candidate's test and its value's selection are one
+ * 1-of-2^(fan-1) OT each way (the OT sender offers [its bits xor the
+ * receiver's == pattern] times its own share, minus a mask), so a level
+ * costs one comparison's rounds and one OT round trip whatever its fan;
+ * the messages per entry grow as 2^(fan-1) (4-way: 8 per candidate, where
+ * one 1-of-64 OT per group would carry 16 per entry). */
+#define MAX_FAN 8
 typedef struct {
     const uint64_t *val, *idx;
-    const size_t *mem; /* 8 positions per group */
-    const uint8_t *ge; /* 28 bit shares per group */
+    const size_t *mem; /* fan positions per group */
+    const uint8_t *ge; /* npair bit shares per group */
     const uint64_t *rv, *ri; /* this party's masks, one per candidate */
     uint64_t vmask, imask;
-    unsigned bits;
-} fan8_msgs;
+    unsigned bits, fan, npair;
+} fan_msgs;
 
-static unsigned pair8(unsigned i, unsigned j) /* i < j < 8 */
+static unsigned pair_at(unsigned fan, unsigned i, unsigned j) /* i < j < fan */
 {
-    return i * 7 - i * (i + 1) / 2 + j - 1;
+    return i * (fan - 1) - i * (i + 1) / 2 + j - 1;
 }
 
-/* Candidate i's seven bit shares (the other members in order) as a choice
- * index, and the pattern that makes it the winner. */
-static unsigned cand8_bits(const uint8_t *ge, unsigned i, unsigned *pat)
+/* Candidate i's fan - 1 bit shares (the other members in order) as a
+ * choice index, and the pattern that makes it the winner. */
+static unsigned cand_bits(const uint8_t *ge, unsigned fan, unsigned i, unsigned *pat)
 {
     unsigned c = 0, p = 0, k = 0;
-    for (unsigned j = 0; j < 8; j++) {
+    for (unsigned j = 0; j < fan; j++) {
         if (j == i) continue;
-        c |= (unsigned)(ge[i < j ? pair8(i, j) : pair8(j, i)] & 1) << k;
+        c |= (unsigned)(ge[i < j ? pair_at(fan, i, j) : pair_at(fan, j, i)] & 1) << k;
         p |= (unsigned)(j > i) << k;
         k++;
     }
@@ -263,73 +164,86 @@ static unsigned cand8_bits(const uint8_t *ge, unsigned i, unsigned *pat)
     return c;
 }
 
-static void fan8_messages(void *ctx, size_t first, size_t count, uint64_t *out)
+static void fan_messages(void *ctx, size_t first, size_t count, uint64_t *out)
 {
-    const fan8_msgs *c = ctx;
+    const fan_msgs *c = ctx;
+    const unsigned nv = 1u << (c->fan - 1);
     for (size_t t = 0; t < count; t++) {
-        size_t inst = first + t, g = inst / FAN8_OTS;
-        unsigned i = (unsigned)(inst % FAN8_OTS), pat;
-        unsigned s = cand8_bits(c->ge + 28 * g, i, &pat);
-        size_t at = c->mem[8 * g + i];
-        for (unsigned v = 0; v < 128; v++) {
+        size_t inst = first + t, g = inst / c->fan;
+        unsigned i = (unsigned)(inst % c->fan), pat;
+        unsigned s = cand_bits(c->ge + (size_t)c->npair * g, c->fan, i, &pat);
+        size_t at = c->mem[(size_t)c->fan * g + i];
+        for (unsigned v = 0; v < nv; v++) {
             bool win = (v ^ s) == pat;
             uint64_t msg = ((win ? c->val[at] : 0) - c->rv[inst]) & c->vmask;
             if (c->idx) msg |= (((win ? c->idx[at] : 0) - c->ri[inst]) & c->imask) << c->bits;
-            out[t * 128 + v] = msg;
+            out[t * nv + v] = msg;
         }
     }
 }
 
-/* One eight-way level, as level4 with groups of eight (a short last group
- * repeats its first member, a single one passes). */
-static cg_status level8(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, cg_error *err)
+static cg_status level_fan(cg_mpc *m, unsigned bits, uint64_t imask, segs *sg, unsigned fan,
+                           bool sel, bool served, cg_error *err)
 {
-    const size_t G = level_groups(sg, 8);
+    const size_t G = level_groups(sg, fan);
+    const unsigned npair = fan * (fan - 1) / 2, nv = 1u << (fan - 1);
     uint64_t vmask = mpc_mask(bits), *val = sg->val, *idx = sg->idx;
-    size_t cap = G ? G : 1, nc = FAN8_OTS * cap;
-    size_t *mem = cg_alloc(8 * cap * sizeof *mem);
-    uint64_t *dif = cg_alloc(28 * cap * sizeof *dif), *rv = cg_alloc(2 * nc * sizeof *rv);
+    size_t cap = G ? G : 1, nc = fan * cap;
+    size_t *mem = cg_alloc(fan * cap * sizeof *mem);
+    uint64_t *dif = cg_alloc(npair * cap * sizeof *dif), *rv = cg_alloc(2 * nc * sizeof *rv);
     uint64_t *got = cg_alloc(nc * sizeof *got);
-    uint8_t *ge = cg_alloc(28 * cap), *choice = cg_alloc(nc);
-    fan8_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
-                    .imask = imask, .bits = bits};
+    uint8_t *ge = cg_alloc((npair + fan) * cap), *choice = cg_alloc(nc);
+    fan_msgs fm = {.val = val, .idx = idx, .mem = mem, .ge = ge, .vmask = vmask,
+                   .imask = imask, .bits = bits, .fan = fan, .npair = npair};
     cg_status st = CG_OK;
     if (!mem || !dif || !rv || !got || !ge || !choice) {
         st = cg_error_set(err, CG_ERR_NOMEM, "row_max: out of memory");
         goto done;
     }
-    st = level_compare(m, sg, 8, vmask, G, mem, dif, ge, err); /* pairs in pair8's order */
+    /* pairs in pair_at's order */
+    st = level_compare(m, sg, fan, vmask, G, mem, dif, ge, served, err);
     if (st != CG_OK) goto done;
     for (size_t g = 0; g < G; g++)
-        for (unsigned i = 0; i < FAN8_OTS; i++) {
+        for (unsigned i = 0; i < fan; i++) {
             unsigned pat;
-            choice[FAN8_OTS * g + i] = (uint8_t)cand8_bits(ge + 28 * g, i, &pat);
+            choice[fan * g + i] = (uint8_t)cand_bits(ge + (size_t)npair * g, fan, i, &pat);
+            rv[fan * g + i] = val[mem[fan * g + i]]; /* sel: the candidates' values */
+            ge[npair * G + fan * g + i] = (uint8_t)pat; /* after the pair bits */
         }
-    cg_prg_bytes(&m->prg, rv, 2 * nc * sizeof *rv);
-    fm.rv = rv;
-    fm.ri = rv + nc;
-    unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
-    size_t ots = FAN8_OTS * G;
-    mpc_prof_push(m, "max.ot");
-    st = mpc_ot_reserve(m, 7 * ots, 7 * ots, err);
-    if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, ots, 128, mb, choice, got, err);
-    if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, ots, 128, mb, fan8_messages, &fm, err);
-    if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, ots, 128, mb, choice, got, err);
-    mpc_prof_pop(m);
+    const size_t ots = fan * G;
+    if (sel) { /* values only: one-bit winner OTs and one-flight selects */
+        mpc_prof_push(m, "max.sel");
+        st = mpc_rsel_point(m, ots, fan - 1, choice, ge + npair * G, bits, rv, got, err);
+        mpc_prof_pop(m);
+        memset(rv, 0, 2 * nc * sizeof *rv); /* the winners below: sums of got */
+    } else {
+        cg_prg_bytes(&m->prg, rv, 2 * nc * sizeof *rv);
+        fm.rv = rv;
+        fm.ri = rv + nc;
+        unsigned mb = bits + (idx ? (unsigned)__builtin_popcountll(imask) : 0);
+        /* Both directions at once, as the comparison's digit OTs: each
+         * party offers its own shares, chosen by the peer's bit shares. */
+        mpc_prof_push(m, "max.ot");
+        st = mpc_ot_reserve(m, (fan - 1) * ots, (fan - 1) * ots, err);
+        if (st == CG_OK) st = cg_otn_recv_begin(m->ot.recv, ots, nv, mb, choice, got, err);
+        if (st == CG_OK) st = cg_otn_send_fn(m->ot.send, ots, nv, mb, fan_messages, &fm, err);
+        if (st == CG_OK) st = cg_otn_recv_end(m->ot.recv, ots, nv, mb, choice, got, err);
+        mpc_prof_pop(m);
+    }
     if (st != CG_OK) goto done;
     for (size_t r = 0, g = 0; r < sg->rows; r++) {
         size_t o = sg->off[r], c = sg->cnt[r], j = 0;
-        for (size_t k0 = 0; k0 + 1 < c; k0 += 8, g++, j++) {
+        for (size_t k0 = 0; k0 + 1 < c; k0 += fan, g++, j++) {
             uint64_t sv = 0, si = 0;
-            for (unsigned i = 0; i < FAN8_OTS; i++) {
-                size_t u = FAN8_OTS * g + i;
+            for (unsigned i = 0; i < fan; i++) {
+                size_t u = fan * g + i;
                 sv += rv[u] + got[u];
                 si += rv[nc + u] + (got[u] >> bits);
             }
             val[o + j] = sv & vmask;
             if (idx) idx[o + j] = si & imask;
         }
-        level_close_segment(sg, r, j, 8, imask);
+        level_close_segment(sg, r, j, fan, imask);
     }
 done:
     cg_free(mem);
@@ -459,6 +373,8 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
     size_t npair = 0, c = idx && rows == 1 ? cnt[0] : 0; /* the argmax: one row */
     for (; c > 1 && !(fan4_ok && c <= pol.pair_above); c = (c + 1) / 2) npair += c / 2;
     cg_status st = mpc_rsel_make(m, 2 * npair, &rs, err);
+    unsigned plan[MPC_PLAN_MAX], nplan = 0, lev = 0;
+    bool planned = false;
     while (st == CG_OK) {
         size_t left = 0, most = 0;
         for (size_t r = 0; r < rows; r++) {
@@ -468,9 +384,22 @@ static cg_status max_segs(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t ro
         if (most <= 1) break;
         if (fan4_ok && left <= pol.pair_above) {
             /* eight-way while a row has more than four left: the same
-             * rounds as four-way, twice the entries per level */
-            st = most > 4 && most <= pol.fan8_max ? level8(m, bits, imask, &sg, err)
-                                                  : level4(m, bits, imask, &sg, err);
+             * rounds as four-way, twice the entries per level; or the
+             * plan made when the grouped levels begin */
+            if (pol.plan && !idx && !planned)
+                nplan = mpc_max_plan(rows, cnt, most, bits, cmp_bits, pol.fan8_max, plan);
+            planned = true;
+            unsigned fan = most > 4 && most <= pol.fan8_max ? 8 : 4;
+            /* a plan's levels but the last select in one flight, hidden
+             * by the next level's comparison (mpc_rsel_point) */
+            bool sel = false, served = false;
+            if (lev < nplan) {
+                fan = plan[lev];
+                sel = lev + 1 < nplan;
+                served = lev > 0;
+                lev++;
+            }
+            st = level_fan(m, bits, imask, &sg, fan, sel, served, err);
         } else {
             if (pol.narrow_digits && left > pol.narrow_above) m->cmp_digits = pol.narrow_digits;
             st = level2(m, bits, ib, &sg, err);
@@ -492,7 +421,7 @@ cg_status mpc_seg_max(cg_mpc *m, unsigned bits, unsigned cmp_bits, size_t rows, 
                       const size_t *off, size_t total, uint64_t *v, uint64_t *out, cg_error *err)
 {
     (void)total;
-    const fan_policy pol = {FAN4_MAX, SEG_FAN8_MAX, 0, 0};
+    const fan_policy pol = {FAN4_MAX, SEG_FAN8_MAX, 0, 0, true};
     return max_segs(m, bits, cmp_bits, rows, len, off, v, NULL, out, NULL, NULL, pol, err);
 }
 
@@ -539,7 +468,7 @@ cg_status cg_mpc_row_max(cg_mpc *m, unsigned bits, size_t rows, size_t cols, con
     size_t total; /* refused before anything is sent: the context stays usable */
     if (cols == 0 || !cg_mul_size(rows, cols, &total) || total > SIZE_MAX / 16)
         return cg_error_set(err, CG_ERR_ARG, "row_max: empty or too large rows");
-    const fan_policy pol = {FAN4_MAX, SIZE_MAX, 0, 0};
+    const fan_policy pol = {FAN4_MAX, SIZE_MAX, 0, 0, false};
     return mpc_fail(m, max_tree(m, bits, rows, cols, x, out, NULL, NULL, pol, err));
 }
 
@@ -551,7 +480,7 @@ cg_status cg_mpc_argmax_reveal(cg_mpc *m, unsigned bits, size_t n, const uint64_
         return cg_error_set(err, CG_ERR_ARG, "argmax: %zu entries do not fit the ring", n);
     uint64_t max, idx, mask;
     const fan_policy pol = {CG_MPC_ARGMAX_PAIR_ABOVE, CG_MPC_ARGMAX_FAN8_MAX,
-                            CG_MPC_ARGMAX_NARROW_ABOVE, CG_MPC_ARGMAX_NARROW_DIGITS};
+                            CG_MPC_ARGMAX_NARROW_ABOVE, CG_MPC_ARGMAX_NARROW_DIGITS, false};
     CG_TRY(mpc_fail(m, max_tree(m, bits, 1, n, x, &max, &idx, &mask, pol, err)));
     cg_secure_zero(&max, sizeof max);
     uint8_t wire[8];

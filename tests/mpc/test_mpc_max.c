@@ -83,11 +83,56 @@ static void test_row_max_mixed_levels(void **state)
     }
 }
 
+/* Softmax's maxima (exact mode against the reference) over batches whose
+ * fan plans differ from the fixed rule: more than 8,192 entries (pairwise
+ * levels first, then the plan), causal lengths of every size, and the
+ * decode shapes with one-flight selects on all levels but the last. */
+static void test_softmax_plans(void **state)
+{
+    fixture *f = *state;
+    const cg_fxp fx = {.ring_bits = 37, .frac_bits = 12};
+    const unsigned l = fx.ring_bits;
+    const size_t shapes[][3] = {{24, 400, 1}, {40, 200, 0}, {12, 512, 2}, {12, 16, 2}, {5, 129, 0}};
+    static size_t lens[64];
+    static int64_t xr[512], want[512];
+    cg_mpc_set_exact(f->m[0], true);
+    cg_mpc_set_exact(f->m[1], true);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        size_t rows = shapes[k][0], cols = shapes[k][1], n = rows * cols, mode = shapes[k][2];
+        for (size_t i = 0; i < n; i++) {
+            double r = ((double)cg_prg_uniform(&f->prg, 200001) / 100000.0 - 1.0) * 12.0;
+            v[i] = (uint64_t)cg_fxp_encode(fx, r) & maskb(l);
+        }
+        for (size_t r = 0; r < rows; r++)
+            lens[r] = mode == 1 ? cols - r : mode == 2 ? cols : (r * 7 + 1) % cols + 1;
+        if (k == 2) v[5 * cols + 3] = v[5 * cols + 300]; /* a tied maximum's neighbourhood */
+        split(&f->prg, l, n, v, x0, x1);
+        io s = {.m = f->m[0], .op = OP_SOFTMAX, .bits = l, .n = n, .rows = rows, .cols = cols,
+                .x = x0, .out = o0, .fx = fx, .row_len = lens};
+        io c = s;
+        c.m = f->m[1];
+        c.x = x1;
+        c.out = o1;
+        run_both(&s, &c);
+        for (size_t r = 0; r < rows; r++) {
+            for (size_t j = 0; j < lens[r]; j++) xr[j] = as_signed(l, v[r * cols + j]);
+            assert_int_equal(cg_fxp_ref_softmax(fx, xr, lens[r], want, NULL), CG_OK);
+            for (size_t j = 0; j < cols; j++) {
+                int64_t got = as_signed(l, (o0[r * cols + j] + o1[r * cols + j]) & maskb(l));
+                assert_int_equal(got, j < lens[r] ? want[j] : 0);
+            }
+        }
+    }
+    cg_mpc_set_exact(f->m[0], false);
+    cg_mpc_set_exact(f->m[1], false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_argmax_mixed_levels),
         cmocka_unit_test(test_row_max_mixed_levels),
+        cmocka_unit_test(test_softmax_plans),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
