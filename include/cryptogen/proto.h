@@ -31,8 +31,8 @@ extern "C" {
  * 16: the argmax's first level compares with 3-bit digits (stop 29: argmax2);
  * 17: DReLUs against offsets that agree on low bits send those digits once
  * (the exponential's thresholds; stop 30: cmp2);
- * 18: GELU's DReLUs with 3-bit digits, server-sent OTs, tree levels riding
- * half round trips (stop 30: gelu3) */
+ * 18: GELU's DReLUs and the exact truncations' carries with 3-bit digits,
+ * server-sent OTs, tree levels riding half round trips (stop 30: gelu3) */
 #define CG_GEN_VERSION 18
 
 /* The rows of the paper's per-component tables, plus cache appends. */

@@ -214,7 +214,7 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, unsigned sb, const
     if (m->cmp_digits > MAX_DIGIT_BITS)
         return cg_error_set(err, CG_ERR_ARG, "less_than: %u-bit digits", m->cmp_digits);
     /* pipelined (the server sends every OT, see lt_tree_pipe): 3-bit digits */
-    if (pipe && (ar || h[1].n))
+    if (pipe && h[1].n)
         return cg_error_set(err, CG_ERR_ARG, "less_than: pipelined tree on a split batch");
     cmp_layout ly;
     layout_for(w, K, h[0].n + h[1].n, ar ? 0 : sb,
@@ -296,7 +296,7 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, unsigned sb, const
                 lt[at] = msg & 1;
                 eq[at] = d == 0 ? 0 : (msg >> 1) & 1;
             }
-    if (st == CG_OK && pipe) st = mpc_lt_tree_pipe(m, &rm, q, sh, lt, eq, &tr, res, err);
+    if (st == CG_OK && pipe) st = mpc_lt_tree_pipe(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
     else if (st == CG_OK) st = mpc_lt_tree(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
     if (st == CG_OK && ar)
         st = mpc_arith_last(m, ar->bits, all, q, lt, eq, ar->priv, ar->alt, ar->aor, err);
@@ -331,9 +331,9 @@ cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *m
                               const mpc_lt_arith *ar, cg_error *err)
 {
     if (n && !mine) return cg_error_set(err, CG_ERR_ARG, "less_than: NULL array");
-    size_t n1 = n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
+    size_t n1 = n >= SPLIT_MIN && !ar->pipe ? n / 2 : 0, n0 = n - n1;
     const lt_half h[2] = {{n0, mine, NULL}, {n1, n1 ? mine + n0 : NULL, NULL}};
-    return lt_halves(m, w, 1, 0, h, ar, false, err);
+    return lt_halves(m, w, 1, 0, h, ar, ar->pipe, err);
 }
 
 cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,

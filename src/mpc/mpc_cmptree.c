@@ -155,13 +155,15 @@ static void pipe_close(const cg_mpc *m, const mpc_row_map *rm, size_t q,
  * (t only below the level count). Its sender had the peer's openings of
  * levels t-2 and t-1 in message t-1, so it completes t-2, opens t-1,
  * completes t-1 and opens t; the last message's receiver completes the
- * last level. */
+ * last level. An arithmetic last level (stop 2, mpc_arith_last) follows
+ * as its own exchange: the last message's sender sends its part right
+ * behind it. */
 cg_status mpc_lt_tree_pipe(cg_mpc *m, const mpc_row_map *rm, size_t q, const uint8_t *sh0,
-                           uint8_t *lt, uint8_t *eq, const mpc_triples *t, uint8_t *out,
-                           cg_error *err)
+                           uint8_t *lt, uint8_t *eq, const mpc_triples *t, size_t stop,
+                           uint8_t *out, cg_error *err)
 {
     mpc_tree_level lv[MPC_MAX_LEVELS];
-    size_t nl = mpc_tree_plan(rm, q, sh0, 1, lv), rows = (size_t)rm->K * (rm->n0 + rm->n1);
+    size_t nl = mpc_tree_plan(rm, q, sh0, stop, lv), rows = (size_t)rm->K * (rm->n0 + rm->n1);
     bool server = m->party == CG_SERVER, closed[MPC_MAX_LEVELS] = {0};
     tree_buf b = {0};
     cg_status st = CG_OK;

@@ -272,6 +272,9 @@ typedef struct mpc_lt_arith {
     unsigned bits;
     const uint8_t *priv;
     uint64_t *alt, *aor;
+    /* the server sends every digit OT, 3-bit digits, the tree's levels
+     * before the last riding half round trips (mpc_lt_tree_pipe) */
+    bool pipe;
 } mpc_lt_arith;
 cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine,
                               const mpc_lt_arith *ar, cg_error *err);
@@ -411,12 +414,12 @@ size_t mpc_tree_plan(const mpc_row_map *rm, size_t q, const uint8_t *sh0, size_t
 cg_status mpc_lt_tree(cg_mpc *m, const mpc_row_map *rm, size_t q, const uint8_t *sh0,
                       uint8_t *lt, uint8_t *eq, const mpc_triples *t, size_t stop, uint8_t *out,
                       cg_error *err);
-/* mpc_lt_tree down to one block, for a batch whose digit OTs the server
+/* mpc_lt_tree (stop 1 or 2), for a batch whose digit OTs the server
  * sent alone (its shares fixed before them): it sends its first level's
  * openings behind its OT answers, and then each message carries one
  * level's openings and the next's, half a round trip per level. */
 cg_status mpc_lt_tree_pipe(cg_mpc *m, const mpc_row_map *rm, size_t q, const uint8_t *sh0,
-                           uint8_t *lt, uint8_t *eq, const mpc_triples *t, uint8_t *out,
-                           cg_error *err);
+                           uint8_t *lt, uint8_t *eq, const mpc_triples *t, size_t stop,
+                           uint8_t *out, cg_error *err);
 
 #endif
