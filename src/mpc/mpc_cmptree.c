@@ -198,6 +198,9 @@ cg_status mpc_lt_tree_pipe(cg_mpc *m, const mpc_row_map *rm, size_t q, const uin
     }
     for (size_t j = 0; st == CG_OK && j < nl; j++)
         if (!closed[j]) pipe_close(m, rm, q, lv, j, lt, eq, t, &b);
+    /* the last message leaves now, not with the caller's next one (an
+     * arithmetic last level's exchange sends it along) */
+    if (st == CG_OK && out) st = cg_chan_flush(m->ch, err);
     mpc_prof_pop(m);
     for (size_t i = 0; st == CG_OK && out && i < rows; i++) out[i] = lt[i * q];
     tree_buf_free(&b);

@@ -276,6 +276,9 @@ typedef struct mpc_lt_arith {
      * before the last riding half round trips (mpc_lt_tree_pipe) */
     bool pipe;
 } mpc_lt_arith;
+/* Batches from this size on take mpc_lt_arith's pipe in the exact
+ * truncations (mpc_cmp.c's split size: smaller ones go unsplit anyway) */
+#define MPC_PIPE_MIN ((size_t)32)
 cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine,
                               const mpc_lt_arith *ar, cg_error *err);
 /* out[k*n + i] = shares of [x_i + c_k >= 0] (signed, public c_k; x + c_k
