@@ -1,5 +1,6 @@
 /* Comparison protocols: the millionaires' protocol (digits of up to 8
- * bits, 1-of-2^d OTs, AND tree; digits that K comparisons share sent once)
+ * bits, 1-of-2^d OTs, AND tree in mpc_cmptree.c; digits that K
+ * comparisons share sent once)
  * and DReLUs against public offsets (MSB, ReLU and the Z_p -> ring
  * conversion: mpc_sign.c; row maxima: mpc_max.c). */
 #include <string.h>
@@ -12,9 +13,9 @@
 #define MAX_DIGIT_BITS 8
 #define MAX_CMP 16 /* comparisons sharing one OT message (2 bits each) */
 #define SMALL_HASH ((size_t)1 << 17) /* sender hash rows (about 10 ms) */
-/* Digit width of a pipelined comparison (lt_tree_pipe): a 24-bit DReLU
- * has 8 digits and 3 levels, 1-of-8 OTs (message rows a quarter of 6-bit
- * digits' at twice the digits) */
+/* Digit width of a pipelined comparison (mpc_lt_tree_pipe): a 24-bit DReLU
+ * has 8 digits and 3 levels, 1-of-8 OTs (message rows an eighth as long
+ * as 6-bit digits', twice as many) */
 #define PIPE_DIGIT_BITS 3
 
 static unsigned tree_levels(size_t q)
@@ -167,7 +168,7 @@ static void digit_messages(void *ctx, size_t first, size_t count, uint64_t *out)
             unsigned msk = c->lt[at] | (c->eq[at] << 1);
             /* receiver digit v against ud: [a < b] | [a == b] << 1, a the
              * server's digit; the lowest digit's [a == b] is never read
-             * (lt_tree), so its message carries [a < b] alone, in bit k */
+             * (mpc_lt_tree), so its message carries [a < b] alone, in bit k */
             for (unsigned v = 0; v < nv; v++) {
                 unsigned a = c->sender_is_a ? ud : v, b = c->sender_is_a ? v : ud;
                 unsigned cv = (unsigned)(a < b) | ((unsigned)(a == b) << 1);
@@ -213,7 +214,7 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, unsigned sb, const
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
     if (m->cmp_digits > MAX_DIGIT_BITS)
         return cg_error_set(err, CG_ERR_ARG, "less_than: %u-bit digits", m->cmp_digits);
-    /* pipelined (the server sends every OT, see lt_tree_pipe): 3-bit digits */
+    /* pipelined (the server sends every OT, see mpc_lt_tree_pipe): 3-bit digits */
     if (pipe && h[1].n)
         return cg_error_set(err, CG_ERR_ARG, "less_than: pipelined tree on a split batch");
     cmp_layout ly;
@@ -296,8 +297,10 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, unsigned sb, const
                 lt[at] = msg & 1;
                 eq[at] = d == 0 ? 0 : (msg >> 1) & 1;
             }
-    if (st == CG_OK && pipe) st = mpc_lt_tree_pipe(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
-    else if (st == CG_OK) st = mpc_lt_tree(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
+    if (st == CG_OK && pipe)
+        st = mpc_lt_tree_pipe(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
+    else if (st == CG_OK)
+        st = mpc_lt_tree(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
     if (st == CG_OK && ar)
         st = mpc_arith_last(m, ar->bits, all, q, lt, eq, ar->priv, ar->alt, ar->aor, err);
     if (ar) goto done;
