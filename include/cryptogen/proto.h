@@ -32,8 +32,10 @@ extern "C" {
  * 17: DReLUs against offsets that agree on low bits send those digits once
  * (the exponential's thresholds; stop 30: cmp2);
  * 18: row maxima: per-candidate four-way OTs, softmax fan plans, one-bit
- *     winner OTs with one-flight selects (stop 30: smax2) */
-#define CG_GEN_VERSION 18
+ *     winner OTs with one-flight selects (stop 30: smax2);
+ * 19: GELU's DReLUs and the exact truncations' carries with 3-bit digits,
+ * server-sent OTs, tree levels riding half round trips (stop 30: gelu3) */
+#define CG_GEN_VERSION 19
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {

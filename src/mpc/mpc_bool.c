@@ -103,6 +103,38 @@ static uint8_t take_bit(const uint8_t *p, size_t *pos)
  * e = y ^ b and each d = x ^ a in one exchange (each sends at once), so a
  * pair opens three bits instead of four; then z = c ^ d b ^ e a ^ d e (the
  * last term on the server only). */
+size_t mpc_and_open(size_t nu, const uint8_t *two, const uint8_t *x, const uint8_t *y,
+                    const mpc_triples *t, size_t first, uint8_t *wire)
+{
+    const uint8_t *a = t->a + 2 * first, *b = t->b + first;
+    size_t pos = 0, bits = 2 * nu;
+    for (size_t u = 0; u < nu; u++) bits += two[u] != 0;
+    memset(wire, 0, (bits + 7) / 8);
+    for (size_t u = 0; u < nu; u++) {
+        put_bit(wire, &pos, y[u] ^ b[u]);
+        for (unsigned j = 0; j < 1u + (two[u] != 0); j++)
+            put_bit(wire, &pos, x[2 * u + j] ^ a[2 * u + j]);
+    }
+    return (pos + 7) / 8;
+}
+
+void mpc_and_close(const cg_mpc *m, size_t nu, const uint8_t *two, const mpc_triples *t,
+                   size_t first, const uint8_t *wire, const uint8_t *peer, uint8_t *z)
+{
+    const uint8_t *a = t->a + 2 * first, *b = t->b + first, *c = t->c + 2 * first;
+    size_t mp = 0, pp = 0;
+    for (size_t u = 0; u < nu; u++) {
+        uint8_t e = take_bit(wire, &mp) ^ take_bit(peer, &pp);
+        for (unsigned j = 0; j < 1u + (two[u] != 0); j++) {
+            size_t k = 2 * u + j;
+            uint8_t d = take_bit(wire, &mp) ^ take_bit(peer, &pp);
+            uint8_t zi = c[k] ^ (d & b[u]) ^ (e & a[k]);
+            if (m->party == CG_SERVER) zi ^= d & e;
+            z[k] = zi & 1;
+        }
+    }
+}
+
 cg_status mpc_and_units(cg_mpc *m, size_t nu, const uint8_t *two, const uint8_t *x,
                         const uint8_t *y, const mpc_triples *t, size_t first, uint8_t *z,
                         cg_error *err)
@@ -110,39 +142,20 @@ cg_status mpc_and_units(cg_mpc *m, size_t nu, const uint8_t *two, const uint8_t 
     if (nu == 0) return CG_OK;
     if (first > t->n || nu > t->n - first)
         return cg_error_set(err, CG_ERR_ARG, "and: %zu units beyond the triples", nu);
-    const uint8_t *a = t->a + 2 * first, *b = t->b + first, *c = t->c + 2 * first;
-    size_t nb = (3 * nu + 7) / 8, pos = 0;
+    size_t nb = mpc_and_wire_bytes(nu);
     uint8_t *wire = cg_alloc(nb), *peer = cg_alloc(nb);
     cg_status st = CG_OK;
     if (!wire || !peer) st = cg_error_set(err, CG_ERR_NOMEM, "and: out of memory");
     if (st == CG_OK) {
-        memset(wire, 0, nb);
-        for (size_t u = 0; u < nu; u++) {
-            put_bit(wire, &pos, y[u] ^ b[u]);
-            for (unsigned j = 0; j < 1u + (two[u] != 0); j++)
-                put_bit(wire, &pos, x[2 * u + j] ^ a[2 * u + j]);
-        }
+        size_t len = mpc_and_open(nu, two, x, y, t, first, wire);
         mpc_prof_push(m, "cmp.and");
-        st = cg_chan_send(m->ch, wire, (pos + 7) / 8, err);
+        st = cg_chan_send(m->ch, wire, len, err);
         if (st == CG_OK) st = cg_chan_flush(m->ch, err);
-        if (st == CG_OK) st = cg_chan_recv(m->ch, peer, (pos + 7) / 8, err);
+        if (st == CG_OK) st = cg_chan_recv(m->ch, peer, len, err);
         mpc_prof_pop(m);
     }
-    if (st == CG_OK) {
-        size_t mp = 0, pp = 0;
-        for (size_t u = 0; u < nu; u++) {
-            uint8_t e = take_bit(wire, &mp) ^ take_bit(peer, &pp);
-            for (unsigned j = 0; j < 1u + (two[u] != 0); j++) {
-                size_t k = 2 * u + j;
-                uint8_t d = take_bit(wire, &mp) ^ take_bit(peer, &pp);
-                uint8_t zi = c[k] ^ (d & b[u]) ^ (e & a[k]);
-                if (m->party == CG_SERVER) zi ^= d & e;
-                z[k] = zi & 1;
-            }
-        }
-    }
+    if (st == CG_OK) mpc_and_close(m, nu, two, t, first, wire, peer, z);
     cg_free(wire);
     cg_free(peer);
     return st;
 }
-

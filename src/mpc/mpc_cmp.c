@@ -1,5 +1,6 @@
 /* Comparison protocols: the millionaires' protocol (digits of up to 8
- * bits, 1-of-2^d OTs, AND tree; digits that K comparisons share sent once)
+ * bits, 1-of-2^d OTs, AND tree in mpc_cmptree.c; digits that K
+ * comparisons share sent once)
  * and DReLUs against public offsets (MSB, ReLU and the Z_p -> ring
  * conversion: mpc_sign.c; row maxima: mpc_max.c). */
 #include <string.h>
@@ -12,6 +13,10 @@
 #define MAX_DIGIT_BITS 8
 #define MAX_CMP 16 /* comparisons sharing one OT message (2 bits each) */
 #define SMALL_HASH ((size_t)1 << 17) /* sender hash rows (about 10 ms) */
+/* Digit width of a pipelined comparison (mpc_lt_tree_pipe): a 24-bit DReLU
+ * has 8 digits and 3 levels, 1-of-8 OTs (message rows an eighth as long
+ * as 6-bit digits', twice as many) */
+#define PIPE_DIGIT_BITS 3
 
 static unsigned tree_levels(size_t q)
 {
@@ -56,109 +61,6 @@ static unsigned digit_bits_for(unsigned w, unsigned K, size_t n)
     }
     return best;
 #endif
-}
-
-/* Rows of a comparison batch: half 0's K*n0 rows (row k*n0 + i), then
- * half 1's K*n1. Where the K values of an element agree on their low bits
- * (cmp_layout's shared digits), a tree position made only of such digits
- * is the same in all K rows: it is computed in the element's k = 0 row
- * (prim_row) and copied to the others. */
-typedef struct {
-    size_t n0, n1;
-    unsigned K;
-} row_map;
-
-static size_t prim_row(const row_map *rm, size_t r)
-{
-    size_t r0 = (size_t)rm->K * rm->n0;
-    return r < r0 ? r % rm->n0 : r0 + (r - r0) % rm->n1;
-}
-
-/* AND units the tree needs for q digits (sh[d]: digit d shared): one per
- * pair of blocks per level and row (a pair's two ANDs share eq_hi, so one
- * unit of paired triples serves both), a shared pair's only in the
- * n0 + n1 first rows. */
-static size_t tree_units(const row_map *rm, size_t q, const uint8_t *sh0, size_t stop)
-{
-    uint8_t sh[64];
-    memcpy(sh, sh0, q);
-    size_t rows = (size_t)rm->K * (rm->n0 + rm->n1), total = 0;
-    for (size_t cnt = q; cnt > stop; cnt = (cnt + 1) / 2) {
-        size_t half = cnt / 2;
-        for (size_t k = 0; k < half; k++) {
-            sh[k] = sh[2 * k] && sh[2 * k + 1];
-            total += sh[k] ? rm->n0 + rm->n1 : rows;
-        }
-        if (cnt & 1) sh[half] = sh[cnt - 1];
-    }
-    return total;
-}
-
-/* Combines per-digit shares into the whole comparison for the rows of rm,
- * q digits each (lt/eq[r*q + d], digit d from the least significant):
- * lt = lt_hi ^ (eq_hi & lt_lo), eq = eq_hi & eq_lo, an unpaired top block
- * passes through. The lowest block is only ever the low half of a pair, so
- * its eq is never needed and not computed. out[r] gets lt of row r. Every
- * level's ANDs use the triples t made with the digit OTs, so a level costs
- * one exchange of opened bits and no OT round of its own. */
-static cg_status lt_tree(cg_mpc *m, const row_map *rm, size_t q, const uint8_t *sh0,
-                         uint8_t *lt, uint8_t *eq, const mpc_triples *t, size_t stop,
-                         uint8_t *out, cg_error *err)
-{
-    size_t cap = t->n ? t->n : 1, rows = (size_t)rm->K * (rm->n0 + rm->n1);
-    uint8_t *x = cg_alloc(2 * cap), *y = cg_alloc(cap), *two = cg_alloc(cap);
-    uint8_t *z = cg_alloc(2 * cap), sh[64], nsh[64];
-    cg_status st = CG_OK;
-    if (!x || !y || !two || !z) {
-        st = cg_error_set(err, CG_ERR_NOMEM, "less_than: out of memory");
-        goto done;
-    }
-    memcpy(sh, sh0, q);
-    size_t used = 0;
-    for (size_t cnt = q; cnt > stop; cnt = (cnt + 1) / 2) {
-        size_t half = cnt / 2, u = 0;
-        for (size_t k = 0; k < half; k++) nsh[k] = sh[2 * k] && sh[2 * k + 1];
-        for (size_t i = 0; i < rows; i++)
-            for (size_t k = 0; k < half; k++) {
-                if (nsh[k] && prim_row(rm, i) != i) continue;
-                size_t hi = i * q + 2 * k + 1, lo = i * q + 2 * k;
-                y[u] = eq[hi];
-                x[2 * u] = lt[lo];
-                x[2 * u + 1] = eq[lo];
-                two[u++] = k != 0;
-            }
-        st = mpc_and_units(m, u, two, x, y, t, used, z, err);
-        if (st != CG_OK) goto done;
-        used += u;
-        u = 0;
-        for (size_t i = 0; i < rows; i++) {
-            /* a copy row's primary row comes first and is done */
-            size_t p = prim_row(rm, i);
-            for (size_t k = 0; k < half; k++) {
-                if (nsh[k] && p != i) {
-                    lt[i * q + k] = lt[p * q + k];
-                    eq[i * q + k] = eq[p * q + k];
-                    continue;
-                }
-                lt[i * q + k] = lt[i * q + 2 * k + 1] ^ z[2 * u];
-                eq[i * q + k] = k == 0 ? 0 : z[2 * u + 1];
-                u++;
-            }
-            if (cnt & 1) {
-                lt[i * q + half] = lt[i * q + cnt - 1];
-                eq[i * q + half] = eq[i * q + cnt - 1];
-            }
-        }
-        if (cnt & 1) nsh[half] = sh[cnt - 1];
-        memcpy(sh, nsh, (cnt + 1) / 2);
-    }
-    for (size_t i = 0; out && i < rows; i++) out[i] = lt[i * q];
-done:
-    cg_free(x);
-    cg_free(y);
-    cg_free(two);
-    cg_free(z);
-    return st;
 }
 
 /* Where a comparison's digits lie: digit d is bits off[d] .. off[d] +
@@ -266,7 +168,7 @@ static void digit_messages(void *ctx, size_t first, size_t count, uint64_t *out)
             unsigned msk = c->lt[at] | (c->eq[at] << 1);
             /* receiver digit v against ud: [a < b] | [a == b] << 1, a the
              * server's digit; the lowest digit's [a == b] is never read
-             * (lt_tree), so its message carries [a < b] alone, in bit k */
+             * (mpc_lt_tree), so its message carries [a < b] alone, in bit k */
             for (unsigned v = 0; v < nv; v++) {
                 unsigned a = c->sender_is_a ? ud : v, b = c->sender_is_a ? v : ud;
                 unsigned cv = (unsigned)(a < b) | ((unsigned)(a == b) << 1);
@@ -306,14 +208,18 @@ typedef struct {
  * half's extension go out; it reads the peer's triple half, then the peer's
  * extension and answers it; last it reads the answers to its own. */
 static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, unsigned sb, const lt_half h[2],
-                           const mpc_lt_arith *ar, cg_error *err)
+                           const mpc_lt_arith *ar, bool pipe, cg_error *err)
 {
     CG_TRY(mpc_check(m, w, 1, "less_than", err));
     if (K < 1 || K > MAX_CMP) return cg_error_set(err, CG_ERR_ARG, "less_than: %u comparisons", K);
     if (m->cmp_digits > MAX_DIGIT_BITS)
         return cg_error_set(err, CG_ERR_ARG, "less_than: %u-bit digits", m->cmp_digits);
+    /* pipelined (the server sends every OT, see mpc_lt_tree_pipe): 3-bit digits */
+    if (pipe && h[1].n)
+        return cg_error_set(err, CG_ERR_ARG, "less_than: pipelined tree on a split batch");
     cmp_layout ly;
-    layout_for(w, K, h[0].n + h[1].n, ar ? 0 : sb, m->cmp_digits, &ly);
+    layout_for(w, K, h[0].n + h[1].n, ar ? 0 : sb,
+               m->cmp_digits ? m->cmp_digits : pipe ? PIPE_DIGIT_BITS : 0, &ly);
     unsigned db = ly.db, nv = 1u << db;
     size_t q = ly.q, nq[2], rows[2], cells;
     for (int j = 0; j < 2; j++)
@@ -345,10 +251,12 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, unsigned sb, const
      * the digit OTs' round trip. */
     /* arithmetic results: the tree stops before its last level (at two
      * blocks per row), which mpc_arith_last does on bundles */
-    const row_map rm = {h[0].n, h[1].n, K};
+    const mpc_row_map rm = {h[0].n, h[1].n, K};
     uint8_t sh[64];
     for (size_t d = 0; d < q; d++) sh[d] = d < ly.qs;
-    size_t stop = ar ? 2 : 1, units = tree_units(&rm, q, sh, stop);
+    mpc_tree_level lv[MPC_MAX_LEVELS];
+    size_t stop = ar ? 2 : 1, nl = mpc_tree_plan(&rm, q, sh, stop, lv);
+    size_t units = nl ? lv[nl - 1].first + lv[nl - 1].units : 0;
     st = mpc_ot_reserve(m, units + nq[snd] * db, units + nq[rcv] * db, err);
     if (st == CG_OK) st = mpc_triples_begin(m, units, &tr, err);
     /* Sender half: two random mask bits per (comparison, digit). */
@@ -389,7 +297,10 @@ static cg_status lt_halves(cg_mpc *m, unsigned w, unsigned K, unsigned sb, const
                 lt[at] = msg & 1;
                 eq[at] = d == 0 ? 0 : (msg >> 1) & 1;
             }
-    if (st == CG_OK) st = lt_tree(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
+    if (st == CG_OK && pipe)
+        st = mpc_lt_tree_pipe(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
+    else if (st == CG_OK)
+        st = mpc_lt_tree(m, &rm, q, sh, lt, eq, &tr, stop, ar ? NULL : res, err);
     if (st == CG_OK && ar)
         st = mpc_arith_last(m, ar->bits, all, q, lt, eq, ar->priv, ar->alt, ar->aor, err);
     if (ar) goto done;
@@ -416,16 +327,16 @@ cg_status mpc_less_than_multi(cg_mpc *m, unsigned w, size_t n, unsigned K, const
      * direction here (the server's K values would need K receivers). */
     size_t n1 = K == 1 && n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
     const lt_half h[2] = {{n0, mine, out}, {n1, n1 ? mine + n0 : NULL, n1 ? out + n0 : NULL}};
-    return lt_halves(m, w, K, 0, h, NULL, err);
+    return lt_halves(m, w, K, 0, h, NULL, false, err);
 }
 
 cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine,
                               const mpc_lt_arith *ar, cg_error *err)
 {
     if (n && !mine) return cg_error_set(err, CG_ERR_ARG, "less_than: NULL array");
-    size_t n1 = n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
+    size_t n1 = n >= SPLIT_MIN && !ar->pipe ? n / 2 : 0, n0 = n - n1;
     const lt_half h[2] = {{n0, mine, NULL}, {n1, n1 ? mine + n0 : NULL, NULL}};
-    return lt_halves(m, w, 1, 0, h, ar, err);
+    return lt_halves(m, w, 1, 0, h, ar, ar->pipe, err);
 }
 
 cg_status cg_mpc_less_than(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine, uint8_t *out,
@@ -451,7 +362,8 @@ static unsigned shared_low_bits(unsigned w, size_t n, unsigned K, const uint64_t
 /* mpc_drelu_multi with the offsets chosen per group of gn consecutive
  * elements: element i's K thresholds are c[(i / gn) * K + k]. */
 static cg_status drelu_grouped(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
-                               const uint64_t *c, size_t gn, uint8_t *out, cg_error *err)
+                               const uint64_t *c, size_t gn, bool pipe, uint8_t *out,
+                               cg_error *err)
 {
     CG_TRY(mpc_check(m, bits, 2, "drelu", err));
     size_t nk;
@@ -463,7 +375,7 @@ static cg_status drelu_grouped(cg_mpc *m, unsigned bits, size_t n, const uint64_
      * its share (its K values are the OT sender's, the client's one value
      * its digits), in half 1 the client does (the client sends). The carry
      * is [2^(bits-1) - 1 - low(x0') < low(x1')] either way. */
-    size_t n1 = n >= SPLIT_MIN ? n / 2 : 0, n0 = n - n1;
+    size_t n1 = n >= SPLIT_MIN && !pipe ? n / 2 : 0, n0 = n - n1;
     bool server = m->party == CG_SERVER;
     size_t mine_n = server ? K * n0 + n1 : n0 + K * n1;
     uint64_t *v = cg_alloc((mine_n ? mine_n : 1) * sizeof *v);
@@ -485,7 +397,8 @@ static cg_status drelu_grouped(cg_mpc *m, unsigned bits, size_t n, const uint64_
             }
     }
     const lt_half h[2] = {{n0, vh[0], o}, {n1, vh[1], o + K * n0}};
-    cg_status st = lt_halves(m, bits - 1, K, shared_low_bits(bits - 1, n, K, c, gn), h, NULL, err);
+    cg_status st =
+        lt_halves(m, bits - 1, K, shared_low_bits(bits - 1, n, K, c, gn), h, NULL, pipe, err);
     if (st == CG_OK)
         for (unsigned k = 0; k < K; k++)
             for (size_t i = 0; i < n; i++) {
@@ -502,7 +415,13 @@ static cg_status drelu_grouped(cg_mpc *m, unsigned bits, size_t n, const uint64_
 cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
                           const uint64_t *c, uint8_t *out, cg_error *err)
 {
-    return drelu_grouped(m, bits, n, x, K, c, n ? n : 1, out, err);
+    return drelu_grouped(m, bits, n, x, K, c, n ? n : 1, false, out, err);
+}
+
+cg_status mpc_drelu_multi_pipe(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                               unsigned K, const uint64_t *c, uint8_t *out, cg_error *err)
+{
+    return drelu_grouped(m, bits, n, x, K, c, n ? n : 1, true, out, err);
 }
 
 cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, size_t K,
@@ -532,7 +451,8 @@ cg_status mpc_drelu_offsets(cg_mpc *m, unsigned bits, size_t n, const uint64_t *
         }
     }
     if (st == CG_OK)
-        st = drelu_grouped(m, bits, ng, xr ? xr : x, (unsigned)kc, offs, n ? n : 1, tmp, err);
+        st = drelu_grouped(m, bits, ng, xr ? xr : x, (unsigned)kc, offs, n ? n : 1, false, tmp,
+                           err);
     for (size_t g = 0; st == CG_OK && g < G; g++)
         for (size_t j = 0; j < kc && g * kc + j < K; j++)
             for (size_t i = 0; i < n; i++) out[i * K + g * kc + j] = tmp[j * ng + g * n + i];

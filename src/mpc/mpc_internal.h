@@ -288,7 +288,13 @@ typedef struct mpc_lt_arith {
     unsigned bits;
     const uint8_t *priv;
     uint64_t *alt, *aor;
+    /* the server sends every digit OT, 3-bit digits, the tree's levels
+     * before the last riding half round trips (mpc_lt_tree_pipe) */
+    bool pipe;
 } mpc_lt_arith;
+/* Batches from this size on take mpc_lt_arith's pipe in the exact
+ * truncations (mpc_cmp.c's split size: smaller ones go unsplit anyway) */
+#define MPC_PIPE_MIN ((size_t)32)
 cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *mine,
                               const mpc_lt_arith *ar, cg_error *err);
 /* out[k*n + i] = shares of [x_i + c_k >= 0] (signed, public c_k; x + c_k
@@ -297,6 +303,15 @@ cg_status mpc_less_than_arith(cg_mpc *m, unsigned w, size_t n, const uint64_t *m
  * the 1-of-16 OTs, so both parties share the sender's work. */
 cg_status mpc_drelu_multi(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x, unsigned K,
                           const uint64_t *c, uint8_t *out, cg_error *err);
+/* mpc_drelu_multi with narrow digits (3 bits unless cmp_digits says) whose
+ * deeper AND tree costs no more rounds: the server sends every digit OT
+ * and its first level's openings with the OT answers, and from then on
+ * each message carries one level's openings and the next's
+ * (mpc_lt_tree_pipe): a 24-bit comparison's 3 levels take fewer rounds
+ * than 6-bit digits' 2 in a split batch, at under a third of the message
+ * bits. The server does all the sender's hashing (8 rows per digit). */
+cg_status mpc_drelu_multi_pipe(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
+                               unsigned K, const uint64_t *c, uint8_t *out, cg_error *err);
 /* Any number K >= 1 of thresholds on the same x, element-major: out[i*K +
  * k] = shares of [x_i + c_k >= 0]; each group of up to 16 shares one set of
  * digit OTs, and all groups run in one call. */
@@ -383,5 +398,60 @@ void mpc_triples_free(mpc_triples *t); /* also after a failed _begin */
 cg_status mpc_and_units(cg_mpc *m, size_t nu, const uint8_t *two, const uint8_t *x,
                         const uint8_t *y, const mpc_triples *t, size_t first, uint8_t *z,
                         cg_error *err);
+/* mpc_and_units' two halves, for callers that send the openings in their
+ * own messages: _open writes this party's opened bits (at most
+ * mpc_and_wire_bytes(nu) bytes; returns the length sent), _close takes both
+ * parties' and writes z. The openings are 2 bits per unit and one more
+ * per two[u]. */
+static inline size_t mpc_and_wire_bytes(size_t nu) { return (3 * nu + 7) / 8; }
+size_t mpc_and_open(size_t nu, const uint8_t *two, const uint8_t *x, const uint8_t *y,
+                    const mpc_triples *t, size_t first, uint8_t *wire);
+void mpc_and_close(const cg_mpc *m, size_t nu, const uint8_t *two, const mpc_triples *t,
+                   size_t first, const uint8_t *wire, const uint8_t *peer, uint8_t *z);
+
+/* ---- the comparison's AND tree (mpc_cmptree.c) ---- */
+
+/* Rows of a comparison batch: half 0's K*n0 rows (row k*n0 + i), then
+ * half 1's K*n1. Where the K values of an element agree on their low bits
+ * (mpc_cmp.c's shared digits), a tree position made only of such digits
+ * is the same in all K rows: it is computed in the element's k = 0 row
+ * (mpc_prim_row) and copied to the others. */
+typedef struct {
+    size_t n0, n1;
+    unsigned K;
+} mpc_row_map;
+
+static inline size_t mpc_prim_row(const mpc_row_map *rm, size_t r)
+{
+    size_t r0 = (size_t)rm->K * rm->n0;
+    return r < r0 ? r % rm->n0 : r0 + (r - r0) % rm->n1;
+}
+
+/* One level of the tree: its blocks before it (sh: which are shared), its
+ * AND units (one per pair of blocks and row, a shared pair's only in the
+ * n0 + n1 first rows), its first triple and its openings' bytes. */
+#define MPC_MAX_LEVELS 8 /* 64 digits at most */
+typedef struct {
+    size_t cnt, units, first, bytes;
+    uint8_t sh[64];
+} mpc_tree_level;
+
+/* The levels from q blocks per row (sh0[d]: digit d shared) down to stop. */
+size_t mpc_tree_plan(const mpc_row_map *rm, size_t q, const uint8_t *sh0, size_t stop,
+                     mpc_tree_level *lv);
+/* Combines per-digit shares (lt/eq[r*q + d], digit d from the least
+ * significant) down to stop blocks per row: lt = lt_hi ^ (eq_hi & lt_lo),
+ * eq = eq_hi & eq_lo, one exchange per level on the triples t (made with
+ * the digit OTs); out[r] (if not NULL) gets row r's lt. */
+cg_status mpc_lt_tree(cg_mpc *m, const mpc_row_map *rm, size_t q, const uint8_t *sh0,
+                      uint8_t *lt, uint8_t *eq, const mpc_triples *t, size_t stop, uint8_t *out,
+                      cg_error *err);
+/* mpc_lt_tree (stop 1 or 2), for a batch whose digit OTs the server
+ * sent alone (its shares fixed before them): it sends its first level's
+ * openings behind its OT answers, and then each message carries one
+ * level's openings and the next's, half a round trip per level. */
+cg_status mpc_lt_tree_pipe(cg_mpc *m, const mpc_row_map *rm, size_t q, const uint8_t *sh0,
+                           uint8_t *lt, uint8_t *eq, const mpc_triples *t, size_t stop,
+                           uint8_t *out, cg_error *err);
 
 #endif

@@ -28,7 +28,7 @@ static cg_status gelu_tests(cg_mpc *m, cg_fxp f, size_t n, const uint64_t *x, do
     uint64_t mmask = mpc_mask(mb), t = (uint64_t)cg_fxp_encode(f, thr);
     const uint64_t offs[3] = {0, t & mmask, (0 - t - 1) & mmask};
     for (size_t i = 0; i < n; i++) tmp[i] = x[i] & mmask;
-    CG_TRY(mpc_drelu_multi(m, mb, n, tmp, 3, offs, cmp, err));
+    CG_TRY(mpc_drelu_multi_pipe(m, mb, n, tmp, 3, offs, cmp, err));
     for (size_t i = 0; i < n; i++) inside[i] = cmp[n + i] ^ cmp[2 * n + i];
     return CG_OK;
 }

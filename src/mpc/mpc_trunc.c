@@ -116,7 +116,13 @@ static cg_status wrap_carry_exact(cg_mpc *m, unsigned shift, const uint8_t *shif
     unsigned w = 0;
     uint64_t *v = carry_operand(m, shift, shifts, n, y, &w);
     if (!v) return cg_error_set(err, CG_ERR_NOMEM, "trunc: out of memory");
-    const mpc_lt_arith ar = {out_bits, bit, out + n, out};
+    /* pipelined from the split batches' size on: 3-bit digits (a 12-bit
+     * carry's 4 digits: 68 message bits against 6-bit digits' 204), one
+     * tree level riding the OT's answer flight and the next message, a
+     * round fewer than the split batch; a smaller batch keeps its wide
+     * digits and no tree level (a round fewer than the pipeline's ROT
+     * headers and level) */
+    const mpc_lt_arith ar = {out_bits, bit, out + n, out, n >= MPC_PIPE_MIN};
     cg_status st = mpc_less_than_arith(m, w, n, v, &ar, err);
     cg_free(v);
     return st;
@@ -251,7 +257,7 @@ cg_status mpc_drelu_trunc(cg_mpc *m, unsigned bits, size_t n, const uint64_t *x,
         priv[nd + i] = (y[i] >> (bits - 1)) & 1;
         v[nd + i] = server ? lk - (y[i] & lk) : y[i] & lk;
     }
-    const mpc_lt_arith ar = {bits, priv, alt, aor};
+    const mpc_lt_arith ar = {bits, priv, alt, aor, false};
     st = mpc_less_than_arith(m, w, all, v, &ar, err);
     for (size_t i = 0; st == CG_OK && i < n; i++)
         for (size_t k = 0; k < K; k++) {

@@ -185,12 +185,83 @@ static void test_shared_low_bits(void **state)
     shared_case(f, 48, 2, 35, false);
 }
 
+/* GELU's pipelined DReLUs (mpc_drelu_multi_pipe: the server sends every
+ * digit OT, 3-bit digits, the tree's levels riding half round trips)
+ * equal plaintext at every tree depth (0 to 5 levels: widths 3 to 37 bits,
+ * and with 2-bit digits), for one element and for batches, and take no
+ * more rounds than mpc_drelu_multi. */
+typedef struct {
+    cg_mpc *m;
+    bool pipe;
+    unsigned bits, K;
+    size_t n;
+    const uint64_t *x, *c;
+    uint8_t *d;
+    cg_status st;
+} pio;
+
+static void *run_pipe(void *arg)
+{
+    pio *p = arg;
+    p->st = p->pipe ? mpc_drelu_multi_pipe(p->m, p->bits, p->n, p->x, p->K, p->c, p->d, NULL)
+                    : mpc_drelu_multi(p->m, p->bits, p->n, p->x, p->K, p->c, p->d, NULL);
+    return NULL;
+}
+
+static uint64_t pipe_case(fixture *f, unsigned bits, size_t n, unsigned nk, bool pipe)
+{
+    static uint64_t xv[NMAX], x[2][NMAX], c[3];
+    static uint8_t d[2][NMAX * 3];
+    uint64_t mask = maskb(bits), top = 1ull << (bits - 1);
+    for (unsigned k = 0; k < nk; k++) c[k] = (cg_prg_u64(&f->prg) & maskb(bits - 2)) - (top >> 2);
+    for (size_t i = 0; i < n; i++) {
+        /* |x + c_k| < 2^(bits-1): x within a quarter of the range */
+        xv[i] = ((cg_prg_u64(&f->prg) & maskb(bits - 2)) - (top >> 2)) & mask;
+        if (i % 4 == 1) xv[i] = (0 - c[i % nk]) & mask; /* x + c_k = 0 */
+        if (i % 4 == 2) xv[i] = (0 - c[i % nk] - 1) & mask;
+        x[0][i] = cg_prg_u64(&f->prg) & mask;
+        x[1][i] = (xv[i] - x[0][i]) & mask;
+    }
+    pio p[2];
+    uint64_t r0 = rounds_of(f->m[0]);
+    for (int s = 0; s < 2; s++) p[s] = (pio){f->m[s], pipe, bits, nk, n, x[s], c, d[s], CG_OK};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_pipe, &p[1]), 0);
+    run_pipe(&p[0]);
+    pthread_join(th, NULL);
+    assert_int_equal(p[0].st, CG_OK);
+    assert_int_equal(p[1].st, CG_OK);
+    for (size_t i = 0; i < n; i++)
+        for (unsigned k = 0; k < nk; k++) {
+            uint64_t v = (xv[i] + c[k]) & mask;
+            assert_int_equal(d[0][k * n + i] ^ d[1][k * n + i], (v & top) == 0);
+        }
+    return rounds_of(f->m[0]) - r0;
+}
+
+static void test_pipe(void **state)
+{
+    fixture *f = *state;
+    static const unsigned widths[] = {3, 5, 8, 13, 25, 37};
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        pipe_case(f, widths[w], 1, 1, true);
+        pipe_case(f, widths[w], 7, 3, true);
+        pipe_case(f, widths[w], 64, 3, true);
+    }
+    for (int s = 0; s < 2; s++) f->m[s]->cmp_digits = 2; /* 18 digits: 5 levels */
+    pipe_case(f, 37, 40, 2, true);
+    for (int s = 0; s < 2; s++) f->m[s]->cmp_digits = 0;
+    /* GELU's: 25-bit DReLUs, three offsets */
+    assert_true(pipe_case(f, 25, 64, 3, true) <= pipe_case(f, 25, 64, 3, false));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_joint_rounds),
         cmocka_unit_test(test_joint_fallback),
         cmocka_unit_test(test_shared_low_bits),
+        cmocka_unit_test(test_pipe),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
