@@ -34,8 +34,12 @@ extern "C" {
  * 18: row maxima: per-candidate four-way OTs, softmax fan plans, one-bit
  *     winner OTs with one-flight selects (stop 30: smax2);
  * 19: GELU's DReLUs and the exact truncations' carries with 3-bit digits,
- * server-sent OTs, tree levels riding half round trips (stop 30: gelu3) */
-#define CG_GEN_VERSION 19
+ * server-sent OTs, tree levels riding half round trips (stop 30: gelu3);
+ * 20: prompt rows per prefill pass in the request and the reply (stop 32) */
+#define CG_GEN_VERSION 20
+
+/* Prompt rows per prefill pass when a request leaves it at 0. */
+#define CG_GEN_PREFILL_CHUNK_DEFAULT 64
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {
@@ -149,6 +153,11 @@ typedef struct cg_gen_request {
     uint32_t prefill_rows;   /* prompt rows per ciphertext in the prefill's linear layers
                                 (a packed matrix product): 0 the cost model's choice,
                                 1 one row per ciphertext as in decode; at most 4096 */
+    uint32_t prefill_chunk;  /* prompt rows per prefill pass (0: the default, 64; at most
+                                1024): more rows mean fewer round trips and fuller
+                                ciphertexts, and more working memory. The server may
+                                lower it to fit its memory limit and says so in its
+                                reply. */
     bool pack_inputs;        /* one-row linear layers: the client packs an input's chunks
                                 into one ciphertext and the server expands it with Galois
                                 keys sent once (docs/PROTOCOL.md); the server may refuse,

@@ -167,7 +167,8 @@ static cg_status print_prefill(const cg_fixed_model *fm, const cg_gen_weights *w
                                cg_error *err)
 {
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)tokens,
-                          .new_tokens = 1, .otn = kinds->otn, .ot = kinds->ot, .prefill_rows = rows};
+                          .new_tokens = 1, .otn = kinds->otn, .ot = kinds->ot, .prefill_rows = rows,
+                          .prefill_chunk = kinds->prefill_chunk};
     cg_gen_step_report c = {0}, s = {0};
     CG_TRY(run_one(fm, ws, &req, prompt, threads, copt, bc, CG_ATTN_DEFAULT, &c, &s, err));
     struct rusage ru;
@@ -274,7 +275,7 @@ int cg_bench_gen(int argc, char **argv)
     int threads = 2;
     double rtt_ms = 0, mbps = 0;
     bool json = false;
-    uint64_t prefill = 0, prefill_layers = 0;
+    uint64_t prefill = 0, prefill_layers = 0, prefill_chunk = 0;
     const char *prefill_rows = "0";
     const char *otn = cli_otn_names[CG_OTN_KK13];
     static const char *const channels[] = {"tls", "plaintext", NULL};
@@ -311,6 +312,8 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_CHECKED("prefill-rows", 0, prefill_rows, "R,R,...", cli_check_ids,
                         "prompt rows per ciphertext in the prefill's linear layers, each run in turn "
                         "(0: the cost model, 1: one row per ciphertext)"),
+        CLI_OPT_U64("prefill-chunk", 0, prefill_chunk, "C", 0, 1024,
+                    "prompt rows per prefill pass, also the baseline's (0: the protocol's default, 64)"),
         CLI_OPT_CHOICE("pack-inputs", 0, pack, NULL, on_off,
                        "decode linear layers: the client packs each input into one ciphertext and the "
                        "server expands it (Galois keys sent once; the weights pre-encoded to match)"),
@@ -374,8 +377,9 @@ int cg_bench_gen(int argc, char **argv)
                                       .bandwidth_bps = (uint64_t)(mbps * 1e6)}};
     printf("{\"bench\": \"gen\", ");
     cli_print_machine_json(stdout);
-    printf(", \"pack_inputs\": %s, \"dense_replies\": %s, \"dense_max\": %s", pack_on ? "true" : "false",
-           dense_on ? "true" : "false", dense_max ? "true" : "false");
+    printf(", \"pack_inputs\": %s, \"dense_replies\": %s, \"dense_max\": %s, \"prefill_chunk\": %u",
+           pack_on ? "true" : "false", dense_on ? "true" : "false", dense_max ? "true" : "false",
+           prefill_chunk ? (unsigned)prefill_chunk : (unsigned)CG_GEN_PREFILL_CHUNK_DEFAULT);
     printf(", \"channel\": \"%s\", \"ot\": \"%s\", \"otn\": \"%s\", \"shape\": {\"n_layer\": %u, \"n_head\": %u, \"n_embd\": %u, "
            "\"vocab\": %u, \"positions\": %u}, \"prefix\": %lu, \"threads\": %d, "
            "\"link\": {\"rtt_ms\": %.1f, \"mbps\": %.1f}, \"he_preset\": \"paper\", "
@@ -393,7 +397,8 @@ int cg_bench_gen(int argc, char **argv)
     uint32_t *prompt = calloc(cfg.n_positions, sizeof *prompt);
     if (!prompt) goto done;
     for (size_t i = 0; i < cfg.n_positions; i++) prompt[i] = (uint32_t)((i * 7919u + 13u) % cfg.vocab_size);
-    const cg_gen_request kinds = {.otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot)};
+    const cg_gen_request kinds = {.otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot),
+                                  .prefill_chunk = (uint32_t)prefill_chunk};
     if (prefill && run_prefills(&cfg, fm, ws, prefill, prefill_layers ? (unsigned)prefill_layers : full_layers,
                                 prefill_rows, prompt, threads, &copt, &bc, &kinds, &err) != CG_OK) {
         printf("}\n");
@@ -425,7 +430,7 @@ int cg_bench_gen(int argc, char **argv)
                 cg_gen_request req = {.he_preset = "paper", .use_cache = mode == 0, .new_tokens = 1,
                                       .otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot),
                                       .pack_inputs = pack_on, .dense_replies = dense_on,
-                                      .dense_max = dense_max};
+                                      .dense_max = dense_max, .prefill_chunk = (uint32_t)prefill_chunk};
                 if (mode == 0) {
                     req.bench_fill = (uint32_t)(L - 1);
                     req.prompt_len = 1;

@@ -59,7 +59,7 @@ uint64_t gen_returned_cts(const gen_sess *s)
         size_t first = s->req.use_cache && step > 0 ? len - 1 : 0;
         total += gen_embed_returned_cts(s, len - first);
         while (first < len) {
-            const size_t rows = len - first < GEN_PREFILL_CHUNK ? len - first : GEN_PREFILL_CHUNK;
+            const size_t rows = len - first < gen_pass_rows(s) ? len - first : gen_pass_rows(s);
             total += pass_cts(s, base + first, rows, first + rows == len);
             first += rows;
         }
@@ -83,7 +83,7 @@ unsigned gen_flood_bits(const gen_sess *s)
 uint64_t gen_working_bytes(const gen_sess *s)
 {
     const size_t len = (size_t)s->req.bench_fill + s->req.prompt_len + s->req.new_tokens;
-    const size_t rows = s->req.prompt_len < GEN_PREFILL_CHUNK ? s->req.prompt_len : GEN_PREFILL_CHUNK;
+    const size_t rows = s->req.prompt_len < gen_pass_rows(s) ? s->req.prompt_len : gen_pass_rows(s);
     const size_t pos0 = len - rows; /* the largest pass ends at the last position */
     const double ct = 3.0 * (double)cg_bfv_nq(s->he) * (double)s->N * 8.0; /* a size-3 product */
     const double share = (double)s->N * 8.0;
@@ -127,4 +127,37 @@ uint64_t gen_working_bytes(const gen_sess *s)
     if (embed > most) most = embed;
     most += acts;
     return most < 1.8e19 ? (uint64_t)most : UINT64_MAX;
+}
+
+cg_status gen_fit_memory(gen_sess *s, cg_error *err)
+{
+    const cg_gen_request *q = &s->req;
+    if (q->prefill_chunk > GEN_PREFILL_CHUNK_MAX)
+        return cg_error_set(err, CG_ERR_ARG, "%u prompt rows per prefill pass (at most %u)", q->prefill_chunk,
+                            GEN_PREFILL_CHUNK_MAX);
+    s->chunk = q->prefill_chunk ? q->prefill_chunk : GEN_PREFILL_CHUNK;
+    if (!s->opt || !s->opt->max_cache_bytes) return CG_OK;
+    /* every block of K and V, at the top level, size 2, and the working
+     * memory of the largest pass (attention's grows with the blocks) */
+    const size_t blocks = kv_blocks_for(&s->kv, (size_t)q->bench_fill + q->prompt_len + q->new_tokens);
+    double cache = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 * (double)cg_bfv_nq(s->he) *
+                   (double)s->N * 8.0;
+    if (s->attn == CG_ATTN_SPLIT) /* and the server's own shares, in the clear and as
+                                    * kept NTT plaintexts (kv_split_block_plain) */
+        cache += 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks *
+                 ((double)s->kv.block * (double)s->dh + (double)cg_bfv_nq(s->he) * (double)s->N) * 8.0;
+    const double limit = (double)s->opt->max_cache_bytes;
+    double work = (double)gen_working_bytes(s);
+    /* Fewer rows per pass before a refusal: the pass's working memory
+     * shrinks with its rows, the cache does not. */
+    while (cache + work > limit && s->chunk > 1) {
+        s->chunk = (s->chunk + 1) / 2;
+        work = (double)gen_working_bytes(s);
+    }
+    if (cache + work > limit)
+        return cg_error_set(err, CG_ERR_PARAM,
+                            "this request needs %.0f MB (a %.0f MB cache and %.0f MB of working memory), "
+                            "the server allows %.0f MB", (cache + work) / 1e6, cache / 1e6, work / 1e6,
+                            limit / 1e6);
+    return CG_OK;
 }

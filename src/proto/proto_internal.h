@@ -35,10 +35,13 @@
  * bits). The server's noise estimates use it instead of the actual
  * weights, so nothing it sends or decides depends on their size. */
 #define GEN_WEIGHT_BOUND_LOG2 31.0
-/* Prompt rows processed per pass (bounds a session's working memory; more
- * rows let the linear layers pack more rows per ciphertext and reuse each
- * weight block for more of them). */
-#define GEN_PREFILL_CHUNK 32
+/* Prompt rows processed per pass unless the request says otherwise: a
+ * pass's rows bound a session's working memory; more rows let the linear
+ * layers pack more rows per ciphertext, reuse each weight block for more of
+ * them, and run every non-linear protocol's rounds once for all of them
+ * (a 64-token prompt: 4,911 rounds at 32, 2,999 at 64). */
+#define GEN_PREFILL_CHUNK CG_GEN_PREFILL_CHUNK_DEFAULT
+#define GEN_PREFILL_CHUNK_MAX 1024
 
 typedef struct gen_sess {
     cg_party party;
@@ -60,6 +63,7 @@ typedef struct gen_sess {
     kv_layout kv;  /* the cache's coefficient layout (both parties) */
     unsigned flood_bits; /* statistical bits of each flooding (gen_flood_bits) */
     cg_gen_attention attn; /* CTCT or SPLIT, agreed in the handshake */
+    size_t chunk;          /* prompt rows per prefill pass: asked, maybe lowered by the server */
 
     /* Keys and the two-party context. */
     cg_bfv_ctx *he;
@@ -104,6 +108,10 @@ typedef struct gen_sess {
     size_t ct_stock_n, ct_stock_cap;
 } gen_sess;
 
+/* Prompt rows per prefill pass: the agreed s->chunk (GEN_PREFILL_CHUNK before
+ * the handshake sets it). */
+static inline size_t gen_pass_rows(const gen_sess *s) { return s->chunk ? s->chunk : GEN_PREFILL_CHUNK; }
+
 /* ---- report.c ------------------------------------------------------------ */
 /* Everything between begin and end (time, bytes, rounds) is charged to p. */
 void gen_part_begin(gen_sess *s, cg_gen_part p);
@@ -129,6 +137,10 @@ unsigned gen_flood_bits(const gen_sess *s);
 /* The largest working memory of one pass, in bytes (counted in the
  * server's session budget beside the cache). */
 uint64_t gen_working_bytes(const gen_sess *s);
+/* Server, in the handshake: s->chunk from the request (0: GEN_PREFILL_CHUNK),
+ * halved while the cache and the largest pass's working memory exceed the
+ * options' max_cache_bytes; an error if even one row per pass does not fit. */
+cg_status gen_fit_memory(gen_sess *s, cg_error *err);
 
 /* ---- parallel.c ------------------------------------------------------------ */
 /* Runs fn(s, ctx, i) for i in [0, n) on the session's threads (items write

@@ -109,23 +109,7 @@ static cg_status agree_shapes(gen_sess *s, cg_error *err)
         return cg_error_set(err, CG_ERR_PARAM, "unknown 1-of-N OT kind %d", (int)q->otn);
     if (!cg_ot_kind_valid(q->ot))
         return cg_error_set(err, CG_ERR_PARAM, "unknown OT kind %d", (int)q->ot);
-    if (s->party == CG_SERVER && s->opt && s->opt->max_cache_bytes) {
-        /* every block of K and V, at the top level, size 2, and the working
-         * memory of the largest pass (attention's grows with the blocks) */
-        const size_t blocks = kv_blocks_for(&s->kv, (size_t)q->bench_fill + q->prompt_len + q->new_tokens);
-        double cache = 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks * 2.0 *
-                       (double)cg_bfv_nq(s->he) * (double)s->N * 8.0;
-        if (s->attn == CG_ATTN_SPLIT) /* and the server's own shares, in the clear and as
-                                         * kept NTT plaintexts (kv_split_block_plain) */
-            cache += 2.0 * s->cfg.n_layer * (double)s->H * (double)blocks *
-                     ((double)s->kv.block * (double)s->dh + (double)cg_bfv_nq(s->he) * (double)s->N) * 8.0;
-        const double work = (double)gen_working_bytes(s);
-        if (cache + work > (double)s->opt->max_cache_bytes)
-            return cg_error_set(err, CG_ERR_PARAM,
-                                "this request needs %.0f MB (a %.0f MB cache and %.0f MB of working memory), "
-                                "the server allows %.0f MB", (cache + work) / 1e6, cache / 1e6, work / 1e6,
-                                (double)s->opt->max_cache_bytes / 1e6);
-    }
+    if (s->party == CG_SERVER) CG_TRY(gen_fit_memory(s, err)); /* the client has it from the reply */
     gen_flood_init(s);
     return CG_OK;
 }
@@ -176,6 +160,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     cg_buf_put_u8(b, (uint8_t)s->req.otn);
     cg_buf_put_u8(b, (uint8_t)s->req.ot);
     cg_buf_put_u32(b, s->req.prefill_rows);
+    cg_buf_put_u32(b, s->req.prefill_chunk);
     cg_buf_put_u8(b, (uint8_t)(s->opt ? s->opt->attention : CG_ATTN_DEFAULT));
     cg_buf_put_u8(b, gen_asked_pack(&s->req)); /* 2: dense replies, 3: dense max */
     CG_TRY(cg_chan_send_buf(s->ch, b, err));
@@ -219,6 +204,11 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     if (pack > gen_asked_pack(&s->req))
         return cg_error_set(err, CG_ERR_FORMAT, "server answered packed inputs %u unasked", pack);
     s->pack = pack != 0, s->dense = pack > 1 ? (uint8_t)(pack - 1) : GEN_DENSE_OFF;
+    uint32_t chunk = 0;
+    CG_TRY(cg_read_u32(&r, &chunk, "prompt rows per pass", err));
+    if (chunk < 1 || chunk > (s->req.prefill_chunk ? s->req.prefill_chunk : GEN_PREFILL_CHUNK))
+        return cg_error_set(err, CG_ERR_FORMAT, "server answered %u prompt rows per pass", chunk);
+    s->chunk = chunk;
     CG_TRY(cg_read_bytes(&r, s->embed_key, sizeof s->embed_key, "embedding hash key", err));
     if (cg_reader_left(&r) != 0)
         return cg_error_set(err, CG_ERR_FORMAT, "%zu bytes after the handshake reply", cg_reader_left(&r));
@@ -269,6 +259,7 @@ static cg_status read_request(gen_sess *s, cg_error *err)
     CG_TRY(cg_read_u8(&r, &otn, "1-of-N OT kind", err));
     CG_TRY(cg_read_u8(&r, &ot, "OT kind", err));
     CG_TRY(cg_read_u32(&r, &q->prefill_rows, "prefill rows", err));
+    CG_TRY(cg_read_u32(&r, &q->prefill_chunk, "prompt rows per pass", err));
     CG_TRY(cg_read_u8(&r, &attention, "attention kind", err));
     CG_TRY(cg_read_u8(&r, &pack, "packed inputs", err));
     if (pack > 3) return cg_error_set(err, CG_ERR_FORMAT, "packed inputs %u", pack);
@@ -311,6 +302,7 @@ static cg_status server_handshake(gen_sess *s, cg_error *err)
     cg_buf_put(b, s->req.he_preset, sizeof s->req.he_preset); /* the set chosen */
     cg_buf_put_u8(b, (uint8_t)s->attn);
     cg_buf_put_u8(b, (uint8_t)(s->pack + s->dense));
+    cg_buf_put_u32(b, (uint32_t)s->chunk);
     /* Public and fresh per session, drawn after the request: the batch
      * embedding's bucket bound then holds for any prompt (embed.c). */
     cg_random_bytes(s->embed_key, sizeof s->embed_key);
@@ -503,11 +495,11 @@ static cg_status run_steps(gen_sess *s, const uint32_t *prompt, uint32_t *out, c
         else if (!s->req.use_cache && s->party == CG_SERVER) kv_cache_clear(&s->cache);
         if (step == 0) { /* prefill: progress per layer pass */
             s->prefill_done = s->prefill_positions_done = 0;
-            s->prefill_total = s->cfg.n_layer * ((len + GEN_PREFILL_CHUNK - 1) / GEN_PREFILL_CHUNK);
+            s->prefill_total = s->cfg.n_layer * ((len + s->chunk - 1) / s->chunk);
         }
         st = gen_embed_pass(s, seq ? seq + first : NULL, base + first, len - first, err);
         while (st == CG_OK && first < len) {
-            const size_t rows = len - first < GEN_PREFILL_CHUNK ? len - first : GEN_PREFILL_CHUNK;
+            const size_t rows = len - first < s->chunk ? len - first : s->chunk;
             st = gen_forward(s, seq ? seq + first : NULL, base + first, rows, first + rows == len,
                              &tok, err);
             first += rows;

@@ -1,8 +1,8 @@
 /* Split attention, several rows per ciphertext (attn_mat.h): the plan
  * covers every causal (row, key) score exactly once, never returns more
  * ciphertexts than the one-row path (so the session's flood budget, counted
- * for that path, covers it), and its widest output (a 32-row prefill chunk
- * at the end of GPT-2 base's 1024 positions: the most pairs one output
+ * for that path, covers it), and its widest output (a pass of the default
+ * 64 rows at the end of GPT-2 base's 1024 positions: the most pairs one output
  * sums) still decrypts at two primes after the session's flooding. The
  * end-to-end equality with the emulator is test_gen_split's. */
 #include <math.h>
@@ -71,6 +71,7 @@ static void test_plan_covers_causal_scores_once(void **state)
         for (size_t rows = 1; rows <= 40; rows += 3)
             for (size_t pos0 = 0; pos0 < 300; pos0 += 37) check_plan(&s, pos0, rows);
         check_plan(&s, 992, 32);
+        check_plan(&s, 960, 64);
         check_plan(&s, 0, 64);
     }
     /* GPT-2 base, a 64-token prompt from position 0: 16 rows x 8 keys per
@@ -104,7 +105,9 @@ static void test_widest_output_fits_at_1024(void **state)
     const unsigned bits = gen_flood_bits(&s);
     s.H = 1;
     mat_plan pl;
-    assert_true(mat_plan_init(&s, 992, 32, row_path(&s, 992, 32), &pl));
+    /* the last pass of the default rows: the most terms per output */
+    const size_t rows = GEN_PREFILL_CHUNK, pos0 = 1024 - rows;
+    assert_true(mat_plan_init(&s, pos0, rows, row_path(&s, pos0, rows), &pl));
     size_t widest = 0;
     for (size_t g = 0; g < pl.ng; g++)
         if (pl.g_first[g + 1] - pl.g_first[g] > widest) widest = pl.g_first[g + 1] - pl.g_first[g];

@@ -30,14 +30,14 @@
 
 #define NEW 2
 
-static void equals_emulator(const uint32_t *prompt, size_t len)
+static void equals_emulator(const uint32_t *prompt, size_t len, size_t chunk)
 {
     cg_gpt2 *m = tiny_model();
     cg_fixed_model *fm = fixed_model_of(m, cg_fixed_default());
     uint32_t want[NEW], got[NEW];
     emulate(fm, prompt, len, NEW, want);
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)len,
-                          .new_tokens = NEW, .block_positions = 4};
+                          .new_tokens = NEW, .block_positions = 4, .prefill_chunk = (uint32_t)chunk};
     server_job sj;
     client_log cl = {0};
     run_secure(fm, NULL, 2, &req, prompt, got, &sj, &cl);
@@ -46,7 +46,7 @@ static void equals_emulator(const uint32_t *prompt, size_t len)
     cg_gpt2_free(m);
 }
 
-/* 40 tokens: a chunk of 32 rows and one of 8, both embedded as a batch;
+/* 40 tokens: a pass of 32 rows and one of 8, both embedded as a batch;
  * every fifth token repeats, and the vocabulary's ends are in it. */
 static void test_two_chunks_with_repeats(void **state)
 {
@@ -55,7 +55,7 @@ static void test_two_chunks_with_repeats(void **state)
     for (size_t i = 0; i < 40; i++) prompt[i] = i % 5 == 4 ? 42 : (uint32_t)((i * 53 + 7) % 300);
     prompt[0] = 0;
     prompt[1] = 299;
-    equals_emulator(prompt, 40);
+    equals_emulator(prompt, 40, 32);
 }
 
 /* The fewest rows the batch takes: all the same token. */
@@ -64,7 +64,7 @@ static void test_one_token_repeated(void **state)
     (void)state;
     uint32_t prompt[8];
     for (size_t i = 0; i < 8; i++) prompt[i] = 123;
-    equals_emulator(prompt, 8);
+    equals_emulator(prompt, 8, 0);
 }
 
 static void test_server_view_independent_of_prompt(void **state)

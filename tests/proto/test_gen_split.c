@@ -68,7 +68,7 @@ static cg_fixed_model *tiny_fixed(cg_gpt2 **m)
 
 /* prompt_len tokens then `fresh` decoded ones, 4 positions per cache
  * ciphertext, in the given kind: the emulator's tokens. */
-static void equals_emulator(cg_gen_attention kind, size_t prompt_len, size_t fresh, bool cache)
+static void equals_emulator(cg_gen_attention kind, size_t prompt_len, size_t fresh, bool cache, size_t chunk)
 {
     cg_gpt2 *m;
     cg_fixed_model *fm = tiny_fixed(&m);
@@ -76,7 +76,8 @@ static void equals_emulator(cg_gen_attention kind, size_t prompt_len, size_t fre
     for (size_t i = 0; i < prompt_len; i++) prompt[i] = (uint32_t)((i * 37 + 11) % 300);
     emulate(fm, prompt, prompt_len, fresh, want);
     const cg_gen_request req = {.he_preset = "paper", .use_cache = cache, .prompt_len = (uint32_t)prompt_len,
-                                .new_tokens = (uint32_t)fresh, .block_positions = 4};
+                                .new_tokens = (uint32_t)fresh, .block_positions = 4,
+                                .prefill_chunk = (uint32_t)chunk};
     kind_log sl, cl = {0};
     const outcome r = run_kind(fm, kind, CG_ATTN_DEFAULT, &req, prompt, got, &sl, &cl);
     if (r.client != CG_OK) fprintf(stderr, "client: %s\n", r.cerr.msg);
@@ -111,21 +112,23 @@ static void equals_emulator(cg_gen_attention kind, size_t prompt_len, size_t fre
 static void test_split_equals_emulator(void **state)
 {
     (void)state;
-    equals_emulator(CG_ATTN_SPLIT, 18, 14, true);
+    equals_emulator(CG_ATTN_SPLIT, 18, 14, true, 0);
 }
 
 static void test_ctct_equals_emulator(void **state)
 {
     (void)state;
-    equals_emulator(CG_ATTN_CTCT, 18, 14, true);
+    equals_emulator(CG_ATTN_CTCT, 18, 14, true, 0);
 }
 
-/* A prompt of two prefill chunks (GEN_PREFILL_CHUNK = 32), and the baseline. */
+/* A prompt in three prefill passes (16, 16, 9 rows) and in one (the default
+ * 64 rows), and the baseline's re-runs in passes of 2. */
 static void test_split_long_prefill_and_baseline(void **state)
 {
     (void)state;
-    equals_emulator(CG_ATTN_SPLIT, 41, 3, true);
-    equals_emulator(CG_ATTN_SPLIT, 5, 3, false);
+    equals_emulator(CG_ATTN_SPLIT, 41, 3, true, 16);
+    equals_emulator(CG_ATTN_SPLIT, 41, 3, true, 0);
+    equals_emulator(CG_ATTN_SPLIT, 5, 3, false, 2);
 }
 
 /* The server decides: a kind it does not run is refused with a message

@@ -506,6 +506,55 @@ static void test_block_floor_and_working_memory(void **state)
     cg_gpt2_free(m);
 }
 
+/* Prompt rows per pass: the request's, the default for 0, refused above the
+ * maximum, and halved by the server until its budget holds the largest pass
+ * (a 512-token GPT-2 base prompt: 64 rows need more than 32, 32 more than 16). */
+static void test_chunk_lowered_to_fit(void **state)
+{
+    (void)state;
+    gen_sess s = gpt2_base_session(512, 1, 0);
+    s.attn = CG_ATTN_SPLIT;
+    cg_error err = {0};
+    cg_bfv_spec spec;
+    assert_int_equal(cg_bfv_preset("paper", &spec, &err), CG_OK);
+    spec.t = 1ull << 37;
+    assert_int_equal(cg_bfv_ctx_new(&s.he, &spec, &err), CG_OK);
+    assert_int_equal(gen_fit_memory(&s, &err), CG_OK);
+    assert_int_equal(s.chunk, GEN_PREFILL_CHUNK);
+    s.req.prefill_chunk = GEN_PREFILL_CHUNK_MAX + 1;
+    assert_int_equal(gen_fit_memory(&s, &err), CG_ERR_ARG);
+    uint64_t work[3];
+    const size_t rows[3] = {64, 32, 16};
+    for (int i = 0; i < 3; i++) {
+        s.chunk = rows[i];
+        work[i] = gen_working_bytes(&s);
+    }
+    fprintf(stderr, "GPT-2 base, 512-token prompt: working memory %.2f / %.2f / %.2f GB at 64 / 32 / 16 rows\n",
+            work[0] / 1e9, work[1] / 1e9, work[2] / 1e9);
+    assert_true(work[0] > work[1] && work[1] > work[2]);
+    /* the cache of 512 positions plus the 32-row pass fits, the 64-row pass not */
+    s.chunk = 0;
+    s.req.prefill_chunk = 64;
+    cg_gen_options o = {.max_cache_bytes = 1ull << 50};
+    s.opt = &o;
+    assert_int_equal(gen_fit_memory(&s, &err), CG_OK);
+    assert_int_equal(s.chunk, 64);
+    /* K and V of 513 positions (5 blocks of 128), and split attention's shares */
+    const uint64_t blocks = kv_blocks_for(&s.kv, 513), nq = cg_bfv_nq(s.he);
+    assert_int_equal(blocks, 5);
+    const uint64_t cache = 2ull * 12 * 12 * blocks * 2 * nq * 8192 * 8 + 2ull * 12 * 12 * blocks * (128 * 64 + nq * 8192) * 8;
+    o.max_cache_bytes = cache + work[1];
+    assert_int_equal(gen_fit_memory(&s, &err), CG_OK);
+    assert_int_equal(s.chunk, 32);
+    o.max_cache_bytes = cache + work[1] - 1;
+    assert_int_equal(gen_fit_memory(&s, &err), CG_OK);
+    assert_int_equal(s.chunk, 16);
+    o.max_cache_bytes = cache / 2; /* the cache alone does not fit: refused, whatever the rows */
+    assert_int_equal(gen_fit_memory(&s, &err), CG_ERR_PARAM);
+    assert_non_null(strstr(err.msg, "working memory"));
+    cg_bfv_ctx_free(s.he);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_linear_output_flooded),
         cmocka_unit_test(test_client_estimate_ignored),
         cmocka_unit_test(test_block_floor_and_working_memory),
+        cmocka_unit_test(test_chunk_lowered_to_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
