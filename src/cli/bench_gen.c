@@ -168,7 +168,8 @@ static cg_status print_prefill(const cg_fixed_model *fm, const cg_gen_weights *w
 {
     cg_gen_request req = {.he_preset = "paper", .use_cache = true, .prompt_len = (uint32_t)tokens,
                           .new_tokens = 1, .otn = kinds->otn, .ot = kinds->ot, .prefill_rows = rows,
-                          .prefill_chunk = kinds->prefill_chunk};
+                          .prefill_chunk = kinds->prefill_chunk, .pack_inputs = kinds->pack_inputs,
+                          .dense_replies = kinds->dense_replies, .dense_max = kinds->dense_max};
     cg_gen_step_report c = {0}, s = {0};
     CG_TRY(run_one(fm, ws, &req, prompt, threads, copt, bc, CG_ATTN_DEFAULT, &c, &s, err));
     struct rusage ru;
@@ -198,6 +199,18 @@ static cg_status print_prefill(const cg_fixed_model *fm, const cg_gen_weights *w
     return CG_OK;
 }
 
+/* The pre-encoding that matches the request's decode layout (packed, dense
+ * or dense max strided blocks, or plain blocks). */
+typedef cg_status (*weights_fn)(cg_gen_weights **, const cg_fixed_model *, const char *, uint64_t, int,
+                                cg_error *);
+static weights_fn weights_for(const cg_gen_request *q)
+{
+    return q->dense_max ? cg_gen_weights_new_dense_max
+           : q->dense_replies ? cg_gen_weights_new_dense
+           : q->pack_inputs   ? cg_gen_weights_new_packed
+                              : cg_gen_weights_new;
+}
+
 /* --prefill: "prefill" for the first rows-per-ciphertext value and
  * "prefill_other_rows" for the others, on a model of `layers` layers (the
  * one-layer model itself when layers is 1). */
@@ -224,7 +237,7 @@ static cg_status run_prefills(const cg_gpt2_config *one, const cg_fixed_model *f
         /* the prefill's packed layers encode their blocks per use; only the
          * head (one row) reads pre-encoded ones: the two V x d tables fit in
          * 2.5 GB, the layers' blocks would only raise the peak RSS */
-        if (st == CG_OK) st = cg_gen_weights_new(&ws, fm, "paper", (uint64_t)5 << 29, threads, err);
+        if (st == CG_OK) st = weights_for(kinds)(&ws, fm, "paper", (uint64_t)5 << 29, threads, err);
     }
     for (size_t i = 0; st == CG_OK && i < nr; i++) {
         printf(i == 0 ? " \"prefill\": " : i == 1 ? ",\n \"prefill_other_rows\": [" : ",\n   ");
@@ -366,11 +379,10 @@ int cg_bench_gen(int argc, char **argv)
     uint64_t t0 = cg_now_ns();
     const bool pack_on = strcmp(pack, "on") == 0, dense_on = pack_on && strcmp(dense, "off") != 0;
     const bool dense_max = dense_on && strcmp(dense, "max") == 0;
-    if ((dense_max  ? cg_gen_weights_new_dense_max
-         : dense_on ? cg_gen_weights_new_dense
-         : pack_on ? cg_gen_weights_new_packed
-                   : cg_gen_weights_new)(&ws, fm, "paper", (uint64_t)6 << 30, threads, &err) != CG_OK)
-        goto done;
+    const cg_gen_request kinds = {.otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot),
+                                  .prefill_chunk = (uint32_t)prefill_chunk, .pack_inputs = pack_on,
+                                  .dense_replies = dense_on, .dense_max = dense_max};
+    if (weights_for(&kinds)(&ws, fm, "paper", (uint64_t)6 << 30, threads, &err) != CG_OK) goto done;
     double encode_s = (double)(cg_now_ns() - t0) * 1e-9;
     cg_chan_options copt = {.timeout_ms = 3600000,
                             .shape = {.one_way_latency_us = (uint32_t)(rtt_ms * 500.0),
@@ -397,8 +409,6 @@ int cg_bench_gen(int argc, char **argv)
     uint32_t *prompt = calloc(cfg.n_positions, sizeof *prompt);
     if (!prompt) goto done;
     for (size_t i = 0; i < cfg.n_positions; i++) prompt[i] = (uint32_t)((i * 7919u + 13u) % cfg.vocab_size);
-    const cg_gen_request kinds = {.otn = cli_otn_kind(otn), .ot = cli_ot_kind(ot),
-                                  .prefill_chunk = (uint32_t)prefill_chunk};
     if (prefill && run_prefills(&cfg, fm, ws, prefill, prefill_layers ? (unsigned)prefill_layers : full_layers,
                                 prefill_rows, prompt, threads, &copt, &bc, &kinds, &err) != CG_OK) {
         printf("}\n");
