@@ -38,8 +38,10 @@ extern "C" {
  * 20: prompt rows per prefill pass in the request and the reply (stop 32) */
 #define CG_GEN_VERSION 20
 
-/* Prompt rows per prefill pass when a request leaves it at 0. */
+/* Prompt rows per prefill pass when a request leaves it at 0, and the most
+ * a request may ask for. */
 #define CG_GEN_PREFILL_CHUNK_DEFAULT 64
+#define CG_GEN_PREFILL_CHUNK_MAX 1024
 
 /* The rows of the paper's per-component tables, plus cache appends. */
 typedef enum cg_gen_part {

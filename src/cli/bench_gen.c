@@ -325,7 +325,7 @@ int cg_bench_gen(int argc, char **argv)
         CLI_OPT_CHECKED("prefill-rows", 0, prefill_rows, "R,R,...", cli_check_ids,
                         "prompt rows per ciphertext in the prefill's linear layers, each run in turn "
                         "(0: the cost model, 1: one row per ciphertext)"),
-        CLI_OPT_U64("prefill-chunk", 0, prefill_chunk, "C", 0, 1024,
+        CLI_OPT_U64("prefill-chunk", 0, prefill_chunk, "C", 0, CG_GEN_PREFILL_CHUNK_MAX,
                     "prompt rows per prefill pass, also the baseline's (0: the protocol's default, 64)"),
         CLI_OPT_CHOICE("pack-inputs", 0, pack, NULL, on_off,
                        "decode linear layers: the client packs each input into one ciphertext and the "

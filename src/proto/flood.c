@@ -135,7 +135,7 @@ cg_status gen_fit_memory(gen_sess *s, cg_error *err)
     if (q->prefill_chunk > GEN_PREFILL_CHUNK_MAX)
         return cg_error_set(err, CG_ERR_ARG, "%u prompt rows per prefill pass (at most %u)", q->prefill_chunk,
                             GEN_PREFILL_CHUNK_MAX);
-    s->chunk = q->prefill_chunk ? q->prefill_chunk : GEN_PREFILL_CHUNK;
+    s->chunk = gen_asked_chunk(q);
     if (!s->opt || !s->opt->max_cache_bytes) return CG_OK;
     /* every block of K and V, at the top level, size 2, and the working
      * memory of the largest pass (attention's grows with the blocks) */

@@ -41,7 +41,7 @@
  * them, and run every non-linear protocol's rounds once for all of them
  * (a 64-token prompt: 4,911 rounds at 32, 2,999 at 64). */
 #define GEN_PREFILL_CHUNK CG_GEN_PREFILL_CHUNK_DEFAULT
-#define GEN_PREFILL_CHUNK_MAX 1024
+#define GEN_PREFILL_CHUNK_MAX CG_GEN_PREFILL_CHUNK_MAX
 
 typedef struct gen_sess {
     cg_party party;
@@ -111,6 +111,11 @@ typedef struct gen_sess {
 /* Prompt rows per prefill pass: the agreed s->chunk (GEN_PREFILL_CHUNK before
  * the handshake sets it). */
 static inline size_t gen_pass_rows(const gen_sess *s) { return s->chunk ? s->chunk : GEN_PREFILL_CHUNK; }
+/* The rows per pass a request asks for (0: the default). */
+static inline uint32_t gen_asked_chunk(const cg_gen_request *q)
+{
+    return q->prefill_chunk ? q->prefill_chunk : GEN_PREFILL_CHUNK;
+}
 
 /* ---- report.c ------------------------------------------------------------ */
 /* Everything between begin and end (time, bytes, rounds) is charged to p. */

@@ -206,7 +206,7 @@ static cg_status client_handshake(gen_sess *s, cg_error *err)
     s->pack = pack != 0, s->dense = pack > 1 ? (uint8_t)(pack - 1) : GEN_DENSE_OFF;
     uint32_t chunk = 0;
     CG_TRY(cg_read_u32(&r, &chunk, "prompt rows per pass", err));
-    if (chunk < 1 || chunk > (s->req.prefill_chunk ? s->req.prefill_chunk : GEN_PREFILL_CHUNK))
+    if (chunk < 1 || chunk > gen_asked_chunk(&s->req))
         return cg_error_set(err, CG_ERR_FORMAT, "server answered %u prompt rows per pass", chunk);
     s->chunk = chunk;
     CG_TRY(cg_read_bytes(&r, s->embed_key, sizeof s->embed_key, "embedding hash key", err));
